@@ -1,0 +1,1 @@
+"""SocketChat desktop app (Tkinter). Only the Tk thread touches widgets."""
