@@ -1,1 +1,1 @@
-"""SocketChat cryptography: password rules, key derivation, AEAD envelopes, SPAKE2, transport keys."""
+"""SocketChat cryptography: password rules, key derivation, envelopes, SPAKE2, transport."""

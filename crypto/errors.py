@@ -1,0 +1,13 @@
+"""Exceptions shared by the crypto package."""
+
+
+class AuthenticationError(Exception):
+    """A tag, MAC or PAKE confirmation did not verify.
+
+    This is the one exception for "authentication failed": callers never get a boolean
+    they could forget to check. The message never contains key material.
+    """
+
+
+class PasswordError(ValueError):
+    """A room password breaks the rules. The message is user-readable and never echoes it."""

@@ -1,0 +1,165 @@
+"""Frame encryption after the handshake.
+
+Two kinds of key protect what crosses a connection:
+
+* per-connection, one key per direction (:func:`derive_transport_keys`): AES-256-GCM with an
+  implicit 64-bit counter as the nonce, never sent. A frame that is dropped, replayed,
+  reordered or altered fails, and the first failure is final.
+* per-room broadcast key (:class:`BroadcastSealer`): the relay seals each broadcast once and
+  writes the same bytes to every member; each frame carries a strictly increasing sequence
+  number (the nonce), which every member checks. Members receive this key inside their own
+  per-connection channel.
+
+The frame type is authenticated as AAD so a frame cannot be reinterpreted as another type.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from Crypto.Cipher import AES
+from Crypto.Random import get_random_bytes
+
+from crypto.errors import AuthenticationError
+from crypto.kdf import derive
+
+KEY_SIZE = 32
+TAG_SIZE = 16
+SEQ_SIZE = 8
+BROADCAST_KEY_SIZE = 32
+_MAX_COUNTER = 2**64 - 1
+
+
+def derive_transport_keys(session_key: bytes, *, transcript_hash: bytes) -> tuple[bytes, bytes]:
+    """Split a SPAKE2 session key into (client→relay, relay→client) frame keys."""
+    return (
+        derive(session_key, "transport client to relay", context=transcript_hash),
+        derive(session_key, "transport relay to client", context=transcript_hash),
+    )
+
+
+def new_broadcast_key() -> bytes:
+    """A fresh random key for one room's broadcasts (one per relay run)."""
+    return get_random_bytes(BROADCAST_KEY_SIZE)
+
+
+def _nonce(counter: int) -> bytes:
+    return b"\x00\x00\x00\x00" + struct.pack(">Q", counter)
+
+
+def _check_key(key: bytes) -> bytes:
+    if len(key) != KEY_SIZE:
+        raise ValueError(f"key must be {KEY_SIZE} bytes")
+    return bytes(key)
+
+
+def _seal(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
+    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(counter), mac_len=TAG_SIZE)
+    cipher.update(bytes((frame_type,)))
+    ciphertext, tag = cipher.encrypt_and_digest(payload)
+    return ciphertext + tag
+
+
+def _open(key: bytes, counter: int, frame_type: int, sealed: bytes) -> bytes:
+    if len(sealed) < TAG_SIZE:
+        raise AuthenticationError("frame is too short")
+    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(counter), mac_len=TAG_SIZE)
+    cipher.update(bytes((frame_type,)))
+    try:
+        return cipher.decrypt_and_verify(sealed[:-TAG_SIZE], sealed[-TAG_SIZE:])
+    except ValueError:
+        raise AuthenticationError("frame failed authentication") from None
+
+
+class FrameSealer:
+    """Seals the frames one side sends on one connection, in order."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = _check_key(key)
+        self._counter = 0
+
+    def seal(self, frame_type: int, payload: bytes) -> bytes:
+        """Return ``ciphertext || tag`` for the next frame; raises before the nonce would wrap."""
+        if self._counter >= _MAX_COUNTER:
+            raise OverflowError("frame counter exhausted; reconnect for fresh keys")
+        sealed = _seal(self._key, self._counter, frame_type, bytes(payload))
+        self._counter += 1
+        return sealed
+
+
+class FrameOpener:
+    """Opens the frames the peer sends on one connection; the first failure is final."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = _check_key(key)
+        self._counter = 0
+        self._failed = False
+
+    def open(self, frame_type: int, sealed: bytes) -> bytes:
+        """Return the payload of the next frame, or raise :class:`AuthenticationError`."""
+        if self._failed:
+            raise AuthenticationError("an earlier frame failed; the connection must close")
+        if self._counter >= _MAX_COUNTER:
+            self._failed = True
+            raise AuthenticationError("frame counter exhausted")
+        try:
+            payload = _open(self._key, self._counter, frame_type, bytes(sealed))
+        except AuthenticationError:
+            self._failed = True
+            raise
+        self._counter += 1
+        return payload
+
+
+class BroadcastSealer:
+    """The relay's side of the room broadcast key: one seal per broadcast, whatever the size."""
+
+    def __init__(self, key: bytes, *, next_seq: int = 1) -> None:
+        self._key = _check_key(key)
+        if not 0 <= next_seq <= _MAX_COUNTER:
+            raise ValueError("next_seq out of range")
+        self._next_seq = next_seq
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next broadcast will carry (tell joiners this)."""
+        return self._next_seq
+
+    def seal(self, frame_type: int, payload: bytes) -> bytes:
+        """Return ``seq || ciphertext || tag``."""
+        seq = self._next_seq
+        if seq >= _MAX_COUNTER:
+            raise OverflowError("broadcast sequence exhausted")
+        self._next_seq = seq + 1
+        return struct.pack(">Q", seq) + _seal(self._key, seq, frame_type, bytes(payload))
+
+
+class BroadcastOpener:
+    """A member's side: accepts only strictly increasing sequence numbers."""
+
+    def __init__(self, key: bytes, *, next_seq: int) -> None:
+        self._key = _check_key(key)
+        if not 0 <= next_seq <= _MAX_COUNTER:
+            raise ValueError("next_seq out of range")
+        self._next_seq = next_seq
+        self._failed = False
+
+    def open(self, frame_type: int, sealed: bytes) -> bytes:
+        """Return the payload, or raise :class:`AuthenticationError` (also for an old seq)."""
+        if self._failed:
+            raise AuthenticationError("an earlier broadcast failed; the connection must close")
+        sealed = bytes(sealed)
+        if len(sealed) < SEQ_SIZE + TAG_SIZE:
+            self._failed = True
+            raise AuthenticationError("broadcast frame is too short")
+        (seq,) = struct.unpack(">Q", sealed[:SEQ_SIZE])
+        if seq < self._next_seq or seq >= _MAX_COUNTER:
+            self._failed = True
+            raise AuthenticationError("broadcast sequence number replayed or out of order")
+        try:
+            payload = _open(self._key, seq, frame_type, sealed[SEQ_SIZE:])
+        except AuthenticationError:
+            self._failed = True
+            raise
+        self._next_seq = seq + 1
+        return payload
