@@ -1,0 +1,130 @@
+"""Rate limits for the relay, with the clock passed in (no time.* calls here).
+
+* :class:`LoginLimiter` — failed logins per source address (an IPv6 /64 counts as one source),
+  with exponential backoff. The relay asks it *before* running any PAKE work, so a password
+  guesser costs the relay almost nothing once it is throttled.
+* :class:`TokenBucket` — a member's chat message rate.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+def source_key(host: str) -> str:
+    """The unit a login limit applies to: the IPv4 address, or the IPv6 /64 network.
+
+    IPv4-mapped IPv6 addresses count as their IPv4 address. Anything unparsable (a Unix
+    socket, say) is its own key.
+    """
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+@dataclass
+class _Record:
+    failures: int
+    blocked_until: float
+    last_seen: float
+
+
+class LoginLimiter:
+    """Counts failed logins per source and says how long a source must wait.
+
+    The first ``free_failures`` failures cost nothing; after that each failure doubles the wait,
+    from ``base_delay`` up to ``max_delay`` seconds. A source quiet for ``forget_after`` seconds
+    starts afresh; at most ``max_sources`` sources are tracked (the oldest are forgotten), so a
+    spray of addresses cannot grow the relay's memory.
+    """
+
+    def __init__(
+        self,
+        *,
+        free_failures: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        forget_after: float = 3600.0,
+        max_sources: int = 10_000,
+    ) -> None:
+        self._free_failures = free_failures
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._forget_after = forget_after
+        self._max_sources = max_sources
+        self._records: OrderedDict[str, _Record] = OrderedDict()
+
+    def retry_after(self, key: str, now: float) -> float:
+        """Seconds ``key`` must still wait before it may try a password; 0.0 if it may now."""
+        record = self._lookup(key, now)
+        if record is None:
+            return 0.0
+        return max(0.0, record.blocked_until - now)
+
+    def record_failure(self, key: str, now: float) -> float:
+        """Count one failed login; returns the wait now imposed on ``key`` (0.0 if none)."""
+        record = self._lookup(key, now)
+        if record is None:
+            record = _Record(failures=0, blocked_until=now, last_seen=now)
+            self._records[key] = record
+            while len(self._records) > self._max_sources:
+                self._records.popitem(last=False)
+        record.failures += 1
+        record.last_seen = now
+        self._records.move_to_end(key)
+        excess = record.failures - self._free_failures
+        if excess > 0:
+            delay = min(self._max_delay, self._base_delay * 2 ** min(excess - 1, 32))
+            record.blocked_until = max(record.blocked_until, now + delay)
+        return max(0.0, record.blocked_until - now)
+
+    def record_success(self, key: str) -> None:
+        """A correct password clears the source's record."""
+        self._records.pop(key, None)
+
+    def failures(self, key: str, now: float) -> int:
+        """How many recent failures ``key`` has (for log lines and tests)."""
+        record = self._lookup(key, now)
+        return 0 if record is None else record.failures
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def _lookup(self, key: str, now: float) -> _Record | None:
+        record = self._records.get(key)
+        if record is not None and now - record.last_seen > self._forget_after \
+                and now >= record.blocked_until:
+            del self._records[key]
+            return None
+        return record
+
+
+class TokenBucket:
+    """Allows ``rate`` events per second on average, and bursts of up to ``burst``."""
+
+    def __init__(self, *, rate: float, burst: float, now: float) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self._rate = rate
+        self._burst = burst
+        self._tokens = float(burst)
+        self._updated = now
+
+    def take(self, count: int, now: float) -> float:
+        """Spend ``count`` tokens. Returns 0.0 if they were available, else how many seconds
+        until the debt is repaid (the tokens are spent anyway: the caller should pause)."""
+        elapsed = max(0.0, now - self._updated)
+        self._updated = now
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+        self._tokens -= count
+        if self._tokens >= 0:
+            return 0.0
+        return -self._tokens / self._rate
