@@ -36,7 +36,7 @@ def test_password_error_is_a_value_error():
 def test_returns_utf8_bytes():
     out = normalize_password("pässword")
     assert isinstance(out, bytes)
-    assert out == "pässword".encode("utf-8")
+    assert out == "pässword".encode()
     # pycryptodome would encode a str as Latin-1: our bytes must differ from that.
     assert out != "pässword".encode("latin-1")
 
