@@ -1,0 +1,82 @@
+"""SocketChat's entry point: ``python main.py`` (the desktop app) or ``python main.py COMMAND``.
+
+Only the standard library is imported at the top of this file, so ``--version`` and the headless
+commands never load Tk, pycryptodome or the network code. Each sub-command imports what it needs
+inside its ``run`` function.
+
+To add a sub-command (``relay``, ``chat``, ``room``…), write a :class:`Command` whose
+``configure`` adds its arguments to an argparse sub-parser and whose ``run`` lazily imports its
+package and returns an exit status, then list it in :data:`COMMANDS`. Only commands that work
+belong there: the CLI never offers a feature that is not built.
+
+Nothing here looks at ``__file__`` when the module is imported, so it behaves the same when
+frozen by PyInstaller.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from version import __version__
+
+EXIT_OK = 0
+EXIT_UNAVAILABLE = 2  # the same status argparse uses for a usage error
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command of ``main.py``."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# Sub-commands ship with the issues that build them (relay, chat, room); none is built yet.
+COMMANDS: tuple[Command, ...] = ()
+
+
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    """Return the argument parser for ``main.py`` with ``commands`` as its sub-commands."""
+    # prog defaults to the name SocketChat was started as: main.py, or the packaged executable.
+    parser = argparse.ArgumentParser(
+        description=(
+            "SocketChat: end-to-end encrypted group chat rooms. Run without arguments for the "
+            "desktop app (not available in this build yet)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"SocketChat {__version__}")
+    if commands:
+        subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+        for command in commands:
+            sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+            command.configure(sub)
+            sub.set_defaults(run=command.run)
+    return parser
+
+
+def run_desktop_app() -> int:
+    """Start the desktop app. It is not built yet, so say so and fail.
+
+    The issue that builds ``gui/`` replaces this body with a lazy ``import gui`` and its start
+    function.
+    """
+    print("SocketChat: the desktop app is not available in this build yet.", file=sys.stderr)
+    return EXIT_UNAVAILABLE
+
+
+def main(argv: Sequence[str] | None = None, *, commands: Sequence[Command] = COMMANDS) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run what it asks for, return the exit status."""
+    args = build_parser(commands).parse_args(argv)
+    run = getattr(args, "run", None)
+    if run is None:
+        return run_desktop_app()
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
