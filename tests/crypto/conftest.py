@@ -14,9 +14,7 @@ import pytest
 # over the NFKC UTF-8 bytes of FULL_COST_PASSWORD and the salt FULL_COST_ROOM_ID.
 FULL_COST_PASSWORD = unicodedata.normalize("NFD", "Grüße aus Köln, ｃａｆé")
 FULL_COST_ROOM_ID = bytes.fromhex("5c0c4e7a1f9b2d3e8a6b4c0d1e2f3a4b")
-FULL_COST_MASTER = bytes.fromhex(
-    "15b6c652c56a02f3de9921f66b2fe6e61e00a7adbc9bc684503cbe058f53a9a5"
-)
+FULL_COST_MASTER = bytes.fromhex("15b6c652c56a02f3de9921f66b2fe6e61e00a7adbc9bc684503cbe058f53a9a5")
 
 
 @pytest.fixture(scope="session")

@@ -345,6 +345,17 @@ def test_full_cost_room_keys_known_answer(full_cost_room_keys):
 
 
 def test_module_exports_spec_names():
-    for name in ("SCRYPT_N", "SCRYPT_R", "SCRYPT_P", "SALT_SIZE", "KEY_SIZE", "derive",
-                 "hkdf_sha256", "master_key", "scrypt_raw", "RoomKeys", "derive_room_keys"):
+    for name in (
+        "SCRYPT_N",
+        "SCRYPT_R",
+        "SCRYPT_P",
+        "SALT_SIZE",
+        "KEY_SIZE",
+        "derive",
+        "hkdf_sha256",
+        "master_key",
+        "scrypt_raw",
+        "RoomKeys",
+        "derive_room_keys",
+    ):
         assert hasattr(kdf, name), name
