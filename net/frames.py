@@ -1,0 +1,163 @@
+"""Framing: a 4-byte big-endian length, then that many bytes of body; ``body[0]`` is the type.
+
+The length prefix is checked against the current cap *before* any of the body is buffered, so
+a peer that announces 2 GiB costs us four bytes, not an allocation. The cap is a property of the
+connection's state (4 KiB during the handshake, larger afterwards), so the protocol core updates
+:attr:`FrameReader.max_size` as it goes, and the reader reads it afresh for every frame.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+
+from net.errors import RemoteProtocolError
+
+PROTOCOL_VERSION = 1
+PREFIX_SIZE = 4
+#: Cap on every frame, both directions, until the handshake is complete.
+MAX_HANDSHAKE_FRAME = 4096
+#: Cap on frames the relay receives after the handshake.
+MAX_CLIENT_FRAME = 65536
+#: Cap on frames a client receives after the handshake (a welcome with history must fit).
+MAX_RELAY_FRAME = 1024 * 1024
+
+
+class FrameType(enum.IntEnum):
+    """The first byte of every frame body."""
+
+    # Plaintext handshake frames.
+    CLIENT_HELLO = 0x01
+    RELAY_HELLO = 0x02
+    CLIENT_PAKE = 0x03
+    RELAY_PAKE = 0x04
+    CLIENT_CONFIRM = 0x05
+    RELAY_CONFIRM = 0x06
+    AUTH_FAILED = 0x07
+    REFUSED = 0x08
+    # Encrypted unicast frames (per-connection keys).
+    JOIN = 0x10
+    WELCOME = 0x11
+    CHAT = 0x12
+    PING = 0x13
+    PONG = 0x14
+    NOTICE = 0x15
+    GOODBYE = 0x16
+    # Encrypted under the room's broadcast key, sealed once for every member.
+    BROADCAST = 0x20
+
+
+class Reason(enum.IntEnum):
+    """Why a connection was refused, warned or closed (REFUSED, NOTICE, GOODBYE, LEFT)."""
+
+    INCOMPATIBLE_VERSION = 1
+    TOO_MANY_ATTEMPTS = 2
+    ROOM_FULL = 3
+    BUSY = 4
+    NAME_TAKEN = 5
+    NAME_INVALID = 6
+    RATE_LIMITED = 7
+    SLOW_READER = 8
+    IDLE_TIMEOUT = 9
+    HANDSHAKE_TIMEOUT = 10
+    PROTOCOL_ERROR = 11
+    ROOM_CLOSING = 12
+    LEAVING = 13
+    CONNECTION_LOST = 14
+    MESSAGE_TOO_LARGE = 15
+
+
+def reason(code: int) -> Reason | int:
+    """Map a received code to :class:`Reason`; a code from a newer peer stays a plain int.
+
+    Unknown codes are not an error: a newer relay may refuse us with a code we do not know,
+    and the refusal must still read as a refusal.
+    """
+    try:
+        return Reason(code)
+    except ValueError:
+        return code
+
+
+class FrameError(RemoteProtocolError):
+    """The framing itself is broken: zero length or a length above the current cap."""
+
+
+def encode_frame(body: bytes) -> bytes:
+    """Prefix ``body`` (type byte included) with its length. Call for every frame you send."""
+    if not body:
+        raise ValueError("a frame body holds at least its type byte")
+    if len(body) > 0xFFFF_FFFF:
+        raise ValueError("frame body too long")
+    return len(body).to_bytes(PREFIX_SIZE, "big") + body
+
+
+class FrameReader:
+    """Reassemble frame bodies from a byte stream, with a cap checked on every prefix.
+
+    Feed each received chunk to :meth:`feed` and iterate: it yields complete bodies one at a
+    time and keeps only the unfinished tail (at most ``max(4, max_size)`` bytes) between calls.
+    Complete frames are sliced straight out of the chunk, so nothing is copied twice and a
+    byte-by-byte trickle costs linear time. Set :attr:`max_size` between bodies when the
+    connection's state changes; it applies to the next prefix read.
+    """
+
+    __slots__ = ("_buf", "_length", "max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self._buf = bytearray()
+        self._length: int | None = None  # body length once the prefix is complete
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an unfinished prefix or body (tests assert this stays under the cap)."""
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Yield every body completed by ``data``; raise :class:`FrameError` on a bad prefix.
+
+        The generator must be driven to the end (or abandoned after an error): the caller
+        handles each body before the next prefix is read, so a state change made while
+        handling one frame sets the cap for the next.
+        """
+        view = memoryview(data)
+        pos, end = 0, len(view)
+        while True:
+            if self._length is None:
+                take = min(PREFIX_SIZE - len(self._buf), end - pos)
+                self._buf += view[pos : pos + take]
+                pos += take
+                if len(self._buf) < PREFIX_SIZE:
+                    return
+                length = int.from_bytes(self._buf, "big")
+                self._buf.clear()
+                if length == 0:
+                    raise FrameError("empty frame")
+                if length > self.max_size:
+                    raise FrameError(f"frame of {length} bytes exceeds the {self.max_size} cap")
+                self._length = length
+            length = self._length
+            if not self._buf and end - pos >= length:
+                body = bytes(view[pos : pos + length])  # whole frame in this chunk: one copy
+                pos += length
+            else:
+                take = min(length - len(self._buf), end - pos)
+                self._buf += view[pos : pos + take]
+                pos += take
+                if len(self._buf) < length:
+                    return
+                body = bytes(self._buf)
+                self._buf.clear()
+            self._length = None
+            yield body
+
+    def clear(self) -> None:
+        """Drop anything buffered (after a failure nothing more is parsed)."""
+        self._buf = bytearray()
+        self._length = None
+
+    @property
+    def mid_frame(self) -> bool:
+        """True when EOF now would cut a frame short."""
+        return bool(self._buf) or self._length is not None
