@@ -1,0 +1,108 @@
+"""Framing: reassembly from any split, caps checked on the prefix before any allocation."""
+
+from __future__ import annotations
+
+import pytest
+
+from net.frames import (
+    MAX_HANDSHAKE_FRAME,
+    FrameError,
+    FrameReader,
+    Reason,
+    encode_frame,
+    reason,
+)
+
+
+def frames(*bodies: bytes) -> bytes:
+    return b"".join(encode_frame(body) for body in bodies)
+
+
+def test_encode_frame_prefixes_the_big_endian_length() -> None:
+    assert encode_frame(b"\x13abc") == b"\x00\x00\x00\x04\x13abc"
+    with pytest.raises(ValueError):
+        encode_frame(b"")
+
+
+def test_many_frames_in_one_chunk() -> None:
+    bodies = [bytes([i]) * (i + 1) for i in range(1, 50)]
+    reader = FrameReader(4096)
+    assert list(reader.feed(frames(*bodies))) == bodies
+    assert reader.buffered == 0 and not reader.mid_frame
+
+
+def test_partial_frames_byte_by_byte() -> None:
+    bodies = [b"\x01hello", b"\x02" * 300, b"\x03"]
+    reader = FrameReader(4096)
+    out = []
+    for byte in frames(*bodies):
+        out += reader.feed(bytes([byte]))
+    assert out == bodies
+    assert not reader.mid_frame
+
+
+@pytest.mark.parametrize("split", [1, 2, 3, 4, 5, 7, 100, 303])
+def test_every_split_point(split: int) -> None:
+    data = frames(b"\x01" * 10, b"\x02" * 290)
+    reader = FrameReader(4096)
+    out = list(reader.feed(data[:split])) + list(reader.feed(data[split:]))
+    assert out == [b"\x01" * 10, b"\x02" * 290]
+
+
+def test_zero_length_frame_is_an_error() -> None:
+    with pytest.raises(FrameError, match="empty"):
+        list(FrameReader(4096).feed(b"\x00\x00\x00\x00"))
+
+
+def test_exact_cap_is_accepted_and_one_more_refused() -> None:
+    reader = FrameReader(MAX_HANDSHAKE_FRAME)
+    assert list(reader.feed(encode_frame(b"x" * MAX_HANDSHAKE_FRAME))) == [b"x" * MAX_HANDSHAKE_FRAME]
+    with pytest.raises(FrameError, match="exceeds"):
+        list(reader.feed((MAX_HANDSHAKE_FRAME + 1).to_bytes(4, "big")))
+
+
+def test_oversize_prefix_is_refused_before_any_body_is_buffered() -> None:
+    reader = FrameReader(MAX_HANDSHAKE_FRAME)
+    # The prefix arrives byte by byte: nothing but those bytes is ever held.
+    prefix = (2**31).to_bytes(4, "big")
+    for byte in prefix[:3]:
+        assert list(reader.feed(bytes([byte]))) == []
+        assert reader.buffered <= 4
+    with pytest.raises(FrameError):
+        list(reader.feed(prefix[3:] + b"x" * 100_000))
+    assert reader.buffered <= 4
+
+
+def test_buffer_never_exceeds_cap_while_a_large_frame_trickles_in() -> None:
+    cap = 1000
+    reader = FrameReader(cap)
+    data = frames(b"y" * cap, b"z" * cap)
+    out = []
+    for start in range(0, len(data), 333):
+        out += reader.feed(data[start : start + 333])
+        assert reader.buffered <= cap
+    assert out == [b"y" * cap, b"z" * cap]
+
+
+def test_cap_change_between_frames_applies_to_the_next_prefix() -> None:
+    reader = FrameReader(10)
+    out = []
+    for body in reader.feed(frames(b"a", b"b" * 50)):
+        out.append(body)
+        reader.max_size = 100  # what the protocol does after the handshake
+    assert out == [b"a", b"b" * 50]
+
+
+def test_mid_frame_and_clear() -> None:
+    reader = FrameReader(100)
+    list(reader.feed(b"\x00\x00"))
+    assert reader.mid_frame
+    list(reader.feed(b"\x00\x05ab"))
+    assert reader.mid_frame and reader.buffered == 2
+    reader.clear()
+    assert not reader.mid_frame and reader.buffered == 0
+
+
+def test_reason_keeps_unknown_codes_as_int() -> None:
+    assert reason(11) is Reason.PROTOCOL_ERROR
+    assert reason(250) == 250 and not isinstance(reason(250), Reason)
