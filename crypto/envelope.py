@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from Crypto.Cipher import AES
 from Crypto.Random import get_random_bytes
 
+from crypto._util import as_bytes
 from crypto.errors import AuthenticationError
 
 ENVELOPE_VERSION = 1
@@ -79,16 +80,16 @@ def seal_message(
         raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE)
     cipher.update(header.aad())
-    ciphertext, tag = cipher.encrypt_and_digest(bytes(plaintext))
+    ciphertext, tag = cipher.encrypt_and_digest(as_bytes(plaintext, "plaintext"))
     return bytes(nonce) + ciphertext + tag
 
 
 def open_message(key: bytes, header: MessageHeader, sealed: bytes) -> bytes:
     """Decrypt and verify an envelope, or raise :class:`AuthenticationError`."""
     _check_key(key)
+    sealed = as_bytes(sealed, "sealed")
     if len(sealed) < NONCE_SIZE + TAG_SIZE:
         raise ValueError("sealed message is too short")
-    sealed = bytes(sealed)
     nonce, ciphertext, tag = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:-TAG_SIZE], sealed[-TAG_SIZE:]
     cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE)
     cipher.update(header.aad())

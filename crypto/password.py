@@ -15,11 +15,12 @@ from crypto.errors import PasswordError
 
 # Control (Cc), format (Cf, e.g. zero-width and bidi overrides) and unassigned (Cn) characters
 # are invisible or unstable across Unicode versions: a password containing them could not be
-# typed again reliably on another machine.
+# typed again reliably on another machine. Lone surrogates (Cs) cannot even be encoded.
 _FORBIDDEN_CATEGORIES = {
     "Cc": "a control character",
     "Cf": "an invisible formatting character",
     "Cn": "an unassigned character",
+    "Cs": "a broken character (a lone surrogate)",
 }
 
 
@@ -50,6 +51,7 @@ class Strength:
     hint: str
 
 
+_ZXCVBN_MAX = 72
 _LABELS = ("very weak", "weak", "fair", "good", "strong")
 
 
@@ -65,8 +67,9 @@ def estimate_strength(password: str, *, user_inputs: Sequence[str] = ()) -> Stre
 
     if not password:
         return Strength(score=0, bits=0.0, label=_LABELS[0], hint="Type a password.")
-    # zxcvbn's cost grows fast with length; past 100 characters the estimate does not change.
-    result = zxcvbn(password[:100], user_inputs=list(user_inputs))
+    # zxcvbn refuses more than 72 characters (its cost grows fast with length); the prefix
+    # already decides the score, and more characters only add guesses.
+    result = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=list(user_inputs))
     score = int(result["score"])
     bits = float(result["guesses_log10"]) * math.log2(10)
     feedback = result.get("feedback") or {}

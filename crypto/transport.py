@@ -20,6 +20,7 @@ import struct
 from Crypto.Cipher import AES
 from Crypto.Random import get_random_bytes
 
+from crypto._util import as_bytes
 from crypto.errors import AuthenticationError
 from crypto.kdf import derive
 
@@ -82,7 +83,7 @@ class FrameSealer:
         """Return ``ciphertext || tag`` for the next frame; raises before the nonce would wrap."""
         if self._counter >= _MAX_COUNTER:
             raise OverflowError("frame counter exhausted; reconnect for fresh keys")
-        sealed = _seal(self._key, self._counter, frame_type, bytes(payload))
+        sealed = _seal(self._key, self._counter, frame_type, as_bytes(payload, "payload"))
         self._counter += 1
         return sealed
 
@@ -103,7 +104,7 @@ class FrameOpener:
             self._failed = True
             raise AuthenticationError("frame counter exhausted")
         try:
-            payload = _open(self._key, self._counter, frame_type, bytes(sealed))
+            payload = _open(self._key, self._counter, frame_type, as_bytes(sealed, "sealed"))
         except AuthenticationError:
             self._failed = True
             raise
@@ -131,7 +132,8 @@ class BroadcastSealer:
         if seq >= _MAX_COUNTER:
             raise OverflowError("broadcast sequence exhausted")
         self._next_seq = seq + 1
-        return struct.pack(">Q", seq) + _seal(self._key, seq, frame_type, bytes(payload))
+        payload = as_bytes(payload, "payload")
+        return struct.pack(">Q", seq) + _seal(self._key, seq, frame_type, payload)
 
 
 class BroadcastOpener:
@@ -148,7 +150,7 @@ class BroadcastOpener:
         """Return the payload, or raise :class:`AuthenticationError` (also for an old seq)."""
         if self._failed:
             raise AuthenticationError("an earlier broadcast failed; the connection must close")
-        sealed = bytes(sealed)
+        sealed = as_bytes(sealed, "sealed")
         if len(sealed) < SEQ_SIZE + TAG_SIZE:
             self._failed = True
             raise AuthenticationError("broadcast frame is too short")

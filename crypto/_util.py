@@ -1,0 +1,12 @@
+"""Small input checks shared by the crypto modules."""
+
+
+def as_bytes(value: object, name: str) -> bytes:
+    """Return ``value`` as bytes if it is bytes-like; raise TypeError otherwise.
+
+    ``bytes(5)`` is five zero bytes and ``bytes("x")`` needs an encoding: neither is ever what
+    a caller meant, so only real buffers are accepted.
+    """
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
