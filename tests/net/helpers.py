@@ -60,7 +60,9 @@ def make_client(
     )
 
 
-def make_relay(secret: Spake2Secret, room_id: bytes = ROOM_ID, scalar: int = 0x2222) -> RelayProtocol:
+def make_relay(
+    secret: Spake2Secret, room_id: bytes = ROOM_ID, scalar: int = 0x2222
+) -> RelayProtocol:
     return RelayProtocol(secret=secret, room_id=room_id, random_scalar=fixed_scalar(scalar))
 
 

@@ -127,7 +127,13 @@ def test_client_hello_round_trip_and_layout() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"SocketChaT\x01\x00\x01", b"SocketChat\x00", b"SocketChat\x02\x00\x01", b"SocketChat\x01\x00\x01\x00", b"Sock"],
+    [
+        b"SocketChaT\x01\x00\x01",
+        b"SocketChat\x00",
+        b"SocketChat\x02\x00\x01",
+        b"SocketChat\x01\x00\x01\x00",
+        b"Sock",
+    ],
 )
 def test_client_hello_decode_failures(payload: bytes) -> None:
     with pytest.raises(DecodeError):
@@ -171,8 +177,12 @@ def test_small_payload_codecs_round_trip_and_fail() -> None:
 
 def test_chat_round_trip_and_failures() -> None:
     messages = [
-        OutgoingMessage(message_id=MID, timestamp_ms=5, content_type="text/plain", sealed=b"x" * 30),
-        OutgoingMessage(message_id=MID[::-1], timestamp_ms=6, content_type="text/plain", sealed=b""),
+        OutgoingMessage(
+            message_id=MID, timestamp_ms=5, content_type="text/plain", sealed=b"x" * 30
+        ),
+        OutgoingMessage(
+            message_id=MID[::-1], timestamp_ms=6, content_type="text/plain", sealed=b""
+        ),
     ]
     assert decode_chat(encode_chat(messages)) == tuple(messages)
     with pytest.raises(DecodeError, match="empty"):
@@ -215,7 +225,9 @@ def welcome(**changes) -> Welcome:
 
 def test_welcome_round_trip() -> None:
     assert Welcome.decode(welcome().encode()) == welcome()
-    assert Welcome.decode(welcome(history=(), members=()).encode()) == welcome(history=(), members=())
+    assert Welcome.decode(welcome(history=(), members=()).encode()) == welcome(
+        history=(), members=()
+    )
 
 
 def test_welcome_decode_failures() -> None:

@@ -56,7 +56,9 @@ def test_zero_length_frame_is_an_error() -> None:
 
 def test_exact_cap_is_accepted_and_one_more_refused() -> None:
     reader = FrameReader(MAX_HANDSHAKE_FRAME)
-    assert list(reader.feed(encode_frame(b"x" * MAX_HANDSHAKE_FRAME))) == [b"x" * MAX_HANDSHAKE_FRAME]
+    assert list(reader.feed(encode_frame(b"x" * MAX_HANDSHAKE_FRAME))) == [
+        b"x" * MAX_HANDSHAKE_FRAME
+    ]
     with pytest.raises(FrameError, match="exceeds"):
         list(reader.feed((MAX_HANDSHAKE_FRAME + 1).to_bytes(4, "big")))
 

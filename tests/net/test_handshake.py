@@ -294,7 +294,9 @@ def test_incompatible_version_is_refused_cleanly(relay_secret) -> None:
 def test_relay_choosing_a_version_we_did_not_offer_is_a_violation() -> None:
     client = make_client()
     client.initiate()
-    client.receive_data(frame(FrameType.RELAY_HELLO, RelayHello(version=2, room_id=ROOM_ID).encode()))
+    client.receive_data(
+        frame(FrameType.RELAY_HELLO, RelayHello(version=2, room_id=ROOM_ID).encode())
+    )
     (event,) = client.events_received()
     assert isinstance(event, ev.ProtocolViolation) and "version 2" in event.reason
     assert client.state is ClientState.FAILED
@@ -310,7 +312,9 @@ def test_refuse_before_the_encrypted_phase(room_keys, relay_secret, when: str) -
         pair.client.receive_data(pair.relay.data_to_send())
         pair.relay.receive_data(pair.client.data_to_send())
         pair.relay.data_to_send()  # RELAY_PAKE is lost: the relay refuses instead
-    pair.relay.refuse(Reason.TOO_MANY_ATTEMPTS, "Too many attempts; wait a bit.", retry_after_ms=3000)
+    pair.relay.refuse(
+        Reason.TOO_MANY_ATTEMPTS, "Too many attempts; wait a bit.", retry_after_ms=3000
+    )
     assert pair.relay.close_expected()
     if when == "before hello":
         pair.client.initiate()
