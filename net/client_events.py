@@ -1,0 +1,133 @@
+"""What :class:`net.client.ChatClient` tells its application.
+
+These are delivered to the ``on_event`` callback from the client's worker thread. A GUI must
+only ``queue.put`` them and handle them on its own thread. All are frozen dataclasses: safe to
+pass between threads and to compare in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ErrorKind(enum.Enum):
+    """Why the client stopped for good. Each has a user-readable message in :class:`Failed`."""
+
+    REFUSED = "refused"
+    TIMED_OUT = "timed out"
+    HOST_NOT_FOUND = "host not found"
+    NETWORK = "network error"
+    WRONG_PASSWORD = "wrong password"  # noqa: S105 - a label, not a password
+    BAD_PASSWORD = "password breaks the rules"  # noqa: S105
+    NAME_TAKEN = "name taken"
+    NAME_INVALID = "name invalid"
+    ROOM_FULL = "room full"
+    TOO_MANY_ATTEMPTS = "too many attempts"
+    INCOMPATIBLE_VERSION = "incompatible version"
+    ROOM_CLOSED = "room closed"
+    PROTOCOL_ERROR = "protocol error"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DerivingKeys:
+    """The room password is being stretched (scrypt, about a second). Show progress."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Connecting:
+    """A connection attempt starts; ``attempt`` 1 is the first, higher ones are reconnects."""
+
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Joined:
+    """We are in the room. History follows as ``MessageReceived(from_history=True)``."""
+
+    your_name: str
+    members: tuple[str, ...]
+    reconnected: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageReceived:
+    """A verified chat message. ``own`` marks the relay's echo of a message we sent: it is now
+    delivered (each message is reported once, whatever was resent after a reconnect)."""
+
+    sender: str
+    text: str
+    message_id: bytes
+    timestamp_ms: int
+    from_history: bool
+    own: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForgedMessage:
+    """A message attributed to ``claimed_sender`` failed verification and was dropped.
+    Show a warning, never its content."""
+
+    claimed_sender: str
+    message_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberJoined:
+    """``name`` entered; ``members`` is the new list."""
+
+    name: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberLeft:
+    """``name`` left (or lost its connection); ``members`` is the new list."""
+
+    name: str
+    members: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AloneInRoom:
+    """Nobody else is in the room."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RateLimited:
+    """The relay asked us to slow down. Messages are delayed, not lost."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Disconnected:
+    """The connection was lost after we had joined; a reconnect follows in ``retry_in`` s.
+    Messages sent meanwhile wait in the outbox."""
+
+    reason: str
+    retry_in: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """The client stopped for good and will not retry. ``message`` says what to do."""
+
+    kind: ErrorKind
+    message: str
+
+
+ClientEvent = (
+    DerivingKeys
+    | Connecting
+    | Joined
+    | MessageReceived
+    | ForgedMessage
+    | MemberJoined
+    | MemberLeft
+    | AloneInRoom
+    | RateLimited
+    | Disconnected
+    | Failed
+)
