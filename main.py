@@ -36,8 +36,42 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-# Sub-commands ship with the issues that build them (relay, chat, room); none is built yet.
-COMMANDS: tuple[Command, ...] = ()
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("the port must be between 1 and 65535")
+    return port
+
+
+def _configure_chat(parser: argparse.ArgumentParser) -> None:
+    # Arguments are declared here, not in net/, so that building the parser stays stdlib-only.
+    parser.add_argument("host", help="the room's host name or address")
+    parser.add_argument("port", type=_port, help="the room's port (usually 7777)")
+    parser.add_argument("username", help="your name in the room (1-32 characters)")
+    parser.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
+    )
+
+
+def _run_chat(args: argparse.Namespace) -> int:
+    from net import chat_cli
+
+    return chat_cli.run(args)
+
+
+CHAT = Command(
+    name="chat",
+    help="join a room from the terminal: each input line is sent, each event printed",
+    configure=_configure_chat,
+    run=_run_chat,
+)
+
+COMMANDS: tuple[Command, ...] = (CHAT,)
 
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:

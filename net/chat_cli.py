@@ -1,0 +1,177 @@
+"""``python main.py chat HOST PORT USERNAME`` — the terminal client.
+
+Works on a terminal and with pipes: each line of standard input is sent as a message; every
+event is printed as one flushed line on standard output; end of input leaves the room once
+everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
+joined (or was lost for good), 2 for a usage error.
+
+Text from other members is untrusted: control characters (which could drive the terminal) are
+printed as escapes, never raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TextIO
+
+from net import client_events as ce
+from net.client import ChatClient
+from net.passwords import PasswordSourceError, read_password
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+DRAIN_TIMEOUT = 30.0  # at end of input, how long to wait for unsent messages
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point for ``main.py chat``."""
+    try:
+        password = read_password(password_file=args.password_file)
+    except PasswordSourceError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    printer = _Printer(sys.stdout)
+    try:
+        session = TerminalChat(
+            host=args.host, port=args.port, username=args.username, password=password,
+            printer=printer,
+        )
+    except ValueError as exc:  # a bad username or password, before any connection
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    try:
+        return session.run(sys.stdin)
+    except KeyboardInterrupt:
+        session.client.close()
+        printer.line("* left the room")
+        return EXIT_OK
+
+
+class _Printer:
+    """Writes whole lines, one at a time, flushed (events arrive from the client thread)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+
+def clean(text: str) -> str:
+    """Make untrusted text safe for one terminal line: escape every control character."""
+    out = []
+    for char in text:
+        code = ord(char)
+        if char == "\n":
+            out.append("\\n")
+        elif char == "\t":
+            out.append("    ")
+        elif code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _clock(timestamp_ms: int) -> str:
+    return datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M")
+
+
+class TerminalChat:
+    """Joins a room and bridges it to text lines: stdin → messages, events → stdout."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        password: str,
+        printer: _Printer,
+        client_factory: Callable[..., ChatClient] = ChatClient,
+    ) -> None:
+        self._printer = printer
+        self._where = f"{host}:{port}"
+        self._failed: ce.Failed | None = None
+        self._done = threading.Event()
+        self.client = client_factory(
+            host=host, port=port, username=username, password=password, on_event=self._on_event
+        )
+
+    def run(self, lines: TextIO) -> int:
+        """Send each line of ``lines``; at its end wait for delivery, leave, return the status."""
+        self.client.start()
+        for raw in lines:
+            if self._done.is_set():
+                break
+            text = raw.rstrip("\r\n")
+            if not text.strip():
+                continue
+            try:
+                self.client.send(text)
+            except ValueError as exc:
+                self._printer.line(f"! not sent: {exc}")
+        self._drain()
+        self.client.close()
+        if self._failed is not None:
+            return EXIT_FAILED
+        self._printer.line("* left the room")
+        return EXIT_OK
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        while self.client.pending() and not self._done.is_set():
+            if time.monotonic() > deadline:
+                self._printer.line(
+                    f"! {len(self.client.pending())} message(s) could not be delivered"
+                )
+                return
+            self._done.wait(0.05)
+
+    def _on_event(self, event: ce.ClientEvent) -> None:  # runs on the client's worker thread
+        line = self._describe(event)
+        if line is not None:
+            self._printer.line(line)
+        if isinstance(event, ce.Failed):
+            self._failed = event
+            self._done.set()
+            print(f"error: {event.message}", file=sys.stderr, flush=True)
+
+    def _describe(self, event: ce.ClientEvent) -> str | None:
+        members = ", ".join(clean(m) for m in self.client.members)
+        if isinstance(event, ce.MessageReceived):
+            earlier = "(earlier) " if event.from_history else ""
+            you = " (you)" if event.own else ""
+            return (f"{earlier}{_clock(event.timestamp_ms)} {clean(event.sender)}{you}: "
+                    f"{clean(event.text)}")
+        if isinstance(event, ce.Joined):
+            verb = "reconnected to" if event.reconnected else "joined"
+            return f"* {verb} the room at {self._where} as {clean(event.your_name)} " \
+                   f"(members: {members})"
+        if isinstance(event, ce.MemberJoined):
+            return f"* {clean(event.name)} joined (members: {members})"
+        if isinstance(event, ce.MemberLeft):
+            return f"* {clean(event.name)} {event.reason} (members: {members})"
+        if isinstance(event, ce.AloneInRoom):
+            return "* you are alone in the room"
+        if isinstance(event, ce.ForgedMessage):
+            return (f"! a message claiming to be from {clean(event.claimed_sender)} failed "
+                    "verification and was dropped")
+        if isinstance(event, ce.RateLimited):
+            return f"* slow down: {clean(event.text)}"
+        if isinstance(event, ce.Disconnected):
+            return f"* disconnected: {event.reason} Reconnecting in {event.retry_in:.1f} s."
+        if isinstance(event, ce.DerivingKeys):
+            return "* deriving the room key…"
+        if isinstance(event, ce.Connecting):
+            return f"* connecting to {self._where}" if event.attempt == 1 else None
+        return None  # Failed goes to stderr
