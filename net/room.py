@@ -167,11 +167,17 @@ class Room(Generic[M]):
         self._members[key] = _Member(name, handle)
         return data
 
-    def leave(self, name: str, code: Reason) -> bool:
-        """Remove ``name`` and queue a LEFT item; False (nothing queued) if not a member."""
-        member = self._members.pop(username_key(name), None)
-        if member is None:
+    def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
+        """Remove ``name`` and queue a LEFT item; False (nothing queued) if not a member.
+
+        Pass the leaving connection's ``handle``: a name can be taken again by a reconnected
+        member while the old connection is still closing, and that must not remove the new one.
+        """
+        key = username_key(name)
+        member = self._members.get(key)
+        if member is None or (handle is not None and member.handle is not handle):
             return False
+        del self._members[key]
         self._pending.append(LeftItem(name=member.name, code=code))
         return True
 

@@ -1,0 +1,146 @@
+"""A tiny blocking-socket client for relay integration tests: ClientProtocol over a real socket.
+
+Every wait is on the socket with a deadline (no sleeps): :meth:`WireClient.wait_for` reads and
+feeds the core until an event matching the predicate arrives, or fails the test after
+``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+from crypto.kdf import RoomKeys
+from net import events as ev
+from net.messages import PendingMessage
+from net.protocol import ClientProtocol
+
+TIMEOUT = 10.0
+
+
+class WireClient:
+    """One member (or would-be member) connected to a relay on 127.0.0.1."""
+
+    def __init__(
+        self,
+        port: int,
+        name: str,
+        keys: RoomKeys | None,
+        *,
+        start: bool = True,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.proto = ClientProtocol(username=name, keys=keys)
+        self.events: list[ev.Event] = []
+        self._seen = 0  # events before this index were already returned by wait_for
+        self.closed = False
+        self._clock = 0
+        if start:
+            self.proto.initiate()
+            self.flush()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        data = self.proto.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def _read_once(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        if data:
+            self.proto.receive_data(data)
+        else:
+            self.closed = True
+            self.proto.receive_eof()
+        self.events += self.proto.events_received()
+        self.flush_quietly()
+
+    def flush_quietly(self) -> None:
+        try:
+            self.flush()
+        except OSError:
+            pass  # the relay may have closed already; the events say why
+
+    def wait_for(
+        self, predicate: Callable[[ev.Event], bool], timeout: float = TIMEOUT
+    ) -> ev.Event:
+        """Return the first not-yet-returned event matching ``predicate``, reading as needed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for index in range(self._seen, len(self.events)):
+                if predicate(self.events[index]):
+                    self._seen = index + 1
+                    return self.events[index]
+            if self.closed:
+                raise AssertionError(f"connection closed; events: {self.events}")
+            try:
+                self._read_once(deadline)
+            except TimeoutError:
+                raise AssertionError(f"timed out; events so far: {self.events}") from None
+
+    def wait_type(self, kind: type, timeout: float = TIMEOUT) -> ev.Event:
+        return self.wait_for(lambda event: isinstance(event, kind), timeout)
+
+    def wait_closed(self, timeout: float = TIMEOUT) -> list[ev.Event]:
+        """Read until the relay closes the connection; return every event."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            try:
+                self._read_once(deadline)
+            except TimeoutError:
+                raise AssertionError(f"still open; events: {self.events}") from None
+        return self.events
+
+    # -- conveniences ----------------------------------------------------------------------
+
+    def join(self) -> ev.Welcomed:
+        welcomed = self.wait_for(
+            lambda e: isinstance(
+                e, ev.Welcomed | ev.Refused | ev.AuthenticationFailed | ev.Goodbye
+            )
+        )
+        if not isinstance(welcomed, ev.Welcomed):
+            raise AssertionError(f"not welcomed: {welcomed}")
+        return welcomed
+
+    def say(self, *texts: str) -> list[bytes]:
+        """Send ``texts`` in one CHAT frame; return their message ids."""
+        batch = []
+        for text in texts:
+            self._clock += 1
+            batch.append(PendingMessage(text, self.proto.new_message_id(), self._clock))
+        self.proto.send_messages(batch)
+        self.flush()
+        return [message.message_id for message in batch]
+
+    def hear(self, text: str, timeout: float = TIMEOUT) -> ev.MessageReceived:
+        return self.wait_for(
+            lambda e: isinstance(e, ev.MessageReceived) and e.text == text, timeout
+        )
+
+    def leave(self) -> None:
+        from net.frames import Reason
+
+        self.proto.send_goodbye(Reason.LEAVING, "bye")
+        self.flush_quietly()
+        self.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> WireClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
