@@ -71,7 +71,74 @@ CHAT = Command(
     run=_run_chat,
 )
 
-COMMANDS: tuple[Command, ...] = (CHAT,)
+def _listen_port(text: str) -> int:
+    return 0 if text.strip() == "0" else _port(text)  # 0: let the system pick a free port
+
+
+def _configure_relay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bind", metavar="ADDR", default="0.0.0.0",  # noqa: S104 - reachable by design
+        help="address to listen on (default 0.0.0.0: every interface)",
+    )
+    parser.add_argument(
+        "--port", type=_listen_port, default=7777,
+        help="port to listen on (default 7777; 0 picks a free one)",
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--password-file", metavar="FILE",
+        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
+    )
+    source.add_argument(
+        "--room-file", metavar="FILE",
+        help="serve the room in FILE (from `room create`): the relay never sees the password",
+    )
+
+
+def _run_relay(args: argparse.Namespace) -> int:
+    from net import relay_cli
+
+    return relay_cli.run_relay(args)
+
+
+def _configure_room(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(title="actions", dest="room_action", metavar="ACTION")
+    actions.required = True
+    create = actions.add_parser(
+        "create",
+        help="derive a room from a password on this machine and write a room file for a relay",
+        description="Derive a room from a password on this machine and write a room file "
+        "(room id and access key, never the password) for `relay --room-file`.",
+    )
+    create.add_argument("--out", metavar="FILE", required=True, help="the room file to write")
+    create.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    create.add_argument(
+        "--password-file", metavar="FILE",
+        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
+    )
+
+
+def _run_room(args: argparse.Namespace) -> int:
+    from net import relay_cli
+
+    return relay_cli.run_room_create(args)
+
+
+RELAY = Command(
+    name="relay",
+    help="host a room headless (a server running 24x7); it never sees messages in plain text",
+    configure=_configure_relay,
+    run=_run_relay,
+)
+
+ROOM = Command(
+    name="room",
+    help="room files for headless relays (`room create --out FILE`)",
+    configure=_configure_room,
+    run=_run_room,
+)
+
+COMMANDS: tuple[Command, ...] = (CHAT, RELAY, ROOM)
 
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:

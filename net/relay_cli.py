@@ -1,0 +1,132 @@
+"""``python main.py relay`` and ``python main.py room create``: the headless relay's front end.
+
+``relay`` serves one room until Ctrl-C or SIGTERM (then tells every member the room is closing
+and exits 0). It needs either the room password (``--password-file``, ``$SOCKETCHAT_PASSWORD``
+or a prompt — a new room id on every start) or a room file (``--room-file``, written by
+``room create`` on a member's machine: the relay never learns the password, and the room id
+and keys stay the same across restarts). Log lines go to standard output; no line ever holds a
+password, a key or a message (the relay has no plaintext to log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from net.passwords import PasswordSourceError, read_password
+from net.relay import Relay, RelayConfig
+from net.roomfile import RoomSecret
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def run_relay(args: argparse.Namespace) -> int:
+    """Entry point for ``main.py relay``."""
+    try:
+        secret = _relay_secret(args)
+    except OSError as exc:
+        _error(f"cannot read the room file {args.room_file}: {_os_error(exc)}")
+        return EXIT_USAGE
+    except (PasswordSourceError, ValueError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    config = RelayConfig(host=args.bind, port=args.port)
+    _log_to_stdout()
+    try:
+        return asyncio.run(_serve(secret, config))
+    except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
+        return EXIT_OK
+
+
+def run_room_create(args: argparse.Namespace) -> int:
+    """Entry point for ``main.py room create --out FILE``."""
+    path = Path(args.out)
+    if path.exists() and not args.force:
+        _error(f"{path} already exists; choose another name or add --force to replace it.")
+        return EXIT_USAGE
+    try:
+        password = read_password(password_file=args.password_file, confirm=True)
+    except PasswordSourceError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    _say("Deriving the room keys (scrypt, about a second)...")
+    secret = RoomSecret.from_password(password)
+    try:
+        secret.save(path, overwrite=args.force)
+    except OSError as exc:
+        _error(f"cannot write {path}: {_os_error(exc)}")
+        return EXIT_FAILED
+    _say(f"Room file written to {path} (room {secret.room_id.hex()[:8]}).")
+    _say(f"Start a relay for it with:  main.py relay --room-file {path}")
+    _say("Keep the file private: whoever has it can host the room and try to guess the password.")
+    return EXIT_OK
+
+
+def _relay_secret(args: argparse.Namespace) -> RoomSecret:
+    if args.room_file is not None:
+        return RoomSecret.load(args.room_file)
+    password = read_password(password_file=args.password_file, confirm=True)
+    _say("Deriving the room keys (scrypt, about a second)...")
+    # A new room id on every start: members' apps derive the keys again when they reconnect.
+    # `room create` + `--room-file` keeps one room id (and spares the relay the password).
+    return RoomSecret.from_password(password)
+
+
+async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
+    relay = Relay(secret, config)
+    try:
+        port = await relay.start()
+    except OSError as exc:
+        _error(f"cannot listen on {config.host}:{config.port}: {_os_error(exc)}")
+        return EXIT_FAILED
+    _say(f"SocketChat relay listening on {config.host}:{port}")
+    stop = asyncio.Event()
+    _on_signals(stop)
+    try:
+        await stop.wait()
+        logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")
+    finally:
+        await relay.stop()
+    return EXIT_OK
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    """Ctrl-C and SIGTERM set ``stop`` (the room is then closed politely)."""
+    loop = asyncio.get_running_loop()
+    for name in ("SIGINT", "SIGTERM"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows' event loops have no such hook
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+def _log_to_stdout() -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    logger = logging.getLogger("socketchat.relay")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _error(text: str) -> None:
+    print(f"error: {text}", file=sys.stderr, flush=True)
