@@ -1,0 +1,359 @@
+"""The chat window: header, message list, member list, message entry and status line.
+
+The app builds a :class:`ChatWindow` when the client reports ``Joined`` and then feeds it every
+client event through :meth:`ChatWindow.handle` (on the Tk thread, from the pump), followed by
+:meth:`ChatWindow.flush` once per batch. Sending goes through the ``send`` callable (the
+client's thread-safe ``send``), which returns at once; the message shows as pending until the
+relay echoes it back, and messages typed while disconnected are sent after reconnecting.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+from collections.abc import Callable
+from tkinter import ttk
+from typing import Any
+
+from gui.errors import failure_text
+from gui.messages import MessageList
+from gui.theme import PALETTE, Palette
+
+DEFAULT_MAX_MESSAGE_BYTES = 4000
+_WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
+
+SENDING = "sending…"
+WAITING = "waiting for the connection, will send after reconnecting"
+
+
+def message_size_problem(text: str, limit: int) -> str | None:
+    """Why ``text`` cannot be sent, in plain words, or None if it can."""
+    if not text.strip():
+        return "Type a message first."
+    size = len(text.encode("utf-8"))
+    if size > limit:
+        return (f"This message is too long by {size - limit:,} bytes "
+                f"(the limit is {limit:,} bytes; emoji and accented letters count double "
+                "or more). Split it into several messages.")
+    return None
+
+
+class ChatWindow(ttk.Frame):
+    """Grid this into the root once joined; feed it events with :meth:`handle`."""
+
+    def __init__(self, master: tk.Misc, *, room: str, username: str, members: tuple[str, ...],
+                 send: Callable[[str], bytes], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 palette: Palette = PALETTE, sound: tk.BooleanVar | None = None,
+                 on_invite: Callable[[], None] | None = None,
+                 is_focused: Callable[[], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(master)
+        self.room = room
+        self.username = username
+        self.members: tuple[str, ...] = ()
+        self._send = send
+        self.max_message_bytes = max_message_bytes
+        self._palette = palette
+        self.sound = sound if sound is not None else tk.BooleanVar(self, False)
+        self._is_focused = is_focused or self._window_has_focus
+        self._clock = clock
+        self.connected = True
+        self.closed_for_good = False
+        self.unread = 0
+        self.pending: dict[bytes, str] = {}  # message id -> text, until the relay echoes it
+        self._retry_at: float | None = None
+        self._countdown_id: str | None = None
+        self.status = tk.StringVar(self, "")
+        self.encryption = tk.StringVar(self, "")
+        self.member_title = tk.StringVar(self, "")
+        self.limit_text = tk.StringVar(self, "")
+        self._build(on_invite)
+        self.set_members(members)
+        self._set_connected(True)
+        self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
+        self.update_title()
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _build(self, on_invite: Callable[[], None] | None) -> None:
+        self.columnconfigure(0, weight=1)
+        self.rowconfigure(2, weight=1)
+
+        header = ttk.Frame(self, padding=(14, 10, 14, 8))
+        header.grid(row=0, column=0, sticky="ew")
+        header.columnconfigure(1, weight=1)
+        ttk.Label(header, text=f"Room {self.room}", style="Header.TLabel").grid(
+            row=0, column=0, sticky="w")
+        self.encryption_label = ttk.Label(header, textvariable=self.encryption)
+        self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="w")
+        if on_invite is not None:
+            ttk.Button(header, text="Invite friends…", command=on_invite).grid(
+                row=0, column=2, rowspan=2, sticky="e")
+        ttk.Separator(self).grid(row=1, column=0, sticky="ew")
+
+        body = ttk.Frame(self)
+        body.grid(row=2, column=0, sticky="nsew")
+        body.columnconfigure(0, weight=1)
+        body.rowconfigure(0, weight=1)
+        self.messages = MessageList(body, palette=self._palette)
+        self.messages.grid(row=0, column=0, sticky="nsew")
+        side = ttk.Frame(body, padding=(12, 10, 12, 10))
+        side.grid(row=0, column=1, sticky="ns")
+        side.rowconfigure(1, weight=1)
+        ttk.Label(side, textvariable=self.member_title, style="Header.TLabel").grid(
+            row=0, column=0, sticky="w", pady=(0, 6))
+        self.member_list = tk.Listbox(
+            side, width=20, activestyle="none", relief="flat", borderwidth=0,
+            highlightthickness=0, background=self._palette.background,
+            foreground=self._palette.text, selectbackground=self._palette.selection,
+            selectforeground=self._palette.text, font="TkDefaultFont", takefocus=False)
+        self.member_list.grid(row=1, column=0, sticky="ns")
+
+        ttk.Separator(self).grid(row=3, column=0, sticky="ew")
+        compose = ttk.Frame(self, padding=(14, 10, 14, 4))
+        compose.grid(row=4, column=0, sticky="ew")
+        compose.columnconfigure(0, weight=1)
+        self.entry = tk.Text(
+            compose, height=3, wrap="word", undo=True, relief="solid", borderwidth=1,
+            highlightthickness=1, highlightcolor=self._palette.accent,
+            highlightbackground="#d0d0d0", background=self._palette.surface,
+            foreground=self._palette.text, insertbackground=self._palette.text,
+            font="TkDefaultFont", padx=8, pady=6)
+        self.entry.grid(row=0, column=0, sticky="ew")
+        self.send_button = ttk.Button(compose, text="Send", style="Accent.TButton",
+                                      command=self.send_entry)
+        self.send_button.grid(row=0, column=1, sticky="se", padx=(10, 0))
+        hint = ttk.Frame(compose)
+        hint.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(4, 0))
+        hint.columnconfigure(0, weight=1)
+        ttk.Label(hint, text="Enter sends · Shift+Enter adds a line", style="Muted.TLabel").grid(
+            row=0, column=0, sticky="w")
+        self.limit_label = ttk.Label(hint, textvariable=self.limit_text, style="Muted.TLabel",
+                                     wraplength=520, justify="right")
+        self.limit_label.grid(row=0, column=1, sticky="e")
+        self.entry.bind("<Return>", self._on_return)
+        self.entry.bind("<KP_Enter>", self._on_return)
+        self.entry.bind("<Shift-Return>", self._on_shift_return)
+        self.entry.bind("<Shift-KP_Enter>", self._on_shift_return)
+        self.entry.bind("<<Modified>>", self._on_modified)
+
+        status = ttk.Frame(self, padding=(14, 2, 14, 8))
+        status.grid(row=5, column=0, sticky="ew")
+        status.columnconfigure(0, weight=1)
+        self.status_label = ttk.Label(status, textvariable=self.status, style="Muted.TLabel")
+        self.status_label.grid(row=0, column=0, sticky="w")
+        ttk.Checkbutton(status, text="Sound for new messages", variable=self.sound).grid(
+            row=0, column=1, sticky="e")
+
+    # -- events from the client -----------------------------------------------------------
+
+    def handle(self, event: Any) -> None:
+        """Show one client event. Unknown event types are ignored (newer clients may add some)."""
+        # Handlers are named after the event classes of net.client_events: _on_<ClassName>.
+        method = getattr(self, f"_on_{type(event).__name__}", None)
+        if method is not None:
+            method(event)
+
+    def flush(self) -> None:
+        """Once per pump batch: scroll and trim the message list."""
+        self.messages.flush()
+
+    def _on_Joined(self, event: Any) -> None:
+        self.messages.start_session()
+        self.set_members(tuple(event.members))
+        self._set_connected(True)
+        if getattr(event, "reconnected", False):
+            self.messages.add_notice("Reconnected to the room.", "good")
+            for message_id in self.pending:
+                self.messages.set_pending_note(message_id, SENDING)
+        else:
+            self.messages.add_notice(f"You joined the room as {event.your_name}.", "good")
+
+    def _on_MessageReceived(self, event: Any) -> None:
+        if event.own and event.message_id in self.pending:
+            self.pending.pop(event.message_id)
+            self.messages.mark_delivered(event.message_id)
+            return
+        shown = self.messages.add_message(
+            event.sender, event.text, event.timestamp_ms, own=event.own,
+            from_history=event.from_history, message_id=event.message_id)
+        if shown and not event.own and not event.from_history:
+            self._notify()
+
+    def _on_ForgedMessage(self, event: Any) -> None:
+        self.messages.add_notice(
+            f"A message claiming to come from {event.claimed_sender} failed verification and "
+            "was dropped: someone may be trying to impersonate them.", "warning")
+
+    def _on_MemberJoined(self, event: Any) -> None:
+        self.set_members(tuple(event.members))
+        self.messages.add_notice(f"{event.name} joined the room.")
+
+    def _on_MemberLeft(self, event: Any) -> None:
+        self.set_members(tuple(event.members))
+        self.messages.add_notice(f"{event.name} left the room.")
+
+    def _on_AloneInRoom(self, _event: Any) -> None:
+        self.messages.add_notice("You are alone in the room. Others can join with the host, "
+                                 "port and room password.")
+
+    def _on_RateLimited(self, event: Any) -> None:
+        self.messages.add_notice("The room asked you to slow down: your messages are delayed, "
+                                 "not lost.", "warning")
+
+    def _on_Disconnected(self, event: Any) -> None:
+        self._set_connected(False)
+        retry_in = max(0.0, float(event.retry_in))
+        reason = str(event.reason).rstrip(".")
+        self.messages.add_notice(f"Disconnected from the room ({reason}). "
+                                 f"Reconnecting in {retry_in:.0f} s…", "warning")
+        for message_id in self.pending:
+            self.messages.set_pending_note(message_id, WAITING)
+        self._retry_at = self._clock() + retry_in
+        self._tick_countdown()
+
+    def _on_Connecting(self, event: Any) -> None:
+        if not self.connected:
+            self._stop_countdown()
+            self.messages.add_notice(f"Reconnecting (attempt {event.attempt})…")
+            self.status.set(f"Reconnecting (attempt {event.attempt})…")
+
+    def _on_Failed(self, event: Any) -> None:
+        self._set_connected(False)
+        self._stop_countdown()
+        self.closed_for_good = True
+        text = failure_text(event.kind, event.message, username=self.username)
+        self.messages.add_notice(f"Disconnected: {text}", "warning")
+        self.status.set("Disconnected. Close the window and join again.")
+        self.send_button.state(["disabled"])
+
+    # -- state --------------------------------------------------------------------------
+
+    def set_members(self, members: tuple[str, ...]) -> None:
+        """Replace the member list (own name first, then alphabetical)."""
+        self.members = members
+        others = sorted((m for m in members if m != self.username), key=str.casefold)
+        self.member_list.delete(0, "end")
+        if self.username in members:
+            self.member_list.insert("end", f"{self.username} (you)")
+            self.member_list.itemconfigure(0, foreground=self._palette.accent)
+        for name in others:
+            self.member_list.insert("end", name)
+        self.member_title.set(f"Members ({len(members)})")
+
+    def _set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        if connected:
+            self._stop_countdown()
+            self.status.set(f"Connected as {self.username}")
+            self.encryption.set("● End-to-end encrypted (AES-256-GCM); the relay cannot read "
+                                "messages")
+            self.encryption_label.configure(style="Good.TLabel")
+        else:
+            self.encryption.set("○ Not connected")
+            self.encryption_label.configure(style="Muted.TLabel")
+            self.status.set("Disconnected")
+
+    def _tick_countdown(self) -> None:
+        self._countdown_id = None
+        if self._retry_at is None or self.connected:
+            return
+        remaining = self._retry_at - self._clock()
+        if remaining > 0.5:
+            self.status.set(f"Disconnected. Reconnecting in {remaining:.0f} s…")
+            self._countdown_id = self.after(500, self._tick_countdown)
+        else:
+            self.status.set("Reconnecting…")
+
+    def _stop_countdown(self) -> None:
+        self._retry_at = None
+        if self._countdown_id is not None:
+            self.after_cancel(self._countdown_id)
+            self._countdown_id = None
+
+    # -- unread count and sound ---------------------------------------------------------
+
+    def _window_has_focus(self) -> bool:
+        try:
+            return self.focus_displayof() is not None
+        except (KeyError, tk.TclError):
+            return False  # focus on a widget Tk cannot name (a menu being torn down)
+
+    def _notify(self) -> None:
+        if self._is_focused():
+            return
+        self.unread += 1
+        self.update_title()
+        if self.sound.get():
+            self.bell()
+
+    def _on_focus_in(self, _event: tk.Event) -> None:
+        if self.unread:
+            self.unread = 0
+            self.update_title()
+
+    def update_title(self) -> None:
+        """Window title: the room, with the unread count in front while unfocused."""
+        title = f"SocketChat — {self.username} in {self.room}"
+        if self.unread:
+            title = f"({self.unread}) {title}"
+        self.winfo_toplevel().title(title)
+
+    # -- sending ------------------------------------------------------------------------
+
+    def send_entry(self) -> bool:
+        """Send what is in the entry; returns whether it was accepted."""
+        text = self.entry.get("1.0", "end-1c").strip()
+        if self.closed_for_good:
+            return False
+        problem = message_size_problem(text, self.max_message_bytes)
+        if problem is not None:
+            if text:
+                self._show_limit(problem, error=True)
+            return False
+        try:
+            message_id = self._send(text)
+        except ValueError as error:
+            self._show_limit(str(error), error=True)
+            return False
+        self.pending[message_id] = text
+        self.messages.add_message(self.username, text, int(time.time() * 1000), own=True,
+                                  message_id=message_id,
+                                  pending=SENDING if self.connected else WAITING)
+        self.messages.follow_next()
+        self.messages.flush()
+        self.entry.delete("1.0", "end")
+        self._update_limit()
+        return True
+
+    def _on_return(self, _event: tk.Event) -> str:
+        self.send_entry()
+        return "break"
+
+    def _on_shift_return(self, _event: tk.Event) -> str:
+        self.entry.insert("insert", "\n")
+        self.entry.see("insert")
+        return "break"
+
+    def _on_modified(self, _event: tk.Event) -> None:
+        self.entry.edit_modified(False)
+        self._update_limit()
+
+    def _update_limit(self) -> None:
+        size = len(self.entry.get("1.0", "end-1c").encode("utf-8"))
+        remaining = self.max_message_bytes - size
+        if remaining < 0:
+            self._show_limit(f"Too long by {-remaining:,} bytes (limit {self.max_message_bytes:,})",
+                             error=True)
+        elif remaining <= _WARN_REMAINING:
+            self._show_limit(f"{remaining:,} bytes left", error=False)
+        else:
+            self._show_limit("", error=False)
+
+    def _show_limit(self, text: str, *, error: bool) -> None:
+        self.limit_text.set(text)
+        self.limit_label.configure(style="Error.TLabel" if error else "Muted.TLabel")
+
+    def destroy(self) -> None:
+        self._stop_countdown()
+        super().destroy()

@@ -1,0 +1,121 @@
+"""Starting a room for "Host a room", off the Tk thread, and finding this machine's addresses.
+
+:func:`start_room_in_background` derives the room keys (scrypt: most of a second) and starts a
+:class:`net.relay.RelayThread` in a worker thread, then puts :class:`RoomStarted` or
+:class:`RoomFailed` on the pump. The app then connects its own client to 127.0.0.1 with the
+same keys: one code path for hosts and joiners, and scrypt runs once.
+
+Nothing here touches Tk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crypto.kdf import SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
+from net.relay import RelayThread
+from net.roomfile import RoomSecret
+
+
+@dataclass(frozen=True)
+class RoomStarted:
+    """The relay listens on ``port``; connect the host's client with ``keys``."""
+
+    relay: Any  # net.relay.RelayThread
+    keys: RoomKeys
+    port: int
+
+
+@dataclass(frozen=True)
+class RoomFailed:
+    """The room could not start; ``error`` is usually an OSError from binding the port."""
+
+    error: BaseException
+    port: int
+
+
+@dataclass
+class RoomStarter:
+    """Handle on a room being started; :meth:`cancel` if the person gives up or quits."""
+
+    thread: threading.Thread
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self, timeout: float = 10.0) -> None:
+        """Stop waiting for the room; a relay that starts anyway is stopped by the worker."""
+        self.cancelled.set()
+        if self.thread is not threading.current_thread():
+            self.thread.join(timeout)
+
+
+def start_room_in_background(password: str, port: int, put: Callable[[object], None], *,
+                             bind_host: str = "0.0.0.0",  # noqa: S104 - friends must reach it
+                             kdf_cost: int | None = None) -> RoomStarter:
+    """Start deriving keys and the relay in a worker; the outcome arrives through ``put``.
+
+    ``put`` is the pump's thread-safe put. ``kdf_cost`` is for tests only (a cheap scrypt).
+    """
+    cancelled = threading.Event()
+
+    def run() -> None:
+        try:
+            keys = derive_room_keys(password, room_id=secrets.token_bytes(SALT_SIZE),
+                                    n=kdf_cost or SCRYPT_N)
+            relay = RelayThread(RoomSecret.from_room_keys(keys), host=bind_host, port=port)
+            if cancelled.is_set():
+                return
+            actual_port = relay.start()
+        except Exception as error:  # reported to the person, who can fix the port and retry
+            put(RoomFailed(error=error, port=port))
+            return
+        if cancelled.is_set():
+            relay.stop()  # nobody is waiting for this room any more
+            return
+        put(RoomStarted(relay=relay, keys=keys, port=actual_port))
+
+    thread = threading.Thread(target=run, name="socketchat-host", daemon=True)
+    starter = RoomStarter(thread=thread, cancelled=cancelled)
+    thread.start()
+    return starter
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses that friends on the same network can use, best first.
+
+    The first is the address of the default route, found by "connecting" a UDP socket to a
+    documentation address (192.0.2.1, RFC 5737): connect() on UDP only picks a route and a
+    source address, it sends no packet. Then the host name's own addresses. Loopback and
+    link-local addresses are left out (the relay listens on IPv4 only).
+    """
+    found: list[str] = []
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))
+        found.append(probe.getsockname()[0])
+    except OSError:
+        pass  # no route at all: offline
+    finally:
+        probe.close()
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET,
+                                   socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    found.extend(str(info[4][0]) for info in infos)
+    usable = []
+    for text in found:
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if address.is_loopback or address.is_link_local or address.is_unspecified:
+            continue
+        if text not in usable:
+            usable.append(text)
+    return usable

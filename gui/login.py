@@ -1,0 +1,225 @@
+"""The login view: the first thing ``python main.py`` shows.
+
+Host, port, room password (masked, with a Show switch) and a name, then **Connect** or
+**Host a room…**. Validation lives in :func:`validate_login`, a plain function that tests call
+without a display (IDLE's ``Query.entry_ok`` pattern); :class:`LoginView` shows its messages
+under the fields. While connecting, the view shows a progress bar and a Cancel button; the
+connection itself runs in the client's worker thread, so the window never freezes.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable
+from dataclasses import dataclass
+from tkinter import ttk
+
+from gui.settings import Settings
+from gui.validate import check_host, check_password, check_port, check_username
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """What the person asked for: join ``host:port`` as ``username``."""
+
+    host: str
+    port: int
+    password: str
+    username: str
+
+
+def validate_login(host: str, port: str, password: str, username: str,
+                   ) -> tuple[LoginRequest | None, dict[str, str]]:
+    """Check the four fields; return the request, or ``None`` and a message per bad field."""
+    errors: dict[str, str] = {}
+    checked_host, message = check_host(host)
+    if message:
+        errors["host"] = message
+    checked_port, message = check_port(port)
+    if message:
+        errors["port"] = message
+    checked_password, message = check_password(password)
+    if message:
+        errors["password"] = message
+    checked_name, message = check_username(username)
+    if message:
+        errors["username"] = message
+    if (errors or checked_host is None or checked_port is None or checked_password is None
+            or checked_name is None):
+        return None, errors
+    return LoginRequest(checked_host, checked_port, checked_password, checked_name), {}
+
+
+class LoginView(ttk.Frame):
+    """Grid this into the root; it calls ``on_connect(request)`` or ``on_host()``.
+
+    Then the app calls :meth:`show_progress` while the client works, and either replaces the
+    view with the chat window or calls :meth:`show_failure`. ``on_cancel`` is called when the
+    person cancels a connection in progress.
+    """
+
+    FIELDS = ("host", "port", "password", "username")
+
+    def __init__(self, master: tk.Misc, settings: Settings, *,
+                 on_connect: Callable[[LoginRequest], None],
+                 on_host: Callable[[], None],
+                 on_cancel: Callable[[], None],
+                 logo: tk.PhotoImage | None = None) -> None:
+        super().__init__(master, padding=(24, 20, 24, 16))
+        self._on_connect = on_connect
+        self._on_host = on_host
+        self._on_cancel = on_cancel
+        self.busy = False
+        self.vars = {
+            "host": tk.StringVar(self, settings.host),
+            "port": tk.StringVar(self, str(settings.port)),
+            "password": tk.StringVar(self, ""),
+            "username": tk.StringVar(self, settings.username),
+        }
+        self.show_password = tk.BooleanVar(self, False)
+        self.error_vars = {name: tk.StringVar(self, "") for name in self.FIELDS}
+        self.failure = tk.StringVar(self, "")
+        self.progress_text = tk.StringVar(self, "")
+        self._build(logo)
+        for name, var in self.vars.items():
+            # Clear a field's complaint as soon as it is edited: the message was about old text.
+            var.trace_add("write", lambda *_args, name=name: self.error_vars[name].set(""))
+
+    # -- layout -------------------------------------------------------------------------
+
+    def _build(self, logo: tk.PhotoImage | None) -> None:
+        self.columnconfigure(1, weight=1)
+        head = ttk.Frame(self)
+        head.grid(row=0, column=0, columnspan=3, sticky="w", pady=(0, 14))
+        if logo is not None:
+            ttk.Label(head, image=logo).grid(row=0, column=0, rowspan=2, padx=(0, 12))
+        ttk.Label(head, text="SocketChat", style="Title.TLabel").grid(row=0, column=1, sticky="w")
+        ttk.Label(head, text="End-to-end encrypted group chat", style="Muted.TLabel").grid(
+            row=1, column=1, sticky="w")
+
+        self.entries: dict[str, ttk.Entry] = {}
+        labels = {"host": "Host", "port": "Port", "password": "Room password",
+                  "username": "Your name"}
+        row = 1
+        for name in self.FIELDS:
+            ttk.Label(self, text=labels[name]).grid(row=row, column=0, sticky="w", padx=(0, 12),
+                                                    pady=(6, 0))
+            entry = ttk.Entry(self, textvariable=self.vars[name], width=32)
+            if name == "port":
+                entry.configure(width=8)
+                entry.grid(row=row, column=1, sticky="w", pady=(6, 0))
+            else:
+                entry.grid(row=row, column=1, sticky="ew", pady=(6, 0))
+            self.entries[name] = entry
+            if name == "password":
+                entry.configure(show="•")
+                ttk.Checkbutton(self, text="Show", variable=self.show_password,
+                                command=self._toggle_password).grid(row=row, column=2, padx=(8, 0),
+                                                                    pady=(6, 0), sticky="w")
+            ttk.Label(self, textvariable=self.error_vars[name], style="Error.TLabel",
+                      wraplength=340).grid(row=row + 1, column=1, columnspan=2, sticky="w")
+            row += 2
+        hint = ttk.Label(self, text="Ask the person who hosts the room for the host, port and "
+                                    "password.", style="Muted.TLabel", wraplength=400)
+        hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
+
+        self.failure_label = ttk.Label(self, textvariable=self.failure, style="Error.TLabel",
+                                       wraplength=420, justify="left")
+        self.failure_label.grid(row=row + 1, column=0, columnspan=3, sticky="w", pady=(10, 0))
+
+        self.progress_frame = ttk.Frame(self)
+        self.progress_frame.grid(row=row + 2, column=0, columnspan=3, sticky="ew", pady=(10, 0))
+        self.progress_frame.columnconfigure(1, weight=1)
+        self.progressbar = ttk.Progressbar(self.progress_frame, mode="indeterminate", length=120)
+        self.progressbar.grid(row=0, column=0, padx=(0, 10))
+        ttk.Label(self.progress_frame, textvariable=self.progress_text).grid(row=0, column=1,
+                                                                             sticky="w")
+        self.cancel_button = ttk.Button(self.progress_frame, text="Cancel",
+                                        command=self.cancel)
+        self.cancel_button.grid(row=0, column=2, padx=(10, 0))
+        self.progress_frame.grid_remove()
+
+        buttons = ttk.Frame(self)
+        buttons.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(16, 0))
+        self.host_button = ttk.Button(buttons, text="Host a room…", command=self.host)
+        self.host_button.grid(row=0, column=0, padx=(0, 8))
+        self.connect_button = ttk.Button(buttons, text="Connect", command=self.connect,
+                                         style="Accent.TButton", default="active")
+        self.connect_button.grid(row=0, column=1)
+
+        self.bind("<Return>", lambda _e: self.connect())
+        for entry in self.entries.values():
+            entry.bind("<Return>", lambda _e: self.connect() or "break")
+            entry.bind("<KP_Enter>", lambda _e: self.connect() or "break")
+            entry.bind("<Escape>", lambda _e: self.cancel() if self.busy else None)
+
+    def focus_first_empty(self) -> None:
+        """Put the cursor where the person most likely types next."""
+        for name in self.FIELDS:
+            if not self.vars[name].get():
+                self.entries[name].focus_set()
+                return
+        self.entries["password"].focus_set()
+
+    def _toggle_password(self) -> None:
+        self.entries["password"].configure(show="" if self.show_password.get() else "•")
+
+    # -- actions ------------------------------------------------------------------------
+
+    def entry_ok(self) -> LoginRequest | None:
+        """Validate the fields, show a message under each bad one, return the request or None."""
+        request, errors = validate_login(*(self.vars[name].get() for name in self.FIELDS))
+        for name in self.FIELDS:
+            self.error_vars[name].set(errors.get(name, ""))
+        if errors:
+            self.entries[next(name for name in self.FIELDS if name in errors)].focus_set()
+        return request
+
+    def connect(self) -> None:
+        """The Connect button: validate, then hand the request to the app."""
+        if self.busy:
+            return
+        self.failure.set("")
+        request = self.entry_ok()
+        if request is not None:
+            self._on_connect(request)
+
+    def host(self) -> None:
+        """The Host a room button."""
+        if not self.busy:
+            self.failure.set("")
+            self._on_host()
+
+    def cancel(self) -> None:
+        """The Cancel button (or Escape) while connecting."""
+        if self.busy:
+            self._on_cancel()
+            self.set_idle()
+            self.progress_text.set("")
+
+    # -- called by the app --------------------------------------------------------------
+
+    def show_progress(self, text: str) -> None:
+        """Show that work is under way (``text`` says which step); inputs stay locked."""
+        if not self.busy:
+            self.busy = True
+            self.failure.set("")
+            for widget in (*self.entries.values(), self.connect_button, self.host_button):
+                widget.state(["disabled"])
+            self.progress_frame.grid()
+            self.progressbar.start(15)
+        self.progress_text.set(text)
+
+    def show_failure(self, text: str) -> None:
+        """Stop the progress display and explain what went wrong and what to do."""
+        self.set_idle()
+        self.failure.set(text)
+        self.focus_first_empty()
+
+    def set_idle(self) -> None:
+        """Unlock the inputs and hide the progress bar."""
+        self.busy = False
+        self.progressbar.stop()
+        self.progress_frame.grid_remove()
+        for widget in (*self.entries.values(), self.connect_button, self.host_button):
+            widget.state(["!disabled"])

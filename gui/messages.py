@@ -1,0 +1,296 @@
+"""The message list: a read-only ``tk.Text`` with tags for senders, notices and dividers.
+
+Read-only but selectable and copyable (the widget is disabled for typing, yet takes focus on
+click so Ctrl+C and the context menu's Copy work). It follows new messages unless the person
+has scrolled up; then it drops a "new messages" marker and shows a jump button. It keeps at
+most ``max_lines`` lines, cutting whole messages from the top, so a long session stays fast.
+
+Only the Tk thread calls it. Call the ``add_*`` methods for each event, then :meth:`flush`
+once per batch (the pump's ``after_batch``) to scroll and trim.
+"""
+
+from __future__ import annotations
+
+import time
+import tkinter as tk
+import zlib
+from collections import deque
+from collections.abc import Callable
+from tkinter import ttk
+
+from gui.theme import NAME_COLOURS, PALETTE, Palette
+
+MAX_LINES = 5000
+_GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
+_SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
+
+
+def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
+    """Local time of a message: ``14:02`` today, ``3 Mar 14:02`` on another day."""
+    moment = time.localtime(timestamp_ms / 1000)
+    today = time.localtime(time.time() if now is None else now)
+    if moment[:3] == today[:3]:
+        return time.strftime("%H:%M", moment)
+    return f"{moment.tm_mday} " + time.strftime("%b %H:%M", moment)
+
+
+def name_colour(name: str) -> str:
+    """A stable colour for ``name`` (the same on every machine and every run)."""
+    return NAME_COLOURS[zlib.crc32(name.encode("utf-8")) % len(NAME_COLOURS)]
+
+
+class MessageList(ttk.Frame):
+    """The scrolling list of messages and notices in the chat window."""
+
+    def __init__(self, master: tk.Misc, *, palette: Palette = PALETTE,
+                 max_lines: int = MAX_LINES, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(master)
+        self.max_lines = max_lines
+        self._clock = clock
+        self._palette = palette
+        self.text = tk.Text(
+            self, wrap="word", state="disabled", relief="flat", borderwidth=0,
+            highlightthickness=0, padx=14, pady=10, cursor="xterm", undo=False,
+            background=palette.surface, foreground=palette.text, font="TkDefaultFont",
+            selectbackground=palette.selection, selectforeground=palette.text,
+            inactiveselectbackground=palette.selection, spacing1=1, spacing3=1,
+            exportselection=True, takefocus=True,
+        )
+        self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
+        self.text.configure(yscrollcommand=self._on_scroll)
+        self.text.grid(row=0, column=0, sticky="nsew")
+        self.scrollbar.grid(row=0, column=1, sticky="ns")
+        self.rowconfigure(0, weight=1)
+        self.columnconfigure(0, weight=1)
+        self.jump_button = ttk.Button(self, text="↓ New messages", command=self.scroll_to_end,
+                                      style="Accent.TButton")
+        self._configure_tags(palette)
+        self._menu = tk.Menu(self, tearoff=False)
+        self._menu.add_command(label="Copy", command=self.copy_selection)
+        self._menu.add_command(label="Select all", command=self.select_all)
+        self.text.bind("<Button-3>", self._show_menu)
+        self.text.bind("<Control-a>", lambda _e: self.select_all() or "break")
+        self.text.bind("<Button-1>", lambda _e: self.text.focus_set(), add="+")
+
+        self._last_sender: str | None = None
+        self._last_time = 0.0
+        self._seen: deque[bytes] = deque()
+        self._seen_set: set[bytes] = set()
+        self._history_divider = False
+        self._follow: bool | None = None  # decided once per batch, before the first insert
+        self._force_follow = False
+        self.unseen = 0  # messages added while scrolled up
+        self._marker = False
+        self.message_count = 0
+
+    def _configure_tags(self, p: Palette) -> None:
+        t = self.text
+        t.tag_configure("header", spacing1=8)
+        t.tag_configure("sender", font="SocketChatBold")
+        t.tag_configure("time", foreground=p.muted, font="SocketChatSmall")
+        t.tag_configure("body", lmargin1=0, lmargin2=0)
+        t.tag_configure("own", background=p.own_background, lmargin1=6, lmargin2=6, rmargin=6)
+        t.tag_configure("pending", foreground=p.pending)
+        t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
+        t.tag_configure("notice", foreground=p.notice, font="SocketChatItalic",
+                        justify="center", spacing1=6, spacing3=4)
+        t.tag_configure("warning", foreground=p.warning, font="SocketChatItalic",
+                        justify="center", spacing1=6, spacing3=4)
+        t.tag_configure("good", foreground=p.good, font="SocketChatItalic", justify="center",
+                        spacing1=6, spacing3=4)
+        t.tag_configure("divider", foreground=p.divider, font="SocketChatSmall",
+                        justify="center", spacing1=10, spacing3=6)
+        t.tag_configure("newmarker", foreground=p.warning, font="SocketChatSmall",
+                        justify="center", spacing1=10, spacing3=6)
+        for colour in NAME_COLOURS:
+            t.tag_configure(f"name{colour}", foreground=colour)
+        t.tag_configure("ownname", foreground=p.accent)
+        t.tag_raise("sel")
+
+    # -- adding -------------------------------------------------------------------------
+
+    def add_message(self, sender: str, text: str, timestamp_ms: int, *, own: bool = False,
+                    from_history: bool = False, message_id: bytes | None = None,
+                    pending: str | None = None) -> bool:
+        """Show a chat message; ``pending`` is a note such as "waiting to send" (own only).
+
+        Returns False (and shows nothing) for a message id already on screen, which happens
+        when history repeats after a reconnect.
+        """
+        if message_id is not None:
+            if message_id in self._seen_set:
+                return False
+            self._remember(message_id)
+        self._prepare()
+        if from_history and not self._history_divider:
+            self._history_divider = True
+            self._insert("── earlier messages ──\n", ("divider",))
+            self._last_sender = None
+        if not from_history and self._follow is False:
+            self._mark_unseen()
+        now = timestamp_ms / 1000
+        extra = ("own",) if own else ()
+        start = self.text.index("end-1c")
+        if sender != self._last_sender or now - self._last_time > _GROUP_SECONDS:
+            name_tag = "ownname" if own else f"name{name_colour(sender)}"
+            self._insert(sender, ("sender", name_tag, "header", *extra))
+            self._insert("  " + format_time(timestamp_ms, now=self._clock()) + "\n",
+                         ("time", "header", *extra))
+        body_tags: tuple[str, ...] = ("body", *extra)
+        if pending is not None:
+            body_tags += ("pending",)
+        self._insert(text, body_tags)
+        if pending is not None and message_id is not None:
+            self._insert(f"  {pending}", ("pendnote", f"note{message_id.hex()}", *extra))
+        self._insert("\n", body_tags)
+        self.text.tag_add("msgstart", start)
+        if pending is not None and message_id is not None:
+            self.text.tag_add(f"msg{message_id.hex()}", start, "end-1c")
+        self._last_sender, self._last_time = sender, now
+        self.message_count += 1
+        return True
+
+    def mark_delivered(self, message_id: bytes) -> bool:
+        """Turn a pending own message into a delivered one; False if it is not pending here."""
+        key = message_id.hex()
+        ranges = self.text.tag_ranges(f"msg{key}")
+        if not ranges:
+            return False
+        self.text.configure(state="normal")
+        try:
+            self.text.tag_remove("pending", ranges[0], ranges[-1])
+            note = self.text.tag_ranges(f"note{key}")
+            if note:
+                self.text.delete(note[0], note[1])
+            self.text.tag_delete(f"msg{key}", f"note{key}")
+        finally:
+            self.text.configure(state="disabled")
+        return True
+
+    def set_pending_note(self, message_id: bytes, note: str) -> None:
+        """Change the note of a still-pending message (e.g. from "sending…" to "waiting…")."""
+        key = message_id.hex()
+        ranges = self.text.tag_ranges(f"note{key}")
+        if not ranges:
+            return
+        tags = self.text.tag_names(ranges[0])
+        self.text.configure(state="normal")
+        try:
+            self.text.delete(ranges[0], ranges[1])
+            self.text.insert(ranges[0], f"  {note}", tags)
+        finally:
+            self.text.configure(state="disabled")
+
+    def seen(self, message_id: bytes) -> bool:
+        """Whether ``message_id`` is already on screen (or was, before trimming)."""
+        return message_id in self._seen_set
+
+    def add_notice(self, text: str, kind: str = "notice") -> None:
+        """A centred line for presence and connection news; ``kind``: notice, warning, good."""
+        self._prepare()
+        if self._follow is False:
+            self._mark_unseen()
+        self._insert(text + "\n", (kind, "msgstart"))
+        self._last_sender = None
+
+    def start_session(self) -> None:
+        """Call on every (re)join: the next history messages get their own divider."""
+        self._history_divider = False
+        self._last_sender = None
+
+    def follow_next(self) -> None:
+        """Scroll to the end after this batch whatever the position (after sending)."""
+        self._force_follow = True
+
+    # -- per batch ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """End of a batch: scroll to the end if following, trim old lines."""
+        self._trim()
+        if self._follow or self._force_follow:
+            self.text.see("end")
+            self._clear_unseen()
+        self._follow = None
+        self._force_follow = False
+
+    def at_end(self) -> bool:
+        """Whether the last line is in view (the list is following new messages)."""
+        return self.text.yview()[1] >= 0.999
+
+    def scroll_to_end(self) -> None:
+        """The jump button: show the newest message and follow again."""
+        self.text.see("end")
+        self._clear_unseen()
+
+    # -- copying ------------------------------------------------------------------------
+
+    def copy_selection(self) -> None:
+        """Put the selected text on the clipboard (also Ctrl+C, through Tk's Text bindings)."""
+        self.text.event_generate("<<Copy>>")
+
+    def select_all(self) -> None:
+        self.text.tag_add("sel", "1.0", "end-1c")
+
+    def _show_menu(self, event: tk.Event) -> None:
+        self.text.focus_set()
+        try:
+            self._menu.tk_popup(event.x_root, event.y_root)
+        finally:
+            self._menu.grab_release()
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        if self._follow is None:
+            self._follow = self.at_end()
+
+    def _insert(self, text: str, tags: tuple[str, ...]) -> None:
+        self.text.configure(state="normal")
+        self.text.insert("end-1c", text, tags)
+        self.text.configure(state="disabled")
+
+    def _remember(self, message_id: bytes) -> None:
+        self._seen.append(message_id)
+        self._seen_set.add(message_id)
+        if len(self._seen) > _SEEN_IDS:
+            self._seen_set.discard(self._seen.popleft())
+
+    def _mark_unseen(self) -> None:
+        if not self._marker:
+            for old in self._marker_ranges():
+                self.text.configure(state="normal")
+                self.text.delete(*old)
+                self.text.configure(state="disabled")
+            self._insert("── new messages ──\n", ("newmarker", "msgstart"))
+            self._marker = True
+            self._last_sender = None
+        self.unseen += 1
+        self.jump_button.place(relx=0.5, rely=1.0, y=-12, anchor="s")
+
+    def _marker_ranges(self) -> list[tuple[str, str]]:
+        ranges = self.text.tag_ranges("newmarker")
+        return [(str(ranges[i]), str(ranges[i + 1])) for i in range(0, len(ranges), 2)]
+
+    def _clear_unseen(self) -> None:
+        # The marker line stays where it was (it still shows where new messages began) until
+        # the next time new messages arrive while scrolled up.
+        self._marker = False
+        self.unseen = 0
+        self.jump_button.place_forget()
+
+    def _on_scroll(self, first: str, last: str) -> None:
+        self.scrollbar.set(first, last)
+        if self.unseen and float(last) >= 0.999:
+            self._clear_unseen()
+
+    def _trim(self) -> None:
+        lines = int(self.text.index("end-1c").split(".")[0])
+        excess = lines - self.max_lines
+        if excess <= 0:
+            return
+        # Cut at the start of a message, never in the middle of one.
+        cut = self.text.tag_nextrange("msgstart", f"{excess + 1}.0")
+        end = cut[0] if cut else f"{excess + 1}.0"
+        self.text.configure(state="normal")
+        self.text.delete("1.0", end)
+        self.text.configure(state="disabled")

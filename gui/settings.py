@@ -1,0 +1,78 @@
+"""What the app remembers between runs: host, port, username and the sound switch.
+
+Never the room password. Stored as JSON in the per-user config directory of each OS
+(``platformdirs.user_config_dir("SocketChat")``: ``~/.config/SocketChat`` on Linux,
+``%LOCALAPPDATA%\\SocketChat`` on Windows). Call :func:`load_settings` once at start-up, and
+:func:`save_settings` after a successful join.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+DEFAULT_PORT = 7777
+_FILE_NAME = "settings.json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The remembered values. There is deliberately no password field."""
+
+    host: str = ""
+    port: int = DEFAULT_PORT
+    username: str = ""
+    sound: bool = False
+
+
+def config_dir() -> Path:
+    """The folder where :func:`save_settings` writes by default (created on save, not here)."""
+    import platformdirs  # imported here: only the desktop app needs it
+
+    return Path(platformdirs.user_config_dir("SocketChat", appauthor=False))
+
+
+def load_settings(directory: Path | None = None) -> Settings:
+    """Return the remembered settings, or the defaults if there are none or they are unreadable.
+
+    A damaged or hand-edited file must never stop the app from starting, so every field is
+    checked and a wrong one falls back to its default.
+    """
+    path = (directory or config_dir()) / _FILE_NAME
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return Settings()
+    if not isinstance(raw, dict):
+        return Settings()
+    defaults = Settings()
+    values = {}
+    for field in fields(Settings):
+        value = raw.get(field.name)
+        default = getattr(defaults, field.name)
+        # bool is an int subclass: compare exact types so "port": true is rejected.
+        if type(value) is type(default):
+            values[field.name] = value
+    port = values.get("port", DEFAULT_PORT)
+    if not 1 <= port <= 65535:
+        values["port"] = DEFAULT_PORT
+    return Settings(**values)
+
+
+def save_settings(settings: Settings, directory: Path | None = None) -> None:
+    """Write ``settings`` atomically (a crash mid-write leaves the old file intact).
+
+    Errors are swallowed: not being able to remember a host name is not worth an error dialog.
+    """
+    directory = directory or config_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=directory)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(asdict(settings), handle, ensure_ascii=False, indent=2)
+        os.replace(tmp, directory / _FILE_NAME)
+    except OSError:
+        return
