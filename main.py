@@ -76,6 +76,8 @@ def _listen_port(text: str) -> int:
 
 
 def _configure_relay(parser: argparse.ArgumentParser) -> None:
+    # No prefix matching: `--password SECRET` must be a usage error, not a file named SECRET.
+    parser.allow_abbrev = False
     parser.add_argument(
         "--bind", metavar="ADDR", default="0.0.0.0",  # noqa: S104 - reachable by design
         help="address to listen on (default 0.0.0.0: every interface)",
@@ -106,6 +108,7 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
     actions.required = True
     create = actions.add_parser(
         "create",
+        allow_abbrev=False,
         help="derive a room from a password on this machine and write a room file for a relay",
         description="Derive a room from a password on this machine and write a room file "
         "(room id and access key, never the password) for `relay --room-file`.",

@@ -84,7 +84,16 @@ print(json.dumps({{"code": code, "loaded": loaded}}))
     assert report["loaded"] == []
 
 
-@pytest.mark.parametrize("args", [("--no-such-option",), ("no-such-command",), ("relay",)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--no-such-option",),
+        ("no-such-command",),
+        ("room",),
+        ("room", "create"),
+        ("relay", "--password", "hunter2 hunter2"),  # never on the command line
+    ],
+)
 def test_unknown_arguments_are_a_usage_error(tmp_path, args):
     result = run_main(*args, cwd=tmp_path)
 
@@ -106,7 +115,7 @@ def test_without_arguments_says_the_desktop_app_is_not_built_yet(tmp_path):
 
 def test_only_working_commands_are_offered():
     # Each issue that builds a sub-command registers it; nothing else is offered.
-    assert {command.name for command in main.COMMANDS} == {"chat"}
+    assert {command.name for command in main.COMMANDS} == {"chat", "relay", "room"}
 
 
 def test_a_registered_command_receives_its_arguments():
