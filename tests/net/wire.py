@@ -7,12 +7,14 @@ feeds the core until an event matching the predicate arrives, or fails the test 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable
 
 from crypto.kdf import RoomKeys
 from net import events as ev
+from net.frames import Reason
 from net.messages import PendingMessage
 from net.protocol import ClientProtocol
 
@@ -67,10 +69,8 @@ class WireClient:
         self.flush_quietly()
 
     def flush_quietly(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the relay may have closed; the events say why
             self.flush()
-        except OSError:
-            pass  # the relay may have closed already; the events say why
 
     def wait_for(
         self, predicate: Callable[[ev.Event], bool], timeout: float = TIMEOUT
@@ -130,8 +130,6 @@ class WireClient:
         )
 
     def leave(self) -> None:
-        from net.frames import Reason
-
         self.proto.send_goodbye(Reason.LEAVING, "bye")
         self.flush_quietly()
         self.close()
