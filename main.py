@@ -150,7 +150,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     parser = argparse.ArgumentParser(
         description=(
             "SocketChat: end-to-end encrypted group chat rooms. Run without arguments for the "
-            "desktop app (not available in this build yet)."
+            "desktop app."
         ),
     )
     parser.add_argument("--version", action="version", version=f"SocketChat {__version__}")
@@ -164,13 +164,14 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
 
 
 def run_desktop_app() -> int:
-    """Start the desktop app. It is not built yet, so say so and fail.
+    """Start the desktop app and return its exit status when its window closes.
 
-    The issue that builds ``gui/`` replaces this body with a lazy ``import gui`` and its start
-    function.
+    ``gui`` (and with it Tk) is imported only here, so ``--version`` and the headless commands
+    never load it. Without a display, ``gui.app.start`` says so and returns 2.
     """
-    print("SocketChat: the desktop app is not available in this build yet.", file=sys.stderr)
-    return EXIT_UNAVAILABLE
+    import gui.app
+
+    return gui.app.start()
 
 
 def main(argv: Sequence[str] | None = None, *, commands: Sequence[Command] = COMMANDS) -> int:

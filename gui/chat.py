@@ -126,10 +126,10 @@ class ChatWindow(ttk.Frame):
         hint = ttk.Frame(compose)
         hint.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(4, 0))
         hint.columnconfigure(0, weight=1)
-        ttk.Label(hint, text="Enter sends · Shift+Enter adds a line", style="Muted.TLabel").grid(
-            row=0, column=0, sticky="w")
-        self.limit_label = ttk.Label(hint, textvariable=self.limit_text, style="Muted.TLabel",
-                                     wraplength=520, justify="right")
+        ttk.Label(hint, text="Enter sends · Shift+Enter adds a line",
+                  foreground=self._palette.muted).grid(row=0, column=0, sticky="w")
+        self.limit_label = ttk.Label(hint, textvariable=self.limit_text, wraplength=520,
+                                     foreground=self._palette.muted, justify="right")
         self.limit_label.grid(row=0, column=1, sticky="e")
         self.entry.bind("<Return>", self._on_return)
         self.entry.bind("<KP_Enter>", self._on_return)
@@ -140,7 +140,8 @@ class ChatWindow(ttk.Frame):
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
         status.grid(row=5, column=0, sticky="ew")
         status.columnconfigure(0, weight=1)
-        self.status_label = ttk.Label(status, textvariable=self.status, style="Muted.TLabel")
+        self.status_label = ttk.Label(status, textvariable=self.status,
+                                      foreground=self._palette.muted)
         self.status_label.grid(row=0, column=0, sticky="w")
         ttk.Checkbutton(status, text="Sound for new messages", variable=self.sound).grid(
             row=0, column=1, sticky="e")
@@ -248,10 +249,10 @@ class ChatWindow(ttk.Frame):
             self.status.set(f"Connected as {self.username}")
             self.encryption.set("● End-to-end encrypted (AES-256-GCM); the relay cannot read "
                                 "messages")
-            self.encryption_label.configure(style="Good.TLabel")
+            self.encryption_label.configure(foreground=self._palette.good)
         else:
             self.encryption.set("○ Not connected")
-            self.encryption_label.configure(style="Muted.TLabel")
+            self.encryption_label.configure(foreground=self._palette.muted)
             self.status.set("Disconnected")
 
     def _tick_countdown(self) -> None:
@@ -352,7 +353,8 @@ class ChatWindow(ttk.Frame):
 
     def _show_limit(self, text: str, *, error: bool) -> None:
         self.limit_text.set(text)
-        self.limit_label.configure(style="Error.TLabel" if error else "Muted.TLabel")
+        colour = self._palette.warning if error else self._palette.muted
+        self.limit_label.configure(foreground=colour)
 
     def destroy(self) -> None:
         self._stop_countdown()

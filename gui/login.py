@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tkinter import ttk
 
 from gui.settings import Settings
+from gui.theme import PALETTE
 from gui.validate import check_host, check_password, check_port, check_username
 
 
@@ -94,7 +95,7 @@ class LoginView(ttk.Frame):
         if logo is not None:
             ttk.Label(head, image=logo).grid(row=0, column=0, rowspan=2, padx=(0, 12))
         ttk.Label(head, text="SocketChat", style="Title.TLabel").grid(row=0, column=1, sticky="w")
-        ttk.Label(head, text="End-to-end encrypted group chat", style="Muted.TLabel").grid(
+        ttk.Label(head, text="End-to-end encrypted group chat", foreground=PALETTE.muted).grid(
             row=1, column=1, sticky="w")
 
         self.entries: dict[str, ttk.Entry] = {}
@@ -116,14 +117,14 @@ class LoginView(ttk.Frame):
                 ttk.Checkbutton(self, text="Show", variable=self.show_password,
                                 command=self._toggle_password).grid(row=row, column=2, padx=(8, 0),
                                                                     pady=(6, 0), sticky="w")
-            ttk.Label(self, textvariable=self.error_vars[name], style="Error.TLabel",
+            ttk.Label(self, textvariable=self.error_vars[name], foreground=PALETTE.warning,
                       wraplength=340).grid(row=row + 1, column=1, columnspan=2, sticky="w")
             row += 2
         hint = ttk.Label(self, text="Ask the person who hosts the room for the host, port and "
-                                    "password.", style="Muted.TLabel", wraplength=400)
+                                    "password.", foreground=PALETTE.muted, wraplength=400)
         hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
 
-        self.failure_label = ttk.Label(self, textvariable=self.failure, style="Error.TLabel",
+        self.failure_label = ttk.Label(self, textvariable=self.failure, foreground=PALETTE.warning,
                                        wraplength=420, justify="left")
         self.failure_label.grid(row=row + 1, column=0, columnspan=3, sticky="w", pady=(10, 0))
 

@@ -60,9 +60,8 @@ def apply_theme(root: tk.Tk) -> Palette:
         sv_ttk.set_theme("light", root)
         _retune_sun_valley_fonts(root, family)
     style = ttk.Style(root)
-    style.configure("Muted.TLabel", foreground=PALETTE.muted)
-    style.configure("Error.TLabel", foreground=PALETTE.warning)
-    style.configure("Good.TLabel", foreground=PALETTE.good)
+    # Label colours are given per widget (foreground=PALETTE.muted…): with sv-ttk a style's
+    # foreground does not reach ttk labels (checked with sv-ttk 2.6.1 on Tk 8.6.13).
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
     root.configure(background=style.lookup("TFrame", "background") or PALETTE.background)
@@ -97,7 +96,9 @@ def _font(root: tk.Misc, name: str, **options: object) -> None:
     try:
         tkfont.nametofont(name, root).configure(**options)
     except tk.TclError:
-        tkfont.Font(root, name=name, **options)
+        # Keep the Font object alive: tkinter deletes a named font when its creator is collected.
+        fonts = root.__dict__.setdefault("_socketchat_fonts", [])
+        fonts.append(tkfont.Font(root, name=name, **options))
 
 
 def _retune_sun_valley_fonts(root: tk.Misc, family: str) -> None:

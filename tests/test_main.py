@@ -1,4 +1,4 @@
-"""The entry point: ``--version``, usage errors, the desktop placeholder, sub-command dispatch.
+"""The entry point: ``--version``, usage errors, the desktop app without a display, sub-commands.
 
 Most checks run ``main.py`` in a fresh interpreter, from an unrelated working directory, exactly
 as a user would start it; only the sub-command wiring is tested in-process.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -103,14 +104,25 @@ def test_unknown_arguments_are_a_usage_error(tmp_path, args):
     assert "error:" in result.stderr
 
 
-def test_without_arguments_says_the_desktop_app_is_not_built_yet(tmp_path):
-    result = run_main(cwd=tmp_path)
+def test_without_arguments_and_without_a_display_says_so_without_a_traceback(tmp_path):
+    # The desktop app needs a display; with none it must explain, not crash.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run(
+        [sys.executable, str(MAIN)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 2
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert len(lines) == 1
-    assert "desktop app is not available in this build" in lines[0]
+    assert len(lines) == 1, result.stderr
+    assert "needs a graphical display" in lines[0]
+    assert "Traceback" not in result.stderr
 
 
 def test_only_working_commands_are_offered():

@@ -1,0 +1,358 @@
+"""The desktop app: one window that shows the login view, then the chat.
+
+:func:`start` is what ``python main.py`` runs. :class:`App` owns the client, the hosted relay
+(if any) and the event pump, and routes every event: to the login view until the client has
+joined, then to the chat window. Closing the window from any state stops the client, the
+relay and any room being started, then destroys the root: no thread is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+from tkinter import messagebox
+from typing import Any
+
+from gui.chat import ChatWindow
+from gui.errors import failure_text, host_error_text
+from gui.host import HostDialog, HostRequest, InvitePanel
+from gui.hosting import (
+    RoomFailed,
+    RoomStarted,
+    RoomStarter,
+    lan_addresses,
+    start_room_in_background,
+)
+from gui.icon import set_app_icon
+from gui.login import LoginRequest, LoginView
+from gui.pump import EventPump
+from gui.settings import Settings, load_settings, save_settings
+from gui.theme import apply_theme
+from net import client_events as ce
+from net.client import MAX_MESSAGE_BYTES, ChatClient
+
+EXIT_OK = 0
+EXIT_NO_DISPLAY = 2
+_LOGIN_SIZE = (480, 400)
+_CHAT_SIZE = (920, 640)
+
+
+class App:
+    """Build on a fresh ``tk.Tk`` root, then run ``root.mainloop()``.
+
+    ``settings_dir`` and ``kdf_cost`` exist for tests (a temporary folder, a cheap scrypt).
+    ``confirm`` asks yes/no questions (tests replace it).
+    """
+
+    def __init__(self, root: tk.Tk, *, settings_dir: Path | None = None,
+                 kdf_cost: int | None = None, bind_host: str = "0.0.0.0",  # noqa: S104
+                 confirm: Callable[[str, str], bool] | None = None) -> None:
+        self.root = root
+        self.palette = apply_theme(root)
+        self.icons = set_app_icon(root)
+        self._logo = self._load_logo()
+        self.settings_dir = settings_dir
+        self.settings = load_settings(settings_dir)
+        self.kdf_cost = kdf_cost
+        self.bind_host = bind_host
+        self.confirm = confirm or self._ask_yes_no
+        self.sound = tk.BooleanVar(root, self.settings.sound)
+        self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
+        self.client: ChatClient | None = None
+        self._generation = 0  # events from an older client or room start are ignored
+        self.request: LoginRequest | None = None
+        self.hosting: HostRequest | None = None
+        self.relay: Any = None  # net.relay.RelayThread while hosting
+        self.starter: RoomStarter | None = None
+        self.host_dialog: HostDialog | None = None
+        self.invite: InvitePanel | None = None
+        self.chat: ChatWindow | None = None
+        self.login: LoginView | None = None
+        self._closers: list[threading.Thread] = []
+        self.closed = False
+        root.title("SocketChat")
+        root.protocol("WM_DELETE_WINDOW", self.request_close)
+        root.columnconfigure(0, weight=1)
+        root.rowconfigure(0, weight=1)
+        self.show_login()
+        self.pump.start()
+
+    # -- views --------------------------------------------------------------------------
+
+    def show_login(self) -> None:
+        """Show the login view (first window, and again after leaving a room)."""
+        self.login = LoginView(self.root, self.settings, on_connect=self.connect,
+                               on_host=self.open_host_dialog, on_cancel=self.cancel_connect,
+                               logo=self._logo)
+        self.login.grid(row=0, column=0, sticky="nsew")
+        # The login view takes its natural size (it grows a little for error messages).
+        self.root.minsize(*_LOGIN_SIZE)
+        self.root.geometry("")
+        self.login.focus_first_empty()
+
+    def _show_chat(self, event: ce.Joined) -> None:
+        request = self.request
+        if request is None:  # cannot happen: connect() sets it before any client exists
+            return
+        room = f"{request.host}:{request.port}"
+        if self.hosting is not None:
+            room = f"your room (port {self.hosting.port})"
+        if self.login is not None:
+            self.login.destroy()
+            self.login = None
+        self.chat = ChatWindow(
+            self.root, room=room, username=event.your_name, members=tuple(event.members),
+            send=self._send, max_message_bytes=MAX_MESSAGE_BYTES, palette=self.palette,
+            sound=self.sound, on_invite=self.show_invite if self.hosting else None)
+        self.chat.grid(row=0, column=0, sticky="nsew")
+        self.root.minsize(640, 420)
+        self.root.geometry(f"{_CHAT_SIZE[0]}x{_CHAT_SIZE[1]}")
+        self.chat.entry.focus_set()
+        self.chat.handle(event)
+        if self.hosting is not None:
+            self.show_invite()
+
+    def open_host_dialog(self, initial: HostRequest | None = None, error: str = "") -> None:
+        """The Host a room button: ask for port, passphrase and name."""
+        if self.host_dialog is not None and self.host_dialog.winfo_exists():
+            self.host_dialog.lift()
+            return
+        username = self.login.vars["username"].get() if self.login else self.settings.username
+        self.host_dialog = HostDialog(self.root, on_done=self._host_chosen, username=username,
+                                      initial=initial, error=error)
+
+    def show_invite(self) -> None:
+        """Open (or raise) the invite panel while hosting."""
+        if self.hosting is None or self.relay is None:
+            return
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.lift()
+            return
+        self.invite = InvitePanel(self.root, addresses=lan_addresses(),
+                                  port=self.relay.port or self.hosting.port,
+                                  password=self.hosting.password)
+
+    # -- connecting ---------------------------------------------------------------------
+
+    def connect(self, request: LoginRequest) -> None:
+        """Join ``request``'s room: the client derives keys and connects in its thread."""
+        self.request = request
+        self.hosting = None
+        if self.login is not None:
+            self.login.show_progress(f"Connecting to {request.host}:{request.port}…")
+        self._start_client(request.host, request.port, request.username,
+                           password=request.password)
+
+    def _start_client(self, host: str, port: int, username: str, *, password: str | None = None,
+                      keys: Any = None) -> None:
+        self._generation += 1
+        generation = self._generation
+        put = self.pump.put
+        self.client = ChatClient(host=host, port=port, username=username, password=password,
+                                 keys=keys, on_event=lambda event: put((generation, event)),
+                                 kdf_cost=self.kdf_cost)
+        self.client.start()
+
+    def cancel_connect(self) -> None:
+        """Cancel while connecting or while the room is starting."""
+        self._generation += 1
+        self._stop_client()
+        if self.starter is not None:
+            starter, self.starter = self.starter, None
+            starter.cancelled.set()  # the worker stops a relay that starts anyway
+        self._stop_relay()
+        self.hosting = None
+
+    def _host_chosen(self, request: HostRequest | None) -> None:
+        self.host_dialog = None
+        if request is None or self.login is None:
+            return
+        self.hosting = request
+        self.request = LoginRequest("127.0.0.1", request.port, request.password, request.username)
+        self.login.show_progress(f"Starting your room on port {request.port}…")
+        self._generation += 1
+        generation = self._generation
+        put = self.pump.put
+        self.starter = start_room_in_background(
+            request.password, request.port, lambda event: put((generation, event)),
+            bind_host=self.bind_host, kdf_cost=self.kdf_cost)
+
+    # -- events -------------------------------------------------------------------------
+
+    def _dispatch(self, item: tuple[int, Any]) -> None:
+        generation, event = item
+        if generation != self._generation:
+            if isinstance(event, RoomStarted):
+                event.relay.stop()  # a room nobody waits for any more
+            return
+        if isinstance(event, RoomStarted):
+            self._room_started(event)
+        elif isinstance(event, RoomFailed):
+            self._room_failed(event)
+        elif self.chat is not None:
+            self.chat.handle(event)
+        else:
+            self._login_event(event)
+
+    def _login_event(self, event: Any) -> None:
+        login = self.login
+        if login is None:
+            return
+        if isinstance(event, ce.DerivingKeys):
+            login.show_progress("Deriving the room key from the password…")
+        elif isinstance(event, ce.Connecting) and self.request is not None:
+            where = "your room" if self.hosting else f"{self.request.host}:{self.request.port}"
+            login.show_progress(f"Connecting to {where}…")
+        elif isinstance(event, ce.Joined):
+            self._remember()
+            self._show_chat(event)
+        elif isinstance(event, ce.Failed):
+            request = self.request
+            self._stop_client()
+            self._stop_relay()
+            self.hosting = None
+            login.show_failure(failure_text(
+                event.kind, event.message, host=request.host if request else "",
+                port=request.port if request else 0,
+                username=request.username if request else ""))
+
+    def _room_started(self, event: RoomStarted) -> None:
+        self.starter = None
+        self.relay = event.relay
+        hosting = self.hosting
+        if hosting is None or self.login is None:  # cancelled meanwhile: the room goes too
+            self._stop_relay()
+            return
+        self.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
+        self.login.show_progress("Joining your room…")
+        self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
+
+    def _room_failed(self, event: RoomFailed) -> None:
+        self.starter = None
+        request = self.hosting
+        self.hosting = None
+        if self.login is None:
+            return
+        self.login.set_idle()
+        self.open_host_dialog(initial=request, error=host_error_text(event.error, event.port))
+
+    def _after_batch(self) -> None:
+        if self.chat is not None:
+            self.chat.flush()
+
+    def _send(self, text: str) -> bytes:
+        if self.client is None:
+            raise ValueError("Not connected to a room.")
+        return self.client.send(text)
+
+    def _remember(self) -> None:
+        request = self.request
+        if request is None:
+            return
+        if self.hosting is not None:
+            self.settings = Settings(host=self.settings.host, port=self.settings.port,
+                                     username=request.username, sound=self.sound.get())
+        else:
+            self.settings = Settings(host=request.host, port=request.port,
+                                     username=request.username, sound=self.sound.get())
+        save_settings(self.settings, self.settings_dir)
+
+    # -- closing ------------------------------------------------------------------------
+
+    def request_close(self) -> None:
+        """The window's close box: confirm if that closes a room for others, then quit."""
+        if self.relay is not None and self.chat is not None:
+            others = len(self.chat.members) - 1
+            detail = (f"{others} other member{'s' if others != 1 else ''} will be "
+                      "disconnected." if others > 0 else "Nobody else is in it right now.")
+            if not self.confirm("Close the room?",
+                                f"Closing this window closes the room for everyone. {detail}"):
+                return
+        self.close()
+
+    def close(self) -> None:
+        """Stop everything and destroy the root. Safe from any state, safe to call twice."""
+        if self.closed:
+            return
+        self.closed = True
+        self.pump.stop()
+        with contextlib.suppress(tk.TclError):
+            self.root.withdraw()  # the window disappears at once; the rest takes a moment
+        if self.chat is not None:
+            self.settings = Settings(host=self.settings.host, port=self.settings.port,
+                                     username=self.settings.username, sound=self.sound.get())
+            save_settings(self.settings, self.settings_dir)
+        self._generation += 1
+        if self.starter is not None:
+            self.starter.cancel()
+            self.starter = None
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+        self._stop_relay()
+        for thread in self._closers:
+            thread.join(5.0)
+        with contextlib.suppress(tk.TclError):
+            self.root.destroy()
+
+    def _stop_client(self) -> None:
+        # close() joins the worker, which may be in the middle of scrypt: do it off the Tk
+        # thread so Cancel answers at once; close() waits for these threads.
+        client, self.client = self.client, None
+        if client is not None:
+            self._in_background(client.close)
+
+    def _stop_relay(self) -> None:
+        relay, self.relay = self.relay, None
+        if relay is not None:
+            relay.stop()
+
+    def _in_background(self, work: Callable[[], None]) -> None:
+        thread = threading.Thread(target=work, name="socketchat-closer", daemon=True)
+        thread.start()
+        self._closers = [t for t in self._closers if t.is_alive()] + [thread]
+
+    def _ask_yes_no(self, title: str, text: str) -> bool:
+        return messagebox.askyesno(title, text, parent=self.root, icon="warning")
+
+    def _load_logo(self) -> tk.PhotoImage | None:
+        for image in self.icons:
+            if image.width() == 64:
+                return image
+        return None
+
+
+def _enable_dpi_awareness() -> None:
+    """Windows: draw sharply at the monitor's scale instead of being bitmap-stretched."""
+    if sys.platform != "win32":
+        return
+    import ctypes
+
+    try:
+        ctypes.windll.shcore.SetProcessDpiAwareness(2)  # per-monitor aware (Windows 8.1+)
+    except (AttributeError, OSError):
+        with contextlib.suppress(AttributeError, OSError):
+            ctypes.windll.user32.SetProcessDPIAware()  # system aware (Vista+)
+
+
+def start() -> int:
+    """Run the desktop app until its window closes; return the exit status for ``main.py``."""
+    _enable_dpi_awareness()
+    try:
+        # className gives the Linux WM_CLASS ("socketchat", "Socketchat": Tk title-cases the
+        # class); taskbars group and name windows by it.
+        root = tk.Tk(className="socketchat")
+    except tk.TclError as error:
+        print(f"SocketChat: cannot open a window ({error}). The desktop app needs a graphical "
+              "display; for a headless machine see `python main.py --help`.", file=sys.stderr)
+        return EXIT_NO_DISPLAY
+    app = App(root)
+    try:
+        root.mainloop()
+    finally:
+        app.close()
+    return EXIT_OK

@@ -1,0 +1,293 @@
+"""Host a room: the dialog that asks for port, passphrase and name, and the invite panel.
+
+:class:`HostDialog` is modal (``transient`` + ``grab_set``, Return and Escape bound, like
+IDLE's ``query.Query``) but does not block: it calls ``on_done(request)`` or ``on_done(None)``.
+Validation is :func:`validate_host_request`, a plain function. After the room is running the
+app opens :class:`InvitePanel`: what friends need to join, each value with a Copy button.
+"""
+
+from __future__ import annotations
+
+import tkinter as tk
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from tkinter import ttk
+
+from crypto.passphrase import generate_passphrase
+from gui.settings import DEFAULT_PORT
+from gui.theme import PALETTE
+from gui.validate import check_password, check_port, check_username
+
+
+@dataclass(frozen=True)
+class HostRequest:
+    """Start a room on ``port`` with ``password`` and join it as ``username``."""
+
+    port: int
+    password: str
+    username: str
+
+
+def validate_host_request(port: str, password: str, username: str,
+                          ) -> tuple[HostRequest | None, dict[str, str]]:
+    """Check the dialog's fields; return the request, or ``None`` and a message per bad field."""
+    errors: dict[str, str] = {}
+    checked_port, message = check_port(port)
+    if message:
+        errors["port"] = message
+    checked_password, message = check_password(password)
+    if message:
+        errors["password"] = message.replace("ask the person who hosts the room",
+                                             "or press New passphrase")
+    checked_name, message = check_username(username)
+    if message:
+        errors["username"] = message
+    if errors or checked_port is None or checked_password is None or checked_name is None:
+        return None, errors
+    return HostRequest(checked_port, checked_password, checked_name), {}
+
+
+def strength_text(password: str, generated: bool) -> tuple[str, bool]:
+    """The hint under the passphrase, and whether it is good enough to show in green."""
+    if generated:
+        return "Strong: 7 random words (about 90 bits). Recommended.", True
+    if not password:
+        return "Type a passphrase, or press New passphrase.", False
+    from crypto.password import estimate_strength
+
+    strength = estimate_strength(password)
+    text = f"{strength.label.capitalize()}: {strength.hint}"
+    if strength.score < 3:
+        text += " A generated passphrase is much safer."
+    return text, strength.score >= 3
+
+
+class HostDialog(tk.Toplevel):
+    """Ask how to host; calls ``on_done(HostRequest)`` or ``on_done(None)`` and closes."""
+
+    def __init__(self, parent: tk.Misc, *, on_done: Callable[[HostRequest | None], None],
+                 username: str = "", initial: HostRequest | None = None, error: str = "",
+                 passphrase: Callable[[], str] = generate_passphrase) -> None:
+        super().__init__(parent)
+        self.withdraw()  # laid out hidden, then shown: no flicker of a half-built dialog
+        self.title("Host a room")
+        self.resizable(False, False)
+        self.transient(parent.winfo_toplevel())
+        self._on_done = on_done
+        self._passphrase = passphrase
+        self._strength_after: str | None = None
+        self.result: HostRequest | None = None
+        self.port = tk.StringVar(self, str(initial.port if initial else DEFAULT_PORT))
+        first = initial.password if initial else passphrase()
+        self.password = tk.StringVar(self, first)
+        self.generated = initial is None
+        self._generated_value = first if self.generated else ""
+        self.username = tk.StringVar(self, initial.username if initial else username)
+        self.errors = {name: tk.StringVar(self, "") for name in ("port", "password", "username")}
+        self.strength = tk.StringVar(self, "")
+        self.general_error = tk.StringVar(self, error)
+        self._build()
+        self.password.trace_add("write", self._password_edited)
+        self._show_strength()
+        if error and initial is not None:
+            self.errors["port"].set(error)
+            self.general_error.set("")
+        self.protocol("WM_DELETE_WINDOW", self.cancel)
+        self.bind("<Return>", lambda _e: self.ok())
+        self.bind("<KP_Enter>", lambda _e: self.ok())
+        self.bind("<Escape>", lambda _e: self.cancel())
+        self._place_over(parent)
+        self.deiconify()
+        self.grab_set()
+        self.entries["username" if not self.username.get() else "port"].focus_set()
+
+    def _build(self) -> None:
+        frame = ttk.Frame(self, padding=(22, 18, 22, 16))
+        frame.grid(sticky="nsew")
+        frame.columnconfigure(1, weight=1)
+        ttk.Label(frame, text="Host a room", style="Title.TLabel").grid(
+            row=0, column=0, columnspan=3, sticky="w")
+        ttk.Label(frame, text="The room runs on this computer while this window is open. "
+                              "Friends join with your address, the port and the passphrase.",
+                  foreground=PALETTE.muted, wraplength=440, justify="left").grid(
+            row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
+        self.entries: dict[str, ttk.Entry] = {}
+
+        def field(row: int, name: str, label: str, width: int, sticky: str) -> ttk.Entry:
+            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12),
+                                              pady=(6, 0))
+            entry = ttk.Entry(frame, textvariable=getattr(self, name), width=width)
+            entry.grid(row=row, column=1, sticky=sticky, pady=(6, 0))
+            ttk.Label(frame, textvariable=self.errors[name], foreground=PALETTE.warning,
+                      wraplength=400, justify="left").grid(row=row + 1, column=1, columnspan=2,
+                                                           sticky="w")
+            self.entries[name] = entry
+            return entry
+
+        field(2, "port", "Port", 8, "w")
+        field(4, "password", "Passphrase", 40, "ew")
+        buttons = ttk.Frame(frame)
+        buttons.grid(row=6, column=1, sticky="w", pady=(4, 0))
+        ttk.Button(buttons, text="New passphrase", command=self.regenerate).grid(row=0, column=0)
+        ttk.Button(buttons, text="Copy", command=self.copy_passphrase).grid(row=0, column=1,
+                                                                          padx=(6, 0))
+        self.strength_label = ttk.Label(frame, textvariable=self.strength, wraplength=400,
+                                        justify="left")
+        self.strength_label.grid(row=7, column=1, columnspan=2, sticky="w", pady=(4, 0))
+        field(8, "username", "Your name", 32, "ew")
+        ttk.Label(frame, textvariable=self.general_error, foreground=PALETTE.warning,
+                  wraplength=440, justify="left").grid(row=10, column=0, columnspan=3,
+                                                       sticky="w", pady=(8, 0))
+        actions = ttk.Frame(frame)
+        actions.grid(row=11, column=0, columnspan=3, sticky="e", pady=(14, 0))
+        ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0,
+                                                                    padx=(0, 8))
+        ttk.Button(actions, text="Start the room", style="Accent.TButton", command=self.ok,
+                   default="active").grid(row=0, column=1)
+
+    def _place_over(self, parent: tk.Misc) -> None:
+        self.update_idletasks()
+        top = parent.winfo_toplevel()
+        x = top.winfo_rootx() + max(0, (top.winfo_width() - self.winfo_reqwidth()) // 2)
+        y = top.winfo_rooty() + max(0, (top.winfo_height() - self.winfo_reqheight()) // 3)
+        self.geometry(f"+{x}+{y}")
+
+    # -- passphrase ---------------------------------------------------------------------
+
+    def regenerate(self) -> None:
+        """New passphrase button."""
+        value = self._passphrase()
+        self._generated_value = value
+        self.password.set(value)
+
+    def copy_passphrase(self) -> None:
+        """Copy button: the passphrase to the clipboard."""
+        self.clipboard_clear()
+        self.clipboard_append(self.password.get())
+
+    def _password_edited(self, *_args: object) -> None:
+        self.errors["password"].set("")
+        self.generated = self.password.get() == self._generated_value and bool(
+            self._generated_value)
+        # zxcvbn takes a few ms per call; wait for a pause in typing.
+        if self._strength_after is not None:
+            self.after_cancel(self._strength_after)
+        self._strength_after = self.after(150, self._show_strength)
+
+    def _show_strength(self) -> None:
+        self._strength_after = None
+        text, good = strength_text(self.password.get(), self.generated)
+        self.strength.set(text)
+        self.strength_label.configure(foreground=PALETTE.good if good else PALETTE.warning)
+
+    # -- outcome ------------------------------------------------------------------------
+
+    def entry_ok(self) -> HostRequest | None:
+        """Validate; show messages under bad fields; return the request or None."""
+        request, errors = validate_host_request(self.port.get(), self.password.get(),
+                                                self.username.get())
+        for name, var in self.errors.items():
+            var.set(errors.get(name, ""))
+        self.general_error.set("")
+        return request
+
+    def ok(self) -> None:
+        """Start the room button (or Return)."""
+        self.result = self.entry_ok()
+        if self.result is not None:
+            self._finish()
+
+    def cancel(self) -> None:
+        """Cancel button, Escape or the window's close box."""
+        self.result = None
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._strength_after is not None:
+            self.after_cancel(self._strength_after)
+        self.grab_release()
+        self.destroy()
+        self._on_done(self.result)
+
+
+class InvitePanel(tk.Toplevel):
+    """What friends need to join, each value copyable. Not modal; reopen from the chat header."""
+
+    def __init__(self, parent: tk.Misc, *, addresses: Sequence[str], port: int,
+                 password: str) -> None:
+        super().__init__(parent)
+        self.withdraw()
+        self.title("Invite friends")
+        self.transient(parent.winfo_toplevel())
+        self.resizable(False, False)
+        self.addresses = list(addresses)
+        self.port = port
+        self.password = password
+        frame = ttk.Frame(self, padding=(22, 18, 22, 16))
+        frame.grid(sticky="nsew")
+        frame.columnconfigure(1, weight=1)
+        ttk.Label(frame, text="Your room is open", style="Title.TLabel").grid(
+            row=0, column=0, columnspan=3, sticky="w")
+        ttk.Label(frame, text="Send your friends the address, the port and the passphrase. "
+                              "Send the passphrase by a way you trust (in person, or another "
+                              "private chat).", foreground=PALETTE.muted, wraplength=460,
+                  justify="left").grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
+        row = 2
+        shown = self.addresses or ["127.0.0.1"]
+        for index, address in enumerate(shown):
+            label = "Address" if index == 0 else ""
+            self._value_row(frame, row, label, address)
+            row += 1
+        if not self.addresses:
+            ttk.Label(frame, text="No network found: only this computer can join.",
+                      foreground=PALETTE.warning).grid(row=row, column=1, sticky="w")
+            row += 1
+        self._value_row(frame, row, "Port", str(port))
+        self._value_row(frame, row + 1, "Passphrase", password)
+        first = shown[0]
+        note = (
+            "Friends on the same network (Wi-Fi or office) use the address above. "
+            "Friends elsewhere need your public address, and you need to forward TCP port "
+            f"{port} to this computer ({first}) in your router's settings, and to allow "
+            "SocketChat through the firewall if asked. Closing the chat window closes the "
+            "room for everyone."
+        )
+        ttk.Label(frame, text=note, wraplength=460, justify="left", foreground=PALETTE.muted).grid(
+            row=row + 2, column=0, columnspan=3, sticky="w", pady=(12, 0))
+        actions = ttk.Frame(frame)
+        actions.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(14, 0))
+        ttk.Button(actions, text="Copy all", command=self.copy_all).grid(row=0, column=0,
+                                                                        padx=(0, 8))
+        ttk.Button(actions, text="Done", style="Accent.TButton", command=self.destroy).grid(
+            row=0, column=1)
+        self.bind("<Escape>", lambda _e: self.destroy())
+        self.update_idletasks()
+        top = parent.winfo_toplevel()
+        x = top.winfo_rootx() + max(0, (top.winfo_width() - self.winfo_reqwidth()) // 2)
+        y = top.winfo_rooty() + 60
+        self.geometry(f"+{x}+{y}")
+        self.deiconify()
+
+    def _value_row(self, frame: ttk.Frame, row: int, label: str, value: str) -> None:
+        ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12), pady=3)
+        var = tk.StringVar(self, value)
+        entry = ttk.Entry(frame, textvariable=var, width=max(16, min(44, len(value) + 2)),
+                          font="SocketChatMono")
+        entry.state(["readonly"])
+        entry.grid(row=row, column=1, sticky="ew", pady=3)
+        ttk.Button(frame, text="Copy", command=lambda: self.copy(value)).grid(
+            row=row, column=2, padx=(8, 0), pady=3)
+
+    def copy(self, value: str) -> None:
+        """Put one value on the clipboard."""
+        self.clipboard_clear()
+        self.clipboard_append(value)
+
+    def invite_text(self) -> str:
+        """Everything in one message, for Copy all."""
+        addresses = " or ".join(self.addresses or ["127.0.0.1"])
+        return (f"Join my SocketChat room: host {addresses}, port {self.port}, "
+                f"room password: {self.password}")
+
+    def copy_all(self) -> None:
+        self.copy(self.invite_text())
