@@ -37,7 +37,7 @@ class WireClient:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proto = ClientProtocol(username=name, keys=keys)
         self.events: list[ev.Event] = []
-        self._seen = 0  # events before this index were already returned by wait_for
+        self._returned: set[int] = set()  # indexes of events wait_for already returned
         self.closed = False
         self._clock = 0
         if start:
@@ -78,10 +78,10 @@ class WireClient:
         """Return the first not-yet-returned event matching ``predicate``, reading as needed."""
         deadline = time.monotonic() + timeout
         while True:
-            for index in range(self._seen, len(self.events)):
-                if predicate(self.events[index]):
-                    self._seen = index + 1
-                    return self.events[index]
+            for index, event in enumerate(self.events):
+                if index not in self._returned and predicate(event):
+                    self._returned.add(index)
+                    return event
             if self.closed:
                 raise AssertionError(f"connection closed; events: {self.events}")
             try:

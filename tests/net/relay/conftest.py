@@ -1,0 +1,23 @@
+"""Fixtures for the relay integration tests (room_keys and wrong_keys come from tests/net)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from crypto.kdf import RoomKeys
+from net.roomfile import RoomSecret
+from tests.net.relay.support import RelayFactory
+
+
+@pytest.fixture
+def secret(room_keys: RoomKeys) -> RoomSecret:
+    return RoomSecret.from_room_keys(room_keys)
+
+
+@pytest.fixture
+def relays(secret: RoomSecret, room_keys: RoomKeys) -> Iterator[RelayFactory]:
+    factory = RelayFactory(secret, room_keys)
+    yield factory
+    factory.close()

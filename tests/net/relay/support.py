@@ -1,0 +1,77 @@
+"""Support for relay integration tests: relays on 127.0.0.1:0, a manual clock, waits.
+
+Waits are on sockets or on conditions with deadlines, never bare sleeps standing in for
+synchronisation. The fixtures built on these live in ``conftest.py`` next to this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Callable
+
+from crypto.kdf import RoomKeys
+from net.relay import RelayConfig
+from net.relay_thread import RelayThread
+from net.roomfile import RoomSecret
+from tests.net.wire import WireClient
+
+BASE = RelayConfig(host="127.0.0.1", port=0, close_timeout=1.0)
+
+
+class ManualClock:
+    """A relay clock that moves only when the test says so (rate limits, login backoff)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``condition`` (cheap, e.g. relay stats) until true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what or condition}")
+        pause.wait(0.01)
+
+
+class RelayFactory:
+    """Starts relays for one test and stops them all at teardown, with the clients."""
+
+    def __init__(self, secret: RoomSecret, keys: RoomKeys) -> None:
+        self.secret = secret
+        self.keys = keys
+        self.relays: list[RelayThread] = []
+        self.clients: list[WireClient] = []
+        self.port = 0
+
+    def start(self, **overrides: object) -> RelayThread:
+        relay = RelayThread(self.secret, dataclasses.replace(BASE, **overrides))
+        self.port = relay.start()
+        self.relays.append(relay)
+        return relay
+
+    def client(self, name: str, keys: RoomKeys | None = None, **kwargs: object) -> WireClient:
+        client = WireClient(self.port, name, keys or self.keys, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def member(self, name: str) -> WireClient:
+        """A client that has joined (its Welcomed is in ``events``)."""
+        client = self.client(name)
+        client.join()
+        return client
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        for relay in self.relays:
+            relay.stop()

@@ -1,0 +1,264 @@
+"""The asyncio relay over real sockets on 127.0.0.1: joins, chat fan-out, presence, history,
+refusals, deadlines, idle reaping, the message rate limit, stopping, and RelayThread."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+
+import pytest
+
+from net import events as ev
+from net.frames import Reason
+from net.messages import ClientHello, Refusal
+from net.relay import RelayConfig
+from net.relay_thread import RelayThread
+from tests.net.helpers import frame, split_frames
+from tests.net.relay.support import ManualClock, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def texts(events) -> list[str]:
+    return [e.text for e in events if isinstance(e, ev.MessageReceived)]
+
+
+def read_refusal(sock: socket.socket) -> Refusal:
+    """Read one REFUSED frame and the EOF after it from a raw socket."""
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    (body,) = split_frames(data)
+    assert body[0] == 0x08
+    return Refusal.decode(body[1:])
+
+
+# -- joining and chatting -------------------------------------------------------------------
+
+
+def test_members_chat_and_everyone_gets_every_message_once(relays) -> None:
+    relays.start()
+    alice, bob, carol = (relays.member(name) for name in ("alice", "bob", "carol"))
+    alice.say("hello", "anyone?")
+    bob.say("hi alice")
+    for member in (alice, bob, carol):
+        member.hear("hi alice")
+        member.hear("anyone?")
+    for member in (alice, bob, carol):
+        heard = texts(member.events)
+        assert sorted(heard) == ["anyone?", "hello", "hi alice"]  # own echo included, once
+        assert heard.index("hello") < heard.index("anyone?")
+    own = [e for e in alice.events if isinstance(e, ev.MessageReceived) and e.sender == "alice"]
+    assert [e.text for e in own] == ["hello", "anyone?"]
+
+
+def test_one_chat_frame_is_relayed_as_one_sealed_broadcast(relays) -> None:
+    relay = relays.start()
+    alice = relays.member("alice")
+    before = relay.stats().broadcasts
+    alice.say("one", "two", "three")
+    alice.hear("three")
+    assert relay.stats().broadcasts == before + 1
+
+
+def test_every_accepted_socket_has_nodelay(relays) -> None:
+    relay = relays.start()
+    relays.member("alice")
+
+    def nodelay() -> list[int]:
+        return [
+            member.transport.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY
+            )
+            for member in relay.relay._connections
+        ]
+
+    assert relay.call(nodelay) == [1]
+
+
+def test_presence_joins_and_leaves_with_reasons(relays) -> None:
+    relays.start()
+    alice = relays.member("alice")
+    bob = relays.member("bob")
+    welcome = bob.events[-1]
+    assert isinstance(welcome, ev.Welcomed) and welcome.members == ("alice", "bob")
+    assert alice.wait_type(ev.MemberJoined) == ev.MemberJoined(name="bob")
+    carol = relays.member("carol")
+    assert alice.wait_type(ev.MemberJoined) == ev.MemberJoined(name="carol")
+    assert bob.wait_type(ev.MemberJoined) == ev.MemberJoined(name="carol")
+    # The joiner is never told about itself: its WELCOME already lists it.
+    assert not [e for e in carol.events if isinstance(e, ev.MemberJoined)]
+    bob.leave()
+    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(name="bob", code=Reason.LEAVING)
+    carol.close()  # no goodbye: the connection is simply gone
+    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(
+        name="carol", code=Reason.CONNECTION_LOST
+    )
+
+
+def test_a_late_joiner_gets_the_history_once(relays) -> None:
+    relay = relays.start(history=3)
+    alice = relays.member("alice")
+    for n in range(5):
+        alice.say(f"message {n}")
+    alice.hear("message 4")
+    dave = relays.member("dave")
+    welcome = dave.events[-1]
+    assert [m.text for m in welcome.history] == ["message 2", "message 3", "message 4"]
+    assert all(m.from_history for m in welcome.history)
+    alice.say("after")
+    dave.hear("after")
+    assert texts(dave.events) == ["after"]  # history arrives in Welcomed only
+    assert relay.stats().history == 3
+
+
+def test_names_clash_ignoring_case(relays) -> None:
+    relays.start()
+    relays.member("Alice")
+    other = relays.client("aLICE")
+    goodbye = other.wait_type(ev.Goodbye)
+    assert goodbye.code is Reason.NAME_TAKEN
+    other.wait_closed()
+
+
+def test_room_full(relays) -> None:
+    relays.start(max_members=2)
+    relays.member("a")
+    relays.member("b")
+    third = relays.client("c")
+    assert third.wait_type(ev.Goodbye).code is Reason.ROOM_FULL
+
+
+def test_wrong_password_is_auth_failed_and_logged(relays, wrong_keys, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="socketchat.relay")
+    relay = relays.start()
+    mallory = relays.client("mallory", wrong_keys)
+    failed = mallory.wait_type(ev.AuthenticationFailed)
+    assert failed.reason == "wrong room password"
+    mallory.wait_closed()
+    wait_until(lambda: relay.stats().connections == 0)
+    assert relay.call(lambda: relay.relay.logins.failures("127.0.0.1", relay.relay.now())) == 1
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    assert any(
+        line.startswith("login refused from 127.0.0.1:")
+        and line.endswith(": wrong password (1 recent failures)")
+        for line in lines
+    ), lines
+
+
+def test_incompatible_version_is_refused(relays) -> None:
+    relays.start()
+    with socket.create_connection(("127.0.0.1", relays.port), timeout=10) as sock:
+        sock.sendall(frame(0x01, ClientHello(versions=(2, 3)).encode()))
+        refusal = read_refusal(sock)
+    assert refusal.code is Reason.INCOMPATIBLE_VERSION
+    assert "version 1" in refusal.text
+
+
+def test_log_lines_name_user_and_address_and_nothing_secret(relays, caplog, room_keys) -> None:
+    caplog.set_level(logging.INFO, logger="socketchat.relay")
+    relay = relays.start()
+    alice = relays.member("alice")
+    alice.say("top secret plaintext")
+    alice.hear("top secret plaintext")
+    port = alice.sock.getsockname()[1]
+    alice.leave()
+    wait_until(lambda: relay.stats().connections == 0)
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    assert f"user alice (127.0.0.1:{port}) connected" in lines
+    assert f"user alice (127.0.0.1:{port}) disconnected (left the room)" in lines
+    everything = "\n".join(lines)
+    for secret_text in (
+        "top secret plaintext", room_keys.access.hex(), room_keys.message.hex(),
+        relay.relay.room.broadcast_key.hex(),
+    ):
+        assert secret_text not in everything
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+
+def test_handshake_deadline(relays) -> None:
+    relay = relays.start(handshake_timeout=0.3)
+    with socket.create_connection(("127.0.0.1", relays.port), timeout=10) as sock:
+        refusal = read_refusal(sock)  # we never say hello
+    assert refusal.code is Reason.HANDSHAKE_TIMEOUT
+    wait_until(lambda: relay.stats().connections == 0)
+    assert relay.stats().handshakes == 0
+
+
+def test_silent_members_are_pinged_then_reaped(relays) -> None:
+    relays.start(idle_ping=0.2, idle_timeout=0.6)
+    alice = relays.member("alice")
+    bob = relays.member("bob")  # bob never reads again, so never answers a ping
+    left = alice.wait_for(lambda e: isinstance(e, ev.MemberLeft), timeout=10)
+    assert left == ev.MemberLeft(name="bob", code=Reason.IDLE_TIMEOUT)
+    bob_events = bob.wait_closed()
+    assert any(isinstance(e, ev.PingReceived) for e in bob_events)
+    assert bob_events[-2] == ev.Goodbye(code=Reason.IDLE_TIMEOUT, text=bob_events[-2].text)
+    # alice answered every ping while she read (the core answers PING by itself): still in.
+    assert any(isinstance(e, ev.PingReceived) for e in alice.events)
+    alice.say("still here")
+    alice.hear("still here")
+
+
+# -- message rate ---------------------------------------------------------------------------
+
+
+def test_flooding_member_is_told_to_slow_down_and_paused_not_dropped(relays) -> None:
+    clock = ManualClock()
+    relay = relays.start(message_rate=10.0, message_burst=5.0, clock=clock)
+    flooder = relays.member("flooder")
+    listener = relays.member("listener")
+    for n in range(8):
+        flooder.say(f"flood {n}")
+    notice = flooder.wait_type(ev.Notice)
+    assert notice.code is Reason.RATE_LIMITED
+    assert "slow down" in notice.text
+    assert relay.stats().throttled == 1  # its socket is no longer read: TCP pushes back
+    for n in range(8, 12):
+        flooder.say(f"flood {n}")
+    clock.advance(60.0)  # the bucket refills; the relay resumes reading
+    listener.hear("flood 11")
+    assert texts(listener.events) == [f"flood {n}" for n in range(12)]  # none lost, in order
+    wait_until(lambda: relay.stats().throttled == 0)
+
+
+# -- stopping -------------------------------------------------------------------------------
+
+
+def test_stop_tells_members_the_room_is_closing(relays) -> None:
+    relay = relays.start()
+    alice = relays.member("alice")
+    bob = relays.member("bob")
+    relay.stop()
+    for member in (alice, bob):
+        events = member.wait_closed()
+        assert ev.Goodbye(code=Reason.ROOM_CLOSING, text=events[-2].text) in events
+    relay.stop()  # idempotent
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", relays.port), timeout=5).close()
+
+
+def test_relay_thread_reports_a_port_in_use(secret) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        relay = RelayThread(secret, RelayConfig(host="127.0.0.1", port=port))
+        with pytest.raises(OSError) as info:
+            relay.start()
+        assert info.value.errno == errno.EADDRINUSE
+        relay.stop()  # harmless after a failed start
+
+
+def test_relay_thread_host_and_port_overrides(secret, room_keys) -> None:
+    relay = RelayThread(secret, host="127.0.0.1", port=0)
+    port = relay.start()
+    try:
+        assert port > 0 and relay.running
+        assert relay.stats().port == port
+    finally:
+        relay.stop()
+    assert not relay.running

@@ -1,0 +1,233 @@
+"""The relay under bad input and load: garbage, oversize frames, stalls, password guessing,
+half-open connections and a member that never reads — each closes only the offending
+connection while a live conversation carries on."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+import net.relay_protocol
+from crypto.spake2 import Spake2
+from net import events as ev
+from net.frames import Reason
+from net.messages import Refusal
+from net.protocol import ClientProtocol
+from tests.net.helpers import split_frames
+from tests.net.relay.support import ManualClock, wait_until
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def conversation_goes_on(alice, bob, text: str) -> None:
+    alice.say(text)
+    bob.hear(text)
+
+
+def raw(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def read_to_eof(sock: socket.socket) -> bytes:
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        pytest.param(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", id="http"),
+        pytest.param(b"\xff\xff\xff\xff" + b"A" * 100, id="4GiB-length-prefix"),
+        pytest.param(b"\x00\x00\x00\x00", id="empty-frame"),
+        pytest.param(b"\x00\x00\x00\x05\x42junk", id="unknown-type"),
+        pytest.param(b"\x00\x00\x00\x0b\x01NotSocketC\x01", id="bad-magic"),
+    ],
+)
+def test_bad_bytes_close_only_that_connection(relays, junk) -> None:
+    relay = relays.start()
+    alice, bob = relays.member("alice"), relays.member("bob")
+    with raw(relays.port) as sock:
+        sock.sendall(junk)
+        (body,) = split_frames(read_to_eof(sock))  # one fixed refusal, then EOF
+    assert Refusal.decode(body[1:]).code is Reason.PROTOCOL_ERROR
+    conversation_goes_on(alice, bob, "unbothered")
+    wait_until(lambda: relay.stats().connections == 2)
+    assert relay.stats().members == ("alice", "bob")
+
+
+def test_a_stall_in_the_middle_of_a_frame_meets_the_handshake_deadline(relays) -> None:
+    relay = relays.start(handshake_timeout=0.3)
+    alice, bob = relays.member("alice"), relays.member("bob")
+    with raw(relays.port) as sock:
+        sock.sendall(b"\x00\x00\x00\x40\x01Socket")  # 64 bytes announced, 7 sent
+        (body,) = split_frames(read_to_eof(sock))
+    assert Refusal.decode(body[1:]).code is Reason.HANDSHAKE_TIMEOUT
+    conversation_goes_on(alice, bob, "still chatting")
+    assert relay.stats().connections == 2
+
+
+def test_a_member_breaking_the_protocol_is_dropped_and_the_others_are_told(relays) -> None:
+    relays.start()
+    alice, bob = relays.member("alice"), relays.member("bob")
+    mallory = relays.member("mallory")
+    mallory.sock.sendall(b"\x00\x00\x00\x20\x12" + b"\x00" * 31)  # a CHAT that fails its tag
+    goodbye = mallory.wait_type(ev.Goodbye)
+    assert goodbye.code is Reason.PROTOCOL_ERROR
+    left = alice.wait_for(lambda e: isinstance(e, ev.MemberLeft))
+    assert left == ev.MemberLeft(name="mallory", code=Reason.PROTOCOL_ERROR)
+    conversation_goes_on(alice, bob, "good riddance")
+
+
+def test_an_oversized_frame_from_a_member_is_refused_unread(relays) -> None:
+    relays.start()
+    alice, bob = relays.member("alice"), relays.member("bob")
+    mallory = relays.member("mallory")
+    mallory.sock.sendall((2**31).to_bytes(4, "big"))  # 2 GiB announced: nothing is allocated
+    assert mallory.wait_type(ev.Goodbye).code is Reason.PROTOCOL_ERROR
+    conversation_goes_on(alice, bob, "fine")
+
+
+class _CountingSpake2(Spake2):
+    runs = 0
+
+    def start(self) -> bytes:
+        type(self).runs += 1
+        return super().start()
+
+
+def test_a_password_guesser_is_throttled_before_any_pake_work(
+    relays, wrong_keys, monkeypatch, caplog
+) -> None:
+    caplog.set_level("INFO", logger="socketchat.relay")
+    clock = ManualClock()  # frozen: the backoff cannot expire during the test
+    monkeypatch.setattr(net.relay_protocol, "Spake2", _CountingSpake2)
+    _CountingSpake2.runs = 0
+    relay = relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0)
+    alice, bob = relays.member("alice"), relays.member("bob")
+    assert _CountingSpake2.runs == 2
+    outcomes = []
+    for _ in range(100):
+        guesser = relays.client("mallory", wrong_keys)
+        outcome = guesser.wait_for(lambda e: isinstance(e, ev.AuthenticationFailed | ev.Refused))
+        outcomes.append(outcome)
+        guesser.close()
+    failed = [o for o in outcomes if isinstance(o, ev.AuthenticationFailed)]
+    refused = [o for o in outcomes if isinstance(o, ev.Refused)]
+    # Five free guesses, the sixth starts the backoff; every later one is refused unheard.
+    assert len(failed) == 6 and outcomes[:6] == failed
+    assert len(refused) == 94
+    assert all(o.code is Reason.TOO_MANY_ATTEMPTS and o.retry_after_ms > 0 for o in refused)
+    assert _CountingSpake2.runs == 2 + 6  # no PAKE ran for any refused attempt
+    # The members were never disturbed; the source's log lines are few.
+    conversation_goes_on(alice, bob, "who keeps knocking?")
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    refusals = [line for line in lines if "too many attempts" in line]
+    assert 1 <= len(refusals) <= 2, refusals
+    assert "retry in 4 s" in refusals[0]
+    # Even the right password waits out the block from that address; afterwards it works
+    # and clears the record.
+    blocked = relays.client("carol")
+    assert blocked.wait_type(ev.Refused).code is Reason.TOO_MANY_ATTEMPTS
+    clock.advance(5.0)
+    relays.member("carol")
+    assert relay.call(lambda: relay.relay.logins.failures("127.0.0.1", clock())) == 0
+
+
+def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_keys) -> None:
+    # An attacker who hangs up instead of sending its confirmation must not get a free guess.
+    clock = ManualClock()
+    relay = relays.start(clock=clock)
+    sock = raw(relays.port)
+    client = ClientProtocol(username="mallory", keys=wrong_keys)
+    client.initiate()
+    sock.sendall(client.data_to_send())
+    while client.state.name != "AWAIT_RELAY_CONFIRM":  # RELAY_HELLO, then RELAY_PAKE
+        data = sock.recv(4096)
+        assert data
+        client.receive_data(data)
+        if client.state.name == "AWAIT_RELAY_PAKE":
+            sock.sendall(client.data_to_send())
+    sock.close()  # the confirmation is never sent
+    wait_until(lambda: relay.call(lambda: relay.relay.logins.failures("127.0.0.1", clock())) == 1)
+
+
+def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
+    relay = relays.start(handshake_timeout=1.0, max_handshakes=256)
+    alice, bob = relays.member("alice"), relays.member("bob")
+    silent = [raw(relays.port) for _ in range(200)]
+    try:
+        wait_until(lambda: relay.stats().connections == 202, what="202 connections")
+        conversation_goes_on(alice, bob, "busy night")
+        codes = set()
+        for sock in silent:
+            (body,) = split_frames(read_to_eof(sock))
+            codes.add(Refusal.decode(body[1:]).code)
+        assert codes == {Reason.HANDSHAKE_TIMEOUT}
+    finally:
+        for sock in silent:
+            sock.close()
+    wait_until(lambda: relay.stats().connections == 2, what="only the members left")
+    assert relay.stats().handshakes == 0
+    conversation_goes_on(bob, alice, "quiet again")
+
+
+def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
+    relay = relays.start(max_handshakes=3)
+    held = [raw(relays.port) for _ in range(3)]
+    try:
+        wait_until(lambda: relay.stats().handshakes == 3)
+        with raw(relays.port) as extra:
+            (body,) = split_frames(read_to_eof(extra))
+        assert Refusal.decode(body[1:]).code is Reason.BUSY
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: relay.stats().handshakes == 0)
+    relays.member("alice")  # the slots are free again
+
+
+def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -> None:
+    limit = 256 * 1024
+    relay = relays.start(
+        write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.5
+    )
+    alice, bob = relays.member("alice"), relays.member("bob")
+    sleeper = relays.client("sleeper", start=False)
+    sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sleeper.proto.initiate()
+    sleeper.flush()
+    sleeper.join()  # and from now on it never reads
+    peak = 0
+    for round_number in range(1000):
+        marker = f"round {round_number}"
+        alice.say(*(["x" * 3900] * 9), marker)
+        bob.hear(marker)
+        alice.hear(marker)
+        members, buffered = relay.call(
+            lambda: (
+                relay.relay.room.members,
+                max(
+                    m.transport.get_write_buffer_size()
+                    for m in relay.relay._connections
+                    if m.transport is not None
+                ),
+            )
+        )
+        peak = max(peak, buffered)
+        if "sleeper" not in members:
+            break
+    else:
+        pytest.fail("the sleeper was never dropped")
+    assert alice.wait_for(lambda e: isinstance(e, ev.MemberLeft)) == ev.MemberLeft(
+        name="sleeper", code=Reason.SLOW_READER
+    )
+    # Never more than the limit plus one broadcast (~36 KB here) was held for it.
+    assert peak <= limit + 64 * 1024
+    wait_until(lambda: relay.stats().connections == 2, what="the sleeper's socket to go")
+    conversation_goes_on(bob, alice, "carry on")
