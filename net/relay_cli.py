@@ -31,6 +31,8 @@ def run_relay(args: argparse.Namespace) -> int:
     """Entry point for ``main.py relay``."""
     try:
         secret = _relay_secret(args)
+    except KeyboardInterrupt:  # Ctrl-C at the prompt or during scrypt: nothing to close yet
+        return EXIT_OK
     except OSError as exc:
         _error(f"cannot read the room file {args.room_file}: {_os_error(exc)}")
         return EXIT_USAGE
@@ -81,14 +83,14 @@ def _relay_secret(args: argparse.Namespace) -> RoomSecret:
 
 async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
     relay = Relay(secret, config)
+    stop = asyncio.Event()
+    _on_signals(stop)  # before the listening line: whoever reads it may signal at once
     try:
         port = await relay.start()
     except OSError as exc:
         _error(f"cannot listen on {config.host}:{config.port}: {_os_error(exc)}")
         return EXIT_FAILED
     _say(f"SocketChat relay listening on {config.host}:{port}")
-    stop = asyncio.Event()
-    _on_signals(stop)
     try:
         await stop.wait()
         logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")

@@ -1,0 +1,254 @@
+"""``main.py relay`` and ``main.py room create`` as real processes: password sources (file,
+environment, never argv), room files, the listening line, the log, and a clean exit on SIGTERM
+and Ctrl-C with the room closed for its members."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from crypto.kdf import derive_room_keys
+from net import events as ev
+from net.frames import Reason
+from net.roomfile import RoomSecret
+from tests.net.wire import WireClient
+
+ROOT = Path(__file__).resolve().parents[3]
+MAIN = ROOT / "main.py"
+PASSWORD = "relay test passphrase, not a secret"
+LISTENING = re.compile(r"^SocketChat relay listening on 127\.0\.0\.1:(\d+)$")
+
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and file modes")
+pytestmark = pytest.mark.timeout(90)
+
+
+def env(**extra: str) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if k != "SOCKETCHAT_PASSWORD"}
+    environ["PYTHONUNBUFFERED"] = "1"
+    environ.update(extra)
+    return environ
+
+
+def run(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(MAIN), *args],
+        cwd=cwd, env=env(**extra), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+class RelayProcess:
+    """``main.py relay`` in a child process; stdout lines are collected by a reader thread."""
+
+    def __init__(self, *args: str, cwd: Path, **extra: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(MAIN), "relay", "--bind", "127.0.0.1", "--port", "0", *args],
+            cwd=cwd, env=env(**extra), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_line(self, pattern: re.Pattern[str] | str, timeout: float = 30.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if match := re.search(pattern, line):
+                return match
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no line matching {pattern!r}; got {self.lines}") from None
+            if line is None:
+                raise AssertionError(f"relay exited; output {self.lines}; {self.stderr()}")
+            self.lines.append(line)
+            if match := re.search(pattern, line):
+                return match
+
+    def port(self) -> int:
+        return int(self.wait_line(LISTENING).group(1))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+    def stderr(self) -> str:
+        return self.proc.stderr.read() if self.proc.poll() is not None and self.proc.stderr else ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    started: list[RelayProcess] = []
+
+    def _spawn(*args: str, **extra: str) -> RelayProcess:
+        process = RelayProcess(*args, cwd=tmp_path, **extra)
+        started.append(process)
+        return process
+
+    yield _spawn
+    for process in started:
+        process.kill()
+
+
+@pytest.fixture
+def room_file(tmp_path, room_keys) -> Path:
+    path = tmp_path / "room.json"
+    RoomSecret.from_room_keys(room_keys).save(path)
+    return path
+
+
+# -- room create ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> None:
+    password_file = tmp_path / "password.txt"
+    password_file.write_text(PASSWORD + "\n")
+    out = tmp_path / "room.json"
+    result = run("room", "create", "--out", str(out), "--password-file", str(password_file),
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"Room file written to {out}" in result.stdout
+    secret = RoomSecret.load(out)
+    assert secret.access == derive_room_keys(PASSWORD, room_id=secret.room_id).access
+    if sys.platform != "win32":
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert PASSWORD not in out.read_text() and PASSWORD not in result.stdout
+    # A second run does not overwrite; --force does (a new room id, from the environment).
+    again = run("room", "create", "--out", str(out), cwd=tmp_path, SOCKETCHAT_PASSWORD=PASSWORD)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    assert RoomSecret.load(out) == secret
+    forced = run("room", "create", "--out", str(out), "--force", cwd=tmp_path,
+                 SOCKETCHAT_PASSWORD=PASSWORD)
+    assert forced.returncode == 0, forced.stderr
+    assert RoomSecret.load(out).room_id != secret.room_id
+
+
+def test_room_create_without_a_password_source_says_how_to_give_one(tmp_path) -> None:
+    result = run("room", "create", "--out", str(tmp_path / "r.json"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--password-file" in result.stderr and "SOCKETCHAT_PASSWORD" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+# -- relay ----------------------------------------------------------------------------------
+
+
+@posix_only
+def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
+    spawn, room_file, room_keys
+) -> None:
+    relay = spawn("--room-file", str(room_file))
+    port = relay.port()
+    alice = WireClient(port, "alice", room_keys)
+    try:
+        welcome = alice.join()
+        assert welcome.members == ("alice",)
+        alice.say("hello from the test")
+        alice.hear("hello from the test")
+        relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) connected")
+        assert relay.stop(signal.SIGTERM) == 0
+        events = alice.wait_closed()
+        assert any(isinstance(e, ev.Goodbye) and e.code is Reason.ROOM_CLOSING for e in events)
+    finally:
+        alice.close()
+    output = "\n".join(relay.lines)
+    assert "hello from the test" not in output
+    assert room_keys.access.hex() not in output
+
+
+@posix_only
+def test_ctrl_c_closes_the_room_and_exits_0(spawn, room_file) -> None:
+    relay = spawn("--room-file", str(room_file))
+    relay.port()
+    assert relay.stop(signal.SIGINT) == 0
+
+
+@posix_only
+@pytest.mark.slow
+def test_relay_takes_the_password_from_the_environment(spawn) -> None:
+    relay = spawn(SOCKETCHAT_PASSWORD=PASSWORD)
+    port = relay.port()
+    alice = WireClient(port, "alice", None)
+    try:
+        required = alice.wait_type(ev.KeysRequired)
+        alice.proto.provide_keys(derive_room_keys(PASSWORD, room_id=required.room_id))
+        alice.flush()
+        alice.join()
+    finally:
+        alice.close()
+    assert relay.stop() == 0
+
+
+@posix_only
+@pytest.mark.slow
+def test_relay_takes_the_password_from_a_file(spawn, tmp_path) -> None:
+    password_file = tmp_path / "pw"
+    password_file.write_text(PASSWORD)
+    relay = spawn("--password-file", str(password_file))
+    relay.port()
+    assert relay.stop() == 0
+    assert PASSWORD not in "\n".join(relay.lines)
+
+
+def test_relay_without_a_password_source_exits_2(tmp_path) -> None:
+    result = run("relay", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No room password" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def test_relay_never_takes_the_password_as_an_argument(tmp_path) -> None:
+    result = run("relay", "--password", PASSWORD, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: ")
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [(None, "cannot read the room file"), ("{}", "not a SocketChat room file")],
+)
+def test_relay_with_a_bad_room_file_says_why(tmp_path, content, words) -> None:
+    path = tmp_path / "room.json"
+    if content is not None:
+        path.write_text(content)
+    result = run("relay", "--port", "0", "--room-file", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert words in result.stderr
+
+
+def test_relay_on_a_taken_port_exits_1(tmp_path, room_file) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("relay", "--bind", "127.0.0.1", "--port", str(port),
+                     "--room-file", str(room_file), cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
