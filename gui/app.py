@@ -99,13 +99,16 @@ class App:
         if request is None:  # cannot happen: connect() sets it before any client exists
             return
         room = f"{request.host}:{request.port}"
+        title = f"Room {room}"
         if self.hosting is not None:
-            room = f"your room (port {self.hosting.port})"
+            room = f"your room (port {request.port})"
+            title = f"Your room · port {request.port}"
         if self.login is not None:
             self.login.destroy()
             self.login = None
         self.chat = ChatWindow(
-            self.root, room=room, username=event.your_name, members=tuple(event.members),
+            self.root, room=room, room_title=title, username=event.your_name,
+            members=tuple(event.members),
             send=self._send, max_message_bytes=MAX_MESSAGE_BYTES, palette=self.palette,
             sound=self.sound, on_invite=self.show_invite if self.hosting else None)
         self.chat.grid(row=0, column=0, sticky="nsew")

@@ -42,6 +42,7 @@ class ChatWindow(ttk.Frame):
     """Grid this into the root once joined; feed it events with :meth:`handle`."""
 
     def __init__(self, master: tk.Misc, *, room: str, username: str, members: tuple[str, ...],
+                 room_title: str = "",
                  send: Callable[[str], bytes], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
                  palette: Palette = PALETTE, sound: tk.BooleanVar | None = None,
                  on_invite: Callable[[], None] | None = None,
@@ -49,6 +50,7 @@ class ChatWindow(ttk.Frame):
                  clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(master)
         self.room = room
+        self.room_title = room_title or f"Room {room}"
         self.username = username
         self.members: tuple[str, ...] = ()
         self._send = send
@@ -82,7 +84,7 @@ class ChatWindow(ttk.Frame):
         header = ttk.Frame(self, padding=(14, 10, 14, 8))
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
-        ttk.Label(header, text=f"Room {self.room}", style="Header.TLabel").grid(
+        ttk.Label(header, text=self.room_title, style="Header.TLabel").grid(
             row=0, column=0, sticky="w")
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
         self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="w")

@@ -17,6 +17,7 @@ from crypto.passphrase import generate_passphrase
 from gui.settings import DEFAULT_PORT
 from gui.theme import PALETTE
 from gui.validate import check_password, check_port, check_username
+from gui.widgets import message_label
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,8 @@ class HostDialog(tk.Toplevel):
                                               pady=(6, 0))
             entry = ttk.Entry(frame, textvariable=getattr(self, name), width=width)
             entry.grid(row=row, column=1, sticky=sticky, pady=(6, 0))
-            ttk.Label(frame, textvariable=self.errors[name], foreground=PALETTE.warning,
-                      wraplength=400, justify="left").grid(row=row + 1, column=1, columnspan=2,
-                                                           sticky="w")
+            message_label(frame, self.errors[name], foreground=PALETTE.warning,
+                          grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"})
             self.entries[name] = entry
             return entry
 
@@ -135,9 +135,9 @@ class HostDialog(tk.Toplevel):
                                         justify="left")
         self.strength_label.grid(row=7, column=1, columnspan=2, sticky="w", pady=(4, 0))
         field(8, "username", "Your name", 32, "ew")
-        ttk.Label(frame, textvariable=self.general_error, foreground=PALETTE.warning,
-                  wraplength=440, justify="left").grid(row=10, column=0, columnspan=3,
-                                                       sticky="w", pady=(8, 0))
+        message_label(frame, self.general_error, foreground=PALETTE.warning, wraplength=440,
+                      grid={"row": 10, "column": 0, "columnspan": 3, "sticky": "w",
+                            "pady": (8, 0)})
         actions = ttk.Frame(frame)
         actions.grid(row=11, column=0, columnspan=3, sticky="e", pady=(14, 0))
         ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0,
@@ -223,6 +223,7 @@ class InvitePanel(tk.Toplevel):
         self.addresses = list(addresses)
         self.port = port
         self.password = password
+        self._vars: list[tk.StringVar] = []
         frame = ttk.Frame(self, padding=(22, 18, 22, 16))
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
@@ -271,7 +272,8 @@ class InvitePanel(tk.Toplevel):
     def _value_row(self, frame: ttk.Frame, row: int, label: str, value: str) -> None:
         ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12), pady=3)
         var = tk.StringVar(self, value)
-        entry = ttk.Entry(frame, textvariable=var, width=max(16, min(44, len(value) + 2)),
+        self._vars.append(var)  # a collected StringVar unsets its Tcl variable: the entry empties
+        entry = ttk.Entry(frame, textvariable=var, width=max(16, min(72, len(value) + 2)),
                           font="SocketChatMono")
         entry.state(["readonly"])
         entry.grid(row=row, column=1, sticky="ew", pady=3)

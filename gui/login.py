@@ -17,6 +17,7 @@ from tkinter import ttk
 from gui.settings import Settings
 from gui.theme import PALETTE
 from gui.validate import check_host, check_password, check_port, check_username
+from gui.widgets import message_label
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,17 @@ class LoginView(ttk.Frame):
                 ttk.Checkbutton(self, text="Show", variable=self.show_password,
                                 command=self._toggle_password).grid(row=row, column=2, padx=(8, 0),
                                                                     pady=(6, 0), sticky="w")
-            ttk.Label(self, textvariable=self.error_vars[name], foreground=PALETTE.warning,
-                      wraplength=340).grid(row=row + 1, column=1, columnspan=2, sticky="w")
+            message_label(self, self.error_vars[name], foreground=PALETTE.warning,
+                          wraplength=340, grid={"row": row + 1, "column": 1, "columnspan": 2,
+                                                "sticky": "w"})
             row += 2
         hint = ttk.Label(self, text="Ask the person who hosts the room for the host, port and "
                                     "password.", foreground=PALETTE.muted, wraplength=400)
         hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
 
-        self.failure_label = ttk.Label(self, textvariable=self.failure, foreground=PALETTE.warning,
-                                       wraplength=420, justify="left")
-        self.failure_label.grid(row=row + 1, column=0, columnspan=3, sticky="w", pady=(10, 0))
+        self.failure_label = message_label(
+            self, self.failure, foreground=PALETTE.warning, wraplength=420,
+            grid={"row": row + 1, "column": 0, "columnspan": 3, "sticky": "w", "pady": (10, 0)})
 
         self.progress_frame = ttk.Frame(self)
         self.progress_frame.grid(row=row + 2, column=0, columnspan=3, sticky="ew", pady=(10, 0))

@@ -215,6 +215,8 @@ class MessageList(ttk.Frame):
 
     def at_end(self) -> bool:
         """Whether the last line is in view (the list is following new messages)."""
+        if self.text.winfo_height() <= 1:
+            return True  # not laid out yet (just built): nothing can have been scrolled
         return self.text.yview()[1] >= 0.999
 
     def scroll_to_end(self) -> None:

@@ -1,0 +1,130 @@
+"""Take the README's screenshots of the real app under a display (Xvfb): ``docs/screenshots/``.
+
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py
+
+Drives the app in-process the way a person would: fills the login view, hosts a room, lets
+two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
+ImageMagick's ``import``. Settings go to a temporary folder, never the user's own.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tkinter as tk
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gui.app import App  # noqa: E402
+from gui.settings import Settings, save_settings  # noqa: E402
+from net.client import ChatClient  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+# A sample for the pictures only; real rooms get a freshly generated one.
+PASSPHRASE = "cactus-ripple-mammal-sprint-lantern-oyster-gravel"  # noqa: S105
+
+
+def pump(root: tk.Tk, until: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not until():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not get there in time")
+        root.update()
+        time.sleep(0.01)
+
+
+def settle(root: tk.Tk, seconds: float = 0.4) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        root.update()
+        time.sleep(0.01)
+
+
+def grab(window: tk.Misc, name: str) -> None:
+    window.update_idletasks()
+    window.update()
+    frame = window.winfo_toplevel().wm_frame()
+    path = OUT / name
+    subprocess.run(["import", "-window", frame, str(path)], check=True)  # noqa: S603, S607
+    print("wrote", path)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    settings_dir = Path(tempfile.mkdtemp(prefix="socketchat-shots-"))
+    save_settings(Settings(host="chat.example.org", port=7777, username="alice"), settings_dir)
+    root = tk.Tk(className="socketchat")
+    app = App(root, settings_dir=settings_dir, confirm=lambda *_: True)
+    login = app.login
+    assert login is not None
+    login.vars["password"].set("correct horse battery staple")
+    settle(root)
+    grab(root, "login.png")
+
+    port = free_port()
+    app.open_host_dialog()
+    dialog = app.host_dialog
+    assert dialog is not None
+    dialog.port.set(str(port))
+    dialog.password.set(PASSPHRASE)
+    dialog._generated_value = PASSPHRASE  # shown as the generated one it stands for
+    dialog.generated = True
+    dialog._show_strength()
+    dialog.username.set("alice")
+    settle(root)
+    grab(dialog, "host-dialog.png")
+    dialog.ok()
+    pump(root, lambda: app.chat is not None and app.invite is not None)
+    assert app.invite is not None
+    settle(root)
+    grab(app.invite, "host-invite.png")
+    app.invite.destroy()
+
+    keys = app.client.keys if app.client else None
+    friends = []
+    for name in ("bob", "carol"):
+        client = ChatClient(host="127.0.0.1", port=port, username=name, keys=keys,
+                            on_event=lambda _e: None)
+        client.start()
+        friends.append(client)
+    chat = app.chat
+    assert chat is not None
+    pump(root, lambda: len(chat.members) == 3)
+    lines = [
+        (0, "hi all! is this thing really end-to-end encrypted? 🔐"),
+        (None, "It is: the relay only ever sees ciphertext. Even I, hosting it, can't read "
+               "what passes through except as a member."),
+        (1, "nice 👍 I'm in from the café Wi-Fi"),
+        (0, "Shall we meet at 7?\nI'll bring the slides."),
+        (1, "7 works. Ça marche 🙂"),
+    ]
+    for who, text in lines:
+        if who is None:
+            chat.entry.insert("1.0", text)
+            chat.send_entry()
+        else:
+            friends[who].send(text)
+        pump(root, lambda text=text: text in chat.messages.text.get("1.0", "end"))
+        settle(root, 0.15)
+    chat.entry.insert("1.0", "See you there 🎉")
+    settle(root)
+    grab(root, "chat.png")
+    for client in friends:
+        client.close()
+    app.close()
+
+
+if __name__ == "__main__":
+    main()
