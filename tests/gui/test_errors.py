@@ -1,0 +1,65 @@
+"""Every failure says what happened and what to do; no display needed."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+from gui.errors import failure_text, host_error_text
+from net.client_events import ErrorKind
+
+EXPECTED = {
+    ErrorKind.REFUSED: ("connection was refused", "Is the room running? Is the port right?"),
+    ErrorKind.TIMED_OUT: ("timed out", "forward the port"),
+    ErrorKind.HOST_NOT_FOUND: ("was not found", "spelling"),
+    ErrorKind.NETWORK: ("network failed", "try again"),
+    ErrorKind.WRONG_PASSWORD: ("Wrong room password", "exact password"),
+    # The client's own message names the broken character: it is shown as is.
+    ErrorKind.BAD_PASSWORD: ("client text", "visible characters"),
+    ErrorKind.NAME_TAKEN: ("already uses the name 'alice'", "Pick another name"),
+    ErrorKind.NAME_INVALID: ("did not accept the name", "1 to 32"),
+    ErrorKind.ROOM_FULL: ("room is full", "Try again later"),
+    ErrorKind.TOO_MANY_ATTEMPTS: ("Too many failed attempts", "Wait"),
+    ErrorKind.INCOMPATIBLE_VERSION: ("cannot talk to", "same SocketChat version"),
+    ErrorKind.ROOM_CLOSED: ("closed by its host", "start it again"),
+    ErrorKind.PROTOCOL_ERROR: ("did not understand", "same SocketChat version"),
+}
+
+
+def test_every_error_kind_has_a_message():
+    assert set(EXPECTED) == set(ErrorKind)
+
+
+@pytest.mark.parametrize("kind", list(ErrorKind))
+def test_failure_text_says_what_happened_and_what_to_do(kind):
+    text = failure_text(kind, "client text", host="example.org", port=7777, username="alice")
+    happened, todo = EXPECTED[kind]
+    assert happened in text
+    assert todo in text
+
+
+def test_addresses_appear_in_network_failures():
+    assert "example.org:7777" in failure_text(ErrorKind.REFUSED, host="example.org", port=7777)
+    assert "'nowhere.invalid'" in failure_text(ErrorKind.HOST_NOT_FOUND, host="nowhere.invalid")
+
+
+def test_bad_password_without_details():
+    assert failure_text(ErrorKind.BAD_PASSWORD).startswith("This room password cannot be used.")
+
+
+def test_unknown_kind_falls_back_to_the_clients_message():
+    assert failure_text("SOMETHING_NEW", "The client explains.") == "The client explains."
+    assert failure_text("SOMETHING_NEW") == "Could not join the room."
+
+
+def test_port_in_use_is_explained_with_a_way_out():
+    text = host_error_text(OSError(errno.EADDRINUSE, "Address already in use"), 7777)
+    assert "Port 7777 is already in use" in text
+    assert "7778" in text
+
+
+def test_other_host_errors():
+    assert "above 1024" in host_error_text(OSError(errno.EACCES, "Permission denied"), 80)
+    assert "Could not open port 7777" in host_error_text(OSError(errno.EINVAL, "bad"), 7777)
+    assert "Could not start the room" in host_error_text(ValueError("boom"), 7777)

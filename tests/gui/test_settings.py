@@ -1,0 +1,45 @@
+"""Remembered settings: host, port, name and sound, never a password; no display needed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from gui.settings import DEFAULT_PORT, Settings, config_dir, load_settings, save_settings
+
+
+def test_defaults_when_nothing_is_saved(tmp_path):
+    assert load_settings(tmp_path) == Settings(host="", port=DEFAULT_PORT, username="")
+
+
+def test_round_trip_with_unicode(tmp_path):
+    settings = Settings(host="bücher.example", port=7000, username="Zoé 🦊", sound=True)
+    save_settings(settings, tmp_path / "new")
+    assert load_settings(tmp_path / "new") == settings
+
+
+def test_there_is_no_password_field():
+    assert "password" not in {field.name for field in dataclasses.fields(Settings)}
+
+
+def test_damaged_files_fall_back_field_by_field(tmp_path):
+    (tmp_path / "settings.json").write_text("{not json", encoding="utf-8")
+    assert load_settings(tmp_path) == Settings()
+    (tmp_path / "settings.json").write_text(
+        json.dumps({"host": 5, "port": True, "username": "bob", "password": "x"}),
+        encoding="utf-8")
+    assert load_settings(tmp_path) == Settings(username="bob")
+    (tmp_path / "settings.json").write_text(json.dumps({"port": 70000}), encoding="utf-8")
+    assert load_settings(tmp_path).port == DEFAULT_PORT
+    (tmp_path / "settings.json").write_text("[]", encoding="utf-8")
+    assert load_settings(tmp_path) == Settings()
+
+
+def test_saving_where_it_cannot_write_is_silent(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    save_settings(Settings(host="x"), blocker / "sub")  # a file where a folder should be
+
+
+def test_config_dir_is_the_per_user_socketchat_folder():
+    assert config_dir().name == "SocketChat"
