@@ -121,6 +121,8 @@ class App:
 
     def open_host_dialog(self, initial: HostRequest | None = None, error: str = "") -> None:
         """The Host a room button: ask for port, passphrase and name."""
+        if self.login is None or self.login.busy:
+            return  # only from the login view, and not while already connecting
         if self.host_dialog is not None and self.host_dialog.winfo_exists():
             self.host_dialog.lift()
             return

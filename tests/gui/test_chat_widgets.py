@@ -1,0 +1,288 @@
+"""The message list and the chat window on real Tk widgets (Xvfb), fed with real event objects.
+
+The client is replaced by a recording ``send`` function: these tests are about what the
+window shows. The end-to-end tests in test_app_e2e.py use the real relay and client.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from gui.chat import SENDING, WAITING, ChatWindow, message_size_problem
+from gui.messages import MessageList, format_time, name_colour
+from net import client_events as ce
+from net.client_events import ErrorKind
+from tests.gui.conftest import pump_until, text_of
+
+NOW_MS = int(time.time() * 1000)
+_ids = (i.to_bytes(16, "big") for i in itertools.count(1))
+
+
+def received(sender: str, text: str, *, own: bool = False, history: bool = False,
+             message_id: bytes | None = None) -> ce.MessageReceived:
+    return ce.MessageReceived(sender=sender, text=text, message_id=message_id or next(_ids),
+                              timestamp_ms=NOW_MS, from_history=history, own=own)
+
+
+class Sender:
+    """Stands in for ChatClient.send: records texts, returns fresh ids."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, str]] = []
+
+    def __call__(self, text: str) -> bytes:
+        message_id = next(_ids)
+        self.sent.append((message_id, text))
+        return message_id
+
+
+@pytest.fixture
+def chat(root):
+    sender = Sender()
+    focused = {"value": True}
+    clock = {"now": 100.0}
+    window = ChatWindow(root, room="example.org:7777", username="alice",
+                        members=("alice", "bob"), send=sender, max_message_bytes=100,
+                        is_focused=lambda: focused["value"], clock=lambda: clock["now"])
+    window.grid(row=0, column=0, sticky="nsew")
+    root.columnconfigure(0, weight=1)
+    root.rowconfigure(0, weight=1)
+    root.update()
+    window.sender, window.focused, window.clock = sender, focused, clock
+    return window
+
+
+def feed(window: ChatWindow, *events) -> None:
+    for event in events:
+        window.handle(event)
+    window.flush()
+    window.update()
+
+
+# -- message list ------------------------------------------------------------------------
+
+def test_messages_show_sender_time_and_text_with_unicode(root):
+    messages = MessageList(root)
+    messages.pack(fill="both", expand=True)
+    messages.add_message("bob", "hi 👋 ça va? 中文", NOW_MS)
+    messages.add_message("bob", "second line\nthird line", NOW_MS)
+    messages.flush()
+    content = text_of(messages.text)
+    assert content.startswith(f"bob  {format_time(NOW_MS)}\nhi 👋 ça va? 中文\n")
+    assert content.count("bob") == 1, "consecutive messages from one sender share a header"
+    assert "second line\nthird line" in content
+    assert f"name{name_colour('bob')}" in messages.text.tag_names("1.0")
+
+
+def test_list_is_read_only_but_selectable_and_copyable(root):
+    messages = MessageList(root)
+    messages.pack(fill="both", expand=True)
+    messages.add_message("bob", "copy me 🙂", NOW_MS)
+    root.update()
+    assert str(messages.text.cget("state")) == "disabled"
+    messages.text.insert("end", "typed")  # ignored while disabled
+    assert "typed" not in text_of(messages.text)
+    start = messages.text.search("copy me", "1.0")
+    messages.text.tag_add("sel", start, f"{start}+9c")
+    messages.copy_selection()
+    assert root.clipboard_get() == "copy me 🙂"
+    messages.select_all()
+    assert messages.text.tag_ranges("sel")
+
+
+def test_history_divider_and_duplicates_after_reconnect(root):
+    messages = MessageList(root)
+    messages.pack(fill="both", expand=True)
+    old = next(_ids)
+    messages.start_session()
+    assert messages.add_message("bob", "from before", NOW_MS, from_history=True, message_id=old)
+    messages.add_notice("You joined the room as alice.", "good")
+    messages.start_session()
+    assert not messages.add_message("bob", "from before", NOW_MS, from_history=True,
+                                    message_id=old)
+    content = text_of(messages.text)
+    assert content.count("── earlier messages ──") == 1
+    assert content.count("from before") == 1
+
+
+def test_pending_then_delivered(root):
+    messages = MessageList(root)
+    messages.pack(fill="both", expand=True)
+    message_id = next(_ids)
+    messages.add_message("alice", "on its way", NOW_MS, own=True, message_id=message_id,
+                         pending=SENDING)
+    assert SENDING in text_of(messages.text)
+    messages.set_pending_note(message_id, WAITING)
+    assert WAITING in text_of(messages.text) and SENDING not in text_of(messages.text)
+    assert messages.mark_delivered(message_id)
+    assert WAITING not in text_of(messages.text)
+    assert "on its way" in text_of(messages.text)
+    assert not messages.text.tag_ranges("pending")
+    assert not messages.mark_delivered(message_id)
+
+
+def test_bounded_lines_cut_whole_messages(root):
+    messages = MessageList(root, max_lines=50)
+    messages.pack(fill="both", expand=True)
+    for number in range(200):
+        messages.add_message(f"user{number % 3}", f"line a {number}\nline b {number}", NOW_MS)
+        messages.flush()
+    lines = int(messages.text.index("end-1c").split(".")[0])
+    assert lines <= 50
+    first = messages.text.get("1.0", "1.end")
+    assert first.startswith("user"), f"the list starts mid-message: {first!r}"
+    assert "line b 199" in text_of(messages.text)
+
+
+def test_follows_new_messages_unless_scrolled_up(root):
+    messages = MessageList(root)
+    messages.pack(fill="both", expand=True)
+    root.update()
+    for number in range(80):
+        messages.add_message("bob", f"message {number}", NOW_MS)
+    messages.flush()
+    root.update()
+    assert messages.at_end()
+
+    messages.text.yview_moveto(0.0)
+    root.update()
+    assert not messages.at_end()
+    messages.add_message("carol", "while you read", NOW_MS)
+    messages.flush()
+    root.update()
+    assert not messages.at_end(), "scrolled-up reading position is kept"
+    assert "── new messages ──" in text_of(messages.text)
+    assert messages.unseen == 1
+    assert messages.jump_button.winfo_ismapped()
+
+    messages.scroll_to_end()
+    root.update()
+    assert messages.at_end()
+    assert messages.unseen == 0
+    assert not messages.jump_button.winfo_ismapped()
+
+
+# -- chat window -------------------------------------------------------------------------
+
+def test_enter_sends_and_shift_enter_adds_a_line(chat):
+    chat.entry.focus_force()
+    chat.entry.insert("1.0", "first")
+    chat.entry.event_generate("<Shift-Return>")
+    chat.entry.insert("end", "second 🎉")
+    chat.entry.event_generate("<Return>")
+    chat.update()
+    assert chat.sender.sent[0][1] == "first\nsecond 🎉"
+    assert text_of(chat.entry) == ""
+    content = text_of(chat.messages.text)
+    assert "first\nsecond 🎉" in content and SENDING in content
+
+    message_id = chat.sender.sent[0][0]
+    feed(chat, received("alice", "first\nsecond 🎉", own=True, message_id=message_id))
+    content = text_of(chat.messages.text)
+    assert SENDING not in content
+    assert content.count("second 🎉") == 1, "the relay's echo marks delivery, not a copy"
+
+
+def test_message_length_limit_is_clear(chat):
+    assert message_size_problem("   ", 100) == "Type a message first."
+    assert "too long by 1 bytes" in message_size_problem("x" * 101, 100)
+    chat.entry.insert("1.0", "é" * 60)  # 120 bytes
+    chat.update()
+    assert "Too long by 20 bytes" in chat.limit_text.get()
+    assert not chat.send_entry()
+    assert chat.sender.sent == []
+    assert "too long" in chat.limit_text.get()
+    chat.entry.delete("1.0", "end")
+    chat.entry.insert("1.0", "x" * 90)
+    chat.update()
+    assert chat.limit_text.get() == "10 bytes left"
+
+
+def test_presence_members_and_notices(chat):
+    assert chat.member_title.get() == "Members (2)"
+    assert chat.member_list.get(0, "end") == ("alice (you)", "bob")
+    feed(chat,
+         ce.MemberJoined(name="carol", members=("alice", "bob", "carol")),
+         ce.MemberLeft(name="bob", members=("alice", "carol"), reason="left"),
+         ce.MemberLeft(name="carol", members=("alice",), reason="connection lost"),
+         ce.AloneInRoom(),
+         ce.RateLimited(text="slow down"),
+         ce.ForgedMessage(claimed_sender="bob", message_id=next(_ids)))
+    content = text_of(chat.messages.text)
+    for words in ("carol joined the room.", "bob left the room.", "You are alone in the room",
+                  "slow down", "claiming to come from bob failed verification"):
+        assert words in content
+    assert chat.member_title.get() == "Members (1)"
+    warning = chat.messages.text.tag_ranges("warning")
+    assert warning, "rate limiting and forgeries are styled as warnings"
+
+
+def test_disconnect_countdown_pending_and_reconnect(chat):
+    feed(chat, ce.Disconnected(reason="connection lost", retry_in=4.0))
+    assert not chat.connected
+    assert chat.status.get() == "Disconnected. Reconnecting in 4 s…"
+    assert chat.encryption.get() == "○ Not connected"
+    assert "Reconnecting in 4 s" in text_of(chat.messages.text)
+
+    chat.clock["now"] += 2.2
+    chat._tick_countdown()
+    assert chat.status.get() == "Disconnected. Reconnecting in 2 s…"
+
+    chat.entry.insert("1.0", "typed while offline")
+    assert chat.send_entry()
+    assert WAITING in text_of(chat.messages.text)
+
+    feed(chat, ce.Connecting(attempt=2))
+    assert chat.status.get() == "Reconnecting (attempt 2)…"
+    feed(chat, ce.Joined(your_name="alice", members=("alice", "bob"), reconnected=True))
+    assert chat.connected
+    assert chat.status.get() == "Connected as alice"
+    content = text_of(chat.messages.text)
+    assert "Reconnected to the room." in content
+    assert SENDING in content and WAITING not in content
+    message_id = chat.sender.sent[-1][0]
+    feed(chat, received("alice", "typed while offline", own=True, message_id=message_id))
+    assert SENDING not in text_of(chat.messages.text)
+
+
+def test_final_failure_disables_sending(chat):
+    feed(chat, ce.Failed(kind=ErrorKind.ROOM_CLOSED, message="The host closed the room."))
+    assert "closed by its host" in text_of(chat.messages.text)
+    assert chat.status.get() == "Disconnected. Close the window and join again."
+    chat.entry.insert("1.0", "anyone?")
+    assert not chat.send_entry()
+
+
+def test_unread_count_in_title_while_unfocused(chat):
+    root = chat.winfo_toplevel()
+    assert root.title() == "SocketChat — alice in example.org:7777"
+    chat.focused["value"] = False
+    feed(chat, received("bob", "one"), received("bob", "two"),
+         received("bob", "old", history=True), received("alice", "mine", own=True))
+    assert chat.unread == 2
+    assert root.title() == "(2) SocketChat — alice in example.org:7777"
+    chat.focused["value"] = True
+    chat._on_focus_in(None)
+    assert root.title() == "SocketChat — alice in example.org:7777"
+
+
+def test_sound_rings_only_when_enabled(chat, monkeypatch):
+    rings: list[bool] = []
+    monkeypatch.setattr(chat, "bell", lambda: rings.append(True))
+    chat.focused["value"] = False
+    feed(chat, received("bob", "quiet"))
+    assert rings == []
+    chat.sound.set(True)
+    feed(chat, received("bob", "loud"))
+    assert rings == [True]
+
+
+def test_unknown_events_are_ignored(chat):
+    class Future:
+        pass
+
+    feed(chat, Future())
+    pump_until(chat, lambda: True)
