@@ -302,6 +302,9 @@ class App:
         for thread in self._closers:
             thread.join(5.0)
         with contextlib.suppress(tk.TclError):
+            # Run pending idle work (ttk's <<ThemeChanged>> after a quick start) while the
+            # root exists: left for later, it fails noisily on a destroyed interpreter.
+            self.root.update_idletasks()
             self.root.destroy()
 
     def _stop_client(self) -> None:

@@ -65,9 +65,6 @@ def apply_theme(root: tk.Tk) -> Palette:
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
     root.configure(background=style.lookup("TFrame", "background") or PALETTE.background)
-    # Run ttk's pending <<ThemeChanged>> now: left for later, it fails noisily if the root is
-    # destroyed first (a quick close, or a test).
-    root.update_idletasks()
     return PALETTE
 
 

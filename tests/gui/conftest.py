@@ -28,6 +28,7 @@ def root() -> Iterator[tk.Tk]:
     window.geometry("900x640+0+0")
     yield window
     with contextlib.suppress(tk.TclError):  # the test (or the app's close) destroyed it already
+        window.update_idletasks()  # pending theme work must not run on a destroyed root
         window.destroy()
 
 
