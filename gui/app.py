@@ -9,6 +9,7 @@ relay and any room being started, then destroys the root: no thread is left behi
 from __future__ import annotations
 
 import contextlib
+import signal
 import sys
 import threading
 import tkinter as tk
@@ -37,7 +38,7 @@ from net.client import MAX_MESSAGE_BYTES, ChatClient
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
-_LOGIN_SIZE = (480, 400)
+_LOGIN_SIZE = (480, 320)
 _CHAT_SIZE = (920, 640)
 
 
@@ -359,8 +360,14 @@ def start() -> int:
               "display; for a headless machine see `python main.py --help`.", file=sys.stderr)
         return EXIT_NO_DISPLAY
     app = App(root)
+    # SIGTERM (a logout, `kill`) closes like the window's close box, minus the question; the
+    # pump's tick runs Python often enough for the handler to run promptly.
+    with contextlib.suppress(ValueError, OSError):  # not the main thread / no such signal
+        signal.signal(signal.SIGTERM, lambda _sig, _frame: root.after(0, app.close))
     try:
         root.mainloop()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C in the terminal that started the app: close quietly below
     finally:
         app.close()
     return EXIT_OK
