@@ -1,0 +1,287 @@
+"""The threaded client library against a real relay on 127.0.0.1 (ephemeral ports).
+
+Waiting is on recorded events with a deadline, never on sleeps.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from crypto.kdf import RoomKeys, derive_room_keys
+from net import client_events as ce
+from net.client import ChatClient
+from net.frames import FrameType
+from net.relay import RelayConfig, RelayThread
+from net.roomfile import RoomSecret
+from tests.net.helpers import PASSWORD
+from tests.net.proxy import RecordingProxy
+
+TIMEOUT = 15.0
+CHEAP = 2**10  # test-only scrypt cost
+
+
+class Recorder:
+    """Collects a client's events; tests wait for the ones they expect."""
+
+    def __init__(self) -> None:
+        self.events: list[ce.ClientEvent] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: ce.ClientEvent) -> None:
+        with self._cond:
+            self.events.append(event)
+            self._cond.notify_all()
+
+    def wait_for(self, match: Callable[[ce.ClientEvent], bool], timeout: float = TIMEOUT):
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for event in self.events:
+                    if match(event):
+                        return event
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no matching event; got {self.events!r}")
+                self._cond.wait(remaining)
+
+    def of(self, kind: type) -> list:
+        with self._cond:
+            return [e for e in self.events if isinstance(e, kind)]
+
+    def texts(self) -> list[str]:
+        return [e.text for e in self.of(ce.MessageReceived)]
+
+
+def _is(kind: type, **fields) -> Callable[[ce.ClientEvent], bool]:
+    return lambda e: isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items())
+
+
+@pytest.fixture(scope="module")
+def room_keys() -> RoomKeys:
+    # A fresh room id per module: another room's keys must not open this one.
+    return derive_room_keys(PASSWORD, room_id=bytes(range(16, 32)), n=CHEAP)
+
+
+@pytest.fixture
+def relay(room_keys: RoomKeys) -> Iterator[RelayThread]:
+    thread = RelayThread(RoomSecret.from_room_keys(room_keys),
+                         RelayConfig(host="127.0.0.1", port=0))
+    thread.port = thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def clients() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
+    made: list[ChatClient] = []
+
+    def make(port: int, name: str, *, keys: RoomKeys | None = None, password: str | None = None,
+             **options) -> tuple[ChatClient, Recorder]:
+        recorder = Recorder()
+        client = ChatClient(host="127.0.0.1", port=port, username=name, on_event=recorder,
+                            keys=keys, password=password, kdf_cost=CHEAP, **options)
+        made.append(client)
+        client.start()
+        return client, recorder
+
+    yield make
+    for client in made:
+        client.close()
+        assert not client.is_alive(), "client thread did not stop"
+
+
+def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
+    alice, alice_events = clients(relay.port, "alice", keys=room_keys)
+    alice_events.wait_for(_is(ce.Joined, members=("alice",), reconnected=False))
+    alice_events.wait_for(_is(ce.AloneInRoom))
+
+    bob, bob_events = clients(relay.port, "bob", password=PASSWORD)
+    bob_events.wait_for(_is(ce.Joined))
+    assert bob_events.of(ce.DerivingKeys), "bob had only the password: scrypt must run"
+    assert bob.keys == room_keys
+    alice_events.wait_for(_is(ce.MemberJoined, name="bob", members=("alice", "bob")))
+
+    sent = alice.send("hello bob 👋")
+    got = bob_events.wait_for(_is(ce.MessageReceived, text="hello bob 👋"))
+    assert (got.sender, got.message_id, got.own, got.from_history) == ("alice", sent, False, False)
+    echo = alice_events.wait_for(_is(ce.MessageReceived, message_id=sent))
+    assert echo.own
+    assert alice.pending() == ()
+
+    bob.close()
+    alice_events.wait_for(_is(ce.MemberLeft, name="bob", reason="left the room"))
+    assert len(alice_events.of(ce.AloneInRoom)) == 2
+
+
+def test_late_joiner_gets_history_once(relay, clients, room_keys):
+    alice, alice_events = clients(relay.port, "alice", keys=room_keys)
+    alice_events.wait_for(_is(ce.Joined))
+    for n in range(3):
+        alice.send(f"before {n}")
+    alice_events.wait_for(_is(ce.MessageReceived, text="before 2"))
+
+    _, carol_events = clients(relay.port, "Carol", keys=room_keys)
+    carol_events.wait_for(_is(ce.MessageReceived, text="before 2"))
+    history = carol_events.of(ce.MessageReceived)
+    assert [m.text for m in history] == ["before 0", "before 1", "before 2"]
+    assert all(m.from_history and not m.own for m in history)
+
+
+def test_wrong_password_fails_once_and_never_retries(relay, clients):
+    _, events = clients(relay.port, "mallory", password="not the password")
+    failed = events.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.WRONG_PASSWORD
+    assert "Wrong room password" in failed.message
+    assert len(events.of(ce.Connecting)) == 1
+
+
+def test_name_taken_ignores_case(relay, clients, room_keys):
+    _, first = clients(relay.port, "Alice", keys=room_keys)
+    first.wait_for(_is(ce.Joined))
+    _, second = clients(relay.port, "aLICE", keys=room_keys)
+    failed = second.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.NAME_TAKEN
+    assert "already called" in failed.message
+
+
+def test_connection_refused_says_what_to_check(clients, room_keys):
+    with socket.socket() as probe:  # a port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _, events = clients(port, "alice", keys=room_keys)
+    failed = events.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.REFUSED
+    assert "Is the room running? Is the port right?" in failed.message
+
+
+def test_unknown_host(clients, room_keys):
+    recorder = Recorder()
+    client = ChatClient(host="no-such-host.invalid", port=7777, username="alice",
+                        keys=room_keys, on_event=recorder)
+    client.start()
+    failed = recorder.wait_for(_is(ce.Failed))
+    client.close()
+    assert failed.kind is ce.ErrorKind.HOST_NOT_FOUND
+    assert "no-such-host.invalid" in failed.message
+
+
+def test_silent_server_times_out(clients, room_keys):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        _, events = clients(silent.getsockname()[1], "alice", keys=room_keys,
+                            handshake_timeout=0.5)
+        failed = events.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.TIMED_OUT
+    assert "handshake" in failed.message
+
+
+def test_not_a_socketchat_server(clients, room_keys):
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        def answer() -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(100)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        threading.Thread(target=answer, daemon=True).start()
+        _, events = clients(server.getsockname()[1], "alice", keys=room_keys)
+        failed = events.wait_for(_is(ce.Failed))
+    assert failed.kind in (ce.ErrorKind.PROTOCOL_ERROR, ce.ErrorKind.NETWORK)
+
+
+def test_relay_closing_the_room_is_final(relay, clients, room_keys):
+    _, events = clients(relay.port, "alice", keys=room_keys)
+    events.wait_for(_is(ce.Joined))
+    relay.stop()
+    failed = events.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.ROOM_CLOSED
+    assert not events.of(ce.Disconnected)
+
+
+def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, clients, room_keys):
+    proxy = RecordingProxy(("127.0.0.1", relay.port))
+    try:
+        alice, alice_events = clients(proxy.port, "alice", keys=room_keys)
+        alice_events.wait_for(_is(ce.Joined))
+        bob, bob_events = clients(relay.port, "bob", keys=room_keys)
+        alice_events.wait_for(_is(ce.MemberJoined, name="bob"))
+        bob_events.wait_for(_is(ce.Joined))
+
+        proxy.cut()
+        alice_events.wait_for(_is(ce.Disconnected))
+        queued = alice.send("typed while offline")
+        alice_events.wait_for(_is(ce.Joined, reconnected=True))
+        bob_events.wait_for(_is(ce.MessageReceived, text="typed while offline"))
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=queued, own=True))
+
+        # Cut again right after a send: the echo may be lost, the message must still arrive once.
+        again = alice.send("sent as the line drops")
+        proxy.cut()
+        alice_events.wait_for(lambda e: isinstance(e, ce.Joined) and e.reconnected
+                              and len(alice_events.of(ce.Joined)) >= 3)
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=again))
+        bob_events.wait_for(_is(ce.MessageReceived, message_id=again))
+        bob.send("sync")  # a marker: everything before it has been fanned out
+        bob_events.wait_for(_is(ce.MessageReceived, text="sync"))
+        alice_events.wait_for(_is(ce.MessageReceived, text="sync"))
+        assert bob_events.texts().count("typed while offline") == 1
+        assert bob_events.texts().count("sent as the line drops") == 1
+        assert alice_events.texts().count("sent as the line drops") == 1
+        assert alice.pending() == ()
+    finally:
+        proxy.close()
+
+
+def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
+    proxy = RecordingProxy(("127.0.0.1", relay.port))
+    try:
+        alice, alice_events = clients(proxy.port, "alice-wire", password=PASSWORD)
+        alice_events.wait_for(_is(ce.Joined))
+        _, bob_events = clients(relay.port, "bob", keys=room_keys)
+        bob_events.wait_for(_is(ce.Joined, members=("alice-wire", "bob")))
+        first = alice.send("the same secret text")
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=first))
+        second = alice.send("the same secret text")  # after the echo: its own CHAT frame
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=second))
+        bob_events.wait_for(_is(ce.MessageReceived, message_id=second))
+        up, down = proxy.captured()
+    finally:
+        proxy.close()
+    wire = up + down
+    for secret in (b"the same secret text", PASSWORD.encode(), b"alice-wire", b"bob",
+                   room_keys.message, room_keys.access):
+        assert secret not in wire
+    # The same text sent twice crossed the wire as two different CHAT frames.
+    chats = [body for body in _frames(up) if body[0] == FrameType.CHAT]
+    assert len(chats) == 2
+    assert chats[0] != chats[1]
+    assert len(chats[0]) == len(chats[1])
+
+
+def _frames(stream: bytes) -> list[bytes]:
+    bodies, offset = [], 0
+    while offset + 4 <= len(stream):
+        size = int.from_bytes(stream[offset:offset + 4], "big")
+        bodies.append(stream[offset + 4:offset + 4 + size])
+        offset += 4 + size
+    return bodies
+
+
+def test_messages_are_checked_before_queueing(relay, clients, room_keys):
+    alice, _ = clients(relay.port, "alice", keys=room_keys)
+    with pytest.raises(ValueError, match="Type a message"):
+        alice.send("   ")
+    with pytest.raises(ValueError, match="limit is 4,000 bytes"):
+        alice.send("é" * 2001)
+    with pytest.raises(ValueError, match="broken character"):
+        alice.send("half an emoji \ud83d")
+
+
+def test_close_from_any_state_stops_the_thread(clients, room_keys):
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        client, _ = clients(silent.getsockname()[1], "alice", keys=room_keys)
+        client.close(timeout=5)
+        assert not client.is_alive()
