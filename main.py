@@ -48,6 +48,8 @@ def _port(text: str) -> int:
 
 def _configure_chat(parser: argparse.ArgumentParser) -> None:
     # Arguments are declared here, not in net/, so that building the parser stays stdlib-only.
+    # No abbreviations: "--password SECRET" must be an error, not a short "--password-file".
+    parser.allow_abbrev = False
     parser.add_argument("host", help="the room's host name or address")
     parser.add_argument("port", type=_port, help="the room's port (usually 7777)")
     parser.add_argument("username", help="your name in the room (1-32 characters)")

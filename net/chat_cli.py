@@ -108,24 +108,36 @@ class TerminalChat:
         )
 
     def run(self, lines: TextIO) -> int:
-        """Send each line of ``lines``; at its end wait for delivery, leave, return the status."""
+        """Send each line of ``lines``; at its end wait for delivery, leave, return the status.
+
+        Input is read on its own daemon thread, so a failure (wrong password, room closed)
+        ends the command at once even while the user has not typed anything.
+        """
         self.client.start()
-        for raw in lines:
-            if self._done.is_set():
-                break
-            text = raw.rstrip("\r\n")
-            if not text.strip():
-                continue
-            try:
-                self.client.send(text)
-            except ValueError as exc:
-                self._printer.line(f"! not sent: {exc}")
+        end_of_input = threading.Event()
+        threading.Thread(target=self._read_lines, args=(lines, end_of_input),
+                         name="socketchat-stdin", daemon=True).start()
+        while not (end_of_input.is_set() or self._done.is_set()):
+            end_of_input.wait(0.1)
         self._drain()
         self.client.close()
         if self._failed is not None:
             return EXIT_FAILED
         self._printer.line("* left the room")
         return EXIT_OK
+
+    def _read_lines(self, lines: TextIO, end_of_input: threading.Event) -> None:
+        try:
+            for raw in lines:
+                text = raw.rstrip("\r\n")
+                if not text.strip():
+                    continue
+                try:
+                    self.client.send(text)
+                except ValueError as exc:
+                    self._printer.line(f"! not sent: {exc}")
+        finally:
+            end_of_input.set()
 
     def _drain(self) -> None:
         deadline = time.monotonic() + DRAIN_TIMEOUT

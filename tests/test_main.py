@@ -93,6 +93,9 @@ print(json.dumps({{"code": code, "loaded": loaded}}))
         ("room",),
         ("room", "create"),
         ("relay", "--password", "hunter2 hunter2"),  # never on the command line
+        ("chat", "--password", "hunter2", "127.0.0.1", "7777", "alice"),
+        ("chat", "127.0.0.1", "seventy", "alice"),
+        ("chat", "127.0.0.1", "70000", "alice"),
     ],
 )
 def test_unknown_arguments_are_a_usage_error(tmp_path, args):
