@@ -12,12 +12,15 @@ something the peer caused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from net.errors import DecodeError
 
 _U8_MAX = 0xFF
 _U16_MAX = 0xFFFF
 _U32_MAX = 0xFFFF_FFFF
 _U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
+_LENGTH_BYTES = [bytes((n,)) for n in range(256)]
 
 
 class Reader:
@@ -76,6 +79,26 @@ class Reader:
     def str16(self, what: str = "str16") -> str:
         return self._text(self.u16(what), what)
 
+    def str8s(self, count: int, what: str = "str8") -> tuple[str, ...]:
+        """``count`` consecutive str8 fields (a member list), in one pass without a method
+        call per field: a WELCOME to a room of thousands lists thousands of names."""
+        data, pos, end = self._data, self._pos, len(self._data)
+        texts = []
+        for _ in range(count):
+            if pos >= end:
+                raise DecodeError(f"truncated {what}")
+            size = data[pos]
+            pos += 1
+            if size > end - pos:
+                raise DecodeError(f"truncated {what}")
+            try:
+                texts.append(str(data[pos : pos + size], "utf-8", "strict"))
+            except UnicodeDecodeError:
+                raise DecodeError(f"invalid UTF-8 in {what}") from None
+            pos += size
+        self._pos = pos
+        return tuple(texts)
+
     def finish(self) -> None:
         """Call after the last field: leftover bytes mean the peer and we disagree on layout."""
         if self.remaining:
@@ -124,6 +147,18 @@ class Writer:
         encoded = text.encode("utf-8")
         self.u8(len(encoded), f"UTF-8 length of {what}")
         self._buf += encoded
+        return self
+
+    def str8s(self, texts: Iterable[str], what: str = "str8") -> Writer:
+        """Consecutive str8 fields, as :meth:`str8` one by one would write them (one pass)."""
+        parts = []
+        for text in texts:
+            encoded = text.encode("utf-8")
+            if len(encoded) > _U8_MAX:
+                raise ValueError(f"UTF-8 length of {what} {len(encoded)} does not fit in 8 bits")
+            parts.append(_LENGTH_BYTES[len(encoded)])
+            parts.append(encoded)
+        self._buf += b"".join(parts)
         return self
 
     def str16(self, text: str, what: str = "str16") -> Writer:

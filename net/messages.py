@@ -286,8 +286,7 @@ class Welcome:
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
-        for member in self.members:
-            w.str8(member, "member")
+        w.str8s(self.members, "member")
         w.raw(self.broadcast_key, BROADCAST_KEY_SIZE, "broadcast key")
         w.u64(self.next_seq, "next seq").u32(self.max_message_bytes, "max message bytes")
         w.u16(len(self.history), "history count")
@@ -301,7 +300,7 @@ class Welcome:
     def decode(cls, payload: bytes) -> Welcome:
         r = Reader(payload)
         your_name = r.str8("your name")
-        members = tuple(r.str8("member") for _ in range(r.u16("member count")))
+        members = r.str8s(r.u16("member count"), "member")
         broadcast_key = r.raw(BROADCAST_KEY_SIZE, "broadcast key")
         next_seq = r.u64("next seq")
         max_message_bytes = r.u32("max message bytes")

@@ -110,6 +110,10 @@ class Relay:
         self._connections: set[MemberConnection] = set()
         self._handshakes = 0
         self._flush_handle: asyncio.Handle | None = None
+        # Broadcasts sealed during this loop iteration, written at its end (see _flush), and
+        # the members who joined meanwhile with the index of the first frame each must get.
+        self._frames: list[bytes] = []
+        self._joined_at: dict[MemberConnection, int] = {}
         self._all_gone: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
         self._refusals_logged: dict[str, list[float]] = {}
@@ -246,10 +250,11 @@ class Relay:
             logger.info("refused %s: %s", member.peer, rejected.text)
             member.protocol.reject_join(rejected.code, rejected.text)
             return
-        others = self.room.handles()
         data = self.room.join(name, member)  # the others learn of the joiner first
         if data:
-            self._fan_out(others, data)
+            self._frames.append(data)
+        self._joined_at[member] = len(self._frames)  # the joiner gets only what follows
+        self.schedule_flush()
         welcome = self.room.welcome(name)
         try:
             member.protocol.accept_join(**welcome)
@@ -281,17 +286,38 @@ class Relay:
             self._flush_handle = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
+        """End of a loop iteration: seal what is pending and write this iteration's broadcasts,
+        one write per member. A join storm thus costs one write per member per iteration, not
+        one per member per join."""
         self._flush_handle = None
         data = self.room.flush()
         if data:
-            self._fan_out(self.room.handles(), data)
+            self._frames.append(data)
+        frames, self._frames = self._frames, []
+        joined, self._joined_at = self._joined_at, {}
+        if frames:
+            self._fan_out(self.room.handles(), frames, joined)
 
-    def _fan_out(self, members: list[MemberConnection], data: bytes) -> None:
+    def _fan_out(
+        self,
+        members: list[MemberConnection],
+        frames: list[bytes],
+        joined: dict[MemberConnection, int],
+    ) -> None:
+        """Write ``frames`` to every member; one who joined this iteration gets only the frames
+        from its index in ``joined`` on (its WELCOME's next_seq)."""
         limit = self.config.write_buffer_limit
+        tails = {0: frames[0] if len(frames) == 1 else b"".join(frames)}
         slow = []
         for member in members:
             transport = member.transport
             if transport is None or transport.is_closing():
+                continue
+            start = joined.get(member, 0) if joined else 0
+            data = tails.get(start)
+            if data is None:
+                data = tails[start] = b"".join(frames[start:])
+            if not data:
                 continue
             transport.write(data)  # the same bytes object for everyone: sealed once
             if transport.get_write_buffer_size() > limit:

@@ -116,6 +116,8 @@ class Room(Generic[M]):
         self._broadcast_key = broadcast_key if broadcast_key is not None else new_broadcast_key()
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
+        self._names: tuple[str, ...] | None = None  # cache of `members`, None after a change
+        self._name_bytes = 0  # sum of len(UTF-8 name) + 1 over the members: WELCOME sizing
         self._pending: list[BroadcastItem] = []
         self._history: deque[ChatItem] = deque()
         self._history_bytes = 0
@@ -129,7 +131,9 @@ class Room(Generic[M]):
     @property
     def members(self) -> tuple[str, ...]:
         """Member names in the order they joined."""
-        return tuple(member.name for member in self._members.values())
+        if self._names is None:
+            self._names = tuple(member.name for member in self._members.values())
+        return self._names
 
     def handles(self) -> list[M]:
         """The driver's handles of every member: who gets the next broadcast."""
@@ -165,6 +169,8 @@ class Room(Generic[M]):
         self._pending.append(JoinedItem(name=name))
         data = self.flush()
         self._members[key] = _Member(name, handle)
+        self._names = None
+        self._name_bytes += 1 + len(name.encode("utf-8"))
         return data
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
@@ -178,6 +184,8 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
+        self._names = None
+        self._name_bytes -= 1 + len(member.name.encode("utf-8"))
         self._pending.append(LeftItem(name=member.name, code=code))
         return True
 
@@ -189,7 +197,7 @@ class Room(Generic[M]):
         """
         members = self.members
         used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8"))
-        used += sum(1 + len(member.encode("utf-8")) for member in members)
+        used += self._name_bytes
         return {
             "name": name,
             "members": members,

@@ -241,3 +241,34 @@ def test_welcome_decode_failures() -> None:
         Welcome.decode(no_history[:-2] + b"\x00\x01" + encode_items([JoinedItem(name="x")])[2:])
     with pytest.raises(TypeError):
         welcome(history=(JoinedItem(name="x"),)).encode()
+
+
+# -- bulk str8 lists (WELCOME member lists) ---------------------------------------------------
+
+
+def test_str8s_writes_what_str8_one_by_one_writes_and_reads_back() -> None:
+    names = ["alice", "Ünïcødé", "", "x" * 255, "🦊"]
+    one_by_one = Writer()
+    for name in names:
+        one_by_one.str8(name)
+    assert Writer().str8s(names).getvalue() == one_by_one.getvalue()
+    reader = Reader(one_by_one.getvalue())
+    assert reader.str8s(len(names)) == tuple(names)
+    reader.finish()
+
+
+def test_str8s_refuses_a_name_too_long_and_reads_zero_names() -> None:
+    with pytest.raises(ValueError, match="8 bits"):
+        Writer().str8s(["ok", "x" * 256])
+    assert Reader(b"").str8s(0) == ()
+
+
+@pytest.mark.parametrize("data", [b"", b"\x03ab", b"\x02ab\x05"])
+def test_str8s_truncation_is_a_decode_error(data: bytes) -> None:
+    with pytest.raises(DecodeError, match="truncated member"):
+        Reader(data).str8s(2, "member")
+
+
+def test_str8s_rejects_invalid_utf8() -> None:
+    with pytest.raises(DecodeError, match="invalid UTF-8 in member"):
+        Reader(b"\x01a\x02\xc3\x28").str8s(2, "member")

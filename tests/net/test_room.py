@@ -238,3 +238,24 @@ def test_item_size_matches_the_encoding() -> None:
 def test_each_room_gets_its_own_random_broadcast_key() -> None:
     assert Room().broadcast_key != Room().broadcast_key
     assert len(Room().broadcast_key) == 32
+
+
+def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
+    room: Room[str] = Room(broadcast_key=KEY)
+    for name in ("alice", "Zoë", "bob"):
+        room.join(name, name)
+    assert room.members == ("alice", "Zoë", "bob")
+    assert room.members is room.members  # cached between changes
+    room.leave("zoë", Reason.LEAVING)
+    assert room.members == ("alice", "bob")
+    room.join("Ünïcødé", "u")
+    assert room.members == ("alice", "bob", "Ünïcødé")
+    welcome = room.welcome("Ünïcødé")
+    encoded = Welcome(
+        your_name=welcome["name"], members=welcome["members"],
+        broadcast_key=welcome["broadcast_key"], next_seq=welcome["next_seq"],
+        max_message_bytes=welcome["max_message_bytes"], history=(),
+    ).encode()
+    assert Welcome.decode(encoded).members == ("alice", "bob", "Ünïcødé")
+    # The running byte count equals what the member list encodes to.
+    assert room._name_bytes == sum(1 + len(n.encode()) for n in room.members)
