@@ -294,8 +294,11 @@ class App:
             save_settings(self.settings, self.settings_dir)
         self._generation += 1
         if self.starter is not None:
-            self.starter.cancel()
+            self.starter.cancel()  # joins the worker: whatever it produced is queued by now
             self.starter = None
+        # A room that finished starting just before the cancel waits in the queue under the old
+        # generation: draining hands it to _dispatch, which stops it.
+        self.pump.drain(limit=self.pump.pending() + 1)
         client, self.client = self.client, None
         if client is not None:
             client.close()
