@@ -112,10 +112,16 @@ def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
     assert_no_app_threads()
 
 
+def _app_threads() -> list[str]:
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith("socketchat-") and t.is_alive()]
+
+
 def assert_no_app_threads() -> None:
-    wait_for(lambda: not [t for t in threading.enumerate()
-                          if t.name.startswith("socketchat-") and t.is_alive()],
-             "the app's threads to end")
+    try:
+        wait_for(lambda: not _app_threads(), "the app's threads to end")
+    except AssertionError:
+        raise AssertionError(f"app threads still running: {_app_threads()}") from None
 
 
 def log_in(app: App, port: int, name: str, *, host: str = "127.0.0.1",
