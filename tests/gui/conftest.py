@@ -9,6 +9,7 @@ they skip and say why. Waiting is done by pumping Tk in a bounded loop on a cond
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 import tkinter as tk
 from collections.abc import Callable, Iterator
@@ -30,6 +31,9 @@ def root() -> Iterator[tk.Tk]:
     with contextlib.suppress(tk.TclError):  # the test (or the app's close) destroyed it already
         window.update_idletasks()  # pending theme work must not run on a destroyed root
         window.destroy()
+    # Collect the test's Tk variables here, on the main thread: collected later on a worker
+    # thread (a relay's loop, say), their __del__ raises "main thread is not in main loop".
+    gc.collect()
 
 
 def pump_until(root: tk.Misc, condition: Callable[[], bool], timeout: float = TIMEOUT,
