@@ -16,6 +16,7 @@ frozen by PyInstaller.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,7 +144,38 @@ ROOM = Command(
     run=_run_room,
 )
 
-COMMANDS: tuple[Command, ...] = (CHAT, RELAY, ROOM)
+def _configure_nothing(parser: argparse.ArgumentParser) -> None:
+    del parser  # these commands take no arguments
+
+
+def _run_install_desktop_entry(args: argparse.Namespace) -> int:
+    from gui import desktop_entry  # writes files only: no Tk
+
+    return desktop_entry.run_install(args)
+
+
+def _run_uninstall_desktop_entry(args: argparse.Namespace) -> int:
+    from gui import desktop_entry
+
+    return desktop_entry.run_uninstall(args)
+
+
+INSTALL_DESKTOP_ENTRY = Command(
+    name="install-desktop-entry",
+    help="Linux: add SocketChat to your applications menu (for this user), starting this copy",
+    configure=_configure_nothing,
+    run=_run_install_desktop_entry,
+)
+
+UNINSTALL_DESKTOP_ENTRY = Command(
+    name="uninstall-desktop-entry",
+    help="Linux: remove the applications-menu entry and icon that install-desktop-entry added",
+    configure=_configure_nothing,
+    run=_run_uninstall_desktop_entry,
+)
+
+COMMANDS: tuple[Command, ...] = (CHAT, RELAY, ROOM, INSTALL_DESKTOP_ENTRY,
+                                 UNINSTALL_DESKTOP_ENTRY)
 
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
@@ -169,15 +201,46 @@ def run_desktop_app() -> int:
     """Start the desktop app and return its exit status when its window closes.
 
     ``gui`` (and with it Tk) is imported only here, so ``--version`` and the headless commands
-    never load it. Without a display, ``gui.app.start`` says so and returns 2.
+    never load it. Without a display, ``gui.app.start`` says so and returns 2. A crash is
+    written to a log file and shown in a dialog (``gui/crash.py``), never as a bare traceback.
+    ``SOCKETCHAT_SELFTEST=1`` runs the packaging self-test instead (``gui/selftest.py``).
     """
+    from gui.crash import run_guarded
+
+    return run_guarded(_start_gui)
+
+
+def _start_gui() -> int:
+    if os.environ.get("SOCKETCHAT_SELFTEST") == "1":
+        import gui.selftest
+
+        return gui.selftest.run()
     import gui.app
 
     return gui.app.start()
 
 
+def _explain_console_twin() -> int:
+    """Windowed Windows build started with arguments: it has no console to print to."""
+    import tkinter as tk
+    from tkinter import messagebox
+
+    root = tk.Tk(className="socketchat")
+    root.withdraw()
+    messagebox.showinfo(
+        "SocketChat",
+        "socketchat.exe is the desktop app; it takes no arguments. For the commands "
+        "(--version, relay, chat, room) run socketchat-cli.exe from a terminal instead.",
+        parent=root,
+    )
+    root.destroy()
+    return EXIT_UNAVAILABLE
+
+
 def main(argv: Sequence[str] | None = None, *, commands: Sequence[Command] = COMMANDS) -> int:
     """Parse ``argv`` (default: ``sys.argv[1:]``), run what it asks for, return the exit status."""
+    if sys.stdout is None and (sys.argv[1:] if argv is None else argv):
+        return _explain_console_twin()
     args = build_parser(commands).parse_args(argv)
     run = getattr(args, "run", None)
     if run is None:

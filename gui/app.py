@@ -19,6 +19,7 @@ from tkinter import messagebox
 from typing import Any
 
 from gui.chat import ChatWindow
+from gui.crash import install_tk_handler
 from gui.errors import failure_text, host_error_text
 from gui.host import HostDialog, HostRequest, InvitePanel
 from gui.hosting import (
@@ -362,6 +363,7 @@ def start() -> int:
         print(f"SocketChat: cannot open a window ({error}). The desktop app needs a graphical "
               "display; for a headless machine see `python main.py --help`.", file=sys.stderr)
         return EXIT_NO_DISPLAY
+    install_tk_handler(root)  # a failing callback: log file + dialog, not a lost traceback
     app = App(root)
     # SIGTERM (a logout, `kill`) closes like the window's close box, minus the question; the
     # pump's tick runs Python often enough for the handler to run promptly.
