@@ -1,0 +1,272 @@
+"""Scenarios 1 and 2: fan-out capacity, and latency at a fixed load.
+
+A room of N members on 127.0.0.1; 5 of them send 100-byte messages, every member (senders
+included: a sender gets its own echo) receives every message. A delivery is one message
+arriving at one member, so a message in a room of 50 counts 50.
+
+* :func:`capacity` — the senders keep up to ``WINDOW`` messages each in flight (sent, own echo
+  not yet back) and send whenever the window allows: the relay runs as fast as it can. SocketChat
+  senders' CHAT frames are sealed by the real client (``ClientProtocol.send_messages``, one
+  message per frame) *before* the clock starts, so the load generator only writes bytes while
+  the relay is measured. Reports deliveries/s and relay CPU µs per delivery.
+* :func:`latency` — the senders together send ``LOAD / N`` messages per second on a fixed
+  schedule (5,000 deliveries/s whatever N), sealing each message as they send it; reports p50
+  and p99 from "send" (before sealing) to "parsed by the receiving member", for every delivery.
+"""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.loadgen import (
+    BenchError,
+    BroadcastCheck,
+    Counters,
+    Joiner,
+    Loop,
+    Member,
+    RelayProcess,
+    connect,
+    cpu_seconds,
+    drain,
+    join_many,
+)
+from crypto.kdf import RoomKeys
+from net.messages import PendingMessage
+from net.roomfile import RoomSecret
+
+SENDERS = 5
+WINDOW = 64  # messages in flight per sender
+TEXT = "x" * 100
+LOAD = 5000.0  # deliveries per second in the latency scenario
+_SETUP_TIMEOUT = 120.0
+
+
+@dataclass
+class Room:
+    """A relay process with N members joined in the load generator's loop."""
+
+    relay: RelayProcess
+    loop: Loop
+    counters: Counters
+    senders: list[Member]
+    protocols: list[object]  # the senders' ClientProtocol (SocketChat only)
+    sent: dict[bytes, float]
+    check: BroadcastCheck | None
+
+    def close(self) -> None:
+        self.loop.close()
+        self.relay.close()
+
+
+def open_room(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
+              ) -> Room:
+    """Start a ``kind`` relay and join ``members`` members (the first 5 are the senders)."""
+    room_file = None
+    if kind == "socketchat":
+        room_file = str(Path(tmp) / "room.json")
+        if not Path(room_file).exists():
+            RoomSecret.from_room_keys(keys).save(room_file)
+    relay = RelayProcess(kind, room_file, profile)
+    loop, counters, sent = Loop(), Counters(), {}
+    senders: list[Member] = []
+    protocols: list[object] = []
+    deadline = time.perf_counter() + _SETUP_TIMEOUT
+    try:
+        if kind != "socketchat":
+            for i in range(members):
+                member = Member(loop, connect(relay.port), counters, None, i if i < SENDERS else -1)
+                if i < SENDERS:
+                    senders.append(member)
+            return Room(relay, loop, counters, senders, protocols, sent, None)
+        names = {f"s{i}": i for i in range(SENDERS)}
+        holder: list[BroadcastCheck] = []
+
+        def joined(joiner: Joiner) -> None:
+            if not holder:  # the broadcast key, as the real client holds it after WELCOME
+                key = joiner.proto._broadcast._key
+                holder.append(BroadcastCheck(keys, key, names, sent))
+            index = names.get(joiner.name, -1)
+            member = Member(loop, joiner.take_socket(), counters, holder[0], index)
+            if index >= 0:
+                senders.append(member)
+                protocols.append(joiner.proto)
+
+        wanted = list(names) + [f"r{i}" for i in range(SENDERS, members)]
+        # Senders first and one at a time, so index i is sender i; then the rest, 16 at a time.
+        join_many(loop, relay.port, wanted[:SENDERS], keys, concurrency=1, deadline=deadline,
+                  on_joined=joined)
+        join_many(loop, relay.port, wanted[SENDERS:], keys, concurrency=16, deadline=deadline,
+                  on_joined=joined)
+        drain(loop, 0.2, deadline)
+        order = sorted(range(SENDERS), key=lambda k: senders[k].index)
+        senders[:] = [senders[k] for k in order]
+        protocols[:] = [protocols[k] for k in order]
+        return Room(relay, loop, counters, senders, protocols, sent, holder[0])
+    except BaseException:
+        loop.close()
+        relay.close()
+        raise
+
+
+def _message_id(sender: int, number: int) -> bytes:
+    return struct.pack(">BQ7x", sender, number)
+
+
+def _plain_frame(sender: int) -> bytes:
+    body = b"\x12" + bytes((sender,)) + struct.pack(">d", time.perf_counter()) + TEXT.encode()
+    return len(body).to_bytes(4, "big") + body
+
+
+def _seal(proto: object, sender: int, number: int, batch: int = 1) -> bytes:
+    now_ms = int(time.time() * 1000)
+    messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms)
+                for k in range(batch)]
+    proto.send_messages(messages)  # type: ignore[attr-defined]
+    return proto.data_to_send()  # type: ignore[attr-defined]
+
+
+@dataclass
+class Measured:
+    """One measured window."""
+
+    seconds: float
+    deliveries: int
+    relay_cpu: float
+    loadgen_cpu: float
+    latencies: list[float]
+    frames: int
+
+    @property
+    def rate(self) -> float:
+        return self.deliveries / self.seconds if self.seconds else 0.0
+
+    @property
+    def relay_share(self) -> float:
+        return self.relay_cpu / self.seconds if self.seconds else 0.0
+
+    @property
+    def loadgen_share(self) -> float:
+        return self.loadgen_cpu / self.seconds if self.seconds else 0.0
+
+
+def capacity(room: Room, *, seconds: float, messages_per_sender: int, batch: int = 1,
+             warmup: float = 0.3) -> Measured:
+    """Send as fast as the window allows; measure ``seconds`` after ``warmup``.
+
+    SocketChat senders put ``batch`` messages in each CHAT frame, as the real client flushes
+    what its outbox holds in one frame; the baselines send one frame per message.
+    """
+    frames: list[list[bytes]] = []
+    if room.protocols:
+        frames = [[_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
+                  for s, proto in enumerate(room.protocols)]
+    used = [0] * len(room.senders)
+    counters, loop = room.counters, room.loop
+    start = time.perf_counter()
+    warm_end, end = start + warmup, start + warmup + seconds
+    first = last = None
+    exhausted = False
+    while True:
+        now = time.perf_counter()
+        warmed = now >= warm_end if not frames else (
+            sum(used) * 7 >= sum(map(len, frames)) or now >= warm_end)  # 1/7 of what is sealed
+        if first is None and warmed:
+            first = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
+                     counters.frames)
+        if first is not None and (now >= end or exhausted):
+            last = (time.perf_counter(), counters.deliveries, room.relay.stats()["cpu"],
+                    cpu_seconds(), counters.frames)
+            break
+        if now > end + 30:
+            raise BenchError("capacity run overran")
+        for s, member in enumerate(room.senders):
+            room_left = WINDOW - member.inflight
+            if room_left <= 0:
+                continue
+            if frames:
+                whole = min(room_left // batch, len(frames[s]) - used[s])
+                if used[s] >= len(frames[s]):
+                    exhausted = True
+                if whole <= 0:
+                    continue
+                data = b"".join(frames[s][used[s] : used[s] + whole])
+                used[s] += whole
+                take = whole * batch
+            else:
+                take = room_left
+                data = b"".join(_plain_frame(s) for _ in range(take))
+            member.inflight += take
+            member.send(data)
+        loop.run_once(0.01)
+    for s, member in enumerate(room.senders):  # sealed frames must all go: nonces are a counter
+        if frames and used[s] < len(frames[s]):
+            member.inflight += (len(frames[s]) - used[s]) * batch
+            member.send(b"".join(frames[s][used[s] :]))
+    _settle(room)
+    return Measured(last[0] - first[0], last[1] - first[1], last[2] - first[2],
+                    last[3] - first[3], [], last[4] - first[4])
+
+
+def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) -> Measured:
+    """Send ``LOAD / members`` messages per second in total, on a schedule; measure latency."""
+    rate = LOAD / members
+    interval = len(room.senders) / rate  # per sender
+    counters, loop = room.counters, room.loop
+    start = time.perf_counter()
+    warm_end, end = start + warmup, start + warmup + seconds
+    due = [start + interval * s / len(room.senders) for s in range(len(room.senders))]
+    numbers = [10**6] * len(room.senders)
+    first = None
+    while True:
+        now = time.perf_counter()
+        if first is None and now >= warm_end:
+            counters.measuring = True
+            first = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
+                     counters.frames)
+        if now >= end:
+            counters.measuring = False
+            last = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
+                    counters.frames)
+            break
+        for s, member in enumerate(room.senders):
+            while due[s] <= now:
+                due[s] += interval
+                if room.protocols:
+                    number = numbers[s] = numbers[s] + 1
+                    room.sent[_message_id(s, number)] = time.perf_counter()
+                    data = _seal(room.protocols[s], s, number)
+                else:
+                    data = _plain_frame(s)
+                member.inflight += 1
+                member.send(data)
+        loop.run_once(max(0.0, min(due) - time.perf_counter()))
+    samples = counters.latencies[:]
+    counters.latencies.clear()
+    _settle(room)
+    return Measured(last[0] - first[0], last[1] - first[1], last[2] - first[2],
+                    last[3] - first[3], samples, last[4] - first[4])
+
+
+def _settle(room: Room) -> None:
+    """Let every message in flight arrive, so the next run starts from a quiet room."""
+    deadline = time.perf_counter() + 10
+    while any(m.inflight > 0 for m in room.senders) and time.perf_counter() < deadline:
+        room.loop.run_once(0.02)
+    drain(room.loop, 0.05, time.perf_counter() + 2)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q``-quantile (0..1) by nearest rank; 0.0 for no samples."""
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def temp_dir() -> tempfile.TemporaryDirectory[str]:
+    return tempfile.TemporaryDirectory(prefix="socketchat-bench-")

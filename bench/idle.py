@@ -1,0 +1,102 @@
+"""Scenario 3: relay memory per joined, idle connection.
+
+The relay's RSS (VmRSS, read inside its process) is taken after 50 warm-up members and again
+after N more; the difference divided by N is the cost of one connection. SocketChat members
+really join (handshake, JOIN, WELCOME) and read every broadcast they are sent (each join is
+announced to everyone), so nothing piles up in the relay's write buffers; baseline members just
+connect. Before the second reading the room is left quiet (nothing arriving for a while).
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.loadgen import (
+    BenchError,
+    BroadcastCheck,
+    Counters,
+    Joiner,
+    Loop,
+    Member,
+    RelayProcess,
+    connect,
+    drain,
+    join_many,
+)
+from crypto.kdf import RoomKeys
+from net.roomfile import RoomSecret
+
+WARMUP_MEMBERS = 50
+
+
+@dataclass
+class IdleResult:
+    """RSS before and after, per connection, and how long the joins took."""
+
+    members: int
+    rss_before: int
+    rss_after: int
+    join_seconds: float
+
+    @property
+    def per_connection(self) -> float:
+        return (self.rss_after - self.rss_before) / self.members
+
+
+def raise_nofile(needed: int) -> None:
+    """Raise this process's open-file limit toward ``needed``; BenchError if the hard limit is
+    too low (say so instead of failing half way)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(needed, soft)), hard))
+    if min(hard, needed) < needed:
+        raise BenchError(f"RLIMIT_NOFILE hard limit {hard} is below the {needed} needed")
+
+
+def run(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
+        ) -> IdleResult:
+    """Join ``members`` idle members (after the warm-up ones) and measure the relay's RSS."""
+    raise_nofile(members + WARMUP_MEMBERS + 200)
+    room_file = str(Path(tmp) / "room.json")
+    if kind == "socketchat" and not Path(room_file).exists():
+        RoomSecret.from_room_keys(keys).save(room_file)
+    relay = RelayProcess(kind, room_file if kind == "socketchat" else None, profile)
+    loop, counters = Loop(), Counters()
+    deadline = time.perf_counter() + 60 + members * 0.05
+    holder: list[BroadcastCheck] = []
+    kept: list[Member] = []
+
+    def joined(joiner: Joiner) -> None:
+        if not holder:
+            key = joiner.proto._broadcast._key
+            holder.append(BroadcastCheck(keys, key, {}, {}))
+        kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
+
+    def add(count: int, prefix: str) -> None:
+        if kind == "socketchat":
+            names = [f"{prefix}{i}" for i in range(count)]
+            join_many(loop, relay.port, names, keys, concurrency=32, deadline=deadline,
+                      on_joined=joined)
+        else:
+            for _ in range(count):
+                kept.append(Member(loop, connect(relay.port), counters, None))
+        drain(loop, 0.3, deadline)
+
+    try:
+        add(WARMUP_MEMBERS, "w")
+        before = relay.stats()
+        started = time.perf_counter()
+        add(members, "m")
+        elapsed = time.perf_counter() - started
+        after = relay.stats()
+        if after["connections"] < members + WARMUP_MEMBERS:
+            raise BenchError(f"only {after['connections']} connections held")
+        return IdleResult(members, int(before["rss"]), int(after["rss"]), elapsed)
+    finally:
+        for member in kept:
+            member.close()
+        loop.close()
+        relay.close()

@@ -1,0 +1,474 @@
+"""The load generator's building blocks: the relay process, a selector loop, and members.
+
+Members are deliberately light so that one load-generator core can drive hundreds or thousands
+of them: a non-blocking socket, a receive buffer and a few counters, all in one selector loop
+(no thread or task per member). SocketChat members join with the real
+:class:`net.protocol.ClientProtocol` (keys derived once per run and reused), then read
+broadcasts with :class:`BroadcastCheck`: the first member to receive a broadcast opens it with
+the real :class:`crypto.transport.BroadcastOpener` and decodes its items; every other member
+compares its copy byte for byte with that verified frame (equal bytes authenticate equally) and
+checks its sequence number increases. A sample of the chat envelopes inside (every
+``sample_every``-th) is opened end to end with the message key. The relay does all its real
+work; only the receivers' repeated opening of identical bytes is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crypto.envelope import MessageHeader, open_message
+from crypto.kdf import RoomKeys
+from crypto.transport import BroadcastOpener
+from net import events as ev
+from net.messages import ChatItem, JoinedItem, decode_items
+from net.protocol import ClientProtocol, FrameType
+
+ROOT = Path(__file__).resolve().parent.parent
+_BROADCAST = FrameType.BROADCAST
+_RECV = 1 << 18
+#: Baseline frames: length, 0x12, sender u8, send time f64, 100 bytes of text.
+PLAIN_FRAME = 4 + 1 + 1 + 8 + 100
+
+
+class BenchError(RuntimeError):
+    """Something went wrong in a benchmark (a crash, a refusal, a deadline)."""
+
+
+class RelayProcess:
+    """``python -m bench.relay_server`` in a child process; ask it for its CPU and RSS."""
+
+    def __init__(self, kind: str, room: str | None = None, profile: str | None = None) -> None:
+        args = [sys.executable, "-m", "bench.relay_server", "--kind", kind, "--port", "0"]
+        if room:
+            args += ["--room", room]
+        if profile:
+            args += ["--profile", profile]
+        self.kind = kind
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.strip().isdigit():
+            self.close()
+            raise BenchError(f"{kind} relay did not start (said {line!r})")
+        self.port = int(line)
+
+    def stats(self) -> dict[str, float]:
+        """The relay's own CPU seconds so far, RSS bytes and connection count."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("stats\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise BenchError(f"{self.kind} relay exited (status {self.proc.poll()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self) -> RelayProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Loop:
+    """A selector loop: each registered socket's ``data`` is its callback ``(mask) -> None``."""
+
+    def __init__(self) -> None:
+        self.sel = selectors.DefaultSelector()
+
+    def register(self, sock: socket.socket, callback: Callable[[int], None],
+                 events: int = selectors.EVENT_READ) -> None:
+        self.sel.register(sock, events, callback)
+
+    def modify(self, sock: socket.socket, callback: Callable[[int], None], events: int) -> None:
+        self.sel.modify(sock, events, callback)
+
+    def unregister(self, sock: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(sock)
+
+    def run_once(self, timeout: float) -> int:
+        events = self.sel.select(max(0.0, timeout))
+        for key, mask in events:
+            key.data(mask)
+        return len(events)
+
+    def run_until(self, done: Callable[[], bool], deadline: float, what: str) -> None:
+        while not done():
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise BenchError(f"timed out: {what}")
+            self.run_once(min(left, 0.05))
+
+    def close(self) -> None:
+        self.sel.close()
+
+
+def connect(port: int) -> socket.socket:
+    """A TCP_NODELAY connection to the relay on 127.0.0.1, non-blocking once connected."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
+    return sock
+
+
+def split_frames(buf: bytearray) -> list[bytes]:
+    """Remove and return the complete frame bodies at the front of ``buf``."""
+    bodies = []
+    pos, end = 0, len(buf)
+    while end - pos >= 4:
+        length = int.from_bytes(buf[pos : pos + 4], "big")
+        if end - pos - 4 < length:
+            break
+        bodies.append(bytes(buf[pos + 4 : pos + 4 + length]))
+        pos += 4 + length
+    if pos:
+        del buf[:pos]
+    return bodies
+
+
+@dataclass
+class FrameInfo:
+    """What one verified broadcast holds, shared by every member who receives it."""
+
+    body: bytes
+    chats: int
+    per_sender: dict[int, int]
+    sent: list[float]
+
+
+@dataclass
+class Counters:
+    """Totals the scenarios read; ``measuring`` gates the latency samples."""
+
+    deliveries: int = 0
+    frames: int = 0
+    measuring: bool = False
+    latencies: list[float] = field(default_factory=list)
+
+
+class BroadcastCheck:
+    """Verifies each distinct broadcast once; see the module docstring."""
+
+    def __init__(self, keys: RoomKeys, broadcast_key: bytes, senders: dict[str, int],
+                 sent: dict[bytes, float], sample_every: int = 10) -> None:
+        self._keys = keys
+        self._key = broadcast_key
+        self._senders = senders
+        self._sent = sent
+        self._sample_every = sample_every
+        self._chats_seen = 0
+        self._frames: dict[int, FrameInfo] = {}
+        self._order: list[int] = []
+        self.opened = 0
+
+    def info(self, body: bytes) -> tuple[int, FrameInfo]:
+        seq = int.from_bytes(body[1:9], "big")
+        info = self._frames.get(seq)
+        if info is not None:
+            if info.body != body:
+                raise BenchError(f"broadcast {seq} differs between members")
+            return seq, info
+        payload = BroadcastOpener(self._key, next_seq=seq).open(_BROADCAST, body[1:])
+        self.opened += 1
+        chats, per_sender, sent = 0, {}, []
+        for item in decode_items(payload):
+            if isinstance(item, ChatItem):
+                chats += 1
+                index = self._senders.get(item.sender, -1)
+                per_sender[index] = per_sender.get(index, 0) + 1
+                t = self._sent.pop(item.message_id, None)
+                if t is not None:
+                    sent.append(t)
+                self._chats_seen += 1
+                if self._chats_seen % self._sample_every == 0:
+                    self._open_end_to_end(item)
+            elif not isinstance(item, JoinedItem):
+                pass
+        info = FrameInfo(body, chats, per_sender, sent)
+        self._frames[seq] = info
+        self._order.append(seq)
+        if len(self._order) > 20_000:
+            for old in self._order[:10_000]:
+                self._frames.pop(old, None)
+            del self._order[:10_000]
+        return seq, info
+
+    def _open_end_to_end(self, item: ChatItem) -> None:
+        header = MessageHeader(room_id=self._keys.room_id, sender=item.sender,
+                               message_id=item.message_id, timestamp_ms=item.timestamp_ms,
+                               content_type=item.content_type)
+        open_message(self._keys.message, header, item.sealed)
+
+
+class Member:
+    """One connected member: reads frames and counts what they carry.
+
+    ``check`` is a :class:`BroadcastCheck` for SocketChat members, None for the baselines
+    (whose frames are ``0x12 | sender u8 | send time f64 | text``, one message each).
+    """
+
+    __slots__ = (
+        "buf",
+        "check",
+        "closed",
+        "counters",
+        "index",
+        "inflight",
+        "last_seq",
+        "loop",
+        "out",
+        "sock",
+    )
+
+    def __init__(self, loop: Loop, sock: socket.socket, counters: Counters,
+                 check: BroadcastCheck | None, index: int = -1) -> None:
+        self.loop, self.sock, self.counters, self.check = loop, sock, counters, check
+        self.index = index  # sender number, -1 for a pure receiver
+        self.buf = bytearray()
+        self.out = bytearray()
+        self.inflight = 0
+        self.last_seq = 0
+        self.closed = False
+        loop.register(sock, self.on_event)
+
+    def on_event(self, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self.flush()
+        if mask & selectors.EVENT_READ:
+            self.on_readable()
+
+    def on_readable(self) -> None:
+        try:
+            data = self.sock.recv(_RECV)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.closed = True
+            self.loop.unregister(self.sock)
+            return
+        self.buf += data
+        if self.check is None and not self.counters.measuring:
+            self._count_plain()
+            return
+        bodies = split_frames(self.buf)
+        if bodies:
+            self._handle(bodies)
+
+    def _count_plain(self) -> None:
+        # Baseline frames all have one size: count them, and our own echoes, without a
+        # Python step per frame (the load generator must not be what limits the ceiling).
+        buf = self.buf
+        count = len(buf) // PLAIN_FRAME
+        if count:
+            end = count * PLAIN_FRAME
+            if self.index >= 0:
+                self.inflight -= buf[5:end:PLAIN_FRAME].count(self.index)
+            del buf[:end]
+            self.counters.deliveries += count
+            self.counters.frames += count
+
+    def _handle(self, bodies: list[bytes]) -> None:
+        counters = self.counters
+        now = time.perf_counter()
+        latencies = counters.latencies if counters.measuring else None
+        if self.check is None:
+            mine = 0
+            for body in bodies:
+                if body[1] == self.index:
+                    mine += 1
+                if latencies is not None:
+                    latencies.append(now - struct.unpack_from(">d", body, 2)[0])
+            counters.deliveries += len(bodies)
+            counters.frames += len(bodies)
+            self.inflight -= mine
+            return
+        for body in bodies:
+            if body[0] != _BROADCAST:
+                continue  # unicast (PING, NOTICE): sealed for the member, not counted
+            seq, info = self.check.info(body)
+            if seq <= self.last_seq:
+                raise BenchError("broadcast sequence did not increase")
+            self.last_seq = seq
+            counters.deliveries += info.chats
+            counters.frames += 1
+            if self.index >= 0:
+                self.inflight -= info.per_sender.get(self.index, 0)
+            if latencies is not None:
+                latencies.extend(now - t for t in info.sent)
+
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` and write what the socket takes now."""
+        self.out += data
+        self.flush()
+
+    def flush(self) -> None:
+        if self.out:
+            try:
+                sent = self.sock.send(self.out)
+            except BlockingIOError:
+                sent = 0
+            del self.out[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+        if not self.closed:
+            self.loop.modify(self.sock, self.on_event, events)
+
+    def close(self) -> None:
+        self.loop.unregister(self.sock)
+        self.sock.close()
+        self.closed = True
+
+
+class Joiner:
+    """One SocketChat join in progress in the selector loop: connect, handshake, WELCOME.
+
+    ``on_done(joiner)`` runs once, on WELCOME (``self.welcome`` set) or on failure
+    (``self.error`` set). The socket stays registered to this joiner until the caller takes it
+    over with :meth:`take_socket` or closes it.
+    """
+
+    def __init__(self, loop: Loop, port: int, name: str, keys: RoomKeys | None,
+                 on_done: Callable[[Joiner], None],
+                 derive: Callable[[bytes], RoomKeys] | None = None) -> None:
+        self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
+        self.started = time.perf_counter()
+        self.finished = 0.0
+        self.welcome: ev.Welcomed | None = None
+        self.error = ""
+        self.proto = ClientProtocol(username=name, keys=keys)
+        self.sock = connect(port)
+        self.proto.initiate()
+        self._out = bytearray()
+        loop.register(self.sock, self._on_event)
+        self._write(self.proto.data_to_send())
+
+    def _write(self, data: bytes) -> None:
+        self._out += data
+        if self._out:
+            try:
+                sent = self.sock.send(self._out)
+            except BlockingIOError:
+                sent = 0
+            del self._out[:sent]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out else 0)
+        self.loop.modify(self.sock, self._on_event, events)
+
+    def _on_event(self, mask: int) -> None:
+        if mask & selectors.EVENT_WRITE:
+            self._write(b"")
+        if not mask & selectors.EVENT_READ or self.finished:
+            return
+        try:
+            data = self.sock.recv(_RECV)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            return self._fail(f"connection error: {exc}")
+        if not data:
+            return self._fail("relay closed the connection")
+        self.proto.receive_data(data)
+        for event in self.proto.events_received():
+            if isinstance(event, ev.KeysRequired) and self.derive is not None:
+                self.proto.provide_keys(self.derive(event.room_id))
+            elif isinstance(event, ev.Welcomed):
+                self.welcome = event
+            elif isinstance(event, (ev.Refused, ev.AuthenticationFailed, ev.ProtocolViolation,
+                                    ev.KeysRequired, ev.ConnectionClosed, ev.Goodbye)):
+                self._fail(f"join failed: {event}")
+                return
+        self._write(self.proto.data_to_send())
+        if self.welcome is not None:
+            if self.proto._reader.mid_frame:
+                return self._fail("data after WELCOME before the member could be handed over")
+            self.finished = time.perf_counter()
+            self.on_done(self)
+
+    def _fail(self, why: str) -> None:
+        self.error = why
+        self.finished = time.perf_counter()
+        self.on_done(self)
+
+    def take_socket(self) -> socket.socket:
+        """Unregister and return the joined socket (for a :class:`Member`)."""
+        self.loop.unregister(self.sock)
+        return self.sock
+
+    def close(self) -> None:
+        self.loop.unregister(self.sock)
+        self.sock.close()
+
+
+def join_many(loop: Loop, port: int, names: list[str], keys: RoomKeys, *, concurrency: int,
+              deadline: float, keep: bool = True,
+              on_joined: Callable[[Joiner], None] | None = None) -> list[Joiner]:
+    """Join ``names`` with at most ``concurrency`` handshakes in flight; return the joiners.
+
+    With ``keep`` the sockets stay open (``on_joined`` usually turns each into a Member);
+    without, each joiner disconnects as soon as it is welcomed (the room stays small).
+    """
+    pending = list(reversed(names))
+    done: list[Joiner] = []
+    active = [0]
+
+    def finished(joiner: Joiner) -> None:
+        active[0] -= 1
+        done.append(joiner)
+        if joiner.error:
+            joiner.close()
+            raise BenchError(f"{joiner.name}: {joiner.error}")
+        if keep and on_joined is not None:
+            on_joined(joiner)
+        elif not keep:
+            joiner.close()
+        start_more()
+
+    def start_more() -> None:
+        while pending and active[0] < concurrency:
+            active[0] += 1
+            Joiner(loop, port, pending.pop(), keys, finished)
+
+    start_more()
+    loop.run_until(lambda: len(done) == len(names), deadline, f"joining {len(names)} members")
+    return done
+
+
+def drain(loop: Loop, quiet: float, deadline: float) -> None:
+    """Run the loop until nothing arrives for ``quiet`` seconds (or the deadline)."""
+    last = time.perf_counter()
+    while True:
+        now = time.perf_counter()
+        if now - last >= quiet or now >= deadline:
+            return
+        if loop.run_once(min(quiet, deadline - now)):
+            last = time.perf_counter()
+
+
+def cpu_seconds() -> float:
+    """This process's CPU time (user + system)."""
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime

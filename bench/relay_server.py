@@ -1,0 +1,145 @@
+"""The relay under test, alone in its process: ``python -m bench.relay_server --kind KIND``.
+
+KIND is ``socketchat`` (the real :class:`net.relay.Relay`, given a room file with ``--room``),
+``plain``, ``plain-coalesced`` or ``select`` (:mod:`bench.baselines`). It listens on
+127.0.0.1 (``--port 0``: a free port), prints the port on one line, then answers each line on
+stdin with one JSON line of its own resource use, read from inside the process::
+
+    {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>}
+
+It exits when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
+FILE on exit (for ``python -m bench --profile``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import resource
+import socket
+import sys
+from collections.abc import Callable
+
+from bench.baselines import PlainRelay, serve_select
+
+# The benchmark's members send far faster than people type: lift the per-member message rate
+# limit (the operator's setting; everything else is the product's default or wider).
+_MEMBERS_CAP = 20_000
+KINDS = ("socketchat", "plain", "plain-coalesced", "select")
+
+
+def usage() -> dict[str, float]:
+    """This process's CPU seconds (user + system) and resident memory in bytes."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    rss = 0
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+                break
+    return {"cpu": ru.ru_utime + ru.ru_stime, "rss": rss}
+
+
+def _answer(connections: int) -> None:
+    sys.stdout.write(json.dumps({**usage(), "connections": connections}) + "\n")
+    sys.stdout.flush()
+
+
+def _raise_nofile() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    count: Callable[[], int]
+    if kind == "socketchat":
+        from net.relay import Relay, RelayConfig
+        from net.roomfile import RoomSecret
+
+        if room is None:
+            raise SystemExit("--room is required for --kind socketchat")
+        config = RelayConfig(
+            host="127.0.0.1", port=port, max_members=_MEMBERS_CAP, idle_ping=3600.0,
+            idle_timeout=7200.0, message_rate=1e9, message_burst=1e9,
+        )
+        relay = Relay(RoomSecret.load(room), config)
+        bound = await relay.start()
+
+        def count() -> int:
+            return relay.stats().connections
+    else:
+        plain = PlainRelay(coalesce=kind == "plain-coalesced")
+        server = await loop.create_server(plain.protocol, "127.0.0.1", port, backlog=1024)
+        bound = server.sockets[0].getsockname()[1]
+
+        def count() -> int:
+            return len(plain.transports)
+
+    done = loop.create_future()
+
+    def on_stdin() -> None:
+        line = sys.stdin.readline()
+        if not line:
+            loop.remove_reader(sys.stdin.fileno())
+            done.set_result(None)
+        else:
+            _answer(count())
+
+    loop.add_reader(sys.stdin.fileno(), on_stdin)
+    print(bound, flush=True)
+    await done
+    if kind == "socketchat":
+        await relay.stop()
+
+
+def _serve_select(port: int) -> None:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1024)
+    print(listener.getsockname()[1], flush=True)
+    connections = [0]
+
+    def on_command() -> bool:
+        line = sys.stdin.readline()
+        if not line:
+            return False
+        # Every open fd but stdio and the listener is a member.
+        import os
+
+        connections[0] = max(0, len(os.listdir("/proc/self/fd")) - 5)
+        _answer(connections[0])
+        return True
+
+    serve_select(listener, on_command, sys.stdin.fileno())
+    listener.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=KINDS, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--room", help="room file (socketchat only)")
+    parser.add_argument("--profile", help="write cProfile stats here on exit")
+    args = parser.parse_args(argv)
+    _raise_nofile()
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler is not None:
+        profiler.enable()
+    try:
+        if args.kind == "select":
+            _serve_select(args.port)
+        else:
+            asyncio.run(_serve_asyncio(args.kind, args.room, args.port))
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()
