@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -62,6 +63,8 @@ class RelayConfig:
     close_timeout: float = 5.0  # a closing connection may flush this long, then it is aborted
     max_members: int = 200
     max_handshakes: int = 64  # concurrent connections not yet in the room; more get BUSY
+    # ...and per source address (/64 for IPv6): one address cannot take every handshake slot.
+    max_handshakes_per_source: int = 16
     write_buffer_limit: int = 1024 * 1024  # bytes queued for one member before SLOW_READER
     message_rate: float = 5.0  # messages per second per member, on average
     message_burst: float = 20.0
@@ -109,6 +112,7 @@ class Relay:
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[MemberConnection] = set()
         self._handshakes = 0
+        self._handshakes_by_source: Counter[str] = Counter()
         self._flush_handle: asyncio.Handle | None = None
         # Broadcasts sealed during this loop iteration, written at its end (see _flush), and
         # the members who joined meanwhile with the index of the first frame each must get.
@@ -209,11 +213,24 @@ class Relay:
                         self._handshakes)
             member.refuse(Reason.BUSY, "The relay is busy; try again in a moment.", 1000)
             return False
+        if self._handshakes_by_source[member.source] >= self.config.max_handshakes_per_source:
+            logger.info("refused %s: busy (%d handshakes in progress from %s)", member.peer,
+                        self._handshakes_by_source[member.source], member.source)
+            member.refuse(Reason.BUSY, "Too many connections from your address are still "
+                          "logging in; try again in a moment.", 1000)
+            return False
         self._handshakes += 1
+        self._handshakes_by_source[member.source] += 1
         return True
 
-    def handshake_over(self) -> None:
+    def handshake_over(self, member: MemberConnection) -> None:
+        """``member`` left the handshake (joined, failed or gone): free its slots."""
         self._handshakes -= 1
+        remaining = self._handshakes_by_source[member.source] - 1
+        if remaining > 0:
+            self._handshakes_by_source[member.source] = remaining
+        else:
+            del self._handshakes_by_source[member.source]  # the counter must not grow forever
 
     def forget(self, member: MemberConnection) -> None:
         self._connections.discard(member)

@@ -224,7 +224,7 @@ class MemberConnection(asyncio.Protocol):
     def _finish_handshake(self) -> None:
         if self.in_handshake:
             self.in_handshake = False
-            self.relay.handshake_over()
+            self.relay.handshake_over(self)
 
     # -- ending ----------------------------------------------------------------------------
 

@@ -158,7 +158,8 @@ def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_k
 
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
-    relay = relays.start(handshake_timeout=1.0, max_handshakes=256)
+    relay = relays.start(handshake_timeout=1.0, max_handshakes=256,
+                         max_handshakes_per_source=256)  # all 200 come from 127.0.0.1
     alice, bob = relays.member("alice"), relays.member("bob")
     silent = [raw(relays.port) for _ in range(200)]
     try:
@@ -190,6 +191,25 @@ def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
             sock.close()
     wait_until(lambda: relay.stats().handshakes == 0)
     relays.member("alice")  # the slots are free again
+
+
+def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
+    relay = relays.start(max_handshakes=64, max_handshakes_per_source=4)
+    held = [raw(relays.port) for _ in range(4)]
+    try:
+        wait_until(lambda: relay.stats().handshakes == 4)
+        with raw(relays.port) as extra:
+            (body,) = split_frames(read_to_eof(extra))
+        refusal = Refusal.decode(body[1:])
+        assert refusal.code is Reason.BUSY
+        assert "your address" in refusal.text
+        assert relay.stats().handshakes == 4  # the refused one never took a slot
+    finally:
+        for sock in held:
+            sock.close()
+    wait_until(lambda: relay.stats().handshakes == 0)
+    assert relay.call(lambda: len(relay.relay._handshakes_by_source)) == 0  # nothing left behind
+    relays.member("alice")  # the address may log in again
 
 
 def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -> None:
