@@ -203,7 +203,8 @@ def run_desktop_app() -> int:
     ``gui`` (and with it Tk) is imported only here, so ``--version`` and the headless commands
     never load it. Without a display, ``gui.app.start`` says so and returns 2. A crash is
     written to a log file and shown in a dialog (``gui/crash.py``), never as a bare traceback.
-    ``SOCKETCHAT_SELFTEST=1`` runs the packaging self-test instead (``gui/selftest.py``).
+    ``SOCKETCHAT_SELFTEST=1`` runs the packaging self-test instead, and ``=crash`` a deliberate
+    crash that shows the crash report (``gui/selftest.py``).
     """
     from gui.crash import run_guarded
 
@@ -211,10 +212,11 @@ def run_desktop_app() -> int:
 
 
 def _start_gui() -> int:
-    if os.environ.get("SOCKETCHAT_SELFTEST") == "1":
+    selftest = os.environ.get("SOCKETCHAT_SELFTEST")
+    if selftest in ("1", "crash"):
         import gui.selftest
 
-        return gui.selftest.run()
+        return gui.selftest.run() if selftest == "1" else gui.selftest.crash()
     import gui.app
 
     return gui.app.start()

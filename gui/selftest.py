@@ -7,6 +7,9 @@ icon on the window (``assets/icon-*.png``; ``icon.ico`` must exist too) and read
 passphrase word list, prints one line and exits: 0 when everything loaded, 1 if something did
 not (the line says what), 2 without a display. It opens no window, no socket and writes no
 file. The build's tests use it to prove that the data files are really inside the bundle.
+
+``SOCKETCHAT_SELFTEST=crash`` raises :class:`DeliberateCrash` instead, so that the tests can
+see the crash report (``gui/crash.py``: a log file and a dialog) work in the packaged app.
 """
 
 from __future__ import annotations
@@ -72,3 +75,12 @@ def run() -> int:
         return EXIT_FAILED
     print("selftest ok: " + " ".join(facts))
     return EXIT_OK
+
+
+class DeliberateCrash(RuntimeError):
+    """Raised by :func:`crash`; nothing else raises it."""
+
+
+def crash() -> int:
+    """``SOCKETCHAT_SELFTEST=crash``: fail the way an unexpected bug would."""
+    raise DeliberateCrash("SOCKETCHAT_SELFTEST=crash: a deliberate crash to test the crash report")
