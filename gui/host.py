@@ -125,7 +125,7 @@ class HostDialog(tk.Toplevel):
             return entry
 
         field(2, "port", "Port", 8, "w")
-        field(4, "password", "Passphrase", 40, "ew")
+        field(4, "password", "Passphrase", 58, "ew")  # seven words fit without scrolling
         buttons = ttk.Frame(frame)
         buttons.grid(row=6, column=1, sticky="w", pady=(4, 0))
         ttk.Button(buttons, text="New passphrase", command=self.regenerate).grid(row=0, column=0)
