@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import re
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -63,6 +64,10 @@ class Proc:
         return self.popen.wait(timeout=TIMEOUT)
 
     def stop(self) -> None:
+        if self.popen.poll() is None and sys.platform == "win32":
+            # A one-file build runs the program in a child process: end the whole tree.
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(self.popen.pid)],
+                           capture_output=True, check=False)
         if self.popen.poll() is None:
             self.popen.terminate()
             try:

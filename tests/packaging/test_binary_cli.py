@@ -52,7 +52,8 @@ def password_file(tmp_path: Path) -> Path:
 
 def test_relay_and_two_terminal_clients_exchange_a_message(binary, clean_env, tmp_path,
                                                            password_file):
-    env = dict(clean_env, PYTHONIOENCODING="utf-8")
+    # An ASCII locale (or a Windows code page): UTF-8 mode (build.spec) must carry "✓" anyway.
+    env = dict(clean_env, LC_ALL="C", LANG="C")
     started: list[Proc] = []
 
     def start(*args: str) -> Proc:
