@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.packaging.elf import needed_libraries
 from tests.packaging.procs import TIMEOUT, Proc
 from version import __version__
 
@@ -152,6 +153,31 @@ def test_no_bundled_library_needs_a_glibc_newer_than_ubuntu_22_04(binary):
     assert "libtk8.6.so" in needs  # Tk travels with the app...
     assert not any(name.startswith(("libX11.", "libfontconfig.", "libexpat."))
                    for name in needs)  # ...the X11 and font stack is the system's
+
+
+# What a fresh Ubuntu 22.04+ desktop always has: glibc, zlib and bzip2 (priority "required"),
+# and the X11/font stack every desktop session uses. The bundle may lean on these, nothing else.
+SYSTEM_SONAMES = {
+    "libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1",
+    "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libz.so.1", "libbz2.so.1.0",
+    "libX11.so.6", "libXext.so.6", "libXrender.so.1", "libXau.so.6", "libXdmcp.so.6",
+    "libxcb.so.1", "libfontconfig.so.1", "libfreetype.so.6", "libexpat.so.1",
+}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ELF shared libraries are Linux's")
+def test_every_library_the_bundle_needs_is_bundled_or_on_every_ubuntu_desktop(binary):
+    # A clean machine has no Python and no Tcl/Tk: the bundle must carry them, and may leave
+    # only the system's own libraries out (build.spec's _SYSTEM_LIBRARIES).
+    elves = _extract_elves(binary)
+    carried = {name.rsplit("/", 1)[-1] for name in elves}
+    missing = {}
+    for name, data in elves.items():
+        for soname in needed_libraries(data):
+            if soname not in carried and soname not in SYSTEM_SONAMES:
+                missing.setdefault(soname, []).append(name)
+    assert not missing, f"needed, not bundled, not on a clean Ubuntu desktop: {missing}"
+    assert {"libtcl8.6.so", "libtk8.6.so", "libpython3.11.so.1.0"} & carried
 
 
 def test_the_bundle_carries_the_data_files(binary):
