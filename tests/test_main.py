@@ -157,3 +157,22 @@ def test_no_command_runs_the_desktop_app_even_when_commands_exist(monkeypatch):
     monkeypatch.setattr(main, "run_desktop_app", lambda: 42)
 
     assert main.main([], commands=[echo]) == 42
+
+
+def test_the_windowed_build_with_arguments_points_to_the_console_twin(monkeypatch):
+    # PyInstaller's windowed Windows build has no console: sys.stdout is None there.
+    monkeypatch.setattr(main, "_explain_console_twin", lambda: 99)
+    monkeypatch.setattr(main, "run_desktop_app", lambda: 42)
+    monkeypatch.setattr(sys, "stdout", None)
+
+    assert main.main(["--version"]) == 99
+    assert main.main([]) == 42  # no arguments: the desktop app, as a double-click starts it
+
+
+def test_selftest_environment_variable_runs_the_selftest(monkeypatch):
+    import gui.selftest
+
+    monkeypatch.setenv("SOCKETCHAT_SELFTEST", "1")
+    monkeypatch.setattr(gui.selftest, "run", lambda: 17)
+
+    assert main._start_gui() == 17
