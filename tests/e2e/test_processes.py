@@ -7,85 +7,23 @@ Runs the commands exactly as an operator and a user would (full-cost scrypt incl
 from __future__ import annotations
 
 import os
-import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.procs import Proc
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "e2e correct horse battery staple"
 TIMEOUT = 30.0
 
 pytestmark = pytest.mark.slow
-
-
-class Proc:
-    """A running ``main.py`` command whose output lines are collected as they come."""
-
-    def __init__(self, *args: str, env: dict[str, str]) -> None:
-        self.popen = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), *args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", env=env, cwd=ROOT, bufsize=1,
-        )
-        self.lines: list[str] = []
-        self._new: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stdout is not None
-        for line in self.popen.stdout:
-            self._new.put(line.rstrip("\n"))
-
-    def wait_line(self, pattern: str, timeout: float = TIMEOUT) -> re.Match[str]:
-        """Wait for a line matching ``pattern`` (searched in lines not yet matched)."""
-        regex = re.compile(pattern)
-        for line in self.lines:
-            if match := regex.search(line):
-                self.lines.remove(line)
-                return match
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no line matching {pattern!r}; saw {self.lines!r}")
-            try:
-                line = self._new.get(timeout=remaining)
-            except queue.Empty:
-                continue
-            if match := regex.search(line):
-                return match
-            self.lines.append(line)
-
-    def all_output(self) -> list[str]:
-        while True:
-            try:
-                self.lines.append(self._new.get_nowait())
-            except queue.Empty:
-                return self.lines
-
-    def say(self, text: str) -> None:
-        assert self.popen.stdin is not None
-        self.popen.stdin.write(text + "\n")
-        self.popen.stdin.flush()
-
-    def end_input(self) -> int:
-        assert self.popen.stdin is not None
-        self.popen.stdin.close()
-        return self.popen.wait(timeout=TIMEOUT)
-
-    def kill(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.kill()
-        self.popen.wait(timeout=TIMEOUT)
 
 
 @pytest.fixture
@@ -108,7 +46,11 @@ def procs() -> Iterator[list[Proc]]:
     started: list[Proc] = []
     yield started
     for proc in started:
-        proc.kill()
+        proc.stop()
+
+
+def _main(env: dict[str, str], *args: str) -> Proc:
+    return Proc([sys.executable, str(ROOT / "main.py"), *args], env=env, cwd=ROOT)
 
 
 def _free_port() -> int:
@@ -118,15 +60,14 @@ def _free_port() -> int:
 
 
 def _start_relay(procs, env, *args: str) -> tuple[Proc, int]:
-    relay = Proc("relay", "--bind", "127.0.0.1", *args, env=env)
+    relay = _main(env, "relay", "--bind", "127.0.0.1", *args)
     procs.append(relay)
     port = int(relay.wait_line(r"SocketChat relay listening on 127\.0\.0\.1:(\d+)").group(1))
     return relay, port
 
 
 def _start_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
-    chat = Proc("chat", "127.0.0.1", str(port), name, "--password-file", str(password_file),
-                env=env)
+    chat = _main(env, "chat", "127.0.0.1", str(port), name, "--password-file", str(password_file))
     procs.append(chat)
     chat.wait_line(rf"^\* joined the room at 127\.0\.0\.1:{port} as {name} ")
     return chat
@@ -163,15 +104,15 @@ def test_wrong_password_exits_nonzero_with_a_clear_message(procs, env, password_
     _, port = _start_relay(procs, env, "--port", "0", "--password-file", str(password_file))
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password", encoding="utf-8")
-    chat = Proc("chat", "127.0.0.1", str(port), "eve", "--password-file", str(wrong), env=env)
+    chat = _main(env, "chat", "127.0.0.1", str(port), "eve", "--password-file", str(wrong))
     procs.append(chat)
     assert chat.popen.wait(timeout=TIMEOUT) == 1
     assert "Wrong room password" in chat.popen.stderr.read()
 
 
 def test_nobody_listening_exits_nonzero(procs, env, password_file):
-    chat = Proc("chat", "127.0.0.1", str(_free_port()), "eve", "--password-file",
-                str(password_file), env=env)
+    chat = _main(env, "chat", "127.0.0.1", str(_free_port()), "eve", "--password-file",
+                 str(password_file))
     procs.append(chat)
     assert chat.popen.wait(timeout=TIMEOUT) == 1
     assert "Is the room running? Is the port right?" in chat.popen.stderr.read()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.packaging.elf import needed_libraries
-from tests.packaging.procs import TIMEOUT, Proc
+from tests.procs import TIMEOUT, Proc
 from version import __version__
 
 PASSWORD = "smoke test correct horse battery"

@@ -1,4 +1,7 @@
-"""A running executable whose output lines are collected by a thread and awaited with deadlines."""
+"""A running program whose output lines are collected by a thread and awaited with deadlines.
+
+Shared by the end-to-end tests (``main.py`` from source) and the packaged-binary smoke tests.
+"""
 
 from __future__ import annotations
 
@@ -53,6 +56,14 @@ class Proc:
                 return match
             self.lines.append(line)
 
+    def all_output(self) -> list[str]:
+        """Every line not matched yet, including those still queued."""
+        while True:
+            try:
+                self.lines.append(self._new.get_nowait())
+            except queue.Empty:
+                return self.lines
+
     def say(self, text: str) -> None:
         assert self.popen.stdin is not None
         self.popen.stdin.write(text + "\n")
@@ -75,3 +86,9 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(timeout=10)
+
+    def kill(self) -> None:
+        """End the program at once, without letting it clean up (a crash, a power cut)."""
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait(timeout=TIMEOUT)
