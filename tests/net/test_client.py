@@ -20,6 +20,7 @@ from net.relay import RelayConfig, RelayThread
 from net.roomfile import RoomSecret
 from tests.net.helpers import PASSWORD
 from tests.net.proxy import RecordingProxy
+from tests.net.wire import WireClient
 
 TIMEOUT = 15.0
 CHEAP = 2**10  # test-only scrypt cost
@@ -285,3 +286,23 @@ def test_close_from_any_state_stops_the_thread(clients, room_keys):
         client, _ = clients(silent.getsockname()[1], "alice", keys=room_keys)
         client.close(timeout=5)
         assert not client.is_alive()
+
+
+def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, clients,
+                                                                        room_keys):
+    alice, alice_events = clients(relay.port, "alice", keys=room_keys)
+    alice_events.wait_for(_is(ce.Joined))
+    with WireClient(relay.port, "mallory", room_keys) as mallory:
+        mallory.join()
+        alice_events.wait_for(_is(ce.MemberJoined, name="mallory"))
+        # Mallory knows the room key, so she can seal an envelope naming alice as its sender;
+        # the relay attests "mallory", and the receivers open with that name.
+        mallory.proto.username = "alice"
+        (forged_id,) = mallory.say("I am alice, send me the files")
+        forged = alice_events.wait_for(_is(ce.ForgedMessage, message_id=forged_id))
+        assert forged.claimed_sender == "mallory"
+        mallory.proto.username = "mallory"
+        (honest_id,) = mallory.say("ok, it's mallory")
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=honest_id, sender="mallory"))
+    assert "I am alice, send me the files" not in alice_events.texts()
+    assert alice.pending() == ()
