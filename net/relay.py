@@ -198,15 +198,7 @@ class Relay:
         if self._closed is not None and self._closed.is_set():
             member.refuse(Reason.ROOM_CLOSING, "The room is closing.")
             return False
-        wait = self.logins.retry_after(member.source, self.now())
-        if wait > 0:
-            seconds = math.ceil(wait)
-            self._log_refusal(member, f"too many attempts, retry in {seconds} s")
-            member.refuse(
-                Reason.TOO_MANY_ATTEMPTS,
-                f"Too many wrong passwords from your address; try again in {seconds} s.",
-                retry_after_ms=math.ceil(wait * 1000),
-            )
+        if self.refuse_if_throttled(member):
             return False
         if self._handshakes >= self.config.max_handshakes:
             logger.info("refused %s: busy (%d handshakes in progress)", member.peer,
@@ -237,9 +229,39 @@ class Relay:
         if not self._connections and self._all_gone is not None:
             self._all_gone.set()
 
-    def login_failed(self, member: MemberConnection, why: str) -> None:
+    def refuse_if_throttled(self, member: MemberConnection) -> bool:
+        """Refuse ``member`` (True) if its address must wait before another password attempt.
+
+        Called on accept and again whenever bytes arrive before the PAKE has run, so that
+        connections opened in parallel, before the failures of the first ones were counted,
+        cannot each get a guess.
+        """
+        wait = self.logins.retry_after(member.source, self.now())
+        if wait <= 0:
+            return False
+        seconds = math.ceil(wait)
+        self._log_refusal(member, f"too many attempts, retry in {seconds} s")
+        member.refuse(
+            Reason.TOO_MANY_ATTEMPTS,
+            f"Too many wrong passwords from your address; try again in {seconds} s.",
+            retry_after_ms=math.ceil(wait * 1000),
+        )
+        return True
+
+    def attempt_started(self, member: MemberConnection) -> None:
+        """The relay sent its PAKE share: one password guess is under way.
+
+        It counts as a failure now; a correct confirmation clears the address's record. Were
+        it counted only when the confirmation fails, parallel connections could all guess
+        before the first failure registered.
+        """
+        self.logins.record_failure(member.source, self.now())
+
+    def login_failed(self, member: MemberConnection, why: str, *, counted: bool) -> None:
+        """Log a failed login; count it unless :meth:`attempt_started` already did."""
         now = self.now()
-        self.logins.record_failure(member.source, now)
+        if not counted:
+            self.logins.record_failure(member.source, now)
         logger.info(
             "login refused from %s: %s (%d recent failures)",
             member.peer, why, self.logins.failures(member.source, now),

@@ -31,6 +31,7 @@ _PLAINTEXT = (
     RelayState.AWAIT_CLIENT_CONFIRM,
 )
 _ENCRYPTED = (RelayState.AWAIT_JOIN, RelayState.JOIN_PENDING, RelayState.JOINED)
+_BEFORE_PAKE = (RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_PAKE)
 
 
 def format_peer(peer: object) -> str:
@@ -45,8 +46,8 @@ class MemberConnection(asyncio.Protocol):
     """One accepted connection, from handshake to goodbye. Driven by asyncio's callbacks."""
 
     __slots__ = (
-        "bucket", "in_handshake", "last_seen", "name", "peer", "pinged", "protocol", "relay",
-        "share_sent", "source", "throttled", "timer", "transport",
+        "bucket", "dropping", "in_handshake", "last_seen", "name", "peer", "pinged", "protocol",
+        "relay", "share_sent", "source", "throttled", "timer", "transport",
     )
 
     def __init__(self, relay: Relay) -> None:
@@ -58,6 +59,7 @@ class MemberConnection(asyncio.Protocol):
         self.name: str | None = None
         self.in_handshake = False
         self.share_sent = False  # our PAKE share is out, no confirmation back yet
+        self.dropping = False  # a slow-reader drop is scheduled
         self.throttled = False
         self.pinged = False
         self.last_seen = 0.0
@@ -85,6 +87,8 @@ class MemberConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_seen = self.relay.now()
         self.pinged = False
+        if self.protocol.state in _BEFORE_PAKE and self.relay.refuse_if_throttled(self):
+            return  # checked again here: the address may have failed since we accepted
         self.protocol.receive_data(data)
         self._process()
 
@@ -96,7 +100,8 @@ class MemberConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         if self.share_sent:
             self.share_sent = False
-            self.relay.login_failed(self, "disconnected before confirming the password")
+            self.relay.login_failed(self, "disconnected before confirming the password",
+                                    counted=True)
         self.relay.left(self, Reason.CONNECTION_LOST)
         self._finish_handshake()
         self._cancel_timer()
@@ -105,10 +110,22 @@ class MemberConnection(asyncio.Protocol):
         self.relay.forget(self)
 
     def pause_writing(self) -> None:
-        pass  # the broadcast loop checks the buffer size itself and drops slow readers
+        # The member's unread bytes passed write_buffer_limit, whatever wrote them (broadcasts,
+        # but also PONGs and notices a member can provoke without reading): drop it rather than
+        # buffer without end. Scheduled, not done here: we are inside transport.write().
+        if not self.dropping:
+            self.dropping = True
+            self.relay.call_later(0, self._drop_slow_reader)
 
     def resume_writing(self) -> None:
         pass
+
+    def _drop_slow_reader(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        logger.info("closing %s: not reading (%d bytes waiting)", self.peer,
+                    self.transport.get_write_buffer_size())
+        self.end(Reason.SLOW_READER, "You were not reading fast enough.")
 
     # -- driving the protocol core ---------------------------------------------------------
 
@@ -124,9 +141,11 @@ class MemberConnection(asyncio.Protocol):
                 self.share_sent = False
                 relay.logins.record_success(self.source)
             elif isinstance(event, ev.AuthenticationFailed):
-                self.share_sent = False
+                counted, self.share_sent = self.share_sent, False
                 why = "wrong password" if "password" in event.reason else event.reason
-                relay.login_failed(self, why)
+                relay.login_failed(self, why, counted=counted)
+            elif isinstance(event, ev.PingReceived):
+                self._count(1)  # each PING costs us a decrypt and a sealed PONG: rate-limit it
             elif isinstance(event, ev.Goodbye):
                 relay.left(self, Reason.LEAVING)
             elif isinstance(event, ev.ProtocolViolation):
@@ -135,8 +154,9 @@ class MemberConnection(asyncio.Protocol):
                 relay.left(self, Reason.PROTOCOL_ERROR)
             elif isinstance(event, ev.Refused):
                 logger.info("refused %s: %s", self.peer, event.text)
-        if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM:
+        if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM and not self.share_sent:
             self.share_sent = True
+            relay.attempt_started(self)
         self.flush()
         if self.protocol.close_expected():
             self.close()
@@ -190,7 +210,8 @@ class MemberConnection(asyncio.Protocol):
             return
         if self.share_sent:
             self.share_sent = False
-            self.relay.login_failed(self, "no password confirmation before the deadline")
+            self.relay.login_failed(self, "no password confirmation before the deadline",
+                                    counted=True)
         logger.info("closing %s: handshake timeout", self.peer)
         self.end(Reason.HANDSHAKE_TIMEOUT, "The handshake took too long.")
 

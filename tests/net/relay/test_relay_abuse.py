@@ -251,3 +251,80 @@ def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -
     assert peak <= limit + 64 * 1024
     wait_until(lambda: relay.stats().connections == 2, what="the sleeper's socket to go")
     conversation_goes_on(bob, alice, "carry on")
+
+
+def _pinger(relays, name: str) -> tuple:
+    """A joined member whose socket barely reads (tiny receive buffer)."""
+    member = relays.client(name, start=False)
+    member.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    member.proto.initiate()
+    member.flush()
+    member.join()
+    return member
+
+
+def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
+    # Every PING gets a sealed PONG: a member that pings without reading must not make the
+    # relay buffer those replies without end, even in a room where nobody else talks.
+    limit = 64 * 1024
+    relay = relays.start(write_buffer_limit=limit, message_rate=1e6, message_burst=1e6,
+                         close_timeout=0.5)
+    alice = relays.member("alice")
+    flooder = _pinger(relays, "flooder")
+    alice.wait_type(ev.MemberJoined)
+    peak = 0
+    for token in range(1, 200_001):
+        flooder.proto.send_ping(token)
+        if token % 500:
+            continue
+        try:
+            flooder.sock.sendall(flooder.proto.data_to_send())
+        except OSError:
+            break  # the relay dropped us
+        buffered = relay.call(lambda: max(
+            (m.transport.get_write_buffer_size() for m in relay.relay._connections
+             if m.transport is not None), default=0))
+        peak = max(peak, buffered)
+        if "flooder" not in relay.stats().members:
+            break
+    else:
+        pytest.fail("the flooder was never dropped")
+    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(name="flooder",
+                                                            code=Reason.SLOW_READER)
+    assert peak <= limit + 64 * 1024
+
+
+def test_pings_count_against_the_message_rate(relays) -> None:
+    clock = ManualClock()
+    relays.start(clock=clock, message_rate=1.0, message_burst=5)
+    member = relays.member("pinger")
+    for token in range(1, 8):
+        member.proto.send_ping(token)
+    member.flush()
+    notice = member.wait_type(ev.Notice)
+    assert notice.code is Reason.RATE_LIMITED
+
+
+def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
+    relays, wrong_keys, monkeypatch
+) -> None:
+    # Sixteen connections opened at once all pass the accept-time check before any of them
+    # has guessed; the guesses must still stop where one-at-a-time guessing stops.
+    clock = ManualClock()
+    monkeypatch.setattr(net.relay_protocol, "Spake2", _CountingSpake2)
+    _CountingSpake2.runs = 0
+    relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0,
+                 max_handshakes_per_source=16)
+    guessers = [relays.client(f"m{i}", wrong_keys) for i in range(16)]  # hellos sent
+    for guesser in guessers:  # every one greeted; each PAKE share held back for now
+        while guesser.proto.state.name == "AWAIT_RELAY_HELLO":
+            guesser.proto.receive_data(guesser.sock.recv(4096))
+    for guesser in guessers:  # now all sixteen shares at once
+        guesser.flush()
+    outcomes = [g.wait_for(lambda e: isinstance(e, ev.AuthenticationFailed | ev.Refused))
+                for g in guessers]
+    failed = [o for o in outcomes if isinstance(o, ev.AuthenticationFailed)]
+    refused = [o for o in outcomes if isinstance(o, ev.Refused)]
+    assert _CountingSpake2.runs == len(failed) == 6  # five free guesses and the sixth
+    assert len(refused) == 10
+    assert all(o.code is Reason.TOO_MANY_ATTEMPTS for o in refused)
