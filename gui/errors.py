@@ -48,6 +48,10 @@ _FAILURES: dict[str, tuple[str, str]] = {
         "The room is full.",
         "Try again later, or ask the host to make room.",
     ),
+    "BUSY": (
+        "The room is busy with other people joining right now.",
+        "Wait a few seconds, then connect again.",
+    ),
     "TOO_MANY_ATTEMPTS": (
         "Too many failed attempts from this address.",
         "Wait a minute, check the password, then try again.",

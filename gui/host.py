@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from tkinter import ttk
 
 from crypto.passphrase import generate_passphrase
@@ -25,7 +25,7 @@ class HostRequest:
     """Start a room on ``port`` with ``password`` and join it as ``username``."""
 
     port: int
-    password: str
+    password: str = field(repr=False)  # never in a log line or a test failure
     username: str
 
 

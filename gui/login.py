@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tkinter as tk
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from tkinter import ttk
 
 from gui.settings import Settings
@@ -26,7 +26,7 @@ class LoginRequest:
 
     host: str
     port: int
-    password: str
+    password: str = field(repr=False)  # never in a log line or a test failure
     username: str
 
 

@@ -26,8 +26,15 @@ _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats 
 
 
 def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
-    """Local time of a message: ``14:02`` today, ``3 Mar 14:02`` on another day."""
-    moment = time.localtime(timestamp_ms / 1000)
+    """Local time of a message: ``14:02`` today, ``3 Mar 14:02`` on another day.
+
+    The timestamp is the sender's claim, anything up to 2^64 - 1 ms; one the platform cannot
+    convert shows as ``--:--`` instead of failing.
+    """
+    try:
+        moment = time.localtime(timestamp_ms / 1000)
+    except (OverflowError, OSError, ValueError):
+        return "--:--"
     today = time.localtime(time.time() if now is None else now)
     if moment[:3] == today[:3]:
         return time.strftime("%H:%M", moment)

@@ -20,6 +20,7 @@ EXPECTED = {
     ErrorKind.NAME_TAKEN: ("already uses the name 'alice'", "Pick another name"),
     ErrorKind.NAME_INVALID: ("did not accept the name", "1 to 32"),
     ErrorKind.ROOM_FULL: ("room is full", "Try again later"),
+    ErrorKind.BUSY: ("busy with other people joining", "Wait a few seconds"),
     ErrorKind.TOO_MANY_ATTEMPTS: ("Too many failed attempts", "Wait"),
     ErrorKind.INCOMPATIBLE_VERSION: ("cannot talk to", "same SocketChat version"),
     ErrorKind.ROOM_CLOSED: ("closed by its host", "start it again"),

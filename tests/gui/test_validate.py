@@ -91,3 +91,17 @@ def test_validate_host_request():
     assert request is None
     assert set(errors) == {"port", "password", "username"}
     assert "New passphrase" in errors["password"]
+
+
+def test_requests_never_show_the_password():
+    from gui.host import HostRequest
+
+    assert "hunter22" not in repr(LoginRequest("example.org", 7777, "hunter22", "alice"))
+    assert "hunter22" not in repr(HostRequest(7777, "hunter22", "alice"))
+
+
+@pytest.mark.parametrize("timestamp_ms", [0, 2**53, 2**63, 2**64 - 1])
+def test_any_claimed_timestamp_formats_without_error(timestamp_ms):
+    from gui.messages import format_time
+
+    assert format_time(timestamp_ms)  # a sender controls it: never an exception
