@@ -27,6 +27,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 DRAIN_TIMEOUT = 30.0  # at end of input, how long to wait for unsent messages
+JOIN_TIMEOUT = 120.0  # at end of input, how long to wait for the first join
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +84,11 @@ def clean(text: str) -> str:
 
 
 def _clock(timestamp_ms: int) -> str:
-    return datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M")
+    # The timestamp is the sender's claim: any value up to 2^64 - 1 ms may arrive.
+    try:
+        return datetime.fromtimestamp(timestamp_ms / 1000).strftime("%H:%M")
+    except (OverflowError, OSError, ValueError):
+        return "--:--"
 
 
 class TerminalChat:
@@ -103,6 +108,7 @@ class TerminalChat:
         self._where = f"{host}:{port}"
         self._failed: ce.Failed | None = None
         self._done = threading.Event()
+        self._joined = threading.Event()
         self.client = client_factory(
             host=host, port=port, username=username, password=password, on_event=self._on_event
         )
@@ -119,6 +125,15 @@ class TerminalChat:
                          name="socketchat-stdin", daemon=True).start()
         while not (end_of_input.is_set() or self._done.is_set()):
             end_of_input.wait(0.1)
+        # Input may end before the room is joined (an empty pipe): join (or fail) first, so
+        # the exit status says whether the room was reached.
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while not (self._joined.is_set() or self._done.is_set()):
+            if time.monotonic() > deadline:
+                print("error: the room could not be joined in time", file=sys.stderr, flush=True)
+                self.client.close()
+                return EXIT_FAILED
+            self._done.wait(0.1)
         self._drain()
         self.client.close()
         if self._failed is not None:
@@ -153,10 +168,12 @@ class TerminalChat:
         line = self._describe(event)
         if line is not None:
             self._printer.line(line)
+        if isinstance(event, ce.Joined):
+            self._joined.set()
         if isinstance(event, ce.Failed):
             self._failed = event
             self._done.set()
-            print(f"error: {event.message}", file=sys.stderr, flush=True)
+            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
 
     def _describe(self, event: ce.ClientEvent) -> str | None:
         members = ", ".join(clean(m) for m in self.client.members)
@@ -181,7 +198,8 @@ class TerminalChat:
         if isinstance(event, ce.RateLimited):
             return f"* slow down: {clean(event.text)}"
         if isinstance(event, ce.Disconnected):
-            return f"* disconnected: {event.reason} Reconnecting in {event.retry_in:.1f} s."
+            return (f"* disconnected: {clean(event.reason)} "
+                    f"Reconnecting in {event.retry_in:.1f} s.")
         if isinstance(event, ce.DerivingKeys):
             return "* deriving the room key…"
         if isinstance(event, ce.Connecting):

@@ -43,6 +43,7 @@ HANDSHAKE_TIMEOUT = 15.0  # excludes key derivation, which happens before we ans
 PING_AFTER = 25.0  # seconds of silence from the relay before we ping it
 DEAD_AFTER = 60.0  # seconds of silence before the connection counts as lost
 _RECV_SIZE = 65536
+_FIRST_JOIN_TRIES = 5  # attempts before a transient refusal (relay busy) becomes a failure
 _TICK = 1.0  # longest select() wait: timers are checked at least this often
 
 
@@ -53,6 +54,7 @@ class _Lost:
     reason: str
     wait: float = 0.0
     kind: ErrorKind = ErrorKind.NETWORK  # what to report if this was the first attempt
+    transient: bool = False  # worth retrying even before the first join (relay busy)
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,9 @@ class ChatClient:
                     self._emit(ce.Failed(kind=outcome.kind, message=outcome.message))
                     return
                 if not self._joined_once:
+                    if outcome.transient and attempt < _FIRST_JOIN_TRIES:
+                        self._sleep(max(outcome.wait, reconnect_delay(attempt, rng=self._rng)))
+                        continue
                     self._emit(ce.Failed(kind=outcome.kind, message=outcome.reason))
                     return
                 # Count failed attempts since the last successful join: backoff restarts small.
@@ -499,15 +504,26 @@ class _Session:
     def _on_refused(self, event: ev.Refused) -> _Lost | _Final:
         wait = event.retry_after_ms / 1000
         if event.code == Reason.INCOMPATIBLE_VERSION:
+            # REFUSED comes before any key exists: anyone on the path could write its text,
+            # so none of it is shown.
             return _Final(ErrorKind.INCOMPATIBLE_VERSION,
                           "This room runs a different SocketChat version. Update the app that "
-                          f"is older. (The relay said: {event.text})")
+                          "is older.")
         if event.code == Reason.TOO_MANY_ATTEMPTS:
             return _Lost(f"Too many wrong passwords from your address; try again in "
                          f"{max(1, round(wait))} s.", wait=wait, kind=ErrorKind.TOO_MANY_ATTEMPTS)
         if event.code == Reason.ROOM_FULL:
             return _Lost("The room is full. Try again later.", wait=wait, kind=ErrorKind.ROOM_FULL)
-        return _Lost(f"The relay refused the connection: {event.text}", wait=wait)
+        if event.code == Reason.BUSY:
+            return _Lost("The room is busy with other people joining; try again in a moment.",
+                         wait=wait, kind=ErrorKind.BUSY, transient=True)
+        if event.code == Reason.ROOM_CLOSING:
+            return _Final(ErrorKind.ROOM_CLOSED, "The host is closing the room.")
+        if event.code == Reason.HANDSHAKE_TIMEOUT:
+            return _Lost("The connection was too slow to finish joining.", wait=wait,
+                         kind=ErrorKind.TIMED_OUT)
+        return _Lost(f"The relay refused the connection (code {int(event.code)}).", wait=wait,
+                     kind=ErrorKind.PROTOCOL_ERROR)
 
     def _on_goodbye(self, event: ev.Goodbye) -> _Lost | _Final:
         client = self.client

@@ -23,6 +23,7 @@ class ErrorKind(enum.Enum):
     NAME_TAKEN = "name taken"
     NAME_INVALID = "name invalid"
     ROOM_FULL = "room full"
+    BUSY = "relay busy"
     TOO_MANY_ATTEMPTS = "too many attempts"
     INCOMPATIBLE_VERSION = "incompatible version"
     ROOM_CLOSED = "room closed"

@@ -290,7 +290,7 @@ def test_close_from_any_state_stops_the_thread(clients, room_keys):
 
 def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, clients,
                                                                         room_keys):
-    alice, alice_events = clients(relay.port, "alice", keys=room_keys)
+    _, alice_events = clients(relay.port, "alice", keys=room_keys)
     alice_events.wait_for(_is(ce.Joined))
     with WireClient(relay.port, "mallory", room_keys) as mallory:
         mallory.join()
@@ -305,4 +305,18 @@ def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, c
         (honest_id,) = mallory.say("ok, it's mallory")
         alice_events.wait_for(_is(ce.MessageReceived, message_id=honest_id, sender="mallory"))
     assert "I am alice, send me the files" not in alice_events.texts()
-    assert alice.pending() == ()
+
+
+def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
+    relay = RelayThread(RoomSecret.from_room_keys(room_keys),
+                        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1))
+    port = relay.start()
+    try:
+        holder = socket.create_connection(("127.0.0.1", port))  # takes the only slot
+        _, events = clients(port, "alice", keys=room_keys)
+        events.wait_for(_is(ce.Connecting, attempt=2))  # refused busy, and trying again
+        holder.close()
+        events.wait_for(_is(ce.Joined))
+        assert not events.of(ce.Failed)
+    finally:
+        relay.stop()
