@@ -22,6 +22,7 @@ one in a background thread (the app's "Host a room", tests).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -113,6 +114,8 @@ class Relay:
         self._connections: set[MemberConnection] = set()
         self._handshakes = 0
         self._handshakes_by_source: Counter[str] = Counter()
+        self._pakes_in_flight: Counter[str] = Counter()
+        self._pake_waiters: dict[str, collections.deque[MemberConnection]] = {}
         self._flush_handle: asyncio.Handle | None = None
         # Broadcasts sealed during this loop iteration, written at its end (see _flush), and
         # the members who joined meanwhile with the index of the first frame each must get.
@@ -232,9 +235,8 @@ class Relay:
     def refuse_if_throttled(self, member: MemberConnection) -> bool:
         """Refuse ``member`` (True) if its address must wait before another password attempt.
 
-        Called on accept and again whenever bytes arrive before the PAKE has run, so that
-        connections opened in parallel, before the failures of the first ones were counted,
-        cannot each get a guess.
+        Called on accept, again whenever bytes arrive before the PAKE has run, and when a held
+        PAKE gets its turn: an address may have failed since the connection was accepted.
         """
         wait = self.logins.retry_after(member.source, self.now())
         if wait <= 0:
@@ -248,20 +250,70 @@ class Relay:
         )
         return True
 
-    def attempt_started(self, member: MemberConnection) -> None:
-        """The relay sent its PAKE share: one password guess is under way.
+    def may_start_pake(self, member: MemberConnection) -> bool:
+        """True if ``member`` may run a PAKE now; else it waits its turn (:meth:`pake_over`).
 
-        It counts as a failure now; a correct confirmation clears the address's record. Were
-        it counted only when the confirmation fails, parallel connections could all guess
-        before the first failure registered.
+        An address gets as many PAKEs at once as it has free failures left (one once they are
+        spent), so parallel connections gain no guesses over sequential ones, while honest
+        members joining together from one address (an office, a NAT) only wait a moment.
         """
-        self.logins.record_failure(member.source, self.now())
+        source = member.source
+        free = self.config.login_free_failures - self.logins.failures(source, self.now())
+        return self._pakes_in_flight[source] < max(1, free)
 
-    def login_failed(self, member: MemberConnection, why: str, *, counted: bool) -> None:
-        """Log a failed login; count it unless :meth:`attempt_started` already did."""
+    def pake_started(self, member: MemberConnection) -> None:
+        """``member`` takes a PAKE slot (from its first bytes until the PAKE is decided)."""
+        self._pakes_in_flight[member.source] += 1
+
+    def pake_waits(self, member: MemberConnection) -> None:
+        """``member`` holds a PAKE message until :meth:`may_start_pake` says yes."""
+        self._pake_waiters.setdefault(member.source, collections.deque()).append(member)
+
+    def pake_over(self, member: MemberConnection, *, outcome: str, why: str = "") -> None:
+        """``member``'s PAKE slot is free again. ``outcome`` "success" clears the address's
+        failures, "failure" counts one, "none" (gone before any guess) neither; then the next
+        held PAKE from that address may run."""
+        source = member.source
+        remaining = self._pakes_in_flight[source] - 1
+        if remaining > 0:
+            self._pakes_in_flight[source] = remaining
+        else:
+            self._pakes_in_flight.pop(source, None)
+        if outcome == "success":
+            self.logins.record_success(source)
+        elif outcome == "failure":
+            self.login_failed(member, why)
+        self._wake_pake_waiters(source)
+
+    def pake_forget(self, member: MemberConnection) -> None:
+        """A member holding a PAKE message went away before its turn."""
+        waiters = self._pake_waiters.get(member.source)
+        if waiters is not None and member in waiters:
+            waiters.remove(member)
+            if not waiters:
+                del self._pake_waiters[member.source]
+
+    def _wake_pake_waiters(self, source: str) -> None:
+        waiters = self._pake_waiters.get(source)
+        while waiters:
+            member = waiters[0]
+            if member.transport is None or member.transport.is_closing():
+                waiters.popleft()
+            elif self.logins.retry_after(source, self.now()) > 0:
+                waiters.popleft()
+                self.refuse_if_throttled(member)
+            elif self.may_start_pake(member):
+                waiters.popleft()
+                member.resume_held()
+            else:
+                break
+        if not waiters:
+            self._pake_waiters.pop(source, None)
+
+    def login_failed(self, member: MemberConnection, why: str) -> None:
+        """Count and log a failed login."""
         now = self.now()
-        if not counted:
-            self.logins.record_failure(member.source, now)
+        self.logins.record_failure(member.source, now)
         logger.info(
             "login refused from %s: %s (%d recent failures)",
             member.peer, why, self.logins.failures(member.source, now),

@@ -46,8 +46,8 @@ class MemberConnection(asyncio.Protocol):
     """One accepted connection, from handshake to goodbye. Driven by asyncio's callbacks."""
 
     __slots__ = (
-        "bucket", "dropping", "in_handshake", "last_seen", "name", "peer", "pinged", "protocol",
-        "relay", "share_sent", "source", "throttled", "timer", "transport",
+        "bucket", "dropping", "held", "in_handshake", "last_seen", "name", "pake_slot", "peer",
+        "pinged", "protocol", "relay", "share_sent", "source", "throttled", "timer", "transport",
     )
 
     def __init__(self, relay: Relay) -> None:
@@ -60,6 +60,8 @@ class MemberConnection(asyncio.Protocol):
         self.in_handshake = False
         self.share_sent = False  # our PAKE share is out, no confirmation back yet
         self.dropping = False  # a slow-reader drop is scheduled
+        self.pake_slot = False  # counted in the relay's PAKEs in flight for our address
+        self.held: bytearray | None = None  # bytes waiting for a PAKE slot (reading paused)
         self.throttled = False
         self.pinged = False
         self.last_seen = 0.0
@@ -85,12 +87,42 @@ class MemberConnection(asyncio.Protocol):
             self.timer = relay.call_later(relay.config.handshake_timeout, self._handshake_late)
 
     def data_received(self, data: bytes) -> None:
-        self.last_seen = self.relay.now()
+        relay = self.relay
+        self.last_seen = relay.now()
         self.pinged = False
-        if self.protocol.state in _BEFORE_PAKE and self.relay.refuse_if_throttled(self):
-            return  # checked again here: the address may have failed since we accepted
+        if self.held is not None:  # still waiting for a PAKE slot
+            self.held += data
+            return
+        if not self.pake_slot and self.protocol.state in _BEFORE_PAKE:
+            # Checked here, not only on accept: the address may have failed since, and
+            # connections opened together must take turns (Relay.may_start_pake).
+            if relay.refuse_if_throttled(self):
+                return
+            if not relay.may_start_pake(self):
+                self.held = bytearray(data)
+                if self.transport is not None:
+                    self.transport.pause_reading()
+                relay.pake_waits(self)
+                return
+            self.pake_slot = True
+            relay.pake_started(self)
         self.protocol.receive_data(data)
         self._process()
+
+    def resume_held(self) -> None:
+        """Our turn for a PAKE (called by the relay): process what was held."""
+        data, self.held = bytes(self.held or b""), None
+        self.pake_slot = True
+        self.relay.pake_started(self)
+        if self.transport is not None:
+            self.transport.resume_reading()
+        self.protocol.receive_data(data)
+        self._process()
+
+    def _release_pake(self, outcome: str, why: str = "") -> None:
+        if self.pake_slot:
+            self.pake_slot = False
+            self.relay.pake_over(self, outcome=outcome, why=why)
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -98,10 +130,14 @@ class MemberConnection(asyncio.Protocol):
         return False  # let asyncio close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.share_sent:
-            self.share_sent = False
-            self.relay.login_failed(self, "disconnected before confirming the password",
-                                    counted=True)
+        if self.held is not None:
+            self.held = None
+            self.relay.pake_forget(self)
+        # Hanging up after the relay's share is a guess like any other (its answer could be
+        # inferred); before it, nothing was guessed.
+        guessed, self.share_sent = self.share_sent, False
+        self._release_pake("failure" if guessed else "none",
+                           "disconnected before confirming the password")
         self.relay.left(self, Reason.CONNECTION_LOST)
         self._finish_handshake()
         self._cancel_timer()
@@ -139,11 +175,14 @@ class MemberConnection(asyncio.Protocol):
                 relay.join(self, event.username)
             elif isinstance(event, ev.Authenticated):
                 self.share_sent = False
-                relay.logins.record_success(self.source)
+                self._release_pake("success")
             elif isinstance(event, ev.AuthenticationFailed):
-                counted, self.share_sent = self.share_sent, False
+                self.share_sent = False
                 why = "wrong password" if "password" in event.reason else event.reason
-                relay.login_failed(self, why, counted=counted)
+                if self.pake_slot:
+                    self._release_pake("failure", why)
+                else:  # unreachable while every PAKE takes a slot; count it all the same
+                    relay.login_failed(self, why)
             elif isinstance(event, ev.PingReceived):
                 self._count(1)  # each PING costs us a decrypt and a sealed PONG: rate-limit it
             elif isinstance(event, ev.Goodbye):
@@ -154,9 +193,8 @@ class MemberConnection(asyncio.Protocol):
                 relay.left(self, Reason.PROTOCOL_ERROR)
             elif isinstance(event, ev.Refused):
                 logger.info("refused %s: %s", self.peer, event.text)
-        if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM and not self.share_sent:
+        if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM:
             self.share_sent = True
-            relay.attempt_started(self)
         self.flush()
         if self.protocol.close_expected():
             self.close()
@@ -208,10 +246,9 @@ class MemberConnection(asyncio.Protocol):
         self.timer = None
         if self.transport is None or self.transport.is_closing():
             return
-        if self.share_sent:
-            self.share_sent = False
-            self.relay.login_failed(self, "no password confirmation before the deadline",
-                                    counted=True)
+        guessed, self.share_sent = self.share_sent, False
+        self._release_pake("failure" if guessed else "none",
+                           "no password confirmation before the deadline")
         logger.info("closing %s: handshake timeout", self.peer)
         self.end(Reason.HANDSHAKE_TIMEOUT, "The handshake took too long.")
 
