@@ -183,6 +183,10 @@ class ChatWindow(ttk.Frame):
         if shown and not event.own and not event.from_history:
             self._notify()
 
+    def _on_MessageNotSent(self, event: Any) -> None:
+        if self.pending.pop(event.message_id, None) is not None:
+            self.messages.set_pending_note(event.message_id, f"not sent: {event.reason}")
+
     def _on_ForgedMessage(self, event: Any) -> None:
         self.messages.add_notice(
             f"A message claiming to come from {event.claimed_sender} failed verification and "

@@ -192,6 +192,8 @@ class TerminalChat:
             return f"* {clean(event.name)} {event.reason} (members: {members})"
         if isinstance(event, ce.AloneInRoom):
             return "* you are alone in the room"
+        if isinstance(event, ce.MessageNotSent):
+            return f"! not sent: {clean(event.reason)}"
         if isinstance(event, ce.ForgedMessage):
             return (f"! a message claiming to be from {clean(event.claimed_sender)} failed "
                     "verification and was dropped")

@@ -372,9 +372,14 @@ class _Session:
         fits = [m for m in messages if len(m.text.encode("utf-8")) <= limit]
         for message in messages:
             if message not in fits:
+                # Only a relay with a smaller limit than ours can get here: say so, never
+                # leave the message "sending" for ever.
                 with client._lock:
                     client._outbox.discard(message.message_id)
-                log.warning("dropped a message over this room's %d-byte limit", limit)
+                client._emit(ce.MessageNotSent(
+                    message_id=message.message_id,
+                    reason=f"this room accepts messages of at most {limit:,} bytes",
+                ))
         if fits:
             self.proto.send_messages(fits)
 

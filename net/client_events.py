@@ -65,6 +65,15 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageNotSent:
+    """The room refuses a message we queued (``reason`` says why); it was not sent and never
+    will be. Mark it as failed where it was shown as pending."""
+
+    message_id: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ForgedMessage:
     """A message attributed to ``claimed_sender`` failed verification and was dropped.
     Show a warning, never its content."""
@@ -124,6 +133,7 @@ ClientEvent = (
     | Connecting
     | Joined
     | MessageReceived
+    | MessageNotSent
     | ForgedMessage
     | MemberJoined
     | MemberLeft

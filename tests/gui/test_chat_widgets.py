@@ -248,6 +248,18 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
     assert SENDING not in text_of(chat.messages.text)
 
 
+def test_a_message_the_room_refuses_is_marked_not_sent(chat):
+    chat.entry.insert("1.0", "a long story")
+    assert chat.send_entry()
+    message_id = chat.sender.sent[-1][0]
+    feed(chat, ce.MessageNotSent(message_id=message_id,
+                                 reason="this room accepts messages of at most 100 bytes"))
+    content = text_of(chat.messages.text)
+    assert "not sent: this room accepts messages of at most 100 bytes" in content
+    assert SENDING not in content
+    assert message_id not in chat.pending
+
+
 def test_final_failure_disables_sending(chat):
     feed(chat, ce.Failed(kind=ErrorKind.ROOM_CLOSED, message="The host closed the room."))
     assert "closed by its host" in text_of(chat.messages.text)

@@ -320,3 +320,20 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
         assert not events.of(ce.Failed)
     finally:
         relay.stop()
+
+
+def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys, clients):
+    relay = RelayThread(RoomSecret.from_room_keys(room_keys),
+                        RelayConfig(host="127.0.0.1", port=0, max_message_bytes=100))
+    port = relay.start()
+    try:
+        alice, events = clients(port, "alice", keys=room_keys)
+        events.wait_for(_is(ce.Joined))
+        too_long = alice.send("x" * 101)
+        fine = alice.send("x" * 100)
+        refused = events.wait_for(_is(ce.MessageNotSent, message_id=too_long))
+        assert "at most 100 bytes" in refused.reason
+        events.wait_for(_is(ce.MessageReceived, message_id=fine))
+        assert alice.pending() == ()
+    finally:
+        relay.stop()
