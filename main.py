@@ -20,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from version import __version__
 
@@ -49,22 +50,24 @@ def _port(text: str) -> int:
 
 def _configure_chat(parser: argparse.ArgumentParser) -> None:
     # Arguments are declared here, not in net/, so that building the parser stays stdlib-only.
-    # No abbreviations: "--password SECRET" must be an error, not a short "--password-file".
-    parser.allow_abbrev = False
     parser.add_argument("host", help="the room's host name or address")
     parser.add_argument("port", type=_port, help="the room's port (usually 7777)")
     parser.add_argument("username", help="your name in the room (1-32 characters)")
-    parser.add_argument(
-        "--password-file",
-        metavar="FILE",
-        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
-    )
+    _add_password_file(parser)
 
 
 def _run_chat(args: argparse.Namespace) -> int:
     from net import chat_cli
 
     return chat_cli.run(args)
+
+
+def _add_password_file(parser: Any) -> None:  # a parser or an argument group
+    # The password itself never goes on the command line, where other users can read it.
+    parser.add_argument(
+        "--password-file", metavar="FILE",
+        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
+    )
 
 
 CHAT = Command(
@@ -74,13 +77,12 @@ CHAT = Command(
     run=_run_chat,
 )
 
+
 def _listen_port(text: str) -> int:
     return 0 if text.strip() == "0" else _port(text)  # 0: let the system pick a free port
 
 
 def _configure_relay(parser: argparse.ArgumentParser) -> None:
-    # No prefix matching: `--password SECRET` must be a usage error, not a file named SECRET.
-    parser.allow_abbrev = False
     parser.add_argument(
         "--bind", metavar="ADDR", default="0.0.0.0",  # noqa: S104 - reachable by design
         help="address to listen on (default 0.0.0.0: every interface)",
@@ -90,10 +92,7 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         help="port to listen on (default 7777; 0 picks a free one)",
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--password-file", metavar="FILE",
-        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
-    )
+    _add_password_file(source)
     source.add_argument(
         "--room-file", metavar="FILE",
         help="serve the room in FILE (from `room create`): the relay never sees the password",
@@ -118,10 +117,7 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
     )
     create.add_argument("--out", metavar="FILE", required=True, help="the room file to write")
     create.add_argument("--force", action="store_true", help="replace FILE if it exists")
-    create.add_argument(
-        "--password-file", metavar="FILE",
-        help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
-    )
+    _add_password_file(create)
 
 
 def _run_room(args: argparse.Namespace) -> int:
@@ -191,7 +187,10 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     if commands:
         subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
         for command in commands:
-            sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+            # No prefix matching anywhere: "--password SECRET" must be a usage error, not a
+            # file named SECRET read through "--password-file".
+            sub = subparsers.add_parser(command.name, help=command.help,
+                                        description=command.help, allow_abbrev=False)
             command.configure(sub)
             sub.set_defaults(run=command.run)
     return parser

@@ -94,6 +94,7 @@ print(json.dumps({{"code": code, "loaded": loaded}}))
         ("room", "create"),
         ("relay", "--password", "hunter2 hunter2"),  # never on the command line
         ("chat", "--password", "hunter2", "127.0.0.1", "7777", "alice"),
+        ("room", "create", "--out", "room.json", "--password", "hunter2"),
         ("chat", "127.0.0.1", "seventy", "alice"),
         ("chat", "127.0.0.1", "70000", "alice"),
     ],
