@@ -57,9 +57,9 @@ def _configure_chat(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_chat(args: argparse.Namespace) -> int:
-    from net import chat_cli
+    from net.client import cli
 
-    return chat_cli.run(args)
+    return cli.run(args)
 
 
 def _add_password_file(parser: Any) -> None:  # a parser or an argument group
@@ -100,9 +100,9 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_relay(args: argparse.Namespace) -> int:
-    from net import relay_cli
+    from net.relay import cli
 
-    return relay_cli.run_relay(args)
+    return cli.run_relay(args)
 
 
 def _configure_room(parser: argparse.ArgumentParser) -> None:
@@ -121,9 +121,9 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_room(args: argparse.Namespace) -> int:
-    from net import relay_cli
+    from net.relay import cli
 
-    return relay_cli.run_room_create(args)
+    return cli.run_room_create(args)
 
 
 RELAY = Command(

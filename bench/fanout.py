@@ -36,8 +36,8 @@ from bench.loadgen import (
     join_many,
 )
 from crypto.kdf import RoomKeys
-from net.messages import PendingMessage
-from net.roomfile import RoomSecret
+from net.proto._messages import PendingMessage
+from net.relay.roomfile import RoomSecret
 
 SENDERS = 5
 WINDOW = 64  # messages in flight per sender

@@ -49,7 +49,7 @@ def measure_app(root: object) -> tuple[float, float]:
     """(seconds to show the burst, longest Tk stall) with the real chat window."""
     from gui.chat import ChatWindow
     from gui.pump import EventPump
-    from net import client_events as ce
+    from net.client import events as ce
 
     chat = ChatWindow(root, room="example.org:7777", username="alice",
                       members=("alice", "bob"), send=lambda _text: b"\0" * 16,

@@ -27,7 +27,7 @@ from bench.loadgen import (
     join_many,
 )
 from crypto.kdf import RoomKeys
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 
 WARMUP_MEMBERS = 50
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from bench.fanout import percentile
 from bench.loadgen import Loop, RelayProcess, connect, cpu_seconds, join_many
 from crypto.kdf import RoomKeys
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 
 
 @dataclass

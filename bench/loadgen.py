@@ -29,9 +29,9 @@ from pathlib import Path
 from crypto.envelope import MessageHeader, open_message
 from crypto.kdf import RoomKeys
 from crypto.transport import BroadcastOpener
-from net import events as ev
-from net.messages import ChatItem, JoinedItem, decode_items
-from net.protocol import ClientProtocol, FrameType
+from net import proto
+from net.proto import ClientProtocol, FrameType
+from net.proto._messages import ChatItem, JoinedItem, decode_items
 
 ROOT = Path(__file__).resolve().parent.parent
 _BROADCAST = FrameType.BROADCAST
@@ -356,7 +356,7 @@ class Joiner:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
         self.started = time.perf_counter()
         self.finished = 0.0
-        self.welcome: ev.Welcomed | None = None
+        self.welcome: proto.Welcomed | None = None
         self.error = ""
         self.proto = ClientProtocol(username=name, keys=keys)
         self.sock = connect(port)
@@ -391,12 +391,12 @@ class Joiner:
             return self._fail("relay closed the connection")
         self.proto.receive_data(data)
         for event in self.proto.events_received():
-            if isinstance(event, ev.KeysRequired) and self.derive is not None:
+            if isinstance(event, proto.KeysRequired) and self.derive is not None:
                 self.proto.provide_keys(self.derive(event.room_id))
-            elif isinstance(event, ev.Welcomed):
+            elif isinstance(event, proto.Welcomed):
                 self.welcome = event
-            elif isinstance(event, (ev.Refused, ev.AuthenticationFailed, ev.ProtocolViolation,
-                                    ev.KeysRequired, ev.ConnectionClosed, ev.Goodbye)):
+            elif isinstance(event, (proto.Refused, proto.AuthenticationFailed, proto.ProtocolViolation,
+                                    proto.KeysRequired, proto.ConnectionClosed, proto.GoodbyeReceived)):
                 self._fail(f"join failed: {event}")
                 return
         self._write(self.proto.data_to_send())

@@ -58,7 +58,7 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
     count: Callable[[], int]
     if kind == "socketchat":
         from net.relay import Relay, RelayConfig
-        from net.roomfile import RoomSecret
+        from net.relay.roomfile import RoomSecret
 
         if room is None:
             raise SystemExit("--room is required for --kind socketchat")

@@ -16,8 +16,9 @@ import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
 from tkinter import messagebox
-from typing import Any
+from typing import TypeAlias
 
+from crypto.kdf import RoomKeys
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.errors import failure_text, host_error_text
@@ -34,8 +35,13 @@ from gui.login import LoginRequest, LoginView
 from gui.pump import EventPump
 from gui.settings import Settings, load_settings, save_settings
 from gui.theme import apply_theme
-from net import client_events as ce
-from net.client import MAX_MESSAGE_BYTES, ChatClient
+from net import client as ce
+from net.client import ChatClient, PendingMessage
+from net.relay import RelayThread
+
+#: What reaches the Tk thread through the pump: an event tagged with the generation of the
+#: client or room start that produced it.
+AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
@@ -68,7 +74,7 @@ class App:
         self._generation = 0  # events from an older client or room start are ignored
         self.request: LoginRequest | None = None
         self.hosting: HostRequest | None = None
-        self.relay: Any = None  # net.relay.RelayThread while hosting
+        self.relay: RelayThread | None = None  # while hosting
         self.starter: RoomStarter | None = None
         self.host_dialog: HostDialog | None = None
         self.invite: InvitePanel | None = None
@@ -111,7 +117,7 @@ class App:
         self.chat = ChatWindow(
             self.root, room=room, room_title=title, username=event.your_name,
             members=tuple(event.members),
-            send=self._send, max_message_bytes=MAX_MESSAGE_BYTES, palette=self.palette,
+            send=self._send, max_message_bytes=event.max_message_bytes, palette=self.palette,
             sound=self.sound, on_invite=self.show_invite if self.hosting else None)
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
@@ -155,7 +161,7 @@ class App:
                            password=request.password)
 
     def _start_client(self, host: str, port: int, username: str, *, password: str | None = None,
-                      keys: Any = None) -> None:
+                      keys: RoomKeys | None = None) -> None:
         self._generation += 1
         generation = self._generation
         put = self.pump.put
@@ -190,7 +196,7 @@ class App:
 
     # -- events -------------------------------------------------------------------------
 
-    def _dispatch(self, item: tuple[int, Any]) -> None:
+    def _dispatch(self, item: tuple[int, AppEvent]) -> None:
         generation, event = item
         if generation != self._generation:
             if isinstance(event, RoomStarted):
@@ -205,7 +211,7 @@ class App:
         else:
             self._login_event(event)
 
-    def _login_event(self, event: Any) -> None:
+    def _login_event(self, event: ce.ClientEvent) -> None:
         login = self.login
         if login is None:
             return
@@ -251,7 +257,7 @@ class App:
         if self.chat is not None:
             self.chat.flush()
 
-    def _send(self, text: str) -> bytes:
+    def _send(self, text: str) -> PendingMessage:
         if self.client is None:
             raise ValueError("Not connected to a room.")
         return self.client.send(text)

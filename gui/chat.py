@@ -13,13 +13,15 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from tkinter import ttk
-from typing import Any
+
+from typing_extensions import assert_never
 
 from gui.errors import failure_text
 from gui.messages import MessageList
 from gui.theme import PALETTE, Palette
+from net import client as ce
+from net.client import MAX_MESSAGE_BYTES, PendingMessage
 
-DEFAULT_MAX_MESSAGE_BYTES = 4000
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
 SENDING = "sending…"
@@ -43,7 +45,8 @@ class ChatWindow(ttk.Frame):
 
     def __init__(self, master: tk.Misc, *, room: str, username: str, members: tuple[str, ...],
                  room_title: str = "",
-                 send: Callable[[str], bytes], max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+                 send: Callable[[str], PendingMessage],
+                 max_message_bytes: int = MAX_MESSAGE_BYTES,
                  palette: Palette = PALETTE, sound: tk.BooleanVar | None = None,
                  on_invite: Callable[[], None] | None = None,
                  is_focused: Callable[[], bool] | None = None,
@@ -150,29 +153,53 @@ class ChatWindow(ttk.Frame):
 
     # -- events from the client -----------------------------------------------------------
 
-    def handle(self, event: Any) -> None:
-        """Show one client event. Unknown event types are ignored (newer clients may add some)."""
-        # Handlers are named after the event classes of net.client_events: _on_<ClassName>.
-        method = getattr(self, f"_on_{type(event).__name__}", None)
-        if method is not None:
-            method(event)
+    def handle(self, event: ce.ClientEvent) -> None:
+        """Show one client event (on the Tk thread, from the pump)."""
+        match event:
+            case ce.Joined():
+                self._on_joined(event)
+            case ce.MessageReceived():
+                self._on_message(event)
+            case ce.MessageNotSent():
+                self._on_not_sent(event)
+            case ce.ForgedMessage():
+                self._on_forged(event)
+            case ce.MemberJoined():
+                self._on_member_joined(event)
+            case ce.MemberLeft():
+                self._on_member_left(event)
+            case ce.AloneInRoom():
+                self._on_alone()
+            case ce.RateLimited():
+                self._on_rate_limited()
+            case ce.Disconnected():
+                self._on_disconnected(event)
+            case ce.Connecting():
+                self._on_connecting(event)
+            case ce.Failed():
+                self._on_failed(event)
+            case ce.DerivingKeys():
+                pass  # only before the first join, which the login view shows
+            case _:
+                assert_never(event)
 
     def flush(self) -> None:
         """Once per pump batch: scroll and trim the message list."""
         self.messages.flush()
 
-    def _on_Joined(self, event: Any) -> None:
+    def _on_joined(self, event: ce.Joined) -> None:
         self.messages.start_session()
         self.set_members(tuple(event.members))
         self._set_connected(True)
-        if getattr(event, "reconnected", False):
+        self.max_message_bytes = event.max_message_bytes
+        if event.reconnected:
             self.messages.add_notice("Reconnected to the room.", "good")
             for message_id in self.pending:
                 self.messages.set_pending_note(message_id, SENDING)
         else:
             self.messages.add_notice(f"You joined the room as {event.your_name}.", "good")
 
-    def _on_MessageReceived(self, event: Any) -> None:
+    def _on_message(self, event: ce.MessageReceived) -> None:
         if event.own and event.message_id in self.pending:
             self.pending.pop(event.message_id)
             self.messages.mark_delivered(event.message_id)
@@ -183,32 +210,32 @@ class ChatWindow(ttk.Frame):
         if shown and not event.own and not event.from_history:
             self._notify()
 
-    def _on_MessageNotSent(self, event: Any) -> None:
+    def _on_not_sent(self, event: ce.MessageNotSent) -> None:
         if self.pending.pop(event.message_id, None) is not None:
             self.messages.set_pending_note(event.message_id, f"not sent: {event.reason}")
 
-    def _on_ForgedMessage(self, event: Any) -> None:
+    def _on_forged(self, event: ce.ForgedMessage) -> None:
         self.messages.add_notice(
             f"A message claiming to come from {event.claimed_sender} failed verification and "
             "was dropped: someone may be trying to impersonate them.", "warning")
 
-    def _on_MemberJoined(self, event: Any) -> None:
+    def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{event.name} joined the room.")
 
-    def _on_MemberLeft(self, event: Any) -> None:
+    def _on_member_left(self, event: ce.MemberLeft) -> None:
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{event.name} left the room.")
 
-    def _on_AloneInRoom(self, _event: Any) -> None:
+    def _on_alone(self) -> None:
         self.messages.add_notice("You are alone in the room. Others can join with the host, "
                                  "port and room password.")
 
-    def _on_RateLimited(self, event: Any) -> None:
+    def _on_rate_limited(self) -> None:
         self.messages.add_notice("The room asked you to slow down: your messages are delayed, "
                                  "not lost.", "warning")
 
-    def _on_Disconnected(self, event: Any) -> None:
+    def _on_disconnected(self, event: ce.Disconnected) -> None:
         self._set_connected(False)
         retry_in = max(0.0, float(event.retry_in))
         reason = str(event.reason).rstrip(".")
@@ -219,13 +246,13 @@ class ChatWindow(ttk.Frame):
         self._retry_at = self._clock() + retry_in
         self._tick_countdown()
 
-    def _on_Connecting(self, event: Any) -> None:
+    def _on_connecting(self, event: ce.Connecting) -> None:
         if not self.connected:
             self._stop_countdown()
             self.messages.add_notice(f"Reconnecting (attempt {event.attempt})…")
             self.status.set(f"Reconnecting (attempt {event.attempt})…")
 
-    def _on_Failed(self, event: Any) -> None:
+    def _on_failed(self, event: ce.Failed) -> None:
         self._set_connected(False)
         self._stop_countdown()
         self.closed_for_good = True
@@ -319,13 +346,14 @@ class ChatWindow(ttk.Frame):
                 self._show_limit(problem, error=True)
             return False
         try:
-            message_id = self._send(text)
+            message = self._send(text)
         except ValueError as error:
             self._show_limit(str(error), error=True)
             return False
-        self.pending[message_id] = text
-        self.messages.add_message(self.username, text, int(time.time() * 1000), own=True,
-                                  message_id=message_id,
+        self.pending[message.message_id] = text
+        # The id and timestamp the client gave it: the same the other members will see.
+        self.messages.add_message(self.username, text, message.timestamp_ms, own=True,
+                                  message_id=message.message_id,
                                   pending=SENDING if self.connected else WAITING)
         self.messages.follow_next()
         self.messages.flush()

@@ -16,18 +16,16 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from crypto.kdf import SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
-from net.relay import RelayThread
-from net.roomfile import RoomSecret
+from net.relay import RelayThread, RoomSecret
 
 
 @dataclass(frozen=True)
 class RoomStarted:
     """The relay listens on ``port``; connect the host's client with ``keys``."""
 
-    relay: Any  # net.relay.RelayThread
+    relay: RelayThread
     keys: RoomKeys
     port: int
 

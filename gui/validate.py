@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from net.names import validate_username
+from net.client import validate_username
 
 MIN_PORT = 1
 MAX_PORT = 65535

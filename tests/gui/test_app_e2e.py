@@ -24,11 +24,11 @@ import pytest
 from crypto.kdf import RoomKeys, derive_room_keys
 from gui.app import App
 from gui.chat import SENDING, WAITING
-from net import client_events as ce
 from net.client import ChatClient
-from net.client_events import ErrorKind
+from net.client import events as ce
+from net.client.events import ErrorKind
 from net.relay import RelayConfig, RelayThread
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 from tests.gui.conftest import CHEAP, TIMEOUT, pump_until, text_of
 
 ROOT = Path(__file__).resolve().parents[2]

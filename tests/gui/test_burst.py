@@ -15,7 +15,8 @@ import time
 
 from gui.chat import ChatWindow
 from gui.pump import EventPump
-from net import client_events as ce
+from net.client import PendingMessage
+from net.client import events as ce
 from tests.gui.conftest import TIMEOUT
 
 BURST = 1000
@@ -24,7 +25,7 @@ MAX_STALL = 0.5  # seconds; measured here: 13–20 ms (docs/GUI.md)
 
 def test_burst_of_1000_messages_keeps_the_tk_thread_responsive(root):
     chat = ChatWindow(root, room="example.org:7777", username="alice",
-                      members=("alice", "bob"), send=lambda _text: b"\0" * 16,
+                      members=("alice", "bob"), send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
                       is_focused=lambda: True)
     chat.grid(row=0, column=0, sticky="nsew")
     root.columnconfigure(0, weight=1)

@@ -13,9 +13,10 @@ import pytest
 
 from gui.chat import SENDING, WAITING, ChatWindow, message_size_problem
 from gui.messages import MessageList, format_time, name_colour
-from net import client_events as ce
-from net.client_events import ErrorKind
-from tests.gui.conftest import pump_until, text_of
+from net.client import PendingMessage
+from net.client import events as ce
+from net.client.events import ErrorKind
+from tests.gui.conftest import text_of
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -28,15 +29,15 @@ def received(sender: str, text: str, *, own: bool = False, history: bool = False
 
 
 class Sender:
-    """Stands in for ChatClient.send: records texts, returns fresh ids."""
+    """Stands in for ChatClient.send: records texts, returns them as PendingMessages."""
 
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, str]] = []
 
-    def __call__(self, text: str) -> bytes:
+    def __call__(self, text: str) -> PendingMessage:
         message_id = next(_ids)
         self.sent.append((message_id, text))
-        return message_id
+        return PendingMessage(text=text, message_id=message_id, timestamp_ms=NOW_MS)
 
 
 @pytest.fixture
@@ -237,7 +238,8 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
 
     feed(chat, ce.Connecting(attempt=2))
     assert chat.status.get() == "Reconnecting (attempt 2)…"
-    feed(chat, ce.Joined(your_name="alice", members=("alice", "bob"), reconnected=True))
+    feed(chat, ce.Joined(your_name="alice", members=("alice", "bob"), reconnected=True,
+                         max_message_bytes=100))
     assert chat.connected
     assert chat.status.get() == "Connected as alice"
     content = text_of(chat.messages.text)
@@ -292,9 +294,13 @@ def test_sound_rings_only_when_enabled(chat, monkeypatch):
     assert rings == [True]
 
 
-def test_unknown_events_are_ignored(chat):
+def test_an_event_type_the_window_does_not_handle_is_a_bug_not_a_silent_drop(chat):
+    # Dispatch is a checked `match` (mypy proves every ClientEvent is handled); anything else
+    # reaching the window raises, so the pump reports it instead of the chat going quiet.
     class Future:
         pass
 
-    feed(chat, Future())
-    pump_until(chat, lambda: True)
+    before = text_of(chat.messages.text)
+    with pytest.raises(AssertionError, match="unreachable"):
+        feed(chat, Future())
+    assert text_of(chat.messages.text) == before

@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from gui.errors import failure_text, host_error_text
-from net.client_events import ErrorKind
+from net.client.events import ErrorKind
 
 EXPECTED = {
     ErrorKind.REFUSED: ("connection was refused", "Is the room running? Is the port right?"),

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Spake2Secret
 from crypto.transport import BroadcastSealer
-from net import events as ev
-from net.frames import FrameReader, FrameType, encode_frame
-from net.messages import ChatItem, JoinedItem, LeftItem
-from net.protocol import ClientProtocol, RelayProtocol, encode_broadcast
-from net.replay import RecentIds
+from net import proto
+from net.proto import ClientProtocol, RelayProtocol, WelcomeArgs, encode_broadcast
+from net.proto._frames import FrameReader, FrameType, encode_frame
+from net.proto._messages import ChatItem, JoinedItem, LeftItem
+from net.proto._replay import RecentIds
 
 PASSWORD = "correct horse battery staple"
 ROOM_ID = bytes(range(16))
@@ -99,8 +99,8 @@ class Pair:
         self.relay = relay
         self.tamper_to_relay = tamper_to_relay or (lambda data: data)
         self.tamper_to_client = tamper_to_client or (lambda data: data)
-        self.client_events: list[ev.Event] = []
-        self.relay_events: list[ev.Event] = []
+        self.client_events: list[proto.Event] = []
+        self.relay_events: list[proto.Event] = []
         self.to_relay_log: list[bytes] = []
         self.to_client_log: list[bytes] = []
 
@@ -121,7 +121,7 @@ class Pair:
                 return
         raise AssertionError("the two sides never went quiet")
 
-    def take(self) -> tuple[list[ev.Event], list[ev.Event]]:
+    def take(self) -> tuple[list[proto.Event], list[proto.Event]]:
         """Return and forget (client events, relay events)."""
         client_events, relay_events = self.client_events, self.relay_events
         self.client_events, self.relay_events = [], []
@@ -148,17 +148,19 @@ class Room:
         """Handshake, join and welcome ``client``; announce it to the others."""
         pair = Pair(client, make_relay(self.secret, scalar=0x3333 + len(self.pairs)))
         pair.handshake()
-        requests = [e for e in pair.relay_events if isinstance(e, ev.JoinRequested)]
+        requests = [e for e in pair.relay_events if isinstance(e, proto.JoinRequested)]
         if len(requests) != 1:  # explicit: helpers are not assert-rewritten and -O strips asserts
             raise AssertionError(f"expected one JoinRequested, got {pair.relay_events}")
         name = requests[0].username
         pair.relay.accept_join(
-            name=name,
-            members=(*self.pairs, name),
-            broadcast_key=BROADCAST_KEY,
-            next_seq=self.sealer.next_seq,
-            history_items=self.history[-self.history_limit :],
-            max_message_bytes=MAX_MESSAGE_BYTES,
+            WelcomeArgs(
+                name=name,
+                members=(*self.pairs, name),
+                broadcast_key=BROADCAST_KEY,
+                next_seq=self.sealer.next_seq,
+                history=tuple(self.history[-self.history_limit :]),
+                max_message_bytes=MAX_MESSAGE_BYTES,
+            )
         )
         self.pairs[name] = pair
         self.broadcast([JoinedItem(name=name)], exclude=name)
@@ -180,11 +182,11 @@ class Room:
             for name, pair in list(self.pairs.items()):
                 pair.shuttle()
                 for event in pair.relay_events:
-                    if isinstance(event, ev.MessagesSubmitted):
+                    if isinstance(event, proto.MessagesSubmitted):
                         attested = [ChatItem.from_outgoing(m, sender=name) for m in event.messages]
                         items += attested
                         self.history += attested
-                    elif isinstance(event, ev.Goodbye):
+                    elif isinstance(event, proto.GoodbyeReceived):
                         del self.pairs[name]
                         items.append(LeftItem(name=name, code=event.code))
                 pair.relay_events.clear()

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from net import client_events as ce
-from net.chat_cli import TerminalChat, _Printer, clean
+from net.client import events as ce
+from net.client.cli import TerminalChat, _Printer, clean
 
 
 @pytest.mark.parametrize(

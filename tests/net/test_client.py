@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from crypto.kdf import RoomKeys, derive_room_keys
-from net import client_events as ce
 from net.client import ChatClient
-from net.frames import FrameType
+from net.client import events as ce
+from net.proto._frames import FrameType
 from net.relay import RelayConfig, RelayThread
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 from tests.net.helpers import PASSWORD
 from tests.net.proxy import RecordingProxy
 from tests.net.wire import WireClient
@@ -109,9 +109,12 @@ def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
 
     sent = alice.send("hello bob 👋")
     got = bob_events.wait_for(_is(ce.MessageReceived, text="hello bob 👋"))
-    assert (got.sender, got.message_id, got.own, got.from_history) == ("alice", sent, False, False)
-    echo = alice_events.wait_for(_is(ce.MessageReceived, message_id=sent))
+    assert (got.sender, got.message_id, got.own, got.from_history) == (
+        "alice", sent.message_id, False, False)
+    echo = alice_events.wait_for(_is(ce.MessageReceived, message_id=sent.message_id))
     assert echo.own
+    # One id and one timestamp, made once by send(): the sender and every member see the same.
+    assert got.timestamp_ms == echo.timestamp_ms == sent.timestamp_ms
     assert alice.pending() == ()
 
     bob.close()
@@ -216,15 +219,15 @@ def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, cli
         queued = alice.send("typed while offline")
         alice_events.wait_for(_is(ce.Joined, reconnected=True))
         bob_events.wait_for(_is(ce.MessageReceived, text="typed while offline"))
-        alice_events.wait_for(_is(ce.MessageReceived, message_id=queued, own=True))
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=queued.message_id, own=True))
 
         # Cut again right after a send: the echo may be lost, the message must still arrive once.
         again = alice.send("sent as the line drops")
         proxy.cut()
         alice_events.wait_for(lambda e: isinstance(e, ce.Joined) and e.reconnected
                               and len(alice_events.of(ce.Joined)) >= 3)
-        alice_events.wait_for(_is(ce.MessageReceived, message_id=again))
-        bob_events.wait_for(_is(ce.MessageReceived, message_id=again))
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
+        bob_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
         bob.send("sync")  # a marker: everything before it has been fanned out
         bob_events.wait_for(_is(ce.MessageReceived, text="sync"))
         alice_events.wait_for(_is(ce.MessageReceived, text="sync"))
@@ -244,10 +247,10 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
         _, bob_events = clients(relay.port, "bob", keys=room_keys)
         bob_events.wait_for(_is(ce.Joined, members=("alice-wire", "bob")))
         first = alice.send("the same secret text")
-        alice_events.wait_for(_is(ce.MessageReceived, message_id=first))
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=first.message_id))
         second = alice.send("the same secret text")  # after the echo: its own CHAT frame
-        alice_events.wait_for(_is(ce.MessageReceived, message_id=second))
-        bob_events.wait_for(_is(ce.MessageReceived, message_id=second))
+        alice_events.wait_for(_is(ce.MessageReceived, message_id=second.message_id))
+        bob_events.wait_for(_is(ce.MessageReceived, message_id=second.message_id))
         up, down = proxy.captured()
     finally:
         proxy.close()
@@ -322,18 +325,28 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
         relay.stop()
 
 
-def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys, clients):
+def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys):
     relay = RelayThread(RoomSecret.from_room_keys(room_keys),
                         RelayConfig(host="127.0.0.1", port=0, max_message_bytes=100))
     port = relay.start()
+    events = Recorder()
+    alice = ChatClient(host="127.0.0.1", port=port, username="alice", on_event=events,
+                       keys=room_keys)
     try:
-        alice, events = clients(port, "alice", keys=room_keys)
-        events.wait_for(_is(ce.Joined))
+        # Typed before the room's own limit is known (not yet joined): queued, then refused.
         too_long = alice.send("x" * 101)
         fine = alice.send("x" * 100)
-        refused = events.wait_for(_is(ce.MessageNotSent, message_id=too_long))
+        alice.start()
+        joined = events.wait_for(_is(ce.Joined))
+        assert joined.max_message_bytes == 100  # the room's real limit reaches the app
+        refused = events.wait_for(_is(ce.MessageNotSent, message_id=too_long.message_id))
         assert "at most 100 bytes" in refused.reason
-        events.wait_for(_is(ce.MessageReceived, message_id=fine))
+        events.wait_for(_is(ce.MessageReceived, message_id=fine.message_id))
         assert alice.pending() == ()
+        # Once joined, send() itself checks the room's limit, not the protocol's default.
+        assert alice.max_message_bytes == 100
+        with pytest.raises(ValueError, match="limit is 100 bytes"):
+            alice.send("x" * 101)
     finally:
+        alice.close()
         relay.stop()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from net.codec import Reader, Writer
-from net.errors import DecodeError
-from net.frames import Reason
-from net.messages import (
+from net.proto._codec import Reader, Writer
+from net.proto._errors import DecodeError, LocalProtocolError
+from net.proto._frames import Reason
+from net.proto._messages import (
     ChatItem,
     ClientHello,
     JoinedItem,
@@ -69,18 +69,18 @@ def test_writer_reader_round_trip_every_field() -> None:
     [("u8", 256), ("u16", 65536), ("u32", 2**32), ("u64", 2**64), ("u8", -1)],
 )
 def test_writer_rejects_out_of_range_integers(method: str, value: int) -> None:
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(LocalProtocolError, match="does not fit"):
         getattr(Writer(), method)(value)
 
 
 def test_writer_rejects_strings_too_long_for_their_prefix() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         Writer().str8("x" * 256)
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         Writer().str8("é" * 128)  # 256 bytes of UTF-8: the byte length is what counts
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         Writer().str16("x" * 65536)
-    with pytest.raises(ValueError, match="must be 3 bytes"):
+    with pytest.raises(LocalProtocolError, match="must be 3 bytes"):
         Writer().raw(b"ab", 3)
 
 
@@ -206,7 +206,7 @@ def test_broadcast_item_failures() -> None:
         decode_items(encode_items([JoinedItem(name="bob")])[:-1])
     with pytest.raises(DecodeError, match="UTF-8"):
         decode_items(b"\x00\x01\x02\x01\xff")
-    with pytest.raises(TypeError):
+    with pytest.raises(LocalProtocolError):
         encode_items(["not an item"])
 
 
@@ -239,7 +239,7 @@ def test_welcome_decode_failures() -> None:
     no_history = welcome(history=()).encode()
     with pytest.raises(DecodeError, match="non-chat"):
         Welcome.decode(no_history[:-2] + b"\x00\x01" + encode_items([JoinedItem(name="x")])[2:])
-    with pytest.raises(TypeError):
+    with pytest.raises(LocalProtocolError):
         welcome(history=(JoinedItem(name="x"),)).encode()
 
 
@@ -258,7 +258,7 @@ def test_str8s_writes_what_str8_one_by_one_writes_and_reads_back() -> None:
 
 
 def test_str8s_refuses_a_name_too_long_and_reads_zero_names() -> None:
-    with pytest.raises(ValueError, match="8 bits"):
+    with pytest.raises(LocalProtocolError, match="8 bits"):
         Writer().str8s(["ok", "x" * 256])
     assert Reader(b"").str8s(0) == ()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from net.frames import (
+from net.proto import LocalProtocolError
+from net.proto._frames import (
     MAX_HANDSHAKE_FRAME,
     FrameError,
     FrameReader,
@@ -20,7 +21,7 @@ def frames(*bodies: bytes) -> bytes:
 
 def test_encode_frame_prefixes_the_big_endian_length() -> None:
     assert encode_frame(b"\x13abc") == b"\x00\x00\x00\x04\x13abc"
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         encode_frame(b"")
 
 

@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from crypto.kdf import derive_room_keys
 from crypto.spake2 import Spake2Secret
 from crypto.transport import BroadcastSealer
-from net import events as ev
-from net.frames import MAX_HANDSHAKE_FRAME, MAX_RELAY_FRAME, Reason
-from net.messages import ChatItem, JoinedItem
-from net.protocol import encode_broadcast
+from net import proto
+from net.proto import WelcomeArgs, encode_broadcast
+from net.proto._frames import MAX_HANDSHAKE_FRAME, MAX_RELAY_FRAME, Reason
+from net.proto._messages import ChatItem, JoinedItem
 from tests.net.helpers import BROADCAST_KEY, PASSWORD, ROOM_ID, Pair, make_client, make_relay
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -37,19 +37,21 @@ def recorded_session() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     pair.handshake()
     sealer = BroadcastSealer(BROADCAST_KEY)
     pair.relay.accept_join(
-        name="alice",
-        members=("alice", "bob"),
-        broadcast_key=BROADCAST_KEY,
-        next_seq=sealer.next_seq,
-        history_items=(),
-        max_message_bytes=1000,
+        WelcomeArgs(
+            name="alice",
+            members=("alice", "bob"),
+            broadcast_key=BROADCAST_KEY,
+            next_seq=sealer.next_seq,
+            history=(),
+            max_message_bytes=1000,
+        )
     )
     pair.shuttle()
     pair.client.send_messages([("hello", bytes(16), 1), ("again", bytes(range(16)), 2)])
     pair.client.send_ping(3)
     pair.relay.send_notice(Reason.RATE_LIMITED, "slow down")
     pair.shuttle()
-    submitted = [e for e in pair.relay_events if isinstance(e, ev.MessagesSubmitted)]
+    submitted = [e for e in pair.relay_events if isinstance(e, proto.MessagesSubmitted)]
     items = [ChatItem.from_outgoing(m, sender="alice") for m in submitted[0].messages]
     pair.relay.send_raw(encode_broadcast(sealer, [JoinedItem(name="bob"), *items]))
     pair.client.send_goodbye(Reason.LEAVING, "bye")
@@ -76,8 +78,8 @@ def _feed(core, data: bytes, cuts: list[int], cap: int) -> list:
         core.data_to_send()
     core.receive_eof()
     events += core.events_received()
-    assert events[-1] == ev.ConnectionClosed()
-    violations = [i for i, e in enumerate(events) if isinstance(e, ev.ProtocolViolation)]
+    assert events[-1] == proto.ConnectionClosed()
+    violations = [i for i, e in enumerate(events) if isinstance(e, proto.ProtocolViolation)]
     # After a violation, nothing but the final ConnectionClosed.
     assert all(i >= len(events) - 2 for i in violations)
     return events
@@ -129,7 +131,7 @@ def test_mutated_session_to_the_client(edits, cut_at, cuts) -> None:
     data = _mutate(b"".join(chunks), edits, cut_at)
     events = _feed(_fresh_client(), data, cuts, MAX_RELAY_FRAME)
     if not edits and cut_at is None:
-        assert not any(isinstance(e, ev.ProtocolViolation) for e in events)
+        assert not any(isinstance(e, proto.ProtocolViolation) for e in events)
 
 
 @SETTINGS
@@ -149,20 +151,22 @@ def test_mutated_session_to_the_relay(edits, cut_at, cuts) -> None:
         relay.receive_data(data[start:end])
         new = relay.events_received()
         events += new
-        if any(isinstance(e, ev.JoinRequested) for e in new) and relay.state.name == "JOIN_PENDING":
+        if any(isinstance(e, proto.JoinRequested) for e in new) and relay.state.name == "JOIN_PENDING":
             relay.accept_join(
-                name="alice",
-                members=("alice",),
-                broadcast_key=BROADCAST_KEY,
-                next_seq=1,
-                history_items=(),
-                max_message_bytes=1000,
+                WelcomeArgs(
+                    name="alice",
+                    members=("alice",),
+                    broadcast_key=BROADCAST_KEY,
+                    next_seq=1,
+                    history=(),
+                    max_message_bytes=1000,
+                )
             )
         assert relay._reader.buffered <= 65536
         relay.data_to_send()
     relay.receive_eof()
     events += relay.events_received()
-    assert events[-1] == ev.ConnectionClosed()
+    assert events[-1] == proto.ConnectionClosed()
     if not edits and cut_at is None:
-        assert not any(isinstance(e, ev.ProtocolViolation) for e in events)
-        assert ev.Goodbye(code=Reason.LEAVING, text="bye") in events
+        assert not any(isinstance(e, proto.ProtocolViolation) for e in events)
+        assert proto.GoodbyeReceived(code=Reason.LEAVING, text="bye") in events

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from net.names import username_key, validate_username
-from net.replay import RecentIds
+from net.proto import LocalProtocolError
+from net.proto._names import username_key, validate_username
+from net.proto._replay import RecentIds
 
 
 @pytest.mark.parametrize("name", ["alice", "Zoë", "Ana María", "李小龙", "x" * 32, "a-b_c.d"])
@@ -59,5 +60,5 @@ def test_recent_ids_evicts_oldest() -> None:
     seen.add(bytes([2]))  # refreshed: now the newest
     seen.add(bytes([5]))
     assert bytes([2]) in seen and bytes([3]) not in seen
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         RecentIds(capacity=0)

@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from net.messages import PendingMessage
-from net.outbox import Outbox, OutboxFull, reconnect_delay
+from net.proto._messages import PendingMessage
+from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
 
 
 def _message(n: int) -> PendingMessage:

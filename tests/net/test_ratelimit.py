@@ -2,7 +2,8 @@
 
 import pytest
 
-from net.ratelimit import LoginLimiter, TokenBucket, source_key
+from net.proto import LocalProtocolError
+from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
 
 
 @pytest.mark.parametrize(
@@ -62,5 +63,5 @@ def test_token_bucket_allows_burst_then_asks_to_wait():
 
 
 def test_token_bucket_rejects_nonsense():
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         TokenBucket(rate=0, burst=1, now=0.0)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from crypto.kdf import derive_room_keys
 from crypto.transport import BroadcastOpener
-from net.frames import FrameType
-from net.messages import JoinedItem, OutgoingMessage, decode_items
+from net.proto._frames import FrameType
+from net.proto._messages import JoinedItem, OutgoingMessage, decode_items
 from net.relay import Relay, RelayConfig
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 from tests.net.helpers import split_frames
 
 KEYS = derive_room_keys("fan-out test password", room_id=bytes(16), n=2**4)
@@ -35,9 +35,9 @@ class _Transport:
 
 class _Protocol:
     def __init__(self) -> None:
-        self.welcome: dict = {}
+        self.welcome = None
 
-    def accept_join(self, **welcome) -> None:
+    def accept_join(self, welcome) -> None:
         self.welcome = welcome
 
 
@@ -52,8 +52,8 @@ class _Member:
         self.name = name
 
     def received(self) -> list[list]:
-        opener = BroadcastOpener(self.protocol.welcome["broadcast_key"],
-                                 next_seq=self.protocol.welcome["next_seq"])
+        opener = BroadcastOpener(self.protocol.welcome.broadcast_key,
+                                 next_seq=self.protocol.welcome.next_seq)
         return [list(decode_items(opener.open(FrameType.BROADCAST, body[1:])))
                 for data in self.transport.writes for body in split_frames(data)]
 
@@ -83,7 +83,7 @@ def test_joins_in_one_iteration_are_written_once_per_member_and_only_after_each_
         ["JoinedItem"], ["ChatItem"]]
     assert bob.received()[0] == [JoinedItem(name="carol")]
     assert [[type(i).__name__ for i in items] for items in carol.received()] == [["ChatItem"]]
-    assert carol.protocol.welcome["members"] == ("alice", "bob", "carol")
+    assert carol.protocol.welcome.members == ("alice", "bob", "carol")
 
 
 def test_a_joiner_with_nothing_after_its_welcome_gets_no_write():

@@ -9,8 +9,9 @@ from __future__ import annotations
 import pytest
 
 from crypto.transport import BroadcastOpener, BroadcastSealer
-from net.frames import MAX_RELAY_FRAME, FrameType, Reason
-from net.messages import (
+from net.proto import LocalProtocolError
+from net.proto._frames import MAX_RELAY_FRAME, FrameType, Reason
+from net.proto._messages import (
     ChatItem,
     JoinedItem,
     LeftItem,
@@ -18,8 +19,8 @@ from net.messages import (
     Welcome,
     decode_items,
 )
-from net.relay_protocol import encode_broadcast
-from net.room import JoinRejected, Room, item_size
+from net.proto._relay import encode_broadcast
+from net.proto._room import JoinRejected, Room, item_size
 from tests.net.helpers import split_frames
 
 KEY = bytes(range(32))
@@ -92,7 +93,7 @@ def test_room_full_at_max_members(room) -> None:
 
 def test_join_twice_without_check_is_a_bug(room) -> None:
     add(room, "alice")
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         room.join("ALICE", "conn-2")
 
 
@@ -146,15 +147,15 @@ def test_a_joiner_is_announced_to_the_others_before_it_is_added(room) -> None:
     assert items[1] == JoinedItem(name="bob")
     welcome = room.welcome("bob")
     # The message was flushed before the welcome: bob gets it in history, and only there.
-    assert [item.message_id for item in welcome["history_items"]] == [message(1).message_id]
-    assert welcome["next_seq"] == room.next_seq
+    assert [item.message_id for item in welcome.history] == [message(1).message_id]
+    assert welcome.next_seq == room.next_seq
     room.submit("bob", [message(2)])
-    joiner = BroadcastOpener(KEY, next_seq=welcome["next_seq"])
+    joiner = BroadcastOpener(KEY, next_seq=welcome.next_seq)
     (later,) = open_all(room.flush(), joiner)  # the first broadcast bob is written opens
     assert [item.sender for item in later] == ["bob"]
-    assert welcome["members"] == ("alice", "bob")
-    assert welcome["broadcast_key"] == KEY
-    assert welcome["max_message_bytes"] == room.max_message_bytes
+    assert welcome.members == ("alice", "bob")
+    assert welcome.broadcast_key == KEY
+    assert welcome.max_message_bytes == room.max_message_bytes
 
 
 def test_history_is_added_at_flush_in_broadcast_order(room) -> None:
@@ -210,15 +211,15 @@ def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
     assert sum(item_size(item) for item in room.history) <= MAX_RELAY_FRAME
     welcome = room.welcome("member number 199 with a long na")
     encoded = Welcome(
-        your_name=welcome["name"],
-        members=welcome["members"],
-        broadcast_key=welcome["broadcast_key"],
-        next_seq=welcome["next_seq"],
-        max_message_bytes=welcome["max_message_bytes"],
-        history=tuple(welcome["history_items"]),
+        your_name=welcome.name,
+        members=welcome.members,
+        broadcast_key=welcome.broadcast_key,
+        next_seq=welcome.next_seq,
+        max_message_bytes=welcome.max_message_bytes,
+        history=tuple(welcome.history),
     ).encode()
     assert 1 + len(encoded) + 16 <= MAX_RELAY_FRAME
-    history = welcome["history_items"]
+    history = welcome.history
     assert 20 < len(history) < 100
     assert history[-1].timestamp_ms == 1099  # the newest ones are the ones kept
     assert [h.timestamp_ms for h in history] == sorted(h.timestamp_ms for h in history)
@@ -252,9 +253,9 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
     assert room.members == ("alice", "bob", "Ünïcødé")
     welcome = room.welcome("Ünïcødé")
     encoded = Welcome(
-        your_name=welcome["name"], members=welcome["members"],
-        broadcast_key=welcome["broadcast_key"], next_seq=welcome["next_seq"],
-        max_message_bytes=welcome["max_message_bytes"], history=(),
+        your_name=welcome.name, members=welcome.members,
+        broadcast_key=welcome.broadcast_key, next_seq=welcome.next_seq,
+        max_message_bytes=welcome.max_message_bytes, history=(),
     ).encode()
     assert Welcome.decode(encoded).members == ("alice", "bob", "Ünïcødé")
     # The running byte count equals what the member list encodes to.

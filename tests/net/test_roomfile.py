@@ -12,7 +12,7 @@ import pytest
 from crypto.errors import PasswordError
 from crypto.kdf import derive_room_keys
 from crypto.spake2 import Spake2Secret
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 from tests.net.helpers import PASSWORD, ROOM_ID
 
 N = 2**10  # test-only scrypt cost

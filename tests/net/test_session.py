@@ -7,12 +7,12 @@ import pytest
 
 from crypto.envelope import MessageHeader, seal_message
 from crypto.kdf import derive_room_keys
-from net import events as ev
-from net.errors import LocalProtocolError
-from net.frames import MAX_CLIENT_FRAME, FrameType, Reason
-from net.messages import ChatItem, JoinedItem, LeftItem, PendingMessage
-from net.protocol import ClientState, RelayState, encode_broadcast
-from net.replay import RecentIds
+from net import proto
+from net.proto import ClientState, RelayState, WelcomeArgs, encode_broadcast
+from net.proto._errors import LocalProtocolError
+from net.proto._frames import MAX_CLIENT_FRAME, FrameType, Reason
+from net.proto._messages import ChatItem, JoinedItem, LeftItem, PendingMessage
+from net.proto._replay import RecentIds
 from tests.net.helpers import (
     MAX_MESSAGE_BYTES,
     PASSWORD,
@@ -25,8 +25,8 @@ from tests.net.helpers import (
 )
 
 
-def messages(events) -> list[ev.MessageReceived]:
-    return [e for e in events if isinstance(e, ev.MessageReceived)]
+def messages(events) -> list[proto.ChatOpened]:
+    return [e for e in events if isinstance(e, proto.ChatOpened)]
 
 
 @pytest.fixture
@@ -56,7 +56,7 @@ def test_welcome_lists_members_and_history(room, room_keys, alice) -> None:
     room.pump()
     assert [m.text for m in messages(alice.take()[0])] == ["first", "second"]  # own echoes
     bob = room.connect(make_client("bob", room_keys))
-    welcomed = [e for e in bob.client_events if isinstance(e, ev.Welcomed)]
+    welcomed = [e for e in bob.client_events if isinstance(e, proto.Welcomed)]
     assert len(welcomed) == 1
     (welcome,) = welcomed
     assert welcome.your_name == "bob" and welcome.members == ("alice", "bob")
@@ -67,7 +67,7 @@ def test_welcome_lists_members_and_history(room, room_keys, alice) -> None:
     ]
     assert bob.client.state is ClientState.JOINED and bob.relay.state is RelayState.JOINED
     room.pump()
-    assert alice.take()[0] == [ev.MemberJoined(name="bob")]
+    assert alice.take()[0] == [proto.MemberArrived(name="bob")]
 
 
 def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
@@ -77,7 +77,7 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
     assert [body[0] for body in chat_frames] == [FrameType.CHAT]  # three messages, one frame
     alice.relay.receive_data(b"".join(len(b).to_bytes(4, "big") + b for b in chat_frames))
     (submitted,) = alice.relay.events_received()
-    assert isinstance(submitted, ev.MessagesSubmitted) and len(submitted.messages) == 3
+    assert isinstance(submitted, proto.MessagesSubmitted) and len(submitted.messages) == 3
     before = len(room.broadcasts)
     items = [ChatItem.from_outgoing(m, sender="alice") for m in submitted.messages]
     frame = room.broadcast(items)
@@ -106,17 +106,17 @@ def test_presence_join_and_leave(room, alice, bob) -> None:
     bob.client.send_goodbye(Reason.LEAVING, "bye")
     assert bob.client.close_expected()
     room.pump()
-    assert alice.take()[0] == [ev.MemberLeft(name="bob", code=Reason.LEAVING)]
+    assert alice.take()[0] == [proto.MemberDeparted(name="bob", code=Reason.LEAVING)]
     assert bob.relay_events == [] and bob.relay.close_expected()
 
 
 def test_ping_pong_both_ways(alice) -> None:
     alice.client.send_ping(7)
     alice.shuttle()
-    assert alice.take() == ([ev.PongReceived(token=7)], [ev.PingReceived(token=7)])
+    assert alice.take() == ([proto.PongReceived(token=7)], [proto.PingReceived(token=7)])
     alice.relay.send_ping(2**64 - 1)
     alice.shuttle()
-    assert alice.take() == ([ev.PingReceived(token=2**64 - 1)], [ev.PongReceived(token=2**64 - 1)])
+    assert alice.take() == ([proto.PingReceived(token=2**64 - 1)], [proto.PongReceived(token=2**64 - 1)])
 
 
 def test_ping_while_join_is_pending(room_keys, relay_secret) -> None:
@@ -127,15 +127,15 @@ def test_ping_while_join_is_pending(room_keys, relay_secret) -> None:
     pair.relay.send_ping(2)
     pair.shuttle()
     assert pair.take() == (
-        [ev.PingReceived(token=2), ev.PongReceived(token=1)],
-        [ev.PingReceived(token=1), ev.PongReceived(token=2)],
+        [proto.PingReceived(token=2), proto.PongReceived(token=1)],
+        [proto.PingReceived(token=1), proto.PongReceived(token=2)],
     )
 
 
 def test_notice_is_not_fatal(alice) -> None:
     alice.relay.send_notice(Reason.RATE_LIMITED, "slow down")
     alice.shuttle()
-    assert alice.take()[0] == [ev.Notice(code=Reason.RATE_LIMITED, text="slow down")]
+    assert alice.take()[0] == [proto.NoticeReceived(code=Reason.RATE_LIMITED, text="slow down")]
     assert not alice.client.close_expected()
 
 
@@ -144,7 +144,7 @@ def test_relay_goodbye_ends_the_connection(alice) -> None:
     assert alice.relay.close_expected()
     alice.shuttle()
     assert alice.take()[0] == [
-        ev.Goodbye(code=Reason.ROOM_CLOSING, text="The host closed the room.")
+        proto.GoodbyeReceived(code=Reason.ROOM_CLOSING, text="The host closed the room.")
     ]
     assert alice.client.state is ClientState.CLOSED and alice.client.close_expected()
     alice.client.receive_data(b"\x00\x00\x00\x01\x99")  # ignored after the end
@@ -161,7 +161,7 @@ def test_reject_join(room_keys, relay_secret) -> None:
     assert pair.relay.close_expected()
     pair.shuttle()
     assert pair.take()[0] == [
-        ev.Goodbye(code=Reason.NAME_TAKEN, text="That name is taken in this room.")
+        proto.GoodbyeReceived(code=Reason.NAME_TAKEN, text="That name is taken in this room.")
     ]
 
 
@@ -169,15 +169,17 @@ def test_relay_must_not_rename_us(room_keys, relay_secret) -> None:
     pair = Pair(make_client(keys=room_keys), make_relay(relay_secret))
     pair.handshake()
     pair.relay.accept_join(
-        name="mallory",
-        members=("mallory",),
-        broadcast_key=bytes(32),
-        next_seq=1,
-        history_items=(),
-        max_message_bytes=100,
+        WelcomeArgs(
+            name="mallory",
+            members=("mallory",),
+            broadcast_key=bytes(32),
+            next_seq=1,
+            history=(),
+            max_message_bytes=100,
+        )
     )
     pair.shuttle()
-    assert isinstance(pair.client_events[-1], ev.ProtocolViolation)
+    assert isinstance(pair.client_events[-1], proto.ProtocolViolation)
 
 
 def test_send_raw_only_reaches_joined_members(room_keys, relay_secret, room) -> None:
@@ -196,7 +198,7 @@ def test_max_message_bytes_is_enforced_on_send(alice) -> None:
     client = alice.client
     client.send_messages([("é" * (MAX_MESSAGE_BYTES // 2), client.new_message_id(), 1)])
     client.data_to_send()
-    with pytest.raises(ValueError, match="at most 4000"):
+    with pytest.raises(LocalProtocolError, match="at most 4000"):
         client.send_messages(
             [
                 ("ok", client.new_message_id(), 1),
@@ -204,9 +206,9 @@ def test_max_message_bytes_is_enforced_on_send(alice) -> None:
             ]
         )
     assert client.data_to_send() == b""  # nothing at all was sent
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         client.send_messages([("bad id", b"short", 1)])
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         client.send_messages([("bad time", bytes(16), -1)])
     assert client.data_to_send() == b""
     client.send_messages([])
@@ -217,12 +219,14 @@ def test_message_limit_respects_the_frame_cap(room_keys, relay_secret) -> None:
     pair = Pair(make_client(keys=room_keys), make_relay(relay_secret))
     pair.handshake()
     pair.relay.accept_join(
-        name="alice",
-        members=("alice",),
-        broadcast_key=bytes(32),
-        next_seq=1,
-        history_items=(),
-        max_message_bytes=10**6,
+        WelcomeArgs(
+            name="alice",
+            members=("alice",),
+            broadcast_key=bytes(32),
+            next_seq=1,
+            history=(),
+            max_message_bytes=10**6,
+        )
     )
     pair.shuttle()
     pair.take()
@@ -231,8 +235,8 @@ def test_message_limit_respects_the_frame_cap(room_keys, relay_secret) -> None:
     pair.client.send_messages([("x" * limit, bytes(16), 1)])
     pair.shuttle()
     (submitted,) = pair.take()[1]
-    assert isinstance(submitted, ev.MessagesSubmitted)
-    with pytest.raises(ValueError):
+    assert isinstance(submitted, proto.MessagesSubmitted)
+    with pytest.raises(LocalProtocolError):
         pair.client.send_messages([("x" * (limit + 1), bytes(16), 1)])
 
 
@@ -251,13 +255,13 @@ def test_relay_rejects_a_message_above_the_room_limit(alice) -> None:
     alice.client.send_messages([("z" * (MAX_MESSAGE_BYTES + 1), bytes(16), 1)])
     alice.shuttle()
     client_events, relay_events = alice.take()
-    assert relay_events == [ev.ProtocolViolation(reason="message larger than the room allows")]
-    assert client_events == [ev.Goodbye(code=Reason.MESSAGE_TOO_LARGE, text="message too large")]
+    assert relay_events == [proto.ProtocolViolation(reason="message larger than the room allows")]
+    assert client_events == [proto.GoodbyeReceived(code=Reason.MESSAGE_TOO_LARGE, text="message too large")]
     assert alice.relay.state is RelayState.FAILED
 
 
 def test_relay_rejects_a_sealed_message_too_short_to_be_one(alice) -> None:
-    from net.messages import OutgoingMessage, encode_chat
+    from net.proto._messages import OutgoingMessage, encode_chat
 
     bad = OutgoingMessage(
         message_id=bytes(16), timestamp_ms=1, content_type="text/plain", sealed=b"x"
@@ -265,14 +269,14 @@ def test_relay_rejects_a_sealed_message_too_short_to_be_one(alice) -> None:
     alice.client._send_sealed(FrameType.CHAT, encode_chat([bad]))
     alice.shuttle()
     client_events, relay_events = alice.take()
-    assert isinstance(relay_events[0], ev.ProtocolViolation)
-    assert client_events == [ev.Goodbye(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert isinstance(relay_events[0], proto.ProtocolViolation)
+    assert client_events == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
 
 
 def test_broadcast_too_large_is_refused_before_sealing(room) -> None:
     seq = room.sealer.next_seq
     huge = [JoinedItem(name="n" * 200)] * 6000
-    with pytest.raises(ValueError, match="cap"):
+    with pytest.raises(LocalProtocolError, match="cap"):
         encode_broadcast(room.sealer, huge)
     assert room.sealer.next_seq == seq
 
@@ -287,14 +291,16 @@ def test_welcome_too_large_is_refused(room_keys, relay_secret) -> None:
         content_type="text/plain",
         sealed=bytes(60_000),
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(LocalProtocolError):
         pair.relay.accept_join(
-            name="alice",
-            members=(),
-            broadcast_key=bytes(32),
-            next_seq=1,
-            history_items=[item] * 20,
-            max_message_bytes=60_000,
+            WelcomeArgs(
+                name="alice",
+                members=(),
+                broadcast_key=bytes(32),
+                next_seq=1,
+                history=tuple([item] * 20),
+                max_message_bytes=60_000,
+            )
         )
     assert pair.relay.state is RelayState.JOIN_PENDING
 
@@ -331,7 +337,7 @@ def deliver(room: Room, pair: Pair, items) -> list:
 def test_attested_sender_differs_from_sealed_sender(room, room_keys, alice) -> None:
     item = sealed_item(room_keys, sender="bob", sealed_as="mallory")
     assert deliver(room, alice, [item]) == [
-        ev.ForgedMessage(sender="bob", message_id=b"M" * 16, from_history=False)
+        proto.ChatForged(sender="bob", message_id=b"M" * 16, from_history=False)
     ]
     assert not alice.client.close_expected()  # another member's forgery does not kill us
     assert b"M" * 16 not in alice.client.seen_ids
@@ -346,7 +352,7 @@ def test_message_sealed_for_another_room_fails(room, room_keys, alice) -> None:
         sealed_item(other_keys, sender="bob"),  # wrong key
     ):
         (event,) = deliver(room, alice, [item])
-        assert isinstance(event, ev.ForgedMessage)
+        assert isinstance(event, proto.ChatForged)
 
 
 def test_tampered_or_unreadable_message_content(room, room_keys, alice) -> None:
@@ -361,7 +367,7 @@ def test_tampered_or_unreadable_message_content(room, room_keys, alice) -> None:
     bad_utf8 = sealed_item(room_keys, sender="bob", text=b"\xff\xfe", message_id=b"U" * 16)
     for item in (tampered, short, bad_utf8):
         (event,) = deliver(room, alice, [item])
-        assert isinstance(event, ev.ForgedMessage)
+        assert isinstance(event, proto.ChatForged)
     assert not alice.client.close_expected()
 
 
@@ -377,44 +383,44 @@ def test_seen_ids_survive_a_reconnect(room, room_keys, alice) -> None:
     room.pump()
     seen = RecentIds()
     bob = room.connect(make_client("bob", room_keys, seen_ids=seen))
-    (welcome,) = [e for e in bob.client_events if isinstance(e, ev.Welcomed)]
+    (welcome,) = [e for e in bob.client_events if isinstance(e, proto.Welcomed)]
     assert [m.text for m in welcome.history] == ["before"]
     # Bob reconnects under a new name slot; the history he already saw is not shown again.
     del room.pairs["bob"]
     again = room.connect(make_client("bob", room_keys, seen_ids=seen))
-    (welcome,) = [e for e in again.client_events if isinstance(e, ev.Welcomed)]
+    (welcome,) = [e for e in again.client_events if isinstance(e, proto.Welcomed)]
     assert welcome.history == ()
 
 
 def test_forged_history_item(room, room_keys, relay_secret) -> None:
     room.history.append(sealed_item(room_keys, sender="bob", sealed_as="alice"))
     pair = room.connect(make_client("carol", room_keys))
-    (welcome,) = [e for e in pair.client_events if isinstance(e, ev.Welcomed)]
+    (welcome,) = [e for e in pair.client_events if isinstance(e, proto.Welcomed)]
     assert welcome.history == (
-        ev.ForgedMessage(sender="bob", message_id=b"M" * 16, from_history=True),
+        proto.ChatForged(sender="bob", message_id=b"M" * 16, from_history=True),
     )
 
 
 def test_replayed_broadcast_is_a_violation(room, alice) -> None:
     frame = encode_broadcast(room.sealer, [JoinedItem(name="x")])
     alice.client.receive_data(frame)
-    assert alice.client.events_received() == [ev.MemberJoined(name="x")]
+    assert alice.client.events_received() == [proto.MemberArrived(name="x")]
     alice.client.receive_data(frame)
     (event,) = alice.client.events_received()
-    assert isinstance(event, ev.ProtocolViolation)
+    assert isinstance(event, proto.ProtocolViolation)
     assert alice.client.state is ClientState.FAILED
     # The client told the relay, in its own channel, with a fixed reason.
     alice.shuttle()
-    assert alice.take()[1] == [ev.Goodbye(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert alice.take()[1] == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
 
 
 def test_reordered_broadcasts_are_a_violation(room, alice) -> None:
     first = encode_broadcast(room.sealer, [JoinedItem(name="x")])
     second = encode_broadcast(room.sealer, [LeftItem(name="x", code=Reason.LEAVING)])
     alice.client.receive_data(second)  # a gap is fine (we joined late) ...
-    assert alice.client.events_received() == [ev.MemberLeft(name="x", code=Reason.LEAVING)]
+    assert alice.client.events_received() == [proto.MemberDeparted(name="x", code=Reason.LEAVING)]
     alice.client.receive_data(first)  # ... going back is not
-    assert isinstance(alice.client.events_received()[0], ev.ProtocolViolation)
+    assert isinstance(alice.client.events_received()[0], proto.ProtocolViolation)
 
 
 @pytest.mark.parametrize("index", [4, 5, 12, 13, -1])
@@ -423,7 +429,7 @@ def test_tampered_broadcast_is_a_violation(room, alice, index: int) -> None:
     frame[index] ^= 0x40
     alice.client.receive_data(bytes(frame))
     (event,) = alice.client.events_received()
-    assert isinstance(event, ev.ProtocolViolation)
+    assert isinstance(event, proto.ProtocolViolation)
 
 
 def test_broadcast_under_another_key_is_a_violation(alice) -> None:
@@ -431,4 +437,4 @@ def test_broadcast_under_another_key_is_a_violation(alice) -> None:
 
     frame = encode_broadcast(BroadcastSealer(bytes(32), next_seq=100), [JoinedItem(name="x")])
     alice.client.receive_data(frame)
-    assert isinstance(alice.client.events_received()[0], ev.ProtocolViolation)
+    assert isinstance(alice.client.events_received()[0], proto.ProtocolViolation)

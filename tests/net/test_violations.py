@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from net import events as ev
-from net.frames import FrameType, Reason
-from net.messages import (
+from net import proto
+from net.proto import ClientState, RelayState
+from net.proto._frames import FrameType, Reason
+from net.proto._messages import (
     ClientHello,
     Refusal,
     RelayHello,
@@ -15,7 +16,6 @@ from net.messages import (
     decode_code_text,
     encode_code_text,
 )
-from net.protocol import ClientState, RelayState
 from tests.net.helpers import (
     ROOM_ID,
     Pair,
@@ -29,8 +29,8 @@ from tests.net.helpers import (
 HELLO = frame(FrameType.CLIENT_HELLO, ClientHello(versions=(1,)).encode())
 
 
-def only_violation(events) -> ev.ProtocolViolation:
-    assert len(events) == 1 and isinstance(events[0], ev.ProtocolViolation), events
+def only_violation(events) -> proto.ProtocolViolation:
+    assert len(events) == 1 and isinstance(events[0], proto.ProtocolViolation), events
     return events[0]
 
 
@@ -98,8 +98,8 @@ def test_eof_mid_frame(relay_secret) -> None:
     relay.receive_data(HELLO[:7])
     relay.receive_eof()
     events = relay.events_received()
-    assert isinstance(events[0], ev.ProtocolViolation) and "middle of a frame" in events[0].reason
-    assert events[1:] == [ev.ConnectionClosed()]
+    assert isinstance(events[0], proto.ProtocolViolation) and "middle of a frame" in events[0].reason
+    assert events[1:] == [proto.ConnectionClosed()]
     assert relay.data_to_send() == b""  # nobody left to tell
     relay.receive_eof()
     assert relay.events_received() == []
@@ -108,7 +108,7 @@ def test_eof_mid_frame(relay_secret) -> None:
 def test_clean_eof(relay_secret) -> None:
     relay = make_relay(relay_secret)
     relay.receive_eof()
-    assert relay.events_received() == [ev.ConnectionClosed()]
+    assert relay.events_received() == [proto.ConnectionClosed()]
     assert relay.close_expected()
     relay.receive_data(HELLO)
     assert relay.events_received() == []
@@ -134,7 +134,7 @@ def test_tampered_unicast_frame(alice) -> None:
     goodbye = alice.client.data_to_send()
     alice.relay.receive_data(goodbye)
     assert alice.relay.events_received() == [
-        ev.Goodbye(code=Reason.PROTOCOL_ERROR, text="protocol error")
+        proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
     ]
 
 
@@ -142,7 +142,7 @@ def test_replayed_unicast_frame(alice) -> None:
     alice.relay.send_ping(1)
     data = alice.relay.data_to_send()
     alice.client.receive_data(data)
-    assert alice.client.events_received() == [ev.PingReceived(token=1)]
+    assert alice.client.events_received() == [proto.PingReceived(token=1)]
     alice.client.receive_data(data)
     only_violation(alice.client.events_received())
 
@@ -232,7 +232,7 @@ def test_relay_in_the_encrypted_phase_answers_violations_with_goodbye(
     pair.shuttle()
     client_events, relay_events = pair.take()
     assert "unexpected JOIN" in only_violation(relay_events).reason
-    assert client_events == [ev.Goodbye(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert client_events == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
 
 
 def test_oversize_frame_after_the_handshake(alice) -> None:
@@ -251,5 +251,5 @@ def test_error_text_to_the_peer_is_fixed(alice) -> None:
     alice.client.receive_data(frame(0x31, b"secret internal detail"))
     alice.relay.receive_data(alice.client.data_to_send())
     (goodbye,) = alice.relay.events_received()
-    assert goodbye == ev.Goodbye(code=Reason.PROTOCOL_ERROR, text="protocol error")
+    assert goodbye == proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
     assert decode_code_text(encode_code_text(Reason.PROTOCOL_ERROR, "protocol error"))

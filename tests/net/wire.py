@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 
 from crypto.kdf import RoomKeys
-from net import events as ev
-from net.frames import Reason
-from net.messages import PendingMessage
-from net.protocol import ClientProtocol
+from net import proto
+from net.proto import ClientProtocol
+from net.proto._frames import Reason
+from net.proto._messages import PendingMessage
 
 TIMEOUT = 10.0
 
@@ -36,7 +36,7 @@ class WireClient:
         self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proto = ClientProtocol(username=name, keys=keys)
-        self.events: list[ev.Event] = []
+        self.events: list[proto.Event] = []
         self._returned: set[int] = set()  # indexes of events wait_for already returned
         self.closed = False
         self._clock = 0
@@ -73,8 +73,8 @@ class WireClient:
             self.flush()
 
     def wait_for(
-        self, predicate: Callable[[ev.Event], bool], timeout: float = TIMEOUT
-    ) -> ev.Event:
+        self, predicate: Callable[[proto.Event], bool], timeout: float = TIMEOUT
+    ) -> proto.Event:
         """Return the first not-yet-returned event matching ``predicate``, reading as needed."""
         deadline = time.monotonic() + timeout
         while True:
@@ -89,10 +89,10 @@ class WireClient:
             except TimeoutError:
                 raise AssertionError(f"timed out; events so far: {self.events}") from None
 
-    def wait_type(self, kind: type, timeout: float = TIMEOUT) -> ev.Event:
+    def wait_type(self, kind: type, timeout: float = TIMEOUT) -> proto.Event:
         return self.wait_for(lambda event: isinstance(event, kind), timeout)
 
-    def wait_closed(self, timeout: float = TIMEOUT) -> list[ev.Event]:
+    def wait_closed(self, timeout: float = TIMEOUT) -> list[proto.Event]:
         """Read until the relay closes the connection; return every event."""
         deadline = time.monotonic() + timeout
         while not self.closed:
@@ -104,13 +104,13 @@ class WireClient:
 
     # -- conveniences ----------------------------------------------------------------------
 
-    def join(self) -> ev.Welcomed:
+    def join(self) -> proto.Welcomed:
         welcomed = self.wait_for(
             lambda e: isinstance(
-                e, ev.Welcomed | ev.Refused | ev.AuthenticationFailed | ev.Goodbye
+                e, proto.Welcomed | proto.Refused | proto.AuthenticationFailed | proto.GoodbyeReceived
             )
         )
-        if not isinstance(welcomed, ev.Welcomed):
+        if not isinstance(welcomed, proto.Welcomed):
             raise AssertionError(f"not welcomed: {welcomed}")
         return welcomed
 
@@ -124,9 +124,9 @@ class WireClient:
         self.flush()
         return [message.message_id for message in batch]
 
-    def hear(self, text: str, timeout: float = TIMEOUT) -> ev.MessageReceived:
+    def hear(self, text: str, timeout: float = TIMEOUT) -> proto.ChatOpened:
         return self.wait_for(
-            lambda e: isinstance(e, ev.MessageReceived) and e.text == text, timeout
+            lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout
         )
 
     def leave(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from crypto.kdf import RoomKeys
-from net.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret
 from tests.net.relay.support import RelayFactory
 
 

@@ -12,9 +12,8 @@ import time
 from collections.abc import Callable
 
 from crypto.kdf import RoomKeys
-from net.relay import RelayConfig
-from net.relay_thread import RelayThread
-from net.roomfile import RoomSecret
+from net.relay import RelayConfig, RelayThread
+from net.relay.roomfile import RoomSecret
 from tests.net.wire import WireClient
 
 BASE = RelayConfig(host="127.0.0.1", port=0, close_timeout=1.0)

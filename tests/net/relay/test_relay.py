@@ -9,11 +9,10 @@ import socket
 
 import pytest
 
-from net import events as ev
-from net.frames import Reason
-from net.messages import ClientHello, Refusal
-from net.relay import RelayConfig
-from net.relay_thread import RelayThread
+from net import proto
+from net.proto._frames import Reason
+from net.proto._messages import ClientHello, Refusal
+from net.relay import RelayConfig, RelayThread
 from tests.net.helpers import frame, split_frames
 from tests.net.relay.support import ManualClock, wait_until
 
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 def texts(events) -> list[str]:
-    return [e.text for e in events if isinstance(e, ev.MessageReceived)]
+    return [e.text for e in events if isinstance(e, proto.ChatOpened)]
 
 
 def read_refusal(sock: socket.socket) -> Refusal:
@@ -49,7 +48,7 @@ def test_members_chat_and_everyone_gets_every_message_once(relays) -> None:
         heard = texts(member.events)
         assert sorted(heard) == ["anyone?", "hello", "hi alice"]  # own echo included, once
         assert heard.index("hello") < heard.index("anyone?")
-    own = [e for e in alice.events if isinstance(e, ev.MessageReceived) and e.sender == "alice"]
+    own = [e for e in alice.events if isinstance(e, proto.ChatOpened) and e.sender == "alice"]
     assert [e.text for e in own] == ["hello", "anyone?"]
 
 
@@ -82,17 +81,17 @@ def test_presence_joins_and_leaves_with_reasons(relays) -> None:
     alice = relays.member("alice")
     bob = relays.member("bob")
     welcome = bob.events[-1]
-    assert isinstance(welcome, ev.Welcomed) and welcome.members == ("alice", "bob")
-    assert alice.wait_type(ev.MemberJoined) == ev.MemberJoined(name="bob")
+    assert isinstance(welcome, proto.Welcomed) and welcome.members == ("alice", "bob")
+    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(name="bob")
     carol = relays.member("carol")
-    assert alice.wait_type(ev.MemberJoined) == ev.MemberJoined(name="carol")
-    assert bob.wait_type(ev.MemberJoined) == ev.MemberJoined(name="carol")
+    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(name="carol")
+    assert bob.wait_type(proto.MemberArrived) == proto.MemberArrived(name="carol")
     # The joiner is never told about itself: its WELCOME already lists it.
-    assert not [e for e in carol.events if isinstance(e, ev.MemberJoined)]
+    assert not [e for e in carol.events if isinstance(e, proto.MemberArrived)]
     bob.leave()
-    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(name="bob", code=Reason.LEAVING)
+    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(name="bob", code=Reason.LEAVING)
     carol.close()  # no goodbye: the connection is simply gone
-    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(
+    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(
         name="carol", code=Reason.CONNECTION_LOST
     )
 
@@ -117,7 +116,7 @@ def test_names_clash_ignoring_case(relays) -> None:
     relays.start()
     relays.member("Alice")
     other = relays.client("aLICE")
-    goodbye = other.wait_type(ev.Goodbye)
+    goodbye = other.wait_type(proto.GoodbyeReceived)
     assert goodbye.code is Reason.NAME_TAKEN
     other.wait_closed()
 
@@ -127,18 +126,18 @@ def test_room_full(relays) -> None:
     relays.member("a")
     relays.member("b")
     third = relays.client("c")
-    assert third.wait_type(ev.Goodbye).code is Reason.ROOM_FULL
+    assert third.wait_type(proto.GoodbyeReceived).code is Reason.ROOM_FULL
 
 
 def test_wrong_password_is_auth_failed_and_logged(relays, wrong_keys, caplog) -> None:
     caplog.set_level(logging.INFO, logger="socketchat.relay")
     relay = relays.start()
     mallory = relays.client("mallory", wrong_keys)
-    failed = mallory.wait_type(ev.AuthenticationFailed)
-    assert failed.reason == "wrong room password"
+    failed = mallory.wait_type(proto.AuthenticationFailed)
+    assert failed.cause is proto.AuthFailure.WRONG_PASSWORD
     mallory.wait_closed()
     wait_until(lambda: relay.stats().connections == 0)
-    assert relay.call(lambda: relay.relay.logins.failures("127.0.0.1", relay.relay.now())) == 1
+    assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", relay.relay.now())) == 1
     lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
     assert any(
         line.startswith("login refused from 127.0.0.1:")
@@ -192,13 +191,13 @@ def test_silent_members_are_pinged_then_reaped(relays) -> None:
     relays.start(idle_ping=0.2, idle_timeout=0.6)
     alice = relays.member("alice")
     bob = relays.member("bob")  # bob never reads again, so never answers a ping
-    left = alice.wait_for(lambda e: isinstance(e, ev.MemberLeft), timeout=10)
-    assert left == ev.MemberLeft(name="bob", code=Reason.IDLE_TIMEOUT)
+    left = alice.wait_for(lambda e: isinstance(e, proto.MemberDeparted), timeout=10)
+    assert left == proto.MemberDeparted(name="bob", code=Reason.IDLE_TIMEOUT)
     bob_events = bob.wait_closed()
-    assert any(isinstance(e, ev.PingReceived) for e in bob_events)
-    assert bob_events[-2] == ev.Goodbye(code=Reason.IDLE_TIMEOUT, text=bob_events[-2].text)
+    assert any(isinstance(e, proto.PingReceived) for e in bob_events)
+    assert bob_events[-2] == proto.GoodbyeReceived(code=Reason.IDLE_TIMEOUT, text=bob_events[-2].text)
     # alice answered every ping while she read (the core answers PING by itself): still in.
-    assert any(isinstance(e, ev.PingReceived) for e in alice.events)
+    assert any(isinstance(e, proto.PingReceived) for e in alice.events)
     alice.say("still here")
     alice.hear("still here")
 
@@ -213,7 +212,7 @@ def test_flooding_member_is_told_to_slow_down_and_paused_not_dropped(relays) -> 
     listener = relays.member("listener")
     for n in range(8):
         flooder.say(f"flood {n}")
-    notice = flooder.wait_type(ev.Notice)
+    notice = flooder.wait_type(proto.NoticeReceived)
     assert notice.code is Reason.RATE_LIMITED
     assert "slow down" in notice.text
     assert relay.stats().throttled == 1  # its socket is no longer read: TCP pushes back
@@ -238,7 +237,7 @@ def test_stop_tells_members_the_room_is_closing(relays) -> None:
     relay.stop()
     for member in (alice, bob):
         events = member.wait_closed()
-        assert ev.Goodbye(code=Reason.ROOM_CLOSING, text=events[-2].text) in events
+        assert proto.GoodbyeReceived(code=Reason.ROOM_CLOSING, text=events[-2].text) in events
     relay.stop()  # idempotent
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", relays.port), timeout=5).close()

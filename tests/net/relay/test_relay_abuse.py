@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-import net.relay_protocol
+import net.proto._relay
 from crypto.spake2 import Spake2
-from net import events as ev
-from net.frames import Reason
-from net.messages import Refusal
-from net.protocol import ClientProtocol
+from net import proto
+from net.proto import ClientProtocol
+from net.proto._frames import Reason
+from net.proto._messages import Refusal
 from tests.net.helpers import split_frames
 from tests.net.relay.support import ManualClock, wait_until
 
@@ -79,10 +79,10 @@ def test_a_member_breaking_the_protocol_is_dropped_and_the_others_are_told(relay
     alice, bob = relays.member("alice"), relays.member("bob")
     mallory = relays.member("mallory")
     mallory.sock.sendall(b"\x00\x00\x00\x20\x12" + b"\x00" * 31)  # a CHAT that fails its tag
-    goodbye = mallory.wait_type(ev.Goodbye)
+    goodbye = mallory.wait_type(proto.GoodbyeReceived)
     assert goodbye.code is Reason.PROTOCOL_ERROR
-    left = alice.wait_for(lambda e: isinstance(e, ev.MemberLeft))
-    assert left == ev.MemberLeft(name="mallory", code=Reason.PROTOCOL_ERROR)
+    left = alice.wait_for(lambda e: isinstance(e, proto.MemberDeparted))
+    assert left == proto.MemberDeparted(name="mallory", code=Reason.PROTOCOL_ERROR)
     conversation_goes_on(alice, bob, "good riddance")
 
 
@@ -91,7 +91,7 @@ def test_an_oversized_frame_from_a_member_is_refused_unread(relays) -> None:
     alice, bob = relays.member("alice"), relays.member("bob")
     mallory = relays.member("mallory")
     mallory.sock.sendall((2**31).to_bytes(4, "big"))  # 2 GiB announced: nothing is allocated
-    assert mallory.wait_type(ev.Goodbye).code is Reason.PROTOCOL_ERROR
+    assert mallory.wait_type(proto.GoodbyeReceived).code is Reason.PROTOCOL_ERROR
     conversation_goes_on(alice, bob, "fine")
 
 
@@ -108,7 +108,7 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
 ) -> None:
     caplog.set_level("INFO", logger="socketchat.relay")
     clock = ManualClock()  # frozen: the backoff cannot expire during the test
-    monkeypatch.setattr(net.relay_protocol, "Spake2", _CountingSpake2)
+    monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
     _CountingSpake2.runs = 0
     relay = relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0)
     alice, bob = relays.member("alice"), relays.member("bob")
@@ -116,11 +116,11 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     outcomes = []
     for _ in range(100):
         guesser = relays.client("mallory", wrong_keys)
-        outcome = guesser.wait_for(lambda e: isinstance(e, ev.AuthenticationFailed | ev.Refused))
+        outcome = guesser.wait_for(lambda e: isinstance(e, proto.AuthenticationFailed | proto.Refused))
         outcomes.append(outcome)
         guesser.close()
-    failed = [o for o in outcomes if isinstance(o, ev.AuthenticationFailed)]
-    refused = [o for o in outcomes if isinstance(o, ev.Refused)]
+    failed = [o for o in outcomes if isinstance(o, proto.AuthenticationFailed)]
+    refused = [o for o in outcomes if isinstance(o, proto.Refused)]
     # Five free guesses, the sixth starts the backoff; every later one is refused unheard.
     assert len(failed) == 6 and outcomes[:6] == failed
     assert len(refused) == 94
@@ -135,10 +135,10 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     # Even the right password waits out the block from that address; afterwards it works
     # and clears the record.
     blocked = relays.client("carol")
-    assert blocked.wait_type(ev.Refused).code is Reason.TOO_MANY_ATTEMPTS
+    assert blocked.wait_type(proto.Refused).code is Reason.TOO_MANY_ATTEMPTS
     clock.advance(5.0)
     relays.member("carol")
-    assert relay.call(lambda: relay.relay.logins.failures("127.0.0.1", clock())) == 0
+    assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 0
 
 
 def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_keys) -> None:
@@ -156,7 +156,7 @@ def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_k
         if client.state.name == "AWAIT_RELAY_PAKE":
             sock.sendall(client.data_to_send())
     sock.close()  # the confirmation is never sent
-    wait_until(lambda: relay.call(lambda: relay.relay.logins.failures("127.0.0.1", clock())) == 1)
+    wait_until(lambda: relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 1)
 
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
@@ -210,7 +210,7 @@ def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
         for sock in held:
             sock.close()
     wait_until(lambda: relay.stats().handshakes == 0)
-    assert relay.call(lambda: len(relay.relay._handshakes_by_source)) == 0  # nothing left behind
+    assert relay.call(lambda: relay.relay.admission.handshakes) == 0  # nothing left behind
     relays.member("alice")  # the address may log in again
 
 
@@ -246,7 +246,7 @@ def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -
             break
     else:
         pytest.fail("the sleeper was never dropped")
-    assert alice.wait_for(lambda e: isinstance(e, ev.MemberLeft)) == ev.MemberLeft(
+    assert alice.wait_for(lambda e: isinstance(e, proto.MemberDeparted)) == proto.MemberDeparted(
         name="sleeper", code=Reason.SLOW_READER
     )
     # Never more than the limit plus one broadcast (~36 KB here) was held for it.
@@ -273,7 +273,7 @@ def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
                          close_timeout=0.5)
     alice = relays.member("alice")
     flooder = _pinger(relays, "flooder")
-    alice.wait_type(ev.MemberJoined)
+    alice.wait_type(proto.MemberArrived)
     peak = 0
     for token in range(1, 200_001):
         flooder.proto.send_ping(token)
@@ -291,7 +291,7 @@ def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
             break
     else:
         pytest.fail("the flooder was never dropped")
-    assert alice.wait_type(ev.MemberLeft) == ev.MemberLeft(name="flooder",
+    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(name="flooder",
                                                             code=Reason.SLOW_READER)
     assert peak <= limit + 64 * 1024
 
@@ -303,7 +303,7 @@ def test_pings_count_against_the_message_rate(relays) -> None:
     for token in range(1, 8):
         member.proto.send_ping(token)
     member.flush()
-    notice = member.wait_type(ev.Notice)
+    notice = member.wait_type(proto.NoticeReceived)
     assert notice.code is Reason.RATE_LIMITED
 
 
@@ -313,12 +313,12 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
     # Sixteen connections opened at once, each answering the relay as fast as it can: they
     # must not get more guesses than sixteen connections one after another (5 free + 1).
     clock = ManualClock()
-    monkeypatch.setattr(net.relay_protocol, "Spake2", _CountingSpake2)
+    monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
     _CountingSpake2.runs = 0
     relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0,
                  max_handshakes_per_source=16)
     guessers = [relays.client(f"m{i}", wrong_keys) for i in range(16)]  # all hellos sent
-    outcomes: dict[int, ev.Event] = {}
+    outcomes: dict[int, proto.Event] = {}
     deadline = time.monotonic() + 30
     while len(outcomes) < len(guessers) and time.monotonic() < deadline:
         for index, guesser in enumerate(guessers):
@@ -327,12 +327,12 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
             with contextlib.suppress(TimeoutError):
                 guesser._read_once(time.monotonic() + 0.02)  # reads, answers, flushes
             ended = [e for e in guesser.events
-                     if isinstance(e, ev.AuthenticationFailed | ev.Refused)]
+                     if isinstance(e, proto.AuthenticationFailed | proto.Refused)]
             if ended:
                 outcomes[index] = ended[0]
     assert len(outcomes) == 16, f"only {len(outcomes)} guessers got an answer"
-    failed = [o for o in outcomes.values() if isinstance(o, ev.AuthenticationFailed)]
-    refused = [o for o in outcomes.values() if isinstance(o, ev.Refused)]
+    failed = [o for o in outcomes.values() if isinstance(o, proto.AuthenticationFailed)]
+    refused = [o for o in outcomes.values() if isinstance(o, proto.Refused)]
     assert _CountingSpake2.runs == len(failed) == 6  # five free guesses and the sixth
     assert len(refused) == 10
     assert all(o.code is Reason.TOO_MANY_ATTEMPTS for o in refused)

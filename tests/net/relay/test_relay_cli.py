@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from crypto.kdf import derive_room_keys
-from net import events as ev
-from net.frames import Reason
-from net.roomfile import RoomSecret
+from net import proto
+from net.proto._frames import Reason
+from net.relay.roomfile import RoomSecret
 from tests.net.wire import WireClient
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -175,7 +175,7 @@ def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
         relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) connected")
         assert relay.stop(signal.SIGTERM) == 0
         events = alice.wait_closed()
-        assert any(isinstance(e, ev.Goodbye) and e.code is Reason.ROOM_CLOSING for e in events)
+        assert any(isinstance(e, proto.GoodbyeReceived) and e.code is Reason.ROOM_CLOSING for e in events)
     finally:
         alice.close()
     output = "\n".join(relay.lines)
@@ -197,7 +197,7 @@ def test_relay_takes_the_password_from_the_environment(spawn) -> None:
     port = relay.port()
     alice = WireClient(port, "alice", None)
     try:
-        required = alice.wait_type(ev.KeysRequired)
+        required = alice.wait_type(proto.KeysRequired)
         alice.proto.provide_keys(derive_room_keys(PASSWORD, room_id=required.room_id))
         alice.flush()
         alice.join()

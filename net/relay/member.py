@@ -1,10 +1,14 @@
 """One relay connection: the asyncio.Protocol that drives a RelayProtocol core for the Relay.
 
-:class:`MemberConnection` turns asyncio's callbacks into protocol-core calls and core events
-into calls on its :class:`net.relay.Relay` (join, submit, left, login bookkeeping); it owns
-the connection's timers (handshake deadline, idle ping and reaping, rate-limit pause) and the
-polite ways to end it. Slotted and task-free: at thousands of idle members, what one
-connection costs is what the relay costs.
+:class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
+:class:`~net.relay.admission.Admission` before any password work, and turns core events into
+calls on its :class:`RelayHost` (join, submit, left); it owns the connection's timers
+(handshake deadline, idle ping and reaping, rate-limit pause) and the polite ways to end it.
+Slotted and task-free: at thousands of idle members, what one connection costs is what the
+relay costs.
+
+It knows the relay only through :class:`RelayHost` (a ``typing.Protocol`` that
+:class:`net.relay.server.Relay` satisfies), so the two modules import in one direction only.
 """
 
 from __future__ import annotations
@@ -13,15 +17,22 @@ import asyncio
 import contextlib
 import logging
 import socket
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from net import events as ev
-from net.frames import Reason
-from net.protocol import RelayProtocol, RelayState
-from net.ratelimit import TokenBucket, source_key
-
-if TYPE_CHECKING:
-    from net.relay import Relay
+from net import proto
+from net.proto import (
+    LocalProtocolError,
+    OutgoingMessage,
+    Reason,
+    RelayProtocol,
+    RelayState,
+    TokenBucket,
+    source_key,
+)
+from net.relay.admission import Admission, Admit, Hold, PakeOutcome, Refuse
+from net.relay.config import RelayConfig
+from net.relay.roomfile import RoomSecret
 
 logger = logging.getLogger("socketchat.relay")
 
@@ -32,6 +43,35 @@ _PLAINTEXT = (
 )
 _ENCRYPTED = (RelayState.AWAIT_JOIN, RelayState.JOIN_PENDING, RelayState.JOINED)
 _BEFORE_PAKE = (RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_PAKE)
+
+
+class RelayHost(Protocol):
+    """What a :class:`MemberConnection` needs from the relay that accepted it."""
+
+    secret: RoomSecret
+    config: RelayConfig
+    admission: Admission[MemberConnection]
+
+    def now(self) -> float:
+        """Monotonic seconds (the loop's clock, or the config's)."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        """Run ``callback`` on the loop after ``delay`` seconds."""
+
+    def register(self, member: MemberConnection) -> bool:
+        """A new connection; False if the room is closing."""
+
+    def forget(self, member: MemberConnection) -> None:
+        """The connection is closed."""
+
+    def join(self, member: MemberConnection, username: str) -> None:
+        """JoinRequested: accept or reject through ``member.protocol``."""
+
+    def submit(self, member: MemberConnection, messages: Sequence[OutgoingMessage]) -> None:
+        """A joined member's messages, to attest and broadcast."""
+
+    def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
+        """The member is gone (or going)."""
 
 
 def format_peer(peer: object) -> str:
@@ -46,22 +86,20 @@ class MemberConnection(asyncio.Protocol):
     """One accepted connection, from handshake to goodbye. Driven by asyncio's callbacks."""
 
     __slots__ = (
-        "bucket", "dropping", "held", "in_handshake", "last_seen", "name", "pake_slot", "peer",
-        "pinged", "protocol", "relay", "share_sent", "source", "throttled", "timer", "transport",
+        "bucket", "dropping", "held", "last_seen", "name", "peer", "pinged", "protocol", "relay",
+        "share_sent", "source", "throttled", "timer", "transport",
     )
 
-    def __init__(self, relay: Relay) -> None:
+    def __init__(self, relay: RelayHost) -> None:
         self.relay = relay
         self.transport: asyncio.Transport | None = None
         self.protocol = RelayProtocol(secret=relay.secret.spake2, room_id=relay.secret.room_id)
         self.peer = "unknown peer"
         self.source = ""
         self.name: str | None = None
-        self.in_handshake = False
         self.share_sent = False  # our PAKE share is out, no confirmation back yet
         self.dropping = False  # a slow-reader drop is scheduled
-        self.pake_slot = False  # counted in the relay's PAKEs in flight for our address
-        self.held: bytearray | None = None  # bytes waiting for a PAKE slot (reading paused)
+        self.held: bytearray | None = None  # bytes waiting for a PAKE turn (reading paused)
         self.throttled = False
         self.pinged = False
         self.last_seen = 0.0
@@ -82,47 +120,53 @@ class MemberConnection(asyncio.Protocol):
         relay = self.relay
         self.last_seen = relay.now()
         self.transport.set_write_buffer_limits(high=relay.config.write_buffer_limit)
-        if relay.admit(self):
-            self.in_handshake = True
-            self.timer = relay.call_later(relay.config.handshake_timeout, self._handshake_late)
+        if not relay.register(self):
+            self.refuse(Reason.ROOM_CLOSING, "The room is closing.")
+            return
+        decision = relay.admission.connect(self, source=self.source, peer=self.peer)
+        if isinstance(decision, Refuse):
+            self._refuse_as(decision)
+            return
+        self.timer = relay.call_later(relay.config.handshake_timeout, self._handshake_late)
 
     def data_received(self, data: bytes) -> None:
         relay = self.relay
         self.last_seen = relay.now()
         self.pinged = False
-        if self.held is not None:  # still waiting for a PAKE slot
+        if self.held is not None:  # still waiting for a PAKE turn
             self.held += data
             return
-        if not self.pake_slot and self.protocol.state in _BEFORE_PAKE:
-            # Checked here, not only on accept: the address may have failed since, and
-            # connections opened together must take turns (Relay.may_start_pake).
-            if relay.refuse_if_throttled(self):
+        if self.protocol.state in _BEFORE_PAKE and not relay.admission.has_pake_slot(self):
+            # Asked here, not only on accept: the address may have failed since, and
+            # connections opened together must take turns.
+            decision = relay.admission.ready_for_pake(self)
+            if isinstance(decision, Refuse):
+                self._refuse_as(decision)
                 return
-            if not relay.may_start_pake(self):
+            if isinstance(decision, Hold):
                 self.held = bytearray(data)
                 if self.transport is not None:
                     self.transport.pause_reading()
-                relay.pake_waits(self)
                 return
-            self.pake_slot = True
-            relay.pake_started(self)
         self.protocol.receive_data(data)
         self._process()
 
-    def resume_held(self) -> None:
-        """Our turn for a PAKE (called by the relay): process what was held."""
+    def _resume_held(self) -> None:
+        """Our PAKE turn came: process what was held."""
         data, self.held = bytes(self.held or b""), None
-        self.pake_slot = True
-        self.relay.pake_started(self)
         if self.transport is not None:
             self.transport.resume_reading()
         self.protocol.receive_data(data)
         self._process()
 
-    def _release_pake(self, outcome: str, why: str = "") -> None:
-        if self.pake_slot:
-            self.pake_slot = False
-            self.relay.pake_over(self, outcome=outcome, why=why)
+    def _pake_done(self, outcome: PakeOutcome, why: str = "") -> None:
+        log, wakes = self.relay.admission.pake_done(self, outcome, why=why)
+        _carry_out(log, wakes)
+
+    def _refuse_as(self, decision: Refuse) -> None:
+        if decision.log is not None:
+            logger.info("%s", decision.log)
+        self.refuse(decision.code, decision.text, decision.retry_after_ms)
 
     def eof_received(self) -> bool:
         self.protocol.receive_eof()
@@ -130,16 +174,9 @@ class MemberConnection(asyncio.Protocol):
         return False  # let asyncio close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.held is not None:
-            self.held = None
-            self.relay.pake_forget(self)
-        # Hanging up after the relay's share is a guess like any other (its answer could be
-        # inferred); before it, nothing was guessed.
-        guessed, self.share_sent = self.share_sent, False
-        self._release_pake("failure" if guessed else "none",
-                           "disconnected before confirming the password")
+        self.held = None
+        self._leave_admission()
         self.relay.left(self, Reason.CONNECTION_LOST)
-        self._finish_handshake()
         self._cancel_timer()
         self.name = None
         self.transport = None
@@ -168,31 +205,30 @@ class MemberConnection(asyncio.Protocol):
     def _process(self) -> None:
         relay = self.relay
         for event in self.protocol.events_received():
-            if isinstance(event, ev.MessagesSubmitted):
-                relay.submit(self, event.messages)
-                self._count(len(event.messages))
-            elif isinstance(event, ev.JoinRequested):
-                relay.join(self, event.username)
-            elif isinstance(event, ev.Authenticated):
-                self.share_sent = False
-                self._release_pake("success")
-            elif isinstance(event, ev.AuthenticationFailed):
-                self.share_sent = False
-                why = "wrong password" if "password" in event.reason else event.reason
-                if self.pake_slot:
-                    self._release_pake("failure", why)
-                else:  # unreachable while every PAKE takes a slot; count it all the same
-                    relay.login_failed(self, why)
-            elif isinstance(event, ev.PingReceived):
-                self._count(1)  # each PING costs us a decrypt and a sealed PONG: rate-limit it
-            elif isinstance(event, ev.Goodbye):
-                relay.left(self, Reason.LEAVING)
-            elif isinstance(event, ev.ProtocolViolation):
-                who = f" ({self.name})" if self.name else ""
-                logger.info("closing %s%s: protocol error: %s", self.peer, who, event.reason)
-                relay.left(self, Reason.PROTOCOL_ERROR)
-            elif isinstance(event, ev.Refused):
-                logger.info("refused %s: %s", self.peer, event.text)
+            match event:
+                case proto.MessagesSubmitted(messages=messages):
+                    relay.submit(self, messages)
+                    self._count(len(messages))
+                case proto.JoinRequested(username=username):
+                    relay.join(self, username)
+                case proto.Authenticated():
+                    self.share_sent = False
+                    self._pake_done(PakeOutcome.SUCCESS)
+                case proto.AuthenticationFailed(cause=cause):
+                    self.share_sent = False
+                    self._pake_done(PakeOutcome.FAILURE, cause.value)
+                case proto.PingReceived():
+                    self._count(1)  # each PING costs a decrypt and a sealed PONG: rate-limit it
+                case proto.GoodbyeReceived():
+                    relay.left(self, Reason.LEAVING)
+                case proto.ProtocolViolation(reason=reason):
+                    who = f" ({self.name})" if self.name else ""
+                    logger.info("closing %s%s: protocol error: %s", self.peer, who, reason)
+                    relay.left(self, Reason.PROTOCOL_ERROR)
+                case proto.Refused(text=text):
+                    logger.info("refused %s: %s", self.peer, text)
+                case _:
+                    pass  # pongs and EOF need nothing here: any frame counts as a sign of life
         if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM:
             self.share_sent = True
         self.flush()
@@ -208,7 +244,7 @@ class MemberConnection(asyncio.Protocol):
     def joined(self, name: str) -> None:
         relay = self.relay
         self.name = name
-        self._finish_handshake()
+        relay.admission.handshake_done(self)
         self._cancel_timer()
         now = relay.now()
         self.bucket = TokenBucket(
@@ -247,8 +283,8 @@ class MemberConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         guessed, self.share_sent = self.share_sent, False
-        self._release_pake("failure" if guessed else "none",
-                           "no password confirmation before the deadline")
+        self._pake_done(PakeOutcome.FAILURE if guessed else PakeOutcome.NONE,
+                        "no password confirmation before the deadline")
         logger.info("closing %s: handshake timeout", self.peer)
         self.end(Reason.HANDSHAKE_TIMEOUT, "The handshake took too long.")
 
@@ -279,10 +315,12 @@ class MemberConnection(asyncio.Protocol):
             self.timer.cancel()
             self.timer = None
 
-    def _finish_handshake(self) -> None:
-        if self.in_handshake:
-            self.in_handshake = False
-            self.relay.handshake_over(self)
+    def _leave_admission(self) -> None:
+        # Hanging up after the relay's share is a guess like any other (its answer could be
+        # inferred); before it, nothing was guessed.
+        guessed, self.share_sent = self.share_sent, False
+        log, wakes = self.relay.admission.gone(self, guessed=guessed)
+        _carry_out(log, wakes)
 
     # -- ending ----------------------------------------------------------------------------
 
@@ -292,15 +330,12 @@ class MemberConnection(asyncio.Protocol):
         self.flush()
         self.close()
 
-    def end(self, code: Reason, text: str, *, left: bool = True) -> None:
-        """Say why (REFUSED or GOODBYE, whichever the state allows) and close."""
-        if left:
-            self.relay.left(self, code)
-        elif self.name is not None:
-            self.relay.room.leave(self.name, code, handle=self)  # closing: nobody to tell
-            self.name = None
+    def end(self, code: Reason, text: str, *, announce: bool = True) -> None:
+        """Say why (REFUSED or GOODBYE, whichever the state allows) and close. ``announce``
+        False: the room is closing, so the others are not told that this member left."""
+        self.relay.left(self, code, announce=announce)
         state = self.protocol.state
-        with contextlib.suppress(ValueError, OverflowError):
+        with contextlib.suppress(LocalProtocolError):
             if state in _PLAINTEXT:
                 self.protocol.refuse(code, text)
             elif state in _ENCRYPTED:
@@ -314,9 +349,21 @@ class MemberConnection(asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         self._cancel_timer()
+        self._leave_admission()  # a closing connection takes no turn and holds no slot
         transport.close()
         self.timer = self.relay.call_later(self.relay.config.close_timeout, self.abort)
 
     def abort(self) -> None:
         if self.transport is not None:
             self.transport.abort()
+
+
+def _carry_out(log: str | None, wakes: list[tuple[MemberConnection, Admit | Refuse]]) -> None:
+    """Log an admission line and resume or refuse the held connections whose turn came."""
+    if log is not None:
+        logger.info("%s", log)
+    for member, decision in wakes:
+        if isinstance(decision, Refuse):
+            member._refuse_as(decision)
+        else:
+            member._resume_held()

@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from crypto.errors import AuthenticationError
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
 from crypto.transport import BroadcastSealer, FrameOpener, FrameSealer
-from net import events as ev
-from net.connection import Connection, handshake_aad, session_transport_keys
-from net.errors import RemoteProtocolError
-from net.frames import (
+from net.proto import _events as ev
+from net.proto._connection import Connection, handshake_aad, session_transport_keys
+from net.proto._errors import LocalProtocolError, RemoteProtocolError
+from net.proto._frames import (
     MAX_CLIENT_FRAME,
     MAX_RELAY_FRAME,
     PROTOCOL_VERSION,
@@ -23,17 +23,17 @@ from net.frames import (
     Reason,
     encode_frame,
 )
-from net.messages import (
+from net.proto._messages import (
     CONFIRMATION_SIZE,
     ENVELOPE_OVERHEAD,
     ROOM_ID_SIZE,
     SHARE_SIZE,
     BroadcastItem,
-    ChatItem,
     ClientHello,
     Refusal,
     RelayHello,
     Welcome,
+    WelcomeArgs,
     decode_chat,
     decode_fixed,
     decode_join,
@@ -95,7 +95,7 @@ class RelayProtocol(Connection):
     ) -> None:
         super().__init__(RelayState.AWAIT_CLIENT_HELLO, send_cap=MAX_RELAY_FRAME)
         if len(room_id) != ROOM_ID_SIZE:
-            raise ValueError(f"room_id must be {ROOM_ID_SIZE} bytes")
+            raise LocalProtocolError(f"room_id must be {ROOM_ID_SIZE} bytes")
         self._secret = secret
         self._room_id = bytes(room_id)
         self._random_scalar = random_scalar
@@ -124,34 +124,25 @@ class RelayProtocol(Connection):
         self._send_plain(_T.REFUSED, refusal.encode())
         self._state = RelayState.CLOSED
 
-    def accept_join(
-        self,
-        *,
-        name: str,
-        members: Sequence[str],
-        broadcast_key: bytes,
-        next_seq: int,
-        history_items: Sequence[ChatItem],
-        max_message_bytes: int,
-    ) -> None:
+    def accept_join(self, welcome: WelcomeArgs) -> None:
         """Answer JoinRequested with WELCOME; the member is joined.
 
-        ``name`` is the validated name (``validate_username``); ``next_seq`` is the room
-        sealer's ``next_seq`` *now*, so write this member every broadcast sealed from here on.
-        ``ValueError`` (nothing sent) if the welcome would exceed the client's frame cap:
-        send less history.
+        ``welcome`` comes from ``Room.welcome(name)``: ``name`` validated, ``next_seq`` the
+        room sealer's *now*, so write this member every broadcast sealed from here on.
+        :class:`LocalProtocolError` (nothing sent) if the welcome would exceed the client's
+        frame cap: send less history.
         """
         self._require(RelayState.JOIN_PENDING)
-        welcome = Welcome(
-            your_name=name,
-            members=tuple(members),
-            broadcast_key=bytes(broadcast_key),
-            next_seq=next_seq,
-            max_message_bytes=max_message_bytes,
-            history=tuple(history_items),
+        message = Welcome(
+            your_name=welcome.name,
+            members=tuple(welcome.members),
+            broadcast_key=bytes(welcome.broadcast_key),
+            next_seq=welcome.next_seq,
+            max_message_bytes=welcome.max_message_bytes,
+            history=tuple(welcome.history),
         )
-        self._send_sealed(_T.WELCOME, welcome.encode())
-        self._max_message_bytes = max_message_bytes
+        self._send_sealed(_T.WELCOME, message.encode())
+        self._max_message_bytes = welcome.max_message_bytes
         self._state = RelayState.JOINED
 
     def reject_join(self, code: Reason | int, text: str) -> None:
@@ -213,7 +204,7 @@ class RelayProtocol(Connection):
         try:
             self._my_confirmation = pake.finish(share)
         except AuthenticationError:
-            self._auth_failed("client sent an invalid handshake share")
+            self._auth_failed(ev.AuthFailure.INVALID_SHARE)
             return
         self._pake = pake
         self._send_plain(_T.RELAY_PAKE, my_share)
@@ -227,7 +218,7 @@ class RelayProtocol(Connection):
         try:
             session_key = pake.verify(confirmation)  # constant-time comparison inside
         except AuthenticationError:
-            self._auth_failed("client could not prove it knows the room password")
+            self._auth_failed(ev.AuthFailure.WRONG_PASSWORD)
             return
         # Our confirmation goes out only now, so a client that failed never receives it.
         self._send_plain(_T.RELAY_CONFIRM, self._my_confirmation)
@@ -237,9 +228,9 @@ class RelayProtocol(Connection):
         self._state = RelayState.AWAIT_JOIN
         self._emit(ev.Authenticated())
 
-    def _auth_failed(self, reason: str) -> None:
+    def _auth_failed(self, cause: ev.AuthFailure) -> None:
         self._send_plain(_T.AUTH_FAILED, b"")  # fixed and empty: says nothing about why
-        self._emit(ev.AuthenticationFailed(reason=reason))
+        self._emit(ev.AuthenticationFailed(cause=cause))
         self._pake, self._my_confirmation = None, b""
         self._state = RelayState.CLOSED
 
@@ -268,10 +259,10 @@ def encode_broadcast(sealer: BroadcastSealer, items: Sequence[BroadcastItem]) ->
     """Seal ``items`` once; return the complete BROADCAST frame, length prefix included.
 
     Write the same bytes to every joined member. Coalesce what arrived in one loop iteration
-    into one call: a seal has a fixed cost. ``ValueError`` if the frame would exceed the
+    into one call: a seal has a fixed cost. :class:`LocalProtocolError` if the frame would exceed the
     members' cap (checked before sealing, so no sequence number is spent).
     """
     plaintext = encode_items(list(items))
     if 1 + 8 + len(plaintext) + 16 > MAX_RELAY_FRAME:
-        raise ValueError("broadcast exceeds the client frame cap; split it")
+        raise LocalProtocolError("broadcast exceeds the client frame cap; split it")
     return encode_frame(bytes((_T.BROADCAST,)) + sealer.seal(_T.BROADCAST, plaintext))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 
-from net.errors import RemoteProtocolError
+from net.proto._errors import LocalProtocolError, RemoteProtocolError
 
 PROTOCOL_VERSION = 1
 PREFIX_SIZE = 4
@@ -21,6 +21,9 @@ MAX_HANDSHAKE_FRAME = 4096
 MAX_CLIENT_FRAME = 65536
 #: Cap on frames a client receives after the handshake (a welcome with history must fit).
 MAX_RELAY_FRAME = 1024 * 1024
+#: The largest message text (UTF-8 bytes) a room accepts unless its relay sets a smaller limit;
+#: the relay announces the room's own limit in WELCOME, and clients check that one.
+MAX_MESSAGE_BYTES = 4000
 
 
 class FrameType(enum.IntEnum):
@@ -86,9 +89,9 @@ class FrameError(RemoteProtocolError):
 def encode_frame(body: bytes) -> bytes:
     """Prefix ``body`` (type byte included) with its length. Call for every frame you send."""
     if not body:
-        raise ValueError("a frame body holds at least its type byte")
+        raise LocalProtocolError("a frame body holds at least its type byte")
     if len(body) > 0xFFFF_FFFF:
-        raise ValueError("frame body too long")
+        raise LocalProtocolError("frame body too long")
     return len(body).to_bytes(PREFIX_SIZE, "big") + body
 
 

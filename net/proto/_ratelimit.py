@@ -12,6 +12,8 @@ import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from net.proto._errors import LocalProtocolError
+
 
 def source_key(host: str) -> str:
     """The unit a login limit applies to: the IPv4 address, or the IPv6 /64 network.
@@ -112,7 +114,7 @@ class TokenBucket:
 
     def __init__(self, *, rate: float, burst: float, now: float) -> None:
         if rate <= 0 or burst < 1:
-            raise ValueError("rate must be > 0 and burst >= 1")
+            raise LocalProtocolError("rate must be > 0 and burst >= 1")
         self._rate = rate
         self._burst = burst
         self._tokens = float(burst)

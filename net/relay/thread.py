@@ -20,8 +20,9 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from net.relay import Relay, RelayConfig, RelayStats
-from net.roomfile import RoomSecret
+from net.relay.config import RelayConfig
+from net.relay.roomfile import RoomSecret
+from net.relay.server import Relay, RelayStats
 
 T = TypeVar("T")
 _START_TIMEOUT = 30.0

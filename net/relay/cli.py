@@ -19,8 +19,9 @@ import sys
 from pathlib import Path
 
 from net.passwords import PasswordSourceError, read_password
-from net.relay import Relay, RelayConfig
-from net.roomfile import RoomSecret
+from net.relay.config import RelayConfig
+from net.relay.roomfile import RoomSecret
+from net.relay.server import Relay
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from crypto.errors import AuthenticationError
 from crypto.spake2 import Spake2
 from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer, derive_transport_keys
-from net import events as ev
-from net.errors import LocalProtocolError, RemoteProtocolError
-from net.frames import MAX_HANDSHAKE_FRAME, FrameReader, FrameType, Reason, encode_frame
-from net.messages import decode_code_text, decode_token, encode_code_text, encode_token
+from net.proto import _events as ev
+from net.proto._errors import LocalProtocolError, RemoteProtocolError
+from net.proto._frames import MAX_HANDSHAKE_FRAME, FrameReader, FrameType, Reason, encode_frame
+from net.proto._messages import decode_code_text, decode_token, encode_code_text, encode_token
 
 #: Frame types sealed with the per-connection keys (BROADCAST has its own key and opener).
 UNICAST_TYPES = frozenset(
@@ -146,7 +146,7 @@ class Connection:
     def _send_plain(self, frame_type: FrameType, payload: bytes) -> None:
         body = bytes((frame_type,)) + payload
         if len(body) > MAX_HANDSHAKE_FRAME:
-            raise ValueError("handshake frame exceeds the handshake cap")
+            raise LocalProtocolError("handshake frame exceeds the handshake cap")
         self._outgoing += encode_frame(body)
 
     def _send_sealed(self, frame_type: FrameType, payload: bytes) -> None:
@@ -154,7 +154,7 @@ class Connection:
             raise LocalProtocolError("no transport keys yet")
         # Checked before sealing, so a refused frame does not use up a nonce.
         if 1 + len(payload) + TAG_SIZE > self._send_cap:
-            raise ValueError(
+            raise LocalProtocolError(
                 f"{frame_type.name} frame would exceed the peer's {self._send_cap} cap"
             )
         self._outgoing += encode_frame(
@@ -177,7 +177,7 @@ class Connection:
         self._emit(ev.ProtocolViolation(reason=reason))
         if notify_peer:
             # Best effort: the connection closes either way.
-            with contextlib.suppress(ValueError, OverflowError, LocalProtocolError):
+            with contextlib.suppress(LocalProtocolError):
                 self._queue_error_frame(code, text)
         self._state = self._FAILED
         self._reader.clear()
@@ -218,7 +218,7 @@ class Connection:
 
     def _on_goodbye(self, payload: bytes) -> None:
         code, text = decode_code_text(payload)
-        self._emit(ev.Goodbye(code=code, text=text))
+        self._emit(ev.GoodbyeReceived(code=code, text=text))
         self._state = self._CLOSED
 
 

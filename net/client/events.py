@@ -44,11 +44,16 @@ class Connecting:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Joined:
-    """We are in the room. History follows as ``MessageReceived(from_history=True)``."""
+    """We are in the room. History follows as ``MessageReceived(from_history=True)``.
+
+    ``max_message_bytes`` is the room's own limit on a message's UTF-8 text: check it before
+    calling ``send`` (which checks it too).
+    """
 
     your_name: str
     members: tuple[str, ...]
     reconnected: bool
+    max_message_bytes: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

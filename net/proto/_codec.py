@@ -6,7 +6,7 @@ All integers are big-endian and unsigned. Strings are UTF-8, prefixed by their b
 :class:`Reader` checks every length against what is actually left *before* slicing, decodes
 UTF-8 strictly, and raises :class:`net.errors.DecodeError` for anything wrong; call
 :meth:`Reader.finish` at the end so trailing bytes are an error too. :class:`Writer` raises
-``ValueError`` when a value does not fit its field: that is a bug or bad local input, never
+:class:`LocalProtocolError` when a value does not fit its field: that is a bug or bad local input, never
 something the peer caused.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from net.errors import DecodeError
+from net.proto._errors import DecodeError, LocalProtocolError
 
 _U8_MAX = 0xFF
 _U16_MAX = 0xFFFF
@@ -115,7 +115,7 @@ class Writer:
 
     def _uint(self, value: int, size: int, limit: int, what: str) -> Writer:
         if not 0 <= value <= limit:
-            raise ValueError(f"{what} {value} does not fit in {size * 8} bits")
+            raise LocalProtocolError(f"{what} {value} does not fit in {size * 8} bits")
         self._buf += value.to_bytes(size, "big")
         return self
 
@@ -134,7 +134,7 @@ class Writer:
     def raw(self, data: bytes, size: int | None = None, what: str = "bytes") -> Writer:
         """Append ``data`` as is; with ``size``, insist on exactly that length."""
         if size is not None and len(data) != size:
-            raise ValueError(f"{what} must be {size} bytes, not {len(data)}")
+            raise LocalProtocolError(f"{what} must be {size} bytes, not {len(data)}")
         self._buf += data
         return self
 
@@ -155,7 +155,9 @@ class Writer:
         for text in texts:
             encoded = text.encode("utf-8")
             if len(encoded) > _U8_MAX:
-                raise ValueError(f"UTF-8 length of {what} {len(encoded)} does not fit in 8 bits")
+                raise LocalProtocolError(
+                    f"UTF-8 length of {what} {len(encoded)} does not fit in 8 bits"
+                )
             parts.append(_LENGTH_BYTES[len(encoded)])
             parts.append(encoded)
         self._buf += b"".join(parts)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
-from net import client_events as ce
-from net.client import ChatClient
+from net.client import events as ce
+from net.client.client import ChatClient
 from net.passwords import PasswordSourceError, read_password
 
 EXIT_OK = 0

@@ -7,10 +7,11 @@ Each docstring says which side sees the event and what the driver should do next
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
-from net.frames import Reason
-from net.messages import OutgoingMessage
+from net.proto._frames import Reason
+from net.proto._messages import OutgoingMessage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +35,17 @@ class Authenticated:
     """Relay: the client proved it knows the room password; expect JoinRequested next."""
 
 
+class AuthFailure(enum.Enum):
+    """Why a password proof failed; decide on this, never on text."""
+
+    #: Relay: the client's confirmation did not verify. Client: the relay said AUTH_FAILED.
+    WRONG_PASSWORD = "wrong password"  # noqa: S105 - a label, not a password
+    #: Either side: the peer's SPAKE2 share was not a valid point.
+    INVALID_SHARE = "invalid handshake share"
+    #: Client: the relay's confirmation did not verify (wrong password, or a man in the middle).
+    RELAY_UNPROVEN = "relay could not prove it knows the room password"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AuthenticationFailed:
     """Either side: the password proof failed (or a share was invalid). Close; never retry alone.
@@ -41,7 +53,7 @@ class AuthenticationFailed:
     On the relay, count it against the peer's address for rate limiting.
     """
 
-    reason: str
+    cause: AuthFailure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +81,7 @@ class JoinRequested:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MessageReceived:
+class ChatOpened:
     """Client: a chat message that opened under the room key with the relay-attested sender.
 
     Your own messages come back this way too (``sender`` is your name): use that as delivery
@@ -85,7 +97,7 @@ class MessageReceived:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ForgedMessage:
+class ChatForged:
     """Client: a chat item that does NOT open as coming from ``sender`` (or is unreadable).
 
     Someone tried to speak in another member's name, or moved a message from another room.
@@ -106,7 +118,7 @@ class Welcomed:
 
     your_name: str
     members: tuple[str, ...]
-    history: tuple[MessageReceived | ForgedMessage, ...]
+    history: tuple[ChatOpened | ChatForged, ...]
     max_message_bytes: int
 
 
@@ -121,14 +133,14 @@ class MessagesSubmitted:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberJoined:
+class MemberArrived:
     """Client: ``name`` entered the room."""
 
     name: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MemberLeft:
+class MemberDeparted:
     """Client: ``name`` left the room; ``code`` says why."""
 
     name: str
@@ -136,7 +148,7 @@ class MemberLeft:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Notice:
+class NoticeReceived:
     """Client: a non-fatal message from the relay (for example RATE_LIMITED "slow down")."""
 
     code: Reason | int
@@ -144,7 +156,7 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Goodbye:
+class GoodbyeReceived:
     """Either side: the peer is closing (and says why). Flush ``data_to_send`` and close."""
 
     code: Reason | int
@@ -189,13 +201,13 @@ Event = (
     | Refused
     | JoinRequested
     | Welcomed
-    | MessageReceived
-    | ForgedMessage
+    | ChatOpened
+    | ChatForged
     | MessagesSubmitted
-    | MemberJoined
-    | MemberLeft
-    | Notice
-    | Goodbye
+    | MemberArrived
+    | MemberDeparted
+    | NoticeReceived
+    | GoodbyeReceived
     | PingReceived
     | PongReceived
     | ProtocolViolation

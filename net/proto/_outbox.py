@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 
-from net.messages import PendingMessage
+from net.proto._messages import PendingMessage
 
 MAX_PENDING = 1000
 

@@ -20,24 +20,25 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from crypto.transport import BroadcastSealer, new_broadcast_key
-from net.frames import MAX_RELAY_FRAME, Reason
-from net.messages import (
+from net.proto._errors import LocalProtocolError
+from net.proto._frames import MAX_MESSAGE_BYTES, MAX_RELAY_FRAME, Reason
+from net.proto._messages import (
     BROADCAST_KEY_SIZE,
     BroadcastItem,
     ChatItem,
     JoinedItem,
     LeftItem,
     OutgoingMessage,
+    WelcomeArgs,
 )
-from net.names import username_key, validate_username
-from net.relay_protocol import encode_broadcast
+from net.proto._names import username_key, validate_username
+from net.proto._relay import encode_broadcast
 
 DEFAULT_MAX_MEMBERS = 200
 DEFAULT_HISTORY = 100
-DEFAULT_MAX_MESSAGE_BYTES = 4000
 
 # Bytes a BROADCAST frame body spends besides its items: type, seq, item count, GCM tag.
 _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
@@ -81,7 +82,7 @@ def item_size(item: BroadcastItem) -> int:
         return 1 + 1 + len(item.name.encode("utf-8"))
     if isinstance(item, LeftItem):
         return 1 + 1 + len(item.name.encode("utf-8")) + 1
-    raise TypeError(f"not a broadcast item: {item!r}")
+    raise LocalProtocolError(f"not a broadcast item: {item!r}")
 
 
 class Room(Generic[M]):
@@ -92,7 +93,7 @@ class Room(Generic[M]):
 
         name = room.check_join(username)        # JoinRejected → reject_join(code, text)
         write_to(room.handles(), room.join(name, conn))   # the others learn of the joiner
-        protocol.accept_join(**room.welcome(name))
+        protocol.accept_join(room.welcome(name))
 
     and for chat: :meth:`submit`, then (once per loop iteration) :meth:`flush` and write the
     returned bytes to every handle.
@@ -103,12 +104,12 @@ class Room(Generic[M]):
         *,
         max_members: int = DEFAULT_MAX_MEMBERS,
         history_limit: int = DEFAULT_HISTORY,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
         broadcast_key: bytes | None = None,
         frame_cap: int = MAX_RELAY_FRAME,
     ) -> None:
         if max_members < 1 or history_limit < 0 or max_message_bytes < 1:
-            raise ValueError("max_members and max_message_bytes must be positive")
+            raise LocalProtocolError("max_members and max_message_bytes must be positive")
         self.max_members = max_members
         self.history_limit = history_limit
         self.max_message_bytes = max_message_bytes
@@ -165,7 +166,7 @@ class Room(Generic[M]):
         """
         key = username_key(name)
         if key in self._members:
-            raise ValueError(f"{name!r} is already a member")  # check_join was skipped
+            raise LocalProtocolError(f"{name!r} is already a member")  # check_join was skipped
         self._pending.append(JoinedItem(name=name))
         data = self.flush()
         self._members[key] = _Member(name, handle)
@@ -189,8 +190,8 @@ class Room(Generic[M]):
         self._pending.append(LeftItem(name=member.name, code=code))
         return True
 
-    def welcome(self, name: str) -> dict[str, Any]:
-        """Keyword arguments for ``RelayProtocol.accept_join`` for the member ``name``.
+    def welcome(self, name: str) -> WelcomeArgs:
+        """What ``RelayProtocol.accept_join`` sends the member ``name``.
 
         Call right after :meth:`join`. The history is the newest part of what is kept that
         fits the client's frame cap next to the member list.
@@ -198,14 +199,14 @@ class Room(Generic[M]):
         members = self.members
         used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8"))
         used += self._name_bytes
-        return {
-            "name": name,
-            "members": members,
-            "broadcast_key": self._broadcast_key,
-            "next_seq": self._sealer.next_seq,
-            "history_items": self._newest_history(self._frame_cap - used),
-            "max_message_bytes": self.max_message_bytes,
-        }
+        return WelcomeArgs(
+            name=name,
+            members=members,
+            broadcast_key=self._broadcast_key,
+            next_seq=self._sealer.next_seq,
+            history=tuple(self._newest_history(self._frame_cap - used)),
+            max_message_bytes=self.max_message_bytes,
+        )
 
     # -- broadcasts ------------------------------------------------------------------------
 

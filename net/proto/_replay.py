@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from net.proto._errors import LocalProtocolError
+
 DEFAULT_CAPACITY = 10_000
 
 
@@ -22,7 +24,7 @@ class RecentIds:
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity < 1:
-            raise ValueError("capacity must be at least 1")
+            raise LocalProtocolError("capacity must be at least 1")
         self.capacity = capacity
         self._ids: OrderedDict[bytes, None] = OrderedDict()
 

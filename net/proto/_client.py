@@ -16,11 +16,11 @@ from crypto.errors import AuthenticationError
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
 from crypto.transport import BroadcastOpener, FrameOpener, FrameSealer
-from net import events as ev
-from net.connection import Connection, handshake_aad, session_transport_keys
-from net.errors import RemoteProtocolError
-from net.frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
-from net.messages import (
+from net.proto import _events as ev
+from net.proto._connection import Connection, handshake_aad, session_transport_keys
+from net.proto._errors import LocalProtocolError, RemoteProtocolError
+from net.proto._frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
+from net.proto._messages import (
     CONFIRMATION_SIZE,
     ENVELOPE_OVERHEAD,
     MESSAGE_ID_SIZE,
@@ -39,8 +39,8 @@ from net.messages import (
     encode_chat,
     encode_join,
 )
-from net.names import validate_username
-from net.replay import RecentIds
+from net.proto._names import validate_username
+from net.proto._replay import RecentIds
 
 _T = FrameType
 # What a CHAT frame body spends besides the texts: type byte, transport tag, u16 count; and per
@@ -142,11 +142,11 @@ class ClientProtocol(Connection):
     def provide_keys(self, keys: RoomKeys) -> None:
         """Hand over the room keys after KeysRequired (or early); the handshake continues.
 
-        Raises ``ValueError`` if they are for another room than the relay announced.
+        Raises :class:`LocalProtocolError` if they are for another room than the relay announced.
         """
         self._require(ClientState.IDLE, ClientState.AWAIT_RELAY_HELLO, ClientState.AWAIT_KEYS)
         if self._state is ClientState.AWAIT_KEYS and keys.room_id != self._room_id:
-            raise ValueError("these keys are for a different room than the relay hosts")
+            raise LocalProtocolError("these keys are for a different room than the relay hosts")
         self._keys = keys
         if self._state is ClientState.AWAIT_KEYS:
             self._start_pake(keys)
@@ -157,7 +157,7 @@ class ClientProtocol(Connection):
 
     def send_messages(self, messages: Iterable[PendingMessage | tuple[str, bytes, int]]) -> None:
         """Seal each message for the room and queue them all in one CHAT frame (several only if
-        they cannot fit one). Only after Welcomed. Raises ``ValueError``, sending nothing, if a
+        they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`, sending nothing, if a
         text exceeds :attr:`max_message_bytes` or an id is not 16 bytes."""
         self._require(ClientState.JOINED)
         pending = [m if isinstance(m, PendingMessage) else PendingMessage(*m) for m in messages]
@@ -166,7 +166,7 @@ class ClientProtocol(Connection):
             data = message.text.encode("utf-8")
             limit = self.message_limit(message.content_type)
             if len(data) > limit:
-                raise ValueError(
+                raise LocalProtocolError(
                     f"The message is {len(data)} bytes long; this room accepts at most {limit}."
                 )
             checked.append((self._header(message), data))
@@ -197,14 +197,16 @@ class ClientProtocol(Connection):
         return min(self.max_message_bytes, fits - len(content_type.encode("utf-8")))
 
     def _header(self, message: PendingMessage) -> MessageHeader:
-        # MessageHeader itself rejects a bad id length or timestamp with ValueError.
-        return MessageHeader(
-            room_id=self._room_id,
-            sender=self.username,
-            message_id=bytes(message.message_id),
-            timestamp_ms=message.timestamp_ms,
-            content_type=message.content_type,
-        )
+        try:
+            return MessageHeader(
+                room_id=self._room_id,
+                sender=self.username,
+                message_id=bytes(message.message_id),
+                timestamp_ms=message.timestamp_ms,
+                content_type=message.content_type,
+            )
+        except ValueError as exc:  # a bad id length or timestamp: the caller's mistake
+            raise LocalProtocolError(str(exc)) from None
 
     # -- handshake -------------------------------------------------------------------------
 
@@ -254,7 +256,7 @@ class ClientProtocol(Connection):
         try:
             confirmation = self._current_pake().finish(share)
         except AuthenticationError:
-            self._auth_failed("relay sent an invalid handshake share")
+            self._auth_failed(ev.AuthFailure.INVALID_SHARE)
             return
         self._send_plain(_T.CLIENT_CONFIRM, confirmation)
         self._state = ClientState.AWAIT_RELAY_CONFIRM
@@ -265,7 +267,7 @@ class ClientProtocol(Connection):
         try:
             session_key = pake.verify(confirmation)
         except AuthenticationError:
-            self._auth_failed("relay could not prove it knows the room password")
+            self._auth_failed(ev.AuthFailure.RELAY_UNPROVEN)
             return
         to_relay, to_client = session_transport_keys(pake, session_key)
         self._start_encryption(FrameSealer(to_relay), FrameOpener(to_client), MAX_RELAY_FRAME)
@@ -277,11 +279,11 @@ class ClientProtocol(Connection):
     def _on_auth_failed(self, payload: bytes) -> None:
         if payload:
             raise RemoteProtocolError("AUTH_FAILED with a body")
-        self._auth_failed("wrong room password")
+        self._auth_failed(ev.AuthFailure.WRONG_PASSWORD)
 
-    def _auth_failed(self, reason: str) -> None:
+    def _auth_failed(self, cause: ev.AuthFailure) -> None:
         # Nothing is sent: the relay learns nothing more, and the client never retries alone.
-        self._emit(ev.AuthenticationFailed(reason=reason))
+        self._emit(ev.AuthenticationFailed(cause=cause))
         self._pake = None
         self._state = ClientState.CLOSED
 
@@ -321,13 +323,13 @@ class ClientProtocol(Connection):
                 if event is not None:
                     self._emit(event)
             elif isinstance(item, JoinedItem):
-                self._emit(ev.MemberJoined(name=item.name))
+                self._emit(ev.MemberArrived(name=item.name))
             else:
-                self._emit(ev.MemberLeft(name=item.name, code=item.code))
+                self._emit(ev.MemberDeparted(name=item.name, code=item.code))
 
     def _open_chat(
         self, item: ChatItem, *, from_history: bool
-    ) -> ev.MessageReceived | ev.ForgedMessage | None:
+    ) -> ev.ChatOpened | ev.ChatForged | None:
         """Open one relayed message as sent by the sender the relay attests; None if seen."""
         if item.message_id in self.seen_ids:
             return None  # replay protection: a duplicate is dropped without a word
@@ -342,11 +344,11 @@ class ClientProtocol(Connection):
             text = open_message(self._message_key, header, item.sealed).decode("utf-8")
         except (AuthenticationError, ValueError):  # ValueError: too short, or bad UTF-8 text
             # Not our connection's fault (another member or the relay): report, do not fail.
-            return ev.ForgedMessage(
+            return ev.ChatForged(
                 sender=item.sender, message_id=item.message_id, from_history=from_history
             )
         self.seen_ids.add(item.message_id)
-        return ev.MessageReceived(
+        return ev.ChatOpened(
             sender=item.sender,
             text=text,
             message_id=item.message_id,
@@ -357,4 +359,4 @@ class ClientProtocol(Connection):
 
     def _on_notice(self, payload: bytes) -> None:
         code, text = decode_code_text(payload)
-        self._emit(ev.Notice(code=code, text=text))
+        self._emit(ev.NoticeReceived(code=code, text=text))

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from net.codec import Reader, Writer
-from net.errors import DecodeError
-from net.frames import Reason, reason
+from net.proto._codec import Reader, Writer
+from net.proto._errors import DecodeError, LocalProtocolError
+from net.proto._frames import Reason, reason
 
 MAGIC = b"SocketChat"
 ROOM_ID_SIZE = 16
@@ -237,7 +237,7 @@ def _write_item(w: Writer, item: BroadcastItem) -> None:
     elif isinstance(item, LeftItem):
         w.u8(_KIND_LEFT).str8(item.name, "name").u8(int(item.code), "code")
     else:
-        raise TypeError(f"not a broadcast item: {item!r}")
+        raise LocalProtocolError(f"not a broadcast item: {item!r}")
 
 
 def _read_item(r: Reader) -> BroadcastItem:
@@ -292,7 +292,7 @@ class Welcome:
         w.u16(len(self.history), "history count")
         for item in self.history:
             if not isinstance(item, ChatItem):
-                raise TypeError("history holds chat items only")
+                raise LocalProtocolError("history holds chat items only")
             _write_item(w, item)
         return w.getvalue()
 
@@ -319,6 +319,18 @@ class Welcome:
             max_message_bytes=max_message_bytes,
             history=tuple(history),
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WelcomeArgs:
+    """What the relay tells one joiner (``Room.welcome`` → ``RelayProtocol.accept_join``)."""
+
+    name: str
+    members: tuple[str, ...]
+    broadcast_key: bytes
+    next_seq: int
+    history: tuple[ChatItem, ...]
+    max_message_bytes: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,58 @@
+"""The client library: one member's connection to one room, on a worker thread.
+
+Public face (what the desktop app, the terminal client and tests use)::
+
+    from net.client import ChatClient, Joined, MessageReceived, Failed, ErrorKind
+
+    client = ChatClient(host=..., port=7777, username="alice", password=..., on_event=put)
+    client.start()
+    message = client.send("hello")      # PendingMessage: id and timestamp, as everyone sees them
+    client.close()
+
+Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them). Behind this
+face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
+protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
+library says) and ``cli`` (``main.py chat``).
+"""
+
+from __future__ import annotations
+
+from net.client.client import ChatClient
+from net.client.events import (
+    AloneInRoom,
+    ClientEvent,
+    Connecting,
+    DerivingKeys,
+    Disconnected,
+    ErrorKind,
+    Failed,
+    ForgedMessage,
+    Joined,
+    MemberJoined,
+    MemberLeft,
+    MessageNotSent,
+    MessageReceived,
+    RateLimited,
+)
+from net.proto import MAX_MESSAGE_BYTES, PendingMessage, validate_username
+
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "AloneInRoom",
+    "ChatClient",
+    "ClientEvent",
+    "Connecting",
+    "DerivingKeys",
+    "Disconnected",
+    "ErrorKind",
+    "Failed",
+    "ForgedMessage",
+    "Joined",
+    "MemberJoined",
+    "MemberLeft",
+    "MessageNotSent",
+    "MessageReceived",
+    "PendingMessage",
+    "RateLimited",
+    "validate_username",
+]

@@ -1,0 +1,326 @@
+"""The threaded client library shared by the desktop app and the terminal client.
+
+One daemon worker thread owns the socket and drives the sans-I/O :class:`net.proto.ClientProtocol`
+(one :class:`~net.client.session.Session` per connection attempt): it connects, stretches the
+password (once per room), runs the handshake, joins, reads, writes, and reconnects with backoff
+after a loss. Callers on other threads only call :meth:`ChatClient.send` and
+:meth:`ChatClient.close`, which never block on the network: they queue work under a lock and
+wake the worker through a socket pair.
+
+Events (:mod:`net.client.events`) reach ``on_event`` from the worker thread, *outside* the
+lock, so a callback may call :meth:`ChatClient.send`. A GUI's callback must only ``queue.put``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+from Crypto.Random import get_random_bytes
+
+from crypto.kdf import RoomKeys, derive_room_keys
+from crypto.password import normalize_password
+from net import proto
+from net.client import events as ce
+from net.client import texts
+from net.client.events import ErrorKind
+from net.client.session import STOPPED, Final, Lost, Session
+from net.proto import (
+    MAX_MESSAGE_BYTES,
+    MESSAGE_ID_SIZE,
+    Outbox,
+    PendingMessage,
+    RecentIds,
+    reconnect_delay,
+    validate_username,
+)
+
+log = logging.getLogger("socketchat.client")
+
+HANDSHAKE_TIMEOUT = 15.0  # excludes key derivation, which happens before we answer the relay
+PING_AFTER = 25.0  # seconds of silence from the relay before we ping it
+DEAD_AFTER = 60.0  # seconds of silence before the connection counts as lost
+_FIRST_JOIN_TRIES = 5  # attempts before a transient refusal (relay busy) becomes a failure
+
+
+class ChatClient:
+    """One member's connection to one room, kept alive across network losses.
+
+    Call :meth:`start`, then :meth:`send` as the user writes and :meth:`close` when leaving.
+    Give either the room ``password`` (it is stretched once per room and the keys are kept in
+    :attr:`keys`) or ``keys`` derived earlier for the same room.
+
+    ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds, for message timestamps)
+    are injectable: tests move them instead of waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str,
+        on_event: Callable[[ce.ClientEvent], None],
+        password: str | None = None,
+        keys: RoomKeys | None = None,
+        connect_timeout: float = 10.0,
+        handshake_timeout: float = HANDSHAKE_TIMEOUT,
+        ping_after: float = PING_AFTER,
+        dead_after: float = DEAD_AFTER,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        kdf_cost: int | None = None,
+    ) -> None:
+        if password is None and keys is None:
+            raise ValueError("give the room password or its derived keys")
+        self.host = host
+        self.port = port
+        self.username = validate_username(username)
+        #: RoomKeys once derived (or as given); reuse them to connect again without scrypt.
+        self.keys = keys
+        #: Current member list, own name included (empty until joined).
+        self.members: tuple[str, ...] = ()
+        #: The largest message text (UTF-8 bytes) the room accepts; the room's own limit once
+        #: joined (it arrives in the welcome), the protocol's default before.
+        self.max_message_bytes = MAX_MESSAGE_BYTES
+        self.clock = clock
+        self.handshake_timeout = handshake_timeout
+        self.ping_after = ping_after
+        self.dead_after = dead_after
+        self.seen_ids = RecentIds()
+        self.log = log
+        self._on_event = on_event
+        # Kept (normalised) only to re-derive if the relay's room id changes; never logged.
+        self._password = None if password is None else normalize_password(password)
+        self._kdf_cost = kdf_cost  # tests only: a cheaper scrypt; never from the network
+        self._connect_timeout = connect_timeout
+        self._rng = rng or random.Random()  # jitter only; nothing secret
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._outbox = Outbox()
+        self._stopping = False
+        self._joined_once = False
+        self._joined_recently = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread: threading.Thread | None = None
+
+    # -- API for the application (any thread) --------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread; events follow through ``on_event``. Call once."""
+        if self._thread is not None:
+            raise RuntimeError("ChatClient.start() called twice")
+        self._thread = threading.Thread(target=self._run, name="socketchat-client", daemon=True)
+        self._thread.start()
+
+    def send(self, text: str) -> PendingMessage:
+        """Queue ``text`` for the room and return it as a :class:`PendingMessage` at once.
+
+        The returned message carries the id and timestamp every member will see: show it with
+        those. If we are offline it waits in the outbox and goes out after reconnecting,
+        exactly once. Raises ``ValueError`` with a user-readable message for an empty or too
+        long text (see :attr:`max_message_bytes`).
+        """
+        if not text.strip():
+            raise ValueError(texts.EMPTY_MESSAGE)
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ValueError(texts.BROKEN_CHARACTER) from None
+        limit = self.max_message_bytes
+        if size > limit:
+            raise ValueError(texts.message_too_long(size, limit))
+        message = PendingMessage(
+            text=text,
+            message_id=get_random_bytes(MESSAGE_ID_SIZE),
+            timestamp_ms=int(self._wall_clock() * 1000),
+        )
+        with self._lock:
+            if self._stopping:
+                raise ValueError(texts.CHAT_CLOSED)
+            self._outbox.add(message)
+        self.wake()
+        return message
+
+    def pending(self) -> tuple[PendingMessage, ...]:
+        """Messages written but not yet confirmed by the relay, oldest first."""
+        with self._lock:
+            return self._outbox.pending()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Leave the room (saying goodbye if connected) and stop. Safe to call twice."""
+        with self._lock:
+            self._stopping = True
+        self.wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        """True while the worker thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wake(self) -> None:
+        """Make the worker look at its queue and timers now (after a send, or after a test
+        moved the injected clock). Safe from any thread."""
+        # BlockingIOError: already awake (buffer full); OSError: shutting down.
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    # -- for the session (worker thread) -------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def wake_socket(self) -> socket.socket:
+        return self._wake_r
+
+    def drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+
+    def emit(self, event: ce.ClientEvent) -> None:
+        try:
+            self._on_event(event)
+        except Exception:
+            log.exception("on_event callback failed for %s", type(event).__name__)
+
+    def outbox_requeue(self) -> None:
+        with self._lock:
+            self._outbox.requeue_all()
+
+    def outbox_take_unsent(self) -> list[PendingMessage]:
+        with self._lock:
+            return self._outbox.take_unsent()
+
+    def outbox_discard(self, message_id: bytes) -> None:
+        with self._lock:
+            self._outbox.discard(message_id)
+
+    def outbox_confirm(self, message_id: bytes) -> None:
+        with self._lock:
+            self._outbox.confirm(message_id)
+
+    def joined(self, event: proto.Welcomed) -> None:
+        """The session was welcomed: record it and tell the application."""
+        reconnected = self._joined_once
+        self._joined_once = True
+        self._joined_recently = True
+        self.members = tuple(event.members)
+        self.max_message_bytes = event.max_message_bytes
+        self.emit(
+            ce.Joined(
+                your_name=event.your_name,
+                members=self.members,
+                reconnected=reconnected,
+                max_message_bytes=event.max_message_bytes,
+            )
+        )
+
+    def member_arrived(self, name: str) -> None:
+        if name not in self.members:
+            self.members = (*self.members, name)
+            self.emit(ce.MemberJoined(name=name, members=self.members))
+
+    def member_departed(self, name: str, reason: str) -> None:
+        if name in self.members and name != self.username:
+            self.members = tuple(m for m in self.members if m != name)
+            self.emit(ce.MemberLeft(name=name, members=self.members, reason=reason))
+            self.check_alone()
+
+    def check_alone(self) -> None:
+        if self.members == (self.username,):
+            self.emit(ce.AloneInRoom())
+
+    def derive_keys(self, room_id: bytes) -> RoomKeys | Final:
+        """The relay hosts ``room_id`` and we have no keys for it: stretch the password."""
+        if self._password is None:
+            return Final(ErrorKind.ROOM_CLOSED, texts.ROOM_RECREATED)
+        self.emit(ce.DerivingKeys())
+        kwargs = {} if self._kdf_cost is None else {"n": self._kdf_cost}
+        keys = derive_room_keys(self._password, room_id=room_id, **kwargs)
+        self.keys = keys
+        return keys
+
+    # -- worker thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        attempt = 0
+        failures = 0
+        try:
+            while not self._stopping:
+                attempt += 1
+                outcome = self._attempt(attempt)
+                if outcome is STOPPED or self._stopping:
+                    return
+                if isinstance(outcome, Final):
+                    self.emit(ce.Failed(kind=outcome.kind, message=outcome.message))
+                    return
+                if not self._joined_once:
+                    if outcome.transient and attempt < _FIRST_JOIN_TRIES:
+                        self._sleep(max(outcome.wait, reconnect_delay(attempt, rng=self._rng)))
+                        continue
+                    self.emit(ce.Failed(kind=outcome.kind, message=outcome.reason))
+                    return
+                # Count failed attempts since the last successful join: backoff restarts small.
+                failures = 1 if self._joined_recently else failures + 1
+                self._joined_recently = False
+                delay = max(outcome.wait, reconnect_delay(failures, rng=self._rng))
+                self.emit(ce.Disconnected(reason=outcome.reason, retry_in=delay))
+                self._sleep(delay)
+        finally:
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` by :attr:`clock`, or until close() wakes us."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._wake_r, selectors.EVENT_READ)
+            deadline = self.clock() + seconds
+            while not self._stopping:
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    return
+                # At most a second at a time: an injected clock may be moved meanwhile.
+                if selector.select(min(remaining, 1.0)):
+                    self.drain_wake()
+
+    def _attempt(self, attempt: int) -> Lost | Final:
+        self.emit(ce.Connecting(attempt=attempt))
+        sock_or_failure = self._connect()
+        if not isinstance(sock_or_failure, socket.socket):
+            return sock_or_failure
+        with sock_or_failure as sock:
+            return Session(self, sock).run()
+
+    def _connect(self) -> socket.socket | Lost:
+        where = f"{self.host}:{self.port}"
+        try:
+            sock = socket.create_connection((self.host, self.port), timeout=self._connect_timeout)
+        except socket.gaierror:
+            return Lost(texts.host_not_found(self.host), kind=ErrorKind.HOST_NOT_FOUND)
+        except ConnectionRefusedError:
+            return Lost(texts.connection_refused(where), kind=ErrorKind.REFUSED)
+        except TimeoutError:
+            return Lost(
+                texts.connect_timed_out(where, self._connect_timeout), kind=ErrorKind.TIMED_OUT
+            )
+        except OSError as exc:
+            return Lost(texts.cannot_connect(where, exc.strerror or str(exc)))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        return sock

@@ -1,0 +1,317 @@
+"""One connection attempt of a :class:`~net.client.ChatClient`, on its worker thread.
+
+:class:`Session` drives a :class:`net.proto.ClientProtocol` over one non-blocking socket with a
+selector: it writes what the core queued, reads and feeds the core, turns core events into
+:mod:`net.client.events` for the application, flushes the outbox once joined, and watches the
+handshake deadline and the relay's silence. It returns how the attempt ended: :class:`Lost`
+(the client may reconnect) or :class:`Final` (it stops for good).
+"""
+
+from __future__ import annotations
+
+import selectors
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from Crypto.Random import get_random_bytes
+
+from net import proto
+from net.client import events as ce
+from net.client import texts
+from net.client.events import ErrorKind
+from net.proto import ClientProtocol, ClientState, Reason
+
+if TYPE_CHECKING:
+    from net.client.client import ChatClient
+
+_RECV_SIZE = 65536
+_TICK = 1.0  # longest select() wait: timers are checked at least this often
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The connection ended; reconnect (if we ever joined). ``wait`` is a floor for the delay."""
+
+    reason: str
+    wait: float = 0.0
+    kind: ErrorKind = ErrorKind.NETWORK  # what to report if this was the first attempt
+    transient: bool = False  # worth retrying even before the first join (relay busy)
+
+
+@dataclass(frozen=True)
+class Final:
+    """Stop for good with this failure."""
+
+    kind: ErrorKind
+    message: str
+
+
+#: close() was called: nothing to report.
+STOPPED = Final(ErrorKind.NETWORK, "closed")
+
+
+class Session:
+    """One connection attempt, from connect to close. Create with a connected socket, then
+    :meth:`run` until it returns."""
+
+    def __init__(self, client: ChatClient, sock: socket.socket) -> None:
+        self.client = client
+        self.sock = sock
+        self.proto = ClientProtocol(
+            username=client.username, keys=client.keys, seen_ids=client.seen_ids
+        )
+        self.out = bytearray()
+        self.joined = False
+        self.ping_token = 0
+        self.now = client.clock()
+        self.last_heard = self.now
+        self.handshake_deadline = self.now + client.handshake_timeout
+
+    @property
+    def where(self) -> str:
+        return f"{self.client.host}:{self.client.port}"
+
+    def run(self) -> Lost | Final:
+        client = self.client
+        client.outbox_requeue()
+        self.proto.initiate()
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.sock, selectors.EVENT_READ)
+            selector.register(client.wake_socket, selectors.EVENT_READ)
+            while True:
+                if client.stopping:
+                    self._say_goodbye()
+                    return STOPPED
+                self._flush_outbox()
+                outcome = self._write()
+                if outcome is not None:
+                    return outcome
+                want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)
+                selector.modify(self.sock, want)
+                for key, mask in selector.select(self._select_timeout()):
+                    if key.fileobj is client.wake_socket:
+                        client.drain_wake()
+                    elif mask & selectors.EVENT_READ:
+                        outcome = self._read()
+                        if outcome is not None:
+                            return outcome
+                self.now = client.clock()
+                outcome = self._check_timers()
+                if outcome is not None:
+                    return outcome
+
+    def _select_timeout(self) -> float:
+        """Sleep until the nearest timer, at most a tick (an injected clock may jump)."""
+        client = self.client
+        if not self.joined:
+            deadline = self.handshake_deadline
+        elif self.ping_token:
+            deadline = self.last_heard + client.dead_after
+        else:
+            deadline = self.last_heard + client.ping_after
+        return min(_TICK, max(0.0, deadline - client.clock()))
+
+    # -- I/O ------------------------------------------------------------------------------------
+
+    def _read(self) -> Lost | Final | None:
+        try:
+            data = self.sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            return Lost(texts.connection_lost(exc.strerror or str(exc)))
+        self.last_heard = self.client.clock()
+        if data:
+            self.proto.receive_data(data)
+        else:
+            self.proto.receive_eof()
+        return self._handle(self.proto.events_received())
+
+    def _write(self) -> Lost | None:
+        self.out += self.proto.data_to_send()
+        if not self.out:
+            return None
+        try:
+            sent = self.sock.send(self.out)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            return Lost(texts.connection_lost(exc.strerror or str(exc)))
+        del self.out[:sent]
+        return None
+
+    def _flush_outbox(self) -> None:
+        if not self.joined:
+            return
+        client = self.client
+        messages = client.outbox_take_unsent()
+        if not messages:
+            return
+        limit = self.proto.message_limit()
+        fits = [m for m in messages if len(m.text.encode("utf-8")) <= limit]
+        for message in messages:
+            if message not in fits:
+                # Only a relay with a smaller limit than ours can get here: say so, never
+                # leave the message "sending" for ever.
+                client.outbox_discard(message.message_id)
+                client.emit(
+                    ce.MessageNotSent(
+                        message_id=message.message_id, reason=texts.room_limit_smaller(limit)
+                    )
+                )
+        if fits:
+            self.proto.send_messages(fits)
+
+    def _say_goodbye(self) -> None:
+        if self.proto.state in (ClientState.JOINED, ClientState.AWAIT_WELCOME):
+            self.proto.send_goodbye(Reason.LEAVING, "left the room")
+        self.out += self.proto.data_to_send()
+        clock = self.client.clock
+        deadline = clock() + 1.0
+        self.sock.settimeout(0.2)
+        while self.out and clock() < deadline:
+            try:
+                del self.out[: self.sock.send(self.out)]
+            except (TimeoutError, BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return
+
+    def _check_timers(self) -> Lost | None:
+        client = self.client
+        if not self.joined and self.now >= self.handshake_deadline:
+            return Lost(
+                texts.handshake_timed_out(self.where, client.handshake_timeout),
+                kind=ErrorKind.TIMED_OUT,
+            )
+        silence = self.now - self.last_heard
+        if self.joined and silence >= client.dead_after:
+            return Lost(texts.stopped_answering(silence))
+        if self.joined and silence >= client.ping_after and not self.ping_token:
+            self.ping_token = int.from_bytes(get_random_bytes(8), "big") or 1
+            self.proto.send_ping(self.ping_token)
+        return None
+
+    # -- protocol events ------------------------------------------------------------------------
+
+    def _handle(self, events: list[proto.Event]) -> Lost | Final | None:
+        for event in events:
+            outcome = self._on(event)
+            if outcome is not None:
+                return outcome
+        return None
+
+    def _on(self, event: proto.Event) -> Lost | Final | None:
+        client = self.client
+        match event:
+            case proto.KeysRequired(room_id=room_id):
+                keys = client.derive_keys(room_id)
+                if isinstance(keys, Final):
+                    return keys
+                self.proto.provide_keys(keys)
+                self.handshake_deadline = client.clock() + client.handshake_timeout
+            case proto.Welcomed():
+                self._on_welcomed(event)
+            case proto.ChatOpened():
+                self._on_message(event)
+            case proto.ChatForged(sender=sender, message_id=message_id):
+                client.emit(ce.ForgedMessage(claimed_sender=sender, message_id=message_id))
+            case proto.MemberArrived(name=name):
+                client.member_arrived(name)
+            case proto.MemberDeparted(name=name, code=code):
+                client.member_departed(name, texts.left_reason(code))
+            case proto.NoticeReceived(code=code, text=text):
+                if code == Reason.RATE_LIMITED:
+                    client.emit(ce.RateLimited(text=text or "Slow down."))
+            case proto.PongReceived():
+                self.ping_token = 0
+            case proto.AuthenticationFailed(cause=cause):
+                return Final(ErrorKind.WRONG_PASSWORD, texts.auth_failed(cause))
+            case proto.Refused():
+                return self._on_refused(event)
+            case proto.GoodbyeReceived():
+                return self._on_goodbye(event)
+            case proto.ProtocolViolation(reason=reason):
+                client.log.warning("protocol violation from the relay: %s", reason)
+                if not self.joined:
+                    return Final(ErrorKind.PROTOCOL_ERROR, texts.not_socketchat(self.where))
+                return Lost(texts.TAMPERED)
+            case proto.ConnectionClosed():
+                if not self.joined:
+                    return Lost(texts.CLOSED_DURING_HANDSHAKE)
+                return Lost(texts.connection_lost())
+            case _:
+                pass  # HandshakeComplete, PingReceived: the core has done what they need
+        return None
+
+    def _on_welcomed(self, event: proto.Welcomed) -> None:
+        self.joined = True
+        self.client.joined(event)
+        for item in event.history:
+            if isinstance(item, proto.ChatOpened):
+                self._on_message(item)
+            else:
+                self.client.emit(
+                    ce.ForgedMessage(claimed_sender=item.sender, message_id=item.message_id)
+                )
+        self.client.check_alone()
+
+    def _on_message(self, event: proto.ChatOpened) -> None:
+        client = self.client
+        own = event.sender == client.username
+        if own:
+            client.outbox_confirm(event.message_id)
+        client.emit(
+            ce.MessageReceived(
+                sender=event.sender,
+                text=event.text,
+                message_id=event.message_id,
+                timestamp_ms=event.timestamp_ms,
+                from_history=event.from_history,
+                own=own,
+            )
+        )
+
+    def _on_refused(self, event: proto.Refused) -> Lost | Final:
+        # REFUSED comes before any key exists: anyone on the path could write its text, so
+        # none of it is shown; the reason is worded from the code.
+        wait = event.retry_after_ms / 1000
+        match event.code:
+            case Reason.INCOMPATIBLE_VERSION:
+                return Final(ErrorKind.INCOMPATIBLE_VERSION, texts.INCOMPATIBLE_VERSION)
+            case Reason.TOO_MANY_ATTEMPTS:
+                return Lost(
+                    texts.too_many_attempts(wait), wait=wait, kind=ErrorKind.TOO_MANY_ATTEMPTS
+                )
+            case Reason.ROOM_FULL:
+                return Lost(texts.ROOM_FULL, wait=wait, kind=ErrorKind.ROOM_FULL)
+            case Reason.BUSY:
+                return Lost(texts.BUSY, wait=wait, kind=ErrorKind.BUSY, transient=True)
+            case Reason.ROOM_CLOSING:
+                return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSING)
+            case Reason.HANDSHAKE_TIMEOUT:
+                return Lost(texts.TOO_SLOW_TO_JOIN, wait=wait, kind=ErrorKind.TIMED_OUT)
+            case _:
+                return Lost(
+                    texts.refused_with_code(int(event.code)),
+                    wait=wait,
+                    kind=ErrorKind.PROTOCOL_ERROR,
+                )
+
+    def _on_goodbye(self, event: proto.GoodbyeReceived) -> Lost | Final:
+        match event.code:
+            case Reason.ROOM_CLOSING:
+                return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSED)
+            case Reason.NAME_INVALID:
+                return Final(ErrorKind.NAME_INVALID, texts.name_refused(event.text))
+            case Reason.NAME_TAKEN:
+                # On a reconnect our own old connection may still be registered until the
+                # relay reaps it: keep trying. On a first join someone else has the name.
+                return Lost(
+                    texts.name_taken(self.client.username), wait=2.0, kind=ErrorKind.NAME_TAKEN
+                )
+            case Reason.ROOM_FULL:
+                return Lost(texts.ROOM_FULL, kind=ErrorKind.ROOM_FULL)
+            case _:
+                return Lost(texts.relay_closed(event.text, event.code))

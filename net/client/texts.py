@@ -1,0 +1,155 @@
+"""Every sentence the client library says to a person, in one place.
+
+The session decides *what* happened (an :class:`~net.client.events.ErrorKind`, a
+:class:`~net.proto.Reason`); these functions word it. The desktop app words final failures
+itself (``gui/errors.py``, keyed by ``ErrorKind``); the terminal client prints these texts.
+Text that came from the relay is passed through only where the relay had authenticated itself
+(GOODBYE, NOTICE), and callers escape it before printing.
+"""
+
+from __future__ import annotations
+
+from net.proto import AuthFailure, Reason
+
+# -- connecting ------------------------------------------------------------------------------
+
+
+def host_not_found(host: str) -> str:
+    return f"The host name '{host}' was not found. Check the spelling of the address."
+
+
+def connection_refused(where: str) -> str:
+    return f"Connection to {where} was refused. Is the room running? Is the port right?"
+
+
+def connect_timed_out(where: str, seconds: float) -> str:
+    return (
+        f"No answer from {where} within {seconds:g} s. Check the address, and that the host's "
+        "firewall or router lets the port through."
+    )
+
+
+def cannot_connect(where: str, detail: str) -> str:
+    return f"Cannot connect to {where}: {detail}."
+
+
+def connection_lost(detail: str = "") -> str:
+    if detail:
+        return f"The connection to the room was lost ({detail})."
+    return "The connection to the room was lost."
+
+
+ROOM_RECREATED = "The room was recreated since you joined; join it again with its password."
+CLOSED_DURING_HANDSHAKE = "The room closed the connection during the handshake."
+TAMPERED = "The connection was corrupted or tampered with; reconnecting."
+
+
+def handshake_timed_out(where: str, seconds: float) -> str:
+    return (
+        f"{where} did not complete the SocketChat handshake in {seconds:g} s. "
+        "Is it really a SocketChat room?"
+    )
+
+
+def not_socketchat(where: str) -> str:
+    return (
+        f"{where} does not speak the SocketChat protocol (or the connection was tampered with)."
+    )
+
+
+def stopped_answering(silence: float) -> str:
+    return f"The room stopped answering ({silence:.0f} s without a word)."
+
+
+# -- the password ----------------------------------------------------------------------------
+
+_AUTH_FAILURES = {
+    AuthFailure.WRONG_PASSWORD: "Wrong room password. Check it with the host and try again.",
+    AuthFailure.RELAY_UNPROVEN: (
+        "The relay could not prove it knows the room password: either the password is wrong "
+        "or someone is intercepting the connection."
+    ),
+    AuthFailure.INVALID_SHARE: (
+        "The relay answered the password check with garbage: either it is not a SocketChat "
+        "room or someone is intercepting the connection."
+    ),
+}
+
+
+def auth_failed(cause: AuthFailure) -> str:
+    return _AUTH_FAILURES[cause]
+
+
+# -- refusals (REFUSED, before any key: its text is never shown) -----------------------------
+
+INCOMPATIBLE_VERSION = (
+    "This room runs a different SocketChat version. Update the app that is older."
+)
+ROOM_FULL = "The room is full. Try again later."
+BUSY = "The room is busy with other people joining; try again in a moment."
+HOST_CLOSING = "The host is closing the room."
+TOO_SLOW_TO_JOIN = "The connection was too slow to finish joining."
+
+
+def too_many_attempts(wait: float) -> str:
+    return f"Too many wrong passwords from your address; try again in {max(1, round(wait))} s."
+
+
+def refused_with_code(code: int) -> str:
+    return f"The relay refused the connection (code {code})."
+
+
+# -- goodbyes (GOODBYE, from the authenticated relay) ----------------------------------------
+
+HOST_CLOSED = "The host closed the room."
+
+
+def name_refused(relay_text: str) -> str:
+    return f"The relay refused the name: {relay_text}"
+
+
+def name_taken(username: str) -> str:
+    return f"Someone in this room is already called {username!r}; choose another name."
+
+
+def relay_closed(relay_text: str, code: Reason | int) -> str:
+    return f"The relay closed the connection: {relay_text or left_reason(code)}."
+
+
+# -- members ---------------------------------------------------------------------------------
+
+_LEFT_REASONS = {
+    Reason.LEAVING: "left the room",
+    Reason.CONNECTION_LOST: "lost the connection",
+    Reason.IDLE_TIMEOUT: "stopped answering",
+    Reason.SLOW_READER: "could not keep up",
+    Reason.PROTOCOL_ERROR: "was disconnected (protocol error)",
+    Reason.ROOM_CLOSING: "the room is closing",
+    Reason.RATE_LIMITED: "sent too fast",
+    Reason.MESSAGE_TOO_LARGE: "sent a message that was too large",
+}
+
+
+def left_reason(code: Reason | int) -> str:
+    """How a member's departure reads ("alice left the room"); a newer code reads "left"."""
+    if isinstance(code, Reason):
+        return _LEFT_REASONS.get(code, "left")
+    return "left"
+
+
+# -- sending ---------------------------------------------------------------------------------
+
+EMPTY_MESSAGE = "Type a message first."
+BROKEN_CHARACTER = "The message contains a broken character; retype it."
+CHAT_CLOSED = "This chat has been closed."
+
+
+def message_too_long(size: int, limit: int) -> str:
+    return (
+        f"That message is {size:,} bytes long; the limit is {limit:,} bytes "
+        f"(about {limit:,} letters, or fewer with accents and emoji)."
+    )
+
+
+def room_limit_smaller(limit: int) -> str:
+    return f"this room accepts messages of at most {limit:,} bytes"

@@ -1,0 +1,137 @@
+"""The sans-I/O protocol core of SocketChat: bytes in, events and bytes out.
+
+No sockets, threads or clocks live here (``tests/test_layers.py`` keeps it so). The relay
+(:mod:`net.relay`, asyncio) and the client (:mod:`net.client`, one worker thread) are thin
+drivers over it. A driver creates a :class:`ClientProtocol` or :class:`RelayProtocol` per
+connection, feeds received bytes in (``receive_data`` / ``receive_eof``), writes
+``data_to_send()`` out, acts on ``events_received()`` and closes when ``close_expected()``.
+
+The modules behind this face are private (as in h11); import from here::
+
+    from net import proto
+
+    core = proto.ClientProtocol(username="alice", keys=keys)
+    core.initiate()
+    for event in core.events_received():
+        match event:
+            case proto.Welcomed(): ...
+
+What lives where:
+
+* ``_frames`` — framing, caps, frame types, reason codes; ``_codec`` — field readers/writers;
+* ``_messages`` — payload encodings; ``_events`` — what the core reports;
+* ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
+  state machines; ``_room`` — one room's members, history and broadcasts on the relay;
+* ``_names``, ``_replay``, ``_ratelimit``, ``_outbox`` — username rules, replay protection,
+  rate limits and the client's outbox, all with the clock passed in.
+"""
+
+from __future__ import annotations
+
+from net.proto._client import ClientProtocol, ClientState
+from net.proto._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
+from net.proto._events import (
+    Authenticated,
+    AuthenticationFailed,
+    AuthFailure,
+    ChatForged,
+    ChatOpened,
+    ConnectionClosed,
+    Event,
+    GoodbyeReceived,
+    HandshakeComplete,
+    JoinRequested,
+    KeysRequired,
+    MemberArrived,
+    MemberDeparted,
+    MessagesSubmitted,
+    NoticeReceived,
+    PingReceived,
+    PongReceived,
+    ProtocolViolation,
+    Refused,
+    Welcomed,
+)
+from net.proto._frames import (
+    MAX_CLIENT_FRAME,
+    MAX_HANDSHAKE_FRAME,
+    MAX_MESSAGE_BYTES,
+    MAX_RELAY_FRAME,
+    PROTOCOL_VERSION,
+    FrameType,
+    Reason,
+)
+from net.proto._messages import (
+    MESSAGE_ID_SIZE,
+    ROOM_ID_SIZE,
+    ChatItem,
+    JoinedItem,
+    LeftItem,
+    OutgoingMessage,
+    PendingMessage,
+    WelcomeArgs,
+)
+from net.proto._names import username_key, validate_username
+from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
+from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
+from net.proto._relay import RelayProtocol, RelayState, encode_broadcast
+from net.proto._replay import RecentIds
+from net.proto._room import JoinRejected, Room
+
+__all__ = [
+    "MAX_CLIENT_FRAME",
+    "MAX_HANDSHAKE_FRAME",
+    "MAX_MESSAGE_BYTES",
+    "MAX_RELAY_FRAME",
+    "MESSAGE_ID_SIZE",
+    "PROTOCOL_VERSION",
+    "ROOM_ID_SIZE",
+    "AuthFailure",
+    "Authenticated",
+    "AuthenticationFailed",
+    "ChatForged",
+    "ChatItem",
+    "ChatOpened",
+    "ClientProtocol",
+    "ClientState",
+    "ConnectionClosed",
+    "DecodeError",
+    "Event",
+    "FrameType",
+    "GoodbyeReceived",
+    "HandshakeComplete",
+    "JoinRejected",
+    "JoinRequested",
+    "JoinedItem",
+    "KeysRequired",
+    "LeftItem",
+    "LocalProtocolError",
+    "LoginLimiter",
+    "MemberArrived",
+    "MemberDeparted",
+    "MessagesSubmitted",
+    "NoticeReceived",
+    "Outbox",
+    "OutboxFull",
+    "OutgoingMessage",
+    "PendingMessage",
+    "PingReceived",
+    "PongReceived",
+    "ProtocolError",
+    "ProtocolViolation",
+    "Reason",
+    "RecentIds",
+    "Refused",
+    "RelayProtocol",
+    "RelayState",
+    "RemoteProtocolError",
+    "Room",
+    "TokenBucket",
+    "WelcomeArgs",
+    "Welcomed",
+    "encode_broadcast",
+    "reconnect_delay",
+    "source_key",
+    "username_key",
+    "validate_username",
+]

@@ -1,0 +1,295 @@
+"""Who may log in, and when: the relay's admission policy, without I/O.
+
+:class:`Admission` decides for every connection, from accept until its password proof is
+settled. The asyncio driver (:mod:`net.relay.member`) asks and carries out the answer:
+
+* on accept, :meth:`Admission.connect` → :class:`Admit` or :class:`Refuse` (the address is
+  throttled, or every handshake slot is taken: relay-wide or for the address);
+* on the first bytes before the PAKE, :meth:`Admission.ready_for_pake` → :class:`Admit` (run
+  it), :class:`Hold` (keep the bytes, stop reading: other PAKEs from the address go first) or
+  :class:`Refuse` (the address was throttled since the connection was accepted);
+* when a PAKE is settled, :meth:`Admission.pake_done` with its :class:`PakeOutcome`, and when a
+  connection leaves the handshake or closes, :meth:`Admission.handshake_done` /
+  :meth:`Admission.gone`. These return the decisions for held connections whose turn came.
+
+Why turns: connections opened together all pass the throttle before any of them has failed.
+An address therefore runs at most as many PAKEs at once as it has free failures left (one once
+they are spent), so parallel connections gain no guesses over sequential ones, while honest
+members joining together from one address (an office, a NAT) only wait a moment.
+
+The clock is injected (monotonic seconds); nothing here sleeps, reads the time or touches a
+socket. Refusal log lines are de-duplicated here too: a throttled guesser may knock hundreds of
+times a second, and one line per address per ``log_every`` seconds says the same.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import Counter, deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from net.proto import LoginLimiter, Reason
+
+C = TypeVar("C", bound=Hashable)
+
+#: Distinct addresses whose refusal log times are remembered; past it the memory starts afresh.
+_MAX_LOGGED_SOURCES = 10_000
+_BUSY_RETRY_MS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Admit:
+    """Go ahead: accept the connection, or run its PAKE now."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Keep the bytes and stop reading; a later decision from ``pake_done`` or ``gone`` says
+    when this connection's turn has come (or that it is refused)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refuse:
+    """Send REFUSED(code, text, retry_after_ms) and close. ``log`` is the line to log, or None
+    when an identical refusal of this address was logged a moment ago."""
+
+    code: Reason
+    text: str
+    retry_after_ms: int = 0
+    log: str | None = None
+
+
+Decision = Admit | Hold | Refuse
+
+
+class PakeOutcome(enum.Enum):
+    """How a connection's PAKE ended, for the login throttle."""
+
+    SUCCESS = "success"  # the client proved the password
+    FAILURE = "failure"  # a wrong guess, or a hang-up after our share (its answer is inferable)
+    NONE = "none"  # gone before any guess was made
+
+
+@dataclass(slots=True)
+class _Entry:
+    source: str
+    peer: str
+    in_handshake: bool = True
+    pake_slot: bool = False
+    held: bool = False
+
+
+class Admission(Generic[C]):
+    """The admission state of one relay. Create once per relay; call from its loop only.
+
+    ``C`` is whatever the driver uses for a connection (hashable); ``source`` is the address
+    unit the limits apply to (:func:`net.proto.source_key`), ``peer`` the text for log lines.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        max_handshakes: int = 64,
+        max_handshakes_per_source: int = 16,
+        free_failures: int = 5,
+        base_delay: float = 1.0,
+        max_delay: float = 300.0,
+        log_every: float = 10.0,
+    ) -> None:
+        self._clock = clock
+        self._max_handshakes = max_handshakes
+        self._max_per_source = max_handshakes_per_source
+        self._free_failures = free_failures
+        self._log_every = log_every
+        self.logins = LoginLimiter(
+            free_failures=free_failures, base_delay=base_delay, max_delay=max_delay
+        )
+        self._entries: dict[C, _Entry] = {}
+        self._handshakes = 0
+        self._by_source: Counter[str] = Counter()
+        self._pakes: Counter[str] = Counter()
+        self._waiting: dict[str, deque[C]] = {}
+        self._logged: dict[str, tuple[float, int]] = {}  # source -> (last logged, since)
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def connect(self, conn: C, *, source: str, peer: str) -> Admit | Refuse:
+        """A new connection: admit it to the handshake or refuse it before any PAKE work."""
+        throttled = self._throttled(source, peer)
+        if throttled is not None:
+            return throttled
+        if self._handshakes >= self._max_handshakes:
+            return Refuse(
+                code=Reason.BUSY,
+                text="The relay is busy; try again in a moment.",
+                retry_after_ms=_BUSY_RETRY_MS,
+                log=f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
+            )
+        if self._by_source[source] >= self._max_per_source:
+            return Refuse(
+                code=Reason.BUSY,
+                text="Too many connections from your address are still logging in; "
+                "try again in a moment.",
+                retry_after_ms=_BUSY_RETRY_MS,
+                log=f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
+                f"from {source})",
+            )
+        self._entries[conn] = _Entry(source=source, peer=peer)
+        self._handshakes += 1
+        self._by_source[source] += 1
+        return Admit()
+
+    def ready_for_pake(self, conn: C) -> Decision:
+        """``conn`` sent bytes that may start its PAKE. Call before feeding them to the core,
+        until it holds a PAKE slot (:meth:`has_pake_slot`)."""
+        entry = self._entries[conn]
+        if entry.pake_slot:
+            return Admit()
+        throttled = self._throttled(entry.source, entry.peer)
+        if throttled is not None:
+            return throttled
+        if entry.held:
+            return Hold()
+        if not self._may_start(entry.source):
+            entry.held = True
+            self._waiting.setdefault(entry.source, deque()).append(conn)
+            return Hold()
+        self._take_pake_slot(entry)
+        return Admit()
+
+    def pake_done(
+        self, conn: C, outcome: PakeOutcome, *, why: str = ""
+    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
+        """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
+
+        Returns the log line for a failure (or None) and, for held connections of the same
+        address, what to do with each now (resume its held bytes, or refuse it).
+        """
+        entry = self._entries.get(conn)
+        if entry is None or not entry.pake_slot:
+            return None, []
+        entry.pake_slot = False
+        source = entry.source
+        self._pakes[source] -= 1
+        if self._pakes[source] <= 0:
+            del self._pakes[source]
+        log = None
+        now = self._clock()
+        if outcome is PakeOutcome.SUCCESS:
+            self.logins.record_success(source)
+        elif outcome is PakeOutcome.FAILURE:
+            self.logins.record_failure(source, now)
+            log = (
+                f"login refused from {entry.peer}: {why or 'wrong password'} "
+                f"({self.logins.failures(source, now)} recent failures)"
+            )
+        return log, self._wake(source)
+
+    def handshake_done(self, conn: C) -> None:
+        """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
+        entry = self._entries.get(conn)
+        if entry is None or not entry.in_handshake:
+            return
+        entry.in_handshake = False
+        self._handshakes -= 1
+        self._by_source[entry.source] -= 1
+        if self._by_source[entry.source] <= 0:
+            del self._by_source[entry.source]  # the counter must not grow forever
+
+    def gone(self, conn: C, *, guessed: bool = False) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
+        """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
+        share but before confirming, which counts as a failed guess. Idempotent."""
+        entry = self._entries.get(conn)
+        if entry is None:
+            return None, []
+        if entry.held:
+            waiters = self._waiting.get(entry.source)
+            if waiters is not None and conn in waiters:
+                waiters.remove(conn)
+                if not waiters:
+                    del self._waiting[entry.source]
+            entry.held = False
+        outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
+        log, wakes = self.pake_done(
+            conn, outcome, why="disconnected before confirming the password"
+        )
+        self.handshake_done(conn)
+        del self._entries[conn]
+        return log, wakes
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def has_pake_slot(self, conn: C) -> bool:
+        entry = self._entries.get(conn)
+        return entry is not None and entry.pake_slot
+
+    @property
+    def handshakes(self) -> int:
+        """Connections admitted and not yet out of the handshake."""
+        return self._handshakes
+
+    def waiting(self) -> int:
+        """Connections holding their bytes until their PAKE turn comes."""
+        return sum(len(waiters) for waiters in self._waiting.values())
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _may_start(self, source: str) -> bool:
+        free = self._free_failures - self.logins.failures(source, self._clock())
+        return self._pakes[source] < max(1, free)
+
+    def _take_pake_slot(self, entry: _Entry) -> None:
+        entry.pake_slot = True
+        self._pakes[entry.source] += 1
+
+    def _wake(self, source: str) -> list[tuple[C, Admit | Refuse]]:
+        decisions: list[tuple[C, Admit | Refuse]] = []
+        waiters = self._waiting.get(source)
+        while waiters:
+            conn = waiters[0]
+            entry = self._entries[conn]
+            throttled = self._throttled(source, entry.peer)
+            if throttled is not None:
+                # Opened before the address was throttled: its turn brings no guess.
+                waiters.popleft()
+                entry.held = False
+                decisions.append((conn, throttled))
+            elif self._may_start(source):
+                waiters.popleft()
+                entry.held = False
+                self._take_pake_slot(entry)
+                decisions.append((conn, Admit()))
+            else:
+                break
+        if not waiters:
+            self._waiting.pop(source, None)
+        return decisions
+
+    def _throttled(self, source: str, peer: str) -> Refuse | None:
+        now = self._clock()
+        wait = self.logins.retry_after(source, now)
+        if wait <= 0:
+            return None
+        seconds = math.ceil(wait)
+        return Refuse(
+            code=Reason.TOO_MANY_ATTEMPTS,
+            text=f"Too many wrong passwords from your address; try again in {seconds} s.",
+            retry_after_ms=math.ceil(wait * 1000),
+            log=self._dedup_log(source, now, f"refused {peer}: too many attempts, "
+                                f"retry in {seconds} s"),
+        )
+
+    def _dedup_log(self, source: str, now: float, line: str) -> str | None:
+        last = self._logged.get(source)
+        if last is not None and now - last[0] < self._log_every:
+            self._logged[source] = (last[0], last[1] + 1)
+            return None
+        more = f" ({last[1]} more refused since)" if last is not None and last[1] else ""
+        if len(self._logged) >= _MAX_LOGGED_SOURCES:
+            self._logged.clear()
+        self._logged[source] = (now, 0)
+        return line + more

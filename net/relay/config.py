@@ -1,0 +1,34 @@
+"""Everything tunable about a relay, in one frozen dataclass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from net.proto import MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    """Everything tunable about a relay. The defaults are the product's; tests shrink them."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a relay is meant to be reached from other machines
+    port: int = 7777  # 0 picks a free port (see Relay.start's result)
+    backlog: int = 512
+    handshake_timeout: float = 10.0  # from accept to WELCOME
+    idle_ping: float = 30.0  # ping a member silent this long
+    idle_timeout: float = 90.0  # drop a member silent this long (no frame at all)
+    close_timeout: float = 5.0  # a closing connection may flush this long, then it is aborted
+    max_members: int = 200
+    max_handshakes: int = 64  # concurrent connections not yet in the room; more get BUSY
+    # ...and per source address (/64 for IPv6): one address cannot take every handshake slot.
+    max_handshakes_per_source: int = 16
+    write_buffer_limit: int = 1024 * 1024  # bytes queued for one member before SLOW_READER
+    message_rate: float = 5.0  # messages per second per member, on average
+    message_burst: float = 20.0
+    max_message_bytes: int = MAX_MESSAGE_BYTES
+    history: int = 100
+    login_free_failures: int = 5  # wrong passwords per source before backoff starts
+    login_base_delay: float = 1.0
+    login_max_delay: float = 300.0
+    clock: Callable[[], float] | None = None  # monotonic seconds; None: the loop's clock

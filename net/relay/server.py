@@ -1,0 +1,263 @@
+"""The asyncio relay: one room, many members, driven by the sans-I/O protocol core.
+
+Each accepted socket gets a :class:`net.relay.member.MemberConnection` (an
+``asyncio.Protocol``, not streams: an idle connection then costs a transport, one protocol core
+and a few slots, no task, no stream buffers). The room's state lives in
+:class:`net.proto.Room`, who may log in and when in :class:`net.relay.admission.Admission`;
+this module does the I/O, timers and limits:
+
+* TCP_NODELAY on every socket (chat is small messages; Nagle would add tens of ms);
+* login rate limit per source address *before* any PAKE work; a peer that drops after
+  receiving our PAKE share but before confirming counts as a failed guess, so disconnecting
+  cannot be used to learn a guess's result for free;
+* a handshake deadline, an idle ping and reaping, a bound on concurrent handshakes;
+* broadcasts coalesced per loop iteration: one seal, the same bytes to every member; a member
+  whose write buffer passes the limit is disconnected (SLOW_READER), never buffered without end;
+* a per-member message rate: past it the member gets a NOTICE and its socket stops being read
+  until the bucket refills (nothing is dropped; TCP backpressure slows the sender).
+
+Use :class:`Relay` inside a running event loop, or :class:`net.relay.RelayThread` to run one in
+a background thread (the app's "Host a room", tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from net.proto import JoinRejected, LocalProtocolError, OutgoingMessage, Reason, Room
+from net.relay.admission import Admission
+from net.relay.config import RelayConfig
+from net.relay.member import MemberConnection
+from net.relay.roomfile import RoomSecret
+
+logger = logging.getLogger("socketchat.relay")
+
+# How a departure reads in the log ("user alice (…) disconnected (left the room)").
+_LEFT_WORDS = {
+    Reason.LEAVING: "left the room",
+    Reason.CONNECTION_LOST: "connection lost",
+    Reason.IDLE_TIMEOUT: "no sign of life, reaped",
+    Reason.SLOW_READER: "too slow reading, dropped",
+    Reason.PROTOCOL_ERROR: "protocol error",
+    Reason.ROOM_CLOSING: "room closing",
+}
+_MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
+
+
+@dataclass(frozen=True)
+class RelayStats:
+    """A snapshot for tests and status lines."""
+
+    port: int
+    members: tuple[str, ...]
+    connections: int
+    handshakes: int
+    history: int
+    broadcasts: int
+    throttled: int
+
+
+class Relay:
+    """Serves one room. ``await start()``, later ``await stop()``; or ``await serve_forever()``.
+
+    All methods run on the event loop's thread (use RelayThread from other threads).
+    """
+
+    def __init__(self, secret: RoomSecret, config: RelayConfig | None = None) -> None:
+        self.secret = secret
+        self.config = config = config or RelayConfig()
+        self.room: Room[MemberConnection] = Room(
+            max_members=config.max_members,
+            history_limit=config.history,
+            max_message_bytes=config.max_message_bytes,
+        )
+        self.admission: Admission[MemberConnection] = Admission(
+            clock=self.now,
+            max_handshakes=config.max_handshakes,
+            max_handshakes_per_source=config.max_handshakes_per_source,
+            free_failures=config.login_free_failures,
+            base_delay=config.login_base_delay,
+            max_delay=config.login_max_delay,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[MemberConnection] = set()
+        self._flush_handle: asyncio.Handle | None = None
+        # Broadcasts sealed during this loop iteration, written at its end (see _flush), and
+        # the members who joined meanwhile with the index of the first frame each must get.
+        self._frames: list[bytes] = []
+        self._joined_at: dict[MemberConnection, int] = {}
+        self._all_gone: asyncio.Event | None = None
+        self._closed: asyncio.Event | None = None
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Listen; return the port (useful with ``port=0``). OSError if the port is taken."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._all_gone, self._closed = asyncio.Event(), asyncio.Event()
+        self._server = await loop.create_server(
+            lambda: MemberConnection(self),
+            self.config.host,
+            self.config.port,
+            backlog=self.config.backlog,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        logger.info("room %s open on port %d", self.secret.room_id.hex()[:8], self.port)
+        return self.port
+
+    async def serve_forever(self) -> None:
+        """Start if needed and serve until :meth:`stop` is called (from another task)."""
+        if self._server is None:
+            await self.start()
+        if self._closed is not None:
+            await self._closed.wait()
+
+    async def stop(self) -> None:
+        """Close the room: GOODBYE ROOM_CLOSING to every member, close every connection and
+        wait (at most ``close_timeout``) until all are gone. Idempotent."""
+        if self._server is None or self._closed is None or self._closed.is_set():
+            return
+        self._server.close()
+        for member in list(self._connections):
+            member.end(Reason.ROOM_CLOSING, "The room was closed by its host.", announce=False)
+        if self._connections and self._all_gone is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), self.config.close_timeout)
+        for member in list(self._connections):
+            member.abort()
+        await self._server.wait_closed()
+        logger.info("room %s closed", self.secret.room_id.hex()[:8])
+        self._closed.set()
+
+    def stats(self) -> RelayStats:
+        """Counts for tests and status lines (call on the loop's thread)."""
+        return RelayStats(
+            port=self.port,
+            members=self.room.members,
+            connections=len(self._connections),
+            handshakes=self.admission.handshakes,
+            history=len(self.room.history),
+            broadcasts=self.room.broadcasts_sealed,
+            throttled=sum(1 for member in self._connections if member.throttled),
+        )
+
+    # -- called by MemberConnection ------------------------------------------------------
+
+    def now(self) -> float:
+        clock = self.config.clock
+        if clock is not None:
+            return clock()
+        if self._loop is None:
+            raise RuntimeError("the relay is not running")
+        return self._loop.time()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle:
+        if self._loop is None:
+            raise RuntimeError("the relay is not running")
+        return self._loop.call_later(max(delay, _MIN_TIMER), callback)
+
+    def register(self, member: MemberConnection) -> bool:
+        """A new connection; False if the room is closing (refuse it). Admission is next."""
+        self._connections.add(member)
+        if self._all_gone is not None:
+            self._all_gone.clear()  # stop() must wait for this one too
+        return not (self._closed is not None and self._closed.is_set())
+
+    def forget(self, member: MemberConnection) -> None:
+        """``member``'s connection is closed."""
+        self._connections.discard(member)
+        if not self._connections and self._all_gone is not None:
+            self._all_gone.set()
+
+    def join(self, member: MemberConnection, username: str) -> None:
+        """JoinRequested: admit the member to the room or reject the name."""
+        try:
+            name = self.room.check_join(username)
+        except JoinRejected as rejected:
+            logger.info("refused %s: %s", member.peer, rejected.text)
+            member.protocol.reject_join(rejected.code, rejected.text)
+            return
+        data = self.room.join(name, member)  # the others learn of the joiner first
+        if data:
+            self._frames.append(data)
+        self._joined_at[member] = len(self._frames)  # the joiner gets only what follows
+        self.schedule_flush()
+        welcome = self.room.welcome(name)
+        try:
+            member.protocol.accept_join(welcome)
+        except LocalProtocolError:  # defensive: Room already sized the history to fit
+            member.protocol.accept_join(dataclasses.replace(welcome, history=()))
+        member.joined(name)
+        logger.info("user %s (%s) connected", name, member.peer)
+
+    def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
+        """A member is gone (or going): tell the others with the next broadcast (unless
+        ``announce`` is False: the room is closing and nobody is left to tell)."""
+        name, member.name = member.name, None
+        if name is None or not self.room.leave(name, code, handle=member):
+            return
+        if announce:
+            logger.info(
+                "user %s (%s) disconnected (%s)",
+                name, member.peer, _LEFT_WORDS.get(code, code.name.lower()),
+            )
+            self.schedule_flush()
+
+    def submit(self, member: MemberConnection, messages: Sequence[OutgoingMessage]) -> None:
+        if member.name is None:
+            return
+        self.room.submit(member.name, messages)
+        self.schedule_flush()
+
+    def schedule_flush(self) -> None:
+        """Seal what is pending at the end of this loop iteration: whatever else arrives in
+        the same iteration shares the one seal."""
+        if self._flush_handle is None and self._loop is not None:
+            self._flush_handle = self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        """End of a loop iteration: seal what is pending and write this iteration's broadcasts,
+        one write per member. A join storm thus costs one write per member per iteration, not
+        one per member per join."""
+        self._flush_handle = None
+        data = self.room.flush()
+        if data:
+            self._frames.append(data)
+        frames, self._frames = self._frames, []
+        joined, self._joined_at = self._joined_at, {}
+        if frames:
+            self._fan_out(self.room.handles(), frames, joined)
+
+    def _fan_out(
+        self,
+        members: list[MemberConnection],
+        frames: list[bytes],
+        joined: dict[MemberConnection, int],
+    ) -> None:
+        """Write ``frames`` to every member; one who joined this iteration gets only the frames
+        from its index in ``joined`` on (its WELCOME's next_seq)."""
+        limit = self.config.write_buffer_limit
+        tails = {0: frames[0] if len(frames) == 1 else b"".join(frames)}
+        slow = []
+        for member in members:
+            transport = member.transport
+            if transport is None or transport.is_closing():
+                continue
+            start = joined.get(member, 0) if joined else 0
+            data = tails.get(start)
+            if data is None:
+                data = tails[start] = b"".join(frames[start:])
+            if not data:
+                continue
+            transport.write(data)  # the same bytes object for everyone: sealed once
+            if transport.get_write_buffer_size() > limit:
+                slow.append(member)
+        for member in slow:
+            member.end(Reason.SLOW_READER, "You were not reading fast enough.")
