@@ -65,7 +65,8 @@ def _run_chat(args: argparse.Namespace) -> int:
 def _add_password_file(parser: Any) -> None:  # a parser or an argument group
     # The password itself never goes on the command line, where other users can read it.
     parser.add_argument(
-        "--password-file", metavar="FILE",
+        "--password-file",
+        metavar="FILE",
         help="read the room password from FILE (else $SOCKETCHAT_PASSWORD, else a prompt)",
     )
 
@@ -84,17 +85,22 @@ def _listen_port(text: str) -> int:
 
 def _configure_relay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--bind", metavar="ADDR", default="0.0.0.0",  # noqa: S104 - reachable by design
+        "--bind",
+        metavar="ADDR",
+        default="0.0.0.0",  # noqa: S104 - reachable by design
         help="address to listen on (default 0.0.0.0: every interface)",
     )
     parser.add_argument(
-        "--port", type=_listen_port, default=7777,
+        "--port",
+        type=_listen_port,
+        default=7777,
         help="port to listen on (default 7777; 0 picks a free one)",
     )
     source = parser.add_mutually_exclusive_group()
     _add_password_file(source)
     source.add_argument(
-        "--room-file", metavar="FILE",
+        "--room-file",
+        metavar="FILE",
         help="serve the room in FILE (from `room create`): the relay never sees the password",
     )
 
@@ -140,6 +146,7 @@ ROOM = Command(
     run=_run_room,
 )
 
+
 def _configure_nothing(parser: argparse.ArgumentParser) -> None:
     del parser  # these commands take no arguments
 
@@ -170,8 +177,7 @@ UNINSTALL_DESKTOP_ENTRY = Command(
     run=_run_uninstall_desktop_entry,
 )
 
-COMMANDS: tuple[Command, ...] = (CHAT, RELAY, ROOM, INSTALL_DESKTOP_ENTRY,
-                                 UNINSTALL_DESKTOP_ENTRY)
+COMMANDS: tuple[Command, ...] = (CHAT, RELAY, ROOM, INSTALL_DESKTOP_ENTRY, UNINSTALL_DESKTOP_ENTRY)
 
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
@@ -189,8 +195,9 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
         for command in commands:
             # No prefix matching anywhere: "--password SECRET" must be a usage error, not a
             # file named SECRET read through "--password-file".
-            sub = subparsers.add_parser(command.name, help=command.help,
-                                        description=command.help, allow_abbrev=False)
+            sub = subparsers.add_parser(
+                command.name, help=command.help, description=command.help, allow_abbrev=False
+            )
             command.configure(sub)
             sub.set_defaults(run=command.run)
     return parser

@@ -35,8 +35,7 @@ class Plan:
     timed_joins: int
 
 
-FULL = Plan((10, 50, 200), 1.5, 2.0, {10: 12_000, 50: 12_000, 200: 6_000}, (1000, 5000),
-            300, 30)
+FULL = Plan((10, 50, 200), 1.5, 2.0, {10: 12_000, 50: 12_000, 200: 6_000}, (1000, 5000), 300, 30)
 QUICK = Plan((10, 50), 0.3, 0.3, {10: 2_000, 50: 2_000}, (200,), 30, 5)
 BATCH = 16  # messages per CHAT frame from a busy SocketChat sender (the outbox flush)
 
@@ -56,8 +55,12 @@ def run_fanout(plan: Plan, keys: object, tmp: str, profile: str | None) -> tuple
             prof = profile if (kind == "socketchat" and size == 50 and batch == BATCH) else None
             room = fanout.open_room(kind, size, keys, tmp, prof)  # type: ignore[arg-type]
             try:
-                cap = fanout.capacity(room, seconds=plan.capacity_seconds, batch=batch,
-                                      messages_per_sender=plan.presealed[size])
+                cap = fanout.capacity(
+                    room,
+                    seconds=plan.capacity_seconds,
+                    batch=batch,
+                    messages_per_sender=plan.presealed[size],
+                )
                 lat = None
                 if kind != "plain-coalesced" and batch == (BATCH if kind == "socketchat" else 1):
                     lat = fanout.latency(room, members=size, seconds=plan.latency_seconds)
@@ -65,23 +68,49 @@ def run_fanout(plan: Plan, keys: object, tmp: str, profile: str | None) -> tuple
                 room.close()
             results[(size, label)] = (cap, lat)
             us = cap.relay_cpu / cap.deliveries * 1e6 if cap.deliveries else 0.0
-            cap_rows.append([str(size), label, f"{cap.rate:,.0f}", f"{us:.2f}",
-                             f"{cap.deliveries / max(cap.frames, 1):.1f}",
-                             f"{cap.relay_share:.0%}", f"{cap.loadgen_share:.0%}",
-                             _saturated(cap.relay_share, cap.loadgen_share),
-                             f"{cap.seconds:.2f}"])
+            cap_rows.append(
+                [
+                    str(size),
+                    label,
+                    f"{cap.rate:,.0f}",
+                    f"{us:.2f}",
+                    f"{cap.deliveries / max(cap.frames, 1):.1f}",
+                    f"{cap.relay_share:.0%}",
+                    f"{cap.loadgen_share:.0%}",
+                    _saturated(cap.relay_share, cap.loadgen_share),
+                    f"{cap.seconds:.2f}",
+                ]
+            )
             if lat is not None:
-                lat_rows.append([str(size), kind, f"{lat.rate:,.0f}",
-                                 f"{fanout.percentile(lat.latencies, 0.5) * 1e3:.2f}",
-                                 f"{fanout.percentile(lat.latencies, 0.99) * 1e3:.2f}",
-                                 f"{len(lat.latencies):,}", f"{lat.relay_share:.0%}"])
+                lat_rows.append(
+                    [
+                        str(size),
+                        kind,
+                        f"{lat.rate:,.0f}",
+                        f"{fanout.percentile(lat.latencies, 0.5) * 1e3:.2f}",
+                        f"{fanout.percentile(lat.latencies, 0.99) * 1e3:.2f}",
+                        f"{len(lat.latencies):,}",
+                        f"{lat.relay_share:.0%}",
+                    ]
+                )
             print(f"  fan-out {size:>3} {label:<24} {cap.rate:>12,.0f} deliveries/s", flush=True)
     text = "### 1. Fan-out capacity (5 senders, 100-byte messages)\n\n" + report.table(
-        ["members", "relay", "deliveries/s", "relay CPU µs/delivery", "msgs/frame received",
-         "relay CPU", "loadgen CPU", "saturated", "window s"], cap_rows)
+        [
+            "members",
+            "relay",
+            "deliveries/s",
+            "relay CPU µs/delivery",
+            "msgs/frame received",
+            "relay CPU",
+            "loadgen CPU",
+            "saturated",
+            "window s",
+        ],
+        cap_rows,
+    )
     text += "\n\n### 2. Latency at 5,000 deliveries/s\n\n" + report.table(
-        ["members", "relay", "deliveries/s", "p50 ms", "p99 ms", "samples", "relay CPU"],
-        lat_rows)
+        ["members", "relay", "deliveries/s", "p50 ms", "p99 ms", "samples", "relay CPU"], lat_rows
+    )
     return text, results
 
 
@@ -95,14 +124,23 @@ def run_idle(plan: Plan, keys: object, tmp: str) -> tuple[str, dict]:
                 rows.append([str(size), kind, "-", "-", "-", f"failed: {exc}"])
                 continue
             results[(size, kind)] = res
-            rows.append([str(size), kind, f"{res.rss_before / 2**20:.1f}",
-                         f"{res.rss_after / 2**20:.1f}", f"{res.per_connection / 1024:.2f}",
-                         f"{res.join_seconds:.1f}"])
-            print(f"  idle {size:>5} {kind:<12} {res.per_connection / 1024:6.2f} KiB/conn",
-                  flush=True)
+            rows.append(
+                [
+                    str(size),
+                    kind,
+                    f"{res.rss_before / 2**20:.1f}",
+                    f"{res.rss_after / 2**20:.1f}",
+                    f"{res.per_connection / 1024:.2f}",
+                    f"{res.join_seconds:.1f}",
+                ]
+            )
+            print(
+                f"  idle {size:>5} {kind:<12} {res.per_connection / 1024:6.2f} KiB/conn", flush=True
+            )
     return "### 3. Idle members: relay memory per joined connection\n\n" + report.table(
-        ["members", "relay", "RSS before MiB", "RSS after MiB", "KiB/connection",
-         "joining took s"], rows), results
+        ["members", "relay", "RSS before MiB", "RSS after MiB", "KiB/connection", "joining took s"],
+        rows,
+    ), results
 
 
 def run_joins(plan: Plan, keys: object, tmp: str, kdf_seconds: float) -> tuple[str, dict]:
@@ -111,33 +149,70 @@ def run_joins(plan: Plan, keys: object, tmp: str, kdf_seconds: float) -> tuple[s
         res = joins.run(kind, plan.joins, keys, tmp, timed=plan.timed_joins)  # type: ignore
         results[kind] = res
         with_kdf = f"{(res.client_p50 + kdf_seconds) * 1e3:.0f}" if kind == "socketchat" else "-"
-        rows.append([kind, f"{res.cpu_per_join * 1e3:.3f}", f"{1 / res.cpu_per_join:,.0f}",
-                     f"{res.per_second:,.0f}", f"{res.client_p50 * 1e3:.1f}",
-                     f"{res.client_p90 * 1e3:.1f}", with_kdf,
-                     _saturated(res.relay_cpu / res.seconds, res.loadgen_cpu / res.seconds)])
+        rows.append(
+            [
+                kind,
+                f"{res.cpu_per_join * 1e3:.3f}",
+                f"{1 / res.cpu_per_join:,.0f}",
+                f"{res.per_second:,.0f}",
+                f"{res.client_p50 * 1e3:.1f}",
+                f"{res.client_p90 * 1e3:.1f}",
+                with_kdf,
+                _saturated(res.relay_cpu / res.seconds, res.loadgen_cpu / res.seconds),
+            ]
+        )
         print(f"  joins {kind:<12} {1 / res.cpu_per_join:8,.0f} per relay CPU second", flush=True)
     return "### 4. Joins\n\n" + report.table(
-        ["relay", "relay CPU ms/join", "joins per relay CPU s", "joins/s (8 in flight)",
-         "client p50 ms (keys reused)", "client p90 ms", "client ms with scrypt",
-         "saturated"], rows) + (f"\n\nscrypt (N=2^17) on this machine: {kdf_seconds * 1e3:.0f} ms"
-                                " (once per room per client; reconnects reuse the keys)."), results
+        [
+            "relay",
+            "relay CPU ms/join",
+            "joins per relay CPU s",
+            "joins/s (8 in flight)",
+            "client p50 ms (keys reused)",
+            "client p90 ms",
+            "client ms with scrypt",
+            "saturated",
+        ],
+        rows,
+    ) + (
+        f"\n\nscrypt (N=2^17) on this machine: {kdf_seconds * 1e3:.0f} ms"
+        " (once per room per client; reconnects reuse the keys)."
+    ), results
 
 
 def run_gui() -> tuple[str, dict]:
-    proc = subprocess.run([sys.executable, "-m", "bench.gui_burst"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=180, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.gui_burst"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     result = json.loads(lines[-1]) if lines else {"skipped": proc.stderr.strip()[-300:]}
     if "skipped" in result:
         return f"### 5. GUI burst\n\nskipped: {result['skipped']}", result
-    rows = [["SocketChat chat window (pump + batches)", f"{result['app_seconds'] * 1e3:.0f}",
-             f"{result['app_stall'] * 1e3:.1f}"],
-            ["bare Tk Text, all lines in one callback", f"{result['plain_seconds'] * 1e3:.0f}",
-             f"{result['plain_stall'] * 1e3:.1f}"]]
-    print(f"  gui burst: {result['app_seconds'] * 1e3:.0f} ms, longest stall "
-          f"{result['app_stall'] * 1e3:.1f} ms", flush=True)
+    rows = [
+        [
+            "SocketChat chat window (pump + batches)",
+            f"{result['app_seconds'] * 1e3:.0f}",
+            f"{result['app_stall'] * 1e3:.1f}",
+        ],
+        [
+            "bare Tk Text, all lines in one callback",
+            f"{result['plain_seconds'] * 1e3:.0f}",
+            f"{result['plain_stall'] * 1e3:.1f}",
+        ],
+    ]
+    print(
+        f"  gui burst: {result['app_seconds'] * 1e3:.0f} ms, longest stall "
+        f"{result['app_stall'] * 1e3:.1f} ms",
+        flush=True,
+    )
     return "### 5. GUI: a burst of 1,000 incoming messages\n\n" + report.table(
-        ["renderer", "1,000 shown in ms", "longest Tk stall ms"], rows), result
+        ["renderer", "1,000 shown in ms", "longest Tk stall ms"], rows
+    ), result
 
 
 def targets(fan: dict, idle_res: dict, join_res: dict, gui: dict, plan: Plan) -> str:
@@ -150,39 +225,71 @@ def targets(fan: dict, idle_res: dict, join_res: dict, gui: dict, plan: Plan) ->
             need = 0.25 if size == 10 else 0.5
             ratio = sc[0].rate / plain[0].rate
             also = f" ({sc[0].rate / strong[0].rate:.0%} of plain-coalesced)" if strong else ""
-            rows.append([f"fan-out {size}: ≥ {need:.0%} of plain", f"{ratio:.0%}{also}",
-                         "met" if ratio >= need else "missed"])
+            rows.append(
+                [
+                    f"fan-out {size}: ≥ {need:.0%} of plain",
+                    f"{ratio:.0%}{also}",
+                    "met" if ratio >= need else "missed",
+                ]
+            )
         if sc and plain and sc[1] and plain[1]:
             p99 = fanout.percentile(sc[1].latencies, 0.99)
             base = fanout.percentile(plain[1].latencies, 0.99)
             ok = p99 <= 1.5 * base and (size != 50 or p99 < 0.010)
             extra = " and < 10 ms" if size == 50 else ""
-            rows.append([f"p99 at {size}: ≤ 1.5 × plain{extra}",
-                         f"{p99 * 1e3:.2f} ms = {p99 / base:.2f} × plain",
-                         "met" if ok else "missed"])
+            rows.append(
+                [
+                    f"p99 at {size}: ≤ 1.5 × plain{extra}",
+                    f"{p99 * 1e3:.2f} ms = {p99 / base:.2f} × plain",
+                    "met" if ok else "missed",
+                ]
+            )
     big = max(plan.idle_sizes)
     if (big, "socketchat") in idle_res:
         kib = idle_res[(big, "socketchat")].per_connection / 1024
-        rows.append([f"idle at {big}: ≤ 8 KiB/connection", f"{kib:.2f} KiB",
-                     "met" if kib <= 8 else "missed"])
+        rows.append(
+            [
+                f"idle at {big}: ≤ 8 KiB/connection",
+                f"{kib:.2f} KiB",
+                "met" if kib <= 8 else "missed",
+            ]
+        )
     sc = join_res.get("socketchat")
     if sc:
         per_cpu = 1 / sc.cpu_per_join
-        rows.append(["≥ 400 handshakes per relay CPU second", f"{per_cpu:,.0f}",
-                     "met" if per_cpu >= 400 else "missed"])
-        rows.append(["join with reused keys < 50 ms", f"{sc.client_p50 * 1e3:.1f} ms (p50)",
-                     "met" if sc.client_p90 < 0.05 else "missed"])
+        rows.append(
+            [
+                "≥ 400 handshakes per relay CPU second",
+                f"{per_cpu:,.0f}",
+                "met" if per_cpu >= 400 else "missed",
+            ]
+        )
+        rows.append(
+            [
+                "join with reused keys < 50 ms",
+                f"{sc.client_p50 * 1e3:.1f} ms (p50)",
+                "met" if sc.client_p90 < 0.05 else "missed",
+            ]
+        )
     if "app_stall" in gui:
-        rows.append(["GUI burst: no Tk stall > 100 ms", f"{gui['app_stall'] * 1e3:.1f} ms",
-                     "met" if gui["app_stall"] <= 0.1 else "missed"])
+        rows.append(
+            [
+                "GUI burst: no Tk stall > 100 ms",
+                f"{gui['app_stall'] * 1e3:.1f} ms",
+                "met" if gui["app_stall"] <= 0.1 else "missed",
+            ]
+        )
     return "### Targets\n\n" + report.table(["target", "measured", ""], rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (CI)")
-    parser.add_argument("--profile", action="store_true",
-                        help="profile the SocketChat relay during the 50-member fan-out")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="profile the SocketChat relay during the 50-member fan-out",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not update the docs")
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
@@ -208,8 +315,10 @@ def main(argv: list[str] | None = None) -> int:
     text, gui = run_gui()
     sections.append(text)
     elapsed = time.perf_counter() - started
-    header = (f"Measured {time.strftime('%Y-%m-%d')} on: {report.machine()}. "
-              f"Run: `python -m bench{' --quick' if args.quick else ''}`, {elapsed:.0f} s.")
+    header = (
+        f"Measured {time.strftime('%Y-%m-%d')} on: {report.machine()}. "
+        f"Run: `python -m bench{' --quick' if args.quick else ''}`, {elapsed:.0f} s."
+    )
     body = "\n\n".join([header, targets(fan, idle_res, join_res, gui, plan), *sections])
     print("\n" + body)
     if not args.quick and not args.no_docs:

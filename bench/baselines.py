@@ -154,8 +154,9 @@ def serve_select(listener: socket.socket, on_command: Callable[[], bool], comman
     sel.close()
 
 
-def _drop(sel: selectors.BaseSelector, clients: dict[socket.socket, bytearray],
-          sock: socket.socket) -> None:
+def _drop(
+    sel: selectors.BaseSelector, clients: dict[socket.socket, bytearray], sock: socket.socket
+) -> None:
     if clients.pop(sock, None) is not None:
         sel.unregister(sock)
         sock.close()

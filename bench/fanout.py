@@ -63,8 +63,9 @@ class Room:
         self.relay.close()
 
 
-def open_room(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
-              ) -> Room:
+def open_room(
+    kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
+) -> Room:
     """Start a ``kind`` relay and join ``members`` members (the first 5 are the senders)."""
     room_file = None
     if kind == "socketchat":
@@ -98,10 +99,24 @@ def open_room(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | 
 
         wanted = list(names) + [f"r{i}" for i in range(SENDERS, members)]
         # Senders first and one at a time, so index i is sender i; then the rest, 16 at a time.
-        join_many(loop, relay.port, wanted[:SENDERS], keys, concurrency=1, deadline=deadline,
-                  on_joined=joined)
-        join_many(loop, relay.port, wanted[SENDERS:], keys, concurrency=16, deadline=deadline,
-                  on_joined=joined)
+        join_many(
+            loop,
+            relay.port,
+            wanted[:SENDERS],
+            keys,
+            concurrency=1,
+            deadline=deadline,
+            on_joined=joined,
+        )
+        join_many(
+            loop,
+            relay.port,
+            wanted[SENDERS:],
+            keys,
+            concurrency=16,
+            deadline=deadline,
+            on_joined=joined,
+        )
         drain(loop, 0.2, deadline)
         order = sorted(range(SENDERS), key=lambda k: senders[k].index)
         senders[:] = [senders[k] for k in order]
@@ -124,8 +139,7 @@ def _plain_frame(sender: int) -> bytes:
 
 def _seal(proto: object, sender: int, number: int, batch: int = 1) -> bytes:
     now_ms = int(time.time() * 1000)
-    messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms)
-                for k in range(batch)]
+    messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms) for k in range(batch)]
     proto.send_messages(messages)  # type: ignore[attr-defined]
     return proto.data_to_send()  # type: ignore[attr-defined]
 
@@ -154,8 +168,9 @@ class Measured:
         return self.loadgen_cpu / self.seconds if self.seconds else 0.0
 
 
-def capacity(room: Room, *, seconds: float, messages_per_sender: int, batch: int = 1,
-             warmup: float = 0.3) -> Measured:
+def capacity(
+    room: Room, *, seconds: float, messages_per_sender: int, batch: int = 1, warmup: float = 0.3
+) -> Measured:
     """Send as fast as the window allows; measure ``seconds`` after ``warmup``.
 
     SocketChat senders put ``batch`` messages in each CHAT frame, as the real client flushes
@@ -163,8 +178,10 @@ def capacity(room: Room, *, seconds: float, messages_per_sender: int, batch: int
     """
     frames: list[list[bytes]] = []
     if room.protocols:
-        frames = [[_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
-                  for s, proto in enumerate(room.protocols)]
+        frames = [
+            [_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
+            for s, proto in enumerate(room.protocols)
+        ]
     used = [0] * len(room.senders)
     counters, loop = room.counters, room.loop
     start = time.perf_counter()
@@ -173,14 +190,27 @@ def capacity(room: Room, *, seconds: float, messages_per_sender: int, batch: int
     exhausted = False
     while True:
         now = time.perf_counter()
-        warmed = now >= warm_end if not frames else (
-            sum(used) * 7 >= sum(map(len, frames)) or now >= warm_end)  # 1/7 of what is sealed
+        warmed = (
+            now >= warm_end
+            if not frames
+            else (sum(used) * 7 >= sum(map(len, frames)) or now >= warm_end)
+        )  # 1/7 of what is sealed
         if first is None and warmed:
-            first = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
-                     counters.frames)
+            first = (
+                now,
+                counters.deliveries,
+                room.relay.stats()["cpu"],
+                cpu_seconds(),
+                counters.frames,
+            )
         if first is not None and (now >= end or exhausted):
-            last = (time.perf_counter(), counters.deliveries, room.relay.stats()["cpu"],
-                    cpu_seconds(), counters.frames)
+            last = (
+                time.perf_counter(),
+                counters.deliveries,
+                room.relay.stats()["cpu"],
+                cpu_seconds(),
+                counters.frames,
+            )
             break
         if now > end + 30:
             raise BenchError("capacity run overran")
@@ -208,8 +238,14 @@ def capacity(room: Room, *, seconds: float, messages_per_sender: int, batch: int
             member.inflight += (len(frames[s]) - used[s]) * batch
             member.send(b"".join(frames[s][used[s] :]))
     _settle(room)
-    return Measured(last[0] - first[0], last[1] - first[1], last[2] - first[2],
-                    last[3] - first[3], [], last[4] - first[4])
+    return Measured(
+        last[0] - first[0],
+        last[1] - first[1],
+        last[2] - first[2],
+        last[3] - first[3],
+        [],
+        last[4] - first[4],
+    )
 
 
 def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) -> Measured:
@@ -226,12 +262,22 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
         now = time.perf_counter()
         if first is None and now >= warm_end:
             counters.measuring = True
-            first = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
-                     counters.frames)
+            first = (
+                now,
+                counters.deliveries,
+                room.relay.stats()["cpu"],
+                cpu_seconds(),
+                counters.frames,
+            )
         if now >= end:
             counters.measuring = False
-            last = (now, counters.deliveries, room.relay.stats()["cpu"], cpu_seconds(),
-                    counters.frames)
+            last = (
+                now,
+                counters.deliveries,
+                room.relay.stats()["cpu"],
+                cpu_seconds(),
+                counters.frames,
+            )
             break
         for s, member in enumerate(room.senders):
             while due[s] <= now:
@@ -248,8 +294,14 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
     samples = counters.latencies[:]
     counters.latencies.clear()
     _settle(room)
-    return Measured(last[0] - first[0], last[1] - first[1], last[2] - first[2],
-                    last[3] - first[3], samples, last[4] - first[4])
+    return Measured(
+        last[0] - first[0],
+        last[1] - first[1],
+        last[2] - first[2],
+        last[3] - first[3],
+        samples,
+        last[4] - first[4],
+    )
 
 
 def _settle(room: Room) -> None:

@@ -51,17 +51,29 @@ def measure_app(root: object) -> tuple[float, float]:
     from gui.pump import EventPump
     from net.client import events as ce
 
-    chat = ChatWindow(root, room="example.org:7777", username="alice",
-                      members=("alice", "bob"), send=lambda _text: b"\0" * 16,
-                      is_focused=lambda: True)
+    chat = ChatWindow(
+        root,
+        room="example.org:7777",
+        username="alice",
+        members=("alice", "bob"),
+        send=lambda _text: b"\0" * 16,
+        is_focused=lambda: True,
+    )
     chat.grid(row=0, column=0, sticky="nsew")
     root.update()  # type: ignore[attr-defined]
     pump = EventPump(root, chat.handle, after_batch=chat.flush)
     now_ms = int(time.time() * 1000)
-    events = [ce.MessageReceived(sender=("bob", "carol", "dave")[i % 3],
-                                 text=f"message {i}: the quick brown fox 🦊 jumps over the dog",
-                                 message_id=i.to_bytes(16, "big"), timestamp_ms=now_ms,
-                                 from_history=False, own=False) for i in range(BURST)]
+    events = [
+        ce.MessageReceived(
+            sender=("bob", "carol", "dave")[i % 3],
+            text=f"message {i}: the quick brown fox 🦊 jumps over the dog",
+            message_id=i.to_bytes(16, "big"),
+            timestamp_ms=now_ms,
+            from_history=False,
+            own=False,
+        )
+        for i in range(BURST)
+    ]
     ticks: list[float] = []
     _probe(root, ticks)
     pump.start()
@@ -121,8 +133,16 @@ def main() -> None:
     except Exception as exc:  # no Tk, no Xvfb: report, do not fail the whole run
         print(json.dumps({"skipped": f"{type(exc).__name__}: {exc}"}))
         return
-    print(json.dumps({"app_seconds": app[0], "app_stall": app[1],
-                      "plain_seconds": base[0], "plain_stall": base[1]}))
+    print(
+        json.dumps(
+            {
+                "app_seconds": app[0],
+                "app_stall": app[1],
+                "plain_seconds": base[0],
+                "plain_stall": base[1],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

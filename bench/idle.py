@@ -56,8 +56,9 @@ def raise_nofile(needed: int) -> None:
         raise BenchError(f"RLIMIT_NOFILE hard limit {hard} is below the {needed} needed")
 
 
-def run(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
-        ) -> IdleResult:
+def run(
+    kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
+) -> IdleResult:
     """Join ``members`` idle members (after the warm-up ones) and measure the relay's RSS."""
     raise_nofile(members + WARMUP_MEMBERS + 200)
     room_file = str(Path(tmp) / "room.json")
@@ -78,8 +79,9 @@ def run(kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None =
     def add(count: int, prefix: str) -> None:
         if kind == "socketchat":
             names = [f"{prefix}{i}" for i in range(count)]
-            join_many(loop, relay.port, names, keys, concurrency=32, deadline=deadline,
-                      on_joined=joined)
+            join_many(
+                loop, relay.port, names, keys, concurrency=32, deadline=deadline, on_joined=joined
+            )
         else:
             for _ in range(count):
                 kept.append(Member(loop, connect(relay.port), counters, None))

@@ -67,14 +67,21 @@ def run(kind: str, count: int, keys: RoomKeys, tmp: str, *, timed: int = 30) -> 
         for i in range(timed):
             t0 = time.perf_counter()
             if kind == "socketchat":
-                join_many(loop, relay.port, [f"t{i}"], keys, concurrency=1, deadline=deadline,
-                          keep=False)
+                join_many(
+                    loop, relay.port, [f"t{i}"], keys, concurrency=1, deadline=deadline, keep=False
+                )
             else:
                 connect(relay.port).close()
             times.append(time.perf_counter() - t0)
-        return JoinResult(kind, count, elapsed, after["cpu"] - before["cpu"],
-                          own_after - own_before, percentile(times, 0.5),
-                          percentile(times, 0.9))
+        return JoinResult(
+            kind,
+            count,
+            elapsed,
+            after["cpu"] - before["cpu"],
+            own_after - own_before,
+            percentile(times, 0.5),
+            percentile(times, 0.9),
+        )
     finally:
         loop.close()
         relay.close()

@@ -97,8 +97,12 @@ class Loop:
     def __init__(self) -> None:
         self.sel = selectors.DefaultSelector()
 
-    def register(self, sock: socket.socket, callback: Callable[[int], None],
-                 events: int = selectors.EVENT_READ) -> None:
+    def register(
+        self,
+        sock: socket.socket,
+        callback: Callable[[int], None],
+        events: int = selectors.EVENT_READ,
+    ) -> None:
         self.sel.register(sock, events, callback)
 
     def modify(self, sock: socket.socket, callback: Callable[[int], None], events: int) -> None:
@@ -171,8 +175,14 @@ class Counters:
 class BroadcastCheck:
     """Verifies each distinct broadcast once; see the module docstring."""
 
-    def __init__(self, keys: RoomKeys, broadcast_key: bytes, senders: dict[str, int],
-                 sent: dict[bytes, float], sample_every: int = 10) -> None:
+    def __init__(
+        self,
+        keys: RoomKeys,
+        broadcast_key: bytes,
+        senders: dict[str, int],
+        sent: dict[bytes, float],
+        sample_every: int = 10,
+    ) -> None:
         self._keys = keys
         self._key = broadcast_key
         self._senders = senders
@@ -216,9 +226,13 @@ class BroadcastCheck:
         return seq, info
 
     def _open_end_to_end(self, item: ChatItem) -> None:
-        header = MessageHeader(room_id=self._keys.room_id, sender=item.sender,
-                               message_id=item.message_id, timestamp_ms=item.timestamp_ms,
-                               content_type=item.content_type)
+        header = MessageHeader(
+            room_id=self._keys.room_id,
+            sender=item.sender,
+            message_id=item.message_id,
+            timestamp_ms=item.timestamp_ms,
+            content_type=item.content_type,
+        )
         open_message(self._keys.message, header, item.sealed)
 
 
@@ -242,8 +256,14 @@ class Member:
         "sock",
     )
 
-    def __init__(self, loop: Loop, sock: socket.socket, counters: Counters,
-                 check: BroadcastCheck | None, index: int = -1) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        sock: socket.socket,
+        counters: Counters,
+        check: BroadcastCheck | None,
+        index: int = -1,
+    ) -> None:
         self.loop, self.sock, self.counters, self.check = loop, sock, counters, check
         self.index = index  # sender number, -1 for a pure receiver
         self.buf = bytearray()
@@ -350,9 +370,15 @@ class Joiner:
     over with :meth:`take_socket` or closes it.
     """
 
-    def __init__(self, loop: Loop, port: int, name: str, keys: RoomKeys | None,
-                 on_done: Callable[[Joiner], None],
-                 derive: Callable[[bytes], RoomKeys] | None = None) -> None:
+    def __init__(
+        self,
+        loop: Loop,
+        port: int,
+        name: str,
+        keys: RoomKeys | None,
+        on_done: Callable[[Joiner], None],
+        derive: Callable[[bytes], RoomKeys] | None = None,
+    ) -> None:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
         self.started = time.perf_counter()
         self.finished = 0.0
@@ -395,8 +421,17 @@ class Joiner:
                 self.proto.provide_keys(self.derive(event.room_id))
             elif isinstance(event, proto.Welcomed):
                 self.welcome = event
-            elif isinstance(event, (proto.Refused, proto.AuthenticationFailed, proto.ProtocolViolation,
-                                    proto.KeysRequired, proto.ConnectionClosed, proto.GoodbyeReceived)):
+            elif isinstance(
+                event,
+                (
+                    proto.Refused,
+                    proto.AuthenticationFailed,
+                    proto.ProtocolViolation,
+                    proto.KeysRequired,
+                    proto.ConnectionClosed,
+                    proto.GoodbyeReceived,
+                ),
+            ):
                 self._fail(f"join failed: {event}")
                 return
         self._write(self.proto.data_to_send())
@@ -421,9 +456,17 @@ class Joiner:
         self.sock.close()
 
 
-def join_many(loop: Loop, port: int, names: list[str], keys: RoomKeys, *, concurrency: int,
-              deadline: float, keep: bool = True,
-              on_joined: Callable[[Joiner], None] | None = None) -> list[Joiner]:
+def join_many(
+    loop: Loop,
+    port: int,
+    names: list[str],
+    keys: RoomKeys,
+    *,
+    concurrency: int,
+    deadline: float,
+    keep: bool = True,
+    on_joined: Callable[[Joiner], None] | None = None,
+) -> list[Joiner]:
     """Join ``names`` with at most ``concurrency`` handshakes in flight; return the joiners.
 
     With ``keep`` the sockets stay open (``on_joined`` usually turns each into a Member);

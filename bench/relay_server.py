@@ -63,8 +63,13 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
         if room is None:
             raise SystemExit("--room is required for --kind socketchat")
         config = RelayConfig(
-            host="127.0.0.1", port=port, max_members=_MEMBERS_CAP, idle_ping=3600.0,
-            idle_timeout=7200.0, message_rate=1e9, message_burst=1e9,
+            host="127.0.0.1",
+            port=port,
+            max_members=_MEMBERS_CAP,
+            idle_ping=3600.0,
+            idle_timeout=7200.0,
+            message_rate=1e9,
+            message_burst=1e9,
             # Every simulated member comes from 127.0.0.1: lift the per-address caps (the
             # handshake cap, and the PAKEs in flight, which follow the free login failures).
             max_handshakes_per_source=1024,

@@ -49,15 +49,17 @@ class MessageHeader:
 
     def aad(self) -> bytes:
         """Canonical encoding: every field length-prefixed, so no two headers share an AAD."""
-        return b"".join((
-            _field(_AAD_LABEL),
-            struct.pack(">H", ENVELOPE_VERSION),
-            _field(bytes(self.room_id)),
-            _field(self.sender.encode("utf-8")),
-            _field(bytes(self.message_id)),
-            struct.pack(">Q", self.timestamp_ms),
-            _field(self.content_type.encode("utf-8")),
-        ))
+        return b"".join(
+            (
+                _field(_AAD_LABEL),
+                struct.pack(">H", ENVELOPE_VERSION),
+                _field(bytes(self.room_id)),
+                _field(self.sender.encode("utf-8")),
+                _field(bytes(self.message_id)),
+                struct.pack(">Q", self.timestamp_ms),
+                _field(self.content_type.encode("utf-8")),
+            )
+        )
 
 
 def _check_key(key: bytes) -> None:

@@ -49,9 +49,11 @@ def _default_wordlist() -> tuple[str, ...]:
 
 
 def _read_wordlist(path: Path) -> tuple[str, ...]:
-    words = tuple(dict.fromkeys(
-        line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
-    ))
+    words = tuple(
+        dict.fromkeys(
+            line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+        )
+    )
     if len(words) < _MIN_WORDS_IN_LIST:
         raise ValueError(f"word list {path} has {len(words)} words; need {_MIN_WORDS_IN_LIST}+")
     return words

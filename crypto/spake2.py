@@ -43,6 +43,8 @@ _G = ECC.EccPoint(
     curve=_CURVE,
 )
 _SCALAR_SIZE = 32
+
+
 # RFC 9382, section 6: the P-256 constants M and N (compressed SEC1).
 def _constant(sec1_hex: str) -> ECC.EccPoint:
     return ECC.import_key(bytes.fromhex(sec1_hex), curve_name="P-256").pointQ

@@ -56,9 +56,15 @@ class App:
     ``confirm`` asks yes/no questions (tests replace it).
     """
 
-    def __init__(self, root: tk.Tk, *, settings_dir: Path | None = None,
-                 kdf_cost: int | None = None, bind_host: str = "0.0.0.0",  # noqa: S104
-                 confirm: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        root: tk.Tk,
+        *,
+        settings_dir: Path | None = None,
+        kdf_cost: int | None = None,
+        bind_host: str = "0.0.0.0",  # noqa: S104
+        confirm: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.root = root
         self.palette = apply_theme(root)
         self.icons = set_app_icon(root)
@@ -93,9 +99,14 @@ class App:
 
     def show_login(self) -> None:
         """Show the login view (first window, and again after leaving a room)."""
-        self.login = LoginView(self.root, self.settings, on_connect=self.connect,
-                               on_host=self.open_host_dialog, on_cancel=self.cancel_connect,
-                               logo=self._logo)
+        self.login = LoginView(
+            self.root,
+            self.settings,
+            on_connect=self.connect,
+            on_host=self.open_host_dialog,
+            on_cancel=self.cancel_connect,
+            logo=self._logo,
+        )
         self.login.grid(row=0, column=0, sticky="nsew")
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
@@ -115,10 +126,17 @@ class App:
             self.login.destroy()
             self.login = None
         self.chat = ChatWindow(
-            self.root, room=room, room_title=title, username=event.your_name,
+            self.root,
+            room=room,
+            room_title=title,
+            username=event.your_name,
             members=tuple(event.members),
-            send=self._send, max_message_bytes=event.max_message_bytes, palette=self.palette,
-            sound=self.sound, on_invite=self.show_invite if self.hosting else None)
+            send=self._send,
+            max_message_bytes=event.max_message_bytes,
+            palette=self.palette,
+            sound=self.sound,
+            on_invite=self.show_invite if self.hosting else None,
+        )
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
         self.root.geometry(f"{_CHAT_SIZE[0]}x{_CHAT_SIZE[1]}")
@@ -135,8 +153,9 @@ class App:
             self.host_dialog.lift()
             return
         username = self.login.vars["username"].get() if self.login else self.settings.username
-        self.host_dialog = HostDialog(self.root, on_done=self._host_chosen, username=username,
-                                      initial=initial, error=error)
+        self.host_dialog = HostDialog(
+            self.root, on_done=self._host_chosen, username=username, initial=initial, error=error
+        )
 
     def show_invite(self) -> None:
         """Open (or raise) the invite panel while hosting."""
@@ -145,9 +164,12 @@ class App:
         if self.invite is not None and self.invite.winfo_exists():
             self.invite.lift()
             return
-        self.invite = InvitePanel(self.root, addresses=lan_addresses(),
-                                  port=self.relay.port or self.hosting.port,
-                                  password=self.hosting.password)
+        self.invite = InvitePanel(
+            self.root,
+            addresses=lan_addresses(),
+            port=self.relay.port or self.hosting.port,
+            password=self.hosting.password,
+        )
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -157,17 +179,29 @@ class App:
         self.hosting = None
         if self.login is not None:
             self.login.show_progress(f"Connecting to {request.host}:{request.port}…")
-        self._start_client(request.host, request.port, request.username,
-                           password=request.password)
+        self._start_client(request.host, request.port, request.username, password=request.password)
 
-    def _start_client(self, host: str, port: int, username: str, *, password: str | None = None,
-                      keys: RoomKeys | None = None) -> None:
+    def _start_client(
+        self,
+        host: str,
+        port: int,
+        username: str,
+        *,
+        password: str | None = None,
+        keys: RoomKeys | None = None,
+    ) -> None:
         self._generation += 1
         generation = self._generation
         put = self.pump.put
-        self.client = ChatClient(host=host, port=port, username=username, password=password,
-                                 keys=keys, on_event=lambda event: put((generation, event)),
-                                 kdf_cost=self.kdf_cost)
+        self.client = ChatClient(
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            keys=keys,
+            on_event=lambda event: put((generation, event)),
+            kdf_cost=self.kdf_cost,
+        )
         self.client.start()
 
     def cancel_connect(self) -> None:
@@ -191,8 +225,12 @@ class App:
         generation = self._generation
         put = self.pump.put
         self.starter = start_room_in_background(
-            request.password, request.port, lambda event: put((generation, event)),
-            bind_host=self.bind_host, kdf_cost=self.kdf_cost)
+            request.password,
+            request.port,
+            lambda event: put((generation, event)),
+            bind_host=self.bind_host,
+            kdf_cost=self.kdf_cost,
+        )
 
     # -- events -------------------------------------------------------------------------
 
@@ -228,10 +266,15 @@ class App:
             self._stop_client()
             self._stop_relay()
             self.hosting = None
-            login.show_failure(failure_text(
-                event.kind, event.message, host=request.host if request else "",
-                port=request.port if request else 0,
-                username=request.username if request else ""))
+            login.show_failure(
+                failure_text(
+                    event.kind,
+                    event.message,
+                    host=request.host if request else "",
+                    port=request.port if request else 0,
+                    username=request.username if request else "",
+                )
+            )
 
     def _room_started(self, event: RoomStarted) -> None:
         self.starter = None
@@ -267,11 +310,19 @@ class App:
         if request is None:
             return
         if self.hosting is not None:
-            self.settings = Settings(host=self.settings.host, port=self.settings.port,
-                                     username=request.username, sound=self.sound.get())
+            self.settings = Settings(
+                host=self.settings.host,
+                port=self.settings.port,
+                username=request.username,
+                sound=self.sound.get(),
+            )
         else:
-            self.settings = Settings(host=request.host, port=request.port,
-                                     username=request.username, sound=self.sound.get())
+            self.settings = Settings(
+                host=request.host,
+                port=request.port,
+                username=request.username,
+                sound=self.sound.get(),
+            )
         save_settings(self.settings, self.settings_dir)
 
     # -- closing ------------------------------------------------------------------------
@@ -280,10 +331,14 @@ class App:
         """The window's close box: confirm if that closes a room for others, then quit."""
         if self.relay is not None and self.chat is not None:
             others = len(self.chat.members) - 1
-            detail = (f"{others} other member{'s' if others != 1 else ''} will be "
-                      "disconnected." if others > 0 else "Nobody else is in it right now.")
-            if not self.confirm("Close the room?",
-                                f"Closing this window closes the room for everyone. {detail}"):
+            detail = (
+                f"{others} other member{'s' if others != 1 else ''} will be disconnected."
+                if others > 0
+                else "Nobody else is in it right now."
+            )
+            if not self.confirm(
+                "Close the room?", f"Closing this window closes the room for everyone. {detail}"
+            ):
                 return
         self.close()
 
@@ -296,8 +351,12 @@ class App:
         with contextlib.suppress(tk.TclError):
             self.root.withdraw()  # the window disappears at once; the rest takes a moment
         if self.chat is not None:
-            self.settings = Settings(host=self.settings.host, port=self.settings.port,
-                                     username=self.settings.username, sound=self.sound.get())
+            self.settings = Settings(
+                host=self.settings.host,
+                port=self.settings.port,
+                username=self.settings.username,
+                sound=self.sound.get(),
+            )
             save_settings(self.settings, self.settings_dir)
         self._generation += 1
         if self.starter is not None:
@@ -366,8 +425,11 @@ def start() -> int:
         # class); taskbars group and name windows by it.
         root = tk.Tk(className="socketchat")
     except tk.TclError as error:
-        print(f"SocketChat: cannot open a window ({error}). The desktop app needs a graphical "
-              "display; for a headless machine see `python main.py --help`.", file=sys.stderr)
+        print(
+            f"SocketChat: cannot open a window ({error}). The desktop app needs a graphical "
+            "display; for a headless machine see `python main.py --help`.",
+            file=sys.stderr,
+        )
         return EXIT_NO_DISPLAY
     install_tk_handler(root)  # a failing callback: log file + dialog, not a lost traceback
     app = App(root)

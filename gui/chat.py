@@ -34,23 +34,33 @@ def message_size_problem(text: str, limit: int) -> str | None:
         return "Type a message first."
     size = len(text.encode("utf-8"))
     if size > limit:
-        return (f"This message is too long by {size - limit:,} bytes "
-                f"(the limit is {limit:,} bytes; emoji and accented letters count double "
-                "or more). Split it into several messages.")
+        return (
+            f"This message is too long by {size - limit:,} bytes "
+            f"(the limit is {limit:,} bytes; emoji and accented letters count double "
+            "or more). Split it into several messages."
+        )
     return None
 
 
 class ChatWindow(ttk.Frame):
     """Grid this into the root once joined; feed it events with :meth:`handle`."""
 
-    def __init__(self, master: tk.Misc, *, room: str, username: str, members: tuple[str, ...],
-                 room_title: str = "",
-                 send: Callable[[str], PendingMessage],
-                 max_message_bytes: int = MAX_MESSAGE_BYTES,
-                 palette: Palette = PALETTE, sound: tk.BooleanVar | None = None,
-                 on_invite: Callable[[], None] | None = None,
-                 is_focused: Callable[[], bool] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        room: str,
+        username: str,
+        members: tuple[str, ...],
+        room_title: str = "",
+        send: Callable[[str], PendingMessage],
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        palette: Palette = PALETTE,
+        sound: tk.BooleanVar | None = None,
+        on_invite: Callable[[], None] | None = None,
+        is_focused: Callable[[], bool] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(master)
         self.room = room
         self.room_title = room_title or f"Room {room}"
@@ -88,12 +98,14 @@ class ChatWindow(ttk.Frame):
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
         ttk.Label(header, text=self.room_title, style="Header.TLabel").grid(
-            row=0, column=0, sticky="w")
+            row=0, column=0, sticky="w"
+        )
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
         self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="w")
         if on_invite is not None:
             ttk.Button(header, text="Invite friends…", command=on_invite).grid(
-                row=0, column=2, rowspan=2, sticky="e")
+                row=0, column=2, rowspan=2, sticky="e"
+            )
         ttk.Separator(self).grid(row=1, column=0, sticky="ew")
 
         body = ttk.Frame(self)
@@ -106,12 +118,22 @@ class ChatWindow(ttk.Frame):
         side.grid(row=0, column=1, sticky="ns")
         side.rowconfigure(1, weight=1)
         ttk.Label(side, textvariable=self.member_title, style="Header.TLabel").grid(
-            row=0, column=0, sticky="w", pady=(0, 6))
+            row=0, column=0, sticky="w", pady=(0, 6)
+        )
         self.member_list = tk.Listbox(
-            side, width=20, activestyle="none", relief="flat", borderwidth=0,
-            highlightthickness=0, background=self._palette.background,
-            foreground=self._palette.text, selectbackground=self._palette.selection,
-            selectforeground=self._palette.text, font="TkDefaultFont", takefocus=False)
+            side,
+            width=20,
+            activestyle="none",
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=0,
+            background=self._palette.background,
+            foreground=self._palette.text,
+            selectbackground=self._palette.selection,
+            selectforeground=self._palette.text,
+            font="TkDefaultFont",
+            takefocus=False,
+        )
         self.member_list.grid(row=1, column=0, sticky="ns")
 
         ttk.Separator(self).grid(row=3, column=0, sticky="ew")
@@ -119,22 +141,40 @@ class ChatWindow(ttk.Frame):
         compose.grid(row=4, column=0, sticky="ew")
         compose.columnconfigure(0, weight=1)
         self.entry = tk.Text(
-            compose, height=3, wrap="word", undo=True, relief="solid", borderwidth=1,
-            highlightthickness=1, highlightcolor=self._palette.accent,
-            highlightbackground="#d0d0d0", background=self._palette.surface,
-            foreground=self._palette.text, insertbackground=self._palette.text,
-            font="TkDefaultFont", padx=8, pady=6)
+            compose,
+            height=3,
+            wrap="word",
+            undo=True,
+            relief="solid",
+            borderwidth=1,
+            highlightthickness=1,
+            highlightcolor=self._palette.accent,
+            highlightbackground="#d0d0d0",
+            background=self._palette.surface,
+            foreground=self._palette.text,
+            insertbackground=self._palette.text,
+            font="TkDefaultFont",
+            padx=8,
+            pady=6,
+        )
         self.entry.grid(row=0, column=0, sticky="ew")
-        self.send_button = ttk.Button(compose, text="Send", style="Accent.TButton",
-                                      command=self.send_entry)
+        self.send_button = ttk.Button(
+            compose, text="Send", style="Accent.TButton", command=self.send_entry
+        )
         self.send_button.grid(row=0, column=1, sticky="se", padx=(10, 0))
         hint = ttk.Frame(compose)
         hint.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(4, 0))
         hint.columnconfigure(0, weight=1)
-        ttk.Label(hint, text="Enter sends · Shift+Enter adds a line",
-                  foreground=self._palette.muted).grid(row=0, column=0, sticky="w")
-        self.limit_label = ttk.Label(hint, textvariable=self.limit_text, wraplength=520,
-                                     foreground=self._palette.muted, justify="right")
+        ttk.Label(
+            hint, text="Enter sends · Shift+Enter adds a line", foreground=self._palette.muted
+        ).grid(row=0, column=0, sticky="w")
+        self.limit_label = ttk.Label(
+            hint,
+            textvariable=self.limit_text,
+            wraplength=520,
+            foreground=self._palette.muted,
+            justify="right",
+        )
         self.limit_label.grid(row=0, column=1, sticky="e")
         self.entry.bind("<Return>", self._on_return)
         self.entry.bind("<KP_Enter>", self._on_return)
@@ -145,11 +185,13 @@ class ChatWindow(ttk.Frame):
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
         status.grid(row=5, column=0, sticky="ew")
         status.columnconfigure(0, weight=1)
-        self.status_label = ttk.Label(status, textvariable=self.status,
-                                      foreground=self._palette.muted)
+        self.status_label = ttk.Label(
+            status, textvariable=self.status, foreground=self._palette.muted
+        )
         self.status_label.grid(row=0, column=0, sticky="w")
         ttk.Checkbutton(status, text="Sound for new messages", variable=self.sound).grid(
-            row=0, column=1, sticky="e")
+            row=0, column=1, sticky="e"
+        )
 
     # -- events from the client -----------------------------------------------------------
 
@@ -205,8 +247,13 @@ class ChatWindow(ttk.Frame):
             self.messages.mark_delivered(event.message_id)
             return
         shown = self.messages.add_message(
-            event.sender, event.text, event.timestamp_ms, own=event.own,
-            from_history=event.from_history, message_id=event.message_id)
+            event.sender,
+            event.text,
+            event.timestamp_ms,
+            own=event.own,
+            from_history=event.from_history,
+            message_id=event.message_id,
+        )
         if shown and not event.own and not event.from_history:
             self._notify()
 
@@ -217,7 +264,9 @@ class ChatWindow(ttk.Frame):
     def _on_forged(self, event: ce.ForgedMessage) -> None:
         self.messages.add_notice(
             f"A message claiming to come from {event.claimed_sender} failed verification and "
-            "was dropped: someone may be trying to impersonate them.", "warning")
+            "was dropped: someone may be trying to impersonate them.",
+            "warning",
+        )
 
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
@@ -228,19 +277,22 @@ class ChatWindow(ttk.Frame):
         self.messages.add_notice(f"{event.name} left the room.")
 
     def _on_alone(self) -> None:
-        self.messages.add_notice("You are alone in the room. Others can join with the host, "
-                                 "port and room password.")
+        self.messages.add_notice(
+            "You are alone in the room. Others can join with the host, port and room password."
+        )
 
     def _on_rate_limited(self) -> None:
-        self.messages.add_notice("The room asked you to slow down: your messages are delayed, "
-                                 "not lost.", "warning")
+        self.messages.add_notice(
+            "The room asked you to slow down: your messages are delayed, not lost.", "warning"
+        )
 
     def _on_disconnected(self, event: ce.Disconnected) -> None:
         self._set_connected(False)
         retry_in = max(0.0, float(event.retry_in))
         reason = str(event.reason).rstrip(".")
-        self.messages.add_notice(f"Disconnected from the room ({reason}). "
-                                 f"Reconnecting in {retry_in:.0f} s…", "warning")
+        self.messages.add_notice(
+            f"Disconnected from the room ({reason}). Reconnecting in {retry_in:.0f} s…", "warning"
+        )
         for message_id in self.pending:
             self.messages.set_pending_note(message_id, WAITING)
         self._retry_at = self._clock() + retry_in
@@ -280,8 +332,9 @@ class ChatWindow(ttk.Frame):
         if connected:
             self._stop_countdown()
             self.status.set(f"Connected as {self.username}")
-            self.encryption.set("● End-to-end encrypted (AES-256-GCM); the relay cannot read "
-                                "messages")
+            self.encryption.set(
+                "● End-to-end encrypted (AES-256-GCM); the relay cannot read messages"
+            )
             self.encryption_label.configure(foreground=self._palette.good)
         else:
             self.encryption.set("○ Not connected")
@@ -352,9 +405,14 @@ class ChatWindow(ttk.Frame):
             return False
         self.pending[message.message_id] = text
         # The id and timestamp the client gave it: the same the other members will see.
-        self.messages.add_message(self.username, text, message.timestamp_ms, own=True,
-                                  message_id=message.message_id,
-                                  pending=SENDING if self.connected else WAITING)
+        self.messages.add_message(
+            self.username,
+            text,
+            message.timestamp_ms,
+            own=True,
+            message_id=message.message_id,
+            pending=SENDING if self.connected else WAITING,
+        )
         self.messages.follow_next()
         self.messages.flush()
         self.entry.delete("1.0", "end")
@@ -378,8 +436,9 @@ class ChatWindow(ttk.Frame):
         size = len(self.entry.get("1.0", "end-1c").encode("utf-8"))
         remaining = self.max_message_bytes - size
         if remaining < 0:
-            self._show_limit(f"Too long by {-remaining:,} bytes (limit {self.max_message_bytes:,})",
-                             error=True)
+            self._show_limit(
+                f"Too long by {-remaining:,} bytes (limit {self.max_message_bytes:,})", error=True
+            )
         elif remaining <= _WARN_REMAINING:
             self._show_limit(f"{remaining:,} bytes left", error=False)
         else:

@@ -40,8 +40,9 @@ def log_dir() -> Path:
     return Path(user_log_dir("SocketChat", appauthor=False))
 
 
-def write_crash_log(error: BaseException, *, where: str = "the desktop app",
-                    directory: Path | None = None) -> Path | None:
+def write_crash_log(
+    error: BaseException, *, where: str = "the desktop app", directory: Path | None = None
+) -> Path | None:
     """Write ``error``'s traceback to a new log file; return its path (None if it cannot)."""
     folder = directory if directory is not None else log_dir()
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -66,13 +67,20 @@ def write_crash_log(error: BaseException, *, where: str = "the desktop app",
 def crash_message(path: Path | None) -> str:
     """The text of the crash dialog (and of the console line)."""
     where = f"The details are in:\n{path}" if path else "The details could not be saved."
-    return (f"SocketChat stopped because of an internal error.\n\n{where}\n\n"
-            "Please attach that file when you report the problem.")
+    return (
+        f"SocketChat stopped because of an internal error.\n\n{where}\n\n"
+        "Please attach that file when you report the problem."
+    )
 
 
-def report_crash(error: BaseException, *, where: str = "the desktop app",
-                 directory: Path | None = None, parent: Any = None,
-                 show: Callable[[str, str, Any], None] | None = None) -> Path | None:
+def report_crash(
+    error: BaseException,
+    *,
+    where: str = "the desktop app",
+    directory: Path | None = None,
+    parent: Any = None,
+    show: Callable[[str, str, Any], None] | None = None,
+) -> Path | None:
     """Log ``error``, tell the person (console line and message box); return the log's path."""
     path = write_crash_log(error, where=where, directory=directory)
     message = crash_message(path)
@@ -105,6 +113,7 @@ def install_tk_handler(root: Any, *, directory: Path | None = None) -> None:
     Tk keeps running after such an exception (tkinter's default prints it, which the windowed
     build cannot show); the person is told once per exception.
     """
+
     def handler(kind: type[BaseException], error: BaseException, tb: Any) -> None:
         error.__traceback__ = tb
         report_crash(error, where="a window callback", directory=directory, parent=root)
@@ -123,8 +132,12 @@ def _thread_hook(args: threading.ExceptHookArgs) -> None:
             print(f"SocketChat: a background task failed; details in {path}", file=sys.stderr)
 
 
-def run_guarded(start: Callable[[], int], *, directory: Path | None = None,
-                show: Callable[[str, str, Any], None] | None = None) -> int:
+def run_guarded(
+    start: Callable[[], int],
+    *,
+    directory: Path | None = None,
+    show: Callable[[str, str, Any], None] | None = None,
+) -> int:
     """Run ``start()`` (the desktop app); on an unexpected exception report it, return 70."""
     threading.excepthook = _thread_hook
     try:

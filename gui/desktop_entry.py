@@ -66,22 +66,24 @@ def quote_exec_arg(arg: str) -> str:
 def desktop_entry_text(command: list[str]) -> str:
     """The ``.desktop`` file for ``command``."""
     exec_line = " ".join(quote_exec_arg(arg) for arg in command)
-    return "\n".join([
-        "[Desktop Entry]",
-        "Type=Application",
-        "Version=1.4",  # the newest that desktop-file-utils 0.26 (Ubuntu 22.04) knows
-        "Name=SocketChat",
-        "GenericName=Encrypted group chat",
-        "Comment=End-to-end encrypted group chat rooms",
-        f"Exec={exec_line}",
-        f"Icon={APP_ID}",
-        "Terminal=false",
-        "Categories=Network;Chat;InstantMessaging;",
-        "Keywords=chat;encrypted;room;",
-        f"StartupWMClass={WM_CLASS}",
-        "StartupNotify=true",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[Desktop Entry]",
+            "Type=Application",
+            "Version=1.4",  # the newest that desktop-file-utils 0.26 (Ubuntu 22.04) knows
+            "Name=SocketChat",
+            "GenericName=Encrypted group chat",
+            "Comment=End-to-end encrypted group chat rooms",
+            f"Exec={exec_line}",
+            f"Icon={APP_ID}",
+            "Terminal=false",
+            "Categories=Network;Chat;InstantMessaging;",
+            "Keywords=chat;encrypted;room;",
+            f"StartupWMClass={WM_CLASS}",
+            "StartupNotify=true",
+            "",
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,9 @@ class Paths:
         return [self.entry, *(self.icon(size) for size in ICON_SIZES)]
 
 
-def install(root: Path | None = None, command: list[str] | None = None,
-            assets: Path | None = None) -> list[Path]:
+def install(
+    root: Path | None = None, command: list[str] | None = None, assets: Path | None = None
+) -> list[Path]:
     """Write the entry and the icons; return the files written."""
     paths = Paths(root or data_home())
     source = assets or assets_dir()
@@ -144,15 +147,23 @@ def _refresh_caches(root: Path) -> None:
     for command in tools:
         if shutil.which(command[0]):
             with contextlib.suppress(OSError, subprocess.SubprocessError):
-                subprocess.run(command, check=False, timeout=30,  # noqa: S603 - fixed argv
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                subprocess.run(  # noqa: S603 - fixed argv
+                    command,
+                    check=False,
+                    timeout=30,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
 
 
 def run_install(_args: argparse.Namespace) -> int:
     """``main.py install-desktop-entry``."""
     if sys.platform != "linux":
-        print("install-desktop-entry is for Linux desktops; on Windows, pin socketchat.exe "
-              "to Start or the taskbar.", file=sys.stderr)
+        print(
+            "install-desktop-entry is for Linux desktops; on Windows, pin socketchat.exe "
+            "to Start or the taskbar.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     try:
         written = install()

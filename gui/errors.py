@@ -73,8 +73,9 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
 }
 
 
-def failure_text(kind: ErrorKind, message: str = "", *, host: str = "", port: int = 0,
-                 username: str = "") -> str:
+def failure_text(
+    kind: ErrorKind, message: str = "", *, host: str = "", port: int = 0, username: str = ""
+) -> str:
     """Return the two-sentence explanation for a ``Failed`` event of ``kind``.
 
     ``message`` is the client's own text: used for a password that breaks the rules (it says

@@ -29,8 +29,11 @@ class HostRequest:
     username: str
 
 
-def validate_host_request(port: str, password: str, username: str,
-                          ) -> tuple[HostRequest | None, dict[str, str]]:
+def validate_host_request(
+    port: str,
+    password: str,
+    username: str,
+) -> tuple[HostRequest | None, dict[str, str]]:
     """Check the dialog's fields; return the request, or ``None`` and a message per bad field."""
     errors: dict[str, str] = {}
     checked_port, message = check_port(port)
@@ -38,8 +41,9 @@ def validate_host_request(port: str, password: str, username: str,
         errors["port"] = message
     checked_password, message = check_password(password)
     if message:
-        errors["password"] = message.replace("ask the person who hosts the room",
-                                             "or press New passphrase")
+        errors["password"] = message.replace(
+            "ask the person who hosts the room", "or press New passphrase"
+        )
     checked_name, message = check_username(username)
     if message:
         errors["username"] = message
@@ -66,9 +70,16 @@ def strength_text(password: str, generated: bool) -> tuple[str, bool]:
 class HostDialog(tk.Toplevel):
     """Ask how to host; calls ``on_done(HostRequest)`` or ``on_done(None)`` and closes."""
 
-    def __init__(self, parent: tk.Misc, *, on_done: Callable[[HostRequest | None], None],
-                 username: str = "", initial: HostRequest | None = None, error: str = "",
-                 passphrase: Callable[[], str] = generate_passphrase) -> None:
+    def __init__(
+        self,
+        parent: tk.Misc,
+        *,
+        on_done: Callable[[HostRequest | None], None],
+        username: str = "",
+        initial: HostRequest | None = None,
+        error: str = "",
+        passphrase: Callable[[], str] = generate_passphrase,
+    ) -> None:
         super().__init__(parent)
         self.withdraw()  # laid out hidden, then shown: no flicker of a half-built dialog
         self.title("Host a room")
@@ -107,20 +118,30 @@ class HostDialog(tk.Toplevel):
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
         ttk.Label(frame, text="Host a room", style="Title.TLabel").grid(
-            row=0, column=0, columnspan=3, sticky="w")
-        ttk.Label(frame, text="The room runs on this computer while this window is open. "
-                              "Friends join with your address, the port and the passphrase.",
-                  foreground=PALETTE.muted, wraplength=440, justify="left").grid(
-            row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
+            row=0, column=0, columnspan=3, sticky="w"
+        )
+        ttk.Label(
+            frame,
+            text="The room runs on this computer while this window is open. "
+            "Friends join with your address, the port and the passphrase.",
+            foreground=PALETTE.muted,
+            wraplength=440,
+            justify="left",
+        ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
         self.entries: dict[str, ttk.Entry] = {}
 
         def field(row: int, name: str, label: str, width: int, sticky: str) -> ttk.Entry:
-            ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12),
-                                              pady=(6, 0))
+            ttk.Label(frame, text=label).grid(
+                row=row, column=0, sticky="w", padx=(0, 12), pady=(6, 0)
+            )
             entry = ttk.Entry(frame, textvariable=getattr(self, name), width=width)
             entry.grid(row=row, column=1, sticky=sticky, pady=(6, 0))
-            message_label(frame, self.errors[name], foreground=PALETTE.warning,
-                          grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"})
+            message_label(
+                frame,
+                self.errors[name],
+                foreground=PALETTE.warning,
+                grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"},
+            )
             self.entries[name] = entry
             return entry
 
@@ -129,21 +150,31 @@ class HostDialog(tk.Toplevel):
         buttons = ttk.Frame(frame)
         buttons.grid(row=6, column=1, sticky="w", pady=(4, 0))
         ttk.Button(buttons, text="New passphrase", command=self.regenerate).grid(row=0, column=0)
-        ttk.Button(buttons, text="Copy", command=self.copy_passphrase).grid(row=0, column=1,
-                                                                          padx=(6, 0))
-        self.strength_label = ttk.Label(frame, textvariable=self.strength, wraplength=400,
-                                        justify="left")
+        ttk.Button(buttons, text="Copy", command=self.copy_passphrase).grid(
+            row=0, column=1, padx=(6, 0)
+        )
+        self.strength_label = ttk.Label(
+            frame, textvariable=self.strength, wraplength=400, justify="left"
+        )
         self.strength_label.grid(row=7, column=1, columnspan=2, sticky="w", pady=(4, 0))
         field(8, "username", "Your name", 32, "ew")
-        message_label(frame, self.general_error, foreground=PALETTE.warning, wraplength=440,
-                      grid={"row": 10, "column": 0, "columnspan": 3, "sticky": "w",
-                            "pady": (8, 0)})
+        message_label(
+            frame,
+            self.general_error,
+            foreground=PALETTE.warning,
+            wraplength=440,
+            grid={"row": 10, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
+        )
         actions = ttk.Frame(frame)
         actions.grid(row=11, column=0, columnspan=3, sticky="e", pady=(14, 0))
-        ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0,
-                                                                    padx=(0, 8))
-        ttk.Button(actions, text="Start the room", style="Accent.TButton", command=self.ok,
-                   default="active").grid(row=0, column=1)
+        ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0, padx=(0, 8))
+        ttk.Button(
+            actions,
+            text="Start the room",
+            style="Accent.TButton",
+            command=self.ok,
+            default="active",
+        ).grid(row=0, column=1)
 
     def _place_over(self, parent: tk.Misc) -> None:
         self.update_idletasks()
@@ -168,7 +199,8 @@ class HostDialog(tk.Toplevel):
     def _password_edited(self, *_args: object) -> None:
         self.errors["password"].set("")
         self.generated = self.password.get() == self._generated_value and bool(
-            self._generated_value)
+            self._generated_value
+        )
         # zxcvbn takes a few ms per call; wait for a pause in typing.
         if self._strength_after is not None:
             self.after_cancel(self._strength_after)
@@ -184,8 +216,9 @@ class HostDialog(tk.Toplevel):
 
     def entry_ok(self) -> HostRequest | None:
         """Validate; show messages under bad fields; return the request or None."""
-        request, errors = validate_host_request(self.port.get(), self.password.get(),
-                                                self.username.get())
+        request, errors = validate_host_request(
+            self.port.get(), self.password.get(), self.username.get()
+        )
         for name, var in self.errors.items():
             var.set(errors.get(name, ""))
         self.general_error.set("")
@@ -213,8 +246,9 @@ class HostDialog(tk.Toplevel):
 class InvitePanel(tk.Toplevel):
     """What friends need to join, each value copyable. Not modal; reopen from the chat header."""
 
-    def __init__(self, parent: tk.Misc, *, addresses: Sequence[str], port: int,
-                 password: str) -> None:
+    def __init__(
+        self, parent: tk.Misc, *, addresses: Sequence[str], port: int, password: str
+    ) -> None:
         super().__init__(parent)
         self.withdraw()
         self.title("Invite friends")
@@ -228,11 +262,17 @@ class InvitePanel(tk.Toplevel):
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
         ttk.Label(frame, text="Your room is open", style="Title.TLabel").grid(
-            row=0, column=0, columnspan=3, sticky="w")
-        ttk.Label(frame, text="Send your friends the address, the port and the passphrase. "
-                              "Send the passphrase by a way you trust (in person, or another "
-                              "private chat).", foreground=PALETTE.muted, wraplength=460,
-                  justify="left").grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
+            row=0, column=0, columnspan=3, sticky="w"
+        )
+        ttk.Label(
+            frame,
+            text="Send your friends the address, the port and the passphrase. "
+            "Send the passphrase by a way you trust (in person, or another "
+            "private chat).",
+            foreground=PALETTE.muted,
+            wraplength=460,
+            justify="left",
+        ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
         row = 2
         shown = self.addresses or ["127.0.0.1"]
         for index, address in enumerate(shown):
@@ -240,8 +280,11 @@ class InvitePanel(tk.Toplevel):
             self._value_row(frame, row, label, address)
             row += 1
         if not self.addresses:
-            ttk.Label(frame, text="No network found: only this computer can join.",
-                      foreground=PALETTE.warning).grid(row=row, column=1, sticky="w")
+            ttk.Label(
+                frame,
+                text="No network found: only this computer can join.",
+                foreground=PALETTE.warning,
+            ).grid(row=row, column=1, sticky="w")
             row += 1
         self._value_row(frame, row, "Port", str(port))
         self._value_row(frame, row + 1, "Passphrase", password)
@@ -254,13 +297,16 @@ class InvitePanel(tk.Toplevel):
             "room for everyone."
         )
         ttk.Label(frame, text=note, wraplength=460, justify="left", foreground=PALETTE.muted).grid(
-            row=row + 2, column=0, columnspan=3, sticky="w", pady=(12, 0))
+            row=row + 2, column=0, columnspan=3, sticky="w", pady=(12, 0)
+        )
         actions = ttk.Frame(frame)
         actions.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(14, 0))
-        ttk.Button(actions, text="Copy all", command=self.copy_all).grid(row=0, column=0,
-                                                                        padx=(0, 8))
+        ttk.Button(actions, text="Copy all", command=self.copy_all).grid(
+            row=0, column=0, padx=(0, 8)
+        )
         ttk.Button(actions, text="Done", style="Accent.TButton", command=self.destroy).grid(
-            row=0, column=1)
+            row=0, column=1
+        )
         self.bind("<Escape>", lambda _e: self.destroy())
         self.update_idletasks()
         top = parent.winfo_toplevel()
@@ -273,12 +319,14 @@ class InvitePanel(tk.Toplevel):
         ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12), pady=3)
         var = tk.StringVar(self, value)
         self._vars.append(var)  # a collected StringVar unsets its Tcl variable: the entry empties
-        entry = ttk.Entry(frame, textvariable=var, width=max(16, min(72, len(value) + 2)),
-                          font="SocketChatMono")
+        entry = ttk.Entry(
+            frame, textvariable=var, width=max(16, min(72, len(value) + 2)), font="SocketChatMono"
+        )
         entry.state(["readonly"])
         entry.grid(row=row, column=1, sticky="ew", pady=3)
         ttk.Button(frame, text="Copy", command=lambda: self.copy(value)).grid(
-            row=row, column=2, padx=(8, 0), pady=3)
+            row=row, column=2, padx=(8, 0), pady=3
+        )
 
     def copy(self, value: str) -> None:
         """Put one value on the clipboard."""
@@ -288,8 +336,10 @@ class InvitePanel(tk.Toplevel):
     def invite_text(self) -> str:
         """Everything in one message, for Copy all."""
         addresses = " or ".join(self.addresses or ["127.0.0.1"])
-        return (f"Join my SocketChat room: host {addresses}, port {self.port}, "
-                f"room password: {self.password}")
+        return (
+            f"Join my SocketChat room: host {addresses}, port {self.port}, "
+            f"room password: {self.password}"
+        )
 
     def copy_all(self) -> None:
         self.copy(self.invite_text())

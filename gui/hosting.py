@@ -52,9 +52,14 @@ class RoomStarter:
             self.thread.join(timeout)
 
 
-def start_room_in_background(password: str, port: int, put: Callable[[object], None], *,
-                             bind_host: str = "0.0.0.0",  # noqa: S104 - friends must reach it
-                             kdf_cost: int | None = None) -> RoomStarter:
+def start_room_in_background(
+    password: str,
+    port: int,
+    put: Callable[[object], None],
+    *,
+    bind_host: str = "0.0.0.0",  # noqa: S104 - friends must reach it
+    kdf_cost: int | None = None,
+) -> RoomStarter:
     """Start deriving keys and the relay in a worker; the outcome arrives through ``put``.
 
     ``put`` is the pump's thread-safe put. ``kdf_cost`` is for tests only (a cheap scrypt).
@@ -63,8 +68,9 @@ def start_room_in_background(password: str, port: int, put: Callable[[object], N
 
     def run() -> None:
         try:
-            keys = derive_room_keys(password, room_id=secrets.token_bytes(SALT_SIZE),
-                                    n=kdf_cost or SCRYPT_N)
+            keys = derive_room_keys(
+                password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N
+            )
             relay = RelayThread(RoomSecret.from_room_keys(keys), host=bind_host, port=port)
             if cancelled.is_set():
                 return
@@ -101,8 +107,7 @@ def lan_addresses() -> list[str]:
     finally:
         probe.close()
     try:
-        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET,
-                                   socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
     except OSError:
         infos = []
     found.extend(str(info[4][0]) for info in infos)

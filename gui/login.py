@@ -30,8 +30,12 @@ class LoginRequest:
     username: str
 
 
-def validate_login(host: str, port: str, password: str, username: str,
-                   ) -> tuple[LoginRequest | None, dict[str, str]]:
+def validate_login(
+    host: str,
+    port: str,
+    password: str,
+    username: str,
+) -> tuple[LoginRequest | None, dict[str, str]]:
     """Check the four fields; return the request, or ``None`` and a message per bad field."""
     errors: dict[str, str] = {}
     checked_host, message = check_host(host)
@@ -46,8 +50,13 @@ def validate_login(host: str, port: str, password: str, username: str,
     checked_name, message = check_username(username)
     if message:
         errors["username"] = message
-    if (errors or checked_host is None or checked_port is None or checked_password is None
-            or checked_name is None):
+    if (
+        errors
+        or checked_host is None
+        or checked_port is None
+        or checked_password is None
+        or checked_name is None
+    ):
         return None, errors
     return LoginRequest(checked_host, checked_port, checked_password, checked_name), {}
 
@@ -62,11 +71,16 @@ class LoginView(ttk.Frame):
 
     FIELDS = ("host", "port", "password", "username")
 
-    def __init__(self, master: tk.Misc, settings: Settings, *,
-                 on_connect: Callable[[LoginRequest], None],
-                 on_host: Callable[[], None],
-                 on_cancel: Callable[[], None],
-                 logo: tk.PhotoImage | None = None) -> None:
+    def __init__(
+        self,
+        master: tk.Misc,
+        settings: Settings,
+        *,
+        on_connect: Callable[[LoginRequest], None],
+        on_host: Callable[[], None],
+        on_cancel: Callable[[], None],
+        logo: tk.PhotoImage | None = None,
+    ) -> None:
         super().__init__(master, padding=(24, 20, 24, 16))
         self._on_connect = on_connect
         self._on_host = on_host
@@ -97,15 +111,21 @@ class LoginView(ttk.Frame):
             ttk.Label(head, image=logo).grid(row=0, column=0, rowspan=2, padx=(0, 12))
         ttk.Label(head, text="SocketChat", style="Title.TLabel").grid(row=0, column=1, sticky="w")
         ttk.Label(head, text="End-to-end encrypted group chat", foreground=PALETTE.muted).grid(
-            row=1, column=1, sticky="w")
+            row=1, column=1, sticky="w"
+        )
 
         self.entries: dict[str, ttk.Entry] = {}
-        labels = {"host": "Host", "port": "Port", "password": "Room password",
-                  "username": "Your name"}
+        labels = {
+            "host": "Host",
+            "port": "Port",
+            "password": "Room password",
+            "username": "Your name",
+        }
         row = 1
         for name in self.FIELDS:
-            ttk.Label(self, text=labels[name]).grid(row=row, column=0, sticky="w", padx=(0, 12),
-                                                    pady=(6, 0))
+            ttk.Label(self, text=labels[name]).grid(
+                row=row, column=0, sticky="w", padx=(0, 12), pady=(6, 0)
+            )
             entry = ttk.Entry(self, textvariable=self.vars[name], width=32)
             if name == "port":
                 entry.configure(width=8)
@@ -115,30 +135,42 @@ class LoginView(ttk.Frame):
             self.entries[name] = entry
             if name == "password":
                 entry.configure(show="•")
-                ttk.Checkbutton(self, text="Show", variable=self.show_password,
-                                command=self._toggle_password).grid(row=row, column=2, padx=(8, 0),
-                                                                    pady=(6, 0), sticky="w")
-            message_label(self, self.error_vars[name], foreground=PALETTE.warning,
-                          wraplength=340, grid={"row": row + 1, "column": 1, "columnspan": 2,
-                                                "sticky": "w"})
+                ttk.Checkbutton(
+                    self, text="Show", variable=self.show_password, command=self._toggle_password
+                ).grid(row=row, column=2, padx=(8, 0), pady=(6, 0), sticky="w")
+            message_label(
+                self,
+                self.error_vars[name],
+                foreground=PALETTE.warning,
+                wraplength=340,
+                grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"},
+            )
             row += 2
-        hint = ttk.Label(self, text="Ask the person who hosts the room for the host, port and "
-                                    "password.", foreground=PALETTE.muted, wraplength=400)
+        hint = ttk.Label(
+            self,
+            text="Ask the person who hosts the room for the host, port and password.",
+            foreground=PALETTE.muted,
+            wraplength=400,
+        )
         hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
 
         self.failure_label = message_label(
-            self, self.failure, foreground=PALETTE.warning, wraplength=420,
-            grid={"row": row + 1, "column": 0, "columnspan": 3, "sticky": "w", "pady": (10, 0)})
+            self,
+            self.failure,
+            foreground=PALETTE.warning,
+            wraplength=420,
+            grid={"row": row + 1, "column": 0, "columnspan": 3, "sticky": "w", "pady": (10, 0)},
+        )
 
         self.progress_frame = ttk.Frame(self)
         self.progress_frame.grid(row=row + 2, column=0, columnspan=3, sticky="ew", pady=(10, 0))
         self.progress_frame.columnconfigure(1, weight=1)
         self.progressbar = ttk.Progressbar(self.progress_frame, mode="indeterminate", length=120)
         self.progressbar.grid(row=0, column=0, padx=(0, 10))
-        ttk.Label(self.progress_frame, textvariable=self.progress_text).grid(row=0, column=1,
-                                                                             sticky="w")
-        self.cancel_button = ttk.Button(self.progress_frame, text="Cancel",
-                                        command=self.cancel)
+        ttk.Label(self.progress_frame, textvariable=self.progress_text).grid(
+            row=0, column=1, sticky="w"
+        )
+        self.cancel_button = ttk.Button(self.progress_frame, text="Cancel", command=self.cancel)
         self.cancel_button.grid(row=0, column=2, padx=(10, 0))
         self.progress_frame.grid_remove()
 
@@ -146,8 +178,9 @@ class LoginView(ttk.Frame):
         buttons.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(16, 0))
         self.host_button = ttk.Button(buttons, text="Host a room…", command=self.host)
         self.host_button.grid(row=0, column=0, padx=(0, 8))
-        self.connect_button = ttk.Button(buttons, text="Connect", command=self.connect,
-                                         style="Accent.TButton", default="active")
+        self.connect_button = ttk.Button(
+            buttons, text="Connect", command=self.connect, style="Accent.TButton", default="active"
+        )
         self.connect_button.grid(row=0, column=1)
 
         self.bind("<Return>", lambda _e: self.connect())

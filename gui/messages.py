@@ -49,19 +49,39 @@ def name_colour(name: str) -> str:
 class MessageList(ttk.Frame):
     """The scrolling list of messages and notices in the chat window."""
 
-    def __init__(self, master: tk.Misc, *, palette: Palette = PALETTE,
-                 max_lines: int = MAX_LINES, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        master: tk.Misc,
+        *,
+        palette: Palette = PALETTE,
+        max_lines: int = MAX_LINES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         super().__init__(master)
         self.max_lines = max_lines
         self._clock = clock
         self._palette = palette
         self.text = tk.Text(
-            self, wrap="word", state="disabled", relief="flat", borderwidth=0,
-            highlightthickness=0, padx=14, pady=10, cursor="xterm", undo=False,
-            background=palette.surface, foreground=palette.text, font="TkDefaultFont",
-            selectbackground=palette.selection, selectforeground=palette.text,
-            inactiveselectbackground=palette.selection, spacing1=1, spacing3=1,
-            exportselection=True, takefocus=True,
+            self,
+            wrap="word",
+            state="disabled",
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=0,
+            padx=14,
+            pady=10,
+            cursor="xterm",
+            undo=False,
+            background=palette.surface,
+            foreground=palette.text,
+            font="TkDefaultFont",
+            selectbackground=palette.selection,
+            selectforeground=palette.text,
+            inactiveselectbackground=palette.selection,
+            spacing1=1,
+            spacing3=1,
+            exportselection=True,
+            takefocus=True,
         )
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
         self.text.configure(yscrollcommand=self._on_scroll)
@@ -69,8 +89,9 @@ class MessageList(ttk.Frame):
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.rowconfigure(0, weight=1)
         self.columnconfigure(0, weight=1)
-        self.jump_button = ttk.Button(self, text="↓ New messages", command=self.scroll_to_end,
-                                      style="Accent.TButton")
+        self.jump_button = ttk.Button(
+            self, text="↓ New messages", command=self.scroll_to_end, style="Accent.TButton"
+        )
         self._configure_tags(palette)
         self._menu = tk.Menu(self, tearoff=False)
         self._menu.add_command(label="Copy", command=self.copy_selection)
@@ -99,16 +120,46 @@ class MessageList(ttk.Frame):
         t.tag_configure("own", background=p.own_background, lmargin1=6, lmargin2=6, rmargin=6)
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
-        t.tag_configure("notice", foreground=p.notice, font="SocketChatItalic",
-                        justify="center", spacing1=6, spacing3=4)
-        t.tag_configure("warning", foreground=p.warning, font="SocketChatItalic",
-                        justify="center", spacing1=6, spacing3=4)
-        t.tag_configure("good", foreground=p.good, font="SocketChatItalic", justify="center",
-                        spacing1=6, spacing3=4)
-        t.tag_configure("divider", foreground=p.divider, font="SocketChatSmall",
-                        justify="center", spacing1=10, spacing3=6)
-        t.tag_configure("newmarker", foreground=p.warning, font="SocketChatSmall",
-                        justify="center", spacing1=10, spacing3=6)
+        t.tag_configure(
+            "notice",
+            foreground=p.notice,
+            font="SocketChatItalic",
+            justify="center",
+            spacing1=6,
+            spacing3=4,
+        )
+        t.tag_configure(
+            "warning",
+            foreground=p.warning,
+            font="SocketChatItalic",
+            justify="center",
+            spacing1=6,
+            spacing3=4,
+        )
+        t.tag_configure(
+            "good",
+            foreground=p.good,
+            font="SocketChatItalic",
+            justify="center",
+            spacing1=6,
+            spacing3=4,
+        )
+        t.tag_configure(
+            "divider",
+            foreground=p.divider,
+            font="SocketChatSmall",
+            justify="center",
+            spacing1=10,
+            spacing3=6,
+        )
+        t.tag_configure(
+            "newmarker",
+            foreground=p.warning,
+            font="SocketChatSmall",
+            justify="center",
+            spacing1=10,
+            spacing3=6,
+        )
         for colour in NAME_COLOURS:
             t.tag_configure(f"name{colour}", foreground=colour)
         t.tag_configure("ownname", foreground=p.accent)
@@ -116,9 +167,17 @@ class MessageList(ttk.Frame):
 
     # -- adding -------------------------------------------------------------------------
 
-    def add_message(self, sender: str, text: str, timestamp_ms: int, *, own: bool = False,
-                    from_history: bool = False, message_id: bytes | None = None,
-                    pending: str | None = None) -> bool:
+    def add_message(
+        self,
+        sender: str,
+        text: str,
+        timestamp_ms: int,
+        *,
+        own: bool = False,
+        from_history: bool = False,
+        message_id: bytes | None = None,
+        pending: str | None = None,
+    ) -> bool:
         """Show a chat message; ``pending`` is a note such as "waiting to send" (own only).
 
         Returns False (and shows nothing) for a message id already on screen, which happens
@@ -141,8 +200,10 @@ class MessageList(ttk.Frame):
         if sender != self._last_sender or now - self._last_time > _GROUP_SECONDS:
             name_tag = "ownname" if own else f"name{name_colour(sender)}"
             self._insert(sender, ("sender", name_tag, "header", *extra))
-            self._insert("  " + format_time(timestamp_ms, now=self._clock()) + "\n",
-                         ("time", "header", *extra))
+            self._insert(
+                "  " + format_time(timestamp_ms, now=self._clock()) + "\n",
+                ("time", "header", *extra),
+            )
         body_tags: tuple[str, ...] = ("body", *extra)
         if pending is not None:
             body_tags += ("pending",)

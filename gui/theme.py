@@ -33,8 +33,16 @@ class Palette:
 
 
 # Sender names get one of these colours, picked from the name, so a busy room stays readable.
-NAME_COLOURS = ("#8e44ad", "#c0392b", "#16a085", "#d35400", "#2c7be5", "#7f6b00", "#b0306a",
-                "#2e7d32")
+NAME_COLOURS = (
+    "#8e44ad",
+    "#c0392b",
+    "#16a085",
+    "#d35400",
+    "#2c7be5",
+    "#7f6b00",
+    "#b0306a",
+    "#2e7d32",
+)
 
 PALETTE = Palette()
 
@@ -80,8 +88,7 @@ def _set_fonts(root: tk.Misc, family: str) -> None:
     # Sizes in points (positive numbers) so they follow the screen's DPI scaling.
     for name in ("TkDefaultFont", "TkTextFont", "TkMenuFont", "TkHeadingFont", "TkCaptionFont"):
         tkfont.nametofont(name, root).configure(family=family, size=_BODY_POINTS)
-    tkfont.nametofont("TkSmallCaptionFont", root).configure(family=family,
-                                                           size=_BODY_POINTS - 1)
+    tkfont.nametofont("TkSmallCaptionFont", root).configure(family=family, size=_BODY_POINTS - 1)
     mono = _pick_family(root, _MONO_FAMILIES)
     tkfont.nametofont("TkFixedFont", root).configure(family=mono, size=_BODY_POINTS)
     _font(root, "SocketChatTitle", family=family, size=_BODY_POINTS + 6, weight="bold")

@@ -21,8 +21,16 @@ class Proc:
 
     def __init__(self, command: list[str], *, env: dict[str, str], cwd: Path) -> None:
         self.popen = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, encoding="utf-8", errors="replace", env=env, cwd=cwd, bufsize=1,
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+            cwd=cwd,
+            bufsize=1,
         )
         self.lines: list[str] = []
         self._new: queue.Queue[str] = queue.Queue()
@@ -46,8 +54,9 @@ class Proc:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (self._eof.is_set() and self._new.empty()):
-                raise AssertionError(f"no line matching {pattern!r} (exit {self.popen.poll()}); "
-                                     f"saw {self.lines!r}")
+                raise AssertionError(
+                    f"no line matching {pattern!r} (exit {self.popen.poll()}); saw {self.lines!r}"
+                )
             try:
                 line = self._new.get(timeout=min(remaining, 0.5))
             except queue.Empty:
@@ -77,8 +86,11 @@ class Proc:
     def stop(self) -> None:
         if self.popen.poll() is None and sys.platform == "win32":
             # A one-file build runs the program in a child process: end the whole tree.
-            subprocess.run(["taskkill", "/T", "/F", "/PID", str(self.popen.pid)],
-                           capture_output=True, check=False)
+            subprocess.run(
+                ["taskkill", "/T", "/F", "/PID", str(self.popen.pid)],
+                capture_output=True,
+                check=False,
+            )
         if self.popen.poll() is None:
             self.popen.terminate()
             try:

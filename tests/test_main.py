@@ -132,7 +132,11 @@ def test_without_arguments_and_without_a_display_says_so_without_a_traceback(tmp
 def test_only_working_commands_are_offered():
     # Each issue that builds a sub-command registers it; nothing else is offered.
     assert {command.name for command in main.COMMANDS} == {
-        "chat", "relay", "room", "install-desktop-entry", "uninstall-desktop-entry",
+        "chat",
+        "relay",
+        "room",
+        "install-desktop-entry",
+        "uninstall-desktop-entry",
     }
 
 

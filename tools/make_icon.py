@@ -23,8 +23,9 @@ _BOTTOM = (0x17, 0x55, 0xB8)
 _WHITE = (0xFF, 0xFF, 0xFF)
 
 
-def _in_round_rect(x: float, y: float, x0: float, y0: float, x1: float, y1: float,
-                   r: float) -> bool:
+def _in_round_rect(
+    x: float, y: float, x0: float, y0: float, x1: float, y1: float, r: float
+) -> bool:
     if not (x0 <= x <= x1 and y0 <= y <= y1):
         return False
     cx = min(max(x, x0 + r), x1 - r)
@@ -32,8 +33,9 @@ def _in_round_rect(x: float, y: float, x0: float, y0: float, x1: float, y1: floa
     return (x - cx) ** 2 + (y - cy) ** 2 <= r * r
 
 
-def _in_triangle(x: float, y: float, a: tuple[float, float], b: tuple[float, float],
-                 c: tuple[float, float]) -> bool:
+def _in_triangle(
+    x: float, y: float, a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]
+) -> bool:
     def side(p: tuple[float, float], q: tuple[float, float]) -> float:
         return (x - q[0]) * (p[1] - q[1]) - (p[0] - q[0]) * (y - q[1])
 
@@ -76,8 +78,10 @@ def render(size: int) -> bytes:
                         colour = _WHITE
                     elif _bubble(x, y):
                         t = min(max((y - 0.07) / 0.87, 0.0), 1.0)
-                        colour = tuple(top + (bottom - top) * t
-                                       for top, bottom in zip(_TOP, _BOTTOM, strict=True))
+                        colour = tuple(
+                            top + (bottom - top) * t
+                            for top, bottom in zip(_TOP, _BOTTOM, strict=True)
+                        )
                     else:
                         continue
                     r, g, b, a = r + colour[0], g + colour[1], b + colour[2], a + 1
@@ -91,15 +95,20 @@ def render(size: int) -> bytes:
 
 def png(size: int, rgba: bytes) -> bytes:
     """Encode RGBA pixels as a PNG file."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
     stride = size * 4
-    raw = b"".join(b"\0" + rgba[row * stride:(row + 1) * stride] for row in range(size))
+    raw = b"".join(b"\0" + rgba[row * stride : (row + 1) * stride] for row in range(size))
     header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def ico(images: dict[int, bytes]) -> bytes:

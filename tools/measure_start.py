@@ -43,8 +43,11 @@ def one_start(command: list[str], timeout: float, *, cold: bool) -> float:
     if cold:
         drop_caches()
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,  # noqa: S603
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(  # noqa: S603 - the executable under measurement
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not window_visible():
             if process.poll() is not None:
@@ -67,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", nargs="+", help="the executable (and its arguments)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--drop-caches", action="store_true",
-                        help="empty the page cache before each run (root)")
+    parser.add_argument(
+        "--drop-caches", action="store_true", help="empty the page cache before each run (root)"
+    )
     args = parser.parse_args(argv)
     if not os.environ.get("DISPLAY"):
         parser.error("needs an X display: run it under xvfb-run -a")
@@ -80,9 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         seconds = one_start(args.command, args.timeout, cold=args.drop_caches)
         times.append(seconds)
         print(f"run {number}: {seconds:.3f} s to a visible window")
-    print(f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, "
-          f"max {max(times):.3f} s over {len(times)} runs"
-          + (" (page cache dropped before each)" if args.drop_caches else ""))
+    print(
+        f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, "
+        f"max {max(times):.3f} s over {len(times)} runs"
+        + (" (page cache dropped before each)" if args.drop_caches else "")
+    )
     return 0
 
 

@@ -95,8 +95,9 @@ def main() -> None:
     keys = app.client.keys if app.client else None
     friends = []
     for name in ("bob", "carol"):
-        client = ChatClient(host="127.0.0.1", port=port, username=name, keys=keys,
-                            on_event=lambda _e: None)
+        client = ChatClient(
+            host="127.0.0.1", port=port, username=name, keys=keys, on_event=lambda _e: None
+        )
         client.start()
         friends.append(client)
     chat = app.chat
@@ -104,8 +105,11 @@ def main() -> None:
     pump(root, lambda: len(chat.members) == 3)
     lines = [
         (0, "hi all! is this thing really end-to-end encrypted? 🔐"),
-        (None, "It is: the relay only ever sees ciphertext. Even I, hosting it, can't read "
-               "what passes through except as a member."),
+        (
+            None,
+            "It is: the relay only ever sees ciphertext. Even I, hosting it, can't read "
+            "what passes through except as a member.",
+        ),
         (1, "nice 👍 I'm in from the café Wi-Fi"),
         (0, "Shall we meet at 7?\nI'll bring the slides."),
         (1, "7 works. Ça marche 🙂"),

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     printer = _Printer(sys.stdout)
     try:
         session = TerminalChat(
-            host=args.host, port=args.port, username=args.username, password=password,
+            host=args.host,
+            port=args.port,
+            username=args.username,
+            password=password,
             printer=printer,
         )
     except ValueError as exc:  # a bad username or password, before any connection
@@ -121,8 +124,12 @@ class TerminalChat:
         """
         self.client.start()
         end_of_input = threading.Event()
-        threading.Thread(target=self._read_lines, args=(lines, end_of_input),
-                         name="socketchat-stdin", daemon=True).start()
+        threading.Thread(
+            target=self._read_lines,
+            args=(lines, end_of_input),
+            name="socketchat-stdin",
+            daemon=True,
+        ).start()
         while not (end_of_input.is_set() or self._done.is_set()):
             end_of_input.wait(0.1)
         # Input may end before the room is joined (an empty pipe): join (or fail) first, so
@@ -180,12 +187,16 @@ class TerminalChat:
         if isinstance(event, ce.MessageReceived):
             earlier = "(earlier) " if event.from_history else ""
             you = " (you)" if event.own else ""
-            return (f"{earlier}{_clock(event.timestamp_ms)} {clean(event.sender)}{you}: "
-                    f"{clean(event.text)}")
+            return (
+                f"{earlier}{_clock(event.timestamp_ms)} {clean(event.sender)}{you}: "
+                f"{clean(event.text)}"
+            )
         if isinstance(event, ce.Joined):
             verb = "reconnected to" if event.reconnected else "joined"
-            return f"* {verb} the room at {self._where} as {clean(event.your_name)} " \
-                   f"(members: {members})"
+            return (
+                f"* {verb} the room at {self._where} as {clean(event.your_name)} "
+                f"(members: {members})"
+            )
         if isinstance(event, ce.MemberJoined):
             return f"* {clean(event.name)} joined (members: {members})"
         if isinstance(event, ce.MemberLeft):
@@ -195,13 +206,14 @@ class TerminalChat:
         if isinstance(event, ce.MessageNotSent):
             return f"! not sent: {clean(event.reason)}"
         if isinstance(event, ce.ForgedMessage):
-            return (f"! a message claiming to be from {clean(event.claimed_sender)} failed "
-                    "verification and was dropped")
+            return (
+                f"! a message claiming to be from {clean(event.claimed_sender)} failed "
+                "verification and was dropped"
+            )
         if isinstance(event, ce.RateLimited):
             return f"* slow down: {clean(event.text)}"
         if isinstance(event, ce.Disconnected):
-            return (f"* disconnected: {clean(event.reason)} "
-                    f"Reconnecting in {event.retry_in:.1f} s.")
+            return f"* disconnected: {clean(event.reason)} Reconnecting in {event.retry_in:.1f} s."
         if isinstance(event, ce.DerivingKeys):
             return "* deriving the room key…"
         if isinstance(event, ce.Connecting):

@@ -52,9 +52,7 @@ def handshake_timed_out(where: str, seconds: float) -> str:
 
 
 def not_socketchat(where: str) -> str:
-    return (
-        f"{where} does not speak the SocketChat protocol (or the connection was tampered with)."
-    )
+    return f"{where} does not speak the SocketChat protocol (or the connection was tampered with)."
 
 
 def stopped_answering(silence: float) -> str:

@@ -157,8 +157,8 @@ class ClientProtocol(Connection):
 
     def send_messages(self, messages: Iterable[PendingMessage | tuple[str, bytes, int]]) -> None:
         """Seal each message for the room and queue them all in one CHAT frame (several only if
-        they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`, sending nothing, if a
-        text exceeds :attr:`max_message_bytes` or an id is not 16 bytes."""
+        they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`, sending
+        nothing, if a text exceeds :attr:`max_message_bytes` or an id is not 16 bytes."""
         self._require(ClientState.JOINED)
         pending = [m if isinstance(m, PendingMessage) else PendingMessage(*m) for m in messages]
         checked = []

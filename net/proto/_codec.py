@@ -6,8 +6,8 @@ All integers are big-endian and unsigned. Strings are UTF-8, prefixed by their b
 :class:`Reader` checks every length against what is actually left *before* slicing, decodes
 UTF-8 strictly, and raises :class:`net.errors.DecodeError` for anything wrong; call
 :meth:`Reader.finish` at the end so trailing bytes are an error too. :class:`Writer` raises
-:class:`LocalProtocolError` when a value does not fit its field: that is a bug or bad local input, never
-something the peer caused.
+:class:`LocalProtocolError` when a value does not fit its field: that is a bug or bad local
+input, never something the peer caused.
 """
 
 from __future__ import annotations

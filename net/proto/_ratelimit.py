@@ -102,8 +102,11 @@ class LoginLimiter:
 
     def _lookup(self, key: str, now: float) -> _Record | None:
         record = self._records.get(key)
-        if record is not None and now - record.last_seen > self._forget_after \
-                and now >= record.blocked_until:
+        if (
+            record is not None
+            and now - record.last_seen > self._forget_after
+            and now >= record.blocked_until
+        ):
             del self._records[key]
             return None
         return record

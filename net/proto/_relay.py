@@ -259,8 +259,8 @@ def encode_broadcast(sealer: BroadcastSealer, items: Sequence[BroadcastItem]) ->
     """Seal ``items`` once; return the complete BROADCAST frame, length prefix included.
 
     Write the same bytes to every joined member. Coalesce what arrived in one loop iteration
-    into one call: a seal has a fixed cost. :class:`LocalProtocolError` if the frame would exceed the
-    members' cap (checked before sealing, so no sequence number is spent).
+    into one call: a seal has a fixed cost. :class:`LocalProtocolError` if the frame would
+    exceed the members' cap (checked before sealing, so no sequence number is spent).
     """
     plaintext = encode_items(list(items))
     if 1 + 8 + len(plaintext) + 16 > MAX_RELAY_FRAME:

@@ -73,10 +73,14 @@ def item_size(item: BroadcastItem) -> int:
     if isinstance(item, ChatItem):
         return (
             1
-            + 1 + len(item.sender.encode("utf-8"))
-            + 16 + 8
-            + 1 + len(item.content_type.encode("utf-8"))
-            + 4 + len(item.sealed)
+            + 1
+            + len(item.sender.encode("utf-8"))
+            + 16
+            + 8
+            + 1
+            + len(item.content_type.encode("utf-8"))
+            + 4
+            + len(item.sealed)
         )
     if isinstance(item, JoinedItem):
         return 1 + 1 + len(item.name.encode("utf-8"))
@@ -151,9 +155,7 @@ class Room(Generic[M]):
                 Reason.NAME_TAKEN, f"Someone in this room is already called {name!r}."
             )
         if len(self._members) >= self.max_members:
-            raise JoinRejected(
-                Reason.ROOM_FULL, f"The room is full ({self.max_members} members)."
-            )
+            raise JoinRejected(Reason.ROOM_FULL, f"The room is full ({self.max_members} members).")
         return name
 
     def join(self, name: str, handle: M) -> bytes | None:

@@ -200,7 +200,9 @@ class Admission(Generic[C]):
         if self._by_source[entry.source] <= 0:
             del self._by_source[entry.source]  # the counter must not grow forever
 
-    def gone(self, conn: C, *, guessed: bool = False) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
+    def gone(
+        self, conn: C, *, guessed: bool = False
+    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
         """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
         share but before confirming, which counts as a failed guess. Idempotent."""
         entry = self._entries.get(conn)
@@ -279,8 +281,9 @@ class Admission(Generic[C]):
             code=Reason.TOO_MANY_ATTEMPTS,
             text=f"Too many wrong passwords from your address; try again in {seconds} s.",
             retry_after_ms=math.ceil(wait * 1000),
-            log=self._dedup_log(source, now, f"refused {peer}: too many attempts, "
-                                f"retry in {seconds} s"),
+            log=self._dedup_log(
+                source, now, f"refused {peer}: too many attempts, retry in {seconds} s"
+            ),
         )
 
     def _dedup_log(self, source: str, now: float, line: str) -> str | None:

@@ -86,8 +86,20 @@ class MemberConnection(asyncio.Protocol):
     """One accepted connection, from handshake to goodbye. Driven by asyncio's callbacks."""
 
     __slots__ = (
-        "bucket", "dropping", "held", "last_seen", "name", "peer", "pinged", "protocol", "relay",
-        "share_sent", "source", "throttled", "timer", "transport",
+        "bucket",
+        "dropping",
+        "held",
+        "last_seen",
+        "name",
+        "peer",
+        "pinged",
+        "protocol",
+        "relay",
+        "share_sent",
+        "source",
+        "throttled",
+        "timer",
+        "transport",
     )
 
     def __init__(self, relay: RelayHost) -> None:
@@ -196,8 +208,11 @@ class MemberConnection(asyncio.Protocol):
     def _drop_slow_reader(self) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        logger.info("closing %s: not reading (%d bytes waiting)", self.peer,
-                    self.transport.get_write_buffer_size())
+        logger.info(
+            "closing %s: not reading (%d bytes waiting)",
+            self.peer,
+            self.transport.get_write_buffer_size(),
+        )
         self.end(Reason.SLOW_READER, "You were not reading fast enough.")
 
     # -- driving the protocol core ---------------------------------------------------------
@@ -259,9 +274,7 @@ class MemberConnection(asyncio.Protocol):
         wait = self.bucket.take(messages, self.relay.now())
         if wait > 0 and not self.throttled and self.protocol.state is RelayState.JOINED:
             self.throttled = True
-            self.protocol.send_notice(
-                Reason.RATE_LIMITED, "You are sending too fast; slow down."
-            )
+            self.protocol.send_notice(Reason.RATE_LIMITED, "You are sending too fast; slow down.")
             self.transport.pause_reading()
             self.relay.call_later(wait, self._unthrottle)
 
@@ -283,8 +296,10 @@ class MemberConnection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         guessed, self.share_sent = self.share_sent, False
-        self._pake_done(PakeOutcome.FAILURE if guessed else PakeOutcome.NONE,
-                        "no password confirmation before the deadline")
+        self._pake_done(
+            PakeOutcome.FAILURE if guessed else PakeOutcome.NONE,
+            "no password confirmation before the deadline",
+        )
         logger.info("closing %s: handshake timeout", self.peer)
         self.end(Reason.HANDSHAKE_TIMEOUT, "The handshake took too long.")
 

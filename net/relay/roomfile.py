@@ -171,4 +171,3 @@ def _hex_field(document: dict[str, object], field: str, size: int, name: str) ->
             f"The {field!r} entry in {name} must be {size} bytes ({2 * size} hex digits)."
         )
     return data
-

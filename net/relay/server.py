@@ -206,7 +206,9 @@ class Relay:
         if announce:
             logger.info(
                 "user %s (%s) disconnected (%s)",
-                name, member.peer, _LEFT_WORDS.get(code, code.name.lower()),
+                name,
+                member.peer,
+                _LEFT_WORDS.get(code, code.name.lower()),
             )
             self.schedule_flush()
 

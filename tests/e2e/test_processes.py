@@ -111,8 +111,9 @@ def test_wrong_password_exits_nonzero_with_a_clear_message(procs, env, password_
 
 
 def test_nobody_listening_exits_nonzero(procs, env, password_file):
-    chat = _main(env, "chat", "127.0.0.1", str(_free_port()), "eve", "--password-file",
-                 str(password_file))
+    chat = _main(
+        env, "chat", "127.0.0.1", str(_free_port()), "eve", "--password-file", str(password_file)
+    )
     procs.append(chat)
     assert chat.popen.wait(timeout=TIMEOUT) == 1
     assert "Is the room running? Is the port right?" in chat.popen.stderr.read()
@@ -123,9 +124,22 @@ def test_relay_killed_and_restarted_queued_message_arrives_once(
 ):
     room_file = tmp_path / "office.room"
     create = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "room", "create", "--out", str(room_file),
-         "--password-file", str(password_file)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=TIMEOUT, check=False,
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "room",
+            "create",
+            "--out",
+            str(room_file),
+            "--password-file",
+            str(password_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
     )
     assert create.returncode == 0, create.stderr
     port = _free_port()

@@ -36,8 +36,9 @@ def root() -> Iterator[tk.Tk]:
     gc.collect()
 
 
-def pump_until(root: tk.Misc, condition: Callable[[], bool], timeout: float = TIMEOUT,
-               what: str = "condition") -> None:
+def pump_until(
+    root: tk.Misc, condition: Callable[[], bool], timeout: float = TIMEOUT, what: str = "condition"
+) -> None:
     """Run Tk's event loop until ``condition()`` holds; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not condition():

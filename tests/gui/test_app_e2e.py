@@ -52,9 +52,10 @@ class Recorder:
 
     def has(self, event_type: type, **fields: object) -> bool:
         with self._lock:
-            return any(isinstance(e, event_type)
-                       and all(getattr(e, k) == v for k, v in fields.items())
-                       for e in self.events)
+            return any(
+                isinstance(e, event_type) and all(getattr(e, k) == v for k, v in fields.items())
+                for e in self.events
+            )
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
@@ -84,8 +85,9 @@ def members() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
 
     def make(port: int, name: str, keys: RoomKeys) -> tuple[ChatClient, Recorder]:
         recorder = Recorder()
-        client = ChatClient(host="127.0.0.1", port=port, username=name, keys=keys,
-                            on_event=recorder, kdf_cost=CHEAP)
+        client = ChatClient(
+            host="127.0.0.1", port=port, username=name, keys=keys, on_event=recorder, kdf_cost=CHEAP
+        )
         made.append(client)
         client.start()
         return client, recorder
@@ -101,8 +103,13 @@ def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
 
     def make(**options: object) -> App:
         options.setdefault("confirm", lambda _title, _text: True)
-        app = App(root, settings_dir=tmp_path / "settings", kdf_cost=CHEAP,
-                  bind_host="127.0.0.1", **options)
+        app = App(
+            root,
+            settings_dir=tmp_path / "settings",
+            kdf_cost=CHEAP,
+            bind_host="127.0.0.1",
+            **options,
+        )
         apps.append(app)
         return app
 
@@ -113,8 +120,9 @@ def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
 
 
 def _app_threads() -> list[str]:
-    return [t.name for t in threading.enumerate()
-            if t.name.startswith("socketchat-") and t.is_alive()]
+    return [
+        t.name for t in threading.enumerate() if t.name.startswith("socketchat-") and t.is_alive()
+    ]
 
 
 def assert_no_app_threads() -> None:
@@ -124,8 +132,9 @@ def assert_no_app_threads() -> None:
         raise AssertionError(f"app threads still running: {_app_threads()}") from None
 
 
-def log_in(app: App, port: int, name: str, *, host: str = "127.0.0.1",
-           password: str = PASSWORD) -> None:
+def log_in(
+    app: App, port: int, name: str, *, host: str = "127.0.0.1", password: str = PASSWORD
+) -> None:
     assert app.login is not None
     fields = app.login.vars
     fields["host"].set(host)
@@ -149,9 +158,21 @@ def free_port() -> int:
 def start_relay_process(room_file: Path, port: int) -> tuple[subprocess.Popen[str], int]:
     """``main.py relay`` on 127.0.0.1; returns once it prints its listening line."""
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "main.py"), "relay", "--bind", "127.0.0.1",
-         "--port", str(port), "--room-file", str(room_file)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "relay",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--room-file",
+            str(room_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     found: queue.SimpleQueue[int] = queue.SimpleQueue()
 
     def read_lines() -> None:
@@ -170,6 +191,7 @@ def start_relay_process(room_file: Path, port: int) -> tuple[subprocess.Popen[st
 
 
 # -- join, chat, presence, relay lost and back ------------------------------------------
+
 
 def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tmp_path):
     room_file = tmp_path / "room.json"
@@ -200,30 +222,42 @@ def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tm
 
         bob.close()
         pump_until(app.root, lambda: "bob left the room." in chat_text(app), what="bob leaving")
-        pump_until(app.root, lambda: "You are alone in the room" in chat_text(app).split(
-            "bob left the room.")[-1], what="the alone notice")
+        pump_until(
+            app.root,
+            lambda: "You are alone in the room" in chat_text(app).split("bob left the room.")[-1],
+            what="the alone notice",
+        )
         assert app.chat.member_title.get() == "Members (1)"
 
         process.kill()  # the relay dies without saying goodbye
         process.wait(TIMEOUT)
-        pump_until(app.root, lambda: "Disconnected from the room" in chat_text(app),
-                   what="the disconnect notice")
+        pump_until(
+            app.root,
+            lambda: "Disconnected from the room" in chat_text(app),
+            what="the disconnect notice",
+        )
         assert app.chat.status.get().startswith(("Disconnected", "Reconnecting"))
         app.chat.entry.insert("1.0", "written while the relay was down")
         assert app.chat.send_entry()
         assert WAITING in chat_text(app)
 
         process, _ = start_relay_process(room_file, port)
-        pump_until(app.root, lambda: "Reconnected to the room." in chat_text(app),
-                   what="the reconnect")
-        pump_until(app.root, lambda: WAITING not in chat_text(app)
-                   and SENDING not in chat_text(app), what="the pending message delivered")
+        pump_until(
+            app.root, lambda: "Reconnected to the room." in chat_text(app), what="the reconnect"
+        )
+        pump_until(
+            app.root,
+            lambda: WAITING not in chat_text(app) and SENDING not in chat_text(app),
+            what="the pending message delivered",
+        )
         assert app.chat.status.get() == "Connected as alice"
         assert chat_text(app).count("written while the relay was down") == 1
 
         _carol, carol_events = members(port, "carol", keys)
-        wait_for(lambda: "written while the relay was down" in carol_events.texts(),
-                 "the pending message in the new relay's history")
+        wait_for(
+            lambda: "written while the relay was down" in carol_events.texts(),
+            "the pending message in the new relay's history",
+        )
         assert carol_events.texts().count("written while the relay was down") == 1
     finally:
         process.kill()
@@ -231,6 +265,7 @@ def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tm
 
 
 # -- host a room -------------------------------------------------------------------------
+
 
 def open_host_dialog(app: App, port: int, name: str = "host"):
     app.open_host_dialog()
@@ -266,8 +301,14 @@ def test_host_a_room_invite_and_close_it_for_everyone(make_app, root):
     assert "Your room · port" in app.chat.room_title
 
     friend_events = Recorder()
-    friend = ChatClient(host="127.0.0.1", port=port, username="friend", password=passphrase,
-                        on_event=friend_events, kdf_cost=CHEAP)
+    friend = ChatClient(
+        host="127.0.0.1",
+        port=port,
+        username="friend",
+        password=passphrase,
+        on_event=friend_events,
+        kdf_cost=CHEAP,
+    )
     friend.start()
     try:
         pump_until(root, lambda: "friend joined the room." in chat_text(app), what="the friend")
@@ -278,8 +319,10 @@ def test_host_a_room_invite_and_close_it_for_everyone(make_app, root):
         assert not app.closed and "1 other member will be disconnected" in questions[0]
         app.request_close()
         assert app.closed
-        wait_for(lambda: friend_events.has(ce.Failed, kind=ErrorKind.ROOM_CLOSED),
-                 "the friend to be told the room closed")
+        wait_for(
+            lambda: friend_events.has(ce.Failed, kind=ErrorKind.ROOM_CLOSED),
+            "the friend to be told the room closed",
+        )
     finally:
         friend.close()
     assert_no_app_threads()
@@ -304,8 +347,11 @@ def test_host_dialog_typed_passphrase_strength_and_cancel(make_app, root):
     app = make_app()
     dialog = open_host_dialog(app, 7777)
     dialog.password.set("password1")
-    pump_until(root, lambda: "Very weak" in dialog.strength.get()
-               or "Weak" in dialog.strength.get(), what="the strength hint")
+    pump_until(
+        root,
+        lambda: "Very weak" in dialog.strength.get() or "Weak" in dialog.strength.get(),
+        what="the strength hint",
+    )
     assert "generated passphrase is much safer" in dialog.strength.get()
     dialog.regenerate()
     pump_until(root, lambda: "Strong" in dialog.strength.get(), what="the generated hint")
@@ -321,10 +367,14 @@ def test_host_dialog_typed_passphrase_strength_and_cancel(make_app, root):
 
 # -- failures on the way in --------------------------------------------------------------
 
+
 def failure_after_login(app: App, root, port: int, name: str = "alice", **options) -> str:
     log_in(app, port, name, **options)
-    pump_until(root, lambda: app.login is not None and app.login.failure.get() != "",
-               what="a failure message")
+    pump_until(
+        root,
+        lambda: app.login is not None and app.login.failure.get() != "",
+        what="a failure message",
+    )
     assert not app.login.busy and app.chat is None
     return app.login.failure.get()
 
@@ -356,8 +406,9 @@ def test_name_taken(make_app, root, relay, members, keys):
 
 
 def test_room_full(make_app, root, keys, members):
-    full = RelayThread(RoomSecret.from_room_keys(keys),
-                       RelayConfig(host="127.0.0.1", port=0, max_members=1))
+    full = RelayThread(
+        RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0, max_members=1)
+    )
     port = full.start()
     try:
         _, bob_events = members(port, "bob", keys)
@@ -368,10 +419,13 @@ def test_room_full(make_app, root, keys, members):
         full.stop()
 
 
-@pytest.mark.parametrize("kind, words", [
-    (ErrorKind.TIMED_OUT, "timed out"),
-    (ErrorKind.INCOMPATIBLE_VERSION, "same SocketChat version"),
-])
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        (ErrorKind.TIMED_OUT, "timed out"),
+        (ErrorKind.INCOMPATIBLE_VERSION, "same SocketChat version"),
+    ],
+)
 def test_failures_the_local_relay_cannot_produce_go_the_same_way(make_app, root, kind, words):
     # Timeouts and version mismatches are produced by the client's own tests; here the same
     # Failed event goes through the app's pump like a real one.

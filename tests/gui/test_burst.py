@@ -24,9 +24,14 @@ MAX_STALL = 0.5  # seconds; measured here: 13–20 ms (docs/GUI.md)
 
 
 def test_burst_of_1000_messages_keeps_the_tk_thread_responsive(root):
-    chat = ChatWindow(root, room="example.org:7777", username="alice",
-                      members=("alice", "bob"), send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
-                      is_focused=lambda: True)
+    chat = ChatWindow(
+        root,
+        room="example.org:7777",
+        username="alice",
+        members=("alice", "bob"),
+        send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
+        is_focused=lambda: True,
+    )
     chat.grid(row=0, column=0, sticky="nsew")
     root.columnconfigure(0, weight=1)
     root.rowconfigure(0, weight=1)
@@ -40,10 +45,17 @@ def test_burst_of_1000_messages_keeps_the_tk_thread_responsive(root):
         root.after(5, probe)
 
     now_ms = int(time.time() * 1000)
-    events = [ce.MessageReceived(sender=("bob", "carol", "dave")[i % 3],
-                                 text=f"message {i}: the quick brown fox 🦊 jumps over the dog",
-                                 message_id=i.to_bytes(16, "big"), timestamp_ms=now_ms,
-                                 from_history=False, own=False) for i in range(BURST)]
+    events = [
+        ce.MessageReceived(
+            sender=("bob", "carol", "dave")[i % 3],
+            text=f"message {i}: the quick brown fox 🦊 jumps over the dog",
+            message_id=i.to_bytes(16, "big"),
+            timestamp_ms=now_ms,
+            from_history=False,
+            own=False,
+        )
+        for i in range(BURST)
+    ]
 
     def reader() -> None:
         for event in events:
@@ -62,8 +74,10 @@ def test_burst_of_1000_messages_keeps_the_tk_thread_responsive(root):
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(ticks)]
     longest = max(gaps)
-    print(f"\n{BURST} messages shown in {elapsed * 1000:.0f} ms; "
-          f"longest Tk stall {longest * 1000:.1f} ms over {len(gaps)} probe gaps")
+    print(
+        f"\n{BURST} messages shown in {elapsed * 1000:.0f} ms; "
+        f"longest Tk stall {longest * 1000:.1f} ms over {len(gaps)} probe gaps"
+    )
     assert longest < MAX_STALL
     assert chat.messages.at_end(), "the list followed the burst to the newest message"
     assert f"message {BURST - 1}:" in chat.messages.text.get("end-3l", "end")

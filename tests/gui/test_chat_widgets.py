@@ -22,10 +22,22 @@ NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
 
 
-def received(sender: str, text: str, *, own: bool = False, history: bool = False,
-             message_id: bytes | None = None) -> ce.MessageReceived:
-    return ce.MessageReceived(sender=sender, text=text, message_id=message_id or next(_ids),
-                              timestamp_ms=NOW_MS, from_history=history, own=own)
+def received(
+    sender: str,
+    text: str,
+    *,
+    own: bool = False,
+    history: bool = False,
+    message_id: bytes | None = None,
+) -> ce.MessageReceived:
+    return ce.MessageReceived(
+        sender=sender,
+        text=text,
+        message_id=message_id or next(_ids),
+        timestamp_ms=NOW_MS,
+        from_history=history,
+        own=own,
+    )
 
 
 class Sender:
@@ -45,9 +57,16 @@ def chat(root):
     sender = Sender()
     focused = {"value": True}
     clock = {"now": 100.0}
-    window = ChatWindow(root, room="example.org:7777", username="alice",
-                        members=("alice", "bob"), send=sender, max_message_bytes=100,
-                        is_focused=lambda: focused["value"], clock=lambda: clock["now"])
+    window = ChatWindow(
+        root,
+        room="example.org:7777",
+        username="alice",
+        members=("alice", "bob"),
+        send=sender,
+        max_message_bytes=100,
+        is_focused=lambda: focused["value"],
+        clock=lambda: clock["now"],
+    )
     window.grid(row=0, column=0, sticky="nsew")
     root.columnconfigure(0, weight=1)
     root.rowconfigure(0, weight=1)
@@ -64,6 +83,7 @@ def feed(window: ChatWindow, *events) -> None:
 
 
 # -- message list ------------------------------------------------------------------------
+
 
 def test_messages_show_sender_time_and_text_with_unicode(root):
     messages = MessageList(root)
@@ -102,8 +122,7 @@ def test_history_divider_and_duplicates_after_reconnect(root):
     assert messages.add_message("bob", "from before", NOW_MS, from_history=True, message_id=old)
     messages.add_notice("You joined the room as alice.", "good")
     messages.start_session()
-    assert not messages.add_message("bob", "from before", NOW_MS, from_history=True,
-                                    message_id=old)
+    assert not messages.add_message("bob", "from before", NOW_MS, from_history=True, message_id=old)
     content = text_of(messages.text)
     assert content.count("── earlier messages ──") == 1
     assert content.count("from before") == 1
@@ -113,8 +132,9 @@ def test_pending_then_delivered(root):
     messages = MessageList(root)
     messages.pack(fill="both", expand=True)
     message_id = next(_ids)
-    messages.add_message("alice", "on its way", NOW_MS, own=True, message_id=message_id,
-                         pending=SENDING)
+    messages.add_message(
+        "alice", "on its way", NOW_MS, own=True, message_id=message_id, pending=SENDING
+    )
     assert SENDING in text_of(messages.text)
     messages.set_pending_note(message_id, WAITING)
     assert WAITING in text_of(messages.text) and SENDING not in text_of(messages.text)
@@ -168,6 +188,7 @@ def test_follows_new_messages_unless_scrolled_up(root):
 
 # -- chat window -------------------------------------------------------------------------
 
+
 def test_enter_sends_and_shift_enter_adds_a_line(chat):
     chat.entry.focus_force()
     chat.entry.insert("1.0", "first")
@@ -205,16 +226,23 @@ def test_message_length_limit_is_clear(chat):
 def test_presence_members_and_notices(chat):
     assert chat.member_title.get() == "Members (2)"
     assert chat.member_list.get(0, "end") == ("alice (you)", "bob")
-    feed(chat,
-         ce.MemberJoined(name="carol", members=("alice", "bob", "carol")),
-         ce.MemberLeft(name="bob", members=("alice", "carol"), reason="left"),
-         ce.MemberLeft(name="carol", members=("alice",), reason="connection lost"),
-         ce.AloneInRoom(),
-         ce.RateLimited(text="slow down"),
-         ce.ForgedMessage(claimed_sender="bob", message_id=next(_ids)))
+    feed(
+        chat,
+        ce.MemberJoined(name="carol", members=("alice", "bob", "carol")),
+        ce.MemberLeft(name="bob", members=("alice", "carol"), reason="left"),
+        ce.MemberLeft(name="carol", members=("alice",), reason="connection lost"),
+        ce.AloneInRoom(),
+        ce.RateLimited(text="slow down"),
+        ce.ForgedMessage(claimed_sender="bob", message_id=next(_ids)),
+    )
     content = text_of(chat.messages.text)
-    for words in ("carol joined the room.", "bob left the room.", "You are alone in the room",
-                  "slow down", "claiming to come from bob failed verification"):
+    for words in (
+        "carol joined the room.",
+        "bob left the room.",
+        "You are alone in the room",
+        "slow down",
+        "claiming to come from bob failed verification",
+    ):
         assert words in content
     assert chat.member_title.get() == "Members (1)"
     warning = chat.messages.text.tag_ranges("warning")
@@ -238,8 +266,12 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
 
     feed(chat, ce.Connecting(attempt=2))
     assert chat.status.get() == "Reconnecting (attempt 2)…"
-    feed(chat, ce.Joined(your_name="alice", members=("alice", "bob"), reconnected=True,
-                         max_message_bytes=100))
+    feed(
+        chat,
+        ce.Joined(
+            your_name="alice", members=("alice", "bob"), reconnected=True, max_message_bytes=100
+        ),
+    )
     assert chat.connected
     assert chat.status.get() == "Connected as alice"
     content = text_of(chat.messages.text)
@@ -254,8 +286,12 @@ def test_a_message_the_room_refuses_is_marked_not_sent(chat):
     chat.entry.insert("1.0", "a long story")
     assert chat.send_entry()
     message_id = chat.sender.sent[-1][0]
-    feed(chat, ce.MessageNotSent(message_id=message_id,
-                                 reason="this room accepts messages of at most 100 bytes"))
+    feed(
+        chat,
+        ce.MessageNotSent(
+            message_id=message_id, reason="this room accepts messages of at most 100 bytes"
+        ),
+    )
     content = text_of(chat.messages.text)
     assert "not sent: this room accepts messages of at most 100 bytes" in content
     assert SENDING not in content
@@ -274,8 +310,13 @@ def test_unread_count_in_title_while_unfocused(chat):
     root = chat.winfo_toplevel()
     assert root.title() == "SocketChat — alice in example.org:7777"
     chat.focused["value"] = False
-    feed(chat, received("bob", "one"), received("bob", "two"),
-         received("bob", "old", history=True), received("alice", "mine", own=True))
+    feed(
+        chat,
+        received("bob", "one"),
+        received("bob", "two"),
+        received("bob", "old", history=True),
+        received("alice", "mine", own=True),
+    )
     assert chat.unread == 2
     assert root.title() == "(2) SocketChat — alice in example.org:7777"
     chat.focused["value"] = True

@@ -49,7 +49,7 @@ def test_a_crash_writes_a_private_log_and_shows_where_it_is(tmp_path, capsys):
     assert "Traceback" in text  # the file has the details...
     if os.name == "posix":
         assert stat.S_IMODE(log.stat().st_mode) == 0o600
-    (title, message), = calls
+    ((title, message),) = calls
     assert title == "SocketChat stopped"
     assert str(log) in message  # ...the person gets its location, not the traceback
     assert "Traceback" not in message
@@ -91,8 +91,9 @@ def test_tk_callback_exceptions_are_reported(tmp_path, monkeypatch):
         report_callback_exception = None
 
     reported: list[tuple[BaseException, object]] = []
-    monkeypatch.setattr(crash, "report_crash",
-                        lambda error, **kw: reported.append((error, kw["parent"])))
+    monkeypatch.setattr(
+        crash, "report_crash", lambda error, **kw: reported.append((error, kw["parent"]))
+    )
     root = FakeRoot()
     crash.install_tk_handler(root, directory=tmp_path)
     try:

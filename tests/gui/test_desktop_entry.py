@@ -35,14 +35,17 @@ def test_the_entry_starts_the_command_with_the_window_class_tk_reports():
     assert entry["StartupWMClass"] == "Socketchat"
 
 
-@pytest.mark.parametrize(("arg", "quoted"), [
-    ("/usr/bin/python3", "/usr/bin/python3"),
-    ("/home/ann/My Apps/socketchat", '"/home/ann/My Apps/socketchat"'),
-    ('/tmp/a"b', '"/tmp/a\\\\"b"'),
-    ("/tmp/$HOME", '"/tmp/\\\\$HOME"'),
-    ("/tmp/100%", '"/tmp/100%%"'),
-    ("C:\\x y", '"C:\\\\\\\\x y"'),
-])
+@pytest.mark.parametrize(
+    ("arg", "quoted"),
+    [
+        ("/usr/bin/python3", "/usr/bin/python3"),
+        ("/home/ann/My Apps/socketchat", '"/home/ann/My Apps/socketchat"'),
+        ('/tmp/a"b', '"/tmp/a\\\\"b"'),
+        ("/tmp/$HOME", '"/tmp/\\\\$HOME"'),
+        ("/tmp/100%", '"/tmp/100%%"'),
+        ("C:\\x y", '"C:\\\\\\\\x y"'),
+    ],
+)
 def test_exec_arguments_are_quoted_as_the_spec_says(arg, quoted):
     assert de.quote_exec_arg(arg) == quoted
 
@@ -50,7 +53,8 @@ def test_exec_arguments_are_quoted_as_the_spec_says(arg, quoted):
 def test_data_home_follows_xdg_data_home():
     assert de.data_home({"XDG_DATA_HOME": "/x/data", "HOME": "/home/a"}) == Path("/x/data")
     assert de.data_home({"XDG_DATA_HOME": "relative", "HOME": "/home/a"}) == Path(
-        "/home/a/.local/share")
+        "/home/a/.local/share"
+    )
     assert de.data_home({"HOME": "/home/a"}) == Path("/home/a/.local/share")
 
 
@@ -89,13 +93,18 @@ def test_install_then_uninstall(tmp_path):
     assert de.uninstall(tmp_path) == []
 
 
-@pytest.mark.skipif(shutil.which("desktop-file-validate") is None,
-                    reason="desktop-file-validate (desktop-file-utils) is not installed")
+@pytest.mark.skipif(
+    shutil.which("desktop-file-validate") is None,
+    reason="desktop-file-validate (desktop-file-utils) is not installed",
+)
 def test_the_entry_validates(tmp_path):
     de.install(tmp_path, command=["/opt/My Apps/socketchat"])
     result = subprocess.run(
         ["desktop-file-validate", str(tmp_path / "applications" / "socketchat.desktop")],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -105,8 +114,15 @@ def test_main_py_installs_and_uninstalls_for_the_user_in_home(tmp_path):
     env["HOME"] = str(tmp_path)
 
     def run(command: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), command], cwd=tmp_path,
-                              env=env, capture_output=True, text=True, timeout=60, check=False)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     installed = run("install-desktop-entry")
     entry = tmp_path / ".local" / "share" / "applications" / "socketchat.desktop"

@@ -36,8 +36,9 @@ def test_drains_a_bounded_number_per_tick_in_order():
     widget = FakeWidget()
     seen: list[int] = []
     batches: list[int] = []
-    pump = EventPump(widget, seen.append, after_batch=lambda: batches.append(len(seen)),
-                     max_per_tick=100)
+    pump = EventPump(
+        widget, seen.append, after_batch=lambda: batches.append(len(seen)), max_per_tick=100
+    )
     for number in range(250):
         pump.put(number)
     pump.start()
@@ -55,8 +56,10 @@ def test_put_from_other_threads():
     widget = FakeWidget()
     seen: list[int] = []
     pump = EventPump(widget, seen.append)
-    threads = [threading.Thread(target=lambda base=base: [pump.put(base + i) for i in range(50)])
-               for base in range(0, 200, 50)]
+    threads = [
+        threading.Thread(target=lambda base=base: [pump.put(base + i) for i in range(50)])
+        for base in range(0, 200, 50)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

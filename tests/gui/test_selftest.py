@@ -25,8 +25,15 @@ def test_selftest_loads_theme_icon_and_word_list_from_source(root, tmp_path):
 def test_selftest_through_main_py(root, tmp_path):
     # `root` only proves a display is there; the self-test makes its own in a new process.
     env = dict(os.environ, SOCKETCHAT_SELFTEST="1")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("selftest ok: theme=sun-valley-light icons=6 ")
@@ -50,8 +57,15 @@ def test_selftest_without_a_display_exits_2(tmp_path):
     env["SOCKETCHAT_SELFTEST"] = "1"
     if sys.platform == "win32":
         pytest.skip("Windows always has a display")
-    result = subprocess.run([sys.executable, str(ROOT / "main.py")], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
     assert result.returncode == 2
     assert "no display" in result.stderr

@@ -26,8 +26,8 @@ def test_damaged_files_fall_back_field_by_field(tmp_path):
     (tmp_path / "settings.json").write_text("{not json", encoding="utf-8")
     assert load_settings(tmp_path) == Settings()
     (tmp_path / "settings.json").write_text(
-        json.dumps({"host": 5, "port": True, "username": "bob", "password": "x"}),
-        encoding="utf-8")
+        json.dumps({"host": 5, "port": True, "username": "bob", "password": "x"}), encoding="utf-8"
+    )
     assert load_settings(tmp_path) == Settings(username="bob")
     (tmp_path / "settings.json").write_text(json.dumps({"port": 70000}), encoding="utf-8")
     assert load_settings(tmp_path).port == DEFAULT_PORT

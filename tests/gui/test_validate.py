@@ -9,25 +9,31 @@ from gui.login import LoginRequest, validate_login
 from gui.validate import check_host, check_password, check_port, check_username
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("example.org", "example.org"),
-    ("  192.168.1.20 ", "192.168.1.20"),
-    ("::1", "::1"),
-    ("[fe80::1]", "fe80::1"),
-    ("bücher.example", "bücher.example"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("example.org", "example.org"),
+        ("  192.168.1.20 ", "192.168.1.20"),
+        ("::1", "::1"),
+        ("[fe80::1]", "fe80::1"),
+        ("bücher.example", "bücher.example"),
+    ],
+)
 def test_good_hosts(text, expected):
     assert check_host(text) == (expected, None)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "Please enter the host"),
-    ("my host", "cannot contain spaces"),
-    ("example.org:7777", "Port field"),
-    ("http://example.org", "without http://"),
-    ("exam\u200bple.org", "invisible character"),
-    ("a" * 254, "too long"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "Please enter the host"),
+        ("my host", "cannot contain spaces"),
+        ("example.org:7777", "Port field"),
+        ("http://example.org", "without http://"),
+        ("exam\u200bple.org", "invisible character"),
+        ("a" * 254, "too long"),
+    ],
+)
 def test_bad_hosts_say_what_is_wrong(text, words):
     value, message = check_host(text)
     assert value is None
@@ -50,13 +56,16 @@ def test_empty_port_mentions_the_default():
     assert check_port("")[1] == "Please enter the port (the default is 7777)."
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "Please enter a name."),
-    (" alice", "cannot start or end with a space"),
-    ("a" * 33, "at most 32 characters"),
-    ("al\u200bice", "invisible formatting character"),
-    ("al\x07ice", "control character"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "Please enter a name."),
+        (" alice", "cannot start or end with a space"),
+        ("a" * 33, "at most 32 characters"),
+        ("al\u200bice", "invisible formatting character"),
+        ("al\x07ice", "control character"),
+    ],
+)
 def test_bad_usernames(text, words):
     value, message = check_username(text)
     assert value is None

@@ -57,10 +57,12 @@ class RecordingProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, self._to_relay),
-                             daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, self._to_client),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(client, upstream, self._to_relay), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._pump, args=(upstream, client, self._to_client), daemon=True
+            ).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket, record: bytearray) -> None:
         try:

@@ -70,8 +70,9 @@ def room_keys() -> RoomKeys:
 
 @pytest.fixture
 def relay(room_keys: RoomKeys) -> Iterator[RelayThread]:
-    thread = RelayThread(RoomSecret.from_room_keys(room_keys),
-                         RelayConfig(host="127.0.0.1", port=0))
+    thread = RelayThread(
+        RoomSecret.from_room_keys(room_keys), RelayConfig(host="127.0.0.1", port=0)
+    )
     thread.port = thread.start()
     yield thread
     thread.stop()
@@ -81,11 +82,25 @@ def relay(room_keys: RoomKeys) -> Iterator[RelayThread]:
 def clients() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
     made: list[ChatClient] = []
 
-    def make(port: int, name: str, *, keys: RoomKeys | None = None, password: str | None = None,
-             **options) -> tuple[ChatClient, Recorder]:
+    def make(
+        port: int,
+        name: str,
+        *,
+        keys: RoomKeys | None = None,
+        password: str | None = None,
+        **options,
+    ) -> tuple[ChatClient, Recorder]:
         recorder = Recorder()
-        client = ChatClient(host="127.0.0.1", port=port, username=name, on_event=recorder,
-                            keys=keys, password=password, kdf_cost=CHEAP, **options)
+        client = ChatClient(
+            host="127.0.0.1",
+            port=port,
+            username=name,
+            on_event=recorder,
+            keys=keys,
+            password=password,
+            kdf_cost=CHEAP,
+            **options,
+        )
         made.append(client)
         client.start()
         return client, recorder
@@ -110,7 +125,11 @@ def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
     sent = alice.send("hello bob 👋")
     got = bob_events.wait_for(_is(ce.MessageReceived, text="hello bob 👋"))
     assert (got.sender, got.message_id, got.own, got.from_history) == (
-        "alice", sent.message_id, False, False)
+        "alice",
+        sent.message_id,
+        False,
+        False,
+    )
     echo = alice_events.wait_for(_is(ce.MessageReceived, message_id=sent.message_id))
     assert echo.own
     # One id and one timestamp, made once by send(): the sender and every member see the same.
@@ -165,8 +184,9 @@ def test_connection_refused_says_what_to_check(clients, room_keys):
 
 def test_unknown_host(clients, room_keys):
     recorder = Recorder()
-    client = ChatClient(host="no-such-host.invalid", port=7777, username="alice",
-                        keys=room_keys, on_event=recorder)
+    client = ChatClient(
+        host="no-such-host.invalid", port=7777, username="alice", keys=room_keys, on_event=recorder
+    )
     client.start()
     failed = recorder.wait_for(_is(ce.Failed))
     client.close()
@@ -176,8 +196,7 @@ def test_unknown_host(clients, room_keys):
 
 def test_silent_server_times_out(clients, room_keys):
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
-        _, events = clients(silent.getsockname()[1], "alice", keys=room_keys,
-                            handshake_timeout=0.5)
+        _, events = clients(silent.getsockname()[1], "alice", keys=room_keys, handshake_timeout=0.5)
         failed = events.wait_for(_is(ce.Failed))
     assert failed.kind is ce.ErrorKind.TIMED_OUT
     assert "handshake" in failed.message
@@ -185,11 +204,13 @@ def test_silent_server_times_out(clients, room_keys):
 
 def test_not_a_socketchat_server(clients, room_keys):
     with socket.create_server(("127.0.0.1", 0)) as server:
+
         def answer() -> None:
             conn, _ = server.accept()
             with conn:
                 conn.recv(100)
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
         threading.Thread(target=answer, daemon=True).start()
         _, events = clients(server.getsockname()[1], "alice", keys=room_keys)
         failed = events.wait_for(_is(ce.Failed))
@@ -224,8 +245,11 @@ def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, cli
         # Cut again right after a send: the echo may be lost, the message must still arrive once.
         again = alice.send("sent as the line drops")
         proxy.cut()
-        alice_events.wait_for(lambda e: isinstance(e, ce.Joined) and e.reconnected
-                              and len(alice_events.of(ce.Joined)) >= 3)
+        alice_events.wait_for(
+            lambda e: (
+                isinstance(e, ce.Joined) and e.reconnected and len(alice_events.of(ce.Joined)) >= 3
+            )
+        )
         alice_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
         bob_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
         bob.send("sync")  # a marker: everything before it has been fanned out
@@ -255,8 +279,14 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
     finally:
         proxy.close()
     wire = up + down
-    for secret in (b"the same secret text", PASSWORD.encode(), b"alice-wire", b"bob",
-                   room_keys.message, room_keys.access):
+    for secret in (
+        b"the same secret text",
+        PASSWORD.encode(),
+        b"alice-wire",
+        b"bob",
+        room_keys.message,
+        room_keys.access,
+    ):
         assert secret not in wire
     # The same text sent twice crossed the wire as two different CHAT frames.
     chats = [body for body in _frames(up) if body[0] == FrameType.CHAT]
@@ -268,8 +298,8 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
 def _frames(stream: bytes) -> list[bytes]:
     bodies, offset = [], 0
     while offset + 4 <= len(stream):
-        size = int.from_bytes(stream[offset:offset + 4], "big")
-        bodies.append(stream[offset + 4:offset + 4 + size])
+        size = int.from_bytes(stream[offset : offset + 4], "big")
+        bodies.append(stream[offset + 4 : offset + 4 + size])
         offset += 4 + size
     return bodies
 
@@ -291,8 +321,7 @@ def test_close_from_any_state_stops_the_thread(clients, room_keys):
         assert not client.is_alive()
 
 
-def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, clients,
-                                                                        room_keys):
+def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, clients, room_keys):
     _, alice_events = clients(relay.port, "alice", keys=room_keys)
     alice_events.wait_for(_is(ce.Joined))
     with WireClient(relay.port, "mallory", room_keys) as mallory:
@@ -311,8 +340,10 @@ def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, c
 
 
 def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
-    relay = RelayThread(RoomSecret.from_room_keys(room_keys),
-                        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1))
+    relay = RelayThread(
+        RoomSecret.from_room_keys(room_keys),
+        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1),
+    )
     port = relay.start()
     try:
         holder = socket.create_connection(("127.0.0.1", port))  # takes the only slot
@@ -326,12 +357,15 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
 
 
 def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys):
-    relay = RelayThread(RoomSecret.from_room_keys(room_keys),
-                        RelayConfig(host="127.0.0.1", port=0, max_message_bytes=100))
+    relay = RelayThread(
+        RoomSecret.from_room_keys(room_keys),
+        RelayConfig(host="127.0.0.1", port=0, max_message_bytes=100),
+    )
     port = relay.start()
     events = Recorder()
-    alice = ChatClient(host="127.0.0.1", port=port, username="alice", on_event=events,
-                       keys=room_keys)
+    alice = ChatClient(
+        host="127.0.0.1", port=port, username="alice", on_event=events, keys=room_keys
+    )
     try:
         # Typed before the room's own limit is known (not yet joined): queued, then refused.
         too_long = alice.send("x" * 101)

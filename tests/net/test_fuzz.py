@@ -151,7 +151,10 @@ def test_mutated_session_to_the_relay(edits, cut_at, cuts) -> None:
         relay.receive_data(data[start:end])
         new = relay.events_received()
         events += new
-        if any(isinstance(e, proto.JoinRequested) for e in new) and relay.state.name == "JOIN_PENDING":
+        if (
+            any(isinstance(e, proto.JoinRequested) for e in new)
+            and relay.state.name == "JOIN_PENDING"
+        ):
             relay.accept_join(
                 WelcomeArgs(
                     name="alice",

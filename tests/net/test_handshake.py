@@ -127,9 +127,7 @@ def test_wrong_password(wrong_keys, relay_secret) -> None:
     assert types_of(pair.to_client_log[-1]) == [FrameType.AUTH_FAILED]
     client_events, relay_events = pair.client_events, pair.relay_events
     assert client_events == [proto.AuthenticationFailed(cause=proto.AuthFailure.WRONG_PASSWORD)]
-    assert relay_events == [
-        proto.AuthenticationFailed(cause=proto.AuthFailure.WRONG_PASSWORD)
-    ]
+    assert relay_events == [proto.AuthenticationFailed(cause=proto.AuthFailure.WRONG_PASSWORD)]
     assert_auth_failed_both_sides(pair)
 
 

@@ -52,10 +52,14 @@ class _Member:
         self.name = name
 
     def received(self) -> list[list]:
-        opener = BroadcastOpener(self.protocol.welcome.broadcast_key,
-                                 next_seq=self.protocol.welcome.next_seq)
-        return [list(decode_items(opener.open(FrameType.BROADCAST, body[1:])))
-                for data in self.transport.writes for body in split_frames(data)]
+        opener = BroadcastOpener(
+            self.protocol.welcome.broadcast_key, next_seq=self.protocol.welcome.next_seq
+        )
+        return [
+            list(decode_items(opener.open(FrameType.BROADCAST, body[1:])))
+            for data in self.transport.writes
+            for body in split_frames(data)
+        ]
 
 
 def _relay() -> Relay:
@@ -69,8 +73,14 @@ def test_joins_in_one_iteration_are_written_once_per_member_and_only_after_each_
     relay._flush()
     relay.join(bob, "bob")
     relay.join(carol, "carol")
-    relay.submit(bob, (OutgoingMessage(message_id=bytes(16), timestamp_ms=1,
-                                       content_type="text/plain", sealed=bytes(40)),))
+    relay.submit(
+        bob,
+        (
+            OutgoingMessage(
+                message_id=bytes(16), timestamp_ms=1, content_type="text/plain", sealed=bytes(40)
+            ),
+        ),
+    )
     assert alice.transport.writes == []  # nothing written before the iteration ends
     relay._flush()
     assert len(alice.transport.writes) == 1
@@ -80,7 +90,9 @@ def test_joins_in_one_iteration_are_written_once_per_member_and_only_after_each_
     assert flat == [["JoinedItem"], ["JoinedItem"], ["ChatItem"]]
     assert [items[0].name for items in alice.received()[:2]] == ["bob", "carol"]
     assert [[type(i).__name__ for i in items] for items in bob.received()] == [
-        ["JoinedItem"], ["ChatItem"]]
+        ["JoinedItem"],
+        ["ChatItem"],
+    ]
     assert bob.received()[0] == [JoinedItem(name="carol")]
     assert [[type(i).__name__ for i in items] for items in carol.received()] == [["ChatItem"]]
     assert carol.protocol.welcome.members == ("alice", "bob", "carol")

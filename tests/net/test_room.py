@@ -253,9 +253,12 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
     assert room.members == ("alice", "bob", "Ünïcødé")
     welcome = room.welcome("Ünïcødé")
     encoded = Welcome(
-        your_name=welcome.name, members=welcome.members,
-        broadcast_key=welcome.broadcast_key, next_seq=welcome.next_seq,
-        max_message_bytes=welcome.max_message_bytes, history=(),
+        your_name=welcome.name,
+        members=welcome.members,
+        broadcast_key=welcome.broadcast_key,
+        next_seq=welcome.next_seq,
+        max_message_bytes=welcome.max_message_bytes,
+        history=(),
     ).encode()
     assert Welcome.decode(encoded).members == ("alice", "bob", "Ünïcødé")
     # The running byte count equals what the member list encodes to.

@@ -116,7 +116,10 @@ def test_ping_pong_both_ways(alice) -> None:
     assert alice.take() == ([proto.PongReceived(token=7)], [proto.PingReceived(token=7)])
     alice.relay.send_ping(2**64 - 1)
     alice.shuttle()
-    assert alice.take() == ([proto.PingReceived(token=2**64 - 1)], [proto.PongReceived(token=2**64 - 1)])
+    assert alice.take() == (
+        [proto.PingReceived(token=2**64 - 1)],
+        [proto.PongReceived(token=2**64 - 1)],
+    )
 
 
 def test_ping_while_join_is_pending(room_keys, relay_secret) -> None:
@@ -256,7 +259,9 @@ def test_relay_rejects_a_message_above_the_room_limit(alice) -> None:
     alice.shuttle()
     client_events, relay_events = alice.take()
     assert relay_events == [proto.ProtocolViolation(reason="message larger than the room allows")]
-    assert client_events == [proto.GoodbyeReceived(code=Reason.MESSAGE_TOO_LARGE, text="message too large")]
+    assert client_events == [
+        proto.GoodbyeReceived(code=Reason.MESSAGE_TOO_LARGE, text="message too large")
+    ]
     assert alice.relay.state is RelayState.FAILED
 
 
@@ -270,7 +275,9 @@ def test_relay_rejects_a_sealed_message_too_short_to_be_one(alice) -> None:
     alice.shuttle()
     client_events, relay_events = alice.take()
     assert isinstance(relay_events[0], proto.ProtocolViolation)
-    assert client_events == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert client_events == [
+        proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
+    ]
 
 
 def test_broadcast_too_large_is_refused_before_sealing(room) -> None:
@@ -411,7 +418,9 @@ def test_replayed_broadcast_is_a_violation(room, alice) -> None:
     assert alice.client.state is ClientState.FAILED
     # The client told the relay, in its own channel, with a fixed reason.
     alice.shuttle()
-    assert alice.take()[1] == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert alice.take()[1] == [
+        proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
+    ]
 
 
 def test_reordered_broadcasts_are_a_violation(room, alice) -> None:

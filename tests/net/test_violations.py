@@ -98,7 +98,9 @@ def test_eof_mid_frame(relay_secret) -> None:
     relay.receive_data(HELLO[:7])
     relay.receive_eof()
     events = relay.events_received()
-    assert isinstance(events[0], proto.ProtocolViolation) and "middle of a frame" in events[0].reason
+    assert (
+        isinstance(events[0], proto.ProtocolViolation) and "middle of a frame" in events[0].reason
+    )
     assert events[1:] == [proto.ConnectionClosed()]
     assert relay.data_to_send() == b""  # nobody left to tell
     relay.receive_eof()
@@ -232,7 +234,9 @@ def test_relay_in_the_encrypted_phase_answers_violations_with_goodbye(
     pair.shuttle()
     client_events, relay_events = pair.take()
     assert "unexpected JOIN" in only_violation(relay_events).reason
-    assert client_events == [proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")]
+    assert client_events == [
+        proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
+    ]
 
 
 def test_oversize_frame_after_the_handshake(alice) -> None:

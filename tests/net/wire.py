@@ -107,7 +107,8 @@ class WireClient:
     def join(self) -> proto.Welcomed:
         welcomed = self.wait_for(
             lambda e: isinstance(
-                e, proto.Welcomed | proto.Refused | proto.AuthenticationFailed | proto.GoodbyeReceived
+                e,
+                proto.Welcomed | proto.Refused | proto.AuthenticationFailed | proto.GoodbyeReceived,
             )
         )
         if not isinstance(welcomed, proto.Welcomed):
@@ -125,9 +126,7 @@ class WireClient:
         return [message.message_id for message in batch]
 
     def hear(self, text: str, timeout: float = TIMEOUT) -> proto.ChatOpened:
-        return self.wait_for(
-            lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout
-        )
+        return self.wait_for(lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout)
 
     def leave(self) -> None:
         self.proto.send_goodbye(Reason.LEAVING, "bye")

@@ -49,10 +49,17 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     """The environment of a user who has nothing of SocketChat's yet, and no Python setup."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SOCKETCHAT_", "XDG_"))}
-    env.update(HOME=str(home), USERPROFILE=str(home), APPDATA=str(home / "AppData" / "Roaming"),
-               LOCALAPPDATA=str(home / "AppData" / "Local"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTHON", "VIRTUAL_ENV", "SOCKETCHAT_", "XDG_"))
+    }
+    env.update(
+        HOME=str(home),
+        USERPROFILE=str(home),
+        APPDATA=str(home / "AppData" / "Roaming"),
+        LOCALAPPDATA=str(home / "AppData" / "Local"),
+    )
     if sys.platform != "win32":
         env["PATH"] = "/usr/bin:/bin"  # no virtual environment, no pyenv shims
     return env

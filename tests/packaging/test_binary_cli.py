@@ -20,10 +20,18 @@ PASSWORD = "smoke test correct horse battery"
 GLIBC_CEILING = (2, 35)
 
 
-def run(binary: Path, *args: str, env: dict[str, str], cwd: Path,
-        timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(binary), *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, check=False)
+def run(
+    binary: Path, *args: str, env: dict[str, str], cwd: Path, timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_version(binary, clean_env, tmp_path):
@@ -51,8 +59,9 @@ def password_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_relay_and_two_terminal_clients_exchange_a_message(binary, clean_env, tmp_path,
-                                                           password_file):
+def test_relay_and_two_terminal_clients_exchange_a_message(
+    binary, clean_env, tmp_path, password_file
+):
     # An ASCII locale (or a Windows code page): UTF-8 mode (build.spec) must carry "✓" anyway.
     env = dict(clean_env, LC_ALL="C", LANG="C")
     started: list[Proc] = []
@@ -63,8 +72,9 @@ def test_relay_and_two_terminal_clients_exchange_a_message(binary, clean_env, tm
         return proc
 
     try:
-        relay = start("relay", "--bind", "127.0.0.1", "--port", "0",
-                      "--password-file", str(password_file))
+        relay = start(
+            "relay", "--bind", "127.0.0.1", "--port", "0", "--password-file", str(password_file)
+        )
         port = relay.wait_line(r"SocketChat relay listening on 127\.0\.0\.1:(\d+)").group(1)
         chat = ("chat", "127.0.0.1", port)
         alice = start(*chat, "alice", "--password-file", str(password_file))
@@ -91,8 +101,17 @@ def test_relay_and_two_terminal_clients_exchange_a_message(binary, clean_env, tm
 
 def test_room_create_writes_a_private_room_file(binary, clean_env, tmp_path, password_file):
     out = tmp_path / "office.room"
-    result = run(binary, "room", "create", "--out", str(out), "--password-file",
-                 str(password_file), env=clean_env, cwd=tmp_path)
+    result = run(
+        binary,
+        "room",
+        "create",
+        "--out",
+        str(out),
+        "--password-file",
+        str(password_file),
+        env=clean_env,
+        cwd=tmp_path,
+    )
 
     assert result.returncode == 0, result.stderr
     assert '"format": "socketchat-room"' in out.read_text(encoding="utf-8")
@@ -125,8 +144,9 @@ def test_install_desktop_entry_points_at_the_binary(binary, clean_env, tmp_path)
 
 
 def _extract_elves(binary: Path) -> dict[str, bytes]:
-    readers = pytest.importorskip("PyInstaller.archive.readers",
-                                  reason="PyInstaller reads the bundle's table of contents")
+    readers = pytest.importorskip(
+        "PyInstaller.archive.readers", reason="PyInstaller reads the bundle's table of contents"
+    )
     archive = readers.CArchiveReader(str(binary))
     found = {"(bootloader)": binary.read_bytes()[:1_000_000]}
     for name, entry in archive.toc.items():
@@ -151,17 +171,33 @@ def test_no_bundled_library_needs_a_glibc_newer_than_ubuntu_22_04(binary):
     too_new = {name: v for name, v in needs.items() if v > GLIBC_CEILING}
     assert not too_new, f"needs a glibc newer than {GLIBC_CEILING}: {too_new}"
     assert "libtk8.6.so" in needs  # Tk travels with the app...
-    assert not any(name.startswith(("libX11.", "libfontconfig.", "libexpat."))
-                   for name in needs)  # ...the X11 and font stack is the system's
+    assert not any(
+        name.startswith(("libX11.", "libfontconfig.", "libexpat.")) for name in needs
+    )  # ...the X11 and font stack is the system's
 
 
 # What a fresh Ubuntu 22.04+ desktop always has: glibc, zlib and bzip2 (priority "required"),
 # and the X11/font stack every desktop session uses. The bundle may lean on these, nothing else.
 SYSTEM_SONAMES = {
-    "libc.so.6", "libm.so.6", "libdl.so.2", "libpthread.so.0", "librt.so.1", "libutil.so.1",
-    "ld-linux-x86-64.so.2", "libgcc_s.so.1", "libz.so.1", "libbz2.so.1.0",
-    "libX11.so.6", "libXext.so.6", "libXrender.so.1", "libXau.so.6", "libXdmcp.so.6",
-    "libxcb.so.1", "libfontconfig.so.1", "libfreetype.so.6", "libexpat.so.1",
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "libpthread.so.0",
+    "librt.so.1",
+    "libutil.so.1",
+    "ld-linux-x86-64.so.2",
+    "libgcc_s.so.1",
+    "libz.so.1",
+    "libbz2.so.1.0",
+    "libX11.so.6",
+    "libXext.so.6",
+    "libXrender.so.1",
+    "libXau.so.6",
+    "libXdmcp.so.6",
+    "libxcb.so.1",
+    "libfontconfig.so.1",
+    "libfreetype.so.6",
+    "libexpat.so.1",
 }
 
 
@@ -183,8 +219,13 @@ def test_every_library_the_bundle_needs_is_bundled_or_on_every_ubuntu_desktop(bi
 def test_the_bundle_carries_the_data_files(binary):
     readers = pytest.importorskip("PyInstaller.archive.readers")
     names = set(readers.CArchiveReader(str(binary)).toc)
-    for name in ("assets/icon.ico", "assets/icon-256.png", "assets/wordlist.txt",
-                 "sv_ttk/sv.tcl", "sv_ttk/theme/light.tcl"):
+    for name in (
+        "assets/icon.ico",
+        "assets/icon-256.png",
+        "assets/wordlist.txt",
+        "sv_ttk/sv.tcl",
+        "sv_ttk/theme/light.tcl",
+    ):
         assert name in names, f"{name} is not in the bundle"
     assert not any(name.startswith(("_tcl_data/tzdata/", "_tk_data/demos/")) for name in names)
     assert os.path.getsize(binary) < 20_000_000

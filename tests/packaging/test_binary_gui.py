@@ -22,24 +22,37 @@ def display_env(clean_env: dict[str, str]) -> dict[str, str]:
     return clean_env
 
 
-def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(gui_binary, display_env,
-                                                                   tmp_path):
+def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(
+    gui_binary, display_env, tmp_path
+):
     # gui/selftest.py: the theme (sv-ttk's Tcl files), the icon sizes, icon.ico and the word
     # list must really load from the bundle, and every module of the app must import.
     env = dict(display_env, SOCKETCHAT_SELFTEST="1")
-    result = subprocess.run([str(gui_binary)], env=env, cwd=tmp_path, capture_output=True,
-                            text=True, timeout=TIMEOUT, check=False)
+    result = subprocess.run(
+        [str(gui_binary)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     if result.stdout or sys.platform != "win32":  # the windowed Windows build cannot print
         assert result.stdout.startswith("selftest ok: theme=sun-valley-light icons=6 "), (
-            result.stdout + result.stderr)
+            result.stdout + result.stderr
+        )
         assert "frozen=True" in result.stdout
 
 
 def _x_windows(title: str) -> list[str]:
-    found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", f"^{title}$"],
-                           capture_output=True, text=True, check=False)
+    found = subprocess.run(
+        ["xdotool", "search", "--onlyvisible", "--name", f"^{title}$"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return found.stdout.split()
 
 
@@ -69,30 +82,43 @@ def _wait_for_window(process: subprocess.Popen[bytes], title: str) -> str:
 def _stop(process: subprocess.Popen[bytes]) -> int:
     if sys.platform == "win32":
         # The one-file build runs the app in a child process: end the whole tree.
-        subprocess.run(["taskkill", "/T", "/F", "/PID", str(process.pid)],
-                       capture_output=True, check=False)
+        subprocess.run(
+            ["taskkill", "/T", "/F", "/PID", str(process.pid)], capture_output=True, check=False
+        )
     else:
         process.terminate()  # SIGTERM: the bootloader passes it on; the app closes cleanly
     return process.wait(timeout=30)
 
 
-@pytest.mark.skipif(sys.platform != "win32" and shutil.which("xdotool") is None,
-                    reason="xdotool finds the window (apt-get install xdotool)")
+@pytest.mark.skipif(
+    sys.platform != "win32" and shutil.which("xdotool") is None,
+    reason="xdotool finds the window (apt-get install xdotool)",
+)
 def test_the_desktop_app_shows_its_login_window(gui_binary, display_env, tmp_path, smoke_out):
-    process = subprocess.Popen([str(gui_binary)], env=display_env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(gui_binary)],
+        env=display_env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         window = _wait_for_window(process, WINDOW_TITLE)
         if sys.platform != "win32":
-            wm_class = subprocess.run(["xprop", "-id", window, "WM_CLASS"], capture_output=True,
-                                      text=True, check=False).stdout
+            wm_class = subprocess.run(
+                ["xprop", "-id", window, "WM_CLASS"], capture_output=True, text=True, check=False
+            ).stdout
             # The desktop entry's StartupWMClass must match (gui/desktop_entry.py).
             assert wm_class.strip() == 'WM_CLASS(STRING) = "socketchat", "Socketchat"'
             if shutil.which("import"):
                 time.sleep(0.5)  # let the first frame finish drawing
                 shot = smoke_out / "packaged-login.png"
-                subprocess.run(["import", "-window", window, str(shot)], check=True,
-                               env=display_env, timeout=30)
+                subprocess.run(
+                    ["import", "-window", window, str(shot)],
+                    check=True,
+                    env=display_env,
+                    timeout=30,
+                )
                 assert shot.stat().st_size > 1000
     finally:
         status = _stop(process)
@@ -104,21 +130,31 @@ def test_the_desktop_app_shows_its_login_window(gui_binary, display_env, tmp_pat
     assert os.environ.get("SOCKETCHAT_BINARY")  # ran against a built file, not the sources
 
 
-@pytest.mark.skipif(sys.platform != "linux" or shutil.which("xdotool") is None,
-                    reason="drives the dialog with xdotool on X11")
-def test_a_crash_shows_a_dialog_with_the_log_location(gui_binary, display_env, tmp_path,
-                                                      smoke_out):
+@pytest.mark.skipif(
+    sys.platform != "linux" or shutil.which("xdotool") is None,
+    reason="drives the dialog with xdotool on X11",
+)
+def test_a_crash_shows_a_dialog_with_the_log_location(gui_binary, display_env, tmp_path, smoke_out):
     env = dict(display_env, SOCKETCHAT_SELFTEST="crash")
-    process = subprocess.Popen([str(gui_binary)], env=env, cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [str(gui_binary)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         dialog = _wait_for_window(process, "SocketChat stopped")
         if shutil.which("import"):
             time.sleep(0.5)
-            subprocess.run(["import", "-window", dialog, str(smoke_out / "packaged-crash.png")],
-                           check=True, env=display_env, timeout=30)
-        subprocess.run(["xdotool", "windowfocus", "--sync", dialog, "key", "Return"],
-                       env=display_env, check=False, timeout=30)
+            subprocess.run(
+                ["import", "-window", dialog, str(smoke_out / "packaged-crash.png")],
+                check=True,
+                env=display_env,
+                timeout=30,
+            )
+        subprocess.run(
+            ["xdotool", "windowfocus", "--sync", dialog, "key", "Return"],
+            env=display_env,
+            check=False,
+            timeout=30,
+        )
         status = process.wait(timeout=TIMEOUT)
     finally:
         if process.poll() is None:

@@ -89,7 +89,9 @@ def test_presence_joins_and_leaves_with_reasons(relays) -> None:
     # The joiner is never told about itself: its WELCOME already lists it.
     assert not [e for e in carol.events if isinstance(e, proto.MemberArrived)]
     bob.leave()
-    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(name="bob", code=Reason.LEAVING)
+    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(
+        name="bob", code=Reason.LEAVING
+    )
     carol.close()  # no goodbye: the connection is simply gone
     assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(
         name="carol", code=Reason.CONNECTION_LOST
@@ -137,7 +139,10 @@ def test_wrong_password_is_auth_failed_and_logged(relays, wrong_keys, caplog) ->
     assert failed.cause is proto.AuthFailure.WRONG_PASSWORD
     mallory.wait_closed()
     wait_until(lambda: relay.stats().connections == 0)
-    assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", relay.relay.now())) == 1
+    assert (
+        relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", relay.relay.now()))
+        == 1
+    )
     lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
     assert any(
         line.startswith("login refused from 127.0.0.1:")
@@ -169,7 +174,9 @@ def test_log_lines_name_user_and_address_and_nothing_secret(relays, caplog, room
     assert f"user alice (127.0.0.1:{port}) disconnected (left the room)" in lines
     everything = "\n".join(lines)
     for secret_text in (
-        "top secret plaintext", room_keys.access.hex(), room_keys.message.hex(),
+        "top secret plaintext",
+        room_keys.access.hex(),
+        room_keys.message.hex(),
         relay.relay.room.broadcast_key.hex(),
     ):
         assert secret_text not in everything
@@ -195,7 +202,9 @@ def test_silent_members_are_pinged_then_reaped(relays) -> None:
     assert left == proto.MemberDeparted(name="bob", code=Reason.IDLE_TIMEOUT)
     bob_events = bob.wait_closed()
     assert any(isinstance(e, proto.PingReceived) for e in bob_events)
-    assert bob_events[-2] == proto.GoodbyeReceived(code=Reason.IDLE_TIMEOUT, text=bob_events[-2].text)
+    assert bob_events[-2] == proto.GoodbyeReceived(
+        code=Reason.IDLE_TIMEOUT, text=bob_events[-2].text
+    )
     # alice answered every ping while she read (the core answers PING by itself): still in.
     assert any(isinstance(e, proto.PingReceived) for e in alice.events)
     alice.say("still here")

@@ -116,7 +116,9 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     outcomes = []
     for _ in range(100):
         guesser = relays.client("mallory", wrong_keys)
-        outcome = guesser.wait_for(lambda e: isinstance(e, proto.AuthenticationFailed | proto.Refused))
+        outcome = guesser.wait_for(
+            lambda e: isinstance(e, proto.AuthenticationFailed | proto.Refused)
+        )
         outcomes.append(outcome)
         guesser.close()
     failed = [o for o in outcomes if isinstance(o, proto.AuthenticationFailed)]
@@ -156,12 +158,15 @@ def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_k
         if client.state.name == "AWAIT_RELAY_PAKE":
             sock.sendall(client.data_to_send())
     sock.close()  # the confirmation is never sent
-    wait_until(lambda: relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 1)
+    wait_until(
+        lambda: relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 1
+    )
 
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
-    relay = relays.start(handshake_timeout=1.0, max_handshakes=256,
-                         max_handshakes_per_source=256)  # all 200 come from 127.0.0.1
+    relay = relays.start(
+        handshake_timeout=1.0, max_handshakes=256, max_handshakes_per_source=256
+    )  # all 200 come from 127.0.0.1
     alice, bob = relays.member("alice"), relays.member("bob")
     silent = [raw(relays.port) for _ in range(200)]
     try:
@@ -269,8 +274,9 @@ def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
     # Every PING gets a sealed PONG: a member that pings without reading must not make the
     # relay buffer those replies without end, even in a room where nobody else talks.
     limit = 64 * 1024
-    relay = relays.start(write_buffer_limit=limit, message_rate=1e6, message_burst=1e6,
-                         close_timeout=0.5)
+    relay = relays.start(
+        write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.5
+    )
     alice = relays.member("alice")
     flooder = _pinger(relays, "flooder")
     alice.wait_type(proto.MemberArrived)
@@ -283,16 +289,24 @@ def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
             flooder.sock.sendall(flooder.proto.data_to_send())
         except OSError:
             break  # the relay dropped us
-        buffered = relay.call(lambda: max(
-            (m.transport.get_write_buffer_size() for m in relay.relay._connections
-             if m.transport is not None), default=0))
+        buffered = relay.call(
+            lambda: max(
+                (
+                    m.transport.get_write_buffer_size()
+                    for m in relay.relay._connections
+                    if m.transport is not None
+                ),
+                default=0,
+            )
+        )
         peak = max(peak, buffered)
         if "flooder" not in relay.stats().members:
             break
     else:
         pytest.fail("the flooder was never dropped")
-    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(name="flooder",
-                                                            code=Reason.SLOW_READER)
+    assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(
+        name="flooder", code=Reason.SLOW_READER
+    )
     assert peak <= limit + 64 * 1024
 
 
@@ -315,8 +329,9 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
     clock = ManualClock()
     monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
     _CountingSpake2.runs = 0
-    relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0,
-                 max_handshakes_per_source=16)
+    relays.start(
+        clock=clock, login_free_failures=5, login_base_delay=4.0, max_handshakes_per_source=16
+    )
     guessers = [relays.client(f"m{i}", wrong_keys) for i in range(16)]  # all hellos sent
     outcomes: dict[int, proto.Event] = {}
     deadline = time.monotonic() + 30
@@ -326,8 +341,11 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
                 continue
             with contextlib.suppress(TimeoutError):
                 guesser._read_once(time.monotonic() + 0.02)  # reads, answers, flushes
-            ended = [e for e in guesser.events
-                     if isinstance(e, proto.AuthenticationFailed | proto.Refused)]
+            ended = [
+                e
+                for e in guesser.events
+                if isinstance(e, proto.AuthenticationFailed | proto.Refused)
+            ]
             if ended:
                 outcomes[index] = ended[0]
     assert len(outcomes) == 16, f"only {len(outcomes)} guessers got an answer"

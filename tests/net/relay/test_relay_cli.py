@@ -43,8 +43,13 @@ def env(**extra: str) -> dict[str, str]:
 def run(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(MAIN), *args],
-        cwd=cwd, env=env(**extra), stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=60, check=False,
+        cwd=cwd,
+        env=env(**extra),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -54,8 +59,12 @@ class RelayProcess:
     def __init__(self, *args: str, cwd: Path, **extra: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, str(MAIN), "relay", "--bind", "127.0.0.1", "--port", "0", *args],
-            cwd=cwd, env=env(**extra), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=cwd,
+            env=env(**extra),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
@@ -131,8 +140,9 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
     password_file = tmp_path / "password.txt"
     password_file.write_text(PASSWORD + "\n")
     out = tmp_path / "room.json"
-    result = run("room", "create", "--out", str(out), "--password-file", str(password_file),
-                 cwd=tmp_path)
+    result = run(
+        "room", "create", "--out", str(out), "--password-file", str(password_file), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert f"Room file written to {out}" in result.stdout
     secret = RoomSecret.load(out)
@@ -144,8 +154,9 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
     again = run("room", "create", "--out", str(out), cwd=tmp_path, SOCKETCHAT_PASSWORD=PASSWORD)
     assert again.returncode == 2 and "already exists" in again.stderr
     assert RoomSecret.load(out) == secret
-    forced = run("room", "create", "--out", str(out), "--force", cwd=tmp_path,
-                 SOCKETCHAT_PASSWORD=PASSWORD)
+    forced = run(
+        "room", "create", "--out", str(out), "--force", cwd=tmp_path, SOCKETCHAT_PASSWORD=PASSWORD
+    )
     assert forced.returncode == 0, forced.stderr
     assert RoomSecret.load(out).room_id != secret.room_id
 
@@ -175,7 +186,9 @@ def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
         relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) connected")
         assert relay.stop(signal.SIGTERM) == 0
         events = alice.wait_closed()
-        assert any(isinstance(e, proto.GoodbyeReceived) and e.code is Reason.ROOM_CLOSING for e in events)
+        assert any(
+            isinstance(e, proto.GoodbyeReceived) and e.code is Reason.ROOM_CLOSING for e in events
+        )
     finally:
         alice.close()
     output = "\n".join(relay.lines)
@@ -248,7 +261,15 @@ def test_relay_on_a_taken_port_exits_1(tmp_path, room_file) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run("relay", "--bind", "127.0.0.1", "--port", str(port),
-                     "--room-file", str(room_file), cwd=tmp_path)
+        result = run(
+            "relay",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--room-file",
+            str(room_file),
+            cwd=tmp_path,
+        )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
