@@ -3,7 +3,7 @@
 Members are deliberately light so that one load-generator core can drive hundreds or thousands
 of them: a non-blocking socket, a receive buffer and a few counters, all in one selector loop
 (no thread or task per member). SocketChat members join with the real
-:class:`net.protocol.ClientProtocol` (keys derived once per run and reused), then read
+:class:`net.proto.ClientProtocol` (keys derived once per run and reused), then read
 broadcasts with :class:`BroadcastCheck`: the first member to receive a broadcast opens it with
 the real :class:`crypto.transport.BroadcastOpener` and decodes its items; every other member
 compares its copy byte for byte with that verified frame (equal bytes authenticate equally) and

@@ -76,9 +76,9 @@ CLIENT_RECEIVE = {
 class ClientProtocol(Connection):
     """One client connection to a relay, from hello to goodbye. Create one per attempt.
 
-    Call :meth:`initiate` first, then feed bytes. On :class:`~net.events.KeysRequired`, derive
+    Call :meth:`initiate` first, then feed bytes. On :class:`~net.proto.KeysRequired`, derive
     the room keys off the I/O thread and call :meth:`provide_keys`. After
-    :class:`~net.events.Welcomed`, send with :meth:`send_messages`. Give every attempt the same
+    :class:`~net.proto.Welcomed`, send with :meth:`send_messages`. Give every attempt the same
     ``seen_ids`` so that a reconnect never shows a message twice.
     """
 

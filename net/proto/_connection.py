@@ -8,7 +8,7 @@ handler per frame type.
 
 Error policy (h11's): a method called in the wrong state raises
 :class:`net.errors.LocalProtocolError`; anything wrong in what the *peer* sent becomes one
-:class:`net.events.ProtocolViolation` event, a fixed error frame for the peer where one exists,
+:class:`net.proto.ProtocolViolation` event, a fixed error frame for the peer where one exists,
 and the FAILED state, after which input is ignored. Nothing internal is ever sent to the peer.
 """
 
@@ -44,7 +44,7 @@ PROTOCOL_ERROR_TEXT = "protocol error"
 
 
 class Connection:
-    """Base of :class:`net.protocol.ClientProtocol` and :class:`net.protocol.RelayProtocol`."""
+    """Base of :class:`net.proto.ClientProtocol` and :class:`net.proto.RelayProtocol`."""
 
     # Set by subclasses.
     _RECEIVE: Mapping[enum.Enum, frozenset[FrameType]]

@@ -5,7 +5,7 @@
   cap). It is raised, because it is a bug (or unchecked local input) the caller must fix; every
   misuse of the core raises this one family.
 * :class:`RemoteProtocolError` — the *peer* sent something invalid. The core never lets it
-  escape: it becomes a :class:`net.events.ProtocolViolation` event and the connection fails.
+  escape: it becomes a :class:`net.proto.ProtocolViolation` event and the connection fails.
 """
 
 from __future__ import annotations

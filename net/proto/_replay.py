@@ -1,7 +1,7 @@
 """A bounded set of recently seen message ids: the client's replay protection.
 
 One instance lives as long as the client's session with a room and is handed to every
-:class:`net.protocol.ClientProtocol` the driver creates, so a message that arrives again after
+:class:`net.proto.ClientProtocol` the driver creates, so a message that arrives again after
 a reconnect (in the welcome history, or replayed by a relay) is dropped.
 """
 

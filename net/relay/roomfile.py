@@ -87,7 +87,7 @@ class RoomSecret:
 
     @property
     def spake2(self) -> Spake2Secret:
-        """The SPAKE2 secret for :class:`net.protocol.RelayProtocol`, computed once."""
+        """The SPAKE2 secret for :class:`net.proto.RelayProtocol`, computed once."""
         return self._spake2
 
     def __repr__(self) -> str:

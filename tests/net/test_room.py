@@ -1,4 +1,4 @@
-"""net.room: names, joins and leaves, coalesced seal-once broadcasts, history and its trimming.
+"""net.proto.Room: names, joins and leaves, seal-once broadcasts, history and its trimming.
 
 No I/O: members are plain strings standing in for connections, and broadcasts are opened with
 a BroadcastOpener exactly as a client would.

@@ -1,4 +1,4 @@
-"""net.roomfile: what a relay keeps (room id + access key only), room files and their checks."""
+"""net.relay.roomfile: what a relay keeps (room id + access key only), room files, checks."""
 
 from __future__ import annotations
 
