@@ -1,11 +1,18 @@
-"""End-to-end chat message envelopes: AES-256-GCM under the room's message key.
+"""End-to-end chat message envelopes (protocol v2): signed by the sender, sealed for the room.
 
-The relay forwards envelopes without being able to read or change them. Every field a reader
-relies on (room, sender, id, time, content type) is bound into the AAD, so an envelope cannot be
-moved to another room, another sender or another id without :class:`AuthenticationError`.
+An envelope is what a member hands the relay and what every other member receives unchanged::
 
-Seal with :func:`seal_message` before sending; open with :func:`open_message` using the sender
-the relay attests: a mismatch means someone tried to speak in another member's name.
+    envelope  = message_id (16) ‖ u32 epoch ‖ XChaCha20-Poly1305(epoch key, aad, plaintext)
+    plaintext = signing_key (32) ‖ u64 counter ‖ u64 timestamp_ms ‖ str8 content_type
+                ‖ bytes32 body ‖ signature (64)
+    aad       = "SocketChat v2 message" ‖ room_id (16) ‖ message_id (16) ‖ u32 epoch ‖ str8 sender
+    signature = Ed25519 over :func:`signed_bytes` (context "message")
+
+The relay can neither read nor alter an envelope. The AEAD binds it to its room, id, epoch and
+the sender the relay attests; the signature, made inside the encryption with the sender's
+long-term identity key, proves *which member* wrote it — something the shared room key alone
+cannot, since every member holds that key. Call :func:`seal_message` to send and
+:func:`open_message` on receipt; any failure raises :class:`AuthenticationError`.
 """
 
 from __future__ import annotations
@@ -13,89 +20,207 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from Crypto.Cipher import AES
-from Crypto.Random import get_random_bytes
+from crypto import aead
+from crypto.errors import AuthenticationError, SignatureError
+from crypto.identity import Identity, verify
 
-from crypto._util import as_bytes
-from crypto.errors import AuthenticationError
-
-ENVELOPE_VERSION = 1
 MESSAGE_ID_SIZE = 16
-NONCE_SIZE = 12
-TAG_SIZE = 16
 KEY_SIZE = 32
-_AAD_LABEL = b"SocketChat message"
+SIGNATURE_SIZE = 64
+_HEADER = struct.Struct(">16sI")  # message id, epoch
+_AAD_LABEL = b"SocketChat v2 message"
+_SIGNATURE_CONTEXT = "message"
+_MAX_U64 = 2**64 - 1
+_MAX_U32 = 2**32 - 1
+#: Bytes an envelope adds to its body, at most (a content type of 255 bytes): the relay's size
+#: check allows ``max_message_bytes + MAX_OVERHEAD``.
+MAX_OVERHEAD = (
+    _HEADER.size + aead.XNONCE_SIZE + aead.TAG_SIZE + KEY_SIZE + 8 + 8 + 1 + 255 + 4
+    + SIGNATURE_SIZE
+)
+#: The smallest possible envelope (empty content type and body): anything shorter is garbage.
+MIN_SIZE = MAX_OVERHEAD - 255
 
 
-def _field(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
+def _str8(text: str, what: str) -> bytes:
+    data = text.encode("utf-8")
+    if len(data) > 255:
+        raise ValueError(f"{what} is longer than 255 bytes")
+    return bytes((len(data),)) + data
 
 
-@dataclass(frozen=True)
-class MessageHeader:
-    """The authenticated, unencrypted facts about one chat message."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenedMessage:
+    """A verified message: every field here was signed by ``signing_key``."""
 
-    room_id: bytes
-    sender: str
     message_id: bytes
+    epoch: int
+    signing_key: bytes
+    counter: int
     timestamp_ms: int
-    content_type: str = "text/plain"
+    content_type: str
+    body: bytes
 
-    def __post_init__(self) -> None:
-        if len(self.message_id) != MESSAGE_ID_SIZE:
-            raise ValueError(f"message_id must be {MESSAGE_ID_SIZE} bytes")
-        if not 0 <= self.timestamp_ms < 2**64:
-            raise ValueError("timestamp_ms must fit in an unsigned 64-bit integer")
 
-    def aad(self) -> bytes:
-        """Canonical encoding: every field length-prefixed, so no two headers share an AAD."""
-        return b"".join(
-            (
-                _field(_AAD_LABEL),
-                struct.pack(">H", ENVELOPE_VERSION),
-                _field(bytes(self.room_id)),
-                _field(self.sender.encode("utf-8")),
-                _field(bytes(self.message_id)),
-                struct.pack(">Q", self.timestamp_ms),
-                _field(self.content_type.encode("utf-8")),
-            )
+def message_aad(*, room_id: bytes, message_id: bytes, epoch: int, sender: str) -> bytes:
+    """The AEAD's associated data: binds the envelope to its room, id, epoch and sender."""
+    if len(room_id) != 16 or len(message_id) != MESSAGE_ID_SIZE:
+        raise ValueError("room_id and message_id must be 16 bytes")
+    return _AAD_LABEL + bytes(room_id) + _HEADER.pack(message_id, epoch) + _str8(sender, "sender")
+
+
+def signed_bytes(
+    *,
+    room_id: bytes,
+    message_id: bytes,
+    epoch: int,
+    sender: str,
+    signing_key: bytes,
+    counter: int,
+    timestamp_ms: int,
+    content_type: str,
+    body: bytes,
+) -> bytes:
+    """What the sender's signature covers: everything that gives the message its meaning."""
+    return b"".join(
+        (
+            bytes(room_id),
+            _HEADER.pack(message_id, epoch),
+            _str8(sender, "sender"),
+            bytes(signing_key),
+            struct.pack(">QQ", counter, timestamp_ms),
+            _str8(content_type, "content type"),
+            struct.pack(">I", len(body)),
+            bytes(body),
         )
-
-
-def _check_key(key: bytes) -> None:
-    if len(key) != KEY_SIZE:
-        raise ValueError(f"message key must be {KEY_SIZE} bytes")
+    )
 
 
 def seal_message(
-    key: bytes, header: MessageHeader, plaintext: bytes, *, nonce: bytes | None = None
+    key: bytes,
+    *,
+    identity: Identity,
+    room_id: bytes,
+    sender: str,
+    message_id: bytes,
+    epoch: int,
+    counter: int,
+    timestamp_ms: int,
+    content_type: str,
+    body: bytes,
+    nonce: bytes | None = None,
 ) -> bytes:
-    """Encrypt ``plaintext``; returns ``nonce || ciphertext || tag``.
+    """Sign and seal one message; returns the envelope to send.
 
-    The nonce is random (96 bits): safe for far more messages than a room will ever carry.
-    ``nonce`` may be injected by known-answer tests only.
+    ``key`` is the epoch's message key, ``counter`` the sender's next counter in that epoch.
+    ``nonce`` (24 bytes) may be injected by known-answer tests only. ``ValueError`` for a field
+    that does not fit (id length, counters out of range, content type over 255 bytes).
     """
-    _check_key(key)
-    if nonce is None:
-        nonce = get_random_bytes(NONCE_SIZE)
-    elif len(nonce) != NONCE_SIZE:
-        raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE)
-    cipher.update(header.aad())
-    ciphertext, tag = cipher.encrypt_and_digest(as_bytes(plaintext, "plaintext"))
-    return bytes(nonce) + ciphertext + tag
+    if len(message_id) != MESSAGE_ID_SIZE:
+        raise ValueError(f"message_id must be {MESSAGE_ID_SIZE} bytes")
+    if not (0 <= epoch <= _MAX_U32 and 0 <= counter <= _MAX_U64 and 0 <= timestamp_ms <= _MAX_U64):
+        raise ValueError("epoch, counter or timestamp out of range")
+    body = bytes(body)
+    signing_key = identity.signing_public
+    fields = dict(
+        room_id=room_id,
+        message_id=message_id,
+        epoch=epoch,
+        sender=sender,
+        signing_key=signing_key,
+        counter=counter,
+        timestamp_ms=timestamp_ms,
+        content_type=content_type,
+        body=body,
+    )
+    signature = identity.sign(signed_bytes(**fields), context=_SIGNATURE_CONTEXT)
+    plaintext = b"".join(
+        (
+            signing_key,
+            struct.pack(">QQ", counter, timestamp_ms),
+            _str8(content_type, "content type"),
+            struct.pack(">I", len(body)),
+            body,
+            signature,
+        )
+    )
+    aad = message_aad(room_id=room_id, message_id=message_id, epoch=epoch, sender=sender)
+    sealed = aead.seal_random(key, plaintext, aad=aad, nonce=nonce)
+    return _HEADER.pack(message_id, epoch) + sealed
 
 
-def open_message(key: bytes, header: MessageHeader, sealed: bytes) -> bytes:
-    """Decrypt and verify an envelope, or raise :class:`AuthenticationError`."""
-    _check_key(key)
-    sealed = as_bytes(sealed, "sealed")
-    if len(sealed) < NONCE_SIZE + TAG_SIZE:
-        raise ValueError("sealed message is too short")
-    nonce, ciphertext, tag = sealed[:NONCE_SIZE], sealed[NONCE_SIZE:-TAG_SIZE], sealed[-TAG_SIZE:]
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=TAG_SIZE)
-    cipher.update(header.aad())
+def envelope_header(envelope: bytes) -> tuple[bytes, int]:
+    """(message_id, epoch) of an envelope, readable without any key. ``ValueError`` if it is
+    too short to be one."""
+    if len(envelope) < MIN_SIZE:
+        raise ValueError("envelope too short")
+    message_id, epoch = _HEADER.unpack_from(envelope)
+    return bytes(message_id), int(epoch)
+
+
+def open_message(key: bytes, envelope: bytes, *, room_id: bytes, sender: str) -> OpenedMessage:
+    """Open and verify an envelope attested as sent by ``sender`` in ``room_id``.
+
+    Raises :class:`AuthenticationError` if it does not open under ``key`` for that room and
+    sender or is malformed inside, and its subclass :class:`SignatureError` if it opens but its
+    signature does not verify under the signing key it names. The caller must still check that
+    key is the one it knows for ``sender``.
+    """
+    envelope = bytes(envelope)
     try:
-        return cipher.decrypt_and_verify(ciphertext, tag)
+        message_id, epoch = envelope_header(envelope)
     except ValueError:
-        raise AuthenticationError("message failed authentication") from None
+        raise AuthenticationError("envelope too short") from None
+    aad = message_aad(room_id=room_id, message_id=message_id, epoch=epoch, sender=sender)
+    plaintext = aead.open_random(key, envelope[_HEADER.size :], aad=aad)
+    try:
+        content = _parse_plaintext(plaintext)
+    except (ValueError, struct.error, UnicodeDecodeError):
+        raise AuthenticationError("envelope contents are malformed") from None
+    signing_key, counter, timestamp_ms, content_type, body, signature = content
+    signed = signed_bytes(
+        room_id=room_id,
+        message_id=message_id,
+        epoch=epoch,
+        sender=sender,
+        signing_key=signing_key,
+        counter=counter,
+        timestamp_ms=timestamp_ms,
+        content_type=content_type,
+        body=body,
+    )
+    try:
+        verify(signing_key, signed, signature, context=_SIGNATURE_CONTEXT)
+    except AuthenticationError:
+        raise SignatureError("the sender's signature does not verify") from None
+    return OpenedMessage(
+        message_id=message_id,
+        epoch=epoch,
+        signing_key=signing_key,
+        counter=counter,
+        timestamp_ms=timestamp_ms,
+        content_type=content_type,
+        body=body,
+    )
+
+
+def _parse_plaintext(data: bytes) -> tuple[bytes, int, int, str, bytes, bytes]:
+    view = memoryview(data)
+    if len(view) < KEY_SIZE + 16 + 1:
+        raise ValueError("truncated")
+    signing_key = bytes(view[:KEY_SIZE])
+    counter, timestamp_ms = struct.unpack_from(">QQ", view, KEY_SIZE)
+    pos = KEY_SIZE + 16
+    type_length = view[pos]
+    pos += 1
+    content_type = str(view[pos : pos + type_length], "utf-8", "strict")
+    pos += type_length
+    if len(view) < pos + 4:
+        raise ValueError("truncated")
+    (body_length,) = struct.unpack_from(">I", view, pos)
+    pos += 4
+    if len(view) != pos + body_length + SIGNATURE_SIZE:
+        raise ValueError("lengths do not add up")
+    body = bytes(view[pos : pos + body_length])
+    signature = bytes(view[pos + body_length :])
+    return signing_key, counter, timestamp_ms, content_type, body, signature

@@ -9,5 +9,10 @@ class AuthenticationError(Exception):
     """
 
 
+class SignatureError(AuthenticationError):
+    """A signature did not verify (a kind of :class:`AuthenticationError`: catch that one
+    unless the difference matters, as when telling "unreadable" from "forged" apart)."""
+
+
 class PasswordError(ValueError):
     """A room password breaks the rules. The message is user-readable and never echoes it."""

@@ -63,7 +63,7 @@ class Role(enum.Enum):
 
 def identities(room_id: bytes) -> tuple[bytes, bytes]:
     """The SPAKE2 identities (A, B) for a room: they bind the protocol version and the room."""
-    return b"SocketChat/1 client", b"SocketChat/1 relay " + bytes(room_id).hex().encode("ascii")
+    return b"SocketChat/2 client", b"SocketChat/2 relay " + bytes(room_id).hex().encode("ascii")
 
 
 class Spake2Secret:
@@ -181,6 +181,12 @@ class Spake2:
         self._my_share = _encode_point(_G * scalar + blind)
         self._state = _State.STARTED
         return self._my_share
+
+    def set_aad(self, aad: bytes) -> None:
+        """Set the aad after :meth:`start` and before :meth:`finish`: for a side whose share is
+        itself covered by the aad (the v2 relay signs a hello that carries its share)."""
+        self._require(_State.STARTED)
+        self._aad = bytes(aad)
 
     def finish(self, peer_share: bytes) -> bytes:
         """Take the peer's share; return this side's confirmation MAC to send."""

@@ -61,11 +61,16 @@ class App:
         root: tk.Tk,
         *,
         settings_dir: Path | None = None,
+        data_dir: Path | None = None,
         kdf_cost: int | None = None,
         bind_host: str = "0.0.0.0",  # noqa: S104
         confirm: Callable[[str, str], bool] | None = None,
     ) -> None:
         self.root = root
+        # This device's identity (created on first start) and what it remembers about relays
+        # and members. A damaged identity file is reported at start, never replaced silently.
+        self.identity = ce.load_identity(data_dir)
+        self.trust = ce.open_trust(data_dir)
         self.palette = apply_theme(root)
         self.icons = set_app_icon(root)
         self._logo = self._load_logo()
@@ -199,6 +204,8 @@ class App:
             username=username,
             password=password,
             keys=keys,
+            identity=self.identity,
+            trust=self.trust,
             on_event=lambda event: put((generation, event)),
             kdf_cost=self.kdf_cost,
         )

@@ -51,7 +51,7 @@ class ChatWindow(ttk.Frame):
         *,
         room: str,
         username: str,
-        members: tuple[str, ...],
+        members: tuple[ce.Member, ...],
         room_title: str = "",
         send: Callable[[str], PendingMessage],
         max_message_bytes: int = MAX_MESSAGE_BYTES,
@@ -65,7 +65,7 @@ class ChatWindow(ttk.Frame):
         self.room = room
         self.room_title = room_title or f"Room {room}"
         self.username = username
-        self.members: tuple[str, ...] = ()
+        self.members: tuple[ce.Member, ...] = ()
         self._send = send
         self.max_message_bytes = max_message_bytes
         self._palette = palette
@@ -206,6 +206,8 @@ class ChatWindow(ttk.Frame):
                 self._on_not_sent(event)
             case ce.ForgedMessage():
                 self._on_forged(event)
+            case ce.IdentityChanged():
+                self._on_identity_changed(event)
             case ce.MemberJoined():
                 self._on_member_joined(event)
             case ce.MemberLeft():
@@ -268,6 +270,14 @@ class ChatWindow(ttk.Frame):
             "warning",
         )
 
+    def _on_identity_changed(self, event: ce.IdentityChanged) -> None:
+        verified = " You had verified the old one." if event.was_verified else ""
+        self.messages.add_notice(
+            f"{event.name}'s safety code changed: this may be someone else.{verified} Their "
+            "messages are marked until you accept the new key.",
+            "warning",
+        )
+
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{event.name} joined the room.")
@@ -315,12 +325,13 @@ class ChatWindow(ttk.Frame):
 
     # -- state --------------------------------------------------------------------------
 
-    def set_members(self, members: tuple[str, ...]) -> None:
+    def set_members(self, members: tuple[ce.Member, ...]) -> None:
         """Replace the member list (own name first, then alphabetical)."""
         self.members = members
-        others = sorted((m for m in members if m != self.username), key=str.casefold)
+        names = [m.name for m in members]
+        others = sorted((n for n in names if n != self.username), key=str.casefold)
         self.member_list.delete(0, "end")
-        if self.username in members:
+        if self.username in names:
             self.member_list.insert("end", f"{self.username} (you)")
             self.member_list.itemconfigure(0, foreground=self._palette.accent)
         for name in others:

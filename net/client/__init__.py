@@ -12,7 +12,8 @@ Public face (what the desktop app, the terminal client and tests use)::
 Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them). Behind this
 face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
-library says) and ``cli`` (``main.py chat``).
+library says), ``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
+its identity and trust records) and ``cli`` (``main.py chat``).
 """
 
 from __future__ import annotations
@@ -27,13 +28,17 @@ from net.client.events import (
     ErrorKind,
     Failed,
     ForgedMessage,
+    IdentityChanged,
     Joined,
+    Member,
     MemberJoined,
     MemberLeft,
     MessageNotSent,
     MessageReceived,
     RateLimited,
 )
+from net.client.storage import data_dir, load_identity, open_trust
+from net.client.trust import Trust, TrustStore
 from net.proto import MAX_MESSAGE_BYTES, PendingMessage, validate_username
 
 __all__ = [
@@ -47,12 +52,19 @@ __all__ = [
     "ErrorKind",
     "Failed",
     "ForgedMessage",
+    "IdentityChanged",
     "Joined",
+    "Member",
     "MemberJoined",
     "MemberLeft",
     "MessageNotSent",
     "MessageReceived",
     "PendingMessage",
     "RateLimited",
+    "Trust",
+    "TrustStore",
+    "data_dir",
+    "load_identity",
+    "open_trust",
     "validate_username",
 ]

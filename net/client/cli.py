@@ -19,8 +19,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TextIO
 
+from crypto.identity import Identity
 from net.client import events as ce
+from net.client import storage
 from net.client.client import ChatClient
+from net.client.trust import Trust, TrustStore
 from net.passwords import PasswordSourceError, read_password
 
 EXIT_OK = 0
@@ -37,6 +40,11 @@ def run(args: argparse.Namespace) -> int:
     except PasswordSourceError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
+    try:
+        identity = storage.load_identity()
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot load this device's identity: {exc}", file=sys.stderr, flush=True)
+        return EXIT_FAILED
     printer = _Printer(sys.stdout)
     try:
         session = TerminalChat(
@@ -45,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
             username=args.username,
             password=password,
             printer=printer,
+            identity=identity,
+            trust=storage.open_trust(),
         )
     except ValueError as exc:  # a bad username or password, before any connection
         print(f"error: {exc}", file=sys.stderr, flush=True)
@@ -105,6 +115,8 @@ class TerminalChat:
         username: str,
         password: str,
         printer: _Printer,
+        identity: Identity,
+        trust: TrustStore | None = None,
         client_factory: Callable[..., ChatClient] = ChatClient,
     ) -> None:
         self._printer = printer
@@ -113,7 +125,13 @@ class TerminalChat:
         self._done = threading.Event()
         self._joined = threading.Event()
         self.client = client_factory(
-            host=host, port=port, username=username, password=password, on_event=self._on_event
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            identity=identity,
+            trust=trust,
+            on_event=self._on_event,
         )
 
     def run(self, lines: TextIO) -> int:
@@ -183,13 +201,20 @@ class TerminalChat:
             print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
 
     def _describe(self, event: ce.ClientEvent) -> str | None:
-        members = ", ".join(clean(m) for m in self.client.members)
+        members = ", ".join(clean(m.name) for m in self.client.members)
         if isinstance(event, ce.MessageReceived):
             earlier = "(earlier) " if event.from_history else ""
             you = " (you)" if event.own else ""
+            changed = "[key changed!] " if event.trust is Trust.CHANGED else ""
             return (
-                f"{earlier}{_clock(event.timestamp_ms)} {clean(event.sender)}{you}: "
+                f"{earlier}{_clock(event.timestamp_ms)} {changed}{clean(event.sender)}{you}: "
                 f"{clean(event.text)}"
+            )
+        if isinstance(event, ce.IdentityChanged):
+            verified = " You had verified the old one." if event.was_verified else ""
+            return (
+                f"! {clean(event.name)}'s safety code changed: this may be someone else.{verified} "
+                "Their messages are marked [key changed!]."
             )
         if isinstance(event, ce.Joined):
             verb = "reconnected to" if event.reconnected else "joined"
@@ -208,7 +233,7 @@ class TerminalChat:
         if isinstance(event, ce.ForgedMessage):
             return (
                 f"! a message claiming to be from {clean(event.claimed_sender)} failed "
-                "verification and was dropped"
+                f"verification ({event.why}) and was dropped"
             )
         if isinstance(event, ce.RateLimited):
             return f"* slow down: {clean(event.text)}"

@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 from Crypto.Random import get_random_bytes
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.password import normalize_password
 from net import proto
@@ -31,9 +32,12 @@ from net.client import events as ce
 from net.client import texts
 from net.client.events import ErrorKind
 from net.client.session import STOPPED, Final, Lost, Session
+from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
+    DEFAULT_ROOM,
     MAX_MESSAGE_BYTES,
     MESSAGE_ID_SIZE,
+    MemberInfo,
     Outbox,
     PendingMessage,
     RecentIds,
@@ -56,6 +60,11 @@ class ChatClient:
     Give either the room ``password`` (it is stretched once per room and the keys are kept in
     :attr:`keys`) or ``keys`` derived earlier for the same room.
 
+    ``identity`` is this device's identity (``net.client.storage.load_identity``); every
+    message is signed with it. ``trust`` holds the relay pins and what this device remembers
+    about members (memory only if not given). ``room_id`` is the room to ask for: the relay's
+    default unless an invite named one.
+
     ``clock`` (monotonic seconds) and ``wall_clock`` (epoch seconds, for message timestamps)
     are injectable: tests move them instead of waiting.
     """
@@ -67,8 +76,11 @@ class ChatClient:
         port: int,
         username: str,
         on_event: Callable[[ce.ClientEvent], None],
+        identity: Identity,
         password: str | None = None,
         keys: RoomKeys | None = None,
+        trust: TrustStore | None = None,
+        room_id: bytes = DEFAULT_ROOM,
         connect_timeout: float = 10.0,
         handshake_timeout: float = HANDSHAKE_TIMEOUT,
         ping_after: float = PING_AFTER,
@@ -85,8 +97,19 @@ class ChatClient:
         self.username = validate_username(username)
         #: RoomKeys once derived (or as given); reuse them to connect again without scrypt.
         self.keys = keys
-        #: Current member list, own name included (empty until joined).
-        self.members: tuple[str, ...] = ()
+        self.identity = identity
+        self.trust = trust if trust is not None else TrustStore()
+        #: The room to ask for on the next connection: the one asked for first, then, once
+        #: joined, the room the relay answered with (a reconnect must find the same room).
+        self.ask_room = bytes(room_id)
+        self._first_ask = bytes(room_id)
+        #: The room joined (``b""`` until then).
+        self.room_id = b""
+        #: Current member list, own entry included (empty until joined).
+        self.members: tuple[ce.Member, ...] = ()
+        #: The counter for the next message this device signs (never goes back in a session).
+        self.next_counter = 1
+        self._warned: set[tuple[str, bytes]] = set()
         #: The largest message text (UTF-8 bytes) the room accepts; the room's own limit once
         #: joined (it arrives in the welcome), the protocol's default before.
         self.max_message_bytes = MAX_MESSAGE_BYTES
@@ -215,12 +238,20 @@ class ChatClient:
         with self._lock:
             self._outbox.confirm(message_id)
 
-    def joined(self, event: proto.Welcomed) -> None:
-        """The session was welcomed: record it and tell the application."""
+    def expected_relay_key(self) -> bytes | None:
+        """The relay key pinned for where the next connection goes, or None."""
+        return self.trust.relay_key(relay_address(self.host, self.port, self.ask_room))
+
+    def joined(self, event: proto.Welcomed, *, room_id: bytes, relay_key: bytes) -> None:
+        """The session was welcomed: pin the relay, weigh the members, tell the application."""
         reconnected = self._joined_once
         self._joined_once = True
         self._joined_recently = True
-        self.members = tuple(event.members)
+        self.room_id = room_id
+        for ask in {self._first_ask, room_id}:
+            self.trust.pin_relay(relay_address(self.host, self.port, ask), relay_key)
+        self.ask_room = room_id
+        self.members = tuple(self.weigh(info) for info in event.members)
         self.max_message_bytes = event.max_message_bytes
         self.emit(
             ce.Joined(
@@ -228,22 +259,58 @@ class ChatClient:
                 members=self.members,
                 reconnected=reconnected,
                 max_message_bytes=event.max_message_bytes,
+                room_id=room_id,
             )
         )
 
-    def member_arrived(self, name: str) -> None:
-        if name not in self.members:
-            self.members = (*self.members, name)
-            self.emit(ce.MemberJoined(name=name, members=self.members))
+    def weigh(self, info: MemberInfo) -> ce.Member:
+        """How far ``info``'s key is trusted here (remembering it if it is new)."""
+        return ce.Member(
+            name=info.name,
+            signing_key=info.signing_key,
+            trust=self.observe(info.name, info.signing_key),
+        )
+
+    def observe(self, name: str, key: bytes) -> Trust:
+        """Record ``name``'s key for this room; warn once per session if it changed."""
+        if name == self.username and key == self.identity.signing_public:
+            return Trust.VERIFIED  # ourselves
+        trust = self.trust.observe(self.room_id, name, key)
+        if trust is Trust.CHANGED and (name, key) not in self._warned:
+            self._warned.add((name, key))
+            record = self.trust.record(self.room_id, name)
+            self.emit(
+                ce.IdentityChanged(
+                    name=name,
+                    old_key=record.key if record is not None else b"",
+                    new_key=key,
+                    was_verified=record.was_verified if record is not None else False,
+                )
+            )
+        return trust
+
+    def accept_key(self, name: str, key: bytes) -> None:
+        """The person accepts ``key`` as ``name``'s identity in this room (any thread)."""
+        self.trust.accept_key(self.room_id, name, key)
+        self._warned.discard((name, key))
+
+    def mark_verified(self, name: str, key: bytes) -> None:
+        """The person compared ``name``'s safety code and it matched (any thread)."""
+        self.trust.mark_verified(self.room_id, name, key)
+
+    def member_arrived(self, info: MemberInfo) -> None:
+        member = self.weigh(info)
+        self.members = (*(m for m in self.members if m.name != info.name), member)
+        self.emit(ce.MemberJoined(member=member, members=self.members))
 
     def member_departed(self, name: str, reason: str) -> None:
-        if name in self.members and name != self.username:
-            self.members = tuple(m for m in self.members if m != name)
+        if name != self.username and any(m.name == name for m in self.members):
+            self.members = tuple(m for m in self.members if m.name != name)
             self.emit(ce.MemberLeft(name=name, members=self.members, reason=reason))
             self.check_alone()
 
     def check_alone(self) -> None:
-        if self.members == (self.username,):
+        if tuple(m.name for m in self.members) == (self.username,):
             self.emit(ce.AloneInRoom())
 
     def derive_keys(self, room_id: bytes) -> RoomKeys | Final:

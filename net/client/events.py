@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from net.client.trust import Trust
+
 
 class ErrorKind(enum.Enum):
     """Why the client stopped for good. Each has a user-readable message in :class:`Failed`."""
@@ -28,6 +30,22 @@ class ErrorKind(enum.Enum):
     INCOMPATIBLE_VERSION = "incompatible version"
     ROOM_CLOSED = "room closed"
     PROTOCOL_ERROR = "protocol error"
+    NAME_LOOKALIKE = "name looks like another"
+    RELAY_CHANGED = "not the relay joined before"
+    LOGIN_INTERRUPTED = "login interrupted"  # the password was at stake: never retried alone
+    NO_SUCH_ROOM = "no such room"
+    IDENTITY_UNAVAILABLE = "identity unavailable"
+    REPLACED = "joined again elsewhere"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Member:
+    """A member as this device sees it: the name, the identity key the relay lists for it, and
+    how far this device trusts that key (:class:`Trust`)."""
+
+    name: str
+    signing_key: bytes
+    trust: Trust
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,9 +69,10 @@ class Joined:
     """
 
     your_name: str
-    members: tuple[str, ...]
+    members: tuple[Member, ...]
     reconnected: bool
     max_message_bytes: int
+    room_id: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +86,8 @@ class MessageReceived:
     timestamp_ms: int
     from_history: bool
     own: bool
+    sender_key: bytes = b""
+    trust: Trust = Trust.KNOWN  # CHANGED: mark the message until the new key is accepted
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,14 +106,19 @@ class ForgedMessage:
 
     claimed_sender: str
     message_id: bytes
+    why: str = "failed verification"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemberJoined:
-    """``name`` entered; ``members`` is the new list."""
+    """``member`` entered; ``members`` is the new list."""
 
-    name: str
-    members: tuple[str, ...]
+    member: Member
+    members: tuple[Member, ...]
+
+    @property
+    def name(self) -> str:
+        return self.member.name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,8 +126,20 @@ class MemberLeft:
     """``name`` left (or lost its connection); ``members`` is the new list."""
 
     name: str
-    members: tuple[str, ...]
+    members: tuple[Member, ...]
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityChanged:
+    """``name`` is back with another identity key than this device remembers for this room:
+    it may be someone else. Warn persistently, mark its messages until the person accepts the
+    new key (``ChatClient.accept_key``); ``was_verified`` if the old key had been verified."""
+
+    name: str
+    old_key: bytes
+    new_key: bytes
+    was_verified: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +178,7 @@ ClientEvent = (
     | MessageReceived
     | MessageNotSent
     | ForgedMessage
+    | IdentityChanged
     | MemberJoined
     | MemberLeft
     | AloneInRoom

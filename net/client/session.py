@@ -59,7 +59,13 @@ class Session:
         self.client = client
         self.sock = sock
         self.proto = ClientProtocol(
-            username=client.username, keys=client.keys, seen_ids=client.seen_ids
+            username=client.username,
+            identity=client.identity,
+            keys=client.keys,
+            room_id=client.ask_room,
+            expected_relay_key=client.expected_relay_key(),
+            seen_ids=client.seen_ids,
+            next_counter=client.next_counter,
         )
         self.out = bytearray()
         self.joined = False
@@ -73,6 +79,19 @@ class Session:
         return f"{self.client.host}:{self.client.port}"
 
     def run(self) -> Lost | Final:
+        """Connect the core to the socket until the attempt ends; say how it ended."""
+        try:
+            outcome = self._run()
+        finally:
+            self.client.next_counter = self.proto.next_counter
+        if isinstance(outcome, Lost) and self.proto.password_at_stake:
+            # Our key confirmation went out and the relay's never came: whoever answered may
+            # have learnt whether one password guess was right. Retrying by ourselves would
+            # hand a fake relay a guess per retry, so the person decides.
+            return Final(ErrorKind.LOGIN_INTERRUPTED, texts.LOGIN_INTERRUPTED)
+        return outcome
+
+    def _run(self) -> Lost | Final:
         client = self.client
         client.outbox_requeue()
         self.proto.initiate()
@@ -205,6 +224,8 @@ class Session:
     def _on(self, event: proto.Event) -> Lost | Final | None:
         client = self.client
         match event:
+            case proto.RelayKeyMismatch():
+                return Final(ErrorKind.RELAY_CHANGED, texts.relay_changed(self.where))
             case proto.KeysRequired(room_id=room_id):
                 keys = client.derive_keys(room_id)
                 if isinstance(keys, Final):
@@ -215,10 +236,12 @@ class Session:
                 self._on_welcomed(event)
             case proto.ChatOpened():
                 self._on_message(event)
-            case proto.ChatForged(sender=sender, message_id=message_id):
-                client.emit(ce.ForgedMessage(claimed_sender=sender, message_id=message_id))
-            case proto.MemberArrived(name=name):
-                client.member_arrived(name)
+            case proto.ChatForged(sender=sender, message_id=message_id, why=why):
+                client.emit(
+                    ce.ForgedMessage(claimed_sender=sender, message_id=message_id, why=why.value)
+                )
+            case proto.MemberArrived(member=member):
+                client.member_arrived(member)
             case proto.MemberDeparted(name=name, code=code):
                 client.member_departed(name, texts.left_reason(code))
             case proto.NoticeReceived(code=code, text=text):
@@ -242,24 +265,26 @@ class Session:
                     return Lost(texts.CLOSED_DURING_HANDSHAKE)
                 return Lost(texts.connection_lost())
             case _:
-                pass  # HandshakeComplete, PingReceived: the core has done what they need
+                pass  # RelayIdentified (pinned once joined), HandshakeComplete, PingReceived
         return None
 
     def _on_welcomed(self, event: proto.Welcomed) -> None:
         self.joined = True
-        self.client.joined(event)
+        self.client.joined(event, room_id=self.proto.room_id, relay_key=self.proto.relay_key)
         for item in event.history:
             if isinstance(item, proto.ChatOpened):
                 self._on_message(item)
             else:
                 self.client.emit(
-                    ce.ForgedMessage(claimed_sender=item.sender, message_id=item.message_id)
+                    ce.ForgedMessage(
+                        claimed_sender=item.sender, message_id=item.message_id, why=item.why.value
+                    )
                 )
         self.client.check_alone()
 
     def _on_message(self, event: proto.ChatOpened) -> None:
         client = self.client
-        own = event.sender == client.username
+        own = event.sender == client.username and event.signing_key == client.identity.signing_public
         if own:
             client.outbox_confirm(event.message_id)
         client.emit(
@@ -270,6 +295,8 @@ class Session:
                 timestamp_ms=event.timestamp_ms,
                 from_history=event.from_history,
                 own=own,
+                sender_key=event.signing_key,
+                trust=client.observe(event.sender, event.signing_key),
             )
         )
 
@@ -290,6 +317,8 @@ class Session:
                 return Lost(texts.BUSY, wait=wait, kind=ErrorKind.BUSY, transient=True)
             case Reason.ROOM_CLOSING:
                 return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSING)
+            case Reason.NO_SUCH_ROOM:
+                return Final(ErrorKind.NO_SUCH_ROOM, texts.no_such_room(self.where))
             case Reason.HANDSHAKE_TIMEOUT:
                 return Lost(texts.TOO_SLOW_TO_JOIN, wait=wait, kind=ErrorKind.TIMED_OUT)
             case _:
@@ -306,11 +335,13 @@ class Session:
             case Reason.NAME_INVALID:
                 return Final(ErrorKind.NAME_INVALID, texts.name_refused(event.text))
             case Reason.NAME_TAKEN:
-                # On a reconnect our own old connection may still be registered until the
-                # relay reaps it: keep trying. On a first join someone else has the name.
-                return Lost(
-                    texts.name_taken(self.client.username), wait=2.0, kind=ErrorKind.NAME_TAKEN
-                )
+                # The relay replaces an old connection of our own identity itself, so the name
+                # belongs to someone else: retrying cannot help.
+                return Final(ErrorKind.NAME_TAKEN, texts.name_refused(event.text))
+            case Reason.NAME_LOOKALIKE:
+                return Final(ErrorKind.NAME_LOOKALIKE, texts.name_refused(event.text))
+            case Reason.REPLACED:
+                return Final(ErrorKind.REPLACED, texts.REPLACED)
             case Reason.ROOM_FULL:
                 return Lost(texts.ROOM_FULL, kind=ErrorKind.ROOM_FULL)
             case _:

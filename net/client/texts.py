@@ -40,6 +40,24 @@ def connection_lost(detail: str = "") -> str:
 
 
 ROOM_RECREATED = "The room was recreated since you joined; join it again with its password."
+LOGIN_INTERRUPTED = (
+    "The connection ended while the room password was being checked. SocketChat does not try "
+    "again on its own, so that a fake relay cannot use retries to guess the password. Connect "
+    "again when you are ready."
+)
+REPLACED = "You joined this room again from another window or device; this one was closed."
+
+
+def relay_changed(where: str) -> str:
+    return (
+        f"This is not the room's relay you joined before: {where} proved a different key. "
+        "Nothing that depends on the password was sent. If the host made a new room there, "
+        "you can choose to trust the new relay; otherwise someone may be impersonating it."
+    )
+
+
+def no_such_room(where: str) -> str:
+    return f"{where} does not host the room you asked for (any more)."
 CLOSED_DURING_HANDSHAKE = "The room closed the connection during the handshake."
 TAMPERED = "The connection was corrupted or tampered with; reconnecting."
 

@@ -28,7 +28,7 @@ What lives where:
 
 from __future__ import annotations
 
-from net.proto._client import ClientProtocol, ClientState
+from net.proto._client import PASSWORD_EPOCH, ClientProtocol, ClientState
 from net.proto._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from net.proto._events import (
     Authenticated,
@@ -38,6 +38,7 @@ from net.proto._events import (
     ChatOpened,
     ConnectionClosed,
     Event,
+    Forgery,
     GoodbyeReceived,
     HandshakeComplete,
     JoinRequested,
@@ -50,6 +51,9 @@ from net.proto._events import (
     PongReceived,
     ProtocolViolation,
     Refused,
+    RelayIdentified,
+    RelayKeyMismatch,
+    RoomRequested,
     Welcomed,
 )
 from net.proto._frames import (
@@ -62,28 +66,32 @@ from net.proto._frames import (
     Reason,
 )
 from net.proto._messages import (
+    DEFAULT_ROOM,
     MESSAGE_ID_SIZE,
     ROOM_ID_SIZE,
     ChatItem,
     JoinedItem,
     LeftItem,
-    OutgoingMessage,
+    MemberInfo,
     PendingMessage,
     WelcomeArgs,
+    encode_item,
 )
-from net.proto._names import username_key, validate_username
+from net.proto._names import confusable_with, username_key, validate_username
 from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
 from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
-from net.proto._relay import RelayProtocol, RelayState, encode_broadcast
+from net.proto._relay import RelayCredentials, RelayProtocol, RelayState, encode_broadcast
 from net.proto._replay import RecentIds
 from net.proto._room import JoinRejected, Room
 
 __all__ = [
+    "DEFAULT_ROOM",
     "MAX_CLIENT_FRAME",
     "MAX_HANDSHAKE_FRAME",
     "MAX_MESSAGE_BYTES",
     "MAX_RELAY_FRAME",
     "MESSAGE_ID_SIZE",
+    "PASSWORD_EPOCH",
     "PROTOCOL_VERSION",
     "ROOM_ID_SIZE",
     "AuthFailure",
@@ -97,6 +105,7 @@ __all__ = [
     "ConnectionClosed",
     "DecodeError",
     "Event",
+    "Forgery",
     "FrameType",
     "GoodbyeReceived",
     "HandshakeComplete",
@@ -109,11 +118,11 @@ __all__ = [
     "LoginLimiter",
     "MemberArrived",
     "MemberDeparted",
+    "MemberInfo",
     "MessagesSubmitted",
     "NoticeReceived",
     "Outbox",
     "OutboxFull",
-    "OutgoingMessage",
     "PendingMessage",
     "PingReceived",
     "PongReceived",
@@ -122,14 +131,20 @@ __all__ = [
     "Reason",
     "RecentIds",
     "Refused",
+    "RelayCredentials",
+    "RelayIdentified",
+    "RelayKeyMismatch",
     "RelayProtocol",
     "RelayState",
     "RemoteProtocolError",
     "Room",
+    "RoomRequested",
     "TokenBucket",
     "WelcomeArgs",
     "Welcomed",
+    "confusable_with",
     "encode_broadcast",
+    "encode_item",
     "reconnect_delay",
     "source_key",
     "username_key",

@@ -1,7 +1,12 @@
-"""The client's state machine: hello → keys → SPAKE2 → JOIN → WELCOME → chat.
+"""The client's state machine: hello → relay proof → keys → SPAKE2 → JOIN → WELCOME → chat.
 
 See :class:`ClientProtocol`. The table :data:`CLIENT_RECEIVE` says which frames are accepted in
 which state; anything else from the relay is a protocol violation.
+
+Guessing stays online and bounded: the relay proves its long-term key (RELAY_HELLO's signature)
+before the client sends anything that depends on the password, a pinned key that differs stops
+the connection there, and :attr:`ClientProtocol.password_at_stake` tells the driver when a
+connection that ends now may have given a fake relay one guess — so it must not retry alone.
 """
 
 from __future__ import annotations
@@ -11,24 +16,29 @@ from collections.abc import Callable, Iterable
 
 from Crypto.Random import get_random_bytes
 
-from crypto.envelope import NONCE_SIZE, MessageHeader, open_message, seal_message
-from crypto.errors import AuthenticationError
+from crypto.envelope import MAX_OVERHEAD, envelope_header, open_message, seal_message
+from crypto.errors import AuthenticationError, SignatureError
+from crypto.identity import Identity, verify
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
 from crypto.transport import BroadcastOpener, FrameOpener, FrameSealer
 from net.proto import _events as ev
-from net.proto._connection import Connection, handshake_aad, session_transport_keys
+from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 from net.proto._frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
 from net.proto._messages import (
     CONFIRMATION_SIZE,
-    ENVELOPE_OVERHEAD,
+    DEFAULT_ROOM,
     MESSAGE_ID_SIZE,
-    SHARE_SIZE,
+    NONCE_SIZE,
+    ROOM_ID_SIZE,
     ChatItem,
     ClientHello,
+    ClientOpen,
+    ClientPake,
+    Join,
     JoinedItem,
-    OutgoingMessage,
+    MemberInfo,
     PendingMessage,
     Refusal,
     RelayHello,
@@ -37,24 +47,33 @@ from net.proto._messages import (
     decode_fixed,
     decode_items,
     encode_chat,
-    encode_join,
 )
 from net.proto._names import validate_username
 from net.proto._replay import RecentIds
+from net.proto._transcript import (
+    JOIN_CONTEXT,
+    RELAY_HELLO_CONTEXT,
+    join_signed,
+    pake_aad,
+    relay_hello_signed,
+    session_transport_keys,
+    transcript_hash,
+)
 
 _T = FrameType
-# What a CHAT frame body spends besides the texts: type byte, transport tag, u16 count; and per
-# message: id, timestamp, content-type length byte, sealed length, envelope nonce and tag.
-CHAT_FRAME_OVERHEAD = 1 + 16 + 2
-MESSAGE_OVERHEAD = MESSAGE_ID_SIZE + 8 + 1 + 4 + ENVELOPE_OVERHEAD
+#: Epoch 0: messages sealed under the key derived from the room password.
+PASSWORD_EPOCH = 0
+# What a CHAT frame body spends besides the envelopes: type byte, transport tag, u16 count;
+# and each envelope its u32 length.
+_CHAT_FRAME_OVERHEAD = 1 + 16 + 2
+_PER_MESSAGE = 4
 
 
 class ClientState(enum.Enum):
     IDLE = "idle"  # created; call initiate()
     AWAIT_RELAY_HELLO = "await relay hello"
     AWAIT_KEYS = "await keys"  # KeysRequired emitted; call provide_keys()
-    AWAIT_RELAY_PAKE = "await relay pake"
-    AWAIT_RELAY_CONFIRM = "await relay confirm"
+    AWAIT_RELAY_CONFIRM = "await relay confirm"  # our share and confirmation are out
     AWAIT_WELCOME = "await welcome"  # encrypted from here on; JOIN sent
     JOINED = "joined"
     CLOSED = "closed"
@@ -66,7 +85,6 @@ CLIENT_RECEIVE = {
     ClientState.IDLE: frozenset({_T.REFUSED}),
     ClientState.AWAIT_RELAY_HELLO: frozenset({_T.RELAY_HELLO, _T.REFUSED}),
     ClientState.AWAIT_KEYS: frozenset({_T.REFUSED}),
-    ClientState.AWAIT_RELAY_PAKE: frozenset({_T.RELAY_PAKE, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_RELAY_CONFIRM: frozenset({_T.RELAY_CONFIRM, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_WELCOME: frozenset({_T.WELCOME, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
     ClientState.JOINED: frozenset({_T.BROADCAST, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
@@ -76,10 +94,14 @@ CLIENT_RECEIVE = {
 class ClientProtocol(Connection):
     """One client connection to a relay, from hello to goodbye. Create one per attempt.
 
-    Call :meth:`initiate` first, then feed bytes. On :class:`~net.proto.KeysRequired`, derive
-    the room keys off the I/O thread and call :meth:`provide_keys`. After
-    :class:`~net.proto.Welcomed`, send with :meth:`send_messages`. Give every attempt the same
-    ``seen_ids`` so that a reconnect never shows a message twice.
+    Call :meth:`initiate` first, then feed bytes. :class:`~net.proto.RelayIdentified` (or
+    :class:`~net.proto.RelayKeyMismatch`, which ends the attempt) comes first; on
+    :class:`~net.proto.KeysRequired`, derive the room keys off the I/O thread and call
+    :meth:`provide_keys`. After :class:`~net.proto.Welcomed`, send with :meth:`send_messages`.
+    Give every attempt the same ``seen_ids`` so that a reconnect never shows a message twice.
+
+    ``room_id`` is the room to ask for (``DEFAULT_ROOM`` when only host and port are known);
+    ``expected_relay_key`` the relay key pinned for it or given by an invite.
     """
 
     _RECEIVE = CLIENT_RECEIVE
@@ -91,29 +113,47 @@ class ClientProtocol(Connection):
         self,
         *,
         username: str,
+        identity: Identity,
         keys: RoomKeys | None = None,
+        room_id: bytes = DEFAULT_ROOM,
+        expected_relay_key: bytes | None = None,
         seen_ids: RecentIds | None = None,
+        next_counter: int = 1,
         random_bytes: Callable[[int], bytes] = get_random_bytes,
         random_scalar: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(ClientState.IDLE, send_cap=MAX_CLIENT_FRAME)
+        if len(room_id) != ROOM_ID_SIZE:
+            raise LocalProtocolError(f"room_id must be {ROOM_ID_SIZE} bytes")
         self.username = validate_username(username)
+        self.identity = identity
         self.seen_ids = seen_ids if seen_ids is not None else RecentIds()
         #: Largest UTF-8 text send_messages() accepts; set by WELCOME.
         self.max_message_bytes = 0
+        #: The relay's long-term key once RELAY_HELLO proved it (pin it after joining).
+        self.relay_key = b""
+        #: Members by name, with the keys the relay lists (own entry included).
+        self.members: dict[str, MemberInfo] = {}
+        #: The counter the next message gets (strictly increasing per sender and epoch).
+        self.next_counter = next_counter
         self._keys = keys
+        self._requested_room = bytes(room_id)
+        self._expected_relay_key = expected_relay_key
         self._random_bytes = random_bytes
         self._random_scalar = random_scalar
         self._hello_body = b""
+        self._open_body = b""
+        self._relay_share = b""
         self._room_id = b""
         self._aad = b""
         self._pake: Spake2 | None = None
-        self._message_key = b""
+        self._transcript = b""
         self._broadcast: BroadcastOpener | None = None
+        self._confirmation_sent = False
+        self._relay_confirmed = False
         self._handlers = {
             _T.REFUSED: self._on_refused,
             _T.RELAY_HELLO: self._on_relay_hello,
-            _T.RELAY_PAKE: self._on_relay_pake,
             _T.RELAY_CONFIRM: self._on_relay_confirm,
             _T.AUTH_FAILED: self._on_auth_failed,
             _T.WELCOME: self._on_welcome,
@@ -129,20 +169,41 @@ class ClientProtocol(Connection):
         """The room the relay announced (``b""`` before RELAY_HELLO)."""
         return self._room_id
 
+    @property
+    def password_at_stake(self) -> bool:
+        """True from the moment our key confirmation went out until the relay's verified.
+
+        A connection that ends in this window (cut, refused, AUTH_FAILED) may have told
+        whoever answered whether one password guess was right: never reconnect by yourself.
+        """
+        return self._confirmation_sent and not self._relay_confirmed
+
+    @property
+    def confirmation_sent(self) -> bool:
+        """True once our key confirmation went out on this connection."""
+        return self._confirmation_sent
+
     # -- local API -------------------------------------------------------------------------
 
     def initiate(self) -> None:
-        """Queue CLIENT_HELLO. Call once right after connecting, then flush data_to_send()."""
+        """Queue CLIENT_HELLO and CLIENT_OPEN (one write: the room id sits at a fixed offset
+        of the stream, for load balancers). Call once right after connecting, then flush."""
         self._require(ClientState.IDLE)
-        payload = ClientHello(versions=(PROTOCOL_VERSION,)).encode()
-        self._hello_body = bytes((_T.CLIENT_HELLO,)) + payload
-        self._send_plain(_T.CLIENT_HELLO, payload)
+        hello = ClientHello(versions=(PROTOCOL_VERSION,)).encode()
+        opening = ClientOpen(
+            room_id=self._requested_room, nonce=self._random_bytes(NONCE_SIZE)
+        ).encode()
+        self._hello_body = bytes((_T.CLIENT_HELLO,)) + hello
+        self._open_body = bytes((_T.CLIENT_OPEN,)) + opening
+        self._send_plain(_T.CLIENT_HELLO, hello)
+        self._send_plain(_T.CLIENT_OPEN, opening)
         self._state = ClientState.AWAIT_RELAY_HELLO
 
     def provide_keys(self, keys: RoomKeys) -> None:
         """Hand over the room keys after KeysRequired (or early); the handshake continues.
 
-        Raises :class:`LocalProtocolError` if they are for another room than the relay announced.
+        Raises :class:`LocalProtocolError` if they are for another room than the relay
+        announced.
         """
         self._require(ClientState.IDLE, ClientState.AWAIT_RELAY_HELLO, ClientState.AWAIT_KEYS)
         if self._state is ClientState.AWAIT_KEYS and keys.room_id != self._room_id:
@@ -156,10 +217,13 @@ class ClientProtocol(Connection):
         return self._random_bytes(MESSAGE_ID_SIZE)
 
     def send_messages(self, messages: Iterable[PendingMessage | tuple[str, bytes, int]]) -> None:
-        """Seal each message for the room and queue them all in one CHAT frame (several only if
-        they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`, sending
-        nothing, if a text exceeds :attr:`max_message_bytes` or an id is not 16 bytes."""
+        """Sign and seal each message for the room and queue them in one CHAT frame (several
+        only if they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`,
+        sending nothing, if a text exceeds :meth:`message_limit` or an id is not 16 bytes."""
         self._require(ClientState.JOINED)
+        keys = self._keys
+        if keys is None:  # unreachable: JOINED implies a finished PAKE with keys
+            raise LocalProtocolError("no room keys")
         pending = [m if isinstance(m, PendingMessage) else PendingMessage(*m) for m in messages]
         checked = []
         for message in pending:  # validate everything before sealing anything
@@ -169,44 +233,41 @@ class ClientProtocol(Connection):
                 raise LocalProtocolError(
                     f"The message is {len(data)} bytes long; this room accepts at most {limit}."
                 )
-            checked.append((self._header(message), data))
-        batch: list[OutgoingMessage] = []
-        size = CHAT_FRAME_OVERHEAD
-        for header, data in checked:
-            outgoing = OutgoingMessage(
-                message_id=header.message_id,
-                timestamp_ms=header.timestamp_ms,
-                content_type=header.content_type,
-                sealed=seal_message(
-                    self._message_key, header, data, nonce=self._random_bytes(NONCE_SIZE)
-                ),
+            if len(message.message_id) != MESSAGE_ID_SIZE:
+                raise LocalProtocolError(f"message_id must be {MESSAGE_ID_SIZE} bytes")
+            if not 0 <= message.timestamp_ms < 2**64:
+                raise LocalProtocolError("timestamp out of range")
+            checked.append((message, data))
+        batch: list[bytes] = []
+        size = _CHAT_FRAME_OVERHEAD
+        for message, data in checked:
+            envelope = seal_message(
+                keys.message,
+                identity=self.identity,
+                room_id=self._room_id,
+                sender=self.username,
+                message_id=bytes(message.message_id),
+                epoch=PASSWORD_EPOCH,
+                counter=self.next_counter,
+                timestamp_ms=message.timestamp_ms,
+                content_type=message.content_type,
+                body=data,
             )
-            item_size = MESSAGE_OVERHEAD + len(header.content_type.encode("utf-8")) + len(data)
-            if batch and size + item_size > MAX_CLIENT_FRAME:
+            self.next_counter += 1
+            if batch and size + _PER_MESSAGE + len(envelope) > MAX_CLIENT_FRAME:
                 self._send_sealed(_T.CHAT, encode_chat(batch))
-                batch, size = [], CHAT_FRAME_OVERHEAD
-            batch.append(outgoing)
-            size += item_size
+                batch, size = [], _CHAT_FRAME_OVERHEAD
+            batch.append(envelope)
+            size += _PER_MESSAGE + len(envelope)
         if batch:
             self._send_sealed(_T.CHAT, encode_chat(batch))
 
     def message_limit(self, content_type: str = "text/plain") -> int:
         """The largest message (UTF-8 bytes) that may be sent now: the room's limit, or what
         fits one CHAT frame if that is smaller."""
-        fits = MAX_CLIENT_FRAME - CHAT_FRAME_OVERHEAD - MESSAGE_OVERHEAD
-        return min(self.max_message_bytes, fits - len(content_type.encode("utf-8")))
-
-    def _header(self, message: PendingMessage) -> MessageHeader:
-        try:
-            return MessageHeader(
-                room_id=self._room_id,
-                sender=self.username,
-                message_id=bytes(message.message_id),
-                timestamp_ms=message.timestamp_ms,
-                content_type=message.content_type,
-            )
-        except ValueError as exc:  # a bad id length or timestamp: the caller's mistake
-            raise LocalProtocolError(str(exc)) from None
+        type_bytes = len(content_type.encode("utf-8"))
+        fits = MAX_CLIENT_FRAME - _CHAT_FRAME_OVERHEAD - _PER_MESSAGE - MAX_OVERHEAD
+        return min(self.max_message_bytes, fits + 255 - type_bytes)
 
     # -- handshake -------------------------------------------------------------------------
 
@@ -223,8 +284,33 @@ class ClientProtocol(Connection):
             raise RemoteProtocolError(
                 f"relay chose version {hello.version}, which we did not offer"
             )
+        if self._requested_room != DEFAULT_ROOM and hello.room_id != self._requested_room:
+            raise RemoteProtocolError("relay answered for another room than we asked for")
+        unsigned = bytes((_T.RELAY_HELLO,)) + hello.unsigned()
+        try:
+            verify(
+                hello.relay_key,
+                relay_hello_signed(self._hello_body, self._open_body, unsigned),
+                hello.signature,
+                context=RELAY_HELLO_CONTEXT,
+            )
+        except AuthenticationError:
+            raise RemoteProtocolError("the relay's signature over the handshake does not verify") from None
+        expected = self._expected_relay_key
+        if expected is not None and hello.relay_key != expected:
+            # Stop here: nothing that depends on the password has left this machine.
+            self._emit(
+                ev.RelayKeyMismatch(
+                    room_id=hello.room_id, expected=expected, presented=hello.relay_key
+                )
+            )
+            self._state = ClientState.CLOSED
+            return
+        self.relay_key = hello.relay_key
         self._room_id = hello.room_id
-        self._aad = handshake_aad(self._hello_body, bytes((_T.RELAY_HELLO,)) + payload)
+        self._relay_share = hello.share
+        self._aad = pake_aad(self._hello_body, self._open_body, bytes((_T.RELAY_HELLO,)) + payload)
+        self._emit(ev.RelayIdentified(room_id=hello.room_id, relay_key=hello.relay_key))
         if self._keys is not None and self._keys.room_id == hello.room_id:
             self._start_pake(self._keys)
         else:
@@ -234,7 +320,7 @@ class ClientProtocol(Connection):
 
     def _start_pake(self, keys: RoomKeys) -> None:
         identity_a, identity_b = identities(self._room_id)
-        self._pake = Spake2(
+        pake = Spake2(
             Spake2Secret.from_access_key(keys.access),
             role=Role.A,
             identity_a=identity_a,
@@ -242,39 +328,50 @@ class ClientProtocol(Connection):
             aad=self._aad,
             random_scalar=self._random_scalar,
         )
-        self._message_key = keys.message
-        self._send_plain(_T.CLIENT_PAKE, self._pake.start())
-        self._state = ClientState.AWAIT_RELAY_PAKE
-
-    def _current_pake(self) -> Spake2:
-        if self._pake is None:  # unreachable while the state table is right
-            raise RemoteProtocolError("handshake frame without a handshake in progress")
-        return self._pake
-
-    def _on_relay_pake(self, payload: bytes) -> None:
-        share = decode_fixed(payload, SHARE_SIZE, "relay share")
+        share = pake.start()
         try:
-            confirmation = self._current_pake().finish(share)
+            confirmation = pake.finish(self._relay_share)
         except AuthenticationError:
+            # Nothing was sent: an invalid share costs us no guess.
             self._auth_failed(ev.AuthFailure.INVALID_SHARE)
             return
-        self._send_plain(_T.CLIENT_CONFIRM, confirmation)
+        self._pake = pake
+        self._send_plain(_T.CLIENT_PAKE, ClientPake(share=share, confirmation=confirmation).encode())
+        self._confirmation_sent = True
         self._state = ClientState.AWAIT_RELAY_CONFIRM
 
     def _on_relay_confirm(self, payload: bytes) -> None:
         confirmation = decode_fixed(payload, CONFIRMATION_SIZE, "relay confirmation")
-        pake = self._current_pake()
+        pake = self._pake
+        if pake is None:  # unreachable while the state table is right
+            raise RemoteProtocolError("confirmation without a handshake in progress")
         try:
             session_key = pake.verify(confirmation)
         except AuthenticationError:
             self._auth_failed(ev.AuthFailure.RELAY_UNPROVEN)
             return
+        self._relay_confirmed = True
         to_relay, to_client = session_transport_keys(pake, session_key)
         self._start_encryption(FrameSealer(to_relay), FrameOpener(to_client), MAX_RELAY_FRAME)
+        self._transcript = transcript_hash(pake)
         self._pake = None
         self._state = ClientState.AWAIT_WELCOME
         self._emit(ev.HandshakeComplete())
-        self._send_sealed(_T.JOIN, encode_join(self.username))
+        self._send_sealed(_T.JOIN, self._join_payload())
+
+    def _join_payload(self) -> bytes:
+        signing_key, dh_key = self.identity.signing_public, self.identity.dh_public
+        proof = self.identity.sign(
+            join_signed(
+                transcript=self._transcript,
+                room_id=self._room_id,
+                name=self.username,
+                signing_key=signing_key,
+                dh_key=dh_key,
+            ),
+            context=JOIN_CONTEXT,
+        )
+        return Join(name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof).encode()
 
     def _on_auth_failed(self, payload: bytes) -> None:
         if payload:
@@ -290,14 +387,19 @@ class ClientProtocol(Connection):
     # -- encrypted phase -------------------------------------------------------------------
 
     def _on_welcome(self, payload: bytes) -> None:
-        welcome = Welcome.decode(payload)
+        welcome, history_items = Welcome.decode(payload)
         if welcome.your_name != self.username:
             raise RemoteProtocolError("relay welcomed us under another name")
+        members = {member.name: member for member in welcome.members}
+        own = members.get(self.username)
+        if own is None or own.signing_key != self.identity.signing_public:
+            raise RemoteProtocolError("relay lists us without our identity")
+        self.members = members
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         self.max_message_bytes = welcome.max_message_bytes
         history = tuple(
             event
-            for item in welcome.history
+            for item in history_items
             if (event := self._open_chat(item, from_history=True)) is not None
         )
         self._state = ClientState.JOINED
@@ -323,37 +425,59 @@ class ClientProtocol(Connection):
                 if event is not None:
                     self._emit(event)
             elif isinstance(item, JoinedItem):
-                self._emit(ev.MemberArrived(name=item.name))
+                self.members[item.member.name] = item.member
+                self._emit(ev.MemberArrived(member=item.member))
             else:
+                self.members.pop(item.name, None)
                 self._emit(ev.MemberDeparted(name=item.name, code=item.code))
 
     def _open_chat(
         self, item: ChatItem, *, from_history: bool
     ) -> ev.ChatOpened | ev.ChatForged | None:
-        """Open one relayed message as sent by the sender the relay attests; None if seen."""
-        if item.message_id in self.seen_ids:
-            return None  # replay protection: a duplicate is dropped without a word
+        """Open and verify one relayed message as sent by the attested sender; None if seen."""
         try:
-            header = MessageHeader(
-                room_id=self._room_id,
-                sender=item.sender,
-                message_id=item.message_id,
-                timestamp_ms=item.timestamp_ms,
-                content_type=item.content_type,
-            )
-            text = open_message(self._message_key, header, item.sealed).decode("utf-8")
-        except (AuthenticationError, ValueError):  # ValueError: too short, or bad UTF-8 text
+            message_id, epoch = envelope_header(item.envelope)
+        except ValueError:
+            raise RemoteProtocolError("relay forwarded a runt envelope") from None
+        if message_id in self.seen_ids:
+            return None  # replay protection: a duplicate is dropped without a word
+        keys = self._keys
+
+        def forged(why: ev.Forgery) -> ev.ChatForged:
             # Not our connection's fault (another member or the relay): report, do not fail.
             return ev.ChatForged(
-                sender=item.sender, message_id=item.message_id, from_history=from_history
+                sender=item.sender, message_id=message_id, from_history=from_history, why=why
             )
-        self.seen_ids.add(item.message_id)
+
+        if keys is None or epoch != PASSWORD_EPOCH:
+            return forged(ev.Forgery.UNREADABLE)
+        try:
+            opened = open_message(
+                keys.message, item.envelope, room_id=self._room_id, sender=item.sender
+            )
+        except SignatureError:
+            return forged(ev.Forgery.BAD_SIGNATURE)
+        except AuthenticationError:
+            return forged(ev.Forgery.UNREADABLE)
+        member = self.members.get(item.sender)
+        if member is not None and member.signing_key != opened.signing_key:
+            return forged(ev.Forgery.WRONG_KEY)
+        text = ""
+        if opened.content_type == "text/plain":
+            try:
+                text = opened.body.decode("utf-8")
+            except UnicodeDecodeError:
+                return forged(ev.Forgery.UNREADABLE)
+        self.seen_ids.add(message_id)
         return ev.ChatOpened(
             sender=item.sender,
+            signing_key=opened.signing_key,
             text=text,
-            message_id=item.message_id,
-            timestamp_ms=item.timestamp_ms,
-            content_type=item.content_type,
+            message_id=message_id,
+            timestamp_ms=opened.timestamp_ms,
+            content_type=opened.content_type,
+            epoch=opened.epoch,
+            counter=opened.counter,
             from_history=from_history,
         )
 

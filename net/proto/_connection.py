@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import hashlib
 from collections.abc import Callable, Mapping
 
 from crypto.errors import AuthenticationError
-from crypto.spake2 import Spake2
-from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer, derive_transport_keys
+from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer
 from net.proto import _events as ev
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 from net.proto._frames import MAX_HANDSHAKE_FRAME, FrameReader, FrameType, Reason, encode_frame
@@ -220,18 +218,3 @@ class Connection:
         code, text = decode_code_text(payload)
         self._emit(ev.GoodbyeReceived(code=code, text=text))
         self._state = self._CLOSED
-
-
-def handshake_aad(client_hello_body: bytes, relay_hello_body: bytes) -> bytes:
-    """The SPAKE2 aad: SHA-256 over both hello bodies (type byte included).
-
-    Both confirmations depend on it, so a man in the middle who edits either hello makes
-    the handshake fail instead of, say, downgrading the version.
-    """
-    return hashlib.sha256(bytes(client_hello_body) + bytes(relay_hello_body)).digest()
-
-
-def session_transport_keys(pake: Spake2, session_key: bytes) -> tuple[bytes, bytes]:
-    """(client→relay, relay→client) frame keys for a verified SPAKE2 run."""
-    transcript_hash = hashlib.sha256(pake.transcript).digest()
-    return derive_transport_keys(session_key, transcript_hash=transcript_hash)

@@ -11,7 +11,55 @@ import enum
 from dataclasses import dataclass
 
 from net.proto._frames import Reason
-from net.proto._messages import OutgoingMessage
+from net.proto._messages import MemberInfo
+
+
+class AuthFailure(enum.Enum):
+    """Why a password proof failed; decide on this, never on text."""
+
+    #: Relay: the client's confirmation did not verify. Client: the relay said AUTH_FAILED.
+    WRONG_PASSWORD = "wrong password"  # noqa: S105 - a label, not a password
+    #: Either side: the peer's SPAKE2 share was not a valid point.
+    INVALID_SHARE = "invalid handshake share"
+    #: Client: the relay's confirmation did not verify (wrong password, or a man in the middle).
+    RELAY_UNPROVEN = "relay could not prove it knows the room password"
+
+
+class Forgery(enum.Enum):
+    """Why a chat item was not shown as a message."""
+
+    #: It does not open under the room's key for that room, id and attested sender: moved,
+    #: tampered with, or sealed by someone without the key.
+    UNREADABLE = "does not open under the room key"
+    #: It opens, but the sender's signature does not verify.
+    BAD_SIGNATURE = "signature does not verify"
+    #: Signed by another identity key than the member list gives for its sender.
+    WRONG_KEY = "signed by another key than the sender's"
+
+
+# -- client side ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayIdentified:
+    """Client: the relay proved it holds ``relay_key`` for ``room_id`` (its signature over this
+    handshake verifies). Nothing password-dependent has been sent yet. If it matches what was
+    expected (a pin or an invite), the handshake goes on by itself; the driver pins it once
+    the join succeeds."""
+
+    room_id: bytes
+    relay_key: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayKeyMismatch:
+    """Client: the relay for ``room_id`` presented ``presented`` but ``expected`` was pinned (or
+    given in an invite). The connection is over and nothing password-dependent was sent: tell
+    the person, and do not retry by yourself."""
+
+    room_id: bytes
+    expected: bytes
+    presented: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,19 +79,113 @@ class HandshakeComplete:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Welcomed:
+    """Client: we are in the room. ``members`` as the relay lists them (with their identity
+    keys), ``history`` oldest first. ``max_message_bytes`` is the largest UTF-8 text
+    ``send_messages`` accepts."""
+
+    your_name: str
+    members: tuple[MemberInfo, ...]
+    history: tuple[ChatOpened | ChatForged, ...]
+    max_message_bytes: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatOpened:
+    """Client: a message that opened under the room key for the relay-attested ``sender`` and
+    whose signature verifies under ``signing_key``.
+
+    If the sender is in the member list, ``signing_key`` is the key listed for it (otherwise the
+    item is :class:`ChatForged`); a sender who has left (history) is checked by the driver
+    against what it remembers. Your own messages come back this way too: that is the delivery
+    confirmation. Messages whose id was seen before never get here.
+    """
+
+    sender: str
+    signing_key: bytes
+    text: str
+    message_id: bytes
+    timestamp_ms: int
+    content_type: str
+    epoch: int
+    counter: int
+    from_history: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatForged:
+    """Client: a chat item that must NOT be shown as coming from ``sender``; ``why`` says what
+    failed. Someone tried to speak in another member's name, or moved a message from another
+    room. A warning line at most."""
+
+    sender: str
+    message_id: bytes
+    from_history: bool
+    why: Forgery
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberArrived:
+    """Client: a member entered the room, with the identity keys it proved to the relay."""
+
+    member: MemberInfo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberDeparted:
+    """Client: ``name`` left the room; ``code`` says why."""
+
+    name: str
+    code: Reason | int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoticeReceived:
+    """Client: a non-fatal message from the relay (for example RATE_LIMITED "slow down")."""
+
+    code: Reason | int
+    text: str
+
+
+# -- relay side -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoomRequested:
+    """Relay: the client asks for ``room_id`` (all zero: the relay's default room). Call
+    ``select_room`` with that room's credentials, or ``refuse(NO_SUCH_ROOM, ...)``."""
+
+    room_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Authenticated:
     """Relay: the client proved it knows the room password; expect JoinRequested next."""
 
 
-class AuthFailure(enum.Enum):
-    """Why a password proof failed; decide on this, never on text."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JoinRequested:
+    """Relay: the client asks to join as ``username`` (exactly as sent) with the identity keys
+    whose possession it proved (the core checked the proof). Check the name with the room's
+    rules, then call ``accept_join`` or ``reject_join``."""
 
-    #: Relay: the client's confirmation did not verify. Client: the relay said AUTH_FAILED.
-    WRONG_PASSWORD = "wrong password"  # noqa: S105 - a label, not a password
-    #: Either side: the peer's SPAKE2 share was not a valid point.
-    INVALID_SHARE = "invalid handshake share"
-    #: Client: the relay's confirmation did not verify (wrong password, or a man in the middle).
-    RELAY_UNPROVEN = "relay could not prove it knows the room password"
+    username: str
+    signing_key: bytes
+    dh_key: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagesSubmitted:
+    """Relay: a joined member submitted envelopes; attest and broadcast them unchanged.
+
+    The envelopes are views into the frame just received: use (or copy) them before feeding
+    the core more bytes.
+    """
+
+    envelopes: tuple[memoryview, ...]
+
+
+# -- either side ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,92 +209,6 @@ class Refused:
     code: Reason | int
     text: str
     retry_after_ms: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class JoinRequested:
-    """Relay: the client asks to join as ``username`` (exactly as sent).
-
-    Check it with ``validate_username`` and for uniqueness with ``username_key``, then call
-    ``accept_join`` or ``reject_join``.
-    """
-
-    username: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatOpened:
-    """Client: a chat message that opened under the room key with the relay-attested sender.
-
-    Your own messages come back this way too (``sender`` is your name): use that as delivery
-    confirmation. Messages whose id was seen before never get here.
-    """
-
-    sender: str
-    text: str
-    message_id: bytes
-    timestamp_ms: int
-    content_type: str
-    from_history: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatForged:
-    """Client: a chat item that does NOT open as coming from ``sender`` (or is unreadable).
-
-    Someone tried to speak in another member's name, or moved a message from another room.
-    Never show it as a message from ``sender``; a warning line at most.
-    """
-
-    sender: str
-    message_id: bytes
-    from_history: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Welcomed:
-    """Client: we are in the room. ``members`` as the relay lists them, ``history`` oldest first.
-
-    ``max_message_bytes`` is the largest UTF-8 text ``send_messages`` will accept.
-    """
-
-    your_name: str
-    members: tuple[str, ...]
-    history: tuple[ChatOpened | ChatForged, ...]
-    max_message_bytes: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MessagesSubmitted:
-    """Relay: a joined member submitted sealed messages; attest and broadcast them.
-
-    Turn each into ``ChatItem.from_outgoing(message, sender=member_name)``.
-    """
-
-    messages: tuple[OutgoingMessage, ...]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemberArrived:
-    """Client: ``name`` entered the room."""
-
-    name: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemberDeparted:
-    """Client: ``name`` left the room; ``code`` says why."""
-
-    name: str
-    code: Reason | int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class NoticeReceived:
-    """Client: a non-fatal message from the relay (for example RATE_LIMITED "slow down")."""
-
-    code: Reason | int
-    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -194,19 +250,22 @@ class ConnectionClosed:
 
 
 Event = (
-    KeysRequired
+    RelayIdentified
+    | RelayKeyMismatch
+    | KeysRequired
     | HandshakeComplete
-    | Authenticated
-    | AuthenticationFailed
-    | Refused
-    | JoinRequested
     | Welcomed
     | ChatOpened
     | ChatForged
-    | MessagesSubmitted
     | MemberArrived
     | MemberDeparted
     | NoticeReceived
+    | RoomRequested
+    | Authenticated
+    | JoinRequested
+    | MessagesSubmitted
+    | AuthenticationFailed
+    | Refused
     | GoodbyeReceived
     | PingReceived
     | PongReceived

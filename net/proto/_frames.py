@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 PREFIX_SIZE = 4
 #: Cap on every frame, both directions, until the handshake is complete.
 MAX_HANDSHAKE_FRAME = 4096
@@ -27,17 +27,17 @@ MAX_MESSAGE_BYTES = 4000
 
 
 class FrameType(enum.IntEnum):
-    """The first byte of every frame body."""
+    """The first byte of every frame body. 0x04 and 0x05 were v1's RELAY_PAKE and
+    CLIENT_CONFIRM: never reused, so a stray v1 frame is an unknown type, not a misread one."""
 
     # Plaintext handshake frames.
-    CLIENT_HELLO = 0x01
+    CLIENT_HELLO = 0x01  # layout fixed forever (magic, versions)
     RELAY_HELLO = 0x02
     CLIENT_PAKE = 0x03
-    RELAY_PAKE = 0x04
-    CLIENT_CONFIRM = 0x05
     RELAY_CONFIRM = 0x06
     AUTH_FAILED = 0x07
-    REFUSED = 0x08
+    REFUSED = 0x08  # layout fixed forever (code, retry, text)
+    CLIENT_OPEN = 0x09
     # Encrypted unicast frames (per-connection keys).
     JOIN = 0x10
     WELCOME = 0x11
@@ -68,6 +68,9 @@ class Reason(enum.IntEnum):
     LEAVING = 13
     CONNECTION_LOST = 14
     MESSAGE_TOO_LARGE = 15
+    NAME_LOOKALIKE = 16  # the name looks like a member's (UTS #39 skeleton)
+    NO_SUCH_ROOM = 17  # the relay does not serve the room the client asked for
+    REPLACED = 18  # the same identity joined again on another connection
 
 
 def reason(code: int) -> Reason | int:

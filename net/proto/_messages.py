@@ -1,12 +1,19 @@
-"""Frame payloads of protocol v1: dataclasses with ``encode()`` and ``decode()``.
+"""Frame payloads of protocol v2: dataclasses with ``encode()`` and ``decode()``.
 
 ``encode`` returns the payload (without the type byte and, for encrypted frames, before
-sealing); ``decode`` takes a payload and raises :class:`net.errors.DecodeError` for anything
-malformed, including trailing bytes. Both sides share these, so tests round-trip them directly.
+sealing); ``decode`` takes a payload and raises :class:`DecodeError` for anything malformed,
+including trailing bytes. Both sides share these, so tests round-trip them directly. The exact
+layouts are in docs/PROTOCOL.md, section 2.
+
+Chat messages travel as *envelopes* (:mod:`crypto.envelope`): opaque sealed bytes whose first
+16 bytes are the message id. The relay never decodes an envelope: it prefixes the sender it
+attests and forwards the bytes as they came (a broadcast CHAT item), so its per-message work is
+slicing and joining, not re-encoding.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from net.proto._codec import Reader, Writer
@@ -16,16 +23,20 @@ from net.proto._frames import Reason, reason
 MAGIC = b"SocketChat"
 ROOM_ID_SIZE = 16
 MESSAGE_ID_SIZE = 16
+NONCE_SIZE = 32
+KEY_SIZE = 32
+SIGNATURE_SIZE = 64
 SHARE_SIZE = 65
 CONFIRMATION_SIZE = 32
 BROADCAST_KEY_SIZE = 32
-#: AES-GCM envelope overhead (nonce + tag): a sealed message is this much longer than its text.
-ENVELOPE_OVERHEAD = 12 + 16
-TEXT_PLAIN = "text/plain"
+#: The room id that asks the relay for the room it serves by default (a joiner who typed only
+#: host, port and password does not know the room id yet).
+DEFAULT_ROOM = bytes(ROOM_ID_SIZE)
 
 _KIND_CHAT = 1
 _KIND_JOINED = 2
 _KIND_LEFT = 3
+_CHAT_ITEM_KIND = bytes((_KIND_CHAT,))
 
 
 # -- handshake ------------------------------------------------------------------------------
@@ -57,21 +68,82 @@ class ClientHello:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ClientOpen:
+    """CLIENT_OPEN: which room (``DEFAULT_ROOM`` for the relay's default) and a fresh nonce
+    that the relay's signature in RELAY_HELLO must cover (so no old hello can be replayed)."""
+
+    room_id: bytes
+    nonce: bytes
+
+    def encode(self) -> bytes:
+        w = Writer().raw(self.room_id, ROOM_ID_SIZE, "room id")
+        return w.raw(self.nonce, NONCE_SIZE, "client nonce").getvalue()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> ClientOpen:
+        r = Reader(payload)
+        opened = cls(room_id=r.raw(ROOM_ID_SIZE, "room id"), nonce=r.raw(NONCE_SIZE, "nonce"))
+        r.finish()
+        return opened
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RelayHello:
-    """RELAY_HELLO: the version the relay chose and the room id (also the scrypt salt)."""
+    """RELAY_HELLO: the chosen version, the room (its id is also the scrypt salt), the relay's
+    long-term Ed25519 key, a fresh nonce, the relay's SPAKE2 share, and the relay's signature
+    over the transcript so far (see :func:`relay_hello_signed_bytes`)."""
 
     version: int
     room_id: bytes
+    relay_key: bytes
+    nonce: bytes
+    share: bytes
+    signature: bytes
+
+    def unsigned(self) -> bytes:
+        """The payload without its trailing signature (what the signature covers)."""
+        w = Writer().u16(self.version, "version").raw(self.room_id, ROOM_ID_SIZE, "room id")
+        w.raw(self.relay_key, KEY_SIZE, "relay key").raw(self.nonce, NONCE_SIZE, "relay nonce")
+        return w.raw(self.share, SHARE_SIZE, "relay share").getvalue()
 
     def encode(self) -> bytes:
-        return Writer().u16(self.version).raw(self.room_id, ROOM_ID_SIZE, "room id").getvalue()
+        return self.unsigned() + _fixed(self.signature, SIGNATURE_SIZE, "signature")
 
     @classmethod
     def decode(cls, payload: bytes) -> RelayHello:
         r = Reader(payload)
-        hello = cls(version=r.u16("version"), room_id=r.raw(ROOM_ID_SIZE, "room id"))
+        hello = cls(
+            version=r.u16("version"),
+            room_id=r.raw(ROOM_ID_SIZE, "room id"),
+            relay_key=r.raw(KEY_SIZE, "relay key"),
+            nonce=r.raw(NONCE_SIZE, "relay nonce"),
+            share=r.raw(SHARE_SIZE, "relay share"),
+            signature=r.raw(SIGNATURE_SIZE, "signature"),
+        )
         r.finish()
         return hello
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientPake:
+    """CLIENT_PAKE: the client's SPAKE2 share and its key confirmation, in one frame."""
+
+    share: bytes
+    confirmation: bytes
+
+    def encode(self) -> bytes:
+        w = Writer().raw(self.share, SHARE_SIZE, "client share")
+        return w.raw(self.confirmation, CONFIRMATION_SIZE, "confirmation").getvalue()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> ClientPake:
+        r = Reader(payload)
+        pake = cls(
+            share=r.raw(SHARE_SIZE, "client share"),
+            confirmation=r.raw(CONFIRMATION_SIZE, "confirmation"),
+        )
+        r.finish()
+        return pake
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,11 +169,50 @@ class Refusal:
 
 
 def decode_fixed(payload: bytes, size: int, what: str) -> bytes:
-    """A payload that is exactly one fixed-size field (a PAKE share or a confirmation)."""
+    """A payload that is exactly one fixed-size field (a confirmation)."""
     r = Reader(payload)
     value = r.raw(size, what)
     r.finish()
     return value
+
+
+def _fixed(data: bytes, size: int, what: str) -> bytes:
+    if len(data) != size:
+        raise LocalProtocolError(f"{what} must be {size} bytes, not {len(data)}")
+    return bytes(data)
+
+
+# -- members --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberInfo:
+    """A member as the relay lists it: the name and the identity keys it proved it holds.
+
+    ``signing_key`` is the Ed25519 key every message of this member is signed with;
+    ``dh_key`` the X25519 key others seal to it. ``flags`` are reserved (0).
+    """
+
+    name: str
+    signing_key: bytes
+    dh_key: bytes
+    flags: int = 0
+
+    def write(self, w: Writer) -> None:
+        w.str8(self.name, "member name").raw(self.signing_key, KEY_SIZE, "signing key")
+        w.raw(self.dh_key, KEY_SIZE, "dh key").u8(self.flags, "member flags")
+
+    @classmethod
+    def read(cls, r: Reader) -> MemberInfo:
+        return cls(
+            name=r.str8("member name"),
+            signing_key=r.raw(KEY_SIZE, "signing key"),
+            dh_key=r.raw(KEY_SIZE, "dh key"),
+            flags=r.u8("member flags"),
+        )
+
+    def encoded_size(self) -> int:
+        return 1 + len(self.name.encode("utf-8")) + 2 * KEY_SIZE + 1
 
 
 # -- encrypted unicast ----------------------------------------------------------------------
@@ -131,57 +242,65 @@ def decode_token(payload: bytes) -> int:
     return token
 
 
-def encode_join(username: str) -> bytes:
-    """JOIN payload: str8 username."""
-    return Writer().str8(username, "username").getvalue()
-
-
-def decode_join(payload: bytes) -> str:
-    r = Reader(payload)
-    name = r.str8("username")
-    r.finish()
-    return name
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OutgoingMessage:
-    """One sealed chat message as a client submits it (CHAT frame); the relay adds the sender."""
+class Join:
+    """JOIN: the name to join as, the device's identity keys, and a signature proving the
+    client holds the signing key, bound to this connection (:func:`join_signed_bytes`)."""
 
-    message_id: bytes
-    timestamp_ms: int
-    content_type: str
-    sealed: bytes
+    name: str
+    signing_key: bytes
+    dh_key: bytes
+    proof: bytes
 
-    def _write(self, w: Writer) -> None:
-        w.raw(self.message_id, MESSAGE_ID_SIZE, "message id").u64(self.timestamp_ms, "timestamp")
-        w.str8(self.content_type, "content type").bytes32(self.sealed, "sealed message")
+    def encode(self) -> bytes:
+        w = Writer().str8(self.name, "name").raw(self.signing_key, KEY_SIZE, "signing key")
+        w.raw(self.dh_key, KEY_SIZE, "dh key")
+        return w.raw(self.proof, SIGNATURE_SIZE, "proof").getvalue()
 
     @classmethod
-    def _read(cls, r: Reader) -> OutgoingMessage:
-        return cls(
-            message_id=r.raw(MESSAGE_ID_SIZE, "message id"),
-            timestamp_ms=r.u64("timestamp"),
-            content_type=r.str8("content type"),
-            sealed=r.bytes32("sealed message"),
+    def decode(cls, payload: bytes) -> Join:
+        r = Reader(payload)
+        join = cls(
+            name=r.str8("name"),
+            signing_key=r.raw(KEY_SIZE, "signing key"),
+            dh_key=r.raw(KEY_SIZE, "dh key"),
+            proof=r.raw(SIGNATURE_SIZE, "proof"),
         )
+        r.finish()
+        return join
 
 
-def encode_chat(messages: tuple[OutgoingMessage, ...] | list[OutgoingMessage]) -> bytes:
-    """CHAT payload: u16 count + messages."""
-    w = Writer().u16(len(messages), "message count")
-    for message in messages:
-        message._write(w)
+def encode_chat(envelopes: Sequence[bytes]) -> bytes:
+    """CHAT payload: u16 count + count × bytes32 envelope."""
+    w = Writer().u16(len(envelopes), "message count")
+    for envelope in envelopes:
+        w.bytes32(envelope, "envelope")
     return w.getvalue()
 
 
-def decode_chat(payload: bytes) -> tuple[OutgoingMessage, ...]:
-    r = Reader(payload)
-    count = r.u16("message count")
+def decode_chat(payload: bytes) -> list[memoryview]:
+    """The envelopes of a CHAT payload, as views into ``payload`` (nothing copied)."""
+    view = memoryview(payload)
+    end = len(view)
+    if end < 2:
+        raise DecodeError("truncated message count")
+    count = int.from_bytes(view[:2], "big")
     if count == 0:
         raise DecodeError("empty chat frame")
-    messages = tuple(OutgoingMessage._read(r) for _ in range(count))
-    r.finish()
-    return messages
+    pos = 2
+    envelopes = []
+    for _ in range(count):
+        if end - pos < 4:
+            raise DecodeError("truncated envelope length")
+        size = int.from_bytes(view[pos : pos + 4], "big")
+        pos += 4
+        if size > end - pos:
+            raise DecodeError("truncated envelope")
+        envelopes.append(view[pos : pos + size])
+        pos += size
+    if pos != end:
+        raise DecodeError("trailing bytes")
+    return envelopes
 
 
 # -- broadcast items (also the history in WELCOME) ------------------------------------------
@@ -189,31 +308,22 @@ def decode_chat(payload: bytes) -> tuple[OutgoingMessage, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChatItem:
-    """A chat message as the relay forwards it: ``sender`` is the relay's attestation."""
+    """A chat message as the relay forwards it: ``sender`` is the relay's attestation,
+    ``envelope`` the sender's sealed bytes as they were sent."""
 
     sender: str
-    message_id: bytes
-    timestamp_ms: int
-    content_type: str
-    sealed: bytes
+    envelope: bytes
 
-    @classmethod
-    def from_outgoing(cls, message: OutgoingMessage, *, sender: str) -> ChatItem:
-        """Attest ``message`` as sent by ``sender`` (the relay calls this on each submission)."""
-        return cls(
-            sender=sender,
-            message_id=message.message_id,
-            timestamp_ms=message.timestamp_ms,
-            content_type=message.content_type,
-            sealed=message.sealed,
-        )
+    @property
+    def message_id(self) -> bytes:
+        return bytes(self.envelope[:MESSAGE_ID_SIZE])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JoinedItem:
-    """``name`` entered the room."""
+    """A member entered the room."""
 
-    name: str
+    member: MemberInfo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,42 +337,49 @@ class LeftItem:
 BroadcastItem = ChatItem | JoinedItem | LeftItem
 
 
-def _write_item(w: Writer, item: BroadcastItem) -> None:
+def chat_item_prefix(sender: str) -> bytes:
+    """The bytes a CHAT item starts with for ``sender`` (kind and name): the relay caches it
+    per member and builds each item as ``prefix + u32 length + envelope``."""
+    return Writer().u8(_KIND_CHAT).str8(sender, "sender").getvalue()
+
+
+def encode_chat_item(prefix: bytes, envelope: bytes | memoryview) -> bytes:
+    """One CHAT item from a cached :func:`chat_item_prefix` and the envelope as sent."""
+    return b"".join((prefix, len(envelope).to_bytes(4, "big"), envelope))
+
+
+def encode_item(item: BroadcastItem) -> bytes:
+    """One broadcast item, kind byte included."""
     if isinstance(item, ChatItem):
-        w.u8(_KIND_CHAT).str8(item.sender, "sender")
-        w.raw(item.message_id, MESSAGE_ID_SIZE, "message id").u64(item.timestamp_ms, "timestamp")
-        w.str8(item.content_type, "content type").bytes32(item.sealed, "sealed message")
-    elif isinstance(item, JoinedItem):
-        w.u8(_KIND_JOINED).str8(item.name, "name")
+        return encode_chat_item(chat_item_prefix(item.sender), item.envelope)
+    w = Writer()
+    if isinstance(item, JoinedItem):
+        w.u8(_KIND_JOINED)
+        item.member.write(w)
     elif isinstance(item, LeftItem):
         w.u8(_KIND_LEFT).str8(item.name, "name").u8(int(item.code), "code")
     else:
         raise LocalProtocolError(f"not a broadcast item: {item!r}")
+    return w.getvalue()
 
 
 def _read_item(r: Reader) -> BroadcastItem:
     kind = r.u8("item kind")
     if kind == _KIND_CHAT:
-        return ChatItem(
-            sender=r.str8("sender"),
-            message_id=r.raw(MESSAGE_ID_SIZE, "message id"),
-            timestamp_ms=r.u64("timestamp"),
-            content_type=r.str8("content type"),
-            sealed=r.bytes32("sealed message"),
-        )
+        return ChatItem(sender=r.str8("sender"), envelope=r.bytes32("envelope"))
     if kind == _KIND_JOINED:
-        return JoinedItem(name=r.str8("name"))
+        return JoinedItem(member=MemberInfo.read(r))
     if kind == _KIND_LEFT:
         return LeftItem(name=r.str8("name"), code=reason(r.u8("code")))
     raise DecodeError(f"unknown broadcast item kind {kind}")
 
 
-def encode_items(items: tuple[BroadcastItem, ...] | list[BroadcastItem]) -> bytes:
-    """BROADCAST plaintext: u16 count + items (each u8 kind + fields)."""
-    w = Writer().u16(len(items), "item count")
-    for item in items:
-        _write_item(w, item)
-    return w.getvalue()
+def encode_items(items: Iterable[bytes]) -> bytes:
+    """BROADCAST plaintext from encoded items: u16 count + the items."""
+    parts = list(items)
+    if len(parts) > 0xFFFF:
+        raise LocalProtocolError("too many items for one broadcast")
+    return len(parts).to_bytes(2, "big") + b"".join(parts)
 
 
 def decode_items(payload: bytes) -> tuple[BroadcastItem, ...]:
@@ -275,32 +392,38 @@ def decode_items(payload: bytes) -> tuple[BroadcastItem, ...]:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Welcome:
-    """WELCOME: the relay accepted the join; everything a member needs to follow the room."""
+    """WELCOME: the relay accepted the join; everything a member needs to follow the room.
+
+    ``history`` holds encoded CHAT items (kind byte included), oldest first, exactly as they
+    were broadcast.
+    """
 
     your_name: str
-    members: tuple[str, ...]
+    members: tuple[MemberInfo, ...]
     broadcast_key: bytes
     next_seq: int
     max_message_bytes: int
-    history: tuple[ChatItem, ...]
+    history: tuple[bytes, ...]
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
-        w.str8s(self.members, "member")
+        for member in self.members:
+            member.write(w)
         w.raw(self.broadcast_key, BROADCAST_KEY_SIZE, "broadcast key")
         w.u64(self.next_seq, "next seq").u32(self.max_message_bytes, "max message bytes")
         w.u16(len(self.history), "history count")
         for item in self.history:
-            if not isinstance(item, ChatItem):
+            if item[:1] != _CHAT_ITEM_KIND:
                 raise LocalProtocolError("history holds chat items only")
-            _write_item(w, item)
+            w.raw(item)
         return w.getvalue()
 
     @classmethod
-    def decode(cls, payload: bytes) -> Welcome:
+    def decode(cls, payload: bytes) -> tuple[Welcome, tuple[ChatItem, ...]]:
+        """The welcome and its history decoded into chat items."""
         r = Reader(payload)
         your_name = r.str8("your name")
-        members = r.str8s(r.u16("member count"), "member")
+        members = tuple(MemberInfo.read(r) for _ in range(r.u16("member count")))
         broadcast_key = r.raw(BROADCAST_KEY_SIZE, "broadcast key")
         next_seq = r.u64("next seq")
         max_message_bytes = r.u32("max message bytes")
@@ -311,14 +434,15 @@ class Welcome:
                 raise DecodeError("history holds a non-chat item")
             history.append(item)
         r.finish()
-        return cls(
+        welcome = cls(
             your_name=your_name,
             members=members,
             broadcast_key=broadcast_key,
             next_seq=next_seq,
             max_message_bytes=max_message_bytes,
-            history=tuple(history),
+            history=(),
         )
+        return welcome, tuple(history)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -326,10 +450,10 @@ class WelcomeArgs:
     """What the relay tells one joiner (``Room.welcome`` → ``RelayProtocol.accept_join``)."""
 
     name: str
-    members: tuple[str, ...]
+    members: tuple[MemberInfo, ...]
     broadcast_key: bytes
     next_seq: int
-    history: tuple[ChatItem, ...]
+    history: tuple[bytes, ...]
     max_message_bytes: int
 
 
@@ -341,4 +465,4 @@ class PendingMessage:
     text: str
     message_id: bytes
     timestamp_ms: int
-    content_type: str = TEXT_PLAIN
+    content_type: str = "text/plain"

@@ -9,6 +9,7 @@ ignores case: compare :func:`username_key` values.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 MAX_USERNAME_CHARS = 32
 
@@ -54,3 +55,15 @@ def validate_username(name: str) -> str:
 def username_key(name: str) -> str:
     """The key under which a room keeps names unique: NFC, then case-folded."""
     return unicodedata.normalize("NFC", name).casefold()
+
+
+def confusable_with(name: str, others: Iterable[str]) -> str | None:
+    """The first of ``others`` that ``name`` could be mistaken for, or None.
+
+    Placeholder until the UTS #39 skeleton lands: equal ignoring case.
+    """
+    key = username_key(name)
+    for other in others:
+        if username_key(other) == key:
+            return other
+    return None

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from Crypto.Random import get_random_bytes
+
+from crypto.envelope import MAX_OVERHEAD, MIN_SIZE
 from crypto.errors import AuthenticationError
+from crypto.identity import Identity, PublicIdentity, verify
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
 from crypto.transport import BroadcastSealer, FrameOpener, FrameSealer
 from net.proto import _events as ev
-from net.proto._connection import Connection, handshake_aad, session_transport_keys
+from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 from net.proto._frames import (
     MAX_CLIENT_FRAME,
@@ -24,30 +29,51 @@ from net.proto._frames import (
     encode_frame,
 )
 from net.proto._messages import (
-    CONFIRMATION_SIZE,
-    ENVELOPE_OVERHEAD,
+    NONCE_SIZE,
     ROOM_ID_SIZE,
-    SHARE_SIZE,
-    BroadcastItem,
     ClientHello,
+    ClientOpen,
+    ClientPake,
+    Join,
     Refusal,
     RelayHello,
     Welcome,
     WelcomeArgs,
     decode_chat,
-    decode_fixed,
-    decode_join,
     encode_code_text,
     encode_items,
+)
+from net.proto._transcript import (
+    JOIN_CONTEXT,
+    RELAY_HELLO_CONTEXT,
+    join_signed,
+    pake_aad,
+    relay_hello_signed,
+    session_transport_keys,
+    transcript_hash,
 )
 
 _T = FrameType
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayCredentials:
+    """What the relay needs to run a room's handshake: its id, the SPAKE2 secret derived from
+    the verifier, and the room's long-term relay key (clients pin it)."""
+
+    room_id: bytes
+    secret: Spake2Secret
+    relay_identity: Identity
+
+    def __repr__(self) -> str:
+        return f"RelayCredentials(room_id={self.room_id.hex()}, <secrets hidden>)"
+
+
 class RelayState(enum.Enum):
     AWAIT_CLIENT_HELLO = "await client hello"
-    AWAIT_CLIENT_PAKE = "await client pake"
-    AWAIT_CLIENT_CONFIRM = "await client confirm"
+    AWAIT_CLIENT_OPEN = "await client open"
+    ROOM_PENDING = "room pending"  # RoomRequested emitted; call select_room() or refuse()
+    AWAIT_CLIENT_PAKE = "await client pake"  # RELAY_HELLO (our share, signed) sent
     AWAIT_JOIN = "await join"  # encrypted from here on; Authenticated emitted
     JOIN_PENDING = "join pending"  # JoinRequested emitted; call accept_join() or reject_join()
     JOINED = "joined"
@@ -57,26 +83,30 @@ class RelayState(enum.Enum):
 
 RELAY_RECEIVE = {
     RelayState.AWAIT_CLIENT_HELLO: frozenset({_T.CLIENT_HELLO}),
+    RelayState.AWAIT_CLIENT_OPEN: frozenset({_T.CLIENT_OPEN}),
+    RelayState.ROOM_PENDING: frozenset(),
     RelayState.AWAIT_CLIENT_PAKE: frozenset({_T.CLIENT_PAKE}),
-    RelayState.AWAIT_CLIENT_CONFIRM: frozenset({_T.CLIENT_CONFIRM}),
     RelayState.AWAIT_JOIN: frozenset({_T.JOIN, _T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOIN_PENDING: frozenset({_T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOINED: frozenset({_T.CHAT, _T.PING, _T.PONG, _T.GOODBYE}),
 }
 _PLAINTEXT_STATES = (
     RelayState.AWAIT_CLIENT_HELLO,
+    RelayState.AWAIT_CLIENT_OPEN,
+    RelayState.ROOM_PENDING,
     RelayState.AWAIT_CLIENT_PAKE,
-    RelayState.AWAIT_CLIENT_CONFIRM,
 )
 
 
 class RelayProtocol(Connection):
     """The relay's side of one connection. Create one per accepted socket.
 
-    Feed bytes; the handshake runs by itself and ends in Authenticated or AuthenticationFailed
-    (``refuse`` first if a rate limit says so). On JoinRequested call :meth:`accept_join` or
-    :meth:`reject_join`. Room broadcasts are sealed once by :func:`encode_broadcast` and written
-    to every joined member (:meth:`send_raw`, or straight to the transport).
+    Feed bytes. On :class:`~net.proto.RoomRequested` call :meth:`select_room` (or
+    :meth:`refuse` with NO_SUCH_ROOM); the handshake then runs by itself and ends in
+    Authenticated or AuthenticationFailed (``refuse`` first if a rate limit says so). On
+    JoinRequested call :meth:`accept_join` or :meth:`reject_join`. Room broadcasts are sealed
+    once by :func:`encode_broadcast` and written to every joined member (:meth:`send_raw`, or
+    straight to the transport).
     """
 
     _RECEIVE = RELAY_RECEIVE
@@ -89,24 +119,22 @@ class RelayProtocol(Connection):
     def __init__(
         self,
         *,
-        secret: Spake2Secret,
-        room_id: bytes,
+        random_bytes: Callable[[int], bytes] = get_random_bytes,
         random_scalar: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(RelayState.AWAIT_CLIENT_HELLO, send_cap=MAX_RELAY_FRAME)
-        if len(room_id) != ROOM_ID_SIZE:
-            raise LocalProtocolError(f"room_id must be {ROOM_ID_SIZE} bytes")
-        self._secret = secret
-        self._room_id = bytes(room_id)
+        self._random_bytes = random_bytes
         self._random_scalar = random_scalar
-        self._aad = b""
+        self._hello_body = b""
+        self._open_body = b""
+        self._room: RelayCredentials | None = None
         self._pake: Spake2 | None = None
-        self._my_confirmation = b""
-        self._max_message_bytes = 0
+        self._transcript = b""
+        self._max_envelope = 0
         self._handlers = {
             _T.CLIENT_HELLO: self._on_client_hello,
+            _T.CLIENT_OPEN: self._on_client_open,
             _T.CLIENT_PAKE: self._on_client_pake,
-            _T.CLIENT_CONFIRM: self._on_client_confirm,
             _T.JOIN: self._on_join,
             _T.CHAT: self._on_chat,
             _T.PING: self._on_ping,
@@ -114,15 +142,56 @@ class RelayProtocol(Connection):
             _T.GOODBYE: self._on_goodbye,
         }
 
+    @property
+    def room_id(self) -> bytes:
+        """The room selected for this connection (``b""`` before :meth:`select_room`)."""
+        return self._room.room_id if self._room is not None else b""
+
     # -- local API -------------------------------------------------------------------------
 
     def refuse(self, code: Reason | int, text: str, retry_after_ms: int = 0) -> None:
         """Queue REFUSED and end the connection; flush, then close. Only before the encrypted
-        phase, and best before any PAKE work: rate limit, room full, overload."""
+        phase, and best before any PAKE work: rate limit, room full, overload, no such room."""
         self._require(*_PLAINTEXT_STATES)
         refusal = Refusal(code=code, retry_after_ms=retry_after_ms, text=text)
         self._send_plain(_T.REFUSED, refusal.encode())
         self._state = RelayState.CLOSED
+
+    def select_room(self, room: RelayCredentials) -> None:
+        """Answer RoomRequested: start the room's SPAKE2 and send the signed RELAY_HELLO."""
+        self._require(RelayState.ROOM_PENDING)
+        if len(room.room_id) != ROOM_ID_SIZE:
+            raise LocalProtocolError(f"room_id must be {ROOM_ID_SIZE} bytes")
+        identity_a, identity_b = identities(room.room_id)
+        pake = Spake2(
+            room.secret,
+            role=Role.B,
+            identity_a=identity_a,
+            identity_b=identity_b,
+            random_scalar=self._random_scalar,
+        )
+        hello = RelayHello(
+            version=PROTOCOL_VERSION,
+            room_id=room.room_id,
+            relay_key=room.relay_identity.signing_public,
+            nonce=self._random_bytes(NONCE_SIZE),
+            share=pake.start(),
+            signature=b"",
+        )
+        unsigned = bytes((_T.RELAY_HELLO,)) + hello.unsigned()
+        signature = room.relay_identity.sign(
+            relay_hello_signed(self._hello_body, self._open_body, unsigned),
+            context=RELAY_HELLO_CONTEXT,
+        )
+        body = unsigned + signature
+        # The aad covers our share and signature, so it is known only now; SPAKE2 needs it
+        # for the confirmations, which come later.
+        pake.set_aad(pake_aad(self._hello_body, self._open_body, body))
+        payload = body[1:]
+        self._room = room
+        self._pake = pake
+        self._send_plain(_T.RELAY_HELLO, payload)
+        self._state = RelayState.AWAIT_CLIENT_PAKE
 
     def accept_join(self, welcome: WelcomeArgs) -> None:
         """Answer JoinRequested with WELCOME; the member is joined.
@@ -142,7 +211,7 @@ class RelayProtocol(Connection):
             history=tuple(welcome.history),
         )
         self._send_sealed(_T.WELCOME, message.encode())
-        self._max_message_bytes = welcome.max_message_bytes
+        self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD
         self._state = RelayState.JOINED
 
     def reject_join(self, code: Reason | int, text: str) -> None:
@@ -182,87 +251,95 @@ class RelayProtocol(Connection):
             self.refuse(Reason.INCOMPATIBLE_VERSION, text)
             self._emit(ev.Refused(code=Reason.INCOMPATIBLE_VERSION, text=text, retry_after_ms=0))
             return
-        relay_hello = RelayHello(version=PROTOCOL_VERSION, room_id=self._room_id).encode()
-        self._aad = handshake_aad(
-            bytes((_T.CLIENT_HELLO,)) + payload, bytes((_T.RELAY_HELLO,)) + relay_hello
-        )
-        self._send_plain(_T.RELAY_HELLO, relay_hello)
-        self._state = RelayState.AWAIT_CLIENT_PAKE
+        self._hello_body = bytes((_T.CLIENT_HELLO,)) + payload
+        self._state = RelayState.AWAIT_CLIENT_OPEN
+
+    def _on_client_open(self, payload: bytes) -> None:
+        opening = ClientOpen.decode(payload)
+        self._open_body = bytes((_T.CLIENT_OPEN,)) + payload
+        self._state = RelayState.ROOM_PENDING
+        self._emit(ev.RoomRequested(room_id=opening.room_id))
 
     def _on_client_pake(self, payload: bytes) -> None:
-        share = decode_fixed(payload, SHARE_SIZE, "client share")
-        identity_a, identity_b = identities(self._room_id)
-        pake = Spake2(
-            self._secret,
-            role=Role.B,
-            identity_a=identity_a,
-            identity_b=identity_b,
-            aad=self._aad,
-            random_scalar=self._random_scalar,
-        )
-        my_share = pake.start()
+        pake_message = ClientPake.decode(payload)
+        pake = self._pake
+        if pake is None:  # unreachable while the state table is right
+            raise RemoteProtocolError("client share without a handshake in progress")
         try:
-            self._my_confirmation = pake.finish(share)
+            my_confirmation = pake.finish(pake_message.share)
         except AuthenticationError:
             self._auth_failed(ev.AuthFailure.INVALID_SHARE)
             return
-        self._pake = pake
-        self._send_plain(_T.RELAY_PAKE, my_share)
-        self._state = RelayState.AWAIT_CLIENT_CONFIRM
-
-    def _on_client_confirm(self, payload: bytes) -> None:
-        confirmation = decode_fixed(payload, CONFIRMATION_SIZE, "client confirmation")
-        pake = self._pake
-        if pake is None:  # unreachable while the state table is right
-            raise RemoteProtocolError("confirmation without a handshake in progress")
         try:
-            session_key = pake.verify(confirmation)  # constant-time comparison inside
+            session_key = pake.verify(pake_message.confirmation)  # constant time inside
         except AuthenticationError:
             self._auth_failed(ev.AuthFailure.WRONG_PASSWORD)
             return
         # Our confirmation goes out only now, so a client that failed never receives it.
-        self._send_plain(_T.RELAY_CONFIRM, self._my_confirmation)
+        self._send_plain(_T.RELAY_CONFIRM, my_confirmation)
         to_relay, to_client = session_transport_keys(pake, session_key)
         self._start_encryption(FrameSealer(to_client), FrameOpener(to_relay), MAX_CLIENT_FRAME)
-        self._pake, self._my_confirmation = None, b""
+        self._transcript = transcript_hash(pake)
+        self._pake = None
         self._state = RelayState.AWAIT_JOIN
         self._emit(ev.Authenticated())
 
     def _auth_failed(self, cause: ev.AuthFailure) -> None:
         self._send_plain(_T.AUTH_FAILED, b"")  # fixed and empty: says nothing about why
         self._emit(ev.AuthenticationFailed(cause=cause))
-        self._pake, self._my_confirmation = None, b""
+        self._pake = None
         self._state = RelayState.CLOSED
 
     # -- encrypted phase -------------------------------------------------------------------
 
     def _on_join(self, payload: bytes) -> None:
-        self._emit(ev.JoinRequested(username=decode_join(payload)))
+        join = Join.decode(payload)
+        try:
+            PublicIdentity(signing_public=join.signing_key, dh_public=join.dh_key)
+            verify(
+                join.signing_key,
+                join_signed(
+                    transcript=self._transcript,
+                    room_id=self.room_id,
+                    name=join.name,
+                    signing_key=join.signing_key,
+                    dh_key=join.dh_key,
+                ),
+                join.proof,
+                context=JOIN_CONTEXT,
+            )
+        except (ValueError, AuthenticationError):
+            raise RemoteProtocolError("JOIN without a valid proof of its identity keys") from None
+        self._emit(
+            ev.JoinRequested(
+                username=join.name, signing_key=join.signing_key, dh_key=join.dh_key
+            )
+        )
         self._state = RelayState.JOIN_PENDING
 
     def _on_chat(self, payload: bytes) -> None:
-        messages = decode_chat(payload)
-        for message in messages:
-            if len(message.sealed) < ENVELOPE_OVERHEAD:
-                raise RemoteProtocolError("sealed message shorter than its nonce and tag")
-            if len(message.sealed) > self._max_message_bytes + ENVELOPE_OVERHEAD:
+        envelopes = decode_chat(payload)
+        for envelope in envelopes:
+            if len(envelope) < MIN_SIZE:
+                raise RemoteProtocolError("envelope shorter than its fixed fields")
+            if len(envelope) > self._max_envelope:
                 self._fail(
                     "message larger than the room allows",
                     code=Reason.MESSAGE_TOO_LARGE,
                     text="message too large",
                 )
                 return
-        self._emit(ev.MessagesSubmitted(messages=messages))
+        self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
 
 
-def encode_broadcast(sealer: BroadcastSealer, items: Sequence[BroadcastItem]) -> bytes:
-    """Seal ``items`` once; return the complete BROADCAST frame, length prefix included.
+def encode_broadcast(sealer: BroadcastSealer, items: Sequence[bytes]) -> bytes:
+    """Seal encoded ``items`` once; return the complete BROADCAST frame, prefix included.
 
     Write the same bytes to every joined member. Coalesce what arrived in one loop iteration
     into one call: a seal has a fixed cost. :class:`LocalProtocolError` if the frame would
     exceed the members' cap (checked before sealing, so no sequence number is spent).
     """
-    plaintext = encode_items(list(items))
+    plaintext = encode_items(items)
     if 1 + 8 + len(plaintext) + 16 > MAX_RELAY_FRAME:
         raise LocalProtocolError("broadcast exceeds the client frame cap; split it")
     return encode_frame(bytes((_T.BROADCAST,)) + sealer.seal(_T.BROADCAST, plaintext))

@@ -1,14 +1,23 @@
-"""One room's state on the relay, without any I/O: members, history, pending broadcasts.
+"""One room's state on the relay, without any I/O: members, names, history, pending broadcasts.
 
 The asyncio driver (:mod:`net.relay`) owns the sockets; this module decides *what* they get:
 
-* **members** by :func:`net.names.username_key`, so names are unique ignoring case;
+* **members** by :func:`username_key` (unique ignoring case), each with the identity keys it
+  proved in its JOIN;
+* **names bound to identities**: the first identity key to use a name in the room keeps it for
+  as long as the room exists (:attr:`Room.bindings`), so nobody else can take it, not even while
+  its owner is away; and a name that *looks like* a present or bound name (UTS #39 skeleton) is
+  refused;
 * **pending items** (chat messages, joins, leaves) waiting for the next :meth:`Room.flush`,
   which seals everything pending into one broadcast (more only above the client's frame cap)
   with the room's random broadcast key, for the driver to write to every member;
-* **history**: the last chat items, sealed end to end (the relay cannot read them), added when
-  a broadcast is *flushed* — so a member who joins between a submission and its flush receives
-  that message once, in the broadcast, never also in the WELCOME history.
+* **history**: the last chat items, kept as the exact bytes they were broadcast as (sealed end
+  to end: the relay cannot read them), added when a broadcast is *flushed* — so a member who
+  joins between a submission and its flush receives that message once, in the broadcast, never
+  also in the WELCOME history.
+
+Items are kept encoded: a message costs the relay one prefix join when it is submitted, and the
+same bytes are reused for every broadcast, history and welcome (no re-encoding per member).
 
 The joiner's own JOINED item is flushed to the others *before* the joiner is added (see
 :meth:`Room.join`): the WELCOME already lists everyone, the joiner included, and every
@@ -18,7 +27,7 @@ broadcast the joiner receives from then on is news to it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -27,24 +36,25 @@ from net.proto._errors import LocalProtocolError
 from net.proto._frames import MAX_MESSAGE_BYTES, MAX_RELAY_FRAME, Reason
 from net.proto._messages import (
     BROADCAST_KEY_SIZE,
-    BroadcastItem,
-    ChatItem,
     JoinedItem,
     LeftItem,
-    OutgoingMessage,
+    MemberInfo,
     WelcomeArgs,
+    chat_item_prefix,
+    encode_chat_item,
+    encode_item,
 )
-from net.proto._names import username_key, validate_username
+from net.proto._names import confusable_with, username_key, validate_username
 from net.proto._relay import encode_broadcast
 
 DEFAULT_MAX_MEMBERS = 200
 DEFAULT_HISTORY = 100
 
-# Bytes a BROADCAST frame body spends besides its items: type, seq, item count, GCM tag.
+# Bytes a BROADCAST frame body spends besides its items: type, seq, item count, AEAD tag.
 _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
 _MAX_ITEMS_PER_BROADCAST = 0xFFFF
-# Bytes a WELCOME frame body spends besides the member names and the history items: type,
-# member count, broadcast key, next seq, max message bytes, history count, GCM tag.
+# Bytes a WELCOME frame body spends besides the member entries and the history items: type,
+# member count, broadcast key, next seq, max message bytes, history count, AEAD tag.
 _WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 4 + 2 + 16
 
 M = TypeVar("M")
@@ -64,43 +74,25 @@ class JoinRejected(Exception):
 
 @dataclass(frozen=True, slots=True)
 class _Member(Generic[M]):
-    name: str
+    info: MemberInfo
     handle: M
-
-
-def item_size(item: BroadcastItem) -> int:
-    """Encoded size of one broadcast item (what it adds to a BROADCAST or WELCOME)."""
-    if isinstance(item, ChatItem):
-        return (
-            1
-            + 1
-            + len(item.sender.encode("utf-8"))
-            + 16
-            + 8
-            + 1
-            + len(item.content_type.encode("utf-8"))
-            + 4
-            + len(item.sealed)
-        )
-    if isinstance(item, JoinedItem):
-        return 1 + 1 + len(item.name.encode("utf-8"))
-    if isinstance(item, LeftItem):
-        return 1 + 1 + len(item.name.encode("utf-8")) + 1
-    raise LocalProtocolError(f"not a broadcast item: {item!r}")
+    chat_prefix: bytes  # the start of every CHAT item this member sends (kind + name)
 
 
 class Room(Generic[M]):
-    """The members, history and pending broadcasts of one room.
+    """The members, names, history and pending broadcasts of one room.
 
     ``M`` is whatever the driver uses to reach a member (its connection object); the room
     only stores it and hands it back through :meth:`handles`. Typical use on a JOIN::
 
-        name = room.check_join(username)        # JoinRejected → reject_join(code, text)
-        write_to(room.handles(), room.join(name, conn))   # the others learn of the joiner
+        name = room.check_join(username, signing_key)   # JoinRejected → reject_join(code, text)
+        old = room.handle_of(name)                       # the same identity, still connected?
+        write_to(room.handles(), room.join(member_info, conn))  # the others learn of the joiner
         protocol.accept_join(room.welcome(name))
 
     and for chat: :meth:`submit`, then (once per loop iteration) :meth:`flush` and write the
-    returned bytes to every handle.
+    returned bytes to every handle. ``bindings`` (name key → signing key) restores the names
+    held by identities from an earlier run; save :attr:`bindings` when it changes.
     """
 
     def __init__(
@@ -111,6 +103,7 @@ class Room(Generic[M]):
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         broadcast_key: bytes | None = None,
         frame_cap: int = MAX_RELAY_FRAME,
+        bindings: Mapping[str, bytes] | None = None,
     ) -> None:
         if max_members < 1 or history_limit < 0 or max_message_bytes < 1:
             raise LocalProtocolError("max_members and max_message_bytes must be positive")
@@ -121,12 +114,15 @@ class Room(Generic[M]):
         self._broadcast_key = broadcast_key if broadcast_key is not None else new_broadcast_key()
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
-        self._names: tuple[str, ...] | None = None  # cache of `members`, None after a change
-        self._name_bytes = 0  # sum of len(UTF-8 name) + 1 over the members: WELCOME sizing
-        self._pending: list[BroadcastItem] = []
-        self._history: deque[ChatItem] = deque()
+        self._bindings: dict[str, bytes] = dict(bindings or {})
+        self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
+        self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
+        self._member_bytes = 0  # sum of the members' encoded entries: WELCOME sizing
+        self._pending: list[bytes] = []
+        self._history: deque[bytes] = deque()
         self._history_bytes = 0
         self.broadcasts_sealed = 0  # for stats and tests: seals are the relay's main CPU cost
+        self.bindings_changed = False  # set when a new name is bound; the driver saves and clears
 
     # -- members ---------------------------------------------------------------------------
 
@@ -136,44 +132,90 @@ class Room(Generic[M]):
     @property
     def members(self) -> tuple[str, ...]:
         """Member names in the order they joined."""
-        if self._names is None:
-            self._names = tuple(member.name for member in self._members.values())
-        return self._names
+        return tuple(member.info.name for member in self._members.values())
+
+    @property
+    def member_infos(self) -> tuple[MemberInfo, ...]:
+        """Members with their identity keys, in the order they joined."""
+        if self._infos is None:
+            self._infos = tuple(member.info for member in self._members.values())
+        return self._infos
+
+    @property
+    def bindings(self) -> dict[str, bytes]:
+        """Name key → the signing key that holds the name in this room (a copy)."""
+        return dict(self._bindings)
 
     def handles(self) -> list[M]:
         """The driver's handles of every member: who gets the next broadcast."""
         return [member.handle for member in self._members.values()]
 
-    def check_join(self, username: str) -> str:
-        """Validate a JOIN; return the name to use (NFC). Raises :class:`JoinRejected`."""
+    def handle_of(self, name: str) -> M | None:
+        """The handle of the member called ``name`` (ignoring case), or None."""
+        member = self._members.get(username_key(name))
+        return None if member is None else member.handle
+
+    def check_join(self, username: str, signing_key: bytes) -> str:
+        """Validate a JOIN by the identity ``signing_key``; return the name to use (NFC).
+
+        Raises :class:`JoinRejected`: NAME_INVALID (breaks the name rules), NAME_TAKEN (the
+        name belongs to another identity here, present or not), NAME_LOOKALIKE (it looks like
+        another identity's name), ROOM_FULL. The same identity may join under its own name
+        while an old connection of it is still registered: the driver replaces that one.
+        """
         try:
             name = validate_username(username)
         except (TypeError, ValueError) as exc:
             raise JoinRejected(Reason.NAME_INVALID, str(exc)) from None
-        if username_key(name) in self._members:
+        key = username_key(name)
+        holder = self._bindings.get(key)
+        if holder is not None and holder != signing_key:
             raise JoinRejected(
-                Reason.NAME_TAKEN, f"Someone in this room is already called {name!r}."
+                Reason.NAME_TAKEN,
+                f"The name {name!r} belongs to another member of this room. Choose another name.",
             )
-        if len(self._members) >= self.max_members:
+        others = [
+            member.info.name
+            for member_key, member in self._members.items()
+            if member_key != key and member.info.signing_key != signing_key
+        ]
+        others += [
+            self._bound_names.get(bound_key, bound_key)
+            for bound_key, bound_to in self._bindings.items()
+            if bound_key != key and bound_to != signing_key
+        ]
+        lookalike = confusable_with(name, others)
+        if lookalike is not None:
+            raise JoinRejected(
+                Reason.NAME_LOOKALIKE,
+                f"The name {name!r} looks too much like {lookalike!r}, the name of another "
+                "member of this room. Choose a name that looks different.",
+            )
+        present = self._members.get(key)
+        if present is None and len(self._members) >= self.max_members:
             raise JoinRejected(Reason.ROOM_FULL, f"The room is full ({self.max_members} members).")
         return name
 
-    def join(self, name: str, handle: M) -> bytes | None:
+    def join(self, info: MemberInfo, handle: M) -> bytes | None:
         """Add a member checked by :meth:`check_join`; return the broadcast for the others.
 
-        Everything pending, and a JOINED item for ``name``, is sealed *now* and returned: write
-        it to every handle except ``handle`` (easiest: before anything else, to the handles
-        :meth:`handles` returned just before this call — the joiner is not among them). Then
-        send the joiner :meth:`welcome`.
+        Everything pending, and a JOINED item for the member, is sealed *now* and returned:
+        write it to every handle except ``handle`` (easiest: to the handles :meth:`handles`
+        returned just before this call). Then send the joiner :meth:`welcome`. A member still
+        registered under this name must have left first (:meth:`leave`).
         """
-        key = username_key(name)
+        key = username_key(info.name)
         if key in self._members:
-            raise LocalProtocolError(f"{name!r} is already a member")  # check_join was skipped
-        self._pending.append(JoinedItem(name=name))
+            raise LocalProtocolError(f"{info.name!r} is already a member")  # call leave() first
+        if self._bindings.get(key) is None:
+            self._bindings[key] = bytes(info.signing_key)
+            self.bindings_changed = True
+        self._bound_names.setdefault(key, info.name)
+        self._pending.append(encode_item(JoinedItem(member=info)))
         data = self.flush()
-        self._members[key] = _Member(name, handle)
-        self._names = None
-        self._name_bytes += 1 + len(name.encode("utf-8"))
+        self._members[key] = _Member(info, handle, chat_item_prefix(info.name))
+        self._infos = None
+        self._member_bytes += info.encoded_size()
         return data
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
@@ -187,9 +229,9 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
-        self._names = None
-        self._name_bytes -= 1 + len(member.name.encode("utf-8"))
-        self._pending.append(LeftItem(name=member.name, code=code))
+        self._infos = None
+        self._member_bytes -= member.info.encoded_size()
+        self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
         return True
 
     def welcome(self, name: str) -> WelcomeArgs:
@@ -198,12 +240,10 @@ class Room(Generic[M]):
         Call right after :meth:`join`. The history is the newest part of what is kept that
         fits the client's frame cap next to the member list.
         """
-        members = self.members
-        used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8"))
-        used += self._name_bytes
+        used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8")) + self._member_bytes
         return WelcomeArgs(
             name=name,
-            members=members,
+            members=self.member_infos,
             broadcast_key=self._broadcast_key,
             next_seq=self._sealer.next_seq,
             history=tuple(self._newest_history(self._frame_cap - used)),
@@ -227,14 +267,22 @@ class Room(Generic[M]):
         """True if :meth:`flush` has something to seal."""
         return bool(self._pending)
 
-    def submit(self, name: str, messages: Iterable[OutgoingMessage]) -> list[ChatItem]:
-        """Attest ``messages`` as sent by member ``name`` and queue them; returns the items."""
-        items = [ChatItem.from_outgoing(message, sender=name) for message in messages]
-        self._pending += items
-        return items
+    def submit(self, name: str, envelopes: Iterable[bytes | memoryview]) -> int:
+        """Attest ``envelopes`` as sent by member ``name`` and queue them; returns how many.
 
-    def queue(self, item: BroadcastItem) -> None:
-        """Queue one item for the next broadcast."""
+        The envelopes are copied into their items here, so views into a receive buffer are
+        fine. Unknown ``name`` is a driver bug (:class:`LocalProtocolError`).
+        """
+        member = self._members.get(username_key(name))
+        if member is None:
+            raise LocalProtocolError(f"{name!r} is not a member")
+        prefix = member.chat_prefix
+        before = len(self._pending)
+        self._pending.extend(encode_chat_item(prefix, envelope) for envelope in envelopes)
+        return len(self._pending) - before
+
+    def queue(self, item: bytes) -> None:
+        """Queue one encoded item (:func:`encode_item`) for the next broadcast."""
         self._pending.append(item)
 
     def flush(self) -> bytes | None:
@@ -251,15 +299,15 @@ class Room(Generic[M]):
         for group in self._split(items):
             frames.append(encode_broadcast(self._sealer, group))
             self.broadcasts_sealed += 1
-            self._remember(item for item in group if isinstance(item, ChatItem))
+            self._remember(item for item in group if item[0] == 1)
         return b"".join(frames)
 
-    def _split(self, items: Sequence[BroadcastItem]) -> list[list[BroadcastItem]]:
+    def _split(self, items: Sequence[bytes]) -> list[list[bytes]]:
         budget = self._frame_cap - _BROADCAST_OVERHEAD
-        groups: list[list[BroadcastItem]] = [[]]
+        groups: list[list[bytes]] = [[]]
         size = 0
         for item in items:
-            needed = item_size(item)
+            needed = len(item)
             group = groups[-1]
             if group and (size + needed > budget or len(group) >= _MAX_ITEMS_PER_BROADCAST):
                 groups.append([])
@@ -271,27 +319,27 @@ class Room(Generic[M]):
     # -- history ---------------------------------------------------------------------------
 
     @property
-    def history(self) -> tuple[ChatItem, ...]:
-        """The kept chat items, oldest first (sealed: the relay cannot read them)."""
+    def history(self) -> tuple[bytes, ...]:
+        """The kept chat items (encoded), oldest first (sealed: the relay cannot read them)."""
         return tuple(self._history)
 
-    def _remember(self, items: Iterable[ChatItem]) -> None:
+    def _remember(self, items: Iterable[bytes]) -> None:
         if self.history_limit == 0:
             return
         for item in items:
             self._history.append(item)
-            self._history_bytes += item_size(item)
+            self._history_bytes += len(item)
         # Keep at most history_limit items, and no more bytes than one welcome could carry:
         # older items could never be sent, so holding them would only cost memory.
         while self._history and (
             len(self._history) > self.history_limit or self._history_bytes > self._frame_cap
         ):
-            self._history_bytes -= item_size(self._history.popleft())
+            self._history_bytes -= len(self._history.popleft())
 
-    def _newest_history(self, budget: int) -> list[ChatItem]:
-        chosen: list[ChatItem] = []
+    def _newest_history(self, budget: int) -> list[bytes]:
+        chosen: list[bytes] = []
         for item in reversed(self._history):
-            budget -= item_size(item)
+            budget -= len(item)
             if budget < 0:
                 break
             chosen.append(item)

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from net.passwords import PasswordSourceError, read_password
+from net.relay.bindings import bindings_path, load_bindings
 from net.relay.config import RelayConfig
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
@@ -41,9 +42,16 @@ def run_relay(args: argparse.Namespace) -> int:
         _error(str(exc))
         return EXIT_USAGE
     config = RelayConfig(host=args.bind, port=args.port)
+    names_file = bindings_path(args.room_file) if args.room_file is not None else None
+    if names_file is not None:
+        try:
+            load_bindings(names_file)  # a damaged file stops the relay here, in plain words
+        except (OSError, ValueError) as exc:
+            _error(str(exc))
+            return EXIT_FAILED
     _log_to_stdout()
     try:
-        return asyncio.run(_serve(secret, config))
+        return asyncio.run(_serve(secret, config, names_file))
     except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
         return EXIT_OK
 
@@ -82,8 +90,8 @@ def _relay_secret(args: argparse.Namespace) -> RoomSecret:
     return RoomSecret.from_password(password)
 
 
-async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
-    relay = Relay(secret, config)
+async def _serve(secret: RoomSecret, config: RelayConfig, names_file: Path | None) -> int:
+    relay = Relay(secret, config, names_file=names_file)
     stop = asyncio.Event()
     _on_signals(stop)  # before the listening line: whoever reads it may signal at once
     try:

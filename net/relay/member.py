@@ -23,7 +23,6 @@ from typing import Protocol
 from net import proto
 from net.proto import (
     LocalProtocolError,
-    OutgoingMessage,
     Reason,
     RelayProtocol,
     RelayState,
@@ -38,11 +37,14 @@ logger = logging.getLogger("socketchat.relay")
 
 _PLAINTEXT = (
     RelayState.AWAIT_CLIENT_HELLO,
+    RelayState.AWAIT_CLIENT_OPEN,
+    RelayState.ROOM_PENDING,
     RelayState.AWAIT_CLIENT_PAKE,
-    RelayState.AWAIT_CLIENT_CONFIRM,
 )
 _ENCRYPTED = (RelayState.AWAIT_JOIN, RelayState.JOIN_PENDING, RelayState.JOINED)
-_BEFORE_PAKE = (RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_PAKE)
+# Bytes in these states may lead to PAKE work (our share is computed on CLIENT_OPEN): ask the
+# admission policy first.
+_BEFORE_PAKE = (RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_OPEN)
 
 
 class RelayHost(Protocol):
@@ -64,11 +66,14 @@ class RelayHost(Protocol):
     def forget(self, member: MemberConnection) -> None:
         """The connection is closed."""
 
-    def join(self, member: MemberConnection, username: str) -> None:
+    def select_room(self, member: MemberConnection, room_id: bytes) -> None:
+        """RoomRequested: ``member.protocol.select_room`` or refuse (NO_SUCH_ROOM)."""
+
+    def join(self, member: MemberConnection, request: proto.JoinRequested) -> None:
         """JoinRequested: accept or reject through ``member.protocol``."""
 
-    def submit(self, member: MemberConnection, messages: Sequence[OutgoingMessage]) -> None:
-        """A joined member's messages, to attest and broadcast."""
+    def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
+        """A joined member's envelopes, to attest and broadcast."""
 
     def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
         """The member is gone (or going)."""
@@ -95,7 +100,6 @@ class MemberConnection(asyncio.Protocol):
         "pinged",
         "protocol",
         "relay",
-        "share_sent",
         "source",
         "throttled",
         "timer",
@@ -109,7 +113,6 @@ class MemberConnection(asyncio.Protocol):
         self.peer = "unknown peer"
         self.source = ""
         self.name: str | None = None
-        self.share_sent = False  # our PAKE share is out, no confirmation back yet
         self.dropping = False  # a slow-reader drop is scheduled
         self.held: bytearray | None = None  # bytes waiting for a PAKE turn (reading paused)
         self.throttled = False
@@ -221,16 +224,16 @@ class MemberConnection(asyncio.Protocol):
         relay = self.relay
         for event in self.protocol.events_received():
             match event:
-                case proto.MessagesSubmitted(messages=messages):
-                    relay.submit(self, messages)
-                    self._count(len(messages))
-                case proto.JoinRequested(username=username):
-                    relay.join(self, username)
+                case proto.MessagesSubmitted(envelopes=envelopes):
+                    relay.submit(self, envelopes)
+                    self._count(len(envelopes))
+                case proto.RoomRequested(room_id=room_id):
+                    relay.select_room(self, room_id)
+                case proto.JoinRequested():
+                    relay.join(self, event)
                 case proto.Authenticated():
-                    self.share_sent = False
                     self._pake_done(PakeOutcome.SUCCESS)
                 case proto.AuthenticationFailed(cause=cause):
-                    self.share_sent = False
                     self._pake_done(PakeOutcome.FAILURE, cause.value)
                 case proto.PingReceived():
                     self._count(1)  # each PING costs a decrypt and a sealed PONG: rate-limit it
@@ -244,8 +247,6 @@ class MemberConnection(asyncio.Protocol):
                     logger.info("refused %s: %s", self.peer, text)
                 case _:
                     pass  # pongs and EOF need nothing here: any frame counts as a sign of life
-        if self.protocol.state is RelayState.AWAIT_CLIENT_CONFIRM:
-            self.share_sent = True
         self.flush()
         if self.protocol.close_expected():
             self.close()
@@ -295,11 +296,6 @@ class MemberConnection(asyncio.Protocol):
         self.timer = None
         if self.transport is None or self.transport.is_closing():
             return
-        guessed, self.share_sent = self.share_sent, False
-        self._pake_done(
-            PakeOutcome.FAILURE if guessed else PakeOutcome.NONE,
-            "no password confirmation before the deadline",
-        )
         logger.info("closing %s: handshake timeout", self.peer)
         self.end(Reason.HANDSHAKE_TIMEOUT, "The handshake took too long.")
 
@@ -331,10 +327,9 @@ class MemberConnection(asyncio.Protocol):
             self.timer = None
 
     def _leave_admission(self) -> None:
-        # Hanging up after the relay's share is a guess like any other (its answer could be
-        # inferred); before it, nothing was guessed.
-        guessed, self.share_sent = self.share_sent, False
-        log, wakes = self.relay.admission.gone(self, guessed=guessed)
+        # In v2 a guess is decided only when the client's confirmation arrives (counted then):
+        # a client that hangs up before sending one has learnt nothing, so nothing is counted.
+        log, wakes = self.relay.admission.gone(self)
         _carry_out(log, wakes)
 
     # -- ending ----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""What a relay holds for its room: the room id and the access key (the "verifier").
+"""What a relay holds for its room: the room id, the access key (the "verifier") and the room's
+long-term relay key.
 
-A relay never needs the room password and must never hold the message key. Two ways to get a
-:class:`RoomSecret`:
+A relay never needs the room password and must never hold the message key. Members pin the
+relay key the first time they join (as SSH pins host keys): a relay that cannot sign with it
+gets no password guess from them. Two ways to get a :class:`RoomSecret`:
 
 * :meth:`RoomSecret.from_password` — derive on this machine (``main.py relay`` with a password,
   or "Host a room" in the app), keeping only what the relay needs;
@@ -11,10 +13,11 @@ A relay never needs the room password and must never hold the message key. Two w
 
 Room file format (JSON, mode 0600)::
 
-    {"format": "socketchat-room", "version": 1, "room_id": "<32 hex>", "access": "<64 hex>"}
+    {"format": "socketchat-room", "version": 2, "room_id": "<32 hex>", "access": "<64 hex>",
+     "relay_key": "<128 hex: the relay identity's secret>"}
 
-Anyone holding the file can host the room and can test password guesses offline at scrypt
-cost; it cannot read messages (there is no message key in it).
+Anyone holding the file can host the room (members accept its relay key) and can test password
+guesses offline at scrypt cost; it cannot read messages (there is no message key in it).
 """
 
 from __future__ import annotations
@@ -24,25 +27,30 @@ import os
 
 from Crypto.Random import get_random_bytes
 
+from crypto.identity import SECRET_SIZE, Identity
 from crypto.kdf import KEY_SIZE, SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
 from crypto.spake2 import Spake2Secret
+from net.proto import RelayCredentials
 
 FILE_FORMAT = "socketchat-room"
-FILE_VERSION = 1
+FILE_VERSION = 2
 #: Room files are a few dozen bytes; anything much larger is not one (and is not read whole).
 _MAX_FILE_BYTES = 4096
 
 
 class RoomSecret:
-    """A room as a relay knows it: ``room_id`` (also the scrypt salt) and the access key.
+    """A room as a relay knows it: ``room_id`` (also the scrypt salt), the access key and the
+    relay identity (a new one if none is given).
 
     The SPAKE2 secret is computed once here, so every handshake reuses it. Hand the object to
     :class:`net.relay.Relay`; save it with :meth:`save` to host the same room again later.
     """
 
-    __slots__ = ("_access", "_room_id", "_spake2")
+    __slots__ = ("_access", "_credentials", "_relay_identity", "_room_id", "_spake2")
 
-    def __init__(self, *, room_id: bytes, access: bytes) -> None:
+    def __init__(
+        self, *, room_id: bytes, access: bytes, relay_identity: Identity | None = None
+    ) -> None:
         room_id, access = bytes(room_id), bytes(access)
         if len(room_id) != SALT_SIZE:
             raise ValueError(f"room_id must be {SALT_SIZE} bytes")
@@ -51,6 +59,10 @@ class RoomSecret:
         self._room_id = room_id
         self._access = access
         self._spake2 = Spake2Secret.from_access_key(access)
+        self._relay_identity = relay_identity if relay_identity is not None else Identity.generate()
+        self._credentials = RelayCredentials(
+            room_id=room_id, secret=self._spake2, relay_identity=self._relay_identity
+        )
 
     # -- construction ----------------------------------------------------------------------
 
@@ -69,9 +81,10 @@ class RoomSecret:
         return cls.from_room_keys(derive_room_keys(password, room_id=room_id, n=n))
 
     @classmethod
-    def from_room_keys(cls, keys: RoomKeys) -> RoomSecret:
-        """The relay's part of a member's keys (the message key is left behind)."""
-        return cls(room_id=keys.room_id, access=keys.access)
+    def from_room_keys(cls, keys: RoomKeys, *, relay_identity: Identity | None = None) -> RoomSecret:
+        """The relay's part of a member's keys (the message key is left behind), with a new
+        relay identity unless one is given."""
+        return cls(room_id=keys.room_id, access=keys.access, relay_identity=relay_identity)
 
     # -- accessors -------------------------------------------------------------------------
 
@@ -90,15 +103,29 @@ class RoomSecret:
         """The SPAKE2 secret for :class:`net.proto.RelayProtocol`, computed once."""
         return self._spake2
 
+    @property
+    def relay_key(self) -> bytes:
+        """The relay's public signing key: what members pin, and what an invite names."""
+        return self._relay_identity.signing_public
+
+    @property
+    def credentials(self) -> RelayCredentials:
+        """What ``RelayProtocol.select_room`` needs for this room."""
+        return self._credentials
+
     def __repr__(self) -> str:
-        return f"RoomSecret(room_id={self._room_id.hex()}, access=<hidden>)"
+        return f"RoomSecret(room_id={self._room_id.hex()}, access=<hidden>, relay key=<hidden>)"
 
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, RoomSecret):
             return NotImplemented
-        return self._room_id == other._room_id and self._access == other._access
+        return (
+            self._room_id == other._room_id
+            and self._access == other._access
+            and self.relay_key == other.relay_key
+        )
 
     __hash__ = None  # type: ignore[assignment]  # equal secrets need not share a hash slot
 
@@ -116,6 +143,7 @@ class RoomSecret:
             "version": FILE_VERSION,
             "room_id": self._room_id.hex(),
             "access": self._access.hex(),
+            "relay_key": self._relay_identity.to_secret().hex(),
         }
         data = (json.dumps(document, indent=2) + "\n").encode("ascii")
         flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
@@ -148,6 +176,11 @@ class RoomSecret:
         if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
             raise ValueError(f"{name} is not a SocketChat room file.")
         version = document.get("version")
+        if version == 1 and not isinstance(version, bool):
+            raise ValueError(
+                f"{name} was made by SocketChat 1, whose rooms this version cannot host. "
+                "Make a new room file with `main.py room create`."
+            )
         if version != FILE_VERSION or isinstance(version, bool):
             raise ValueError(
                 f"{name} is a room file of version {version!r}; this SocketChat reads "
@@ -155,7 +188,12 @@ class RoomSecret:
             )
         room_id = _hex_field(document, "room_id", SALT_SIZE, name)
         access = _hex_field(document, "access", KEY_SIZE, name)
-        return cls(room_id=room_id, access=access)
+        relay_secret = _hex_field(document, "relay_key", SECRET_SIZE, name)
+        try:
+            relay_identity = Identity.from_secret(relay_secret)
+        except ValueError:
+            raise ValueError(f"The 'relay_key' entry in {name} is not a valid key.") from None
+        return cls(room_id=room_id, access=access, relay_identity=relay_identity)
 
 
 def _hex_field(document: dict[str, object], field: str, size: int, name: str) -> bytes:

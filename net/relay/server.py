@@ -28,9 +28,12 @@ import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from net.proto import JoinRejected, LocalProtocolError, OutgoingMessage, Reason, Room
+from net import proto
+from net.proto import DEFAULT_ROOM, JoinRejected, LocalProtocolError, MemberInfo, Reason, Room
 from net.relay.admission import Admission
+from net.relay.bindings import load_bindings, save_bindings
 from net.relay.config import RelayConfig
 from net.relay.member import MemberConnection
 from net.relay.roomfile import RoomSecret
@@ -68,13 +71,21 @@ class Relay:
     All methods run on the event loop's thread (use RelayThread from other threads).
     """
 
-    def __init__(self, secret: RoomSecret, config: RelayConfig | None = None) -> None:
+    def __init__(
+        self,
+        secret: RoomSecret,
+        config: RelayConfig | None = None,
+        *,
+        names_file: Path | None = None,
+    ) -> None:
         self.secret = secret
         self.config = config = config or RelayConfig()
+        self._names_file = names_file
         self.room: Room[MemberConnection] = Room(
             max_members=config.max_members,
             history_limit=config.history,
             max_message_bytes=config.max_message_bytes,
+            bindings=load_bindings(names_file) if names_file is not None else None,
         )
         self.admission: Admission[MemberConnection] = Admission(
             clock=self.now,
@@ -176,15 +187,30 @@ class Relay:
         if not self._connections and self._all_gone is not None:
             self._all_gone.set()
 
-    def join(self, member: MemberConnection, username: str) -> None:
+    def select_room(self, member: MemberConnection, room_id: bytes) -> None:
+        """RoomRequested: this relay serves one room, asked for by its id or as the default."""
+        if room_id in (DEFAULT_ROOM, self.secret.room_id):
+            member.protocol.select_room(self.secret.credentials)
+        else:
+            logger.info("refused %s: asked for room %s, not served here", member.peer,
+                        room_id.hex()[:8])
+            member.protocol.refuse(Reason.NO_SUCH_ROOM, "This relay does not host that room.")
+
+    def join(self, member: MemberConnection, request: proto.JoinRequested) -> None:
         """JoinRequested: admit the member to the room or reject the name."""
         try:
-            name = self.room.check_join(username)
+            name = self.room.check_join(request.username, request.signing_key)
         except JoinRejected as rejected:
             logger.info("refused %s: %s", member.peer, rejected.text)
             member.protocol.reject_join(rejected.code, rejected.text)
             return
-        data = self.room.join(name, member)  # the others learn of the joiner first
+        old = self.room.handle_of(name)
+        if old is not None and old is not member:
+            # The same identity again (a reconnect the relay has not noticed yet): the proof
+            # in its JOIN shows it is the same member, so the new connection wins at once.
+            old.end(Reason.REPLACED, "You joined this room again from another connection.")
+        info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
+        data = self.room.join(info, member)  # the others learn of the joiner first
         if data:
             self._frames.append(data)
         self._joined_at[member] = len(self._frames)  # the joiner gets only what follows
@@ -196,6 +222,10 @@ class Relay:
             member.protocol.accept_join(dataclasses.replace(welcome, history=()))
         member.joined(name)
         logger.info("user %s (%s) connected", name, member.peer)
+        if self.room.bindings_changed:
+            self.room.bindings_changed = False
+            if self._names_file is not None:
+                save_bindings(self._names_file, self.room.bindings)
 
     def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
         """A member is gone (or going): tell the others with the next broadcast (unless
@@ -212,10 +242,10 @@ class Relay:
             )
             self.schedule_flush()
 
-    def submit(self, member: MemberConnection, messages: Sequence[OutgoingMessage]) -> None:
+    def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
         if member.name is None:
             return
-        self.room.submit(member.name, messages)
+        self.room.submit(member.name, envelopes)
         self.schedule_flush()
 
     def schedule_flush(self) -> None:

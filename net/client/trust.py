@@ -1,0 +1,221 @@
+"""What this device remembers about relays and members: pins and trust on first use.
+
+* **Relay keys**, pinned per address and room selector the first time a join succeeds, as SSH
+  pins host keys: later a relay that presents another key is stopped before the password is
+  at stake ("This is not the room's relay you joined before"). Forgetting a pin is always an
+  explicit act of the person (:meth:`TrustStore.forget_relay`).
+* **Members**, per room: the identity key first seen behind each name. A known name that comes
+  back with another key is :attr:`Trust.CHANGED` until the person accepts the new key; a member
+  whose safety code the person compared is :attr:`Trust.VERIFIED`.
+
+One :class:`TrustStore` per process, shared by the client worker (which observes) and the
+app's thread (which verifies and accepts): every method takes the lock. Changes are written at
+once to a JSON file (mode 0600, replaced atomically); without a path nothing is written.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any
+
+from net.proto import username_key
+
+log = logging.getLogger("socketchat.client")
+
+_FORMAT = "socketchat-trust"
+_VERSION = 1
+_MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+class Trust(enum.Enum):
+    """How far a member's identity key is trusted on this device."""
+
+    NEW = "new"  # first time this name is seen in this room; now remembered
+    KNOWN = "known"  # the key remembered for this name, not verified
+    VERIFIED = "verified"  # the key whose safety code the person compared
+    CHANGED = "changed"  # another key than remembered, not accepted yet
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRecord:
+    """What is remembered about one name in one room."""
+
+    name: str
+    key: bytes
+    verified: bool
+    pending_key: bytes | None  # a different key seen since, not accepted yet
+    was_verified: bool  # the remembered key had been verified when the change was seen
+
+
+def relay_address(host: str, port: int, room_id: bytes) -> str:
+    """The pin's key: where the relay was reached and which room was asked for."""
+    return f"{host.lower()}:{port}|{room_id.hex()}"
+
+
+class TrustStore:
+    """Pins and trust-on-first-use records, persisted at ``path`` (None: memory only)."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._relays: dict[str, str] = {}
+        self._rooms: dict[str, dict[str, dict[str, Any]]] = {}
+        if path is not None:
+            self._load(path)
+
+    # -- relays ------------------------------------------------------------------------------
+
+    def relay_key(self, address: str) -> bytes | None:
+        """The relay key pinned for ``address`` (:func:`relay_address`), or None."""
+        with self._lock:
+            value = self._relays.get(address)
+        return bytes.fromhex(value) if value else None
+
+    def pin_relay(self, address: str, key: bytes) -> None:
+        """Remember ``key`` for ``address`` if nothing is pinned there yet."""
+        with self._lock:
+            if address in self._relays:
+                return
+            self._relays[address] = bytes(key).hex()
+            self._save()
+
+    def forget_relay(self, address: str) -> None:
+        """Drop the pin for ``address``: the person chose to trust whatever answers next."""
+        with self._lock:
+            if self._relays.pop(address, None) is not None:
+                self._save()
+
+    # -- members -----------------------------------------------------------------------------
+
+    def observe(self, room_id: bytes, name: str, key: bytes) -> Trust:
+        """Record that ``name`` in ``room_id`` presented ``key``; return how it is trusted.
+
+        The first key seen for a name is remembered (NEW). Another key later is CHANGED: it is
+        noted as pending and stays CHANGED until :meth:`accept_key`.
+        """
+        with self._lock:
+            members = self._rooms.setdefault(room_id.hex(), {})
+            record = members.get(username_key(name))
+            key_hex = bytes(key).hex()
+            if record is None:
+                members[username_key(name)] = {"name": name, "key": key_hex, "verified": False}
+                self._save()
+                return Trust.NEW
+            if record["key"] == key_hex:
+                return Trust.VERIFIED if record.get("verified") else Trust.KNOWN
+            if record.get("pending") != key_hex:
+                record["pending"] = key_hex
+                record["was_verified"] = bool(record.get("verified"))
+                self._save()
+            return Trust.CHANGED
+
+    def status(self, room_id: bytes, name: str, key: bytes) -> Trust:
+        """Like :meth:`observe`, without remembering anything."""
+        with self._lock:
+            record = self._rooms.get(room_id.hex(), {}).get(username_key(name))
+        if record is None:
+            return Trust.NEW
+        if record["key"] != bytes(key).hex():
+            return Trust.CHANGED
+        return Trust.VERIFIED if record.get("verified") else Trust.KNOWN
+
+    def record(self, room_id: bytes, name: str) -> MemberRecord | None:
+        """What is remembered about ``name`` in ``room_id``, or None."""
+        with self._lock:
+            record = self._rooms.get(room_id.hex(), {}).get(username_key(name))
+            if record is None:
+                return None
+            return MemberRecord(
+                name=record["name"],
+                key=bytes.fromhex(record["key"]),
+                verified=bool(record.get("verified")),
+                pending_key=bytes.fromhex(record["pending"]) if record.get("pending") else None,
+                was_verified=bool(record.get("was_verified")),
+            )
+
+    def mark_verified(self, room_id: bytes, name: str, key: bytes) -> None:
+        """The person compared the safety code for ``name``'s ``key`` and it matched."""
+        self._set(room_id, name, key, verified=True)
+
+    def accept_key(self, room_id: bytes, name: str, key: bytes) -> None:
+        """The person accepts ``key`` as ``name``'s new key (not verified: that is separate)."""
+        self._set(room_id, name, key, verified=False)
+
+    def _set(self, room_id: bytes, name: str, key: bytes, *, verified: bool) -> None:
+        with self._lock:
+            members = self._rooms.setdefault(room_id.hex(), {})
+            members[username_key(name)] = {
+                "name": name,
+                "key": bytes(key).hex(),
+                "verified": verified,
+            }
+            self._save()
+
+    # -- the file ----------------------------------------------------------------------------
+
+    def _load(self, path: Path) -> None:
+        try:
+            with path.open("rb") as handle:
+                raw = handle.read(_MAX_FILE_BYTES + 1)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("cannot read %s (%s): trust records start empty", path, exc.strerror)
+            return
+        try:
+            if len(raw) > _MAX_FILE_BYTES:
+                raise ValueError("too large")
+            document = json.loads(raw.decode("utf-8"))
+            if document.get("format") != _FORMAT or document.get("version") != _VERSION:
+                raise ValueError("not a trust file of this version")
+            relays, rooms = document["relays"], document["rooms"]
+            if not isinstance(relays, dict) or not isinstance(rooms, dict):
+                raise ValueError("malformed")
+        except (ValueError, KeyError, AttributeError, UnicodeDecodeError):
+            # Keep the damaged file for inspection rather than overwrite it.
+            kept = path.with_suffix(".damaged")
+            log.warning("%s is damaged; kept as %s, trust records start empty", path, kept)
+            _quietly(lambda: os.replace(path, kept))
+            return
+        self._relays = {str(k): str(v) for k, v in relays.items()}
+        self._rooms = rooms
+
+    def _save(self) -> None:
+        path = self._path
+        if path is None:
+            return
+        document = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "relays": self._relays,
+            "rooms": self._rooms,
+        }
+        data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".trust-", dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as handle:  # mkstemp makes it 0600
+                    handle.write(data)
+                os.replace(temp, path)
+            except BaseException:
+                _quietly(lambda: os.unlink(temp))
+                raise
+        except OSError as exc:
+            log.warning("cannot save %s (%s)", path, exc.strerror)
+
+
+def _quietly(action: Callable[[], object]) -> None:
+    """Run ``action``; an OSError (file already gone, disk trouble) is not worth more."""
+    try:
+        action()
+    except OSError:
+        pass
