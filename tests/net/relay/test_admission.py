@@ -485,3 +485,39 @@ def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> N
     conn, decision = door.connect()
     assert decision == throttled(conn, 1, logged=True)
     assert door.admission.ready_for_pake(early) == throttled(early, 1, logged=False)
+
+
+def test_busy_refusal_lines_are_logged_once_per_address_per_window() -> None:
+    # Holding its share of handshake slots costs a client nothing but idle sockets; the next
+    # knocks from its address must not cost the relay a log line each.
+    door = Door(max_handshakes=64, max_handshakes_per_source=1)
+    door.admitted(A)
+    (first, decision), *rest = [door.connect(A) for _ in range(3)]
+    assert isinstance(decision, Refuse) and decision.code is Reason.BUSY
+    assert decision.log == f"refused {first}: busy (1 handshakes in progress from {A})"
+    assert [refused(d).log for _, d in rest] == [None, None]
+    door.clock.advance(10_000)
+    conn, decision = door.connect(A)
+    assert refused(decision).log == (
+        f"refused {conn}: busy (1 handshakes in progress from {A}) (2 more refused since)"
+    )
+
+
+def test_relay_wide_busy_lines_are_logged_once_per_refused_address_per_window() -> None:
+    door = Door(max_handshakes=1)
+    door.admitted(A)
+    conn, decision = door.connect(B)
+    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+    assert refused(door.connect(B)[1]).log is None
+    conn, decision = door.connect("10.0.0.3")
+    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+
+
+def test_a_busy_line_does_not_hide_the_first_throttle_line() -> None:
+    door = Door(max_handshakes_per_source=1, free_failures=0)
+    guesser = door.running(A)
+    assert refused(door.connect(A)[1]).log is not None  # busy, logged
+    door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # throttled now
+    door.admission.gone(guesser)
+    conn, decision = door.connect(A)
+    assert decision == throttled(conn, 1, logged=True)
