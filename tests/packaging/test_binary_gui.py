@@ -72,7 +72,7 @@ def _wait_for_window(process: subprocess.Popen[bytes], title: str) -> str:
         if sys.platform == "win32":
             window = _windows_window(title)
         else:
-            window = (_x_windows(title) or [None])[0]
+            window = next(iter(_x_windows(title)), None)
         if window:
             return window
         time.sleep(0.05)
