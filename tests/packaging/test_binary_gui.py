@@ -57,9 +57,11 @@ def _x_windows(title: str) -> list[str]:
 
 
 def _windows_window(title: str) -> str | None:
+    if sys.platform != "win32":  # ctypes.windll exists on Windows only
+        return None
     import ctypes
 
-    user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+    user32 = ctypes.windll.user32
     handle = user32.FindWindowW(None, title)
     return str(handle) if handle and user32.IsWindowVisible(handle) else None
 
