@@ -97,7 +97,7 @@ class MessageList(ttk.Frame):
         self._menu.add_command(label="Copy", command=self.copy_selection)
         self._menu.add_command(label="Select all", command=self.select_all)
         self.text.bind("<Button-3>", self._show_menu)
-        self.text.bind("<Control-a>", lambda _e: self.select_all() or "break")
+        self.text.bind("<Control-a>", self._on_select_all_key)
         self.text.bind("<Button-1>", lambda _e: self.text.focus_set(), add="+")
 
         self._last_sender: str | None = None
@@ -301,6 +301,10 @@ class MessageList(ttk.Frame):
     def select_all(self) -> None:
         self.text.tag_add("sel", "1.0", "end-1c")
 
+    def _on_select_all_key(self, _event: tk.Event) -> str:
+        self.select_all()
+        return "break"  # the Text class binding would move the cursor to the line start
+
     def _show_menu(self, event: tk.Event) -> None:
         self.text.focus_set()
         try:
@@ -348,7 +352,8 @@ class MessageList(ttk.Frame):
         self.unseen = 0
         self.jump_button.place_forget()
 
-    def _on_scroll(self, first: str, last: str) -> None:
+    def _on_scroll(self, first: float | str, last: float | str) -> None:
+        # Tk passes the fractions as strings; typeshed says floats. Both work here.
         self.scrollbar.set(first, last)
         if self.unseen and float(last) >= 0.999:
             self._clear_unseen()

@@ -120,7 +120,11 @@ def main() -> None:
             chat.send_entry()
         else:
             friends[who].send(text)
-        pump(root, lambda text=text: text in chat.messages.text.get("1.0", "end"))
+
+        def shown(text: str = text) -> bool:
+            return text in chat.messages.text.get("1.0", "end")
+
+        pump(root, shown)
         settle(root, 0.15)
     chat.entry.insert("1.0", "See you there 🎉")
     settle(root)

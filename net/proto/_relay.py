@@ -70,7 +70,7 @@ _PLAINTEXT_STATES = (
 )
 
 
-class RelayProtocol(Connection):
+class RelayProtocol(Connection[RelayState]):
     """The relay's side of one connection. Create one per accepted socket.
 
     Feed bytes; the handshake runs by itself and ends in Authenticated or AuthenticationFailed

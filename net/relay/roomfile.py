@@ -100,7 +100,9 @@ class RoomSecret:
             return NotImplemented
         return self._room_id == other._room_id and self._access == other._access
 
-    __hash__ = None  # type: ignore[assignment]  # equal secrets need not share a hash slot
+    # Unhashable on purpose: equal secrets need not share a hash slot. mypy rejects the
+    # documented idiom (object.__hash__ is a method), hence the ignore.
+    __hash__ = None  # type: ignore[assignment]
 
     # -- room files ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from net.proto._frames import Reason
 from net.proto._messages import Refusal
 from tests.net.helpers import split_frames
 from tests.net.relay.support import ManualClock, wait_until
+from tests.net.wire import WireClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -285,7 +286,7 @@ def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -
     conversation_goes_on(bob, alice, "carry on")
 
 
-def _pinger(relays, name: str) -> tuple:
+def _pinger(relays, name: str) -> WireClient:
     """A joined member whose socket barely reads (tiny receive buffer)."""
     member = relays.client(name, start=False)
     member.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
