@@ -476,7 +476,8 @@ def test_the_log_window_is_configurable() -> None:
     door.clock.advance(1999)
     assert refused(door.connect()[1]).log is None
     door.clock.advance(1)
-    assert refused(door.connect()[1]).log.endswith("(1 more refused since)")
+    log = refused(door.connect()[1]).log
+    assert log is not None and log.endswith("(1 more refused since)")
 
 
 def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> None:
