@@ -26,7 +26,6 @@ class Palette:
     text: str = "#1c1c1c"
     muted: str = "#6b6b6b"
     accent: str = "#005fb8"
-    own_background: str = "#e8f1fb"
     pending: str = "#8a8a8a"
     notice: str = "#5c5c5c"
     warning: str = "#b3261e"
