@@ -355,7 +355,8 @@ class MessageList(ttk.Frame):
     def _insert(self, *chunks: str | tuple[str, ...]) -> None:
         """Insert ``text, tags, text, tags…`` at the end."""
         self.text.configure(state="normal")
-        self.text.insert("end-1c", *chunks)
+        # Tk's insert takes alternating text and tag arguments; typeshed only models one pair.
+        self.text.insert("end-1c", *chunks)  # type: ignore[arg-type]
         self.text.configure(state="disabled")
 
     def _remember(self, message_id: bytes) -> None:

@@ -139,8 +139,8 @@ def name_pieces(name: str) -> tuple[Piece, ...]:
             kept.append(unit)
         units = [*kept, (ELLIPSIS, True)]
     pieces = _Pieces()
-    for unit, is_marker in units:
-        pieces.add(unit, is_marker)
+    for text, is_marker in units:
+        pieces.add(text, is_marker)
     return tuple(pieces.done())
 
 
