@@ -178,9 +178,10 @@ class TerminalChat:
         if isinstance(event, ce.Joined):
             self._joined.set()
         if isinstance(event, ce.Failed):
+            # Said before _done is set: once it is, run() returns and the process may exit.
+            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
             self._failed = event
             self._done.set()
-            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
 
     def _describe(self, event: ce.ClientEvent) -> str | None:
         members = ", ".join(clean(m) for m in self.client.members)
