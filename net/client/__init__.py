@@ -12,7 +12,8 @@ Public face (what the desktop app, the terminal client and tests use)::
 Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them). Behind this
 face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
-library says) and ``cli`` (``main.py chat``).
+library says), ``cli`` (``main.py chat``) and ``termtext`` (other members' text made safe for a
+terminal: escaped, and wrapped so it never passes for another member's line).
 """
 
 from __future__ import annotations
