@@ -14,8 +14,10 @@ no other member's text ever starts at column 0.
 from __future__ import annotations
 
 import re
+import types
 import unicodedata
 
+_regex: types.ModuleType | None
 try:  # optional: knows Default_Ignorable_Code_Point exactly, for its own Unicode version
     import regex as _regex
 except ImportError:  # the short list below covers what the categories miss
