@@ -134,3 +134,143 @@ def xchacha20_poly1305_seal(key: bytes, nonce: bytes, plaintext: bytes, aad: byt
     assert len(key) == 32 and len(nonce) == 24
     subkey = hchacha20(key, nonce[:16])
     return chacha20_poly1305_seal(subkey, bytes(4) + nonce[16:], plaintext, aad)
+
+
+# --------------------------------------------------------------------------- Ed25519, X25519
+# RFC 8032 section 6 (Ed25519 in extended coordinates) and RFC 7748 section 5 (X25519), in
+# plain Python. Used to pin known answers and to build the malicious keys and signatures the
+# strict checks must refuse.
+
+ED_P = 2**255 - 19
+ED_L = 2**252 + 27742317777372353535851937790883648493
+_ED_D = -121665 * pow(121666, ED_P - 2, ED_P) % ED_P
+_SQRT_M1 = pow(2, (ED_P - 1) // 4, ED_P)
+
+EdPoint = tuple[int, int, int, int]  # extended coordinates (X, Y, Z, T)
+ED_IDENTITY: EdPoint = (0, 1, 1, 0)
+
+
+def _inv(x: int) -> int:
+    return pow(x, ED_P - 2, ED_P)
+
+
+def ed_add(p: EdPoint, q: EdPoint) -> EdPoint:
+    a = (p[1] - p[0]) * (q[1] - q[0]) % ED_P
+    b = (p[1] + p[0]) * (q[1] + q[0]) % ED_P
+    c = 2 * p[3] * q[3] * _ED_D % ED_P
+    d = 2 * p[2] * q[2] % ED_P
+    e, f, g, h = b - a, d - c, d + c, b + a
+    return (e * f % ED_P, g * h % ED_P, f * g % ED_P, e * h % ED_P)
+
+
+def ed_mul(scalar: int, point: EdPoint) -> EdPoint:
+    result = ED_IDENTITY
+    while scalar > 0:
+        if scalar & 1:
+            result = ed_add(result, point)
+        point = ed_add(point, point)
+        scalar >>= 1
+    return result
+
+
+def ed_equal(p: EdPoint, q: EdPoint) -> bool:
+    return (p[0] * q[2] - q[0] * p[2]) % ED_P == 0 and (p[1] * q[2] - q[1] * p[2]) % ED_P == 0
+
+
+def _recover_x(y: int, sign: int) -> int | None:
+    if y >= ED_P:
+        return None
+    x2 = (y * y - 1) * _inv(_ED_D * y * y + 1) % ED_P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (ED_P + 3) // 8, ED_P)
+    if (x * x - x2) % ED_P:
+        x = x * _SQRT_M1 % ED_P
+    if (x * x - x2) % ED_P:
+        return None
+    return ED_P - x if (x & 1) != sign else x
+
+
+_GY = 4 * _inv(5) % ED_P
+_GX = _recover_x(_GY, 0)
+assert _GX is not None
+ED_BASE: EdPoint = (_GX, _GY, 1, _GX * _GY % ED_P)
+
+
+def ed_compress(p: EdPoint) -> bytes:
+    zinv = _inv(p[2])
+    x, y = p[0] * zinv % ED_P, p[1] * zinv % ED_P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def ed_decompress(data: bytes) -> EdPoint | None:
+    """RFC 8032 5.1.3 decoding: None for y >= p, for x = 0 with the sign bit, or off-curve."""
+    value = int.from_bytes(data, "little")
+    sign, y = value >> 255, value & ((1 << 255) - 1)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % ED_P)
+
+
+def _sha512_int(data: bytes) -> int:
+    return int.from_bytes(hashlib.sha512(data).digest(), "little")
+
+
+def ed_expand(seed: bytes) -> tuple[int, bytes]:
+    h = hashlib.sha512(seed).digest()
+    a = int.from_bytes(h[:32], "little")
+    a &= (1 << 254) - 8
+    a |= 1 << 254
+    return a, h[32:]
+
+
+def ed_public(seed: bytes) -> bytes:
+    return ed_compress(ed_mul(ed_expand(seed)[0], ED_BASE))
+
+
+def ed_sign(seed: bytes, message: bytes) -> bytes:
+    """Pure Ed25519 (RFC 8032 5.1.6)."""
+    a, prefix = ed_expand(seed)
+    public = ed_compress(ed_mul(a, ED_BASE))
+    r = _sha512_int(prefix + message) % ED_L
+    big_r = ed_compress(ed_mul(r, ED_BASE))
+    k = _sha512_int(big_r + public + message) % ED_L
+    return big_r + ((r + k * a) % ED_L).to_bytes(32, "little")
+
+
+def ed_sign_with_r(seed: bytes, message: bytes, big_r: bytes) -> bytes:
+    """A signature whose R is the given *small-order* encoding: S = k*a, so 8SB = 8R + 8kA.
+
+    Cofactored verification (pycryptodome's) accepts it; a strict verifier must not.
+    """
+    a, _ = ed_expand(seed)
+    k = _sha512_int(big_r + ed_public(seed) + message) % ED_L
+    return big_r + (k * a % ED_L).to_bytes(32, "little")
+
+
+def x25519(scalar: bytes, u_bytes: bytes) -> bytes:
+    """RFC 7748 section 5: clamp, mask the top bit of u, Montgomery ladder."""
+    k = bytearray(scalar)
+    k[0] &= 248
+    k[31] &= 127
+    k[31] |= 64
+    n = int.from_bytes(k, "little")
+    x1 = int.from_bytes(u_bytes, "little") & ((1 << 255) - 1)
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (n >> t) & 1
+        swap ^= bit
+        if swap:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b = x2 + z2, x2 - z2
+        aa, bb = a * a % ED_P, b * b % ED_P
+        e = aa - bb
+        c, d = x3 + z3, x3 - z3
+        da, cb = d * a % ED_P, c * b % ED_P
+        x3 = (da + cb) ** 2 % ED_P
+        z3 = x1 * (da - cb) ** 2 % ED_P
+        x2 = aa * bb % ED_P
+        z2 = e * (aa + 121665 * e) % ED_P
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * _inv(z2) % ED_P).to_bytes(32, "little")
