@@ -81,15 +81,15 @@ def test_inputs_must_be_bytes(bad):
 
 def test_keywords_are_required():
     with pytest.raises(TypeError):
-        aead.seal(KEY, NONCE, b"x", b"")  # type: ignore[misc]
+        aead.seal(KEY, NONCE, b"x", b"")
     with pytest.raises(TypeError):
-        aead.seal(KEY, nonce=NONCE, plaintext=b"x")  # type: ignore[call-arg]
+        aead.seal(KEY, nonce=NONCE, plaintext=b"x")
     with pytest.raises(TypeError):
-        aead.seal_random(KEY, b"x")  # type: ignore[call-arg]  # forgetting the AAD is a bug
+        aead.seal_random(KEY, b"x")  # forgetting the AAD is a bug
     with pytest.raises(TypeError):
-        aead.seal_random(KEY, b"x", b"")  # type: ignore[misc]
+        aead.seal_random(KEY, b"x", b"")
     with pytest.raises(TypeError):
-        aead.open_random(KEY, bytes(40))  # type: ignore[call-arg]
+        aead.open_random(KEY, bytes(40))
 
 
 def test_bytearray_and_memoryview_accepted():

@@ -133,11 +133,11 @@ def test_context_must_be_str(alice, context):
 
 def test_context_is_keyword_only(alice):
     with pytest.raises(TypeError):
-        alice.sign(b"m", "message")  # type: ignore[misc]
+        alice.sign(b"m", "message")
     with pytest.raises(TypeError):
-        alice.sign(b"m")  # type: ignore[call-arg]
+        alice.sign(b"m")
     with pytest.raises(TypeError):
-        verify(alice.signing_public, b"m", bytes(64), "message")  # type: ignore[misc]
+        verify(alice.signing_public, b"m", bytes(64), "message")
 
 
 @pytest.mark.parametrize("bad", ["text", 5, None])
@@ -177,18 +177,18 @@ def test_public_identity_from_bytes_length(alice):
 
 def test_public_identity_fields_required_and_typed(alice):
     with pytest.raises(TypeError):
-        PublicIdentity(signing_public=alice.signing_public)  # type: ignore[call-arg]
+        PublicIdentity(signing_public=alice.signing_public)
     with pytest.raises(TypeError):  # two 32-byte keys: never by position
-        PublicIdentity(alice.signing_public, alice.dh_public)  # type: ignore[misc]
+        PublicIdentity(alice.signing_public, alice.dh_public)
     with pytest.raises(TypeError):
         PublicIdentity(signing_public=alice.signing_public.hex(), dh_public=alice.dh_public)
 
 
 def test_safety_code_needs_public_identity(alice, bob):
     with pytest.raises(TypeError):
-        safety_code(alice.signing_public)  # type: ignore[arg-type]
+        safety_code(alice.signing_public)
     with pytest.raises(TypeError):
-        pair_safety_code(alice, bob.public)  # type: ignore[arg-type]
+        pair_safety_code(alice, bob.public)
 
 
 def test_identity_cannot_be_pickled_or_copied(alice):
@@ -246,7 +246,7 @@ def test_public_identity_equality_hash_and_wire(alice, bob):
     assert by_buffer == alice.public and hash(by_buffer) == hash(alice.public)
     assert isinstance(by_buffer.signing_public, bytes)
     with pytest.raises(AttributeError):
-        alice.public.signing_public = bob.signing_public  # type: ignore[misc]
+        alice.public.signing_public = bob.signing_public
 
 
 def test_public_identity_refuses_small_order_and_non_canonical_keys(alice):
