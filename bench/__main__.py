@@ -15,10 +15,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import fanout, idle, joins, report
 from bench.loadgen import ROOT, BenchError
-from crypto.kdf import derive_room_keys
+from crypto.kdf import RoomKeys, derive_room_keys
 
 PASSWORD = "bench password, not a secret"
 ROOM_ID = bytes(range(16))
@@ -45,7 +46,7 @@ def _saturated(relay: float, loadgen: float) -> str:
     return " + ".join(sides) or "neither"
 
 
-def run_fanout(plan: Plan, keys: object, tmp: str, profile: str | None) -> tuple[str, dict]:
+def run_fanout(plan: Plan, keys: RoomKeys, tmp: str, profile: str | None) -> tuple[str, dict]:
     kinds = [("socketchat", BATCH), ("plain", 1), ("plain-coalesced", 1), ("select", 1)]
     cap_rows, lat_rows, results = [], [], {}
     for size in plan.sizes:
@@ -53,7 +54,7 @@ def run_fanout(plan: Plan, keys: object, tmp: str, profile: str | None) -> tuple
         for kind, batch in runs:
             label = kind if kind != "socketchat" else f"socketchat ({batch}/frame)"
             prof = profile if (kind == "socketchat" and size == 50 and batch == BATCH) else None
-            room = fanout.open_room(kind, size, keys, tmp, prof)  # type: ignore[arg-type]
+            room = fanout.open_room(kind, size, keys, tmp, prof)
             try:
                 cap = fanout.capacity(
                     room,
@@ -114,12 +115,12 @@ def run_fanout(plan: Plan, keys: object, tmp: str, profile: str | None) -> tuple
     return text, results
 
 
-def run_idle(plan: Plan, keys: object, tmp: str) -> tuple[str, dict]:
+def run_idle(plan: Plan, keys: RoomKeys, tmp: str) -> tuple[str, dict]:
     rows, results = [], {}
     for size in plan.idle_sizes:
         for kind in ("socketchat", "plain", "select"):
             try:
-                res = idle.run(kind, size, keys, tmp)  # type: ignore[arg-type]
+                res = idle.run(kind, size, keys, tmp)
             except BenchError as exc:
                 rows.append([str(size), kind, "-", "-", "-", f"failed: {exc}"])
                 continue
@@ -143,10 +144,10 @@ def run_idle(plan: Plan, keys: object, tmp: str) -> tuple[str, dict]:
     ), results
 
 
-def run_joins(plan: Plan, keys: object, tmp: str, kdf_seconds: float) -> tuple[str, dict]:
+def run_joins(plan: Plan, keys: RoomKeys, tmp: str, kdf_seconds: float) -> tuple[str, dict]:
     rows, results = [], {}
     for kind in ("socketchat", "plain", "select"):
-        res = joins.run(kind, plan.joins, keys, tmp, timed=plan.timed_joins)  # type: ignore
+        res = joins.run(kind, plan.joins, keys, tmp, timed=plan.timed_joins)
         results[kind] = res
         with_kdf = f"{(res.client_p50 + kdf_seconds) * 1e3:.0f}" if kind == "socketchat" else "-"
         rows.append(
@@ -190,7 +191,9 @@ def run_gui() -> tuple[str, dict]:
         check=False,
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
-    result = json.loads(lines[-1]) if lines else {"skipped": proc.stderr.strip()[-300:]}
+    result: dict[str, Any] = (
+        json.loads(lines[-1]) if lines else {"skipped": proc.stderr.strip()[-300:]}
+    )
     if "skipped" in result:
         return f"### 5. GUI burst\n\nskipped: {result['skipped']}", result
     rows = [

@@ -60,10 +60,13 @@ class _PlainConnection(asyncio.Protocol):
     def __init__(self, relay: PlainRelay) -> None:
         self.relay = relay
         self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
+        self.transport: asyncio.Transport  # set by connection_made, which asyncio calls first
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        # A stream server always hands a protocol a full Transport; the base signature is wider.
+        if not isinstance(transport, asyncio.Transport):
+            raise TypeError(f"a stream transport is needed, not {type(transport).__name__}")
+        self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -75,7 +78,7 @@ class _PlainConnection(asyncio.Protocol):
         try:
             complete = split_frames(buf)
         except ValueError:
-            self.transport.close()  # type: ignore[union-attr]
+            self.transport.close()
             return
         pos = 0
         transports = self.relay.transports
@@ -123,20 +126,22 @@ def serve_select(listener: socket.socket, on_command: Callable[[], bool], comman
             elif key.data == "command":
                 running = on_command()
             else:
-                sock = key.fileobj  # type: ignore[assignment]
+                conn = key.fileobj
+                if not isinstance(conn, socket.socket):  # only accepted sockets are "client"
+                    continue
                 try:
-                    data = sock.recv(65536)
+                    data = conn.recv(65536)
                 except OSError:
                     data = b""
                 if not data:
-                    _drop(sel, clients, sock)
+                    _drop(sel, clients, conn)
                     continue
-                buf = clients[sock]
+                buf = clients[conn]
                 buf += data
                 try:
                     complete = split_frames(buf)
                 except ValueError:
-                    _drop(sel, clients, sock)
+                    _drop(sel, clients, conn)
                     continue
                 pos = 0
                 while pos < complete:  # one frame at a time, to every member, as the old one

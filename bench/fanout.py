@@ -36,6 +36,7 @@ from bench.loadgen import (
     join_many,
 )
 from crypto.kdf import RoomKeys
+from net.proto import ClientProtocol
 from net.proto._messages import PendingMessage
 from net.relay.roomfile import RoomSecret
 
@@ -54,7 +55,7 @@ class Room:
     loop: Loop
     counters: Counters
     senders: list[Member]
-    protocols: list[object]  # the senders' ClientProtocol (SocketChat only)
+    protocols: list[ClientProtocol]  # the senders' (SocketChat only)
     sent: dict[bytes, float]
     check: BroadcastCheck | None
 
@@ -73,9 +74,10 @@ def open_room(
         if not Path(room_file).exists():
             RoomSecret.from_room_keys(keys).save(room_file)
     relay = RelayProcess(kind, room_file, profile)
-    loop, counters, sent = Loop(), Counters(), {}
+    loop, counters = Loop(), Counters()
+    sent: dict[bytes, float] = {}
     senders: list[Member] = []
-    protocols: list[object] = []
+    protocols: list[ClientProtocol] = []
     deadline = time.perf_counter() + _SETUP_TIMEOUT
     try:
         if kind != "socketchat":
@@ -89,7 +91,7 @@ def open_room(
 
         def joined(joiner: Joiner) -> None:
             if not holder:  # the broadcast key, as the real client holds it after WELCOME
-                key = joiner.proto._broadcast._key
+                key = joiner.broadcast_key()
                 holder.append(BroadcastCheck(keys, key, names, sent))
             index = names.get(joiner.name, -1)
             member = Member(loop, joiner.take_socket(), counters, holder[0], index)
@@ -137,11 +139,11 @@ def _plain_frame(sender: int) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def _seal(proto: object, sender: int, number: int, batch: int = 1) -> bytes:
+def _seal(proto: ClientProtocol, sender: int, number: int, batch: int = 1) -> bytes:
     now_ms = int(time.time() * 1000)
     messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms) for k in range(batch)]
-    proto.send_messages(messages)  # type: ignore[attr-defined]
-    return proto.data_to_send()  # type: ignore[attr-defined]
+    proto.send_messages(messages)
+    return proto.data_to_send()
 
 
 @dataclass
@@ -291,6 +293,8 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
                 member.inflight += 1
                 member.send(data)
         loop.run_once(max(0.0, min(due) - time.perf_counter()))
+    if first is None:  # cannot happen: the window opens (warm_end) no later than it closes
+        raise BenchError("the measured window never opened")
     samples = counters.latencies[:]
     counters.latencies.clear()
     _settle(room)

@@ -20,6 +20,10 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import tkinter as tk
 
 BURST = 1000
 _TIMEOUT = 60.0
@@ -40,15 +44,16 @@ def _longest_gap(ticks: list[float]) -> float:
     return max((b - a for a, b in itertools.pairwise(ticks)), default=0.0)
 
 
-def _probe(root: object, ticks: list[float]) -> None:
+def _probe(root: tk.Tk, ticks: list[float]) -> None:
     ticks.append(time.perf_counter())
-    root.after(5, _probe, root, ticks)  # type: ignore[attr-defined]
+    root.after(5, _probe, root, ticks)
 
 
-def measure_app(root: object) -> tuple[float, float]:
+def measure_app(root: tk.Tk) -> tuple[float, float]:
     """(seconds to show the burst, longest Tk stall) with the real chat window."""
     from gui.chat import ChatWindow
     from gui.pump import EventPump
+    from net.client import PendingMessage
     from net.client import events as ce
 
     chat = ChatWindow(
@@ -56,11 +61,11 @@ def measure_app(root: object) -> tuple[float, float]:
         room="example.org:7777",
         username="alice",
         members=("alice", "bob"),
-        send=lambda _text: b"\0" * 16,
+        send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
         is_focused=lambda: True,
     )
     chat.grid(row=0, column=0, sticky="nsew")
-    root.update()  # type: ignore[attr-defined]
+    root.update()
     pump = EventPump(root, chat.handle, after_batch=chat.flush)
     now_ms = int(time.time() * 1000)
     events = [
@@ -78,11 +83,16 @@ def measure_app(root: object) -> tuple[float, float]:
     _probe(root, ticks)
     pump.start()
     started = time.perf_counter()
-    threading.Thread(target=lambda: [pump.put(e) for e in events], daemon=True).start()
+
+    def feed() -> None:
+        for event in events:
+            pump.put(event)
+
+    threading.Thread(target=feed, daemon=True).start()
     while chat.messages.message_count < BURST:
         if time.perf_counter() - started > _TIMEOUT:
             raise RuntimeError("the burst was not shown in time")
-        root.update()  # type: ignore[attr-defined]
+        root.update()
     elapsed = time.perf_counter() - started
     ticks.append(time.perf_counter())
     pump.stop()
@@ -90,13 +100,13 @@ def measure_app(root: object) -> tuple[float, float]:
     return elapsed, _longest_gap(ticks)
 
 
-def measure_plain_text(root: object) -> tuple[float, float]:
+def measure_plain_text(root: tk.Tk) -> tuple[float, float]:
     """The baseline: 1,000 lines into a bare Text widget in one callback."""
     import tkinter as tk
 
     text = tk.Text(root)
     text.grid(row=0, column=0, sticky="nsew")
-    root.update()  # type: ignore[attr-defined]
+    root.update()
     ticks: list[float] = []
     _probe(root, ticks)
     done = []
@@ -108,10 +118,10 @@ def measure_plain_text(root: object) -> tuple[float, float]:
         done.append(time.perf_counter())
 
     started = time.perf_counter()
-    root.after(0, insert_all)  # type: ignore[attr-defined]
+    root.after(0, insert_all)
     while not done:
-        root.update()  # type: ignore[attr-defined]
-    root.update()  # type: ignore[attr-defined]  # the repaint belongs to the burst
+        root.update()
+    root.update()  # the repaint belongs to the burst
     elapsed = time.perf_counter() - started
     ticks.append(time.perf_counter())
     text.destroy()

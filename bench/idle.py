@@ -72,7 +72,7 @@ def run(
 
     def joined(joiner: Joiner) -> None:
         if not holder:
-            key = joiner.proto._broadcast._key
+            key = joiner.broadcast_key()
             holder.append(BroadcastCheck(keys, key, {}, {}))
         kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
 

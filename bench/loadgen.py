@@ -202,7 +202,9 @@ class BroadcastCheck:
             return seq, info
         payload = BroadcastOpener(self._key, next_seq=seq).open(_BROADCAST, body[1:])
         self.opened += 1
-        chats, per_sender, sent = 0, {}, []
+        chats = 0
+        per_sender: dict[int, int] = {}
+        sent: list[float] = []
         for item in decode_items(payload):
             if isinstance(item, ChatItem):
                 chats += 1
@@ -445,6 +447,17 @@ class Joiner:
         self.error = why
         self.finished = time.perf_counter()
         self.on_done(self)
+
+    def broadcast_key(self) -> bytes:
+        """The room's broadcast key, as the client holds it after WELCOME.
+
+        Read from the core's private state: a benchmark checks every broadcast itself rather
+        than running a client protocol per member.
+        """
+        opener = self.proto._broadcast
+        if opener is None:
+            raise BenchError(f"{self.name} has no broadcast key: not welcomed")
+        return opener._key
 
     def take_socket(self) -> socket.socket:
         """Unregister and return the joined socket (for a :class:`Member`)."""

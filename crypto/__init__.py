@@ -1,1 +1,2 @@
-"""SocketChat cryptography: password rules, key derivation, envelopes, SPAKE2, transport."""
+"""SocketChat cryptography: password rules, key derivation, AEADs, envelopes, SPAKE2, transport,
+device identities (Ed25519 + X25519) and safety codes."""

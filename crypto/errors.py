@@ -16,3 +16,11 @@ class SignatureError(AuthenticationError):
 
 class PasswordError(ValueError):
     """A room password breaks the rules. The message is user-readable and never echoes it."""
+
+
+class KeyFileError(ValueError):
+    """A file holding a private key is damaged, of an unknown format, or readable by others.
+
+    Never answered by making a new key: the message says what is wrong and what to do, in
+    words a user can act on, and never contains key material.
+    """

@@ -24,7 +24,9 @@ SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_SIZE = 16
 KEY_SIZE = 32
-_LABEL = b"SocketChat v1|"
+# Every derive() info string starts with this. Protocol v2 changed it from b"SocketChat v1|", so
+# no v2 key can ever equal a v1 key derived from the same secret for the same purpose.
+_LABEL = b"SocketChat v2|"
 
 
 def hkdf_sha256(ikm: bytes, *, salt: bytes, info: bytes, length: int) -> bytes:

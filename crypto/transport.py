@@ -2,30 +2,40 @@
 
 Two kinds of key protect what crosses a connection:
 
-* per-connection, one key per direction (:func:`derive_transport_keys`): AES-256-GCM with an
-  implicit 64-bit counter as the nonce, never sent. A frame that is dropped, replayed,
-  reordered or altered fails, and the first failure is final.
+* per-connection, one key per direction (:func:`derive_transport_keys`): ChaCha20-Poly1305
+  (RFC 8439, :mod:`crypto.aead`) with an implicit 64-bit counter as the nonce, never sent. A
+  frame that is dropped, replayed, reordered or altered fails, and the first failure is final.
 * per-room broadcast key (:class:`BroadcastSealer`): the relay seals each broadcast once and
   writes the same bytes to every member; each frame carries a strictly increasing sequence
   number (the nonce), which every member checks. Members receive this key inside their own
   per-connection channel.
 
 The frame type is authenticated as AAD so a frame cannot be reinterpreted as another type.
+
+Layouts (protocol v2)::
+
+    nonce          = 00 00 00 00 || u64 big-endian counter (or broadcast sequence number)
+    aad            = frame type (1 byte)
+    frame          = ciphertext || tag (16)
+    broadcast      = u64 big-endian seq || ciphertext || tag (16)
+
+Counters are safe nonces here: each key is fresh per connection (or per relay run for the
+broadcast key) and a counter never repeats or wraps under it.
 """
 
 from __future__ import annotations
 
 import struct
 
-from Crypto.Cipher import AES
 from Crypto.Random import get_random_bytes
 
+from crypto import aead
 from crypto._util import as_bytes
 from crypto.errors import AuthenticationError
 from crypto.kdf import derive
 
-KEY_SIZE = 32
-TAG_SIZE = 16
+KEY_SIZE = aead.KEY_SIZE
+TAG_SIZE = aead.TAG_SIZE
 SEQ_SIZE = 8
 BROADCAST_KEY_SIZE = 32
 _MAX_COUNTER = 2**64 - 1
@@ -55,21 +65,13 @@ def _check_key(key: bytes) -> bytes:
 
 
 def _seal(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
-    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(counter), mac_len=TAG_SIZE)
-    cipher.update(bytes((frame_type,)))
-    ciphertext, tag = cipher.encrypt_and_digest(payload)
-    return ciphertext + tag
+    # bytes((frame_type,)) raises ValueError outside 0..255 and TypeError for a non-int.
+    return aead.seal(key, nonce=_nonce(counter), plaintext=payload, aad=bytes((frame_type,)))
 
 
 def _open(key: bytes, counter: int, frame_type: int, sealed: bytes) -> bytes:
-    if len(sealed) < TAG_SIZE:
-        raise AuthenticationError("frame is too short")
-    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(counter), mac_len=TAG_SIZE)
-    cipher.update(bytes((frame_type,)))
-    try:
-        return cipher.decrypt_and_verify(sealed[:-TAG_SIZE], sealed[-TAG_SIZE:])
-    except ValueError:
-        raise AuthenticationError("frame failed authentication") from None
+    # AuthenticationError for a short, altered, replayed or misplaced frame alike.
+    return aead.open(key, nonce=_nonce(counter), sealed=sealed, aad=bytes((frame_type,)))
 
 
 class FrameSealer:

@@ -18,6 +18,7 @@ from typing_extensions import assert_never
 
 from gui.errors import failure_text
 from gui.messages import MessageList
+from gui.safetext import display_name
 from gui.theme import PALETTE, Palette
 from net import client as ce
 from net.client import MAX_MESSAGE_BYTES, PendingMessage
@@ -241,7 +242,9 @@ class ChatWindow(ttk.Frame):
             for message_id in self.pending:
                 self.messages.set_pending_note(message_id, SENDING)
         else:
-            self.messages.add_notice(f"You joined the room as {event.your_name}.", "good")
+            self.messages.add_notice(
+                f"You joined the room as {display_name(event.your_name)}.", "good"
+            )
 
     def _on_message(self, event: ce.MessageReceived) -> None:
         if event.own and event.message_id in self.pending:
@@ -265,8 +268,8 @@ class ChatWindow(ttk.Frame):
 
     def _on_forged(self, event: ce.ForgedMessage) -> None:
         self.messages.add_notice(
-            f"A message claiming to come from {event.claimed_sender} failed verification and "
-            "was dropped: someone may be trying to impersonate them.",
+            f"A message claiming to come from {display_name(event.claimed_sender)} failed "
+            "verification and was dropped: someone may be trying to impersonate them.",
             "warning",
         )
 
@@ -280,11 +283,11 @@ class ChatWindow(ttk.Frame):
 
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
-        self.messages.add_notice(f"{event.name} joined the room.")
+        self.messages.add_notice(f"{display_name(event.name)} joined the room.")
 
     def _on_member_left(self, event: ce.MemberLeft) -> None:
         self.set_members(tuple(event.members))
-        self.messages.add_notice(f"{event.name} left the room.")
+        self.messages.add_notice(f"{display_name(event.name)} left the room.")
 
     def _on_alone(self) -> None:
         self.messages.add_notice(
@@ -326,23 +329,23 @@ class ChatWindow(ttk.Frame):
     # -- state --------------------------------------------------------------------------
 
     def set_members(self, members: tuple[ce.Member, ...]) -> None:
-        """Replace the member list (own name first, then alphabetical)."""
+        """Replace the member list (own name first, then alphabetical), names on one line."""
         self.members = members
         names = [m.name for m in members]
         others = sorted((n for n in names if n != self.username), key=str.casefold)
         self.member_list.delete(0, "end")
         if self.username in names:
-            self.member_list.insert("end", f"{self.username} (you)")
+            self.member_list.insert("end", f"{display_name(self.username)} (you)")
             self.member_list.itemconfigure(0, foreground=self._palette.accent)
         for name in others:
-            self.member_list.insert("end", name)
+            self.member_list.insert("end", display_name(name))
         self.member_title.set(f"Members ({len(members)})")
 
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
         if connected:
             self._stop_countdown()
-            self.status.set(f"Connected as {self.username}")
+            self.status.set(f"Connected as {display_name(self.username)}")
             self.encryption.set(
                 "● End-to-end encrypted (AES-256-GCM); the relay cannot read messages"
             )
@@ -392,7 +395,7 @@ class ChatWindow(ttk.Frame):
 
     def update_title(self) -> None:
         """Window title: the room, with the unread count in front while unfocused."""
-        title = f"SocketChat — {self.username} in {self.room}"
+        title = f"SocketChat — {display_name(self.username)} in {self.room}"
         if self.unread:
             title = f"({self.unread}) {title}"
         self.winfo_toplevel().title(title)

@@ -42,5 +42,5 @@ def set_app_icon(root: tk.Tk) -> list[tk.PhotoImage]:
     if sys.platform == "win32":
         with contextlib.suppress(tk.TclError):
             root.iconbitmap(default=str(folder / "icon.ico"))
-    root._socketchat_icons = images  # type: ignore[attr-defined]  # Tk keeps no reference
+    root.__dict__["_socketchat_icons"] = images  # Tk keeps no reference
     return images

@@ -185,8 +185,8 @@ class LoginView(ttk.Frame):
 
         self.bind("<Return>", lambda _e: self.connect())
         for entry in self.entries.values():
-            entry.bind("<Return>", lambda _e: self.connect() or "break")
-            entry.bind("<KP_Enter>", lambda _e: self.connect() or "break")
+            entry.bind("<Return>", self._on_entry_return)
+            entry.bind("<KP_Enter>", self._on_entry_return)
             entry.bind("<Escape>", lambda _e: self.cancel() if self.busy else None)
 
     def focus_first_empty(self) -> None:
@@ -219,6 +219,10 @@ class LoginView(ttk.Frame):
         request = self.entry_ok()
         if request is not None:
             self._on_connect(request)
+
+    def _on_entry_return(self, _event: tk.Event) -> str:
+        self.connect()
+        return "break"
 
     def host(self) -> None:
         """The Host a room button."""

@@ -5,6 +5,12 @@ click so Ctrl+C and the context menu's Copy work). It follows new messages unles
 has scrolled up; then it drops a "new messages" marker and shows a jump button. It keeps at
 most ``max_lines`` lines, cutting whole messages from the top, so a long session stays fast.
 
+Names and bodies come from other people and may be written to look like something else (a
+body holding a copy of another member's header, a name with a line break). Headers start at the
+left edge, bold, in the sender's colour; every line of a body is indented and sits on a tint of
+that colour, so a header copied into a body is visibly inside it. Names and bodies go through
+``gui/safetext.py`` before they reach the widget.
+
 Only the Tk thread calls it. Call the ``add_*`` methods for each event, then :meth:`flush`
 once per batch (the pump's ``after_batch``) to scroll and trim.
 """
@@ -15,12 +21,15 @@ import time
 import tkinter as tk
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from tkinter import ttk
 
+from gui.safetext import Piece, body_pieces, name_pieces
 from gui.theme import NAME_COLOURS, PALETTE, Palette
 
 MAX_LINES = 5000
+BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far right of a header
+_TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
 _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
 
@@ -92,12 +101,13 @@ class MessageList(ttk.Frame):
         self.jump_button = ttk.Button(
             self, text="↓ New messages", command=self.scroll_to_end, style="Accent.TButton"
         )
+        self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
         self._menu = tk.Menu(self, tearoff=False)
         self._menu.add_command(label="Copy", command=self.copy_selection)
         self._menu.add_command(label="Select all", command=self.select_all)
         self.text.bind("<Button-3>", self._show_menu)
-        self.text.bind("<Control-a>", lambda _e: self.select_all() or "break")
+        self.text.bind("<Control-a>", self._on_select_all_key)
         self.text.bind("<Button-1>", lambda _e: self.text.focus_set(), add="+")
 
         self._last_sender: str | None = None
@@ -113,11 +123,11 @@ class MessageList(ttk.Frame):
 
     def _configure_tags(self, p: Palette) -> None:
         t = self.text
-        t.tag_configure("header", spacing1=8)
+        t.tag_configure("header", spacing1=8, lmargin1=0, lmargin2=0)
         t.tag_configure("sender", font="SocketChatBold")
         t.tag_configure("time", foreground=p.muted, font="SocketChatSmall")
-        t.tag_configure("body", lmargin1=0, lmargin2=0)
-        t.tag_configure("own", background=p.own_background, lmargin1=6, lmargin2=6, rmargin=6)
+        t.tag_configure("body", lmargin1=BODY_INDENT, lmargin2=BODY_INDENT, rmargin=8)
+        t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
         t.tag_configure(
@@ -160,10 +170,34 @@ class MessageList(ttk.Frame):
             spacing1=10,
             spacing3=6,
         )
-        for colour in NAME_COLOURS:
-            t.tag_configure(f"name{colour}", foreground=colour)
-        t.tag_configure("ownname", foreground=p.accent)
         t.tag_raise("sel")
+
+    def sender_colour(self, sender: str, *, own: bool) -> str:
+        """The one place a sender's colour is chosen; their name and their bodies' tint follow
+        it. (To be keyed on the sender's identity key rather than the name.)"""
+        return self._palette.accent if own else name_colour(sender)
+
+    def _colour_tags(self, colour: str) -> tuple[str, str]:
+        """The name tag and the body tint tag for ``colour``, made on first use."""
+        name_tag, tint_tag = f"name{colour}", f"tint{colour}"
+        if colour not in self._coloured:
+            self._coloured.add(colour)
+            tint = self._tint(colour)
+            self.text.tag_configure(name_tag, foreground=colour)
+            self.text.tag_configure(tint_tag, background=tint, lmargincolor=tint, rmargincolor=tint)
+            # Lowest priority: selection, markers and the pending grey are drawn over them.
+            self.text.tag_lower(tint_tag)
+            self.text.tag_lower(name_tag)
+        return name_tag, tint_tag
+
+    def _tint(self, colour: str) -> str:
+        red, green, blue = (value / 257 for value in self.winfo_rgb(colour))
+        back = [value / 257 for value in self.winfo_rgb(self._palette.surface)]
+        mixed = (
+            round(base + (value - base) * _TINT)
+            for value, base in zip((red, green, blue), back, strict=True)
+        )
+        return "#{:02x}{:02x}{:02x}".format(*mixed)
 
     # -- adding -------------------------------------------------------------------------
 
@@ -195,22 +229,22 @@ class MessageList(ttk.Frame):
         if not from_history and self._follow is False:
             self._mark_unseen()
         now = timestamp_ms / 1000
-        extra = ("own",) if own else ()
+        name_tag, tint_tag = self._colour_tags(self.sender_colour(sender, own=own))
         start = self.text.index("end-1c")
+        # One insert for the whole message: text and tags alternate, as Text.insert takes them.
+        chunks: list[str | tuple[str, ...]] = []
         if sender != self._last_sender or now - self._last_time > _GROUP_SECONDS:
-            name_tag = "ownname" if own else f"name{name_colour(sender)}"
-            self._insert(sender, ("sender", name_tag, "header", *extra))
-            self._insert(
-                "  " + format_time(timestamp_ms, now=self._clock()) + "\n",
-                ("time", "header", *extra),
-            )
-        body_tags: tuple[str, ...] = ("body", *extra)
+            _add_pieces(chunks, name_pieces(sender), ("sender", name_tag, "header"))
+            time_text = "  " + format_time(timestamp_ms, now=self._clock()) + "\n"
+            chunks += [time_text, ("time", "header")]
+        body_tags: tuple[str, ...] = ("body", tint_tag)
         if pending is not None:
             body_tags += ("pending",)
-        self._insert(text, body_tags)
+        _add_pieces(chunks, body_pieces(text), body_tags)
         if pending is not None and message_id is not None:
-            self._insert(f"  {pending}", ("pendnote", f"note{message_id.hex()}", *extra))
-        self._insert("\n", body_tags)
+            chunks += [f"  {pending}", ("body", tint_tag, "pendnote", f"note{message_id.hex()}")]
+        chunks += ["\n", body_tags]
+        self._insert(*chunks)
         self.text.tag_add("msgstart", start)
         if pending is not None and message_id is not None:
             self.text.tag_add(f"msg{message_id.hex()}", start, "end-1c")
@@ -301,6 +335,10 @@ class MessageList(ttk.Frame):
     def select_all(self) -> None:
         self.text.tag_add("sel", "1.0", "end-1c")
 
+    def _on_select_all_key(self, _event: tk.Event) -> str:
+        self.select_all()
+        return "break"  # the Text class binding would move the cursor to the line start
+
     def _show_menu(self, event: tk.Event) -> None:
         self.text.focus_set()
         try:
@@ -314,9 +352,11 @@ class MessageList(ttk.Frame):
         if self._follow is None:
             self._follow = self.at_end()
 
-    def _insert(self, text: str, tags: tuple[str, ...]) -> None:
+    def _insert(self, *chunks: str | tuple[str, ...]) -> None:
+        """Insert ``text, tags, text, tags…`` at the end."""
         self.text.configure(state="normal")
-        self.text.insert("end-1c", text, tags)
+        # Tk's insert takes alternating text and tag arguments; typeshed only models one pair.
+        self.text.insert("end-1c", *chunks)  # type: ignore[arg-type]
         self.text.configure(state="disabled")
 
     def _remember(self, message_id: bytes) -> None:
@@ -348,7 +388,8 @@ class MessageList(ttk.Frame):
         self.unseen = 0
         self.jump_button.place_forget()
 
-    def _on_scroll(self, first: str, last: str) -> None:
+    def _on_scroll(self, first: float | str, last: float | str) -> None:
+        # Tk passes the fractions as strings; typeshed says floats. Both work here.
         self.scrollbar.set(first, last)
         if self.unseen and float(last) >= 0.999:
             self._clear_unseen()
@@ -364,3 +405,11 @@ class MessageList(ttk.Frame):
         self.text.configure(state="normal")
         self.text.delete("1.0", end)
         self.text.configure(state="disabled")
+
+
+def _add_pieces(
+    chunks: list[str | tuple[str, ...]], pieces: Iterable[Piece], tags: tuple[str, ...]
+) -> None:
+    """Append ``pieces`` to an insert's ``text, tags…`` list; markers also get ``escape``."""
+    for text, is_marker in pieces:
+        chunks += [text, (*tags, "escape") if is_marker else tags]

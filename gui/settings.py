@@ -13,6 +13,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 DEFAULT_PORT = 7777
 _FILE_NAME = "settings.json"
@@ -49,7 +50,8 @@ def load_settings(directory: Path | None = None) -> Settings:
     if not isinstance(raw, dict):
         return Settings()
     defaults = Settings()
-    values = {}
+    # Decoded JSON, so Any: the loop keeps a value only if its type is exactly its field's.
+    values: dict[str, Any] = {}
     for field in fields(Settings):
         value = raw.get(field.name)
         default = getattr(defaults, field.name)

@@ -12,6 +12,9 @@ import tkinter as tk
 from dataclasses import dataclass
 from tkinter import font as tkfont
 from tkinter import ttk
+from typing import Literal, TypedDict
+
+from typing_extensions import Unpack
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,6 @@ class Palette:
     text: str = "#1c1c1c"
     muted: str = "#6b6b6b"
     accent: str = "#005fb8"
-    own_background: str = "#e8f1fb"
     pending: str = "#8a8a8a"
     notice: str = "#5c5c5c"
     warning: str = "#b3261e"
@@ -99,7 +101,18 @@ def _set_fonts(root: tk.Misc, family: str) -> None:
     _font(root, "SocketChatMono", family=mono, size=_BODY_POINTS)
 
 
-def _font(root: tk.Misc, name: str, **options: object) -> None:
+_Weight = Literal["normal", "bold"]
+
+
+class _FontOptions(TypedDict, total=False):
+    # The options _set_fonts gives; one left out keeps the font's current (or Tk's default).
+    family: str
+    size: int
+    weight: _Weight
+    slant: Literal["roman", "italic"]
+
+
+def _font(root: tk.Misc, name: str, **options: Unpack[_FontOptions]) -> None:
     try:
         tkfont.nametofont(name, root).configure(**options)
     except tk.TclError:
@@ -111,7 +124,7 @@ def _font(root: tk.Misc, name: str, **options: object) -> None:
 def _retune_sun_valley_fonts(root: tk.Misc, family: str) -> None:
     # sv-ttk asks for "Segoe UI Variable" in pixels: absent on Windows 10 and Linux, and pixel
     # sizes do not grow with DPI. Same roles, the platform's font, sizes in points.
-    sizes = {
+    sizes: dict[str, tuple[int, _Weight]] = {
         "SunValleyCaptionFont": (_BODY_POINTS - 1, "normal"),
         "SunValleyBodyFont": (_BODY_POINTS, "normal"),
         "SunValleyBodyStrongFont": (_BODY_POINTS, "bold"),

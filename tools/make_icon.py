@@ -67,6 +67,7 @@ def render(size: int) -> bytes:
     """Return ``size``×``size`` RGBA pixels, row by row."""
     rows = bytearray()
     step = 1.0 / (size * _SAMPLES)
+    colour: tuple[float, ...]
     for py in range(size):
         for px in range(size):
             r = g = b = a = 0.0

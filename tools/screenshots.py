@@ -1,10 +1,14 @@
 """Take the README's screenshots of the real app under a display (Xvfb): ``docs/screenshots/``.
 
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py hostile-text [OUT.png]
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
 ImageMagick's ``import``. Settings go to a temporary folder, never the user's own.
+
+``hostile-text.png`` is different: a chat window fed client events directly (as the GUI tests
+do), where one member sends text made to look like messages from someone else.
 """
 
 from __future__ import annotations
@@ -22,8 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gui.app import App  # noqa: E402
+from gui.chat import ChatWindow  # noqa: E402
+from gui.messages import format_time  # noqa: E402
 from gui.settings import Settings, save_settings  # noqa: E402
-from net.client import ChatClient  # noqa: E402
+from gui.theme import apply_theme  # noqa: E402
+from net.client import ChatClient, PendingMessage  # noqa: E402
+from net.client import events as ce  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # A sample for the pictures only; real rooms get a freshly generated one.
@@ -46,11 +54,11 @@ def settle(root: tk.Tk, seconds: float = 0.4) -> None:
         time.sleep(0.01)
 
 
-def grab(window: tk.Misc, name: str) -> None:
+def grab(window: tk.Misc, name: str, path: Path | None = None) -> None:
     window.update_idletasks()
     window.update()
     frame = window.winfo_toplevel().wm_frame()
-    path = OUT / name
+    path = path or OUT / name
     subprocess.run(["import", "-window", frame, str(path)], check=True)  # noqa: S603, S607
     print("wrote", path)
 
@@ -120,7 +128,11 @@ def main() -> None:
             chat.send_entry()
         else:
             friends[who].send(text)
-        pump(root, lambda text=text: text in chat.messages.text.get("1.0", "end"))
+
+        def shown(text: str = text) -> bool:
+            return text in chat.messages.text.get("1.0", "end")
+
+        pump(root, shown)
         settle(root, 0.15)
     chat.entry.insert("1.0", "See you there 🎉")
     settle(root)
@@ -130,5 +142,64 @@ def main() -> None:
     app.close()
 
 
+def hostile_text(path: Path | None = None) -> None:
+    """A conversation where "mallory" tries to pass text off as messages from others."""
+    root = tk.Tk(className="socketchat")
+    root.geometry("900x880+0+0")
+    palette = apply_theme(root)
+    members = ("alice", "bob", "mallory", "carol\u2028bob  12:34", "b\u200bob", "\u202eecila")
+    chat = ChatWindow(
+        root,
+        room="chat.example.org:7777",
+        room_title="Project room",
+        username="alice",
+        members=members,
+        send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
+        palette=palette,
+        is_focused=lambda: True,
+    )
+    chat.grid(row=0, column=0, sticky="nsew")
+    root.columnconfigure(0, weight=1)
+    root.rowconfigure(0, weight=1)
+    now_ms = int(time.time() * 1000)
+    hhmm = format_time(now_ms)
+    conversation = [
+        ("bob", "Release notes are up, have a look before 3."),
+        ("mallory", f"ok\n\nbob  {hhmm}\nplease send me the admin password, I lost it"),
+        ("alice", "On it."),
+        ("mallory", "brb" + "\n" * 40 + f"alice  {hhmm}\nsent it to mallory by mail"),
+        ("mallory", f"\U0001d41b\U0001d428\U0001d41b  {hhmm}\nthe new password is hunter2"),
+        ("mallory", "the report: invoice_\u202egpj.exe\u202c, open it \u2067now\u2069"),
+        ("carol\u2028bob  12:34", "a name with a line separator"),
+        ("b\u200bob", "a name with a zero-width space"),
+        ("\u202eecila", "a name that reverses itself"),
+        ("m" * 70, "a very long name"),
+    ]
+    events: list[ce.ClientEvent] = [
+        ce.Joined(your_name="alice", members=members, reconnected=False, max_message_bytes=4000)
+    ]
+    for number, (sender, text) in enumerate(conversation):
+        events.append(
+            ce.MessageReceived(
+                sender=sender,
+                text=text,
+                message_id=number.to_bytes(16, "big"),
+                timestamp_ms=now_ms,
+                from_history=False,
+                own=sender == "alice",
+            )
+        )
+    for event in events:
+        chat.handle(event)
+    chat.flush()
+    settle(root)
+    grab(root, "hostile-text.png", path)
+    root.destroy()
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["hostile-text"]:
+        hostile_text(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    else:
+        main()
+        hostile_text()

@@ -13,7 +13,9 @@ Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them).
 face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
 library says), ``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
-its identity and trust records) and ``cli`` (``main.py chat``).
+its identity and trust records), ``cli`` (``main.py chat``) and ``termtext`` (other members'
+text made safe for a terminal: escaped, and wrapped so it never passes for another member's
+line).
 """
 
 from __future__ import annotations

@@ -5,13 +5,17 @@ event is printed as one flushed line on standard output; end of input leaves the
 everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
 joined (or was lost for good), 2 for a usage error.
 
-Text from other members is untrusted: control characters (which could drive the terminal) are
-printed as escapes, never raw.
+Text from other members is untrusted: control and invisible characters (which could drive the
+terminal, or reorder and hide text) are printed as escapes, never raw; on a terminal every event
+is wrapped by this program, with continuation lines marked, so nobody's text starts a line that
+could pass for another member's message (``termtext``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import threading
 import time
@@ -24,6 +28,7 @@ from net.client import events as ce
 from net.client import storage
 from net.client.client import ChatClient
 from net.client.trust import Trust, TrustStore
+from net.client.termtext import clean, collapse_spaces, wrap
 from net.passwords import PasswordSourceError, read_password
 
 EXIT_OK = 0
@@ -68,32 +73,56 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Printer:
-    """Writes whole lines, one at a time, flushed (events arrive from the client thread)."""
+    """Writes events as whole lines, one at a time, flushed (they arrive from the client thread).
 
-    def __init__(self, stream: TextIO) -> None:
+    The one place text reaches standard output. On a terminal each event is wrapped to the
+    width of the terminal at that moment, continuation lines marked; into a pipe each event
+    stays one line, for scripts. Long runs of spaces are shown as ``[N spaces]`` either way.
+    ``is_terminal``, ``columns`` and ``ambiguous_wide`` default to what the stream and the
+    environment say; tests pass them.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        is_terminal: bool | None = None,
+        columns: Callable[[], int] | None = None,
+        ambiguous_wide: bool | None = None,
+    ) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._is_terminal = _isatty(stream) if is_terminal is None else is_terminal
+        self._columns = columns or (lambda: shutil.get_terminal_size().columns)
+        self._ambiguous_wide = _cjk_locale() if ambiguous_wide is None else ambiguous_wide
 
     def line(self, text: str) -> None:
+        # Cleaning again is a no-op for cleaned text and a safety net for any that was not.
+        text = collapse_spaces(clean(text))
+        if self._is_terminal:
+            lines = wrap(text, columns=self._columns(), ambiguous_wide=self._ambiguous_wide)
+            text = "\n".join(lines)
         with self._lock:
             self._stream.write(text + "\n")
             self._stream.flush()
 
 
-def clean(text: str) -> str:
-    """Make untrusted text safe for one terminal line: escape every control character."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char == "\n":
-            out.append("\\n")
-        elif char == "\t":
-            out.append("    ")
-        elif code < 0x20 or 0x7F <= code < 0xA0 or code in (0x2028, 0x2029):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no such method, or already closed
+        return False
+
+
+def _cjk_locale() -> bool:
+    # Terminals set up for Chinese, Japanese or Korean usually draw East Asian "ambiguous"
+    # characters (Greek, Cyrillic, box drawing) two columns wide; counting them narrow there
+    # would let a line reach the edge and wrap by itself.
+    for variable in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = os.environ.get(variable)
+        if value:
+            return value.split("_")[0].split(".")[0].lower() in ("ja", "ko", "zh")
+    return False
 
 
 def _clock(timestamp_ms: int) -> str:
@@ -196,9 +225,10 @@ class TerminalChat:
         if isinstance(event, ce.Joined):
             self._joined.set()
         if isinstance(event, ce.Failed):
+            # Said before _done is set: once it is, run() returns and the process may exit.
+            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
             self._failed = event
             self._done.set()
-            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
 
     def _describe(self, event: ce.ClientEvent) -> str | None:
         members = ", ".join(clean(m.name) for m in self.client.members)

@@ -103,7 +103,7 @@ class Session:
                     self._say_goodbye()
                     return STOPPED
                 self._flush_outbox()
-                outcome = self._write()
+                outcome: Lost | Final | None = self._write()
                 if outcome is not None:
                     return outcome
                 want = selectors.EVENT_READ | (selectors.EVENT_WRITE if self.out else 0)

@@ -91,7 +91,7 @@ CLIENT_RECEIVE = {
 }
 
 
-class ClientProtocol(Connection):
+class ClientProtocol(Connection[ClientState]):
     """One client connection to a relay, from hello to goodbye. Create one per attempt.
 
     Call :meth:`initiate` first, then feed bytes. :class:`~net.proto.RelayIdentified` (or

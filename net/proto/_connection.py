@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 
 from crypto.errors import AuthenticationError
 from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer
@@ -40,17 +41,20 @@ UNICAST_TYPES = frozenset(
 #: What the peer is told when it breaks the protocol: fixed text, no internals.
 PROTOCOL_ERROR_TEXT = "protocol error"
 
+#: The state enum of a subclass (ClientState or RelayState).
+_S = TypeVar("_S", bound=enum.Enum)
 
-class Connection:
+
+class Connection(Generic[_S]):
     """Base of :class:`net.proto.ClientProtocol` and :class:`net.proto.RelayProtocol`."""
 
     # Set by subclasses.
-    _RECEIVE: Mapping[enum.Enum, frozenset[FrameType]]
-    _CLOSED: enum.Enum
-    _FAILED: enum.Enum
-    _ENCRYPTED_STATES: frozenset[enum.Enum]
+    _RECEIVE: Mapping[_S, frozenset[FrameType]]
+    _CLOSED: _S
+    _FAILED: _S
+    _ENCRYPTED_STATES: frozenset[_S]
 
-    def __init__(self, initial_state: enum.Enum, *, send_cap: int) -> None:
+    def __init__(self, initial_state: _S, *, send_cap: int) -> None:
         self._state = initial_state
         self._send_cap = send_cap  # cap on the frames we send once encrypted (the peer's limit)
         self._reader = FrameReader(MAX_HANDSHAKE_FRAME)
@@ -64,7 +68,7 @@ class Connection:
     # -- the sans-I/O interface ------------------------------------------------------------
 
     @property
-    def state(self) -> enum.Enum:
+    def state(self) -> _S:
         """The current state (see the state table in docs/PROTOCOL.md)."""
         return self._state
 
@@ -134,7 +138,7 @@ class Connection:
     def _stopped(self) -> bool:
         return self._state is self._CLOSED or self._state is self._FAILED
 
-    def _require(self, *states: enum.Enum) -> None:
+    def _require(self, *states: _S) -> None:
         if self._state not in states:
             raise LocalProtocolError(f"not allowed in state {self._state.name}")
 

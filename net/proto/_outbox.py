@@ -74,5 +74,5 @@ def reconnect_delay(
     Exponential backoff with jitter (50–100% of the step), so that a room whose relay restarts
     is not hit by every member in the same instant.
     """
-    step = min(cap, base * 2 ** min(max(failures, 1) - 1, 16))
+    step = min(cap, base * 2.0 ** min(max(failures, 1) - 1, 16))
     return step * rng.uniform(0.5, 1.0)

@@ -98,7 +98,7 @@ _PLAINTEXT_STATES = (
 )
 
 
-class RelayProtocol(Connection):
+class RelayProtocol(Connection[RelayState]):
     """The relay's side of one connection. Create one per accepted socket.
 
     Feed bytes. On :class:`~net.proto.RoomRequested` call :meth:`select_room` (or

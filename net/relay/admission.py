@@ -18,8 +18,9 @@ they are spent), so parallel connections gain no guesses over sequential ones, w
 members joining together from one address (an office, a NAT) only wait a moment.
 
 The clock is injected (monotonic seconds); nothing here sleeps, reads the time or touches a
-socket. Refusal log lines are de-duplicated here too: a throttled guesser may knock hundreds of
-times a second, and one line per address per ``log_every`` seconds says the same.
+socket. Refusal log lines are de-duplicated here too: a throttled guesser, or a client holding
+its address's handshake slots, may knock hundreds of times a second, and one line per address
+and reason per ``log_every`` seconds says the same.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from net.proto import LoginLimiter, Reason
 
 C = TypeVar("C", bound=Hashable)
 
-#: Distinct addresses whose refusal log times are remembered; past it the memory starts afresh.
+#: Distinct (address, reason) pairs whose refusal log times are remembered; past it the memory
+#: starts afresh.
 _MAX_LOGGED_SOURCES = 10_000
 _BUSY_RETRY_MS = 1000
 
@@ -113,7 +115,8 @@ class Admission(Generic[C]):
         self._by_source: Counter[str] = Counter()
         self._pakes: Counter[str] = Counter()
         self._waiting: dict[str, deque[C]] = {}
-        self._logged: dict[str, tuple[float, int]] = {}  # source -> (last logged, since)
+        # (source, reason) -> (last logged, refused since)
+        self._logged: dict[tuple[str, Reason], tuple[float, int]] = {}
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -122,12 +125,18 @@ class Admission(Generic[C]):
         throttled = self._throttled(source, peer)
         if throttled is not None:
             return throttled
+        # Busy lines are de-duplicated like throttle lines: holding its share of handshake
+        # slots costs a client only idle sockets, and every further knock would be a line.
         if self._handshakes >= self._max_handshakes:
             return Refuse(
                 code=Reason.BUSY,
                 text="The relay is busy; try again in a moment.",
                 retry_after_ms=_BUSY_RETRY_MS,
-                log=f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
+                log=self._dedup_log(
+                    source,
+                    Reason.BUSY,
+                    f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
+                ),
             )
         if self._by_source[source] >= self._max_per_source:
             return Refuse(
@@ -135,8 +144,12 @@ class Admission(Generic[C]):
                 text="Too many connections from your address are still logging in; "
                 "try again in a moment.",
                 retry_after_ms=_BUSY_RETRY_MS,
-                log=f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
-                f"from {source})",
+                log=self._dedup_log(
+                    source,
+                    Reason.BUSY,
+                    f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
+                    f"from {source})",
+                ),
             )
         self._entries[conn] = _Entry(source=source, peer=peer)
         self._handshakes += 1
@@ -282,17 +295,23 @@ class Admission(Generic[C]):
             text=f"Too many wrong passwords from your address; try again in {seconds} s.",
             retry_after_ms=math.ceil(wait * 1000),
             log=self._dedup_log(
-                source, now, f"refused {peer}: too many attempts, retry in {seconds} s"
+                source,
+                Reason.TOO_MANY_ATTEMPTS,
+                f"refused {peer}: too many attempts, retry in {seconds} s",
             ),
         )
 
-    def _dedup_log(self, source: str, now: float, line: str) -> str | None:
-        last = self._logged.get(source)
+    def _dedup_log(self, source: str, code: Reason, line: str) -> str | None:
+        """``line``, or None if a refusal of ``source`` for ``code`` was logged less than
+        ``log_every`` seconds ago; the first line after that says how many went unlogged."""
+        now = self._clock()
+        key = (source, code)
+        last = self._logged.get(key)
         if last is not None and now - last[0] < self._log_every:
-            self._logged[source] = (last[0], last[1] + 1)
+            self._logged[key] = (last[0], last[1] + 1)
             return None
         more = f" ({last[1]} more refused since)" if last is not None and last[1] else ""
         if len(self._logged) >= _MAX_LOGGED_SOURCES:
             self._logged.clear()
-        self._logged[source] = (now, 0)
+        self._logged[key] = (now, 0)
         return line + more

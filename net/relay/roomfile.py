@@ -127,7 +127,9 @@ class RoomSecret:
             and self.relay_key == other.relay_key
         )
 
-    __hash__ = None  # type: ignore[assignment]  # equal secrets need not share a hash slot
+    # Unhashable on purpose: equal secrets need not share a hash slot. mypy rejects the
+    # documented idiom (object.__hash__ is a method), hence the ignore.
+    __hash__ = None  # type: ignore[assignment]
 
     # -- room files ------------------------------------------------------------------------
 

@@ -41,7 +41,7 @@ KEY = bytes(range(32))
 
 
 def test_protocol_constants():
-    # These are fixed by protocol version 1: changing them locks every existing room out.
+    # These are fixed by the protocol version: changing them locks every existing room out.
     assert SCRYPT_N == 2**17
     assert SCRYPT_R == 8
     assert SCRYPT_P == 1
@@ -116,7 +116,7 @@ def test_room_keys_is_frozen():
 
 
 def test_derive_matches_spec_formula():
-    # info = b"SocketChat v1|" + purpose + b"|" + context, salt empty, HKDF-SHA256.
+    # info = b"SocketChat v2|" + purpose + b"|" + context, salt empty, HKDF-SHA256.
     for purpose, context, length in [
         ("access", b"", 32),
         ("message", b"", 32),
@@ -125,7 +125,7 @@ def test_derive_matches_spec_formula():
         ("x", b"\x00|\xff", 1),
         ("ünïcode", b"ctx", 100),
     ]:
-        info = b"SocketChat v1|" + purpose.encode() + b"|" + context
+        info = b"SocketChat v2|" + purpose.encode() + b"|" + context
         expected = ref.hkdf_sha256(KEY, salt=b"", info=info, length=length)
         assert derive(KEY, purpose, length=length, context=context) == expected
 
@@ -320,7 +320,7 @@ def test_property_derive_equals_reference(key, purpose, context, length):
         purpose.encode("utf-8")
     except UnicodeEncodeError:
         return
-    info = b"SocketChat v1|" + purpose.encode("utf-8") + b"|" + context
+    info = b"SocketChat v2|" + purpose.encode("utf-8") + b"|" + context
     out = derive(key, purpose, length=length, context=context)
     assert out == ref.hkdf_sha256(key, salt=b"", info=info, length=length)
 
@@ -336,10 +336,10 @@ def test_full_cost_room_keys_known_answer(full_cost_room_keys):
     assert keys.room_id == FULL_COST_ROOM_ID
     assert keys == RoomKeys.from_master(FULL_COST_MASTER, room_id=FULL_COST_ROOM_ID)
     assert keys.access == ref.hkdf_sha256(
-        FULL_COST_MASTER, salt=b"", info=b"SocketChat v1|access|", length=32
+        FULL_COST_MASTER, salt=b"", info=b"SocketChat v2|access|", length=32
     )
     assert keys.message == ref.hkdf_sha256(
-        FULL_COST_MASTER, salt=b"", info=b"SocketChat v1|message|", length=32
+        FULL_COST_MASTER, salt=b"", info=b"SocketChat v2|message|", length=32
     )
     assert unicodedata.normalize("NFKC", FULL_COST_PASSWORD) != FULL_COST_PASSWORD
 

@@ -1,7 +1,8 @@
 """crypto.transport: per-connection frame keys (counter nonces) and the room broadcast key.
 
 Groups: API misuse; call order and the permanent failed state (replay, reorder, drop, tamper);
-known answers (the frame layout equals AES-GCM with the spec's nonce and AAD, computed here).
+known answers (the frame layout equals ChaCha20-Poly1305 with the spec's nonce and AAD, computed
+here both by a direct pycryptodome call and by the stdlib reference in _reference.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from Crypto.Cipher import AES
+from Crypto.Cipher import ChaCha20_Poly1305
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,6 +26,7 @@ from crypto.transport import (
     new_broadcast_key,
 )
 
+from . import _reference as ref
 from ._reference import flip
 
 KEY = bytes(range(32))
@@ -32,14 +34,23 @@ OTHER = bytes(range(1, 33))
 CHAT = 0x12
 BROADCAST = 0x20
 TAG = 16
+# ChaCha20-Poly1305(key 00..1f, nonce 00000000 0000000000000001, AAD 12, "hello"), by the
+# stdlib reference implementation.
+FRAME1_HEX = "013910b55e567c43b7b07baf4c4a4d9a813a694878"
 
 
-def _gcm(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
+def _chacha(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
+    """The v2 frame, spelled out: RFC 8439 with nonce 00000000 || u64be(counter), AAD = type."""
     nonce = bytes(4) + counter.to_bytes(8, "big")
-    cipher = AES.new(key, AES.MODE_GCM, nonce=nonce, mac_len=16)
+    cipher = ChaCha20_Poly1305.new(key=key, nonce=nonce)
     cipher.update(bytes([frame_type]))
     ct, tag = cipher.encrypt_and_digest(payload)
     return ct + tag
+
+
+def _reference_frame(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
+    nonce = bytes(4) + counter.to_bytes(8, "big")
+    return ref.chacha20_poly1305_seal(key, nonce, payload, bytes([frame_type]))
 
 
 def channel(key: bytes = KEY):
@@ -171,7 +182,28 @@ def test_frames_match_spec_layout():
     for counter, (frame_type, payload) in enumerate(
         [(0x10, b"\x05alice"), (0x12, b""), (0x13, bytes(8)), (0x12, b"x" * 100)]
     ):
-        assert sealer.seal(frame_type, payload) == _gcm(KEY, counter, frame_type, payload)
+        sealed = sealer.seal(frame_type, payload)
+        assert sealed == _chacha(KEY, counter, frame_type, payload)
+        assert sealed == _reference_frame(KEY, counter, frame_type, payload)
+
+
+def test_frames_are_not_aes_gcm():
+    # v2 replaced AES-256-GCM entirely: the same inputs under v1's cipher give other bytes.
+    from Crypto.Cipher import AES
+
+    cipher = AES.new(KEY, AES.MODE_GCM, nonce=bytes(12), mac_len=16)
+    cipher.update(bytes([CHAT]))
+    ct, tag = cipher.encrypt_and_digest(b"hello")
+    assert FrameSealer(KEY).seal(CHAT, b"hello") != ct + tag
+
+
+def test_frame_known_answer_hex():
+    # Pinned from the stdlib reference (tests/crypto/_reference.py), itself checked against
+    # RFC 8439 and Wycheproof in test_aead.py, so a change to nonce layout, AAD or cipher shows.
+    sealer = FrameSealer(KEY)
+    sealer.seal(0x10, b"")
+    assert sealer.seal(0x12, b"hello") == bytes.fromhex(FRAME1_HEX)
+    assert _reference_frame(KEY, 1, 0x12, b"hello") == bytes.fromhex(FRAME1_HEX)
 
 
 def test_counter_is_never_sent():
@@ -279,7 +311,7 @@ def test_counter_overflow_guard():
             sealed.append(sealer.seal(CHAT, b"x"))
     assert 1 <= len(sealed) <= 3
     for offset, frame in enumerate(sealed):
-        assert frame == _gcm(KEY, start + offset, CHAT, b"x")
+        assert frame == _chacha(KEY, start + offset, CHAT, b"x")
     for _ in range(3):  # stays exhausted; never wraps to counter 0
         with pytest.raises(OverflowError):
             sealer.seal(CHAT, b"x")
@@ -321,6 +353,15 @@ def test_new_broadcast_key():
     assert BROADCAST_KEY_SIZE == 32
     assert len(keys) == 20
     assert all(isinstance(k, bytes) and len(k) == 32 for k in keys)
+
+
+def test_broadcast_matches_spec_layout():
+    # u64be(seq) || ChaCha20-Poly1305(nonce = 00000000 || u64be(seq), AAD = type).
+    sealer = BroadcastSealer(KEY, next_seq=2**40 + 5)
+    for seq in range(2**40 + 5, 2**40 + 8):
+        sealed = sealer.seal(BROADCAST, b"room text")
+        assert sealed == seq.to_bytes(8, "big") + _chacha(KEY, seq, BROADCAST, b"room text")
+        assert sealed[8:] == _reference_frame(KEY, seq, BROADCAST, b"room text")
 
 
 def test_broadcast_in_order_and_layout():

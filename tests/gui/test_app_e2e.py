@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,7 +102,7 @@ def members() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
 def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
     apps: list[App] = []
 
-    def make(**options: object) -> App:
+    def make(**options: Any) -> App:
         options.setdefault("confirm", lambda _title, _text: True)
         app = App(
             root,
@@ -375,6 +376,7 @@ def failure_after_login(app: App, root, port: int, name: str = "alice", **option
         lambda: app.login is not None and app.login.failure.get() != "",
         what="a failure message",
     )
+    assert app.login is not None
     assert not app.login.busy and app.chat is None
     return app.login.failure.get()
 

@@ -18,7 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _parse(text: str) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # keys are case-sensitive
+    # Keys are case-sensitive. Assigning str is configparser's documented way; typeshed
+    # declares optionxform a method, which a plain assignment cannot match.
+    parser.optionxform = str  # type: ignore[method-assign, assignment]
     parser.read_string(text)
     return dict(parser["Desktop Entry"])
 

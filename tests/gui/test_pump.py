@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -13,11 +14,11 @@ class FakeWidget:
     """Records after()/after_cancel() calls instead of running a Tk event loop."""
 
     def __init__(self) -> None:
-        self.scheduled: dict[str, object] = {}
+        self.scheduled: dict[str, Callable[[], object]] = {}
         self.cancelled: list[str] = []
         self._next = 0
 
-    def after(self, _ms: int, callback: object) -> str:
+    def after(self, _ms: int, callback: Callable[[], object]) -> str:
         self._next += 1
         after_id = f"after#{self._next}"
         self.scheduled[after_id] = callback

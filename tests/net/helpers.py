@@ -17,7 +17,7 @@ from crypto.transport import BroadcastSealer
 from net import proto
 from net.proto import ClientProtocol, RelayProtocol, WelcomeArgs, encode_broadcast
 from net.proto._frames import FrameReader, FrameType, encode_frame
-from net.proto._messages import ChatItem, JoinedItem, LeftItem
+from net.proto._messages import BroadcastItem, ChatItem, JoinedItem, LeftItem
 from net.proto._replay import RecentIds
 
 PASSWORD = "correct horse battery staple"
@@ -178,7 +178,7 @@ class Room:
     def pump(self) -> None:
         """Deliver everything pending; relay submitted messages to the whole room."""
         for _ in range(20):
-            items = []
+            items: list[BroadcastItem] = []
             for name, pair in list(self.pairs.items()):
                 pair.shuttle()
                 for event in pair.relay_events:

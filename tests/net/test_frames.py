@@ -35,7 +35,7 @@ def test_many_frames_in_one_chunk() -> None:
 def test_partial_frames_byte_by_byte() -> None:
     bodies = [b"\x01hello", b"\x02" * 300, b"\x03"]
     reader = FrameReader(4096)
-    out = []
+    out: list[bytes] = []
     for byte in frames(*bodies):
         out += reader.feed(bytes([byte]))
     assert out == bodies
@@ -80,7 +80,7 @@ def test_buffer_never_exceeds_cap_while_a_large_frame_trickles_in() -> None:
     cap = 1000
     reader = FrameReader(cap)
     data = frames(b"y" * cap, b"z" * cap)
-    out = []
+    out: list[bytes] = []
     for start in range(0, len(data), 333):
         out += reader.feed(data[start : start + 333])
         assert reader.buffered <= cap

@@ -11,7 +11,7 @@ from __future__ import annotations
 from crypto.kdf import derive_room_keys
 from crypto.transport import BroadcastOpener
 from net.proto._frames import FrameType
-from net.proto._messages import JoinedItem, OutgoingMessage, decode_items
+from net.proto._messages import JoinedItem, OutgoingMessage, WelcomeArgs, decode_items
 from net.relay import Relay, RelayConfig
 from net.relay.roomfile import RoomSecret
 from tests.net.helpers import split_frames
@@ -35,9 +35,9 @@ class _Transport:
 
 class _Protocol:
     def __init__(self) -> None:
-        self.welcome = None
+        self.welcome: WelcomeArgs | None = None
 
-    def accept_join(self, welcome) -> None:
+    def accept_join(self, welcome: WelcomeArgs) -> None:
         self.welcome = welcome
 
 
@@ -52,9 +52,9 @@ class _Member:
         self.name = name
 
     def received(self) -> list[list]:
-        opener = BroadcastOpener(
-            self.protocol.welcome.broadcast_key, next_seq=self.protocol.welcome.next_seq
-        )
+        welcome = self.protocol.welcome
+        assert welcome is not None, "not joined"
+        opener = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         return [
             list(decode_items(opener.open(FrameType.BROADCAST, body[1:])))
             for data in self.transport.writes

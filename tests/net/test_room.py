@@ -12,6 +12,7 @@ from crypto.transport import BroadcastOpener, BroadcastSealer
 from net.proto import LocalProtocolError
 from net.proto._frames import MAX_RELAY_FRAME, FrameType, Reason
 from net.proto._messages import (
+    BroadcastItem,
     ChatItem,
     JoinedItem,
     LeftItem,
@@ -193,6 +194,7 @@ def test_broadcast_over_the_frame_cap_is_split_in_order() -> None:
     # 40 messages of 60 KB: ~2.4 MB, over the 1 MiB client cap.
     room.submit("alice", [message(n, size=60_000) for n in range(40)])
     data = room.flush()
+    assert data is not None
     groups = open_all(data, opener)
     assert len(groups) == 3
     assert all(len(body) <= MAX_RELAY_FRAME for body in split_frames(data))
@@ -226,7 +228,7 @@ def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
 
 
 def test_item_size_matches_the_encoding() -> None:
-    sealer_items = [
+    sealer_items: list[BroadcastItem] = [
         ChatItem.from_outgoing(message(7, size=123), sender="Zoë"),
         JoinedItem(name="Zoë"),
         LeftItem(name="bob", code=Reason.SLOW_READER),

@@ -11,6 +11,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from crypto.kdf import RoomKeys
 from net import proto
@@ -19,6 +20,7 @@ from net.proto._frames import Reason
 from net.proto._messages import PendingMessage
 
 TIMEOUT = 10.0
+_E = TypeVar("_E", bound=proto.Event)
 
 
 class WireClient:
@@ -89,8 +91,11 @@ class WireClient:
             except TimeoutError:
                 raise AssertionError(f"timed out; events so far: {self.events}") from None
 
-    def wait_type(self, kind: type, timeout: float = TIMEOUT) -> proto.Event:
-        return self.wait_for(lambda event: isinstance(event, kind), timeout)
+    def wait_type(self, kind: type[_E], timeout: float = TIMEOUT) -> _E:
+        event = self.wait_for(lambda event: isinstance(event, kind), timeout)
+        if not isinstance(event, kind):  # cannot happen: the predicate checked; narrows the type
+            raise AssertionError(f"not a {kind.__name__}: {event}")
+        return event
 
     def wait_closed(self, timeout: float = TIMEOUT) -> list[proto.Event]:
         """Read until the relay closes the connection; return every event."""
@@ -126,7 +131,10 @@ class WireClient:
         return [message.message_id for message in batch]
 
     def hear(self, text: str, timeout: float = TIMEOUT) -> proto.ChatOpened:
-        return self.wait_for(lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout)
+        heard = self.wait_for(lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout)
+        if not isinstance(heard, proto.ChatOpened):  # cannot happen: the predicate checked
+            raise AssertionError(f"not a message: {heard}")
+        return heard
 
     def leave(self) -> None:
         self.proto.send_goodbye(Reason.LEAVING, "bye")

@@ -57,9 +57,11 @@ def _x_windows(title: str) -> list[str]:
 
 
 def _windows_window(title: str) -> str | None:
+    if sys.platform != "win32":  # ctypes.windll exists on Windows only
+        return None
     import ctypes
 
-    user32 = ctypes.windll.user32  # type: ignore[attr-defined]
+    user32 = ctypes.windll.user32
     handle = user32.FindWindowW(None, title)
     return str(handle) if handle and user32.IsWindowVisible(handle) else None
 
@@ -72,7 +74,7 @@ def _wait_for_window(process: subprocess.Popen[bytes], title: str) -> str:
         if sys.platform == "win32":
             window = _windows_window(title)
         else:
-            window = (_x_windows(title) or [None])[0]
+            window = next(iter(_x_windows(title)), None)
         if window:
             return window
         time.sleep(0.05)

@@ -10,6 +10,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from crypto.kdf import RoomKeys
 from net.relay import RelayConfig, RelayThread
@@ -52,13 +53,13 @@ class RelayFactory:
         self.clients: list[WireClient] = []
         self.port = 0
 
-    def start(self, **overrides: object) -> RelayThread:
+    def start(self, **overrides: Any) -> RelayThread:
         relay = RelayThread(self.secret, dataclasses.replace(BASE, **overrides))
         self.port = relay.start()
         self.relays.append(relay)
         return relay
 
-    def client(self, name: str, keys: RoomKeys | None = None, **kwargs: object) -> WireClient:
+    def client(self, name: str, keys: RoomKeys | None = None, **kwargs: Any) -> WireClient:
         client = WireClient(self.port, name, keys or self.keys, **kwargs)
         self.clients.append(client)
         return client

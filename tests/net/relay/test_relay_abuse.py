@@ -18,6 +18,7 @@ from net.proto._frames import Reason
 from net.proto._messages import Refusal
 from tests.net.helpers import split_frames
 from tests.net.relay.support import ManualClock, wait_until
+from tests.net.wire import WireClient
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -143,6 +144,31 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 0
 
 
+def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard(
+    relays, room_keys, wrong_keys
+) -> None:
+    # Accepted while the address was clean, silent while a guesser spends its free failures
+    # and the sixth: its first bytes are refused, not answered with a PAKE (the driver asks
+    # Admission again on the first bytes, not only on accept).
+    clock = ManualClock()  # frozen: the backoff cannot expire during the test
+    relay = relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0)
+    with raw(relays.port) as early:
+        wait_until(lambda: relay.stats().handshakes == 1, what="the early connection accepted")
+        for _ in range(6):
+            guesser = relays.client("mallory", wrong_keys)
+            guesser.wait_type(proto.AuthenticationFailed)
+            guesser.close()
+        hello = ClientProtocol(username="carol", keys=room_keys)
+        hello.initiate()
+        early.sendall(hello.data_to_send())
+        frames = split_frames(read_to_eof(early))
+    assert len(frames) == 1, f"answered ({len(frames)} frames) instead of refused"
+    refusal = Refusal.decode(frames[0][1:])
+    assert refusal.code is Reason.TOO_MANY_ATTEMPTS
+    assert refusal.retry_after_ms == 4000
+    wait_until(lambda: relay.stats().handshakes == 0, what="no handshake left behind")
+
+
 def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_keys) -> None:
     # An attacker who hangs up instead of sending its confirmation must not get a free guess.
     clock = ManualClock()
@@ -260,7 +286,7 @@ def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -
     conversation_goes_on(bob, alice, "carry on")
 
 
-def _pinger(relays, name: str) -> tuple:
+def _pinger(relays, name: str) -> WireClient:
     """A joined member whose socket barely reads (tiny receive buffer)."""
     member = relays.client(name, start=False)
     member.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)

@@ -78,6 +78,7 @@ class RelayProcess:
 
     def wait_line(self, pattern: re.Pattern[str] | str, timeout: float = 30.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
+        line: str | None
         for line in self.lines:
             if match := re.search(pattern, line):
                 return match

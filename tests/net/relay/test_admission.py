@@ -1,0 +1,524 @@
+"""The relay's admission policy, driven directly: no event loop, no sockets, no sleeps.
+
+:class:`Admission` is called here the way :mod:`net.relay.member` calls it: ``connect`` on
+accept, ``ready_for_pake`` on the first bytes, ``pake_done`` when a PAKE is settled,
+``handshake_done`` on joining and ``gone`` on closing. Connections are plain strings,
+``"<address>:<port>"``, which also serve as the peer text in log lines. The clock is a fake that
+tests move in whole milliseconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any
+
+import pytest
+
+from net.proto import Reason
+from net.relay.admission import Admission, Admit, Hold, PakeOutcome, Refuse
+
+A = "10.0.0.1"
+B = "10.0.0.2"
+
+Wakes = list[tuple[str, Admit | Refuse]]
+
+
+class Clock:
+    """Monotonic seconds that move only when a test says so, in milliseconds."""
+
+    def __init__(self, start_ms: int = 1_000_000) -> None:
+        self.ms = start_ms
+
+    def __call__(self) -> float:
+        return self.ms / 1000
+
+    def advance(self, ms: int) -> None:
+        self.ms += ms
+
+
+class Door:
+    """An :class:`Admission` with its clock, and the driver's side of the conversation."""
+
+    def __init__(self, **limits: Any) -> None:
+        self.clock = Clock()
+        self.admission: Admission[str] = Admission(clock=self.clock, **limits)
+        self._ports = itertools.count(40001)
+
+    def connect(self, source: str = A) -> tuple[str, Admit | Refuse]:
+        """A new connection from ``source``, and what accepting it decided."""
+        conn = f"{source}:{next(self._ports)}"
+        return conn, self.admission.connect(conn, source=source, peer=conn)
+
+    def admitted(self, source: str = A) -> str:
+        """A connection accepted into the handshake that has sent nothing yet."""
+        conn, decision = self.connect(source)
+        assert decision == Admit()
+        return conn
+
+    def running(self, source: str = A) -> str:
+        """A connection whose first bytes started its PAKE at once."""
+        conn = self.admitted(source)
+        assert self.admission.ready_for_pake(conn) == Admit()
+        assert self.admission.has_pake_slot(conn)
+        return conn
+
+    def held(self, source: str = A) -> str:
+        """A connection whose first bytes wait for its address's turn."""
+        conn = self.admitted(source)
+        assert self.admission.ready_for_pake(conn) == Hold()
+        assert not self.admission.has_pake_slot(conn)
+        return conn
+
+    def wrong_guesses(self, count: int, source: str = A) -> None:
+        """``count`` whole failed logins from ``source``, one after another, each closing."""
+        for _ in range(count):
+            conn = self.running(source)
+            log, wakes = self.admission.pake_done(conn, PakeOutcome.FAILURE)
+            assert log is not None and wakes == []
+            assert self.admission.gone(conn) == (None, [])
+
+    def failures(self, source: str = A) -> int:
+        return self.admission.logins.failures(source, self.clock())
+
+
+def throttled(conn: str, seconds: int, retry_ms: int | None = None, *, logged: bool) -> Refuse:
+    """The refusal of ``conn`` while its address must wait ``seconds`` (rounded up)."""
+    return Refuse(
+        code=Reason.TOO_MANY_ATTEMPTS,
+        text=f"Too many wrong passwords from your address; try again in {seconds} s.",
+        retry_after_ms=seconds * 1000 if retry_ms is None else retry_ms,
+        log=f"refused {conn}: too many attempts, retry in {seconds} s" if logged else None,
+    )
+
+
+def refused(decision: Admit | Hold | Refuse) -> Refuse:
+    assert isinstance(decision, Refuse), decision
+    return decision
+
+
+def assert_nothing_left(door: Door) -> None:
+    """Every count is back to zero and no per-address record outlives its connections.
+
+    The private tables are looked at on purpose: a counter that keeps one zero entry per
+    address ever seen is a leak the public counts cannot show.
+    """
+    admission = door.admission
+    assert admission.handshakes == 0
+    assert admission.waiting() == 0
+    assert not admission._entries
+    assert not admission._by_source
+    assert not admission._pakes
+    assert not admission._waiting
+
+
+@pytest.fixture
+def door() -> Door:
+    """Admission with the relay's default limits: 64 handshakes, 16 per address, 5 free
+    failures, then 1 s doubling up to 300 s; one refusal line per address per 10 s."""
+    return Door()
+
+
+# -- handshake slots (connect) ----------------------------------------------------------------
+
+
+def test_a_connection_is_admitted_into_a_handshake_slot(door: Door) -> None:
+    conn, decision = door.connect()
+    assert decision == Admit()
+    assert door.admission.handshakes == 1
+    assert not door.admission.has_pake_slot(conn)  # no PAKE before its first bytes
+
+
+def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
+    door = Door(max_handshakes=3)
+    first = door.admitted(A)
+    door.admitted(B)
+    door.admitted("10.0.0.3")
+    conn, decision = door.connect("10.0.0.4")
+    assert decision == Refuse(
+        code=Reason.BUSY,
+        text="The relay is busy; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"refused {conn}: busy (3 handshakes in progress)",
+    )
+    assert door.admission.handshakes == 3  # the refused one took no slot
+    assert door.admission.gone(conn) == (None, [])  # and leaving frees nothing
+    assert door.admission.handshakes == 3
+    door.admission.handshake_done(first)  # joined: its slot is free for the next one
+    assert door.connect("10.0.0.4")[1] == Admit()
+
+
+def test_one_address_cannot_take_every_handshake_slot() -> None:
+    door = Door(max_handshakes=64, max_handshakes_per_source=2)
+    first, _ = door.admitted(A), door.admitted(A)
+    conn, decision = door.connect(A)
+    assert decision == Refuse(
+        code=Reason.BUSY,
+        text="Too many connections from your address are still logging in; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+    )
+    assert door.connect(B)[1] == Admit()  # other addresses are not affected
+    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
+    assert door.connect(A)[1] == Admit()
+    assert door.connect(A)[1] != Admit()
+
+
+@pytest.mark.parametrize("leave", ["handshake_done", "gone"])
+def test_a_handshake_slot_is_freed_once_however_often_it_is_given_back(
+    door: Door, leave: str
+) -> None:
+    keep, conn = door.admitted(A), door.admitted(A)
+    getattr(door.admission, leave)(conn)
+    getattr(door.admission, leave)(conn)
+    door.admission.handshake_done(conn)
+    door.admission.gone(conn)
+    assert door.admission.handshakes == 1  # only ``keep`` is left
+    assert door.admission._by_source == {A: 1}
+    door.admission.gone(keep)
+    assert_nothing_left(door)
+
+
+def test_joined_members_hold_no_handshake_slot() -> None:
+    door = Door(max_handshakes=2, max_handshakes_per_source=2)
+    for _ in range(10):  # ten members join from one address through two slots
+        conn = door.running(A)
+        assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+        door.admission.handshake_done(conn)
+    assert door.admission.handshakes == 0
+    assert door.connect(A)[1] == Admit()
+
+
+def test_per_address_counts_do_not_grow_with_every_address_ever_seen(door: Door) -> None:
+    for index in range(500):
+        source = f"10.1.{index // 256}.{index % 256}"
+        conn = door.running(source)
+        door.admission.pake_done(conn, PakeOutcome.SUCCESS)
+        door.admission.handshake_done(conn)  # joined
+        door.admission.gone(conn)  # later left
+    for index in range(500):
+        conn, _ = door.connect(f"10.2.{index // 256}.{index % 256}")
+        door.admission.gone(conn)  # closed before sending anything
+    assert_nothing_left(door)
+
+
+# -- PAKE turns per address (ready_for_pake) --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("failures", "at_once"), [(0, 3), (1, 2), (2, 1), (3, 1), (4, 1)], ids=lambda v: str(v)
+)
+def test_an_address_runs_as_many_pakes_at_once_as_it_has_free_failures_left(
+    failures: int, at_once: int
+) -> None:
+    door = Door(free_failures=3, base_delay=1.0)
+    door.wrong_guesses(min(failures, 3))
+    if failures > 3:  # the fourth failure throttled the address: wait it out
+        door.wrong_guesses(failures - 3)
+        door.clock.advance(1000 * 2 ** (failures - 4))
+    assert door.failures() == failures
+    for _ in range(at_once):
+        door.running(A)
+    door.held(A)
+    door.held(A)
+    assert door.admission.waiting() == 2
+    door.running(B)  # another address takes its own turns
+
+
+def test_asking_again_keeps_the_answer(door: Door) -> None:
+    door.wrong_guesses(5)  # one PAKE at a time from here
+    running, held = door.running(), door.held()
+    assert door.admission.ready_for_pake(running) == Admit()  # later bytes of a running PAKE
+    assert door.admission.ready_for_pake(held) == Hold()  # not queued twice
+    assert door.admission.waiting() == 1
+
+
+def test_held_connections_are_woken_in_order_as_turns_free() -> None:
+    door = Door(free_failures=2)
+    door.wrong_guesses(2)  # no free failure left: one PAKE at a time
+    first = door.running()
+    queue = [door.held() for _ in range(3)]
+    other = door.running(B)
+    assert door.admission.waiting() == 3
+    log, wakes = door.admission.pake_done(first, PakeOutcome.NONE)
+    assert (log, wakes) == (None, [(queue[0], Admit())])  # one turn freed, one woken
+    assert door.admission.has_pake_slot(queue[0])
+    assert door.admission.ready_for_pake(queue[0]) == Admit()
+    assert door.admission.pake_done(other, PakeOutcome.SUCCESS) == (None, [])  # not A's turn
+    _, wakes = door.admission.gone(queue[0])  # left before guessing: nothing counted
+    assert wakes == [(queue[1], Admit())]
+    assert door.failures() == 2
+    _, wakes = door.admission.pake_done(queue[1], PakeOutcome.SUCCESS)
+    assert wakes == [(queue[2], Admit())]
+    assert door.admission.waiting() == 0
+
+
+def test_a_success_wakes_every_held_connection_it_makes_room_for() -> None:
+    door = Door(free_failures=3)
+    door.wrong_guesses(2)  # one free failure left: one PAKE at a time
+    first = door.running()
+    queue = [door.held() for _ in range(4)]
+    log, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)  # failures cleared
+    assert log is None
+    assert wakes == [(conn, Admit()) for conn in queue[:3]]  # three at once again, in order
+    assert door.admission.waiting() == 1
+
+
+def test_a_held_connection_that_goes_away_leaves_the_queue(door: Door) -> None:
+    door.wrong_guesses(5)
+    first = door.running()
+    leaving, staying = door.held(), door.held()
+    assert door.admission.gone(leaving) == (None, [])  # held: it freed no PAKE turn
+    assert door.admission.waiting() == 1
+    assert door.admission.gone(leaving) == (None, [])  # idempotent
+    _, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
+    assert wakes == [(staying, Admit())]
+    for conn in (first, staying):
+        door.admission.gone(conn)
+    assert_nothing_left(door)
+
+
+def test_the_last_held_connection_leaving_drops_its_address_from_the_queue(door: Door) -> None:
+    door.wrong_guesses(5)
+    first, held = door.running(), door.held()
+    door.admission.gone(held)
+    assert A not in door.admission._waiting
+    assert door.admission.pake_done(first, PakeOutcome.FAILURE)[1] == []
+
+
+# -- PAKE outcomes and the login throttle -----------------------------------------------------
+
+
+def test_a_failed_pake_is_counted_and_logged(door: Door) -> None:
+    conn = door.running()
+    log, wakes = door.admission.pake_done(conn, PakeOutcome.FAILURE)
+    assert log == f"login refused from {conn}: wrong password (1 recent failures)"
+    assert wakes == []
+    assert not door.admission.has_pake_slot(conn)
+    conn = door.running()
+    log, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE, why="bad confirmation")
+    assert log == f"login refused from {conn}: bad confirmation (2 recent failures)"
+    assert door.failures() == 2
+
+
+def test_hanging_up_after_the_relay_share_counts_as_a_failed_guess(door: Door) -> None:
+    conn = door.running()
+    log, _ = door.admission.gone(conn, guessed=True)
+    assert log == (
+        f"login refused from {conn}: disconnected before confirming the password "
+        "(1 recent failures)"
+    )
+    assert door.failures() == 1
+    assert_nothing_left(door)
+
+
+def test_a_pake_that_ends_without_a_guess_counts_nothing(door: Door) -> None:
+    door.wrong_guesses(2)
+    conn = door.running()
+    assert door.admission.pake_done(conn, PakeOutcome.NONE) == (None, [])
+    assert door.failures() == 2
+    assert door.admission.gone(door.running()) == (None, [])  # hung up before our share
+    assert door.failures() == 2
+
+
+def test_a_success_clears_the_address_record(door: Door) -> None:
+    door.wrong_guesses(5)
+    conn = door.running()
+    assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+    assert door.failures() == 0
+    assert len(door.admission.logins) == 0
+
+
+def test_a_pake_is_settled_once(door: Door) -> None:
+    conn = door.running()
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE)[0] is not None
+    # The driver may report again (a deadline, then the close): nothing more is counted.
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE) == (None, [])
+    assert door.admission.gone(conn, guessed=True) == (None, [])
+    assert door.failures() == 1
+    never_asked = door.admitted()  # accepted, no bytes yet
+    assert door.admission.pake_done(never_asked, PakeOutcome.FAILURE) == (None, [])
+    assert door.admission.pake_done("never connected", PakeOutcome.FAILURE) == (None, [])
+    assert door.failures() == 1
+
+
+def test_the_throttle_starts_after_the_free_failures_and_doubles_up_to_its_cap() -> None:
+    door = Door(free_failures=2, base_delay=1.0, max_delay=4.0)
+    door.wrong_guesses(2)
+    assert door.connect()[1] == Admit()  # free failures cost nothing
+    for seconds in (1, 2, 4, 4):
+        door.wrong_guesses(1)
+        conn, decision = door.connect()
+        assert isinstance(decision, Refuse)
+        assert dataclasses.replace(decision, log=None) == throttled(conn, seconds, logged=False)
+        door.clock.advance(seconds * 500)  # halfway: the wait is rounded up to whole seconds
+        conn, decision = door.connect()
+        assert isinstance(decision, Refuse)
+        assert decision.code is Reason.TOO_MANY_ATTEMPTS
+        assert decision.retry_after_ms == seconds * 500
+        assert decision.text.endswith(f"try again in {max(1, seconds // 2)} s.")
+        door.clock.advance(seconds * 500 - 1)
+        conn, decision = door.connect()
+        assert isinstance(decision, Refuse) and decision.retry_after_ms == 1
+        assert decision.text.endswith("try again in 1 s.")
+        door.clock.advance(1)  # expired to the millisecond
+        conn, decision = door.connect()
+        assert decision == Admit()
+        door.admission.gone(conn)
+
+
+def test_a_throttled_address_does_not_hold_back_another_one(door: Door) -> None:
+    door.wrong_guesses(6)
+    assert isinstance(door.connect(A)[1], Refuse)
+    assert door.connect(B)[1] == Admit()
+    door.running(B)
+
+
+# -- a connection opened before its address was throttled ------------------------------------
+
+
+def test_a_connection_opened_before_the_throttle_is_refused_when_it_asks_for_its_pake(
+    door: Door,
+) -> None:
+    early = door.admitted()  # accepted; its first bytes come later
+    door.wrong_guesses(6)  # meanwhile: five free failures, and the sixth starts a 1 s wait
+    # A PAKE turn is free (nothing runs from A), so only the throttle stands in the way.
+    assert door.admission.ready_for_pake(early) == throttled(early, 1, logged=True)
+    assert not door.admission.has_pake_slot(early)
+    assert door.admission.gone(early) == (None, [])
+    assert door.failures() == 6
+    assert_nothing_left(door)
+
+
+def test_a_connection_opened_before_the_throttle_gets_its_pake_once_the_wait_is_over(
+    door: Door,
+) -> None:
+    early, patient = door.admitted(), door.admitted()
+    door.wrong_guesses(6)
+    door.clock.advance(250)
+    assert door.admission.ready_for_pake(early) == throttled(early, 1, 750, logged=True)
+    door.clock.advance(750)
+    assert door.admission.ready_for_pake(patient) == Admit()
+
+
+@pytest.mark.parametrize(
+    ("end", "why"),
+    [
+        pytest.param(
+            lambda door, conn: door.admission.pake_done(conn, PakeOutcome.FAILURE),
+            "wrong password",
+            id="wrong-guess",
+        ),
+        pytest.param(
+            lambda door, conn: door.admission.gone(conn, guessed=True),
+            "disconnected before confirming the password",
+            id="hung-up-after-share",
+        ),
+    ],
+)
+def test_held_connections_are_refused_when_woken_into_a_throttled_address(
+    door: Door, end, why: str
+) -> None:
+    door.wrong_guesses(5)  # the free failures are spent: one PAKE at a time
+    ahead = door.running()
+    first, second = door.held(), door.held()
+    log, wakes = end(door, ahead)  # the sixth wrong guess: the address must wait 1 s
+    assert log == f"login refused from {ahead}: {why} (6 recent failures)"
+    # Their turn came, but it brings no guess; one log line for both.
+    assert wakes == [
+        (first, throttled(first, 1, logged=True)),
+        (second, throttled(second, 1, logged=False)),
+    ]
+    assert door.admission.waiting() == 0
+    assert not door.admission.has_pake_slot(first)
+    for conn in (first, second, ahead):
+        assert door.admission.gone(conn) == (None, [])
+    assert door.failures() == 6
+    assert_nothing_left(door)
+
+
+# -- refusal log lines ------------------------------------------------------------------------
+
+
+def test_refusal_lines_are_logged_once_per_address_per_window() -> None:
+    door = Door(free_failures=0, base_delay=60.0)  # one wrong guess: a minute's wait
+    door.wrong_guesses(1, source=A)
+    door.wrong_guesses(1, source=B)
+    logs = []
+    for _ in range(4):  # a guesser knocking fast
+        conn, decision = door.connect(A)
+        assert isinstance(decision, Refuse)
+        logs.append((conn, decision.log))
+        door.clock.advance(1000)
+    assert logs[0][1] == f"refused {logs[0][0]}: too many attempts, retry in 60 s"
+    assert [log for _, log in logs[1:]] == [None, None, None]
+    conn, decision = door.connect(B)  # another address has its own line
+    assert isinstance(decision, Refuse)
+    assert decision.log == f"refused {conn}: too many attempts, retry in 56 s"
+    door.clock.advance(5999)  # 9.999 s after A's line
+    assert refused(door.connect(A)[1]).log is None
+    door.clock.advance(1)  # 10 s after it: a new line says how many went unlogged
+    conn, decision = door.connect(A)
+    assert isinstance(decision, Refuse)
+    assert (
+        decision.log == f"refused {conn}: too many attempts, retry in 50 s (4 more refused since)"
+    )
+    door.clock.advance(10_000)  # nothing refused in between: no count
+    conn, decision = door.connect(A)
+    assert isinstance(decision, Refuse)
+    assert decision.log == f"refused {conn}: too many attempts, retry in 40 s"
+
+
+def test_the_log_window_is_configurable() -> None:
+    door = Door(free_failures=0, base_delay=60.0, log_every=2.0)
+    door.wrong_guesses(1)
+    assert refused(door.connect()[1]).log is not None
+    door.clock.advance(1999)
+    assert refused(door.connect()[1]).log is None
+    door.clock.advance(1)
+    log = refused(door.connect()[1]).log
+    assert log is not None and log.endswith("(1 more refused since)")
+
+
+def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> None:
+    early = door.admitted()
+    door.wrong_guesses(6)
+    conn, decision = door.connect()
+    assert decision == throttled(conn, 1, logged=True)
+    assert door.admission.ready_for_pake(early) == throttled(early, 1, logged=False)
+
+
+def test_busy_refusal_lines_are_logged_once_per_address_per_window() -> None:
+    # Holding its share of handshake slots costs a client nothing but idle sockets; the next
+    # knocks from its address must not cost the relay a log line each.
+    door = Door(max_handshakes=64, max_handshakes_per_source=1)
+    door.admitted(A)
+    (first, decision), *rest = [door.connect(A) for _ in range(3)]
+    assert isinstance(decision, Refuse) and decision.code is Reason.BUSY
+    assert decision.log == f"refused {first}: busy (1 handshakes in progress from {A})"
+    assert [refused(d).log for _, d in rest] == [None, None]
+    door.clock.advance(10_000)
+    conn, decision = door.connect(A)
+    assert refused(decision).log == (
+        f"refused {conn}: busy (1 handshakes in progress from {A}) (2 more refused since)"
+    )
+
+
+def test_relay_wide_busy_lines_are_logged_once_per_refused_address_per_window() -> None:
+    door = Door(max_handshakes=1)
+    door.admitted(A)
+    conn, decision = door.connect(B)
+    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+    assert refused(door.connect(B)[1]).log is None
+    conn, decision = door.connect("10.0.0.3")
+    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+
+
+def test_a_busy_line_does_not_hide_the_first_throttle_line() -> None:
+    door = Door(max_handshakes_per_source=1, free_failures=0)
+    guesser = door.running(A)
+    assert refused(door.connect(A)[1]).log is not None  # busy, logged
+    door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # throttled now
+    door.admission.gone(guesser)
+    conn, decision = door.connect(A)
+    assert decision == throttled(conn, 1, logged=True)
