@@ -35,7 +35,15 @@ _MAX_U32 = 2**32 - 1
 #: Bytes an envelope adds to its body, at most (a content type of 255 bytes): the relay's size
 #: check allows ``max_message_bytes + MAX_OVERHEAD``.
 MAX_OVERHEAD = (
-    _HEADER.size + aead.XNONCE_SIZE + aead.TAG_SIZE + KEY_SIZE + 8 + 8 + 1 + 255 + 4
+    _HEADER.size
+    + aead.XNONCE_SIZE
+    + aead.TAG_SIZE
+    + KEY_SIZE
+    + 8
+    + 8
+    + 1
+    + 255
+    + 4
     + SIGNATURE_SIZE
 )
 #: The smallest possible envelope (empty content type and body): anything shorter is garbage.
@@ -122,7 +130,7 @@ def seal_message(
         raise ValueError("epoch, counter or timestamp out of range")
     body = bytes(body)
     signing_key = identity.signing_public
-    fields = dict(
+    signed = signed_bytes(
         room_id=room_id,
         message_id=message_id,
         epoch=epoch,
@@ -133,7 +141,7 @@ def seal_message(
         content_type=content_type,
         body=body,
     )
-    signature = identity.sign(signed_bytes(**fields), context=_SIGNATURE_CONTEXT)
+    signature = identity.sign(signed, context=_SIGNATURE_CONTEXT)
     plaintext = b"".join(
         (
             signing_key,

@@ -27,8 +27,8 @@ from crypto.identity import Identity
 from net.client import events as ce
 from net.client import storage
 from net.client.client import ChatClient
-from net.client.trust import Trust, TrustStore
 from net.client.termtext import clean, collapse_spaces, wrap
+from net.client.trust import Trust, TrustStore
 from net.passwords import PasswordSourceError, read_password
 
 EXIT_OK = 0

@@ -284,7 +284,9 @@ class Session:
 
     def _on_message(self, event: proto.ChatOpened) -> None:
         client = self.client
-        own = event.sender == client.username and event.signing_key == client.identity.signing_public
+        own = (
+            event.sender == client.username and event.signing_key == client.identity.signing_public
+        )
         if own:
             client.outbox_confirm(event.message_id)
         client.emit(

@@ -58,6 +58,8 @@ def relay_changed(where: str) -> str:
 
 def no_such_room(where: str) -> str:
     return f"{where} does not host the room you asked for (any more)."
+
+
 CLOSED_DURING_HANDSHAKE = "The room closed the connection during the handshake."
 TAMPERED = "The connection was corrupted or tampered with; reconnecting."
 

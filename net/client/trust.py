@@ -15,15 +15,16 @@ once to a JSON file (mode 0600, replaced atomically); without a path nothing is 
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import logging
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from net.proto import username_key
@@ -215,7 +216,5 @@ class TrustStore:
 
 def _quietly(action: Callable[[], object]) -> None:
     """Run ``action``; an OSError (file already gone, disk trouble) is not worth more."""
-    try:
+    with contextlib.suppress(OSError):
         action()
-    except OSError:
-        pass

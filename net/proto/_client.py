@@ -295,7 +295,9 @@ class ClientProtocol(Connection[ClientState]):
                 context=RELAY_HELLO_CONTEXT,
             )
         except AuthenticationError:
-            raise RemoteProtocolError("the relay's signature over the handshake does not verify") from None
+            raise RemoteProtocolError(
+                "the relay's signature over the handshake does not verify"
+            ) from None
         expected = self._expected_relay_key
         if expected is not None and hello.relay_key != expected:
             # Stop here: nothing that depends on the password has left this machine.
@@ -336,7 +338,9 @@ class ClientProtocol(Connection[ClientState]):
             self._auth_failed(ev.AuthFailure.INVALID_SHARE)
             return
         self._pake = pake
-        self._send_plain(_T.CLIENT_PAKE, ClientPake(share=share, confirmation=confirmation).encode())
+        self._send_plain(
+            _T.CLIENT_PAKE, ClientPake(share=share, confirmation=confirmation).encode()
+        )
         self._confirmation_sent = True
         self._state = ClientState.AWAIT_RELAY_CONFIRM
 
@@ -371,7 +375,9 @@ class ClientProtocol(Connection[ClientState]):
             ),
             context=JOIN_CONTEXT,
         )
-        return Join(name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof).encode()
+        return Join(
+            name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof
+        ).encode()
 
     def _on_auth_failed(self, payload: bytes) -> None:
         if payload:

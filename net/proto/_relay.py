@@ -311,9 +311,7 @@ class RelayProtocol(Connection[RelayState]):
         except (ValueError, AuthenticationError):
             raise RemoteProtocolError("JOIN without a valid proof of its identity keys") from None
         self._emit(
-            ev.JoinRequested(
-                username=join.name, signing_key=join.signing_key, dh_key=join.dh_key
-            )
+            ev.JoinRequested(username=join.name, signing_key=join.signing_key, dh_key=join.dh_key)
         )
         self._state = RelayState.JOIN_PENDING
 

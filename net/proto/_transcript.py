@@ -24,7 +24,9 @@ RELAY_HELLO_CONTEXT = "relay hello"
 JOIN_CONTEXT = "join"
 
 
-def relay_hello_signed(client_hello: bytes, client_open: bytes, relay_hello_unsigned: bytes) -> bytes:
+def relay_hello_signed(
+    client_hello: bytes, client_open: bytes, relay_hello_unsigned: bytes
+) -> bytes:
     """What the relay signs in RELAY_HELLO: the opening so far, hashed. ``relay_hello_unsigned``
     is the RELAY_HELLO body (type byte included) without its trailing signature."""
     return hashlib.sha256(client_hello + client_open + relay_hello_unsigned).digest()
@@ -46,9 +48,7 @@ def join_signed(
     """What a JOIN's proof signs: this session (so it cannot be replayed), the room, the name
     and both identity keys (so the X25519 key is bound to the signing key too)."""
     encoded = name.encode("utf-8")
-    return b"".join(
-        (transcript, room_id, bytes((len(encoded),)), encoded, signing_key, dh_key)
-    )
+    return b"".join((transcript, room_id, bytes((len(encoded),)), encoded, signing_key, dh_key))
 
 
 def session_transport_keys(pake: Spake2, session_key: bytes) -> tuple[bytes, bytes]:

@@ -8,6 +8,7 @@ bound, and reads them back when it starts. The file holds names and public keys 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -76,10 +77,8 @@ def save_bindings(path: Path, bindings: dict[str, bytes]) -> None:
                 handle.write(data)
             os.replace(temp, path)
         except BaseException:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(temp)
-            except OSError:
-                pass
             raise
     except OSError as exc:
         logger.warning("cannot save the room's names to %s: %s", path, exc.strerror or exc)

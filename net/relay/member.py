@@ -109,7 +109,7 @@ class MemberConnection(asyncio.Protocol):
     def __init__(self, relay: RelayHost) -> None:
         self.relay = relay
         self.transport: asyncio.Transport | None = None
-        self.protocol = RelayProtocol(secret=relay.secret.spake2, room_id=relay.secret.room_id)
+        self.protocol = RelayProtocol()
         self.peer = "unknown peer"
         self.source = ""
         self.name: str | None = None

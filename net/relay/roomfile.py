@@ -81,7 +81,9 @@ class RoomSecret:
         return cls.from_room_keys(derive_room_keys(password, room_id=room_id, n=n))
 
     @classmethod
-    def from_room_keys(cls, keys: RoomKeys, *, relay_identity: Identity | None = None) -> RoomSecret:
+    def from_room_keys(
+        cls, keys: RoomKeys, *, relay_identity: Identity | None = None
+    ) -> RoomSecret:
         """The relay's part of a member's keys (the message key is left behind), with a new
         relay identity unless one is given."""
         return cls(room_id=keys.room_id, access=keys.access, relay_identity=relay_identity)

@@ -192,8 +192,9 @@ class Relay:
         if room_id in (DEFAULT_ROOM, self.secret.room_id):
             member.protocol.select_room(self.secret.credentials)
         else:
-            logger.info("refused %s: asked for room %s, not served here", member.peer,
-                        room_id.hex()[:8])
+            logger.info(
+                "refused %s: asked for room %s, not served here", member.peer, room_id.hex()[:8]
+            )
             member.protocol.refuse(Reason.NO_SUCH_ROOM, "This relay does not host that room.")
 
     def join(self, member: MemberConnection, request: proto.JoinRequested) -> None:
