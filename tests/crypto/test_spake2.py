@@ -107,8 +107,8 @@ def test_constants():
 
 def test_identities():
     a, b = identities(ROOM)
-    assert a == b"SocketChat/1 client"
-    assert b == b"SocketChat/1 relay 00112233445566778899aabbccddeeff"
+    assert a == b"SocketChat/2 client"
+    assert b == b"SocketChat/2 relay 00112233445566778899aabbccddeeff"
     assert identities(flip(ROOM, 0))[1] != b
 
 
@@ -577,3 +577,39 @@ def test_rfc9382_vector_with_aad_changes_confirmations_only(v):
     c.finish(h(v["pB"]))
     with pytest.raises(AuthenticationError):
         c.verify(h(v["B_conf"]))
+
+
+def test_set_aad_after_start_binds_the_confirmations_like_the_constructor_does():
+    # The v2 relay signs a hello that carries its share, so it learns the aad only after
+    # start(); setting it then must be the same as giving it up front.
+    a = Spake2(SECRET, role=Role.A, identity_a=ID_A, identity_b=ID_B, aad=AAD)
+    b = Spake2(SECRET, role=Role.B, identity_a=ID_A, identity_b=ID_B)
+    share_b = b.start()
+    b.set_aad(AAD)
+    share_a = a.start()
+    confirm_a = a.finish(share_b)
+    confirm_b = b.finish(share_a)
+    assert b.verify(confirm_a) == a.verify(confirm_b)
+
+
+def test_set_aad_with_another_value_makes_the_confirmations_disagree():
+    a = Spake2(SECRET, role=Role.A, identity_a=ID_A, identity_b=ID_B, aad=AAD)
+    b = Spake2(SECRET, role=Role.B, identity_a=ID_A, identity_b=ID_B)
+    share_b = b.start()
+    b.set_aad(AAD + b"!")
+    share_a = a.start()
+    confirm_a = a.finish(share_b)
+    b.finish(share_a)
+    with pytest.raises(AuthenticationError):
+        b.verify(confirm_a)
+
+
+def test_set_aad_only_between_start_and_finish():
+    pake = Spake2(SECRET, role=Role.B, identity_a=ID_A, identity_b=ID_B)
+    with pytest.raises(RuntimeError):
+        pake.set_aad(AAD)  # before start
+    other = Spake2(SECRET, role=Role.A, identity_a=ID_A, identity_b=ID_B)
+    pake.start()
+    pake.finish(other.start())
+    with pytest.raises(RuntimeError):
+        pake.set_aad(AAD)  # after finish
