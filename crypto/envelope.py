@@ -121,7 +121,8 @@ def seal_message(
     """Sign and seal one message; returns the envelope to send.
 
     ``key`` is the epoch's message key, ``counter`` the sender's next counter in that epoch.
-    ``nonce`` (24 bytes) may be injected by known-answer tests only. ``ValueError`` for a field
+    ``nonce`` (24 bytes) is random when not given; the protocol core passes bytes from its
+    injectable random source, so known-answer tests can fix it. ``ValueError`` for a field
     that does not fit (id length, counters out of range, content type over 255 bytes).
     """
     if len(message_id) != MESSAGE_ID_SIZE:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from Crypto.Random import get_random_bytes
 
+from crypto.aead import XNONCE_SIZE
 from crypto.envelope import MAX_OVERHEAD, envelope_header, open_message, seal_message
 from crypto.errors import AuthenticationError, SignatureError
 from crypto.identity import Identity, verify
@@ -252,6 +253,7 @@ class ClientProtocol(Connection[ClientState]):
                 timestamp_ms=message.timestamp_ms,
                 content_type=message.content_type,
                 body=data,
+                nonce=self._random_bytes(XNONCE_SIZE),
             )
             self.next_counter += 1
             if batch and size + _PER_MESSAGE + len(envelope) > MAX_CLIENT_FRAME:
