@@ -115,7 +115,9 @@ def build() -> dict[str, Any]:
         raise AssertionError(f"the session did not deliver the message: {events!r}")
 
     # The handshake values, recomputed beside the protocol objects with the same inputs.
-    bodies = {name: frame[4:] for name, frame in zip(_FRAME_NAMES, (f for _, f in wire))}
+    bodies = {
+        name: frame[4:] for name, frame in zip(_FRAME_NAMES, (f for _, f in wire), strict=True)
+    }
     ch, co, rh = bodies["CLIENT_HELLO"], bodies["CLIENT_OPEN"], bodies["RELAY_HELLO"]
     idA, idB = identities(ROOM_ID)
     aad = pake_aad(ch, co, rh)
@@ -175,7 +177,7 @@ def build() -> dict[str, Any]:
         },
         "frames": [
             {"name": name, "direction": direction, "hex": frame.hex()}
-            for name, (direction, frame) in zip(_FRAME_NAMES, wire)
+            for name, (direction, frame) in zip(_FRAME_NAMES, wire, strict=True)
         ],
     }
 
