@@ -70,7 +70,7 @@ def check_name_data() -> str | None:
 
     try:
         looks = name_skeleton(SKELETON_PROBE)
-    except (OSError, ValueError) as error:  # the JSON missing from the bundle, or unreadable
+    except (ImportError, OSError, ValueError) as error:  # the data missing from the bundle
         return f"confusables data: {error}"
     if looks != EXPECTED_SKELETON:
         return f"confusables data: skeleton of U+0430 + 'lice' is {looks!a}, not 'alice'"

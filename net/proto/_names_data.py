@@ -21,13 +21,13 @@ import unicodedata
 from functools import cache, lru_cache
 from importlib import resources
 
+import confusable_homoglyphs
 import regex
 
 # How confusables.json was made (confusable_homoglyphs' cli.py): for every line
 # "source ; prototype" of confusables.txt it appended the prototype to the source's list and the
 # source to the prototype's list, keyed by the characters as the file's comment shows them,
 # where right-to-left text is wrapped in U+200E LEFT-TO-RIGHT MARK for display.
-_DATA_PACKAGE = "confusable_homoglyphs"
 _DATA_FILE = "confusables.json"
 _DISPLAY_MARK = "\u200e"
 
@@ -116,7 +116,8 @@ def _strip_display_marks(text: str) -> str:
 
 def read_confusable_pairs() -> dict[str, list[str]]:
     """The data as shipped: each key with every string it was paired with, marks removed."""
-    source = resources.files(_DATA_PACKAGE).joinpath(_DATA_FILE)
+    # Through the imported package, so that PyInstaller bundles it (build.spec adds the JSON).
+    source = resources.files(confusable_homoglyphs).joinpath(_DATA_FILE)
     raw = json.loads(source.read_text(encoding="utf-8"))
     return {
         _strip_display_marks(key): [_strip_display_marks(entry["c"]) for entry in entries]

@@ -39,6 +39,7 @@ def test_selftest_through_main_py(root, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("selftest ok: theme=sun-valley-light icons=6 ")
     assert "frozen=False" in result.stdout
+    assert "skeleton=ok" in result.stdout
 
 
 def test_selftest_reports_a_missing_icon(root, monkeypatch, tmp_path):
