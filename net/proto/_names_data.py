@@ -31,8 +31,8 @@ import regex
 _DATA_FILE = "confusables.json"
 _DISPLAY_MARK = "\u200e"
 
-# A skeleton is iterated until it stops changing; every entry of the data settles after at most
-# two changes (tests/net/test_names.py checks them all), so this bound never stops it.
+# A skeleton is iterated until it stops changing; every string of the data settles after at most
+# two changes (measured; tests/net/test_names.py checks that each result is a fixed point).
 _MAX_ROUNDS = 8
 
 _DEFAULT_IGNORABLE = regex.compile(r"\p{Default_Ignorable_Code_Point}")
@@ -137,14 +137,25 @@ def prototypes() -> dict[str, str]:
     * a key paired with one string is a source when that string is several code points long or
       is itself paired with several sources;
     * the rest are pairs of two code points that only know each other: a prototype with a
-      single source. The JSON cannot always say which is which, and for comparing names it
-      need not: both map to one member. That member is, in this order of preference, the one
-      found inside a prototype of several code points (prototypes are made of prototypes);
-      the one NFD changes (the lookup only ever sees NFD text, so such a character can only
-      be a prototype, as U+1EA3 in "U+1E9A → U+1EA3"); else the lower code point.
+      single source. The JSON cannot say which is which, and for comparing names it need not:
+      both map to one member, chosen by the first of these rules that tells them apart:
 
-    Prototypes are never sources in confusables.txt, so one lookup per code point resolves
-    everything but what NFD then decomposes (see :func:`skeleton`).
+      1. the one found inside a prototype of several code points (prototypes are made of
+         prototypes);
+      2. the one NFD changes: the lookup only ever sees NFD text, so mapping that one would
+         never apply, while mapping to it equates the pair whichever way the file wrote it
+         (U+1E9A → U+1EA3 is a real pair of this kind);
+      3. the one NFKD leaves alone: compatibility variants, such as the Kangxi radical U+2F2D
+         for 山, are the sources;
+      4. the lower code point.
+
+    Checked against the published confusables.txt 14.0.0: every pair of strings it gives one
+    skeleton gets one here too, except the four lines the package's parser lost (U+2028,
+    U+2029, U+3164, U+1F16D); three pairs it leaves apart because their source decomposes
+    under NFD (U+0146/U+0272, U+1E43/U+AB51, U+1FF6/U+13EF) are joined here by rule 2.
+
+    Prototypes are not sources, so one lookup per code point resolves everything but what
+    NFD then decomposes (see :func:`skeleton`).
     """
     pairs = read_confusable_pairs()
     in_prototypes = {char for key in pairs if len(key) > 1 for char in key}
@@ -160,14 +171,19 @@ def prototypes() -> dict[str, str]:
 
 
 def _canonical_member(one: str, other: str, in_prototypes: set[str]) -> str:
-    for is_prototype in (in_prototypes.__contains__, _decomposes):
+    rules = (in_prototypes.__contains__, _nfd_changes, _nfkd_keeps)
+    for is_prototype in rules:
         if is_prototype(one) != is_prototype(other):
             return one if is_prototype(one) else other
     return min(one, other)
 
 
-def _decomposes(char: str) -> bool:
+def _nfd_changes(char: str) -> bool:
     return unicodedata.normalize("NFD", char) != char
+
+
+def _nfkd_keeps(char: str) -> bool:
+    return unicodedata.normalize("NFKD", char) == char
 
 
 def skeleton(text: str) -> str:
