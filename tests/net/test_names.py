@@ -372,6 +372,36 @@ def test_look_alikes_share_a_skeleton(one: str, other: str) -> None:
     assert name_skeleton(one) == name_skeleton(other)
 
 
+# The known answers printed in docs/_names_section.md (N.3), as code points in hex.
+KNOWN_SKELETONS = [
+    ("0061 006C 0069 0063 0065", "0061 006C 0069 0063 0065"),
+    ("0061 0049 0069 0063 0065", "0061 006C 0069 0063 0065"),
+    ("0430 006C 0069 0063 0065", "0061 006C 0069 0063 0065"),
+    ("FF41 FF4C FF49 FF43 FF45", "0061 006C 0069 0063 0065"),
+    ("0061 006C 200B 0069 0063 0065", "0061 006C 0069 0063 0065"),
+    ("0041 004C 0049 0043 0045", "0061 006C 006C 0063 0065"),
+    ("0412 041E 0412", "0062 006F 0062"),
+    ("0062 0030 0062", "0062 006F 0062"),
+    ("0061 0064 006D 0069 006E", "0061 0064 0072 006E 0069 006E"),
+    ("005A 006F 00EB", "007A 006F 0065 0308"),
+    ("004A 006F 0073 0065 0301", "006A 006F 0073 0065 0301"),
+    (
+        "0061 006E 006E 0065 2010 006D 0061 0072 0069 0065",
+        "0061 006E 006E 0065 002D 0072 006E 0061 0072 0069 0065",
+    ),
+    ("5C71 7530 592A 90CE", "5C71 7530 592A 90CE"),
+]
+
+
+def _from_hex(code_points: str) -> str:
+    return "".join(chr(int(code_point, 16)) for code_point in code_points.split())
+
+
+@pytest.mark.parametrize(("name", "expected"), KNOWN_SKELETONS)
+def test_known_answer_skeletons_from_the_protocol_document(name: str, expected: str) -> None:
+    assert name_skeleton(_from_hex(name)) == _from_hex(expected)
+
+
 @pytest.mark.parametrize(("one", "other"), [("José", "Jose"), ("Zoë", "Zoe"), ("bob", "bob2")])
 def test_different_looking_names_keep_different_skeletons(one: str, other: str) -> None:
     assert name_skeleton(one) != name_skeleton(other)
