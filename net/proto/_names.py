@@ -1,7 +1,7 @@
 """Username rules, shared by the relay (which enforces them) and clients (which pre-check).
 
 A name is what other members see next to every message, so it must be visible, stable and
-unmistakable (docs/PROTOCOL.md, "Names"):
+unmistakable (docs/_names_section.md, to be merged into docs/PROTOCOL.md):
 
 * :func:`validate_username` refuses what cannot be seen or is drawn misleadingly: it returns
   the NFC form of a name of 1–32 characters with no control, format, private-use, unassigned,
@@ -13,8 +13,9 @@ unmistakable (docs/PROTOCOL.md, "Names"):
   Chinese write them).
 * :func:`username_key` is what a room keeps unique: the case-folded NFC form.
 * :func:`name_skeleton` is how a name looks, ignoring case (a UTS #39 skeleton, case-folded),
-  and :func:`confusable_with` finds the existing name a new one would be mistaken for. The
-  relay calls it on JOIN after :func:`validate_username`; a client flags a member it returns.
+  and :func:`confusable_with` finds the existing name a new one would be mistaken for: for
+  the relay to refuse such a JOIN after :func:`validate_username`, and for a client to flag
+  such a member (neither is wired in yet).
 
 The look-alike data comes from maintained packages (see :mod:`net.proto._names_data`).
 """
@@ -157,7 +158,7 @@ def validate_username(name: str) -> str:
     """Return the NFC form of ``name`` or raise ``ValueError`` saying what is wrong with it.
 
     Call before connecting (client) and on every JOIN (relay), then use the returned value;
-    the relay then checks it against the room's names with :func:`confusable_with`.
+    compare it with the room's names with :func:`confusable_with`.
     """
     if not isinstance(name, str):
         raise TypeError("username must be a str")
@@ -204,7 +205,7 @@ def confusable_with(name: str, others: Iterable[str]) -> str | None:
     """The first of ``others`` that ``name`` could be mistaken for, or None.
 
     Two names clash when they have the same :func:`username_key` or look alike
-    (:func:`name_skeleton`). The relay refuses a JOIN whose name clashes with a member's.
+    (:func:`name_skeleton`). A relay should refuse a JOIN whose name clashes with a member's.
     """
     key = username_key(name)
     looks = name_skeleton(name)
