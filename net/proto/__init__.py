@@ -22,8 +22,9 @@ What lives where:
 * ``_messages`` — payload encodings; ``_events`` — what the core reports;
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
-* ``_names``, ``_replay``, ``_ratelimit``, ``_outbox`` — username rules, replay protection,
-  rate limits and the client's outbox, all with the clock passed in.
+* ``_names`` (with its data in ``_names_data``), ``_replay``, ``_ratelimit``, ``_outbox`` —
+  username rules and look-alike names, replay protection, rate limits and the client's
+  outbox, all with the clock passed in.
 """
 
 from __future__ import annotations
@@ -71,7 +72,12 @@ from net.proto._messages import (
     PendingMessage,
     WelcomeArgs,
 )
-from net.proto._names import username_key, validate_username
+from net.proto._names import (
+    confusable_with,
+    name_skeleton,
+    username_key,
+    validate_username,
+)
 from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
 from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
 from net.proto._relay import RelayProtocol, RelayState, encode_broadcast
@@ -129,7 +135,9 @@ __all__ = [
     "TokenBucket",
     "WelcomeArgs",
     "Welcomed",
+    "confusable_with",
     "encode_broadcast",
+    "name_skeleton",
     "reconnect_delay",
     "source_key",
     "username_key",
