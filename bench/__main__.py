@@ -3,6 +3,10 @@
 ``--quick`` is the seconds-long smoke version CI runs (small rooms, short windows, no docs
 written, no thresholds). ``--profile`` also runs the SocketChat relay under cProfile during the
 50-member fan-out and prints its top functions. Every loop is bounded in time and count.
+
+ngIRCd (:mod:`bench.ngircd`) runs beside the Python baselines as a peer, in ``--quick`` too
+(so its code path does not rot); it is installed with apt-get when missing and possible, and
+its rows say "skipped: ..." otherwise. ``--no-ngircd`` leaves it out.
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import fanout, idle, joins, report
-from bench.loadgen import ROOT, BenchError
+from bench import fanout, idle, joins, ngircd, report
+from bench.loadgen import ROOT, BenchError, pin_loadgen
 from crypto.kdf import RoomKeys, derive_room_keys
 
 PASSWORD = "bench password, not a secret"
@@ -34,39 +38,87 @@ class Plan:
     idle_sizes: tuple[int, ...]
     joins: int
     timed_joins: int
+    storm: int
 
 
-FULL = Plan((10, 50, 200), 1.5, 2.0, {10: 12_000, 50: 12_000, 200: 6_000}, (1000, 5000), 300, 30)
-QUICK = Plan((10, 50), 0.3, 0.3, {10: 2_000, 50: 2_000}, (200,), 30, 5)
+FULL = Plan(
+    (10, 50, 200), 1.5, 2.0, {10: 12_000, 50: 12_000, 200: 6_000}, (1000, 5000), 300, 30, 1000
+)
+QUICK = Plan((10, 50), 0.3, 0.3, {10: 2_000, 50: 2_000}, (200,), 30, 5, 30)
 BATCH = 16  # messages per CHAT frame from a busy SocketChat sender (the outbox flush)
+BIG_BATCH = 200  # the batched rows compared with ngIRCd
+PEER = "ngircd"
+_NOTE_PEER = (
+    "ngIRCd does not echo a message to its sender: there a message counts N - 1 deliveries, "
+    "elsewhere N. CPU columns: share of the window on a CPU, (+ share spent runnable but "
+    "waiting for the CPU, taken by other work on the machine); a side is saturated when the "
+    "two add up to ≥ 85 %."
+)
 
 
 def _saturated(relay: float, loadgen: float) -> str:
+    """Which side was busy (on its CPU, or waiting for it) ≥ 85 % of the window."""
     sides = [name for name, share in (("relay", relay), ("loadgen", loadgen)) if share >= 0.85]
     return " + ".join(sides) or "neither"
 
 
-def run_fanout(plan: Plan, keys: RoomKeys, tmp: str, profile: str | None) -> tuple[str, dict]:
-    kinds = [("socketchat", BATCH), ("plain", 1), ("plain-coalesced", 1), ("select", 1)]
+def _share(cpu: float, busy: float) -> str:
+    return f"{cpu:.0%} (+{max(0.0, busy - cpu):.0%})"
+
+
+def _label(kind: str, batch: int) -> str:
+    return kind if kind != "socketchat" else f"socketchat ({batch}/frame)"
+
+
+def _runs(size: int) -> list[tuple[str, int]]:
+    """The fan-out rows at ``size`` members: (kind, messages per sender frame)."""
+    extra = [("socketchat", 1), ("socketchat", BIG_BATCH)] if size in (10, 50) else []
+    base = [("plain", 1), ("plain-coalesced", 1), ("select", 1), (PEER, 1)]
+    return [("socketchat", BATCH), *extra, *base]
+
+
+def _skip_row(size: int | None, kind: str, why: str, width: int) -> list[str]:
+    lead = [str(size)] if size is not None else []
+    row = [*lead, kind, why[:120]]
+    return row + ["-"] * (width - len(row))
+
+
+def run_fanout(
+    plan: Plan, keys: RoomKeys, tmp: str, profile: str | None, peer_skip: str | None
+) -> tuple[str, dict]:
     cap_rows, lat_rows, results = [], [], {}
     for size in plan.sizes:
-        runs = kinds + ([("socketchat", 1)] if size == 50 else [])
-        for kind, batch in runs:
-            label = kind if kind != "socketchat" else f"socketchat ({batch}/frame)"
+        for kind, batch in _runs(size):
+            label = _label(kind, batch)
+            latency_row = kind != "plain-coalesced" and batch == (
+                BATCH if kind == "socketchat" else 1
+            )
+            if kind == PEER and peer_skip:
+                cap_rows.append(_skip_row(size, label, peer_skip, 9))
+                lat_rows.append(_skip_row(size, label, peer_skip, 7))
+                continue
             prof = profile if (kind == "socketchat" and size == 50 and batch == BATCH) else None
-            room = fanout.open_room(kind, size, keys, tmp, prof)
             try:
-                cap = fanout.capacity(
-                    room,
-                    seconds=plan.capacity_seconds,
-                    batch=batch,
-                    messages_per_sender=plan.presealed[size],
-                )
-                lat = None
-                if kind != "plain-coalesced" and batch == (BATCH if kind == "socketchat" else 1):
-                    lat = fanout.latency(room, members=size, seconds=plan.latency_seconds)
-            finally:
-                room.close()
+                room = fanout.open_room(kind, size, keys, tmp, prof)
+                try:
+                    cap = fanout.capacity(
+                        room,
+                        seconds=plan.capacity_seconds,
+                        batch=batch,
+                        messages_per_sender=plan.presealed[size],
+                    )
+                    lat = None
+                    if latency_row:
+                        lat = fanout.latency(room, members=size, seconds=plan.latency_seconds)
+                finally:
+                    room.close()
+            except BenchError as exc:
+                if kind != PEER:
+                    raise
+                cap_rows.append(_skip_row(size, label, f"failed: {exc}", 9))
+                lat_rows.append(_skip_row(size, label, f"failed: {exc}", 7))
+                print(f"  fan-out {size:>3} {label:<24} failed: {exc}", flush=True)
+                continue
             results[(size, label)] = (cap, lat)
             us = cap.relay_cpu / cap.deliveries * 1e6 if cap.deliveries else 0.0
             cap_rows.append(
@@ -76,9 +128,9 @@ def run_fanout(plan: Plan, keys: RoomKeys, tmp: str, profile: str | None) -> tup
                     f"{cap.rate:,.0f}",
                     f"{us:.2f}",
                     f"{cap.deliveries / max(cap.frames, 1):.1f}",
-                    f"{cap.relay_share:.0%}",
-                    f"{cap.loadgen_share:.0%}",
-                    _saturated(cap.relay_share, cap.loadgen_share),
+                    _share(cap.relay_share, cap.relay_busy),
+                    _share(cap.loadgen_share, cap.loadgen_busy),
+                    _saturated(cap.relay_busy, cap.loadgen_busy),
                     f"{cap.seconds:.2f}",
                 ]
             )
@@ -91,7 +143,7 @@ def run_fanout(plan: Plan, keys: RoomKeys, tmp: str, profile: str | None) -> tup
                         f"{fanout.percentile(lat.latencies, 0.5) * 1e3:.2f}",
                         f"{fanout.percentile(lat.latencies, 0.99) * 1e3:.2f}",
                         f"{len(lat.latencies):,}",
-                        f"{lat.relay_share:.0%}",
+                        _share(lat.relay_share, lat.relay_busy),
                     ]
                 )
             print(f"  fan-out {size:>3} {label:<24} {cap.rate:>12,.0f} deliveries/s", flush=True)
@@ -109,16 +161,20 @@ def run_fanout(plan: Plan, keys: RoomKeys, tmp: str, profile: str | None) -> tup
         ],
         cap_rows,
     )
+    text += f"\n\n{_NOTE_PEER}"
     text += "\n\n### 2. Latency at 5,000 deliveries/s\n\n" + report.table(
         ["members", "relay", "deliveries/s", "p50 ms", "p99 ms", "samples", "relay CPU"], lat_rows
     )
     return text, results
 
 
-def run_idle(plan: Plan, keys: RoomKeys, tmp: str) -> tuple[str, dict]:
+def run_idle(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tuple[str, dict]:
     rows, results = [], {}
     for size in plan.idle_sizes:
-        for kind in ("socketchat", "plain", "select"):
+        for kind in ("socketchat", "plain", "select", PEER):
+            if kind == PEER and peer_skip:
+                rows.append(_skip_row(size, kind, peer_skip, 6))
+                continue
             try:
                 res = idle.run(kind, size, keys, tmp)
             except BenchError as exc:
@@ -144,10 +200,21 @@ def run_idle(plan: Plan, keys: RoomKeys, tmp: str) -> tuple[str, dict]:
     ), results
 
 
-def run_joins(plan: Plan, keys: RoomKeys, tmp: str, kdf_seconds: float) -> tuple[str, dict]:
+def run_joins(
+    plan: Plan, keys: RoomKeys, tmp: str, kdf_seconds: float, peer_skip: str | None
+) -> tuple[str, dict]:
     rows, results = [], {}
-    for kind in ("socketchat", "plain", "select"):
-        res = joins.run(kind, plan.joins, keys, tmp, timed=plan.timed_joins)
+    for kind in ("socketchat", "plain", "select", PEER):
+        if kind == PEER and peer_skip:
+            rows.append(_skip_row(None, kind, peer_skip, 8))
+            continue
+        try:
+            res = joins.run(kind, plan.joins, keys, tmp, timed=plan.timed_joins)
+        except BenchError as exc:
+            if kind != PEER:
+                raise
+            rows.append(_skip_row(None, kind, f"failed: {exc}", 8))
+            continue
         results[kind] = res
         with_kdf = f"{(res.client_p50 + kdf_seconds) * 1e3:.0f}" if kind == "socketchat" else "-"
         rows.append(
@@ -177,7 +244,61 @@ def run_joins(plan: Plan, keys: RoomKeys, tmp: str, kdf_seconds: float) -> tuple
         rows,
     ) + (
         f"\n\nscrypt (N=2^17) on this machine: {kdf_seconds * 1e3:.0f} ms"
-        " (once per room per client; reconnects reuse the keys)."
+        " (once per room per client; reconnects reuse the keys). ngIRCd's join is registration"
+        " (NICK, USER, 001) and JOIN up to the end of the names list (366)."
+    ), results
+
+
+def run_storm(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tuple[str, dict]:
+    rows, results = [], {}
+    for kind in ("socketchat", PEER):
+        if kind == PEER and peer_skip:
+            rows.append(_skip_row(None, kind, peer_skip, 9))
+            continue
+        try:
+            res = joins.storm(kind, plan.storm, keys, tmp)
+        except BenchError as exc:
+            rows.append(_skip_row(None, kind, f"failed: {exc}", 9))
+            print(f"  storm {kind:<12} failed: {exc}", flush=True)
+            continue
+        results[kind] = res
+        rows.append(
+            [
+                kind,
+                f"{res.members:,}",
+                f"{res.seconds:.2f}",
+                f"{res.relay_cpu / res.members * 1e3:.3f}",
+                _share(res.relay_cpu / res.seconds, (res.relay_cpu + res.relay_wait) / res.seconds),
+                _share(
+                    res.loadgen_cpu / res.seconds,
+                    (res.loadgen_cpu + res.loadgen_wait) / res.seconds,
+                ),
+                f"{res.overflows:,}",
+                f"{res.reconnects:,}",
+                _saturated(
+                    (res.relay_cpu + res.relay_wait) / res.seconds,
+                    (res.loadgen_cpu + res.loadgen_wait) / res.seconds,
+                ),
+            ]
+        )
+        print(f"  storm {kind:<12} {res.members} in after {res.seconds:.2f} s", flush=True)
+    return f"### 5. Join storm: {plan.storm:,} clients connecting at once\n\n" + report.table(
+        [
+            "relay",
+            "members",
+            "all in after s",
+            "relay CPU ms/join",
+            "relay CPU",
+            "loadgen CPU",
+            "connects dropped (listen queue full)",
+            "reconnects",
+            "saturated",
+        ],
+        rows,
+    ) + (
+        "\n\nEvery client starts its connect at once and stays. A connect dropped on a full"
+        " listen queue is retried by the kernel after 1 s, then 3 s, 7 s... (SocketChat's backlog"
+        " is 512; ngIRCd's is 10, compiled in). The drop count is machine-wide."
     ), results
 
 
@@ -195,7 +316,7 @@ def run_gui() -> tuple[str, dict]:
         json.loads(lines[-1]) if lines else {"skipped": proc.stderr.strip()[-300:]}
     )
     if "skipped" in result:
-        return f"### 5. GUI burst\n\nskipped: {result['skipped']}", result
+        return f"### 6. GUI burst\n\nskipped: {result['skipped']}", result
     rows = [
         [
             "SocketChat chat window (pump + batches)",
@@ -213,7 +334,7 @@ def run_gui() -> tuple[str, dict]:
         f"{result['app_stall'] * 1e3:.1f} ms",
         flush=True,
     )
-    return "### 5. GUI: a burst of 1,000 incoming messages\n\n" + report.table(
+    return "### 6. GUI: a burst of 1,000 incoming messages\n\n" + report.table(
         ["renderer", "1,000 shown in ms", "longest Tk stall ms"], rows
     ), result
 
@@ -285,6 +406,58 @@ def targets(fan: dict, idle_res: dict, join_res: dict, gui: dict, plan: Plan) ->
     return "### Targets\n\n" + report.table(["target", "measured", ""], rows)
 
 
+def _ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs else "-"
+
+
+def against_peer(fan: dict, idle_res: dict, storm_res: dict, plan: Plan) -> str:
+    """SocketChat beside ngIRCd, measured in the same run; no targets (the lead sets them)."""
+    rows = []
+    peer = {size: fan.get((size, PEER)) for size in plan.sizes}
+    for size in (10, 50):
+        theirs = peer.get(size)
+        for batch in (1, BIG_BATCH):
+            ours = fan.get((size, _label("socketchat", batch)))
+            if not (ours and theirs and ours[0].deliveries and theirs[0].deliveries):
+                continue
+            a = ours[0].relay_cpu / ours[0].deliveries * 1e6
+            b = theirs[0].relay_cpu / theirs[0].deliveries * 1e6
+            rows.append(
+                [
+                    f"relay CPU µs/delivery, {size} members, {batch}/frame",
+                    f"{a:.3f}",
+                    f"{b:.3f}",
+                    _ratio(a, b),
+                ]
+            )
+    for size in plan.sizes:
+        ours, theirs = fan.get((size, _label("socketchat", BATCH))), peer.get(size)
+        if ours and theirs and ours[1] and theirs[1]:
+            a = fanout.percentile(ours[1].latencies, 0.99) * 1e3
+            b = fanout.percentile(theirs[1].latencies, 0.99) * 1e3
+            rows.append([f"paced p99 ms, {size} members", f"{a:.2f}", f"{b:.2f}", _ratio(a, b)])
+    ours, theirs = storm_res.get("socketchat"), storm_res.get(PEER)
+    if ours and theirs:
+        rows.append(
+            [
+                f"join storm of {plan.storm:,}: s until all are in",
+                f"{ours.seconds:.2f}",
+                f"{theirs.seconds:.2f}",
+                _ratio(ours.seconds, theirs.seconds),
+            ]
+        )
+    big = max(plan.idle_sizes)
+    ours, theirs = idle_res.get((big, "socketchat")), idle_res.get((big, PEER))
+    if ours and theirs:
+        a, b = ours.per_connection / 1024, theirs.per_connection / 1024
+        rows.append([f"idle KiB per member at {big:,}", f"{a:.2f}", f"{b:.2f}", _ratio(a, b)])
+    if not rows:
+        return "### Against ngIRCd\n\nno ngIRCd figures in this run"
+    return "### Against ngIRCd (measured, not judged: no targets yet)\n\n" + report.table(
+        ["measure", "SocketChat", "ngIRCd", "SocketChat / ngIRCd"], rows
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (CI)")
@@ -294,10 +467,16 @@ def main(argv: list[str] | None = None) -> int:
         help="profile the SocketChat relay during the 50-member fan-out",
     )
     parser.add_argument("--no-docs", action="store_true", help="do not update the docs")
+    parser.add_argument(
+        "--no-ngircd", action="store_true", help="leave out the ngIRCd peer (and its install)"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     print(f"machine: {report.machine()}", flush=True)
+    peer_skip = "skipped: --no-ngircd" if args.no_ngircd else ngircd.available()
+    print(f"ngIRCd peer: {peer_skip or 'yes'}", flush=True)
+    pin_loadgen()  # after the install; every relay is pinned to the other core
     t0 = time.perf_counter()
     keys = derive_room_keys(PASSWORD, room_id=ROOM_ID)  # real scrypt, once for the whole run
     kdf_seconds = time.perf_counter() - t0
@@ -306,14 +485,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             prof_path = str(Path(tmp) / "relay.prof")
         sections = []
-        text, fan = run_fanout(plan, keys, tmp, prof_path)
+        text, fan = run_fanout(plan, keys, tmp, prof_path, peer_skip)
         sections.append(text)
         if prof_path and Path(prof_path).exists():
             stats = pstats.Stats(prof_path)
             stats.sort_stats("tottime").print_stats(25)
-        text, idle_res = run_idle(plan, keys, tmp)
+        text, idle_res = run_idle(plan, keys, tmp, peer_skip)
         sections.append(text)
-        text, join_res = run_joins(plan, keys, tmp, kdf_seconds)
+        text, join_res = run_joins(plan, keys, tmp, kdf_seconds, peer_skip)
+        sections.append(text)
+        text, storm_res = run_storm(plan, keys, tmp, peer_skip)
         sections.append(text)
     text, gui = run_gui()
     sections.append(text)
@@ -322,7 +503,14 @@ def main(argv: list[str] | None = None) -> int:
         f"Measured {time.strftime('%Y-%m-%d')} on: {report.machine()}. "
         f"Run: `python -m bench{' --quick' if args.quick else ''}`, {elapsed:.0f} s."
     )
-    body = "\n\n".join([header, targets(fan, idle_res, join_res, gui, plan), *sections])
+    body = "\n\n".join(
+        [
+            header,
+            targets(fan, idle_res, join_res, gui, plan),
+            against_peer(fan, idle_res, storm_res, plan),
+            *sections,
+        ]
+    )
     print("\n" + body)
     if not args.quick and not args.no_docs:
         report.write_docs(ROOT / "docs" / "BENCHMARKS.md", body)

@@ -2,16 +2,19 @@
 
 A room of N members on 127.0.0.1; 5 of them send 100-byte messages, every member (senders
 included: a sender gets its own echo) receives every message. A delivery is one message
-arriving at one member, so a message in a room of 50 counts 50.
+arriving at one member, so a message in a room of 50 counts 50. ngIRCd does not echo: there a
+message counts N - 1 (see :mod:`bench.irc`).
 
-* :func:`capacity` — the senders keep up to ``WINDOW`` messages each in flight (sent, own echo
-  not yet back) and send whenever the window allows: the relay runs as fast as it can. SocketChat
-  senders' CHAT frames are sealed by the real client (``ClientProtocol.send_messages``, one
-  message per frame) *before* the clock starts, so the load generator only writes bytes while
-  the relay is measured. Reports deliveries/s and relay CPU µs per delivery.
-* :func:`latency` — the senders together send ``LOAD / N`` messages per second on a fixed
-  schedule (5,000 deliveries/s whatever N), sealing each message as they send it; reports p50
-  and p99 from "send" (before sealing) to "parsed by the receiving member", for every delivery.
+* :func:`capacity` — the senders keep up to ``WINDOW[kind]`` messages each in flight (sent, own
+  echo not yet back) and send whenever the window allows: the relay runs as fast as it can.
+  Every sender's bytes are built *before* the clock starts (SocketChat's CHAT frames sealed by
+  the real client, ``ClientProtocol.send_messages``; the baselines' frames and ngIRCd's
+  ``PRIVMSG`` lines), so the load generator only writes and counts bytes while the relay is
+  measured. Reports deliveries/s and relay CPU µs per delivery.
+* :func:`latency` — the senders together send ``LOAD / receivers`` messages per second on a
+  fixed schedule (5,000 deliveries/s whatever N), sealing each message as they send it; reports
+  p50 and p99 from "send" (before sealing) to "parsed by the receiving member", for every
+  delivery.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import irc
 from bench.loadgen import (
     BenchError,
     BroadcastCheck,
@@ -34,16 +38,29 @@ from bench.loadgen import (
     cpu_seconds,
     drain,
     join_many,
+    run_queue_seconds,
 )
+from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
 from net.proto import ClientProtocol
 from net.proto._messages import PendingMessage
 from net.relay.roomfile import RoomSecret
 
 SENDERS = 5
-WINDOW = 64  # messages in flight per sender
+# Messages in flight per sender (sent, not yet seen arriving). Large enough that the relay
+# always has input waiting: the capacity rows must say "relay" saturated, not "neither".
+# SocketChat's stays modest: its relay drops a member whose queue passes 1 MiB, and one
+# sealed frame there can carry many messages.
+WINDOW = {
+    "socketchat": 64,
+    "plain": 1024,
+    "plain-coalesced": 1024,
+    "select": 1024,
+    "ngircd": 1024,
+}
 TEXT = "x" * 100
 LOAD = 5000.0  # deliveries per second in the latency scenario
+_IN_FLIGHT_DELIVERIES = 50_000  # per sender: caps WINDOW in big rooms
 _SETUP_TIMEOUT = 120.0
 
 
@@ -51,13 +68,23 @@ _SETUP_TIMEOUT = 120.0
 class Room:
     """A relay process with N members joined in the load generator's loop."""
 
-    relay: RelayProcess
+    relay: RelayProcess | NgircdProcess
     loop: Loop
     counters: Counters
     senders: list[Member]
     protocols: list[ClientProtocol]  # the senders' (SocketChat only)
     sent: dict[bytes, float]
     check: BroadcastCheck | None
+    kind: str = "socketchat"
+    members: list[Member] | None = None  # every member (ngIRCd: to notice a dropped one)
+    receivers: int = 0  # members that receive each message (N, or N - 1 without an echo)
+
+    def check_members(self) -> None:
+        """BenchError if the relay dropped a member (ngIRCd drops a slow reader)."""
+        for member in self.members or ():
+            if member.closed:
+                why = getattr(member, "error", "") or "closed"
+                raise BenchError(f"{self.kind} dropped a member: {why}")
 
     def close(self) -> None:
         self.loop.close()
@@ -68,6 +95,8 @@ def open_room(
     kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
 ) -> Room:
     """Start a ``kind`` relay and join ``members`` members (the first 5 are the senders)."""
+    if kind == "ngircd":
+        return _open_irc_room(members, tmp)
     room_file = None
     if kind == "socketchat":
         room_file = str(Path(tmp) / "room.json")
@@ -85,7 +114,7 @@ def open_room(
                 member = Member(loop, connect(relay.port), counters, None, i if i < SENDERS else -1)
                 if i < SENDERS:
                     senders.append(member)
-            return Room(relay, loop, counters, senders, protocols, sent, None)
+            return Room(relay, loop, counters, senders, protocols, sent, None, kind, None, members)
         names = {f"s{i}": i for i in range(SENDERS)}
         holder: list[BroadcastCheck] = []
 
@@ -123,7 +152,51 @@ def open_room(
         order = sorted(range(SENDERS), key=lambda k: senders[k].index)
         senders[:] = [senders[k] for k in order]
         protocols[:] = [protocols[k] for k in order]
-        return Room(relay, loop, counters, senders, protocols, sent, holder[0])
+        return Room(relay, loop, counters, senders, protocols, sent, holder[0], kind, None, members)
+    except BaseException:
+        loop.close()
+        relay.close()
+        raise
+
+
+def _open_irc_room(members: int, tmp: str) -> Room:
+    """ngIRCd with ``members`` members in its channel: senders ``s0``..``s4`` (operators with
+    the flood exemption, user mode F), then receivers; the first receiver is the observer."""
+    if members <= SENDERS:
+        raise BenchError("an IRC room needs a receiver besides the senders (the observer)")
+    relay = NgircdProcess(tmp)
+    loop, counters = Loop(), Counters()
+    joined: list[Member] = []
+    deadline = time.perf_counter() + _SETUP_TIMEOUT
+
+    def on_joined(joiner: irc.IrcJoiner) -> None:
+        index = int(joiner.nick[1:]) if joiner.nick.startswith("s") else -1
+        sock = joiner.take_socket()
+        joined.append(irc.IrcMember(loop, sock, counters, index, bytes(joiner.buf)))
+
+    try:
+        names = [f"s{i}" for i in range(SENDERS)]
+        irc.join_many(
+            loop,
+            relay.port,
+            names,
+            concurrency=1,
+            deadline=deadline,
+            on_joined=on_joined,
+            oper=True,
+        )
+        rest = [f"r{i}" for i in range(SENDERS, members)]
+        irc.join_many(  # 8 at a time: ngIRCd's listen backlog is 10
+            loop, relay.port, rest, concurrency=8, deadline=deadline, on_joined=on_joined
+        )
+        drain(loop, 0.2, deadline)
+        senders = joined[:SENDERS]
+        observer = joined[SENDERS]
+        assert isinstance(observer, irc.IrcMember)
+        observer.watch(senders)
+        room = Room(relay, loop, counters, senders, [], {}, None, "ngircd", joined, members - 1)
+        room.check_members()
+        return room
     except BaseException:
         loop.close()
         relay.close()
@@ -156,6 +229,17 @@ class Measured:
     loadgen_cpu: float
     latencies: list[float]
     frames: int
+    relay_wait: float = 0.0  # runnable, waiting for its CPU (taken by other work)
+    loadgen_wait: float = 0.0
+
+    @property
+    def relay_busy(self) -> float:
+        """Share of the window the relay ran or wanted to run (saturated near 100 %)."""
+        return (self.relay_cpu + self.relay_wait) / self.seconds if self.seconds else 0.0
+
+    @property
+    def loadgen_busy(self) -> float:
+        return (self.loadgen_cpu + self.loadgen_wait) / self.seconds if self.seconds else 0.0
 
     @property
     def rate(self) -> float:
@@ -171,21 +255,38 @@ class Measured:
 
 
 def capacity(
-    room: Room, *, seconds: float, messages_per_sender: int, batch: int = 1, warmup: float = 0.3
+    room: Room,
+    *,
+    seconds: float,
+    messages_per_sender: int,
+    batch: int = 1,
+    warmup: float = 0.3,
+    window: int | None = None,
 ) -> Measured:
     """Send as fast as the window allows; measure ``seconds`` after ``warmup``.
 
     SocketChat senders put ``batch`` messages in each CHAT frame, as the real client flushes
-    what its outbox holds in one frame; the baselines send one frame per message.
+    what its outbox holds in one frame; the baselines send one frame per message, and ngIRCd's
+    senders one ``PRIVMSG`` line. ``window`` (messages in flight per sender) defaults to
+    ``WINDOW[kind]``, raised to two whole frames of ``batch``.
     """
+    # Bounded in deliveries too (at most ~50,000 per sender in flight), so what is still in
+    # flight when the window closes drains in seconds, before the latency run starts.
+    cap = max(64, _IN_FLIGHT_DELIVERIES // max(room.receivers, 1))
+    window = max(min(window or WINDOW[room.kind], cap), 2 * batch)
     frames: list[list[bytes]] = []
+    units: list[bytes] = []  # baselines and ngIRCd: one message's bytes, repeated
     if room.protocols:
         frames = [
             [_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
             for s, proto in enumerate(room.protocols)
         ]
+    elif room.kind == "ngircd":
+        units = [irc.privmsg(TEXT) for _ in room.senders]
+    else:
+        units = [_plain_frame(s) for s in range(len(room.senders))]
     used = [0] * len(room.senders)
-    counters, loop = room.counters, room.loop
+    loop = room.loop
     start = time.perf_counter()
     warm_end, end = start + warmup, start + warmup + seconds
     first = last = None
@@ -198,26 +299,14 @@ def capacity(
             else (sum(used) * 7 >= sum(map(len, frames)) or now >= warm_end)
         )  # 1/7 of what is sealed
         if first is None and warmed:
-            first = (
-                now,
-                counters.deliveries,
-                room.relay.stats()["cpu"],
-                cpu_seconds(),
-                counters.frames,
-            )
+            first = _snapshot(room, now)
         if first is not None and (now >= end or exhausted):
-            last = (
-                time.perf_counter(),
-                counters.deliveries,
-                room.relay.stats()["cpu"],
-                cpu_seconds(),
-                counters.frames,
-            )
+            last = _snapshot(room, time.perf_counter())
             break
         if now > end + 30:
             raise BenchError("capacity run overran")
         for s, member in enumerate(room.senders):
-            room_left = WINDOW - member.inflight
+            room_left = window - member.inflight
             if room_left <= 0:
                 continue
             if frames:
@@ -231,28 +320,23 @@ def capacity(
                 take = whole * batch
             else:
                 take = room_left
-                data = b"".join(_plain_frame(s) for _ in range(take))
+                data = units[s] * take
             member.inflight += take
             member.send(data)
         loop.run_once(0.01)
+        room.check_members()
     for s, member in enumerate(room.senders):  # sealed frames must all go: nonces are a counter
         if frames and used[s] < len(frames[s]):
             member.inflight += (len(frames[s]) - used[s]) * batch
             member.send(b"".join(frames[s][used[s] :]))
     _settle(room)
-    return Measured(
-        last[0] - first[0],
-        last[1] - first[1],
-        last[2] - first[2],
-        last[3] - first[3],
-        [],
-        last[4] - first[4],
-    )
+    return _measured(first, last, [])
 
 
 def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) -> Measured:
-    """Send ``LOAD / members`` messages per second in total, on a schedule; measure latency."""
-    rate = LOAD / members
+    """Send ``LOAD / receivers`` messages per second in total, on a schedule (5,000 deliveries
+    per second); measure latency."""
+    rate = LOAD / (room.receivers or members)
     interval = len(room.senders) / rate  # per sender
     counters, loop = room.counters, room.loop
     start = time.perf_counter()
@@ -264,22 +348,10 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
         now = time.perf_counter()
         if first is None and now >= warm_end:
             counters.measuring = True
-            first = (
-                now,
-                counters.deliveries,
-                room.relay.stats()["cpu"],
-                cpu_seconds(),
-                counters.frames,
-            )
+            first = _snapshot(room, now)
         if now >= end:
             counters.measuring = False
-            last = (
-                now,
-                counters.deliveries,
-                room.relay.stats()["cpu"],
-                cpu_seconds(),
-                counters.frames,
-            )
+            last = _snapshot(room, now)
             break
         for s, member in enumerate(room.senders):
             while due[s] <= now:
@@ -288,31 +360,49 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
                     number = numbers[s] = numbers[s] + 1
                     room.sent[_message_id(s, number)] = time.perf_counter()
                     data = _seal(room.protocols[s], s, number)
+                elif room.kind == "ngircd":
+                    data = irc.stamped(time.perf_counter())
                 else:
                     data = _plain_frame(s)
                 member.inflight += 1
                 member.send(data)
         loop.run_once(max(0.0, min(due) - time.perf_counter()))
+        room.check_members()
     if first is None:  # cannot happen: the window opens (warm_end) no later than it closes
         raise BenchError("the measured window never opened")
     samples = counters.latencies[:]
     counters.latencies.clear()
     _settle(room)
-    return Measured(
-        last[0] - first[0],
-        last[1] - first[1],
-        last[2] - first[2],
-        last[3] - first[3],
-        samples,
-        last[4] - first[4],
+    return _measured(first, last, samples)
+
+
+def _snapshot(room: Room, now: float) -> tuple[float, ...]:
+    relay_cpu, relay_wait = room.relay.times()  # from /proc: never waits for a busy relay
+    counters = room.counters
+    return (
+        now,
+        counters.deliveries,
+        relay_cpu,
+        cpu_seconds(),
+        counters.frames,
+        relay_wait,
+        run_queue_seconds(),
     )
+
+
+def _measured(first: tuple[float, ...], last: tuple[float, ...], samples: list[float]) -> Measured:
+    d = [b - a for a, b in zip(first, last, strict=True)]
+    return Measured(d[0], int(d[1]), d[2], d[3], samples, int(d[4]), d[5], d[6])
 
 
 def _settle(room: Room) -> None:
     """Let every message in flight arrive, so the next run starts from a quiet room."""
-    deadline = time.perf_counter() + 10
-    while any(m.inflight > 0 for m in room.senders) and time.perf_counter() < deadline:
+    deadline = time.perf_counter() + 60
+    while any(m.inflight > 0 for m in room.senders):
+        if time.perf_counter() > deadline:  # the next run would measure this backlog
+            raise BenchError("messages still in flight 60 s after the window closed")
         room.loop.run_once(0.02)
+        room.check_members()
     drain(room.loop, 0.05, time.perf_counter() + 2)
 
 

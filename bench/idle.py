@@ -4,7 +4,9 @@ The relay's RSS (VmRSS, read inside its process) is taken after 50 warm-up membe
 after N more; the difference divided by N is the cost of one connection. SocketChat members
 really join (handshake, JOIN, WELCOME) and read every broadcast they are sent (each join is
 announced to everyone), so nothing piles up in the relay's write buffers; baseline members just
-connect. Before the second reading the room is left quiet (nothing arriving for a while).
+connect. ngIRCd members register and JOIN the channel (each JOIN is announced to everyone too)
+and read what they are sent. Before the second reading the room is left quiet (nothing
+arriving for a while).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import irc
 from bench.loadgen import (
     BenchError,
     BroadcastCheck,
@@ -26,6 +29,7 @@ from bench.loadgen import (
     drain,
     join_many,
 )
+from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
 from net.relay.roomfile import RoomSecret
 
@@ -64,7 +68,11 @@ def run(
     room_file = str(Path(tmp) / "room.json")
     if kind == "socketchat" and not Path(room_file).exists():
         RoomSecret.from_room_keys(keys).save(room_file)
-    relay = RelayProcess(kind, room_file if kind == "socketchat" else None, profile)
+    relay: RelayProcess | NgircdProcess
+    if kind == "ngircd":
+        relay = NgircdProcess(tmp)
+    else:
+        relay = RelayProcess(kind, room_file if kind == "socketchat" else None, profile)
     loop, counters = Loop(), Counters()
     deadline = time.perf_counter() + 60 + members * 0.05
     holder: list[BroadcastCheck] = []
@@ -76,8 +84,18 @@ def run(
             holder.append(BroadcastCheck(keys, key, {}, {}))
         kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
 
+    def irc_joined(joiner: irc.IrcJoiner) -> None:
+        kept.append(irc.IrcMember(loop, joiner.take_socket(), counters, -1, bytes(joiner.buf)))
+
     def add(count: int, prefix: str) -> None:
-        if kind == "socketchat":
+        if kind == "ngircd":
+            names = [f"{prefix}{i}" for i in range(count)]
+            # 8 at a time: ngIRCd's listen backlog is 10, more would overflow it and the
+            # dropped connects would wait a second for the kernel's retry.
+            irc.join_many(
+                loop, relay.port, names, concurrency=8, deadline=deadline, on_joined=irc_joined
+            )
+        elif kind == "socketchat":
             names = [f"{prefix}{i}" for i in range(count)]
             join_many(
                 loop, relay.port, names, keys, concurrency=32, deadline=deadline, on_joined=joined
@@ -96,6 +114,8 @@ def run(
         after = relay.stats()
         if after["connections"] < members + WARMUP_MEMBERS:
             raise BenchError(f"only {after['connections']} connections held")
+        if any(member.closed for member in kept):
+            raise BenchError("the relay dropped idle members")
         return IdleResult(members, int(before["rss"]), int(after["rss"]), elapsed)
     finally:
         for member in kept:

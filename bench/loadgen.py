@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import selectors
 import socket
 import struct
@@ -44,6 +45,24 @@ class BenchError(RuntimeError):
     """Something went wrong in a benchmark (a crash, a refusal, a deadline)."""
 
 
+# The CPUs this process may use, read once at import (before pin_loadgen() narrows them): the
+# relay under test gets the first, the load generator the last, so neither steals the other's
+# core. With one CPU nothing is pinned.
+_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+
+
+def pin_relay(pid: int) -> None:
+    """Pin process ``pid`` (a relay under test, of any kind) to the relay's core."""
+    if len(_CPUS) >= 2:
+        os.sched_setaffinity(pid, {_CPUS[0]})
+
+
+def pin_loadgen() -> None:
+    """Pin this process (the load generator) to its own core, apart from the relay's."""
+    if len(_CPUS) >= 2:
+        os.sched_setaffinity(0, {_CPUS[-1]})
+
+
 class RelayProcess:
     """``python -m bench.relay_server`` in a child process; ask it for its CPU and RSS."""
 
@@ -57,6 +76,7 @@ class RelayProcess:
         self.proc = subprocess.Popen(
             args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
+        pin_relay(self.proc.pid)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         if not line.strip().isdigit():
@@ -65,14 +85,20 @@ class RelayProcess:
         self.port = int(line)
 
     def stats(self) -> dict[str, float]:
-        """The relay's own CPU seconds so far, RSS bytes and connection count."""
+        """The relay's own CPU seconds so far, RSS bytes and connection count; and ``wait``,
+        its seconds spent runnable but waiting for a CPU (see :func:`run_queue_seconds`)."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("stats\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
             raise BenchError(f"{self.kind} relay exited (status {self.proc.poll()})")
-        return json.loads(line)
+        return {**json.loads(line), "wait": run_queue_seconds(self.proc.pid)}
+
+    def times(self) -> tuple[float, float]:
+        """The relay's CPU seconds and run-queue wait, read from ``/proc`` (no round trip)."""
+        cpu, wait = proc_times(self.proc.pid)
+        return (cpu, wait) if cpu else (self.stats()["cpu"], 0.0)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -129,9 +155,18 @@ class Loop:
         self.sel.close()
 
 
-def connect(port: int) -> socket.socket:
-    """A TCP_NODELAY connection to the relay on 127.0.0.1, non-blocking once connected."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+def connect(port: int, *, wait: bool = True) -> socket.socket:
+    """A TCP_NODELAY connection to the relay on 127.0.0.1, non-blocking once connected.
+
+    Without ``wait`` the connect is only started (a join storm opens every connection at once):
+    sends fail with BlockingIOError until it completes, and the socket turns writable then.
+    """
+    if wait:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.connect_ex(("127.0.0.1", port))  # EINPROGRESS, or done already on loopback
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock
@@ -380,6 +415,8 @@ class Joiner:
         keys: RoomKeys | None,
         on_done: Callable[[Joiner], None],
         derive: Callable[[bytes], RoomKeys] | None = None,
+        *,
+        wait_connect: bool = True,
     ) -> None:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
         self.started = time.perf_counter()
@@ -387,7 +424,7 @@ class Joiner:
         self.welcome: proto.Welcomed | None = None
         self.error = ""
         self.proto = ClientProtocol(username=name, keys=keys)
-        self.sock = connect(port)
+        self.sock = connect(port, wait=wait_connect)
         self.proto.initiate()
         self._out = bytearray()
         loop.register(self.sock, self._on_event)
@@ -400,6 +437,10 @@ class Joiner:
                 sent = self.sock.send(self._out)
             except BlockingIOError:
                 sent = 0
+            except OSError as exc:  # a refused or reset connect (join storm)
+                if not self.finished:
+                    self._fail(f"connection error: {exc}")
+                return
             del self._out[:sent]
         events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._out else 0)
         self.loop.modify(self.sock, self._on_event, events)
@@ -479,11 +520,13 @@ def join_many(
     deadline: float,
     keep: bool = True,
     on_joined: Callable[[Joiner], None] | None = None,
+    wait_connect: bool = True,
 ) -> list[Joiner]:
     """Join ``names`` with at most ``concurrency`` handshakes in flight; return the joiners.
 
     With ``keep`` the sockets stay open (``on_joined`` usually turns each into a Member);
     without, each joiner disconnects as soon as it is welcomed (the room stays small).
+    ``wait_connect=False`` only starts each connect (see :func:`connect`).
     """
     pending = list(reversed(names))
     done: list[Joiner] = []
@@ -504,7 +547,7 @@ def join_many(
     def start_more() -> None:
         while pending and active[0] < concurrency:
             active[0] += 1
-            Joiner(loop, port, pending.pop(), keys, finished)
+            Joiner(loop, port, pending.pop(), keys, finished, wait_connect=wait_connect)
 
     start_more()
     loop.run_until(lambda: len(done) == len(names), deadline, f"joining {len(names)} members")
@@ -520,6 +563,37 @@ def drain(loop: Loop, quiet: float, deadline: float) -> None:
             return
         if loop.run_once(min(quiet, deadline - now)):
             last = time.perf_counter()
+
+
+def proc_times(pid: int | str = "self") -> tuple[float, float]:
+    """Process ``pid``'s seconds on a CPU and seconds runnable but waiting for one.
+
+    Summed over its threads from ``/proc/<pid>/task/*/schedstat`` (nanoseconds; the on-CPU
+    total is what ``getrusage`` splits into user and system time). Read from outside, so a
+    relay busy with a burst need not answer for its figures to be taken, and the reading does
+    not stall the load generator. On a shared machine a pinned relay can be starved by other
+    work on its core: CPU plus wait is the share of the window in which it *wanted* to run.
+    (0.0, 0.0) where the kernel does not keep these.
+    """
+    cpu = wait = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0, 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as stat:
+                fields = stat.read().split()
+            cpu += int(fields[0])
+            wait += int(fields[1])
+        except (OSError, ValueError, IndexError):
+            continue  # a thread that just ended
+    return cpu / 1e9, wait / 1e9
+
+
+def run_queue_seconds(pid: int | str = "self") -> float:
+    """Seconds process ``pid`` has spent runnable but waiting for a CPU (see proc_times)."""
+    return proc_times(pid)[1]
 
 
 def cpu_seconds() -> float:

@@ -1,8 +1,9 @@
 """A diagnostic start: load what the packaged app carries as data, report, exit.
 
 ``SOCKETCHAT_SELFTEST=1 socketchat`` (or ``python main.py``) runs :func:`run` instead of the
-app: it imports the whole app and estimates a password's strength (zxcvbn), creates a hidden
-Tk root, applies the Sun Valley theme (sv-ttk's Tcl files), puts the
+app: it imports the whole app and estimates a password's strength (zxcvbn), computes one
+name skeleton (confusable_homoglyphs' ``confusables.json``, which build.spec must bundle),
+creates a hidden Tk root, applies the Sun Valley theme (sv-ttk's Tcl files), puts the
 icon on the window (``assets/icon-*.png``; ``icon.ico`` must exist too) and reads the
 passphrase word list, prints one line and exits: 0 when everything loaded, 1 if something did
 not (the line says what), 2 without a display. It opens no window, no socket and writes no
@@ -24,6 +25,8 @@ from gui.theme import apply_theme
 ENV_VAR = "SOCKETCHAT_SELFTEST"
 EXPECTED_THEME = "sun-valley-light"
 EXPECTED_ICONS = 6
+# A name that only the confusables data can tell looks like "alice" (U+0430 is Cyrillic).
+SKELETON_PROBE, EXPECTED_SKELETON = "\u0430lice", "alice"
 EXIT_OK, EXIT_FAILED, EXIT_NO_DISPLAY = 0, 1, 2
 
 
@@ -53,8 +56,25 @@ def check(root: tk.Tk) -> tuple[list[str], list[str]]:
         words = 0
         problems.append(f"word list: {error}")
     facts.append(f"wordlist={words}")
+    name_data = check_name_data()
+    facts.append(f"skeleton={'ok' if name_data is None else 'FAILED'}")
+    if name_data is not None:
+        problems.append(name_data)
     facts.append(f"frozen={bool(getattr(sys, 'frozen', False))}")
     return facts, problems
+
+
+def check_name_data() -> str | None:
+    """Compute one name skeleton (the look-alike data); None if right, else what went wrong."""
+    from net.proto import name_skeleton
+
+    try:
+        looks = name_skeleton(SKELETON_PROBE)
+    except (ImportError, OSError, ValueError) as error:  # the data missing from the bundle
+        return f"confusables data: {error}"
+    if looks != EXPECTED_SKELETON:
+        return f"confusables data: skeleton of U+0430 + 'lice' is {looks!a}, not 'alice'"
+    return None
 
 
 def run() -> int:

@@ -22,8 +22,9 @@ What lives where:
 * ``_messages`` — payload encodings; ``_events`` — what the core reports;
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
-* ``_names``, ``_replay``, ``_ratelimit``, ``_outbox`` — username rules, replay protection,
-  rate limits and the client's outbox, all with the clock passed in.
+* ``_names`` (with its data in ``_names_data``), ``_replay``, ``_ratelimit``, ``_outbox`` —
+  username rules and look-alike names, replay protection, rate limits and the client's
+  outbox, all with the clock passed in.
 """
 
 from __future__ import annotations
@@ -77,7 +78,12 @@ from net.proto._messages import (
     WelcomeArgs,
     encode_item,
 )
-from net.proto._names import confusable_with, username_key, validate_username
+from net.proto._names import (
+    confusable_with,
+    name_skeleton,
+    username_key,
+    validate_username,
+)
 from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
 from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
 from net.proto._relay import RelayCredentials, RelayProtocol, RelayState, encode_broadcast
@@ -145,6 +151,7 @@ __all__ = [
     "confusable_with",
     "encode_broadcast",
     "encode_item",
+    "name_skeleton",
     "reconnect_delay",
     "source_key",
     "username_key",

@@ -20,6 +20,7 @@ def test_selftest_loads_theme_icon_and_word_list_from_source(root, tmp_path):
     assert problems == []
     assert "theme=sun-valley-light" in facts
     assert "icons=6" in facts
+    assert "skeleton=ok" in facts
 
 
 def test_selftest_through_main_py(root, tmp_path):
@@ -38,6 +39,7 @@ def test_selftest_through_main_py(root, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("selftest ok: theme=sun-valley-light icons=6 ")
     assert "frozen=False" in result.stdout
+    assert "skeleton=ok" in result.stdout
 
 
 def test_selftest_reports_a_missing_icon(root, monkeypatch, tmp_path):
@@ -70,3 +72,23 @@ def test_selftest_without_a_display_exits_2(tmp_path):
     assert result.returncode == 2
     assert "no display" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_selftest_reports_missing_confusables_data(monkeypatch):
+    # As in a bundle built without confusables.json: the data cannot be read.
+    from gui import selftest
+    from net.proto import _names, _names_data
+
+    def missing() -> dict[str, list[str]]:
+        raise FileNotFoundError("no confusables.json in the bundle")
+
+    monkeypatch.setattr(_names_data, "read_confusable_pairs", missing)
+    _names_data.prototypes.cache_clear()
+    _names.name_skeleton.cache_clear()
+    try:
+        problem = selftest.check_name_data()
+    finally:
+        _names_data.prototypes.cache_clear()
+        _names.name_skeleton.cache_clear()
+
+    assert problem == "confusables data: no confusables.json in the bundle"

@@ -25,8 +25,9 @@ def display_env(clean_env: dict[str, str]) -> dict[str, str]:
 def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(
     gui_binary, display_env, tmp_path
 ):
-    # gui/selftest.py: the theme (sv-ttk's Tcl files), the icon sizes, icon.ico and the word
-    # list must really load from the bundle, and every module of the app must import.
+    # gui/selftest.py: the theme (sv-ttk's Tcl files), the icon sizes, icon.ico, the word list
+    # and the look-alike names data must really load from the bundle, and every module of the
+    # app must import.
     env = dict(display_env, SOCKETCHAT_SELFTEST="1")
     result = subprocess.run(
         [str(gui_binary)],
@@ -44,6 +45,7 @@ def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(
             result.stdout + result.stderr
         )
         assert "frozen=True" in result.stdout
+        assert "skeleton=ok" in result.stdout  # confusables.json is in the bundle
 
 
 def _x_windows(title: str) -> list[str]:
