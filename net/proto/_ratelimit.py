@@ -43,9 +43,11 @@ class LoginLimiter:
     """Counts failed logins per source and says how long a source must wait.
 
     The first ``free_failures`` failures cost nothing; after that each failure doubles the wait,
-    from ``base_delay`` up to ``max_delay`` seconds. A source quiet for ``forget_after`` seconds
-    starts afresh; at most ``max_sources`` sources are tracked (the oldest are forgotten), so a
-    spray of addresses cannot grow the relay's memory.
+    from ``base_delay`` up to ``max_delay`` seconds. A source with no failure for ``forget_after``
+    seconds starts afresh. A correct password erases nothing: a source is an address, not a
+    person, and a guesser behind the same NAT as a member must not get fresh free guesses every
+    time that member logs in. At most ``max_sources`` sources are tracked (the oldest are
+    forgotten), so a spray of addresses cannot grow the relay's memory.
     """
 
     def __init__(
@@ -87,10 +89,6 @@ class LoginLimiter:
             delay = min(self._max_delay, self._base_delay * 2 ** min(excess - 1, 32))
             record.blocked_until = max(record.blocked_until, now + delay)
         return max(0.0, record.blocked_until - now)
-
-    def record_success(self, key: str) -> None:
-        """A correct password clears the source's record."""
-        self._records.pop(key, None)
 
     def failures(self, key: str, now: float) -> int:
         """How many recent failures ``key`` has (for log lines and tests)."""

@@ -192,9 +192,9 @@ class Admission(Generic[C]):
             del self._pakes[source]
         log = None
         now = self._clock()
-        if outcome is PakeOutcome.SUCCESS:
-            self.logins.record_success(source)
-        elif outcome is PakeOutcome.FAILURE:
+        # A success erases no failure: the address may be shared (NAT) with a guesser, whose
+        # failures must age out, not vanish whenever a member logs in.
+        if outcome is PakeOutcome.FAILURE:
             self.logins.record_failure(source, now)
             log = (
                 f"login refused from {entry.peer}: {why or 'wrong password'} "

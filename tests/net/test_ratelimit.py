@@ -37,12 +37,8 @@ def test_first_failures_are_free_then_backoff_doubles():
     assert limiter.retry_after("other", now) == 0.0
 
 
-def test_success_clears_and_quiet_sources_are_forgotten():
+def test_quiet_sources_are_forgotten():
     limiter = LoginLimiter(free_failures=1, base_delay=1.0, forget_after=60.0)
-    limiter.record_failure("a", 0.0)
-    limiter.record_failure("a", 0.0)
-    limiter.record_success("a")
-    assert limiter.failures("a", 0.0) == 0
     limiter.record_failure("b", 0.0)
     assert limiter.failures("b", 30.0) == 1
     assert limiter.failures("b", 61.0) == 0

@@ -253,15 +253,15 @@ def test_held_connections_are_woken_in_order_as_turns_free() -> None:
     assert door.admission.waiting() == 0
 
 
-def test_a_success_wakes_every_held_connection_it_makes_room_for() -> None:
+def test_a_success_wakes_the_next_held_connection() -> None:
     door = Door(free_failures=3)
     door.wrong_guesses(2)  # one free failure left: one PAKE at a time
     first = door.running()
     queue = [door.held() for _ in range(4)]
-    log, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)  # failures cleared
+    log, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
     assert log is None
-    assert wakes == [(conn, Admit()) for conn in queue[:3]]  # three at once again, in order
-    assert door.admission.waiting() == 1
+    assert wakes == [(queue[0], Admit())]  # the failures still count: still one at a time
+    assert door.admission.waiting() == 3
 
 
 def test_a_held_connection_that_goes_away_leaves_the_queue(door: Door) -> None:
@@ -321,12 +321,32 @@ def test_a_pake_that_ends_without_a_guess_counts_nothing(door: Door) -> None:
     assert door.failures() == 2
 
 
-def test_a_success_clears_the_address_record(door: Door) -> None:
+def test_a_success_does_not_erase_the_failures_of_others_from_the_address(door: Door) -> None:
+    # A guesser behind the same NAT as a member: each time the member logs in, the guesser
+    # must not get fresh free guesses.
     door.wrong_guesses(5)
-    conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+    for seconds in (1, 2, 4):
+        member = door.running()
+        assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == (None, [])
+        door.admission.handshake_done(member)
+        door.wrong_guesses(1)  # the guesser's next failure is not free
+        conn, decision = door.connect()
+        assert dataclasses.replace(refused(decision), log=None) == throttled(
+            conn, seconds, logged=False
+        )
+        door.clock.advance(seconds * 1000)  # the member waits it out too
+    assert door.failures() == 8
+
+
+def test_failures_age_out_only_after_an_hour_without_one(door: Door) -> None:
+    door.wrong_guesses(5)
+    door.clock.advance(3_599_000)
+    member = door.running()
+    door.admission.pake_done(member, PakeOutcome.SUCCESS)  # a success is not a failure...
+    door.admission.gone(member)
+    assert door.failures() == 5
+    door.clock.advance(1001)  # ...and does not keep them alive either: an hour since the last
     assert door.failures() == 0
-    assert len(door.admission.logins) == 0
 
 
 def test_a_pake_is_settled_once(door: Door) -> None:
