@@ -46,8 +46,13 @@ class LoginLimiter:
     from ``base_delay`` up to ``max_delay`` seconds. A source with no failure for ``forget_after``
     seconds starts afresh. A correct password erases nothing: a source is an address, not a
     person, and a guesser behind the same NAT as a member must not get fresh free guesses every
-    time that member logs in. At most ``max_sources`` sources are tracked (the oldest are
-    forgotten), so a spray of addresses cannot grow the relay's memory.
+    time that member logs in.
+
+    At most ``max_sources`` sources are tracked, so a spray of addresses cannot grow the relay's
+    memory; but a source is never forgotten while its failures count (forgetting a throttled
+    guesser to make room for a spray would set it free). When every tracked source's failures
+    still count, an untracked source must wait as if throttled, until the oldest record ages
+    out.
     """
 
     def __init__(
@@ -64,23 +69,27 @@ class LoginLimiter:
         self._max_delay = max_delay
         self._forget_after = forget_after
         self._max_sources = max_sources
+        # Oldest failure first: a record moves to the end on each failure.
         self._records: OrderedDict[str, _Record] = OrderedDict()
 
     def retry_after(self, key: str, now: float) -> float:
         """Seconds ``key`` must still wait before it may try a password; 0.0 if it may now."""
         record = self._lookup(key, now)
         if record is None:
-            return 0.0
+            return self._wait_for_room(now)
         return max(0.0, record.blocked_until - now)
 
     def record_failure(self, key: str, now: float) -> float:
         """Count one failed login; returns the wait now imposed on ``key`` (0.0 if none)."""
         record = self._lookup(key, now)
         if record is None:
+            wait = self._wait_for_room(now)
+            if wait > 0:
+                # Only a login admitted before the table filled can get here; from now on the
+                # source is refused as throttled, and the relay-wide count still has this one.
+                return wait
             record = _Record(failures=0, blocked_until=now, last_seen=now)
             self._records[key] = record
-            while len(self._records) > self._max_sources:
-                self._records.popitem(last=False)
         record.failures += 1
         record.last_seen = now
         self._records.move_to_end(key)
@@ -100,14 +109,25 @@ class LoginLimiter:
 
     def _lookup(self, key: str, now: float) -> _Record | None:
         record = self._records.get(key)
-        if (
-            record is not None
-            and now - record.last_seen > self._forget_after
-            and now >= record.blocked_until
-        ):
+        if record is not None and now >= self._expiry(record):
             del self._records[key]
             return None
         return record
+
+    def _expiry(self, record: _Record) -> float:
+        """When ``record``'s failures stop counting (a blocked source always counts)."""
+        return max(record.last_seen + self._forget_after, record.blocked_until)
+
+    def _wait_for_room(self, now: float) -> float:
+        """0.0 if a new source can be tracked, forgetting only records that no longer count;
+        else the seconds until the oldest record does."""
+        while len(self._records) >= self._max_sources:
+            oldest = next(iter(self._records.values()))
+            expiry = self._expiry(oldest)
+            if now < expiry:
+                return expiry - now
+            self._records.popitem(last=False)
+        return 0.0
 
 
 class TokenBucket:
