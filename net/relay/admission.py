@@ -4,18 +4,21 @@
 settled. The asyncio driver (:mod:`net.relay.member`) asks and carries out the answer:
 
 * on accept, :meth:`Admission.connect` → :class:`Admit` or :class:`Refuse` (the address is
-  throttled, or every handshake slot is taken: relay-wide or for the address);
+  throttled, the relay-wide failure budget is spent, or every handshake slot is taken:
+  relay-wide or for the address);
 * on the first bytes before the PAKE, :meth:`Admission.ready_for_pake` → :class:`Admit` (run
   it), :class:`Hold` (keep the bytes, stop reading: other PAKEs from the address go first) or
-  :class:`Refuse` (the address was throttled since the connection was accepted);
+  :class:`Refuse` (the address was throttled, or the budget spent, since the connection was
+  accepted);
 * when a PAKE is settled, :meth:`Admission.pake_done` with its :class:`PakeOutcome`, and when a
   connection leaves the handshake or closes, :meth:`Admission.handshake_done` /
   :meth:`Admission.gone`. These return the decisions for held connections whose turn came.
 
 Why turns: connections opened together all pass the throttle before any of them has failed.
 An address therefore runs at most as many PAKEs at once as it has free failures left (one once
-they are spent), so parallel connections gain no guesses over sequential ones, while honest
-members joining together from one address (an office, a NAT) only wait a moment.
+they are spent), and the relay at most as many as its failure budget has left, so parallel
+connections gain no guesses over sequential ones, from one address or from many, while honest
+members joining together (an office, a NAT, a reconnect storm) only wait a moment.
 
 The clock is injected (monotonic seconds); nothing here sleeps, reads the time or touches a
 socket. Refusal log lines are de-duplicated here too: a throttled guesser, or a client holding
@@ -40,6 +43,9 @@ C = TypeVar("C", bound=Hashable)
 #: starts afresh.
 _MAX_LOGGED_SOURCES = 10_000
 _BUSY_RETRY_MS = 1000
+#: The "source" of log lines de-duplicated for the whole relay rather than per address (no
+#: address key starts with "*").
+_RELAY_WIDE = "*relay"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,8 @@ class Admission(Generic[C]):
         free_failures: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
+        global_burst: int = 30,
+        global_refill: float = 60.0,
         log_every: float = 10.0,
     ) -> None:
         self._clock = clock
@@ -108,13 +116,18 @@ class Admission(Generic[C]):
         self._free_failures = free_failures
         self._log_every = log_every
         self.logins = LoginLimiter(
-            free_failures=free_failures, base_delay=base_delay, max_delay=max_delay
+            free_failures=free_failures,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            global_burst=global_burst,
+            global_refill=global_refill,
         )
         self._entries: dict[C, _Entry] = {}
         self._handshakes = 0
         self._by_source: Counter[str] = Counter()
         self._pakes: Counter[str] = Counter()
-        self._waiting: dict[str, deque[C]] = {}
+        self._pakes_running = 0
+        self._waiting: deque[C] = deque()  # held connections, oldest first, any address
         # (source, reason) -> (last logged, refused since)
         self._logged: dict[tuple[str, Reason], tuple[float, int]] = {}
 
@@ -169,7 +182,7 @@ class Admission(Generic[C]):
             return Hold()
         if not self._may_start(entry.source):
             entry.held = True
-            self._waiting.setdefault(entry.source, deque()).append(conn)
+            self._waiting.append(conn)
             return Hold()
         self._take_pake_slot(entry)
         return Admit()
@@ -188,6 +201,7 @@ class Admission(Generic[C]):
         entry.pake_slot = False
         source = entry.source
         self._pakes[source] -= 1
+        self._pakes_running -= 1
         if self._pakes[source] <= 0:
             del self._pakes[source]
         log = None
@@ -200,7 +214,7 @@ class Admission(Generic[C]):
                 f"login refused from {entry.peer}: {why or 'wrong password'} "
                 f"({self.logins.failures(source, now)} recent failures)"
             )
-        return log, self._wake(source)
+        return log, self._wake()
 
     def handshake_done(self, conn: C) -> None:
         """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
@@ -222,11 +236,7 @@ class Admission(Generic[C]):
         if entry is None:
             return None, []
         if entry.held:
-            waiters = self._waiting.get(entry.source)
-            if waiters is not None and conn in waiters:
-                waiters.remove(conn)
-                if not waiters:
-                    del self._waiting[entry.source]
+            self._waiting.remove(conn)
             entry.held = False
         outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
         log, wakes = self.pake_done(
@@ -249,57 +259,78 @@ class Admission(Generic[C]):
 
     def waiting(self) -> int:
         """Connections holding their bytes until their PAKE turn comes."""
-        return sum(len(waiters) for waiters in self._waiting.values())
+        return len(self._waiting)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _may_start(self, source: str) -> bool:
-        free = self._free_failures - self.logins.failures(source, self._clock())
-        return self._pakes[source] < max(1, free)
+        """Whether a PAKE from ``source`` may start now, if neither is throttled: each running
+        PAKE may end in a failure, so the address's free failures and the relay's budget must
+        cover every one of them."""
+        now = self._clock()
+        free = self._free_failures - self.logins.failures(source, now)
+        if self._pakes[source] >= max(1, free):
+            return False
+        return self._pakes_running < math.floor(self.logins.budget(now))
 
     def _take_pake_slot(self, entry: _Entry) -> None:
         entry.pake_slot = True
         self._pakes[entry.source] += 1
+        self._pakes_running += 1
 
-    def _wake(self, source: str) -> list[tuple[C, Admit | Refuse]]:
+    def _wake(self) -> list[tuple[C, Admit | Refuse]]:
+        """A PAKE ended: the held connections whose turn came, in order, and what to do with
+        each. Few are ever held (at most one per handshake slot), so all are looked at."""
         decisions: list[tuple[C, Admit | Refuse]] = []
-        waiters = self._waiting.get(source)
-        while waiters:
-            conn = waiters[0]
+        still: deque[C] = deque()
+        for conn in self._waiting:
             entry = self._entries[conn]
-            throttled = self._throttled(source, entry.peer)
+            throttled = self._throttled(entry.source, entry.peer)
             if throttled is not None:
-                # Opened before the address was throttled: its turn brings no guess.
-                waiters.popleft()
+                # Opened before the throttle (or the budget) said no: its turn brings no guess.
                 entry.held = False
                 decisions.append((conn, throttled))
-            elif self._may_start(source):
-                waiters.popleft()
+            elif self._may_start(entry.source):
                 entry.held = False
                 self._take_pake_slot(entry)
                 decisions.append((conn, Admit()))
             else:
-                break
-        if not waiters:
-            self._waiting.pop(source, None)
+                still.append(conn)
+        self._waiting = still
         return decisions
 
     def _throttled(self, source: str, peer: str) -> Refuse | None:
+        """The refusal for a login from ``source`` now, if its address is throttled or the
+        relay-wide failure budget is spent; None if it may try."""
         now = self._clock()
         wait = self.logins.retry_after(source, now)
-        if wait <= 0:
-            return None
-        seconds = math.ceil(wait)
-        return Refuse(
-            code=Reason.TOO_MANY_ATTEMPTS,
-            text=f"Too many wrong passwords from your address; try again in {seconds} s.",
-            retry_after_ms=math.ceil(wait * 1000),
-            log=self._dedup_log(
-                source,
-                Reason.TOO_MANY_ATTEMPTS,
-                f"refused {peer}: too many attempts, retry in {seconds} s",
-            ),
-        )
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return Refuse(
+                code=Reason.TOO_MANY_ATTEMPTS,
+                text=f"Too many wrong passwords from your address; try again in {seconds} s.",
+                retry_after_ms=math.ceil(wait * 1000),
+                log=self._dedup_log(
+                    source,
+                    Reason.TOO_MANY_ATTEMPTS,
+                    f"refused {peer}: too many attempts, retry in {seconds} s",
+                ),
+            )
+        wait = self.logins.budget_wait(now)
+        if wait > 0:
+            # Every address is refused alike, so one line for them all.
+            seconds = math.ceil(wait)
+            return Refuse(
+                code=Reason.TOO_MANY_ATTEMPTS,
+                text=f"Too many wrong passwords on this relay; try again in {seconds} s.",
+                retry_after_ms=math.ceil(wait * 1000),
+                log=self._dedup_log(
+                    _RELAY_WIDE,
+                    Reason.TOO_MANY_ATTEMPTS,
+                    f"refused {peer}: too many failed logins relay-wide, retry in {seconds} s",
+                ),
+            )
+        return None
 
     def _dedup_log(self, source: str, code: Reason, line: str) -> str | None:
         """``line``, or None if a refusal of ``source`` for ``code`` was logged less than

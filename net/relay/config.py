@@ -31,4 +31,8 @@ class RelayConfig:
     login_free_failures: int = 5  # wrong passwords per source before backoff starts
     login_base_delay: float = 1.0
     login_max_delay: float = 300.0
+    # Relay-wide, whatever the address: a burst of wrong passwords, then one per refill
+    # seconds; past it every login waits (docs/DECISIONS.md explains the numbers).
+    login_global_burst: int = 30
+    login_global_refill: float = 60.0
     clock: Callable[[], float] | None = None  # monotonic seconds; None: the loop's clock

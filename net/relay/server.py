@@ -7,9 +7,9 @@ and a few slots, no task, no stream buffers). The room's state lives in
 this module does the I/O, timers and limits:
 
 * TCP_NODELAY on every socket (chat is small messages; Nagle would add tens of ms);
-* login rate limit per source address *before* any PAKE work; a peer that drops after
-  receiving our PAKE share but before confirming counts as a failed guess, so disconnecting
-  cannot be used to learn a guess's result for free;
+* login rate limits per source address and relay-wide *before* any PAKE work; a peer that
+  drops after receiving our PAKE share but before confirming counts as a failed guess, so
+  disconnecting cannot be used to learn a guess's result for free;
 * a handshake deadline, an idle ping and reaping, a bound on concurrent handshakes;
 * broadcasts coalesced per loop iteration: one seal, the same bytes to every member; a member
   whose write buffer passes the limit is disconnected (SLOW_READER), never buffered without end;
@@ -83,6 +83,8 @@ class Relay:
             free_failures=config.login_free_failures,
             base_delay=config.login_base_delay,
             max_delay=config.login_max_delay,
+            global_burst=config.login_global_burst,
+            global_refill=config.login_global_refill,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None

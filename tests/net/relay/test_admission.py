@@ -92,6 +92,25 @@ def throttled(conn: str, seconds: int, retry_ms: int | None = None, *, logged: b
     )
 
 
+def over_budget(conn: str, seconds: int, retry_ms: int | None = None, *, logged: bool) -> Refuse:
+    """The refusal of ``conn`` while the relay-wide failure budget is spent for ``seconds``."""
+    return Refuse(
+        code=Reason.TOO_MANY_ATTEMPTS,
+        text=f"Too many wrong passwords on this relay; try again in {seconds} s.",
+        retry_after_ms=seconds * 1000 if retry_ms is None else retry_ms,
+        log=(
+            f"refused {conn}: too many failed logins relay-wide, retry in {seconds} s"
+            if logged
+            else None
+        ),
+    )
+
+
+def addresses(count: int, start: int = 0) -> list[str]:
+    """``count`` distinct source addresses: 10.9.0.0, 10.9.0.1 …"""
+    return [f"10.9.{i // 256}.{i % 256}" for i in range(start, start + count)]
+
+
 def refused(decision: Admit | Hold | Refuse) -> Refuse:
     assert isinstance(decision, Refuse), decision
     return decision
@@ -115,7 +134,8 @@ def assert_nothing_left(door: Door) -> None:
 @pytest.fixture
 def door() -> Door:
     """Admission with the relay's default limits: 64 handshakes, 16 per address, 5 free
-    failures, then 1 s doubling up to 300 s; one refusal line per address per 10 s."""
+    failures, then 1 s doubling up to 300 s, 30 failures relay-wide and one more per 60 s;
+    one refusal line per address per 10 s."""
     return Door()
 
 
@@ -282,7 +302,7 @@ def test_the_last_held_connection_leaving_drops_its_address_from_the_queue(door:
     door.wrong_guesses(5)
     first, held = door.running(), door.held()
     door.admission.gone(held)
-    assert A not in door.admission._waiting
+    assert not door.admission._waiting
     assert door.admission.pake_done(first, PakeOutcome.FAILURE)[1] == []
 
 
@@ -392,6 +412,112 @@ def test_a_throttled_address_does_not_hold_back_another_one(door: Door) -> None:
     assert isinstance(door.connect(A)[1], Refuse)
     assert door.connect(B)[1] == Admit()
     door.running(B)
+
+
+# -- the relay-wide failure budget ------------------------------------------------------------
+
+
+def test_many_addresses_share_one_failure_budget(door: Door) -> None:
+    # Each address has five free failures of its own; the relay as a whole has thirty.
+    for source in addresses(30):
+        door.wrong_guesses(1, source=source)
+    first, *others = addresses(20, start=30)
+    conn, decision = door.connect(first)
+    assert decision == over_budget(conn, 60, logged=True)  # before any PAKE work
+    for source in [*others, A]:  # every address alike, even one that never failed
+        conn, decision = door.connect(source)
+        assert decision == over_budget(conn, 60, logged=False)
+    assert door.admission.handshakes == 0
+    door.clock.advance(59_999)
+    assert refused(door.connect(B)[1]).retry_after_ms == 1
+    door.clock.advance(1)  # one failure earned back: one more guess, from any address
+    door.wrong_guesses(1, source=B)
+    conn, decision = door.connect(A)
+    assert dataclasses.replace(refused(decision), log=None) == over_budget(conn, 60, logged=False)
+
+
+def test_the_budget_refills_one_failure_per_interval_up_to_its_burst() -> None:
+    door = Door(global_burst=3, global_refill=10.0)
+    for source in addresses(3):
+        door.wrong_guesses(1, source=source)
+    door.clock.advance(25_000)  # two and a half failures earned back: two guesses
+    for source in addresses(2, start=3):
+        door.wrong_guesses(1, source=source)
+    assert refused(door.connect(A)[1]).retry_after_ms == 5000  # the half is still owed
+    door.clock.advance(3_600_000)  # a quiet hour refills the burst, not more
+    for source in addresses(3, start=5):
+        door.wrong_guesses(1, source=source)
+    assert isinstance(door.connect(A)[1], Refuse)
+
+
+def test_successes_do_not_spend_the_budget() -> None:
+    door = Door(global_burst=2)
+    for source in addresses(50):
+        conn = door.running(source)
+        door.admission.pake_done(conn, PakeOutcome.SUCCESS)
+        door.admission.gone(conn)
+    door.wrong_guesses(2, source=A)
+    assert isinstance(door.connect(B)[1], Refuse)
+
+
+def test_pakes_at_once_from_many_addresses_get_no_more_guesses_than_the_budget() -> None:
+    # Connections from many addresses all pass the budget before any of them has failed: the
+    # relay runs at most as many PAKEs at once as the budget has failures left.
+    door = Door(global_burst=3)
+    sources = addresses(8)
+    running = [door.running(source) for source in sources[:3]]
+    held = [door.held(source) for source in sources[3:]]
+    assert door.admission.waiting() == 5
+    log, wakes = door.admission.pake_done(running[0], PakeOutcome.SUCCESS)
+    assert (log, wakes) == (None, [(held[0], Admit())])  # a success leaves the budget whole
+    log, wakes = door.admission.pake_done(running[1], PakeOutcome.FAILURE)
+    assert wakes == []  # two failures left, two PAKEs running: no turn for anyone
+    _, wakes = door.admission.pake_done(running[2], PakeOutcome.FAILURE)
+    assert wakes == []
+    _, wakes = door.admission.pake_done(held[0], PakeOutcome.FAILURE)
+    # The budget is spent: every held connection's turn brings a refusal, one line for all.
+    assert wakes == [
+        (held[1], over_budget(held[1], 60, logged=True)),
+        *[(conn, over_budget(conn, 60, logged=False)) for conn in held[2:]],
+    ]
+    assert door.admission.waiting() == 0
+    for conn in running + held:
+        door.admission.gone(conn)
+    assert_nothing_left(door)
+
+
+def test_a_connection_accepted_before_the_budget_ran_out_is_refused_at_its_first_bytes(
+    door: Door,
+) -> None:
+    early = door.admitted(A)
+    for source in addresses(30):
+        door.wrong_guesses(1, source=source)
+    assert door.admission.ready_for_pake(early) == over_budget(early, 60, logged=True)
+    assert not door.admission.has_pake_slot(early)
+
+
+def test_budget_refusals_from_many_addresses_share_one_log_line_per_window() -> None:
+    door = Door(global_burst=1, global_refill=3600.0)
+    door.wrong_guesses(1, source=B)
+    decisions = [door.connect(source) for source in addresses(100)]
+    logged = [d.log for _, d in decisions if refused(d).log is not None]
+    assert logged == [
+        f"refused {decisions[0][0]}: too many failed logins relay-wide, retry in 3600 s"
+    ]
+    door.clock.advance(10_000)
+    conn, decision = door.connect(A)
+    assert refused(decision).log == (
+        f"refused {conn}: too many failed logins relay-wide, retry in 3590 s "
+        "(99 more refused since)"
+    )
+
+
+def test_an_address_throttled_on_its_own_is_told_so_while_the_budget_is_spent() -> None:
+    door = Door(free_failures=1, global_burst=2)
+    door.wrong_guesses(2, source=A)  # the second failure throttles A for 1 s, and spends all
+    conn, decision = door.connect(A)
+    assert decision == throttled(conn, 1, logged=True)
+    assert refused(door.connect(B)[1]).text.startswith("Too many wrong passwords on this relay")
 
 
 # -- a connection opened before its address was throttled ------------------------------------

@@ -143,6 +143,42 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 6
 
 
+def test_guessers_from_many_addresses_share_the_relay_wide_budget(
+    relays, wrong_keys, monkeypatch, caplog
+) -> None:
+    # 127.0.0.2, 127.0.0.3 … are all loopback on Linux: forty "machines", one guess each, so
+    # that no address ever comes near its own five free failures.
+    caplog.set_level("INFO", logger="socketchat.relay")
+    clock = ManualClock()  # frozen: the budget earns nothing back during the test
+    monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
+    _CountingSpake2.runs = 0
+    relays.start(clock=clock, login_global_burst=10, login_global_refill=60.0)
+    outcomes = []
+    for host in range(2, 42):
+        guesser = relays.client("mallory", wrong_keys, source=f"127.0.0.{host}")
+        outcome = guesser.wait_for(
+            lambda e: isinstance(e, proto.AuthenticationFailed | proto.Refused)
+        )
+        outcomes.append(outcome)
+        guesser.close()
+    failed = [o for o in outcomes if isinstance(o, proto.AuthenticationFailed)]
+    assert len(failed) == 10 and outcomes[:10] == failed
+    assert all(
+        isinstance(o, proto.Refused)
+        and o.code is Reason.TOO_MANY_ATTEMPTS
+        and o.retry_after_ms == 60_000
+        for o in outcomes[10:]
+    )
+    assert _CountingSpake2.runs == 10  # no PAKE ran for any refused attempt
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    assert len([line for line in lines if "relay-wide" in line]) == 1
+    # The right password from an address that never failed waits too, until one is earned back.
+    early = relays.client("carol", source="127.0.0.99")
+    assert early.wait_type(proto.Refused).code is Reason.TOO_MANY_ATTEMPTS
+    clock.advance(60.0)
+    relays.client("carol", source="127.0.0.99").join()
+
+
 def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard(
     relays, room_keys, wrong_keys
 ) -> None:
