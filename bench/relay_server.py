@@ -71,8 +71,10 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
             message_rate=1e9,
             message_burst=1e9,
             # Every simulated member comes from 127.0.0.1: lift the per-address caps (the
-            # handshake cap, and the PAKEs in flight, which follow the free login failures).
+            # handshake cap, connections not yet heard from, and the PAKEs in flight, which
+            # follow the free login failures).
             max_handshakes_per_source=1024,
+            max_silent_per_source=1024,
             login_free_failures=1024,
         )
         relay = Relay(RoomSecret.load(room), config)

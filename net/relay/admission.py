@@ -4,10 +4,16 @@
 settled. The asyncio driver (:mod:`net.relay.member`) asks and carries out the answer:
 
 * on accept, :meth:`Admission.connect` → :class:`Admit` or :class:`Refuse` (the address is
-  throttled, the relay-wide failure budget is spent, or every handshake slot is taken:
-  relay-wide or for the address);
-* on the first bytes before the PAKE, :meth:`Admission.ready_for_pake` → :class:`Admit` (run
-  it), :class:`Hold` (keep the bytes, stop reading: other PAKEs from the address go first) or
+  throttled, the relay-wide failure budget is spent, or the address already has its share of
+  connections that have sent nothing). A connection that has sent nothing is *silent*: it
+  holds no handshake slot. Silent connections are bounded apart, per address and relay-wide;
+  at the relay-wide cap the oldest is dropped to make room (``Admit.drop``), so that no number
+  of addresses can keep newcomers out with idle sockets;
+* if a silent connection is still silent at the pre-hello deadline, :meth:`Admission.hello_late`
+  → :class:`Refuse`;
+* on the first bytes, :meth:`Admission.ready_for_pake` takes a handshake slot (or refuses
+  busy: every slot is taken, relay-wide or for the address), then → :class:`Admit` (run the
+  PAKE), :class:`Hold` (keep the bytes, stop reading: other PAKEs go first) or
   :class:`Refuse` (the address was throttled, or the budget spent, since the connection was
   accepted);
 * when a PAKE is settled, :meth:`Admission.pake_done` with its :class:`PakeOutcome`, and when a
@@ -48,9 +54,15 @@ _BUSY_RETRY_MS = 1000
 _RELAY_WIDE = "*relay"
 
 
-@dataclass(frozen=True, slots=True)
-class Admit:
-    """Go ahead: accept the connection, or run its PAKE now."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Admit(Generic[C]):
+    """Go ahead: accept the connection, or run its PAKE now.
+
+    ``drop``: to make room for this new connection, an older silent one and its refusal, to be
+    carried out now (only from :meth:`Admission.connect`; that connection is already
+    forgotten here)."""
+
+    drop: tuple[C, Refuse] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +82,7 @@ class Refuse:
     log: str | None = None
 
 
-Decision = Admit | Hold | Refuse
+Decision = Admit | Hold | Refuse  # Admit[C], for the connection type C
 
 
 class PakeOutcome(enum.Enum):
@@ -85,7 +97,8 @@ class PakeOutcome(enum.Enum):
 class _Entry:
     source: str
     peer: str
-    in_handshake: bool = True
+    silent: bool = True  # nothing received yet: no handshake slot
+    in_handshake: bool = False
     pake_slot: bool = False
     held: bool = False
 
@@ -103,6 +116,8 @@ class Admission(Generic[C]):
         clock: Callable[[], float],
         max_handshakes: int = 64,
         max_handshakes_per_source: int = 16,
+        max_silent: int = 256,
+        max_silent_per_source: int = 16,
         free_failures: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
@@ -113,6 +128,8 @@ class Admission(Generic[C]):
         self._clock = clock
         self._max_handshakes = max_handshakes
         self._max_per_source = max_handshakes_per_source
+        self._max_silent = max_silent
+        self._max_silent_per_source = max_silent_per_source
         self._free_failures = free_failures
         self._log_every = log_every
         self.logins = LoginLimiter(
@@ -123,6 +140,8 @@ class Admission(Generic[C]):
             global_refill=global_refill,
         )
         self._entries: dict[C, _Entry] = {}
+        self._silent: dict[C, None] = {}  # silent connections, oldest first
+        self._silent_by_source: Counter[str] = Counter()
         self._handshakes = 0
         self._by_source: Counter[str] = Counter()
         self._pakes: Counter[str] = Counter()
@@ -133,25 +152,13 @@ class Admission(Generic[C]):
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def connect(self, conn: C, *, source: str, peer: str) -> Admit | Refuse:
-        """A new connection: admit it to the handshake or refuse it before any PAKE work."""
+    def connect(self, conn: C, *, source: str, peer: str) -> Admit[C] | Refuse:
+        """A new connection: admit it (silent, no handshake slot yet) or refuse it before any
+        PAKE work. Arm the pre-hello deadline for an admitted one, and carry out ``drop``."""
         throttled = self._throttled(source, peer)
         if throttled is not None:
             return throttled
-        # Busy lines are de-duplicated like throttle lines: holding its share of handshake
-        # slots costs a client only idle sockets, and every further knock would be a line.
-        if self._handshakes >= self._max_handshakes:
-            return Refuse(
-                code=Reason.BUSY,
-                text="The relay is busy; try again in a moment.",
-                retry_after_ms=_BUSY_RETRY_MS,
-                log=self._dedup_log(
-                    source,
-                    Reason.BUSY,
-                    f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
-                ),
-            )
-        if self._by_source[source] >= self._max_per_source:
+        if self._silent_by_source[source] >= self._max_silent_per_source:
             return Refuse(
                 code=Reason.BUSY,
                 text="Too many connections from your address are still logging in; "
@@ -160,24 +167,73 @@ class Admission(Generic[C]):
                 log=self._dedup_log(
                     source,
                     Reason.BUSY,
-                    f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
-                    f"from {source})",
+                    f"refused {peer}: busy ({self._silent_by_source[source]} connections "
+                    f"from {source} have sent nothing yet)",
+                ),
+            )
+        drop = None
+        if len(self._silent) >= self._max_silent:
+            # Refusing the newcomer instead would let idle sockets from enough addresses keep
+            # everyone out; the oldest silent connection has had the longest to speak.
+            oldest, waiting = next(iter(self._silent)), len(self._silent)
+            victim = self._entries[oldest]
+            self._forget(oldest)
+            drop = (
+                oldest,
+                Refuse(
+                    code=Reason.BUSY,
+                    text="The relay is busy; try again in a moment.",
+                    retry_after_ms=_BUSY_RETRY_MS,
+                    log=self._dedup_log(
+                        _RELAY_WIDE,
+                        Reason.BUSY,
+                        f"dropped {victim.peer}: sent nothing, and {waiting} connections "
+                        "were waiting for their first bytes",
+                    ),
                 ),
             )
         self._entries[conn] = _Entry(source=source, peer=peer)
-        self._handshakes += 1
-        self._by_source[source] += 1
-        return Admit()
+        self._silent[conn] = None
+        self._silent_by_source[source] += 1
+        return Admit(drop=drop)
+
+    def hello_late(self, conn: C) -> Refuse | None:
+        """The pre-hello deadline passed: the refusal for ``conn`` if it is still silent (it
+        keeps its entry until :meth:`gone`), or None if it has spoken (its handshake deadline
+        runs on)."""
+        entry = self._entries.get(conn)
+        if entry is None or not entry.silent:
+            return None
+        # One line for all of them: an attacker's idle sockets from many addresses would
+        # otherwise be a line each.
+        return Refuse(
+            code=Reason.HANDSHAKE_TIMEOUT,
+            text="Nothing was received in time.",
+            log=self._dedup_log(
+                _RELAY_WIDE,
+                Reason.HANDSHAKE_TIMEOUT,
+                f"closing {entry.peer}: nothing received before the deadline",
+            ),
+        )
 
     def ready_for_pake(self, conn: C) -> Decision:
         """``conn`` sent bytes that may start its PAKE. Call before feeding them to the core,
-        until it holds a PAKE slot (:meth:`has_pake_slot`)."""
+        until it holds a PAKE slot (:meth:`has_pake_slot`). The first call takes a handshake
+        slot."""
         entry = self._entries[conn]
         if entry.pake_slot:
             return Admit()
         throttled = self._throttled(entry.source, entry.peer)
         if throttled is not None:
             return throttled
+        if entry.silent:
+            busy = self._busy(entry.source, entry.peer)
+            if busy is not None:
+                return busy
+            self._unsilence(conn, entry)
+            entry.in_handshake = True
+            self._handshakes += 1
+            self._by_source[entry.source] += 1
         if entry.held:
             return Hold()
         if not self._may_start(entry.source):
@@ -189,7 +245,7 @@ class Admission(Generic[C]):
 
     def pake_done(
         self, conn: C, outcome: PakeOutcome, *, why: str = ""
-    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
+    ) -> tuple[str | None, list[tuple[C, Admit[C] | Refuse]]]:
         """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
 
         Returns the log line for a failure (or None) and, for held connections of the same
@@ -229,7 +285,7 @@ class Admission(Generic[C]):
 
     def gone(
         self, conn: C, *, guessed: bool = False
-    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
+    ) -> tuple[str | None, list[tuple[C, Admit[C] | Refuse]]]:
         """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
         share but before confirming, which counts as a failed guess. Idempotent."""
         entry = self._entries.get(conn)
@@ -243,7 +299,7 @@ class Admission(Generic[C]):
             conn, outcome, why="disconnected before confirming the password"
         )
         self.handshake_done(conn)
-        del self._entries[conn]
+        self._forget(conn)
         return log, wakes
 
     # -- queries -----------------------------------------------------------------------------
@@ -254,14 +310,63 @@ class Admission(Generic[C]):
 
     @property
     def handshakes(self) -> int:
-        """Connections admitted and not yet out of the handshake."""
+        """Connections that have sent their first bytes and are not yet out of the handshake."""
         return self._handshakes
+
+    @property
+    def silent(self) -> int:
+        """Connections admitted that have sent nothing yet."""
+        return len(self._silent)
 
     def waiting(self) -> int:
         """Connections holding their bytes until their PAKE turn comes."""
         return len(self._waiting)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _busy(self, source: str, peer: str) -> Refuse | None:
+        """The refusal for a connection that wants a handshake slot, if none is free."""
+        # Busy lines are de-duplicated like throttle lines: holding its share of handshake
+        # slots costs a client only idle sockets, and every further knock would be a line.
+        if self._handshakes >= self._max_handshakes:
+            return Refuse(
+                code=Reason.BUSY,
+                text="The relay is busy; try again in a moment.",
+                retry_after_ms=_BUSY_RETRY_MS,
+                log=self._dedup_log(
+                    source,
+                    Reason.BUSY,
+                    f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
+                ),
+            )
+        if self._by_source[source] >= self._max_per_source:
+            return Refuse(
+                code=Reason.BUSY,
+                text="Too many connections from your address are still logging in; "
+                "try again in a moment.",
+                retry_after_ms=_BUSY_RETRY_MS,
+                log=self._dedup_log(
+                    source,
+                    Reason.BUSY,
+                    f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
+                    f"from {source})",
+                ),
+            )
+        return None
+
+    def _unsilence(self, conn: C, entry: _Entry) -> None:
+        if not entry.silent:
+            return
+        entry.silent = False
+        del self._silent[conn]
+        self._silent_by_source[entry.source] -= 1
+        if self._silent_by_source[entry.source] <= 0:
+            del self._silent_by_source[entry.source]  # the counter must not grow forever
+
+    def _forget(self, conn: C) -> None:
+        """Drop ``conn``'s entry (it holds no handshake or PAKE slot and is not held)."""
+        self._unsilence(conn, self._entries[conn])
+        del self._entries[conn]
 
     def _may_start(self, source: str) -> bool:
         """Whether a PAKE from ``source`` may start now, if neither is throttled: each running
@@ -278,10 +383,10 @@ class Admission(Generic[C]):
         self._pakes[entry.source] += 1
         self._pakes_running += 1
 
-    def _wake(self) -> list[tuple[C, Admit | Refuse]]:
+    def _wake(self) -> list[tuple[C, Admit[C] | Refuse]]:
         """A PAKE ended: the held connections whose turn came, in order, and what to do with
         each. Few are ever held (at most one per handshake slot), so all are looked at."""
-        decisions: list[tuple[C, Admit | Refuse]] = []
+        decisions: list[tuple[C, Admit[C] | Refuse]] = []
         still: deque[C] = deque()
         for conn in self._waiting:
             entry = self._entries[conn]

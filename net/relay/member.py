@@ -139,7 +139,12 @@ class MemberConnection(asyncio.Protocol):
         if isinstance(decision, Refuse):
             self._refuse_as(decision)
             return
-        self.timer = relay.call_later(relay.config.handshake_timeout, self._handshake_late)
+        if decision.drop is not None:  # an older connection that never spoke makes room
+            victim, refusal = decision.drop
+            victim._refuse_as(refusal)
+        config = relay.config
+        first = min(config.pre_hello_timeout, config.handshake_timeout)
+        self.timer = relay.call_later(first, self._hello_late)
 
     def data_received(self, data: bytes) -> None:
         relay = self.relay
@@ -290,6 +295,20 @@ class MemberConnection(asyncio.Protocol):
         self.transport.resume_reading()
 
     # -- timers ----------------------------------------------------------------------------
+
+    def _hello_late(self) -> None:
+        """The pre-hello deadline: close the connection if it has sent nothing yet; otherwise
+        the handshake deadline (from accept) runs on."""
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        decision = self.relay.admission.hello_late(self)
+        if decision is not None:
+            self._refuse_as(decision)
+            return
+        config = self.relay.config
+        rest = config.handshake_timeout - config.pre_hello_timeout
+        self.timer = self.relay.call_later(rest, self._handshake_late)
 
     def _handshake_late(self) -> None:
         self.timer = None

@@ -51,7 +51,7 @@ class Door:
         return conn, self.admission.connect(conn, source=source, peer=conn)
 
     def admitted(self, source: str = A) -> str:
-        """A connection accepted into the handshake that has sent nothing yet."""
+        """A connection accepted that has sent nothing yet (silent: no handshake slot)."""
         conn, decision = self.connect(source)
         assert decision == Admit()
         return conn
@@ -125,7 +125,9 @@ def assert_nothing_left(door: Door) -> None:
     admission = door.admission
     assert admission.handshakes == 0
     assert admission.waiting() == 0
+    assert admission.silent == 0
     assert not admission._entries
+    assert not admission._silent_by_source
     assert not admission._by_source
     assert not admission._pakes
     assert not admission._waiting
@@ -133,29 +135,42 @@ def assert_nothing_left(door: Door) -> None:
 
 @pytest.fixture
 def door() -> Door:
-    """Admission with the relay's default limits: 64 handshakes, 16 per address, 5 free
+    """Admission with the relay's default limits: 256 silent connections, 16 per address; 64
+    handshakes, 16 per address; 5 free
     failures, then 1 s doubling up to 300 s, 30 failures relay-wide and one more per 60 s;
     one refusal line per address per 10 s."""
     return Door()
 
 
-# -- handshake slots (connect) ----------------------------------------------------------------
+# -- silent connections and handshake slots --------------------------------------------------
 
 
-def test_a_connection_is_admitted_into_a_handshake_slot(door: Door) -> None:
+def test_a_connection_takes_a_handshake_slot_only_with_its_first_bytes(door: Door) -> None:
     conn, decision = door.connect()
     assert decision == Admit()
-    assert door.admission.handshakes == 1
-    assert not door.admission.has_pake_slot(conn)  # no PAKE before its first bytes
+    assert (door.admission.silent, door.admission.handshakes) == (1, 0)
+    assert door.admission.ready_for_pake(conn) == Admit()
+    assert (door.admission.silent, door.admission.handshakes) == (0, 1)
+    assert door.admission.has_pake_slot(conn)
+
+
+def test_silent_connections_do_not_keep_members_out(door: Door) -> None:
+    # Sixteen idle sockets from each of four addresses used to hold all 64 handshake slots.
+    for source in addresses(4):
+        for _ in range(16):
+            door.admitted(source)
+    assert (door.admission.silent, door.admission.handshakes) == (64, 0)
+    member = door.running(B)  # joins at once
+    assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == (None, [])
 
 
 def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
     door = Door(max_handshakes=3)
-    first = door.admitted(A)
-    door.admitted(B)
-    door.admitted("10.0.0.3")
-    conn, decision = door.connect("10.0.0.4")
-    assert decision == Refuse(
+    first = door.running(A)
+    door.running(B)
+    door.running("10.0.0.3")
+    conn = door.admitted("10.0.0.4")  # accepted: silent connections hold no slot
+    assert door.admission.ready_for_pake(conn) == Refuse(
         code=Reason.BUSY,
         text="The relay is busy; try again in a moment.",
         retry_after_ms=1000,
@@ -164,31 +179,94 @@ def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
     assert door.admission.handshakes == 3  # the refused one took no slot
     assert door.admission.gone(conn) == (None, [])  # and leaving frees nothing
     assert door.admission.handshakes == 3
+    door.admission.pake_done(first, PakeOutcome.SUCCESS)
     door.admission.handshake_done(first)  # joined: its slot is free for the next one
-    assert door.connect("10.0.0.4")[1] == Admit()
+    door.running("10.0.0.4")
 
 
 def test_one_address_cannot_take_every_handshake_slot() -> None:
-    door = Door(max_handshakes=64, max_handshakes_per_source=2)
+    door = Door(max_handshakes=64, max_handshakes_per_source=2, free_failures=5)
+    first, _ = door.running(A), door.running(A)
+    conn = door.admitted(A)
+    assert door.admission.ready_for_pake(conn) == Refuse(
+        code=Reason.BUSY,
+        text="Too many connections from your address are still logging in; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+    )
+    door.running(B)  # other addresses are not affected
+    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
+    door.running(A)
+    assert isinstance(door.admission.ready_for_pake(door.admitted(A)), Refuse)
+
+
+def test_an_address_may_hold_only_so_many_silent_connections() -> None:
+    door = Door(max_silent_per_source=2)
     first, _ = door.admitted(A), door.admitted(A)
     conn, decision = door.connect(A)
     assert decision == Refuse(
         code=Reason.BUSY,
         text="Too many connections from your address are still logging in; try again in a moment.",
         retry_after_ms=1000,
-        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+        log=f"refused {conn}: busy (2 connections from {A} have sent nothing yet)",
     )
-    assert door.connect(B)[1] == Admit()  # other addresses are not affected
-    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
-    assert door.connect(A)[1] == Admit()
-    assert door.connect(A)[1] != Admit()
+    assert refused(door.connect(A)[1]).log is None  # one line per address per window
+    door.admitted(B)  # other addresses are not affected
+    assert door.admission.ready_for_pake(first) == Admit()  # it spoke: no longer silent
+    door.admitted(A)
+
+
+def test_the_oldest_silent_connection_makes_room_for_a_new_one() -> None:
+    # A relay-wide cap that refused newcomers would let enough addresses keep everyone out.
+    door = Door(max_silent=3)
+    spoke = door.running("10.0.0.4")  # has sent its first bytes: never dropped
+    oldest, second, third = door.admitted(A), door.admitted(B), door.admitted("10.0.0.3")
+    conn, decision = door.connect("10.0.0.5")
+    drop = Refuse(
+        code=Reason.BUSY,
+        text="The relay is busy; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"dropped {oldest}: sent nothing, and 3 connections were waiting for their first bytes",
+    )
+    assert decision == Admit(drop=(oldest, drop))
+    assert door.admission.silent == 3
+    assert door.admission.gone(oldest) == (None, [])  # already forgotten: the close is a no-op
+    newest, decision = door.connect("10.0.0.6")  # one line per window for the whole relay
+    assert decision == Admit(drop=(second, dataclasses.replace(drop, log=None)))
+    assert door.admission.ready_for_pake(third) == Admit()
+    assert door.admission.has_pake_slot(spoke)
+    for leaving in (second, third, spoke, conn, newest):
+        door.admission.gone(leaving)
+    assert_nothing_left(door)
+
+
+def test_a_connection_still_silent_at_the_pre_hello_deadline_is_refused(door: Door) -> None:
+    quiet, spoke = door.admitted(A), door.running(A)
+    assert door.admission.hello_late(quiet) == Refuse(
+        code=Reason.HANDSHAKE_TIMEOUT,
+        text="Nothing was received in time.",
+        log=f"closing {quiet}: nothing received before the deadline",
+    )
+    assert door.admission.hello_late(spoke) is None  # its handshake deadline runs on
+    assert door.admission.hello_late("never connected") is None
+    assert door.admission.silent == 1  # the entry stays until the connection is gone
+    # Idle sockets from many addresses: one line per window for them all.
+    others = [door.admitted(source) for source in addresses(50)]
+    assert [refused(door.admission.hello_late(conn)).log for conn in others] == [None] * 50
+    door.clock.advance(10_000)
+    assert refused(door.admission.hello_late(others[0])).log == (
+        f"closing {others[0]}: nothing received before the deadline (50 more refused since)"
+    )
+    for conn in [quiet, spoke, *others]:
+        door.admission.gone(conn)
+    assert_nothing_left(door)
 
 
 @pytest.mark.parametrize("leave", ["handshake_done", "gone"])
 def test_a_handshake_slot_is_freed_once_however_often_it_is_given_back(
     door: Door, leave: str
 ) -> None:
-    keep, conn = door.admitted(A), door.admitted(A)
+    keep, conn = door.running(A), door.running(A)
     getattr(door.admission, leave)(conn)
     getattr(door.admission, leave)(conn)
     door.admission.handshake_done(conn)
@@ -634,35 +712,40 @@ def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> N
 
 
 def test_busy_refusal_lines_are_logged_once_per_address_per_window() -> None:
-    # Holding its share of handshake slots costs a client nothing but idle sockets; the next
-    # knocks from its address must not cost the relay a log line each.
+    # Holding its share of handshake slots costs a client nothing but stalled sockets; the
+    # next knocks from its address must not cost the relay a log line each.
     door = Door(max_handshakes=64, max_handshakes_per_source=1)
-    door.admitted(A)
-    (first, decision), *rest = [door.connect(A) for _ in range(3)]
+    door.running(A)
+    knocks = [door.admitted(A) for _ in range(3)]
+    decision = door.admission.ready_for_pake(knocks[0])
     assert isinstance(decision, Refuse) and decision.code is Reason.BUSY
-    assert decision.log == f"refused {first}: busy (1 handshakes in progress from {A})"
-    assert [refused(d).log for _, d in rest] == [None, None]
+    assert decision.log == f"refused {knocks[0]}: busy (1 handshakes in progress from {A})"
+    assert [refused(door.admission.ready_for_pake(c)).log for c in knocks[1:]] == [None, None]
     door.clock.advance(10_000)
-    conn, decision = door.connect(A)
-    assert refused(decision).log == (
+    conn = door.admitted(A)
+    assert refused(door.admission.ready_for_pake(conn)).log == (
         f"refused {conn}: busy (1 handshakes in progress from {A}) (2 more refused since)"
     )
 
 
 def test_relay_wide_busy_lines_are_logged_once_per_refused_address_per_window() -> None:
     door = Door(max_handshakes=1)
-    door.admitted(A)
-    conn, decision = door.connect(B)
-    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
-    assert refused(door.connect(B)[1]).log is None
-    conn, decision = door.connect("10.0.0.3")
-    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+    door.running(A)
+    conn = door.admitted(B)
+    assert refused(door.admission.ready_for_pake(conn)).log == (
+        f"refused {conn}: busy (1 handshakes in progress)"
+    )
+    assert refused(door.admission.ready_for_pake(door.admitted(B))).log is None
+    conn = door.admitted("10.0.0.3")
+    assert refused(door.admission.ready_for_pake(conn)).log == (
+        f"refused {conn}: busy (1 handshakes in progress)"
+    )
 
 
 def test_a_busy_line_does_not_hide_the_first_throttle_line() -> None:
     door = Door(max_handshakes_per_source=1, free_failures=0)
     guesser = door.running(A)
-    assert refused(door.connect(A)[1]).log is not None  # busy, logged
+    assert refused(door.admission.ready_for_pake(door.admitted(A))).log is not None  # busy
     door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # throttled now
     door.admission.gone(guesser)
     conn, decision = door.connect(A)

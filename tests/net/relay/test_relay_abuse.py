@@ -188,7 +188,7 @@ def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard
     clock = ManualClock()  # frozen: the backoff cannot expire during the test
     relay = relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0)
     with raw(relays.port) as early:
-        wait_until(lambda: relay.stats().handshakes == 1, what="the early connection accepted")
+        wait_until(lambda: relay.stats().silent == 1, what="the early connection accepted")
         for _ in range(6):
             guesser = relays.client("mallory", wrong_keys)
             guesser.wait_type(proto.AuthenticationFailed)
@@ -226,7 +226,7 @@ def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_k
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
     relay = relays.start(
-        handshake_timeout=1.0, max_handshakes=256, max_handshakes_per_source=256
+        pre_hello_timeout=0.5, max_silent=256, max_silent_per_source=256
     )  # all 200 come from 127.0.0.1
     alice, bob = relays.member("alice"), relays.member("bob")
     silent = [raw(relays.port) for _ in range(200)]
@@ -242,16 +242,74 @@ def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
         for sock in silent:
             sock.close()
     wait_until(lambda: relay.stats().connections == 2, what="only the members left")
-    assert relay.stats().handshakes == 0
+    assert (relay.stats().silent, relay.stats().handshakes) == (0, 0)
     conversation_goes_on(bob, alice, "quiet again")
+
+
+def silent_from(port: int, source: str) -> socket.socket:
+    """A connection from ``source`` (127.0.0.2 … are loopback too) that sends nothing."""
+    return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+
+
+def test_silent_connections_from_many_addresses_do_not_keep_a_member_out(relays) -> None:
+    # Sixteen idle sockets from each of five addresses: with a handshake slot each they held
+    # all 64 slots for the whole deadline. They hold none until they speak.
+    relay = relays.start()  # the product's limits
+    silent = [silent_from(relays.port, f"127.0.0.{2 + i // 16}") for i in range(80)]
+    try:
+        wait_until(lambda: relay.stats().silent == 80, what="80 silent connections")
+        started = time.monotonic()
+        relays.member("alice")
+        assert time.monotonic() - started < 2.0  # at once, not after the 5 s pre-hello deadline
+        assert relay.stats().handshakes == 0 and relay.stats().silent == 80
+    finally:
+        for sock in silent:
+            sock.close()
+    wait_until(lambda: relay.stats().silent == 0, what="the silent ones gone")
+
+
+def test_the_oldest_silent_connection_is_dropped_to_make_room(relays) -> None:
+    relay = relays.start(max_silent=4)
+    silent = [silent_from(relays.port, f"127.0.0.{2 + i}") for i in range(4)]
+    try:
+        wait_until(lambda: relay.stats().silent == 4, what="4 silent connections")
+        relays.member("alice")  # connecting made room: the oldest was dropped
+        (body,) = split_frames(read_to_eof(silent[0]))
+        assert Refusal.decode(body[1:]).code is Reason.BUSY
+        assert relay.stats().silent == 3
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_an_address_may_hold_only_so_many_silent_connections(relays) -> None:
+    relay = relays.start(max_silent_per_source=2)
+    silent = [silent_from(relays.port, "127.0.0.2") for _ in range(2)]
+    try:
+        wait_until(lambda: relay.stats().silent == 2)
+        with silent_from(relays.port, "127.0.0.2") as extra:
+            (body,) = split_frames(read_to_eof(extra))
+        refusal = Refusal.decode(body[1:])
+        assert refusal.code is Reason.BUSY and "your address" in refusal.text
+        relays.member("alice")  # another address is not affected
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def stalled(port: int) -> socket.socket:
+    """A connection that has started a handshake (a frame's first byte) and stalls."""
+    sock = raw(port)
+    sock.sendall(b"\x00")
+    return sock
 
 
 def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
     relay = relays.start(max_handshakes=3)
-    held = [raw(relays.port) for _ in range(3)]
+    held = [stalled(relays.port) for _ in range(3)]
     try:
         wait_until(lambda: relay.stats().handshakes == 3)
-        with raw(relays.port) as extra:
+        with stalled(relays.port) as extra:
             (body,) = split_frames(read_to_eof(extra))
         assert Refusal.decode(body[1:]).code is Reason.BUSY
     finally:
@@ -263,10 +321,10 @@ def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
 
 def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
     relay = relays.start(max_handshakes=64, max_handshakes_per_source=4)
-    held = [raw(relays.port) for _ in range(4)]
+    held = [stalled(relays.port) for _ in range(4)]
     try:
         wait_until(lambda: relay.stats().handshakes == 4)
-        with raw(relays.port) as extra:
+        with stalled(relays.port) as extra:
             (body,) = split_frames(read_to_eof(extra))
         refusal = Refusal.decode(body[1:])
         assert refusal.code is Reason.BUSY
