@@ -27,9 +27,16 @@ connections gain no guesses over sequential ones, from one address or from many,
 members joining together (an office, a NAT, a reconnect storm) only wait a moment.
 
 The clock is injected (monotonic seconds); nothing here sleeps, reads the time or touches a
-socket. Refusal log lines are de-duplicated here too: a throttled guesser, or a client holding
-its address's handshake slots, may knock hundreds of times a second, and one line per address
-and reason per ``log_every`` seconds says the same.
+socket. What to log is decided here too, and handed to the driver as lines:
+
+* refusals are de-duplicated: a throttled guesser, or a client holding its address's handshake
+  slots, may knock hundreds of times a second, and one line per address and reason per
+  ``log_every`` seconds says the same; refusals that hit every address alike (the spent
+  budget, silent connections dropped or timed out) get one line per window for the relay;
+* failed logins are logged one by one for the first few addresses of each ``log_every``
+  window; failures from further addresses are summed up in one line at the end of the window
+  (handed out with the next PAKE that ends or connection that closes, and saying how long it
+  covers).
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ _BUSY_RETRY_MS = 1000
 #: The "source" of log lines de-duplicated for the whole relay rather than per address (no
 #: address key starts with "*").
 _RELAY_WIDE = "*relay"
+#: Per log window, failed logins from this many addresses are logged one by one; those from
+#: further addresses are summed up.
+_DETAILED_SOURCES = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -131,6 +141,7 @@ class Admission(Generic[C]):
         self._max_silent = max_silent
         self._max_silent_per_source = max_silent_per_source
         self._free_failures = free_failures
+        self._global_burst = global_burst
         self._log_every = log_every
         self.logins = LoginLimiter(
             free_failures=free_failures,
@@ -149,6 +160,12 @@ class Admission(Generic[C]):
         self._waiting: deque[C] = deque()  # held connections, oldest first, any address
         # (source, reason) -> (last logged, refused since)
         self._logged: dict[tuple[str, Reason], tuple[float, int]] = {}
+        # The failure log window: since when, whose failures are logged one by one, and the
+        # failures from other addresses not logged yet.
+        self._window_start: float | None = None
+        self._detailed: set[str] = set()
+        self._summed = 0
+        self._summed_sources: set[str] = set()
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -245,32 +262,33 @@ class Admission(Generic[C]):
 
     def pake_done(
         self, conn: C, outcome: PakeOutcome, *, why: str = ""
-    ) -> tuple[str | None, list[tuple[C, Admit[C] | Refuse]]]:
+    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
         """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
 
-        Returns the log line for a failure (or None) and, for held connections of the same
-        address, what to do with each now (resume its held bytes, or refuse it).
+        Returns the lines to log (the failure's, unless summed up; a summary that is due) and,
+        for held connections, what to do with each now (resume its held bytes, or refuse it).
         """
+        now = self._clock()
+        lines = self._summary(now)
         entry = self._entries.get(conn)
         if entry is None or not entry.pake_slot:
-            return None, []
+            return lines, []
         entry.pake_slot = False
         source = entry.source
         self._pakes[source] -= 1
         self._pakes_running -= 1
         if self._pakes[source] <= 0:
             del self._pakes[source]
-        log = None
-        now = self._clock()
         # A success erases no failure: the address may be shared (NAT) with a guesser, whose
         # failures must age out, not vanish whenever a member logs in.
         if outcome is PakeOutcome.FAILURE:
             self.logins.record_failure(source, now)
-            log = (
-                f"login refused from {entry.peer}: {why or 'wrong password'} "
-                f"({self.logins.failures(source, now)} recent failures)"
-            )
-        return log, self._wake()
+            if self._log_one_by_one(source, now):
+                lines.append(
+                    f"login refused from {entry.peer}: {why or 'wrong password'} "
+                    f"({self.logins.failures(source, now)} recent failures)"
+                )
+        return lines, self._wake()
 
     def handshake_done(self, conn: C) -> None:
         """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
@@ -285,22 +303,23 @@ class Admission(Generic[C]):
 
     def gone(
         self, conn: C, *, guessed: bool = False
-    ) -> tuple[str | None, list[tuple[C, Admit[C] | Refuse]]]:
+    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
         """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
-        share but before confirming, which counts as a failed guess. Idempotent."""
+        share but before confirming, which counts as a failed guess. Idempotent. Returns what
+        :meth:`pake_done` does."""
         entry = self._entries.get(conn)
         if entry is None:
-            return None, []
+            return self._summary(self._clock()), []
         if entry.held:
             self._waiting.remove(conn)
             entry.held = False
         outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
-        log, wakes = self.pake_done(
+        lines, wakes = self.pake_done(
             conn, outcome, why="disconnected before confirming the password"
         )
         self.handshake_done(conn)
         self._forget(conn)
-        return log, wakes
+        return lines, wakes
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -436,6 +455,32 @@ class Admission(Generic[C]):
                 ),
             )
         return None
+
+    def _log_one_by_one(self, source: str, now: float) -> bool:
+        """Whether a failure from ``source`` gets its own line; if not, it is summed up."""
+        if self._window_start is None or now - self._window_start >= self._log_every:
+            self._window_start = now
+            self._detailed.clear()
+        if source in self._detailed or len(self._detailed) < _DETAILED_SOURCES:
+            self._detailed.add(source)
+            return True
+        self._summed += 1
+        self._summed_sources.add(source)
+        return False
+
+    def _summary(self, now: float) -> list[str]:
+        """The summary line of a finished window whose failures were summed up, once."""
+        start = self._window_start
+        if not self._summed or start is None or now - start < self._log_every:
+            return []
+        line = (
+            f"{self._summed} more failed logins from {len(self._summed_sources)} other "
+            f"addresses in the last {now - start:.0f} s; relay-wide budget at "
+            f"{math.floor(self.logins.budget(now))} of {self._global_burst}"
+        )
+        self._summed = 0
+        self._summed_sources = set()
+        return [line]
 
     def _dedup_log(self, source: str, code: Reason, line: str) -> str | None:
         """``line``, or None if a refusal of ``source`` for ``code`` was logged less than

@@ -177,8 +177,8 @@ class MemberConnection(asyncio.Protocol):
         self._process()
 
     def _pake_done(self, outcome: PakeOutcome, why: str = "") -> None:
-        log, wakes = self.relay.admission.pake_done(self, outcome, why=why)
-        _carry_out(log, wakes)
+        lines, wakes = self.relay.admission.pake_done(self, outcome, why=why)
+        _carry_out(lines, wakes)
 
     def _refuse_as(self, decision: Refuse) -> None:
         if decision.log is not None:
@@ -353,8 +353,8 @@ class MemberConnection(asyncio.Protocol):
         # Hanging up after the relay's share is a guess like any other (its answer could be
         # inferred); before it, nothing was guessed.
         guessed, self.share_sent = self.share_sent, False
-        log, wakes = self.relay.admission.gone(self, guessed=guessed)
-        _carry_out(log, wakes)
+        lines, wakes = self.relay.admission.gone(self, guessed=guessed)
+        _carry_out(lines, wakes)
 
     # -- ending ----------------------------------------------------------------------------
 
@@ -392,10 +392,12 @@ class MemberConnection(asyncio.Protocol):
             self.transport.abort()
 
 
-def _carry_out(log: str | None, wakes: list[tuple[MemberConnection, Admit | Refuse]]) -> None:
-    """Log an admission line and resume or refuse the held connections whose turn came."""
-    if log is not None:
-        logger.info("%s", log)
+def _carry_out(
+    lines: list[str], wakes: list[tuple[MemberConnection, Admit[MemberConnection] | Refuse]]
+) -> None:
+    """Log admission's lines and resume or refuse the held connections whose turn came."""
+    for line in lines:
+        logger.info("%s", line)
     for member, decision in wakes:
         if isinstance(decision, Refuse):
             member._refuse_as(decision)

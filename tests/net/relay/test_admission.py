@@ -74,9 +74,9 @@ class Door:
         """``count`` whole failed logins from ``source``, one after another, each closing."""
         for _ in range(count):
             conn = self.running(source)
-            log, wakes = self.admission.pake_done(conn, PakeOutcome.FAILURE)
-            assert log is not None and wakes == []
-            assert self.admission.gone(conn) == (None, [])
+            _, wakes = self.admission.pake_done(conn, PakeOutcome.FAILURE)
+            assert wakes == []
+            assert self.admission.gone(conn) == ([], [])
 
     def failures(self, source: str = A) -> int:
         return self.admission.logins.failures(source, self.clock())
@@ -161,7 +161,7 @@ def test_silent_connections_do_not_keep_members_out(door: Door) -> None:
             door.admitted(source)
     assert (door.admission.silent, door.admission.handshakes) == (64, 0)
     member = door.running(B)  # joins at once
-    assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == (None, [])
+    assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == ([], [])
 
 
 def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
@@ -177,7 +177,7 @@ def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
         log=f"refused {conn}: busy (3 handshakes in progress)",
     )
     assert door.admission.handshakes == 3  # the refused one took no slot
-    assert door.admission.gone(conn) == (None, [])  # and leaving frees nothing
+    assert door.admission.gone(conn) == ([], [])  # and leaving frees nothing
     assert door.admission.handshakes == 3
     door.admission.pake_done(first, PakeOutcome.SUCCESS)
     door.admission.handshake_done(first)  # joined: its slot is free for the next one
@@ -230,7 +230,7 @@ def test_the_oldest_silent_connection_makes_room_for_a_new_one() -> None:
     )
     assert decision == Admit(drop=(oldest, drop))
     assert door.admission.silent == 3
-    assert door.admission.gone(oldest) == (None, [])  # already forgotten: the close is a no-op
+    assert door.admission.gone(oldest) == ([], [])  # already forgotten: the close is a no-op
     newest, decision = door.connect("10.0.0.6")  # one line per window for the whole relay
     assert decision == Admit(drop=(second, dataclasses.replace(drop, log=None)))
     assert door.admission.ready_for_pake(third) == Admit()
@@ -281,7 +281,7 @@ def test_joined_members_hold_no_handshake_slot() -> None:
     door = Door(max_handshakes=2, max_handshakes_per_source=2)
     for _ in range(10):  # ten members join from one address through two slots
         conn = door.running(A)
-        assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+        assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == ([], [])
         door.admission.handshake_done(conn)
     assert door.admission.handshakes == 0
     assert door.connect(A)[1] == Admit()
@@ -338,11 +338,11 @@ def test_held_connections_are_woken_in_order_as_turns_free() -> None:
     queue = [door.held() for _ in range(3)]
     other = door.running(B)
     assert door.admission.waiting() == 3
-    log, wakes = door.admission.pake_done(first, PakeOutcome.NONE)
-    assert (log, wakes) == (None, [(queue[0], Admit())])  # one turn freed, one woken
+    lines, wakes = door.admission.pake_done(first, PakeOutcome.NONE)
+    assert (lines, wakes) == ([], [(queue[0], Admit())])  # one turn freed, one woken
     assert door.admission.has_pake_slot(queue[0])
     assert door.admission.ready_for_pake(queue[0]) == Admit()
-    assert door.admission.pake_done(other, PakeOutcome.SUCCESS) == (None, [])  # not A's turn
+    assert door.admission.pake_done(other, PakeOutcome.SUCCESS) == ([], [])  # not A's turn
     _, wakes = door.admission.gone(queue[0])  # left before guessing: nothing counted
     assert wakes == [(queue[1], Admit())]
     assert door.failures() == 2
@@ -356,8 +356,8 @@ def test_a_success_wakes_the_next_held_connection() -> None:
     door.wrong_guesses(2)  # one free failure left: one PAKE at a time
     first = door.running()
     queue = [door.held() for _ in range(4)]
-    log, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
-    assert log is None
+    lines, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
+    assert lines == []
     assert wakes == [(queue[0], Admit())]  # the failures still count: still one at a time
     assert door.admission.waiting() == 3
 
@@ -366,9 +366,9 @@ def test_a_held_connection_that_goes_away_leaves_the_queue(door: Door) -> None:
     door.wrong_guesses(5)
     first = door.running()
     leaving, staying = door.held(), door.held()
-    assert door.admission.gone(leaving) == (None, [])  # held: it freed no PAKE turn
+    assert door.admission.gone(leaving) == ([], [])  # held: it freed no PAKE turn
     assert door.admission.waiting() == 1
-    assert door.admission.gone(leaving) == (None, [])  # idempotent
+    assert door.admission.gone(leaving) == ([], [])  # idempotent
     _, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
     assert wakes == [(staying, Admit())]
     for conn in (first, staying):
@@ -389,23 +389,23 @@ def test_the_last_held_connection_leaving_drops_its_address_from_the_queue(door:
 
 def test_a_failed_pake_is_counted_and_logged(door: Door) -> None:
     conn = door.running()
-    log, wakes = door.admission.pake_done(conn, PakeOutcome.FAILURE)
-    assert log == f"login refused from {conn}: wrong password (1 recent failures)"
+    lines, wakes = door.admission.pake_done(conn, PakeOutcome.FAILURE)
+    assert lines == [f"login refused from {conn}: wrong password (1 recent failures)"]
     assert wakes == []
     assert not door.admission.has_pake_slot(conn)
     conn = door.running()
-    log, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE, why="bad confirmation")
-    assert log == f"login refused from {conn}: bad confirmation (2 recent failures)"
+    lines, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE, why="bad confirmation")
+    assert lines == [f"login refused from {conn}: bad confirmation (2 recent failures)"]
     assert door.failures() == 2
 
 
 def test_hanging_up_after_the_relay_share_counts_as_a_failed_guess(door: Door) -> None:
     conn = door.running()
-    log, _ = door.admission.gone(conn, guessed=True)
-    assert log == (
+    lines, _ = door.admission.gone(conn, guessed=True)
+    assert lines == [
         f"login refused from {conn}: disconnected before confirming the password "
         "(1 recent failures)"
-    )
+    ]
     assert door.failures() == 1
     assert_nothing_left(door)
 
@@ -413,9 +413,9 @@ def test_hanging_up_after_the_relay_share_counts_as_a_failed_guess(door: Door) -
 def test_a_pake_that_ends_without_a_guess_counts_nothing(door: Door) -> None:
     door.wrong_guesses(2)
     conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.NONE) == (None, [])
+    assert door.admission.pake_done(conn, PakeOutcome.NONE) == ([], [])
     assert door.failures() == 2
-    assert door.admission.gone(door.running()) == (None, [])  # hung up before our share
+    assert door.admission.gone(door.running()) == ([], [])  # hung up before our share
     assert door.failures() == 2
 
 
@@ -425,7 +425,7 @@ def test_a_success_does_not_erase_the_failures_of_others_from_the_address(door: 
     door.wrong_guesses(5)
     for seconds in (1, 2, 4):
         member = door.running()
-        assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == (None, [])
+        assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == ([], [])
         door.admission.handshake_done(member)
         door.wrong_guesses(1)  # the guesser's next failure is not free
         conn, decision = door.connect()
@@ -449,14 +449,14 @@ def test_failures_age_out_only_after_an_hour_without_one(door: Door) -> None:
 
 def test_a_pake_is_settled_once(door: Door) -> None:
     conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.FAILURE)[0] is not None
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE)[0] != []
     # The driver may report again (a deadline, then the close): nothing more is counted.
-    assert door.admission.pake_done(conn, PakeOutcome.FAILURE) == (None, [])
-    assert door.admission.gone(conn, guessed=True) == (None, [])
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE) == ([], [])
+    assert door.admission.gone(conn, guessed=True) == ([], [])
     assert door.failures() == 1
     never_asked = door.admitted()  # accepted, no bytes yet
-    assert door.admission.pake_done(never_asked, PakeOutcome.FAILURE) == (None, [])
-    assert door.admission.pake_done("never connected", PakeOutcome.FAILURE) == (None, [])
+    assert door.admission.pake_done(never_asked, PakeOutcome.FAILURE) == ([], [])
+    assert door.admission.pake_done("never connected", PakeOutcome.FAILURE) == ([], [])
     assert door.failures() == 1
 
 
@@ -546,9 +546,9 @@ def test_pakes_at_once_from_many_addresses_get_no_more_guesses_than_the_budget()
     running = [door.running(source) for source in sources[:3]]
     held = [door.held(source) for source in sources[3:]]
     assert door.admission.waiting() == 5
-    log, wakes = door.admission.pake_done(running[0], PakeOutcome.SUCCESS)
-    assert (log, wakes) == (None, [(held[0], Admit())])  # a success leaves the budget whole
-    log, wakes = door.admission.pake_done(running[1], PakeOutcome.FAILURE)
+    lines, wakes = door.admission.pake_done(running[0], PakeOutcome.SUCCESS)
+    assert (lines, wakes) == ([], [(held[0], Admit())])  # a success leaves the budget whole
+    _, wakes = door.admission.pake_done(running[1], PakeOutcome.FAILURE)
     assert wakes == []  # two failures left, two PAKEs running: no turn for anyone
     _, wakes = door.admission.pake_done(running[2], PakeOutcome.FAILURE)
     assert wakes == []
@@ -609,7 +609,7 @@ def test_a_connection_opened_before_the_throttle_is_refused_when_it_asks_for_its
     # A PAKE turn is free (nothing runs from A), so only the throttle stands in the way.
     assert door.admission.ready_for_pake(early) == throttled(early, 1, logged=True)
     assert not door.admission.has_pake_slot(early)
-    assert door.admission.gone(early) == (None, [])
+    assert door.admission.gone(early) == ([], [])
     assert door.failures() == 6
     assert_nothing_left(door)
 
@@ -646,8 +646,8 @@ def test_held_connections_are_refused_when_woken_into_a_throttled_address(
     door.wrong_guesses(5)  # the free failures are spent: one PAKE at a time
     ahead = door.running()
     first, second = door.held(), door.held()
-    log, wakes = end(door, ahead)  # the sixth wrong guess: the address must wait 1 s
-    assert log == f"login refused from {ahead}: {why} (6 recent failures)"
+    lines, wakes = end(door, ahead)  # the sixth wrong guess: the address must wait 1 s
+    assert lines == [f"login refused from {ahead}: {why} (6 recent failures)"]
     # Their turn came, but it brings no guess; one log line for both.
     assert wakes == [
         (first, throttled(first, 1, logged=True)),
@@ -656,9 +656,77 @@ def test_held_connections_are_refused_when_woken_into_a_throttled_address(
     assert door.admission.waiting() == 0
     assert not door.admission.has_pake_slot(first)
     for conn in (first, second, ahead):
-        assert door.admission.gone(conn) == (None, [])
+        assert door.admission.gone(conn) == ([], [])
     assert door.failures() == 6
     assert_nothing_left(door)
+
+
+# -- failed-login log lines -------------------------------------------------------------------
+
+
+def fail(door: Door, source: str) -> tuple[str, list[str]]:
+    """One failed login from ``source``; the connection and the lines to log."""
+    conn = door.running(source)
+    lines, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE)
+    assert door.admission.gone(conn) == ([], [])
+    return conn, lines
+
+
+def wrong(conn: str, failures: int) -> str:
+    return f"login refused from {conn}: wrong password ({failures} recent failures)"
+
+
+def test_failures_from_a_few_addresses_are_logged_one_by_one(door: Door) -> None:
+    logged = []
+    for source, failures in [(A, 1), (B, 1), (A, 2), ("10.0.0.3", 1), (A, 3), (B, 2)]:
+        conn, lines = fail(door, source)
+        assert lines == [wrong(conn, failures)]
+        logged += lines
+        door.clock.advance(1000)
+    assert len(logged) == 6
+
+
+def test_failures_from_many_addresses_are_summed_up_once_per_window(door: Door) -> None:
+    sources = addresses(20)
+    logged = []
+    for source in sources:  # twenty addresses, one guess each, within two seconds
+        logged += fail(door, source)[1]
+        door.clock.advance(100)
+    # The first three addresses are logged as before; the others are counted.
+    assert logged == [
+        wrong(f"{source}:{40001 + index}", 1) for index, source in enumerate(sources[:3])
+    ]
+    door.clock.advance(8000)  # ten seconds since the first failure: the window is over
+    conn, lines = fail(door, A)
+    assert lines == [
+        "17 more failed logins from 17 other addresses in the last 10 s; "
+        "relay-wide budget at 10 of 30",
+        wrong(conn, 1),  # the first of a new window
+    ]
+
+
+def test_an_address_logged_one_by_one_stays_so_for_the_window(door: Door) -> None:
+    for source in addresses(3):
+        fail(door, source)
+    for source in addresses(5, start=3):
+        assert fail(door, source)[1] == []
+    conn, lines = fail(door, addresses(1)[0])  # one of the first three: still its own line
+    assert lines == [wrong(conn, 2)]
+
+
+def test_the_summary_comes_with_the_next_connection_that_closes(door: Door) -> None:
+    for source in addresses(6):
+        fail(door, source)
+    idle = door.admitted(A)
+    door.clock.advance(9999)
+    assert door.admission.gone(idle) == ([], [])  # the window is not over yet
+    door.clock.advance(20_001)
+    lines, _ = door.admission.gone(door.admitted(B))  # never spoke: but the window is over
+    assert lines == [
+        "3 more failed logins from 3 other addresses in the last 30 s; "
+        "relay-wide budget at 24 of 30"
+    ]
+    assert door.admission.gone(door.admitted(B)) == ([], [])  # said once
 
 
 # -- refusal log lines ------------------------------------------------------------------------
