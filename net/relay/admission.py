@@ -64,7 +64,8 @@ _RELAY_WIDE = "*relay"
 _DETAILED_SOURCES = 3
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+# Not slotted: on Python 3.10 a slotted generic dataclass breaks ``Admit[X]()``.
+@dataclass(frozen=True, kw_only=True)
 class Admit(Generic[C]):
     """Go ahead: accept the connection, or run its PAKE now.
 
@@ -84,7 +85,8 @@ class Hold:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refuse:
     """Send REFUSED(code, text, retry_after_ms) and close. ``log`` is the line to log, or None
-    when an identical refusal of this address was logged a moment ago."""
+    when an identical refusal of this address (or, for refusals that hit every address alike,
+    of any address) was logged a moment ago."""
 
     code: Reason
     text: str
@@ -135,6 +137,8 @@ class Admission(Generic[C]):
         global_refill: float = 60.0,
         log_every: float = 10.0,
     ) -> None:
+        if max_silent < 1:
+            raise ValueError("max_silent must be at least 1: a newcomer needs room")
         self._clock = clock
         self._max_handshakes = max_handshakes
         self._max_per_source = max_handshakes_per_source

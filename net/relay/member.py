@@ -3,7 +3,8 @@
 :class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
 calls on its :class:`RelayHost` (join, submit, left); it owns the connection's timers
-(handshake deadline, idle ping and reaping, rate-limit pause) and the polite ways to end it.
+(pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause) and the polite
+ways to end it.
 Slotted and task-free: at thousands of idle members, what one connection costs is what the
 relay costs.
 

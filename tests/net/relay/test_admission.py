@@ -262,6 +262,11 @@ def test_a_connection_still_silent_at_the_pre_hello_deadline_is_refused(door: Do
     assert_nothing_left(door)
 
 
+def test_the_relay_wide_silent_cap_must_leave_room_for_a_newcomer() -> None:
+    with pytest.raises(ValueError, match="max_silent"):
+        Door(max_silent=0)
+
+
 @pytest.mark.parametrize("leave", ["handshake_done", "gone"])
 def test_a_handshake_slot_is_freed_once_however_often_it_is_given_back(
     door: Door, leave: str
