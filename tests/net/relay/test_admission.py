@@ -111,7 +111,7 @@ def addresses(count: int, start: int = 0) -> list[str]:
     return [f"10.9.{i // 256}.{i % 256}" for i in range(start, start + count)]
 
 
-def refused(decision: Admit | Hold | Refuse) -> Refuse:
+def refused(decision: Admit | Hold | Refuse | None) -> Refuse:
     assert isinstance(decision, Refuse), decision
     return decision
 
@@ -583,7 +583,7 @@ def test_budget_refusals_from_many_addresses_share_one_log_line_per_window() -> 
     door = Door(global_burst=1, global_refill=3600.0)
     door.wrong_guesses(1, source=B)
     decisions = [door.connect(source) for source in addresses(100)]
-    logged = [d.log for _, d in decisions if refused(d).log is not None]
+    logged = [refused(d).log for _, d in decisions if refused(d).log is not None]
     assert logged == [
         f"refused {decisions[0][0]}: too many failed logins relay-wide, retry in 3600 s"
     ]
