@@ -71,11 +71,13 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
             message_rate=1e9,
             message_burst=1e9,
             # Every simulated member comes from 127.0.0.1: lift the per-address caps (the
-            # handshake cap, and the PAKEs in flight, which follow the free login failures).
-            # The join storm has every handshake in flight at once, and all must get in: lift
-            # the total handshake cap too (ngIRCd's connection limits are lifted alike).
+            # handshake cap, connections not yet heard from, and the PAKEs in flight, which
+            # follow the free login failures). The join storm has every handshake in flight at
+            # once, and all must get in: lift the total handshake cap too (ngIRCd's connection
+            # limits are lifted alike).
             max_handshakes=4096,
             max_handshakes_per_source=4096,
+            max_silent_per_source=4096,
             login_free_failures=4096,
         )
         relay = Relay(RoomSecret.load(room), config)

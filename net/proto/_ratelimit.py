@@ -1,8 +1,8 @@
 """Rate limits for the relay, with the clock passed in (no time.* calls here).
 
 * :class:`LoginLimiter` — failed logins per source address (an IPv6 /64 counts as one source),
-  with exponential backoff. The relay asks it *before* running any PAKE work, so a password
-  guesser costs the relay almost nothing once it is throttled.
+  with exponential backoff, and relay-wide, within a budget. The relay asks it *before* running
+  any PAKE work, so a password guesser costs the relay almost nothing once it is throttled.
 * :class:`TokenBucket` — a member's chat message rate.
 """
 
@@ -43,9 +43,21 @@ class LoginLimiter:
     """Counts failed logins per source and says how long a source must wait.
 
     The first ``free_failures`` failures cost nothing; after that each failure doubles the wait,
-    from ``base_delay`` up to ``max_delay`` seconds. A source quiet for ``forget_after`` seconds
-    starts afresh; at most ``max_sources`` sources are tracked (the oldest are forgotten), so a
-    spray of addresses cannot grow the relay's memory.
+    from ``base_delay`` up to ``max_delay`` seconds. A source with no failure for ``forget_after``
+    seconds starts afresh. A correct password erases nothing: a source is an address, not a
+    person, and a guesser behind the same NAT as a member must not get fresh free guesses every
+    time that member logs in.
+
+    Relay-wide, every failure also spends one from a budget of ``global_burst`` failures that
+    earns one back every ``global_refill`` seconds (a token bucket): an attacker with many
+    addresses, each with its own free failures, still gets no more guesses than that. The
+    relay asks :meth:`budget_wait` before any PAKE work, for every source.
+
+    At most ``max_sources`` sources are tracked, so a spray of addresses cannot grow the relay's
+    memory; but a source is never forgotten while its failures count (forgetting a throttled
+    guesser to make room for a spray would set it free). When every tracked source's failures
+    still count, an untracked source must wait as if throttled, until the oldest record ages
+    out.
     """
 
     def __init__(
@@ -56,29 +68,55 @@ class LoginLimiter:
         max_delay: float = 300.0,
         forget_after: float = 3600.0,
         max_sources: int = 10_000,
+        global_burst: int = 30,
+        global_refill: float = 60.0,
     ) -> None:
+        if global_burst < 1 or global_refill <= 0:
+            raise LocalProtocolError("global_burst must be >= 1 and global_refill > 0")
         self._free_failures = free_failures
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._forget_after = forget_after
         self._max_sources = max_sources
+        # Oldest failure first: a record moves to the end on each failure.
         self._records: OrderedDict[str, _Record] = OrderedDict()
+        self._global_burst = global_burst
+        self._global_refill = global_refill
+        self._budget = float(global_burst)  # as of _budget_at
+        self._budget_at: float | None = None
+
+    def budget(self, now: float) -> float:
+        """Failed logins the relay-wide budget allows right now (fractional: it refills
+        continuously, one every ``global_refill`` seconds, up to ``global_burst``)."""
+        if self._budget_at is None:
+            return self._budget
+        earned = max(0.0, now - self._budget_at) / self._global_refill
+        return min(float(self._global_burst), self._budget + earned)
+
+    def budget_wait(self, now: float) -> float:
+        """Seconds until the relay-wide budget allows one more failed login; 0.0 if it does."""
+        return max(0.0, (1.0 - self.budget(now)) * self._global_refill)
 
     def retry_after(self, key: str, now: float) -> float:
         """Seconds ``key`` must still wait before it may try a password; 0.0 if it may now."""
         record = self._lookup(key, now)
         if record is None:
-            return 0.0
+            return self._wait_for_room(now)
         return max(0.0, record.blocked_until - now)
 
     def record_failure(self, key: str, now: float) -> float:
         """Count one failed login; returns the wait now imposed on ``key`` (0.0 if none)."""
+        self._budget = max(0.0, self.budget(now) - 1.0)
+        self._budget_at = now
         record = self._lookup(key, now)
         if record is None:
+            wait = self._wait_for_room(now)
+            if wait > 0:
+                # Only a login admitted before the table filled can get here; from now on the
+                # source is refused as throttled, and the relay-wide budget counted this one.
+                return wait
             record = _Record(failures=0, blocked_until=now, last_seen=now)
             self._records[key] = record
-            while len(self._records) > self._max_sources:
-                self._records.popitem(last=False)
         record.failures += 1
         record.last_seen = now
         self._records.move_to_end(key)
@@ -87,10 +125,6 @@ class LoginLimiter:
             delay = min(self._max_delay, self._base_delay * 2 ** min(excess - 1, 32))
             record.blocked_until = max(record.blocked_until, now + delay)
         return max(0.0, record.blocked_until - now)
-
-    def record_success(self, key: str) -> None:
-        """A correct password clears the source's record."""
-        self._records.pop(key, None)
 
     def failures(self, key: str, now: float) -> int:
         """How many recent failures ``key`` has (for log lines and tests)."""
@@ -102,14 +136,25 @@ class LoginLimiter:
 
     def _lookup(self, key: str, now: float) -> _Record | None:
         record = self._records.get(key)
-        if (
-            record is not None
-            and now - record.last_seen > self._forget_after
-            and now >= record.blocked_until
-        ):
+        if record is not None and now >= self._expiry(record):
             del self._records[key]
             return None
         return record
+
+    def _expiry(self, record: _Record) -> float:
+        """When ``record``'s failures stop counting (a blocked source always counts)."""
+        return max(record.last_seen + self._forget_after, record.blocked_until)
+
+    def _wait_for_room(self, now: float) -> float:
+        """0.0 if a new source can be tracked, forgetting only records that no longer count;
+        else the seconds until the oldest record does."""
+        while len(self._records) >= self._max_sources:
+            oldest = next(iter(self._records.values()))
+            expiry = self._expiry(oldest)
+            if now < expiry:
+                return expiry - now
+            self._records.popitem(last=False)
+        return 0.0
 
 
 class TokenBucket:

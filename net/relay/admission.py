@@ -4,23 +4,39 @@
 settled. The asyncio driver (:mod:`net.relay.member`) asks and carries out the answer:
 
 * on accept, :meth:`Admission.connect` → :class:`Admit` or :class:`Refuse` (the address is
-  throttled, or every handshake slot is taken: relay-wide or for the address);
-* on the first bytes before the PAKE, :meth:`Admission.ready_for_pake` → :class:`Admit` (run
-  it), :class:`Hold` (keep the bytes, stop reading: other PAKEs from the address go first) or
-  :class:`Refuse` (the address was throttled since the connection was accepted);
+  throttled, the relay-wide failure budget is spent, or the address already has its share of
+  connections that have sent nothing). A connection that has sent nothing is *silent*: it
+  holds no handshake slot. Silent connections are bounded apart, per address and relay-wide;
+  at the relay-wide cap the oldest is dropped to make room (``Admit.drop``), so that no number
+  of addresses can keep newcomers out with idle sockets;
+* if a silent connection is still silent at the pre-hello deadline, :meth:`Admission.hello_late`
+  → :class:`Refuse`;
+* on the first bytes, :meth:`Admission.ready_for_pake` takes a handshake slot (or refuses
+  busy: every slot is taken, relay-wide or for the address), then → :class:`Admit` (run the
+  PAKE), :class:`Hold` (keep the bytes, stop reading: other PAKEs go first) or
+  :class:`Refuse` (the address was throttled, or the budget spent, since the connection was
+  accepted);
 * when a PAKE is settled, :meth:`Admission.pake_done` with its :class:`PakeOutcome`, and when a
   connection leaves the handshake or closes, :meth:`Admission.handshake_done` /
   :meth:`Admission.gone`. These return the decisions for held connections whose turn came.
 
 Why turns: connections opened together all pass the throttle before any of them has failed.
 An address therefore runs at most as many PAKEs at once as it has free failures left (one once
-they are spent), so parallel connections gain no guesses over sequential ones, while honest
-members joining together from one address (an office, a NAT) only wait a moment.
+they are spent), and the relay at most as many as its failure budget has left, so parallel
+connections gain no guesses over sequential ones, from one address or from many, while honest
+members joining together (an office, a NAT, a reconnect storm) only wait a moment.
 
 The clock is injected (monotonic seconds); nothing here sleeps, reads the time or touches a
-socket. Refusal log lines are de-duplicated here too: a throttled guesser, or a client holding
-its address's handshake slots, may knock hundreds of times a second, and one line per address
-and reason per ``log_every`` seconds says the same.
+socket. What to log is decided here too, and handed to the driver as lines:
+
+* refusals are de-duplicated: a throttled guesser, or a client holding its address's handshake
+  slots, may knock hundreds of times a second, and one line per address and reason per
+  ``log_every`` seconds says the same; refusals that hit every address alike (the spent
+  budget, silent connections dropped or timed out) get one line per window for the relay;
+* failed logins are logged one by one for the first few addresses of each ``log_every``
+  window; failures from further addresses are summed up in one line at the end of the window
+  (handed out with the next PAKE that ends or connection that closes, and saying how long it
+  covers).
 """
 
 from __future__ import annotations
@@ -40,11 +56,24 @@ C = TypeVar("C", bound=Hashable)
 #: starts afresh.
 _MAX_LOGGED_SOURCES = 10_000
 _BUSY_RETRY_MS = 1000
+#: The "source" of log lines de-duplicated for the whole relay rather than per address (no
+#: address key starts with "*").
+_RELAY_WIDE = "*relay"
+#: Per log window, failed logins from this many addresses are logged one by one; those from
+#: further addresses are summed up.
+_DETAILED_SOURCES = 3
 
 
-@dataclass(frozen=True, slots=True)
-class Admit:
-    """Go ahead: accept the connection, or run its PAKE now."""
+# Not slotted: on Python 3.10 a slotted generic dataclass breaks ``Admit[X]()``.
+@dataclass(frozen=True, kw_only=True)
+class Admit(Generic[C]):
+    """Go ahead: accept the connection, or run its PAKE now.
+
+    ``drop``: to make room for this new connection, an older silent one and its refusal, to be
+    carried out now (only from :meth:`Admission.connect`; that connection is already
+    forgotten here)."""
+
+    drop: tuple[C, Refuse] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +85,8 @@ class Hold:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Refuse:
     """Send REFUSED(code, text, retry_after_ms) and close. ``log`` is the line to log, or None
-    when an identical refusal of this address was logged a moment ago."""
+    when an identical refusal of this address (or, for refusals that hit every address alike,
+    of any address) was logged a moment ago."""
 
     code: Reason
     text: str
@@ -64,7 +94,7 @@ class Refuse:
     log: str | None = None
 
 
-Decision = Admit | Hold | Refuse
+Decision = Admit | Hold | Refuse  # Admit[C], for the connection type C
 
 
 class PakeOutcome(enum.Enum):
@@ -79,7 +109,8 @@ class PakeOutcome(enum.Enum):
 class _Entry:
     source: str
     peer: str
-    in_handshake: bool = True
+    silent: bool = True  # nothing received yet: no handshake slot
+    in_handshake: bool = False
     pake_slot: bool = False
     held: bool = False
 
@@ -97,34 +128,227 @@ class Admission(Generic[C]):
         clock: Callable[[], float],
         max_handshakes: int = 64,
         max_handshakes_per_source: int = 16,
+        max_silent: int = 256,
+        max_silent_per_source: int = 16,
         free_failures: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
+        global_burst: int = 30,
+        global_refill: float = 60.0,
         log_every: float = 10.0,
     ) -> None:
+        if max_silent < 1:
+            raise ValueError("max_silent must be at least 1: a newcomer needs room")
         self._clock = clock
         self._max_handshakes = max_handshakes
         self._max_per_source = max_handshakes_per_source
+        self._max_silent = max_silent
+        self._max_silent_per_source = max_silent_per_source
         self._free_failures = free_failures
+        self._global_burst = global_burst
         self._log_every = log_every
         self.logins = LoginLimiter(
-            free_failures=free_failures, base_delay=base_delay, max_delay=max_delay
+            free_failures=free_failures,
+            base_delay=base_delay,
+            max_delay=max_delay,
+            global_burst=global_burst,
+            global_refill=global_refill,
         )
         self._entries: dict[C, _Entry] = {}
+        self._silent: dict[C, None] = {}  # silent connections, oldest first
+        self._silent_by_source: Counter[str] = Counter()
         self._handshakes = 0
         self._by_source: Counter[str] = Counter()
         self._pakes: Counter[str] = Counter()
-        self._waiting: dict[str, deque[C]] = {}
+        self._pakes_running = 0
+        self._waiting: deque[C] = deque()  # held connections, oldest first, any address
         # (source, reason) -> (last logged, refused since)
         self._logged: dict[tuple[str, Reason], tuple[float, int]] = {}
+        # The failure log window: since when, whose failures are logged one by one, and the
+        # failures from other addresses not logged yet.
+        self._window_start: float | None = None
+        self._detailed: set[str] = set()
+        self._summed = 0
+        self._summed_sources: set[str] = set()
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def connect(self, conn: C, *, source: str, peer: str) -> Admit | Refuse:
-        """A new connection: admit it to the handshake or refuse it before any PAKE work."""
+    def connect(self, conn: C, *, source: str, peer: str) -> Admit[C] | Refuse:
+        """A new connection: admit it (silent, no handshake slot yet) or refuse it before any
+        PAKE work. Arm the pre-hello deadline for an admitted one, and carry out ``drop``."""
         throttled = self._throttled(source, peer)
         if throttled is not None:
             return throttled
+        if self._silent_by_source[source] >= self._max_silent_per_source:
+            return Refuse(
+                code=Reason.BUSY,
+                text="Too many connections from your address are still logging in; "
+                "try again in a moment.",
+                retry_after_ms=_BUSY_RETRY_MS,
+                log=self._dedup_log(
+                    source,
+                    Reason.BUSY,
+                    f"refused {peer}: busy ({self._silent_by_source[source]} connections "
+                    f"from {source} have sent nothing yet)",
+                ),
+            )
+        drop = None
+        if len(self._silent) >= self._max_silent:
+            # Refusing the newcomer instead would let idle sockets from enough addresses keep
+            # everyone out; the oldest silent connection has had the longest to speak.
+            oldest, waiting = next(iter(self._silent)), len(self._silent)
+            victim = self._entries[oldest]
+            self._forget(oldest)
+            drop = (
+                oldest,
+                Refuse(
+                    code=Reason.BUSY,
+                    text="The relay is busy; try again in a moment.",
+                    retry_after_ms=_BUSY_RETRY_MS,
+                    log=self._dedup_log(
+                        _RELAY_WIDE,
+                        Reason.BUSY,
+                        f"dropped {victim.peer}: sent nothing, and {waiting} connections "
+                        "were waiting for their first bytes",
+                    ),
+                ),
+            )
+        self._entries[conn] = _Entry(source=source, peer=peer)
+        self._silent[conn] = None
+        self._silent_by_source[source] += 1
+        return Admit(drop=drop)
+
+    def hello_late(self, conn: C) -> Refuse | None:
+        """The pre-hello deadline passed: the refusal for ``conn`` if it is still silent (it
+        keeps its entry until :meth:`gone`), or None if it has spoken (its handshake deadline
+        runs on)."""
+        entry = self._entries.get(conn)
+        if entry is None or not entry.silent:
+            return None
+        # One line for all of them: an attacker's idle sockets from many addresses would
+        # otherwise be a line each.
+        return Refuse(
+            code=Reason.HANDSHAKE_TIMEOUT,
+            text="Nothing was received in time.",
+            log=self._dedup_log(
+                _RELAY_WIDE,
+                Reason.HANDSHAKE_TIMEOUT,
+                f"closing {entry.peer}: nothing received before the deadline",
+            ),
+        )
+
+    def ready_for_pake(self, conn: C) -> Decision:
+        """``conn`` sent bytes that may start its PAKE. Call before feeding them to the core,
+        until it holds a PAKE slot (:meth:`has_pake_slot`). The first call takes a handshake
+        slot."""
+        entry = self._entries[conn]
+        if entry.pake_slot:
+            return Admit()
+        throttled = self._throttled(entry.source, entry.peer)
+        if throttled is not None:
+            return throttled
+        if entry.silent:
+            busy = self._busy(entry.source, entry.peer)
+            if busy is not None:
+                return busy
+            self._unsilence(conn, entry)
+            entry.in_handshake = True
+            self._handshakes += 1
+            self._by_source[entry.source] += 1
+        if entry.held:
+            return Hold()
+        if not self._may_start(entry.source):
+            entry.held = True
+            self._waiting.append(conn)
+            return Hold()
+        self._take_pake_slot(entry)
+        return Admit()
+
+    def pake_done(
+        self, conn: C, outcome: PakeOutcome, *, why: str = ""
+    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
+        """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
+
+        Returns the lines to log (the failure's, unless summed up; a summary that is due) and,
+        for held connections, what to do with each now (resume its held bytes, or refuse it).
+        """
+        now = self._clock()
+        lines = self._summary(now)
+        entry = self._entries.get(conn)
+        if entry is None or not entry.pake_slot:
+            return lines, []
+        entry.pake_slot = False
+        source = entry.source
+        self._pakes[source] -= 1
+        self._pakes_running -= 1
+        if self._pakes[source] <= 0:
+            del self._pakes[source]
+        # A success erases no failure: the address may be shared (NAT) with a guesser, whose
+        # failures must age out, not vanish whenever a member logs in.
+        if outcome is PakeOutcome.FAILURE:
+            self.logins.record_failure(source, now)
+            if self._log_one_by_one(source, now):
+                lines.append(
+                    f"login refused from {entry.peer}: {why or 'wrong password'} "
+                    f"({self.logins.failures(source, now)} recent failures)"
+                )
+        return lines, self._wake()
+
+    def handshake_done(self, conn: C) -> None:
+        """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
+        entry = self._entries.get(conn)
+        if entry is None or not entry.in_handshake:
+            return
+        entry.in_handshake = False
+        self._handshakes -= 1
+        self._by_source[entry.source] -= 1
+        if self._by_source[entry.source] <= 0:
+            del self._by_source[entry.source]  # the counter must not grow forever
+
+    def gone(
+        self, conn: C, *, guessed: bool = False
+    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
+        """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
+        share but before confirming, which counts as a failed guess. Idempotent. Returns what
+        :meth:`pake_done` does."""
+        entry = self._entries.get(conn)
+        if entry is None:
+            return self._summary(self._clock()), []
+        if entry.held:
+            self._waiting.remove(conn)
+            entry.held = False
+        outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
+        lines, wakes = self.pake_done(
+            conn, outcome, why="disconnected before confirming the password"
+        )
+        self.handshake_done(conn)
+        self._forget(conn)
+        return lines, wakes
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def has_pake_slot(self, conn: C) -> bool:
+        entry = self._entries.get(conn)
+        return entry is not None and entry.pake_slot
+
+    @property
+    def handshakes(self) -> int:
+        """Connections that have sent their first bytes and are not yet out of the handshake."""
+        return self._handshakes
+
+    @property
+    def silent(self) -> int:
+        """Connections admitted that have sent nothing yet."""
+        return len(self._silent)
+
+    def waiting(self) -> int:
+        """Connections holding their bytes until their PAKE turn comes."""
+        return len(self._waiting)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _busy(self, source: str, peer: str) -> Refuse | None:
+        """The refusal for a connection that wants a handshake slot, if none is free."""
         # Busy lines are de-duplicated like throttle lines: holding its share of handshake
         # slots costs a client only idle sockets, and every further knock would be a line.
         if self._handshakes >= self._max_handshakes:
@@ -151,155 +375,116 @@ class Admission(Generic[C]):
                     f"from {source})",
                 ),
             )
-        self._entries[conn] = _Entry(source=source, peer=peer)
-        self._handshakes += 1
-        self._by_source[source] += 1
-        return Admit()
+        return None
 
-    def ready_for_pake(self, conn: C) -> Decision:
-        """``conn`` sent bytes that may start its PAKE. Call before feeding them to the core,
-        until it holds a PAKE slot (:meth:`has_pake_slot`)."""
-        entry = self._entries[conn]
-        if entry.pake_slot:
-            return Admit()
-        throttled = self._throttled(entry.source, entry.peer)
-        if throttled is not None:
-            return throttled
-        if entry.held:
-            return Hold()
-        if not self._may_start(entry.source):
-            entry.held = True
-            self._waiting.setdefault(entry.source, deque()).append(conn)
-            return Hold()
-        self._take_pake_slot(entry)
-        return Admit()
-
-    def pake_done(
-        self, conn: C, outcome: PakeOutcome, *, why: str = ""
-    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
-        """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
-
-        Returns the log line for a failure (or None) and, for held connections of the same
-        address, what to do with each now (resume its held bytes, or refuse it).
-        """
-        entry = self._entries.get(conn)
-        if entry is None or not entry.pake_slot:
-            return None, []
-        entry.pake_slot = False
-        source = entry.source
-        self._pakes[source] -= 1
-        if self._pakes[source] <= 0:
-            del self._pakes[source]
-        log = None
-        now = self._clock()
-        if outcome is PakeOutcome.SUCCESS:
-            self.logins.record_success(source)
-        elif outcome is PakeOutcome.FAILURE:
-            self.logins.record_failure(source, now)
-            log = (
-                f"login refused from {entry.peer}: {why or 'wrong password'} "
-                f"({self.logins.failures(source, now)} recent failures)"
-            )
-        return log, self._wake(source)
-
-    def handshake_done(self, conn: C) -> None:
-        """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
-        entry = self._entries.get(conn)
-        if entry is None or not entry.in_handshake:
+    def _unsilence(self, conn: C, entry: _Entry) -> None:
+        if not entry.silent:
             return
-        entry.in_handshake = False
-        self._handshakes -= 1
-        self._by_source[entry.source] -= 1
-        if self._by_source[entry.source] <= 0:
-            del self._by_source[entry.source]  # the counter must not grow forever
+        entry.silent = False
+        del self._silent[conn]
+        self._silent_by_source[entry.source] -= 1
+        if self._silent_by_source[entry.source] <= 0:
+            del self._silent_by_source[entry.source]  # the counter must not grow forever
 
-    def gone(
-        self, conn: C, *, guessed: bool = False
-    ) -> tuple[str | None, list[tuple[C, Admit | Refuse]]]:
-        """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
-        share but before confirming, which counts as a failed guess. Idempotent."""
-        entry = self._entries.get(conn)
-        if entry is None:
-            return None, []
-        if entry.held:
-            waiters = self._waiting.get(entry.source)
-            if waiters is not None and conn in waiters:
-                waiters.remove(conn)
-                if not waiters:
-                    del self._waiting[entry.source]
-            entry.held = False
-        outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
-        log, wakes = self.pake_done(
-            conn, outcome, why="disconnected before confirming the password"
-        )
-        self.handshake_done(conn)
+    def _forget(self, conn: C) -> None:
+        """Drop ``conn``'s entry (it holds no handshake or PAKE slot and is not held)."""
+        self._unsilence(conn, self._entries[conn])
         del self._entries[conn]
-        return log, wakes
-
-    # -- queries -----------------------------------------------------------------------------
-
-    def has_pake_slot(self, conn: C) -> bool:
-        entry = self._entries.get(conn)
-        return entry is not None and entry.pake_slot
-
-    @property
-    def handshakes(self) -> int:
-        """Connections admitted and not yet out of the handshake."""
-        return self._handshakes
-
-    def waiting(self) -> int:
-        """Connections holding their bytes until their PAKE turn comes."""
-        return sum(len(waiters) for waiters in self._waiting.values())
-
-    # -- internals ---------------------------------------------------------------------------
 
     def _may_start(self, source: str) -> bool:
-        free = self._free_failures - self.logins.failures(source, self._clock())
-        return self._pakes[source] < max(1, free)
+        """Whether a PAKE from ``source`` may start now, if neither is throttled: each running
+        PAKE may end in a failure, so the address's free failures and the relay's budget must
+        cover every one of them."""
+        now = self._clock()
+        free = self._free_failures - self.logins.failures(source, now)
+        if self._pakes[source] >= max(1, free):
+            return False
+        return self._pakes_running < math.floor(self.logins.budget(now))
 
     def _take_pake_slot(self, entry: _Entry) -> None:
         entry.pake_slot = True
         self._pakes[entry.source] += 1
+        self._pakes_running += 1
 
-    def _wake(self, source: str) -> list[tuple[C, Admit | Refuse]]:
-        decisions: list[tuple[C, Admit | Refuse]] = []
-        waiters = self._waiting.get(source)
-        while waiters:
-            conn = waiters[0]
+    def _wake(self) -> list[tuple[C, Admit[C] | Refuse]]:
+        """A PAKE ended: the held connections whose turn came, in order, and what to do with
+        each. Few are ever held (at most one per handshake slot), so all are looked at."""
+        decisions: list[tuple[C, Admit[C] | Refuse]] = []
+        still: deque[C] = deque()
+        for conn in self._waiting:
             entry = self._entries[conn]
-            throttled = self._throttled(source, entry.peer)
+            throttled = self._throttled(entry.source, entry.peer)
             if throttled is not None:
-                # Opened before the address was throttled: its turn brings no guess.
-                waiters.popleft()
+                # Opened before the throttle (or the budget) said no: its turn brings no guess.
                 entry.held = False
                 decisions.append((conn, throttled))
-            elif self._may_start(source):
-                waiters.popleft()
+            elif self._may_start(entry.source):
                 entry.held = False
                 self._take_pake_slot(entry)
                 decisions.append((conn, Admit()))
             else:
-                break
-        if not waiters:
-            self._waiting.pop(source, None)
+                still.append(conn)
+        self._waiting = still
         return decisions
 
     def _throttled(self, source: str, peer: str) -> Refuse | None:
+        """The refusal for a login from ``source`` now, if its address is throttled or the
+        relay-wide failure budget is spent; None if it may try."""
         now = self._clock()
         wait = self.logins.retry_after(source, now)
-        if wait <= 0:
-            return None
-        seconds = math.ceil(wait)
-        return Refuse(
-            code=Reason.TOO_MANY_ATTEMPTS,
-            text=f"Too many wrong passwords from your address; try again in {seconds} s.",
-            retry_after_ms=math.ceil(wait * 1000),
-            log=self._dedup_log(
-                source,
-                Reason.TOO_MANY_ATTEMPTS,
-                f"refused {peer}: too many attempts, retry in {seconds} s",
-            ),
+        if wait > 0:
+            seconds = math.ceil(wait)
+            return Refuse(
+                code=Reason.TOO_MANY_ATTEMPTS,
+                text=f"Too many wrong passwords from your address; try again in {seconds} s.",
+                retry_after_ms=math.ceil(wait * 1000),
+                log=self._dedup_log(
+                    source,
+                    Reason.TOO_MANY_ATTEMPTS,
+                    f"refused {peer}: too many attempts, retry in {seconds} s",
+                ),
+            )
+        wait = self.logins.budget_wait(now)
+        if wait > 0:
+            # Every address is refused alike, so one line for them all.
+            seconds = math.ceil(wait)
+            return Refuse(
+                code=Reason.TOO_MANY_ATTEMPTS,
+                text=f"Too many wrong passwords on this relay; try again in {seconds} s.",
+                retry_after_ms=math.ceil(wait * 1000),
+                log=self._dedup_log(
+                    _RELAY_WIDE,
+                    Reason.TOO_MANY_ATTEMPTS,
+                    f"refused {peer}: too many failed logins relay-wide, retry in {seconds} s",
+                ),
+            )
+        return None
+
+    def _log_one_by_one(self, source: str, now: float) -> bool:
+        """Whether a failure from ``source`` gets its own line; if not, it is summed up."""
+        if self._window_start is None or now - self._window_start >= self._log_every:
+            self._window_start = now
+            self._detailed.clear()
+        if source in self._detailed or len(self._detailed) < _DETAILED_SOURCES:
+            self._detailed.add(source)
+            return True
+        self._summed += 1
+        self._summed_sources.add(source)
+        return False
+
+    def _summary(self, now: float) -> list[str]:
+        """The summary line of a finished window whose failures were summed up, once."""
+        start = self._window_start
+        if not self._summed or start is None or now - start < self._log_every:
+            return []
+        line = (
+            f"{self._summed} more failed logins from {len(self._summed_sources)} other "
+            f"addresses in the last {now - start:.0f} s; relay-wide budget at "
+            f"{math.floor(self.logins.budget(now))} of {self._global_burst}"
         )
+        self._summed = 0
+        self._summed_sources = set()
+        return [line]
 
     def _dedup_log(self, source: str, code: Reason, line: str) -> str | None:
         """``line``, or None if a refusal of ``source`` for ``code`` was logged less than

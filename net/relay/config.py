@@ -16,11 +16,16 @@ class RelayConfig:
     port: int = 7777  # 0 picks a free port (see Relay.start's result)
     backlog: int = 512
     handshake_timeout: float = 10.0  # from accept to WELCOME
+    # A connection that has sent nothing is "silent": it holds no handshake slot, and is closed
+    # this long after accept if it is still silent.
+    pre_hello_timeout: float = 5.0
+    max_silent: int = 256  # silent connections relay-wide; past it the oldest is dropped
+    max_silent_per_source: int = 16  # ...and per source address (/64): more get BUSY
     idle_ping: float = 30.0  # ping a member silent this long
     idle_timeout: float = 90.0  # drop a member silent this long (no frame at all)
     close_timeout: float = 5.0  # a closing connection may flush this long, then it is aborted
     max_members: int = 200
-    max_handshakes: int = 64  # concurrent connections not yet in the room; more get BUSY
+    max_handshakes: int = 64  # connections past their first bytes, not yet in the room
     # ...and per source address (/64 for IPv6): one address cannot take every handshake slot.
     max_handshakes_per_source: int = 16
     write_buffer_limit: int = 1024 * 1024  # bytes queued for one member before SLOW_READER
@@ -31,4 +36,8 @@ class RelayConfig:
     login_free_failures: int = 5  # wrong passwords per source before backoff starts
     login_base_delay: float = 1.0
     login_max_delay: float = 300.0
+    # Relay-wide, whatever the address: a burst of wrong passwords, then one per refill
+    # seconds; past it every login waits (docs/DECISIONS.md explains the numbers).
+    login_global_burst: int = 30
+    login_global_refill: float = 60.0
     clock: Callable[[], float] | None = None  # monotonic seconds; None: the loop's clock

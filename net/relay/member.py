@@ -3,7 +3,8 @@
 :class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
 calls on its :class:`RelayHost` (join, submit, left); it owns the connection's timers
-(handshake deadline, idle ping and reaping, rate-limit pause) and the polite ways to end it.
+(pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause) and the polite
+ways to end it.
 Slotted and task-free: at thousands of idle members, what one connection costs is what the
 relay costs.
 
@@ -145,7 +146,12 @@ class MemberConnection(asyncio.Protocol):
         if isinstance(decision, Refuse):
             self._refuse_as(decision)
             return
-        self.timer = relay.call_later(relay.config.handshake_timeout, self._handshake_late)
+        if decision.drop is not None:  # an older connection that never spoke makes room
+            victim, refusal = decision.drop
+            victim._refuse_as(refusal)
+        config = relay.config
+        first = min(config.pre_hello_timeout, config.handshake_timeout)
+        self.timer = relay.call_later(first, self._hello_late)
 
     def data_received(self, data: bytes) -> None:
         relay = self.relay
@@ -178,8 +184,8 @@ class MemberConnection(asyncio.Protocol):
         self._process()
 
     def _pake_done(self, outcome: PakeOutcome, why: str = "") -> None:
-        log, wakes = self.relay.admission.pake_done(self, outcome, why=why)
-        _carry_out(log, wakes)
+        lines, wakes = self.relay.admission.pake_done(self, outcome, why=why)
+        _carry_out(lines, wakes)
 
     def _refuse_as(self, decision: Refuse) -> None:
         if decision.log is not None:
@@ -295,6 +301,20 @@ class MemberConnection(asyncio.Protocol):
 
     # -- timers ----------------------------------------------------------------------------
 
+    def _hello_late(self) -> None:
+        """The pre-hello deadline: close the connection if it has sent nothing yet; otherwise
+        the handshake deadline (from accept) runs on."""
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        decision = self.relay.admission.hello_late(self)
+        if decision is not None:
+            self._refuse_as(decision)
+            return
+        config = self.relay.config
+        rest = config.handshake_timeout - config.pre_hello_timeout
+        self.timer = self.relay.call_later(rest, self._handshake_late)
+
     def _handshake_late(self) -> None:
         self.timer = None
         if self.transport is None or self.transport.is_closing():
@@ -332,8 +352,8 @@ class MemberConnection(asyncio.Protocol):
     def _leave_admission(self) -> None:
         # In v2 a guess is decided only when the client's confirmation arrives (counted then):
         # a client that hangs up before sending one has learnt nothing, so nothing is counted.
-        log, wakes = self.relay.admission.gone(self)
-        _carry_out(log, wakes)
+        lines, wakes = self.relay.admission.gone(self)
+        _carry_out(lines, wakes)
 
     # -- ending ----------------------------------------------------------------------------
 
@@ -371,10 +391,12 @@ class MemberConnection(asyncio.Protocol):
             self.transport.abort()
 
 
-def _carry_out(log: str | None, wakes: list[tuple[MemberConnection, Admit | Refuse]]) -> None:
-    """Log an admission line and resume or refuse the held connections whose turn came."""
-    if log is not None:
-        logger.info("%s", log)
+def _carry_out(
+    lines: list[str], wakes: list[tuple[MemberConnection, Admit[MemberConnection] | Refuse]]
+) -> None:
+    """Log admission's lines and resume or refuse the held connections whose turn came."""
+    for line in lines:
+        logger.info("%s", line)
     for member, decision in wakes:
         if isinstance(decision, Refuse):
             member._refuse_as(decision)

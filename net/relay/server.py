@@ -7,10 +7,12 @@ and a few slots, no task, no stream buffers). The room's state lives in
 this module does the I/O, timers and limits:
 
 * TCP_NODELAY on every socket (chat is small messages; Nagle would add tens of ms);
-* login rate limit per source address *before* any PAKE work; a peer that drops after
-  receiving our PAKE share but before confirming counts as a failed guess, so disconnecting
-  cannot be used to learn a guess's result for free;
-* a handshake deadline, an idle ping and reaping, a bound on concurrent handshakes;
+* login rate limits per source address and relay-wide *before* any PAKE work; a peer that
+  drops after receiving our PAKE share but before confirming counts as a failed guess, so
+  disconnecting cannot be used to learn a guess's result for free;
+* a pre-hello deadline and bounds on connections that have sent nothing (they hold no
+  handshake slot), a handshake deadline, an idle ping and reaping, a bound on concurrent
+  handshakes;
 * broadcasts coalesced per loop iteration: one seal, the same bytes to every member; a member
   whose write buffer passes the limit is disconnected (SLOW_READER), never buffered without end;
 * a per-member message rate: past it the member gets a NOTICE and its socket stops being read
@@ -59,6 +61,7 @@ class RelayStats:
     port: int
     members: tuple[str, ...]
     connections: int
+    silent: int  # accepted, nothing received yet
     handshakes: int
     history: int
     broadcasts: int
@@ -91,9 +94,13 @@ class Relay:
             clock=self.now,
             max_handshakes=config.max_handshakes,
             max_handshakes_per_source=config.max_handshakes_per_source,
+            max_silent=config.max_silent,
+            max_silent_per_source=config.max_silent_per_source,
             free_failures=config.login_free_failures,
             base_delay=config.login_base_delay,
             max_delay=config.login_max_delay,
+            global_burst=config.login_global_burst,
+            global_refill=config.login_global_refill,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -153,6 +160,7 @@ class Relay:
             port=self.port,
             members=self.room.members,
             connections=len(self._connections),
+            silent=self.admission.silent,
             handshakes=self.admission.handshakes,
             history=len(self.room.history),
             broadcasts=self.room.broadcasts_sealed,

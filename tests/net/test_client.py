@@ -346,7 +346,8 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
     )
     port = relay.start()
     try:
-        holder = socket.create_connection(("127.0.0.1", port))  # takes the only slot
+        holder = socket.create_connection(("127.0.0.1", port))
+        holder.sendall(b"\x00")  # a handshake begun (and stalled) takes the only slot
         _, events = clients(port, "alice", keys=room_keys)
         events.wait_for(_is(ce.Connecting, attempt=2))  # refused busy, and trying again
         holder.close()

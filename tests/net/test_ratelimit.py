@@ -37,22 +37,58 @@ def test_first_failures_are_free_then_backoff_doubles():
     assert limiter.retry_after("other", now) == 0.0
 
 
-def test_success_clears_and_quiet_sources_are_forgotten():
+def test_quiet_sources_are_forgotten():
     limiter = LoginLimiter(free_failures=1, base_delay=1.0, forget_after=60.0)
-    limiter.record_failure("a", 0.0)
-    limiter.record_failure("a", 0.0)
-    limiter.record_success("a")
-    assert limiter.failures("a", 0.0) == 0
     limiter.record_failure("b", 0.0)
     assert limiter.failures("b", 30.0) == 1
     assert limiter.failures("b", 61.0) == 0
 
 
+def spray(limiter: LoginLimiter, count: int, now: float, net: int = 0) -> None:
+    """One failure from each of ``count`` fresh addresses."""
+    for i in range(count):
+        limiter.record_failure(f"10.{net}.{i // 256}.{i % 256}", now)
+
+
 def test_tracked_sources_are_bounded():
     limiter = LoginLimiter(max_sources=100)
-    for i in range(1000):
-        limiter.record_failure(f"10.0.{i // 256}.{i % 256}", 0.0)
+    spray(limiter, 1000, 0.0)
     assert len(limiter) == 100
+
+
+def test_a_throttled_source_is_not_forgotten_to_make_room_for_a_spray():
+    limiter = LoginLimiter(free_failures=2, base_delay=60.0, max_sources=100)
+    for _ in range(3):
+        limiter.record_failure("guesser", 0.0)
+    assert limiter.retry_after("guesser", 0.0) == 60.0
+    spray(limiter, 10_050, 1.0, net=1)  # more fresh addresses than the table holds
+    assert limiter.retry_after("guesser", 1.0) == 59.0  # still throttled
+    assert limiter.failures("guesser", 1.0) == 3
+    assert len(limiter) == 100
+
+
+def test_sources_whose_failures_still_count_are_not_forgotten_either():
+    # One failure short of the throttle is remembered too: forgetting it would hand the
+    # address its free failures again.
+    limiter = LoginLimiter(free_failures=2, max_sources=10, forget_after=3600.0)
+    limiter.record_failure("patient", 0.0)
+    spray(limiter, 50, 10.0)
+    assert limiter.failures("patient", 10.0) == 1
+    limiter.record_failure("patient", 20.0)
+    assert limiter.record_failure("patient", 20.0) > 0  # the third failure is not free
+
+
+def test_a_new_source_waits_as_if_throttled_while_the_table_is_full_of_counting_records():
+    limiter = LoginLimiter(max_sources=10, forget_after=3600.0)
+    spray(limiter, 10, 100.0)
+    assert limiter.retry_after("newcomer", 100.0) == 3600.0  # until the oldest ages out
+    assert limiter.retry_after("newcomer", 1000.0) == 2700.0
+    assert limiter.record_failure("newcomer", 1000.0) == 2700.0  # uncounted here, but refused
+    assert limiter.failures("newcomer", 1000.0) == 0
+    assert limiter.retry_after("newcomer", 3700.0) == 0.0  # the oldest records aged out
+    limiter.record_failure("newcomer", 3700.0)
+    assert limiter.failures("newcomer", 3700.0) == 1
+    assert len(limiter) == 10
 
 
 def test_token_bucket_allows_burst_then_asks_to_wait():

@@ -34,8 +34,13 @@ class WireClient:
         *,
         start: bool = True,
         host: str = "127.0.0.1",
+        source: str | None = None,
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        # ``source``: the local address to connect from (127.0.0.2, 127.0.0.3 … are loopback
+        # too on Linux), to look like another machine to the relay's per-address limits.
+        self.sock = socket.create_connection(
+            (host, port), timeout=TIMEOUT, source_address=None if source is None else (source, 0)
+        )
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proto = ClientProtocol(username=name, keys=keys)
         self.events: list[proto.Event] = []

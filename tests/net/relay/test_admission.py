@@ -51,7 +51,7 @@ class Door:
         return conn, self.admission.connect(conn, source=source, peer=conn)
 
     def admitted(self, source: str = A) -> str:
-        """A connection accepted into the handshake that has sent nothing yet."""
+        """A connection accepted that has sent nothing yet (silent: no handshake slot)."""
         conn, decision = self.connect(source)
         assert decision == Admit()
         return conn
@@ -74,9 +74,9 @@ class Door:
         """``count`` whole failed logins from ``source``, one after another, each closing."""
         for _ in range(count):
             conn = self.running(source)
-            log, wakes = self.admission.pake_done(conn, PakeOutcome.FAILURE)
-            assert log is not None and wakes == []
-            assert self.admission.gone(conn) == (None, [])
+            _, wakes = self.admission.pake_done(conn, PakeOutcome.FAILURE)
+            assert wakes == []
+            assert self.admission.gone(conn) == ([], [])
 
     def failures(self, source: str = A) -> int:
         return self.admission.logins.failures(source, self.clock())
@@ -92,7 +92,26 @@ def throttled(conn: str, seconds: int, retry_ms: int | None = None, *, logged: b
     )
 
 
-def refused(decision: Admit | Hold | Refuse) -> Refuse:
+def over_budget(conn: str, seconds: int, retry_ms: int | None = None, *, logged: bool) -> Refuse:
+    """The refusal of ``conn`` while the relay-wide failure budget is spent for ``seconds``."""
+    return Refuse(
+        code=Reason.TOO_MANY_ATTEMPTS,
+        text=f"Too many wrong passwords on this relay; try again in {seconds} s.",
+        retry_after_ms=seconds * 1000 if retry_ms is None else retry_ms,
+        log=(
+            f"refused {conn}: too many failed logins relay-wide, retry in {seconds} s"
+            if logged
+            else None
+        ),
+    )
+
+
+def addresses(count: int, start: int = 0) -> list[str]:
+    """``count`` distinct source addresses: 10.9.0.0, 10.9.0.1 …"""
+    return [f"10.9.{i // 256}.{i % 256}" for i in range(start, start + count)]
+
+
+def refused(decision: Admit | Hold | Refuse | None) -> Refuse:
     assert isinstance(decision, Refuse), decision
     return decision
 
@@ -106,7 +125,9 @@ def assert_nothing_left(door: Door) -> None:
     admission = door.admission
     assert admission.handshakes == 0
     assert admission.waiting() == 0
+    assert admission.silent == 0
     assert not admission._entries
+    assert not admission._silent_by_source
     assert not admission._by_source
     assert not admission._pakes
     assert not admission._waiting
@@ -114,61 +135,143 @@ def assert_nothing_left(door: Door) -> None:
 
 @pytest.fixture
 def door() -> Door:
-    """Admission with the relay's default limits: 64 handshakes, 16 per address, 5 free
-    failures, then 1 s doubling up to 300 s; one refusal line per address per 10 s."""
+    """Admission with the relay's default limits: 256 silent connections, 16 per address; 64
+    handshakes, 16 per address; 5 free
+    failures, then 1 s doubling up to 300 s, 30 failures relay-wide and one more per 60 s;
+    one refusal line per address per 10 s."""
     return Door()
 
 
-# -- handshake slots (connect) ----------------------------------------------------------------
+# -- silent connections and handshake slots --------------------------------------------------
 
 
-def test_a_connection_is_admitted_into_a_handshake_slot(door: Door) -> None:
+def test_a_connection_takes_a_handshake_slot_only_with_its_first_bytes(door: Door) -> None:
     conn, decision = door.connect()
     assert decision == Admit()
-    assert door.admission.handshakes == 1
-    assert not door.admission.has_pake_slot(conn)  # no PAKE before its first bytes
+    assert (door.admission.silent, door.admission.handshakes) == (1, 0)
+    assert door.admission.ready_for_pake(conn) == Admit()
+    assert (door.admission.silent, door.admission.handshakes) == (0, 1)
+    assert door.admission.has_pake_slot(conn)
+
+
+def test_silent_connections_do_not_keep_members_out(door: Door) -> None:
+    # Sixteen idle sockets from each of four addresses used to hold all 64 handshake slots.
+    for source in addresses(4):
+        for _ in range(16):
+            door.admitted(source)
+    assert (door.admission.silent, door.admission.handshakes) == (64, 0)
+    member = door.running(B)  # joins at once
+    assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == ([], [])
 
 
 def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
     door = Door(max_handshakes=3)
-    first = door.admitted(A)
-    door.admitted(B)
-    door.admitted("10.0.0.3")
-    conn, decision = door.connect("10.0.0.4")
-    assert decision == Refuse(
+    first = door.running(A)
+    door.running(B)
+    door.running("10.0.0.3")
+    conn = door.admitted("10.0.0.4")  # accepted: silent connections hold no slot
+    assert door.admission.ready_for_pake(conn) == Refuse(
         code=Reason.BUSY,
         text="The relay is busy; try again in a moment.",
         retry_after_ms=1000,
         log=f"refused {conn}: busy (3 handshakes in progress)",
     )
     assert door.admission.handshakes == 3  # the refused one took no slot
-    assert door.admission.gone(conn) == (None, [])  # and leaving frees nothing
+    assert door.admission.gone(conn) == ([], [])  # and leaving frees nothing
     assert door.admission.handshakes == 3
+    door.admission.pake_done(first, PakeOutcome.SUCCESS)
     door.admission.handshake_done(first)  # joined: its slot is free for the next one
-    assert door.connect("10.0.0.4")[1] == Admit()
+    door.running("10.0.0.4")
 
 
 def test_one_address_cannot_take_every_handshake_slot() -> None:
-    door = Door(max_handshakes=64, max_handshakes_per_source=2)
+    door = Door(max_handshakes=64, max_handshakes_per_source=2, free_failures=5)
+    first, _ = door.running(A), door.running(A)
+    conn = door.admitted(A)
+    assert door.admission.ready_for_pake(conn) == Refuse(
+        code=Reason.BUSY,
+        text="Too many connections from your address are still logging in; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+    )
+    door.running(B)  # other addresses are not affected
+    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
+    door.running(A)
+    assert isinstance(door.admission.ready_for_pake(door.admitted(A)), Refuse)
+
+
+def test_an_address_may_hold_only_so_many_silent_connections() -> None:
+    door = Door(max_silent_per_source=2)
     first, _ = door.admitted(A), door.admitted(A)
     conn, decision = door.connect(A)
     assert decision == Refuse(
         code=Reason.BUSY,
         text="Too many connections from your address are still logging in; try again in a moment.",
         retry_after_ms=1000,
-        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+        log=f"refused {conn}: busy (2 connections from {A} have sent nothing yet)",
     )
-    assert door.connect(B)[1] == Admit()  # other addresses are not affected
-    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
-    assert door.connect(A)[1] == Admit()
-    assert door.connect(A)[1] != Admit()
+    assert refused(door.connect(A)[1]).log is None  # one line per address per window
+    door.admitted(B)  # other addresses are not affected
+    assert door.admission.ready_for_pake(first) == Admit()  # it spoke: no longer silent
+    door.admitted(A)
+
+
+def test_the_oldest_silent_connection_makes_room_for_a_new_one() -> None:
+    # A relay-wide cap that refused newcomers would let enough addresses keep everyone out.
+    door = Door(max_silent=3)
+    spoke = door.running("10.0.0.4")  # has sent its first bytes: never dropped
+    oldest, second, third = door.admitted(A), door.admitted(B), door.admitted("10.0.0.3")
+    conn, decision = door.connect("10.0.0.5")
+    drop = Refuse(
+        code=Reason.BUSY,
+        text="The relay is busy; try again in a moment.",
+        retry_after_ms=1000,
+        log=f"dropped {oldest}: sent nothing, and 3 connections were waiting for their first bytes",
+    )
+    assert decision == Admit(drop=(oldest, drop))
+    assert door.admission.silent == 3
+    assert door.admission.gone(oldest) == ([], [])  # already forgotten: the close is a no-op
+    newest, decision = door.connect("10.0.0.6")  # one line per window for the whole relay
+    assert decision == Admit(drop=(second, dataclasses.replace(drop, log=None)))
+    assert door.admission.ready_for_pake(third) == Admit()
+    assert door.admission.has_pake_slot(spoke)
+    for leaving in (second, third, spoke, conn, newest):
+        door.admission.gone(leaving)
+    assert_nothing_left(door)
+
+
+def test_a_connection_still_silent_at_the_pre_hello_deadline_is_refused(door: Door) -> None:
+    quiet, spoke = door.admitted(A), door.running(A)
+    assert door.admission.hello_late(quiet) == Refuse(
+        code=Reason.HANDSHAKE_TIMEOUT,
+        text="Nothing was received in time.",
+        log=f"closing {quiet}: nothing received before the deadline",
+    )
+    assert door.admission.hello_late(spoke) is None  # its handshake deadline runs on
+    assert door.admission.hello_late("never connected") is None
+    assert door.admission.silent == 1  # the entry stays until the connection is gone
+    # Idle sockets from many addresses: one line per window for them all.
+    others = [door.admitted(source) for source in addresses(50)]
+    assert [refused(door.admission.hello_late(conn)).log for conn in others] == [None] * 50
+    door.clock.advance(10_000)
+    assert refused(door.admission.hello_late(others[0])).log == (
+        f"closing {others[0]}: nothing received before the deadline (50 more refused since)"
+    )
+    for conn in [quiet, spoke, *others]:
+        door.admission.gone(conn)
+    assert_nothing_left(door)
+
+
+def test_the_relay_wide_silent_cap_must_leave_room_for_a_newcomer() -> None:
+    with pytest.raises(ValueError, match="max_silent"):
+        Door(max_silent=0)
 
 
 @pytest.mark.parametrize("leave", ["handshake_done", "gone"])
 def test_a_handshake_slot_is_freed_once_however_often_it_is_given_back(
     door: Door, leave: str
 ) -> None:
-    keep, conn = door.admitted(A), door.admitted(A)
+    keep, conn = door.running(A), door.running(A)
     getattr(door.admission, leave)(conn)
     getattr(door.admission, leave)(conn)
     door.admission.handshake_done(conn)
@@ -183,7 +286,7 @@ def test_joined_members_hold_no_handshake_slot() -> None:
     door = Door(max_handshakes=2, max_handshakes_per_source=2)
     for _ in range(10):  # ten members join from one address through two slots
         conn = door.running(A)
-        assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+        assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == ([], [])
         door.admission.handshake_done(conn)
     assert door.admission.handshakes == 0
     assert door.connect(A)[1] == Admit()
@@ -240,11 +343,11 @@ def test_held_connections_are_woken_in_order_as_turns_free() -> None:
     queue = [door.held() for _ in range(3)]
     other = door.running(B)
     assert door.admission.waiting() == 3
-    log, wakes = door.admission.pake_done(first, PakeOutcome.NONE)
-    assert (log, wakes) == (None, [(queue[0], Admit())])  # one turn freed, one woken
+    lines, wakes = door.admission.pake_done(first, PakeOutcome.NONE)
+    assert (lines, wakes) == ([], [(queue[0], Admit())])  # one turn freed, one woken
     assert door.admission.has_pake_slot(queue[0])
     assert door.admission.ready_for_pake(queue[0]) == Admit()
-    assert door.admission.pake_done(other, PakeOutcome.SUCCESS) == (None, [])  # not A's turn
+    assert door.admission.pake_done(other, PakeOutcome.SUCCESS) == ([], [])  # not A's turn
     _, wakes = door.admission.gone(queue[0])  # left before guessing: nothing counted
     assert wakes == [(queue[1], Admit())]
     assert door.failures() == 2
@@ -253,24 +356,24 @@ def test_held_connections_are_woken_in_order_as_turns_free() -> None:
     assert door.admission.waiting() == 0
 
 
-def test_a_success_wakes_every_held_connection_it_makes_room_for() -> None:
+def test_a_success_wakes_the_next_held_connection() -> None:
     door = Door(free_failures=3)
     door.wrong_guesses(2)  # one free failure left: one PAKE at a time
     first = door.running()
     queue = [door.held() for _ in range(4)]
-    log, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)  # failures cleared
-    assert log is None
-    assert wakes == [(conn, Admit()) for conn in queue[:3]]  # three at once again, in order
-    assert door.admission.waiting() == 1
+    lines, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
+    assert lines == []
+    assert wakes == [(queue[0], Admit())]  # the failures still count: still one at a time
+    assert door.admission.waiting() == 3
 
 
 def test_a_held_connection_that_goes_away_leaves_the_queue(door: Door) -> None:
     door.wrong_guesses(5)
     first = door.running()
     leaving, staying = door.held(), door.held()
-    assert door.admission.gone(leaving) == (None, [])  # held: it freed no PAKE turn
+    assert door.admission.gone(leaving) == ([], [])  # held: it freed no PAKE turn
     assert door.admission.waiting() == 1
-    assert door.admission.gone(leaving) == (None, [])  # idempotent
+    assert door.admission.gone(leaving) == ([], [])  # idempotent
     _, wakes = door.admission.pake_done(first, PakeOutcome.SUCCESS)
     assert wakes == [(staying, Admit())]
     for conn in (first, staying):
@@ -282,7 +385,7 @@ def test_the_last_held_connection_leaving_drops_its_address_from_the_queue(door:
     door.wrong_guesses(5)
     first, held = door.running(), door.held()
     door.admission.gone(held)
-    assert A not in door.admission._waiting
+    assert not door.admission._waiting
     assert door.admission.pake_done(first, PakeOutcome.FAILURE)[1] == []
 
 
@@ -291,23 +394,23 @@ def test_the_last_held_connection_leaving_drops_its_address_from_the_queue(door:
 
 def test_a_failed_pake_is_counted_and_logged(door: Door) -> None:
     conn = door.running()
-    log, wakes = door.admission.pake_done(conn, PakeOutcome.FAILURE)
-    assert log == f"login refused from {conn}: wrong password (1 recent failures)"
+    lines, wakes = door.admission.pake_done(conn, PakeOutcome.FAILURE)
+    assert lines == [f"login refused from {conn}: wrong password (1 recent failures)"]
     assert wakes == []
     assert not door.admission.has_pake_slot(conn)
     conn = door.running()
-    log, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE, why="bad confirmation")
-    assert log == f"login refused from {conn}: bad confirmation (2 recent failures)"
+    lines, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE, why="bad confirmation")
+    assert lines == [f"login refused from {conn}: bad confirmation (2 recent failures)"]
     assert door.failures() == 2
 
 
 def test_hanging_up_after_the_relay_share_counts_as_a_failed_guess(door: Door) -> None:
     conn = door.running()
-    log, _ = door.admission.gone(conn, guessed=True)
-    assert log == (
+    lines, _ = door.admission.gone(conn, guessed=True)
+    assert lines == [
         f"login refused from {conn}: disconnected before confirming the password "
         "(1 recent failures)"
-    )
+    ]
     assert door.failures() == 1
     assert_nothing_left(door)
 
@@ -315,30 +418,50 @@ def test_hanging_up_after_the_relay_share_counts_as_a_failed_guess(door: Door) -
 def test_a_pake_that_ends_without_a_guess_counts_nothing(door: Door) -> None:
     door.wrong_guesses(2)
     conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.NONE) == (None, [])
+    assert door.admission.pake_done(conn, PakeOutcome.NONE) == ([], [])
     assert door.failures() == 2
-    assert door.admission.gone(door.running()) == (None, [])  # hung up before our share
+    assert door.admission.gone(door.running()) == ([], [])  # hung up before our share
     assert door.failures() == 2
 
 
-def test_a_success_clears_the_address_record(door: Door) -> None:
+def test_a_success_does_not_erase_the_failures_of_others_from_the_address(door: Door) -> None:
+    # A guesser behind the same NAT as a member: each time the member logs in, the guesser
+    # must not get fresh free guesses.
     door.wrong_guesses(5)
-    conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.SUCCESS) == (None, [])
+    for seconds in (1, 2, 4):
+        member = door.running()
+        assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == ([], [])
+        door.admission.handshake_done(member)
+        door.wrong_guesses(1)  # the guesser's next failure is not free
+        conn, decision = door.connect()
+        assert dataclasses.replace(refused(decision), log=None) == throttled(
+            conn, seconds, logged=False
+        )
+        door.clock.advance(seconds * 1000)  # the member waits it out too
+    assert door.failures() == 8
+
+
+def test_failures_age_out_only_after_an_hour_without_one(door: Door) -> None:
+    door.wrong_guesses(5)
+    door.clock.advance(3_599_000)
+    member = door.running()
+    door.admission.pake_done(member, PakeOutcome.SUCCESS)  # a success is not a failure...
+    door.admission.gone(member)
+    assert door.failures() == 5
+    door.clock.advance(1001)  # ...and does not keep them alive either: an hour since the last
     assert door.failures() == 0
-    assert len(door.admission.logins) == 0
 
 
 def test_a_pake_is_settled_once(door: Door) -> None:
     conn = door.running()
-    assert door.admission.pake_done(conn, PakeOutcome.FAILURE)[0] is not None
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE)[0] != []
     # The driver may report again (a deadline, then the close): nothing more is counted.
-    assert door.admission.pake_done(conn, PakeOutcome.FAILURE) == (None, [])
-    assert door.admission.gone(conn, guessed=True) == (None, [])
+    assert door.admission.pake_done(conn, PakeOutcome.FAILURE) == ([], [])
+    assert door.admission.gone(conn, guessed=True) == ([], [])
     assert door.failures() == 1
     never_asked = door.admitted()  # accepted, no bytes yet
-    assert door.admission.pake_done(never_asked, PakeOutcome.FAILURE) == (None, [])
-    assert door.admission.pake_done("never connected", PakeOutcome.FAILURE) == (None, [])
+    assert door.admission.pake_done(never_asked, PakeOutcome.FAILURE) == ([], [])
+    assert door.admission.pake_done("never connected", PakeOutcome.FAILURE) == ([], [])
     assert door.failures() == 1
 
 
@@ -374,6 +497,112 @@ def test_a_throttled_address_does_not_hold_back_another_one(door: Door) -> None:
     door.running(B)
 
 
+# -- the relay-wide failure budget ------------------------------------------------------------
+
+
+def test_many_addresses_share_one_failure_budget(door: Door) -> None:
+    # Each address has five free failures of its own; the relay as a whole has thirty.
+    for source in addresses(30):
+        door.wrong_guesses(1, source=source)
+    first, *others = addresses(20, start=30)
+    conn, decision = door.connect(first)
+    assert decision == over_budget(conn, 60, logged=True)  # before any PAKE work
+    for source in [*others, A]:  # every address alike, even one that never failed
+        conn, decision = door.connect(source)
+        assert decision == over_budget(conn, 60, logged=False)
+    assert door.admission.handshakes == 0
+    door.clock.advance(59_999)
+    assert refused(door.connect(B)[1]).retry_after_ms == 1
+    door.clock.advance(1)  # one failure earned back: one more guess, from any address
+    door.wrong_guesses(1, source=B)
+    conn, decision = door.connect(A)
+    assert dataclasses.replace(refused(decision), log=None) == over_budget(conn, 60, logged=False)
+
+
+def test_the_budget_refills_one_failure_per_interval_up_to_its_burst() -> None:
+    door = Door(global_burst=3, global_refill=10.0)
+    for source in addresses(3):
+        door.wrong_guesses(1, source=source)
+    door.clock.advance(25_000)  # two and a half failures earned back: two guesses
+    for source in addresses(2, start=3):
+        door.wrong_guesses(1, source=source)
+    assert refused(door.connect(A)[1]).retry_after_ms == 5000  # the half is still owed
+    door.clock.advance(3_600_000)  # a quiet hour refills the burst, not more
+    for source in addresses(3, start=5):
+        door.wrong_guesses(1, source=source)
+    assert isinstance(door.connect(A)[1], Refuse)
+
+
+def test_successes_do_not_spend_the_budget() -> None:
+    door = Door(global_burst=2)
+    for source in addresses(50):
+        conn = door.running(source)
+        door.admission.pake_done(conn, PakeOutcome.SUCCESS)
+        door.admission.gone(conn)
+    door.wrong_guesses(2, source=A)
+    assert isinstance(door.connect(B)[1], Refuse)
+
+
+def test_pakes_at_once_from_many_addresses_get_no_more_guesses_than_the_budget() -> None:
+    # Connections from many addresses all pass the budget before any of them has failed: the
+    # relay runs at most as many PAKEs at once as the budget has failures left.
+    door = Door(global_burst=3)
+    sources = addresses(8)
+    running = [door.running(source) for source in sources[:3]]
+    held = [door.held(source) for source in sources[3:]]
+    assert door.admission.waiting() == 5
+    lines, wakes = door.admission.pake_done(running[0], PakeOutcome.SUCCESS)
+    assert (lines, wakes) == ([], [(held[0], Admit())])  # a success leaves the budget whole
+    _, wakes = door.admission.pake_done(running[1], PakeOutcome.FAILURE)
+    assert wakes == []  # two failures left, two PAKEs running: no turn for anyone
+    _, wakes = door.admission.pake_done(running[2], PakeOutcome.FAILURE)
+    assert wakes == []
+    _, wakes = door.admission.pake_done(held[0], PakeOutcome.FAILURE)
+    # The budget is spent: every held connection's turn brings a refusal, one line for all.
+    assert wakes == [
+        (held[1], over_budget(held[1], 60, logged=True)),
+        *[(conn, over_budget(conn, 60, logged=False)) for conn in held[2:]],
+    ]
+    assert door.admission.waiting() == 0
+    for conn in running + held:
+        door.admission.gone(conn)
+    assert_nothing_left(door)
+
+
+def test_a_connection_accepted_before_the_budget_ran_out_is_refused_at_its_first_bytes(
+    door: Door,
+) -> None:
+    early = door.admitted(A)
+    for source in addresses(30):
+        door.wrong_guesses(1, source=source)
+    assert door.admission.ready_for_pake(early) == over_budget(early, 60, logged=True)
+    assert not door.admission.has_pake_slot(early)
+
+
+def test_budget_refusals_from_many_addresses_share_one_log_line_per_window() -> None:
+    door = Door(global_burst=1, global_refill=3600.0)
+    door.wrong_guesses(1, source=B)
+    decisions = [door.connect(source) for source in addresses(100)]
+    logged = [refused(d).log for _, d in decisions if refused(d).log is not None]
+    assert logged == [
+        f"refused {decisions[0][0]}: too many failed logins relay-wide, retry in 3600 s"
+    ]
+    door.clock.advance(10_000)
+    conn, decision = door.connect(A)
+    assert refused(decision).log == (
+        f"refused {conn}: too many failed logins relay-wide, retry in 3590 s "
+        "(99 more refused since)"
+    )
+
+
+def test_an_address_throttled_on_its_own_is_told_so_while_the_budget_is_spent() -> None:
+    door = Door(free_failures=1, global_burst=2)
+    door.wrong_guesses(2, source=A)  # the second failure throttles A for 1 s, and spends all
+    conn, decision = door.connect(A)
+    assert decision == throttled(conn, 1, logged=True)
+    assert refused(door.connect(B)[1]).text.startswith("Too many wrong passwords on this relay")
+
+
 # -- a connection opened before its address was throttled ------------------------------------
 
 
@@ -385,7 +614,7 @@ def test_a_connection_opened_before_the_throttle_is_refused_when_it_asks_for_its
     # A PAKE turn is free (nothing runs from A), so only the throttle stands in the way.
     assert door.admission.ready_for_pake(early) == throttled(early, 1, logged=True)
     assert not door.admission.has_pake_slot(early)
-    assert door.admission.gone(early) == (None, [])
+    assert door.admission.gone(early) == ([], [])
     assert door.failures() == 6
     assert_nothing_left(door)
 
@@ -422,8 +651,8 @@ def test_held_connections_are_refused_when_woken_into_a_throttled_address(
     door.wrong_guesses(5)  # the free failures are spent: one PAKE at a time
     ahead = door.running()
     first, second = door.held(), door.held()
-    log, wakes = end(door, ahead)  # the sixth wrong guess: the address must wait 1 s
-    assert log == f"login refused from {ahead}: {why} (6 recent failures)"
+    lines, wakes = end(door, ahead)  # the sixth wrong guess: the address must wait 1 s
+    assert lines == [f"login refused from {ahead}: {why} (6 recent failures)"]
     # Their turn came, but it brings no guess; one log line for both.
     assert wakes == [
         (first, throttled(first, 1, logged=True)),
@@ -432,9 +661,77 @@ def test_held_connections_are_refused_when_woken_into_a_throttled_address(
     assert door.admission.waiting() == 0
     assert not door.admission.has_pake_slot(first)
     for conn in (first, second, ahead):
-        assert door.admission.gone(conn) == (None, [])
+        assert door.admission.gone(conn) == ([], [])
     assert door.failures() == 6
     assert_nothing_left(door)
+
+
+# -- failed-login log lines -------------------------------------------------------------------
+
+
+def fail(door: Door, source: str) -> tuple[str, list[str]]:
+    """One failed login from ``source``; the connection and the lines to log."""
+    conn = door.running(source)
+    lines, _ = door.admission.pake_done(conn, PakeOutcome.FAILURE)
+    assert door.admission.gone(conn) == ([], [])
+    return conn, lines
+
+
+def wrong(conn: str, failures: int) -> str:
+    return f"login refused from {conn}: wrong password ({failures} recent failures)"
+
+
+def test_failures_from_a_few_addresses_are_logged_one_by_one(door: Door) -> None:
+    logged = []
+    for source, failures in [(A, 1), (B, 1), (A, 2), ("10.0.0.3", 1), (A, 3), (B, 2)]:
+        conn, lines = fail(door, source)
+        assert lines == [wrong(conn, failures)]
+        logged += lines
+        door.clock.advance(1000)
+    assert len(logged) == 6
+
+
+def test_failures_from_many_addresses_are_summed_up_once_per_window(door: Door) -> None:
+    sources = addresses(20)
+    logged = []
+    for source in sources:  # twenty addresses, one guess each, within two seconds
+        logged += fail(door, source)[1]
+        door.clock.advance(100)
+    # The first three addresses are logged as before; the others are counted.
+    assert logged == [
+        wrong(f"{source}:{40001 + index}", 1) for index, source in enumerate(sources[:3])
+    ]
+    door.clock.advance(8000)  # ten seconds since the first failure: the window is over
+    conn, lines = fail(door, A)
+    assert lines == [
+        "17 more failed logins from 17 other addresses in the last 10 s; "
+        "relay-wide budget at 10 of 30",
+        wrong(conn, 1),  # the first of a new window
+    ]
+
+
+def test_an_address_logged_one_by_one_stays_so_for_the_window(door: Door) -> None:
+    for source in addresses(3):
+        fail(door, source)
+    for source in addresses(5, start=3):
+        assert fail(door, source)[1] == []
+    conn, lines = fail(door, addresses(1)[0])  # one of the first three: still its own line
+    assert lines == [wrong(conn, 2)]
+
+
+def test_the_summary_comes_with_the_next_connection_that_closes(door: Door) -> None:
+    for source in addresses(6):
+        fail(door, source)
+    idle = door.admitted(A)
+    door.clock.advance(9999)
+    assert door.admission.gone(idle) == ([], [])  # the window is not over yet
+    door.clock.advance(20_001)
+    lines, _ = door.admission.gone(door.admitted(B))  # never spoke: but the window is over
+    assert lines == [
+        "3 more failed logins from 3 other addresses in the last 30 s; "
+        "relay-wide budget at 24 of 30"
+    ]
+    assert door.admission.gone(door.admitted(B)) == ([], [])  # said once
 
 
 # -- refusal log lines ------------------------------------------------------------------------
@@ -489,35 +786,40 @@ def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> N
 
 
 def test_busy_refusal_lines_are_logged_once_per_address_per_window() -> None:
-    # Holding its share of handshake slots costs a client nothing but idle sockets; the next
-    # knocks from its address must not cost the relay a log line each.
+    # Holding its share of handshake slots costs a client nothing but stalled sockets; the
+    # next knocks from its address must not cost the relay a log line each.
     door = Door(max_handshakes=64, max_handshakes_per_source=1)
-    door.admitted(A)
-    (first, decision), *rest = [door.connect(A) for _ in range(3)]
+    door.running(A)
+    knocks = [door.admitted(A) for _ in range(3)]
+    decision = door.admission.ready_for_pake(knocks[0])
     assert isinstance(decision, Refuse) and decision.code is Reason.BUSY
-    assert decision.log == f"refused {first}: busy (1 handshakes in progress from {A})"
-    assert [refused(d).log for _, d in rest] == [None, None]
+    assert decision.log == f"refused {knocks[0]}: busy (1 handshakes in progress from {A})"
+    assert [refused(door.admission.ready_for_pake(c)).log for c in knocks[1:]] == [None, None]
     door.clock.advance(10_000)
-    conn, decision = door.connect(A)
-    assert refused(decision).log == (
+    conn = door.admitted(A)
+    assert refused(door.admission.ready_for_pake(conn)).log == (
         f"refused {conn}: busy (1 handshakes in progress from {A}) (2 more refused since)"
     )
 
 
 def test_relay_wide_busy_lines_are_logged_once_per_refused_address_per_window() -> None:
     door = Door(max_handshakes=1)
-    door.admitted(A)
-    conn, decision = door.connect(B)
-    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
-    assert refused(door.connect(B)[1]).log is None
-    conn, decision = door.connect("10.0.0.3")
-    assert refused(decision).log == f"refused {conn}: busy (1 handshakes in progress)"
+    door.running(A)
+    conn = door.admitted(B)
+    assert refused(door.admission.ready_for_pake(conn)).log == (
+        f"refused {conn}: busy (1 handshakes in progress)"
+    )
+    assert refused(door.admission.ready_for_pake(door.admitted(B))).log is None
+    conn = door.admitted("10.0.0.3")
+    assert refused(door.admission.ready_for_pake(conn)).log == (
+        f"refused {conn}: busy (1 handshakes in progress)"
+    )
 
 
 def test_a_busy_line_does_not_hide_the_first_throttle_line() -> None:
     door = Door(max_handshakes_per_source=1, free_failures=0)
     guesser = door.running(A)
-    assert refused(door.connect(A)[1]).log is not None  # busy, logged
+    assert refused(door.admission.ready_for_pake(door.admitted(A))).log is not None  # busy
     door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # throttled now
     door.admission.gone(guesser)
     conn, decision = door.connect(A)

@@ -135,13 +135,49 @@ def test_a_password_guesser_is_throttled_before_any_pake_work(
     refusals = [line for line in lines if "too many attempts" in line]
     assert 1 <= len(refusals) <= 2, refusals
     assert "retry in 4 s" in refusals[0]
-    # Even the right password waits out the block from that address; afterwards it works
-    # and clears the record.
+    # Even the right password waits out the block from that address; afterwards it works,
+    # and erases none of the address's failures (a guesser may share it).
     blocked = relays.client("carol")
     assert blocked.wait_type(proto.Refused).code is Reason.TOO_MANY_ATTEMPTS
     clock.advance(5.0)
     relays.member("carol")
-    assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 0
+    assert relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 6
+
+
+def test_guessers_from_many_addresses_share_the_relay_wide_budget(
+    relays, wrong_keys, monkeypatch, caplog
+) -> None:
+    # 127.0.0.2, 127.0.0.3 … are all loopback on Linux: forty "machines", one guess each, so
+    # that no address ever comes near its own five free failures.
+    caplog.set_level("INFO", logger="socketchat.relay")
+    clock = ManualClock()  # frozen: the budget earns nothing back during the test
+    monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
+    _CountingSpake2.runs = 0
+    relays.start(clock=clock, login_global_burst=10, login_global_refill=60.0)
+    outcomes = []
+    for host in range(2, 42):
+        guesser = relays.client("mallory", wrong_keys, source=f"127.0.0.{host}")
+        outcome = guesser.wait_for(
+            lambda e: isinstance(e, proto.AuthenticationFailed | proto.Refused)
+        )
+        outcomes.append(outcome)
+        guesser.close()
+    failed = [o for o in outcomes if isinstance(o, proto.AuthenticationFailed)]
+    assert len(failed) == 10 and outcomes[:10] == failed
+    assert all(
+        isinstance(o, proto.Refused)
+        and o.code is Reason.TOO_MANY_ATTEMPTS
+        and o.retry_after_ms == 60_000
+        for o in outcomes[10:]
+    )
+    assert _CountingSpake2.runs == 10  # no PAKE ran for any refused attempt
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    assert len([line for line in lines if "relay-wide" in line]) == 1
+    # The right password from an address that never failed waits too, until one is earned back.
+    early = relays.client("carol", source="127.0.0.99")
+    assert early.wait_type(proto.Refused).code is Reason.TOO_MANY_ATTEMPTS
+    clock.advance(60.0)
+    relays.client("carol", source="127.0.0.99").join()
 
 
 def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard(
@@ -153,7 +189,7 @@ def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard
     clock = ManualClock()  # frozen: the backoff cannot expire during the test
     relay = relays.start(clock=clock, login_free_failures=5, login_base_delay=4.0)
     with raw(relays.port) as early:
-        wait_until(lambda: relay.stats().handshakes == 1, what="the early connection accepted")
+        wait_until(lambda: relay.stats().silent == 1, what="the early connection accepted")
         for _ in range(6):
             guesser = relays.client("mallory", wrong_keys)
             guesser.wait_type(proto.AuthenticationFailed)
@@ -191,7 +227,7 @@ def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_k
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
     relay = relays.start(
-        handshake_timeout=1.0, max_handshakes=256, max_handshakes_per_source=256
+        pre_hello_timeout=0.5, max_silent=256, max_silent_per_source=256
     )  # all 200 come from 127.0.0.1
     alice, bob = relays.member("alice"), relays.member("bob")
     silent = [raw(relays.port) for _ in range(200)]
@@ -207,16 +243,74 @@ def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
         for sock in silent:
             sock.close()
     wait_until(lambda: relay.stats().connections == 2, what="only the members left")
-    assert relay.stats().handshakes == 0
+    assert (relay.stats().silent, relay.stats().handshakes) == (0, 0)
     conversation_goes_on(bob, alice, "quiet again")
+
+
+def silent_from(port: int, source: str) -> socket.socket:
+    """A connection from ``source`` (127.0.0.2 … are loopback too) that sends nothing."""
+    return socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+
+
+def test_silent_connections_from_many_addresses_do_not_keep_a_member_out(relays) -> None:
+    # Sixteen idle sockets from each of five addresses: with a handshake slot each they held
+    # all 64 slots for the whole deadline. They hold none until they speak.
+    relay = relays.start()  # the product's limits
+    silent = [silent_from(relays.port, f"127.0.0.{2 + i // 16}") for i in range(80)]
+    try:
+        wait_until(lambda: relay.stats().silent == 80, what="80 silent connections")
+        started = time.monotonic()
+        relays.member("alice")
+        assert time.monotonic() - started < 2.0  # at once, not after the 5 s pre-hello deadline
+        assert relay.stats().handshakes == 0 and relay.stats().silent == 80
+    finally:
+        for sock in silent:
+            sock.close()
+    wait_until(lambda: relay.stats().silent == 0, what="the silent ones gone")
+
+
+def test_the_oldest_silent_connection_is_dropped_to_make_room(relays) -> None:
+    relay = relays.start(max_silent=4)
+    silent = [silent_from(relays.port, f"127.0.0.{2 + i}") for i in range(4)]
+    try:
+        wait_until(lambda: relay.stats().silent == 4, what="4 silent connections")
+        relays.member("alice")  # connecting made room: the oldest was dropped
+        (body,) = split_frames(read_to_eof(silent[0]))
+        assert Refusal.decode(body[1:]).code is Reason.BUSY
+        assert relay.stats().silent == 3
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def test_an_address_may_hold_only_so_many_silent_connections(relays) -> None:
+    relay = relays.start(max_silent_per_source=2)
+    silent = [silent_from(relays.port, "127.0.0.2") for _ in range(2)]
+    try:
+        wait_until(lambda: relay.stats().silent == 2)
+        with silent_from(relays.port, "127.0.0.2") as extra:
+            (body,) = split_frames(read_to_eof(extra))
+        refusal = Refusal.decode(body[1:])
+        assert refusal.code is Reason.BUSY and "your address" in refusal.text
+        relays.member("alice")  # another address is not affected
+    finally:
+        for sock in silent:
+            sock.close()
+
+
+def stalled(port: int) -> socket.socket:
+    """A connection that has started a handshake (a frame's first byte) and stalls."""
+    sock = raw(port)
+    sock.sendall(b"\x00")
+    return sock
 
 
 def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
     relay = relays.start(max_handshakes=3)
-    held = [raw(relays.port) for _ in range(3)]
+    held = [stalled(relays.port) for _ in range(3)]
     try:
         wait_until(lambda: relay.stats().handshakes == 3)
-        with raw(relays.port) as extra:
+        with stalled(relays.port) as extra:
             (body,) = split_frames(read_to_eof(extra))
         assert Refusal.decode(body[1:]).code is Reason.BUSY
     finally:
@@ -228,10 +322,10 @@ def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
 
 def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
     relay = relays.start(max_handshakes=64, max_handshakes_per_source=4)
-    held = [raw(relays.port) for _ in range(4)]
+    held = [stalled(relays.port) for _ in range(4)]
     try:
         wait_until(lambda: relay.stats().handshakes == 4)
-        with raw(relays.port) as extra:
+        with stalled(relays.port) as extra:
             (body,) = split_frames(read_to_eof(extra))
         refusal = Refusal.decode(body[1:])
         assert refusal.code is Reason.BUSY
