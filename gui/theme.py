@@ -118,6 +118,9 @@ def apply_theme(root: tk.Tk, *, dark: bool = False, zoom: int = 0) -> Palette:
     # foreground does not reach ttk labels (checked with sv-ttk 2.6.1 on Tk 8.6.13).
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
+    # sv-ttk recolours plain Tk widgets (tk_setPalette) when ttk announces a theme or style
+    # change, at idle time: let that happen now, so the palette's colours given afterwards win.
+    root.update_idletasks()
     root.configure(background=style.lookup("TFrame", "background") or palette.background)
     # Plain Tk widgets made from now on (menus, list boxes, tooltips) start in these colours.
     for pattern, value in (
