@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TypeAlias
 
 from crypto.kdf import RoomKeys
+from gui import focusring
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.dialogs import ask
@@ -84,6 +85,7 @@ class App:
         self.theme = tk.StringVar(root, self.settings.theme)
         self.zoom = clamp_zoom(self.settings.zoom)
         self.palette: Palette = apply_theme(root, dark=self._dark(), zoom=self.zoom)
+        focusring.install(root)
         self.icons = set_app_icon(root)
         self._logo = self._load_logo()
         self.notifications = notifications or DesktopNotifications()

@@ -12,6 +12,7 @@ italic siblings); the rest of the window keeps its size.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tkinter as tk
 from dataclasses import dataclass
@@ -118,9 +119,12 @@ def apply_theme(root: tk.Tk, *, dark: bool = False, zoom: int = 0) -> Palette:
     # foreground does not reach ttk labels (checked with sv-ttk 2.6.1 on Tk 8.6.13).
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
-    # sv-ttk recolours plain Tk widgets (tk_setPalette) when ttk announces a theme or style
-    # change, at idle time: let that happen now, so the palette's colours given afterwards win.
-    root.update_idletasks()
+    # sv-ttk colours the ttk root style and recolours plain Tk widgets (tk_setPalette, which
+    # changes every colour still at Tk's default) when ttk announces a theme change, some time
+    # later. Do it now, so the palette's colours given from here on are not taken for defaults
+    # and overwritten (measured: a message list drawn in #ffffff came out #fafafa).
+    with contextlib.suppress(tk.TclError):  # no sv-ttk, or a version without the procedure
+        root.tk.call("configure_colors")
     root.configure(background=style.lookup("TFrame", "background") or palette.background)
     # Plain Tk widgets made from now on (menus, list boxes, tooltips) start in these colours.
     for pattern, value in (

@@ -111,7 +111,8 @@ def start(folder: Path) -> Daemon:
         config = folder / "dunstrc"
         config.write_text(
             "[global]\nfont = DejaVu Sans 10\norigin = top-right\noffset = 16x16\n"
-            'frame_width = 1\nframe_color = "#8a8a8a"\nbackground = "#ffffff"\n'
+            "frame_width = 1\nshow_indicators = no\n"
+            'frame_color = "#8a8a8a"\nbackground = "#ffffff"\n'
             'foreground = "#1c1c1c"\nwidth = 360\nicon_position = left\nmax_icon_size = 48\n'
             'format = "<b>%s</b>\\n%b"\n'
             '[urgency_normal]\nbackground = "#ffffff"\nforeground = "#1c1c1c"\n'
