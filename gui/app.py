@@ -158,6 +158,8 @@ class App:
     def change_zoom(self, steps: int | None) -> str:
         """Ctrl+plus / Ctrl+minus (``steps`` ±1) and Ctrl+0 (``None``: back to 100 %)."""
         zoom = 0 if steps is None else self.zoom + steps
+        if self.chat is not None:
+            self.chat.messages.hold_pin()
         self.zoom = set_zoom(self.root, zoom)
         if self.chat is not None:
             self.chat.messages.update_wrap_width()

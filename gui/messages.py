@@ -178,6 +178,7 @@ class MessageList(ttk.Frame):
         self._tooltip_label: tk.Label | None = None
         self._pressed_link: tuple[str, str] | None = None
         self._pinned = True  # showing the newest message: stays so through resizes
+        self._holding_pin = False  # a zoom is being laid out: scrolling reports say nothing
         self.text.bind("<Button-3>", self._show_menu)
         self.text.bind("<Shift-F10>", self._show_menu_key)
         self.text.bind("<Menu>", self._show_menu_key)
@@ -656,11 +657,25 @@ class MessageList(ttk.Frame):
 
     def _on_configure(self, event: tk.Event) -> None:
         self.update_wrap_width(event.width)
-        if self._pinned:
+        if self._pinned or self._holding_pin:
             # A resize keeps the top line where it was; the newest message would slide out of
             # view (and the list would stop following). Show it again once laid out, whatever
             # the relayout reports in between.
             self.after_idle(self.text.see, "end")
+
+    def hold_pin(self) -> None:
+        """Call just before the fonts change (zoom): if the newest message is in view, it
+        stays in view once the list is laid out again with the new fonts."""
+        if not (self._pinned or self.at_end()):
+            return
+        self._pinned = self._holding_pin = True
+        self.after(0, self._release_pin)
+
+    def _release_pin(self) -> None:
+        self.update_idletasks()  # the relayout with the new fonts
+        self.text.see("end")
+        self._holding_pin = False
+        self._pinned = True
 
     def update_wrap_width(self, width: int | None = None) -> None:
         """Keep bodies at a readable width: a right margin grows with the window past
@@ -733,7 +748,8 @@ class MessageList(ttk.Frame):
         at_end = float(last) >= 0.999
         if self.unseen and at_end:
             self._clear_unseen()
-        self._pinned = at_end
+        if not self._holding_pin:
+            self._pinned = at_end
 
     def _trim(self) -> None:
         lines = int(self.text.index("end-1c").split(".")[0])

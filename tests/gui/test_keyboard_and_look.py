@@ -340,6 +340,23 @@ def test_view_stays_pinned_to_the_newest_message_when_the_window_shrinks(chat, r
     assert chat.messages.unseen == 0
 
 
+def test_zooming_keeps_the_newest_message_in_view(root, tmp_path):
+    app = make_app(root, tmp_path)
+    chat = joined(app)
+    fill(chat, 60)
+    assert chat.messages.at_end()
+    for _ in range(4):
+        app.change_zoom(1)
+    pump_until(root, lambda: not chat.messages._holding_pin, what="the zoom's relayout")
+    root.update()
+    assert chat.messages.at_end()
+    chat.handle(received("bob", "after the zoom"))
+    chat.flush()
+    root.update()
+    assert chat.messages.at_end() and chat.messages.unseen == 0
+    app.close()
+
+
 def test_scrolled_up_stays_where_it_was_through_a_resize(chat, root):
     fill(chat, 80)
     chat.messages.scroll_to_top()
