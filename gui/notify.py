@@ -87,7 +87,7 @@ class DesktopNotifications:
             return True
         try:
             import desktop_notifier  # noqa: F401
-        except ImportError:
+        except Exception:  # not installed, or broken in a bundle: no notifications, no crash
             return False
         return True
 
@@ -185,6 +185,9 @@ class DesktopNotifications:
             log.warning("desktop notification not shown", exc_info=True)
 
     async def _send_with_library(self, title: str, body: str) -> None:
+        # desktop-notifier finds its default icon through importlib.resources by package name,
+        # which PyInstaller cannot see: importing the package here makes the bundle carry it.
+        import desktop_notifier.resources  # noqa: F401
         from desktop_notifier import DesktopNotifier, Icon
 
         if self._notifier is None:
