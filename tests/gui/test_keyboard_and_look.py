@@ -442,3 +442,45 @@ def test_ttk_buttons_get_a_visible_focus_ring_in_both_themes(root):
         ring = focusring.ring_for(chat.mute_button)
         assert ring is not None and ring.cget("background") == palette.accent
         chat.destroy()
+
+
+def test_ask_waits_for_the_answer_and_escape_means_no(root):
+    from gui.dialogs import ask
+
+    apply_theme(root)
+    answers = []
+
+    def press_later(sequence: str) -> None:
+        def go() -> None:
+            dialog = next(w for w in root.winfo_children() if isinstance(w, ConfirmDialog))
+            dialog.focus_force()
+            root.update()
+            (root.focus_get() or dialog).event_generate(sequence)
+
+        root.after(200, go)
+
+    press_later("<Escape>")
+    answers.append(ask(root, title="t", heading="h", text="x", confirm="Close the room"))
+    press_later("<Return>")  # Cancel has the focus
+    answers.append(ask(root, title="t", heading="h", text="x", confirm="Close the room"))
+    assert answers == [False, False]
+
+
+def test_view_menu_switches_theme_and_zoom(root, tmp_path):
+    app = make_app(root, tmp_path)
+    chat = joined(app)
+    menu = app.view_menu
+    assert menu is not None
+    labels = [
+        menu.entrycget(i, "label")
+        for i in range(menu.index("end") + 1)
+        if menu.type(i) != "separator"
+    ]
+    assert labels[:3] == ["Theme: follow the system", "Theme: light", "Theme: dark"]
+    menu.invoke(labels.index("Theme: dark"))
+    assert app.palette is DARK and load_settings(tmp_path).theme == "dark"
+    menu.invoke(menu.index("Zoom in"))
+    assert load_settings(tmp_path).zoom == 1
+    menu.invoke(menu.index("Mute this room"))
+    assert chat.muted.get() is True
+    app.close()
