@@ -212,9 +212,60 @@ def run_desktop_app() -> int:
     ``SOCKETCHAT_SELFTEST=1`` runs the packaging self-test instead, and ``=crash`` a deliberate
     crash that shows the crash report (``gui/selftest.py``).
     """
+    problem = tk_missing()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_UNAVAILABLE
     from gui.crash import run_guarded
 
     return run_guarded(_start_gui)
+
+
+def tk_missing() -> str | None:
+    """None if tkinter imports; else one sentence saying how to install Tk on this system.
+
+    A Python built without Tk (Debian and Ubuntu ship it separately; pyenv and some Windows
+    installers can leave it out) would otherwise fail inside the app with a crash report.
+    """
+    try:
+        import tkinter  # noqa: F401 - only whether it imports
+    except ImportError:
+        return (
+            "SocketChat: this Python has no Tk (tkinter), which the desktop app needs; "
+            f"{_tk_install_hint()} (the headless commands work without it: see --help)."
+        )
+    return None
+
+
+def _tk_install_hint(platform: str | None = None, os_release: str | None = None) -> str:
+    """How to install Tk here, as the end of a sentence."""
+    platform = platform or sys.platform
+    if platform == "win32":
+        return (
+            'reinstall Python from python.org with "tcl/tk and IDLE" ticked '
+            "(Modify in the installer keeps everything else)"
+        )
+    if platform == "darwin":
+        return "install it with `brew install python-tk` (Homebrew)"
+    if os_release is None:
+        try:
+            with open("/etc/os-release", encoding="utf-8") as handle:
+                os_release = handle.read()
+        except OSError:
+            os_release = ""
+    ids = " ".join(
+        line.split("=", 1)[1].strip().strip('"').lower()
+        for line in os_release.splitlines()
+        if line.startswith(("ID=", "ID_LIKE="))
+    ).split()
+    if any(name in ids for name in ("fedora", "rhel", "centos")):
+        return "install it with `sudo dnf install python3-tkinter`"
+    if any(name in ids for name in ("debian", "ubuntu")):
+        return "install it with `sudo apt install python3-tk`"
+    return (
+        "install it with `sudo apt install python3-tk` (Debian, Ubuntu) or "
+        "`sudo dnf install python3-tkinter` (Fedora)"
+    )
 
 
 def _start_gui() -> int:

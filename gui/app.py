@@ -9,18 +9,21 @@ relay and any room being started, then destroys the root: no thread is left behi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import signal
 import sys
 import threading
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
-from tkinter import messagebox
 from typing import TypeAlias
 
 from crypto.kdf import RoomKeys
+from gui import focusring
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
+from gui.dialogs import ask
 from gui.errors import failure_text, host_error_text
 from gui.host import HostDialog, HostRequest, InvitePanel
 from gui.hosting import (
@@ -32,9 +35,12 @@ from gui.hosting import (
 )
 from gui.icon import set_app_icon
 from gui.login import LoginRequest, LoginView
+from gui.notify import DesktopNotifications
 from gui.pump import EventPump
-from gui.settings import Settings, load_settings, save_settings
-from gui.theme import apply_theme
+from gui.screen import place_within
+from gui.settings import THEMES, load_settings, room_key, save_settings
+from gui.system_theme import system_prefers_dark
+from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
 from net import client as ce
 from net.client import ChatClient, PendingMessage
 from net.relay import RelayThread
@@ -53,7 +59,9 @@ class App:
     """Build on a fresh ``tk.Tk`` root, then run ``root.mainloop()``.
 
     ``settings_dir`` and ``kdf_cost`` exist for tests (a temporary folder, a cheap scrypt).
-    ``confirm`` asks yes/no questions (tests replace it).
+    ``confirm`` asks yes/no questions (tests replace it); ``notifications`` sends desktop
+    notifications (tests pass one with a recording sender); ``system_dark`` says whether the
+    system prefers dark (default: ask it, ``gui/system_theme.py``).
     """
 
     def __init__(
@@ -65,17 +73,31 @@ class App:
         kdf_cost: int | None = None,
         bind_host: str = "0.0.0.0",  # noqa: S104
         confirm: Callable[[str, str], bool] | None = None,
+        notifications: DesktopNotifications | None = None,
+        system_dark: Callable[[], bool | None] = system_prefers_dark,
+        is_focused: Callable[[], bool] | None = None,
     ) -> None:
         self.root = root
         # This device's identity (created on first start) and what it remembers about relays
         # and members. A damaged identity file is reported at start, never replaced silently.
         self.identity = ce.load_identity(data_dir)
         self.trust = ce.open_trust(data_dir)
-        self.palette = apply_theme(root)
-        self.icons = set_app_icon(root)
-        self._logo = self._load_logo()
         self.settings_dir = settings_dir
         self.settings = load_settings(settings_dir)
+        self._system_dark = system_dark() if self.settings.theme == "system" else None
+        self._system_dark_asked = self.settings.theme == "system"
+        self._system_dark_reader = system_dark
+        self.theme = tk.StringVar(root, self.settings.theme)
+        self.zoom = clamp_zoom(self.settings.zoom)
+        self.palette: Palette = apply_theme(root, dark=self._dark(), zoom=self.zoom)
+        focusring.install(root)
+        self.icons = set_app_icon(root)
+        self._logo = self._load_logo()
+        self.notifications = notifications or DesktopNotifications()
+        self._is_focused = is_focused
+        self.muted = tk.BooleanVar(root, False)
+        self.muted.trace_add("write", self._muted_changed)
+        self.view_menu: tk.Menu | None = None
         self.kdf_cost = kdf_cost
         self.bind_host = bind_host
         self.confirm = confirm or self._ask_yes_no
@@ -97,8 +119,115 @@ class App:
         root.protocol("WM_DELETE_WINDOW", self.request_close)
         root.columnconfigure(0, weight=1)
         root.rowconfigure(0, weight=1)
+        for sequence in ("<Control-plus>", "<Control-equal>", "<Control-KP_Add>"):
+            root.bind(sequence, lambda _e: self.change_zoom(1))
+        for sequence in ("<Control-minus>", "<Control-KP_Subtract>"):
+            root.bind(sequence, lambda _e: self.change_zoom(-1))
+        for sequence in ("<Control-Key-0>", "<Control-KP_0>", "<Control-KP_Insert>"):
+            root.bind(sequence, lambda _e: self.change_zoom(None))
         self.show_login()
         self.pump.start()
+
+    # -- look ---------------------------------------------------------------------------
+
+    def _dark(self) -> bool:
+        theme = self.theme.get()
+        if theme == "system":
+            if not self._system_dark_asked:
+                self._system_dark = self._system_dark_reader()
+                self._system_dark_asked = True
+            return bool(self._system_dark)
+        return theme == "dark"
+
+    def set_theme(self, theme: str) -> None:
+        """View → Theme: "system", "light" or "dark"; every window follows, and it is
+        remembered."""
+        if theme not in THEMES:
+            raise ValueError(f"unknown theme {theme!r}")
+        self.theme.set(theme)
+        self.palette = apply_theme(self.root, dark=self._dark(), zoom=self.zoom)
+        if self.chat is not None:
+            self.chat.apply_palette(self.palette)
+        if self.view_menu is not None:
+            self._colour_menu(self.view_menu)
+        if self.login is not None:  # its coloured labels were made with the old palette
+            self.login.destroy()
+            self.login = None
+            self.show_login()
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.destroy()
+            self.invite = None
+            self.show_invite()
+        self._save(theme=theme)
+
+    def change_zoom(self, steps: int | None) -> str:
+        """Ctrl+plus / Ctrl+minus (``steps`` ±1) and Ctrl+0 (``None``: back to 100 %)."""
+        zoom = 0 if steps is None else self.zoom + steps
+        if self.chat is not None:
+            self.chat.messages.hold_pin()
+        self.zoom = set_zoom(self.root, zoom)
+        if self.chat is not None:
+            self.chat.messages.update_wrap_width()
+        self._save(zoom=self.zoom)
+        return "break"
+
+    def _build_view_menu(self, master: tk.Misc) -> tk.Menu:
+        menu = tk.Menu(master, tearoff=False)
+        for value, label in (
+            ("system", "Theme: follow the system"),
+            ("light", "Theme: light"),
+            ("dark", "Theme: dark"),
+        ):
+            menu.add_radiobutton(
+                label=label,
+                value=value,
+                variable=self.theme,
+                command=functools.partial(self.set_theme, value),
+            )
+        menu.add_separator()
+        menu.add_command(label="Zoom in", accelerator="Ctrl++", command=lambda: self.change_zoom(1))
+        menu.add_command(
+            label="Zoom out", accelerator="Ctrl+-", command=lambda: self.change_zoom(-1)
+        )
+        menu.add_command(
+            label="Actual size", accelerator="Ctrl+0", command=lambda: self.change_zoom(None)
+        )
+        menu.add_separator()
+        menu.add_checkbutton(label="Mute this room", variable=self.muted)
+        menu.add_checkbutton(label="Sound for new messages", variable=self.sound)
+        self._colour_menu(menu)
+        self.view_menu = menu
+        return menu
+
+    def _colour_menu(self, menu: tk.Menu) -> None:
+        p = self.palette
+        menu.configure(
+            background=p.surface,
+            foreground=p.text,
+            activebackground=p.selection,
+            activeforeground=p.text,
+            disabledforeground=p.muted,
+            selectcolor=p.text,
+        )
+
+    def _room_key(self) -> str | None:
+        request = self.request
+        if request is None:
+            return None
+        return room_key("your room" if self.hosting else request.host, request.port)
+
+    def _muted_changed(self, *_args: object) -> None:
+        key = self._room_key()
+        if key is None or self.chat is None:
+            return
+        rooms = [room for room in self.settings.muted_rooms if room != key]
+        if self.muted.get():
+            rooms.append(key)
+        self._save(muted_rooms=tuple(rooms[-200:]))
+
+    def _save(self, **changes: object) -> None:
+        self.settings = dataclasses.replace(self.settings, **changes)  # type: ignore[arg-type]
+        save_settings(self.settings, self.settings_dir)
 
     # -- views --------------------------------------------------------------------------
 
@@ -130,6 +259,8 @@ class App:
         if self.login is not None:
             self.login.destroy()
             self.login = None
+        self.chat = None  # the mute switch's trace must not save while it is set below
+        self.muted.set(self._room_key() in self.settings.muted_rooms)
         self.chat = ChatWindow(
             self.root,
             room=room,
@@ -141,10 +272,15 @@ class App:
             palette=self.palette,
             sound=self.sound,
             on_invite=self.show_invite if self.hosting else None,
+            notify=self.notifications.show,
+            muted=self.muted,
+            view_menu=self._build_view_menu,
+            is_focused=self._is_focused,
         )
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
-        self.root.geometry(f"{_CHAT_SIZE[0]}x{_CHAT_SIZE[1]}")
+        # Never off-screen: a login window near the screen's edge would otherwise grow past it.
+        place_within(self.root, _CHAT_SIZE)
         self.chat.entry.focus_set()
         self.chat.handle(event)
         if self.hosting is not None:
@@ -317,20 +453,14 @@ class App:
         if request is None:
             return
         if self.hosting is not None:
-            self.settings = Settings(
-                host=self.settings.host,
-                port=self.settings.port,
-                username=request.username,
-                sound=self.sound.get(),
-            )
+            self._save(username=request.username, sound=self.sound.get())
         else:
-            self.settings = Settings(
+            self._save(
                 host=request.host,
                 port=request.port,
                 username=request.username,
                 sound=self.sound.get(),
             )
-        save_settings(self.settings, self.settings_dir)
 
     # -- closing ------------------------------------------------------------------------
 
@@ -358,13 +488,8 @@ class App:
         with contextlib.suppress(tk.TclError):
             self.root.withdraw()  # the window disappears at once; the rest takes a moment
         if self.chat is not None:
-            self.settings = Settings(
-                host=self.settings.host,
-                port=self.settings.port,
-                username=self.settings.username,
-                sound=self.sound.get(),
-            )
-            save_settings(self.settings, self.settings_dir)
+            self._save(sound=self.sound.get())
+        self.notifications.close()
         self._generation += 1
         if self.starter is not None:
             self.starter.cancel()  # joins the worker: whatever it produced is queued by now
@@ -402,7 +527,7 @@ class App:
         self._closers = [t for t in self._closers if t.is_alive()] + [thread]
 
     def _ask_yes_no(self, title: str, text: str) -> bool:
-        return messagebox.askyesno(title, text, parent=self.root, icon="warning")
+        return ask(self.root, title=title, heading=title, text=text, confirm="Close the room")
 
     def _load_logo(self) -> tk.PhotoImage | None:
         for image in self.icons:

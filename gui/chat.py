@@ -5,6 +5,13 @@ client event through :meth:`ChatWindow.handle` (on the Tk thread, from the pump)
 :meth:`ChatWindow.flush` once per batch. Sending goes through the ``send`` callable (the
 client's thread-safe ``send``), which returns at once; the message shows as pending until the
 relay echoes it back, and messages typed while disconnected are sent after reconnecting.
+
+While the window is not focused, a new message adds to the unread count in the title and, unless
+the room is muted, calls ``notify(title, body)`` (the app's desktop notifications,
+``gui/notify.py``); a message that mentions you (``@yourname``) always does. Keys in the compose
+box: Enter sends, Shift+Enter adds a line, Ctrl+Tab a tab, Tab / Shift+Tab move the focus on,
+PgUp / PgDn and Ctrl+Home / Ctrl+End scroll the conversation, Up in an empty box brings back the
+last message you sent (to edit and send as a new message).
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from tkinter import ttk
 from typing_extensions import assert_never
 
 from gui.errors import failure_text
+from gui.links import mentions
 from gui.messages import MessageList
-from gui.safetext import display_name
+from gui.safetext import body_pieces, display_name
 from gui.theme import PALETTE, Palette
 from net import client as ce
 from net.client import MAX_MESSAGE_BYTES, PendingMessage
@@ -27,6 +35,19 @@ _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limi
 
 SENDING = "sending…"
 WAITING = "waiting for the connection, will send after reconnecting"
+HINT = "Enter sends · Shift+Enter adds a line · ↑ in an empty box: your last message, sent as new"
+PREVIEW_CHARS = 120  # of a message, in its desktop notification
+
+Notify = Callable[[str, str], None]
+
+
+def notification_text(sender: str, text: str) -> tuple[str, str]:
+    """The title and body of a desktop notification for a message: the sender's name as the
+    chat shows it, and the start of the body on one line, escaped characters as markers."""
+    body = " ".join("".join(piece for piece, _ in body_pieces(text)).split())
+    if len(body) > PREVIEW_CHARS:
+        body = body[: PREVIEW_CHARS - 1].rstrip() + "…"
+    return display_name(sender), body
 
 
 def message_size_problem(text: str, limit: int) -> str | None:
@@ -61,6 +82,10 @@ class ChatWindow(ttk.Frame):
         on_invite: Callable[[], None] | None = None,
         is_focused: Callable[[], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        notify: Notify | None = None,
+        muted: tk.BooleanVar | None = None,
+        view_menu: Callable[[tk.Misc], tk.Menu] | None = None,
+        open_url: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(master)
         self.room = room
@@ -73,6 +98,12 @@ class ChatWindow(ttk.Frame):
         self.sound = sound if sound is not None else tk.BooleanVar(self, False)
         self._is_focused = is_focused or self._window_has_focus
         self._clock = clock
+        self._notify_desktop = notify
+        self.muted = muted if muted is not None else tk.BooleanVar(self, False)
+        self._open_url = open_url
+        self._status_before_link: str | None = None
+        self.last_sent = ""  # what Up brings back into an empty compose box
+        self.notified: list[tuple[str, str]] = []  # (title, body) handed to notify, for tests
         self.connected = True
         self.closed_for_good = False
         self.unread = 0
@@ -83,7 +114,7 @@ class ChatWindow(ttk.Frame):
         self.encryption = tk.StringVar(self, "")
         self.member_title = tk.StringVar(self, "")
         self.limit_text = tk.StringVar(self, "")
-        self._build(on_invite)
+        self._build(on_invite, view_menu)
         self.set_members(members)
         self._set_connected(True)
         self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
@@ -91,7 +122,11 @@ class ChatWindow(ttk.Frame):
 
     # -- layout -------------------------------------------------------------------------
 
-    def _build(self, on_invite: Callable[[], None] | None) -> None:
+    def _build(
+        self,
+        on_invite: Callable[[], None] | None,
+        view_menu: Callable[[tk.Misc], tk.Menu] | None,
+    ) -> None:
         self.columnconfigure(0, weight=1)
         self.rowconfigure(2, weight=1)
 
@@ -107,13 +142,21 @@ class ChatWindow(ttk.Frame):
             ttk.Button(header, text="Invite friends…", command=on_invite).grid(
                 row=0, column=2, rowspan=2, sticky="e"
             )
+        self.view_button: ttk.Menubutton | None = None
+        if view_menu is not None:
+            self.view_button = ttk.Menubutton(header, text="View")
+            self.view_button.configure(menu=view_menu(self.view_button))
+            self.view_button.grid(row=0, column=3, rowspan=2, sticky="e", padx=(8, 0))
         ttk.Separator(self).grid(row=1, column=0, sticky="ew")
 
         body = ttk.Frame(self)
         body.grid(row=2, column=0, sticky="nsew")
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
-        self.messages = MessageList(body, palette=self._palette)
+        self.messages = MessageList(
+            body, palette=self._palette, on_hover=self._show_link_target, open_url=self._open_url
+        )
+        self.messages.mention_name = self.username
         self.messages.grid(row=0, column=0, sticky="nsew")
         side = ttk.Frame(body, padding=(12, 10, 12, 10))
         side.grid(row=0, column=1, sticky="ns")
@@ -148,13 +191,15 @@ class ChatWindow(ttk.Frame):
             undo=True,
             relief="solid",
             borderwidth=1,
-            highlightthickness=1,
+            highlightthickness=2,
             highlightcolor=self._palette.accent,
-            highlightbackground="#d0d0d0",
+            highlightbackground=self._palette.border,
             background=self._palette.surface,
             foreground=self._palette.text,
             insertbackground=self._palette.text,
-            font="TkDefaultFont",
+            selectbackground=self._palette.selection,
+            selectforeground=self._palette.text,
+            font="SocketChatMessage",
             padx=8,
             pady=6,
         )
@@ -166,9 +211,8 @@ class ChatWindow(ttk.Frame):
         hint = ttk.Frame(compose)
         hint.grid(row=1, column=0, columnspan=2, sticky="ew", pady=(4, 0))
         hint.columnconfigure(0, weight=1)
-        ttk.Label(
-            hint, text="Enter sends · Shift+Enter adds a line", foreground=self._palette.muted
-        ).grid(row=0, column=0, sticky="w")
+        self.hint_label = ttk.Label(hint, text=HINT, foreground=self._palette.muted)
+        self.hint_label.grid(row=0, column=0, sticky="w")
         self.limit_label = ttk.Label(
             hint,
             textvariable=self.limit_text,
@@ -182,6 +226,15 @@ class ChatWindow(ttk.Frame):
         self.entry.bind("<Shift-Return>", self._on_shift_return)
         self.entry.bind("<Shift-KP_Enter>", self._on_shift_return)
         self.entry.bind("<<Modified>>", self._on_modified)
+        self.entry.bind("<Tab>", self._focus_next)
+        self.entry.bind("<Shift-Tab>", self._focus_prev)
+        self.entry.bind("<ISO_Left_Tab>", self._focus_prev)  # Shift+Tab on X11
+        self.entry.bind("<Control-Tab>", self._insert_tab)
+        self.entry.bind("<Prior>", lambda _e: self._scroll(self.messages.scroll_pages, -1))
+        self.entry.bind("<Next>", lambda _e: self._scroll(self.messages.scroll_pages, 1))
+        self.entry.bind("<Control-Home>", lambda _e: self._scroll(self.messages.scroll_to_top))
+        self.entry.bind("<Control-End>", lambda _e: self._scroll(self.messages.scroll_to_end))
+        self.entry.bind("<Up>", self._on_up)
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
         status.grid(row=5, column=0, sticky="ew")
@@ -190,8 +243,10 @@ class ChatWindow(ttk.Frame):
             status, textvariable=self.status, foreground=self._palette.muted
         )
         self.status_label.grid(row=0, column=0, sticky="w")
+        self.mute_button = ttk.Checkbutton(status, text="Mute this room", variable=self.muted)
+        self.mute_button.grid(row=0, column=1, sticky="e", padx=(0, 12))
         ttk.Checkbutton(status, text="Sound for new messages", variable=self.sound).grid(
-            row=0, column=1, sticky="e"
+            row=0, column=2, sticky="e"
         )
 
     # -- events from the client -----------------------------------------------------------
@@ -260,7 +315,7 @@ class ChatWindow(ttk.Frame):
             message_id=event.message_id,
         )
         if shown and not event.own and not event.from_history:
-            self._notify()
+            self._notify(event.sender, event.text)
 
     def _on_not_sent(self, event: ce.MessageNotSent) -> None:
         if self.pending.pop(event.message_id, None) is not None:
@@ -380,13 +435,23 @@ class ChatWindow(ttk.Frame):
         except (KeyError, tk.TclError):
             return False  # focus on a widget Tk cannot name (a menu being torn down)
 
-    def _notify(self) -> None:
+    def _notify(self, sender: str, text: str) -> None:
         if self._is_focused():
             return
         self.unread += 1
         self.update_title()
+        mentioned = mentions(text, self.username)
+        if self.muted.get() and not mentioned:
+            return
         if self.sound.get():
             self.bell()
+        title, body = notification_text(sender, text)
+        if mentioned:
+            title = f"{title} mentioned you"
+        self.notified.append((title, body))
+        del self.notified[:-50]
+        if self._notify_desktop is not None:
+            self._notify_desktop(title, body)
 
     def _on_focus_in(self, _event: tk.Event) -> None:
         if self.unread:
@@ -418,6 +483,7 @@ class ChatWindow(ttk.Frame):
             self._show_limit(str(error), error=True)
             return False
         self.pending[message.message_id] = text
+        self.last_sent = text
         # The id and timestamp the client gave it: the same the other members will see.
         self.messages.add_message(
             self.username,
@@ -436,6 +502,77 @@ class ChatWindow(ttk.Frame):
     def _on_return(self, _event: tk.Event) -> str:
         self.send_entry()
         return "break"
+
+    # -- keys in the compose box ------------------------------------------------------------
+
+    def _focus_next(self, _event: tk.Event) -> str:
+        target = self.entry.tk_focusNext()
+        if target is not None:
+            target.focus_set()
+        return "break"
+
+    def _focus_prev(self, _event: tk.Event) -> str:
+        target = self.entry.tk_focusPrev()
+        if target is not None:
+            target.focus_set()
+        return "break"
+
+    def _insert_tab(self, _event: tk.Event) -> str:
+        self.entry.insert("insert", "\t")
+        return "break"
+
+    def _scroll(self, action: Callable[..., None], *args: int) -> str:
+        action(*args)
+        return "break"
+
+    def _on_up(self, _event: tk.Event) -> str | None:
+        """Up in an empty compose box: bring back the last message sent, to edit and send as
+        a new one. Elsewhere Up moves the cursor as usual."""
+        if self.entry.get("1.0", "end-1c") or not self.last_sent:
+            return None
+        self.entry.insert("1.0", self.last_sent)
+        self.entry.mark_set("insert", "end-1c")
+        return "break"
+
+    def _show_link_target(self, url: str | None) -> None:
+        """Hovering a link: the status line shows its full target; leaving it, what it said."""
+        if url is None:
+            if self._status_before_link is not None:
+                self.status.set(self._status_before_link)
+                self._status_before_link = None
+            return
+        if self._status_before_link is None:
+            self._status_before_link = self.status.get()
+        self.status.set(f"Link: {url}")
+
+    # -- look ---------------------------------------------------------------------------
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Recolour the plain Tk widgets and coloured labels for a theme switch."""
+        self._palette = palette
+        self.messages.apply_palette(palette)
+        self.entry.configure(
+            highlightcolor=palette.accent,
+            highlightbackground=palette.border,
+            background=palette.surface,
+            foreground=palette.text,
+            insertbackground=palette.text,
+            selectbackground=palette.selection,
+            selectforeground=palette.text,
+        )
+        self.member_list.configure(
+            background=palette.background,
+            foreground=palette.text,
+            selectbackground=palette.selection,
+            selectforeground=palette.text,
+        )
+        self.set_members(self.members)
+        self.hint_label.configure(foreground=palette.muted)
+        self.status_label.configure(foreground=palette.muted)
+        self._show_limit(self.limit_text.get(), error=False)
+        self.encryption_label.configure(
+            foreground=palette.good if self.connected else palette.muted
+        )
 
     def _on_shift_return(self, _event: tk.Event) -> str:
         self.entry.insert("insert", "\n")

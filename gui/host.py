@@ -15,7 +15,7 @@ from tkinter import ttk
 
 from crypto.passphrase import generate_passphrase
 from gui.settings import DEFAULT_PORT
-from gui.theme import PALETTE
+from gui.theme import current_palette
 from gui.validate import check_password, check_port, check_username
 from gui.widgets import message_label
 
@@ -114,6 +114,7 @@ class HostDialog(tk.Toplevel):
         self.entries["username" if not self.username.get() else "port"].focus_set()
 
     def _build(self) -> None:
+        palette = self.palette = current_palette(self)
         frame = ttk.Frame(self, padding=(22, 18, 22, 16))
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
@@ -124,7 +125,7 @@ class HostDialog(tk.Toplevel):
             frame,
             text="The room runs on this computer while this window is open. "
             "Friends join with your address, the port and the passphrase.",
-            foreground=PALETTE.muted,
+            foreground=palette.muted,
             wraplength=440,
             justify="left",
         ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
@@ -139,7 +140,7 @@ class HostDialog(tk.Toplevel):
             message_label(
                 frame,
                 self.errors[name],
-                foreground=PALETTE.warning,
+                foreground=palette.warning,
                 grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"},
             )
             self.entries[name] = entry
@@ -161,7 +162,7 @@ class HostDialog(tk.Toplevel):
         message_label(
             frame,
             self.general_error,
-            foreground=PALETTE.warning,
+            foreground=palette.warning,
             wraplength=440,
             grid={"row": 10, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
         )
@@ -210,7 +211,8 @@ class HostDialog(tk.Toplevel):
         self._strength_after = None
         text, good = strength_text(self.password.get(), self.generated)
         self.strength.set(text)
-        self.strength_label.configure(foreground=PALETTE.good if good else PALETTE.warning)
+        palette = self.palette
+        self.strength_label.configure(foreground=palette.good if good else palette.warning)
 
     # -- outcome ------------------------------------------------------------------------
 
@@ -258,6 +260,7 @@ class InvitePanel(tk.Toplevel):
         self.port = port
         self.password = password
         self._vars: list[tk.StringVar] = []
+        palette = current_palette(self)
         frame = ttk.Frame(self, padding=(22, 18, 22, 16))
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
@@ -269,7 +272,7 @@ class InvitePanel(tk.Toplevel):
             text="Send your friends the address, the port and the passphrase. "
             "Send the passphrase by a way you trust (in person, or another "
             "private chat).",
-            foreground=PALETTE.muted,
+            foreground=palette.muted,
             wraplength=460,
             justify="left",
         ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
@@ -283,7 +286,7 @@ class InvitePanel(tk.Toplevel):
             ttk.Label(
                 frame,
                 text="No network found: only this computer can join.",
-                foreground=PALETTE.warning,
+                foreground=palette.warning,
             ).grid(row=row, column=1, sticky="w")
             row += 1
         self._value_row(frame, row, "Port", str(port))
@@ -296,7 +299,7 @@ class InvitePanel(tk.Toplevel):
             "SocketChat through the firewall if asked. Closing the chat window closes the "
             "room for everyone."
         )
-        ttk.Label(frame, text=note, wraplength=460, justify="left", foreground=PALETTE.muted).grid(
+        ttk.Label(frame, text=note, wraplength=460, justify="left", foreground=palette.muted).grid(
             row=row + 2, column=0, columnspan=3, sticky="w", pady=(12, 0)
         )
         actions = ttk.Frame(frame)

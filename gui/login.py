@@ -1,10 +1,12 @@
 """The login view: the first thing ``python main.py`` shows.
 
 Host, port, room password (masked, with a Show switch) and a name, then **Connect** or
-**Host a room…**. Validation lives in :func:`validate_login`, a plain function that tests call
-without a display (IDLE's ``Query.entry_ok`` pattern); :class:`LoginView` shows its messages
-under the fields. While connecting, the view shows a progress bar and a Cancel button; the
-connection itself runs in the client's worker thread, so the window never freezes.
+**Host a room…**. ``host:port`` or ``[IPv6]:port`` typed or pasted into Host is split into
+the two fields when the field is left (or on Connect). Validation lives in
+:func:`validate_login`, a plain function that tests call without a display (IDLE's
+``Query.entry_ok`` pattern); :class:`LoginView` shows its messages under the fields. While
+connecting, the view shows a progress bar and a Cancel button; the connection itself runs in
+the client's worker thread, so the window never freezes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass, field
 from tkinter import ttk
 
 from gui.settings import Settings
-from gui.theme import PALETTE
-from gui.validate import check_host, check_password, check_port, check_username
+from gui.theme import current_palette
+from gui.validate import check_host, check_password, check_port, check_username, split_host_port
 from gui.widgets import message_label
 
 
@@ -104,13 +106,14 @@ class LoginView(ttk.Frame):
     # -- layout -------------------------------------------------------------------------
 
     def _build(self, logo: tk.PhotoImage | None) -> None:
+        palette = current_palette(self)
         self.columnconfigure(1, weight=1)
         head = ttk.Frame(self)
         head.grid(row=0, column=0, columnspan=3, sticky="w", pady=(0, 14))
         if logo is not None:
             ttk.Label(head, image=logo).grid(row=0, column=0, rowspan=2, padx=(0, 12))
         ttk.Label(head, text="SocketChat", style="Title.TLabel").grid(row=0, column=1, sticky="w")
-        ttk.Label(head, text="End-to-end encrypted group chat", foreground=PALETTE.muted).grid(
+        ttk.Label(head, text="End-to-end encrypted group chat", foreground=palette.muted).grid(
             row=1, column=1, sticky="w"
         )
 
@@ -141,7 +144,7 @@ class LoginView(ttk.Frame):
             message_label(
                 self,
                 self.error_vars[name],
-                foreground=PALETTE.warning,
+                foreground=palette.warning,
                 wraplength=340,
                 grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"},
             )
@@ -149,7 +152,7 @@ class LoginView(ttk.Frame):
         hint = ttk.Label(
             self,
             text="Ask the person who hosts the room for the host, port and password.",
-            foreground=PALETTE.muted,
+            foreground=palette.muted,
             wraplength=400,
         )
         hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
@@ -157,7 +160,7 @@ class LoginView(ttk.Frame):
         self.failure_label = message_label(
             self,
             self.failure,
-            foreground=PALETTE.warning,
+            foreground=palette.warning,
             wraplength=420,
             grid={"row": row + 1, "column": 0, "columnspan": 3, "sticky": "w", "pady": (10, 0)},
         )
@@ -183,6 +186,8 @@ class LoginView(ttk.Frame):
         )
         self.connect_button.grid(row=0, column=1)
 
+        self.entries["host"].bind("<FocusOut>", lambda _e: self.split_host(), add="+")
+        self.entries["host"].bind("<<Paste>>", lambda _e: self.after_idle(self.split_host), add="+")
         self.bind("<Return>", lambda _e: self.connect())
         for entry in self.entries.values():
             entry.bind("<Return>", self._on_entry_return)
@@ -202,8 +207,19 @@ class LoginView(ttk.Frame):
 
     # -- actions ------------------------------------------------------------------------
 
+    def split_host(self) -> bool:
+        """Move a port typed after the host (``host:port``, ``[IPv6]:port``) into the Port
+        field; returns whether it did."""
+        split = split_host_port(self.vars["host"].get())
+        if split is None:
+            return False
+        self.vars["host"].set(split[0])
+        self.vars["port"].set(split[1])
+        return True
+
     def entry_ok(self) -> LoginRequest | None:
         """Validate the fields, show a message under each bad one, return the request or None."""
+        self.split_host()
         request, errors = validate_login(*(self.vars[name].get() for name in self.FIELDS))
         for name in self.FIELDS:
             self.error_vars[name].set(errors.get(name, ""))

@@ -11,23 +11,35 @@ left edge, bold, in the sender's colour; every line of a body is indented and si
 that colour, so a header copied into a body is visibly inside it. Names and bodies go through
 ``gui/safetext.py`` before they reach the widget.
 
+Links in bodies (``gui/links.py``) are underlined: hovering shows the exact target in a tooltip,
+a click opens an http(s) link in the browser and copies any other scheme instead, saying so.
+``@you`` in others' messages is highlighted. Right-click offers Copy link and Copy message.
+On a wide window, bodies wrap at a readable width (:data:`MAX_LINE_CHARS`), and a list that
+shows its newest message keeps showing it when the window is resized.
+
 Only the Tk thread calls it. Call the ``add_*`` methods for each event, then :meth:`flush`
 once per batch (the pump's ``after_batch``) to scroll and trim.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import tkinter as tk
+import webbrowser
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
+from tkinter import font as tkfont
 from tkinter import ttk
 
+from gui.links import find_links, find_mentions, opens_in_browser
 from gui.safetext import Piece, body_pieces, name_pieces
-from gui.theme import NAME_COLOURS, PALETTE, Palette
+from gui.theme import PALETTE, Palette
 
 MAX_LINES = 5000
+MAX_LINE_CHARS = 90  # bodies wrap at about this many average characters on a wide window
+FLASH_MS = 5000  # how long a small notice over the list stays
 BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far right of a header
 _TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
@@ -50,9 +62,57 @@ def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
     return f"{moment.tm_mday} " + time.strftime("%b %H:%M", moment)
 
 
-def name_colour(name: str) -> str:
+def name_colour(name: str, palette: Palette = PALETTE) -> str:
     """A stable colour for ``name`` (the same on every machine and every run)."""
-    return NAME_COLOURS[zlib.crc32(name.encode("utf-8")) % len(NAME_COLOURS)]
+    return palette.names[zlib.crc32(name.encode("utf-8")) % len(palette.names)]
+
+
+def _open_in_browser(url: str) -> None:
+    # webbrowser may run a command and wait for it (a text-mode browser): never on the Tk
+    # thread. The thread touches no widget.
+    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+
+
+def body_spans(pieces: list[Piece], mention_name: str | None) -> list[tuple[str, bool, str | None]]:
+    """Split a body's pieces where links and mentions start and end.
+
+    Returns ``(text, is_marker, kind)`` with kind ``"link"``, ``"mention"`` or None. Links and
+    mentions are found in the text as shown (markers included, so a link never runs through
+    one: see ``gui/links.py``).
+    """
+    shown = "".join(text for text, _ in pieces)
+    spans: list[tuple[int, int, str]] = []
+    if ":" in shown:
+        spans += [(link.start, link.end, "link") for link in find_links(shown)]
+    if mention_name and "@" in shown:
+        taken = [(start, end) for start, end, _ in spans]
+        for start, end in find_mentions(shown, mention_name):
+            if not any(start < t_end and t_start < end for t_start, t_end in taken):
+                spans.append((start, end, "mention"))
+    if not spans:
+        return [(text, is_marker, None) for text, is_marker in pieces]
+    spans.sort()
+    out: list[tuple[str, bool, str | None]] = []
+    offset = 0
+    for text, is_marker in pieces:
+        end_of_piece = offset + len(text)
+        if is_marker:
+            out.append((text, True, None))  # spans never cover markers (they are not ASCII)
+            offset = end_of_piece
+            continue
+        cursor = offset
+        for start, end, kind in spans:
+            if end <= cursor or start >= end_of_piece:
+                continue
+            if start > cursor:
+                out.append((shown[cursor:start], False, None))
+            stop = min(end, end_of_piece)
+            out.append((shown[max(start, cursor) : stop], False, kind))
+            cursor = stop
+        if cursor < end_of_piece:
+            out.append((shown[cursor:end_of_piece], False, None))
+        offset = end_of_piece
+    return out
 
 
 class MessageList(ttk.Frame):
@@ -65,25 +125,33 @@ class MessageList(ttk.Frame):
         palette: Palette = PALETTE,
         max_lines: int = MAX_LINES,
         clock: Callable[[], float] = time.time,
+        open_url: Callable[[str], None] | None = None,
+        on_hover: Callable[[str | None], None] | None = None,
     ) -> None:
         super().__init__(master)
         self.max_lines = max_lines
         self._clock = clock
         self._palette = palette
+        self._open_url = open_url or _open_in_browser
+        self._on_hover = on_hover
+        self.mention_name: str | None = None  # "@name" of this person is highlighted
         self.text = tk.Text(
             self,
             wrap="word",
             state="disabled",
             relief="flat",
             borderwidth=0,
-            highlightthickness=0,
+            # The focus ring: invisible until the list has the keyboard focus (Tab to it).
+            highlightthickness=2,
+            highlightcolor=palette.accent,
+            highlightbackground=palette.surface,
             padx=14,
             pady=10,
             cursor="xterm",
             undo=False,
             background=palette.surface,
             foreground=palette.text,
-            font="TkDefaultFont",
+            font="SocketChatMessage",
             selectbackground=palette.selection,
             selectforeground=palette.text,
             inactiveselectbackground=palette.selection,
@@ -101,14 +169,27 @@ class MessageList(ttk.Frame):
         self.jump_button = ttk.Button(
             self, text="↓ New messages", command=self.scroll_to_end, style="Accent.TButton"
         )
+        self.flash_label = ttk.Label(self, text="", padding=(10, 4), wraplength=520)
+        self._flash_after: str | None = None
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
-        self._menu = tk.Menu(self, tearoff=False)
-        self._menu.add_command(label="Copy", command=self.copy_selection)
-        self._menu.add_command(label="Select all", command=self.select_all)
+        self.menu: tk.Menu | None = None  # the context menu while it is open (tests look)
+        self._tooltip: tk.Toplevel | None = None
+        self._tooltip_label: tk.Label | None = None
+        self._pressed_link: tuple[str, str] | None = None
+        self._pinned = True  # showing the newest message: stays so through resizes
+        self._holding_pin = False  # a zoom is being laid out: scrolling reports say nothing
         self.text.bind("<Button-3>", self._show_menu)
+        self.text.bind("<Shift-F10>", self._show_menu_key)
+        self.text.bind("<Menu>", self._show_menu_key)
         self.text.bind("<Control-a>", self._on_select_all_key)
         self.text.bind("<Button-1>", lambda _e: self.text.focus_set(), add="+")
+        self.text.bind("<Configure>", self._on_configure, add="+")
+        self.text.tag_bind("link", "<Enter>", self._on_link_enter)
+        self.text.tag_bind("link", "<Motion>", self._on_link_enter)
+        self.text.tag_bind("link", "<Leave>", self._on_link_leave)
+        self.text.tag_bind("link", "<ButtonPress-1>", self._on_link_press)
+        self.text.tag_bind("link", "<ButtonRelease-1>", self._on_link_release)
 
         self._last_sender: str | None = None
         self._last_time = 0.0
@@ -127,6 +208,8 @@ class MessageList(ttk.Frame):
         t.tag_configure("sender", font="SocketChatBold")
         t.tag_configure("time", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("body", lmargin1=BODY_INDENT, lmargin2=BODY_INDENT, rmargin=8)
+        t.tag_configure("link", foreground=p.link, underline=True)
+        t.tag_configure("mention", background=p.mention, font="SocketChatBold")
         t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
@@ -172,19 +255,27 @@ class MessageList(ttk.Frame):
         )
         t.tag_raise("sel")
 
-    def sender_colour(self, sender: str, *, own: bool) -> str:
+    def sender_colour(self, sender: str, *, own: bool, palette: Palette | None = None) -> str:
         """The one place a sender's colour is chosen; their name and their bodies' tint follow
         it. (To be keyed on the sender's identity key rather than the name.)"""
-        return self._palette.accent if own else name_colour(sender)
+        palette = palette or self._palette
+        return palette.accent if own else name_colour(sender, palette)
 
-    def _colour_tags(self, colour: str) -> tuple[str, str]:
-        """The name tag and the body tint tag for ``colour``, made on first use."""
-        name_tag, tint_tag = f"name{colour}", f"tint{colour}"
-        if colour not in self._coloured:
-            self._coloured.add(colour)
+    def _colour_tags(self, sender: str, own: bool) -> tuple[str, str]:
+        """The name tag and the body tint tag for a sender's colour, made on first use. Tags
+        are named after the light theme's colour, so a theme switch recolours the same tags."""
+        key = self.sender_colour(sender, own=own, palette=PALETTE)
+        name_tag, tint_tag = f"name{key}", f"tint{key}"
+        if key not in self._coloured:
+            self._coloured.add(key)
+            colour = self.sender_colour(sender, own=own)
             tint = self._tint(colour)
             self.text.tag_configure(name_tag, foreground=colour)
-            self.text.tag_configure(tint_tag, background=tint, lmargincolor=tint, rmargincolor=tint)
+            # The right margin (wide windows) stays the list's own colour: the tint ends where
+            # the text wraps.
+            self.text.tag_configure(
+                tint_tag, background=tint, lmargincolor=tint, rmargincolor=self._palette.surface
+            )
             # Lowest priority: selection, markers and the pending grey are drawn over them.
             self.text.tag_lower(tint_tag)
             self.text.tag_lower(name_tag)
@@ -229,7 +320,7 @@ class MessageList(ttk.Frame):
         if not from_history and self._follow is False:
             self._mark_unseen()
         now = timestamp_ms / 1000
-        name_tag, tint_tag = self._colour_tags(self.sender_colour(sender, own=own))
+        name_tag, tint_tag = self._colour_tags(sender, own)
         start = self.text.index("end-1c")
         # One insert for the whole message: text and tags alternate, as Text.insert takes them.
         chunks: list[str | tuple[str, ...]] = []
@@ -240,7 +331,14 @@ class MessageList(ttk.Frame):
         body_tags: tuple[str, ...] = ("body", tint_tag)
         if pending is not None:
             body_tags += ("pending",)
-        _add_pieces(chunks, body_pieces(text), body_tags)
+        mention = None if own else self.mention_name
+        for piece, is_marker, kind in body_spans(body_pieces(text), mention):
+            tags = body_tags
+            if is_marker:
+                tags = (*body_tags, "escape")
+            elif kind is not None:
+                tags = (*body_tags, kind)
+            chunks += [piece, tags]
         if pending is not None and message_id is not None:
             chunks += [f"  {pending}", ("body", tint_tag, "pendnote", f"note{message_id.hex()}")]
         chunks += ["\n", body_tags]
@@ -339,12 +437,268 @@ class MessageList(ttk.Frame):
         self.select_all()
         return "break"  # the Text class binding would move the cursor to the line start
 
-    def _show_menu(self, event: tk.Event) -> None:
+    def link_at(self, index: str) -> str | None:
+        """The link under ``index`` ("@x,y", "3.5"…), exactly as shown, or None."""
+        if "link" not in self.text.tag_names(index):
+            return None
+        found = self.text.tag_prevrange("link", f"{index} + 1 char")
+        if not found:
+            return None
+        url = self.text.get(found[0], found[1])
+        # The tag was put there by find_links; checking again costs nothing and means a link
+        # can only ever be what detection accepts.
+        links = find_links(url)
+        return url if len(links) == 1 and links[0].url == url else None
+
+    def message_at(self, index: str) -> str | None:
+        """The body of the message under ``index`` as shown (pending notes left out), or None
+        for a header-less spot (a notice, a divider)."""
+        if "body" not in self.text.tag_names(index) and "header" not in self.text.tag_names(index):
+            return None
+        first = self.text.tag_prevrange("msgstart", f"{index} + 1 char")
+        start = first[0] if first else "1.0"
+        after = self.text.tag_nextrange("msgstart", f"{index} + 1 char")
+        stop = after[0] if after else "end-1c"
+        parts: list[str] = []
+        active: set[str] = set()
+        for key, value, _where in self.text.dump(start, stop, text=True, tag=True):
+            if key == "tagon":
+                active.add(value)
+            elif key == "tagoff":
+                active.discard(value)
+            elif key == "text" and "body" in active and "pendnote" not in active:
+                parts.append(value)
+        body = "".join(parts).rstrip("\n")
+        return body or None
+
+    def copy_text(self, text: str) -> None:
+        """Put ``text`` on the clipboard."""
+        self.clipboard_clear()
+        self.clipboard_append(text)
+
+    def activate_link(self, url: str) -> None:
+        """A click on a link: open http(s) in the browser, copy anything else and say so."""
+        if opens_in_browser(url):
+            self._open_url(url)
+            self.flash(f"Opening {_short(url)} in your browser…")
+        else:
+            self.copy_text(url)
+            self.flash(
+                f"Copied {_short(url)} to the clipboard: SocketChat opens only http and https "
+                "links in the browser."
+            )
+
+    def flash(self, text: str) -> None:
+        """A small notice over the top of the list that goes away by itself."""
+        self.flash_label.configure(text=text)
+        self.flash_label.place(relx=0.5, y=8, anchor="n")
+        self.flash_label.lift()
+        if self._flash_after is not None:
+            self.after_cancel(self._flash_after)
+        self._flash_after = self.after(FLASH_MS, self._hide_flash)
+
+    def _hide_flash(self) -> None:
+        self._flash_after = None
+        self.flash_label.place_forget()
+
+    def _show_menu(self, event: tk.Event) -> str:
         self.text.focus_set()
+        self.open_menu(f"@{event.x},{event.y}", event.x_root, event.y_root)
+        return "break"
+
+    def _show_menu_key(self, _event: tk.Event) -> str:
+        # The keyboard's menu key (or Shift+F10): the menu for what is at the insert mark,
+        # else for the last message.
+        index = "insert" if self.text.compare("insert", "<", "end-1c") else "end-2c"
+        bbox = self.text.bbox(index) or (10, 10, 0, 0)
+        x = self.text.winfo_rootx() + bbox[0]
+        y = self.text.winfo_rooty() + bbox[1] + bbox[3]
+        self.open_menu(index, x, y)
+        return "break"
+
+    def build_menu(self, index: str) -> tk.Menu:
+        """The context menu for the spot ``index``: Copy link, Copy message, Copy, Select all."""
+        p = self._palette
+        menu = tk.Menu(
+            self,
+            tearoff=False,
+            background=p.surface,
+            foreground=p.text,
+            activebackground=p.selection,
+            activeforeground=p.text,
+            disabledforeground=p.muted,
+        )
+        url = self.link_at(index)
+        if url is not None:
+            menu.add_command(label="Copy link", command=lambda: self.copy_text(url))
+        body = self.message_at(index)
+        if body is not None:
+            menu.add_command(label="Copy message", command=lambda: self.copy_text(body))
+        if url is not None or body is not None:
+            menu.add_separator()
+        has_selection = bool(self.text.tag_ranges("sel"))
+        menu.add_command(
+            label="Copy",
+            command=self.copy_selection,
+            state="normal" if has_selection else "disabled",
+        )
+        menu.add_command(label="Select all", command=self.select_all)
+        return menu
+
+    def open_menu(self, index: str, x: int, y: int) -> None:
+        if self.menu is not None:
+            self.menu.destroy()
+        self.menu = self.build_menu(index)
         try:
-            self._menu.tk_popup(event.x_root, event.y_root)
+            self.menu.tk_popup(x, y)
         finally:
-            self._menu.grab_release()
+            self.menu.grab_release()
+
+    # -- links: hover and click ---------------------------------------------------------
+
+    def _on_link_enter(self, event: tk.Event) -> None:
+        url = self.link_at(f"@{event.x},{event.y}")
+        self.text.configure(cursor="hand2" if url else "xterm")
+        if url is None:
+            self._hide_tooltip()
+            return
+        what = (
+            "Opens in your browser:"
+            if opens_in_browser(url)
+            else "Not a web link; a click copies it:"
+        )
+        self._show_tooltip(f"{what}\n{url}", event.x_root, event.y_root)
+        if self._on_hover is not None:
+            self._on_hover(url)
+
+    def _on_link_leave(self, _event: tk.Event) -> None:
+        self.text.configure(cursor="xterm")
+        self._hide_tooltip()
+        if self._on_hover is not None:
+            self._on_hover(None)
+
+    def _on_link_press(self, event: tk.Event) -> None:
+        index = f"@{event.x},{event.y}"
+        url = self.link_at(index)
+        found = self.text.tag_prevrange("link", f"{index} + 1 char")
+        self._pressed_link = (url, str(found[0])) if url and found else None
+
+    def _on_link_release(self, event: tk.Event) -> None:
+        pressed, self._pressed_link = self._pressed_link, None
+        if pressed is None or self.text.tag_ranges("sel"):
+            return  # a drag that selected text is not a click
+        index = f"@{event.x},{event.y}"
+        found = self.text.tag_prevrange("link", f"{index} + 1 char")
+        url = self.link_at(index)
+        if url is not None and found and (url, str(found[0])) == pressed:
+            self._hide_tooltip()
+            self.activate_link(url)
+
+    @property
+    def tooltip_text(self) -> str:
+        """What the link tooltip shows now ("" when hidden)."""
+        if self._tooltip_label is None:
+            return ""
+        return str(self._tooltip_label.cget("text"))
+
+    def _show_tooltip(self, text: str, x: int, y: int) -> None:
+        if self._tooltip is None:
+            p = self._palette
+            self._tooltip = tk.Toplevel(self, background=p.border)
+            self._tooltip.wm_overrideredirect(True)
+            self._tooltip_label = tk.Label(
+                self._tooltip,
+                justify="left",
+                wraplength=560,
+                background=p.surface,
+                foreground=p.text,
+                font="SocketChatSmall",
+                padx=8,
+                pady=5,
+            )
+            self._tooltip_label.pack(padx=1, pady=1)
+        label = self._tooltip_label
+        if label is not None and label.cget("text") != text:
+            label.configure(text=text)
+        self._tooltip.wm_geometry(f"+{x + 14}+{y + 18}")
+
+    def _hide_tooltip(self) -> None:
+        if self._tooltip is not None:
+            self._tooltip.destroy()
+            self._tooltip = None
+            self._tooltip_label = None
+
+    # -- look ---------------------------------------------------------------------------
+
+    def apply_palette(self, palette: Palette) -> None:
+        """Recolour for a theme switch: the widget, every tag, the name colours."""
+        self._palette = palette
+        self._hide_tooltip()
+        self.text.configure(
+            background=palette.surface,
+            foreground=palette.text,
+            selectbackground=palette.selection,
+            selectforeground=palette.text,
+            inactiveselectbackground=palette.selection,
+            insertbackground=palette.text,
+            highlightcolor=palette.accent,
+            highlightbackground=palette.surface,
+        )
+        self._configure_tags(palette)
+        # A sender's tags are named after their light colour; the same tag gets the dark one.
+        for colour in self._coloured:
+            index = _colour_index(colour)
+            shown = palette.names[index] if index is not None else palette.accent
+            tint = self._tint(shown)
+            self.text.tag_configure(f"name{colour}", foreground=shown)
+            self.text.tag_configure(
+                f"tint{colour}", background=tint, lmargincolor=tint, rmargincolor=palette.surface
+            )
+
+    def _on_configure(self, event: tk.Event) -> None:
+        self.update_wrap_width(event.width)
+        if self._pinned or self._holding_pin:
+            # A resize keeps the top line where it was; the newest message would slide out of
+            # view (and the list would stop following). Show it again once laid out, whatever
+            # the relayout reports in between.
+            self.after_idle(self.text.see, "end")
+
+    def hold_pin(self) -> None:
+        """Call just before the fonts change (zoom): if the newest message is in view, it
+        stays in view once the list is laid out again with the new fonts."""
+        if not (self._pinned or self.at_end()):
+            return
+        self._pinned = self._holding_pin = True
+        self.after(0, self._release_pin)
+
+    def _release_pin(self) -> None:
+        self.update_idletasks()  # the relayout with the new fonts
+        self.text.see("end")
+        self._holding_pin = False
+        self._pinned = True
+
+    def update_wrap_width(self, width: int | None = None) -> None:
+        """Keep bodies at a readable width: a right margin grows with the window past
+        :data:`MAX_LINE_CHARS` average characters. Call after a zoom too."""
+        width = self.text.winfo_width() if width is None else width
+        font = tkfont.nametofont("SocketChatMessage", self)
+        readable = font.measure("abcdefghij") * MAX_LINE_CHARS // 10 + BODY_INDENT + 2 * 14
+        margin = max(8, width - readable)
+        self.text.tag_configure("body", rmargin=margin)
+
+    @property
+    def body_right_margin(self) -> int:
+        return int(self.text.tag_cget("body", "rmargin") or 0)
+
+    # -- scrolling from the keyboard ----------------------------------------------------
+
+    def scroll_pages(self, pages: int) -> None:
+        """PgUp / PgDn from the compose box."""
+        self.text.yview_scroll(pages, "pages")
+
+    def scroll_to_top(self) -> None:
+        """Ctrl+Home from the compose box."""
+        self.text.yview_moveto(0.0)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -391,8 +745,11 @@ class MessageList(ttk.Frame):
     def _on_scroll(self, first: float | str, last: float | str) -> None:
         # Tk passes the fractions as strings; typeshed says floats. Both work here.
         self.scrollbar.set(first, last)
-        if self.unseen and float(last) >= 0.999:
+        at_end = float(last) >= 0.999
+        if self.unseen and at_end:
             self._clear_unseen()
+        if not self._holding_pin:
+            self._pinned = at_end
 
     def _trim(self) -> None:
         lines = int(self.text.index("end-1c").split(".")[0])
@@ -405,6 +762,20 @@ class MessageList(ttk.Frame):
         self.text.configure(state="normal")
         self.text.delete("1.0", end)
         self.text.configure(state="disabled")
+
+
+def _short(url: str, limit: int = 80) -> str:
+    return url if len(url) <= limit else url[: limit - 1] + "…"
+
+
+def _colour_index(colour: str) -> int | None:
+    """Which of the name colours ``colour`` is (tags are named after the light palette's)."""
+    from gui.theme import LIGHT
+
+    try:
+        return LIGHT.names.index(colour)
+    except ValueError:
+        return None
 
 
 def _add_pieces(

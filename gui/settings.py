@@ -1,4 +1,5 @@
-"""What the app remembers between runs: host, port, username and the sound switch.
+"""What the app remembers between runs: host, port, username, the sound switch, the theme
+(system, light or dark), the zoom of the conversation, and which rooms are muted.
 
 Never the room password. Stored as JSON in the per-user config directory of each OS
 (``platformdirs.user_config_dir("SocketChat")``: ``~/.config/SocketChat`` on Linux,
@@ -17,6 +18,8 @@ from typing import Any
 
 DEFAULT_PORT = 7777
 _FILE_NAME = "settings.json"
+THEMES = ("system", "light", "dark")
+MAX_MUTED_ROOMS = 200
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,14 @@ class Settings:
     port: int = DEFAULT_PORT
     username: str = ""
     sound: bool = False
+    theme: str = "system"  # one of THEMES: follow the system, or force light or dark
+    zoom: int = 0  # points added to the conversation's font size (gui.theme.clamp_zoom)
+    muted_rooms: tuple[str, ...] = ()  # room keys ("host:port"), see room_key()
+
+
+def room_key(host: str, port: int) -> str:
+    """How a room is named in ``muted_rooms``: its host (lower case) and port."""
+    return f"{host.strip().lower()}:{port}"
 
 
 def config_dir() -> Path:
@@ -52,6 +63,11 @@ def load_settings(directory: Path | None = None) -> Settings:
     defaults = Settings()
     # Decoded JSON, so Any: the loop keeps a value only if its type is exactly its field's.
     values: dict[str, Any] = {}
+    muted = raw.get("muted_rooms")
+    if isinstance(muted, list):
+        raw["muted_rooms"] = tuple(
+            room for room in muted[:MAX_MUTED_ROOMS] if isinstance(room, str) and len(room) < 300
+        )
     for field in fields(Settings):
         value = raw.get(field.name)
         default = getattr(defaults, field.name)
@@ -61,6 +77,10 @@ def load_settings(directory: Path | None = None) -> Settings:
     port = values.get("port", DEFAULT_PORT)
     if not 1 <= port <= 65535:
         values["port"] = DEFAULT_PORT
+    if values.get("theme") not in THEMES:
+        values.pop("theme", None)
+    if "zoom" in values:
+        values["zoom"] = max(-3, min(12, values["zoom"]))
     return Settings(**values)
 
 

@@ -1,12 +1,18 @@
-"""The look: Sun Valley (sv-ttk) light, readable fonts in points, colours for plain Tk widgets.
+"""The look: Sun Valley (sv-ttk) light or dark, readable fonts in points, colours for plain Tk
+widgets, and the zoom of the conversation.
 
-Call :func:`apply_theme` once on the root, before building any widget. ttk widgets follow the
-theme by themselves; the few plain Tk widgets (the message list, the message entry, the
-member list) take their colours from the returned :class:`Palette`.
+Call :func:`apply_theme` on the root before building any widget, and again to switch between
+light and dark (``gui/system_theme.py`` says which one the system prefers). ttk widgets follow
+the theme by themselves; plain Tk widgets (the message list, the message entry, the member
+list, menus, tooltips) take their colours from the returned :class:`Palette`, which
+:func:`current_palette` also hands to dialogs built later. :func:`set_zoom` scales the fonts of
+the conversation and the compose box only (``SocketChatMessage`` and its bold, small and
+italic siblings); the rest of the window keeps its size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tkinter as tk
 from dataclasses import dataclass
@@ -32,21 +38,57 @@ class Palette:
     good: str = "#0f7b0f"
     divider: str = "#9a9a9a"
     selection: str = "#cce4f7"
+    border: str = "#d0d0d0"  # the compose box's outline when it does not have the focus
+    mention: str = "#fff1b8"  # behind "@you" in others' messages
+    link: str = "#005fb8"
+    # Sender names get one of these colours, picked from the name, so a busy room stays
+    # readable; the dark palette has lighter ones of the same hues.
+    names: tuple[str, ...] = (
+        "#8e44ad",
+        "#c0392b",
+        "#16a085",
+        "#d35400",
+        "#2c7be5",
+        "#7f6b00",
+        "#b0306a",
+        "#2e7d32",
+    )
+    dark: bool = False
 
 
-# Sender names get one of these colours, picked from the name, so a busy room stays readable.
-NAME_COLOURS = (
-    "#8e44ad",
-    "#c0392b",
-    "#16a085",
-    "#d35400",
-    "#2c7be5",
-    "#7f6b00",
-    "#b0306a",
-    "#2e7d32",
+LIGHT = Palette()
+# Colours chosen against sv-ttk's dark background (#1c1c1c); every text colour keeps a
+# contrast ratio of at least 4.5:1 on the surface (checked in tests/gui/test_theme.py).
+DARK = Palette(
+    background="#1c1c1c",
+    surface="#242424",
+    text="#f0f0f0",
+    muted="#a8a8a8",
+    accent="#4cc2ff",
+    pending="#9a9a9a",
+    notice="#bdbdbd",
+    warning="#ff8f85",
+    good="#6ccb5f",
+    divider="#8c8c8c",
+    selection="#264f78",
+    border="#4a4a4a",
+    mention="#5c4a00",
+    link="#6cb8ff",
+    names=(
+        "#c39bd3",
+        "#f1948a",
+        "#48c9b0",
+        "#f0a868",
+        "#7fb0ff",
+        "#d4c04a",
+        "#e884b5",
+        "#7fcf84",
+    ),
+    dark=True,
 )
-
-PALETTE = Palette()
+PALETTE = LIGHT  # the default, for code and tests that build widgets without an app
+NAME_COLOURS = LIGHT.names
+ZOOM_MIN, ZOOM_MAX = -3, 12  # points added to the conversation's font size
 
 # Families tried in order for the body text; the first installed one wins.
 _UI_FAMILIES = {
@@ -58,24 +100,70 @@ _MONO_FAMILIES = ("Cascadia Mono", "Consolas", "Ubuntu Mono", "DejaVu Sans Mono"
 _BODY_POINTS = 10
 
 
-def apply_theme(root: tk.Tk) -> Palette:
-    """Load the theme and fonts on ``root``; return the palette for plain Tk widgets."""
+def apply_theme(root: tk.Tk, *, dark: bool = False, zoom: int = 0) -> Palette:
+    """Load the light or dark theme and the fonts on ``root``; return the palette for plain Tk
+    widgets. Call again to switch: ttk widgets follow, plain ones need the new palette."""
+    palette = DARK if dark else LIGHT
     family = _pick_family(root, _UI_FAMILIES.get(sys.platform, _UI_FAMILIES["linux"]))
     _set_fonts(root, family)
+    set_zoom(root, zoom)
     try:
         import sv_ttk
     except ImportError:
-        _tune_clam(root)
+        _tune_clam(root, palette)
     else:
-        sv_ttk.set_theme("light", root)
+        sv_ttk.set_theme("dark" if dark else "light", root)
         _retune_sun_valley_fonts(root, family)
     style = ttk.Style(root)
-    # Label colours are given per widget (foreground=PALETTE.muted…): with sv-ttk a style's
+    # Label colours are given per widget (foreground=palette.muted…): with sv-ttk a style's
     # foreground does not reach ttk labels (checked with sv-ttk 2.6.1 on Tk 8.6.13).
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
-    root.configure(background=style.lookup("TFrame", "background") or PALETTE.background)
-    return PALETTE
+    # sv-ttk colours the ttk root style and recolours plain Tk widgets (tk_setPalette, which
+    # changes every colour still at Tk's default) when ttk announces a theme change, some time
+    # later. Do it now, so the palette's colours given from here on are not taken for defaults
+    # and overwritten (measured: a message list drawn in #ffffff came out #fafafa).
+    with contextlib.suppress(tk.TclError):  # no sv-ttk, or a version without the procedure
+        root.tk.call("configure_colors")
+    root.configure(background=style.lookup("TFrame", "background") or palette.background)
+    # Plain Tk widgets made from now on (menus, list boxes, tooltips) start in these colours.
+    for pattern, value in (
+        ("*Menu.background", palette.surface),
+        ("*Menu.foreground", palette.text),
+        ("*Menu.activeBackground", palette.selection),
+        ("*Menu.activeForeground", palette.text),
+        ("*Menu.disabledForeground", palette.muted),
+        ("*Menu.relief", "flat"),
+        ("*Listbox.background", palette.surface),
+        ("*Listbox.foreground", palette.text),
+    ):
+        root.option_add(pattern, value)
+    root.__dict__["_socketchat_palette"] = palette
+    return palette
+
+
+def current_palette(widget: tk.Misc) -> Palette:
+    """The palette :func:`apply_theme` last set on ``widget``'s root (light before that)."""
+    palette = widget.nametowidget(".").__dict__.get("_socketchat_palette")
+    return palette if isinstance(palette, Palette) else LIGHT
+
+
+def clamp_zoom(zoom: int) -> int:
+    """``zoom`` brought into the range the app allows."""
+    return max(ZOOM_MIN, min(ZOOM_MAX, zoom))
+
+
+def set_zoom(root: tk.Misc, zoom: int) -> int:
+    """Scale the conversation's fonts (message list and compose box) by ``zoom`` points;
+    returns the zoom actually used. Widgets using those named fonts redraw by themselves."""
+    zoom = clamp_zoom(zoom)
+    family = tkfont.nametofont("TkDefaultFont", root).actual("family")
+    size = _BODY_POINTS + zoom
+    _font(root, "SocketChatMessage", family=family, size=size)
+    _font(root, "SocketChatBold", family=family, size=size, weight="bold")
+    _font(root, "SocketChatSmall", family=family, size=max(6, size - 1))
+    _font(root, "SocketChatItalic", family=family, size=size, slant="italic")
+    return zoom
 
 
 def _pick_family(root: tk.Misc, wanted: tuple[str, ...]) -> str:
@@ -95,9 +183,6 @@ def _set_fonts(root: tk.Misc, family: str) -> None:
     tkfont.nametofont("TkFixedFont", root).configure(family=mono, size=_BODY_POINTS)
     _font(root, "SocketChatTitle", family=family, size=_BODY_POINTS + 6, weight="bold")
     _font(root, "SocketChatHeader", family=family, size=_BODY_POINTS + 2, weight="bold")
-    _font(root, "SocketChatBold", family=family, size=_BODY_POINTS, weight="bold")
-    _font(root, "SocketChatSmall", family=family, size=_BODY_POINTS - 1)
-    _font(root, "SocketChatItalic", family=family, size=_BODY_POINTS, slant="italic")
     _font(root, "SocketChatMono", family=mono, size=_BODY_POINTS)
 
 
@@ -139,12 +224,12 @@ def _retune_sun_valley_fonts(root: tk.Misc, family: str) -> None:
             continue  # a future sv-ttk without this font: keep its default
 
 
-def _tune_clam(root: tk.Misc) -> None:
-    # Fallback when sv-ttk is missing: clam with flatter, lighter colours.
+def _tune_clam(root: tk.Misc, palette: Palette) -> None:
+    # Fallback when sv-ttk is missing: clam with flatter colours from the palette.
     style = ttk.Style(root)
     style.theme_use("clam")
-    style.configure(".", background=PALETTE.background, foreground=PALETTE.text)
+    style.configure(".", background=palette.background, foreground=palette.text)
     style.configure("TButton", padding=(10, 4))
-    style.configure("Accent.TButton", foreground="#ffffff", background=PALETTE.accent)
+    style.configure("Accent.TButton", foreground="#ffffff", background=palette.accent)
     style.map("Accent.TButton", background=[("active", "#1a73c7"), ("disabled", "#9bbbd9")])
     style.configure("TEntry", padding=4)

@@ -36,6 +36,28 @@ def check_host(text: str) -> tuple[str | None, str | None]:
     return host, None
 
 
+def split_host_port(text: str) -> tuple[str, str] | None:
+    """``host:port`` or ``[IPv6]:port`` pasted into the Host field, as ``(host, port)``; None
+    for anything else (a plain host, a bare IPv6 address, a port that is not a number).
+
+    ``[::1]:7777`` gives ``("::1", "7777")``; ``example.org:7777`` gives
+    ``("example.org", "7777")``; ``::1`` and ``example.org`` give None.
+    """
+    text = text.strip()
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0 or not text.startswith(":", close + 1):
+            return None
+        host, port = text[1:close], text[close + 2 :]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        return None
+    if not host or not port.isascii() or not port.isdigit() or len(port) > 5:
+        return None
+    return host, port
+
+
 def check_port(text: str) -> tuple[int | None, str | None]:
     """A TCP port number from 1 to 65535."""
     text = text.strip()

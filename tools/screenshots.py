@@ -2,13 +2,19 @@
 
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py hostile-text [OUT.png]
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py link|notification
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
-ImageMagick's ``import``. Settings go to a temporary folder, never the user's own.
+ImageMagick's ``import`` (``chat.png``, then ``dark.png`` after View → Theme: dark and
+``zoomed.png`` after Ctrl+plus three times). Settings go to a temporary folder, never the
+user's own.
 
-``hostile-text.png`` is different: a chat window fed client events directly (as the GUI tests
-do), where one member sends text made to look like messages from someone else.
+``hostile-text.png`` and ``link.png`` are different: a chat window fed client events directly
+(as the GUI tests do); in the first one member sends text made to look like messages from
+someone else, in the second the pointer rests on a link. ``notification.png`` starts dunst on
+a private session bus (``tests/gui/notification_daemon.py``; needs dbus-daemon, dbus-bin and
+dunst) and grabs the screen with its popup next to the unfocused chat window.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from gui.app import App  # noqa: E402
 from gui.chat import ChatWindow  # noqa: E402
 from gui.messages import format_time  # noqa: E402
+from gui.notify import DesktopNotifications  # noqa: E402
 from gui.settings import Settings, save_settings  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
 from net.client import ChatClient, PendingMessage  # noqa: E402
@@ -63,6 +70,22 @@ def grab(window: tk.Misc, name: str, path: Path | None = None) -> None:
     print("wrote", path)
 
 
+def grab_screen(name: str, crop: tuple[int, int, int, int], path: Path | None = None) -> None:
+    """The screen (for windows Tk does not own: tooltips, a daemon's popup), cropped to
+    ``(width, height, x, y)``."""
+    path = path or OUT / name
+    width, height, x, y = crop
+    subprocess.run(  # noqa: S603
+        ["import", "-window", "root", "-crop", f"{width}x{height}+{x}+{y}", str(path)],  # noqa: S607
+        check=True,
+    )
+    print("wrote", path)
+
+
+async def _quiet(_title: str, _body: str) -> None:
+    return None
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -74,7 +97,13 @@ def main() -> None:
     settings_dir = Path(tempfile.mkdtemp(prefix="socketchat-shots-"))
     save_settings(Settings(host="chat.example.org", port=7777, username="alice"), settings_dir)
     root = tk.Tk(className="socketchat")
-    app = App(root, settings_dir=settings_dir, confirm=lambda *_: True)
+    app = App(
+        root,
+        settings_dir=settings_dir,
+        confirm=lambda *_: True,
+        system_dark=lambda: False,
+        notifications=DesktopNotifications(sender=_quiet),
+    )
     login = app.login
     assert login is not None
     login.vars["password"].set("correct horse battery staple")
@@ -137,6 +166,15 @@ def main() -> None:
     chat.entry.insert("1.0", "See you there 🎉")
     settle(root)
     grab(root, "chat.png")
+    app.set_theme("dark")
+    settle(root)
+    grab(root, "dark.png")
+    app.set_theme("light")
+    for _ in range(3):
+        app.change_zoom(1)
+    settle(root)
+    grab(root, "zoomed.png")
+    app.change_zoom(None)
     for client in friends:
         client.close()
     app.close()
@@ -197,9 +235,126 @@ def hostile_text(path: Path | None = None) -> None:
     root.destroy()
 
 
+def _conversation_window(
+    root: tk.Tk, *, focused: bool = True, notify: DesktopNotifications | None = None
+) -> ChatWindow:
+    palette = apply_theme(root)
+    chat = ChatWindow(
+        root,
+        room="chat.example.org:7777",
+        room_title="Project room",
+        username="alice",
+        members=("alice", "bob", "carol"),
+        send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
+        palette=palette,
+        is_focused=lambda: focused,
+        notify=notify.show if notify else None,
+        open_url=lambda _url: None,
+    )
+    chat.grid(row=0, column=0, sticky="nsew")
+    root.columnconfigure(0, weight=1)
+    root.rowconfigure(0, weight=1)
+    return chat
+
+
+def _feed(chat: ChatWindow, conversation: list[tuple[str, str]], first_id: int = 0) -> None:
+    now_ms = int(time.time() * 1000)
+    if first_id == 0:
+        chat.handle(
+            ce.Joined(
+                your_name="alice",
+                members=("alice", "bob", "carol"),
+                reconnected=False,
+                max_message_bytes=4000,
+            )
+        )
+    for number, (sender, text) in enumerate(conversation, start=first_id):
+        chat.handle(
+            ce.MessageReceived(
+                sender=sender,
+                text=text,
+                message_id=number.to_bytes(16, "big"),
+                timestamp_ms=now_ms,
+                from_history=False,
+                own=sender == "alice",
+            )
+        )
+    chat.flush()
+
+
+LINK_CONVERSATION = [
+    ("bob", "The release notes are up: https://example.org/releases/2.0 (draft)."),
+    ("carol", "@alice can you check them before 3?"),
+    ("alice", "Sure, looking now."),
+    (
+        "carol",
+        "Careful with the one Mallory pasted: javascript:alert(document.cookie) only gets "
+        "copied, and https://exa\u200bmple.org (with an invisible character) is not a link.",
+    ),
+    ("bob", "Background reading: https://en.wikipedia.org/wiki/End-to-end_encryption."),
+]
+
+
+def link(path: Path | None = None) -> None:
+    """The pointer on a link: underlined, tooltip and status line show the exact target."""
+    root = tk.Tk(className="socketchat")
+    root.geometry("900x600+0+0")
+    chat = _conversation_window(root)
+    _feed(chat, LINK_CONVERSATION)
+    settle(root)
+    text = chat.messages.text
+    start = text.search("example.org/releases", "1.0")
+    box = text.bbox(f"{start} + 8 chars")
+    assert box is not None
+    x, y = box[0] + box[2] // 2, box[1] + box[3] // 2
+    subprocess.run(  # noqa: S603
+        ["xdotool", "mousemove", str(text.winfo_rootx() + x), str(text.winfo_rooty() + y)],  # noqa: S607
+        check=False,
+    )
+    text.event_generate("<Motion>", x=x, y=y)
+    settle(root, 0.6)
+    root.update_idletasks()
+    grab_screen("link.png", (root.winfo_width(), root.winfo_height(), 0, 0), path)
+    root.destroy()
+
+
+def notification(path: Path | None = None) -> None:
+    """A real notification daemon (dunst) shows a message that came while unfocused."""
+    import os
+
+    from tests.gui import notification_daemon
+
+    folder = Path(tempfile.mkdtemp(prefix="socketchat-notify-"))
+    daemon = notification_daemon.start(folder)
+    os.environ["DBUS_SESSION_BUS_ADDRESS"] = daemon.address
+    notifications = DesktopNotifications()
+    try:
+        root = tk.Tk(className="socketchat")
+        root.geometry("860x560+0+0")
+        chat = _conversation_window(root, focused=False)
+        _feed(chat, LINK_CONVERSATION[:3])
+        settle(root)
+        chat._notify_desktop = notifications.show  # from here on: the earlier ones are read
+        _feed(chat, [("carol", "@alice the build is green, shall we ship it?")], first_id=10)
+        if not daemon.wait_for(1):
+            raise TimeoutError("the notification did not reach the daemon")
+        settle(root, 1.0)
+        grab_screen("notification.png", (1280, 580, 0, 0), path)
+        root.destroy()
+    finally:
+        notifications.close()
+        daemon.stop()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["hostile-text"]:
         hostile_text(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["link"]:
+        link(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["notification"]:
+        notification(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     else:
         main()
         hostile_text()
+        link()
+        notification()

@@ -25,6 +25,7 @@ import pytest
 from crypto.kdf import RoomKeys, derive_room_keys
 from gui.app import App
 from gui.chat import SENDING, WAITING
+from gui.notify import DesktopNotifications
 from net.client import ChatClient
 from net.client import events as ce
 from net.client.events import ErrorKind
@@ -98,12 +99,18 @@ def members() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
         client.close()
 
 
+async def _quiet(_title: str, _body: str) -> None:
+    return None  # notifications are tested in test_notify.py
+
+
 @pytest.fixture
 def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
     apps: list[App] = []
 
     def make(**options: Any) -> App:
         options.setdefault("confirm", lambda _title, _text: True)
+        options.setdefault("system_dark", lambda: None)
+        options.setdefault("notifications", DesktopNotifications(sender=_quiet))
         app = App(
             root,
             settings_dir=tmp_path / "settings",
@@ -442,7 +449,8 @@ def test_failures_the_local_relay_cannot_produce_go_the_same_way(make_app, root,
 
 def test_validation_messages_in_the_window(make_app, root):
     app = make_app()
-    log_in(app, 99999, "bad\tname", host="host:7777", password="")
+    # "host:7777" would be split into the two fields; a port that is not a number is not.
+    log_in(app, 99999, "bad\tname", host="host:http", password="")
     errors = {name: var.get() for name, var in app.login.error_vars.items()}
     assert "Port field" in errors["host"]
     assert "from 1 to 65535" in errors["port"]

@@ -43,3 +43,38 @@ def test_saving_where_it_cannot_write_is_silent(tmp_path):
 
 def test_config_dir_is_the_per_user_socketchat_folder():
     assert config_dir().name == "SocketChat"
+
+
+def test_theme_zoom_and_muted_rooms_round_trip(tmp_path):
+    settings = Settings(
+        theme="dark", zoom=3, muted_rooms=("chat.example.org:7777", "your room:7777")
+    )
+    save_settings(settings, tmp_path)
+    assert load_settings(tmp_path) == settings
+
+
+def test_bad_theme_zoom_and_muted_rooms_fall_back(tmp_path):
+    (tmp_path / "settings.json").write_text(
+        json.dumps(
+            {
+                "theme": "neon",
+                "zoom": 500,
+                "muted_rooms": ["a:1", 7, None, "b:2", "x" * 1000],
+            }
+        ),
+        encoding="utf-8",
+    )
+    loaded = load_settings(tmp_path)
+    assert loaded.theme == "system"
+    assert loaded.zoom == 12
+    assert loaded.muted_rooms == ("a:1", "b:2")
+    (tmp_path / "settings.json").write_text(
+        json.dumps({"muted_rooms": "a:1", "zoom": True}), encoding="utf-8"
+    )
+    assert load_settings(tmp_path) == Settings()
+
+
+def test_room_keys_ignore_case_and_spaces():
+    from gui.settings import room_key
+
+    assert room_key(" Chat.Example.ORG ", 7777) == "chat.example.org:7777"
