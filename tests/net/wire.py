@@ -32,8 +32,18 @@ class WireClient:
         *,
         start: bool = True,
         host: str = "127.0.0.1",
+        rcvbuf: int | None = None,
     ) -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        if rcvbuf is None:
+            self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        else:
+            # A small receive buffer, set before connecting: the window offered in the TCP
+            # handshake follows it, so the relay soon has to hold what this client leaves unread.
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(TIMEOUT)
+            self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proto = ClientProtocol(username=name, keys=keys)
         self.events: list[proto.Event] = []
