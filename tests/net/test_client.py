@@ -399,6 +399,7 @@ def test_messages_are_checked_before_queueing(relay, clients, room_keys):
         alice.send("é" * 2001)
     with pytest.raises(ValueError, match="broken character"):
         alice.send("half an emoji \ud83d")
+    assert alice.pending() == ()  # none of them was queued
 
 
 def test_close_from_any_state_stops_the_thread(clients, room_keys):

@@ -425,7 +425,8 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
 
 def test_members_joining_together_from_one_address_all_get_in(relays) -> None:
     # The same turn-taking must not turn honest members away: twelve at once from 127.0.0.1.
-    relays.start(max_handshakes_per_source=16)
+    relay = relays.start(max_handshakes_per_source=16)
     members = [relays.client(f"friend{i}") for i in range(12)]
-    for member in members:
-        member.join()
+    names = {f"friend{i}" for i in range(12)}
+    assert {member.join().your_name for member in members} == names
+    assert set(relay.stats().members) == names
