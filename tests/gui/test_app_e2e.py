@@ -8,6 +8,7 @@ condition with a generous deadline.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import gui.app
 from crypto.kdf import RoomKeys, derive_room_keys
 from gui.app import App
 from gui.chat import SENDING, WAITING
@@ -30,6 +32,7 @@ from net.client.events import ErrorKind
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.gui.conftest import CHEAP, TIMEOUT, pump_until, text_of
+from tests.net.relay.support import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -193,7 +196,13 @@ def start_relay_process(room_file: Path, port: int) -> tuple[subprocess.Popen[st
 # -- join, chat, presence, relay lost and back ------------------------------------------
 
 
-def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tmp_path):
+def test_join_chat_presence_disconnect_and_reconnect(
+    make_app, members, keys, tmp_path, monkeypatch
+):
+    # The app's client runs on a clock the test moves: it waits out its reconnect backoff
+    # until the relay is back, then tries exactly once.
+    clock = ManualClock()
+    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
     room_file = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(room_file)
     process, port = start_relay_process(room_file, 0)
@@ -242,9 +251,14 @@ def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tm
         assert WAITING in chat_text(app)
 
         process, _ = start_relay_process(room_file, port)
+        assert "Reconnecting (attempt" not in chat_text(app)  # still waiting for its clock
+        clock.advance(15.0)  # past any backoff (reconnect_delay's cap)
+        app.client.wake()
         pump_until(
             app.root, lambda: "Reconnected to the room." in chat_text(app), what="the reconnect"
         )
+        assert chat_text(app).count("Reconnecting (attempt") == 1
+        assert "Reconnecting (attempt 2)…" in chat_text(app)
         pump_until(
             app.root,
             lambda: WAITING not in chat_text(app) and SENDING not in chat_text(app),
