@@ -35,7 +35,13 @@ from net.client.events import (
     MessageReceived,
     RateLimited,
 )
-from net.proto import MAX_MESSAGE_BYTES, PendingMessage, validate_username
+from net.proto import (
+    MAX_MESSAGE_BYTES,
+    PendingMessage,
+    confusable_with,
+    name_skeleton,
+    validate_username,
+)
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -55,5 +61,7 @@ __all__ = [
     "MessageReceived",
     "PendingMessage",
     "RateLimited",
+    "confusable_with",
+    "name_skeleton",
     "validate_username",
 ]
