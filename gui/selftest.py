@@ -66,7 +66,7 @@ def check(root: tk.Tk) -> tuple[list[str], list[str]]:
 
 def check_name_data() -> str | None:
     """Compute one name skeleton (the look-alike data); None if right, else what went wrong."""
-    from net.proto import name_skeleton
+    from net.client import name_skeleton
 
     try:
         looks = name_skeleton(SKELETON_PROBE)

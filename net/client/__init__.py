@@ -41,7 +41,13 @@ from net.client.events import (
 )
 from net.client.storage import data_dir, load_identity, open_trust
 from net.client.trust import Trust, TrustStore
-from net.proto import MAX_MESSAGE_BYTES, PendingMessage, validate_username
+from net.proto import (
+    MAX_MESSAGE_BYTES,
+    PendingMessage,
+    confusable_with,
+    name_skeleton,
+    validate_username,
+)
 
 __all__ = [
     "MAX_MESSAGE_BYTES",
@@ -65,8 +71,10 @@ __all__ = [
     "RateLimited",
     "Trust",
     "TrustStore",
+    "confusable_with",
     "data_dir",
     "load_identity",
+    "name_skeleton",
     "open_trust",
     "validate_username",
 ]

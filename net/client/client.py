@@ -339,7 +339,8 @@ class ChatClient:
                     return
                 if not self._joined_once:
                     if outcome.transient and attempt < _FIRST_JOIN_TRIES:
-                        self._sleep(max(outcome.wait, reconnect_delay(attempt, rng=self._rng)))
+                        delay = max(outcome.wait, reconnect_delay(attempt, rng=self._rng))
+                        self._sleep_until(self.clock() + delay)
                         continue
                     self.emit(ce.Failed(kind=outcome.kind, message=outcome.reason))
                     return
@@ -347,17 +348,19 @@ class ChatClient:
                 failures = 1 if self._joined_recently else failures + 1
                 self._joined_recently = False
                 delay = max(outcome.wait, reconnect_delay(failures, rng=self._rng))
+                # The deadline is fixed before the event goes out: whoever sees Disconnected
+                # (a test that then moves the injected clock by retry_in) sees the wait started.
+                deadline = self.clock() + delay
                 self.emit(ce.Disconnected(reason=outcome.reason, retry_in=delay))
-                self._sleep(delay)
+                self._sleep_until(deadline)
         finally:
             self._wake_r.close()
             self._wake_w.close()
 
-    def _sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` by :attr:`clock`, or until close() wakes us."""
+    def _sleep_until(self, deadline: float) -> None:
+        """Wait until :attr:`clock` reaches ``deadline``, or until close() wakes us."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._wake_r, selectors.EVENT_READ)
-            deadline = self.clock() + seconds
             while not self._stopping:
                 remaining = deadline - self.clock()
                 if remaining <= 0:

@@ -129,9 +129,13 @@ def test_secret_out_of_range_is_value_error(w):
         Spake2Secret(w)
 
 
-def test_secret_bounds_accepted():
-    Spake2Secret(1)
-    Spake2Secret(ORDER - 1)
+@pytest.mark.parametrize("w", [1, ORDER - 1])
+def test_secret_bounds_accepted(w):
+    secret = Spake2Secret(w)
+    assert secret.w == w
+    a, b = pair(secret, secret)  # and usable: both sides agree on a key
+    a_conf, b_conf = run(a, b)
+    assert a.verify(b_conf) == b.verify(a_conf)
 
 
 @pytest.mark.parametrize("w", ["5", b"\x05", 5.0, None])

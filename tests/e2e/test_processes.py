@@ -66,11 +66,19 @@ def _start_relay(procs, env, *args: str) -> tuple[Proc, int]:
     return relay, port
 
 
-def _start_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
+def _launch_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
     chat = _main(env, "chat", "127.0.0.1", str(port), name, "--password-file", str(password_file))
     procs.append(chat)
+    return chat
+
+
+def _joined(chat: Proc, port: int, name: str) -> Proc:
     chat.wait_line(rf"^\* joined the room at 127\.0\.0\.1:{port} as {name} ")
     return chat
+
+
+def _start_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
+    return _joined(_launch_chat(procs, env, port, name, password_file), port, name)
 
 
 def test_relay_and_two_terminal_clients_chat(procs, env, password_file):
@@ -144,8 +152,11 @@ def test_relay_killed_and_restarted_queued_message_arrives_once(
     assert create.returncode == 0, create.stderr
     port = _free_port()
     relay, _ = _start_relay(procs, env, "--port", str(port), "--room-file", str(room_file))
-    alice = _start_chat(procs, env, port, "alice", password_file)
-    bob = _start_chat(procs, env, port, "bob", password_file)
+    # Both start at once: each spends its full-cost scrypt on its own core.
+    alice = _launch_chat(procs, env, port, "alice", password_file)
+    bob = _launch_chat(procs, env, port, "bob", password_file)
+    _joined(alice, port, "alice")
+    _joined(bob, port, "bob")
     alice.say("before the crash")
     bob.wait_line(r"alice: before the crash$")
 

@@ -8,6 +8,7 @@ condition with a generous deadline.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 
+import gui.app
 from crypto.kdf import RoomKeys, derive_room_keys
 from gui.app import App
 from gui.chat import SENDING, WAITING
@@ -32,6 +34,7 @@ from net.client.events import ErrorKind
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.gui.conftest import CHEAP, TIMEOUT, pump_until, text_of
+from tests.net.relay.support import ManualClock
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
@@ -201,7 +204,13 @@ def start_relay_process(room_file: Path, port: int) -> tuple[subprocess.Popen[st
 # -- join, chat, presence, relay lost and back ------------------------------------------
 
 
-def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tmp_path):
+def test_join_chat_presence_disconnect_and_reconnect(
+    make_app, members, keys, tmp_path, monkeypatch
+):
+    # The app's client runs on a clock the test moves: it waits out its reconnect backoff
+    # until the relay is back, then tries exactly once.
+    clock = ManualClock()
+    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
     room_file = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(room_file)
     process, port = start_relay_process(room_file, 0)
@@ -250,9 +259,14 @@ def test_join_chat_presence_disconnect_and_reconnect(make_app, members, keys, tm
         assert WAITING in chat_text(app)
 
         process, _ = start_relay_process(room_file, port)
+        assert "Reconnecting (attempt" not in chat_text(app)  # still waiting for its clock
+        clock.advance(15.0)  # past any backoff (reconnect_delay's cap)
+        app.client.wake()
         pump_until(
             app.root, lambda: "Reconnected to the room." in chat_text(app), what="the reconnect"
         )
+        assert chat_text(app).count("Reconnecting (attempt") == 1
+        assert "Reconnecting (attempt 2)…" in chat_text(app)
         pump_until(
             app.root,
             lambda: WAITING not in chat_text(app) and SENDING not in chat_text(app),
@@ -467,13 +481,21 @@ def test_validation_messages_in_the_window(make_app, root):
 def test_cancel_while_connecting_and_close_from_any_state(make_app, root, relay):
     app = make_app()
     log_in(app, relay.port, "alice")
+    cancelled = app._generation
     app.login.cancel()
     assert not app.login.busy and app.client is None
-    # Events of the cancelled attempt are ignored: no chat window appears.
-    deadline = time.monotonic() + 1.0
-    while time.monotonic() < deadline:
-        root.update()
-    assert app.chat is None
+    # Events of the cancelled attempt are ignored: once its worker has stopped, everything it
+    # reported is in the pump; even a Joined (whether or not it got that far) opens no window.
+    wait_for(
+        lambda: not {"socketchat-client", "socketchat-closer"} & set(_app_threads()),
+        "the cancelled client to stop",
+    )
+    joined = ce.Joined(
+        your_name="alice", members=("alice",), reconnected=False, max_message_bytes=4000
+    )
+    app.pump.put((cancelled, joined))
+    assert app.pump.drain(limit=app.pump.pending() + 1) >= 1
+    assert app.chat is None and app.login is not None and not app.login.busy
 
     log_in(app, relay.port, "alice")
     app.open_host_dialog()  # busy connecting: the dialog does not open

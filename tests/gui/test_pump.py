@@ -83,8 +83,10 @@ def test_stop_cancels_the_pending_tick():
 def test_a_failing_handler_does_not_stop_the_pump():
     widget = FakeWidget()
     flushed: list[bool] = []
+    handled: list[int] = []
 
     def handler(event: int) -> None:
+        handled.append(event)
         if event == 1:
             raise RuntimeError("bad event")
 
@@ -97,4 +99,5 @@ def test_a_failing_handler_does_not_stop_the_pump():
     assert flushed == [True]
     assert len(widget.scheduled) == 1, "the next tick is scheduled anyway"
     widget.fire()
+    assert handled == [1, 2], "the event after the bad one is still handled"
     assert pump.pending() == 0

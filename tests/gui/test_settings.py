@@ -37,8 +37,11 @@ def test_damaged_files_fall_back_field_by_field(tmp_path):
 
 def test_saving_where_it_cannot_write_is_silent(tmp_path):
     blocker = tmp_path / "file"
-    blocker.write_text("", encoding="utf-8")
-    save_settings(Settings(host="x"), blocker / "sub")  # a file where a folder should be
+    blocker.write_text("not a folder", encoding="utf-8")
+    save_settings(Settings(host="x"), blocker / "sub")  # a file where a folder should be: no error
+    assert blocker.read_text(encoding="utf-8") == "not a folder"  # what was in the way is intact
+    assert [path.name for path in tmp_path.iterdir()] == ["file"]  # nothing written elsewhere
+    assert load_settings(blocker / "sub") == Settings()  # the next start just has the defaults
 
 
 def test_config_dir_is_the_per_user_socketchat_folder():

@@ -1,8 +1,8 @@
 """In-memory wiring for protocol tests (h11's ConnectionPair idea): no sockets, no clocks.
 
 :class:`Pair` shuttles ``data_to_send()`` between one client core and one relay core until
-both are quiet. :class:`Room` is a tiny in-memory relay driver for several members: it answers
-joins, attests submitted messages and seals each broadcast once for everybody.
+both are quiet. :class:`Room` drives the product's :class:`net.proto.Room` for several such
+pairs, as the asyncio relay does for its sockets.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from collections.abc import Callable
 
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Spake2Secret
-from crypto.transport import BroadcastSealer
 from net import proto
-from net.proto import ClientProtocol, RelayProtocol, WelcomeArgs, encode_broadcast
-from net.proto._frames import FrameReader, FrameType, encode_frame
-from net.proto._messages import BroadcastItem, ChatItem, JoinedItem, LeftItem
+from net.proto import ClientProtocol, RelayProtocol
+from net.proto._frames import FrameReader, FrameType, Reason, encode_frame
+from net.proto._messages import BroadcastItem
 from net.proto._replay import RecentIds
 
 PASSWORD = "correct horse battery staple"
@@ -134,63 +133,92 @@ class Pair:
 
 
 class Room:
-    """A minimal in-memory relay driver: members, history, one sealer for every broadcast."""
+    """An in-memory relay driver for several members, built on the product's own room.
+
+    Membership, history, WELCOME contents and broadcast sealing are :class:`net.proto.Room`'s
+    (the object :mod:`net.relay` drives), so this double cannot drift from the relay; what it
+    adds is what the asyncio driver does with sockets, done with :class:`Pair` instead: join
+    requests are checked and answered, submitted messages and goodbyes go to the room, and each
+    :meth:`flush` is written to every joined member's relay core.
+    """
 
     def __init__(self, secret: Spake2Secret, *, history_limit: int = 100) -> None:
         self.secret = secret
-        self.sealer = BroadcastSealer(BROADCAST_KEY)
-        self.pairs: dict[str, Pair] = {}
-        self.history: list[ChatItem] = []
-        self.history_limit = history_limit
-        self.broadcasts: list[bytes] = []
+        self.room: proto.Room[Pair] = proto.Room(
+            broadcast_key=BROADCAST_KEY,
+            history_limit=history_limit,
+            max_message_bytes=MAX_MESSAGE_BYTES,
+        )
+        self.broadcasts: list[bytes] = []  # every flushed broadcast, in order
+        self._connections = 0
+
+    @property
+    def pairs(self) -> dict[str, Pair]:
+        """The members' connections by name, in the order they joined."""
+        return dict(zip(self.room.members, self.room.handles(), strict=True))
 
     def connect(self, client: ClientProtocol) -> Pair:
-        """Handshake, join and welcome ``client``; announce it to the others."""
-        pair = Pair(client, make_relay(self.secret, scalar=0x3333 + len(self.pairs)))
+        """Handshake and join ``client`` as the relay does (see ``net.relay.server.Relay.join``):
+        the others learn of the joiner first, then the joiner gets its WELCOME."""
+        pair = Pair(client, make_relay(self.secret, scalar=0x3333 + self._connections))
+        self._connections += 1
         pair.handshake()
         requests = [e for e in pair.relay_events if isinstance(e, proto.JoinRequested)]
         if len(requests) != 1:  # explicit: helpers are not assert-rewritten and -O strips asserts
             raise AssertionError(f"expected one JoinRequested, got {pair.relay_events}")
-        name = requests[0].username
-        pair.relay.accept_join(
-            WelcomeArgs(
-                name=name,
-                members=(*self.pairs, name),
-                broadcast_key=BROADCAST_KEY,
-                next_seq=self.sealer.next_seq,
-                history=tuple(self.history[-self.history_limit :]),
-                max_message_bytes=MAX_MESSAGE_BYTES,
-            )
-        )
-        self.pairs[name] = pair
-        self.broadcast([JoinedItem(name=name)], exclude=name)
+        try:
+            name = self.room.check_join(requests[0].username)
+        except proto.JoinRejected as rejected:
+            pair.relay.reject_join(rejected.code, rejected.text)
+            pair.shuttle()
+            return pair
+        others = self.room.handles()
+        data = self.room.join(name, pair)
+        if data:
+            self._write(others, data)
+        pair.relay.accept_join(self.room.welcome(name))
         pair.shuttle()
         return pair
 
-    def broadcast(self, items: list, *, exclude: str | None = None) -> bytes:
-        frame = encode_broadcast(self.sealer, items)
-        self.broadcasts.append(frame)
-        for name, pair in self.pairs.items():
-            if name != exclude:
-                pair.relay.send_raw(frame)
-        return frame
+    def disconnect(self, name: str) -> None:
+        """``name``'s connection is lost (as the relay's ``connection_lost``)."""
+        self.room.leave(name, Reason.CONNECTION_LOST, handle=self.pairs.get(name))
+
+    def flush(self) -> bytes | None:
+        """Seal what the room has pending and write it to every member; return the bytes."""
+        data = self.room.flush()
+        if data:
+            self._write(self.room.handles(), data)
+        return data
+
+    def seal(self, *items: BroadcastItem) -> bytes:
+        """Seal ``items`` as the room's next broadcast and send it to nobody: for a test to
+        deliver by hand, replay, reorder or tamper with."""
+        for item in items:
+            self.room.queue(item)
+        data = self.room.flush()
+        if data is None:
+            raise AssertionError("nothing to seal")
+        return data
 
     def pump(self) -> None:
         """Deliver everything pending; relay submitted messages to the whole room."""
         for _ in range(20):
-            items: list[BroadcastItem] = []
             for name, pair in list(self.pairs.items()):
                 pair.shuttle()
                 for event in pair.relay_events:
                     if isinstance(event, proto.MessagesSubmitted):
-                        attested = [ChatItem.from_outgoing(m, sender=name) for m in event.messages]
-                        items += attested
-                        self.history += attested
+                        self.room.submit(name, event.messages)
                     elif isinstance(event, proto.GoodbyeReceived):
-                        del self.pairs[name]
-                        items.append(LeftItem(name=name, code=event.code))
+                        self.room.leave(name, Reason.LEAVING, handle=pair)
+                    elif isinstance(event, proto.ProtocolViolation):
+                        self.room.leave(name, Reason.PROTOCOL_ERROR, handle=pair)
                 pair.relay_events.clear()
-            if not items:
+            if not self.flush():
                 return
-            self.broadcast(items)
         raise AssertionError("the room never went quiet")
+
+    def _write(self, pairs: list[Pair], data: bytes) -> None:
+        self.broadcasts.append(data)
+        for pair in pairs:
+            pair.relay.send_raw(data)

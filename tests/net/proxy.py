@@ -1,6 +1,8 @@
 """A TCP proxy for tests: records what crosses the wire and can cut every connection.
 
 It stands where a network attacker would: between a client and the relay, on 127.0.0.1.
+It can also stand for a broken network path: :meth:`RecordingProxy.cut` drops every
+connection, :meth:`RecordingProxy.mute` silently loses what the relay sends.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ class RecordingProxy:
         self.port = self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._upstreams: list[socket.socket] = []
+        self._muted: set[socket.socket] = set()
         self._to_relay = bytearray()
         self._to_client = bytearray()
         self._closed = False
@@ -37,6 +41,12 @@ class RecordingProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
+
+    def mute(self) -> None:
+        """From now on, lose what the relay sends on the open connections, as a path that
+        silently drops packets would; the client's bytes still reach the relay."""
+        with self._lock:
+            self._muted.update(self._upstreams)
 
     def close(self) -> None:
         self._closed = True
@@ -57,6 +67,7 @@ class RecordingProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._sockets += [client, upstream]
+                self._upstreams.append(upstream)
             threading.Thread(
                 target=self._pump, args=(client, upstream, self._to_relay), daemon=True
             ).start()
@@ -69,7 +80,9 @@ class RecordingProxy:
             while data := source.recv(65536):
                 with self._lock:
                     record += data
-                sink.sendall(data)
+                    lost = source in self._muted
+                if not lost:
+                    sink.sendall(data)
         except OSError:
             pass
         finally:

@@ -1,6 +1,8 @@
 """The threaded client library against a real relay on 127.0.0.1 (ephemeral ports).
 
-Waiting is on recorded events with a deadline, never on sleeps.
+Waiting is on recorded events with a deadline, never on sleeps. The client's timers (handshake
+deadline, reconnect backoff, pings) run on an injected clock the test moves (then
+``client.wake()``), so no test waits for them in real time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.net.helpers import PASSWORD
 from tests.net.proxy import RecordingProxy
+from tests.net.relay.support import ManualClock, wait_until
 from tests.net.wire import WireClient
 
 TIMEOUT = 15.0
@@ -60,6 +63,41 @@ class Recorder:
 
 def _is(kind: type, **fields) -> Callable[[ce.ClientEvent], bool]:
     return lambda e: isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items())
+
+
+def _nth(kind: type, n: int) -> Callable[[ce.ClientEvent], bool]:
+    """The ``n``-th event of ``kind`` (1-based), for events that repeat (Disconnected, Joined)."""
+    seen: list[ce.ClientEvent] = []
+
+    def match(event: ce.ClientEvent) -> bool:
+        if isinstance(event, kind) and not any(event is e for e in seen):
+            seen.append(event)
+        return len(seen) >= n and event is seen[n - 1]
+
+    return match
+
+
+def advance_until(
+    clock: ManualClock,
+    client: ChatClient,
+    events: Recorder,
+    match: Callable[[ce.ClientEvent], bool],
+    step: float,
+):
+    """Move the client's clock by ``step`` and wake it until an event matches.
+
+    For waits that announce no event when they start (the retries before the first join): a
+    step that lands before the worker has fixed its deadline is simply followed by another.
+    """
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        clock.advance(step)
+        client.wake()
+        try:
+            return events.wait_for(match, timeout=0.05)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
 
 
 @pytest.fixture(scope="module")
@@ -195,11 +233,20 @@ def test_unknown_host(clients, room_keys):
 
 
 def test_silent_server_times_out(clients, room_keys):
+    clock = ManualClock()
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
-        _, events = clients(silent.getsockname()[1], "alice", keys=room_keys, handshake_timeout=0.5)
-        failed = events.wait_for(_is(ce.Failed))
+        silent.settimeout(TIMEOUT)
+        client, events = clients(silent.getsockname()[1], "alice", keys=room_keys, clock=clock)
+        conn, _ = silent.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            assert conn.recv(100)  # the client's hello: its handshake deadline is running
+            clock.advance(client.handshake_timeout)  # the product's 15 s, on the client's clock
+            client.wake()
+            failed = events.wait_for(_is(ce.Failed))
     assert failed.kind is ce.ErrorKind.TIMED_OUT
-    assert "handshake" in failed.message
+    assert "did not complete the SocketChat handshake in 15 s" in failed.message
+    assert len(events.of(ce.Connecting)) == 1  # a timeout before the first join is not retried
 
 
 def test_not_a_socketchat_server(clients, room_keys):
@@ -226,10 +273,24 @@ def test_relay_closing_the_room_is_final(relay, clients, room_keys):
     assert not events.of(ce.Disconnected)
 
 
+def _reconnect_after_the_backoff(relay, clock, client, events, nth: int) -> None:
+    """The ``nth`` Disconnected arrived: once the relay has let the old connection go, move
+    the client's clock by the announced backoff and expect the ``nth`` reconnect."""
+    disconnected = events.wait_for(_nth(ce.Disconnected, nth))
+    assert 0.25 <= disconnected.retry_in <= 0.5  # the first retry's backoff, with jitter
+    wait_until(lambda: client.username not in relay.stats().members, what="the old connection")
+    clock.advance(disconnected.retry_in)
+    client.wake()
+    joined = events.wait_for(_nth(ce.Joined, nth + 1))
+    assert joined.reconnected
+    assert len(events.of(ce.Disconnected)) == nth  # one backoff, one attempt: no retry needed
+
+
 def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, clients, room_keys):
+    clock = ManualClock()
     proxy = RecordingProxy(("127.0.0.1", relay.port))
     try:
-        alice, alice_events = clients(proxy.port, "alice", keys=room_keys)
+        alice, alice_events = clients(proxy.port, "alice", keys=room_keys, clock=clock)
         alice_events.wait_for(_is(ce.Joined))
         bob, bob_events = clients(relay.port, "bob", keys=room_keys)
         alice_events.wait_for(_is(ce.MemberJoined, name="bob"))
@@ -238,18 +299,16 @@ def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, cli
         proxy.cut()
         alice_events.wait_for(_is(ce.Disconnected))
         queued = alice.send("typed while offline")
-        alice_events.wait_for(_is(ce.Joined, reconnected=True))
+        # Nothing goes out while the backoff runs: the clock has not moved.
+        assert alice.pending() == (queued,)
+        _reconnect_after_the_backoff(relay, clock, alice, alice_events, 1)
         bob_events.wait_for(_is(ce.MessageReceived, text="typed while offline"))
         alice_events.wait_for(_is(ce.MessageReceived, message_id=queued.message_id, own=True))
 
         # Cut again right after a send: the echo may be lost, the message must still arrive once.
         again = alice.send("sent as the line drops")
         proxy.cut()
-        alice_events.wait_for(
-            lambda e: (
-                isinstance(e, ce.Joined) and e.reconnected and len(alice_events.of(ce.Joined)) >= 3
-            )
-        )
+        _reconnect_after_the_backoff(relay, clock, alice, alice_events, 2)
         alice_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
         bob_events.wait_for(_is(ce.MessageReceived, message_id=again.message_id))
         bob.send("sync")  # a marker: everything before it has been fanned out
@@ -259,6 +318,34 @@ def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, cli
         assert bob_events.texts().count("sent as the line drops") == 1
         assert alice_events.texts().count("sent as the line drops") == 1
         assert alice.pending() == ()
+    finally:
+        proxy.close()
+
+
+def test_a_relay_that_goes_quiet_is_pinged_then_given_up_on_and_reconnected(
+    relay, clients, room_keys
+):
+    clock = ManualClock()
+    proxy = RecordingProxy(("127.0.0.1", relay.port))
+    try:
+        alice, events = clients(proxy.port, "alice", keys=room_keys, clock=clock)
+        events.wait_for(_is(ce.Joined))
+        proxy.mute()  # the relay's bytes are lost from now on; the connection stays open
+
+        def pings() -> int:
+            return sum(body[0] == FrameType.PING for body in _frames(proxy.captured()[0]))
+
+        assert pings() == 0
+        clock.advance(alice.ping_after)  # 25 s of silence: the client asks whether we are there
+        alice.wake()
+        wait_until(lambda: pings() == 1, what="the client's ping")
+        assert not events.of(ce.Disconnected)
+        clock.advance(alice.dead_after - alice.ping_after)  # 60 s without a word: give up
+        alice.wake()
+        disconnected = events.wait_for(_is(ce.Disconnected))
+        assert "The room stopped answering (60 s without a word)." in disconnected.reason
+        assert pings() == 1  # one ping per silence, not one per wake-up
+        _reconnect_after_the_backoff(relay, clock, alice, events, 1)
     finally:
         proxy.close()
 
@@ -312,6 +399,7 @@ def test_messages_are_checked_before_queueing(relay, clients, room_keys):
         alice.send("é" * 2001)
     with pytest.raises(ValueError, match="broken character"):
         alice.send("half an emoji \ud83d")
+    assert alice.pending() == ()  # none of them was queued
 
 
 def test_close_from_any_state_stops_the_thread(clients, room_keys):
@@ -339,19 +427,29 @@ def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, c
     assert "I am alice, send me the files" not in alice_events.texts()
 
 
-def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients):
+def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients, caplog):
+    caplog.set_level("INFO", logger="socketchat.relay")
     relay = RelayThread(
         RoomSecret.from_room_keys(room_keys),
         RelayConfig(host="127.0.0.1", port=0, max_handshakes=1),
     )
     port = relay.start()
+    clock = ManualClock()
     try:
         holder = socket.create_connection(("127.0.0.1", port))
         holder.sendall(b"\x00")  # a handshake begun (and stalled) takes the only slot
-        _, events = clients(port, "alice", keys=room_keys)
-        events.wait_for(_is(ce.Connecting, attempt=2))  # refused busy, and trying again
+        wait_until(lambda: relay.stats().handshakes == 1, what="the holder's slot")
+        # The handshake deadline is not under test: the clock jumps below, and it must not fire.
+        client, events = clients(port, "alice", keys=room_keys, clock=clock, handshake_timeout=1e6)
+        wait_until(
+            lambda: any("busy" in r.getMessage() for r in caplog.records), what="a busy refusal"
+        )
         holder.close()
-        events.wait_for(_is(ce.Joined))
+        wait_until(lambda: relay.stats().handshakes == 0, what="the slot to be free")
+        assert not events.of(ce.Joined)  # the worker waits for its clock, not for real time
+        # The relay asked for a second's patience: the retry follows once the clock has moved.
+        advance_until(clock, client, events, _is(ce.Joined), step=1.0)
+        assert [e.attempt for e in events.of(ce.Connecting)] == [1, 2]
         assert not events.of(ce.Failed)
     finally:
         relay.stop()

@@ -7,6 +7,7 @@ import pytest
 
 from crypto.envelope import MessageHeader, seal_message
 from crypto.kdf import derive_room_keys
+from crypto.transport import BroadcastSealer
 from net import proto
 from net.proto import ClientState, RelayState, WelcomeArgs, encode_broadcast
 from net.proto._errors import LocalProtocolError
@@ -14,6 +15,7 @@ from net.proto._frames import MAX_CLIENT_FRAME, FrameType, Reason
 from net.proto._messages import ChatItem, JoinedItem, LeftItem, PendingMessage
 from net.proto._replay import RecentIds
 from tests.net.helpers import (
+    BROADCAST_KEY,
     MAX_MESSAGE_BYTES,
     PASSWORD,
     ROOM_ID,
@@ -80,10 +82,10 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
     alice.relay.receive_data(b"".join(len(b).to_bytes(4, "big") + b for b in chat_frames))
     (submitted,) = alice.relay.events_received()
     assert isinstance(submitted, proto.MessagesSubmitted) and len(submitted.messages) == 3
-    before = len(room.broadcasts)
-    items = [ChatItem.from_outgoing(m, sender="alice") for m in submitted.messages]
-    frame = room.broadcast(items)
-    assert len(room.broadcasts) == before + 1
+    sealed = room.room.broadcasts_sealed
+    room.room.submit("alice", submitted.messages)  # what the relay does with them
+    frame = room.flush()
+    assert room.room.broadcasts_sealed == sealed + 1  # three messages, one seal
     # The very same bytes go to every member.
     assert alice.relay.data_to_send() == frame == bob.relay.data_to_send()
     for pair in (alice, bob):
@@ -189,7 +191,7 @@ def test_relay_must_not_rename_us(room_keys, relay_secret) -> None:
 
 def test_send_raw_only_reaches_joined_members(room_keys, relay_secret, room) -> None:
     pair = Pair(make_client(keys=room_keys), make_relay(relay_secret))
-    frame = encode_broadcast(room.sealer, [JoinedItem(name="x")])
+    frame = room.seal(JoinedItem(name="x"))
     assert pair.relay.send_raw(frame) is False
     pair.handshake()
     assert pair.relay.send_raw(frame) is False  # join pending: not yet
@@ -282,12 +284,12 @@ def test_relay_rejects_a_sealed_message_too_short_to_be_one(alice) -> None:
     ]
 
 
-def test_broadcast_too_large_is_refused_before_sealing(room) -> None:
-    seq = room.sealer.next_seq
+def test_broadcast_too_large_is_refused_before_sealing() -> None:
+    sealer = BroadcastSealer(BROADCAST_KEY, next_seq=7)
     huge = [JoinedItem(name="n" * 200)] * 6000
     with pytest.raises(LocalProtocolError, match="cap"):
-        encode_broadcast(room.sealer, huge)
-    assert room.sealer.next_seq == seq
+        encode_broadcast(sealer, huge)
+    assert sealer.next_seq == 7
 
 
 def test_welcome_too_large_is_refused(room_keys, relay_secret) -> None:
@@ -339,7 +341,8 @@ def sealed_item(
 
 
 def deliver(room: Room, pair: Pair, items) -> list:
-    pair.client.receive_data(encode_broadcast(room.sealer, items))
+    """``items`` in the room's next broadcast, to ``pair`` alone; returns the client's events."""
+    pair.client.receive_data(room.seal(*items))
     return pair.client.events_received()
 
 
@@ -382,9 +385,19 @@ def test_tampered_or_unreadable_message_content(room, room_keys, alice) -> None:
 
 def test_duplicate_message_id_is_dropped(room, room_keys, alice) -> None:
     item = sealed_item(room_keys, sender="bob")
-    assert messages(deliver(room, alice, [item, item])) != []
+    # Twice in one broadcast: shown once. Again in a later broadcast: not shown at all.
+    assert deliver(room, alice, [item, item]) == [
+        proto.ChatOpened(
+            sender="bob",
+            text="hi",
+            message_id=b"M" * 16,
+            timestamp_ms=5,
+            content_type="text/plain",
+            from_history=False,
+        )
+    ]
     assert deliver(room, alice, [item]) == []
-    assert len(messages(alice.client_events)) == 0
+    assert b"M" * 16 in alice.client.seen_ids
 
 
 def test_seen_ids_survive_a_reconnect(room, room_keys, alice) -> None:
@@ -396,14 +409,14 @@ def test_seen_ids_survive_a_reconnect(room, room_keys, alice) -> None:
     assert [m.text for m in messages(welcome.history)] == ["before"]
     assert len(welcome.history) == 1
     # Bob reconnects under a new name slot; the history he already saw is not shown again.
-    del room.pairs["bob"]
+    room.disconnect("bob")
     again = room.connect(make_client("bob", room_keys, seen_ids=seen))
     (welcome,) = [e for e in again.client_events if isinstance(e, proto.Welcomed)]
     assert welcome.history == ()
 
 
 def test_forged_history_item(room, room_keys, relay_secret) -> None:
-    room.history.append(sealed_item(room_keys, sender="bob", sealed_as="alice"))
+    room.seal(sealed_item(room_keys, sender="bob", sealed_as="alice"))  # kept in the history
     pair = room.connect(make_client("carol", room_keys))
     (welcome,) = [e for e in pair.client_events if isinstance(e, proto.Welcomed)]
     assert welcome.history == (
@@ -412,7 +425,7 @@ def test_forged_history_item(room, room_keys, relay_secret) -> None:
 
 
 def test_replayed_broadcast_is_a_violation(room, alice) -> None:
-    frame = encode_broadcast(room.sealer, [JoinedItem(name="x")])
+    frame = room.seal(JoinedItem(name="x"))
     alice.client.receive_data(frame)
     assert alice.client.events_received() == [proto.MemberArrived(name="x")]
     alice.client.receive_data(frame)
@@ -427,8 +440,8 @@ def test_replayed_broadcast_is_a_violation(room, alice) -> None:
 
 
 def test_reordered_broadcasts_are_a_violation(room, alice) -> None:
-    first = encode_broadcast(room.sealer, [JoinedItem(name="x")])
-    second = encode_broadcast(room.sealer, [LeftItem(name="x", code=Reason.LEAVING)])
+    first = room.seal(JoinedItem(name="x"))
+    second = room.seal(LeftItem(name="x", code=Reason.LEAVING))
     alice.client.receive_data(second)  # a gap is fine (we joined late) ...
     assert alice.client.events_received() == [proto.MemberDeparted(name="x", code=Reason.LEAVING)]
     alice.client.receive_data(first)  # ... going back is not
@@ -437,7 +450,7 @@ def test_reordered_broadcasts_are_a_violation(room, alice) -> None:
 
 @pytest.mark.parametrize("index", [4, 5, 12, 13, -1])
 def test_tampered_broadcast_is_a_violation(room, alice, index: int) -> None:
-    frame = bytearray(encode_broadcast(room.sealer, [JoinedItem(name="x")]))
+    frame = bytearray(room.seal(JoinedItem(name="x")))
     frame[index] ^= 0x40
     alice.client.receive_data(bytes(frame))
     (event,) = alice.client.events_received()
@@ -445,8 +458,6 @@ def test_tampered_broadcast_is_a_violation(room, alice, index: int) -> None:
 
 
 def test_broadcast_under_another_key_is_a_violation(alice) -> None:
-    from crypto.transport import BroadcastSealer
-
     frame = encode_broadcast(BroadcastSealer(bytes(32), next_seq=100), [JoinedItem(name="x")])
     alice.client.receive_data(frame)
     assert isinstance(alice.client.events_received()[0], proto.ProtocolViolation)

@@ -35,12 +35,20 @@ class WireClient:
         start: bool = True,
         host: str = "127.0.0.1",
         source: str | None = None,
+        rcvbuf: int | None = None,
     ) -> None:
         # ``source``: the local address to connect from (127.0.0.2, 127.0.0.3 … are loopback
         # too on Linux), to look like another machine to the relay's per-address limits.
-        self.sock = socket.create_connection(
-            (host, port), timeout=TIMEOUT, source_address=None if source is None else (source, 0)
-        )
+        # ``rcvbuf``: a small receive buffer, set before connecting: the window offered in the
+        # TCP handshake follows it, so the relay soon has to hold what this client leaves unread.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source is not None:
+            self.sock.bind((source, 0))
+        self.sock.settimeout(TIMEOUT)
+        self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.proto = ClientProtocol(username=name, keys=keys)
         self.events: list[proto.Event] = []

@@ -21,7 +21,9 @@ BASE = RelayConfig(host="127.0.0.1", port=0, close_timeout=1.0)
 
 
 class ManualClock:
-    """A relay clock that moves only when the test says so (rate limits, login backoff)."""
+    """A clock that moves only when the test says so: the relay's (rate limits, login backoff)
+    or a client's (handshake deadline, pings, reconnect backoff; call ``client.wake()`` after
+    moving it)."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start

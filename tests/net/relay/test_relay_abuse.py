@@ -4,7 +4,9 @@ connection while a live conversation carries on."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import socket
 import time
 
@@ -14,11 +16,12 @@ import net.proto._relay
 from crypto.spake2 import Spake2
 from net import proto
 from net.proto import ClientProtocol
-from net.proto._frames import Reason
+from net.proto._frames import Reason, encode_frame
 from net.proto._messages import Refusal
+from net.relay.server import Relay
 from tests.net.helpers import split_frames
-from tests.net.relay.support import ManualClock, wait_until
-from tests.net.wire import WireClient
+from tests.net.relay.memory import MemoryPeer
+from tests.net.relay.support import BASE, ManualClock, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -339,87 +342,151 @@ def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
     relays.member("alice")  # the address may log in again
 
 
+def _pin_relay_send_buffer(relay, name: str) -> None:
+    """Give the relay's socket to member ``name`` a small, fixed send buffer.
+
+    Linux grows a socket's send buffer up to 4 MiB (net.ipv4.tcp_wmem) while the peer's window
+    is closed; the relay's own limit only counts what the kernel refused. Pinned, the kernel
+    holds a few KiB and the relay's limit is reached after a known amount of unread output.
+    """
+
+    def pin() -> bool:
+        for member in relay.relay._connections:
+            if member.name == name and member.transport is not None:
+                sock = member.transport.get_extra_info("socket")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                return True
+        return False
+
+    assert relay.call(pin), f"{name} is not connected"
+
+
+def _largest_write_buffer(relay) -> int:
+    return relay.call(
+        lambda: max(
+            (
+                m.transport.get_write_buffer_size()
+                for m in relay.relay._connections
+                if m.transport is not None
+            ),
+            default=0,
+        )
+    )
+
+
 def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -> None:
-    limit = 256 * 1024
-    relay = relays.start(
-        write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.5
+    limit = 64 * 1024
+    relay = relays.start(  # close_timeout: how long the relay lets the sleeper hold its goodbye
+        write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.1
     )
     alice, bob = relays.member("alice"), relays.member("bob")
-    sleeper = relays.client("sleeper", start=False)
-    sleeper.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sleeper.proto.initiate()
-    sleeper.flush()
+    sleeper = relays.client("sleeper", rcvbuf=4096)
     sleeper.join()  # and from now on it never reads
+    _pin_relay_send_buffer(relay, "sleeper")
     peak = 0
     for round_number in range(1000):
         marker = f"round {round_number}"
         alice.say(*(["x" * 3900] * 9), marker)
         bob.hear(marker)
         alice.hear(marker)
-        members, buffered = relay.call(
-            lambda: (
-                relay.relay.room.members,
-                max(
-                    m.transport.get_write_buffer_size()
-                    for m in relay.relay._connections
-                    if m.transport is not None
-                ),
-            )
-        )
-        peak = max(peak, buffered)
-        if "sleeper" not in members:
+        peak = max(peak, _largest_write_buffer(relay))
+        # Never more than the limit plus one broadcast (~36 KB here) is held for it.
+        assert peak <= limit + 64 * 1024, "the relay kept buffering"
+        if "sleeper" not in relay.stats().members:
             break
     else:
         pytest.fail("the sleeper was never dropped")
     assert alice.wait_for(lambda e: isinstance(e, proto.MemberDeparted)) == proto.MemberDeparted(
         name="sleeper", code=Reason.SLOW_READER
     )
-    # Never more than the limit plus one broadcast (~36 KB here) was held for it.
-    assert peak <= limit + 64 * 1024
     wait_until(lambda: relay.stats().connections == 2, what="the sleeper's socket to go")
     conversation_goes_on(bob, alice, "carry on")
 
 
-def _pinger(relays, name: str) -> WireClient:
-    """A joined member whose socket barely reads (tiny receive buffer)."""
-    member = relays.client(name, start=False)
-    member.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    member.proto.initiate()
-    member.flush()
-    member.join()
-    return member
+async def _provoke_replies_without_reading(secret, keys, limit: int) -> None:
+    config = dataclasses.replace(
+        BASE, write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.05
+    )
+    relay = Relay(secret, config)
+    await relay.start()
+    try:
+        alice = MemoryPeer(relay, "alice", keys)  # reads everything
+        await alice.join()
+        flooder = MemoryPeer(relay, "flooder", keys, port=50001)
+        await flooder.join()  # and from now on it never reads
+        await asyncio.sleep(0)
+        assert proto.MemberArrived(name="flooder") in alice.read()
+        pong_size = len(encode_frame(bytes(1 + 8 + 16)))  # type, token, GCM tag
+        pings = 0
+        told_at = None
+        deadline = time.monotonic() + 30
+        while "flooder" in relay.room.members:
+            pings += 1
+            flooder.proto.send_ping(pings)
+            flooder.send()
+            if told_at is None and flooder.transport.pauses:
+                told_at = pings
+            assert flooder.transport.peak <= limit + 64 * 1024, "the relay kept buffering"
+            assert time.monotonic() < deadline, "the flooder was never dropped"
+            await asyncio.sleep(0)  # one loop iteration per ping: the relay's timers run too
+        # The relay learnt of it from the very PONG that passed its limit (its transport's
+        # high-water mark is the configured limit), and dropped the flooder soon after: the drop
+        # is scheduled, so a few more pings were answered meanwhile.
+        assert told_at == limit // pong_size + 1
+        assert flooder.transport.pauses == 1
+        assert limit < flooder.transport.peak <= limit + 64 * 1024
+        # The flooder is told why, after its unread PONGs, and the others are told it left.
+        unread = flooder.transport.unread()
+        flooder.proto.receive_data(unread)
+        told = flooder.proto.events_received()
+        assert told[-1] == proto.GoodbyeReceived(
+            code=Reason.SLOW_READER, text="You were not reading fast enough."
+        )
+        assert all(isinstance(e, proto.PongReceived) for e in told[:-1])
+        await asyncio.sleep(0)
+        assert alice.read() == [proto.MemberDeparted(name="flooder", code=Reason.SLOW_READER)]
+        # It never reads its goodbye either: the relay aborts it after close_timeout.
+        while not flooder.transport.lost:
+            assert time.monotonic() < deadline, "the flooder's connection was never aborted"
+            await asyncio.sleep(0.01)
+        assert relay.stats().connections == 1 and relay.room.members == ("alice",)
+        assert flooder.transport.unread() == b""  # what it held was released
+    finally:
+        await relay.stop()
 
 
-def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
+def test_a_member_provoking_replies_it_never_reads_is_dropped(secret, room_keys) -> None:
     # Every PING gets a sealed PONG: a member that pings without reading must not make the
-    # relay buffer those replies without end, even in a room where nobody else talks.
-    limit = 64 * 1024
+    # relay buffer those replies without end, even in a room where nobody else talks. The real
+    # Relay and MemberConnection, through an in-memory transport whose peer never reads: no
+    # kernel buffer in between, so the limit is reached after a known number of pings.
+    asyncio.run(_provoke_replies_without_reading(secret, room_keys, limit=16 * 1024))
+
+
+def test_a_socket_that_stops_reading_its_pongs_is_dropped(relays) -> None:
+    # The same through real sockets: asyncio's transport must tell the relay when its PONGs
+    # pile up. Both kernel buffers are small (see _pin_relay_send_buffer), so it takes about
+    # a thousand pings, not the hundred thousand a 4 MiB send buffer would swallow.
+    limit = 4096
     relay = relays.start(
         write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.5
     )
     alice = relays.member("alice")
-    flooder = _pinger(relays, "flooder")
+    flooder = relays.client("flooder", rcvbuf=4096)
+    flooder.join()  # and from now on it never reads
     alice.wait_type(proto.MemberArrived)
+    _pin_relay_send_buffer(relay, "flooder")
     peak = 0
     for token in range(1, 200_001):
         flooder.proto.send_ping(token)
-        if token % 500:
+        if token % 100:
             continue
         try:
             flooder.sock.sendall(flooder.proto.data_to_send())
         except OSError:
             break  # the relay dropped us
-        buffered = relay.call(
-            lambda: max(
-                (
-                    m.transport.get_write_buffer_size()
-                    for m in relay.relay._connections
-                    if m.transport is not None
-                ),
-                default=0,
-            )
-        )
-        peak = max(peak, buffered)
+        peak = max(peak, _largest_write_buffer(relay))
+        assert peak <= limit + 64 * 1024, "the relay kept buffering"
         if "flooder" not in relay.stats().members:
             break
     else:
@@ -427,7 +494,6 @@ def test_a_member_provoking_replies_it_never_reads_is_dropped(relays) -> None:
     assert alice.wait_type(proto.MemberDeparted) == proto.MemberDeparted(
         name="flooder", code=Reason.SLOW_READER
     )
-    assert peak <= limit + 64 * 1024
 
 
 def test_pings_count_against_the_message_rate(relays) -> None:
@@ -478,7 +544,8 @@ def test_parallel_connections_get_no_more_guesses_than_sequential_ones(
 
 def test_members_joining_together_from_one_address_all_get_in(relays) -> None:
     # The same turn-taking must not turn honest members away: twelve at once from 127.0.0.1.
-    relays.start(max_handshakes_per_source=16)
+    relay = relays.start(max_handshakes_per_source=16)
     members = [relays.client(f"friend{i}") for i in range(12)]
-    for member in members:
-        member.join()
+    names = {f"friend{i}" for i in range(12)}
+    assert {member.join().your_name for member in members} == names
+    assert set(relay.stats().members) == names
