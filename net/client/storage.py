@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from crypto.identity import Identity, load_or_create
+from crypto.identity import Identity
+from crypto.identity_file import load_or_create
 from net.client.trust import TrustStore
 
 ENV_VAR = "SOCKETCHAT_DATA_DIR"

@@ -16,9 +16,10 @@ import stat
 import pytest
 
 from crypto import _keyfile
-from crypto import identity as identity_module
+from crypto import identity_file as identity_module
 from crypto.errors import KeyFileError
-from crypto.identity import Identity, load, load_or_create
+from crypto.identity import Identity
+from crypto.identity_file import load, load_or_create
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX permission checks")
 
