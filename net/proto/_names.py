@@ -1,7 +1,7 @@
 """Username rules, shared by the relay (which enforces them) and clients (which pre-check).
 
 A name is what other members see next to every message, so it must be visible, stable and
-unmistakable (docs/_names_section.md, to be merged into docs/PROTOCOL.md):
+unmistakable (docs/PROTOCOL.md, section 6):
 
 * :func:`validate_username` refuses what cannot be seen or is drawn misleadingly: it returns
   the NFC form of a name of 1–32 characters with no control, format, private-use, unassigned,

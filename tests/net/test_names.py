@@ -372,7 +372,7 @@ def test_look_alikes_share_a_skeleton(one: str, other: str) -> None:
     assert name_skeleton(one) == name_skeleton(other)
 
 
-# The known answers printed in docs/_names_section.md (N.3), as code points in hex.
+# The known answers printed in docs/PROTOCOL.md (section 6.3), as code points in hex.
 KNOWN_SKELETONS = [
     ("0061 006C 0069 0063 0065", "0061 006C 0069 0063 0065"),
     ("0061 0049 0069 0063 0065", "0061 006C 0069 0063 0065"),
