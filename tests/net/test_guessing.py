@@ -170,6 +170,34 @@ def test_after_a_join_the_pinned_key_gives_a_fake_relay_no_guess(
         )
 
 
+def test_after_a_join_a_fake_relay_posing_as_a_new_room_gets_no_guess_either(
+    clients, proxy, secret, tmp_path: Path
+):
+    # The impostor does not claim the room's id but a new room at the same address (as a
+    # recreated room would look). The reconnect asked for the joined room by its id; a new
+    # start asks for the address's default room: neither sends anything password-dependent.
+    clock = ManualClock()
+    trust_file = tmp_path / "trust.json"
+    alice, events = _join_genuine(clients, proxy, secret, clock, TrustStore(trust_file))
+    with FakeRelay(Script.AUTH_FAILED, room_id=bytes(range(200, 216))) as fake:
+        proxy.target = ("127.0.0.1", fake.port)
+        proxy.cut()
+        reconnect_after_backoff(clock, alice, events, 1)
+        failed = events.wait_for(is_(ce.Failed))
+        # Not the room asked for: refused as a protocol error, or as a changed relay.
+        assert failed.kind in (ce.ErrorKind.PROTOCOL_ERROR, ce.ErrorKind.RELAY_CHANGED)
+        _, again_events = clients(
+            proxy.port, "alice", password=PASSWORD, clock=clock, trust=TrustStore(trust_file)
+        )
+        failed = again_events.wait_for(is_(ce.Failed))
+        assert failed.kind is ce.ErrorKind.RELAY_CHANGED
+        # The password was stretched once, for the genuine room; never for the impostor's.
+        assert len(events.of(ce.DerivingKeys)) == 1
+        assert not again_events.of(ce.DerivingKeys)
+        assert (fake.connections, fake.guesses) == (2, 0)
+        assert fake.received() == [[FrameType.CLIENT_HELLO, FrameType.CLIENT_OPEN]] * 2
+
+
 def test_after_the_person_forgets_the_pin_one_start_is_again_one_guess_at_most(
     clients, proxy, secret, tmp_path: Path
 ):
