@@ -54,6 +54,13 @@ def _configure_chat(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("port", type=_port, help="the room's port (usually 7777)")
     parser.add_argument("username", help="your name in the room (1-32 characters)")
     _add_password_file(parser)
+    parser.add_argument(
+        "--forget-relay-key",
+        action="store_true",
+        help="forget the relay key remembered for HOST PORT before connecting, and trust the "
+        "relay that answers now. Only if you know the room there was recreated: otherwise a "
+        "relay with another key is refused, since it may be an impostor",
+    )
 
 
 def _run_chat(args: argparse.Namespace) -> int:

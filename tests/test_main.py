@@ -108,6 +108,46 @@ def test_unknown_arguments_are_a_usage_error(tmp_path, args):
     assert "error:" in result.stderr
 
 
+def test_chat_help_documents_forget_relay_key_and_loads_nothing_heavy(tmp_path):
+    probe = f"""
+import json, runpy, sys
+sys.path.insert(0, {str(ROOT)!r})
+sys.argv = [{str(MAIN)!r}, "chat", "--help"]
+try:
+    runpy.run_path({str(MAIN)!r}, run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+heavy = {HEAVY_MODULES!r}
+loaded = sorted(name for name in sys.modules if name.partition(".")[0] in heavy)
+print(json.dumps({{"code": code, "loaded": loaded}}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "COLUMNS": "100"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    *help_lines, report_line = result.stdout.splitlines()
+    assert json.loads(report_line) == {"code": 0, "loaded": []}
+    help_text = " ".join(" ".join(help_lines).split())
+    assert "--forget-relay-key forget the relay key remembered for HOST PORT" in help_text
+    assert "Only if you know the room there was recreated" in help_text
+
+
+def test_forget_relay_key_is_a_flag_and_off_by_default():
+    parser = main.build_parser()
+    assert parser.parse_args(["chat", "h", "7777", "alice"]).forget_relay_key is False
+    args = parser.parse_args(["chat", "h", "7777", "alice", "--forget-relay-key"])
+    assert args.forget_relay_key is True
+    with pytest.raises(SystemExit):  # no prefixes: the whole flag or nothing
+        parser.parse_args(["chat", "h", "7777", "alice", "--forget"])
+
+
 def test_without_arguments_and_without_a_display_says_so_without_a_traceback(tmp_path):
     # The desktop app needs a display; with none it must explain, not crash.
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}

@@ -5,6 +5,11 @@ event is printed as one flushed line on standard output; end of input leaves the
 everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
 joined (or was lost for good), 2 for a usage error.
 
+This device's identity and trust records live in ``storage.data_dir()`` (``$SOCKETCHAT_DATA_DIR``
+when set). A relay that proves another key than the one remembered for the address is refused
+before the password is at stake; ``--forget-relay-key`` drops that memory first, for a person
+who knows the room there was recreated.
+
 Text from other members is untrusted: control and invisible characters (which could drive the
 terminal, or reorder and hide text) are printed as escapes, never raw; on a terminal every event
 is wrapped by this program, with continuation lines marked, so nobody's text starts a line that
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot load this device's identity: {exc}", file=sys.stderr, flush=True)
         return EXIT_FAILED
     printer = _Printer(sys.stdout)
+    trust = storage.open_trust()
     try:
         session = TerminalChat(
             host=args.host,
@@ -59,11 +65,19 @@ def run(args: argparse.Namespace) -> int:
             password=password,
             printer=printer,
             identity=identity,
-            trust=storage.open_trust(),
+            trust=trust,
         )
     except ValueError as exc:  # a bad username or password, before any connection
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return EXIT_USAGE
+    if getattr(args, "forget_relay_key", False):
+        # The person knows the room at this address was recreated: whatever relay answers
+        # next is trusted on first use again (and pinned once joined).
+        where = f"{args.host}:{args.port}"
+        if trust.forget_relays_at(args.host, args.port):
+            printer.line(f"* forgot the relay key remembered for {clean(where)}")
+        else:
+            printer.line(f"* no relay key was remembered for {clean(where)}")
     try:
         return session.run(sys.stdin)
     except KeyboardInterrupt:
@@ -227,6 +241,13 @@ class TerminalChat:
         if isinstance(event, ce.Failed):
             # Said before _done is set: once it is, run() returns and the process may exit.
             print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
+            if event.kind is ce.ErrorKind.RELAY_CHANGED:
+                print(
+                    f"If you know the room at {self._where} was recreated, run the same command "
+                    "with --forget-relay-key.",
+                    file=sys.stderr,
+                    flush=True,
+                )
             self._failed = event
             self._done.set()
 

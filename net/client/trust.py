@@ -3,7 +3,8 @@
 * **Relay keys**, pinned per address and room selector the first time a join succeeds, as SSH
   pins host keys: later a relay that presents another key is stopped before the password is
   at stake ("This is not the room's relay you joined before"). Forgetting a pin is always an
-  explicit act of the person (:meth:`TrustStore.forget_relay`).
+  explicit act of the person (:meth:`TrustStore.forget_relay`,
+  :meth:`TrustStore.forget_relays_at`).
 * **Members**, per room: the identity key first seen behind each name. A known name that comes
   back with another key is :attr:`Trust.CHANGED` until the person accepts the new key; a member
   whose safety code the person compared is :attr:`Trust.VERIFIED`.
@@ -93,6 +94,19 @@ class TrustStore:
         with self._lock:
             if self._relays.pop(address, None) is not None:
                 self._save()
+
+    def forget_relays_at(self, host: str, port: int) -> int:
+        """Drop every pin for ``host:port``, whatever room was asked for there (the room the
+        relay answered with is pinned too); return how many. For a person who knows the room
+        there was recreated: the next relay to answer is trusted on first use again."""
+        prefix = relay_address(host, port, b"")  # "host:port|"
+        with self._lock:
+            dropped = [address for address in self._relays if address.startswith(prefix)]
+            for address in dropped:
+                del self._relays[address]
+            if dropped:
+                self._save()
+        return len(dropped)
 
     # -- members -----------------------------------------------------------------------------
 

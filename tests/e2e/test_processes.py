@@ -1,15 +1,19 @@
 """End to end with real processes: ``main.py relay`` and two ``main.py chat`` over pipes.
 
 Runs the commands exactly as an operator and a user would (full-cost scrypt included), on
-127.0.0.1. Lines are read by a thread per stream and waited for with deadlines.
+127.0.0.1. Lines are read by a thread per stream and waited for with deadlines. Each member is
+its own device: its identity and trust records live in its own ``$SOCKETCHAT_DATA_DIR`` under
+the test's temporary folder, and ``HOME`` points there too, so no test touches the real one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,10 +32,20 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    environment = {k: v for k, v in os.environ.items() if k != "SOCKETCHAT_PASSWORD"}
+    drop = ("SOCKETCHAT_PASSWORD", "SOCKETCHAT_DATA_DIR", "XDG_DATA_HOME")
+    environment = {k: v for k, v in os.environ.items() if k not in drop}
     environment["PYTHONUNBUFFERED"] = "1"
     environment["PYTHONIOENCODING"] = "utf-8"
+    # Nothing may land in the real home: a chat without its own data dir would write here.
+    environment["HOME"] = str(tmp_path / "home")
+    (tmp_path / "home").mkdir()
     return environment
+
+
+def _device(env: dict[str, str], name: str) -> dict[str, str]:
+    """The environment of ``name``'s own device: its data dir next to the shared fake home."""
+    folder = Path(env["HOME"]).parent / "devices" / name
+    return {**env, "SOCKETCHAT_DATA_DIR": str(folder)}
 
 
 @pytest.fixture
@@ -66,8 +80,19 @@ def _start_relay(procs, env, *args: str) -> tuple[Proc, int]:
     return relay, port
 
 
-def _launch_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
-    chat = _main(env, "chat", "127.0.0.1", str(port), name, "--password-file", str(password_file))
+def _launch_chat(
+    procs, env, port: int, name: str, password_file: Path, *extra: str, device: str = ""
+) -> Proc:
+    chat = _main(
+        _device(env, device or name),
+        "chat",
+        "127.0.0.1",
+        str(port),
+        name,
+        "--password-file",
+        str(password_file),
+        *extra,
+    )
     procs.append(chat)
     return chat
 
@@ -77,11 +102,37 @@ def _joined(chat: Proc, port: int, name: str) -> Proc:
     return chat
 
 
-def _start_chat(procs, env, port: int, name: str, password_file: Path) -> Proc:
-    return _joined(_launch_chat(procs, env, port, name, password_file), port, name)
+def _start_chat(procs, env, port: int, name: str, password_file: Path, device: str = "") -> Proc:
+    return _joined(_launch_chat(procs, env, port, name, password_file, device=device), port, name)
 
 
-def test_relay_and_two_terminal_clients_chat(procs, env, password_file):
+def _create_room(env, password_file: Path, room_file: Path) -> None:
+    create = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "room",
+            "create",
+            "--out",
+            str(room_file),
+            "--password-file",
+            str(password_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert create.returncode == 0, create.stderr
+
+
+def _warnings(chat: Proc) -> list[str]:
+    return [line for line in chat.all_output() if line.startswith("!")]
+
+
+def test_relay_and_two_terminal_clients_chat(procs, env, password_file, tmp_path):
     relay, port = _start_relay(procs, env, "--port", "0", "--password-file", str(password_file))
     alice = _start_chat(procs, env, port, "alice", password_file)
     alice.wait_line(r"^\* you are alone in the room$")
@@ -107,22 +158,28 @@ def test_relay_and_two_terminal_clients_chat(procs, env, password_file):
     for secret in (PASSWORD, "hello bob", "red?"):
         assert secret not in log
 
+    # Each device kept its identity (owner-only) and trust records in its own data dir, the
+    # relay pinned for the address it was reached at; nothing went to the home folder.
+    for name in ("alice", "bob"):
+        folder = tmp_path / "devices" / name
+        for file in ("identity.json", "trust.json"):
+            assert stat.S_IMODE((folder / file).stat().st_mode) == 0o600, (name, file)
+        trust = json.loads((folder / "trust.json").read_text(encoding="utf-8"))
+        assert any(address.startswith(f"127.0.0.1:{port}|") for address in trust["relays"])
+    assert list((tmp_path / "home").iterdir()) == []
+
 
 def test_wrong_password_exits_nonzero_with_a_clear_message(procs, env, password_file, tmp_path):
     _, port = _start_relay(procs, env, "--port", "0", "--password-file", str(password_file))
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password", encoding="utf-8")
-    chat = _main(env, "chat", "127.0.0.1", str(port), "eve", "--password-file", str(wrong))
-    procs.append(chat)
+    chat = _launch_chat(procs, env, port, "eve", wrong)
     assert chat.popen.wait(timeout=TIMEOUT) == 1
     assert "Wrong room password" in chat.popen.stderr.read()
 
 
 def test_nobody_listening_exits_nonzero(procs, env, password_file):
-    chat = _main(
-        env, "chat", "127.0.0.1", str(_free_port()), "eve", "--password-file", str(password_file)
-    )
-    procs.append(chat)
+    chat = _launch_chat(procs, env, _free_port(), "eve", password_file)
     assert chat.popen.wait(timeout=TIMEOUT) == 1
     assert "Is the room running? Is the port right?" in chat.popen.stderr.read()
 
@@ -131,25 +188,7 @@ def test_relay_killed_and_restarted_queued_message_arrives_once(
     procs, env, password_file, tmp_path
 ):
     room_file = tmp_path / "office.room"
-    create = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "room",
-            "create",
-            "--out",
-            str(room_file),
-            "--password-file",
-            str(password_file),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert create.returncode == 0, create.stderr
+    _create_room(env, password_file, room_file)
     port = _free_port()
     relay, _ = _start_relay(procs, env, "--port", str(port), "--room-file", str(room_file))
     # Both start at once: each spends its full-cost scrypt on its own core.
@@ -175,3 +214,86 @@ def test_relay_killed_and_restarted_queued_message_arrives_once(
     assert bob.end_input() == 0
     # wait_line consumed the one delivery; a second copy would still be among the lines.
     assert not any("typed while the relay was down" in line for line in bob.all_output())
+    # Restarted from its room file, the relay kept its key and its names: nobody was warned.
+    for chat in (alice, bob):
+        assert _warnings(chat) == []
+        assert chat.popen.stderr.read() == ""
+
+
+def test_a_new_room_at_the_same_address_is_refused_until_the_member_forgets_its_key(
+    procs, env, password_file, tmp_path
+):
+    port = _free_port()
+    office = tmp_path / "office.room"
+    _create_room(env, password_file, office)
+    relay, _ = _start_relay(procs, env, "--port", str(port), "--room-file", str(office))
+    alice = _start_chat(procs, env, port, "alice", password_file)
+    assert alice.end_input() == 0
+
+    # The same room file on the next start: same key, so alice comes back without a word.
+    relay.popen.send_signal(signal.SIGTERM)
+    assert relay.popen.wait(timeout=TIMEOUT) == 0
+    relay, _ = _start_relay(procs, env, "--port", str(port), "--room-file", str(office))
+    alice = _start_chat(procs, env, port, "alice", password_file)
+    assert alice.end_input() == 0
+    assert _warnings(alice) == []
+    assert alice.popen.stderr.read() == ""
+
+    # A new room at the same address (another room file: another relay key).
+    relay.popen.send_signal(signal.SIGTERM)
+    assert relay.popen.wait(timeout=TIMEOUT) == 0
+    other = tmp_path / "other.room"
+    _create_room(env, password_file, other)
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(other))
+    refused = _launch_chat(procs, env, port, "alice", password_file)
+    assert refused.popen.wait(timeout=TIMEOUT) == 1
+    err = refused.popen.stderr.read()
+    assert f"error: This is not the room's relay you joined before: 127.0.0.1:{port}" in err
+    assert "Nothing that depends on the password was sent" in err
+    assert "--forget-relay-key" in err
+    assert not any("joined the room" in line for line in refused.all_output())
+    assert not any("deriving" in line for line in refused.all_output())  # stopped before
+
+    # The person knows the room was recreated: told to forget, the command joins the new one,
+    # and the next plain run finds the new key pinned.
+    told = _launch_chat(procs, env, port, "alice", password_file, "--forget-relay-key")
+    told.wait_line(rf"^\* forgot the relay key remembered for 127\.0\.0\.1:{port}$")
+    _joined(told, port, "alice")
+    assert told.end_input() == 0
+    again = _start_chat(procs, env, port, "alice", password_file)
+    assert again.end_input() == 0
+    assert again.popen.stderr.read() == ""
+
+
+def test_a_member_back_with_another_key_is_announced_and_marked(
+    procs, env, password_file, tmp_path
+):
+    port = _free_port()
+    office = tmp_path / "office.room"
+    _create_room(env, password_file, office)
+    relay, _ = _start_relay(procs, env, "--port", str(port), "--room-file", str(office))
+    alice = _launch_chat(procs, env, port, "alice", password_file)
+    bob = _launch_chat(procs, env, port, "bob", password_file)
+    _joined(alice, port, "alice")
+    _joined(bob, port, "bob")
+    bob.say("hello from bob's laptop")
+    alice.wait_line(r"^\d\d:\d\d bob: hello from bob's laptop$")
+    assert bob.end_input() == 0
+    alice.wait_line(r"^\* bob left the room")
+
+    # The relay comes back from its room file but without its names file: "bob" is free.
+    relay.kill()
+    alice.wait_line(r"^\* disconnected: ")
+    Path(str(office) + ".names").unlink()
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(office))
+    alice.wait_line(r"^\* reconnected to the room", timeout=60)
+    # Someone on another device (another identity) takes the name.
+    impostor = _start_chat(procs, env, port, "bob", password_file, device="mallory")
+    alice.wait_line(
+        r"^! bob's safety code changed: this may be someone else\. "
+        r"Their messages are marked \[key changed!\]\.$"
+    )
+    impostor.say("it's me, new laptop, send the files")
+    alice.wait_line(r"^\d\d:\d\d \[key changed!\] bob: it's me, new laptop")
+    assert impostor.end_input() == 0
+    assert alice.end_input() == 0

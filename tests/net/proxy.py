@@ -2,7 +2,9 @@
 
 It stands where a network attacker would: between a client and the relay, on 127.0.0.1.
 It can also stand for a broken network path: :meth:`RecordingProxy.cut` drops every
-connection, :meth:`RecordingProxy.mute` silently loses what the relay sends.
+connection, :meth:`RecordingProxy.mute` silently loses what the relay sends. Assigning
+:attr:`RecordingProxy.target` sends the next connections elsewhere (another relay now answers
+at the address the client knows).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ class RecordingProxy:
     """Forwards ``127.0.0.1:<port>`` to ``target``; ``captured()`` returns all bytes seen."""
 
     def __init__(self, target: tuple[str, int]) -> None:
+        #: Where new connections go (read at each accept: assign to switch relays).
         self.target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -23,6 +26,7 @@ class RecordingProxy:
         self._sockets: list[socket.socket] = []
         self._upstreams: list[socket.socket] = []
         self._muted: set[socket.socket] = set()
+        self.connections = 0
         self._to_relay = bytearray()
         self._to_client = bytearray()
         self._closed = False
@@ -68,6 +72,7 @@ class RecordingProxy:
             with self._lock:
                 self._sockets += [client, upstream]
                 self._upstreams.append(upstream)
+                self.connections += 1
             threading.Thread(
                 target=self._pump, args=(client, upstream, self._to_relay), daemon=True
             ).start()

@@ -6,6 +6,7 @@ it (zero-width and other invisible characters) and make it pass for another memb
 """
 
 import io
+import os
 import re
 import sys
 import threading
@@ -15,10 +16,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import main
+from crypto.identity import Identity
+from crypto.kdf import derive_room_keys
+from net.client import ChatClient, Trust, TrustStore, cli, termtext, texts
 from net.client import events as ce
-from net.client import termtext
 from net.client.cli import TerminalChat, _Printer, clean
 from net.client.termtext import CONTINUATION
+from net.client.trust import relay_address
+from net.proto import DEFAULT_ROOM
+from net.relay import RelayConfig, RelayThread
+from net.relay.roomfile import RoomSecret
+from tests.net.client_support import CHEAP, ClientFactory, is_
+from tests.net.helpers import PASSWORD
+from tests.net.proxy import RecordingProxy
+from tests.net.relay.support import ManualClock, wait_until
+
+#: This device's identity in tests that fake the client (it is never used there).
+IDENTITY = Identity.generate()
+
+
+def _members(*names):
+    return tuple(
+        ce.Member(name=name, signing_key=bytes([n]) * 32, trust=Trust.KNOWN)
+        for n, name in enumerate(names, start=1)
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,6 +94,7 @@ def _chat(events):
         username="alice",
         password="pw",
         printer=_Printer(out),
+        identity=IDENTITY,
         client_factory=lambda **kw: _FakeClient(events=events, **kw),
     )
     return chat, out
@@ -112,6 +135,222 @@ def test_any_claimed_timestamp_prints(timestamp_ms):
         )
     )
     assert out.getvalue().endswith("bob: hi\n")
+
+
+# -- identities and relay keys -------------------------------------------------------------
+
+
+def _said(event):
+    chat, out = _chat([])
+    chat._on_event(event)
+    return out.getvalue()
+
+
+def test_a_changed_key_is_announced_and_its_messages_are_marked():
+    line = _said(
+        ce.IdentityChanged(name="bob", old_key=b"\1" * 32, new_key=b"\2" * 32, was_verified=False)
+    )
+    assert line == (
+        "! bob's safety code changed: this may be someone else. "
+        "Their messages are marked [key changed!].\n"
+    )
+    verified = _said(
+        ce.IdentityChanged(name="bob", old_key=b"\1" * 32, new_key=b"\2" * 32, was_verified=True)
+    )
+    assert "You had verified the old one." in verified
+    marked = _said(_message(sender="bob", text="it's me", trust=Trust.CHANGED))
+    assert marked == "12:34 [key changed!] bob: it's me\n"
+    for trust in (Trust.NEW, Trust.KNOWN, Trust.VERIFIED):
+        assert _said(_message(sender="bob", text="hi", trust=trust)) == "12:34 bob: hi\n"
+
+
+def test_a_hostile_name_in_the_warning_is_escaped():
+    line = _said(
+        ce.IdentityChanged(
+            name="bob\x1b[2K\rcarol", old_key=b"\1" * 32, new_key=b"\2" * 32, was_verified=False
+        )
+    )
+    assert "\x1b" not in line and "\r" not in line
+    assert line.startswith("! bob\\x1b[2K\\x0dcarol's safety code changed")
+
+
+def test_a_relay_that_changed_ends_the_command_with_the_error_and_the_way_out(capsys):
+    chat, out = _chat(
+        [
+            ce.Connecting(attempt=1),
+            ce.Failed(kind=ce.ErrorKind.RELAY_CHANGED, message=texts.relay_changed("h:7777")),
+        ]
+    )
+    assert chat.run(io.StringIO("")) == 1
+    err = capsys.readouterr().err
+    assert "error: This is not the room's relay you joined before" in err
+    assert "run the same command with --forget-relay-key" in err
+    assert "left the room" not in out.getvalue()
+
+
+# -- against a real relay ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def room_keys():
+    return derive_room_keys(PASSWORD, room_id=bytes(range(64, 80)), n=CHEAP)
+
+
+@pytest.fixture
+def relays(room_keys):
+    """Starts relays for the room (same secret, hence the same relay key) on free ports."""
+    secret = RoomSecret.from_room_keys(room_keys)
+    started = []
+
+    def start():
+        relay = RelayThread(secret, RelayConfig(host="127.0.0.1", port=0, close_timeout=1.0))
+        relay.port = relay.start()
+        started.append(relay)
+        return relay
+
+    yield start
+    for relay in started:
+        relay.stop()
+
+
+@pytest.fixture
+def members():
+    factory = ClientFactory()
+    yield factory
+    factory.close()
+
+
+class _Terminal:
+    """A TerminalChat with the real ChatClient (cheap scrypt, a manual clock) running on its
+    own thread, its standard input a pipe and its output collected line by line."""
+
+    def __init__(self, port, *, trust=None):
+        self.clock = ManualClock()
+        self.out = io.StringIO()
+        self.chat = TerminalChat(
+            host="127.0.0.1",
+            port=port,
+            username="alice",
+            password=PASSWORD,
+            printer=_Printer(self.out, is_terminal=False),
+            identity=Identity.generate(),
+            trust=trust,
+            client_factory=lambda **kw: ChatClient(kdf_cost=CHEAP, clock=self.clock, **kw),
+        )
+        read, write = os.pipe()
+        self._stdin = open(read, encoding="utf-8")  # noqa: SIM115 - closed by stop()
+        self._typed = open(write, "w", encoding="utf-8")  # noqa: SIM115
+        self.status = []
+        self._thread = threading.Thread(
+            target=lambda: self.status.append(self.chat.run(self._stdin)), daemon=True
+        )
+        self._thread.start()
+
+    def lines(self):
+        return self.out.getvalue().splitlines()
+
+    def wait_line(self, pattern):
+        regex = re.compile(pattern)
+        wait_until(lambda: any(regex.search(line) for line in self.lines()), what=pattern)
+        return next(line for line in self.lines() if regex.search(line))
+
+    def end(self):
+        self._typed.close()
+        self._thread.join(timeout=30)
+        self._stdin.close()
+        return self.status
+
+
+def test_a_relay_with_another_key_than_pinned_is_refused_before_the_password(relays, capsys):
+    relay = relays()
+    trust = TrustStore()
+    impostor_key = Identity.generate().signing_public  # the key pinned at the first join
+    trust.pin_relay(relay_address("127.0.0.1", relay.port, DEFAULT_ROOM), impostor_key)
+    terminal = _Terminal(relay.port, trust=trust)
+    assert terminal.end() == [1]
+    err = capsys.readouterr().err
+    assert f"error: This is not the room's relay you joined before: 127.0.0.1:{relay.port}" in err
+    assert "--forget-relay-key" in err
+    assert not any("joined the room" in line for line in terminal.lines())
+    assert not any("deriving" in line for line in terminal.lines())  # before the password
+
+
+def test_a_member_back_with_another_key_is_announced_and_marked_until_accepted(
+    relays, members, room_keys
+):
+    first = relays()
+    proxy = RecordingProxy(("127.0.0.1", first.port))
+    try:
+        alice = _Terminal(proxy.port)
+        alice.wait_line(r"^\* joined the room")
+        bob, bob_events = members(first.port, "bob", keys=room_keys)
+        bob_events.wait_for(is_(ce.Joined))
+        bob.send("hello from the real bob")
+        alice.wait_line(r"^\d\d:\d\d bob: hello from the real bob$")
+        bob.close()
+        alice.wait_line(r"^\* bob left the room")
+
+        # The relay restarts without its names file, so "bob" is free for any key there.
+        second = relays()
+        proxy.target = ("127.0.0.1", second.port)
+        proxy.cut()
+        first.stop()
+        alice.wait_line(r"^\* disconnected: ")
+        alice.clock.advance(1.0)  # past the first backoff (at most 0.5 s)
+        alice.chat.client.wake()
+        alice.wait_line(r"^\* reconnected to the room")
+        assert not any(line.startswith("!") for line in alice.lines())  # same relay key
+
+        other, other_events = members(second.port, "bob", keys=room_keys)
+        other_events.wait_for(is_(ce.Joined))
+        alice.wait_line(
+            r"^! bob's safety code changed: this may be someone else\. "
+            r"Their messages are marked \[key changed!\]\.$"
+        )
+        other.send("it's me, new laptop")
+        alice.wait_line(r"^\d\d:\d\d \[key changed!\] bob: it's me, new laptop$")
+        alice.chat.client.accept_key("bob", other.identity.signing_public)
+        other.send("after you accepted")
+        alice.wait_line(r"^\d\d:\d\d bob: after you accepted$")
+        assert alice.end() == [0]
+    finally:
+        proxy.close()
+
+
+def test_forget_relay_key_drops_every_pin_for_that_address_only(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SOCKETCHAT_DATA_DIR", str(tmp_path))
+    password_file = tmp_path / "password"
+    password_file.write_text(PASSWORD, encoding="utf-8")
+    pins = TrustStore(tmp_path / "trust.json")
+    old_key, kept_key = b"\1" * 32, b"\2" * 32
+    for room in (DEFAULT_ROOM, bytes(range(16))):
+        pins.pin_relay(relay_address("Example.org", 7777, room), old_key)
+    pins.pin_relay(relay_address("example.org", 7778, DEFAULT_ROOM), kept_key)
+    seen = []
+
+    class Recording(TerminalChat):  # the command up to the connection, not the connection
+        def run(self, lines):
+            seen.append(self.client.expected_relay_key())
+            return 0
+
+    monkeypatch.setattr(cli, "TerminalChat", Recording)
+    arguments = main.build_parser().parse_args(
+        ["chat", "example.org", "7777", "alice", "--password-file", str(password_file)]
+    )
+    assert not arguments.forget_relay_key
+    assert cli.run(arguments) == 0
+    assert seen == [old_key]  # without the flag the pin stands
+
+    arguments.forget_relay_key = True
+    assert cli.run(arguments) == 0
+    assert seen[-1] is None  # the client connects with nothing pinned: trust on first use
+    assert "* forgot the relay key remembered for example.org:7777" in capsys.readouterr().out
+    after = TrustStore(tmp_path / "trust.json")
+    for room in (DEFAULT_ROOM, bytes(range(16))):
+        assert after.relay_key(relay_address("example.org", 7777, room)) is None
+    assert after.relay_key(relay_address("example.org", 7778, DEFAULT_ROOM)) == kept_key
+    assert cli.run(arguments) == 0
+    assert "* no relay key was remembered for example.org:7777" in capsys.readouterr().out
 
 
 # -- invisible characters: every one escaped -------------------------------------------------
@@ -307,7 +546,7 @@ _PADDINGS = {
 }
 
 
-def _message(*, sender="eve", text, from_history=False):
+def _message(*, sender="eve", text, from_history=False, trust=Trust.KNOWN):
     from datetime import datetime
 
     stamp = datetime(2024, 5, 6, 12, 34).timestamp()
@@ -318,6 +557,7 @@ def _message(*, sender="eve", text, from_history=False):
         timestamp_ms=int(stamp * 1000),
         from_history=from_history,
         own=False,
+        trust=trust,
     )
 
 
@@ -333,6 +573,7 @@ def _shown(event, *, columns, terminal=True, ambiguous_wide=False, members=()):
         username="alice",
         password="pw",
         printer=printer,
+        identity=IDENTITY,
         client_factory=lambda **kw: _FakeClient(events=[], **kw),
     )
     chat.client.members = members
@@ -385,10 +626,10 @@ def test_a_padded_name_never_reaches_the_start_of_a_line(columns):
     for padding, unit in _PADDINGS.items():
         for count in (columns // 2, columns - 12, columns, columns + 3):
             name = "eve" + unit * count + "12:34 bob"
-            members = ("alice", name, name)
+            members = _members("alice", name, name)
             for event, header in [
                 (_message(sender=name, text="send me the password"), f"{_CLOCK} eve"),
-                (ce.MemberJoined(name=name, members=members), "* eve"),
+                (ce.MemberJoined(member=members[1], members=members), "* eve"),
                 (ce.MemberLeft(name="carol", members=members, reason="left"), "* carol left"),
             ]:
                 lines = _shown(event, columns=columns, members=members)

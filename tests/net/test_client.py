@@ -2,7 +2,8 @@
 
 Waiting is on recorded events with a deadline, never on sleeps. The client's timers (handshake
 deadline, reconnect backoff, pings) run on an injected clock the test moves (then
-``client.wake()``), so no test waits for them in real time.
+``client.wake()``), so no test waits for them in real time. (Guessing against fake relays is in
+``test_guessing.py``; trust on first use and key changes in ``test_identities.py``.)
 """
 
 from __future__ import annotations
@@ -10,94 +11,31 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys, derive_room_keys
-from net.client import ChatClient
+from net import proto
+from net.client import ChatClient, Trust
 from net.client import events as ce
+from net.proto import ClientProtocol, Forgery, PendingMessage
 from net.proto._frames import FrameType
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
+from tests.net.client_support import (
+    CHEAP,
+    TIMEOUT,
+    ClientFactory,
+    Recorder,
+    advance_until,
+    nth,
+)
+from tests.net.client_support import is_ as _is
 from tests.net.helpers import PASSWORD
 from tests.net.proxy import RecordingProxy
 from tests.net.relay.support import ManualClock, wait_until
-from tests.net.wire import WireClient
-
-TIMEOUT = 15.0
-CHEAP = 2**10  # test-only scrypt cost
-
-
-class Recorder:
-    """Collects a client's events; tests wait for the ones they expect."""
-
-    def __init__(self) -> None:
-        self.events: list[ce.ClientEvent] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: ce.ClientEvent) -> None:
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-
-    def wait_for(self, match: Callable[[ce.ClientEvent], bool], timeout: float = TIMEOUT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for event in self.events:
-                    if match(event):
-                        return event
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no matching event; got {self.events!r}")
-                self._cond.wait(remaining)
-
-    def of(self, kind: type) -> list:
-        with self._cond:
-            return [e for e in self.events if isinstance(e, kind)]
-
-    def texts(self) -> list[str]:
-        return [e.text for e in self.of(ce.MessageReceived)]
-
-
-def _is(kind: type, **fields) -> Callable[[ce.ClientEvent], bool]:
-    return lambda e: isinstance(e, kind) and all(getattr(e, k) == v for k, v in fields.items())
-
-
-def _nth(kind: type, n: int) -> Callable[[ce.ClientEvent], bool]:
-    """The ``n``-th event of ``kind`` (1-based), for events that repeat (Disconnected, Joined)."""
-    seen: list[ce.ClientEvent] = []
-
-    def match(event: ce.ClientEvent) -> bool:
-        if isinstance(event, kind) and not any(event is e for e in seen):
-            seen.append(event)
-        return len(seen) >= n and event is seen[n - 1]
-
-    return match
-
-
-def advance_until(
-    clock: ManualClock,
-    client: ChatClient,
-    events: Recorder,
-    match: Callable[[ce.ClientEvent], bool],
-    step: float,
-):
-    """Move the client's clock by ``step`` and wake it until an event matches.
-
-    For waits that announce no event when they start (the retries before the first join): a
-    step that lands before the worker has fixed its deadline is simply followed by another.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        clock.advance(step)
-        client.wake()
-        try:
-            return events.wait_for(match, timeout=0.05)
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
 
 
 @pytest.fixture(scope="module")
@@ -107,58 +45,45 @@ def room_keys() -> RoomKeys:
 
 
 @pytest.fixture
-def relay(room_keys: RoomKeys) -> Iterator[RelayThread]:
-    thread = RelayThread(
-        RoomSecret.from_room_keys(room_keys), RelayConfig(host="127.0.0.1", port=0)
-    )
+def secret(room_keys: RoomKeys) -> RoomSecret:
+    return RoomSecret.from_room_keys(room_keys)
+
+
+@pytest.fixture
+def relay(secret: RoomSecret) -> Iterator[RelayThread]:
+    thread = RelayThread(secret, RelayConfig(host="127.0.0.1", port=0))
     thread.port = thread.start()
     yield thread
     thread.stop()
 
 
 @pytest.fixture
-def clients() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
-    made: list[ChatClient] = []
-
-    def make(
-        port: int,
-        name: str,
-        *,
-        keys: RoomKeys | None = None,
-        password: str | None = None,
-        **options,
-    ) -> tuple[ChatClient, Recorder]:
-        recorder = Recorder()
-        client = ChatClient(
-            host="127.0.0.1",
-            port=port,
-            username=name,
-            on_event=recorder,
-            keys=keys,
-            password=password,
-            kdf_cost=CHEAP,
-            **options,
-        )
-        made.append(client)
-        client.start()
-        return client, recorder
-
-    yield make
-    for client in made:
-        client.close()
-        assert not client.is_alive(), "client thread did not stop"
+def clients() -> Iterator[ClientFactory]:
+    factory = ClientFactory()
+    yield factory
+    factory.close()
 
 
 def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
     alice, alice_events = clients(relay.port, "alice", keys=room_keys)
-    alice_events.wait_for(_is(ce.Joined, members=("alice",), reconnected=False))
+    joined = alice_events.wait_for(_is(ce.Joined, members=("alice",), reconnected=False))
+    assert joined.members == (
+        ce.Member(name="alice", signing_key=alice.identity.signing_public, trust=Trust.VERIFIED),
+    )
     alice_events.wait_for(_is(ce.AloneInRoom))
 
     bob, bob_events = clients(relay.port, "bob", password=PASSWORD)
-    bob_events.wait_for(_is(ce.Joined))
+    bob_joined = bob_events.wait_for(_is(ce.Joined))
     assert bob_events.of(ce.DerivingKeys), "bob had only the password: scrypt must run"
     assert bob.keys == room_keys
-    alice_events.wait_for(_is(ce.MemberJoined, name="bob", members=("alice", "bob")))
+    # Each sees the other's identity key as the relay lists it, new to this device.
+    assert bob_joined.members[0] == ce.Member(
+        name="alice", signing_key=alice.identity.signing_public, trust=Trust.NEW
+    )
+    arrived = alice_events.wait_for(_is(ce.MemberJoined, name="bob", members=("alice", "bob")))
+    assert arrived.member == ce.Member(
+        name="bob", signing_key=bob.identity.signing_public, trust=Trust.NEW
+    )
 
     sent = alice.send("hello bob 👋")
     got = bob_events.wait_for(_is(ce.MessageReceived, text="hello bob 👋"))
@@ -168,6 +93,8 @@ def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
         False,
         False,
     )
+    # Signed by alice's identity, which bob has seen once already (in the welcome).
+    assert (got.sender_key, got.trust) == (alice.identity.signing_public, Trust.KNOWN)
     echo = alice_events.wait_for(_is(ce.MessageReceived, message_id=sent.message_id))
     assert echo.own
     # One id and one timestamp, made once by send(): the sender and every member see the same.
@@ -201,13 +128,41 @@ def test_wrong_password_fails_once_and_never_retries(relay, clients):
     assert len(events.of(ce.Connecting)) == 1
 
 
-def test_name_taken_ignores_case(relay, clients, room_keys):
+def test_a_name_taken_by_another_identity_is_final_and_ignores_case(relay, clients, room_keys):
     _, first = clients(relay.port, "Alice", keys=room_keys)
     first.wait_for(_is(ce.Joined))
     _, second = clients(relay.port, "aLICE", keys=room_keys)
     failed = second.wait_for(_is(ce.Failed))
     assert failed.kind is ce.ErrorKind.NAME_TAKEN
-    assert "already called" in failed.message
+    assert "belongs to another member of this room" in failed.message
+    assert len(second.of(ce.Connecting)) == 1  # final: retrying cannot help
+
+
+def test_the_name_stays_bound_while_its_holder_is_away(relay, clients, room_keys):
+    holder, events = clients(relay.port, "alice", keys=room_keys)
+    events.wait_for(_is(ce.Joined))
+    holder.close()
+    wait_until(lambda: "alice" not in relay.stats().members, what="alice to leave")
+    _, other = clients(relay.port, "alice", keys=room_keys)
+    assert other.wait_for(_is(ce.Failed)).kind is ce.ErrorKind.NAME_TAKEN
+    # The holder's identity gets its name back at any time.
+    _, back = clients(relay.port, "alice", keys=room_keys, identity=holder.identity)
+    back.wait_for(_is(ce.Joined, your_name="alice"))
+
+
+def test_the_same_identity_joining_elsewhere_replaces_the_older_connection(
+    relay, clients, room_keys
+):
+    identity = Identity.generate()
+    first, first_events = clients(relay.port, "alice", keys=room_keys, identity=identity)
+    first_events.wait_for(_is(ce.Joined))
+    _, second_events = clients(relay.port, "alice", keys=room_keys, identity=identity)
+    second_events.wait_for(_is(ce.Joined, members=("alice",)))
+    failed = first_events.wait_for(_is(ce.Failed))
+    assert failed.kind is ce.ErrorKind.REPLACED
+    assert "joined this room again" in failed.message
+    assert not first_events.of(ce.Disconnected)  # final: the two windows do not fight
+    first.close()
 
 
 def test_connection_refused_says_what_to_check(clients, room_keys):
@@ -223,7 +178,12 @@ def test_connection_refused_says_what_to_check(clients, room_keys):
 def test_unknown_host(clients, room_keys):
     recorder = Recorder()
     client = ChatClient(
-        host="no-such-host.invalid", port=7777, username="alice", keys=room_keys, on_event=recorder
+        host="no-such-host.invalid",
+        port=7777,
+        username="alice",
+        keys=room_keys,
+        on_event=recorder,
+        identity=Identity.generate(),
     )
     client.start()
     failed = recorder.wait_for(_is(ce.Failed))
@@ -273,17 +233,17 @@ def test_relay_closing_the_room_is_final(relay, clients, room_keys):
     assert not events.of(ce.Disconnected)
 
 
-def _reconnect_after_the_backoff(relay, clock, client, events, nth: int) -> None:
-    """The ``nth`` Disconnected arrived: once the relay has let the old connection go, move
-    the client's clock by the announced backoff and expect the ``nth`` reconnect."""
-    disconnected = events.wait_for(_nth(ce.Disconnected, nth))
+def _reconnect_after_the_backoff(relay, clock, client, events, n: int) -> None:
+    """The ``n``-th Disconnected arrived: once the relay has let the old connection go, move
+    the client's clock by the announced backoff and expect the ``n``-th reconnect."""
+    disconnected = events.wait_for(nth(ce.Disconnected, n))
     assert 0.25 <= disconnected.retry_in <= 0.5  # the first retry's backoff, with jitter
     wait_until(lambda: client.username not in relay.stats().members, what="the old connection")
     clock.advance(disconnected.retry_in)
     client.wake()
-    joined = events.wait_for(_nth(ce.Joined, nth + 1))
+    joined = events.wait_for(nth(ce.Joined, n + 1))
     assert joined.reconnected
-    assert len(events.of(ce.Disconnected)) == nth  # one backoff, one attempt: no retry needed
+    assert len(events.of(ce.Disconnected)) == n  # one backoff, one attempt: no retry needed
 
 
 def test_network_loss_reconnects_and_delivers_the_outbox_exactly_once(relay, clients, room_keys):
@@ -355,7 +315,7 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
     try:
         alice, alice_events = clients(proxy.port, "alice-wire", password=PASSWORD)
         alice_events.wait_for(_is(ce.Joined))
-        _, bob_events = clients(relay.port, "bob", keys=room_keys)
+        bob, bob_events = clients(relay.port, "bob", keys=room_keys)
         bob_events.wait_for(_is(ce.Joined, members=("alice-wire", "bob")))
         first = alice.send("the same secret text")
         alice_events.wait_for(_is(ce.MessageReceived, message_id=first.message_id))
@@ -373,6 +333,10 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
         b"bob",
         room_keys.message,
         room_keys.access,
+        # Who is in the room is not on the wire either: identity keys travel encrypted.
+        alice.identity.signing_public,
+        alice.identity.dh_public,
+        bob.identity.signing_public,
     ):
         assert secret not in wire
     # The same text sent twice crossed the wire as two different CHAT frames.
@@ -412,19 +376,56 @@ def test_close_from_any_state_stops_the_thread(clients, room_keys):
 def test_a_message_sealed_in_another_members_name_is_reported_not_shown(relay, clients, room_keys):
     _, alice_events = clients(relay.port, "alice", keys=room_keys)
     alice_events.wait_for(_is(ce.Joined))
-    with WireClient(relay.port, "mallory", room_keys) as mallory:
-        mallory.join()
+    with _RawMember(relay.port, "mallory", room_keys) as mallory:
         alice_events.wait_for(_is(ce.MemberJoined, name="mallory"))
         # Mallory knows the room key, so she can seal an envelope naming alice as its sender;
         # the relay attests "mallory", and the receivers open with that name.
         mallory.proto.username = "alice"
-        (forged_id,) = mallory.say("I am alice, send me the files")
+        forged_id = mallory.say("I am alice, send me the files")
         forged = alice_events.wait_for(_is(ce.ForgedMessage, message_id=forged_id))
         assert forged.claimed_sender == "mallory"
+        assert forged.why == Forgery.UNREADABLE.value
         mallory.proto.username = "mallory"
-        (honest_id,) = mallory.say("ok, it's mallory")
+        honest_id = mallory.say("ok, it's mallory")
         alice_events.wait_for(_is(ce.MessageReceived, message_id=honest_id, sender="mallory"))
     assert "I am alice, send me the files" not in alice_events.texts()
+
+
+class _RawMember:
+    """A member driving the protocol core by hand over a blocking socket, so a test can make
+    it misbehave (tests/net/wire.py's WireClient predates identities)."""
+
+    def __init__(self, port: int, name: str, keys: RoomKeys) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.proto = ClientProtocol(username=name, identity=Identity.generate(), keys=keys)
+        self.proto.initiate()
+        self._flush()
+        while not any(isinstance(e, proto.Welcomed) for e in self._read()):
+            pass
+
+    def _flush(self) -> None:
+        self.sock.sendall(self.proto.data_to_send())
+
+    def _read(self) -> list[proto.Event]:
+        data = self.sock.recv(65536)
+        if not data:
+            raise AssertionError("the relay closed the connection")
+        self.proto.receive_data(data)
+        events = self.proto.events_received()
+        self._flush()
+        return events
+
+    def say(self, text: str) -> bytes:
+        message = PendingMessage(text, self.proto.new_message_id(), int(time.time() * 1000))
+        self.proto.send_messages([message])
+        self._flush()
+        return message.message_id
+
+    def __enter__(self) -> _RawMember:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
 
 
 def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients, caplog):
@@ -463,7 +464,12 @@ def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys):
     port = relay.start()
     events = Recorder()
     alice = ChatClient(
-        host="127.0.0.1", port=port, username="alice", on_event=events, keys=room_keys
+        host="127.0.0.1",
+        port=port,
+        username="alice",
+        on_event=events,
+        keys=room_keys,
+        identity=Identity.generate(),
     )
     try:
         # Typed before the room's own limit is known (not yet joined): queued, then refused.

@@ -71,6 +71,21 @@ def test_relay_pins_are_per_address_and_room_and_never_overwritten():
     assert trust.relay_key(here) is None
 
 
+def test_forgetting_an_address_drops_its_pins_for_every_room_and_nothing_else(tmp_path):
+    trust = TrustStore(tmp_path / "trust.json")
+    for room in (bytes(16), ROOM, OTHER_ROOM):
+        trust.pin_relay(relay_address("example.org", 7777, room), ALICE)
+    trust.pin_relay(relay_address("example.org", 7778, bytes(16)), MALLORY)
+    trust.pin_relay(relay_address("example.org.evil", 7777, bytes(16)), MALLORY)
+    assert trust.forget_relays_at("EXAMPLE.org", 7777) == 3
+    assert trust.forget_relays_at("example.org", 7777) == 0
+    again = TrustStore(tmp_path / "trust.json")  # and the file says so
+    for room in (bytes(16), ROOM, OTHER_ROOM):
+        assert again.relay_key(relay_address("example.org", 7777, room)) is None
+    assert again.relay_key(relay_address("example.org", 7778, bytes(16))) == MALLORY
+    assert again.relay_key(relay_address("example.org.evil", 7777, bytes(16))) == MALLORY
+
+
 def test_records_survive_a_restart(tmp_path):
     path = tmp_path / "trust.json"
     trust = TrustStore(path)
