@@ -286,8 +286,6 @@ class ClientProtocol(Connection[ClientState]):
             raise RemoteProtocolError(
                 f"relay chose version {hello.version}, which we did not offer"
             )
-        if self._requested_room != DEFAULT_ROOM and hello.room_id != self._requested_room:
-            raise RemoteProtocolError("relay answered for another room than we asked for")
         unsigned = bytes((_T.RELAY_HELLO,)) + hello.unsigned()
         try:
             verify(
@@ -310,6 +308,9 @@ class ClientProtocol(Connection[ClientState]):
             )
             self._state = ClientState.CLOSED
             return
+        if self._requested_room != DEFAULT_ROOM and hello.room_id != self._requested_room:
+            # Checked after the key: a relay that is not the one we pinned is reported as such.
+            raise RemoteProtocolError("relay answered for another room than we asked for")
         self.relay_key = hello.relay_key
         self._room_id = hello.room_id
         self._relay_share = hello.share
