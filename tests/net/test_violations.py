@@ -110,6 +110,29 @@ def test_nothing_after_the_bad_frame_in_the_same_chunk_is_processed() -> None:
     assert refused_with_protocol_error(relay.data_to_send())
 
 
+def test_nothing_after_a_refusal_in_the_same_chunk_is_processed() -> None:
+    relay = make_relay()
+    v1_hello = frame(FrameType.CLIENT_HELLO, ClientHello(versions=(1,)).encode())
+    relay.receive_data(v1_hello + frame(0x04, bytes(65)) + frame(0x99))
+    (refused,) = relay.events_received()
+    assert isinstance(refused, proto.Refused)
+    client = make_client()
+    client.initiate()
+    client.data_to_send()
+    client.receive_data(relay.data_to_send() + frame(0x99) + frame(FrameType.AUTH_FAILED))
+    (refused,) = client.events_received()
+    assert isinstance(refused, proto.Refused) and client.data_to_send() == b""
+
+
+def test_nothing_after_a_goodbye_in_the_same_chunk_is_processed(alice: Pair) -> None:
+    alice.relay.send_goodbye(Reason.ROOM_CLOSING, "closing")
+    alice.client.receive_data(alice.relay.data_to_send() + frame(0x99))
+    assert alice.client.events_received() == [
+        proto.GoodbyeReceived(code=Reason.ROOM_CLOSING, text="closing")
+    ]
+    assert alice.client.data_to_send() == b""  # no error frame for what followed
+
+
 @pytest.mark.parametrize(
     "data",
     [
