@@ -322,6 +322,27 @@ def test_max_message_bytes_is_enforced_on_send(alice) -> None:
     assert client.data_to_send() == b""
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        PendingMessage("x", MID, 1, content_type="t" * 256),  # longer than its str8
+        PendingMessage("\ud800", MID, 1),  # a lone surrogate: no UTF-8 for it
+        PendingMessage("x", MID, 1, content_type="text/\udfff"),
+    ],
+    ids=["long content type", "unencodable text", "unencodable content type"],
+)
+def test_a_message_that_cannot_be_encoded_is_refused_before_anything_is_sealed(
+    alice, bad: PendingMessage
+) -> None:
+    # The core's error policy: local misuse is LocalProtocolError, and nothing is spent.
+    client = alice.client
+    counter = client.next_counter
+    with pytest.raises(LocalProtocolError):
+        client.send_messages([("fine", client.new_message_id(), 1), bad])
+    assert client.data_to_send() == b""
+    assert client.next_counter == counter
+
+
 def test_message_limit_respects_the_frame_cap(room_keys, relay_secret) -> None:
     pair = joined_pair(room_keys, relay_secret, max_message_bytes=10**6)
     pair.take()
