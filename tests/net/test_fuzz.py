@@ -191,6 +191,18 @@ def test_random_bytes_to_the_client(data: bytes, cuts: list[int]) -> None:
     _feed(_fresh_client(), data, cuts, MAX_HANDSHAKE_FRAME)
 
 
+def test_the_whole_session_fed_one_byte_at_a_time() -> None:
+    to_relay, to_client = (b"".join(chunks) for chunks in recorded_session())
+    client_events = _feed(_fresh_client(), to_client, list(range(len(to_client))), MAX_RELAY_FRAME)
+    relay_events = _feed(
+        _fresh_relay(), to_relay, list(range(len(to_relay))), MAX_CLIENT_FRAME, room=_room()
+    )
+    kinds = {type(e) for e in client_events}
+    assert {proto.Welcomed, proto.ChatOpened, proto.ChatForged, proto.MemberDeparted} <= kinds
+    assert not any(isinstance(e, proto.ProtocolViolation) for e in client_events + relay_events)
+    assert proto.GoodbyeReceived(code=Reason.LEAVING, text="bye") in relay_events
+
+
 mutations = st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=0, max_size=3)
 
 

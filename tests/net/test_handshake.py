@@ -17,7 +17,7 @@ from net import proto
 from net.proto import DEFAULT_ROOM, ClientProtocol, ClientState, RelayCredentials, RelayState
 from net.proto._errors import LocalProtocolError
 from net.proto._frames import FrameType, Reason
-from net.proto._messages import ClientHello, ClientOpen, Join, Refusal
+from net.proto._messages import ClientHello, ClientOpen, Join, Refusal, RelayHello
 from net.proto._transcript import JOIN_CONTEXT, join_signed
 from tests.crypto import _reference as ref
 from tests.net.helpers import (
@@ -285,7 +285,9 @@ def test_wrong_password(wrong_keys: RoomKeys, creds: RelayCredentials) -> None:
     assert body == bytes([FrameType.AUTH_FAILED])  # fixed and empty: says nothing about why
 
 
-@pytest.mark.parametrize("index", [CLIENT_SHARE[1], CLIENT_SHARE[20], CLIENT_SHARE[-1]])
+@pytest.mark.parametrize(
+    "index", [CLIENT_SHARE[0], CLIENT_SHARE[1], CLIENT_SHARE[39], CLIENT_SHARE[-1]]
+)
 def test_tampered_client_share(room_keys: RoomKeys, creds: RelayCredentials, index: int) -> None:
     pair = Pair(
         make_client(keys=room_keys),
@@ -345,7 +347,7 @@ def test_relay_refuses_its_own_share_reflected(creds: RelayCredentials) -> None:
     relay.events_received()
     relay.select_room(creds)
     (hello,) = split_frames(relay.data_to_send())
-    relay_share = hello[1 + RELAY_HELLO_FIELDS["relay share"][0] - _RH :][:65]
+    relay_share = RelayHello.decode(hello[1:]).share
     relay.receive_data(frame(FrameType.CLIENT_PAKE, relay_share + bytes(32)))
     assert relay.events_received() == [
         proto.AuthenticationFailed(cause=proto.AuthFailure.INVALID_SHARE)
@@ -516,13 +518,16 @@ def assert_stopped_before_the_password(pair: Pair) -> None:
 @pytest.mark.parametrize(
     ("field", "offset"),
     [
+        ("version", 1),
         ("room id", 0),
         ("room id", 15),
         ("relay key", 0),
         ("relay key", 31),
         ("relay nonce", 0),
         ("relay nonce", 31),
+        ("relay share", 0),
         ("relay share", 1),
+        ("relay share", 33),
         ("relay share", 64),
         ("signature", 0),
         ("signature", 40),
@@ -544,7 +549,9 @@ def test_tampered_relay_hello_is_refused_before_the_password(
         make_client(keys=room_keys), make_relay(), credentials=creds, tamper_to_client=tamper
     )
     pair.handshake()
-    assert "signature" in str(pair.client_events[-1]) or field == "relay key"
+    violation = pair.client_events[-1]
+    assert isinstance(violation, proto.ProtocolViolation)
+    assert field in ("version", "relay key") or "signature" in violation.reason
     assert_stopped_before_the_password(pair)
 
 
