@@ -220,7 +220,8 @@ class ClientProtocol(Connection[ClientState]):
     def send_messages(self, messages: Iterable[PendingMessage | tuple[str, bytes, int]]) -> None:
         """Sign and seal each message for the room and queue them in one CHAT frame (several
         only if they cannot fit one). Only after Welcomed. Raises :class:`LocalProtocolError`,
-        sending nothing, if a text exceeds :meth:`message_limit` or an id is not 16 bytes."""
+        sending nothing, if a text exceeds :meth:`message_limit`, an id is not 16 bytes, or a
+        text or content type has no UTF-8 form (lone surrogates) or does not fit its field."""
         self._require(ClientState.JOINED)
         keys = self._keys
         if keys is None:  # unreachable: JOINED implies a finished PAKE with keys
@@ -228,7 +229,13 @@ class ClientProtocol(Connection[ClientState]):
         pending = [m if isinstance(m, PendingMessage) else PendingMessage(*m) for m in messages]
         checked = []
         for message in pending:  # validate everything before sealing anything
-            data = message.text.encode("utf-8")
+            try:
+                data = message.text.encode("utf-8")
+                type_size = len(message.content_type.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise LocalProtocolError("text or content type is not valid Unicode") from None
+            if type_size > 255:
+                raise LocalProtocolError("content type longer than 255 bytes")
             limit = self.message_limit(message.content_type)
             if len(data) > limit:
                 raise LocalProtocolError(

@@ -1,23 +1,29 @@
 """In-memory wiring for protocol tests (h11's ConnectionPair idea): no sockets, no clocks.
 
 :class:`Pair` shuttles ``data_to_send()`` between one client core and one relay core until
-both are quiet. :class:`Room` drives the product's :class:`net.proto.Room` for several such
-pairs, as the asyncio relay does for its sockets.
+both are quiet, answering the relay's RoomRequested as the relay driver does. :class:`Room`
+drives the product's :class:`net.proto.Room` for several such pairs, as the asyncio relay does
+for its sockets. Every random input is fixed: identities come from labels, nonces from
+:class:`CountingRandom`, SPAKE2 scalars from :func:`fixed_scalar`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import itertools
 from collections.abc import Callable
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Spake2Secret
 from net import proto
-from net.proto import ClientProtocol, RelayProtocol
+from net.proto import DEFAULT_ROOM, ClientProtocol, RelayCredentials, RelayProtocol
 from net.proto._frames import FrameReader, FrameType, Reason, encode_frame
-from net.proto._messages import BroadcastItem
+from net.proto._messages import BroadcastItem, MemberInfo, RelayHello, encode_item
 from net.proto._replay import RecentIds
+from net.proto._transcript import RELAY_HELLO_CONTEXT, relay_hello_signed
 
 PASSWORD = "correct horse battery staple"
 ROOM_ID = bytes(range(16))
@@ -44,25 +50,57 @@ class CountingRandom:
         return out[:size]
 
 
+@functools.cache
+def identity(label: str) -> Identity:
+    """The device identity called ``label`` in these tests: the same keys in every run."""
+    return Identity.from_secret(
+        hashlib.sha512(b"SocketChat test identity|" + label.encode()).digest()
+    )
+
+
+#: The relay's long-term key in these tests (what a member would pin).
+RELAY_IDENTITY = identity("relay")
+
+
+def credentials(
+    secret: Spake2Secret, *, room_id: bytes = ROOM_ID, relay_identity: Identity | None = None
+) -> RelayCredentials:
+    """What ``RelayProtocol.select_room`` needs for the test room."""
+    return RelayCredentials(
+        room_id=room_id, secret=secret, relay_identity=relay_identity or RELAY_IDENTITY
+    )
+
+
 def make_client(
     name: str = "alice",
     keys: RoomKeys | None = None,
     seen_ids: RecentIds | None = None,
     scalar: int = 0x1111,
+    *,
+    device: Identity | None = None,
+    room_id: bytes = DEFAULT_ROOM,
+    expected_relay_key: bytes | None = None,
+    next_counter: int = 1,
+    label: bytes | None = None,
 ) -> ClientProtocol:
+    """A client core whose identity (``device``, else the one named ``name``), nonces and
+    SPAKE2 scalar are fixed; ``label`` seeds its nonces (default: the name)."""
     return ClientProtocol(
         username=name,
+        identity=device or identity(name),
         keys=keys,
+        room_id=room_id,
+        expected_relay_key=expected_relay_key,
         seen_ids=seen_ids,
-        random_bytes=CountingRandom(name.encode()),
+        next_counter=next_counter,
+        random_bytes=CountingRandom(label if label is not None else name.encode()),
         random_scalar=fixed_scalar(scalar),
     )
 
 
-def make_relay(
-    secret: Spake2Secret, room_id: bytes = ROOM_ID, scalar: int = 0x2222
-) -> RelayProtocol:
-    return RelayProtocol(secret=secret, room_id=room_id, random_scalar=fixed_scalar(scalar))
+def make_relay(scalar: int = 0x2222, *, label: bytes = b"relay") -> RelayProtocol:
+    """A relay core with fixed nonces and SPAKE2 scalar (the room comes with select_room)."""
+    return RelayProtocol(random_bytes=CountingRandom(label), random_scalar=fixed_scalar(scalar))
 
 
 def frame(frame_type: int, payload: bytes = b"") -> bytes:
@@ -79,11 +117,42 @@ def types_of(data: bytes) -> list[FrameType]:
     return [FrameType(body[0]) for body in split_frames(data)]
 
 
+def signed_relay_hello(
+    opening: bytes,
+    *,
+    share: bytes,
+    version: int = 2,
+    room_id: bytes = ROOM_ID,
+    nonce: bytes = bytes(32),
+    signer: Identity = RELAY_IDENTITY,
+    relay_key: bytes | None = None,
+) -> bytes:
+    """A RELAY_HELLO frame answering the client's ``opening`` (its CLIENT_HELLO and
+    CLIENT_OPEN frames), correctly signed by ``signer`` whatever the fields say: what a relay
+    that holds its key (honest or not) can send. ``relay_key`` defaults to the signer's key."""
+    client_hello, client_open = split_frames(opening)
+    hello = RelayHello(
+        version=version,
+        room_id=room_id,
+        relay_key=relay_key if relay_key is not None else signer.signing_public,
+        nonce=nonce,
+        share=share,
+        signature=b"",
+    )
+    unsigned = bytes((FrameType.RELAY_HELLO,)) + hello.unsigned()
+    signature = signer.sign(
+        relay_hello_signed(client_hello, client_open, unsigned), context=RELAY_HELLO_CONTEXT
+    )
+    return encode_frame(unsigned + signature)
+
+
 class Pair:
     """One client core wired to one relay core through memory.
 
-    ``tamper_to_relay`` / ``tamper_to_client`` may rewrite each chunk in flight (a man in the
-    middle). Events accumulate in ``client_events`` / ``relay_events`` until taken.
+    With ``credentials``, the relay side answers RoomRequested as the relay driver does:
+    ``select_room`` for the default room or the credentials' room, REFUSED(NO_SUCH_ROOM) for
+    any other. ``tamper_to_relay`` / ``tamper_to_client`` may rewrite each chunk in flight (a
+    man in the middle). Events accumulate in ``client_events`` / ``relay_events`` until taken.
     """
 
     def __init__(
@@ -91,11 +160,13 @@ class Pair:
         client: ClientProtocol,
         relay: RelayProtocol,
         *,
+        credentials: RelayCredentials | None = None,
         tamper_to_relay: Callable[[bytes], bytes] | None = None,
         tamper_to_client: Callable[[bytes], bytes] | None = None,
     ) -> None:
         self.client = client
         self.relay = relay
+        self.credentials = credentials
         self.tamper_to_relay = tamper_to_relay or (lambda data: data)
         self.tamper_to_client = tamper_to_client or (lambda data: data)
         self.client_events: list[proto.Event] = []
@@ -110,7 +181,10 @@ class Pair:
             if up:
                 self.to_relay_log.append(up)
                 self.relay.receive_data(self.tamper_to_relay(up))
-            self.relay_events += self.relay.events_received()
+            for event in self.relay.events_received():
+                self.relay_events.append(event)
+                if isinstance(event, proto.RoomRequested) and self.credentials is not None:
+                    self._select_room(event.room_id, self.credentials)
             down = self.relay.data_to_send()
             if down:
                 self.to_client_log.append(down)
@@ -120,11 +194,25 @@ class Pair:
                 return
         raise AssertionError("the two sides never went quiet")
 
+    def _select_room(self, room_id: bytes, chosen: RelayCredentials) -> None:
+        if room_id in (DEFAULT_ROOM, chosen.room_id):
+            self.relay.select_room(chosen)
+        else:
+            self.relay.refuse(Reason.NO_SUCH_ROOM, "This relay does not host that room.")
+
     def take(self) -> tuple[list[proto.Event], list[proto.Event]]:
         """Return and forget (client events, relay events)."""
         client_events, relay_events = self.client_events, self.relay_events
         self.client_events, self.relay_events = [], []
         return client_events, relay_events
+
+    def sent_by_client(self) -> list[FrameType]:
+        """The types of every frame the client wrote so far, in order."""
+        return [t for chunk in self.to_relay_log for t in types_of(chunk)]
+
+    def sent_by_relay(self) -> list[FrameType]:
+        """The types of every frame the relay wrote so far, in order."""
+        return [t for chunk in self.to_client_log for t in types_of(chunk)]
 
     def handshake(self) -> None:
         """initiate() and run until the relay is waiting for the join decision."""
@@ -135,15 +223,16 @@ class Pair:
 class Room:
     """An in-memory relay driver for several members, built on the product's own room.
 
-    Membership, history, WELCOME contents and broadcast sealing are :class:`net.proto.Room`'s
-    (the object :mod:`net.relay` drives), so this double cannot drift from the relay; what it
-    adds is what the asyncio driver does with sockets, done with :class:`Pair` instead: join
-    requests are checked and answered, submitted messages and goodbyes go to the room, and each
-    :meth:`flush` is written to every joined member's relay core.
+    Membership, names, history, WELCOME contents and broadcast sealing are
+    :class:`net.proto.Room`'s (the object :mod:`net.relay` drives), so this double cannot drift
+    from the relay; what it adds is what the asyncio driver does with sockets, done with
+    :class:`Pair` instead: rooms are selected, join requests are checked and answered (the same
+    identity joining again replaces its old connection), submitted messages and goodbyes go to
+    the room, and each :meth:`flush` is written to every joined member's relay core.
     """
 
     def __init__(self, secret: Spake2Secret, *, history_limit: int = 100) -> None:
-        self.secret = secret
+        self.credentials = credentials(secret)
         self.room: proto.Room[Pair] = proto.Room(
             broadcast_key=BROADCAST_KEY,
             history_limit=history_limit,
@@ -160,20 +249,29 @@ class Room:
     def connect(self, client: ClientProtocol) -> Pair:
         """Handshake and join ``client`` as the relay does (see ``net.relay.server.Relay.join``):
         the others learn of the joiner first, then the joiner gets its WELCOME."""
-        pair = Pair(client, make_relay(self.secret, scalar=0x3333 + self._connections))
+        relay = make_relay(0x3333 + self._connections, label=b"relay %d" % self._connections)
+        pair = Pair(client, relay, credentials=self.credentials)
         self._connections += 1
         pair.handshake()
         requests = [e for e in pair.relay_events if isinstance(e, proto.JoinRequested)]
         if len(requests) != 1:  # explicit: helpers are not assert-rewritten and -O strips asserts
             raise AssertionError(f"expected one JoinRequested, got {pair.relay_events}")
+        (request,) = requests
         try:
-            name = self.room.check_join(requests[0].username)
+            name = self.room.check_join(request.username, request.signing_key)
         except proto.JoinRejected as rejected:
             pair.relay.reject_join(rejected.code, rejected.text)
             pair.shuttle()
             return pair
+        old = self.room.handle_of(name)
+        if old is not None:  # the same identity again: the new connection wins
+            self.room.leave(name, Reason.REPLACED, handle=old)
+            with contextlib.suppress(proto.LocalProtocolError):  # unless it already ended
+                old.relay.send_goodbye(Reason.REPLACED, "You joined this room again.")
+            old.shuttle()
         others = self.room.handles()
-        data = self.room.join(name, pair)
+        info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
+        data = self.room.join(info, pair)
         if data:
             self._write(others, data)
         pair.relay.accept_join(self.room.welcome(name))
@@ -193,9 +291,10 @@ class Room:
 
     def seal(self, *items: BroadcastItem) -> bytes:
         """Seal ``items`` as the room's next broadcast and send it to nobody: for a test to
-        deliver by hand, replay, reorder or tamper with."""
+        deliver by hand, replay, reorder or tamper with. CHAT items enter the history, as
+        every flushed one does."""
         for item in items:
-            self.room.queue(item)
+            self.room.queue(encode_item(item))
         data = self.room.flush()
         if data is None:
             raise AssertionError("nothing to seal")
@@ -208,7 +307,7 @@ class Room:
                 pair.shuttle()
                 for event in pair.relay_events:
                     if isinstance(event, proto.MessagesSubmitted):
-                        self.room.submit(name, event.messages)
+                        self.room.submit(name, event.envelopes)
                     elif isinstance(event, proto.GoodbyeReceived):
                         self.room.leave(name, Reason.LEAVING, handle=pair)
                     elif isinstance(event, proto.ProtocolViolation):

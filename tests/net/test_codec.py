@@ -12,32 +12,39 @@ from net.proto._frames import Reason
 from net.proto._messages import (
     ChatItem,
     ClientHello,
+    ClientOpen,
+    ClientPake,
+    Join,
     JoinedItem,
     LeftItem,
-    OutgoingMessage,
+    MemberInfo,
     Refusal,
     RelayHello,
     Welcome,
+    chat_item_prefix,
     decode_chat,
     decode_code_text,
     decode_fixed,
     decode_items,
-    decode_join,
     decode_token,
     encode_chat,
+    encode_chat_item,
     encode_code_text,
+    encode_item,
     encode_items,
-    encode_join,
     encode_token,
 )
 
 MID = bytes(range(16))
+KEY_A, KEY_B = b"A" * 32, b"B" * 32
 
 
-def chat_item(sender: str = "alice", sealed: bytes = b"s" * 40) -> ChatItem:
-    return ChatItem(
-        sender=sender, message_id=MID, timestamp_ms=2**40, content_type="text/plain", sealed=sealed
-    )
+def chat_item(sender: str = "alice", envelope: bytes = MID + b"s" * 200) -> ChatItem:
+    return ChatItem(sender=sender, envelope=envelope)
+
+
+def member(name: str = "bob", flags: int = 0) -> MemberInfo:
+    return MemberInfo(name=name, signing_key=KEY_A, dh_key=KEY_B, flags=flags)
 
 
 # -- primitives ----------------------------------------------------------------------------
@@ -117,23 +124,23 @@ def test_reader_finish_rejects_trailing_bytes() -> None:
         r.finish()
 
 
-# -- payloads ------------------------------------------------------------------------------
+# -- handshake payloads --------------------------------------------------------------------
 
 
 def test_client_hello_round_trip_and_layout() -> None:
-    payload = ClientHello(versions=(1,)).encode()
-    assert payload == b"SocketChat\x01\x00\x01"
-    assert ClientHello.decode(payload) == ClientHello(versions=(1,))
+    payload = ClientHello(versions=(2,)).encode()
+    assert payload == b"SocketChat\x01\x00\x02"  # what every v2 client sends
+    assert ClientHello.decode(payload) == ClientHello(versions=(2,))
     assert ClientHello.decode(b"SocketChat\x02\x00\x02\x00\x01").versions == (2, 1)
 
 
 @pytest.mark.parametrize(
     "payload",
     [
-        b"SocketChaT\x01\x00\x01",
+        b"SocketChaT\x01\x00\x02",
         b"SocketChat\x00",
-        b"SocketChat\x02\x00\x01",
-        b"SocketChat\x01\x00\x01\x00",
+        b"SocketChat\x02\x00\x02",
+        b"SocketChat\x01\x00\x02\x00",
         b"Sock",
     ],
 )
@@ -142,17 +149,65 @@ def test_client_hello_decode_failures(payload: bytes) -> None:
         ClientHello.decode(payload)
 
 
-def test_relay_hello_round_trip() -> None:
-    hello = RelayHello(version=1, room_id=MID)
-    assert hello.encode() == b"\x00\x01" + MID
-    assert RelayHello.decode(hello.encode()) == hello
-    for bad in (b"\x00\x01" + MID[:15], b"\x00\x01" + MID + b"\x00"):
+def test_client_open_round_trip_and_layout() -> None:
+    opening = ClientOpen(room_id=MID, nonce=b"n" * 32)
+    assert opening.encode() == MID + b"n" * 32
+    assert ClientOpen.decode(opening.encode()) == opening
+    for bad in (opening.encode()[:-1], opening.encode() + b"\x00"):
+        with pytest.raises(DecodeError):
+            ClientOpen.decode(bad)
+    with pytest.raises(LocalProtocolError, match="room id"):
+        ClientOpen(room_id=MID[:15], nonce=b"n" * 32).encode()
+    with pytest.raises(LocalProtocolError, match="nonce"):
+        ClientOpen(room_id=MID, nonce=b"n" * 31).encode()
+
+
+def relay_hello(**changes: bytes | int) -> RelayHello:
+    fields: dict[str, Any] = dict(
+        version=2,
+        room_id=MID,
+        relay_key=KEY_A,
+        nonce=b"n" * 32,
+        share=b"\x04" + b"s" * 64,
+        signature=b"g" * 64,
+    )
+    fields.update(changes)
+    return RelayHello(**fields)
+
+
+def test_relay_hello_round_trip_and_layout() -> None:
+    hello = relay_hello()
+    encoded = hello.encode()
+    assert encoded == b"\x00\x02" + MID + KEY_A + b"n" * 32 + b"\x04" + b"s" * 64 + b"g" * 64
+    assert len(encoded) == 211
+    assert hello.unsigned() == encoded[:-64]  # what the signature covers
+    assert RelayHello.decode(encoded) == hello
+    for bad in (encoded[:-1], encoded + b"\x00", encoded[:147]):
         with pytest.raises(DecodeError):
             RelayHello.decode(bad)
 
 
+@pytest.mark.parametrize("field", ["room_id", "relay_key", "nonce", "share", "signature"])
+def test_relay_hello_refuses_fields_of_the_wrong_size(field: str) -> None:
+    value = getattr(relay_hello(), field)
+    with pytest.raises(LocalProtocolError):
+        relay_hello(**{field: value[:-1]}).encode()
+
+
+def test_client_pake_round_trip_and_failures() -> None:
+    pake = ClientPake(share=b"\x04" + b"s" * 64, confirmation=b"c" * 32)
+    assert pake.encode() == b"\x04" + b"s" * 64 + b"c" * 32
+    assert ClientPake.decode(pake.encode()) == pake
+    for bad in (pake.encode()[:-1], pake.encode() + b"\x00", pake.encode()[:65]):
+        with pytest.raises(DecodeError):
+            ClientPake.decode(bad)
+    with pytest.raises(LocalProtocolError):
+        ClientPake(share=b"\x04" * 64, confirmation=b"c" * 32).encode()
+
+
 def test_refusal_round_trip_keeps_unknown_codes() -> None:
-    refusal = Refusal(code=Reason.ROOM_FULL, retry_after_ms=1500, text="room is full")
+    refusal = Refusal(code=Reason.NO_SUCH_ROOM, retry_after_ms=1500, text="no such room")
+    assert refusal.encode() == b"\x11\x00\x00\x05\xdc\x00\x0cno such room"
     assert Refusal.decode(refusal.encode()) == refusal
     future = Refusal.decode(b"\xc8\x00\x00\x00\x00\x00\x02hi")
     assert future.code == 200 and future.text == "hi"
@@ -160,16 +215,16 @@ def test_refusal_round_trip_keeps_unknown_codes() -> None:
         Refusal.decode(refusal.encode()[:-1])
 
 
+# -- encrypted unicast payloads -------------------------------------------------------------
+
+
 def test_small_payload_codecs_round_trip_and_fail() -> None:
-    assert decode_code_text(encode_code_text(Reason.LEAVING, "bye")) == (Reason.LEAVING, "bye")
+    assert decode_code_text(encode_code_text(Reason.REPLACED, "bye")) == (Reason.REPLACED, "bye")
     assert decode_token(encode_token(2**64 - 1)) == 2**64 - 1
-    assert decode_join(encode_join("Zoë")) == "Zoë"
     assert decode_fixed(b"x" * 32, 32, "confirmation") == b"x" * 32
     for call in (
         lambda: decode_code_text(b"\x01\x00\x05abc"),
         lambda: decode_token(b"\x00" * 9),
-        lambda: decode_join(b"\x02a"),
-        lambda: decode_join(b"\x01\xff"),
         lambda: decode_fixed(b"x" * 31, 32, "confirmation"),
         lambda: decode_fixed(b"x" * 33, 32, "confirmation"),
     ):
@@ -177,58 +232,116 @@ def test_small_payload_codecs_round_trip_and_fail() -> None:
             call()
 
 
+def test_join_round_trip_and_layout() -> None:
+    join = Join(name="Zoë", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 64)
+    assert join.encode() == b"\x04Zo\xc3\xab" + KEY_A + KEY_B + b"p" * 64
+    assert Join.decode(join.encode()) == join
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x01a" + KEY_A + KEY_B + b"p" * 63,  # short proof
+        b"\x01a" + KEY_A + KEY_B + b"p" * 65,  # trailing
+        b"\x02a" + KEY_A + KEY_B + b"p" * 64,  # the name takes a key byte: proof short
+        b"\x01\xff" + KEY_A + KEY_B + b"p" * 64,  # bad UTF-8
+        b"\x01a",
+    ],
+)
+def test_join_decode_failures(payload: bytes) -> None:
+    with pytest.raises(DecodeError):
+        Join.decode(payload)
+
+
+def test_join_refuses_keys_of_the_wrong_size() -> None:
+    with pytest.raises(LocalProtocolError):
+        Join(name="a", signing_key=KEY_A[:31], dh_key=KEY_B, proof=b"p" * 64).encode()
+    with pytest.raises(LocalProtocolError):
+        Join(name="a", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 63).encode()
+
+
 def test_chat_round_trip_and_failures() -> None:
-    messages = [
-        OutgoingMessage(
-            message_id=MID, timestamp_ms=5, content_type="text/plain", sealed=b"x" * 30
-        ),
-        OutgoingMessage(
-            message_id=MID[::-1], timestamp_ms=6, content_type="text/plain", sealed=b""
-        ),
-    ]
-    assert decode_chat(encode_chat(messages)) == tuple(messages)
-    with pytest.raises(DecodeError, match="empty"):
-        decode_chat(encode_chat([]))
-    with pytest.raises(DecodeError):
-        decode_chat(encode_chat(messages)[:-1])
-    with pytest.raises(DecodeError):
-        decode_chat(encode_chat(messages) + b"\x00")
+    envelopes = [MID + b"x" * 200, MID[::-1] + b"y" * 180]
+    encoded = encode_chat(envelopes)
+    assert encoded[:2] == b"\x00\x02" and encoded[2:6] == (216).to_bytes(4, "big")
+    decoded = decode_chat(encoded)
+    assert all(isinstance(v, memoryview) for v in decoded)  # views: nothing copied
+    assert [bytes(v) for v in decoded] == envelopes
+    for bad, words in (
+        (encode_chat([]), "empty"),
+        (encoded[:-1], "truncated"),
+        (encoded + b"\x00", "trailing"),
+        (b"\x00", "truncated"),
+        (b"\x00\x01\x00\x00", "truncated"),
+    ):
+        with pytest.raises(DecodeError, match=words):
+            decode_chat(bad)
+
+
+# -- broadcast items and WELCOME --------------------------------------------------------------
 
 
 def test_broadcast_items_round_trip() -> None:
-    items = (chat_item(), JoinedItem(name="bob"), LeftItem(name="bob", code=Reason.LEAVING))
-    assert decode_items(encode_items(items)) == items
+    items = (
+        chat_item(),
+        JoinedItem(member=member()),
+        LeftItem(name="bob", code=Reason.LEAVING),
+        LeftItem(name="carol", code=200),  # a code from a newer relay stays a number
+    )
+    assert decode_items(encode_items(encode_item(i) for i in items)) == items
     assert decode_items(encode_items(())) == ()
+    assert chat_item().message_id == MID
+
+
+def test_chat_item_layout_and_the_relays_fast_path() -> None:
+    item = chat_item("bob", MID + b"e" * 10)
+    encoded = encode_item(item)
+    assert encoded == b"\x01\x03bob" + (26).to_bytes(4, "big") + MID + b"e" * 10
+    # The relay builds items from a cached prefix and the envelope view it received.
+    assert encode_chat_item(chat_item_prefix("bob"), memoryview(MID + b"e" * 10)) == encoded
+
+
+def test_member_layout_and_size() -> None:
+    encoded = encode_item(JoinedItem(member=member("Zoë", flags=0)))
+    assert encoded == b"\x02\x04Zo\xc3\xab" + KEY_A + KEY_B + b"\x00"
+    assert member("Zoë").encoded_size() == len(encoded) - 1
 
 
 def test_broadcast_item_failures() -> None:
     with pytest.raises(DecodeError, match="kind"):
         decode_items(b"\x00\x01\x09")
     with pytest.raises(DecodeError):
-        decode_items(encode_items([JoinedItem(name="bob")])[:-1])
+        decode_items(encode_items([encode_item(JoinedItem(member=member()))])[:-1])
     with pytest.raises(DecodeError, match="UTF-8"):
-        decode_items(b"\x00\x01\x02\x01\xff")
+        decode_items(b"\x00\x01\x03\x01\xff\x0d")
+    with pytest.raises(DecodeError, match="trailing"):
+        decode_items(encode_items([encode_item(chat_item())]) + b"\x00")
     with pytest.raises(LocalProtocolError):
-        encode_items(["not an item"])  # type: ignore[list-item]  # the wrong type is the test
+        encode_item("not an item")  # type: ignore[arg-type]  # the wrong type is the test
+    with pytest.raises(LocalProtocolError):
+        encode_items([b"\x01"] * 0x10000)
 
 
-def welcome(**changes) -> Welcome:
+def welcome(**changes: Any) -> Welcome:
     fields: dict[str, Any] = dict(
         your_name="alice",
-        members=("alice", "bob"),
+        members=(member("alice"), member("bob", flags=0)),
         broadcast_key=b"k" * 32,
         next_seq=7,
         max_message_bytes=4000,
-        history=(chat_item(), chat_item("bob")),
+        history=(encode_item(chat_item()), encode_item(chat_item("bob"))),
     )
     fields.update(changes)
     return Welcome(**fields)
 
 
 def test_welcome_round_trip() -> None:
-    assert Welcome.decode(welcome().encode()) == welcome()
-    assert Welcome.decode(welcome(history=(), members=()).encode()) == welcome(
-        history=(), members=()
+    decoded, history = Welcome.decode(welcome().encode())
+    assert decoded == welcome(history=())  # the history comes back decoded, beside it
+    assert history == (chat_item(), chat_item("bob"))
+    assert Welcome.decode(welcome(history=(), members=()).encode()) == (
+        welcome(history=(), members=()),
+        (),
     )
 
 
@@ -239,10 +352,11 @@ def test_welcome_decode_failures() -> None:
             Welcome.decode(bad)
     # A history entry that is not a chat item.
     no_history = welcome(history=()).encode()
+    joined = encode_item(JoinedItem(member=member("x")))
     with pytest.raises(DecodeError, match="non-chat"):
-        Welcome.decode(no_history[:-2] + b"\x00\x01" + encode_items([JoinedItem(name="x")])[2:])
+        Welcome.decode(no_history[:-2] + b"\x00\x01" + joined)
     with pytest.raises(LocalProtocolError):
-        welcome(history=(JoinedItem(name="x"),)).encode()
+        welcome(history=(joined,)).encode()
 
 
 # -- bulk str8 lists (WELCOME member lists) ---------------------------------------------------

@@ -9,6 +9,7 @@ from net.proto._frames import (
     MAX_HANDSHAKE_FRAME,
     FrameError,
     FrameReader,
+    FrameType,
     Reason,
     encode_frame,
     reason,
@@ -109,3 +110,26 @@ def test_mid_frame_and_clear() -> None:
 def test_reason_keeps_unknown_codes_as_int() -> None:
     assert reason(11) is Reason.PROTOCOL_ERROR
     assert reason(250) == 250 and not isinstance(reason(250), Reason)
+
+
+def test_frame_types_and_reasons_are_the_documented_ones() -> None:
+    # PROTOCOL.md 3: 0x04 and 0x05 were v1's RELAY_PAKE and CLIENT_CONFIRM, never reused.
+    assert {t.name: t.value for t in FrameType} == {
+        "CLIENT_HELLO": 0x01,
+        "RELAY_HELLO": 0x02,
+        "CLIENT_PAKE": 0x03,
+        "RELAY_CONFIRM": 0x06,
+        "AUTH_FAILED": 0x07,
+        "REFUSED": 0x08,
+        "CLIENT_OPEN": 0x09,
+        "JOIN": 0x10,
+        "WELCOME": 0x11,
+        "CHAT": 0x12,
+        "PING": 0x13,
+        "PONG": 0x14,
+        "NOTICE": 0x15,
+        "GOODBYE": 0x16,
+        "BROADCAST": 0x20,
+    }
+    assert [r.value for r in Reason] == list(range(1, 19))
+    assert (Reason.NAME_LOOKALIKE, Reason.NO_SUCH_ROOM, Reason.REPLACED) == (16, 17, 18)

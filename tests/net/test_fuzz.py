@@ -11,49 +11,111 @@ import functools
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crypto.kdf import derive_room_keys
+from crypto.envelope import seal_message
+from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.spake2 import Spake2Secret
-from crypto.transport import BroadcastSealer
 from net import proto
-from net.proto import WelcomeArgs, encode_broadcast
-from net.proto._frames import MAX_HANDSHAKE_FRAME, MAX_RELAY_FRAME, Reason
-from net.proto._messages import ChatItem, JoinedItem
-from tests.net.helpers import BROADCAST_KEY, PASSWORD, ROOM_ID, Pair, make_client, make_relay
+from net.proto import ClientProtocol, RelayProtocol
+from net.proto._frames import MAX_CLIENT_FRAME, MAX_HANDSHAKE_FRAME, MAX_RELAY_FRAME, Reason
+from net.proto._messages import ChatItem, JoinedItem, MemberInfo, encode_item
+from tests.net.helpers import (
+    BROADCAST_KEY,
+    PASSWORD,
+    ROOM_ID,
+    Pair,
+    credentials,
+    identity,
+    make_client,
+    make_relay,
+)
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @functools.cache
-def _keys():
+def _keys() -> tuple[RoomKeys, Spake2Secret]:
     keys = derive_room_keys(PASSWORD, room_id=ROOM_ID, n=2**10)
     return keys, Spake2Secret.from_access_key(keys.access)
 
 
-@functools.cache
-def recorded_session() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
-    """(the client's chunks, the relay's chunks) in one deterministic session."""
-    keys, secret = _keys()
-    pair = Pair(make_client(keys=keys), make_relay(secret))
-    pair.handshake()
-    sealer = BroadcastSealer(BROADCAST_KEY)
-    pair.relay.accept_join(
-        WelcomeArgs(
-            name="alice",
-            members=("alice", "bob"),
-            broadcast_key=BROADCAST_KEY,
-            next_seq=sealer.next_seq,
-            history=(),
-            max_message_bytes=1000,
+def _member(name: str) -> MemberInfo:
+    device = identity(name)
+    return MemberInfo(name=name, signing_key=device.signing_public, dh_key=device.dh_public)
+
+
+def _bobs_message(text: bytes, message_id: bytes) -> bytes:
+    return encode_item(
+        ChatItem(
+            sender="bob",
+            envelope=seal_message(
+                _keys()[0].message,
+                identity=identity("bob"),
+                room_id=ROOM_ID,
+                sender="bob",
+                message_id=message_id,
+                epoch=0,
+                counter=1,
+                timestamp_ms=1,
+                content_type="text/plain",
+                body=text,
+                nonce=bytes(24),
+            ),
         )
     )
+
+
+def _room() -> proto.Room[object]:
+    """The room as the recorded session found it: bob's message in its history."""
+    room: proto.Room[object] = proto.Room(broadcast_key=BROADCAST_KEY, max_message_bytes=1000)
+    room.queue(_bobs_message(b"from the history", b"H" * 16))
+    room.flush()
+    return room
+
+
+def _answer(relay: RelayProtocol, events: list[proto.Event], room: proto.Room[object]) -> None:
+    """What the relay driver does with the core's requests (the same answers every run)."""
+    for event in events:
+        if isinstance(event, proto.RoomRequested) and relay.state.name == "ROOM_PENDING":
+            relay.select_room(credentials(_keys()[1]))
+        elif isinstance(event, proto.JoinRequested) and relay.state.name == "JOIN_PENDING":
+            try:
+                name = room.check_join(event.username, event.signing_key)
+            except proto.JoinRejected as rejected:
+                relay.reject_join(rejected.code, rejected.text)
+                continue
+            info = MemberInfo(name=name, signing_key=event.signing_key, dh_key=event.dh_key)
+            room.join(info, relay)
+            relay.accept_join(room.welcome(name))
+
+
+@functools.cache
+def recorded_session() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(the client's chunks, the relay's chunks) in one deterministic session that reaches
+    every frame type and broadcast item kind, forged and history messages included."""
+    keys, secret = _keys()
+    pair = Pair(make_client(keys=keys), make_relay(), credentials=credentials(secret))
+    room = _room()
+    pair.handshake()
+    _answer(pair.relay, pair.relay_events, room)
     pair.shuttle()
     pair.client.send_messages([("hello", bytes(16), 1), ("again", bytes(range(16)), 2)])
     pair.client.send_ping(3)
+    pair.relay.send_ping(4)
     pair.relay.send_notice(Reason.RATE_LIMITED, "slow down")
     pair.shuttle()
     submitted = [e for e in pair.relay_events if isinstance(e, proto.MessagesSubmitted)]
-    items = [ChatItem.from_outgoing(m, sender="alice") for m in submitted[0].messages]
-    pair.relay.send_raw(encode_broadcast(sealer, [JoinedItem(name="bob"), *items]))
+    room.queue(encode_item(JoinedItem(member=_member("bob"))))
+    room.submit("alice", submitted[0].envelopes)
+    room.queue(_bobs_message(b"live", b"L" * 16))
+    room.queue(_bobs_message(b"forged", b"F" * 16)[:-1] + b"\x00")  # unreadable
+    room.leave("alice", Reason.LEAVING)  # a LEFT item (for alice herself: still decodable)
+    flushed = room.flush()
+    assert flushed is not None
+    pair.relay.send_raw(flushed)
+    pair.shuttle()
+    kinds = {type(e) for e in pair.client_events}
+    if not {proto.ChatOpened, proto.ChatForged, proto.MemberArrived, proto.MemberDeparted} <= kinds:
+        raise AssertionError(f"the recorded session fell short: {pair.client_events}")
     pair.client.send_goodbye(Reason.LEAVING, "bye")
     pair.shuttle()
     return tuple(pair.to_relay_log), tuple(pair.to_client_log)
@@ -68,44 +130,77 @@ def _boundaries(chunks) -> list[int]:
     return ends
 
 
-def _feed(core, data: bytes, cuts: list[int], cap: int) -> list:
-    events = []
+def _feed(
+    core: ClientProtocol | RelayProtocol,
+    data: bytes,
+    cuts: list[int],
+    cap: int,
+    *,
+    room: proto.Room[object] | None = None,
+) -> list[proto.Event]:
+    """Feed ``data`` cut at ``cuts``; a relay core gets the driver's answers from ``room``."""
+    events: list[proto.Event] = []
     points = sorted({c % (len(data) + 1) for c in cuts})
     for start, end in zip([0, *points], [*points, len(data)], strict=True):
         core.receive_data(data[start:end])  # must never raise
         assert core._reader.buffered <= max(4, cap)
-        events += core.events_received()
+        new = core.events_received()
+        if isinstance(core, RelayProtocol) and room is not None:
+            _answer(core, new, room)
+        events += new
         core.data_to_send()
     core.receive_eof()
     events += core.events_received()
     assert events[-1] == proto.ConnectionClosed()
-    violations = [i for i, e in enumerate(events) if isinstance(e, proto.ProtocolViolation)]
-    # After a violation, nothing but the final ConnectionClosed.
-    assert all(i >= len(events) - 2 for i in violations)
+    # After the end (a violation, a refusal, a failed login, a goodbye, a key mismatch),
+    # nothing but the final ConnectionClosed.
+    endings = [i for i, e in enumerate(events) if isinstance(e, _ENDINGS)]
+    assert all(i >= len(events) - 2 for i in endings), events
     return events
 
 
-def _fresh_client():
+_ENDINGS = (
+    proto.ProtocolViolation,
+    proto.Refused,
+    proto.AuthenticationFailed,
+    proto.GoodbyeReceived,
+    proto.RelayKeyMismatch,
+)
+
+
+def _fresh_client() -> ClientProtocol:
     client = make_client(keys=_keys()[0])
     client.initiate()
     client.data_to_send()
     return client
 
 
-def _fresh_relay():
-    return make_relay(_keys()[1])
+def _fresh_relay() -> RelayProtocol:
+    return make_relay()
 
 
 @SETTINGS
 @given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(0, 3000), max_size=8))
 def test_random_bytes_to_the_relay(data: bytes, cuts: list[int]) -> None:
-    _feed(_fresh_relay(), data, cuts, MAX_HANDSHAKE_FRAME)
+    _feed(_fresh_relay(), data, cuts, MAX_HANDSHAKE_FRAME, room=_room())
 
 
 @SETTINGS
 @given(data=st.binary(max_size=3000), cuts=st.lists(st.integers(0, 3000), max_size=8))
 def test_random_bytes_to_the_client(data: bytes, cuts: list[int]) -> None:
     _feed(_fresh_client(), data, cuts, MAX_HANDSHAKE_FRAME)
+
+
+def test_the_whole_session_fed_one_byte_at_a_time() -> None:
+    to_relay, to_client = (b"".join(chunks) for chunks in recorded_session())
+    client_events = _feed(_fresh_client(), to_client, list(range(len(to_client))), MAX_RELAY_FRAME)
+    relay_events = _feed(
+        _fresh_relay(), to_relay, list(range(len(to_relay))), MAX_CLIENT_FRAME, room=_room()
+    )
+    kinds = {type(e) for e in client_events}
+    assert {proto.Welcomed, proto.ChatOpened, proto.ChatForged, proto.MemberDeparted} <= kinds
+    assert not any(isinstance(e, proto.ProtocolViolation) for e in client_events + relay_events)
+    assert proto.GoodbyeReceived(code=Reason.LEAVING, text="bye") in relay_events
 
 
 mutations = st.lists(st.tuples(st.integers(0, 10**6), st.integers(1, 255)), min_size=0, max_size=3)
@@ -142,34 +237,11 @@ def test_mutated_session_to_the_client(edits, cut_at, cuts) -> None:
 )
 def test_mutated_session_to_the_relay(edits, cut_at, cuts) -> None:
     chunks, _ = recorded_session()
-    relay = _fresh_relay()
     data = _mutate(b"".join(chunks), edits, cut_at)
-    # Replay the relay's decisions so the session can get past the join.
-    events = []
-    points = sorted({c % (len(data) + 1) for c in [*cuts, *_boundaries(chunks)]} - {len(data)})
-    for start, end in zip([0, *points], [*points, len(data)], strict=True):
-        relay.receive_data(data[start:end])
-        new = relay.events_received()
-        events += new
-        if (
-            any(isinstance(e, proto.JoinRequested) for e in new)
-            and relay.state.name == "JOIN_PENDING"
-        ):
-            relay.accept_join(
-                WelcomeArgs(
-                    name="alice",
-                    members=("alice",),
-                    broadcast_key=BROADCAST_KEY,
-                    next_seq=1,
-                    history=(),
-                    max_message_bytes=1000,
-                )
-            )
-        assert relay._reader.buffered <= 65536
-        relay.data_to_send()
-    relay.receive_eof()
-    events += relay.events_received()
-    assert events[-1] == proto.ConnectionClosed()
+    # Cut at least where the client's writes ended: it waits for an answer after each.
+    events = _feed(
+        _fresh_relay(), data, [*cuts, *_boundaries(chunks)], MAX_CLIENT_FRAME, room=_room()
+    )
     if not edits and cut_at is None:
         assert not any(isinstance(e, proto.ProtocolViolation) for e in events)
         assert proto.GoodbyeReceived(code=Reason.LEAVING, text="bye") in events

@@ -5,38 +5,43 @@ from __future__ import annotations
 
 import pytest
 
+from crypto.kdf import RoomKeys
+from crypto.spake2 import Spake2Secret
 from net import proto
-from net.proto import ClientState, RelayState
+from net.proto import DEFAULT_ROOM, ClientProtocol, ClientState, RelayProtocol, RelayState
 from net.proto._frames import FrameType, Reason
 from net.proto._messages import (
     ClientHello,
+    ClientOpen,
     Refusal,
-    RelayHello,
     Welcome,
     decode_code_text,
     encode_code_text,
 )
 from tests.net.helpers import (
-    ROOM_ID,
     Pair,
     Room,
+    credentials,
     frame,
     make_client,
     make_relay,
     split_frames,
 )
 
-HELLO = frame(FrameType.CLIENT_HELLO, ClientHello(versions=(1,)).encode())
+HELLO = frame(FrameType.CLIENT_HELLO, ClientHello(versions=(2,)).encode())
+OPEN = frame(FrameType.CLIENT_OPEN, ClientOpen(room_id=DEFAULT_ROOM, nonce=bytes(32)).encode())
 
 
-def only_violation(events) -> proto.ProtocolViolation:
+def only_violation(events: list[proto.Event]) -> proto.ProtocolViolation:
     assert len(events) == 1 and isinstance(events[0], proto.ProtocolViolation), events
     return events[0]
 
 
 def refused_with_protocol_error(data: bytes) -> bool:
     (body,) = split_frames(data)
-    return body[0] == FrameType.REFUSED and Refusal.decode(body[1:]).code is Reason.PROTOCOL_ERROR
+    return body[0] == FrameType.REFUSED and Refusal.decode(body[1:]) == Refusal(
+        code=Reason.PROTOCOL_ERROR, retry_after_ms=0, text="protocol error"
+    )
 
 
 @pytest.mark.parametrize(
@@ -46,39 +51,100 @@ def refused_with_protocol_error(data: bytes) -> bool:
         ((2**31).to_bytes(4, "big"), "exceeds"),
         (b"\x00\x00\x10\x01", "exceeds"),  # 4097: one above the handshake cap
         (frame(0x99), "unknown frame type 0x99"),
-        (frame(FrameType.CLIENT_CONFIRM, bytes(32)), "unexpected CLIENT_CONFIRM"),
+        (frame(0x05, bytes(32)), "unknown frame type 0x05"),  # v1's CLIENT_CONFIRM
+        (frame(0x04, bytes(65)), "unknown frame type 0x04"),  # v1's RELAY_PAKE
+        (frame(FrameType.CLIENT_OPEN, bytes(48)), "unexpected CLIENT_OPEN"),
+        (frame(FrameType.CLIENT_PAKE, bytes(97)), "unexpected CLIENT_PAKE"),
         (frame(FrameType.CHAT, bytes(40)), "unexpected CHAT"),
-        (frame(FrameType.RELAY_HELLO, bytes(18)), "unexpected RELAY_HELLO"),
+        (frame(FrameType.RELAY_HELLO, bytes(211)), "unexpected RELAY_HELLO"),
         (frame(FrameType.CLIENT_HELLO, b"HTTP/1.1 200"), "not a SocketChat client"),
-        (frame(FrameType.CLIENT_HELLO, ClientHello(versions=(1,)).encode() + b"x"), "trailing"),
+        (frame(FrameType.CLIENT_HELLO, b"SocketChat\x00"), "no version"),
+        (frame(FrameType.CLIENT_HELLO, ClientHello(versions=(2,)).encode() + b"x"), "trailing"),
         (b"GET / HTTP/1.1\r\n\r\n", "exceeds"),
     ],
 )
-def test_relay_refuses_garbage_before_the_handshake(relay_secret, data: bytes, words: str) -> None:
-    relay = make_relay(relay_secret)
+def test_relay_refuses_garbage_before_the_handshake(data: bytes, words: str) -> None:
+    relay = make_relay()
     relay.receive_data(data)
     assert words in only_violation(relay.events_received()).reason
     assert refused_with_protocol_error(relay.data_to_send())
     assert relay.state is RelayState.FAILED and relay.close_expected()
-    relay.receive_data(HELLO)  # nothing after the violation is processed
+    relay.receive_data(HELLO + OPEN)  # nothing after the violation is processed
     assert relay.events_received() == [] and relay.data_to_send() == b""
 
 
-def test_nothing_after_the_bad_frame_in_the_same_chunk_is_processed(relay_secret) -> None:
-    relay = make_relay(relay_secret)
-    relay.receive_data(frame(0x77) + HELLO)
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (frame(FrameType.CLIENT_OPEN, bytes(47)), "truncated"),
+        (frame(FrameType.CLIENT_OPEN, bytes(49)), "trailing"),
+        (HELLO, "unexpected CLIENT_HELLO"),
+        (frame(FrameType.CLIENT_PAKE, bytes(97)), "unexpected CLIENT_PAKE"),
+    ],
+)
+def test_relay_refuses_a_bad_open(data: bytes, words: str) -> None:
+    relay = make_relay()
+    relay.receive_data(HELLO)
+    relay.receive_data(data)
+    assert words in only_violation(relay.events_received()).reason
+    assert refused_with_protocol_error(relay.data_to_send())
+
+
+def test_relay_takes_nothing_while_the_room_is_being_chosen(relay_secret: Spake2Secret) -> None:
+    # A client that does not wait for RELAY_HELLO (its share sent blind) breaks the protocol.
+    relay = make_relay()
+    relay.receive_data(HELLO + OPEN + frame(FrameType.CLIENT_PAKE, bytes(97)))
+    events = relay.events_received()
+    assert events[0] == proto.RoomRequested(room_id=DEFAULT_ROOM)
+    assert "unexpected CLIENT_PAKE in state ROOM_PENDING" in only_violation(events[1:]).reason
+    assert refused_with_protocol_error(relay.data_to_send())
+    with pytest.raises(proto.LocalProtocolError):
+        relay.select_room(credentials(relay_secret))  # too late: the connection has failed
+    assert relay.data_to_send() == b""
+
+
+def test_nothing_after_the_bad_frame_in_the_same_chunk_is_processed() -> None:
+    relay = make_relay()
+    relay.receive_data(frame(0x77) + HELLO + OPEN)
     only_violation(relay.events_received())
     assert refused_with_protocol_error(relay.data_to_send())
+
+
+def test_nothing_after_a_refusal_in_the_same_chunk_is_processed() -> None:
+    relay = make_relay()
+    v1_hello = frame(FrameType.CLIENT_HELLO, ClientHello(versions=(1,)).encode())
+    relay.receive_data(v1_hello + frame(0x04, bytes(65)) + frame(0x99))
+    (refused,) = relay.events_received()
+    assert isinstance(refused, proto.Refused)
+    client = make_client()
+    client.initiate()
+    client.data_to_send()
+    client.receive_data(relay.data_to_send() + frame(0x99) + frame(FrameType.AUTH_FAILED))
+    (refused,) = client.events_received()
+    assert isinstance(refused, proto.Refused) and client.data_to_send() == b""
+
+
+def test_nothing_after_a_goodbye_in_the_same_chunk_is_processed(alice: Pair) -> None:
+    alice.relay.send_goodbye(Reason.ROOM_CLOSING, "closing")
+    alice.client.receive_data(alice.relay.data_to_send() + frame(0x99))
+    assert alice.client.events_received() == [
+        proto.GoodbyeReceived(code=Reason.ROOM_CLOSING, text="closing")
+    ]
+    assert alice.client.data_to_send() == b""  # no error frame for what followed
 
 
 @pytest.mark.parametrize(
     "data",
     [
-        frame(FrameType.RELAY_HELLO, RelayHello(version=1, room_id=ROOM_ID).encode()[:-1]),
-        frame(FrameType.RELAY_PAKE, bytes(65)),
+        frame(FrameType.RELAY_HELLO, bytes(210)),  # one byte short
+        frame(FrameType.RELAY_HELLO, bytes(212)),  # one byte long
+        frame(0x04, bytes(65)),  # v1's RELAY_PAKE: an unknown type now
+        frame(FrameType.RELAY_CONFIRM, bytes(32)),  # before RELAY_HELLO
+        frame(FrameType.AUTH_FAILED),  # before RELAY_HELLO
         frame(FrameType.REFUSED, b"\x01\x00\x00\x00\x00\x00\x02\xff\xff"),  # bad UTF-8
         frame(FrameType.REFUSED, b"\x01\x00"),
         frame(FrameType.WELCOME, bytes(50)),
+        frame(FrameType.CLIENT_HELLO, HELLO[5:]),  # our own hello, reflected
         frame(0x00),
         (5000).to_bytes(4, "big"),
     ],
@@ -91,10 +157,50 @@ def test_client_fails_on_garbage_during_the_handshake(data: bytes) -> None:
     only_violation(client.events_received())
     assert client.state is ClientState.FAILED and client.close_expected()
     assert client.data_to_send() == b""  # no client error frame exists before encryption
+    assert not client.password_at_stake
 
 
-def test_eof_mid_frame(relay_secret) -> None:
-    relay = make_relay(relay_secret)
+# -- the handshake cap holds until each side has verified the other's confirmation -----------
+
+
+def relay_awaiting_pake(secret: Spake2Secret) -> RelayProtocol:
+    relay = make_relay()
+    relay.receive_data(HELLO + OPEN)
+    relay.select_room(credentials(secret))
+    relay.events_received()
+    relay.data_to_send()
+    return relay
+
+
+def test_relay_keeps_the_handshake_cap_until_the_confirmation(
+    relay_secret: Spake2Secret,
+) -> None:
+    relay = relay_awaiting_pake(relay_secret)
+    relay.receive_data((4097).to_bytes(4, "big"))
+    assert "exceeds the 4096 cap" in only_violation(relay.events_received()).reason
+    assert refused_with_protocol_error(relay.data_to_send())
+
+
+def test_client_keeps_the_handshake_cap_until_the_relays_confirmation(
+    room_keys: RoomKeys, relay_secret: Spake2Secret
+) -> None:
+    client = make_client(keys=room_keys)
+    client.initiate()
+    relay = make_relay()
+    relay.receive_data(client.data_to_send())
+    relay.select_room(credentials(relay_secret))
+    client.receive_data(relay.data_to_send())
+    client.events_received()
+    assert client.state is ClientState.AWAIT_RELAY_CONFIRM
+    client.receive_data((4097).to_bytes(4, "big"))
+    assert "exceeds the 4096 cap" in only_violation(client.events_received()).reason
+
+
+# -- end of stream -------------------------------------------------------------------------------
+
+
+def test_eof_mid_frame() -> None:
+    relay = make_relay()
     relay.receive_data(HELLO[:7])
     relay.receive_eof()
     events = relay.events_received()
@@ -107,8 +213,8 @@ def test_eof_mid_frame(relay_secret) -> None:
     assert relay.events_received() == []
 
 
-def test_clean_eof(relay_secret) -> None:
-    relay = make_relay(relay_secret)
+def test_clean_eof() -> None:
+    relay = make_relay()
     relay.receive_eof()
     assert relay.events_received() == [proto.ConnectionClosed()]
     assert relay.close_expected()
@@ -120,14 +226,14 @@ def test_clean_eof(relay_secret) -> None:
 
 
 @pytest.fixture
-def alice(relay_secret, room_keys) -> Pair:
+def alice(relay_secret: Spake2Secret, room_keys: RoomKeys) -> Pair:
     room = Room(relay_secret)
     pair = room.connect(make_client("alice", room_keys))
     pair.take()
     return pair
 
 
-def test_tampered_unicast_frame(alice) -> None:
+def test_tampered_unicast_frame(alice: Pair) -> None:
     alice.relay.send_ping(1)
     data = bytearray(alice.relay.data_to_send())
     data[-3] ^= 0x10
@@ -140,7 +246,7 @@ def test_tampered_unicast_frame(alice) -> None:
     ]
 
 
-def test_replayed_unicast_frame(alice) -> None:
+def test_replayed_unicast_frame(alice: Pair) -> None:
     alice.relay.send_ping(1)
     data = alice.relay.data_to_send()
     alice.client.receive_data(data)
@@ -149,7 +255,7 @@ def test_replayed_unicast_frame(alice) -> None:
     only_violation(alice.client.events_received())
 
 
-def test_reordered_unicast_frames(alice) -> None:
+def test_reordered_unicast_frames(alice: Pair) -> None:
     alice.relay.send_ping(1)
     first = alice.relay.data_to_send()
     alice.relay.send_ping(2)
@@ -160,7 +266,7 @@ def test_reordered_unicast_frames(alice) -> None:
     assert alice.client.events_received() == []
 
 
-def test_dropped_frame_breaks_the_next(alice) -> None:
+def test_dropped_frame_breaks_the_next(alice: Pair) -> None:
     alice.client.send_ping(1)
     alice.client.data_to_send()  # lost
     alice.client.send_ping(2)
@@ -168,7 +274,7 @@ def test_dropped_frame_breaks_the_next(alice) -> None:
     only_violation(alice.relay.events_received())
 
 
-def test_truncated_encrypted_frame(alice) -> None:
+def test_truncated_encrypted_frame(alice: Pair) -> None:
     alice.relay.send_ping(1)
     (body,) = split_frames(alice.relay.data_to_send())
     short = body[:10]  # shorter than the tag
@@ -176,7 +282,7 @@ def test_truncated_encrypted_frame(alice) -> None:
     only_violation(alice.client.events_received())
 
 
-def test_frame_type_is_authenticated(alice) -> None:
+def test_frame_type_is_authenticated(alice: Pair) -> None:
     alice.relay.send_notice(Reason.RATE_LIMITED, "slow down")
     (body,) = split_frames(alice.relay.data_to_send())
     relabelled = bytes([FrameType.PING]) + body[1:]  # same ciphertext, claimed as a PING
@@ -184,19 +290,19 @@ def test_frame_type_is_authenticated(alice) -> None:
     only_violation(alice.client.events_received())
 
 
-def test_bad_utf8_inside_an_authentic_frame(alice) -> None:
+def test_bad_utf8_inside_an_authentic_frame(alice: Pair) -> None:
     alice.relay._send_sealed(FrameType.NOTICE, b"\x07\x00\x02\xc3\x28")
     alice.shuttle()
     assert "UTF-8" in only_violation(alice.take()[0]).reason
 
 
-def test_trailing_bytes_inside_an_authentic_frame(alice) -> None:
+def test_trailing_bytes_inside_an_authentic_frame(alice: Pair) -> None:
     alice.relay._send_sealed(FrameType.NOTICE, encode_code_text(Reason.BUSY, "x") + b"\x00")
     alice.shuttle()
     assert "trailing" in only_violation(alice.take()[0]).reason
 
 
-def test_frame_in_the_wrong_state_after_the_handshake(alice) -> None:
+def test_frame_in_the_wrong_state_after_the_handshake(alice: Pair) -> None:
     welcome = Welcome(
         your_name="alice",
         members=(),
@@ -210,14 +316,32 @@ def test_frame_in_the_wrong_state_after_the_handshake(alice) -> None:
     assert "unexpected WELCOME" in only_violation(alice.take()[0]).reason
 
 
-def test_handshake_frame_after_the_handshake(alice) -> None:
-    alice.client.receive_data(
-        frame(FrameType.REFUSED, Refusal(code=1, retry_after_ms=0, text="").encode())
-    )
-    assert "unexpected REFUSED" in only_violation(alice.client.events_received()).reason
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(FrameType.REFUSED, Refusal(code=1, retry_after_ms=0, text="").encode()),
+        frame(FrameType.RELAY_CONFIRM, bytes(32)),
+        frame(FrameType.AUTH_FAILED),
+        frame(FrameType.RELAY_HELLO, bytes(211)),
+    ],
+)
+def test_handshake_frame_after_the_handshake(alice: Pair, data: bytes) -> None:
+    alice.client.receive_data(data)
+    assert "unexpected" in only_violation(alice.client.events_received()).reason
 
 
-def test_unknown_frame_type_after_the_handshake(alice) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [HELLO, OPEN, frame(FrameType.CLIENT_PAKE, bytes(97))],
+)
+def test_relay_refuses_handshake_frames_after_the_handshake(alice: Pair, data: bytes) -> None:
+    alice.relay.receive_data(data)
+    assert "unexpected" in only_violation(alice.relay.events_received()).reason
+    (body,) = split_frames(alice.relay.data_to_send())
+    assert body[0] == FrameType.GOODBYE  # sealed, since the keys exist
+
+
+def test_unknown_frame_type_after_the_handshake(alice: Pair) -> None:
     alice.client.receive_data(frame(0x30, bytes(40)))
     only_violation(alice.client.events_received())
     (body,) = split_frames(alice.client.data_to_send())
@@ -225,9 +349,9 @@ def test_unknown_frame_type_after_the_handshake(alice) -> None:
 
 
 def test_relay_in_the_encrypted_phase_answers_violations_with_goodbye(
-    room_keys, relay_secret
+    room_keys: RoomKeys, relay_secret: Spake2Secret
 ) -> None:
-    pair = Pair(make_client(keys=room_keys), make_relay(relay_secret))
+    pair = Pair(make_client(keys=room_keys), make_relay(), credentials=credentials(relay_secret))
     pair.handshake()
     pair.take()
     pair.client._send_sealed(FrameType.JOIN, b"\x01a")  # a second JOIN while one is pending
@@ -239,19 +363,40 @@ def test_relay_in_the_encrypted_phase_answers_violations_with_goodbye(
     ]
 
 
-def test_oversize_frame_after_the_handshake(alice) -> None:
-    alice.relay.receive_data((65537).to_bytes(4, "big"))
-    only_violation(alice.relay.events_received())
-    (body,) = split_frames(alice.relay.data_to_send())
+def test_chat_before_the_welcome_is_a_violation(
+    room_keys: RoomKeys, relay_secret: Spake2Secret
+) -> None:
+    pair = Pair(make_client(keys=room_keys), make_relay(), credentials=credentials(relay_secret))
+    pair.handshake()
+    pair.take()
+    pair.client._send_sealed(FrameType.CHAT, b"\x00\x01\x00\x00\x00\x00")
+    pair.shuttle()
+    assert "unexpected CHAT in state JOIN_PENDING" in only_violation(pair.take()[1]).reason
+
+
+@pytest.mark.parametrize(
+    ("side", "cap"), [("relay", 65536), ("client", 2**20)], ids=["relay", "client"]
+)
+def test_frame_caps_after_the_handshake(alice: Pair, side: str, cap: int) -> None:
+    core: ClientProtocol | RelayProtocol = alice.relay if side == "relay" else alice.client
+    core.receive_data((cap + 1).to_bytes(4, "big"))
+    assert f"exceeds the {cap} cap" in only_violation(core.events_received()).reason
+    (body,) = split_frames(core.data_to_send())
     assert body[0] == FrameType.GOODBYE
 
 
-def test_client_accepts_frames_up_to_one_mebibyte(alice) -> None:
-    alice.client.receive_data((2**20 + 1).to_bytes(4, "big"))
-    assert "exceeds" in only_violation(alice.client.events_received()).reason
+@pytest.mark.parametrize(
+    ("side", "cap"), [("relay", 65536), ("client", 2**20)], ids=["relay", "client"]
+)
+def test_a_frame_of_exactly_the_cap_is_read(alice: Pair, side: str, cap: int) -> None:
+    core: ClientProtocol | RelayProtocol = alice.relay if side == "relay" else alice.client
+    frame_type = FrameType.CHAT if side == "relay" else FrameType.NOTICE
+    core.receive_data(cap.to_bytes(4, "big") + bytes([frame_type]) + bytes(cap - 1))
+    # Read in full, then refused for what it is (junk), not for its size.
+    assert "failed authentication" in only_violation(core.events_received()).reason
 
 
-def test_error_text_to_the_peer_is_fixed(alice) -> None:
+def test_error_text_to_the_peer_is_fixed(alice: Pair) -> None:
     alice.client.receive_data(frame(0x31, b"secret internal detail"))
     alice.relay.receive_data(alice.client.data_to_send())
     (goodbye,) = alice.relay.events_received()
