@@ -408,7 +408,11 @@ class ClientProtocol(Connection[ClientState]):
             raise RemoteProtocolError("relay welcomed us under another name")
         members = {member.name: member for member in welcome.members}
         own = members.get(self.username)
-        if own is None or own.signing_key != self.identity.signing_public:
+        if (
+            own is None
+            or own.signing_key != self.identity.signing_public
+            or own.dh_key != self.identity.dh_public
+        ):
             raise RemoteProtocolError("relay lists us without our identity")
         self.members = members
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
