@@ -41,6 +41,7 @@ from net.proto._messages import (
     JoinedItem,
     MemberInfo,
     PendingMessage,
+    Queued,
     Refusal,
     RelayHello,
     Welcome,
@@ -83,8 +84,8 @@ class ClientState(enum.Enum):
 
 CLIENT_RECEIVE = {
     # A relay may refuse at once, even before reading our hello (rate limit, room full).
-    ClientState.IDLE: frozenset({_T.REFUSED}),
-    ClientState.AWAIT_RELAY_HELLO: frozenset({_T.RELAY_HELLO, _T.REFUSED}),
+    ClientState.IDLE: frozenset({_T.REFUSED, _T.QUEUED}),
+    ClientState.AWAIT_RELAY_HELLO: frozenset({_T.RELAY_HELLO, _T.REFUSED, _T.QUEUED}),
     ClientState.AWAIT_KEYS: frozenset({_T.REFUSED}),
     ClientState.AWAIT_RELAY_CONFIRM: frozenset({_T.RELAY_CONFIRM, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_WELCOME: frozenset({_T.WELCOME, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
@@ -154,6 +155,7 @@ class ClientProtocol(Connection[ClientState]):
         self._relay_confirmed = False
         self._handlers = {
             _T.REFUSED: self._on_refused,
+            _T.QUEUED: self._on_queued,
             _T.RELAY_HELLO: self._on_relay_hello,
             _T.RELAY_CONFIRM: self._on_relay_confirm,
             _T.AUTH_FAILED: self._on_auth_failed,
@@ -286,6 +288,10 @@ class ClientProtocol(Connection[ClientState]):
             ev.Refused(code=refusal.code, text=refusal.text, retry_after_ms=refusal.retry_after_ms)
         )
         self._state = ClientState.CLOSED
+
+    def _on_queued(self, payload: bytes) -> None:
+        queued = Queued.decode(payload)
+        self._emit(ev.Queued(position=queued.position, wait_ms=queued.wait_ms))
 
     def _on_relay_hello(self, payload: bytes) -> None:
         hello = RelayHello.decode(payload)

@@ -63,6 +63,16 @@ class RelayKeyMismatch:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """Client: the relay is busy with other handshakes and keeps our place in line
+    (``position``, 1 = next) for at most ``wait_ms``: wait that much longer for its hello.
+    Unauthenticated (anyone on the path could send it): it may only make the client wait."""
+
+    position: int
+    wait_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class KeysRequired:
     """Client: the relay hosts ``room_id`` and we hold no keys for it.
 
@@ -250,7 +260,8 @@ class ConnectionClosed:
 
 
 Event = (
-    RelayIdentified
+    Queued
+    | RelayIdentified
     | RelayKeyMismatch
     | KeysRequired
     | HandshakeComplete

@@ -38,6 +38,7 @@ class FrameType(enum.IntEnum):
     AUTH_FAILED = 0x07
     REFUSED = 0x08  # layout fixed forever (code, retry, text)
     CLIENT_OPEN = 0x09
+    QUEUED = 0x0A  # the relay holds the client's place in line for a handshake slot
     # Encrypted unicast frames (per-connection keys).
     JOIN = 0x10
     WELCOME = 0x11

@@ -168,6 +168,27 @@ class Refusal:
         return refusal
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """QUEUED: every handshake slot is taken; the relay keeps this connection's place in line
+    (``position``, 1 = next) for at most ``wait_ms`` and answers the hello when its turn comes.
+    Unauthenticated, like REFUSED: a client only waits longer because of it."""
+
+    position: int
+    wait_ms: int
+
+    def encode(self) -> bytes:
+        w = Writer().u32(self.position, "position")
+        return w.u32(self.wait_ms, "wait_ms").getvalue()
+
+    @classmethod
+    def decode(cls, payload: bytes) -> Queued:
+        r = Reader(payload)
+        queued = cls(position=r.u32("position"), wait_ms=r.u32("wait_ms"))
+        r.finish()
+        return queued
+
+
 def decode_fixed(payload: bytes, size: int, what: str) -> bytes:
     """A payload that is exactly one fixed-size field (a confirmation)."""
     r = Reader(payload)
@@ -201,6 +222,12 @@ class MemberInfo:
     def write(self, w: Writer) -> None:
         w.str8(self.name, "member name").raw(self.signing_key, KEY_SIZE, "signing key")
         w.raw(self.dh_key, KEY_SIZE, "dh key").u8(self.flags, "member flags")
+
+    def encode(self) -> bytes:
+        """This entry as WELCOME and JOINED carry it (a relay caches it per member)."""
+        w = Writer()
+        self.write(w)
+        return w.getvalue()
 
     @classmethod
     def read(cls, r: Reader) -> MemberInfo:
@@ -404,11 +431,17 @@ class Welcome:
     next_seq: int
     max_message_bytes: int
     history: tuple[bytes, ...]
+    #: The member entries already encoded, in order (a relay keeps them ready): used instead of
+    #: encoding ``members`` again when given.
+    encoded_members: bytes = b""
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
-        for member in self.members:
-            member.write(w)
+        if self.encoded_members:
+            w.raw(self.encoded_members)
+        else:
+            for member in self.members:
+                member.write(w)
         w.raw(self.broadcast_key, BROADCAST_KEY_SIZE, "broadcast key")
         w.u64(self.next_seq, "next seq").u32(self.max_message_bytes, "max message bytes")
         w.u16(len(self.history), "history count")
@@ -455,6 +488,8 @@ class WelcomeArgs:
     next_seq: int
     history: tuple[bytes, ...]
     max_message_bytes: int
+    #: ``members`` encoded, as the room keeps them (empty: encode them now).
+    encoded_members: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

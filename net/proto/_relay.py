@@ -35,6 +35,7 @@ from net.proto._messages import (
     ClientOpen,
     ClientPake,
     Join,
+    Queued,
     Refusal,
     RelayHello,
     Welcome,
@@ -209,10 +210,18 @@ class RelayProtocol(Connection[RelayState]):
             next_seq=welcome.next_seq,
             max_message_bytes=welcome.max_message_bytes,
             history=tuple(welcome.history),
+            encoded_members=welcome.encoded_members,
         )
         self._send_sealed(_T.WELCOME, message.encode())
         self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD
         self._state = RelayState.JOINED
+
+    def send_queued(self, position: int, wait_ms: int) -> None:
+        """Tell a client waiting for a handshake slot its place in line (QUEUED). Only before
+        its hello is answered; the driver holds its bytes meanwhile and feeds them when its
+        turn comes."""
+        self._require(RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_OPEN)
+        self._send_plain(_T.QUEUED, Queued(position=position, wait_ms=wait_ms).encode())
 
     def reject_join(self, code: Reason | int, text: str) -> None:
         """Answer JoinRequested with GOODBYE (NAME_TAKEN, NAME_INVALID, ROOM_FULL); then close."""

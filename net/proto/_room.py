@@ -44,7 +44,7 @@ from net.proto._messages import (
     encode_chat_item,
     encode_item,
 )
-from net.proto._names import confusable_with, username_key, validate_username
+from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
 
 DEFAULT_MAX_MEMBERS = 200
@@ -77,6 +77,7 @@ class _Member(Generic[M]):
     info: MemberInfo
     handle: M
     chat_prefix: bytes  # the start of every CHAT item this member sends (kind + name)
+    entry: bytes  # the member's WELCOME/JOINED entry, encoded once
 
 
 class Room(Generic[M]):
@@ -117,7 +118,13 @@ class Room(Generic[M]):
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
+        self._entries: bytes | None = None  # the members' entries joined, None after a change
         self._member_bytes = 0  # sum of the members' encoded entries: WELCOME sizing
+        # Look-alike checks in O(1) per join, not one skeleton per member per join: each name
+        # skeleton held in the room, with the name it came from and the identity holding it.
+        self._looks: dict[str, tuple[str, bytes]] = {}
+        for key, holder in self._bindings.items():
+            self._looks.setdefault(name_skeleton(key), (key, holder))
         self._pending: list[bytes] = []
         self._history: deque[bytes] = deque()
         self._history_bytes = 0
@@ -174,21 +181,11 @@ class Room(Generic[M]):
                 Reason.NAME_TAKEN,
                 f"The name {name!r} belongs to another member of this room. Choose another name.",
             )
-        others = [
-            member.info.name
-            for member_key, member in self._members.items()
-            if member_key != key and member.info.signing_key != signing_key
-        ]
-        others += [
-            self._bound_names.get(bound_key, bound_key)
-            for bound_key, bound_to in self._bindings.items()
-            if bound_key != key and bound_to != signing_key
-        ]
-        lookalike = confusable_with(name, others)
-        if lookalike is not None:
+        held = self._looks.get(name_skeleton(name))
+        if held is not None and held[1] != signing_key:
             raise JoinRejected(
                 Reason.NAME_LOOKALIKE,
-                f"The name {name!r} looks too much like {lookalike!r}, the name of another "
+                f"The name {name!r} looks too much like {held[0]!r}, the name of another "
                 "member of this room. Choose a name that looks different.",
             )
         present = self._members.get(key)
@@ -196,13 +193,16 @@ class Room(Generic[M]):
             raise JoinRejected(Reason.ROOM_FULL, f"The room is full ({self.max_members} members).")
         return name
 
-    def join(self, info: MemberInfo, handle: M) -> bytes | None:
-        """Add a member checked by :meth:`check_join`; return the broadcast for the others.
+    def join(self, info: MemberInfo, handle: M) -> None:
+        """Add a member checked by :meth:`check_join` and queue its JOINED item; then send
+        the joiner :meth:`welcome`. A member still registered under this name must have left
+        first (:meth:`leave`).
 
-        Everything pending, and a JOINED item for the member, is sealed *now* and returned:
-        write it to every handle except ``handle`` (easiest: to the handles :meth:`handles`
-        returned just before this call). Then send the joiner :meth:`welcome`. A member still
-        registered under this name must have left first (:meth:`leave`).
+        The JOINED item is not sealed here: every join and leave of a loop iteration goes out
+        in the next :meth:`flush`, one broadcast for all of them, so a storm of joins costs
+        each member one presence update per flush, not one per join. The joiner is welcomed
+        with that flush's sequence number: it receives its own JOINED item too (and those of
+        others already in its welcome), which clients take as news only if it is news.
         """
         key = username_key(info.name)
         if key in self._members:
@@ -211,12 +211,14 @@ class Room(Generic[M]):
             self._bindings[key] = bytes(info.signing_key)
             self.bindings_changed = True
         self._bound_names.setdefault(key, info.name)
-        self._pending.append(encode_item(JoinedItem(member=info)))
-        data = self.flush()
-        self._members[key] = _Member(info, handle, chat_item_prefix(info.name))
+        for seen in (info.name, key):
+            self._looks.setdefault(name_skeleton(seen), (info.name, bytes(info.signing_key)))
+        entry = info.encode()
+        self._pending.append(b"\x02" + entry)  # a JOINED item: kind 2, then the entry
+        self._members[key] = _Member(info, handle, chat_item_prefix(info.name), entry)
         self._infos = None
-        self._member_bytes += info.encoded_size()
-        return data
+        self._entries = None
+        self._member_bytes += len(entry)
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
         """Remove ``name`` and queue a LEFT item; False (nothing queued) if not a member.
@@ -230,7 +232,8 @@ class Room(Generic[M]):
             return False
         del self._members[key]
         self._infos = None
-        self._member_bytes -= member.info.encoded_size()
+        self._entries = None
+        self._member_bytes -= len(member.entry)
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
         return True
 
@@ -241,9 +244,12 @@ class Room(Generic[M]):
         fits the client's frame cap next to the member list.
         """
         used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8")) + self._member_bytes
+        if self._entries is None:
+            self._entries = b"".join(member.entry for member in self._members.values())
         return WelcomeArgs(
             name=name,
             members=self.member_infos,
+            encoded_members=self._entries,
             broadcast_key=self._broadcast_key,
             next_seq=self._sealer.next_seq,
             history=tuple(self._newest_history(self._frame_cap - used)),
