@@ -114,8 +114,10 @@ def test_room_full_at_max_members(room) -> None:
     for name, identity in (("a", ALICE), ("b", BOB), ("c", CAROL)):
         add(room, name, identity)
     assert rejected(room, "d", DAVE).code is Reason.ROOM_FULL
-    # A member joining again (the driver replaces its old connection) is not a newcomer.
+    # A member joining again (the driver replaces its old connection) is not a newcomer,
+    # whatever name it asks for this time.
     assert room.check_join("a", ALICE.signing_public) == "a"
+    assert room.check_join("ally", ALICE.signing_public) == "ally"
     room.leave("b", Reason.LEAVING)
     assert room.check_join("d", DAVE.signing_public) == "d"
 
@@ -137,6 +139,8 @@ def test_leave_with_a_stale_handle_keeps_the_new_member(room) -> None:
     assert room.handles() == ["new-conn"]
     assert room.handle_of("ALICE") == "new-conn"
     assert room.handle_of("bob") is None
+    assert room.handle_of_identity(ALICE.signing_public) == "new-conn"
+    assert room.handle_of_identity(BOB.signing_public) is None
     assert not room.leave("nobody", Reason.LEAVING)
 
 

@@ -102,7 +102,7 @@ def test_the_holder_of_a_name_may_use_it_in_another_case(relays) -> None:
 # -- one identity, one member ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("again_as", ["alice", "Alice"])
+@pytest.mark.parametrize("again_as", ["alice", "Alice", "ally"])
 def test_the_same_identity_joining_again_replaces_its_old_connection(relays, again_as) -> None:
     relay = relays.start()
     identity = Identity.generate()
