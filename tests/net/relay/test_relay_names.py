@@ -32,9 +32,10 @@ def refused_name(relays, name: str, identity: Identity | None = None) -> Reason 
     client.proto.username = name
     client.proto.initiate()
     client.flush()
-    code = client.wait_type(proto.GoodbyeReceived).code
+    answer = client.wait_for(lambda e: isinstance(e, proto.GoodbyeReceived | proto.Welcomed))
+    assert isinstance(answer, proto.GoodbyeReceived), f"{name!r} was let in"
     client.wait_closed()
-    return code
+    return answer.code
 
 
 def listed(client: WireClient, name: str | None = None) -> MemberInfo:
