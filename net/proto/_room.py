@@ -87,7 +87,7 @@ class Room(Generic[M]):
     only stores it and hands it back through :meth:`handles`. Typical use on a JOIN::
 
         name = room.check_join(username, signing_key)   # JoinRejected → reject_join(code, text)
-        old = room.handle_of(name)                       # the same identity, still connected?
+        old = room.handle_of_identity(signing_key)       # the same identity, still connected?
         write_to(room.handles(), room.join(member_info, conn))  # the others learn of the joiner
         protocol.accept_join(room.welcome(name))
 
@@ -162,13 +162,25 @@ class Room(Generic[M]):
         member = self._members.get(username_key(name))
         return None if member is None else member.handle
 
+    def handle_of_identity(self, signing_key: bytes) -> M | None:
+        """The handle of the member that joined with ``signing_key`` (under any name), or None.
+
+        One identity is one member: if it joins again, close this handle (GOODBYE REPLACED)
+        and have it :meth:`leave` before :meth:`join`.
+        """
+        for member in self._members.values():
+            if member.info.signing_key == signing_key:
+                return member.handle
+        return None
+
     def check_join(self, username: str, signing_key: bytes) -> str:
         """Validate a JOIN by the identity ``signing_key``; return the name to use (NFC).
 
         Raises :class:`JoinRejected`: NAME_INVALID (breaks the name rules), NAME_TAKEN (the
         name belongs to another identity here, present or not), NAME_LOOKALIKE (it looks like
-        another identity's name), ROOM_FULL. The same identity may join under its own name
-        while an old connection of it is still registered: the driver replaces that one.
+        another identity's name), ROOM_FULL. The same identity may join (under its own name or
+        another free one) while an old connection of it is still registered: the driver
+        replaces that one (:meth:`handle_of_identity`).
         """
         try:
             name = validate_username(username)
@@ -188,7 +200,8 @@ class Room(Generic[M]):
                 f"The name {name!r} looks too much like {held[0]!r}, the name of another "
                 "member of this room. Choose a name that looks different.",
             )
-        present = self._members.get(key)
+        # An identity already in the room takes no new place: its old connection is replaced.
+        present = self.handle_of_identity(signing_key)
         if present is None and len(self._members) >= self.max_members:
             raise JoinRejected(Reason.ROOM_FULL, f"The room is full ({self.max_members} members).")
         return name

@@ -213,7 +213,7 @@ class Relay:
             logger.info("refused %s: %s", member.peer, rejected.text)
             member.protocol.reject_join(rejected.code, rejected.text)
             return
-        old = self.room.handle_of(name)
+        old = self.room.handle_of_identity(request.signing_key)  # under any name
         if old is not None and old is not member:
             # The same identity again (a reconnect the relay has not noticed yet): the proof
             # in its JOIN shows it is the same member, so the new connection wins at once.

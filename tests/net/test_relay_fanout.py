@@ -8,15 +8,18 @@ nothing sealed before it.
 
 from __future__ import annotations
 
+from crypto.identity import Identity
 from crypto.kdf import derive_room_keys
 from crypto.transport import BroadcastOpener
+from net.proto import JoinRequested, MemberInfo, Reason
 from net.proto._frames import FrameType
-from net.proto._messages import JoinedItem, OutgoingMessage, WelcomeArgs, decode_items
+from net.proto._messages import BroadcastItem, ChatItem, JoinedItem, WelcomeArgs, decode_items
 from net.relay import Relay, RelayConfig
 from net.relay.roomfile import RoomSecret
 from tests.net.helpers import split_frames
 
 KEYS = derive_room_keys("fan-out test password", room_id=bytes(16), n=2**4)
+ENVELOPE = bytes(range(16)) + bytes(4) + b"sealed, never opened by the relay" * 6
 
 
 class _Transport:
@@ -36,22 +39,44 @@ class _Transport:
 class _Protocol:
     def __init__(self) -> None:
         self.welcome: WelcomeArgs | None = None
+        self.rejected: tuple[Reason | int, str] | None = None
 
     def accept_join(self, welcome: WelcomeArgs) -> None:
         self.welcome = welcome
 
+    def reject_join(self, code: Reason | int, text: str) -> None:
+        self.rejected = (code, text)
+
 
 class _Member:
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
+        self.identity = Identity.generate()
         self.transport = _Transport()
         self.protocol = _Protocol()
         self.peer = "test"
         self.name: str | None = None
+        self.request = JoinRequested(
+            username=name,
+            signing_key=self.identity.signing_public,
+            dh_key=self.identity.dh_public,
+        )
+        self.ended: list[Reason] = []
+
+    @property
+    def info(self) -> MemberInfo:
+        return MemberInfo(
+            name=self.request.username,
+            signing_key=self.identity.signing_public,
+            dh_key=self.identity.dh_public,
+        )
 
     def joined(self, name: str) -> None:
         self.name = name
 
-    def received(self) -> list[list]:
+    def end(self, code: Reason, text: str, *, announce: bool = True) -> None:
+        self.ended.append(code)
+
+    def received(self) -> list[list[BroadcastItem]]:
         welcome = self.protocol.welcome
         assert welcome is not None, "not joined"
         opener = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
@@ -66,43 +91,42 @@ def _relay() -> Relay:
     return Relay(RoomSecret.from_room_keys(KEYS), RelayConfig(port=0))
 
 
+def _join(relay: Relay, member: _Member) -> None:
+    relay.join(member, member.request)  # type: ignore[arg-type]  # a recording fake
+
+
 def test_joins_in_one_iteration_are_written_once_per_member_and_only_after_each_welcome():
     relay = _relay()
-    alice, bob, carol = _Member(), _Member(), _Member()
-    relay.join(alice, "alice")
+    alice, bob, carol = _Member("alice"), _Member("bob"), _Member("carol")
+    _join(relay, alice)
     relay._flush()
-    relay.join(bob, "bob")
-    relay.join(carol, "carol")
-    relay.submit(
-        bob,
-        (
-            OutgoingMessage(
-                message_id=bytes(16), timestamp_ms=1, content_type="text/plain", sealed=bytes(40)
-            ),
-        ),
-    )
+    _join(relay, bob)
+    _join(relay, carol)
+    relay.submit(bob, (memoryview(ENVELOPE),))
     assert alice.transport.writes == []  # nothing written before the iteration ends
     relay._flush()
     assert len(alice.transport.writes) == 1
     assert len(bob.transport.writes) == 1
     assert len(carol.transport.writes) == 1
-    flat = [[type(item).__name__ for item in items] for items in alice.received()]
-    assert flat == [["JoinedItem"], ["JoinedItem"], ["ChatItem"]]
-    assert [items[0].name for items in alice.received()[:2]] == ["bob", "carol"]
-    assert [[type(i).__name__ for i in items] for items in bob.received()] == [
-        ["JoinedItem"],
-        ["ChatItem"],
+    chat = ChatItem(sender="bob", envelope=ENVELOPE)  # the envelope as sent, attested
+    assert alice.received() == [
+        [JoinedItem(member=bob.info)],
+        [JoinedItem(member=carol.info)],
+        [chat],
     ]
-    assert bob.received()[0] == [JoinedItem(name="carol")]
-    assert [[type(i).__name__ for i in items] for items in carol.received()] == [["ChatItem"]]
-    assert carol.protocol.welcome.members == ("alice", "bob", "carol")
+    assert bob.received() == [[JoinedItem(member=carol.info)], [chat]]
+    assert carol.received() == [[chat]]
+    assert carol.protocol.welcome is not None
+    assert carol.protocol.welcome.members == (alice.info, bob.info, carol.info)
+    # Alice's join (sealed for nobody), bob's, carol's, then the chat: one seal each.
+    assert relay.room.broadcasts_sealed == 4
 
 
 def test_a_joiner_with_nothing_after_its_welcome_gets_no_write():
     relay = _relay()
-    alice, bob = _Member(), _Member()
-    relay.join(alice, "alice")
-    relay.join(bob, "bob")
+    alice, bob = _Member("alice"), _Member("bob")
+    _join(relay, alice)
+    _join(relay, bob)
     relay._flush()
     assert bob.transport.writes == []
-    assert [items for items in alice.received()] == [[JoinedItem(name="bob")]]
+    assert alice.received() == [[JoinedItem(member=bob.info)]]

@@ -1,42 +1,47 @@
-"""net.proto.Room: names, joins and leaves, seal-once broadcasts, history and its trimming.
+"""net.proto.Room: names bound to identities, look-alike names, joins and leaves, seal-once
+broadcasts, history and its trimming.
 
-No I/O: members are plain strings standing in for connections, and broadcasts are opened with
-a BroadcastOpener exactly as a client would.
+No I/O: members are plain strings standing in for connections, identities are fixed keys, and
+broadcasts are opened with a BroadcastOpener exactly as a client would. Envelopes are opaque
+bytes here, as they are to the relay (it never opens one).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from crypto.identity import Identity
 from crypto.transport import BroadcastOpener, BroadcastSealer
-from net.proto import LocalProtocolError
+from net.proto import LocalProtocolError, MemberInfo
 from net.proto._frames import MAX_RELAY_FRAME, FrameType, Reason
 from net.proto._messages import (
     BroadcastItem,
     ChatItem,
     JoinedItem,
     LeftItem,
-    OutgoingMessage,
     Welcome,
     decode_items,
+    encode_item,
 )
 from net.proto._relay import encode_broadcast
-from net.proto._room import JoinRejected, Room, item_size
+from net.proto._room import JoinRejected, Room
 from tests.net.helpers import split_frames
 
 KEY = bytes(range(32))
+#: A few identities, made once (key generation is the slow part of a join here).
+ALICE, BOB, CAROL, DAVE = (Identity.from_secret(bytes([n]) * 64) for n in range(1, 5))
 
 
-def message(n: int, size: int = 40) -> OutgoingMessage:
-    return OutgoingMessage(
-        message_id=n.to_bytes(16, "big"),
-        timestamp_ms=1000 + n,
-        content_type="text/plain",
-        sealed=bytes([n % 256]) * size,
-    )
+def envelope(n: int, size: int = 177) -> bytes:
+    """An opaque envelope: message id ``n``, epoch 0, filler (the room never looks inside)."""
+    return n.to_bytes(16, "big") + bytes(4) + bytes([n % 256]) * (size - 20)
 
 
-def open_all(data: bytes, opener: BroadcastOpener) -> list[list]:
+def info(name: str, identity: Identity = ALICE) -> MemberInfo:
+    return MemberInfo(name=name, signing_key=identity.signing_public, dh_key=identity.dh_public)
+
+
+def open_all(data: bytes, opener: BroadcastOpener) -> list[list[BroadcastItem]]:
     """Every broadcast frame in ``data``, opened in order: a list of item lists."""
     out = []
     for body in split_frames(data):
@@ -45,69 +50,186 @@ def open_all(data: bytes, opener: BroadcastOpener) -> list[list]:
     return out
 
 
+def item(encoded: bytes) -> BroadcastItem:
+    """One encoded item (a history entry) decoded."""
+    (decoded,) = decode_items(b"\x00\x01" + encoded)
+    return decoded
+
+
+def chat_ids(history: tuple[bytes, ...]) -> list[int]:
+    """The message numbers (see :func:`envelope`) of encoded CHAT items."""
+    ids = []
+    for encoded in history:
+        chat = item(encoded)
+        assert isinstance(chat, ChatItem)
+        ids.append(int.from_bytes(chat.message_id, "big"))
+    return ids
+
+
+def history_ids(room: Room[str]) -> list[int]:
+    return chat_ids(room.history)
+
+
 @pytest.fixture
 def room() -> Room[str]:
     return Room(broadcast_key=KEY, max_members=3, history_limit=5)
 
 
-def add(room: Room[str], username: str) -> str:
-    name = room.check_join(username)
-    room.join(name, f"conn-{name}")
+def add(room: Room[str], username: str, identity: Identity = ALICE) -> str:
+    name = room.check_join(username, identity.signing_public)
+    room.join(info(name, identity), f"conn-{name}")
     return name
+
+
+def rejected(room: Room[str], username: str, identity: Identity) -> JoinRejected:
+    with pytest.raises(JoinRejected) as caught:
+        room.check_join(username, identity.signing_public)
+    return caught.value
 
 
 # -- names and membership -------------------------------------------------------------------
 
 
 def test_names_are_unique_ignoring_case(room) -> None:
-    add(room, "Alice")
+    add(room, "Alice", ALICE)
     for clash in ("alice", "ALICE", "Alice"):
-        with pytest.raises(JoinRejected) as info:
-            room.check_join(clash)
-        assert info.value.code is Reason.NAME_TAKEN
-        assert "already called" in info.value.text
+        refusal = rejected(room, clash, BOB)
+        assert refusal.code is Reason.NAME_TAKEN
+        assert "belongs to another member" in refusal.text
 
 
 @pytest.mark.parametrize("bad", ["", " alice", "a" * 33, "bad\x00name", "zero\u200bwidth"])
 def test_invalid_names_are_rejected_in_plain_words(room, bad) -> None:
-    with pytest.raises(JoinRejected) as info:
-        room.check_join(bad)
-    assert info.value.code is Reason.NAME_INVALID
-    assert info.value.text  # validate_username's sentence, for the person joining
+    refusal = rejected(room, bad, ALICE)
+    assert refusal.code is Reason.NAME_INVALID
+    assert refusal.text  # validate_username's sentence, for the person joining
 
 
 def test_names_are_nfc_normalised(room) -> None:
-    assert add(room, "Jose\u0301") == "Jos\u00e9"
-    with pytest.raises(JoinRejected):
-        room.check_join("JOS\u00c9")
+    assert add(room, "Jose\u0301", ALICE) == "Jos\u00e9"
+    assert rejected(room, "JOS\u00c9", BOB).code is Reason.NAME_TAKEN
 
 
 def test_room_full_at_max_members(room) -> None:
-    for name in ("a", "b", "c"):
-        add(room, name)
-    with pytest.raises(JoinRejected) as info:
-        room.check_join("d")
-    assert info.value.code is Reason.ROOM_FULL
+    for name, identity in (("a", ALICE), ("b", BOB), ("c", CAROL)):
+        add(room, name, identity)
+    assert rejected(room, "d", DAVE).code is Reason.ROOM_FULL
+    # A member joining again (the driver replaces its old connection) is not a newcomer,
+    # whatever name it asks for this time.
+    assert room.check_join("a", ALICE.signing_public) == "a"
+    assert room.check_join("ally", ALICE.signing_public) == "ally"
     room.leave("b", Reason.LEAVING)
-    assert room.check_join("d") == "d"
+    assert room.check_join("d", DAVE.signing_public) == "d"
 
 
-def test_join_twice_without_check_is_a_bug(room) -> None:
+def test_join_twice_without_leave_is_a_bug(room) -> None:
     add(room, "alice")
     with pytest.raises(LocalProtocolError):
-        room.join("ALICE", "conn-2")
+        room.join(info("ALICE"), "conn-2")
 
 
 def test_leave_with_a_stale_handle_keeps_the_new_member(room) -> None:
-    room.join("alice", "old-conn")
+    room.join(info("alice"), "old-conn")
     assert room.leave("alice", Reason.CONNECTION_LOST, handle="old-conn")
     room.flush()
-    room.join("alice", "new-conn")
+    room.join(info("alice"), "new-conn")
     # The old connection finishes closing later: it must not remove the reconnected alice.
     assert not room.leave("alice", Reason.CONNECTION_LOST, handle="old-conn")
     assert room.members == ("alice",)
     assert room.handles() == ["new-conn"]
+    assert room.handle_of("ALICE") == "new-conn"
+    assert room.handle_of("bob") is None
+    assert room.handle_of_identity(ALICE.signing_public) == "new-conn"
+    assert room.handle_of_identity(BOB.signing_public) is None
     assert not room.leave("nobody", Reason.LEAVING)
+
+
+# -- names bound to identities ----------------------------------------------------------------
+
+
+def test_a_name_stays_bound_to_its_identity_while_its_holder_is_away(room) -> None:
+    add(room, "alice", ALICE)
+    assert room.bindings == {"alice": ALICE.signing_public}
+    room.leave("alice", Reason.LEAVING)
+    assert room.members == ()
+    for asked in ("alice", "Alice", "ALICE"):
+        assert rejected(room, asked, BOB).code is Reason.NAME_TAKEN
+    assert room.check_join("alice", ALICE.signing_public) == "alice"  # hers to come back to
+    assert room.check_join("Alice", ALICE.signing_public) == "Alice"  # in any case she likes
+
+
+def test_the_first_identity_to_use_a_name_keeps_it(room) -> None:
+    add(room, "alice", ALICE)
+    room.leave("alice", Reason.LEAVING)
+    add(room, "Alice", ALICE)  # the same identity, another case: still bound to her
+    room.leave("alice", Reason.LEAVING)
+    assert room.bindings == {"alice": ALICE.signing_public}
+
+
+def test_one_identity_may_hold_several_names(room) -> None:
+    add(room, "alice", ALICE)
+    room.leave("alice", Reason.LEAVING)
+    add(room, "ally", ALICE)
+    assert room.bindings == {"alice": ALICE.signing_public, "ally": ALICE.signing_public}
+    assert rejected(room, "alice", BOB).code is Reason.NAME_TAKEN
+
+
+def test_bindings_from_an_earlier_run_are_honoured() -> None:
+    room: Room[str] = Room(broadcast_key=KEY, bindings={"alice": ALICE.signing_public})
+    assert rejected(room, "Alice", BOB).code is Reason.NAME_TAKEN
+    assert rejected(room, "a1ice", BOB).code is Reason.NAME_LOOKALIKE
+    add(room, "alice", ALICE)
+    assert not room.bindings_changed  # nothing new to save
+    add(room, "bob", BOB)
+    assert room.bindings_changed
+    assert room.bindings == {"alice": ALICE.signing_public, "bob": BOB.signing_public}
+
+
+def test_bindings_are_a_copy(room) -> None:
+    add(room, "alice", ALICE)
+    room.bindings["alice"] = BOB.signing_public
+    assert rejected(room, "alice", BOB).code is Reason.NAME_TAKEN
+
+
+@pytest.mark.parametrize(
+    ("held", "asked"),
+    [
+        pytest.param("alice", "ａｌｉｃｅ", id="fullwidth"),
+        pytest.param("alice", "a1ice", id="digit-one"),
+        pytest.param("ace", "асе", id="all-cyrillic"),
+        pytest.param("scope", "ѕсоре", id="all-cyrillic-2"),
+    ],
+)
+@pytest.mark.parametrize("present", [True, False], ids=["present", "away"])
+def test_a_name_that_looks_like_another_identitys_name_is_refused(
+    room, held: str, asked: str, present: bool
+) -> None:
+    add(room, held, ALICE)
+    if not present:
+        room.leave(held, Reason.LEAVING)
+    refusal = rejected(room, asked, BOB)
+    assert refusal.code is Reason.NAME_LOOKALIKE
+    assert held in refusal.text
+    assert room.check_join(asked, ALICE.signing_public) == asked  # her own look-alike is fine
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [
+        pytest.param("аlice", id="cyrillic-a-among-latin"),
+        pytest.param("alice\u034f", id="grapheme-joiner"),
+    ],
+)
+def test_look_alikes_that_break_the_name_rules_are_refused_as_invalid(room, asked) -> None:
+    add(room, "alice", ALICE)
+    for identity in (BOB, ALICE):  # whoever asks: no one may use such a name
+        assert rejected(room, asked, identity).code is Reason.NAME_INVALID
+
+
+def test_the_holder_of_a_name_may_use_it_in_another_case(room) -> None:
+    add(room, "alice", ALICE)
+    assert room.check_join("Alice", ALICE.signing_public) == "Alice"
+    assert rejected(room, "Alice", BOB).code is Reason.NAME_TAKEN
 
 
 # -- broadcasts -----------------------------------------------------------------------------
@@ -119,99 +241,122 @@ def test_flush_with_nothing_pending_seals_nothing(room) -> None:
 
 
 def test_everything_pending_goes_out_in_one_sealed_broadcast(room) -> None:
-    add(room, "alice")
-    add(room, "bob")
+    add(room, "alice", ALICE)
+    add(room, "bob", BOB)
     opener = BroadcastOpener(KEY, next_seq=room.next_seq)
-    room.submit("alice", [message(1), message(2)])
-    room.submit("bob", [message(3)])
+    room.submit("alice", [envelope(1), envelope(2)])
+    room.submit("bob", [memoryview(envelope(3))])  # views into a receive buffer are fine
     room.leave("bob", Reason.LEAVING)
     before = room.broadcasts_sealed
     data = room.flush()
+    assert data is not None
     assert room.broadcasts_sealed == before + 1
     (items,) = open_all(data, opener)
-    assert [type(item) for item in items] == [ChatItem, ChatItem, ChatItem, LeftItem]
-    assert [item.sender for item in items[:3]] == ["alice", "alice", "bob"]  # attested
-    assert items[3] == LeftItem(name="bob", code=Reason.LEAVING)
+    assert items == [
+        ChatItem(sender="alice", envelope=envelope(1)),  # attested, and exactly as sent
+        ChatItem(sender="alice", envelope=envelope(2)),
+        ChatItem(sender="bob", envelope=envelope(3)),
+        LeftItem(name="bob", code=Reason.LEAVING),
+    ]
     assert room.flush() is None
 
 
+def test_a_chat_item_is_the_envelope_as_sent_behind_the_attested_sender(room) -> None:
+    add(room, "Zoë", ALICE)
+    sent = envelope(7, size=300)
+    room.submit("zoë", [sent])  # any case: the member's own name is attested
+    room.flush()
+    (kept,) = room.history
+    assert kept == encode_item(ChatItem(sender="Zoë", envelope=sent))
+    assert kept.endswith(len(sent).to_bytes(4, "big") + sent)
+
+
 def test_a_joiner_is_announced_to_the_others_before_it_is_added(room) -> None:
-    add(room, "alice")
+    add(room, "alice", ALICE)
     opener = BroadcastOpener(KEY, next_seq=room.next_seq)
-    room.submit("alice", [message(1)])
-    name = room.check_join("bob")
+    room.submit("alice", [envelope(1)])
+    name = room.check_join("bob", BOB.signing_public)
     others = room.handles()
-    data = room.join(name, "conn-bob")
+    data = room.join(info(name, BOB), "conn-bob")
+    assert data is not None
     assert others == ["conn-alice"]  # who gets ``data``: not the joiner
     (items,) = open_all(data, opener)
-    assert [type(item) for item in items] == [ChatItem, JoinedItem]
-    assert items[1] == JoinedItem(name="bob")
+    assert items == [
+        ChatItem(sender="alice", envelope=envelope(1)),
+        JoinedItem(member=info("bob", BOB)),
+    ]
     welcome = room.welcome("bob")
     # The message was flushed before the welcome: bob gets it in history, and only there.
-    assert [item.message_id for item in welcome.history] == [message(1).message_id]
+    assert history_ids(room) == [1]
+    assert [item(h) for h in welcome.history] == [ChatItem(sender="alice", envelope=envelope(1))]
     assert welcome.next_seq == room.next_seq
-    room.submit("bob", [message(2)])
+    room.submit("bob", [envelope(2)])
     joiner = BroadcastOpener(KEY, next_seq=welcome.next_seq)
-    (later,) = open_all(room.flush(), joiner)  # the first broadcast bob is written opens
-    assert [item.sender for item in later] == ["bob"]
-    assert welcome.members == ("alice", "bob")
+    data = room.flush()
+    assert data is not None
+    (later,) = open_all(data, joiner)  # the first broadcast bob is written opens
+    assert later == [ChatItem(sender="bob", envelope=envelope(2))]
+    assert welcome.members == (info("alice", ALICE), info("bob", BOB))
     assert welcome.broadcast_key == KEY
     assert welcome.max_message_bytes == room.max_message_bytes
 
 
 def test_history_is_added_at_flush_in_broadcast_order(room) -> None:
     add(room, "alice")
-    room.submit("alice", [message(1)])
+    room.submit("alice", [envelope(1)])
     assert room.history == ()  # pending is not history yet: a joiner gets it by broadcast
     room.flush()
-    room.submit("alice", [message(2), message(3)])
+    room.submit("alice", [envelope(2), envelope(3)])
     room.flush()
-    assert [item.timestamp_ms for item in room.history] == [1001, 1002, 1003]
+    assert history_ids(room) == [1, 2, 3]
 
 
 def test_history_keeps_the_last_n_chat_items_only(room) -> None:
     add(room, "alice")
     for n in range(1, 9):
-        room.submit("alice", [message(n)])
+        room.submit("alice", [envelope(n)])
+        add(room, f"m{n}", Identity.from_secret(bytes([100 + n]) * 64))  # JOINED items
+        room.leave(f"m{n}", Reason.LEAVING)  # and LEFT ones: never history
         room.flush()
-    assert [item.timestamp_ms for item in room.history] == [1004, 1005, 1006, 1007, 1008]
-    assert all(isinstance(item, ChatItem) for item in room.history)
+    assert history_ids(room) == [4, 5, 6, 7, 8]
 
 
 def test_history_zero_keeps_nothing() -> None:
     room: Room[str] = Room(broadcast_key=KEY, history_limit=0)
-    room.join("alice", "a")
-    room.submit("alice", [message(1)])
+    room.join(info("alice"), "a")
+    room.submit("alice", [envelope(1)])
     room.flush()
     assert room.history == ()
 
 
 def test_broadcast_over_the_frame_cap_is_split_in_order() -> None:
     room: Room[str] = Room(broadcast_key=KEY, history_limit=100)
-    room.join("alice", "a")
+    room.join(info("alice"), "a")
     room.flush()
     opener = BroadcastOpener(KEY, next_seq=room.next_seq)
     # 40 messages of 60 KB: ~2.4 MB, over the 1 MiB client cap.
-    room.submit("alice", [message(n, size=60_000) for n in range(40)])
+    room.submit("alice", [envelope(n, size=60_000) for n in range(40)])
     data = room.flush()
     assert data is not None
     groups = open_all(data, opener)
     assert len(groups) == 3
     assert all(len(body) <= MAX_RELAY_FRAME for body in split_frames(data))
-    flat = [item.timestamp_ms for group in groups for item in group]
-    assert flat == [1000 + n for n in range(40)]
+    flat = [chat.envelope for group in groups for chat in group if isinstance(chat, ChatItem)]
+    assert flat == [envelope(n, size=60_000) for n in range(40)]
 
 
 def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
     room: Room[str] = Room(broadcast_key=KEY, history_limit=100, max_members=300)
-    for n in range(200):
-        room.join(f"member number {n:03d} with a long name"[:32], f"c{n}")
+    names = [f"member number {n:03d} with a long name"[:32] for n in range(200)]
+    for n, name in enumerate(names):
+        member = MemberInfo(name=name, signing_key=bytes([n]) * 32, dh_key=bytes(32))
+        room.join(member, f"c{n}")
     for n in range(100):
-        room.submit("member number 000 with a long na", [message(n, size=30_000)])
+        room.submit(names[0], [envelope(n, size=30_000)])
         room.flush()
     # 100 × 30 KB would be 3 MB; what is kept is bounded, and the welcome fits 1 MiB.
-    assert sum(item_size(item) for item in room.history) <= MAX_RELAY_FRAME
-    welcome = room.welcome("member number 199 with a long na")
+    assert sum(len(kept) for kept in room.history) <= MAX_RELAY_FRAME
+    welcome = room.welcome(names[199])
     encoded = Welcome(
         your_name=welcome.name,
         members=welcome.members,
@@ -221,21 +366,21 @@ def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
         history=tuple(welcome.history),
     ).encode()
     assert 1 + len(encoded) + 16 <= MAX_RELAY_FRAME
-    history = welcome.history
-    assert 20 < len(history) < 100
-    assert history[-1].timestamp_ms == 1099  # the newest ones are the ones kept
-    assert [h.timestamp_ms for h in history] == sorted(h.timestamp_ms for h in history)
+    ids = chat_ids(welcome.history)
+    assert 20 < len(ids) < 100
+    assert ids[-1] == 99  # the newest ones are the ones kept
+    assert ids == sorted(ids)
 
 
-def test_item_size_matches_the_encoding() -> None:
-    sealer_items: list[BroadcastItem] = [
-        ChatItem.from_outgoing(message(7, size=123), sender="Zoë"),
-        JoinedItem(name="Zoë"),
-        LeftItem(name="bob", code=Reason.SLOW_READER),
+def test_broadcast_size_is_the_items_and_a_fixed_overhead() -> None:
+    items = [
+        encode_item(ChatItem(sender="Zoë", envelope=envelope(7, size=300))),
+        encode_item(JoinedItem(member=info("Zoë"))),
+        encode_item(LeftItem(name="bob", code=Reason.SLOW_READER)),
     ]
-    frame = encode_broadcast(BroadcastSealer(KEY), sealer_items)
+    frame = encode_broadcast(BroadcastSealer(KEY), items)
     body_len = int.from_bytes(frame[:4], "big")
-    assert body_len == 1 + 8 + 2 + sum(item_size(i) for i in sealer_items) + 16
+    assert body_len == 1 + 8 + 2 + sum(len(i) for i in items) + 16
 
 
 def test_each_room_gets_its_own_random_broadcast_key() -> None:
@@ -245,13 +390,13 @@ def test_each_room_gets_its_own_random_broadcast_key() -> None:
 
 def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
     room: Room[str] = Room(broadcast_key=KEY)
-    for name in ("alice", "Zoë", "bob"):
-        room.join(name, name)
+    for name, identity in (("alice", ALICE), ("Zoë", BOB), ("bob", CAROL)):
+        room.join(info(name, identity), name)
     assert room.members == ("alice", "Zoë", "bob")
-    assert room.members is room.members  # cached between changes
+    assert room.member_infos is room.member_infos  # cached between changes
     room.leave("zoë", Reason.LEAVING)
     assert room.members == ("alice", "bob")
-    room.join("Ünïcødé", "u")
+    room.join(info("Ünïcødé", DAVE), "u")
     assert room.members == ("alice", "bob", "Ünïcødé")
     welcome = room.welcome("Ünïcødé")
     encoded = Welcome(
@@ -262,6 +407,7 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
         max_message_bytes=welcome.max_message_bytes,
         history=(),
     ).encode()
-    assert Welcome.decode(encoded).members == ("alice", "bob", "Ünïcødé")
+    decoded, _ = Welcome.decode(encoded)
+    assert decoded.members == (info("alice", ALICE), info("bob", CAROL), info("Ünïcødé", DAVE))
     # The running byte count equals what the member list encodes to.
-    assert room._name_bytes == sum(1 + len(n.encode()) for n in room.members)
+    assert room._member_bytes == sum(m.encoded_size() for m in room.member_infos)

@@ -2,7 +2,8 @@
 
 Every wait is on the socket with a deadline (no sleeps): :meth:`WireClient.wait_for` reads and
 feeds the core until an event matching the predicate arrives, or fails the test after
-``timeout`` seconds.
+``timeout`` seconds. Each client has an identity (a new one unless the test passes one: the
+same identity is the same member to the relay) and runs the version 2 handshake.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from net import proto
-from net.proto import ClientProtocol
-from net.proto._frames import Reason
-from net.proto._messages import PendingMessage
+from net.proto import DEFAULT_ROOM, ClientProtocol
+from net.proto._frames import FrameType, Reason
+from net.proto._messages import PendingMessage, encode_chat
 
 TIMEOUT = 10.0
 _E = TypeVar("_E", bound=proto.Event)
@@ -32,6 +34,9 @@ class WireClient:
         name: str,
         keys: RoomKeys | None,
         *,
+        identity: Identity | None = None,
+        room_id: bytes = DEFAULT_ROOM,
+        expected_relay_key: bytes | None = None,
         start: bool = True,
         host: str = "127.0.0.1",
         source: str | None = None,
@@ -50,7 +55,14 @@ class WireClient:
         self.sock.settimeout(TIMEOUT)
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.proto = ClientProtocol(username=name, keys=keys)
+        self.identity = identity if identity is not None else Identity.generate()
+        self.proto = ClientProtocol(
+            username=name,
+            identity=self.identity,
+            keys=keys,
+            room_id=room_id,
+            expected_relay_key=expected_relay_key,
+        )
         self.events: list[proto.Event] = []
         self._returned: set[int] = set()  # indexes of events wait_for already returned
         self.closed = False
@@ -122,11 +134,21 @@ class WireClient:
 
     # -- conveniences ----------------------------------------------------------------------
 
+    @property
+    def signing_key(self) -> bytes:
+        """This member's public signing key, as the relay lists it."""
+        return self.identity.signing_public
+
     def join(self) -> proto.Welcomed:
         welcomed = self.wait_for(
             lambda e: isinstance(
                 e,
-                proto.Welcomed | proto.Refused | proto.AuthenticationFailed | proto.GoodbyeReceived,
+                proto.Welcomed
+                | proto.Refused
+                | proto.AuthenticationFailed
+                | proto.GoodbyeReceived
+                | proto.RelayKeyMismatch
+                | proto.ProtocolViolation,
             )
         )
         if not isinstance(welcomed, proto.Welcomed):
@@ -142,6 +164,12 @@ class WireClient:
         self.proto.send_messages(batch)
         self.flush()
         return [message.message_id for message in batch]
+
+    def send_envelopes(self, *envelopes: bytes) -> None:
+        """Send ``envelopes`` exactly as given, in one CHAT frame: bytes no honest client would
+        seal, which the relay must forward unread (or refuse by their size alone)."""
+        self.proto._send_sealed(FrameType.CHAT, encode_chat(list(envelopes)))
+        self.flush()
 
     def hear(self, text: str, timeout: float = TIMEOUT) -> proto.ChatOpened:
         heard = self.wait_for(lambda e: isinstance(e, proto.ChatOpened) and e.text == text, timeout)

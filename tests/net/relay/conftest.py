@@ -6,14 +6,21 @@ from collections.abc import Iterator
 
 import pytest
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from net.relay.roomfile import RoomSecret
 from tests.net.relay.support import RelayFactory
 
 
 @pytest.fixture
-def secret(room_keys: RoomKeys) -> RoomSecret:
-    return RoomSecret.from_room_keys(room_keys)
+def relay_identity() -> Identity:
+    """The room's relay identity: what members pin, and what must never be logged."""
+    return Identity.generate()
+
+
+@pytest.fixture
+def secret(room_keys: RoomKeys, relay_identity: Identity) -> RoomSecret:
+    return RoomSecret.from_room_keys(room_keys, relay_identity=relay_identity)
 
 
 @pytest.fixture

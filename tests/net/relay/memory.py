@@ -15,10 +15,12 @@ lets the relay's scheduled work (coalesced broadcasts, timers) run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from net import proto
-from net.proto import ClientProtocol
+from net.proto import DEFAULT_ROOM, ClientProtocol, ClientState
 from net.relay.member import MemberConnection
 from net.relay.server import Relay
 
@@ -136,10 +138,25 @@ class MemoryTransport(asyncio.Transport):
 
 class MemoryPeer:
     """One member (or would-be member): a :class:`ClientProtocol` connected to ``relay`` (a
-    started :class:`Relay`) through a :class:`MemoryTransport`. Create inside the loop."""
+    started :class:`Relay`) through a :class:`MemoryTransport`. Create inside the loop.
 
-    def __init__(self, relay: Relay, name: str, keys: RoomKeys, *, port: int = 50000) -> None:
-        self.proto = ClientProtocol(username=name, keys=keys)
+    ``identity``: a new one unless given (the same identity is the same member to the relay).
+    """
+
+    def __init__(
+        self,
+        relay: Relay,
+        name: str,
+        keys: RoomKeys,
+        *,
+        port: int = 50000,
+        identity: Identity | None = None,
+        room_id: bytes = DEFAULT_ROOM,
+    ) -> None:
+        self.identity = identity if identity is not None else Identity.generate()
+        self.proto = ClientProtocol(
+            username=name, identity=self.identity, keys=keys, room_id=room_id
+        )
         self.connection = MemberConnection(relay)
         self.transport = MemoryTransport(self.connection, peer=("127.0.0.1", port))
         self.connection.connection_made(self.transport)
@@ -160,13 +177,27 @@ class MemoryPeer:
         self.events += new
         return new
 
-    async def join(self, rounds: int = 50) -> proto.Welcomed:
-        """Handshake and join, reading as needed; raise AssertionError if not welcomed."""
-        self.proto.initiate()
+    async def run_until(
+        self, predicate: Callable[[proto.Event], bool], rounds: int = 50
+    ) -> proto.Event:
+        """Initiate if not yet done, then send and read until an event matches ``predicate``;
+        AssertionError if none does within ``rounds`` loop iterations."""
+        if self.proto.state is ClientState.IDLE:
+            self.proto.initiate()
         for _ in range(rounds):
             self.send()
             await asyncio.sleep(0)
             for event in self.read():
-                if isinstance(event, proto.Welcomed):
+                if predicate(event):
                     return event
-        raise AssertionError(f"not welcomed; events: {self.events}")
+        raise AssertionError(f"nothing matched; events: {self.events}")
+
+    async def join(self, rounds: int = 50) -> proto.Welcomed:
+        """Handshake and join, reading as needed; raise AssertionError if not welcomed."""
+        event = await self.run_until(
+            lambda e: isinstance(e, proto.Welcomed | proto.GoodbyeReceived | proto.Refused),
+            rounds,
+        )
+        if not isinstance(event, proto.Welcomed):
+            raise AssertionError(f"not welcomed: {event}; events: {self.events}")
+        return event

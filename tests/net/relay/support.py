@@ -10,10 +10,11 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from crypto.kdf import RoomKeys
-from net.relay import RelayConfig, RelayThread
+from net.relay import Relay, RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.net.wire import WireClient
 
@@ -55,20 +56,31 @@ class RelayFactory:
         self.clients: list[WireClient] = []
         self.port = 0
 
-    def start(self, **overrides: Any) -> RelayThread:
-        relay = RelayThread(self.secret, dataclasses.replace(BASE, **overrides))
+    def start(
+        self, *, secret: RoomSecret | None = None, names_file: Path | None = None, **overrides: Any
+    ) -> RelayThread:
+        """A relay for ``secret`` (the test's room unless given) with ``BASE`` and the
+        ``overrides``; ``names_file`` keeps its name bindings there, as ``main.py relay
+        --room-file`` does. Clients made from now on connect to it."""
+        config = dataclasses.replace(BASE, **overrides)
+        relay = RelayThread(secret or self.secret, config)
+        if names_file is not None:  # RelayThread has no such option: "Host a room" needs none
+            relay.relay = Relay(secret or self.secret, config, names_file=names_file)
         self.port = relay.start()
         self.relays.append(relay)
         return relay
 
     def client(self, name: str, keys: RoomKeys | None = None, **kwargs: Any) -> WireClient:
+        """A client of the last relay started, with the room's keys unless others are given;
+        ``kwargs`` go to :class:`WireClient` (``identity=``, ``room_id=``, ``source=`` …)."""
         client = WireClient(self.port, name, keys or self.keys, **kwargs)
         self.clients.append(client)
         return client
 
-    def member(self, name: str) -> WireClient:
-        """A client that has joined (its Welcomed is in ``events``)."""
-        client = self.client(name)
+    def member(self, name: str, **kwargs: Any) -> WireClient:
+        """A client that has joined (its Welcomed is in ``events``); ``kwargs`` as for
+        :meth:`client` (``identity=`` to join as a member seen before)."""
+        client = self.client(name, **kwargs)
         client.join()
         return client
 

@@ -1,5 +1,6 @@
 """The asyncio relay over real sockets on 127.0.0.1: joins, chat fan-out, presence, history,
-refusals, deadlines, idle reaping, the message rate limit, stopping, and RelayThread."""
+refusals, the room's relay key and room selection, deadlines, idle reaping, the message rate
+limit, stopping, and RelayThread."""
 
 from __future__ import annotations
 
@@ -9,18 +10,43 @@ import socket
 
 import pytest
 
+import net.proto._relay
+from crypto.identity import Identity
+from crypto.spake2 import Spake2
 from net import proto
+from net.proto import DEFAULT_ROOM, MemberInfo
 from net.proto._frames import Reason
 from net.proto._messages import ClientHello, Refusal
 from net.relay import RelayConfig, RelayThread
+from net.relay.roomfile import RoomSecret
 from tests.net.helpers import frame, split_frames
 from tests.net.relay.support import ManualClock, wait_until
+from tests.net.wire import WireClient
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def texts(events) -> list[str]:
     return [e.text for e in events if isinstance(e, proto.ChatOpened)]
+
+
+def listed(client: WireClient, name: str | None = None) -> MemberInfo:
+    """``client`` as the relay lists it: its name and the identity keys it proved."""
+    return MemberInfo(
+        name=name or client.proto.username,
+        signing_key=client.identity.signing_public,
+        dh_key=client.identity.dh_public,
+    )
+
+
+class _CountingSpake2(Spake2):
+    """The relay's SPAKE2, counting the handshakes it starts (its share goes in RELAY_HELLO)."""
+
+    runs = 0
+
+    def start(self) -> bytes:
+        type(self).runs += 1
+        return super().start()
 
 
 def read_refusal(sock: socket.socket) -> Refusal:
@@ -79,13 +105,14 @@ def test_every_accepted_socket_has_nodelay(relays) -> None:
 def test_presence_joins_and_leaves_with_reasons(relays) -> None:
     relays.start()
     alice = relays.member("alice")
-    bob = relays.member("bob")
-    welcome = bob.events[-1]
-    assert isinstance(welcome, proto.Welcomed) and welcome.members == ("alice", "bob")
-    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(name="bob")
+    bob = relays.client("bob")
+    welcome = bob.join()
+    # Everyone with the keys it proved, in the order they joined, the joiner last.
+    assert welcome.members == (listed(alice), listed(bob))
+    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(member=listed(bob))
     carol = relays.member("carol")
-    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(name="carol")
-    assert bob.wait_type(proto.MemberArrived) == proto.MemberArrived(name="carol")
+    assert alice.wait_type(proto.MemberArrived) == proto.MemberArrived(member=listed(carol))
+    assert bob.wait_type(proto.MemberArrived) == proto.MemberArrived(member=listed(carol))
     # The joiner is never told about itself: its WELCOME already lists it.
     assert not [e for e in carol.events if isinstance(e, proto.MemberArrived)]
     bob.leave()
@@ -104,9 +131,14 @@ def test_a_late_joiner_gets_the_history_once(relays) -> None:
     for n in range(5):
         alice.say(f"message {n}")
     alice.hear("message 4")
-    dave = relays.member("dave")
-    welcome = dave.events[-1]
-    assert [m.text for m in welcome.history] == ["message 2", "message 3", "message 4"]
+    dave = relays.client("dave")
+    welcome = dave.join()
+    assert all(isinstance(m, proto.ChatOpened) for m in welcome.history)
+    assert [m.text for m in welcome.history if isinstance(m, proto.ChatOpened)] == [
+        "message 2",
+        "message 3",
+        "message 4",
+    ]
     assert all(m.from_history for m in welcome.history)
     alice.say("after")
     dave.hear("after")
@@ -115,12 +147,13 @@ def test_a_late_joiner_gets_the_history_once(relays) -> None:
 
 
 def test_names_clash_ignoring_case(relays) -> None:
-    relays.start()
+    relay = relays.start()
     relays.member("Alice")
-    other = relays.client("aLICE")
+    other = relays.client("aLICE")  # another identity
     goodbye = other.wait_type(proto.GoodbyeReceived)
     assert goodbye.code is Reason.NAME_TAKEN
     other.wait_closed()
+    assert relay.stats().members == ("Alice",)
 
 
 def test_room_full(relays) -> None:
@@ -154,13 +187,15 @@ def test_wrong_password_is_auth_failed_and_logged(relays, wrong_keys, caplog) ->
 def test_incompatible_version_is_refused(relays) -> None:
     relays.start()
     with socket.create_connection(("127.0.0.1", relays.port), timeout=10) as sock:
-        sock.sendall(frame(0x01, ClientHello(versions=(2, 3)).encode()))
+        sock.sendall(frame(0x01, ClientHello(versions=(1, 3)).encode()))  # version 1 and a future
         refusal = read_refusal(sock)
     assert refusal.code is Reason.INCOMPATIBLE_VERSION
-    assert "version 1" in refusal.text
+    assert "version 2" in refusal.text
 
 
-def test_log_lines_name_user_and_address_and_nothing_secret(relays, caplog, room_keys) -> None:
+def test_log_lines_name_user_and_address_and_nothing_secret(
+    relays, caplog, room_keys, relay_identity
+) -> None:
     caplog.set_level(logging.INFO, logger="socketchat.relay")
     relay = relays.start()
     alice = relays.member("alice")
@@ -178,8 +213,104 @@ def test_log_lines_name_user_and_address_and_nothing_secret(relays, caplog, room
         room_keys.access.hex(),
         room_keys.message.hex(),
         relay.relay.room.broadcast_key.hex(),
+        relay_identity.to_secret().hex(),
+        relay_identity.to_secret()[:32].hex(),  # the signing seed alone
     ):
         assert secret_text not in everything
+
+
+# -- the room's relay key and room selection ------------------------------------------------
+
+
+def test_every_connection_is_shown_the_rooms_relay_key(relays, secret, wrong_keys) -> None:
+    # Members pin the key they are shown: it must be the room's, the same on every connection
+    # (members, a wrong password, a room asked for by its id), never one made per connection.
+    relays.start()
+    clients = [
+        relays.member("alice"),
+        relays.member("bob", room_id=secret.room_id),
+        relays.client("mallory", wrong_keys),
+    ]
+    for client in clients:
+        shown = client.wait_type(proto.RelayIdentified)
+        assert shown == proto.RelayIdentified(room_id=secret.room_id, relay_key=secret.relay_key)
+        assert client.proto.relay_key == secret.relay_key
+    assert len(secret.relay_key) == 32
+
+
+def test_a_member_who_pinned_the_relay_key_gets_in(relays, secret) -> None:
+    relays.start()
+    relays.client("alice", expected_relay_key=secret.relay_key).join()
+
+
+def test_a_relay_with_another_key_gets_no_guess_and_counts_none(relays, room_keys) -> None:
+    # The same room (id and verifier) hosted with another relay identity: a member who pinned
+    # the first key stops at RELAY_HELLO, before sending anything that depends on the password.
+    pinned = Identity.generate().signing_public
+    relay = relays.start()
+    client = relays.client("alice", expected_relay_key=pinned)
+    mismatch = client.wait_type(proto.RelayKeyMismatch)
+    assert mismatch.expected == pinned and mismatch.presented == relays.secret.relay_key
+    assert not client.proto.confirmation_sent
+    client.close()
+    wait_until(lambda: relay.stats().connections == 0, what="the connection to go")
+    assert (
+        relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", relay.relay.now()))
+        == 0
+    )
+
+
+def test_a_room_file_keeps_the_relay_key_across_restarts(relays, secret, tmp_path) -> None:
+    path = tmp_path / "office.room"
+    secret.save(path)
+    shown = []
+    for _ in range(2):  # a relay, stopped, then another one from the same file
+        relay = relays.start(secret=RoomSecret.load(path))
+        member = relays.client("alice", expected_relay_key=secret.relay_key)
+        member.join()
+        shown.append(member.proto.relay_key)
+        member.close()
+        relay.stop()
+    assert shown == [secret.relay_key, secret.relay_key]
+
+
+def test_a_client_asking_for_another_room_is_refused_before_any_pake_work(
+    relays, secret, monkeypatch, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="socketchat.relay")
+    monkeypatch.setattr(net.proto._relay, "Spake2", _CountingSpake2)
+    _CountingSpake2.runs = 0
+    relay = relays.start()
+    other_room = bytes(reversed(secret.room_id))
+    client = relays.client("alice", room_id=other_room)
+    refused = client.wait_type(proto.Refused)
+    assert refused.code is Reason.NO_SUCH_ROOM
+    client.wait_closed()
+    assert _CountingSpake2.runs == 0  # no share computed, nothing signed for that room
+    assert not client.proto.confirmation_sent
+    assert not [e for e in client.events if isinstance(e, proto.RelayIdentified)]
+    wait_until(lambda: relay.stats().connections == 0, what="the connection to go")
+    assert relay.stats().handshakes == 0  # its handshake slot is free again
+    assert (
+        relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", relay.relay.now()))
+        == 0
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "socketchat.relay"]
+    assert any(f"asked for room {other_room.hex()[:8]}, not served here" in line for line in lines)
+    # The relay's own room is still served, by its id and as the default.
+    relays.member("alice", room_id=secret.room_id)
+    assert _CountingSpake2.runs == 1
+
+
+def test_the_default_room_and_the_rooms_own_id_both_work(relays, secret) -> None:
+    relay = relays.start()
+    by_default = relays.member("alice", room_id=DEFAULT_ROOM)
+    by_id = relays.member("bob", room_id=secret.room_id)
+    for member in (by_default, by_id):
+        assert member.proto.room_id == secret.room_id
+    by_default.say("same room")
+    by_id.hear("same room")
+    assert relay.stats().members == ("alice", "bob")
 
 
 # -- deadlines ------------------------------------------------------------------------------

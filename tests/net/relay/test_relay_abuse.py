@@ -13,10 +13,11 @@ import time
 import pytest
 
 import net.proto._relay
+from crypto.identity import Identity
 from crypto.spake2 import Spake2
 from net import proto
-from net.proto import ClientProtocol
-from net.proto._frames import Reason, encode_frame
+from net.proto import ClientProtocol, ClientState
+from net.proto._frames import FrameType, Reason, encode_frame
 from net.proto._messages import Refusal
 from net.relay.server import Relay
 from tests.net.helpers import split_frames
@@ -197,7 +198,7 @@ def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard
             guesser = relays.client("mallory", wrong_keys)
             guesser.wait_type(proto.AuthenticationFailed)
             guesser.close()
-        hello = ClientProtocol(username="carol", keys=room_keys)
+        hello = ClientProtocol(username="carol", identity=Identity.generate(), keys=room_keys)
         hello.initiate()
         early.sendall(hello.data_to_send())
         frames = split_frames(read_to_eof(early))
@@ -208,24 +209,43 @@ def test_a_connection_opened_before_its_address_was_throttled_is_refused_unheard
     wait_until(lambda: relay.stats().handshakes == 0, what="no handshake left behind")
 
 
-def test_dropping_after_the_relay_share_counts_as_a_failed_guess(relays, wrong_keys) -> None:
-    # An attacker who hangs up instead of sending its confirmation must not get a free guess.
+def _failures(relay, clock) -> int:
+    return relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock()))
+
+
+def test_a_failed_confirmation_counts_one_failure(relays, wrong_keys) -> None:
     clock = ManualClock()
     relay = relays.start(clock=clock)
-    sock = raw(relays.port)
-    client = ClientProtocol(username="mallory", keys=wrong_keys)
-    client.initiate()
-    sock.sendall(client.data_to_send())
-    while client.state.name != "AWAIT_RELAY_CONFIRM":  # RELAY_HELLO, then RELAY_PAKE
-        data = sock.recv(4096)
-        assert data
-        client.receive_data(data)
-        if client.state.name == "AWAIT_RELAY_PAKE":
-            sock.sendall(client.data_to_send())
-    sock.close()  # the confirmation is never sent
-    wait_until(
-        lambda: relay.call(lambda: relay.relay.admission.logins.failures("127.0.0.1", clock())) == 1
-    )
+    for expected in (1, 2):
+        guesser = relays.client("mallory", wrong_keys)
+        assert (
+            guesser.wait_type(proto.AuthenticationFailed).cause is proto.AuthFailure.WRONG_PASSWORD
+        )
+        guesser.wait_closed()  # the relay closes after AUTH_FAILED
+        wait_until(lambda: relay.stats().connections == 0, what="the guesser's connection to go")
+        assert _failures(relay, clock) == expected  # one each, not one per event or close
+
+
+def test_hanging_up_after_the_relay_hello_counts_nothing(relays, wrong_keys) -> None:
+    # Version 2: the relay's share and signature reveal nothing about the password; a guess is
+    # decided only by the client's confirmation, and only a confirmation that fails counts.
+    clock = ManualClock()
+    relay = relays.start(clock=clock, login_free_failures=1, login_base_delay=60.0)
+    for _ in range(10):  # more than the free failures: any counting would throttle at once
+        sock = raw(relays.port)
+        client = ClientProtocol(username="mallory", identity=Identity.generate(), keys=wrong_keys)
+        client.initiate()
+        sock.sendall(client.data_to_send())
+        while client.state is not ClientState.AWAIT_RELAY_CONFIRM:
+            data = sock.recv(4096)
+            assert data, "the relay closed before its RELAY_HELLO"
+            client.receive_data(data)
+        assert client.data_to_send()[4] == FrameType.CLIENT_PAKE  # ready, never sent
+        sock.close()
+        wait_until(lambda: relay.stats().connections == 0, what="the relay to see the hang-up")
+    assert _failures(relay, clock) == 0
+    assert relay.stats().handshakes == 0
+    relays.member("alice")  # not throttled: the address may log in at once
 
 
 def test_200_silent_connections_are_reaped_while_members_chat(relays) -> None:
@@ -415,8 +435,10 @@ async def _provoke_replies_without_reading(secret, keys, limit: int) -> None:
         flooder = MemoryPeer(relay, "flooder", keys, port=50001)
         await flooder.join()  # and from now on it never reads
         await asyncio.sleep(0)
-        assert proto.MemberArrived(name="flooder") in alice.read()
-        pong_size = len(encode_frame(bytes(1 + 8 + 16)))  # type, token, GCM tag
+        assert [e.member.name for e in alice.read() if isinstance(e, proto.MemberArrived)] == [
+            "flooder"
+        ]
+        pong_size = len(encode_frame(bytes(1 + 8 + 16)))  # type, token, Poly1305 tag
         pings = 0
         told_at = None
         deadline = time.monotonic() + 30

@@ -1,9 +1,11 @@
 """``main.py relay`` and ``main.py room create`` as real processes: password sources (file,
-environment, never argv), room files, the listening line, the log, and a clean exit on SIGTERM
-and Ctrl-C with the room closed for its members."""
+environment, never argv), room files (version 2, with the relay key) and the names file kept
+next to them, the listening line, the log, and a clean exit on SIGTERM and Ctrl-C with the room
+closed for its members."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from crypto.identity import Identity
 from crypto.kdf import derive_room_keys
 from net import proto
 from net.proto._frames import Reason
@@ -197,7 +200,8 @@ def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
     alice = WireClient(port, "alice", room_keys)
     try:
         welcome = alice.join()
-        assert welcome.members == ("alice",)
+        assert [member.name for member in welcome.members] == ["alice"]
+        assert alice.proto.relay_key == RoomSecret.load(room_file).relay_key
         alice.say("hello from the test")
         alice.hear("hello from the test")
         relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) connected")
@@ -211,6 +215,7 @@ def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
     output = "\n".join(relay.lines)
     assert "hello from the test" not in output
     assert room_keys.access.hex() not in output
+    assert json.loads(room_file.read_text())["relay_key"] not in output
 
 
 @posix_only
@@ -290,3 +295,78 @@ def test_relay_on_a_taken_port_exits_1(tmp_path, room_file) -> None:
         )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+# -- the relay key and the names across restarts ---------------------------------------------
+
+
+def _goodbye(port: int, name: str, keys, identity: Identity) -> Reason | int:
+    """The code of the GOODBYE that refuses ``name`` to ``identity``."""
+    with WireClient(port, name, keys, identity=identity) as client:
+        answer = client.wait_for(lambda e: isinstance(e, proto.GoodbyeReceived | proto.Welcomed))
+        assert isinstance(answer, proto.GoodbyeReceived), f"{name!r} was let in"
+        return answer.code
+
+
+@posix_only
+def test_a_restarted_relay_keeps_its_key_and_the_names_of_absent_members(
+    spawn, room_file, room_keys
+) -> None:
+    names_file = room_file.with_name(room_file.name + ".names")
+    alice = Identity.generate()
+    relay = spawn("--room-file", str(room_file))
+    with WireClient(relay.port(), "alice", room_keys, identity=alice) as first:
+        first.join()
+        relay_key = first.proto.relay_key
+        relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) connected")
+    assert relay.stop() == 0
+    # The names file: next to the room file, private, names and public keys only.
+    if sys.platform != "win32":
+        assert stat.S_IMODE(names_file.stat().st_mode) == 0o600
+    text = names_file.read_text()
+    assert json.loads(text) == {
+        "format": "socketchat-room-names",
+        "version": 1,
+        "names": {"alice": alice.signing_public.hex()},
+    }
+    room = json.loads(room_file.read_text())
+    for secret_text in (room["access"], room["relay_key"], alice.to_secret().hex()):
+        assert secret_text not in text
+
+    again = spawn("--room-file", str(room_file))
+    port = again.port()
+    # Alice is away, yet her name is hers: another identity gets neither it nor a look-alike.
+    assert _goodbye(port, "alice", room_keys, Identity.generate()) is Reason.NAME_TAKEN
+    assert _goodbye(port, "ａｌｉｃｅ", room_keys, Identity.generate()) is Reason.NAME_LOOKALIKE
+    # She comes back to the relay key she pinned, under her name.
+    with WireClient(port, "alice", room_keys, identity=alice, expected_relay_key=relay_key) as back:
+        assert [member.name for member in back.join().members] == ["alice"]
+    assert again.stop() == 0
+
+
+@posix_only
+def test_a_damaged_names_file_stops_the_relay_with_a_clear_error(tmp_path, room_file) -> None:
+    names_file = room_file.with_name(room_file.name + ".names")
+    names_file.write_text('{"format": "socketchat-room-names", "version": 1, "names": {"al')
+    result = run(
+        "relay", "--bind", "127.0.0.1", "--port", "0", "--room-file", str(room_file), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert f"{names_file} (which names belong to which members) is damaged" in result.stderr
+    assert "delete it" in result.stderr
+    assert "listening" not in result.stdout
+    assert names_file.read_text().endswith('"al')  # left as it was, for the operator
+
+
+def test_a_version_1_room_file_is_refused_with_what_to_do(tmp_path) -> None:
+    path = tmp_path / "old.room"
+    path.write_text(
+        json.dumps(
+            {"format": "socketchat-room", "version": 1, "room_id": "00" * 16, "access": "11" * 32}
+        )
+    )
+    result = run("relay", "--port", "0", "--room-file", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SocketChat 1" in result.stderr
+    assert "Make a new room file with `main.py room create`" in result.stderr
+    assert "listening" not in result.stdout
