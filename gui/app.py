@@ -398,6 +398,8 @@ class App:
             return
         if isinstance(event, ce.DerivingKeys):
             login.show_progress("Deriving the room key from the password…")
+        elif isinstance(event, ce.Queued):
+            login.show_progress(_queued_text(event.position))
         elif isinstance(event, ce.Connecting) and self.request is not None:
             where = "your room" if self.hosting else f"{self.request.host}:{self.request.port}"
             login.show_progress(f"Connecting to {where}…")
@@ -576,3 +578,7 @@ def start() -> int:
     finally:
         app.close()
     return EXIT_OK
+
+
+def _queued_text(position: int) -> str:
+    return f"The room is letting others in first. You are number {position} in line…"

@@ -276,6 +276,9 @@ class ChatWindow(ttk.Frame):
                 self._on_disconnected(event)
             case ce.Connecting():
                 self._on_connecting(event)
+            case ce.Queued(position=position):
+                if not self.connected:
+                    self.status.set(f"Reconnecting: number {position} in line…")
             case ce.Failed():
                 self._on_failed(event)
             case ce.DerivingKeys():

@@ -37,6 +37,7 @@ from net.client.events import (
     MemberLeft,
     MessageNotSent,
     MessageReceived,
+    Queued,
     RateLimited,
 )
 from net.client.storage import data_dir, load_identity, open_trust
@@ -68,6 +69,7 @@ __all__ = [
     "MessageNotSent",
     "MessageReceived",
     "PendingMessage",
+    "Queued",
     "RateLimited",
     "Trust",
     "TrustStore",

@@ -292,6 +292,8 @@ class TerminalChat:
             return f"* disconnected: {clean(event.reason)} Reconnecting in {event.retry_in:.1f} s."
         if isinstance(event, ce.DerivingKeys):
             return "* deriving the room key…"
+        if isinstance(event, ce.Queued):
+            return f"* the relay lets others in first; you are number {event.position} in line"
         if isinstance(event, ce.Connecting):
             return f"* connecting to {self._where}" if event.attempt == 1 else None
         return None  # Failed goes to stderr

@@ -54,6 +54,14 @@ class DerivingKeys:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Queued:
+    """The relay is letting others in first and keeps our place: ``position`` 1 is next.
+    Show progress; the attempt goes on by itself (no password work was done yet)."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Connecting:
     """A connection attempt starts; ``attempt`` 1 is the first, higher ones are reconnects."""
 
@@ -174,6 +182,7 @@ class Failed:
 ClientEvent = (
     DerivingKeys
     | Connecting
+    | Queued
     | Joined
     | MessageReceived
     | MessageNotSent

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _RECV_SIZE = 65536
 _TICK = 1.0  # longest select() wait: timers are checked at least this often
 _GOODBYE_TIMEOUT = 1.0  # seconds close() may spend handing our goodbye to the socket
+_MAX_QUEUE_WAIT = 60.0  # the longest a QUEUED frame may extend the handshake deadline (s)
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,13 @@ class Session:
                     return keys
                 self.proto.provide_keys(keys)
                 self.handshake_deadline = client.clock() + client.handshake_timeout
+            case proto.Queued(position=position, wait_ms=wait_ms):
+                # Unauthenticated (anyone on the path could send it), so it may only make us
+                # wait, and at most _MAX_QUEUE_WAIT longer.
+                wait = min(wait_ms / 1000, _MAX_QUEUE_WAIT)
+                later = client.clock() + wait + client.handshake_timeout
+                self.handshake_deadline = max(self.handshake_deadline, later)
+                client.emit(ce.Queued(position=position))
             case proto.Welcomed():
                 self._on_welcomed(event)
             case proto.ChatOpened():

@@ -450,11 +450,14 @@ class ClientProtocol(Connection[ClientState]):
                 event = self._open_chat(item, from_history=False)
                 if event is not None:
                     self._emit(event)
+            # Presence items are flushed together after a short wait, so one that was queued
+            # before our WELCOME may repeat what its member list told us: our own JOINED, a
+            # JOINED of a member listed as it is, the LEFT of one never listed. No news.
             elif isinstance(item, JoinedItem):
-                self.members[item.member.name] = item.member
-                self._emit(ev.MemberArrived(member=item.member))
-            else:
-                self.members.pop(item.name, None)
+                if self.members.get(item.member.name) != item.member:
+                    self.members[item.member.name] = item.member
+                    self._emit(ev.MemberArrived(member=item.member))
+            elif self.members.pop(item.name, None) is not None:
                 self._emit(ev.MemberDeparted(name=item.name, code=item.code))
 
     def _open_chat(

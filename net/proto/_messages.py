@@ -375,6 +375,11 @@ def encode_chat_item(prefix: bytes, envelope: bytes | memoryview) -> bytes:
     return b"".join((prefix, len(envelope).to_bytes(4, "big"), envelope))
 
 
+def encode_joined_item(entry: bytes) -> bytes:
+    """One JOINED item from a member's entry as cached by the relay (:meth:`MemberInfo.encode`)."""
+    return bytes((_KIND_JOINED,)) + entry
+
+
 def encode_item(item: BroadcastItem) -> bytes:
     """One broadcast item, kind byte included."""
     if isinstance(item, ChatItem):

@@ -19,9 +19,12 @@ The asyncio driver (:mod:`net.relay`) owns the sockets; this module decides *wha
 Items are kept encoded: a message costs the relay one prefix join when it is submitted, and the
 same bytes are reused for every broadcast, history and welcome (no re-encoding per member).
 
-The joiner's own JOINED item is flushed to the others *before* the joiner is added (see
-:meth:`Room.join`): the WELCOME already lists everyone, the joiner included, and every
-broadcast the joiner receives from then on is news to it.
+A JOINED item is not sealed on its own: it waits with everything else for the next flush,
+which the joiner receives too (its WELCOME's next_seq is that flush's). So a join storm costs
+each member one presence broadcast per flush rather than one per join. The WELCOME lists the
+room as it is at the join; the flush may then repeat what the joiner already knows (its own
+JOINED item, others' that its list holds, LEFT items of members it never saw), and clients
+take such items as no news (PROTOCOL.md, section 5).
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from net.proto._errors import LocalProtocolError
 from net.proto._frames import MAX_MESSAGE_BYTES, MAX_RELAY_FRAME, Reason
 from net.proto._messages import (
     BROADCAST_KEY_SIZE,
-    JoinedItem,
     LeftItem,
     MemberInfo,
     WelcomeArgs,
     chat_item_prefix,
     encode_chat_item,
     encode_item,
+    encode_joined_item,
 )
 from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
@@ -88,12 +91,14 @@ class Room(Generic[M]):
 
         name = room.check_join(username, signing_key)   # JoinRejected → reject_join(code, text)
         old = room.handle_of_identity(signing_key)       # the same identity, still connected?
-        write_to(room.handles(), room.join(member_info, conn))  # the others learn of the joiner
+        room.join(member_info, conn)                     # queues its JOINED item
         protocol.accept_join(room.welcome(name))
 
-    and for chat: :meth:`submit`, then (once per loop iteration) :meth:`flush` and write the
-    returned bytes to every handle. ``bindings`` (name key → signing key) restores the names
-    held by identities from an earlier run; save :attr:`bindings` when it changes.
+    and for chat: :meth:`submit`. Then :meth:`flush` (once per loop iteration, or a moment
+    later when only presence is pending) and write the returned bytes to every handle, the
+    members who joined since the last flush included. ``bindings`` (name key → signing key)
+    restores the names held by identities from an earlier run; save :attr:`bindings` when it
+    changes.
     """
 
     def __init__(
@@ -115,6 +120,7 @@ class Room(Generic[M]):
         self._broadcast_key = broadcast_key if broadcast_key is not None else new_broadcast_key()
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
+        self._by_identity: dict[bytes, str] = {}  # signing key -> name key, of each member
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
@@ -168,10 +174,8 @@ class Room(Generic[M]):
         One identity is one member: if it joins again, close this handle (GOODBYE REPLACED)
         and have it :meth:`leave` before :meth:`join`.
         """
-        for member in self._members.values():
-            if member.info.signing_key == signing_key:
-                return member.handle
-        return None
+        key = self._by_identity.get(bytes(signing_key))
+        return None if key is None else self._members[key].handle
 
     def check_join(self, username: str, signing_key: bytes) -> str:
         """Validate a JOIN by the identity ``signing_key``; return the name to use (NFC).
@@ -227,8 +231,9 @@ class Room(Generic[M]):
         for seen in (info.name, key):
             self._looks.setdefault(name_skeleton(seen), (info.name, bytes(info.signing_key)))
         entry = info.encode()
-        self._pending.append(b"\x02" + entry)  # a JOINED item: kind 2, then the entry
+        self._pending.append(encode_joined_item(entry))
         self._members[key] = _Member(info, handle, chat_item_prefix(info.name), entry)
+        self._by_identity[bytes(info.signing_key)] = key
         self._infos = None
         self._entries = None
         self._member_bytes += len(entry)
@@ -244,6 +249,8 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
+        if self._by_identity.get(member.info.signing_key) == key:
+            del self._by_identity[member.info.signing_key]
         self._infos = None
         self._entries = None
         self._member_bytes -= len(member.entry)

@@ -11,14 +11,22 @@ settled. The asyncio driver (:mod:`net.relay.member`) asks and carries out the a
   of addresses can keep newcomers out with idle sockets;
 * if a silent connection is still silent at the pre-hello deadline, :meth:`Admission.hello_late`
   → :class:`Refuse`;
-* on the first bytes, :meth:`Admission.ready_for_pake` takes a handshake slot (or refuses
-  busy: every slot is taken, relay-wide or for the address), then → :class:`Admit` (run the
-  PAKE), :class:`Hold` (keep the bytes, stop reading: other PAKEs go first) or
-  :class:`Refuse` (the address was throttled, or the budget spent, since the connection was
-  accepted);
+* on the first bytes, :meth:`Admission.ready_for_pake` takes a handshake slot, then →
+  :class:`Admit` (run the PAKE), :class:`Hold` (keep the bytes, stop reading: other PAKEs go
+  first) or :class:`Refuse` (the address was throttled, or the budget spent, since the
+  connection was accepted). If every handshake slot is taken (relay-wide, or the address's
+  share) → :class:`Queue`: keep the bytes, stop reading, tell the client its place in line
+  (QUEUED) and wait, at most ``queue_timeout`` (:meth:`Admission.queue_late`); only a full
+  queue refuses BUSY;
 * when a PAKE is settled, :meth:`Admission.pake_done` with its :class:`PakeOutcome`, and when a
   connection leaves the handshake or closes, :meth:`Admission.handshake_done` /
-  :meth:`Admission.gone`. These return the decisions for held connections whose turn came.
+  :meth:`Admission.gone`. These return the decisions for held and queued connections whose
+  turn came.
+
+Why a queue: a relay restart brings a whole room back at once, and members who arrive together
+must all get in, in the order they came, rather than be turned away and retry against each
+other. A queued connection has sent its hello and nothing else: it costs a socket and a few
+dozen bytes, and no password work is done for it until its turn.
 
 Why turns: connections opened together all pass the throttle before any of them has failed.
 An address therefore runs at most as many PAKEs at once as it has free failures left (one once
@@ -56,6 +64,7 @@ C = TypeVar("C", bound=Hashable)
 #: starts afresh.
 _MAX_LOGGED_SOURCES = 10_000
 _BUSY_RETRY_MS = 1000
+_BUSY_TEXT = "The relay is busy; try again in a moment."
 #: The "source" of log lines de-duplicated for the whole relay rather than per address (no
 #: address key starts with "*").
 _RELAY_WIDE = "*relay"
@@ -83,6 +92,17 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Queue:
+    """Every handshake slot is taken: keep the bytes, stop reading, send QUEUED(position,
+    wait_ms) and call :meth:`Admission.queue_late` after ``wait_ms``. A later decision from
+    ``handshake_done``, ``pake_done`` or ``gone`` says when its turn came: then restart its
+    handshake deadline and carry that decision out."""
+
+    position: int  # 1: next in line
+    wait_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Refuse:
     """Send REFUSED(code, text, retry_after_ms) and close. ``log`` is the line to log, or None
     when an identical refusal of this address (or, for refusals that hit every address alike,
@@ -94,7 +114,10 @@ class Refuse:
     log: str | None = None
 
 
-Decision = Admit | Hold | Refuse  # Admit[C], for the connection type C
+Decision = Admit | Hold | Queue | Refuse  # Admit[C], for the connection type C
+#: What to do with a held or queued connection whose turn came (Hold: it left the queue, and
+#: now waits for its PAKE turn).
+Wake = Admit[C] | Hold | Refuse
 
 
 class PakeOutcome(enum.Enum):
@@ -112,7 +135,8 @@ class _Entry:
     silent: bool = True  # nothing received yet: no handshake slot
     in_handshake: bool = False
     pake_slot: bool = False
-    held: bool = False
+    held: bool = False  # waiting for a PAKE turn
+    queued: bool = False  # waiting for a handshake slot
 
 
 class Admission(Generic[C]):
@@ -128,8 +152,11 @@ class Admission(Generic[C]):
         clock: Callable[[], float],
         max_handshakes: int = 64,
         max_handshakes_per_source: int = 16,
-        max_silent: int = 256,
+        max_silent: int = 1024,
         max_silent_per_source: int = 16,
+        max_queued: int = 2048,
+        max_queued_per_source: int = 256,
+        queue_timeout: float = 30.0,
         free_failures: int = 5,
         base_delay: float = 1.0,
         max_delay: float = 300.0,
@@ -144,6 +171,9 @@ class Admission(Generic[C]):
         self._max_per_source = max_handshakes_per_source
         self._max_silent = max_silent
         self._max_silent_per_source = max_silent_per_source
+        self._max_queued = max_queued
+        self._max_queued_per_source = max_queued_per_source
+        self._queue_timeout = queue_timeout
         self._free_failures = free_failures
         self._global_burst = global_burst
         self._log_every = log_every
@@ -162,6 +192,8 @@ class Admission(Generic[C]):
         self._pakes: Counter[str] = Counter()
         self._pakes_running = 0
         self._waiting: deque[C] = deque()  # held connections, oldest first, any address
+        self._queue: dict[C, None] = {}  # queued connections, oldest first
+        self._queued_by_source: Counter[str] = Counter()
         # (source, reason) -> (last logged, refused since)
         self._logged: dict[tuple[str, Reason], tuple[float, int]] = {}
         # The failure log window: since when, whose failures are logged one by one, and the
@@ -247,26 +279,18 @@ class Admission(Generic[C]):
         throttled = self._throttled(entry.source, entry.peer)
         if throttled is not None:
             return throttled
+        if entry.queued or entry.held:
+            return Hold()  # a driver bug: it should not read while waiting
         if entry.silent:
-            busy = self._busy(entry.source, entry.peer)
-            if busy is not None:
-                return busy
             self._unsilence(conn, entry)
-            entry.in_handshake = True
-            self._handshakes += 1
-            self._by_source[entry.source] += 1
-        if entry.held:
-            return Hold()
-        if not self._may_start(entry.source):
-            entry.held = True
-            self._waiting.append(conn)
-            return Hold()
-        self._take_pake_slot(entry)
-        return Admit()
+            if not self._slot_free(entry.source):
+                return self._enqueue(conn, entry)
+            self._take_handshake_slot(entry)
+        return self._pake_turn(conn, entry)
 
     def pake_done(
         self, conn: C, outcome: PakeOutcome, *, why: str = ""
-    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
+    ) -> tuple[list[str], list[tuple[C, Wake[C]]]]:
         """``conn``'s PAKE is settled: count it, free its slot, and wake the next held ones.
 
         Returns the lines to log (the failure's, unless summed up; a summary that is due) and,
@@ -294,34 +318,55 @@ class Admission(Generic[C]):
                 )
         return lines, self._wake()
 
-    def handshake_done(self, conn: C) -> None:
-        """``conn`` left the handshake (joined, failed or refused): free its handshake slot."""
+    def handshake_done(self, conn: C) -> list[tuple[C, Wake[C]]]:
+        """``conn`` left the handshake (joined, failed or refused): free its handshake slot.
+        Returns, for queued connections whose turn came, what to do with each now."""
         entry = self._entries.get(conn)
         if entry is None or not entry.in_handshake:
-            return
+            return []
         entry.in_handshake = False
         self._handshakes -= 1
         self._by_source[entry.source] -= 1
         if self._by_source[entry.source] <= 0:
             del self._by_source[entry.source]  # the counter must not grow forever
+        return self._dequeue()
 
-    def gone(
-        self, conn: C, *, guessed: bool = False
-    ) -> tuple[list[str], list[tuple[C, Admit[C] | Refuse]]]:
-        """``conn`` is closing or closed: forget it. ``guessed`` if it hung up after our PAKE
-        share but before confirming, which counts as a failed guess. Idempotent. Returns what
-        :meth:`pake_done` does."""
+    def queue_late(self, conn: C) -> Refuse | None:
+        """The queue deadline passed: the refusal for ``conn`` if it is still queued (it keeps
+        its entry until :meth:`gone`), or None if its turn came meanwhile."""
+        entry = self._entries.get(conn)
+        if entry is None or not entry.queued:
+            return None
+        self._unqueue(conn, entry)
+        return Refuse(
+            code=Reason.BUSY,
+            text=_BUSY_TEXT,
+            retry_after_ms=_BUSY_RETRY_MS,
+            log=self._dedup_log(
+                _RELAY_WIDE,
+                Reason.BUSY,
+                f"closing {entry.peer}: waited {self._queue_timeout:g} s in the queue "
+                f"({len(self._queue)} still waiting)",
+            ),
+        )
+
+    def gone(self, conn: C) -> tuple[list[str], list[tuple[C, Wake[C]]]]:
+        """``conn`` is closing or closed: forget it. Idempotent. Returns what :meth:`pake_done`
+        does, and the queued connections whose turn came with the handshake slot it freed.
+
+        A PAKE it leaves unsettled counts as no guess: in v2 a guess is decided only by the
+        client's confirmation, and a client that hangs up before sending one learnt nothing.
+        """
         entry = self._entries.get(conn)
         if entry is None:
             return self._summary(self._clock()), []
         if entry.held:
             self._waiting.remove(conn)
             entry.held = False
-        outcome = PakeOutcome.FAILURE if guessed else PakeOutcome.NONE
-        lines, wakes = self.pake_done(
-            conn, outcome, why="disconnected before confirming the password"
-        )
-        self.handshake_done(conn)
+        if entry.queued:
+            self._unqueue(conn, entry)
+        lines, wakes = self.pake_done(conn, PakeOutcome.NONE)
+        wakes += self.handshake_done(conn)
         self._forget(conn)
         return lines, wakes
 
@@ -345,37 +390,81 @@ class Admission(Generic[C]):
         """Connections holding their bytes until their PAKE turn comes."""
         return len(self._waiting)
 
+    @property
+    def queued(self) -> int:
+        """Connections holding their bytes until a handshake slot is free."""
+        return len(self._queue)
+
     # -- internals ---------------------------------------------------------------------------
 
-    def _busy(self, source: str, peer: str) -> Refuse | None:
-        """The refusal for a connection that wants a handshake slot, if none is free."""
-        # Busy lines are de-duplicated like throttle lines: holding its share of handshake
-        # slots costs a client only idle sockets, and every further knock would be a line.
-        if self._handshakes >= self._max_handshakes:
-            return Refuse(
-                code=Reason.BUSY,
-                text="The relay is busy; try again in a moment.",
-                retry_after_ms=_BUSY_RETRY_MS,
-                log=self._dedup_log(
-                    source,
-                    Reason.BUSY,
-                    f"refused {peer}: busy ({self._handshakes} handshakes in progress)",
-                ),
-            )
-        if self._by_source[source] >= self._max_per_source:
-            return Refuse(
-                code=Reason.BUSY,
-                text="Too many connections from your address are still logging in; "
-                "try again in a moment.",
-                retry_after_ms=_BUSY_RETRY_MS,
-                log=self._dedup_log(
-                    source,
-                    Reason.BUSY,
-                    f"refused {peer}: busy ({self._by_source[source]} handshakes in progress "
-                    f"from {source})",
-                ),
-            )
-        return None
+    def _slot_free(self, source: str) -> bool:
+        return (
+            self._handshakes < self._max_handshakes
+            and self._by_source[source] < self._max_per_source
+        )
+
+    def _take_handshake_slot(self, entry: _Entry) -> None:
+        entry.in_handshake = True
+        self._handshakes += 1
+        self._by_source[entry.source] += 1
+
+    def _pake_turn(self, conn: C, entry: _Entry) -> Admit[C] | Hold:
+        """``conn`` holds a handshake slot: run its PAKE now, or hold it until its turn."""
+        if not self._may_start(entry.source):
+            entry.held = True
+            self._waiting.append(conn)
+            return Hold()
+        self._take_pake_slot(entry)
+        return Admit()
+
+    def _enqueue(self, conn: C, entry: _Entry) -> Queue | Refuse:
+        """Every handshake slot ``conn`` could take is taken: queue it, unless the queue (or
+        the address's share of it) is full."""
+        source = entry.source
+        if len(self._queue) >= self._max_queued:
+            why = f"{len(self._queue)} connections queued"
+        elif self._queued_by_source[source] >= self._max_queued_per_source:
+            why = f"{self._queued_by_source[source]} connections from {source} queued"
+        else:
+            entry.queued = True
+            self._queue[conn] = None
+            self._queued_by_source[source] += 1
+            return Queue(position=len(self._queue), wait_ms=math.ceil(self._queue_timeout * 1000))
+        # Busy lines are de-duplicated like throttle lines: filling the queue costs a client
+        # only idle sockets, and every further knock would be a line.
+        return Refuse(
+            code=Reason.BUSY,
+            text=_BUSY_TEXT,
+            retry_after_ms=_BUSY_RETRY_MS,
+            log=self._dedup_log(source, Reason.BUSY, f"refused {entry.peer}: busy ({why})"),
+        )
+
+    def _unqueue(self, conn: C, entry: _Entry) -> None:
+        entry.queued = False
+        del self._queue[conn]
+        self._queued_by_source[entry.source] -= 1
+        if self._queued_by_source[entry.source] <= 0:
+            del self._queued_by_source[entry.source]  # the counter must not grow forever
+
+    def _dequeue(self) -> list[tuple[C, Wake[C]]]:
+        """A handshake slot is free: the queued connections that may take one now, oldest
+        first, and what to do with each. One whose address holds its share of slots waits on
+        without holding up the others."""
+        decisions: list[tuple[C, Wake[C]]] = []
+        for conn in list(self._queue):
+            if self._handshakes >= self._max_handshakes:
+                break
+            entry = self._entries[conn]
+            if self._by_source[entry.source] >= self._max_per_source:
+                continue
+            self._unqueue(conn, entry)
+            throttled = self._throttled(entry.source, entry.peer)
+            if throttled is not None:  # queued before the throttle (or the budget) said no
+                decisions.append((conn, throttled))
+                continue
+            self._take_handshake_slot(entry)
+            decisions.append((conn, self._pake_turn(conn, entry)))
+        return decisions
 
     def _unsilence(self, conn: C, entry: _Entry) -> None:
         if not entry.silent:
@@ -406,10 +495,10 @@ class Admission(Generic[C]):
         self._pakes[entry.source] += 1
         self._pakes_running += 1
 
-    def _wake(self) -> list[tuple[C, Admit[C] | Refuse]]:
+    def _wake(self) -> list[tuple[C, Wake[C]]]:
         """A PAKE ended: the held connections whose turn came, in order, and what to do with
         each. Few are ever held (at most one per handshake slot), so all are looked at."""
-        decisions: list[tuple[C, Admit[C] | Refuse]] = []
+        decisions: list[tuple[C, Wake[C]]] = []
         still: deque[C] = deque()
         for conn in self._waiting:
             entry = self._entries[conn]

@@ -19,7 +19,9 @@ class RelayConfig:
     # A connection that has sent nothing is "silent": it holds no handshake slot, and is closed
     # this long after accept if it is still silent.
     pre_hello_timeout: float = 5.0
-    max_silent: int = 256  # silent connections relay-wide; past it the oldest is dropped
+    # Silent connections relay-wide; past it the oldest is dropped. Above the listen backlog:
+    # a storm of joins is accepted in bursts of up to that many before any of them has spoken.
+    max_silent: int = 1024
     max_silent_per_source: int = 16  # ...and per source address (/64): more get BUSY
     idle_ping: float = 30.0  # ping a member silent this long
     idle_timeout: float = 90.0  # drop a member silent this long (no frame at all)
@@ -28,11 +30,19 @@ class RelayConfig:
     max_handshakes: int = 64  # connections past their first bytes, not yet in the room
     # ...and per source address (/64 for IPv6): one address cannot take every handshake slot.
     max_handshakes_per_source: int = 16
+    # Past those, connections that have sent their hello wait in line for a handshake slot,
+    # oldest first (QUEUED), at most queue_timeout seconds; only a full queue refuses BUSY.
+    max_queued: int = 2048
+    max_queued_per_source: int = 256
+    queue_timeout: float = 30.0
     write_buffer_limit: int = 1024 * 1024  # bytes queued for one member before SLOW_READER
     message_rate: float = 5.0  # messages per second per member, on average
     message_burst: float = 20.0
     max_message_bytes: int = MAX_MESSAGE_BYTES
     history: int = 100
+    # Joins and leaves wait this long for more of them before they are broadcast (chat does
+    # not wait): one presence broadcast per member per delay in a join storm, not one per join.
+    presence_delay: float = 0.05
     login_free_failures: int = 5  # wrong passwords per source before backoff starts
     login_base_delay: float = 1.0
     login_max_delay: float = 300.0

@@ -30,7 +30,7 @@ from net.proto import (
     TokenBucket,
     source_key,
 )
-from net.relay.admission import Admission, Admit, Hold, PakeOutcome, Refuse
+from net.relay.admission import Admission, Hold, PakeOutcome, Queue, Refuse, Wake
 from net.relay.config import RelayConfig
 from net.relay.roomfile import RoomSecret
 
@@ -100,6 +100,7 @@ class MemberConnection(asyncio.Protocol):
         "peer",
         "pinged",
         "protocol",
+        "queued",
         "relay",
         "source",
         "throttled",
@@ -115,7 +116,8 @@ class MemberConnection(asyncio.Protocol):
         self.source = ""
         self.name: str | None = None
         self.dropping = False  # a slow-reader drop is scheduled
-        self.held: bytearray | None = None  # bytes waiting for a PAKE turn (reading paused)
+        self.held: bytearray | None = None  # bytes waiting for a turn (reading paused)
+        self.queued = False  # waiting for a handshake slot (its timer is the queue deadline)
         self.throttled = False
         self.pinged = False
         self.last_seen = 0.0
@@ -157,7 +159,7 @@ class MemberConnection(asyncio.Protocol):
         relay = self.relay
         self.last_seen = relay.now()
         self.pinged = False
-        if self.held is not None:  # still waiting for a PAKE turn
+        if self.held is not None:  # still waiting for a turn
             self.held += data
             return
         if self.protocol.state in _BEFORE_PAKE and not relay.admission.has_pake_slot(self):
@@ -167,16 +169,39 @@ class MemberConnection(asyncio.Protocol):
             if isinstance(decision, Refuse):
                 self._refuse_as(decision)
                 return
-            if isinstance(decision, Hold):
+            if isinstance(decision, Hold | Queue):
                 self.held = bytearray(data)
                 if self.transport is not None:
                     self.transport.pause_reading()
+                if isinstance(decision, Queue):
+                    self._queue(decision)
                 return
         self.protocol.receive_data(data)
         self._process()
 
-    def _resume_held(self) -> None:
-        """Our PAKE turn came: process what was held."""
+    def _queue(self, decision: Queue) -> None:
+        """Wait in line for a handshake slot: say so, and replace the handshake deadline with
+        the queue's."""
+        self.queued = True
+        self.protocol.send_queued(decision.position, decision.wait_ms)
+        self.flush()
+        self._cancel_timer()
+        self.timer = self.relay.call_later(decision.wait_ms / 1000, self._queue_late)
+
+    def _wake(self, decision: Wake[MemberConnection]) -> None:
+        """Our turn came (see :func:`_carry_out`): out of the queue the handshake deadline
+        starts afresh; then run the PAKE on what was held, keep holding, or refuse."""
+        if isinstance(decision, Refuse):
+            self._refuse_as(decision)
+            return
+        if self.queued:
+            self.queued = False
+            self._cancel_timer()
+            self.timer = self.relay.call_later(
+                self.relay.config.handshake_timeout, self._handshake_late
+            )
+        if isinstance(decision, Hold):
+            return
         data, self.held = bytes(self.held or b""), None
         if self.transport is not None:
             self.transport.resume_reading()
@@ -269,7 +294,7 @@ class MemberConnection(asyncio.Protocol):
     def joined(self, name: str) -> None:
         relay = self.relay
         self.name = name
-        relay.admission.handshake_done(self)
+        _carry_out([], relay.admission.handshake_done(self))
         self._cancel_timer()
         now = relay.now()
         self.bucket = TokenBucket(
@@ -315,6 +340,14 @@ class MemberConnection(asyncio.Protocol):
         rest = config.handshake_timeout - config.pre_hello_timeout
         self.timer = self.relay.call_later(rest, self._handshake_late)
 
+    def _queue_late(self) -> None:
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        decision = self.relay.admission.queue_late(self)
+        if decision is not None:
+            self._refuse_as(decision)
+
     def _handshake_late(self) -> None:
         self.timer = None
         if self.transport is None or self.transport.is_closing():
@@ -350,8 +383,6 @@ class MemberConnection(asyncio.Protocol):
             self.timer = None
 
     def _leave_admission(self) -> None:
-        # In v2 a guess is decided only when the client's confirmation arrives (counted then):
-        # a client that hangs up before sending one has learnt nothing, so nothing is counted.
         lines, wakes = self.relay.admission.gone(self)
         _carry_out(lines, wakes)
 
@@ -392,13 +423,11 @@ class MemberConnection(asyncio.Protocol):
 
 
 def _carry_out(
-    lines: list[str], wakes: list[tuple[MemberConnection, Admit[MemberConnection] | Refuse]]
+    lines: list[str], wakes: list[tuple[MemberConnection, Wake[MemberConnection]]]
 ) -> None:
-    """Log admission's lines and resume or refuse the held connections whose turn came."""
+    """Log admission's lines and carry out the decisions for held and queued connections
+    whose turn came."""
     for line in lines:
         logger.info("%s", line)
     for member, decision in wakes:
-        if isinstance(decision, Refuse):
-            member._refuse_as(decision)
-        else:
-            member._resume_held()
+        member._wake(decision)

@@ -63,6 +63,7 @@ class RelayStats:
     connections: int
     silent: int  # accepted, nothing received yet
     handshakes: int
+    queued: int  # sent a hello, waiting for a handshake slot
     history: int
     broadcasts: int
     throttled: int
@@ -96,6 +97,9 @@ class Relay:
             max_handshakes_per_source=config.max_handshakes_per_source,
             max_silent=config.max_silent,
             max_silent_per_source=config.max_silent_per_source,
+            max_queued=config.max_queued,
+            max_queued_per_source=config.max_queued_per_source,
+            queue_timeout=config.queue_timeout,
             free_failures=config.login_free_failures,
             base_delay=config.login_base_delay,
             max_delay=config.login_max_delay,
@@ -106,10 +110,7 @@ class Relay:
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[MemberConnection] = set()
         self._flush_handle: asyncio.Handle | None = None
-        # Broadcasts sealed during this loop iteration, written at its end (see _flush), and
-        # the members who joined meanwhile with the index of the first frame each must get.
-        self._frames: list[bytes] = []
-        self._joined_at: dict[MemberConnection, int] = {}
+        self._flush_soon = False  # the scheduled flush is for chat: at the end of this iteration
         self._all_gone: asyncio.Event | None = None
         self._closed: asyncio.Event | None = None
         self.port = 0
@@ -162,6 +163,7 @@ class Relay:
             connections=len(self._connections),
             silent=self.admission.silent,
             handshakes=self.admission.handshakes,
+            queued=self.admission.queued,
             history=len(self.room.history),
             broadcasts=self.room.broadcasts_sealed,
             throttled=sum(1 for member in self._connections if member.throttled),
@@ -219,11 +221,8 @@ class Relay:
             # in its JOIN shows it is the same member, so the new connection wins at once.
             old.end(Reason.REPLACED, "You joined this room again from another connection.")
         info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
-        data = self.room.join(info, member)  # the others learn of the joiner first
-        if data:
-            self._frames.append(data)
-        self._joined_at[member] = len(self._frames)  # the joiner gets only what follows
-        self.schedule_flush()
+        self.room.join(info, member)  # its JOINED item goes out with the next flush
+        self.schedule_flush(presence_only=True)
         welcome = self.room.welcome(name)
         try:
             member.protocol.accept_join(welcome)
@@ -249,7 +248,7 @@ class Relay:
                 member.peer,
                 _LEFT_WORDS.get(code, code.name.lower()),
             )
-            self.schedule_flush()
+            self.schedule_flush(presence_only=True)
 
     def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
         if member.name is None:
@@ -257,45 +256,38 @@ class Relay:
         self.room.submit(member.name, envelopes)
         self.schedule_flush()
 
-    def schedule_flush(self) -> None:
-        """Seal what is pending at the end of this loop iteration: whatever else arrives in
-        the same iteration shares the one seal."""
-        if self._flush_handle is None and self._loop is not None:
-            self._flush_handle = self._loop.call_soon(self._flush)
+    def schedule_flush(self, *, presence_only: bool = False) -> None:
+        """Seal what is pending at the end of this loop iteration, so that whatever else
+        arrives in the same iteration shares the one seal; or, for joins and leaves only
+        (``presence_only``), ``presence_delay`` seconds later. In a join storm every member
+        gets one presence broadcast per delay instead of one per join, which keeps the
+        relay's work linear in the joiners rather than quadratic; chat never waits for it."""
+        loop = self._loop
+        if loop is None:
+            return
+        if self._flush_handle is not None:
+            if presence_only or self._flush_soon:
+                return
+            self._flush_handle.cancel()  # chat arrived: what was waiting goes with it, now
+        self._flush_soon = not presence_only
+        if presence_only and self.config.presence_delay > 0:
+            self._flush_handle = loop.call_later(self.config.presence_delay, self._flush)
+        else:
+            self._flush_handle = loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """End of a loop iteration: seal what is pending and write this iteration's broadcasts,
-        one write per member. A join storm thus costs one write per member per iteration, not
-        one per member per join."""
+        """Seal what is pending and write it, one write per member: the same bytes for all,
+        those who joined since the last flush included (their WELCOME's next_seq is this
+        broadcast's)."""
         self._flush_handle = None
         data = self.room.flush()
-        if data:
-            self._frames.append(data)
-        frames, self._frames = self._frames, []
-        joined, self._joined_at = self._joined_at, {}
-        if frames:
-            self._fan_out(self.room.handles(), frames, joined)
-
-    def _fan_out(
-        self,
-        members: list[MemberConnection],
-        frames: list[bytes],
-        joined: dict[MemberConnection, int],
-    ) -> None:
-        """Write ``frames`` to every member; one who joined this iteration gets only the frames
-        from its index in ``joined`` on (its WELCOME's next_seq)."""
+        if not data:
+            return
         limit = self.config.write_buffer_limit
-        tails = {0: frames[0] if len(frames) == 1 else b"".join(frames)}
         slow = []
-        for member in members:
+        for member in self.room.handles():
             transport = member.transport
             if transport is None or transport.is_closing():
-                continue
-            start = joined.get(member, 0) if joined else 0
-            data = tails.get(start)
-            if data is None:
-                data = tails[start] = b"".join(frames[start:])
-            if not data:
                 continue
             transport.write(data)  # the same bytes object for everyone: sealed once
             if transport.get_write_buffer_size() > limit:
