@@ -23,7 +23,8 @@ from gui.settings import Settings, load_settings, save_settings
 from gui.theme import DARK, LIGHT, apply_theme, current_palette
 from net.client import PendingMessage
 from net.client import events as ce
-from tests.gui.conftest import pump_until
+from tests.gui.conftest import joined as joined_event
+from tests.gui.conftest import members_of, pump_until
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -53,7 +54,7 @@ def chat(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=send,
         is_focused=lambda: True,
     )
@@ -137,7 +138,7 @@ def test_focus_rings_are_visible_in_both_themes(root):
             root,
             room="r:1",
             username="alice",
-            members=("alice",),
+            members=members_of("alice"),
             send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=0),
             palette=palette,
         )
@@ -200,6 +201,7 @@ async def _quiet(_title: str, _body: str) -> None:
 
 def make_app(root: tk.Tk, settings_dir, **options) -> App:
     options.setdefault("system_dark", lambda: None)
+    options.setdefault("data_dir", settings_dir / "data")
     return App(
         root,
         settings_dir=settings_dir,
@@ -213,11 +215,7 @@ def joined(app: App) -> ChatWindow:
     from gui.login import LoginRequest
 
     app.request = LoginRequest("example.org", 7777, "pw", "alice")
-    app._show_chat(
-        ce.Joined(
-            your_name="alice", members=("alice", "bob"), reconnected=False, max_message_bytes=4000
-        )
-    )
+    app._show_chat(joined_event("alice", "bob"))
     assert app.chat is not None
     app.root.update()
     return app.chat
@@ -423,7 +421,7 @@ def test_ttk_buttons_get_a_visible_focus_ring_in_both_themes(root):
             root,
             room="r:1",
             username="alice",
-            members=("alice",),
+            members=members_of("alice"),
             send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=0),
             palette=palette,
         )
