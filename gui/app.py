@@ -458,6 +458,17 @@ class App:
             room_id=old.ask_room,
         )
 
+    def _pin_default_room(self) -> None:
+        """Joined again from the chat window (Reconnect asks for the room itself): the next
+        fresh login asks for the default room at this address, so it must expect the same
+        relay. Fills a missing pin only (one forgotten by "Trust the new relay")."""
+        client = self.client
+        if client is None or not client.room_id:
+            return
+        key = self.trust.relay_key(relay_address(client.host, client.port, client.room_id))
+        if key is not None:
+            self.trust.pin_relay(relay_address(client.host, client.port, DEFAULT_ROOM), key)
+
     def trust_new_relay_from_chat(self) -> None:
         """The chat's "Trust the new relay and connect" after RELAY_CHANGED on a reconnect."""
         client = self.client
@@ -543,6 +554,8 @@ class App:
         elif isinstance(event, RoomFailed):
             self._room_failed(event)
         elif self.chat is not None:
+            if isinstance(event, ce.Joined):
+                self._pin_default_room()
             self.chat.handle(event)
         else:
             self._login_event(event)

@@ -311,11 +311,11 @@ class LoginView(ttk.Frame):
         return str(self.action_button.cget("text")) if self._failure_action else ""
 
     def run_failure_action(self) -> None:
-        """The button under a failure: run what it offers (once)."""
+        """The button under a failure: run what it offers. The failure stays shown until the
+        action starts a new attempt (it may ask first, and the person may say no)."""
         action = self._failure_action
         if action is None or self.busy:
             return
-        self.clear_failure()
         action()
 
     def set_idle(self) -> None:
