@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from tkinter import ttk
 
 from typing_extensions import assert_never
@@ -49,7 +50,7 @@ from gui.verify import (
     verify_view,
 )
 from net import client as ce
-from net.client import MAX_MESSAGE_BYTES, ErrorKind, PendingMessage, Trust
+from net.client import MAX_MESSAGE_BYTES, ErrorKind, PendingMessage, Trust, name_skeleton
 
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
@@ -106,6 +107,22 @@ class _BannerRow(tk.Frame):
     def recolour(self, palette: Palette) -> None:
         self.configure(background=palette.warning_surface)
         self.label.configure(background=palette.warning_surface, foreground=palette.warning)
+
+
+def lookalikes(members: Iterable[ce.Member]) -> dict[str, str]:
+    """Members whose name could be mistaken for another present member's (same UTS #39
+    skeleton, another identity key): name -> the first name it looks like. The relay refuses
+    such names; a relay that let one in is not doing its job, so the window flags them."""
+    groups: dict[str, list[ce.Member]] = defaultdict(list)
+    for member in members:
+        groups[name_skeleton(member.name)].append(member)
+    found: dict[str, str] = {}
+    for group in groups.values():
+        for member in group:
+            other = next((o for o in group if o.signing_key != member.signing_key), None)
+            if other is not None:
+                found[member.name] = other.name
+    return found
 
 
 def changed_banner_text(name: str) -> str:
@@ -212,22 +229,23 @@ class ChatWindow(ttk.Frame):
             row=0, column=0, sticky="w"
         )
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
-        self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="w")
+        # Under the buttons too: the whole width of the window is the label's.
+        self.encryption_label.grid(row=1, column=0, columnspan=5, sticky="w")
         self.code_button: ttk.Button | None = None
         if self.identity is not None:
             self.code_button = ttk.Button(
                 header, text="Your safety code…", command=self.show_safety_code
             )
-            self.code_button.grid(row=0, column=2, rowspan=2, sticky="e", padx=(8, 0))
+            self.code_button.grid(row=0, column=2, sticky="e", padx=(8, 0))
         if on_invite is not None:
             ttk.Button(header, text="Invite friends…", command=on_invite).grid(
-                row=0, column=3, rowspan=2, sticky="e", padx=(8, 0)
+                row=0, column=3, sticky="e", padx=(8, 0)
             )
         self.view_button: ttk.Menubutton | None = None
         if view_menu is not None:
             self.view_button = ttk.Menubutton(header, text="View")
             self.view_button.configure(menu=view_menu(self.view_button))
-            self.view_button.grid(row=0, column=4, rowspan=2, sticky="e", padx=(8, 0))
+            self.view_button.grid(row=0, column=4, sticky="e", padx=(8, 0))
         # Key changes and a final failure: one warning row each, until dealt with.
         self.banner = tk.Frame(self, background=self._palette.warning_surface)
         self.banner.grid(row=1, column=0, sticky="ew")
@@ -447,6 +465,13 @@ class ChatWindow(ttk.Frame):
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{display_name(event.name)} joined the room.")
+        other = lookalikes(event.members).get(event.name)
+        if other is not None:
+            self.messages.add_notice(
+                f"{display_name(event.name)}'s name looks like {display_name(other)}'s: "
+                "check who is who (Verify…) before you trust either.",
+                "warning",
+            )
 
     def _on_member_left(self, event: ce.MemberLeft) -> None:
         self.set_members(tuple(event.members))
@@ -528,6 +553,7 @@ class ChatWindow(ttk.Frame):
             (m for m in members if m.name != self.username), key=lambda m: m.name.casefold()
         )
         self._rows = own[:1] + others
+        alike = lookalikes(members)
         self.member_list.delete(0, "end")
         for index, member in enumerate(self._rows):
             if member.name == self.username:
@@ -536,22 +562,23 @@ class ChatWindow(ttk.Frame):
                 continue
             trust = self.trust_of(member.name, member.signing_key, member.trust)
             sign = badge(trust)
-            self.member_list.insert(
-                "end", f"{sign} {display_name(member.name)}" if sign else display_name(member.name)
-            )
-            if trust is Trust.VERIFIED:
-                self.member_list.itemconfigure(index, foreground=self._palette.good)
-            elif trust is Trust.CHANGED:
+            shown = f"{sign} {display_name(member.name)}" if sign else display_name(member.name)
+            if member.name in alike:
+                shown += f" ≈ {display_name(alike[member.name])}"
+            self.member_list.insert("end", shown)
+            if trust is Trust.CHANGED or member.name in alike:
                 self.member_list.itemconfigure(index, foreground=self._palette.warning)
-                if member.name not in self.changed:
-                    # The client tells IdentityChanged once per key; the list may say it first.
-                    self.changed[member.name] = ce.IdentityChanged(
-                        name=member.name,
-                        old_key=b"",
-                        new_key=member.signing_key,
-                        was_verified=False,
-                    )
-                    self._show_changed_banner(member.name)
+            elif trust is Trust.VERIFIED:
+                self.member_list.itemconfigure(index, foreground=self._palette.good)
+            if trust is Trust.CHANGED and member.name not in self.changed:
+                # The client tells IdentityChanged once per key; the list may say it first.
+                self.changed[member.name] = ce.IdentityChanged(
+                    name=member.name,
+                    old_key=b"",
+                    new_key=member.signing_key,
+                    was_verified=False,
+                )
+                self._show_changed_banner(member.name)
             if selected is not None and member.name == selected.name:
                 self.member_list.selection_set(index)
         self.member_title.set(f"Members ({len(members)})")

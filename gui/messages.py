@@ -187,6 +187,7 @@ class MessageList(ttk.Frame):
         )
         self.flash_label = ttk.Label(self, text="", padding=(10, 4), wraplength=520)
         self._flash_after: str | None = None
+        self._pin_after: str | None = None
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
         self.menu: tk.Menu | None = None  # the context menu while it is open (tests look)
@@ -707,9 +708,11 @@ class MessageList(ttk.Frame):
         if not (self._pinned or self.at_end()):
             return
         self._pinned = self._holding_pin = True
-        self.after(0, self._release_pin)
+        if self._pin_after is None:
+            self._pin_after = self.after(0, self._release_pin)
 
     def _release_pin(self) -> None:
+        self._pin_after = None
         self.update_idletasks()  # the relayout with the new fonts
         self.text.see("end")
         self._holding_pin = False
@@ -788,6 +791,14 @@ class MessageList(ttk.Frame):
             self._clear_unseen()
         if not self._holding_pin:
             self._pinned = at_end
+
+    def destroy(self) -> None:
+        # Timers left pending would fire on a destroyed widget (a zoom just before closing).
+        for pending in (self._pin_after, self._flash_after):
+            if pending is not None:
+                self.after_cancel(pending)
+        self._pin_after = self._flash_after = None
+        super().destroy()
 
     def _trim(self) -> None:
         lines = int(self.text.index("end-1c").split(".")[0])

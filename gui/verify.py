@@ -272,7 +272,9 @@ class VerifyDialog(_Dialog):
         self.code_label: tk.Label | None = None
         if view.code:
             row += 1
-            self.code_label = self._code_label(row, view.code, 4)
+            # Three groups a row: each person's own code fills two rows, as in their "Your
+            # safety code" dialog, so either half can be checked against it at a glance.
+            self.code_label = self._code_label(row, view.code, 3)
         row += 1
         ttk.Label(self.body, text=view.explanation, wraplength=460, justify="left").grid(
             row=row, column=0, sticky="w", pady=(12, 0)

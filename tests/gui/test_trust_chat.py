@@ -14,7 +14,7 @@ import time
 import pytest
 
 from crypto.identity import Identity, pair_safety_code, safety_code
-from gui.chat import ChatWindow, changed_banner_text
+from gui.chat import ChatWindow, changed_banner_text, lookalikes
 from gui.errors import TRUST_NEW_RELAY
 from gui.messages import CHANGED_MARK, CHANGED_NOTE, key_colour
 from gui.theme import DARK, LIGHT, apply_theme
@@ -381,3 +381,24 @@ def test_the_failure_row_and_key_changes_share_the_banner(window):
     feed(window, changed("dave"), ce.Failed(kind=ErrorKind.ROOM_CLOSED, message=""))
     assert window.banner_texts[0].startswith("Disconnected: The room was closed by its host.")
     assert window.banner_texts[1] == changed_banner_text("dave")
+
+
+# -- look-alike names ----------------------------------------------------------------------------
+
+
+def test_lookalikes_are_found_by_skeleton_and_key():
+    bob, b0b, also_bob = member("bob"), member("b0b"), member("b0b", identity=identity_of("bob"))
+    assert lookalikes((member("alice"), bob, b0b)) == {"bob": "b0b", "b0b": "bob"}
+    assert lookalikes((member("alice"), bob, member("carol"))) == {}
+    # One identity under two look-alike names (its own old connection) is no impostor.
+    assert lookalikes((bob, also_bob)) == {}
+
+
+def test_a_look_alike_that_gets_in_is_flagged_in_the_list_and_the_conversation(window):
+    b0b = member("b0b")
+    feed(window, ce.MemberJoined(member=b0b, members=(*window.members, b0b)))
+    rows = window.member_list.get(0, "end")
+    assert "b0b ≈ bob" in rows and "✓ bob ≈ b0b" in rows
+    index = rows.index("b0b ≈ bob")
+    assert row_colour(window, index) == LIGHT.warning
+    assert "b0b's name looks like bob's: check who is who" in text_of(window.messages.text)

@@ -48,7 +48,10 @@ def test_the_pair_code_is_the_same_on_both_screens():
     assert re.fullmatch(r"\d{5}( \d{5}){11}", mine.code)
     # Each half is one person's own code, so "Your safety code" can be found in it.
     assert your_code(ALICE) in mine.code and your_code(BOB) in mine.code
-    assert code_rows(mine.code, 4) == [" ".join(mine.code.split()[i : i + 4]) for i in (0, 4, 8)]
+    rows = code_rows(mine.code, 3)
+    assert len(rows) == 4
+    # Each person's own code fills two rows, as in their "Your safety code" dialog.
+    assert {" ".join(rows[:2]), " ".join(rows[2:])} == {your_code(ALICE), your_code(BOB)}
 
 
 def test_an_unverified_member_can_be_marked_verified():
@@ -121,7 +124,7 @@ def test_verify_dialog_records_only_on_a_deliberate_click(root):
     root.update()
     assert dialog.accept_button is None and dialog.verify_button is not None
     assert dialog.code_label is not None
-    assert str(dialog.code_label.cget("text")).split("\n") == code_rows(view.code, 4)
+    assert str(dialog.code_label.cget("text")).split("\n") == code_rows(view.code, 3)
     assert dialog.focus_get() is dialog.close_button, "Close is the default"
     dialog.event_generate("<Return>")
     root.update()
