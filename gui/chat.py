@@ -278,13 +278,16 @@ class ChatWindow(ttk.Frame):
             activestyle="none",
             relief="flat",
             borderwidth=0,
-            highlightthickness=0,
+            highlightthickness=2,  # the focus ring, invisible until the list has the focus
+            highlightbackground=self._palette.background,
             background=self._palette.background,
             foreground=self._palette.text,
             selectbackground=self._palette.selection,
             selectforeground=self._palette.text,
             font="TkDefaultFont",
-            takefocus=False,
+            # Reachable with Tab: Up/Down choose a member, Enter verifies, Menu opens its menu.
+            takefocus=True,
+            highlightcolor=self._palette.accent,
         )
         self.member_list.grid(row=1, column=0, sticky="nsew")
         self.verify_button = ttk.Button(side, text="Verify…", command=self.verify_selected)
@@ -293,6 +296,11 @@ class ChatWindow(ttk.Frame):
         self.member_list.bind("<<ListboxSelect>>", lambda _e: self._update_verify_button())
         self.member_list.bind("<Double-Button-1>", lambda _e: self.verify_selected())
         self.member_list.bind("<Button-3>", self._on_member_right_click)
+        self.member_list.bind("<Return>", lambda _e: self.verify_selected())
+        self.member_list.bind("<KP_Enter>", lambda _e: self.verify_selected())
+        self.member_list.bind("<Menu>", self._on_member_menu_key)
+        self.member_list.bind("<Shift-F10>", self._on_member_menu_key)
+        self.member_list.bind("<FocusIn>", self._on_member_focus, add="+")
 
         ttk.Separator(self).grid(row=4, column=0, sticky="ew")
         compose = ttk.Frame(self, padding=(14, 10, 14, 4))
@@ -629,6 +637,24 @@ class ChatWindow(ttk.Frame):
             self.open_member_menu(event.x_root, event.y_root)
         return "break"
 
+    def _on_member_focus(self, _event: tk.Event) -> None:
+        # Tabbing in selects someone, so Enter has a member to verify and Up/Down move on.
+        if self._rows and not self.member_list.curselection():
+            index = min(1, len(self._rows) - 1)  # the first other member, else yourself
+            self.member_list.selection_set(index)
+            self.member_list.activate(index)
+            self._update_verify_button()
+
+    def _on_member_menu_key(self, _event: tk.Event) -> str:
+        chosen = self.member_list.curselection()
+        if chosen:
+            box = self.member_list.bbox(chosen[0]) or (0, 0, 0, 0)
+            self.open_member_menu(
+                self.member_list.winfo_rootx() + box[0] + 10,
+                self.member_list.winfo_rooty() + box[1] + box[3],
+            )
+        return "break"
+
     def build_member_menu(self) -> tk.Menu | None:
         """The right-click menu of the selected member: Verify… (or your safety code)."""
         member = self.selected_member()
@@ -928,6 +954,8 @@ class ChatWindow(ttk.Frame):
             selectforeground=palette.text,
         )
         self.member_list.configure(
+            highlightcolor=palette.accent,
+            highlightbackground=palette.background,
             background=palette.background,
             foreground=palette.text,
             selectbackground=palette.selection,

@@ -313,3 +313,19 @@ def test_an_unreadable_identity_folder_is_shown_too(make_app, root, tmp_path):
     app = make_app()
     assert app.identity is None and app.problem is not None
     assert "identity" in app.problem.text
+
+
+def test_decisions_go_to_the_store_when_no_client_is_in_the_room(make_app, root, keys):
+    # After a final failure and while a Reconnect is under way the client is not in the room
+    # (a new one has no room yet): what the person decides still lands in the trust store.
+    from gui.app import _RoomTrust
+
+    app = make_app()
+    bob = Identity.generate().signing_public
+    app.trust.observe(keys.room_id, "bob", Identity.generate().signing_public)
+    decisions = _RoomTrust(app, keys.room_id)
+    assert app.client is None
+    decisions.accept_key("bob", bob)
+    assert app.trust.status(keys.room_id, "bob", bob) is Trust.KNOWN
+    decisions.mark_verified("bob", bob)
+    assert app.trust.status(keys.room_id, "bob", bob) is Trust.VERIFIED

@@ -95,7 +95,9 @@ def test_tab_and_shift_tab_leave_the_compose_box_ctrl_tab_inserts_a_tab(chat, ro
     pump_until(root, lambda: root.focus_get() is chat.entry)
     press(root, "<Shift-Tab>")
     assert root.focus_get() is not chat.entry
-    assert root.focus_get() is chat.messages.text  # the conversation comes before it
+    assert root.focus_get() is chat.member_list  # the member list comes before it
+    press(root, "<Shift-Tab>")
+    assert root.focus_get() is chat.messages.text  # and the conversation before that
 
 
 def test_page_keys_and_ctrl_home_end_scroll_the_conversation_from_the_compose_box(chat, root):

@@ -22,7 +22,7 @@ from gui.verify import SafetyCodeDialog, VerifyDialog
 from net.client import PendingMessage, Trust
 from net.client import events as ce
 from net.client.events import ErrorKind
-from tests.gui.conftest import identity_of, joined, member, members_of, text_of
+from tests.gui.conftest import identity_of, joined, member, members_of, pump_until, text_of
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(10_000))
@@ -402,3 +402,28 @@ def test_a_look_alike_that_gets_in_is_flagged_in_the_list_and_the_conversation(w
     index = rows.index("b0b ≈ bob")
     assert row_colour(window, index) == LIGHT.warning
     assert "b0b's name looks like bob's: check who is who" in text_of(window.messages.text)
+
+
+# -- the keyboard ----------------------------------------------------------------------------------
+
+
+def test_members_can_be_verified_from_the_keyboard(window, root):
+    window.member_list.focus_force()
+    pump_until(root, lambda: root.focus_get() is window.member_list, what="the focus")
+    root.update()  # the FocusIn binding
+    assert window.selected_member() is not None and window.selected_member().name == "bob"
+    assert window.verify_button.instate(["!disabled"])
+    root.focus_get().event_generate("<Down>")
+    root.update()
+    assert window.selected_member().name == "dave"
+    root.focus_get().event_generate("<Return>")
+    root.update()
+    assert isinstance(window.dialog, VerifyDialog) and window.dialog.view.name == "dave"
+    window.dialog.close()
+    window.member_list.focus_force()
+    pump_until(root, lambda: root.focus_get() is window.member_list, what="the focus")
+    window.member_list.event_generate("<Shift-F10>")
+    root.update()
+    assert window.member_menu is not None
+    assert window.member_menu.entrycget(0, "label") == "Verify dave…"
+    window.member_menu.unpost()
