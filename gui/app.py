@@ -4,6 +4,13 @@
 (if any) and the event pump, and routes every event: to the login view until the client has
 joined, then to the chat window. Closing the window from any state stops the client, the
 relay and any room being started, then destroys the root: no thread is left behind.
+
+At start it loads this device's identity and trust records (``data_dir``, else the user's data
+folder). An identity that cannot be loaded is reported (``gui/identity_problem.py``), never
+replaced. The app wires the chat window's trust decisions to the client, offers the login's
+and the chat's buttons after a failure (Connect again, Reconnect, Trust the new relay and
+connect: the last only after a confirmation that explains the risk), and pins the relay key
+of a room it hosts, so that its own client expects exactly that relay.
 """
 
 from __future__ import annotations
@@ -19,12 +26,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from gui import focusring
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.dialogs import ask
-from gui.errors import failure_text, host_error_text
+from gui.errors import (
+    CONNECT_AGAIN,
+    TRUST_NEW_RELAY,
+    failure_action,
+    failure_text,
+    host_error_text,
+    trust_relay_question,
+)
 from gui.host import HostDialog, HostRequest, InvitePanel
 from gui.hosting import (
     RoomFailed,
@@ -34,6 +49,7 @@ from gui.hosting import (
     start_room_in_background,
 )
 from gui.icon import set_app_icon
+from gui.identity_problem import IdentityProblemView, identity_problem_text
 from gui.login import LoginRequest, LoginView
 from gui.notify import DesktopNotifications
 from gui.pump import EventPump
@@ -41,8 +57,9 @@ from gui.screen import place_within
 from gui.settings import THEMES, load_settings, room_key, save_settings
 from gui.system_theme import system_prefers_dark
 from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
+from gui.verify import SafetyCodeDialog
 from net import client as ce
-from net.client import ChatClient, PendingMessage
+from net.client import DEFAULT_ROOM, ChatClient, ErrorKind, PendingMessage, relay_address
 from net.relay import RelayThread
 
 #: What reaches the Tk thread through the pump: an event tagged with the generation of the
@@ -54,11 +71,43 @@ EXIT_NO_DISPLAY = 2
 _LOGIN_SIZE = (480, 320)
 _CHAT_SIZE = (920, 640)
 
+#: ``confirm(title, text, button)``: ask a yes/no question; True only for ``button``.
+Confirm: TypeAlias = Callable[[str, str, str], bool]
+
+
+class _RoomTrust:
+    """What the person decides about members of the joined room ``room_id``: recorded through
+    the client while it is in that room (it also forgets its warning for the key), else
+    straight in the trust store (after a final failure, or while a Reconnect is under way)."""
+
+    def __init__(self, app: App, room_id: bytes) -> None:
+        self._app = app
+        self._room_id = room_id
+
+    def _client(self) -> ChatClient | None:
+        client = self._app.client
+        return client if client is not None and client.room_id == self._room_id else None
+
+    def mark_verified(self, name: str, key: bytes) -> None:
+        client = self._client()
+        if client is not None:
+            client.mark_verified(name, key)
+        else:
+            self._app.trust.mark_verified(self._room_id, name, key)
+
+    def accept_key(self, name: str, key: bytes) -> None:
+        client = self._client()
+        if client is not None:
+            client.accept_key(name, key)
+        else:
+            self._app.trust.accept_key(self._room_id, name, key)
+
 
 class App:
     """Build on a fresh ``tk.Tk`` root, then run ``root.mainloop()``.
 
-    ``settings_dir`` and ``kdf_cost`` exist for tests (a temporary folder, a cheap scrypt).
+    ``settings_dir``, ``data_dir`` (identity and trust records) and ``kdf_cost`` exist for tests
+    (temporary folders, a cheap scrypt).
     ``confirm`` asks yes/no questions (tests replace it); ``notifications`` sends desktop
     notifications (tests pass one with a recording sender); ``system_dark`` says whether the
     system prefers dark (default: ask it, ``gui/system_theme.py``).
@@ -72,7 +121,7 @@ class App:
         data_dir: Path | None = None,
         kdf_cost: int | None = None,
         bind_host: str = "0.0.0.0",  # noqa: S104
-        confirm: Callable[[str, str], bool] | None = None,
+        confirm: Confirm | None = None,
         notifications: DesktopNotifications | None = None,
         system_dark: Callable[[], bool | None] = system_prefers_dark,
         is_focused: Callable[[], bool] | None = None,
@@ -80,7 +129,13 @@ class App:
         self.root = root
         # This device's identity (created on first start) and what it remembers about relays
         # and members. A damaged identity file is reported at start, never replaced silently.
-        self.identity = ce.load_identity(data_dir)
+        self.data_dir = data_dir
+        self.identity: Identity | None = None
+        self.identity_problem = ""
+        try:
+            self.identity = ce.load_identity(data_dir)
+        except (OSError, ValueError) as error:
+            self.identity_problem = identity_problem_text(error)
         self.trust = ce.open_trust(data_dir)
         self.settings_dir = settings_dir
         self.settings = load_settings(settings_dir)
@@ -113,6 +168,10 @@ class App:
         self.invite: InvitePanel | None = None
         self.chat: ChatWindow | None = None
         self.login: LoginView | None = None
+        self.problem: IdentityProblemView | None = None
+        self.code_dialog: SafetyCodeDialog | None = None
+        # Key changes the client reports while joining, before the chat window exists.
+        self._early: list[ce.IdentityChanged] = []
         self._closers: list[threading.Thread] = []
         self.closed = False
         root.title("SocketChat")
@@ -125,7 +184,10 @@ class App:
             root.bind(sequence, lambda _e: self.change_zoom(-1))
         for sequence in ("<Control-Key-0>", "<Control-KP_0>", "<Control-KP_Insert>"):
             root.bind(sequence, lambda _e: self.change_zoom(None))
-        self.show_login()
+        if self.identity is None:
+            self.show_identity_problem()
+        else:
+            self.show_login()
         self.pump.start()
 
     # -- look ---------------------------------------------------------------------------
@@ -240,12 +302,38 @@ class App:
             on_host=self.open_host_dialog,
             on_cancel=self.cancel_connect,
             logo=self._logo,
+            on_safety_code=self.show_safety_code,
         )
         self.login.grid(row=0, column=0, sticky="nsew")
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
         self.root.geometry("")
         self.login.focus_first_empty()
+
+    def show_identity_problem(self) -> None:
+        """Instead of the login view: this device's identity cannot be loaded (and is not
+        replaced); say why, where it lives, and offer Quit."""
+        folder = self.data_dir
+        if folder is None:
+            with contextlib.suppress(Exception):  # only for the text: never fail here
+                folder = ce.data_dir()
+        self.problem = IdentityProblemView(
+            self.root, text=self.identity_problem, folder=folder, on_quit=self.close
+        )
+        self.problem.grid(row=0, column=0, sticky="nsew")
+        self.root.title("SocketChat — cannot start")
+        self.root.minsize(*_LOGIN_SIZE)
+        self.problem.quit_button.focus_set()
+
+    def show_safety_code(self) -> SafetyCodeDialog | None:
+        """ "Your safety code…" from the login view: this device's code, to read aloud."""
+        if self.identity is None:
+            return None
+        if self.code_dialog is not None and self.code_dialog.winfo_exists():
+            self.code_dialog.lift()
+            return self.code_dialog
+        self.code_dialog = SafetyCodeDialog(self.root, self.identity.public)
+        return self.code_dialog
 
     def _show_chat(self, event: ce.Joined) -> None:
         request = self.request
@@ -276,6 +364,10 @@ class App:
             muted=self.muted,
             view_menu=self._build_view_menu,
             is_focused=self._is_focused,
+            identity=self.identity.public if self.identity is not None else None,
+            trust=_RoomTrust(self, event.room_id),
+            on_reconnect=self.reconnect,
+            on_trust_relay=self.trust_new_relay_from_chat,
         )
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
@@ -283,6 +375,9 @@ class App:
         place_within(self.root, _CHAT_SIZE)
         self.chat.entry.focus_set()
         self.chat.handle(event)
+        early, self._early = self._early, []
+        for change in early:  # told while joining, before the window existed
+            self.chat.handle(change)
         if self.hosting is not None:
             self.show_invite()
 
@@ -316,11 +411,76 @@ class App:
 
     def connect(self, request: LoginRequest) -> None:
         """Join ``request``'s room: the client derives keys and connects in its thread."""
+        if self.identity is None:
+            return  # no identity: the problem view is shown instead of the login
         self.request = request
         self.hosting = None
         if self.login is not None:
             self.login.show_progress(f"Connecting to {request.host}:{request.port}…")
         self._start_client(request.host, request.port, request.username, password=request.password)
+
+    def connect_again(self) -> None:
+        """ "Connect again" after a login was interrupted: the same request, started by the
+        person (the client never retries by itself once the password was at stake)."""
+        if self.request is not None and self.login is not None and not self.login.busy:
+            self.connect(self.request)
+
+    def trust_new_relay(self) -> None:
+        """ "Trust the new relay and connect" in the login view: after a confirmation, forget
+        the relay key pinned for this address and connect; the new relay's key is pinned."""
+        request = self.request
+        if request is None or self.login is None or self.login.busy:
+            return
+        if not self.confirm(
+            "Trust the new relay?",
+            trust_relay_question(request.host, request.port),
+            TRUST_NEW_RELAY,
+        ):
+            return
+        self.trust.forget_relay(relay_address(request.host, request.port, DEFAULT_ROOM))
+        self.connect(request)
+
+    def reconnect(self) -> None:
+        """Reconnect in the chat window after a final failure: a new client with the same
+        keys, identity and trust, asking for the room joined before."""
+        old = self.client
+        if old is None or self.chat is None:
+            return
+        self._stop_client()
+        request = self.request
+        self._start_client(
+            old.host,
+            old.port,
+            old.username,
+            # The password too (when known), should the relay hold a new room by that name.
+            password=request.password if request is not None else None,
+            keys=old.keys,
+            room_id=old.ask_room,
+        )
+
+    def _pin_default_room(self) -> None:
+        """Joined again from the chat window (Reconnect asks for the room itself): the next
+        fresh login asks for the default room at this address, so it must expect the same
+        relay. Fills a missing pin only (one forgotten by "Trust the new relay")."""
+        client = self.client
+        if client is None or not client.room_id:
+            return
+        key = self.trust.relay_key(relay_address(client.host, client.port, client.room_id))
+        if key is not None:
+            self.trust.pin_relay(relay_address(client.host, client.port, DEFAULT_ROOM), key)
+
+    def trust_new_relay_from_chat(self) -> None:
+        """The chat's "Trust the new relay and connect" after RELAY_CHANGED on a reconnect."""
+        client = self.client
+        if client is None or self.chat is None:
+            return
+        if not self.confirm(
+            "Trust the new relay?", trust_relay_question(client.host, client.port), TRUST_NEW_RELAY
+        ):
+            return
+        for room in {client.ask_room, DEFAULT_ROOM}:
+            self.trust.forget_relay(relay_address(client.host, client.port, room))
+        self.chat.reconnect()
 
     def _start_client(
         self,
@@ -330,8 +490,13 @@ class App:
         *,
         password: str | None = None,
         keys: RoomKeys | None = None,
+        room_id: bytes = DEFAULT_ROOM,
     ) -> None:
+        identity = self.identity
+        if identity is None:
+            return
         self._generation += 1
+        self._early = []
         generation = self._generation
         put = self.pump.put
         self.client = ChatClient(
@@ -340,8 +505,9 @@ class App:
             username=username,
             password=password,
             keys=keys,
-            identity=self.identity,
+            identity=identity,
             trust=self.trust,
+            room_id=room_id,
             on_event=lambda event: put((generation, event)),
             kdf_cost=self.kdf_cost,
         )
@@ -388,6 +554,8 @@ class App:
         elif isinstance(event, RoomFailed):
             self._room_failed(event)
         elif self.chat is not None:
+            if isinstance(event, ce.Joined):
+                self._pin_default_room()
             self.chat.handle(event)
         else:
             self._login_event(event)
@@ -403,23 +571,32 @@ class App:
         elif isinstance(event, ce.Connecting) and self.request is not None:
             where = "your room" if self.hosting else f"{self.request.host}:{self.request.port}"
             login.show_progress(f"Connecting to {where}…")
+        elif isinstance(event, ce.IdentityChanged):
+            self._early.append(event)  # the chat window shows it once it exists
         elif isinstance(event, ce.Joined):
             self._remember()
             self._show_chat(event)
         elif isinstance(event, ce.Failed):
             request = self.request
+            hosted = self.hosting is not None
             self._stop_client()
             self._stop_relay()
             self.hosting = None
-            login.show_failure(
-                failure_text(
-                    event.kind,
-                    event.message,
-                    host=request.host if request else "",
-                    port=request.port if request else 0,
-                    username=request.username if request else "",
-                )
+            text = failure_text(
+                event.kind,
+                event.message,
+                host=request.host if request else "",
+                port=request.port if request else 0,
+                username=request.username if request else "",
             )
+            label = failure_action(event.kind)
+            action: tuple[str, Callable[[], None]] | None = None
+            if label is not None and request is not None and not hosted:
+                if event.kind is ErrorKind.RELAY_CHANGED:
+                    action = (TRUST_NEW_RELAY, self.trust_new_relay)
+                elif label == CONNECT_AGAIN:
+                    action = (CONNECT_AGAIN, self.connect_again)
+            login.show_failure(text, action)
 
     def _room_started(self, event: RoomStarted) -> None:
         self.starter = None
@@ -429,6 +606,11 @@ class App:
             self._stop_relay()
             return
         self.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
+        if event.relay_key:
+            # Our own client must expect this room's relay, not one hosted here before.
+            address = relay_address("127.0.0.1", event.port, DEFAULT_ROOM)
+            self.trust.forget_relay(address)
+            self.trust.pin_relay(address, event.relay_key)
         self.login.show_progress("Joining your room…")
         self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
 
@@ -476,7 +658,9 @@ class App:
                 else "Nobody else is in it right now."
             )
             if not self.confirm(
-                "Close the room?", f"Closing this window closes the room for everyone. {detail}"
+                "Close the room?",
+                f"Closing this window closes the room for everyone. {detail}",
+                "Close the room",
             ):
                 return
         self.close()
@@ -528,8 +712,8 @@ class App:
         thread.start()
         self._closers = [t for t in self._closers if t.is_alive()] + [thread]
 
-    def _ask_yes_no(self, title: str, text: str) -> bool:
-        return ask(self.root, title=title, heading=title, text=text, confirm="Close the room")
+    def _ask_yes_no(self, title: str, text: str, button: str) -> bool:
+        return ask(self.root, title=title, heading=title, text=text, confirm=button)
 
     def _load_logo(self) -> tk.PhotoImage | None:
         for image in self.icons:

@@ -12,30 +12,52 @@ the room is muted, calls ``notify(title, body)`` (the app's desktop notification
 box: Enter sends, Shift+Enter adds a line, Ctrl+Tab a tab, Tab / Shift+Tab move the focus on,
 PgUp / PgDn and Ctrl+Home / Ctrl+End scroll the conversation, Up in an empty box brings back the
 last message you sent (to edit and send as a new message).
+
+Identities and trust: the member list puts ✓ before a member you verified and ⚠ before one
+whose safety code changed; **Verify…** (the button under the list, a double-click, or the
+right-click menu) opens the Verify dialog (``gui/verify.py``), and **Your safety code…** in
+the header shows this device's code. A key change (``IdentityChanged``) puts a banner at the
+top of the conversation that stays until the new key is accepted, and that member's messages
+are marked until then. What the person records goes to ``trust`` (the client's
+``mark_verified`` / ``accept_key``); the window also remembers it, since the member lists in
+later events carry the trust the client saw when the member arrived. A final failure
+(``Failed``) shows the reason in a bar with **Reconnect** (``on_reconnect``), or, when the
+relay is not the one joined before, **Trust the new relay and connect** (``on_trust_relay``).
 """
 
 from __future__ import annotations
 
 import time
 import tkinter as tk
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from tkinter import ttk
 
 from typing_extensions import assert_never
 
-from gui.errors import failure_text
+from crypto.identity import PublicIdentity
+from gui.errors import TRUST_NEW_RELAY, failure_text
 from gui.links import mentions
 from gui.messages import MessageList
 from gui.safetext import body_pieces, display_name
 from gui.theme import PALETTE, Palette
+from gui.verify import (
+    SafetyCodeDialog,
+    TrustActions,
+    VerifyDialog,
+    badge,
+    public_identity,
+    verify_view,
+)
 from net import client as ce
-from net.client import MAX_MESSAGE_BYTES, PendingMessage
+from net.client import MAX_MESSAGE_BYTES, ErrorKind, PendingMessage, Trust, name_skeleton
 
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
 SENDING = "sending…"
 WAITING = "waiting for the connection, will send after reconnecting"
 HINT = "Enter sends · Shift+Enter adds a line · ↑ in an empty box: your last message, sent as new"
+ENCRYPTED = "● End-to-end encrypted and signed: the relay cannot read or forge messages"
 PREVIEW_CHARS = 120  # of a message, in its desktop notification
 
 Notify = Callable[[str, str], None]
@@ -64,6 +86,58 @@ def message_size_problem(text: str, limit: int) -> str | None:
     return None
 
 
+class _BannerRow(tk.Frame):
+    """One warning line at the top of the conversation, its buttons on the right."""
+
+    def __init__(self, master: tk.Misc, palette: Palette, text: str = "") -> None:
+        super().__init__(master, background=palette.warning_surface, padx=14, pady=6)
+        self.columnconfigure(0, weight=1)
+        self.label = tk.Label(
+            self,
+            text=text,
+            background=palette.warning_surface,
+            foreground=palette.warning,
+            anchor="w",
+            justify="left",
+            wraplength=640,
+            font="TkDefaultFont",
+        )
+        self.label.grid(row=0, column=0, sticky="w")
+
+    def recolour(self, palette: Palette) -> None:
+        self.configure(background=palette.warning_surface)
+        self.label.configure(background=palette.warning_surface, foreground=palette.warning)
+
+
+def lookalikes(members: Iterable[ce.Member]) -> dict[str, str]:
+    """Members whose name could be mistaken for another present member's (same UTS #39
+    skeleton, another identity key): name -> the first name it looks like. The relay refuses
+    such names; a relay that let one in is not doing its job, so the window flags them."""
+    groups: dict[str, list[ce.Member]] = defaultdict(list)
+    for member in members:
+        groups[name_skeleton(member.name)].append(member)
+    found: dict[str, str] = {}
+    for group in groups.values():
+        for member in group:
+            other = next((o for o in group if o.signing_key != member.signing_key), None)
+            if other is not None:
+                found[member.name] = other.name
+    return found
+
+
+def changed_banner_text(name: str) -> str:
+    """The banner for a member whose key changed."""
+    return f"⚠ {display_name(name)}'s safety code changed — this may be someone else."
+
+
+def forged_notice(claimed_sender: str, why: str) -> str:
+    """The conversation's line for a message that failed verification (never its content)."""
+    return (
+        f"A message claiming to come from {display_name(claimed_sender)} was dropped: it "
+        f"failed verification ({why}). Someone may be trying to impersonate them."
+    )
+
+
 class ChatWindow(ttk.Frame):
     """Grid this into the root once joined; feed it events with :meth:`handle`."""
 
@@ -86,8 +160,26 @@ class ChatWindow(ttk.Frame):
         muted: tk.BooleanVar | None = None,
         view_menu: Callable[[tk.Misc], tk.Menu] | None = None,
         open_url: Callable[[str], None] | None = None,
+        identity: PublicIdentity | None = None,
+        trust: TrustActions | None = None,
+        on_reconnect: Callable[[], None] | None = None,
+        on_trust_relay: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(master)
+        self.identity = identity  # this device's: your safety code, and half of every pair code
+        self._trust = trust
+        self._on_reconnect = on_reconnect
+        self._on_trust_relay = on_trust_relay
+        # What the person recorded in this window, by name: (key, trust). It outranks the trust
+        # in later events, whose member lists keep what the client saw on arrival.
+        self._decided: dict[str, tuple[bytes, Trust]] = {}
+        self.changed: dict[str, ce.IdentityChanged] = {}  # key changes not accepted, by name
+        self._banners: dict[str, _BannerRow] = {}
+        self._told: set[tuple[str, bytes]] = set()  # key changes noted in the conversation
+        self._rows: list[ce.Member] = []  # the member list's rows, in order
+        self.dialog: SafetyCodeDialog | VerifyDialog | None = None  # the one open (tests look)
+        self.member_menu: tk.Menu | None = None
+        self.failure: ce.Failed | None = None
         self.room = room
         self.room_title = room_title or f"Room {room}"
         self.username = username
@@ -128,7 +220,7 @@ class ChatWindow(ttk.Frame):
         view_menu: Callable[[tk.Misc], tk.Menu] | None,
     ) -> None:
         self.columnconfigure(0, weight=1)
-        self.rowconfigure(2, weight=1)
+        self.rowconfigure(3, weight=1)
 
         header = ttk.Frame(self, padding=(14, 10, 14, 8))
         header.grid(row=0, column=0, sticky="ew")
@@ -137,20 +229,35 @@ class ChatWindow(ttk.Frame):
             row=0, column=0, sticky="w"
         )
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
-        self.encryption_label.grid(row=1, column=0, columnspan=2, sticky="w")
+        # Under the buttons too: the whole width of the window is the label's.
+        self.encryption_label.grid(row=1, column=0, columnspan=5, sticky="w")
+        self.code_button: ttk.Button | None = None
+        if self.identity is not None:
+            self.code_button = ttk.Button(
+                header, text="Your safety code…", command=self.show_safety_code
+            )
+            self.code_button.grid(row=0, column=2, sticky="e", padx=(8, 0))
         if on_invite is not None:
             ttk.Button(header, text="Invite friends…", command=on_invite).grid(
-                row=0, column=2, rowspan=2, sticky="e"
+                row=0, column=3, sticky="e", padx=(8, 0)
             )
         self.view_button: ttk.Menubutton | None = None
         if view_menu is not None:
             self.view_button = ttk.Menubutton(header, text="View")
             self.view_button.configure(menu=view_menu(self.view_button))
-            self.view_button.grid(row=0, column=3, rowspan=2, sticky="e", padx=(8, 0))
-        ttk.Separator(self).grid(row=1, column=0, sticky="ew")
+            self.view_button.grid(row=0, column=4, sticky="e", padx=(8, 0))
+        # Key changes and a final failure: one warning row each, until dealt with.
+        self.banner = tk.Frame(self, background=self._palette.warning_surface)
+        self.banner.grid(row=1, column=0, sticky="ew")
+        self.banner.columnconfigure(0, weight=1)
+        self.banner.grid_remove()
+        self.failure_row = _BannerRow(self.banner, self._palette)
+        self.failure_button = ttk.Button(self.failure_row, text="Reconnect")
+        self.failure_button.grid(row=0, column=1, sticky="e", padx=(8, 0))
+        ttk.Separator(self).grid(row=2, column=0, sticky="ew")
 
         body = ttk.Frame(self)
-        body.grid(row=2, column=0, sticky="nsew")
+        body.grid(row=3, column=0, sticky="nsew")
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
         self.messages = MessageList(
@@ -161,6 +268,7 @@ class ChatWindow(ttk.Frame):
         side = ttk.Frame(body, padding=(12, 10, 12, 10))
         side.grid(row=0, column=1, sticky="ns")
         side.rowconfigure(1, weight=1)
+        side.columnconfigure(0, weight=1)
         ttk.Label(side, textvariable=self.member_title, style="Header.TLabel").grid(
             row=0, column=0, sticky="w", pady=(0, 6)
         )
@@ -170,19 +278,33 @@ class ChatWindow(ttk.Frame):
             activestyle="none",
             relief="flat",
             borderwidth=0,
-            highlightthickness=0,
+            highlightthickness=2,  # the focus ring, invisible until the list has the focus
+            highlightbackground=self._palette.background,
             background=self._palette.background,
             foreground=self._palette.text,
             selectbackground=self._palette.selection,
             selectforeground=self._palette.text,
             font="TkDefaultFont",
-            takefocus=False,
+            # Reachable with Tab: Up/Down choose a member, Enter verifies, Menu opens its menu.
+            takefocus=True,
+            highlightcolor=self._palette.accent,
         )
-        self.member_list.grid(row=1, column=0, sticky="ns")
+        self.member_list.grid(row=1, column=0, sticky="nsew")
+        self.verify_button = ttk.Button(side, text="Verify…", command=self.verify_selected)
+        self.verify_button.grid(row=2, column=0, sticky="ew", pady=(8, 0))
+        self.verify_button.state(["disabled"])
+        self.member_list.bind("<<ListboxSelect>>", lambda _e: self._update_verify_button())
+        self.member_list.bind("<Double-Button-1>", lambda _e: self.verify_selected())
+        self.member_list.bind("<Button-3>", self._on_member_right_click)
+        self.member_list.bind("<Return>", lambda _e: self.verify_selected())
+        self.member_list.bind("<KP_Enter>", lambda _e: self.verify_selected())
+        self.member_list.bind("<Menu>", self._on_member_menu_key)
+        self.member_list.bind("<Shift-F10>", self._on_member_menu_key)
+        self.member_list.bind("<FocusIn>", self._on_member_focus, add="+")
 
-        ttk.Separator(self).grid(row=3, column=0, sticky="ew")
+        ttk.Separator(self).grid(row=4, column=0, sticky="ew")
         compose = ttk.Frame(self, padding=(14, 10, 14, 4))
-        compose.grid(row=4, column=0, sticky="ew")
+        compose.grid(row=5, column=0, sticky="ew")
         compose.columnconfigure(0, weight=1)
         self.entry = tk.Text(
             compose,
@@ -237,7 +359,7 @@ class ChatWindow(ttk.Frame):
         self.entry.bind("<Up>", self._on_up)
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
-        status.grid(row=5, column=0, sticky="ew")
+        status.grid(row=6, column=0, sticky="ew")
         status.columnconfigure(0, weight=1)
         self.status_label = ttk.Label(
             status, textvariable=self.status, foreground=self._palette.muted
@@ -294,6 +416,12 @@ class ChatWindow(ttk.Frame):
         self.messages.start_session()
         self.set_members(tuple(event.members))
         self._set_connected(True)
+        if self.closed_for_good:  # joined again after a final failure (Reconnect)
+            self.closed_for_good = False
+            self.failure = None
+            self.send_button.state(["!disabled"])
+            self.failure_row.grid_remove()
+            self._update_banner()
         self.max_message_bytes = event.max_message_bytes
         if event.reconnected:
             self.messages.add_notice("Reconnected to the room.", "good")
@@ -309,6 +437,7 @@ class ChatWindow(ttk.Frame):
             self.pending.pop(event.message_id)
             self.messages.mark_delivered(event.message_id)
             return
+        trust = self.trust_of(event.sender, event.sender_key, event.trust)
         shown = self.messages.add_message(
             event.sender,
             event.text,
@@ -316,6 +445,8 @@ class ChatWindow(ttk.Frame):
             own=event.own,
             from_history=event.from_history,
             message_id=event.message_id,
+            sender_key=event.sender_key,
+            changed=trust is Trust.CHANGED and not event.own,
         )
         if shown and not event.own and not event.from_history:
             self._notify(event.sender, event.text)
@@ -325,23 +456,33 @@ class ChatWindow(ttk.Frame):
             self.messages.set_pending_note(event.message_id, f"not sent: {event.reason}")
 
     def _on_forged(self, event: ce.ForgedMessage) -> None:
-        self.messages.add_notice(
-            f"A message claiming to come from {display_name(event.claimed_sender)} failed "
-            "verification and was dropped: someone may be trying to impersonate them.",
-            "warning",
-        )
+        self.messages.add_notice(forged_notice(event.claimed_sender, event.why), "warning")
 
     def _on_identity_changed(self, event: ce.IdentityChanged) -> None:
+        self._decided.pop(event.name, None)  # the trust store moved on: events say it now
+        self.changed[event.name] = event
+        self._show_changed_banner(event.name)
+        self.set_members(self.members)
+        if (event.name, event.new_key) in self._told:
+            return  # told again by a new connection: the banner and the notice are there
+        self._told.add((event.name, event.new_key))
         verified = " You had verified the old one." if event.was_verified else ""
         self.messages.add_notice(
-            f"{event.name}'s safety code changed: this may be someone else.{verified} Their "
-            "messages are marked until you accept the new key.",
+            f"{display_name(event.name)}'s safety code changed: this may be someone else."
+            f"{verified} Their messages are marked until you accept the new key (Verify…).",
             "warning",
         )
 
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{display_name(event.name)} joined the room.")
+        other = lookalikes(event.members).get(event.name)
+        if other is not None:
+            self.messages.add_notice(
+                f"{display_name(event.name)}'s name looks like {display_name(other)}'s: "
+                "check who is who (Verify…) before you trust either.",
+                "warning",
+            )
 
     def _on_member_left(self, event: ce.MemberLeft) -> None:
         self.set_members(tuple(event.members))
@@ -379,34 +520,285 @@ class ChatWindow(ttk.Frame):
         self._set_connected(False)
         self._stop_countdown()
         self.closed_for_good = True
+        self.failure = event
         text = failure_text(event.kind, event.message, username=self.username)
         self.messages.add_notice(f"Disconnected: {text}", "warning")
-        self.status.set("Disconnected. Close the window and join again.")
+        for message_id in self.pending:
+            self.messages.set_pending_note(message_id, "not sent: disconnected")
+        self.pending.clear()
         self.send_button.state(["disabled"])
+        self.failure_row.label.configure(text=f"Disconnected: {text}")
+        if event.kind is ErrorKind.RELAY_CHANGED and self._on_trust_relay is not None:
+            self.failure_button.configure(text=TRUST_NEW_RELAY, command=self._on_trust_relay)
+            self.failure_button.grid()
+            self.status.set("Disconnected: this is not the relay you joined before.")
+        elif self._on_reconnect is not None:
+            self.failure_button.configure(text="Reconnect", command=self.reconnect)
+            self.failure_button.grid()
+            self.status.set("Disconnected. Press Reconnect to join the room again.")
+        else:
+            self.failure_button.grid_remove()
+            self.status.set("Disconnected. Close the window and join again.")
+        self.failure_row.grid(row=0, column=0, sticky="ew")
+        self._update_banner()
+
+    def reconnect(self) -> None:
+        """The Reconnect button after a final failure: the app starts a new client with the
+        same keys, identity and trust; its events arrive here as usual."""
+        if self._on_reconnect is None or not self.closed_for_good:
+            return
+        self.failure_row.grid_remove()
+        self._update_banner()
+        self.status.set("Reconnecting…")
+        self._on_reconnect()
 
     # -- state --------------------------------------------------------------------------
 
     def set_members(self, members: tuple[ce.Member, ...]) -> None:
-        """Replace the member list (own name first, then alphabetical), names on one line."""
+        """Replace the member list (own name first, then alphabetical), names on one line,
+        each other member with its trust badge: ✓ verified, ⚠ key changed (warning colour)."""
         self.members = members
-        names = [m.name for m in members]
-        others = sorted((n for n in names if n != self.username), key=str.casefold)
+        selected = self.selected_member()
+        own = [m for m in members if m.name == self.username]
+        others = sorted(
+            (m for m in members if m.name != self.username), key=lambda m: m.name.casefold()
+        )
+        self._rows = own[:1] + others
+        alike = lookalikes(members)
         self.member_list.delete(0, "end")
-        if self.username in names:
-            self.member_list.insert("end", f"{display_name(self.username)} (you)")
-            self.member_list.itemconfigure(0, foreground=self._palette.accent)
-        for name in others:
-            self.member_list.insert("end", display_name(name))
+        for index, member in enumerate(self._rows):
+            if member.name == self.username:
+                self.member_list.insert("end", f"{display_name(member.name)} (you)")
+                self.member_list.itemconfigure(index, foreground=self._palette.accent)
+                continue
+            trust = self.trust_of(member.name, member.signing_key, member.trust)
+            sign = badge(trust)
+            shown = f"{sign} {display_name(member.name)}" if sign else display_name(member.name)
+            if member.name in alike:
+                shown += f" ≈ {display_name(alike[member.name])}"
+            self.member_list.insert("end", shown)
+            if trust is Trust.CHANGED or member.name in alike:
+                self.member_list.itemconfigure(index, foreground=self._palette.warning)
+            elif trust is Trust.VERIFIED:
+                self.member_list.itemconfigure(index, foreground=self._palette.good)
+            if trust is Trust.CHANGED and member.name not in self.changed:
+                # The client tells IdentityChanged once per key; the list may say it first.
+                self.changed[member.name] = ce.IdentityChanged(
+                    name=member.name,
+                    old_key=b"",
+                    new_key=member.signing_key,
+                    was_verified=False,
+                )
+                self._show_changed_banner(member.name)
+            if selected is not None and member.name == selected.name:
+                self.member_list.selection_set(index)
         self.member_title.set(f"Members ({len(members)})")
+        self._update_verify_button()
+
+    # -- trust ----------------------------------------------------------------------------
+
+    def trust_of(self, name: str, key: bytes, reported: Trust) -> Trust:
+        """How far ``name``'s ``key`` is trusted now: what the person recorded in this window
+        for that key, else what the client ``reported``."""
+        decided = self._decided.get(name)
+        if decided is not None and decided[0] == key:
+            return decided[1]
+        return reported
+
+    def member_named(self, name: str) -> ce.Member | None:
+        return next((m for m in self.members if m.name == name), None)
+
+    def selected_member(self) -> ce.Member | None:
+        """The member selected in the list, or None."""
+        chosen = self.member_list.curselection() if self._rows else ()
+        if not chosen or chosen[0] >= len(self._rows):
+            return None
+        return self._rows[chosen[0]]
+
+    def _update_verify_button(self) -> None:
+        member = self.selected_member()
+        usable = member is not None and (member.name != self.username or self.identity)
+        self.verify_button.state(["!disabled"] if usable else ["disabled"])
+
+    def verify_selected(self) -> None:
+        """The Verify… button (or a double-click): the Verify dialog for the selected member;
+        for your own row, your safety code."""
+        member = self.selected_member()
+        if member is None:
+            return
+        if member.name == self.username:
+            self.show_safety_code()
+        else:
+            self.open_verify(member.name)
+
+    def _on_member_right_click(self, event: tk.Event) -> str:
+        index = self.member_list.nearest(event.y)
+        if 0 <= index < len(self._rows):
+            self.member_list.selection_clear(0, "end")
+            self.member_list.selection_set(index)
+            self._update_verify_button()
+            self.open_member_menu(event.x_root, event.y_root)
+        return "break"
+
+    def _on_member_focus(self, _event: tk.Event) -> None:
+        # Tabbing in selects someone, so Enter has a member to verify and Up/Down move on.
+        if self._rows and not self.member_list.curselection():
+            index = min(1, len(self._rows) - 1)  # the first other member, else yourself
+            self.member_list.selection_set(index)
+            self.member_list.activate(index)
+            self._update_verify_button()
+
+    def _on_member_menu_key(self, _event: tk.Event) -> str:
+        chosen = self.member_list.curselection()
+        if chosen:
+            box = self.member_list.bbox(chosen[0]) or (0, 0, 0, 0)
+            self.open_member_menu(
+                self.member_list.winfo_rootx() + box[0] + 10,
+                self.member_list.winfo_rooty() + box[1] + box[3],
+            )
+        return "break"
+
+    def build_member_menu(self) -> tk.Menu | None:
+        """The right-click menu of the selected member: Verify… (or your safety code)."""
+        member = self.selected_member()
+        if member is None:
+            return None
+        p = self._palette
+        menu = tk.Menu(
+            self,
+            tearoff=False,
+            background=p.surface,
+            foreground=p.text,
+            activebackground=p.selection,
+            activeforeground=p.text,
+            disabledforeground=p.muted,
+        )
+        if member.name == self.username:
+            menu.add_command(label="Your safety code…", command=self.show_safety_code)
+        else:
+            name = member.name
+            menu.add_command(
+                label=f"Verify {display_name(name)}…", command=lambda: self.open_verify(name)
+            )
+        return menu
+
+    def open_member_menu(self, x: int, y: int) -> None:
+        if self.member_menu is not None:
+            self.member_menu.destroy()
+        self.member_menu = self.build_member_menu()
+        if self.member_menu is None:
+            return
+        try:
+            self.member_menu.tk_popup(x, y)
+        finally:
+            self.member_menu.grab_release()
+
+    def show_safety_code(self) -> SafetyCodeDialog | None:
+        """Your safety code… : this device's code in a small dialog, with Copy."""
+        if self.identity is None:
+            return None
+        self._close_dialog()
+        self.dialog = SafetyCodeDialog(self, self.identity)
+        return self.dialog
+
+    def open_verify(self, name: str) -> VerifyDialog | None:
+        """The Verify dialog for ``name``: the pair code, how to compare it, Mark as verified;
+        for a changed key, the warning and Accept the new key."""
+        if self.identity is None or name == self.username:
+            return None
+        member = self.member_named(name)
+        change = self.changed.get(name)
+        if member is not None:
+            key, keys = member.signing_key, public_identity(member.signing_key, member.dh_key)
+            trust = self.trust_of(name, key, member.trust)
+        elif change is not None:  # seen in history only: nothing to compare, still acceptable
+            key, keys, trust = change.new_key, None, Trust.CHANGED
+        else:
+            return None
+        view = verify_view(
+            self.identity,
+            name,
+            keys,
+            trust,
+            was_verified=change.was_verified if change is not None else False,
+        )
+        self._close_dialog()
+        self.dialog = VerifyDialog(
+            self,
+            view,
+            on_verify=lambda: self.mark_verified(name, key),
+            on_accept=lambda: self.accept_key(name, key),
+        )
+        return self.dialog
+
+    def mark_verified(self, name: str, key: bytes) -> None:
+        """The person compared ``name``'s code and it matched: record it, show ✓."""
+        if self._trust is not None:
+            self._trust.mark_verified(name, key)
+        self._decided[name] = (key, Trust.VERIFIED)
+        self.messages.add_notice(f"You verified {display_name(name)}.", "good")
+        self._resolve_change(name, key)
+
+    def accept_key(self, name: str, key: bytes) -> None:
+        """The person accepts ``name``'s new key: their messages are no longer marked."""
+        if self._trust is not None:
+            self._trust.accept_key(name, key)
+        self._decided[name] = (key, Trust.KNOWN)
+        self.messages.add_notice(
+            f"You accepted {display_name(name)}'s new key. Compare safety codes (Verify…) to be "
+            "sure it is them.",
+        )
+        self._resolve_change(name, key)
+
+    def _resolve_change(self, name: str, key: bytes) -> None:
+        change = self.changed.get(name)
+        if change is not None and change.new_key == key:
+            del self.changed[name]
+            banner = self._banners.pop(name, None)
+            if banner is not None:
+                banner.destroy()
+            self._update_banner()
+        self.set_members(self.members)
+        self.messages.flush()
+
+    def _show_changed_banner(self, name: str) -> None:
+        if name in self._banners:
+            return
+        row = _BannerRow(self.banner, self._palette, changed_banner_text(name))
+        ttk.Button(row, text="Verify…", command=lambda: self.open_verify(name)).grid(
+            row=0, column=1, sticky="e", padx=(8, 0)
+        )
+        row.grid(row=len(self._banners) + 1, column=0, sticky="ew")
+        self._banners[name] = row
+        self._update_banner()
+
+    def _update_banner(self) -> None:
+        shown = bool(self._banners) or self.failure_row.winfo_manager() != ""
+        if shown:
+            self.banner.grid()
+        else:
+            self.banner.grid_remove()
+
+    @property
+    def banner_texts(self) -> list[str]:
+        """What the banner shows, top to bottom (for tests)."""
+        rows: list[_BannerRow] = []
+        if self.failure_row.winfo_manager():
+            rows.append(self.failure_row)
+        rows += list(self._banners.values())
+        return [str(row.label.cget("text")) for row in rows]
+
+    def _close_dialog(self) -> None:
+        if self.dialog is not None and self.dialog.winfo_exists():
+            self.dialog.close()
+        self.dialog = None
 
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
         if connected:
             self._stop_countdown()
             self.status.set(f"Connected as {display_name(self.username)}")
-            self.encryption.set(
-                "● End-to-end encrypted (AES-256-GCM); the relay cannot read messages"
-            )
+            self.encryption.set(ENCRYPTED)
             self.encryption_label.configure(foreground=self._palette.good)
         else:
             self.encryption.set("○ Not connected")
@@ -495,6 +887,7 @@ class ChatWindow(ttk.Frame):
             own=True,
             message_id=message.message_id,
             pending=SENDING if self.connected else WAITING,
+            sender_key=self.identity.signing_public if self.identity is not None else b"",
         )
         self.messages.follow_next()
         self.messages.flush()
@@ -564,12 +957,17 @@ class ChatWindow(ttk.Frame):
             selectforeground=palette.text,
         )
         self.member_list.configure(
+            highlightcolor=palette.accent,
+            highlightbackground=palette.background,
             background=palette.background,
             foreground=palette.text,
             selectbackground=palette.selection,
             selectforeground=palette.text,
         )
         self.set_members(self.members)
+        self.banner.configure(background=palette.warning_surface)
+        for row in (self.failure_row, *self._banners.values()):
+            row.recolour(palette)
         self.hint_label.configure(foreground=palette.muted)
         self.status_label.configure(foreground=palette.muted)
         self._show_limit(self.limit_text.get(), error=False)
@@ -605,4 +1003,5 @@ class ChatWindow(ttk.Frame):
 
     def destroy(self) -> None:
         self._stop_countdown()
+        self._close_dialog()
         super().destroy()

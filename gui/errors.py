@@ -39,8 +39,14 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
         "Use only visible characters.",
     ),
     ErrorKind.NAME_TAKEN: (
-        "Someone in the room already uses the name {username!r}.",
+        "The name {username!r} belongs to another member of this room (someone who joined "
+        "with it before, here now or not).",
         "Pick another name.",
+    ),
+    ErrorKind.NAME_LOOKALIKE: (
+        "The room refused the name {username!r}: it looks too much like the name of another "
+        "member.",
+        "Pick a name that looks different, not just in capitals or in similar-looking letters.",
     ),
     ErrorKind.NAME_INVALID: (
         "The room did not accept the name {username!r}.",
@@ -70,7 +76,49 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
         "The room sent something this app did not understand, so it disconnected.",
         "Make sure you and the host use the same SocketChat version.",
     ),
+    ErrorKind.RELAY_CHANGED: (
+        "This is not the room's relay you joined before: it proved a different key, so "
+        "SocketChat stopped before sending anything that depends on the password.",
+        "If the host set the room up again, they can confirm it; then choose to trust the new "
+        "relay. If not, someone may be impersonating the room: do not connect.",
+    ),
+    ErrorKind.LOGIN_INTERRUPTED: (
+        "The connection ended while the room password was being checked.",
+        "SocketChat does not try again on its own, so that a fake room cannot use retries to "
+        "guess the password. Connect again when you are ready.",
+    ),
+    ErrorKind.NO_SUCH_ROOM: (
+        "The relay does not host the room you asked for (any more).",
+        "Ask the host whether the room moved or was closed.",
+    ),
+    ErrorKind.REPLACED: (
+        "You joined this room again as {username!r} from another window or device, so this "
+        "connection was closed.",
+        "Use the other one, or connect again here (that closes the other one).",
+    ),
+    ErrorKind.IDENTITY_UNAVAILABLE: (
+        "This device's identity file cannot be read.",
+        "SocketChat will not make a new identity in its place, since that would change your "
+        "safety code for everyone who verified you: restore the file from a backup, or move it "
+        "away to start again as a new device.",
+    ),
 }
+
+#: The button offered next to a failure of these kinds (the app wires what it does).
+TRUST_NEW_RELAY = "Trust the new relay and connect"
+CONNECT_AGAIN = "Connect again"
+_ACTIONS = {
+    ErrorKind.RELAY_CHANGED: TRUST_NEW_RELAY,
+    ErrorKind.LOGIN_INTERRUPTED: CONNECT_AGAIN,
+}
+
+TRUST_RELAY_QUESTION = (
+    "SocketChat remembers the key that the relay at {address} proved when you joined before, "
+    "and this time it proved another one. That is expected if the host set the room up again "
+    "(a new room file, another computer). If they did not, someone may be pretending to be the "
+    "room: connecting lets them try one guess at the room password, and if it is right, read "
+    "what you send. Ask the host first. Trust the new relay from now on?"
+)
 
 
 def failure_text(
@@ -90,6 +138,16 @@ def failure_text(
     if kind is ErrorKind.BAD_PASSWORD and message:
         happened = message
     return f"{happened} {todo}"
+
+
+def failure_action(kind: ErrorKind) -> str | None:
+    """The label of the button offered with a failure of ``kind`` (None: no button)."""
+    return _ACTIONS.get(kind)
+
+
+def trust_relay_question(host: str, port: int) -> str:
+    """The confirmation before forgetting the relay key pinned for ``host:port``."""
+    return TRUST_RELAY_QUESTION.format(address=f"{host}:{port}")
 
 
 def host_error_text(error: BaseException, port: int) -> str:

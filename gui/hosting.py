@@ -23,11 +23,14 @@ from net.relay import RelayThread, RoomSecret
 
 @dataclass(frozen=True)
 class RoomStarted:
-    """The relay listens on ``port``; connect the host's client with ``keys``."""
+    """The relay listens on ``port``; connect the host's client with ``keys``. ``relay_key``
+    is the new room's relay key: the app pins it for 127.0.0.1:``port`` so that its own client
+    expects exactly this relay (a room hosted earlier on the same port had another key)."""
 
     relay: RelayThread
     keys: RoomKeys
     port: int
+    relay_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,8 @@ def start_room_in_background(
             keys = derive_room_keys(
                 password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N
             )
-            relay = RelayThread(RoomSecret.from_room_keys(keys), host=bind_host, port=port)
+            secret = RoomSecret.from_room_keys(keys)
+            relay = RelayThread(secret, host=bind_host, port=port)
             if cancelled.is_set():
                 return
             actual_port = relay.start()
@@ -81,7 +85,7 @@ def start_room_in_background(
         if cancelled.is_set():
             relay.stop()  # nobody is waiting for this room any more
             return
-        put(RoomStarted(relay=relay, keys=keys, port=actual_port))
+        put(RoomStarted(relay=relay, keys=keys, port=actual_port, relay_key=secret.relay_key))
 
     thread = threading.Thread(target=run, name="socketchat-host", daemon=True)
     starter = RoomStarter(thread=thread, cancelled=cancelled)

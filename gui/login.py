@@ -7,6 +7,11 @@ the two fields when the field is left (or on Connect). Validation lives in
 ``Query.entry_ok`` pattern); :class:`LoginView` shows its messages under the fields. While
 connecting, the view shows a progress bar and a Cancel button; the connection itself runs in
 the client's worker thread, so the window never freezes.
+
+The name is checked here with the room's own rules (``validate_username``: invisible
+characters, mixed writing systems…) and the reason shown under the field before anything is
+sent. A failure can come with one button (:meth:`LoginView.show_failure`'s ``action``: "Trust
+the new relay and connect", "Connect again"). **Your safety code…** shows this device's code.
 """
 
 from __future__ import annotations
@@ -82,11 +87,14 @@ class LoginView(ttk.Frame):
         on_host: Callable[[], None],
         on_cancel: Callable[[], None],
         logo: tk.PhotoImage | None = None,
+        on_safety_code: Callable[[], object] | None = None,
     ) -> None:
         super().__init__(master, padding=(24, 20, 24, 16))
         self._on_connect = on_connect
         self._on_host = on_host
         self._on_cancel = on_cancel
+        self._on_safety_code = on_safety_code
+        self._failure_action: Callable[[], None] | None = None
         self.busy = False
         self.vars = {
             "host": tk.StringVar(self, settings.host),
@@ -165,8 +173,12 @@ class LoginView(ttk.Frame):
             grid={"row": row + 1, "column": 0, "columnspan": 3, "sticky": "w", "pady": (10, 0)},
         )
 
+        self.action_button = ttk.Button(self, text="", command=self.run_failure_action)
+        self.action_button.grid(row=row + 2, column=0, columnspan=3, sticky="w", pady=(8, 0))
+        self.action_button.grid_remove()
+
         self.progress_frame = ttk.Frame(self)
-        self.progress_frame.grid(row=row + 2, column=0, columnspan=3, sticky="ew", pady=(10, 0))
+        self.progress_frame.grid(row=row + 3, column=0, columnspan=3, sticky="ew", pady=(10, 0))
         self.progress_frame.columnconfigure(1, weight=1)
         self.progressbar = ttk.Progressbar(self.progress_frame, mode="indeterminate", length=120)
         self.progressbar.grid(row=0, column=0, padx=(0, 10))
@@ -178,13 +190,20 @@ class LoginView(ttk.Frame):
         self.progress_frame.grid_remove()
 
         buttons = ttk.Frame(self)
-        buttons.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(16, 0))
+        buttons.grid(row=row + 4, column=0, columnspan=3, sticky="ew", pady=(16, 0))
+        buttons.columnconfigure(0, weight=1)
+        self.code_button: ttk.Button | None = None
+        if self._on_safety_code is not None:
+            self.code_button = ttk.Button(
+                buttons, text="Your safety code…", command=self._on_safety_code
+            )
+            self.code_button.grid(row=0, column=0, sticky="w", padx=(0, 8))
         self.host_button = ttk.Button(buttons, text="Host a room…", command=self.host)
-        self.host_button.grid(row=0, column=0, padx=(0, 8))
+        self.host_button.grid(row=0, column=1, padx=(0, 8))
         self.connect_button = ttk.Button(
             buttons, text="Connect", command=self.connect, style="Accent.TButton", default="active"
         )
-        self.connect_button.grid(row=0, column=1)
+        self.connect_button.grid(row=0, column=2)
 
         self.entries["host"].bind("<FocusOut>", lambda _e: self.split_host(), add="+")
         self.entries["host"].bind("<<Paste>>", lambda _e: self.after_idle(self.split_host), add="+")
@@ -231,7 +250,7 @@ class LoginView(ttk.Frame):
         """The Connect button: validate, then hand the request to the app."""
         if self.busy:
             return
-        self.failure.set("")
+        self.clear_failure()
         request = self.entry_ok()
         if request is not None:
             self._on_connect(request)
@@ -243,7 +262,7 @@ class LoginView(ttk.Frame):
     def host(self) -> None:
         """The Host a room button."""
         if not self.busy:
-            self.failure.set("")
+            self.clear_failure()
             self._on_host()
 
     def cancel(self) -> None:
@@ -259,18 +278,45 @@ class LoginView(ttk.Frame):
         """Show that work is under way (``text`` says which step); inputs stay locked."""
         if not self.busy:
             self.busy = True
-            self.failure.set("")
+            self.clear_failure()
             for widget in (*self.entries.values(), self.connect_button, self.host_button):
                 widget.state(["disabled"])
             self.progress_frame.grid()
             self.progressbar.start(15)
         self.progress_text.set(text)
 
-    def show_failure(self, text: str) -> None:
-        """Stop the progress display and explain what went wrong and what to do."""
+    def show_failure(self, text: str, action: tuple[str, Callable[[], None]] | None = None) -> None:
+        """Stop the progress display and explain what went wrong and what to do; ``action``
+        (label, callable) adds a button under the explanation that does it."""
         self.set_idle()
         self.failure.set(text)
+        self._failure_action = None
+        if action is not None:
+            label, self._failure_action = action
+            self.action_button.configure(text=label)
+            self.action_button.grid()
+        else:
+            self.action_button.grid_remove()
         self.focus_first_empty()
+
+    def clear_failure(self) -> None:
+        """Forget the last failure and its button (a new attempt starts)."""
+        self.failure.set("")
+        self._failure_action = None
+        self.action_button.grid_remove()
+
+    @property
+    def failure_action_label(self) -> str:
+        """The failure's button as shown ("" when there is none)."""
+        return str(self.action_button.cget("text")) if self._failure_action else ""
+
+    def run_failure_action(self) -> None:
+        """The button under a failure: run what it offers. The failure stays shown until the
+        action starts a new attempt (it may ask first, and the person may say no)."""
+        action = self._failure_action
+        if action is None or self.busy:
+            return
+        action()
 
     def set_idle(self) -> None:
         """Unlock the inputs and hide the progress bar."""

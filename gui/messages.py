@@ -9,7 +9,10 @@ Names and bodies come from other people and may be written to look like somethin
 body holding a copy of another member's header, a name with a line break). Headers start at the
 left edge, bold, in the sender's colour; every line of a body is indented and sits on a tint of
 that colour, so a header copied into a body is visibly inside it. Names and bodies go through
-``gui/safetext.py`` before they reach the widget.
+``gui/safetext.py`` before they reach the widget. The colour comes from the sender's identity
+key, not the name, so two members whose names look alike still look different; a message from
+a member whose key changed and is not accepted yet gets a header of its own with a warning sign
+and a warning-coloured bar beside its body.
 
 Links in bodies (``gui/links.py``) are underlined: hovering shows the exact target in a tooltip,
 a click opens an http(s) link in the browser and copies any other scheme instead, saying so.
@@ -23,6 +26,7 @@ once per batch (the pump's ``after_batch``) to scroll and trim.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import tkinter as tk
@@ -62,9 +66,21 @@ def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
     return f"{moment.tm_mday} " + time.strftime("%b %H:%M", moment)
 
 
+CHANGED_MARK = "⚠ "  # before the name of a sender whose key changed and is not accepted
+CHANGED_NOTE = "  safety code changed — not accepted yet"
+
+
 def name_colour(name: str, palette: Palette = PALETTE) -> str:
-    """A stable colour for ``name`` (the same on every machine and every run)."""
+    """A stable colour for ``name`` (the same on every machine and every run). Only for text
+    without an identity key; senders are coloured by :func:`key_colour`."""
     return palette.names[zlib.crc32(name.encode("utf-8")) % len(palette.names)]
+
+
+def key_colour(key: bytes, palette: Palette = PALETTE) -> str:
+    """A stable colour for the identity key ``key``: the same on every machine and every run,
+    whatever name the key's owner uses (a hash of the key picks one of the name colours)."""
+    digest = hashlib.sha256(b"SocketChat name colour|" + bytes(key)).digest()
+    return palette.names[int.from_bytes(digest[:4], "big") % len(palette.names)]
 
 
 def _open_in_browser(url: str) -> None:
@@ -171,6 +187,7 @@ class MessageList(ttk.Frame):
         )
         self.flash_label = ttk.Label(self, text="", padding=(10, 4), wraplength=520)
         self._flash_after: str | None = None
+        self._pin_after: str | None = None
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
         self.menu: tk.Menu | None = None  # the context menu while it is open (tests look)
@@ -191,7 +208,7 @@ class MessageList(ttk.Frame):
         self.text.tag_bind("link", "<ButtonPress-1>", self._on_link_press)
         self.text.tag_bind("link", "<ButtonRelease-1>", self._on_link_release)
 
-        self._last_sender: str | None = None
+        self._last_sender: tuple[str, bytes] | None = None  # (name, key) of the last header
         self._last_time = 0.0
         self._seen: deque[bytes] = deque()
         self._seen_set: set[bytes] = set()
@@ -213,6 +230,11 @@ class MessageList(ttk.Frame):
         t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
+        # A sender whose key changed: the sign and the note in the warning colour, and a bar of
+        # it in the body's indent (above the tint tags, which are lowered beneath everything).
+        t.tag_configure("changedmark", foreground=p.warning, font="SocketChatBold")
+        t.tag_configure("changednote", foreground=p.warning, font="SocketChatSmall")
+        t.tag_configure("changed", lmargincolor=p.warning)
         t.tag_configure(
             "notice",
             foreground=p.notice,
@@ -255,20 +277,21 @@ class MessageList(ttk.Frame):
         )
         t.tag_raise("sel")
 
-    def sender_colour(self, sender: str, *, own: bool, palette: Palette | None = None) -> str:
-        """The one place a sender's colour is chosen; their name and their bodies' tint follow
-        it. (To be keyed on the sender's identity key rather than the name.)"""
+    def sender_colour(self, key: bytes, *, own: bool, palette: Palette | None = None) -> str:
+        """The one place a sender's colour is chosen, from their identity ``key`` (never the
+        name); their name and their bodies' tint follow it. Your own messages are in the
+        accent colour."""
         palette = palette or self._palette
-        return palette.accent if own else name_colour(sender, palette)
+        return palette.accent if own else key_colour(key, palette)
 
-    def _colour_tags(self, sender: str, own: bool) -> tuple[str, str]:
+    def _colour_tags(self, key: bytes, own: bool) -> tuple[str, str]:
         """The name tag and the body tint tag for a sender's colour, made on first use. Tags
         are named after the light theme's colour, so a theme switch recolours the same tags."""
-        key = self.sender_colour(sender, own=own, palette=PALETTE)
-        name_tag, tint_tag = f"name{key}", f"tint{key}"
-        if key not in self._coloured:
-            self._coloured.add(key)
-            colour = self.sender_colour(sender, own=own)
+        light = self.sender_colour(key, own=own, palette=PALETTE)
+        name_tag, tint_tag = f"name{light}", f"tint{light}"
+        if light not in self._coloured:
+            self._coloured.add(light)
+            colour = self.sender_colour(key, own=own)
             tint = self._tint(colour)
             self.text.tag_configure(name_tag, foreground=colour)
             # The right margin (wide windows) stays the list's own colour: the tint ends where
@@ -302,8 +325,14 @@ class MessageList(ttk.Frame):
         from_history: bool = False,
         message_id: bytes | None = None,
         pending: str | None = None,
+        sender_key: bytes = b"",
+        changed: bool = False,
     ) -> bool:
         """Show a chat message; ``pending`` is a note such as "waiting to send" (own only).
+
+        ``sender_key`` is the identity key that signed it: it picks the colour (the name only
+        where no key is known) and which messages share a header. ``changed`` marks a message
+        from a member whose key changed and is not accepted yet.
 
         Returns False (and shows nothing) for a message id already on screen, which happens
         when history repeats after a reconnect.
@@ -320,15 +349,24 @@ class MessageList(ttk.Frame):
         if not from_history and self._follow is False:
             self._mark_unseen()
         now = timestamp_ms / 1000
-        name_tag, tint_tag = self._colour_tags(sender, own)
+        who = (sender, bytes(sender_key))
+        name_tag, tint_tag = self._colour_tags(sender_key or sender.encode("utf-8"), own)
         start = self.text.index("end-1c")
         # One insert for the whole message: text and tags alternate, as Text.insert takes them.
         chunks: list[str | tuple[str, ...]] = []
-        if sender != self._last_sender or now - self._last_time > _GROUP_SECONDS:
+        # A marked message always gets its own header: the warning is on every one of them.
+        if changed or who != self._last_sender or now - self._last_time > _GROUP_SECONDS:
+            if changed:
+                chunks += [CHANGED_MARK, ("changedmark", "header")]
             _add_pieces(chunks, name_pieces(sender), ("sender", name_tag, "header"))
-            time_text = "  " + format_time(timestamp_ms, now=self._clock()) + "\n"
+            time_text = "  " + format_time(timestamp_ms, now=self._clock())
             chunks += [time_text, ("time", "header")]
+            if changed:
+                chunks += [CHANGED_NOTE, ("changednote", "header")]
+            chunks += ["\n", ("time", "header")]
         body_tags: tuple[str, ...] = ("body", tint_tag)
+        if changed:
+            body_tags += ("changed",)
         if pending is not None:
             body_tags += ("pending",)
         mention = None if own else self.mention_name
@@ -346,7 +384,8 @@ class MessageList(ttk.Frame):
         self.text.tag_add("msgstart", start)
         if pending is not None and message_id is not None:
             self.text.tag_add(f"msg{message_id.hex()}", start, "end-1c")
-        self._last_sender, self._last_time = sender, now
+        # After a marked message the next one starts a new header, marked or not.
+        self._last_sender, self._last_time = (None if changed else who), now
         self.message_count += 1
         return True
 
@@ -669,9 +708,11 @@ class MessageList(ttk.Frame):
         if not (self._pinned or self.at_end()):
             return
         self._pinned = self._holding_pin = True
-        self.after(0, self._release_pin)
+        if self._pin_after is None:
+            self._pin_after = self.after(0, self._release_pin)
 
     def _release_pin(self) -> None:
+        self._pin_after = None
         self.update_idletasks()  # the relayout with the new fonts
         self.text.see("end")
         self._holding_pin = False
@@ -750,6 +791,14 @@ class MessageList(ttk.Frame):
             self._clear_unseen()
         if not self._holding_pin:
             self._pinned = at_end
+
+    def destroy(self) -> None:
+        # Timers left pending would fire on a destroyed widget (a zoom just before closing).
+        for pending in (self._pin_after, self._flash_after):
+            if pending is not None:
+                self.after_cancel(pending)
+        self._pin_after = self._flash_after = None
+        super().destroy()
 
     def _trim(self) -> None:
         lines = int(self.text.index("end-1c").split(".")[0])

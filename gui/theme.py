@@ -41,6 +41,7 @@ class Palette:
     border: str = "#d0d0d0"  # the compose box's outline when it does not have the focus
     mention: str = "#fff1b8"  # behind "@you" in others' messages
     link: str = "#005fb8"
+    warning_surface: str = "#fdecea"  # behind the key-change banner (warning text on it)
     # Sender names get one of these colours, picked from the name, so a busy room stays
     # readable; the dark palette has lighter ones of the same hues.
     names: tuple[str, ...] = (
@@ -74,6 +75,7 @@ DARK = Palette(
     border="#4a4a4a",
     mention="#5c4a00",
     link="#6cb8ff",
+    warning_surface="#3d2220",
     names=(
         "#c39bd3",
         "#f1948a",
@@ -184,6 +186,8 @@ def _set_fonts(root: tk.Misc, family: str) -> None:
     _font(root, "SocketChatTitle", family=family, size=_BODY_POINTS + 6, weight="bold")
     _font(root, "SocketChatHeader", family=family, size=_BODY_POINTS + 2, weight="bold")
     _font(root, "SocketChatMono", family=mono, size=_BODY_POINTS)
+    # Safety codes: digits to read aloud, large and in a font where 1, l, 0 and O differ.
+    _font(root, "SocketChatCode", family=mono, size=_BODY_POINTS + 5)
 
 
 _Weight = Literal["normal", "bold"]

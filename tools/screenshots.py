@@ -3,22 +3,33 @@
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py hostile-text [OUT.png]
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py link|notification
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py trust
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
 ImageMagick's ``import`` (``chat.png``, then ``dark.png`` after View → Theme: dark and
-``zoomed.png`` after Ctrl+plus three times). Settings go to a temporary folder, never the
-user's own.
+``zoomed.png`` after Ctrl+plus three times). Settings, the identity and trust records go to
+temporary folders, never the user's own.
 
 ``hostile-text.png`` and ``link.png`` are different: a chat window fed client events directly
 (as the GUI tests do); in the first one member sends text made to look like messages from
 someone else, in the second the pointer rests on a link. ``notification.png`` starts dunst on
 a private session bus (``tests/gui/notification_daemon.py``; needs dbus-daemon, dbus-bin and
 dunst) and grabs the screen with its popup next to the unfocused chat window.
+
+``trust`` takes the identity pictures: ``safety-code.png`` (Your safety code over the chat
+window), ``verify.png`` (the Verify dialog for a member), ``key-change.png`` (the banner and marked
+messages after a member's key changed, fed as client events), ``verify-changed.png`` (the
+Verify dialog for that member) and, from the real app
+against a real in-process relay, ``login-lookalike.png`` (the relay refused a look-alike name),
+``login-name-check.png`` (the name refused in the window before connecting) and
+``relay-changed.png`` (not the room's relay joined before, with the button that trusts it).
 """
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import socket
 import subprocess
 import sys
@@ -31,14 +42,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from crypto.identity import Identity  # noqa: E402
+from crypto.kdf import derive_room_keys  # noqa: E402
 from gui.app import App  # noqa: E402
 from gui.chat import ChatWindow  # noqa: E402
 from gui.messages import format_time  # noqa: E402
 from gui.notify import DesktopNotifications  # noqa: E402
 from gui.settings import Settings, save_settings  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
-from net.client import ChatClient, PendingMessage  # noqa: E402
+from net.client import (  # noqa: E402
+    DEFAULT_ROOM,
+    ChatClient,
+    Member,
+    PendingMessage,
+    Trust,
+    relay_address,
+)
 from net.client import events as ce  # noqa: E402
+from net.relay import RelayConfig, RelayThread, RoomSecret  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 # A sample for the pictures only; real rooms get a freshly generated one.
@@ -92,6 +113,37 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+_IDENTITIES: dict[str, Identity] = {}
+
+
+def identity(name: str) -> Identity:
+    """The pictures' members: one fixed identity per name, so that their colours (which come
+    from the key) are the same in every run, and different from each other's."""
+    if name not in _IDENTITIES:
+        secret = hashlib.sha512(f"shots-48|{name}".encode()).digest()
+        _IDENTITIES[name] = Identity.from_secret(secret)
+    return _IDENTITIES[name]
+
+
+def member(name: str, trust: Trust = Trust.KNOWN, who: Identity | None = None) -> Member:
+    who = who or identity(name)
+    return Member(name=name, signing_key=who.signing_public, dh_key=who.dh_public, trust=trust)
+
+
+def joined_event(members: tuple[Member, ...]) -> ce.Joined:
+    return ce.Joined(
+        your_name="alice",
+        members=members,
+        reconnected=False,
+        max_message_bytes=4000,
+        room_id=bytes(16),
+    )
+
+
+def temp_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     settings_dir = Path(tempfile.mkdtemp(prefix="socketchat-shots-"))
@@ -100,6 +152,7 @@ def main() -> None:
     app = App(
         root,
         settings_dir=settings_dir,
+        data_dir=temp_dir("socketchat-shots-data-"),
         confirm=lambda *_: True,
         system_dark=lambda: False,
         notifications=DesktopNotifications(sender=_quiet),
@@ -133,7 +186,12 @@ def main() -> None:
     friends = []
     for name in ("bob", "carol"):
         client = ChatClient(
-            host="127.0.0.1", port=port, username=name, keys=keys, on_event=lambda _e: None
+            host="127.0.0.1",
+            port=port,
+            username=name,
+            keys=keys,
+            identity=identity(name),
+            on_event=lambda _e: None,
         )
         client.start()
         friends.append(client)
@@ -185,7 +243,8 @@ def hostile_text(path: Path | None = None) -> None:
     root = tk.Tk(className="socketchat")
     root.geometry("900x880+0+0")
     palette = apply_theme(root)
-    members = ("alice", "bob", "mallory", "carol\u2028bob  12:34", "b\u200bob", "\u202eecila")
+    names = ("alice", "bob", "mallory", "carol\u2028bob  12:34", "b\u200bob", "\u202eecila")
+    members = tuple(member(name) for name in names)
     chat = ChatWindow(
         root,
         room="chat.example.org:7777",
@@ -213,9 +272,7 @@ def hostile_text(path: Path | None = None) -> None:
         ("\u202eecila", "a name that reverses itself"),
         ("m" * 70, "a very long name"),
     ]
-    events: list[ce.ClientEvent] = [
-        ce.Joined(your_name="alice", members=members, reconnected=False, max_message_bytes=4000)
-    ]
+    events: list[ce.ClientEvent] = [joined_event(members)]
     for number, (sender, text) in enumerate(conversation):
         events.append(
             ce.MessageReceived(
@@ -225,6 +282,7 @@ def hostile_text(path: Path | None = None) -> None:
                 timestamp_ms=now_ms,
                 from_history=False,
                 own=sender == "alice",
+                sender_key=identity(sender).signing_public,
             )
         )
     for event in events:
@@ -233,10 +291,15 @@ def hostile_text(path: Path | None = None) -> None:
     settle(root)
     grab(root, "hostile-text.png", path)
     root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
 
 
 def _conversation_window(
-    root: tk.Tk, *, focused: bool = True, notify: DesktopNotifications | None = None
+    root: tk.Tk,
+    *,
+    focused: bool = True,
+    notify: DesktopNotifications | None = None,
+    members: tuple[Member, ...] | None = None,
 ) -> ChatWindow:
     palette = apply_theme(root)
     chat = ChatWindow(
@@ -244,7 +307,8 @@ def _conversation_window(
         room="chat.example.org:7777",
         room_title="Project room",
         username="alice",
-        members=("alice", "bob", "carol"),
+        members=members or tuple(member(name) for name in ("alice", "bob", "carol")),
+        identity=identity("alice").public,
         send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
         palette=palette,
         is_focused=lambda: focused,
@@ -260,14 +324,7 @@ def _conversation_window(
 def _feed(chat: ChatWindow, conversation: list[tuple[str, str]], first_id: int = 0) -> None:
     now_ms = int(time.time() * 1000)
     if first_id == 0:
-        chat.handle(
-            ce.Joined(
-                your_name="alice",
-                members=("alice", "bob", "carol"),
-                reconnected=False,
-                max_message_bytes=4000,
-            )
-        )
+        chat.handle(joined_event(chat.members))
     for number, (sender, text) in enumerate(conversation, start=first_id):
         chat.handle(
             ce.MessageReceived(
@@ -277,6 +334,7 @@ def _feed(chat: ChatWindow, conversation: list[tuple[str, str]], first_id: int =
                 timestamp_ms=now_ms,
                 from_history=False,
                 own=sender == "alice",
+                sender_key=identity(sender).signing_public,
             )
         )
     chat.flush()
@@ -315,7 +373,10 @@ def link(path: Path | None = None) -> None:
     settle(root, 0.6)
     root.update_idletasks()
     grab_screen("link.png", (root.winfo_width(), root.winfo_height(), 0, 0), path)
+    # The pointer goes out of the way: left here, it would hover a link in the next picture.
+    subprocess.run(["xdotool", "mousemove", "1270", "890"], check=False)  # noqa: S607
     root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
 
 
 def notification(path: Path | None = None) -> None:
@@ -341,13 +402,183 @@ def notification(path: Path | None = None) -> None:
         settle(root, 1.0)
         grab_screen("notification.png", (1280, 580, 0, 0), path)
         root.destroy()
+        gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
     finally:
         notifications.close()
         daemon.stop()
 
 
+# -- identities and trust -------------------------------------------------------------------
+
+TRUST_CONVERSATION = [
+    ("carol", "Slides for Thursday are in the shared folder."),
+    ("bob", "Thanks! I'll add the budget page tonight."),
+    ("alice", "Great, I'll review them tomorrow morning."),
+]
+
+
+def _trust_window(root: tk.Tk) -> ChatWindow:
+    """A chat where carol is verified, dave known, and bob comes back with a new key."""
+    root.geometry("920x640+0+0")
+    members = (
+        member("alice", Trust.VERIFIED),
+        member("bob", Trust.VERIFIED),
+        member("carol", Trust.VERIFIED),
+        member("dave"),
+    )
+    chat = _conversation_window(root, members=members)
+    _feed(chat, TRUST_CONVERSATION)
+    return chat
+
+
+def _grab_with_dialog(root: tk.Tk, name: str, path: Path | None) -> None:
+    settle(root, 0.5)
+    root.update_idletasks()
+    grab_screen(name, (root.winfo_width(), root.winfo_height(), 0, 0), path)
+
+
+def safety_code_picture(path: Path | None = None) -> None:
+    root = tk.Tk(className="socketchat")
+    chat = _trust_window(root)
+    settle(root)
+    chat.show_safety_code()
+    _grab_with_dialog(root, "safety-code.png", path)
+    root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
+
+
+def verify_picture(path: Path | None = None) -> None:
+    root = tk.Tk(className="socketchat")
+    chat = _trust_window(root)
+    settle(root)
+    chat.open_verify("dave")
+    _grab_with_dialog(root, "verify.png", path)
+    root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
+
+
+def key_change_picture(path: Path | None = None, verify_path: Path | None = None) -> None:
+    """The banner and bob's marked messages; then (``verify-changed.png``) the Verify dialog
+    for bob, with the warning and Accept the new key."""
+    root = tk.Tk(className="socketchat")
+    chat = _trust_window(root)
+    new_bob = identity("bob on another device")
+    bob_now = member("bob", Trust.CHANGED, new_bob)
+    others = (member("alice", Trust.VERIFIED), member("carol", Trust.VERIFIED), member("dave"))
+    now_ms = int(time.time() * 1000)
+    events: list[ce.ClientEvent] = [
+        ce.MemberLeft(name="bob", members=others, reason="left"),
+        ce.IdentityChanged(
+            name="bob",
+            old_key=identity("bob").signing_public,
+            new_key=new_bob.signing_public,
+            was_verified=True,
+        ),
+        ce.MemberJoined(member=bob_now, members=(*others, bob_now)),
+    ]
+    for number, text in enumerate(
+        (
+            "hey, it's me: new laptop, lost the old one 😅",
+            "can you send me the server password again?",
+        ),
+        start=50,
+    ):
+        events.append(
+            ce.MessageReceived(
+                sender="bob",
+                text=text,
+                message_id=number.to_bytes(16, "big"),
+                timestamp_ms=now_ms,
+                from_history=False,
+                own=False,
+                sender_key=new_bob.signing_public,
+                trust=Trust.CHANGED,
+            )
+        )
+    for event in events:
+        chat.handle(event)
+    chat.flush()
+    settle(root)
+    grab(root, "key-change.png", path)
+    chat.open_verify("bob")
+    _grab_with_dialog(root, "verify-changed.png", verify_path)
+    root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
+
+
+def login_pictures(folder: Path | None = None) -> None:
+    """The real app against a real relay: refused names and a relay with another key."""
+    out = folder or OUT
+    settings_dir = temp_dir("socketchat-shots-")
+    save_settings(Settings(host="127.0.0.1", port=7777, username="alice"), settings_dir)
+    keys = derive_room_keys("correct horse battery staple", room_id=bytes(range(16)), n=2**10)
+    relay = RelayThread(RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0))
+    port = relay.start()
+    bob = ChatClient(
+        host="127.0.0.1",
+        port=port,
+        username="bob",
+        keys=keys,
+        identity=identity("bob"),
+        on_event=lambda _e: None,
+    )
+    bob.start()
+    root = tk.Tk(className="socketchat")
+    app = App(
+        root,
+        settings_dir=settings_dir,
+        data_dir=temp_dir("socketchat-shots-data-"),
+        confirm=lambda *_: True,
+        system_dark=lambda: False,
+        notifications=DesktopNotifications(sender=_quiet),
+        kdf_cost=2**10,
+        bind_host="127.0.0.1",
+    )
+    login = app.login
+    assert login is not None
+
+    def attempt(name: str) -> None:
+        login.vars["host"].set("127.0.0.1")
+        login.vars["port"].set(str(port))
+        login.vars["password"].set("correct horse battery staple")
+        login.vars["username"].set(name)
+        login.connect()
+        pump(root, lambda: not login.busy and bool(login.failure.get()))
+
+    try:
+        attempt("b0b")  # a zero: looks like bob, who is in the room
+        settle(root)
+        grab(root, "login-lookalike.png", out / "login-lookalike.png")
+
+        login.vars["username"].set("аlice")  # a Cyrillic а, then Latin letters
+        login.connect()
+        settle(root)
+        grab(root, "login-name-check.png", out / "login-name-check.png")
+
+        # This device joined the room before, when its relay had another key.
+        address = relay_address("127.0.0.1", port, DEFAULT_ROOM)
+        app.trust.pin_relay(address, Identity.generate().signing_public)
+        attempt("alice")
+        settle(root)
+        grab(root, "relay-changed.png", out / "relay-changed.png")
+    finally:
+        bob.close()
+        app.close()
+        relay.stop()
+
+
+def trust(folder: Path | None = None) -> None:
+    out = folder or OUT
+    safety_code_picture(out / "safety-code.png")
+    verify_picture(out / "verify.png")
+    key_change_picture(out / "key-change.png", out / "verify-changed.png")
+    login_pictures(out)
+
+
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["hostile-text"]:
+    if sys.argv[1:2] == ["trust"]:
+        trust(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["hostile-text"]:
         hostile_text(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["link"]:
         link(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
@@ -358,3 +589,4 @@ if __name__ == "__main__":
         hostile_text()
         link()
         notification()
+        trust()

@@ -41,8 +41,9 @@ from net.client.events import (
     RateLimited,
 )
 from net.client.storage import data_dir, load_identity, open_trust
-from net.client.trust import Trust, TrustStore
+from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
+    DEFAULT_ROOM,
     MAX_MESSAGE_BYTES,
     PendingMessage,
     confusable_with,
@@ -51,6 +52,7 @@ from net.proto import (
 )
 
 __all__ = [
+    "DEFAULT_ROOM",
     "MAX_MESSAGE_BYTES",
     "AloneInRoom",
     "ChatClient",
@@ -78,5 +80,6 @@ __all__ = [
     "load_identity",
     "name_skeleton",
     "open_trust",
+    "relay_address",
     "validate_username",
 ]

@@ -269,6 +269,7 @@ class ChatClient:
             name=info.name,
             signing_key=info.signing_key,
             trust=self.observe(info.name, info.signing_key),
+            dh_key=info.dh_key,
         )
 
     def observe(self, name: str, key: bytes) -> Trust:

@@ -40,11 +40,13 @@ class ErrorKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Member:
-    """A member as this device sees it: the name, the identity key the relay lists for it, and
-    how far this device trusts that key (:class:`Trust`)."""
+    """A member as this device sees it: the name, the identity keys the relay lists for it, and
+    how far this device trusts them (:class:`Trust`). ``dh_key`` completes the identity: safety
+    codes cover both keys (``crypto.identity.pair_safety_code``)."""
 
     name: str
     signing_key: bytes
+    dh_key: bytes
     trust: Trust
 
 

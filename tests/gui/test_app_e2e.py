@@ -2,204 +2,42 @@
 
 Relays run on 127.0.0.1 with ephemeral ports: in-process (RelayThread) where the relay only has
 to be there, and as a real ``main.py relay`` process where it has to die abruptly and come
-back. Second members are real :class:`net.client.ChatClient` objects. Every wait pumps Tk on a
-condition with a generous deadline.
+back. Second members are real :class:`net.client.ChatClient` objects, each with an identity of
+its own; the app keeps its identity and trust records in the test's folder. Every wait pumps Tk
+on a condition with a generous deadline. Identities and trust end to end (safety codes, key
+changes, a changed relay, refused names, Reconnect) are in test_app_trust_e2e.py.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-import queue
 import socket
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
 import gui.app
-from crypto.kdf import RoomKeys, derive_room_keys
+from crypto.identity import Identity
 from gui.app import App
 from gui.chat import SENDING, WAITING
-from gui.notify import DesktopNotifications
-from net.client import ChatClient
+from net.client import DEFAULT_ROOM, ChatClient, Trust, relay_address
 from net.client import events as ce
 from net.client.events import ErrorKind
-from net.relay import RelayConfig, RelayThread
-from net.relay.roomfile import RoomSecret
-from tests.gui.conftest import CHEAP, TIMEOUT, pump_until, text_of
+from net.relay import RelayConfig, RelayThread, RoomSecret
+from tests.gui.apptest import (
+    PASSWORD,
+    Recorder,
+    app_threads,
+    assert_no_app_threads,
+    chat_text,
+    failure_after_login,
+    free_port,
+    log_in,
+    start_relay_process,
+    wait_for,
+)
+from tests.gui.conftest import CHEAP, ROOM_ID, TIMEOUT, member, pump_until
 from tests.net.relay.support import ManualClock
-
-ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery staple"
-
-
-class Recorder:
-    """Collects a second member's events (called from its worker thread)."""
-
-    def __init__(self) -> None:
-        self.events: list[object] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: object) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def texts(self) -> list[str]:
-        with self._lock:
-            return [e.text for e in self.events if isinstance(e, ce.MessageReceived)]
-
-    def has(self, event_type: type, **fields: object) -> bool:
-        with self._lock:
-            return any(
-                isinstance(e, event_type) and all(getattr(e, k) == v for k, v in fields.items())
-                for e in self.events
-            )
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-@pytest.fixture(scope="module")
-def keys() -> RoomKeys:
-    return derive_room_keys(PASSWORD, room_id=os.urandom(16), n=CHEAP)
-
-
-@pytest.fixture
-def relay(keys) -> Iterator[RelayThread]:
-    thread = RelayThread(RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0))
-    thread.port = thread.start()
-    yield thread
-    thread.stop()
-
-
-@pytest.fixture
-def members() -> Iterator[Callable[..., tuple[ChatClient, Recorder]]]:
-    made: list[ChatClient] = []
-
-    def make(port: int, name: str, keys: RoomKeys) -> tuple[ChatClient, Recorder]:
-        recorder = Recorder()
-        client = ChatClient(
-            host="127.0.0.1", port=port, username=name, keys=keys, on_event=recorder, kdf_cost=CHEAP
-        )
-        made.append(client)
-        client.start()
-        return client, recorder
-
-    yield make
-    for client in made:
-        client.close()
-
-
-async def _quiet(_title: str, _body: str) -> None:
-    return None  # notifications are tested in test_notify.py
-
-
-@pytest.fixture
-def make_app(root, tmp_path) -> Iterator[Callable[..., App]]:
-    apps: list[App] = []
-
-    def make(**options: Any) -> App:
-        options.setdefault("confirm", lambda _title, _text: True)
-        options.setdefault("system_dark", lambda: None)
-        options.setdefault("notifications", DesktopNotifications(sender=_quiet))
-        app = App(
-            root,
-            settings_dir=tmp_path / "settings",
-            kdf_cost=CHEAP,
-            bind_host="127.0.0.1",
-            **options,
-        )
-        apps.append(app)
-        return app
-
-    yield make
-    for app in apps:
-        app.close()
-    assert_no_app_threads()
-
-
-def _app_threads() -> list[str]:
-    return [
-        t.name for t in threading.enumerate() if t.name.startswith("socketchat-") and t.is_alive()
-    ]
-
-
-def assert_no_app_threads() -> None:
-    try:
-        wait_for(lambda: not _app_threads(), "the app's threads to end")
-    except AssertionError:
-        raise AssertionError(f"app threads still running: {_app_threads()}") from None
-
-
-def log_in(
-    app: App, port: int, name: str, *, host: str = "127.0.0.1", password: str = PASSWORD
-) -> None:
-    assert app.login is not None
-    fields = app.login.vars
-    fields["host"].set(host)
-    fields["port"].set(str(port))
-    fields["password"].set(password)
-    fields["username"].set(name)
-    app.login.connect()
-
-
-def chat_text(app: App) -> str:
-    assert app.chat is not None
-    return text_of(app.chat.messages.text)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_relay_process(room_file: Path, port: int) -> tuple[subprocess.Popen[str], int]:
-    """``main.py relay`` on 127.0.0.1; returns once it prints its listening line."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "main.py"),
-            "relay",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--room-file",
-            str(room_file),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    found: queue.SimpleQueue[int] = queue.SimpleQueue()
-
-    def read_lines() -> None:
-        # A thread, not select(): the text wrapper may buffer several lines at once.
-        assert process.stdout is not None
-        for line in process.stdout:
-            if "listening on" in line:
-                found.put(int(line.rsplit(":", 1)[1]))
-
-    threading.Thread(target=read_lines, daemon=True).start()
-    try:
-        return process, found.get(timeout=TIMEOUT)
-    except queue.Empty:
-        process.kill()
-        raise AssertionError("the relay process did not start") from None
-
 
 # -- join, chat, presence, relay lost and back ------------------------------------------
 
@@ -302,19 +140,25 @@ def test_host_a_room_invite_and_close_it_for_everyone(make_app, root):
     questions: list[str] = []
     answers = iter([False, True])
 
-    def confirm(title: str, text: str) -> bool:
-        questions.append(f"{title} {text}")
+    def confirm(title: str, text: str, button: str) -> bool:
+        questions.append(f"{title} {text} [{button}]")
         return next(answers)
 
     app = make_app(confirm=confirm)
-    dialog = open_host_dialog(app, free_port())
+    port = free_port()
+    # A room hosted here before had another relay key: the app's own client must expect the
+    # new room's relay, not stop at "not the relay you joined before".
+    stale = relay_address("127.0.0.1", port, DEFAULT_ROOM)
+    app.trust.pin_relay(stale, Identity.generate().signing_public)
+    dialog = open_host_dialog(app, port)
     passphrase = dialog.password.get()
     assert len(passphrase.split("-")) == 7 and dialog.generated
     assert "Strong" in dialog.strength.get()
     dialog.ok()
     pump_until(root, lambda: app.chat is not None and app.invite is not None, what="hosting")
     invite = app.invite
-    port = app.relay.port
+    assert app.relay.port == port
+    assert app.trust.relay_key(stale) == app.relay.relay.secret.relay_key
     assert invite.port == port and invite.password == passphrase
     assert all(not a.startswith("127.") for a in invite.addresses)
     assert f"port {port}" in invite.invite_text()
@@ -328,6 +172,7 @@ def test_host_a_room_invite_and_close_it_for_everyone(make_app, root):
         port=port,
         username="friend",
         password=passphrase,
+        identity=Identity.generate(),
         on_event=friend_events,
         kdf_cost=CHEAP,
     )
@@ -339,6 +184,7 @@ def test_host_a_room_invite_and_close_it_for_everyone(make_app, root):
 
         app.request_close()  # the first answer is No: nothing happens
         assert not app.closed and "1 other member will be disconnected" in questions[0]
+        assert questions[0].endswith("[Close the room]")
         app.request_close()
         assert app.closed
         wait_for(
@@ -390,18 +236,6 @@ def test_host_dialog_typed_passphrase_strength_and_cancel(make_app, root):
 # -- failures on the way in --------------------------------------------------------------
 
 
-def failure_after_login(app: App, root, port: int, name: str = "alice", **options) -> str:
-    log_in(app, port, name, **options)
-    pump_until(
-        root,
-        lambda: app.login is not None and app.login.failure.get() != "",
-        what="a failure message",
-    )
-    assert app.login is not None
-    assert not app.login.busy and app.chat is None
-    return app.login.failure.get()
-
-
 def test_connection_refused(make_app, root):
     app = make_app()
     text = failure_after_login(app, root, free_port())
@@ -425,7 +259,7 @@ def test_name_taken(make_app, root, relay, members, keys):
     wait_for(lambda: bob_events.has(ce.Joined), "bob to join")
     app = make_app()
     text = failure_after_login(app, root, relay.port, name="BOB")
-    assert "already uses the name 'BOB'" in text and "Pick another name" in text
+    assert "The name 'BOB' belongs to another member" in text and "Pick another name" in text
 
 
 def test_room_full(make_app, root, keys, members):
@@ -487,11 +321,15 @@ def test_cancel_while_connecting_and_close_from_any_state(make_app, root, relay)
     # Events of the cancelled attempt are ignored: once its worker has stopped, everything it
     # reported is in the pump; even a Joined (whether or not it got that far) opens no window.
     wait_for(
-        lambda: not {"socketchat-client", "socketchat-closer"} & set(_app_threads()),
+        lambda: not {"socketchat-client", "socketchat-closer"} & set(app_threads()),
         "the cancelled client to stop",
     )
     joined = ce.Joined(
-        your_name="alice", members=("alice",), reconnected=False, max_message_bytes=4000
+        your_name="alice",
+        members=(member("alice", Trust.VERIFIED),),
+        reconnected=False,
+        max_message_bytes=4000,
+        room_id=ROOM_ID,
     )
     app.pump.put((cancelled, joined))
     assert app.pump.drain(limit=app.pump.pending() + 1) >= 1

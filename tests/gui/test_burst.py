@@ -21,7 +21,7 @@ from gui.chat import ChatWindow
 from gui.pump import EventPump
 from net.client import PendingMessage
 from net.client import events as ce
-from tests.gui.conftest import TIMEOUT
+from tests.gui.conftest import TIMEOUT, members_of
 
 BURST = 1000
 MAX_STALL = 0.5  # seconds; measured here: 13–20 ms (docs/GUI.md)
@@ -78,7 +78,7 @@ def _burst(root, events: list[ce.MessageReceived]) -> ChatWindow:
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
         is_focused=lambda: True,
     )

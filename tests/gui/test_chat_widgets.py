@@ -12,11 +12,11 @@ import time
 import pytest
 
 from gui.chat import SENDING, WAITING, ChatWindow, message_size_problem
-from gui.messages import MessageList, format_time, name_colour
-from net.client import PendingMessage
+from gui.messages import MessageList, format_time, key_colour
+from net.client import PendingMessage, Trust
 from net.client import events as ce
 from net.client.events import ErrorKind
-from tests.gui.conftest import text_of
+from tests.gui.conftest import identity_of, joined, member, members_of, text_of
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -29,6 +29,7 @@ def received(
     own: bool = False,
     history: bool = False,
     message_id: bytes | None = None,
+    trust: Trust = Trust.KNOWN,
 ) -> ce.MessageReceived:
     return ce.MessageReceived(
         sender=sender,
@@ -37,6 +38,8 @@ def received(
         timestamp_ms=NOW_MS,
         from_history=history,
         own=own,
+        sender_key=identity_of(sender).signing_public,
+        trust=trust,
     )
 
 
@@ -61,7 +64,7 @@ def chat(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=sender,
         max_message_bytes=100,
         is_focused=lambda: focused["value"],
@@ -88,14 +91,15 @@ def feed(window: ChatWindow, *events) -> None:
 def test_messages_show_sender_time_and_text_with_unicode(root):
     messages = MessageList(root)
     messages.pack(fill="both", expand=True)
-    messages.add_message("bob", "hi 👋 ça va? 中文", NOW_MS)
-    messages.add_message("bob", "second line\nthird line", NOW_MS)
+    bob = identity_of("bob").signing_public
+    messages.add_message("bob", "hi 👋 ça va? 中文", NOW_MS, sender_key=bob)
+    messages.add_message("bob", "second line\nthird line", NOW_MS, sender_key=bob)
     messages.flush()
     content = text_of(messages.text)
     assert content.startswith(f"bob  {format_time(NOW_MS)}\nhi 👋 ça va? 中文\n")
     assert content.count("bob") == 1, "consecutive messages from one sender share a header"
     assert "second line\nthird line" in content
-    assert f"name{name_colour('bob')}" in messages.text.tag_names("1.0")
+    assert f"name{key_colour(bob)}" in messages.text.tag_names("1.0")
 
 
 def test_list_is_read_only_but_selectable_and_copyable(root):
@@ -228,12 +232,14 @@ def test_presence_members_and_notices(chat):
     assert chat.member_list.get(0, "end") == ("alice (you)", "bob")
     feed(
         chat,
-        ce.MemberJoined(name="carol", members=("alice", "bob", "carol")),
-        ce.MemberLeft(name="bob", members=("alice", "carol"), reason="left"),
-        ce.MemberLeft(name="carol", members=("alice",), reason="connection lost"),
+        ce.MemberJoined(member=member("carol"), members=members_of("alice", "bob", "carol")),
+        ce.MemberLeft(name="bob", members=members_of("alice", "carol"), reason="left"),
+        ce.MemberLeft(name="carol", members=members_of("alice"), reason="connection lost"),
         ce.AloneInRoom(),
         ce.RateLimited(text="slow down"),
-        ce.ForgedMessage(claimed_sender="bob", message_id=next(_ids)),
+        ce.ForgedMessage(
+            claimed_sender="bob", message_id=next(_ids), why="signature does not verify"
+        ),
     )
     content = text_of(chat.messages.text)
     for words in (
@@ -241,7 +247,7 @@ def test_presence_members_and_notices(chat):
         "bob left the room.",
         "You are alone in the room",
         "slow down",
-        "claiming to come from bob failed verification",
+        "claiming to come from bob was dropped: it failed verification (signature does not verify)",
     ):
         assert words in content
     assert chat.member_title.get() == "Members (1)"
@@ -268,9 +274,7 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
     assert chat.status.get() == "Reconnecting (attempt 2)…"
     feed(
         chat,
-        ce.Joined(
-            your_name="alice", members=("alice", "bob"), reconnected=True, max_message_bytes=100
-        ),
+        joined("alice", "bob", reconnected=True, max_message_bytes=100),
     )
     assert chat.connected
     assert chat.status.get() == "Connected as alice"

@@ -6,7 +6,14 @@ import errno
 
 import pytest
 
-from gui.errors import failure_text, host_error_text
+from gui.errors import (
+    CONNECT_AGAIN,
+    TRUST_NEW_RELAY,
+    failure_action,
+    failure_text,
+    host_error_text,
+    trust_relay_question,
+)
 from net.client.events import ErrorKind
 
 EXPECTED = {
@@ -17,7 +24,11 @@ EXPECTED = {
     ErrorKind.WRONG_PASSWORD: ("Wrong room password", "exact password"),
     # The client's own message names the broken character: it is shown as is.
     ErrorKind.BAD_PASSWORD: ("client text", "visible characters"),
-    ErrorKind.NAME_TAKEN: ("already uses the name 'alice'", "Pick another name"),
+    ErrorKind.NAME_TAKEN: ("The name 'alice' belongs to another member", "Pick another name"),
+    ErrorKind.NAME_LOOKALIKE: (
+        "refused the name 'alice': it looks too much like the name of another member",
+        "looks different",
+    ),
     ErrorKind.NAME_INVALID: ("did not accept the name", "1 to 32"),
     ErrorKind.ROOM_FULL: ("room is full", "Try again later"),
     ErrorKind.BUSY: ("busy with other people joining", "Wait a few seconds"),
@@ -25,6 +36,17 @@ EXPECTED = {
     ErrorKind.INCOMPATIBLE_VERSION: ("cannot talk to", "same SocketChat version"),
     ErrorKind.ROOM_CLOSED: ("closed by its host", "start it again"),
     ErrorKind.PROTOCOL_ERROR: ("did not understand", "same SocketChat version"),
+    ErrorKind.RELAY_CHANGED: (
+        "This is not the room's relay you joined before",
+        "choose to trust the new relay",
+    ),
+    ErrorKind.LOGIN_INTERRUPTED: (
+        "ended while the room password was being checked",
+        "does not try again on its own",
+    ),
+    ErrorKind.NO_SUCH_ROOM: ("does not host the room you asked for", "Ask the host"),
+    ErrorKind.REPLACED: ("joined this room again as 'alice'", "connect again here"),
+    ErrorKind.IDENTITY_UNAVAILABLE: ("identity file cannot be read", "will not make a new"),
 }
 
 
@@ -64,3 +86,25 @@ def test_other_host_errors():
     assert "above 1024" in host_error_text(OSError(errno.EACCES, "Permission denied"), 80)
     assert "Could not open port 7777" in host_error_text(OSError(errno.EINVAL, "bad"), 7777)
     assert "Could not start the room" in host_error_text(ValueError("boom"), 7777)
+
+
+def test_only_a_changed_relay_and_an_interrupted_login_offer_a_button():
+    assert failure_action(ErrorKind.RELAY_CHANGED) == TRUST_NEW_RELAY
+    assert failure_action(ErrorKind.LOGIN_INTERRUPTED) == CONNECT_AGAIN
+    others = set(ErrorKind) - {ErrorKind.RELAY_CHANGED, ErrorKind.LOGIN_INTERRUPTED}
+    assert all(failure_action(kind) is None for kind in others)
+
+
+def test_trusting_a_new_relay_is_asked_with_the_risk_spelled_out():
+    question = trust_relay_question("chat.example.org", 7777)
+    assert "chat.example.org:7777" in question
+    for words in ("set the room up again", "pretending to be the room", "Ask the host first"):
+        assert words in question
+
+
+def test_a_relays_own_words_are_never_shown_for_a_refused_name():
+    # GOODBYE text comes from the relay: the app words the refusal itself.
+    text = failure_text(
+        ErrorKind.NAME_LOOKALIKE, "The relay refused the name: click evil.example", username="b0b"
+    )
+    assert "evil.example" not in text and "'b0b'" in text

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from gui.chat import ChatWindow
-from gui.messages import BODY_INDENT, MessageList, format_time, name_colour
+from gui.messages import BODY_INDENT, MessageList, format_time, key_colour
 from net.client import PendingMessage
 from net.client import events as ce
-from tests.gui.conftest import text_of
+from tests.gui.conftest import identity_of, member, members_of, text_of
 
 NOW_MS = int(time.time() * 1000)
 HHMM = format_time(NOW_MS)
@@ -85,7 +85,8 @@ def before(text, a: str, b: str) -> bool:
 def test_an_attack_body_stays_inside_its_message(messages, attack):
     body, fake, expected = ATTACKS[attack]
     text = messages.text
-    messages.add_message("mallory", body, NOW_MS)
+    mallory = identity_of("mallory").signing_public
+    messages.add_message("mallory", body, NOW_MS, sender_key=mallory)
     messages.flush()
 
     # The real header is line 1; the body is everything after it, shown as expected.
@@ -96,7 +97,7 @@ def test_an_attack_body_stays_inside_its_message(messages, attack):
     # Every character of the body carries the body tag and the sender's tint; none carries a
     # header tag, and every marker is inside the body.
     assert ranges(text, "body") == [(body_start, end)]
-    tint = f"tint{name_colour('mallory')}"
+    tint = f"tint{key_colour(mallory)}"
     assert ranges(text, tint) == [(body_start, end)]
     for tag in ("header", "sender", "time"):
         for _first, last in ranges(text, tag):
@@ -168,13 +169,13 @@ def test_hostile_names_in_the_member_list_and_notices_stay_on_one_line(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "carol\u2028bob", "b\u200bob"),
+        members=members_of("alice", "carol\u2028bob", "b\u200bob"),
         send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
         is_focused=lambda: True,
     )
     window.grid(row=0, column=0, sticky="nsew")
-    members = ("alice", "carol\u2028bob", "b\u200bob", "eve\nbob")
-    window.handle(ce.MemberJoined(name="eve\nbob", members=members))
+    members = members_of("alice", "carol\u2028bob", "b\u200bob", "eve\nbob")
+    window.handle(ce.MemberJoined(member=member("eve\nbob"), members=members))
     window.handle(ce.ForgedMessage(claimed_sender="x\u202ebob", message_id=bytes(16)))
     window.flush()
     assert window.member_list.get(0, "end") == (
@@ -185,7 +186,7 @@ def test_hostile_names_in_the_member_list_and_notices_stay_on_one_line(root):
     )
     content = text_of(window.messages.text)
     assert "eve⟨U+000A⟩bob joined the room." in content
-    assert "from x⟨U+202E⟩bob failed verification" in content
+    assert "from x⟨U+202E⟩bob was dropped" in content
     assert "\u2028" not in content and "\u202e" not in content
 
 
@@ -193,7 +194,7 @@ def test_own_messages_are_indented_and_tinted_in_their_own_colour(messages):
     text = messages.text
     messages.add_message("alice", "mine\nsecond line", NOW_MS, own=True)
     messages.flush()
-    accent = messages.sender_colour("alice", own=True)
+    accent = messages.sender_colour(identity_of("alice").signing_public, own=True)
     assert ranges(text, "body") == [("2.0", text.index("end-1c"))]
     assert ranges(text, f"tint{accent}") == ranges(text, "body")
     assert f"name{accent}" in text.tag_names("1.0")

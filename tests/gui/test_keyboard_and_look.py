@@ -23,7 +23,8 @@ from gui.settings import Settings, load_settings, save_settings
 from gui.theme import DARK, LIGHT, apply_theme, current_palette
 from net.client import PendingMessage
 from net.client import events as ce
-from tests.gui.conftest import pump_until
+from tests.gui.conftest import joined as joined_event
+from tests.gui.conftest import members_of, pump_until
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -53,7 +54,7 @@ def chat(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=send,
         is_focused=lambda: True,
     )
@@ -94,7 +95,9 @@ def test_tab_and_shift_tab_leave_the_compose_box_ctrl_tab_inserts_a_tab(chat, ro
     pump_until(root, lambda: root.focus_get() is chat.entry)
     press(root, "<Shift-Tab>")
     assert root.focus_get() is not chat.entry
-    assert root.focus_get() is chat.messages.text  # the conversation comes before it
+    assert root.focus_get() is chat.member_list  # the member list comes before it
+    press(root, "<Shift-Tab>")
+    assert root.focus_get() is chat.messages.text  # and the conversation before that
 
 
 def test_page_keys_and_ctrl_home_end_scroll_the_conversation_from_the_compose_box(chat, root):
@@ -137,7 +140,7 @@ def test_focus_rings_are_visible_in_both_themes(root):
             root,
             room="r:1",
             username="alice",
-            members=("alice",),
+            members=members_of("alice"),
             send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=0),
             palette=palette,
         )
@@ -200,6 +203,7 @@ async def _quiet(_title: str, _body: str) -> None:
 
 def make_app(root: tk.Tk, settings_dir, **options) -> App:
     options.setdefault("system_dark", lambda: None)
+    options.setdefault("data_dir", settings_dir / "data")
     return App(
         root,
         settings_dir=settings_dir,
@@ -213,11 +217,7 @@ def joined(app: App) -> ChatWindow:
     from gui.login import LoginRequest
 
     app.request = LoginRequest("example.org", 7777, "pw", "alice")
-    app._show_chat(
-        ce.Joined(
-            your_name="alice", members=("alice", "bob"), reconnected=False, max_message_bytes=4000
-        )
-    )
+    app._show_chat(joined_event("alice", "bob"))
     assert app.chat is not None
     app.root.update()
     return app.chat
@@ -423,7 +423,7 @@ def test_ttk_buttons_get_a_visible_focus_ring_in_both_themes(root):
             root,
             room="r:1",
             username="alice",
-            members=("alice",),
+            members=members_of("alice"),
             send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=0),
             palette=palette,
         )

@@ -11,7 +11,7 @@ from gui.chat import ChatWindow
 from gui.messages import MessageList
 from net.client import PendingMessage
 from net.client import events as ce
-from tests.gui.conftest import pump_until
+from tests.gui.conftest import members_of, pump_until
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -117,7 +117,7 @@ def test_status_line_shows_the_link_target_while_hovering(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=NOW_MS),
         is_focused=lambda: True,
     )

@@ -15,6 +15,7 @@ from gui.notify import DesktopNotifications, plain_summary, summarise
 from net.client import PendingMessage
 from net.client import events as ce
 from tests.gui import notification_daemon
+from tests.gui.conftest import members_of
 
 NOW_MS = int(time.time() * 1000)
 _ids = (i.to_bytes(16, "big") for i in itertools.count(1))
@@ -49,7 +50,7 @@ def window(root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=NOW_MS),
         is_focused=lambda: focused["value"],
         notify=recorder,
@@ -209,7 +210,7 @@ def test_real_daemon_gets_a_message_from_the_chat_window(daemon, root):
         root,
         room="example.org:7777",
         username="alice",
-        members=("alice", "bob"),
+        members=members_of("alice", "bob"),
         send=lambda text: PendingMessage(text=text, message_id=next(_ids), timestamp_ms=NOW_MS),
         is_focused=lambda: False,
         notify=notifications.show,

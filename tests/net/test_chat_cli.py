@@ -38,7 +38,9 @@ IDENTITY = Identity.generate()
 
 def _members(*names):
     return tuple(
-        ce.Member(name=name, signing_key=bytes([n]) * 32, trust=Trust.KNOWN)
+        ce.Member(
+            name=name, signing_key=bytes([n]) * 32, dh_key=bytes([n + 100]) * 32, trust=Trust.KNOWN
+        )
         for n, name in enumerate(names, start=1)
     )
 

@@ -68,7 +68,12 @@ def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
     alice, alice_events = clients(relay.port, "alice", keys=room_keys)
     joined = alice_events.wait_for(_is(ce.Joined, members=("alice",), reconnected=False))
     assert joined.members == (
-        ce.Member(name="alice", signing_key=alice.identity.signing_public, trust=Trust.VERIFIED),
+        ce.Member(
+            name="alice",
+            signing_key=alice.identity.signing_public,
+            dh_key=alice.identity.dh_public,
+            trust=Trust.VERIFIED,
+        ),
     )
     alice_events.wait_for(_is(ce.AloneInRoom))
 
@@ -78,11 +83,17 @@ def test_members_chat_see_presence_and_own_echo(relay, clients, room_keys):
     assert bob.keys == room_keys
     # Each sees the other's identity key as the relay lists it, new to this device.
     assert bob_joined.members[0] == ce.Member(
-        name="alice", signing_key=alice.identity.signing_public, trust=Trust.NEW
+        name="alice",
+        signing_key=alice.identity.signing_public,
+        dh_key=alice.identity.dh_public,
+        trust=Trust.NEW,
     )
     arrived = alice_events.wait_for(_is(ce.MemberJoined, name="bob", members=("alice", "bob")))
     assert arrived.member == ce.Member(
-        name="bob", signing_key=bob.identity.signing_public, trust=Trust.NEW
+        name="bob",
+        signing_key=bob.identity.signing_public,
+        dh_key=bob.identity.dh_public,
+        trust=Trust.NEW,
     )
 
     sent = alice.send("hello bob 👋")
