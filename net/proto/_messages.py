@@ -186,6 +186,8 @@ class Queued:
         r = Reader(payload)
         queued = cls(position=r.u32("position"), wait_ms=r.u32("wait_ms"))
         r.finish()
+        if queued.position == 0:
+            raise DecodeError("QUEUED position 0 (the first in line is 1)")
         return queued
 
 

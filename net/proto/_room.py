@@ -24,7 +24,7 @@ which the joiner receives too (its WELCOME's next_seq is that flush's). So a joi
 each member one presence broadcast per flush rather than one per join. The WELCOME lists the
 room as it is at the join; the flush may then repeat what the joiner already knows (its own
 JOINED item, others' that its list holds, LEFT items of members it never saw), and clients
-take such items as no news (PROTOCOL.md, section 5).
+take such items as no news (PROTOCOL.md, section 3.3).
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ C = TypeVar("C", bound=Hashable)
 _MAX_LOGGED_SOURCES = 10_000
 _BUSY_RETRY_MS = 1000
 _BUSY_TEXT = "The relay is busy; try again in a moment."
+_SOURCE_BUSY_TEXT = (
+    "Too many connections from your address are still logging in; try again in a moment."
+)
 #: The "source" of log lines de-duplicated for the whole relay rather than per address (no
 #: address key starts with "*").
 _RELAY_WIDE = "*relay"
@@ -214,8 +217,7 @@ class Admission(Generic[C]):
         if self._silent_by_source[source] >= self._max_silent_per_source:
             return Refuse(
                 code=Reason.BUSY,
-                text="Too many connections from your address are still logging in; "
-                "try again in a moment.",
+                text=_SOURCE_BUSY_TEXT,
                 retry_after_ms=_BUSY_RETRY_MS,
                 log=self._dedup_log(
                     source,
@@ -235,7 +237,7 @@ class Admission(Generic[C]):
                 oldest,
                 Refuse(
                     code=Reason.BUSY,
-                    text="The relay is busy; try again in a moment.",
+                    text=_BUSY_TEXT,
                     retry_after_ms=_BUSY_RETRY_MS,
                     log=self._dedup_log(
                         _RELAY_WIDE,
@@ -422,9 +424,14 @@ class Admission(Generic[C]):
         the address's share of it) is full."""
         source = entry.source
         if len(self._queue) >= self._max_queued:
-            why = f"{len(self._queue)} connections queued"
+            text = _BUSY_TEXT
+            why = f"{self._handshakes} handshakes in progress, {len(self._queue)} queued"
         elif self._queued_by_source[source] >= self._max_queued_per_source:
-            why = f"{self._queued_by_source[source]} connections from {source} queued"
+            text = _SOURCE_BUSY_TEXT
+            why = (
+                f"{self._by_source[source]} handshakes in progress and "
+                f"{self._queued_by_source[source]} queued from {source}"
+            )
         else:
             entry.queued = True
             self._queue[conn] = None
@@ -434,7 +441,7 @@ class Admission(Generic[C]):
         # only idle sockets, and every further knock would be a line.
         return Refuse(
             code=Reason.BUSY,
-            text=_BUSY_TEXT,
+            text=text,
             retry_after_ms=_BUSY_RETRY_MS,
             log=self._dedup_log(source, Reason.BUSY, f"refused {entry.peer}: busy ({why})"),
         )

@@ -276,6 +276,29 @@ def test_room_full(make_app, root, keys, members):
         full.stop()
 
 
+def test_a_busy_relay_shows_the_place_in_line_then_the_room(make_app, root, keys):
+    busy = RelayThread(
+        RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0, max_handshakes=1)
+    )
+    port = busy.start()
+    holder = socket.create_connection(("127.0.0.1", port))
+    try:
+        holder.sendall(b"\x00")  # a stalled handshake takes the only slot
+        wait_for(lambda: busy.stats().handshakes == 1, "the holder's slot")
+        app = make_app()
+        log_in(app, port, "alice")
+        assert app.login is not None
+        progress = app.login.progress_text
+        pump_until(root, lambda: "in line" in progress.get(), what="the place in line")
+        assert progress.get() == "The room is letting others in first. You are number 1 in line…"
+        assert app.login.busy  # still connecting, with Cancel
+        holder.close()
+        pump_until(root, lambda: app.chat is not None, what="the chat window")
+    finally:
+        holder.close()
+        busy.stop()
+
+
 @pytest.mark.parametrize(
     "kind, words",
     [

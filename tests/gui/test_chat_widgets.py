@@ -272,6 +272,8 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
 
     feed(chat, ce.Connecting(attempt=2))
     assert chat.status.get() == "Reconnecting (attempt 2)…"
+    feed(chat, ce.Queued(position=7))  # a relay just restarted: everyone is back at once
+    assert chat.status.get() == "Reconnecting: number 7 in line…"
     feed(
         chat,
         joined("alice", "bob", reconnected=True, max_message_bytes=100),

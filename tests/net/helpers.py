@@ -269,13 +269,12 @@ class Room:
             with contextlib.suppress(proto.LocalProtocolError):  # unless it already ended
                 old.relay.send_goodbye(Reason.REPLACED, "You joined this room again.")
             old.shuttle()
-        others = self.room.handles()
         info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
-        data = self.room.join(info, pair)
-        if data:
-            self._write(others, data)
+        self.room.join(info, pair)
         pair.relay.accept_join(self.room.welcome(name))
         pair.shuttle()
+        self.flush()  # as the relay does a moment later: the JOINED item, to everyone
+        pair.shuttle()  # the joiner's copy, no news to it
         return pair
 
     def disconnect(self, name: str) -> None:

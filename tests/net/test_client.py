@@ -443,7 +443,8 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients, caplo
     caplog.set_level("INFO", logger="socketchat.relay")
     relay = RelayThread(
         RoomSecret.from_room_keys(room_keys),
-        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1),
+        # No queue: the only slot taken, the relay refuses BUSY at once.
+        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1, max_queued=0),
     )
     port = relay.start()
     clock = ManualClock()
@@ -464,6 +465,54 @@ def test_a_busy_relay_is_retried_before_the_first_join(room_keys, clients, caplo
         assert [e.attempt for e in events.of(ce.Connecting)] == [1, 2]
         assert not events.of(ce.Failed)
     finally:
+        relay.stop()
+
+
+def _queue_behind_a_stalled_handshake(
+    room_keys: RoomKeys, clients, clock: ManualClock, **config
+) -> tuple[RelayThread, socket.socket, ChatClient, Recorder]:
+    """A relay with one handshake slot, taken by a stalled handshake, and alice queued."""
+    relay = RelayThread(
+        RoomSecret.from_room_keys(room_keys),
+        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1, **config),
+    )
+    port = relay.start()
+    holder = socket.create_connection(("127.0.0.1", port))
+    holder.sendall(b"\x00")
+    wait_until(lambda: relay.stats().handshakes == 1, what="the holder's slot")
+    client, events = clients(port, "alice", keys=room_keys, clock=clock, handshake_timeout=5.0)
+    assert events.wait_for(_is(ce.Queued)) == ce.Queued(position=1)
+    return relay, holder, client, events
+
+
+def test_a_queued_client_keeps_its_place_past_its_own_handshake_deadline(room_keys, clients):
+    clock = ManualClock()
+    relay, holder, client, events = _queue_behind_a_stalled_handshake(room_keys, clients, clock)
+    try:
+        # Past its own 5 s, within the 30 s the relay promised (plus 5 s for the handshake).
+        clock.advance(34.0)
+        client.wake()
+        holder.close()  # the slot frees: the first in line gets it
+        events.wait_for(_is(ce.Joined))
+        assert [e.attempt for e in events.of(ce.Connecting)] == [1]  # the same connection
+        assert not events.of(ce.Failed) and not events.of(ce.Disconnected)
+    finally:
+        holder.close()
+        relay.stop()
+
+
+def test_a_queued_promise_extends_the_handshake_deadline_by_a_minute_at_most(room_keys, clients):
+    # QUEUED is unauthenticated: whatever wait it claims, the client waits 60 s more at most.
+    clock = ManualClock()
+    relay, holder, client, events = _queue_behind_a_stalled_handshake(
+        room_keys, clients, clock, queue_timeout=3600.0
+    )
+    try:
+        advance_until(clock, client, events, _is(ce.Failed), step=66.0)
+        assert clock.now - 1000.0 <= 66.0 * 2  # gave up soon after 60 + 5 s
+        assert events.wait_for(_is(ce.Failed)).kind is ce.ErrorKind.TIMED_OUT
+    finally:
+        holder.close()
         relay.stop()
 
 

@@ -122,6 +122,7 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "AUTH_FAILED": 0x07,
         "REFUSED": 0x08,
         "CLIENT_OPEN": 0x09,
+        "QUEUED": 0x0A,
         "JOIN": 0x10,
         "WELCOME": 0x11,
         "CHAT": 0x12,

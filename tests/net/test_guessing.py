@@ -234,7 +234,9 @@ def test_a_busy_genuine_relay_is_retried_after_a_drop_nothing_being_at_stake(
     clients, secret, tmp_path: Path
 ):
     relay = RelayThread(
-        secret, RelayConfig(host="127.0.0.1", port=0, max_handshakes=1, close_timeout=1.0)
+        # No queue: with the only slot taken, the relay refuses BUSY at once.
+        secret,
+        RelayConfig(host="127.0.0.1", port=0, max_handshakes=1, max_queued=0, close_timeout=1.0),
     )
     proxy = RecordingProxy(("127.0.0.1", relay.start()))
     holder = None

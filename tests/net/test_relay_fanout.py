@@ -1,9 +1,9 @@
-"""net.relay fan-out: broadcasts sealed in one loop iteration go out in one write per member.
+"""net.relay fan-out: what is pending goes out sealed once, in one write per member.
 
-Driven without sockets: members are recording fakes, and the end of the loop iteration is
-``Relay._flush()`` called by hand. What matters is that coalescing never changes what a member
-receives: everyone in the room gets every broadcast sealed after its WELCOME, in order, and
-nothing sealed before it.
+Driven without sockets: members are recording fakes, and the flush (at the end of a loop
+iteration, or a moment later for presence) is ``Relay._flush()`` called by hand. What matters
+is that coalescing never changes what a member receives: everyone in the room gets every
+broadcast sealed after its WELCOME, in order, and nothing sealed before it.
 """
 
 from __future__ import annotations
@@ -95,38 +95,40 @@ def _join(relay: Relay, member: _Member) -> None:
     relay.join(member, member.request)  # type: ignore[arg-type]  # a recording fake
 
 
-def test_joins_in_one_iteration_are_written_once_per_member_and_only_after_each_welcome():
+def test_joins_and_chat_between_flushes_go_out_in_one_write_per_member_the_joiners_too():
     relay = _relay()
     alice, bob, carol = _Member("alice"), _Member("bob"), _Member("carol")
     _join(relay, alice)
     relay._flush()
+    alice.transport.writes.clear()  # her own JOINED item
     _join(relay, bob)
     _join(relay, carol)
     relay.submit(bob, (memoryview(ENVELOPE),))
-    assert alice.transport.writes == []  # nothing written before the iteration ends
+    assert alice.transport.writes == []  # nothing written before the flush
     relay._flush()
-    assert len(alice.transport.writes) == 1
-    assert len(bob.transport.writes) == 1
-    assert len(carol.transport.writes) == 1
+    for member in (alice, bob, carol):
+        assert len(member.transport.writes) == 1
+    assert alice.transport.writes[0] is bob.transport.writes[0]  # the same bytes, sealed once
     chat = ChatItem(sender="bob", envelope=ENVELOPE)  # the envelope as sent, attested
-    assert alice.received() == [
-        [JoinedItem(member=bob.info)],
-        [JoinedItem(member=carol.info)],
-        [chat],
-    ]
-    assert bob.received() == [[JoinedItem(member=carol.info)], [chat]]
-    assert carol.received() == [[chat]]
+    everything = [JoinedItem(member=bob.info), JoinedItem(member=carol.info), chat]
+    assert alice.received() == [everything]
+    # The joiners open it from their welcome's next_seq: it is the first broadcast for them.
+    assert bob.received() == [everything]
+    assert carol.received() == [everything]
     assert carol.protocol.welcome is not None
     assert carol.protocol.welcome.members == (alice.info, bob.info, carol.info)
-    # Alice's join (sealed for nobody), bob's, carol's, then the chat: one seal each.
-    assert relay.room.broadcasts_sealed == 4
+    # Alice's join (sealed with nobody else to get it), then one seal for everything else.
+    assert relay.room.broadcasts_sealed == 2
 
 
-def test_a_joiner_with_nothing_after_its_welcome_gets_no_write():
+def test_a_joiner_gets_the_broadcast_that_announces_it():
     relay = _relay()
     alice, bob = _Member("alice"), _Member("bob")
     _join(relay, alice)
     _join(relay, bob)
     relay._flush()
-    assert bob.transport.writes == []
-    assert alice.received() == [[JoinedItem(member=bob.info)]]
+    joined = [JoinedItem(member=alice.info), JoinedItem(member=bob.info)]
+    assert alice.received() == [joined]
+    assert bob.received() == [joined]
+    relay._flush()  # nothing pending: nothing written
+    assert len(alice.transport.writes) == len(bob.transport.writes) == 1

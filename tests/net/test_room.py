@@ -243,6 +243,7 @@ def test_flush_with_nothing_pending_seals_nothing(room) -> None:
 def test_everything_pending_goes_out_in_one_sealed_broadcast(room) -> None:
     add(room, "alice", ALICE)
     add(room, "bob", BOB)
+    room.flush()  # the joins
     opener = BroadcastOpener(KEY, next_seq=room.next_seq)
     room.submit("alice", [envelope(1), envelope(2)])
     room.submit("bob", [memoryview(envelope(3))])  # views into a receive buffer are fine
@@ -271,34 +272,51 @@ def test_a_chat_item_is_the_envelope_as_sent_behind_the_attested_sender(room) ->
     assert kept.endswith(len(sent).to_bytes(4, "big") + sent)
 
 
-def test_a_joiner_is_announced_to_the_others_before_it_is_added(room) -> None:
+def test_a_join_is_announced_with_the_next_flush_which_the_joiner_gets_too(room) -> None:
     add(room, "alice", ALICE)
+    room.flush()
     opener = BroadcastOpener(KEY, next_seq=room.next_seq)
     room.submit("alice", [envelope(1)])
     name = room.check_join("bob", BOB.signing_public)
-    others = room.handles()
-    data = room.join(info(name, BOB), "conn-bob")
-    assert data is not None
-    assert others == ["conn-alice"]  # who gets ``data``: not the joiner
-    (items,) = open_all(data, opener)
-    assert items == [
-        ChatItem(sender="alice", envelope=envelope(1)),
-        JoinedItem(member=info("bob", BOB)),
-    ]
+    sealed = room.broadcasts_sealed
+    assert room.join(info(name, BOB), "conn-bob") is None  # nothing sealed yet
+    assert room.broadcasts_sealed == sealed
     welcome = room.welcome("bob")
-    # The message was flushed before the welcome: bob gets it in history, and only there.
-    assert history_ids(room) == [1]
-    assert [item(h) for h in welcome.history] == [ChatItem(sender="alice", envelope=envelope(1))]
-    assert welcome.next_seq == room.next_seq
-    room.submit("bob", [envelope(2)])
-    joiner = BroadcastOpener(KEY, next_seq=welcome.next_seq)
-    data = room.flush()
-    assert data is not None
-    (later,) = open_all(data, joiner)  # the first broadcast bob is written opens
-    assert later == [ChatItem(sender="bob", envelope=envelope(2))]
+    # The welcome lists the room as it is now, bob included; alice's message is not flushed
+    # yet, so it is not in bob's history: bob gets it once, in the broadcast below.
     assert welcome.members == (info("alice", ALICE), info("bob", BOB))
+    assert history_ids(room) == []
+    assert welcome.history == ()
+    assert welcome.next_seq == room.next_seq
     assert welcome.broadcast_key == KEY
     assert welcome.max_message_bytes == room.max_message_bytes
+    assert room.handles() == ["conn-alice", "conn-bob"]  # who gets the flush: both
+    data = room.flush()
+    assert data is not None
+    assert room.broadcasts_sealed == sealed + 1
+    expected = [ChatItem(sender="alice", envelope=envelope(1)), JoinedItem(member=info("bob", BOB))]
+    assert open_all(data, opener) == [expected]
+    # The same bytes open for bob from his welcome's next_seq: the first broadcast he gets.
+    assert open_all(data, BroadcastOpener(KEY, next_seq=welcome.next_seq)) == [expected]
+    assert history_ids(room) == [1]
+
+
+def test_joins_and_leaves_between_flushes_share_one_broadcast(room) -> None:
+    add(room, "alice", ALICE)
+    room.flush()
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    add(room, "bob", BOB)
+    add(room, "carol", CAROL)
+    room.leave("bob", Reason.LEAVING)
+    data = room.flush()
+    assert data is not None
+    assert open_all(data, opener) == [
+        [
+            JoinedItem(member=info("bob", BOB)),
+            JoinedItem(member=info("carol", CAROL)),
+            LeftItem(name="bob", code=Reason.LEAVING),
+        ]
+    ]
 
 
 def test_history_is_added_at_flush_in_broadcast_order(room) -> None:

@@ -795,6 +795,28 @@ def test_history_is_verified_like_live_messages(room, room_keys, alice, bob) -> 
 # -- broadcasts: replayed, reordered, tampered ---------------------------------------------------
 
 
+def test_presence_the_welcome_already_told_is_no_news(room, alice, bob) -> None:
+    # Presence is flushed a moment after a join, so a broadcast may repeat what a joiner's
+    # WELCOME listed (PROTOCOL.md 3.3): its own JOINED, a member listed as it is, the LEFT of
+    # someone it never saw. Only what changes its list is an event.
+    other = MemberInfo(name="bob", signing_key=identity("x").signing_public, dh_key=bytes(32))
+    frame = room.seal(
+        JoinedItem(member=member("alice")),  # ourselves, as listed
+        JoinedItem(member=member("bob")),  # listed, same keys
+        LeftItem(name="zed", code=Reason.LEAVING),  # never listed
+        JoinedItem(member=member("carol")),  # news
+        LeftItem(name="carol", code=Reason.LEAVING),  # news: carol was listed a moment ago
+        JoinedItem(member=other),  # bob's name with other keys: news, whatever the relay means
+    )
+    alice.client.receive_data(frame)
+    assert alice.client.events_received() == [
+        proto.MemberArrived(member=member("carol")),
+        proto.MemberDeparted(name="carol", code=Reason.LEAVING),
+        proto.MemberArrived(member=other),
+    ]
+    assert alice.client.members == {"alice": member("alice"), "bob": other}
+
+
 def test_replayed_broadcast_is_a_violation(room, alice) -> None:
     frame = room.seal(JoinedItem(member=member("x")))
     alice.client.receive_data(frame)
@@ -812,9 +834,9 @@ def test_replayed_broadcast_is_a_violation(room, alice) -> None:
 
 def test_reordered_broadcasts_are_a_violation(room, alice) -> None:
     first = room.seal(JoinedItem(member=member("x")))
-    second = room.seal(LeftItem(name="x", code=Reason.LEAVING))
+    second = room.seal(JoinedItem(member=member("y")))
     alice.client.receive_data(second)  # a gap is fine (we joined late) ...
-    assert alice.client.events_received() == [proto.MemberDeparted(name="x", code=Reason.LEAVING)]
+    assert alice.client.events_received() == [proto.MemberArrived(member=member("y"))]
     alice.client.receive_data(first)  # ... going back is not
     assert isinstance(alice.client.events_received()[0], proto.ProtocolViolation)
 

@@ -194,20 +194,20 @@ def test_welcome_chat_and_broadcast_frames():
     to_relay, to_client = _transport_keys()
     member = str8("alice") + bytes.fromhex(KEYS["alice_signing_public"]) + ALICE_DH + b"\x00"
     broadcast_key = bytes.fromhex(INPUTS["broadcast_key"])
-    # The joiner's own JOINED broadcast used seq 1 (nobody else was there to get it).
+    # The first broadcast is seq 1; it carries the joiner's own JOINED item, then her message.
     welcome = (
         str8("alice")
         + struct.pack(">H", 1)
         + member
         + broadcast_key
-        + struct.pack(">QIH", 2, 4000, 0)
+        + struct.pack(">QIH", 1, 4000, 0)
     )
     assert body("WELCOME") == unicast(to_client, 0, 0x11, welcome)
     envelope = _envelope()
     chat = struct.pack(">HI", 1, len(envelope)) + envelope
     assert body("CHAT") == unicast(to_relay, 1, 0x12, chat)
-    items = struct.pack(">H", 1) + b"\x01" + str8("alice") + struct.pack(">I", len(envelope))
-    items += envelope
-    nonce = bytes(4) + struct.pack(">Q", 2)
+    items = struct.pack(">H", 2) + b"\x02" + member
+    items += b"\x01" + str8("alice") + struct.pack(">I", len(envelope)) + envelope
+    nonce = bytes(4) + struct.pack(">Q", 1)
     sealed = chacha20_poly1305_seal(broadcast_key, nonce, items, b"\x20")
-    assert body("BROADCAST") == b"\x20" + struct.pack(">Q", 2) + sealed
+    assert body("BROADCAST") == b"\x20" + struct.pack(">Q", 1) + sealed

@@ -89,7 +89,7 @@ def build() -> dict[str, Any]:
                 info = proto.MemberInfo(
                     name=name, signing_key=event.signing_key, dh_key=event.dh_key
                 )
-                room.join(info, relay)  # the JOINED broadcast (seq 1) goes to nobody else
+                room.join(info, relay)  # its JOINED item waits for the next flush
                 relay.accept_join(room.welcome(name))
             elif isinstance(event, proto.MessagesSubmitted):
                 room.submit("alice", event.envelopes)

@@ -16,12 +16,21 @@ from typing import Any
 import pytest
 
 from net.proto import Reason
-from net.relay.admission import Admission, Admit, Hold, PakeOutcome, Refuse
+from net.relay.admission import Admission, Admit, Hold, PakeOutcome, Queue, Refuse
 
 A = "10.0.0.1"
 B = "10.0.0.2"
 
-Wakes = list[tuple[str, Admit | Refuse]]
+Wakes = list[tuple[str, Admit | Hold | Refuse]]
+
+
+#: A queued connection's place, with the default queue_timeout (30 s).
+def queued(position: int) -> Queue:
+    return Queue(position=position, wait_ms=30_000)
+
+
+BUSY = "The relay is busy; try again in a moment."
+SOURCE_BUSY = "Too many connections from your address are still logging in; try again in a moment."
 
 
 class Clock:
@@ -111,7 +120,7 @@ def addresses(count: int, start: int = 0) -> list[str]:
     return [f"10.9.{i // 256}.{i % 256}" for i in range(start, start + count)]
 
 
-def refused(decision: Admit | Hold | Refuse | None) -> Refuse:
+def refused(decision: Admit | Hold | Queue | Refuse | None) -> Refuse:
     assert isinstance(decision, Refuse), decision
     return decision
 
@@ -131,14 +140,17 @@ def assert_nothing_left(door: Door) -> None:
     assert not admission._by_source
     assert not admission._pakes
     assert not admission._waiting
+    assert admission.queued == 0
+    assert not admission._queue
+    assert not admission._queued_by_source
 
 
 @pytest.fixture
 def door() -> Door:
-    """Admission with the relay's default limits: 256 silent connections, 16 per address; 64
-    handshakes, 16 per address; 5 free
-    failures, then 1 s doubling up to 300 s, 30 failures relay-wide and one more per 60 s;
-    one refusal line per address per 10 s."""
+    """Admission with the relay's default limits: 1024 silent connections, 16 per address; 64
+    handshakes, 16 per address; then a queue of 2048, 256 per address, 30 s; 5 free failures,
+    then 1 s doubling up to 300 s, 30 failures relay-wide and one more per 60 s; one refusal
+    line per address per 10 s."""
     return Door()
 
 
@@ -164,40 +176,119 @@ def test_silent_connections_do_not_keep_members_out(door: Door) -> None:
     assert door.admission.pake_done(member, PakeOutcome.SUCCESS) == ([], [])
 
 
-def test_the_relay_wide_handshake_limit_refuses_busy() -> None:
+def test_past_the_relay_wide_handshake_limit_connections_queue_in_order() -> None:
     door = Door(max_handshakes=3)
-    first = door.running(A)
-    door.running(B)
-    door.running("10.0.0.3")
-    conn = door.admitted("10.0.0.4")  # accepted: silent connections hold no slot
-    assert door.admission.ready_for_pake(conn) == Refuse(
-        code=Reason.BUSY,
-        text="The relay is busy; try again in a moment.",
-        retry_after_ms=1000,
-        log=f"refused {conn}: busy (3 handshakes in progress)",
-    )
-    assert door.admission.handshakes == 3  # the refused one took no slot
-    assert door.admission.gone(conn) == ([], [])  # and leaving frees nothing
-    assert door.admission.handshakes == 3
-    door.admission.pake_done(first, PakeOutcome.SUCCESS)
-    door.admission.handshake_done(first)  # joined: its slot is free for the next one
-    door.running("10.0.0.4")
+    first, second, _ = door.running(A), door.running(B), door.running("10.0.0.3")
+    one, two = door.admitted("10.0.0.4"), door.admitted("10.0.0.5")  # silent: no slot needed
+    assert door.admission.ready_for_pake(one) == queued(1)
+    assert door.admission.ready_for_pake(two) == queued(2)
+    assert (door.admission.handshakes, door.admission.queued, door.admission.silent) == (3, 2, 0)
+    assert not door.admission.has_pake_slot(one)  # no password work while queued
+    # A PAKE ending frees no handshake slot; joining does, and the first in line takes it.
+    assert door.admission.pake_done(first, PakeOutcome.SUCCESS) == ([], [])
+    assert door.admission.handshake_done(first) == [(one, Admit())]
+    assert door.admission.has_pake_slot(one)
+    assert door.admission.queued == 1
+    # A connection closing mid-handshake frees its slot for the next one too.
+    assert door.admission.gone(second) == ([], [(two, Admit())])
+    assert (door.admission.handshakes, door.admission.queued) == (3, 0)
 
 
-def test_one_address_cannot_take_every_handshake_slot() -> None:
+def test_one_address_waits_for_its_share_without_holding_up_the_others() -> None:
     door = Door(max_handshakes=64, max_handshakes_per_source=2, free_failures=5)
     first, _ = door.running(A), door.running(A)
+    mine = door.admitted(A)
+    assert door.admission.ready_for_pake(mine) == queued(1)
+    other = door.running(B)  # other addresses go first: their share is free
+    assert door.admission.handshake_done(other) == []  # not A's slot: A still waits
+    assert door.admission.gone(first) == ([], [(mine, Admit())])
+    assert door.admission.has_pake_slot(mine)
+
+
+def test_out_of_the_queue_a_connection_may_still_wait_for_its_pake_turn() -> None:
+    # One free failure left: the address runs one PAKE at a time, whatever its slots.
+    door = Door(max_handshakes=2, free_failures=1)
+    first = door.running(A)
+    second = door.held(A)  # a handshake slot, but not the PAKE turn
+    third = door.admitted(A)
+    assert door.admission.ready_for_pake(third) == queued(1)
+    assert door.admission.pake_done(first, PakeOutcome.SUCCESS) == ([], [(second, Admit())])
+    assert door.admission.handshake_done(first) == [(third, Hold())]  # a slot, not the turn
+    assert door.admission.pake_done(second, PakeOutcome.SUCCESS) == ([], [(third, Admit())])
+
+
+def test_a_full_queue_refuses_busy() -> None:
+    door = Door(max_handshakes=1, max_queued=2)
+    door.running(A)
+    for position in (1, 2):
+        assert door.admission.ready_for_pake(door.admitted(B)) == queued(position)
+    conn = door.admitted("10.0.0.3")
+    assert door.admission.ready_for_pake(conn) == Refuse(
+        code=Reason.BUSY,
+        text=BUSY,
+        retry_after_ms=1000,
+        log=f"refused {conn}: busy (1 handshakes in progress, 2 queued)",
+    )
+    assert door.admission.queued == 2  # the refused one took no place
+    assert door.admission.gone(conn) == ([], [])
+
+
+def test_an_address_may_queue_only_so_many_connections() -> None:
+    door = Door(max_handshakes_per_source=1, max_queued_per_source=1)
+    door.running(A)
+    assert door.admission.ready_for_pake(door.admitted(A)) == queued(1)
     conn = door.admitted(A)
     assert door.admission.ready_for_pake(conn) == Refuse(
         code=Reason.BUSY,
-        text="Too many connections from your address are still logging in; try again in a moment.",
+        text=SOURCE_BUSY,
         retry_after_ms=1000,
-        log=f"refused {conn}: busy (2 handshakes in progress from {A})",
+        log=f"refused {conn}: busy (1 handshakes in progress and 1 queued from {A})",
     )
-    door.running(B)  # other addresses are not affected
-    door.admission.gone(first)  # closed during its handshake: the address gets a slot back
-    door.running(A)
-    assert isinstance(door.admission.ready_for_pake(door.admitted(A)), Refuse)
+    assert door.admission.ready_for_pake(door.admitted(B)) == Admit()  # others unaffected
+
+
+def test_a_connection_still_queued_at_its_deadline_is_refused_busy() -> None:
+    door = Door(max_handshakes=1)
+    first = door.running(A)
+    late, woken = door.admitted(B), door.admitted("10.0.0.3")
+    assert door.admission.ready_for_pake(late) == queued(1)
+    assert door.admission.ready_for_pake(woken) == queued(2)
+    assert door.admission.queue_late(late) == Refuse(
+        code=Reason.BUSY,
+        text=BUSY,
+        retry_after_ms=1000,
+        log=f"closing {late}: waited 30 s in the queue (1 still waiting)",
+    )
+    assert door.admission.queued == 1  # out of the line at once, though not yet closed
+    assert door.admission.handshake_done(first) == [(woken, Admit())]  # the next one's turn
+    assert door.admission.queue_late(woken) is None  # its turn came in time
+    assert door.admission.queue_late("never connected") is None
+    for conn in (first, late, woken):
+        door.admission.gone(conn)
+    assert_nothing_left(door)
+
+
+def test_a_queued_connection_leaving_gives_up_its_place() -> None:
+    door = Door(max_handshakes=1)
+    first = door.running(A)
+    leaving, staying = door.admitted(B), door.admitted("10.0.0.3")
+    door.admission.ready_for_pake(leaving)
+    door.admission.ready_for_pake(staying)
+    assert door.admission.gone(leaving) == ([], [])  # it held no slot: nobody else goes yet
+    assert door.admission.gone(first) == ([], [(staying, Admit())])
+    door.admission.gone(staying)
+    assert_nothing_left(door)
+
+
+def test_a_connection_queued_before_its_address_was_throttled_is_refused_on_its_turn() -> None:
+    door = Door(max_handshakes=1, free_failures=0)
+    guesser = door.running(A)
+    waiting = door.admitted(A)
+    assert door.admission.ready_for_pake(waiting) == queued(1)
+    door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # A must wait 1 s now
+    (wake,) = door.admission.handshake_done(guesser)
+    assert wake == (waiting, throttled(waiting, 1, logged=True))
+    assert door.admission.handshakes == 0  # the refused one took no slot
 
 
 def test_an_address_may_hold_only_so_many_silent_connections() -> None:
@@ -789,38 +880,39 @@ def test_refusals_at_the_pake_turn_share_the_address_log_window(door: Door) -> N
 
 
 def test_busy_refusal_lines_are_logged_once_per_address_per_window() -> None:
-    # Holding its share of handshake slots costs a client nothing but stalled sockets; the
-    # next knocks from its address must not cost the relay a log line each.
-    door = Door(max_handshakes=64, max_handshakes_per_source=1)
+    # Holding its share of handshake slots and of the queue costs a client nothing but
+    # stalled sockets; the next knocks from its address must not cost a log line each.
+    door = Door(max_handshakes=64, max_handshakes_per_source=1, max_queued_per_source=0)
     door.running(A)
     knocks = [door.admitted(A) for _ in range(3)]
     decision = door.admission.ready_for_pake(knocks[0])
     assert isinstance(decision, Refuse) and decision.code is Reason.BUSY
-    assert decision.log == f"refused {knocks[0]}: busy (1 handshakes in progress from {A})"
+    line = f"busy (1 handshakes in progress and 0 queued from {A})"
+    assert decision.log == f"refused {knocks[0]}: {line}"
     assert [refused(door.admission.ready_for_pake(c)).log for c in knocks[1:]] == [None, None]
     door.clock.advance(10_000)
     conn = door.admitted(A)
     assert refused(door.admission.ready_for_pake(conn)).log == (
-        f"refused {conn}: busy (1 handshakes in progress from {A}) (2 more refused since)"
+        f"refused {conn}: {line} (2 more refused since)"
     )
 
 
 def test_relay_wide_busy_lines_are_logged_once_per_refused_address_per_window() -> None:
-    door = Door(max_handshakes=1)
+    door = Door(max_handshakes=1, max_queued=0)
     door.running(A)
     conn = door.admitted(B)
     assert refused(door.admission.ready_for_pake(conn)).log == (
-        f"refused {conn}: busy (1 handshakes in progress)"
+        f"refused {conn}: busy (1 handshakes in progress, 0 queued)"
     )
     assert refused(door.admission.ready_for_pake(door.admitted(B))).log is None
     conn = door.admitted("10.0.0.3")
     assert refused(door.admission.ready_for_pake(conn)).log == (
-        f"refused {conn}: busy (1 handshakes in progress)"
+        f"refused {conn}: busy (1 handshakes in progress, 0 queued)"
     )
 
 
 def test_a_busy_line_does_not_hide_the_first_throttle_line() -> None:
-    door = Door(max_handshakes_per_source=1, free_failures=0)
+    door = Door(max_handshakes_per_source=1, max_queued_per_source=0, free_failures=0)
     guesser = door.running(A)
     assert refused(door.admission.ready_for_pake(door.admitted(A))).log is not None  # busy
     door.admission.pake_done(guesser, PakeOutcome.FAILURE)  # throttled now

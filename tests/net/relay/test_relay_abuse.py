@@ -328,8 +328,37 @@ def stalled(port: int) -> socket.socket:
     return sock
 
 
-def test_handshakes_beyond_the_limit_are_refused_busy(relays) -> None:
+def test_handshakes_beyond_the_limit_wait_in_line_and_get_in(relays) -> None:
     relay = relays.start(max_handshakes=3)
+    held = [stalled(relays.port) for _ in range(3)]
+    try:
+        wait_until(lambda: relay.stats().handshakes == 3)
+        alice, bob = relays.client("alice"), relays.client("bob")
+        assert alice.wait_type(proto.Queued) == proto.Queued(position=1, wait_ms=30_000)
+        assert bob.wait_type(proto.Queued) == proto.Queued(position=2, wait_ms=30_000)
+        assert relay.stats().queued == 2
+    finally:
+        for sock in held:
+            sock.close()
+    alice.join()  # the freed slots go to those in line
+    bob.join()
+    stats = relay.stats()
+    assert (stats.handshakes, stats.queued, stats.members) == (0, 0, ("alice", "bob"))
+
+
+def test_a_connection_not_let_in_before_its_queue_deadline_is_refused_busy(relays) -> None:
+    relay = relays.start(max_handshakes=1, queue_timeout=0.2)
+    with stalled(relays.port):
+        wait_until(lambda: relay.stats().handshakes == 1)
+        alice = relays.client("alice")
+        assert alice.wait_type(proto.Queued) == proto.Queued(position=1, wait_ms=200)
+        refused = alice.wait_type(proto.Refused)
+        assert (refused.code, refused.retry_after_ms) == (Reason.BUSY, 1000)
+        assert relay.stats().queued == 0
+
+
+def test_past_a_full_queue_the_relay_refuses_busy(relays) -> None:
+    relay = relays.start(max_handshakes=3, max_queued=0)
     held = [stalled(relays.port) for _ in range(3)]
     try:
         wait_until(lambda: relay.stats().handshakes == 3)
@@ -348,18 +377,29 @@ def test_one_address_cannot_take_every_handshake_slot(relays) -> None:
     held = [stalled(relays.port) for _ in range(4)]
     try:
         wait_until(lambda: relay.stats().handshakes == 4)
-        with stalled(relays.port) as extra:
-            (body,) = split_frames(read_to_eof(extra))
-        refusal = Refusal.decode(body[1:])
-        assert refusal.code is Reason.BUSY
-        assert "your address" in refusal.text
-        assert relay.stats().handshakes == 4  # the refused one never took a slot
+        mine = relays.client("alice")  # from the same address: waits for its share
+        assert mine.wait_type(proto.Queued).position == 1
+        relays.member("bob", source="127.0.0.2")  # another address gets in at once
+        assert relay.stats().handshakes == 4  # the queued one holds no slot
     finally:
         for sock in held:
             sock.close()
+    mine.join()
     wait_until(lambda: relay.stats().handshakes == 0)
     assert relay.call(lambda: relay.relay.admission.handshakes) == 0  # nothing left behind
-    relays.member("alice")  # the address may log in again
+    assert relay.call(lambda: relay.relay.admission.queued) == 0
+
+
+def test_an_address_may_queue_only_so_many_connections(relays) -> None:
+    relay = relays.start(max_handshakes_per_source=1, max_queued_per_source=1)
+    with stalled(relays.port):
+        wait_until(lambda: relay.stats().handshakes == 1)
+        first = relays.client("alice")
+        first.wait_type(proto.Queued)
+        second = relays.client("bob")
+        refused = second.wait_type(proto.Refused)
+        assert refused.code is Reason.BUSY
+        assert "your address" in refused.text
 
 
 def _pin_relay_send_buffer(relay, name: str) -> None:
@@ -424,8 +464,14 @@ def test_a_member_that_never_reads_is_dropped_and_memory_stays_bounded(relays) -
 
 
 async def _provoke_replies_without_reading(secret, keys, limit: int) -> None:
+    # presence_delay 0: joins and leaves go out with the loop iteration this test steps through.
     config = dataclasses.replace(
-        BASE, write_buffer_limit=limit, message_rate=1e6, message_burst=1e6, close_timeout=0.05
+        BASE,
+        write_buffer_limit=limit,
+        message_rate=1e6,
+        message_burst=1e6,
+        close_timeout=0.05,
+        presence_delay=0,
     )
     relay = Relay(secret, config)
     await relay.start()

@@ -32,8 +32,8 @@ SECTION = "## Limits and their defaults"
 #: Settings documented elsewhere (the command's options) or not a limit at all.
 NOT_LIMITS = frozenset({"host", "port", "clock"})
 
-_UNITS = {"s": 1, "min": 60, "KiB": 1024, "MiB": 1024 * 1024}
-_NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(MiB|KiB|min|s)\b)?")
+_UNITS = {"ms": 0.001, "s": 1, "min": 60, "KiB": 1024, "MiB": 1024 * 1024}
+_NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(MiB|KiB|min|ms|s)\b)?")
 
 
 def numbers(cell: str) -> list[float]:

@@ -84,7 +84,8 @@ async def _with_room(
     **overrides: Any,
 ) -> None:
     # close_timeout: the peers stop reading when the body ends; stop() need not wait long.
-    config = dataclasses.replace(BASE, close_timeout=0.05)
+    # presence_delay 0: the joins go out with the loop iteration that settle() waits for.
+    config = dataclasses.replace(BASE, close_timeout=0.05, presence_delay=0)
     relay = Relay(secret, dataclasses.replace(config, **overrides))
     await relay.start()
     try:
