@@ -86,6 +86,16 @@ CHAT = Command(
 )
 
 
+def _member_cap(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 1 <= value <= 65535:  # a WELCOME lists at most 65535 members (u16 count)
+        raise argparse.ArgumentTypeError("must be between 1 and 65535")
+    return value
+
+
 def _listen_port(text: str) -> int:
     return 0 if text.strip() == "0" else _port(text)  # 0: let the system pick a free port
 
@@ -102,6 +112,13 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         type=_listen_port,
         default=7777,
         help="port to listen on (default 7777; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--max-members",
+        type=_member_cap,
+        default=200,
+        metavar="N",
+        help="most members at once (default 200, at most 65535)",
     )
     source = parser.add_mutually_exclusive_group()
     _add_password_file(source)

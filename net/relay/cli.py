@@ -41,7 +41,7 @@ def run_relay(args: argparse.Namespace) -> int:
     except (PasswordSourceError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
-    config = RelayConfig(host=args.bind, port=args.port)
+    config = RelayConfig(host=args.bind, port=args.port, max_members=args.max_members)
     names_file = bindings_path(args.room_file) if args.room_file is not None else None
     if names_file is not None:
         try:
@@ -50,6 +50,7 @@ def run_relay(args: argparse.Namespace) -> int:
             _error(str(exc))
             return EXIT_FAILED
     _log_to_stdout()
+    _raise_file_limit(config)
     try:
         return asyncio.run(_serve(secret, config, names_file))
     except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
@@ -120,6 +121,35 @@ def _on_signals(stop: asyncio.Event) -> None:
         except (NotImplementedError, RuntimeError):  # Windows' event loops have no such hook
             with contextlib.suppress(ValueError, OSError):
                 signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+
+def _raise_file_limit(config: RelayConfig) -> None:
+    """Let the process hold a socket for every member and every connection waiting to join.
+
+    Linux starts processes with 1024 open files by default (the soft limit), fewer than a big
+    room needs; the hard limit is usually far higher, and raising the soft one to it needs no
+    privilege. Says so when even that is too low.
+    """
+    try:
+        import resource  # not on Windows, whose limits are per handle table
+    except ImportError:
+        return
+    needed = config.max_members + config.max_silent + config.max_queued + config.max_handshakes
+    needed += 64  # the listening sockets, the log, the room and names files, stdin/out/err
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        logging.getLogger("socketchat.relay").warning(
+            "this process may open only %d files; %d members and those waiting to join need "
+            "about %d (raise the limit: ulimit -n, or LimitNOFILE= in a systemd unit)",
+            soft,
+            config.max_members,
+            needed,
+        )
 
 
 def _log_to_stdout() -> None:

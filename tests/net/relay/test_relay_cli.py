@@ -72,11 +72,20 @@ def start(*args: str, cwd: Path, **extra: str) -> subprocess.Popen[str]:
 class RelayProcess:
     """``main.py relay`` in a child process; stdout lines are collected by a reader thread."""
 
-    def __init__(self, *args: str, cwd: Path, **extra: str) -> None:
+    def __init__(
+        self, *args: str, cwd: Path, files: tuple[int, int] | None = None, **extra: str
+    ) -> None:
+        def limit_files() -> None:  # in the child: its open-file limit (soft, hard)
+            import resource
+
+            if files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, files)
+
         self.proc = subprocess.Popen(
             [sys.executable, str(MAIN), "relay", "--bind", "127.0.0.1", "--port", "0", *args],
             cwd=cwd,
             env=env(**extra),
+            preexec_fn=limit_files if files is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -132,8 +141,8 @@ class RelayProcess:
 def spawn(tmp_path):
     started: list[RelayProcess] = []
 
-    def _spawn(*args: str, **extra: str) -> RelayProcess:
-        process = RelayProcess(*args, cwd=tmp_path, **extra)
+    def _spawn(*args: str, files: tuple[int, int] | None = None, **extra: str) -> RelayProcess:
+        process = RelayProcess(*args, cwd=tmp_path, files=files, **extra)
         started.append(process)
         return process
 
@@ -250,6 +259,60 @@ def test_relay_takes_the_password_from_a_file(spawn, tmp_path) -> None:
     relay.port()
     assert relay.stop() == 0
     assert PASSWORD not in "\n".join(relay.lines)
+
+
+@posix_only
+def test_max_members_caps_the_room(spawn, room_file, room_keys) -> None:
+    relay = spawn("--room-file", str(room_file), "--max-members", "1")
+    port = relay.port()
+    with WireClient(port, "alice", room_keys) as alice, WireClient(port, "bob", room_keys) as bob:
+        alice.join()
+        goodbye = bob.wait_type(proto.GoodbyeReceived)
+        assert goodbye.code is Reason.ROOM_FULL
+    assert relay.stop() == 0
+
+
+@pytest.mark.parametrize("value", ["0", "65536", "many", "-3"])
+def test_max_members_out_of_range_exits_2(tmp_path, room_file, value) -> None:
+    result = run("relay", "--room-file", str(room_file), "--max-members", value, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "--max-members" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def _open_file_limit(pid: int) -> int:
+    """The soft open-file limit of process ``pid`` (Linux)."""
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    raise AssertionError("no open-file limit in /proc")
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc (Linux)")
+def test_the_relay_raises_its_open_file_limit_to_what_the_room_needs(spawn, room_file) -> None:
+    # 5,000 members and those waiting to join need more than a soft limit of 256.
+    import resource
+
+    needed = 5000 + 1024 + 2048 + 64  # members, silent, queued, handshakes, files
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"this machine's hard open-file limit ({hard}) is below {needed}")
+    relay = spawn("--room-file", str(room_file), "--max-members", "5000", files=(256, hard))
+    relay.port()
+    assert _open_file_limit(relay.proc.pid) >= needed
+    assert not any("may open only" in line for line in relay.lines)
+    assert relay.stop() == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc (Linux)")
+def test_a_hard_open_file_limit_too_low_for_the_room_is_reported(spawn, room_file) -> None:
+    relay = spawn("--room-file", str(room_file), "--max-members", "5000", files=(256, 512))
+    relay.port()
+    line = relay.wait_line(r"may open only \d+ files")
+    assert "this process may open only 512 files; 5000 members" in line.string
+    assert "ulimit -n" in line.string
+    assert _open_file_limit(relay.proc.pid) == 512  # as far as it could go
+    assert relay.stop() == 0
 
 
 def test_relay_without_a_password_source_exits_2(tmp_path) -> None:
