@@ -87,8 +87,9 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
         metavar="ADDR",
-        default="0.0.0.0",  # noqa: S104 - reachable by design
-        help="address to listen on (default 0.0.0.0: every interface)",
+        action="append",
+        help="address to listen on; repeat it for several (127.0.0.1 and ::1: this machine "
+        "only). Default: every address, IPv4 and IPv6",
     )
     parser.add_argument(
         "--port",

@@ -35,6 +35,7 @@ from gui.login import LoginRequest, LoginView
 from gui.pump import EventPump
 from gui.settings import Settings, load_settings, save_settings
 from gui.theme import apply_theme
+from gui.validate import format_address
 from net import client as ce
 from net.client import ChatClient, PendingMessage
 from net.relay import RelayThread
@@ -117,7 +118,7 @@ class App:
         request = self.request
         if request is None:  # cannot happen: connect() sets it before any client exists
             return
-        room = f"{request.host}:{request.port}"
+        room = format_address(request.host, request.port)
         title = f"Room {room}"
         if self.hosting is not None:
             room = f"your room (port {request.port})"
@@ -178,7 +179,7 @@ class App:
         self.request = request
         self.hosting = None
         if self.login is not None:
-            self.login.show_progress(f"Connecting to {request.host}:{request.port}…")
+            self.login.show_progress(f"Connecting to {format_address(request.host, request.port)}…")
         self._start_client(request.host, request.port, request.username, password=request.password)
 
     def _start_client(
@@ -256,7 +257,8 @@ class App:
         if isinstance(event, ce.DerivingKeys):
             login.show_progress("Deriving the room key from the password…")
         elif isinstance(event, ce.Connecting) and self.request is not None:
-            where = "your room" if self.hosting else f"{self.request.host}:{self.request.port}"
+            asked = self.request
+            where = "your room" if self.hosting else format_address(asked.host, asked.port)
             login.show_progress(f"Connecting to {where}…")
         elif isinstance(event, ce.Joined):
             self._remember()

@@ -16,7 +16,7 @@ from tkinter import ttk
 
 from gui.settings import Settings
 from gui.theme import PALETTE
-from gui.validate import check_host, check_password, check_port, check_username
+from gui.validate import check_address, check_password, check_port, check_username
 from gui.widgets import message_label
 
 
@@ -36,14 +36,19 @@ def validate_login(
     password: str,
     username: str,
 ) -> tuple[LoginRequest | None, dict[str, str]]:
-    """Check the four fields; return the request, or ``None`` and a message per bad field."""
+    """Check the four fields; return the request, or ``None`` and a message per bad field.
+
+    A port typed in the Host field (``example.org:7777``, ``[2001:db8::1]:7777``) wins over the
+    Port field, which is then not checked.
+    """
     errors: dict[str, str] = {}
-    checked_host, message = check_host(host)
+    checked_host, checked_port, message = check_address(host)
     if message:
         errors["host"] = message
-    checked_port, message = check_port(port)
-    if message:
-        errors["port"] = message
+    if checked_port is None:
+        checked_port, message = check_port(port)
+        if message:
+            errors["port"] = message
     checked_password, message = check_password(password)
     if message:
         errors["password"] = message
@@ -209,6 +214,10 @@ class LoginView(ttk.Frame):
             self.error_vars[name].set(errors.get(name, ""))
         if errors:
             self.entries[next(name for name in self.FIELDS if name in errors)].focus_set()
+        elif request is not None and self.vars["host"].get().strip() != request.host:
+            # "[2001:db8::1]:7777" typed in Host: show what will be used, each in its field.
+            self.vars["host"].set(request.host)
+            self.vars["port"].set(str(request.port))
         return request
 
     def connect(self) -> None:

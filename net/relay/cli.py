@@ -14,12 +14,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
 from net.passwords import PasswordSourceError, read_password
 from net.relay.config import RelayConfig
+from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
 
@@ -40,7 +42,7 @@ def run_relay(args: argparse.Namespace) -> int:
     except (PasswordSourceError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
-    config = RelayConfig(host=args.bind, port=args.port)
+    config = RelayConfig(host=tuple(args.bind or ()) or ALL_INTERFACES, port=args.port)
     _log_to_stdout()
     try:
         return asyncio.run(_serve(secret, config))
@@ -87,17 +89,29 @@ async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
     stop = asyncio.Event()
     _on_signals(stop)  # before the listening line: whoever reads it may signal at once
     try:
-        port = await relay.start()
+        await relay.start()
     except OSError as exc:
-        _error(f"cannot listen on {config.host}:{config.port}: {_os_error(exc)}")
+        hosts = (config.host,) if isinstance(config.host, str) else config.host
+        addresses = tuple((host, config.port) for host in hosts if host != ALL_INTERFACES)
+        where = _listening(addresses or (("::", config.port),), config.host)
+        _error(f"cannot listen on {where}: {_bind_error(exc)}")
         return EXIT_FAILED
-    _say(f"SocketChat relay listening on {config.host}:{port}")
+    _say(f"SocketChat relay listening on {_listening(relay.addresses, config.host)}")
     try:
         await stop.wait()
         logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")
     finally:
         await relay.stop()
     return EXIT_OK
+
+
+def _listening(addresses: tuple[tuple[str, int], ...], host: str | tuple[str, ...]) -> str:
+    """``127.0.0.1:7777``; ``127.0.0.1:7777 and [::1]:7777``; ``[::]:7777 (all addresses,
+    IPv4 and IPv6)`` for the dual-stack default."""
+    text = " and ".join(f"{format_host(address)}:{port}" for address, port in addresses)
+    if host in (ALL_INTERFACES, ()):
+        text += f" ({describe_hosts(ALL_INTERFACES)})"
+    return text
 
 
 def _on_signals(stop: asyncio.Event) -> None:
@@ -121,6 +135,11 @@ def _log_to_stdout() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def _bind_error(exc: OSError) -> str:
+    # socket.create_server adds "(while attempting to bind on address ...)": said already.
+    return os.strerror(exc.errno) if exc.errno else _os_error(exc)
 
 
 def _os_error(exc: OSError) -> str:
