@@ -97,6 +97,14 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         default=7777,
         help="port to listen on (default 7777; 0 picks a free one)",
     )
+    parser.add_argument(
+        "--announce",
+        metavar="LABEL",
+        nargs="?",
+        const="",
+        help="announce the room on the local network (mDNS/DNS-SD) so the app lists it, as "
+        "LABEL (default: 'SocketChat relay on HOSTNAME'); off unless given",
+    )
     source = parser.add_mutually_exclusive_group()
     _add_password_file(source)
     source.add_argument(

@@ -16,14 +16,19 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from net.passwords import PasswordSourceError, read_password
 from net.relay.config import RelayConfig
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
+
+if TYPE_CHECKING:
+    from net.reach import RoomAnnouncer
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,7 +50,7 @@ def run_relay(args: argparse.Namespace) -> int:
     config = RelayConfig(host=tuple(args.bind or ()) or ALL_INTERFACES, port=args.port)
     _log_to_stdout()
     try:
-        return asyncio.run(_serve(secret, config))
+        return asyncio.run(_serve(secret, config, announce=getattr(args, "announce", None)))
     except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
         return EXIT_OK
 
@@ -84,7 +89,9 @@ def _relay_secret(args: argparse.Namespace) -> RoomSecret:
     return RoomSecret.from_password(password)
 
 
-async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
+async def _serve(secret: RoomSecret, config: RelayConfig, *, announce: str | None = None) -> int:
+    """Serve until a signal; ``announce`` (a label, "" for the default one) also announces
+    the room on the local network with mDNS/DNS-SD while it runs."""
     relay = Relay(secret, config)
     stop = asyncio.Event()
     _on_signals(stop)  # before the listening line: whoever reads it may signal at once
@@ -97,12 +104,29 @@ async def _serve(secret: RoomSecret, config: RelayConfig) -> int:
         _error(f"cannot listen on {where}: {_bind_error(exc)}")
         return EXIT_FAILED
     _say(f"SocketChat relay listening on {_listening(relay.addresses, config.host)}")
+    announcer = None if announce is None else await _announce(announce, relay.port)
     try:
         await stop.wait()
         logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")
     finally:
+        if announcer is not None:
+            await asyncio.to_thread(announcer.close)
         await relay.stop()
     return EXIT_OK
+
+
+async def _announce(label: str, port: int) -> RoomAnnouncer | None:
+    """Announce the relay on the local network; a failure is said and serving goes on."""
+    from net.reach import RoomAnnouncer
+
+    announcer = RoomAnnouncer(label or f"SocketChat relay on {socket.gethostname()}", port)
+    try:
+        await asyncio.to_thread(announcer.start)
+    except (OSError, ImportError) as exc:
+        _error(f"cannot announce the room on the local network: {exc}")
+        return None
+    _say(f"Announced on the local network as {announcer.name!r} (mDNS/DNS-SD)")
+    return announcer
 
 
 def _listening(addresses: tuple[tuple[str, int], ...], host: str | tuple[str, ...]) -> str:
