@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from crypto.kdf import RoomKeys
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.errors import failure_text, host_error_text
-from gui.host import HostDialog, HostRequest, InvitePanel
+from gui.host import HostDialog, HostRequest
 from gui.hosting import (
     RoomFailed,
     RoomStarted,
@@ -31,18 +32,35 @@ from gui.hosting import (
     start_room_in_background,
 )
 from gui.icon import set_app_icon
+from gui.invite import InvitePanel
 from gui.login import LoginRequest, LoginView
 from gui.pump import EventPump
+from gui.reach import (
+    Announced,
+    Closable,
+    ForRoom,
+    OutsideSeen,
+    ReachServices,
+    ReachState,
+    RoomsFound,
+    Startable,
+)
 from gui.settings import Settings, load_settings, save_settings
 from gui.theme import apply_theme
 from gui.validate import format_address
 from net import client as ce
 from net.client import ChatClient, PendingMessage
+from net.reach import (
+    OutsideWatcher,
+    Scope,
+    listen_plan,
+    room_label,
+)
 from net.relay import RelayThread
 
 #: What reaches the Tk thread through the pump: an event tagged with the generation of the
 #: client or room start that produced it.
-AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed
+AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
@@ -54,7 +72,11 @@ class App:
     """Build on a fresh ``tk.Tk`` root, then run ``root.mainloop()``.
 
     ``settings_dir`` and ``kdf_cost`` exist for tests (a temporary folder, a cheap scrypt).
-    ``confirm`` asks yes/no questions (tests replace it).
+    ``confirm`` asks yes/no questions (tests replace it). ``bind_host``, if given, replaces
+    the listening addresses that the host dialog's choice implies (tests: 127.0.0.1).
+    ``reach`` is what the app may do on the network around a hosted room (ask the router,
+    announce, browse): :meth:`ReachServices.off` unless given, so a test's app never does it;
+    :func:`start` passes :meth:`ReachServices.real`.
     """
 
     def __init__(
@@ -63,8 +85,9 @@ class App:
         *,
         settings_dir: Path | None = None,
         kdf_cost: int | None = None,
-        bind_host: str = "0.0.0.0",  # noqa: S104
+        bind_host: str | tuple[str, ...] | None = None,
         confirm: Callable[[str, str], bool] | None = None,
+        reach: ReachServices | None = None,
     ) -> None:
         self.root = root
         self.palette = apply_theme(root)
@@ -75,6 +98,11 @@ class App:
         self.kdf_cost = kdf_cost
         self.bind_host = bind_host
         self.confirm = confirm or self._ask_yes_no
+        self.services = reach or ReachServices.off()
+        self.mapper: Startable | None = None  # while hosting "for everyone" with the router asked
+        self.announcer: Closable | None = None  # while the hosted room is announced
+        self.browser: Closable | None = None  # while the login view lists rooms
+        self.reach: ReachState | None = None  # what is known about reaching the hosted room
         self.sound = tk.BooleanVar(root, self.settings.sound)
         self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
         self.client: ChatClient | None = None
@@ -107,8 +135,10 @@ class App:
             on_host=self.open_host_dialog,
             on_cancel=self.cancel_connect,
             logo=self._logo,
+            rooms_list=self.services.browser is not None,
         )
         self.login.grid(row=0, column=0, sticky="nsew")
+        self._start_browser()
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
         self.root.geometry("")
@@ -126,6 +156,7 @@ class App:
         if self.login is not None:
             self.login.destroy()
             self.login = None
+        self._stop_browser()
         self.chat = ChatWindow(
             self.root,
             room=room,
@@ -167,10 +198,16 @@ class App:
             return
         self.invite = InvitePanel(
             self.root,
-            addresses=lan_addresses(),
+            addresses=self._invite_addresses(),
             port=self.relay.port or self.hosting.port,
             password=self.hosting.password,
+            state=self.reach,
         )
+
+    def _invite_addresses(self) -> list[str]:
+        if self.hosting is not None and self.hosting.scope is Scope.COMPUTER:
+            return []  # nobody else can join: the panel says "only this computer"
+        return lan_addresses()
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -225,11 +262,26 @@ class App:
         self._generation += 1
         generation = self._generation
         put = self.pump.put
+        addresses = lan_addresses() if request.scope is not Scope.COMPUTER else []
+        room = self.reach = ReachState(
+            scope=request.scope,
+            port=request.port,
+            asked_router=request.maps_port and self.services.mapper is not None,
+            lan_address=addresses[0] if addresses else "",
+        )
+        plan = listen_plan(request.scope)
+        accept_peer = plan.accept_peer
+        if request.scope is Scope.EVERYONE:
+            # Lets everyone in, and tells the invite panel when someone from outside came.
+            accept_peer = OutsideWatcher(
+                lambda peer: put((0, ForRoom(room, OutsideSeen(peer, time.strftime("%H:%M")))))
+            )
         self.starter = start_room_in_background(
             request.password,
             request.port,
             lambda event: put((generation, event)),
-            bind_host=self.bind_host,
+            bind_host=plan.host if self.bind_host is None else self.bind_host,
+            accept_peer=accept_peer,
             kdf_cost=self.kdf_cost,
         )
 
@@ -237,6 +289,12 @@ class App:
 
     def _dispatch(self, item: tuple[int, AppEvent]) -> None:
         generation, event = item
+        if isinstance(event, RoomsFound):  # from the login view's browser: no generation
+            self._rooms_found(event)
+            return
+        if isinstance(event, ForRoom):  # the hosted room's services: dropped once it is closed
+            self._reach_event(event)
+            return
         if generation != self._generation:
             if isinstance(event, RoomStarted):
                 event.relay.stop()  # a room nobody waits for any more
@@ -288,11 +346,85 @@ class App:
         self.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
         self.login.show_progress("Joining your room…")
         self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
+        self._start_reach(hosting, event.port)
+
+    # -- around the hosted room: the router, the announcement, rooms found -------------------
+
+    def _start_reach(self, hosting: HostRequest, port: int) -> None:
+        """Ask the router for the port and announce the room, as the host dialog said."""
+        room = self.reach
+        if room is None:
+            return
+        room.port = port
+        put = self.pump.put
+        if hosting.maps_port and self.services.mapper is not None:
+            self.mapper = self.services.mapper(port, lambda event: put((0, ForRoom(room, event))))
+            self.mapper.start()
+        if hosting.announces and self.services.announcer is not None:
+            announcer = self.announcer = self.services.announcer(room_label(hosting.username), port)
+
+            def announce() -> None:
+                try:
+                    announcer.start()
+                except (OSError, ImportError) as error:
+                    failed = Announced(error=str(error) or type(error).__name__)
+                    put((0, ForRoom(room, failed)))
+                else:
+                    put((0, ForRoom(room, Announced(name=getattr(announcer, "name", "")))))
+
+            self._in_background(announce)
+
+    def _reach_event(self, item: ForRoom) -> None:
+        if item.room is not self.reach or self.reach is None:
+            return  # a room that is closed (or another one)
+        self.reach.apply(item.event)
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.refresh(self.reach)
+
+    def _stop_reach(self) -> None:
+        """The hosted room is closing: remove the router's mapping and the announcement (off
+        the Tk thread: each may take a network round trip; ``close`` waits for them)."""
+        mapper, self.mapper = self.mapper, None
+        announcer, self.announcer = self.announcer, None
+        if mapper is not None:
+            self._in_background(mapper.stop)
+        if announcer is not None:
+            self._in_background(announcer.close)
+        self.reach = None
+
+    def _start_browser(self) -> None:
+        factory = self.services.browser
+        if factory is None or self.browser is not None:
+            return
+        put = self.pump.put
+        browser = self.browser = factory(lambda rooms: put((0, RoomsFound(rooms))))
+
+        def browse() -> None:
+            try:
+                browser.start()
+            except (OSError, ImportError) as error:
+                put((0, RoomsFound((), error=str(error) or type(error).__name__)))
+
+        self._in_background(browse)
+
+    def _stop_browser(self) -> None:
+        browser, self.browser = self.browser, None
+        if browser is not None:
+            self._in_background(browser.close)
+
+    def _rooms_found(self, event: RoomsFound) -> None:
+        if self.login is None:
+            return
+        if event.error:
+            self.login.rooms_unavailable(event.error)
+        else:
+            self.login.show_rooms(event.rooms)
 
     def _room_failed(self, event: RoomFailed) -> None:
         self.starter = None
         request = self.hosting
         self.hosting = None
+        self.reach = None
         if self.login is None:
             return
         self.login.set_idle()
@@ -387,6 +519,7 @@ class App:
             self._in_background(client.close)
 
     def _stop_relay(self) -> None:
+        self._stop_reach()
         relay, self.relay = self.relay, None
         if relay is not None:
             relay.stop()
@@ -434,7 +567,7 @@ def start() -> int:
         )
         return EXIT_NO_DISPLAY
     install_tk_handler(root)  # a failing callback: log file + dialog, not a lost traceback
-    app = App(root)
+    app = App(root, reach=ReachServices.real())
     # SIGTERM (a logout, `kill`) closes like the window's close box, minus the question; the
     # pump's tick runs Python often enough for the handler to run promptly.
     with contextlib.suppress(ValueError, OSError):  # not the main thread / no such signal
