@@ -66,6 +66,7 @@ EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
 _LOGIN_SIZE = (480, 320)
 _CHAT_SIZE = (920, 640)
+_BROWSE_DELAY_MS = 400
 
 
 class App:
@@ -102,6 +103,7 @@ class App:
         self.mapper: Startable | None = None  # while hosting "for everyone" with the router asked
         self.announcer: Closable | None = None  # while the hosted room is announced
         self.browser: Closable | None = None  # while the login view lists rooms
+        self._browse_after: str | None = None  # the pending after() that starts the browser
         self.reach: ReachState | None = None  # what is known about reaching the hosted room
         self.sound = tk.BooleanVar(root, self.settings.sound)
         self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
@@ -138,7 +140,10 @@ class App:
             rooms_list=self.services.browser is not None,
         )
         self.login.grid(row=0, column=0, sticky="nsew")
-        self._start_browser()
+        if self.services.browser is not None and self._browse_after is None:
+            # Importing zeroconf and opening its sockets competes with drawing the first
+            # window on a small machine: start looking a moment after the window is up.
+            self._browse_after = self.root.after(_BROWSE_DELAY_MS, self._start_browser)
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
         self.root.geometry("")
@@ -393,8 +398,9 @@ class App:
         self.reach = None
 
     def _start_browser(self) -> None:
+        self._browse_after = None
         factory = self.services.browser
-        if factory is None or self.browser is not None:
+        if factory is None or self.browser is not None or self.login is None or self.closed:
             return
         put = self.pump.put
         browser = self.browser = factory(lambda rooms: put((0, RoomsFound(rooms))))
@@ -408,6 +414,10 @@ class App:
         self._in_background(browse)
 
     def _stop_browser(self) -> None:
+        if self._browse_after is not None:
+            with contextlib.suppress(tk.TclError):
+                self.root.after_cancel(self._browse_after)
+            self._browse_after = None
         browser, self.browser = self.browser, None
         if browser is not None:
             self._in_background(browser.close)
@@ -502,6 +512,7 @@ class App:
         client, self.client = self.client, None
         if client is not None:
             client.close()
+        self._stop_browser()
         self._stop_relay()
         for thread in self._closers:
             thread.join(5.0)

@@ -318,6 +318,7 @@ def test_unchecking_the_router_box_asks_nobody(make_app, root):
 
 def test_the_login_view_lists_rooms_and_a_click_fills_host_and_port(make_app, root):
     app = make_app()
+    pump_until(root, lambda: bool(FakeBrowser.made), what="the browser (started a moment later)")
     (browser,) = FakeBrowser.made
     pump_until(root, lambda: "start" in browser.calls, what="browsing")
     rooms = (
@@ -344,11 +345,27 @@ def test_the_login_view_lists_rooms_and_a_click_fills_host_and_port(make_app, ro
 
 def test_browsing_stops_when_the_chat_opens_and_on_close(make_app, root):
     app = make_app()
+    pump_until(root, lambda: bool(FakeBrowser.made), what="the browser (started a moment later)")
     (browser,) = FakeBrowser.made
     host(app, root, Scope.EVERYONE, map_port=False)
     pump_until(root, lambda: "close" in browser.calls, what="browsing to stop")
     app.close()
     assert browser.calls == ["start", "close"]
+
+
+def test_closing_from_the_login_view_stops_browsing(make_app, root):
+    app = make_app()
+    pump_until(root, lambda: bool(FakeBrowser.made), what="the browser (started a moment later)")
+    (browser,) = FakeBrowser.made
+    pump_until(root, lambda: "start" in browser.calls, what="browsing")
+    app.close()
+    assert browser.calls == ["start", "close"]
+
+
+def test_closing_before_browsing_started_starts_nothing(make_app, root):
+    app = make_app()
+    app.close()
+    assert FakeBrowser.made == []
 
 
 def test_a_browser_that_cannot_start_says_so(make_app, root, fakes):

@@ -9,6 +9,12 @@ Each prints JSON lines (``{"event": ...}``) on stdout and takes commands on stdi
   closes the room, exits).
 * ``join HOST PORT NAME`` — a member joins with the real client, says so, and leaves.
 * ``browse`` — lists the rooms announced on the network as they change, until ``stop``.
+* ``app PORT PASSWORD`` — the desktop app itself, with its real network services
+  (``ReachServices.real()``), hosts a room "for everyone" (needs a display): prints what the
+  invite panel says once the router answered, waits (at most a minute) for the panel to say
+  "reachable", prints that, grabs the panel into ``$SOCKETCHAT_SHOT`` if set, and closes.
+* ``join-password HOST PORT PASSWORD`` — joins a room hosted by ``app`` (keys from the
+  password, at the tests' cheap scrypt cost).
 
 The room keys are the test suite's cheap ones (tests/net/helpers.py).
 """
@@ -151,12 +157,101 @@ def browse() -> None:
     emit("stopped")
 
 
+def app(port: int, password: str) -> None:
+    import os
+    import subprocess
+    import tempfile
+    import tkinter as tk
+    from pathlib import Path
+
+    from gui.app import App
+    from gui.reach import ReachServices
+
+    root = tk.Tk(className="socketchat")
+    settings = Path(tempfile.mkdtemp(prefix="socketchat-ns-app-"))
+    the_app = App(
+        root,
+        settings_dir=settings,
+        kdf_cost=2**10,
+        confirm=lambda _title, _text: True,
+        reach=ReachServices.real(),
+    )
+
+    def pump_until(condition: Any, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            root.update()
+            time.sleep(0.01)
+        return True
+
+    the_app.open_host_dialog()
+    dialog = the_app.host_dialog
+    assert dialog is not None
+    dialog.port.set(str(port))
+    dialog.username.set("alice")
+    dialog.password.set(password)
+    dialog.ok()
+    pump_until(lambda: the_app.invite is not None, 30)
+    invite = the_app.invite
+    assert invite is not None
+    pump_until(lambda: invite.public.get() not in ("", "asking your router…"), 30)
+    emit(
+        "invite",
+        public=invite.public.get(),
+        router=invite.router.get(),
+        verdict=invite.verdict.get(),
+    )
+    pump_until(lambda: invite.verdict.get() == "Reachable from the internet", 60)
+    pump_until(lambda: "Announced" in invite.announce.get(), 10)
+    emit("verdict", verdict=invite.verdict.get(), announce=invite.announce.get())
+    shot = os.environ.get("SOCKETCHAT_SHOT")
+    if shot:
+        pump_until(lambda: False, 0.3)
+        frame = invite.winfo_toplevel().wm_frame()
+        subprocess.run(["import", "-window", frame, shot], check=False)
+    the_app.close()  # removes the mapping and the announcement before it returns
+    emit("closed")
+
+
+def join_with_password(host_address: str, port: int, password: str) -> None:
+    done = threading.Event()
+    result: dict[str, Any] = {}
+
+    def on_event(event: ce.ClientEvent) -> None:
+        if isinstance(event, ce.Joined):
+            result.update(event="joined", members=list(event.members))
+            done.set()
+        elif isinstance(event, ce.Failed):
+            result.update(event="failed", kind=event.kind.name, message=event.message)
+            done.set()
+
+    client = ChatClient(
+        host=host_address,
+        port=port,
+        username="friend",
+        password=password,
+        on_event=on_event,
+        kdf_cost=2**10,
+    )
+    client.start()
+    if not done.wait(30):
+        result.update(event="failed", kind="TIMEOUT", message="no answer in 30 s")
+    client.close()
+    emit(**result)
+
+
 def main(argv: list[str]) -> None:
     role = argv[0]
     if role == "host":
         host(int(argv[1]), argv[2])
     elif role == "join":
         join(argv[1], int(argv[2]), argv[3])
+    elif role == "app":
+        app(int(argv[1]), argv[2])
+    elif role == "join-password":
+        join_with_password(argv[1], int(argv[2]), argv[3])
     elif role == "browse":
         browse()
     else:

@@ -27,6 +27,7 @@ happens.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -190,6 +191,27 @@ def test_a_room_for_everyone_through_the_router(network: Network, method, port, 
     assert host.popen.wait(20) == 0
     assert f"dport {port} " not in network.nat_rules()
     assert not network.outside_connects(port)
+
+
+def test_the_desktop_app_hosts_through_the_router_and_says_reachable(network: Network):
+    # The whole app with its real services (what `python main.py` uses), in "inside", on the
+    # display pytest-xvfb gives this process (an X socket in /tmp reaches across namespaces).
+    if not os.environ.get("DISPLAY"):
+        pytest.skip("no display for the app (pytest-xvfb provides one when Xvfb is installed)")
+    lab = network.lab
+    app = lab.helper(network.inside, "app", "7706", PASSWORD)
+    invite = app.wait_event("invite", timeout=60)
+    assert invite["public"] == ROUTER_WAN
+    assert invite["router"].startswith("Your router opened port 7706 (UPnP IGD)")
+    assert invite["verdict"] == "Could not check"
+    assert "dport 7706 dnat" in network.nat_rules()
+    friend = lab.helper(network.outside, "join-password", ROUTER_WAN, "7706", PASSWORD)
+    assert friend.wait_event("joined", timeout=60)["members"] == ["alice", "friend"]
+    verdict = app.wait_event("verdict", timeout=90)
+    assert verdict["verdict"] == "Reachable from the internet"
+    assert verdict["announce"].startswith("Announced on this network")
+    app.wait_event("closed", timeout=60)
+    assert "dport 7706 " not in network.nat_rules()
 
 
 @pytest.fixture
