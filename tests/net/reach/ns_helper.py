@@ -8,6 +8,9 @@ Each prints JSON lines (``{"event": ...}``) on stdout and takes commands on stdi
   Commands: ``verdict`` (prints the reachability verdict), ``stop`` (removes the mapping,
   closes the room, exits).
 * ``join HOST PORT NAME`` — a member joins with the real client, says so, and leaves.
+* ``host-network PORT`` — a room hosted "this network only", with the port forwarded on the
+  router anyway (a UPnP mapping standing in for a forward done by hand). ``stop`` ends it.
+* ``renew METHOD PORT`` — map, renew and remove one mapping with METHOD, printing each lease.
 * ``browse`` — lists the rooms announced on the network as they change, until ``stop``.
 * ``app PORT PASSWORD`` — the desktop app itself, with its real network services
   (``ReachServices.real()``), hosts a room "for everyone" (needs a display): prints what the
@@ -113,6 +116,32 @@ def host(port: int, method: str) -> None:
     mapper.stop(timeout=20)
     relay.stop()
     emit("stopped")
+
+
+def host_network(port: int) -> None:
+    plan = listen_plan(Scope.NETWORK)
+    config = RelayConfig(host=plan.host, port=port, accept_peer=plan.accept_peer)
+    relay = RelayThread(RoomSecret.from_room_keys(_keys()), config)
+    emit("listening", port=relay.start())
+    upnp = UpnpMethod(discover_ms=1500)
+    lease = upnp.map(internal_port=port, external_port=port, lifetime=600)
+    emit("forwarded", external_address=lease.external_address, external_port=lease.external_port)
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            break
+    upnp.unmap(lease)
+    relay.stop()
+    emit("stopped")
+
+
+def renew(method: str, port: int) -> None:
+    (mapper,) = _methods(method)
+    lease = mapper.map(internal_port=port, external_port=port, lifetime=600)
+    emit("mapped", method=lease.method, port=lease.external_port, lifetime=lease.lifetime)
+    again = mapper.renew(lease)
+    emit("renewed", method=again.method, port=again.external_port, lifetime=again.lifetime)
+    mapper.unmap(again)
+    emit("unmapped")
 
 
 def join(host_address: str, port: int, name: str) -> None:
@@ -248,6 +277,10 @@ def main(argv: list[str]) -> None:
         host(int(argv[1]), argv[2])
     elif role == "join":
         join(argv[1], int(argv[2]), argv[3])
+    elif role == "host-network":
+        host_network(int(argv[1]))
+    elif role == "renew":
+        renew(argv[1], int(argv[2]))
     elif role == "app":
         app(int(argv[1]), argv[2])
     elif role == "join-password":

@@ -193,6 +193,33 @@ def test_a_room_for_everyone_through_the_router(network: Network, method, port, 
     assert not network.outside_connects(port)
 
 
+@pytest.mark.parametrize(
+    "method, port, expected",
+    [("upnp", 7708, "UPnP IGD"), ("pmp", 7709, "PCP"), ("natpmp", 7710, "NAT-PMP")],
+)
+def test_each_method_renews_its_lease_on_the_real_router(network: Network, method, port, expected):
+    run = network.lab.helper(network.inside, "renew", method, str(port))
+    mapped, renewed = run.wait_event("mapped"), run.wait_event("renewed")
+    assert mapped["method"] == renewed["method"] == expected
+    assert mapped["port"] == renewed["port"] == port and renewed["lifetime"] > 0
+    run.wait_event("unmapped")
+    assert f"dport {port} " not in network.nat_rules()
+
+
+def test_this_network_only_refuses_the_internet_even_through_a_forwarded_port(network: Network):
+    lab = network.lab
+    host = lab.helper(network.inside, "host-network", "7711")
+    forwarded = host.wait_event("forwarded")
+    assert (forwarded["external_address"], forwarded["external_port"]) == (ROUTER_WAN, 7711)
+    stranger = lab.helper(network.outside, "join", ROUTER_WAN, "7711", "stranger")
+    assert stranger.wait_event("failed")["kind"] != "TIMEOUT"  # closed at once, unheard
+    # The router's LAN side (192.168.77.1) is on this network: it gets in.
+    neighbour = lab.helper(network.router, "join", HOST_LAN, "7711", "neighbour")
+    assert neighbour.wait_event("joined")["members"] == ["neighbour"]
+    host.send("stop")
+    host.wait_event("stopped")
+
+
 def test_the_desktop_app_hosts_through_the_router_and_says_reachable(network: Network):
     # The whole app with its real services (what `python main.py` uses), in "inside", on the
     # display pytest-xvfb gives this process (an X socket in /tmp reaches across namespaces).
