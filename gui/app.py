@@ -20,6 +20,7 @@ from tkinter import messagebox
 from typing import TypeAlias
 
 from crypto.kdf import RoomKeys
+from gui.around import HostedServices, RoomFinder
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.errors import failure_text, host_error_text
@@ -35,16 +36,7 @@ from gui.icon import set_app_icon
 from gui.invite import InvitePanel
 from gui.login import LoginRequest, LoginView
 from gui.pump import EventPump
-from gui.reach import (
-    Announced,
-    Closable,
-    ForRoom,
-    OutsideSeen,
-    ReachServices,
-    ReachState,
-    RoomsFound,
-    Startable,
-)
+from gui.reach import ForRoom, OutsideSeen, ReachServices, ReachState, RoomsFound
 from gui.settings import Settings, load_settings, save_settings
 from gui.theme import apply_theme
 from gui.validate import format_address
@@ -54,7 +46,6 @@ from net.reach import (
     OutsideWatcher,
     Scope,
     listen_plan,
-    room_label,
 )
 from net.relay import RelayThread
 
@@ -66,7 +57,6 @@ EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
 _LOGIN_SIZE = (480, 320)
 _CHAT_SIZE = (920, 640)
-_BROWSE_DELAY_MS = 400
 
 
 class App:
@@ -100,13 +90,12 @@ class App:
         self.bind_host = bind_host
         self.confirm = confirm or self._ask_yes_no
         self.services = reach or ReachServices.off()
-        self.mapper: Startable | None = None  # while hosting "for everyone" with the router asked
-        self.announcer: Closable | None = None  # while the hosted room is announced
-        self.browser: Closable | None = None  # while the login view lists rooms
-        self._browse_after: str | None = None  # the pending after() that starts the browser
+        self.hosted: HostedServices | None = None  # the router and the announcement, hosting
         self.reach: ReachState | None = None  # what is known about reaching the hosted room
         self.sound = tk.BooleanVar(root, self.settings.sound)
         self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
+        # "Rooms on this network" for the login view (browsing only with real services).
+        self.finder = RoomFinder(root, self.services, self.pump.put, self._in_background)
         self.client: ChatClient | None = None
         self._generation = 0  # events from an older client or room start are ignored
         self.request: LoginRequest | None = None
@@ -137,13 +126,10 @@ class App:
             on_host=self.open_host_dialog,
             on_cancel=self.cancel_connect,
             logo=self._logo,
-            rooms_list=self.services.browser is not None,
+            rooms_list=self.finder.enabled,
         )
         self.login.grid(row=0, column=0, sticky="nsew")
-        if self.services.browser is not None and self._browse_after is None:
-            # Importing zeroconf and opening its sockets competes with drawing the first
-            # window on a small machine: start looking a moment after the window is up.
-            self._browse_after = self.root.after(_BROWSE_DELAY_MS, self._start_browser)
+        self.finder.start_soon()
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
         self.root.geometry("")
@@ -161,7 +147,7 @@ class App:
         if self.login is not None:
             self.login.destroy()
             self.login = None
-        self._stop_browser()
+        self.finder.stop()
         self.chat = ChatWindow(
             self.root,
             room=room,
@@ -351,33 +337,13 @@ class App:
         self.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
         self.login.show_progress("Joining your room…")
         self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
-        self._start_reach(hosting, event.port)
+        if self.reach is not None:
+            self.hosted = HostedServices(
+                self.services, self.reach, self.pump.put, self._in_background
+            )
+            self.hosted.start(hosting, event.port)
 
     # -- around the hosted room: the router, the announcement, rooms found -------------------
-
-    def _start_reach(self, hosting: HostRequest, port: int) -> None:
-        """Ask the router for the port and announce the room, as the host dialog said."""
-        room = self.reach
-        if room is None:
-            return
-        room.port = port
-        put = self.pump.put
-        if hosting.maps_port and self.services.mapper is not None:
-            self.mapper = self.services.mapper(port, lambda event: put((0, ForRoom(room, event))))
-            self.mapper.start()
-        if hosting.announces and self.services.announcer is not None:
-            announcer = self.announcer = self.services.announcer(room_label(hosting.username), port)
-
-            def announce() -> None:
-                try:
-                    announcer.start()
-                except (OSError, ImportError) as error:
-                    failed = Announced(error=str(error) or type(error).__name__)
-                    put((0, ForRoom(room, failed)))
-                else:
-                    put((0, ForRoom(room, Announced(name=getattr(announcer, "name", "")))))
-
-            self._in_background(announce)
 
     def _reach_event(self, item: ForRoom) -> None:
         if item.room is not self.reach or self.reach is None:
@@ -387,40 +353,11 @@ class App:
             self.invite.refresh(self.reach)
 
     def _stop_reach(self) -> None:
-        """The hosted room is closing: remove the router's mapping and the announcement (off
-        the Tk thread: each may take a network round trip; ``close`` waits for them)."""
-        mapper, self.mapper = self.mapper, None
-        announcer, self.announcer = self.announcer, None
-        if mapper is not None:
-            self._in_background(mapper.stop)
-        if announcer is not None:
-            self._in_background(announcer.close)
+        """The hosted room is closing: the mapping and the announcement go too."""
+        hosted, self.hosted = self.hosted, None
+        if hosted is not None:
+            hosted.stop()
         self.reach = None
-
-    def _start_browser(self) -> None:
-        self._browse_after = None
-        factory = self.services.browser
-        if factory is None or self.browser is not None or self.login is None or self.closed:
-            return
-        put = self.pump.put
-        browser = self.browser = factory(lambda rooms: put((0, RoomsFound(rooms))))
-
-        def browse() -> None:
-            try:
-                browser.start()
-            except (OSError, ImportError) as error:
-                put((0, RoomsFound((), error=str(error) or type(error).__name__)))
-
-        self._in_background(browse)
-
-    def _stop_browser(self) -> None:
-        if self._browse_after is not None:
-            with contextlib.suppress(tk.TclError):
-                self.root.after_cancel(self._browse_after)
-            self._browse_after = None
-        browser, self.browser = self.browser, None
-        if browser is not None:
-            self._in_background(browser.close)
 
     def _rooms_found(self, event: RoomsFound) -> None:
         if self.login is None:
@@ -512,7 +449,7 @@ class App:
         client, self.client = self.client, None
         if client is not None:
             client.close()
-        self._stop_browser()
+        self.finder.stop()
         self._stop_relay()
         for thread in self._closers:
             thread.join(5.0)
