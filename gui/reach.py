@@ -170,7 +170,9 @@ def router_text(state: ReachState) -> str:
         reasons = "; ".join(state.failure.reasons)
         return (
             f"Your router would not open the port ({reasons}). Turn on UPnP or NAT-PMP in "
-            f"its settings, or: {by_hand}"
+            f"its settings, or: {by_hand} A router that is itself behind another NAT (a "
+            "second router, or the provider's carrier-grade NAT) refuses this way too; then "
+            "only a relay on a server with a public address helps (RELAY.md)."
         )
     if state.removed:
         return "The port mapping was removed."

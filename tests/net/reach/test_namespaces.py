@@ -93,16 +93,16 @@ deny 0-65535 0.0.0.0/0 0-65535
 class Network:
     """The three namespaces, with the router's NAT set up (miniupnpd started separately)."""
 
-    def __init__(self, lab: Lab, workdir: Path) -> None:
+    def __init__(self, lab: Lab, workdir: Path, *, wan: str = ROUTER_WAN) -> None:
         self.lab = lab
         self.workdir = workdir
+        self.wan = wan
+        outside_wan = wan.rsplit(".", 1)[0] + ".2"
         self.inside = lab.namespace("in")
         self.router = lab.namespace("rt")
         self.outside = lab.namespace("out")
         lab.link((self.inside, "lan0", f"{HOST_LAN}/24"), (self.router, "lan0", f"{ROUTER_LAN}/24"))
-        lab.link(
-            (self.router, "wan0", f"{ROUTER_WAN}/24"), (self.outside, "wan0", f"{OUTSIDE_WAN}/24")
-        )
+        lab.link((self.router, "wan0", f"{wan}/24"), (self.outside, "wan0", f"{outside_wan}/24"))
         lab.run(self.inside, "ip", "route", "add", "default", "via", ROUTER_LAN)
         lab.run(self.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         rules = workdir / "router.nft"
@@ -251,6 +251,32 @@ def bare_router() -> Iterator[Network]:
     workdir = Path(tempfile.mkdtemp(prefix="socketchat-netns-"))
     try:
         yield Network(lab, workdir)
+    finally:
+        lab.close()
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+
+
+def test_a_router_behind_carrier_grade_nat_refuses_and_the_room_says_so():
+    # miniupnpd whose own internet address is in the provider's shared range (100.64.0.0/10):
+    # it hides that address and refuses every mapping, by all three protocols.
+    reason = missing_requirements("nft", "miniupnpd")
+    if reason:
+        pytest.skip(reason)
+    lab = Lab()
+    workdir = Path(tempfile.mkdtemp(prefix="socketchat-netns-"))
+    try:
+        network = Network(lab, workdir, wan="100.72.0.1")
+        network.start_miniupnpd()
+        host = lab.helper(network.inside, "host", "7712", "all")
+        failed = host.wait_event("map_failed")
+        assert failed["answered"] is True
+        assert [reason.split(":")[0] for reason in failed["reasons"]] == ["UPnP IGD", "NAT-PMP/PCP"]
+        host.send("verdict")
+        assert host.wait_event("verdict")["reach"] == "could not check"
+        host.send("stop")
+        host.wait_event("stopped")
     finally:
         lab.close()
         for path in workdir.iterdir():
