@@ -37,7 +37,7 @@ SERVICE_TYPE = "_socketchat._tcp.local."
 MAX_LABEL = 63  # a DNS label's limit in bytes; characters here, cut again by the GUI
 MAX_HOST_NAME = 63
 MAX_ROOMS = 32
-_RESOLVE_MS = 3000
+_RESOLVE_MS = 1500  # one announcement that never resolves holds the browser this long
 _HOST_LABEL = re.compile(r"[^A-Za-z0-9-]+")
 
 

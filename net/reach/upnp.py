@@ -40,59 +40,73 @@ class UpnpMethod:
 
     def map(self, *, internal_port: int, external_port: int, lifetime: int) -> Lease:
         with self._lock:
-            upnp = self._igd()
-            lan = str(upnp.lanaddr)
-            external = self._external_address(upnp)
             try:
-                granted = self._add(upnp, external_port, lan, internal_port, lifetime)
-            except MapError as error:
-                if _CONFLICT not in str(error):
-                    raise
-                # Another computer holds this port on the router: let it pick one (IGD v2).
-                try:
-                    port = int(
-                        upnp.addanyportmapping(
-                            external_port,
-                            "TCP",
-                            lan,
-                            internal_port,
-                            self._description,
-                            "",
-                            lifetime,
-                        )
+                return self._map(internal_port, external_port, lifetime)
+            except MapError:
+                self._upnp = None  # discover again next time: the router may have restarted
+                raise
+
+    def _map(self, internal_port: int, external_port: int, lifetime: int) -> Lease:
+        upnp = self._igd()
+        lan = str(upnp.lanaddr)
+        external = self._external_address(upnp)
+        try:
+            granted = self._add(upnp, external_port, lan, internal_port, lifetime)
+        except MapError as error:
+            if _CONFLICT not in str(error):
+                raise
+            # Another computer holds this port on the router: let it pick one (IGD v2).
+            try:
+                port = int(
+                    upnp.addanyportmapping(
+                        external_port,
+                        "TCP",
+                        lan,
+                        internal_port,
+                        self._description,
+                        "",
+                        lifetime,
                     )
-                except Exception as any_error:  # miniupnpc raises plain Exception
-                    raise MapError(
-                        f"port {external_port} is taken on the router by another computer, "
-                        f"and it offered no other ({any_error})",
-                        answered=True,
-                    ) from any_error
-                granted = (port, lifetime)
-            port, lease_seconds = granted
-            return Lease(
-                method=self.name,
-                router=self._router,
-                external_address=external,
-                external_port=port,
-                internal_port=internal_port,
-                lifetime=lease_seconds,
-            )
+                )
+            except Exception as any_error:  # miniupnpc raises plain Exception
+                raise MapError(
+                    f"port {external_port} is taken on the router by another computer, "
+                    f"and it offered no other ({any_error})",
+                    answered=True,
+                ) from any_error
+            granted = (port, lifetime)
+        port, lease_seconds = granted
+        return Lease(
+            method=self.name,
+            router=self._router,
+            external_address=external,
+            external_port=port,
+            internal_port=internal_port,
+            lifetime=lease_seconds,
+        )
 
     def renew(self, lease: Lease) -> Lease:
         """UPnP has no renewal: the same AddPortMapping again extends the lease."""
         with self._lock:
-            upnp = self._igd()
-            port, lifetime = self._add(
-                upnp, lease.external_port, str(upnp.lanaddr), lease.internal_port, lease.lifetime
-            )
-            return Lease(
-                method=self.name,
-                router=self._router,
-                external_address=self._external_address(upnp) or lease.external_address,
-                external_port=port,
-                internal_port=lease.internal_port,
-                lifetime=lifetime,
-            )
+            try:
+                return self._renew(lease)
+            except MapError:
+                self._upnp = None
+                raise
+
+    def _renew(self, lease: Lease) -> Lease:
+        upnp = self._igd()
+        port, lifetime = self._add(
+            upnp, lease.external_port, str(upnp.lanaddr), lease.internal_port, lease.lifetime
+        )
+        return Lease(
+            method=self.name,
+            router=self._router,
+            external_address=self._external_address(upnp) or lease.external_address,
+            external_port=port,
+            internal_port=lease.internal_port,
+            lifetime=lifetime,
+        )
 
     def unmap(self, lease: Lease) -> None:
         with self._lock:
