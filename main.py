@@ -104,14 +104,23 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bind",
         metavar="ADDR",
-        default="0.0.0.0",  # noqa: S104 - reachable by design
-        help="address to listen on (default 0.0.0.0: every interface)",
+        action="append",
+        help="address to listen on; repeat it for several (127.0.0.1 and ::1: this machine "
+        "only). Default: every address, IPv4 and IPv6",
     )
     parser.add_argument(
         "--port",
         type=_listen_port,
         default=7777,
         help="port to listen on (default 7777; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--announce",
+        metavar="LABEL",
+        nargs="?",
+        const="",
+        help="announce the room on the local network (mDNS/DNS-SD) so the app lists it, as "
+        "LABEL (default: 'SocketChat relay on HOSTNAME'); off unless given",
     )
     parser.add_argument(
         "--max-members",

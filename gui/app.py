@@ -21,6 +21,7 @@ import functools
 import signal
 import sys
 import threading
+import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import TypeAlias
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from gui import focusring
+from gui.around import HostedServices, RoomFinder
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
 from gui.dialogs import ask
@@ -40,7 +42,7 @@ from gui.errors import (
     host_error_text,
     trust_relay_question,
 )
-from gui.host import HostDialog, HostRequest, InvitePanel
+from gui.host import HostDialog, HostRequest
 from gui.hosting import (
     RoomFailed,
     RoomStarted,
@@ -50,21 +52,29 @@ from gui.hosting import (
 )
 from gui.icon import set_app_icon
 from gui.identity_problem import IdentityProblemView, identity_problem_text
+from gui.invite import InvitePanel
 from gui.login import LoginRequest, LoginView
 from gui.notify import DesktopNotifications
 from gui.pump import EventPump
+from gui.reach import ForRoom, OutsideSeen, ReachServices, ReachState, RoomsFound
 from gui.screen import place_within
 from gui.settings import THEMES, load_settings, room_key, save_settings
 from gui.system_theme import system_prefers_dark
 from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
+from gui.validate import format_address
 from gui.verify import SafetyCodeDialog
 from net import client as ce
 from net.client import DEFAULT_ROOM, ChatClient, ErrorKind, PendingMessage, relay_address
+from net.reach import (
+    OutsideWatcher,
+    Scope,
+    listen_plan,
+)
 from net.relay import RelayThread
 
 #: What reaches the Tk thread through the pump: an event tagged with the generation of the
 #: client or room start that produced it.
-AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed
+AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
@@ -111,6 +121,11 @@ class App:
     ``confirm`` asks yes/no questions (tests replace it); ``notifications`` sends desktop
     notifications (tests pass one with a recording sender); ``system_dark`` says whether the
     system prefers dark (default: ask it, ``gui/system_theme.py``).
+    ``bind_host``, if given, replaces
+    the listening addresses that the host dialog's choice implies (tests: 127.0.0.1).
+    ``reach`` is what the app may do on the network around a hosted room (ask the router,
+    announce, browse): :meth:`ReachServices.off` unless given, so a test's app never does it;
+    :func:`start` passes :meth:`ReachServices.real`.
     """
 
     def __init__(
@@ -120,11 +135,12 @@ class App:
         settings_dir: Path | None = None,
         data_dir: Path | None = None,
         kdf_cost: int | None = None,
-        bind_host: str = "0.0.0.0",  # noqa: S104
+        bind_host: str | tuple[str, ...] | None = None,
         confirm: Confirm | None = None,
         notifications: DesktopNotifications | None = None,
         system_dark: Callable[[], bool | None] = system_prefers_dark,
         is_focused: Callable[[], bool] | None = None,
+        reach: ReachServices | None = None,
     ) -> None:
         self.root = root
         # This device's identity (created on first start) and what it remembers about relays
@@ -156,8 +172,13 @@ class App:
         self.kdf_cost = kdf_cost
         self.bind_host = bind_host
         self.confirm = confirm or self._ask_yes_no
+        self.services = reach or ReachServices.off()
+        self.hosted: HostedServices | None = None  # the router and the announcement, hosting
+        self.reach: ReachState | None = None  # what is known about reaching the hosted room
         self.sound = tk.BooleanVar(root, self.settings.sound)
         self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
+        # "Rooms on this network" for the login view (browsing only with real services).
+        self.finder = RoomFinder(root, self.services, self.pump.put, self._in_background)
         self.client: ChatClient | None = None
         self._generation = 0  # events from an older client or room start are ignored
         self.request: LoginRequest | None = None
@@ -303,8 +324,10 @@ class App:
             on_cancel=self.cancel_connect,
             logo=self._logo,
             on_safety_code=self.show_safety_code,
+            rooms_list=self.finder.enabled,
         )
         self.login.grid(row=0, column=0, sticky="nsew")
+        self.finder.start_soon()
         # The login view takes its natural size (it grows a little for error messages).
         self.root.minsize(*_LOGIN_SIZE)
         self.root.geometry("")
@@ -339,7 +362,7 @@ class App:
         request = self.request
         if request is None:  # cannot happen: connect() sets it before any client exists
             return
-        room = f"{request.host}:{request.port}"
+        room = format_address(request.host, request.port)
         title = f"Room {room}"
         if self.hosting is not None:
             room = f"your room (port {request.port})"
@@ -347,6 +370,7 @@ class App:
         if self.login is not None:
             self.login.destroy()
             self.login = None
+        self.finder.stop()
         self.chat = None  # the mute switch's trace must not save while it is set below
         self.muted.set(self._room_key() in self.settings.muted_rooms)
         self.chat = ChatWindow(
@@ -402,10 +426,16 @@ class App:
             return
         self.invite = InvitePanel(
             self.root,
-            addresses=lan_addresses(),
+            addresses=self._invite_addresses(),
             port=self.relay.port or self.hosting.port,
             password=self.hosting.password,
+            state=self.reach,
         )
+
+    def _invite_addresses(self) -> list[str]:
+        if self.hosting is not None and self.hosting.scope is Scope.COMPUTER:
+            return []  # nobody else can join: the panel says "only this computer"
+        return lan_addresses()
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -416,7 +446,7 @@ class App:
         self.request = request
         self.hosting = None
         if self.login is not None:
-            self.login.show_progress(f"Connecting to {request.host}:{request.port}…")
+            self.login.show_progress(f"Connecting to {format_address(request.host, request.port)}…")
         self._start_client(request.host, request.port, request.username, password=request.password)
 
     def connect_again(self) -> None:
@@ -533,11 +563,26 @@ class App:
         self._generation += 1
         generation = self._generation
         put = self.pump.put
+        addresses = lan_addresses() if request.scope is not Scope.COMPUTER else []
+        room = self.reach = ReachState(
+            scope=request.scope,
+            port=request.port,
+            asked_router=request.maps_port and self.services.mapper is not None,
+            lan_address=addresses[0] if addresses else "",
+        )
+        plan = listen_plan(request.scope)
+        accept_peer = plan.accept_peer
+        if request.scope is Scope.EVERYONE:
+            # Lets everyone in, and tells the invite panel when someone from outside came.
+            accept_peer = OutsideWatcher(
+                lambda peer: put((0, ForRoom(room, OutsideSeen(peer, time.strftime("%H:%M")))))
+            )
         self.starter = start_room_in_background(
             request.password,
             request.port,
             lambda event: put((generation, event)),
-            bind_host=self.bind_host,
+            bind_host=plan.host if self.bind_host is None else self.bind_host,
+            accept_peer=accept_peer,
             kdf_cost=self.kdf_cost,
         )
 
@@ -545,6 +590,12 @@ class App:
 
     def _dispatch(self, item: tuple[int, AppEvent]) -> None:
         generation, event = item
+        if isinstance(event, RoomsFound):  # from the login view's browser: no generation
+            self._rooms_found(event)
+            return
+        if isinstance(event, ForRoom):  # the hosted room's services: dropped once it is closed
+            self._reach_event(event)
+            return
         if generation != self._generation:
             if isinstance(event, RoomStarted):
                 event.relay.stop()  # a room nobody waits for any more
@@ -569,7 +620,8 @@ class App:
         elif isinstance(event, ce.Queued):
             login.show_progress(_queued_text(event.position))
         elif isinstance(event, ce.Connecting) and self.request is not None:
-            where = "your room" if self.hosting else f"{self.request.host}:{self.request.port}"
+            asked = self.request
+            where = "your room" if self.hosting else format_address(asked.host, asked.port)
             login.show_progress(f"Connecting to {where}…")
         elif isinstance(event, ce.IdentityChanged):
             self._early.append(event)  # the chat window shows it once it exists
@@ -613,11 +665,41 @@ class App:
             self.trust.pin_relay(address, event.relay_key)
         self.login.show_progress("Joining your room…")
         self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
+        if self.reach is not None:
+            self.hosted = HostedServices(
+                self.services, self.reach, self.pump.put, self._in_background
+            )
+            self.hosted.start(hosting, event.port)
+
+    # -- around the hosted room: the router, the announcement, rooms found -------------------
+
+    def _reach_event(self, item: ForRoom) -> None:
+        if item.room is not self.reach or self.reach is None:
+            return  # a room that is closed (or another one)
+        self.reach.apply(item.event)
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.refresh(self.reach)
+
+    def _stop_reach(self) -> None:
+        """The hosted room is closing: the mapping and the announcement go too."""
+        hosted, self.hosted = self.hosted, None
+        if hosted is not None:
+            hosted.stop()
+        self.reach = None
+
+    def _rooms_found(self, event: RoomsFound) -> None:
+        if self.login is None:
+            return
+        if event.error:
+            self.login.rooms_unavailable(event.error)
+        else:
+            self.login.show_rooms(event.rooms)
 
     def _room_failed(self, event: RoomFailed) -> None:
         self.starter = None
         request = self.hosting
         self.hosting = None
+        self.reach = None
         if self.login is None:
             return
         self.login.set_idle()
@@ -686,6 +768,7 @@ class App:
         client, self.client = self.client, None
         if client is not None:
             client.close()
+        self.finder.stop()
         self._stop_relay()
         for thread in self._closers:
             thread.join(5.0)
@@ -703,6 +786,7 @@ class App:
             self._in_background(client.close)
 
     def _stop_relay(self) -> None:
+        self._stop_reach()
         relay, self.relay = self.relay, None
         if relay is not None:
             relay.stop()
@@ -750,7 +834,7 @@ def start() -> int:
         )
         return EXIT_NO_DISPLAY
     install_tk_handler(root)  # a failing callback: log file + dialog, not a lost traceback
-    app = App(root)
+    app = App(root, reach=ReachServices.real())
     # SIGTERM (a logout, `kill`) closes like the window's close box, minus the question; the
     # pump's tick runs Python often enough for the handler to run promptly.
     with contextlib.suppress(ValueError, OSError):  # not the main thread / no such signal

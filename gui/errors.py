@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 
+from gui.validate import format_address
 from net.client import ErrorKind
 
 # kind -> (what happened, what to do)
@@ -132,7 +133,7 @@ def failure_text(
     entry = _FAILURES.get(kind)
     if entry is None:
         return message or "Could not join the room."
-    address = f"{host}:{port}" if host else "the room"
+    address = format_address(host, port) if host else "the room"
     happened, todo = entry
     happened = happened.format(address=address, host=host, username=username)
     if kind is ErrorKind.BAD_PASSWORD and message:

@@ -1,15 +1,18 @@
-"""Host a room: the dialog that asks for port, passphrase and name, and the invite panel.
+"""Host a room: the dialog that asks for port, passphrase, name and who can join.
 
 :class:`HostDialog` is modal (``transient`` + ``grab_set``, Return and Escape bound, like
 IDLE's ``query.Query``) but does not block: it calls ``on_done(request)`` or ``on_done(None)``.
-Validation is :func:`validate_host_request`, a plain function. After the room is running the
-app opens :class:`InvitePanel`: what friends need to join, each value with a Copy button.
+Validation is :func:`validate_host_request`, a plain function. Besides the port, passphrase
+and name it asks who can join (everyone, this network only, this computer only: see
+``net.reach.scope``), whether to ask the router to open the port, and whether to announce the
+room on the local network. After the room is running the app opens
+:class:`gui.invite.InvitePanel`.
 """
 
 from __future__ import annotations
 
 import tkinter as tk
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from tkinter import ttk
 
@@ -18,21 +21,49 @@ from gui.settings import DEFAULT_PORT
 from gui.theme import current_palette
 from gui.validate import check_password, check_port, check_username
 from gui.widgets import message_label
+from net.reach import SCOPE_TEXTS, Scope
 
 
 @dataclass(frozen=True)
 class HostRequest:
-    """Start a room on ``port`` with ``password`` and join it as ``username``."""
+    """Start a room on ``port`` with ``password`` and join it as ``username``; who may reach
+    it (``scope``), whether to ask the router to open the port (``map_port``, "everyone"
+    only) and whether to announce it on the local network (``announce``)."""
 
     port: int
     password: str = field(repr=False)  # never in a log line or a test failure
     username: str
+    scope: Scope = Scope.EVERYONE
+    map_port: bool = True
+    announce: bool = True
+
+    @property
+    def maps_port(self) -> bool:
+        return self.map_port and self.scope is Scope.EVERYONE
+
+    @property
+    def announces(self) -> bool:
+        return self.announce and self.scope is not Scope.COMPUTER
+
+
+ROUTER_TEXT = (
+    "Ask the router to open the port",
+    "So friends on the internet get through (UPnP or NAT-PMP); closed again with the room.",
+)
+ANNOUNCE_TEXT = (
+    "Announce the room on this network",
+    "Computers here list it under “Rooms on this network”: its name and port, no secret.",
+)
 
 
 def validate_host_request(
     port: str,
     password: str,
     username: str,
+    *,
+    scope: Scope = Scope.EVERYONE,
+    map_port: bool = True,
+    announce: bool = True,
 ) -> tuple[HostRequest | None, dict[str, str]]:
     """Check the dialog's fields; return the request, or ``None`` and a message per bad field."""
     errors: dict[str, str] = {}
@@ -49,7 +80,17 @@ def validate_host_request(
         errors["username"] = message
     if errors or checked_port is None or checked_password is None or checked_name is None:
         return None, errors
-    return HostRequest(checked_port, checked_password, checked_name), {}
+    return (
+        HostRequest(
+            checked_port,
+            checked_password,
+            checked_name,
+            scope=scope,
+            map_port=map_port,
+            announce=announce,
+        ),
+        {},
+    )
 
 
 def strength_text(password: str, generated: bool) -> tuple[str, bool]:
@@ -95,6 +136,9 @@ class HostDialog(tk.Toplevel):
         self.generated = initial is None
         self._generated_value = first if self.generated else ""
         self.username = tk.StringVar(self, initial.username if initial else username)
+        self.scope = tk.StringVar(self, (initial.scope if initial else Scope.EVERYONE).value)
+        self.map_port = tk.BooleanVar(self, initial.map_port if initial else True)
+        self.announce = tk.BooleanVar(self, initial.announce if initial else True)
         self.errors = {name: tk.StringVar(self, "") for name in ("port", "password", "username")}
         self.strength = tk.StringVar(self, "")
         self.general_error = tk.StringVar(self, error)
@@ -159,15 +203,16 @@ class HostDialog(tk.Toplevel):
         )
         self.strength_label.grid(row=7, column=1, columnspan=2, sticky="w", pady=(4, 0))
         field(8, "username", "Your name", 32, "ew")
+        self._build_reach(frame, row=10)
         message_label(
             frame,
             self.general_error,
             foreground=palette.warning,
             wraplength=440,
-            grid={"row": 10, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
+            grid={"row": 12, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
         )
         actions = ttk.Frame(frame)
-        actions.grid(row=11, column=0, columnspan=3, sticky="e", pady=(14, 0))
+        actions.grid(row=13, column=0, columnspan=3, sticky="e", pady=(14, 0))
         ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0, padx=(0, 8))
         ttk.Button(
             actions,
@@ -176,6 +221,47 @@ class HostDialog(tk.Toplevel):
             command=self.ok,
             default="active",
         ).grid(row=0, column=1)
+
+    def _build_reach(self, frame: ttk.Frame, *, row: int) -> None:
+        """Who can join (three choices), the router and the announcement switches."""
+        ttk.Label(frame, text="Who can join").grid(
+            row=row, column=0, sticky="nw", padx=(0, 12), pady=(12, 0)
+        )
+        choices = ttk.Frame(frame)
+        choices.grid(row=row, column=1, columnspan=2, sticky="w", pady=(12, 0))
+        self.scope_buttons: dict[Scope, ttk.Radiobutton] = {}
+        for index, scope in enumerate(Scope):
+            title, explanation = SCOPE_TEXTS[scope]
+            button = ttk.Radiobutton(
+                choices,
+                text=title,
+                value=scope.value,
+                variable=self.scope,
+                command=self._scope_changed,
+            )
+            button.grid(row=2 * index, column=0, sticky="w")
+            _explain(choices, explanation, row=2 * index + 1)
+            self.scope_buttons[scope] = button
+        switches = ttk.Frame(frame)
+        switches.grid(row=row + 1, column=1, columnspan=2, sticky="w", pady=(8, 0))
+        self.router_check = ttk.Checkbutton(switches, text=ROUTER_TEXT[0], variable=self.map_port)
+        self.router_check.grid(row=0, column=0, sticky="w")
+        _explain(switches, ROUTER_TEXT[1], row=1)
+        self.announce_check = ttk.Checkbutton(
+            switches, text=ANNOUNCE_TEXT[0], variable=self.announce
+        )
+        self.announce_check.grid(row=2, column=0, sticky="w", pady=(4, 0))
+        _explain(switches, ANNOUNCE_TEXT[1], row=3)
+        self._scope_changed()
+
+    def _scope_changed(self) -> None:
+        """Only "everyone" can use the router; "this computer only" has nobody to tell."""
+        scope = self.chosen_scope()
+        self.router_check.state(["!disabled" if scope is Scope.EVERYONE else "disabled"])
+        self.announce_check.state(["!disabled" if scope is not Scope.COMPUTER else "disabled"])
+
+    def chosen_scope(self) -> Scope:
+        return Scope(self.scope.get())
 
     def _place_over(self, parent: tk.Misc) -> None:
         self.update_idletasks()
@@ -219,7 +305,12 @@ class HostDialog(tk.Toplevel):
     def entry_ok(self) -> HostRequest | None:
         """Validate; show messages under bad fields; return the request or None."""
         request, errors = validate_host_request(
-            self.port.get(), self.password.get(), self.username.get()
+            self.port.get(),
+            self.password.get(),
+            self.username.get(),
+            scope=self.chosen_scope(),
+            map_port=self.map_port.get(),
+            announce=self.announce.get(),
         )
         for name, var in self.errors.items():
             var.set(errors.get(name, ""))
@@ -245,104 +336,9 @@ class HostDialog(tk.Toplevel):
         self._on_done(self.result)
 
 
-class InvitePanel(tk.Toplevel):
-    """What friends need to join, each value copyable. Not modal; reopen from the chat header."""
-
-    def __init__(
-        self, parent: tk.Misc, *, addresses: Sequence[str], port: int, password: str
-    ) -> None:
-        super().__init__(parent)
-        self.withdraw()
-        self.title("Invite friends")
-        self.transient(parent.winfo_toplevel())
-        self.resizable(False, False)
-        self.addresses = list(addresses)
-        self.port = port
-        self.password = password
-        self._vars: list[tk.StringVar] = []
-        palette = current_palette(self)
-        frame = ttk.Frame(self, padding=(22, 18, 22, 16))
-        frame.grid(sticky="nsew")
-        frame.columnconfigure(1, weight=1)
-        ttk.Label(frame, text="Your room is open", style="Title.TLabel").grid(
-            row=0, column=0, columnspan=3, sticky="w"
-        )
-        ttk.Label(
-            frame,
-            text="Send your friends the address, the port and the passphrase. "
-            "Send the passphrase by a way you trust (in person, or another "
-            "private chat).",
-            foreground=palette.muted,
-            wraplength=460,
-            justify="left",
-        ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
-        row = 2
-        shown = self.addresses or ["127.0.0.1"]
-        for index, address in enumerate(shown):
-            label = "Address" if index == 0 else ""
-            self._value_row(frame, row, label, address)
-            row += 1
-        if not self.addresses:
-            ttk.Label(
-                frame,
-                text="No network found: only this computer can join.",
-                foreground=palette.warning,
-            ).grid(row=row, column=1, sticky="w")
-            row += 1
-        self._value_row(frame, row, "Port", str(port))
-        self._value_row(frame, row + 1, "Passphrase", password)
-        first = shown[0]
-        note = (
-            "Friends on the same network (Wi-Fi or office) use the address above. "
-            "Friends elsewhere need your public address, and you need to forward TCP port "
-            f"{port} to this computer ({first}) in your router's settings, and to allow "
-            "SocketChat through the firewall if asked. Closing the chat window closes the "
-            "room for everyone."
-        )
-        ttk.Label(frame, text=note, wraplength=460, justify="left", foreground=palette.muted).grid(
-            row=row + 2, column=0, columnspan=3, sticky="w", pady=(12, 0)
-        )
-        actions = ttk.Frame(frame)
-        actions.grid(row=row + 3, column=0, columnspan=3, sticky="e", pady=(14, 0))
-        ttk.Button(actions, text="Copy all", command=self.copy_all).grid(
-            row=0, column=0, padx=(0, 8)
-        )
-        ttk.Button(actions, text="Done", style="Accent.TButton", command=self.destroy).grid(
-            row=0, column=1
-        )
-        self.bind("<Escape>", lambda _e: self.destroy())
-        self.update_idletasks()
-        top = parent.winfo_toplevel()
-        x = top.winfo_rootx() + max(0, (top.winfo_width() - self.winfo_reqwidth()) // 2)
-        y = top.winfo_rooty() + 60
-        self.geometry(f"+{x}+{y}")
-        self.deiconify()
-
-    def _value_row(self, frame: ttk.Frame, row: int, label: str, value: str) -> None:
-        ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12), pady=3)
-        var = tk.StringVar(self, value)
-        self._vars.append(var)  # a collected StringVar unsets its Tcl variable: the entry empties
-        entry = ttk.Entry(
-            frame, textvariable=var, width=max(16, min(72, len(value) + 2)), font="SocketChatMono"
-        )
-        entry.state(["readonly"])
-        entry.grid(row=row, column=1, sticky="ew", pady=3)
-        ttk.Button(frame, text="Copy", command=lambda: self.copy(value)).grid(
-            row=row, column=2, padx=(8, 0), pady=3
-        )
-
-    def copy(self, value: str) -> None:
-        """Put one value on the clipboard."""
-        self.clipboard_clear()
-        self.clipboard_append(value)
-
-    def invite_text(self) -> str:
-        """Everything in one message, for Copy all."""
-        addresses = " or ".join(self.addresses or ["127.0.0.1"])
-        return (
-            f"Join my SocketChat room: host {addresses}, port {self.port}, "
-            f"room password: {self.password}"
-        )
-
-    def copy_all(self) -> None:
-        self.copy(self.invite_text())
+def _explain(parent: tk.Misc, text: str, *, row: int) -> None:
+    """The one muted line under a choice."""
+    muted = current_palette(parent).muted
+    ttk.Label(parent, text=text, foreground=muted, wraplength=420, justify="left").grid(
+        row=row, column=0, sticky="w", padx=(26, 0)
+    )

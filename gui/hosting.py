@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crypto.kdf import SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
-from net.relay import RelayThread, RoomSecret
+from net.relay import RelayConfig, RelayThread, RoomSecret
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,15 @@ def start_room_in_background(
     port: int,
     put: Callable[[object], None],
     *,
-    bind_host: str = "0.0.0.0",  # noqa: S104 - friends must reach it
+    bind_host: str | tuple[str, ...] = "",
+    accept_peer: Callable[[str], bool] | None = None,
     kdf_cost: int | None = None,
 ) -> RoomStarter:
     """Start deriving keys and the relay in a worker; the outcome arrives through ``put``.
 
-    ``put`` is the pump's thread-safe put. ``kdf_cost`` is for tests only (a cheap scrypt).
+    ``put`` is the pump's thread-safe put. ``bind_host`` and ``accept_peer`` are the
+    relay's ``RelayConfig.host`` and ``accept_peer`` (from ``net.reach.listen_plan``: ``""``
+    is every address, IPv4 and IPv6). ``kdf_cost`` is for tests only (a cheap scrypt).
     """
     cancelled = threading.Event()
 
@@ -75,7 +78,8 @@ def start_room_in_background(
                 password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N
             )
             secret = RoomSecret.from_room_keys(keys)
-            relay = RelayThread(secret, host=bind_host, port=port)
+            config = RelayConfig(host=bind_host, port=port, accept_peer=accept_peer)
+            relay = RelayThread(secret, config)
             if cancelled.is_set():
                 return
             actual_port = relay.start()
@@ -94,31 +98,26 @@ def start_room_in_background(
 
 
 def lan_addresses() -> list[str]:
-    """This machine's IPv4 addresses that friends on the same network can use, best first.
+    """This machine's addresses that friends on the same network can use, best first.
 
-    The first is the address of the default route, found by "connecting" a UDP socket to a
-    documentation address (192.0.2.1, RFC 5737): connect() on UDP only picks a route and a
-    source address, it sends no packet. Then the host name's own addresses. Loopback and
-    link-local addresses are left out (the relay listens on IPv4 only).
+    The first is the IPv4 address of the default route, found by "connecting" a UDP socket to
+    a documentation address (192.0.2.1, RFC 5737): connect() on UDP only picks a route and a
+    source address, it sends no packet. Then the host name's own IPv4 addresses, then the
+    IPv6 address of the default IPv6 route found the same way (2001:db8::1, RFC 3849), if
+    there is one. Loopback and link-local addresses are left out.
     """
     found: list[str] = []
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        probe.connect(("192.0.2.1", 9))
-        found.append(probe.getsockname()[0])
-    except OSError:
-        pass  # no route at all: offline
-    finally:
-        probe.close()
+    found.extend(_route_source(socket.AF_INET, "192.0.2.1"))
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET, socket.SOCK_STREAM)
     except OSError:
         infos = []
     found.extend(str(info[4][0]) for info in infos)
+    found.extend(_route_source(socket.AF_INET6, "2001:db8::1"))
     usable = []
     for text in found:
         try:
-            address = ipaddress.ip_address(text)
+            address = ipaddress.ip_address(text.split("%", 1)[0])
         except ValueError:
             continue
         if address.is_loopback or address.is_link_local or address.is_unspecified:
@@ -126,3 +125,18 @@ def lan_addresses() -> list[str]:
         if text not in usable:
             usable.append(text)
     return usable
+
+
+def _route_source(family: int, documentation_address: str) -> list[str]:
+    """The source address this machine would use towards ``documentation_address``."""
+    try:
+        probe = socket.socket(family, socket.SOCK_DGRAM)
+    except OSError:
+        return []  # no such family here
+    try:
+        probe.connect((documentation_address, 9))
+        return [str(probe.getsockname()[0])]
+    except OSError:
+        return []  # no route at all: offline
+    finally:
+        probe.close()

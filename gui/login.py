@@ -21,10 +21,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from tkinter import ttk
 
+from gui.safetext import display_name
 from gui.settings import Settings
 from gui.theme import current_palette
-from gui.validate import check_host, check_password, check_port, check_username, split_host_port
+from gui.validate import (
+    check_address,
+    check_password,
+    check_port,
+    check_username,
+    format_address,
+    split_host_port,
+)
 from gui.widgets import message_label
+from net.reach import FoundRoom
+
+MAX_ROOMS_SHOWN = 8
+
+
+def room_line(room: FoundRoom) -> str:
+    """How a found room reads in the list: ``alice's room · 192.168.1.20:7777``."""
+    return f"{display_name(room.label)}  ·  {format_address(room.address, room.port)}"
 
 
 @dataclass(frozen=True)
@@ -43,14 +59,19 @@ def validate_login(
     password: str,
     username: str,
 ) -> tuple[LoginRequest | None, dict[str, str]]:
-    """Check the four fields; return the request, or ``None`` and a message per bad field."""
+    """Check the four fields; return the request, or ``None`` and a message per bad field.
+
+    A port typed in the Host field (``example.org:7777``, ``[2001:db8::1]:7777``) wins over the
+    Port field, which is then not checked.
+    """
     errors: dict[str, str] = {}
-    checked_host, message = check_host(host)
+    checked_host, checked_port, message = check_address(host)
     if message:
         errors["host"] = message
-    checked_port, message = check_port(port)
-    if message:
-        errors["port"] = message
+    if checked_port is None:
+        checked_port, message = check_port(port)
+        if message:
+            errors["port"] = message
     checked_password, message = check_password(password)
     if message:
         errors["password"] = message
@@ -88,8 +109,11 @@ class LoginView(ttk.Frame):
         on_cancel: Callable[[], None],
         logo: tk.PhotoImage | None = None,
         on_safety_code: Callable[[], object] | None = None,
+        rooms_list: bool = False,
     ) -> None:
         super().__init__(master, padding=(24, 20, 24, 16))
+        self.rooms: tuple[FoundRoom, ...] = ()
+        self._rooms_list = rooms_list
         self._on_connect = on_connect
         self._on_host = on_host
         self._on_cancel = on_cancel
@@ -164,6 +188,9 @@ class LoginView(ttk.Frame):
             wraplength=400,
         )
         hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
+        row += 1  # the rooms list (if any) takes the hint's next row; the rest follows it
+        if self._rooms_list:
+            self._build_rooms(row)
 
         self.failure_label = message_label(
             self,
@@ -213,6 +240,63 @@ class LoginView(ttk.Frame):
             entry.bind("<KP_Enter>", self._on_entry_return)
             entry.bind("<Escape>", lambda _e: self.cancel() if self.busy else None)
 
+    def _build_rooms(self, row: int) -> None:
+        """ "Rooms on this network": what others announce (mDNS), filled in as found."""
+        frame = ttk.Frame(self)
+        frame.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(14, 0))
+        frame.columnconfigure(0, weight=1)
+        ttk.Label(frame, text="Rooms on this network", style="Header.TLabel").grid(
+            row=0, column=0, sticky="w"
+        )
+        self.rooms_status = tk.StringVar(self, "Looking for rooms…")
+        ttk.Label(
+            frame,
+            textvariable=self.rooms_status,
+            foreground=current_palette(self).muted,
+            wraplength=420,
+        ).grid(row=1, column=0, sticky="w")
+        self.rooms_box = tk.Listbox(
+            frame, height=3, activestyle="none", exportselection=False, font="SocketChatMono"
+        )
+        self.rooms_box.grid(row=2, column=0, sticky="ew", pady=(4, 0))
+        self.rooms_box.bind("<<ListboxSelect>>", self._room_clicked)
+
+    def show_rooms(self, rooms: tuple[FoundRoom, ...]) -> None:
+        """The rooms announced right now (Tk thread). Labels and host names are hostile text:
+        shown through :func:`gui.safetext.display_name` (invisible and control characters as
+        markers, at most 40 characters); the address was parsed before it got here."""
+        self.rooms = rooms[:MAX_ROOMS_SHOWN]
+        if not self._rooms_list:
+            return
+        self.rooms_box.delete(0, "end")
+        for room in self.rooms:
+            self.rooms_box.insert("end", room_line(room))
+        self.rooms_box.configure(height=max(3, min(len(self.rooms), MAX_ROOMS_SHOWN)))
+        self.rooms_status.set(
+            "Click one to fill in its host and port."
+            if self.rooms
+            else "None found yet. A room hosted here with “Announce” on appears by itself."
+        )
+
+    def rooms_unavailable(self, why: str) -> None:
+        """Browsing could not start (no multicast, say): say so instead of "looking"."""
+        if self._rooms_list:
+            self.rooms_status.set(f"Cannot look for rooms on this network ({why}).")
+
+    def _room_clicked(self, _event: object = None) -> None:
+        selection = self.rooms_box.curselection()
+        if selection and selection[0] < len(self.rooms):
+            self.choose_room(self.rooms[selection[0]])
+
+    def choose_room(self, room: FoundRoom) -> None:
+        """Fill host and port from a listed room; the password is next."""
+        if self.busy:
+            return
+        self.vars["host"].set(room.address)
+        self.vars["port"].set(str(room.port))
+        self.failure.set("")
+        self.entries["password"].focus_set()
+
     def focus_first_empty(self) -> None:
         """Put the cursor where the person most likely types next."""
         for name in self.FIELDS:
@@ -244,6 +328,10 @@ class LoginView(ttk.Frame):
             self.error_vars[name].set(errors.get(name, ""))
         if errors:
             self.entries[next(name for name in self.FIELDS if name in errors)].focus_set()
+        elif request is not None and self.vars["host"].get().strip() != request.host:
+            # "[2001:db8::1]:7777" typed in Host: show what will be used, each in its field.
+            self.vars["host"].set(request.host)
+            self.vars["port"].set(str(request.port))
         return request
 
     def connect(self) -> None:

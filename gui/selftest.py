@@ -5,7 +5,9 @@ app: it imports the whole app and estimates a password's strength (zxcvbn), comp
 name skeleton (confusable_homoglyphs' ``confusables.json``, which build.spec must bundle),
 creates a hidden Tk root, applies the Sun Valley theme (sv-ttk's Tcl files), puts the
 icon on the window (``assets/icon-*.png``; ``icon.ico`` must exist too) and reads the
-passphrase word list, prints one line and exits: 0 when everything loaded, 1 if something did
+passphrase word list, loads the UPnP and mDNS libraries (miniupnpc, zeroconf, ifaddr: imported
+only when hosting or browsing, so a missing one would otherwise show up late), prints one line
+and exits: 0 when everything loaded, 1 if something did
 not (the line says what), 2 without a display. It opens no window, no socket and writes no
 file. The build's tests use it to prove that the data files are really inside the bundle.
 
@@ -60,6 +62,7 @@ def check(root: tk.Tk) -> tuple[list[str], list[str]]:
     facts.append(f"skeleton={'ok' if name_data is None else 'FAILED'}")
     if name_data is not None:
         problems.append(name_data)
+    facts.extend(_network_libraries(problems))
     facts.append(f"frozen={bool(getattr(sys, 'frozen', False))}")
     return facts, problems
 
@@ -75,6 +78,33 @@ def check_name_data() -> str | None:
     if looks != EXPECTED_SKELETON:
         return f"confusables data: skeleton of U+0430 + 'lice' is {looks!a}, not 'alice'"
     return None
+
+
+def _network_libraries(problems: list[str]) -> list[str]:
+    """The libraries hosting imports only when used (UPnP, mDNS): present and loadable? A
+    ServiceInfo is built to load zeroconf's compiled parts; nothing is sent."""
+    facts = []
+    try:
+        import miniupnpc
+
+        miniupnpc.UPnP()  # the C extension's object; discovery would be the first packet
+        facts.append("upnp=ok")
+    except Exception as error:  # any failure to load is what this test is for
+        problems.append(f"miniupnpc: {error}")
+    try:
+        import ifaddr
+        from zeroconf import ServiceInfo
+
+        from net.reach import SERVICE_TYPE
+
+        ServiceInfo(
+            SERVICE_TYPE, f"selftest.{SERVICE_TYPE}", port=1, parsed_addresses=["192.0.2.1"]
+        )
+        ifaddr.get_adapters()
+        facts.append("mdns=ok")
+    except Exception as error:
+        problems.append(f"zeroconf: {error}")
+    return facts
 
 
 def run() -> int:

@@ -7,6 +7,7 @@ Pure functions, no Tk: each returns ``(value, None)`` when the input is usable o
 
 from __future__ import annotations
 
+import ipaddress
 import unicodedata
 
 from net.client import validate_username
@@ -15,25 +16,71 @@ MIN_PORT = 1
 MAX_PORT = 65535
 
 
-def check_host(text: str) -> tuple[str | None, str | None]:
-    """A host name or IP address: no spaces, no ``host:port`` (the port has its own field)."""
+def check_address(text: str) -> tuple[str | None, int | None, str | None]:
+    """The Host field: a name or an IPv4 or IPv6 address, optionally with a port.
+
+    Accepts ``example.org``, ``192.168.1.20``, ``2001:db8::1``, ``[2001:db8::1]``,
+    ``[2001:db8::1]:7777``, ``example.org:7777`` and ``192.168.1.20:7777``. Returns
+    ``(host, port, None)`` — ``port`` None when the text has none (the Port field then
+    counts), the host without brackets, as ``socket.create_connection`` takes it — or
+    ``(None, None, message)``.
+    """
     host = text.strip()
     if not host:
-        return None, "Please enter the host: the name or IP address of the room's computer."
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]  # a bracketed IPv6 literal, as in a URL
-    if any(char.isspace() for char in host):
-        return None, "The host cannot contain spaces."
+        return None, None, "Please enter the host: the name or IP address of the room's computer."
     if "://" in host or "/" in host:
-        return None, "Enter only the host name or address, without http:// or a path."
-    if host.count(":") == 1:
-        return None, "Put the port in the Port field, not after the host."
+        return None, None, "Enter only the host name or address, without http:// or a path."
+    port: int | None = None
+    if host.startswith("["):
+        inside, bracket, rest = host[1:].partition("]")
+        if not bracket or not _is_ipv6(inside) or (rest and not rest.startswith(":")):
+            return None, None, _IPV6_HELP
+        if rest:
+            port, message = check_port(rest[1:])
+            if message:
+                return None, None, message
+        host = inside
+    elif host.count(":") >= 2:
+        if not _is_ipv6(host):
+            return None, None, _IPV6_HELP
+    elif ":" in host:
+        host, _colon, port_text = host.partition(":")
+        if not host.strip():
+            return None, None, "Please enter the host before the colon and the port."
+        port, message = check_port(port_text)
+        if message:
+            return None, None, message
+    if any(char.isspace() for char in host):
+        return None, None, "The host cannot contain spaces."
     for char in host:
         if unicodedata.category(char)[0] == "C":
-            return None, "The host contains an invisible character; please retype it."
+            return None, None, "The host contains an invisible character; please retype it."
     if len(host) > 253:
-        return None, "That host name is too long (at most 253 characters)."
-    return host, None
+        return None, None, "That host name is too long (at most 253 characters)."
+    return host, port, None
+
+
+_IPV6_HELP = (
+    "That is not a valid IPv6 address. Write one as 2001:db8::1, or with a port as "
+    "[2001:db8::1]:7777."
+)
+
+
+def _is_ipv6(text: str) -> bool:
+    """An IPv6 literal, with an optional zone (``fe80::1%eth0``) as link-local ones need."""
+    address, _percent, zone = text.partition("%")
+    if _percent and (not zone or any(char.isspace() for char in zone)):
+        return False
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    return True
+
+
+def format_address(host: str, port: int) -> str:
+    """``example.org:7777`` or ``[2001:db8::1]:7777``: how a room's address is shown."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def split_host_port(text: str) -> tuple[str, str] | None:

@@ -11,6 +11,13 @@ ImageMagick's ``import`` (``chat.png``, then ``dark.png`` after View → Theme: 
 ``zoomed.png`` after Ctrl+plus three times). Settings, the identity and trust records go to
 temporary folders, never the user's own.
 
+The router and the local network are stand-ins here (:class:`SampleRouter`,
+:class:`SampleBrowser`): the pictures must not depend on, or talk to, the network of the
+machine that takes them. They feed the app the same events the real ``net.reach`` services
+do, with documentation addresses (203.0.113.0/24, 192.0.2.0/24); the real services are tested
+against a real router (miniupnpd) in tests/net/reach/test_namespaces.py.
+
+
 ``hostile-text.png`` and ``link.png`` are different: a chat window fed client events directly
 (as the GUI tests do); in the first one member sends text made to look like messages from
 someone else, in the second the pointer rests on a link. ``notification.png`` starts dunst on
@@ -48,6 +55,7 @@ from gui.app import App  # noqa: E402
 from gui.chat import ChatWindow  # noqa: E402
 from gui.messages import format_time  # noqa: E402
 from gui.notify import DesktopNotifications  # noqa: E402
+from gui.reach import ForRoom, OutsideSeen, ReachServices  # noqa: E402
 from gui.settings import Settings, save_settings  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
 from net.client import (  # noqa: E402
@@ -59,6 +67,7 @@ from net.client import (  # noqa: E402
     relay_address,
 )
 from net.client import events as ce  # noqa: E402
+from net.reach import FoundRoom, Lease, PortMapEvent, PortMapped  # noqa: E402
 from net.relay import RelayConfig, RelayThread, RoomSecret  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -144,6 +153,72 @@ def temp_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
 
 
+class SampleRouter:
+    """Stands in for net.reach.PortMapper: the router "opens" the port at once."""
+
+    def __init__(self, port: int, on_event: Callable[[PortMapEvent], None]) -> None:
+        self.port = port
+        self.on_event = on_event
+
+    def start(self) -> None:
+        lease = Lease(
+            method="UPnP IGD",
+            router="192.168.1.1",
+            external_address="203.0.113.45",
+            external_port=self.port,
+            internal_port=self.port,
+            lifetime=3600,
+        )
+        self.on_event(PortMapped(lease))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        del timeout
+
+
+class SampleBrowser:
+    """Stands in for net.reach.RoomBrowser: two rooms "found", one with a hostile name."""
+
+    def __init__(self, on_change: Callable[[tuple[FoundRoom, ...]], None]) -> None:
+        self.on_change = on_change
+
+    def start(self) -> None:
+        self.on_change(
+            (
+                FoundRoom(
+                    key="bob's room._socketchat._tcp.local.",
+                    label="bob's room",
+                    host_name="bob-laptop.local",
+                    address="192.0.2.23",
+                    port=7777,
+                ),
+                FoundRoom(
+                    key="x._socketchat._tcp.local.",
+                    label="team\u202e moor s'bob",
+                    host_name="x.local",
+                    address="192.0.2.66",
+                    port=7000,
+                ),
+            )
+        )
+
+    def close(self) -> None:
+        pass
+
+
+class SampleAnnouncer:
+    def __init__(self, label: str, port: int) -> None:
+        self.name = f"{label}._socketchat._tcp.local."
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+SAMPLES = ReachServices(mapper=SampleRouter, announcer=SampleAnnouncer, browser=SampleBrowser)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     settings_dir = Path(tempfile.mkdtemp(prefix="socketchat-shots-"))
@@ -156,10 +231,13 @@ def main() -> None:
         confirm=lambda *_: True,
         system_dark=lambda: False,
         notifications=DesktopNotifications(sender=_quiet),
+        bind_host=("127.0.0.1",),
+        reach=SAMPLES,
     )
     login = app.login
     assert login is not None
     login.vars["password"].set("correct horse battery staple")
+    pump(root, lambda: bool(login.rooms))
     settle(root)
     grab(root, "login.png")
 
@@ -178,6 +256,10 @@ def main() -> None:
     dialog.ok()
     pump(root, lambda: app.chat is not None and app.invite is not None)
     assert app.invite is not None
+    # What the relay's OutsideWatcher reports when a friend from the internet connects.
+    assert app.reach is not None
+    app.pump.put((0, ForRoom(app.reach, OutsideSeen("198.51.100.7", "14:02"))))
+    pump(root, lambda: app.invite is not None and "Reachable" in app.invite.verdict.get())
     settle(root)
     grab(app.invite, "host-invite.png")
     app.invite.destroy()

@@ -14,15 +14,22 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from net.passwords import PasswordSourceError, read_password
 from net.relay.bindings import bindings_path, load_bindings
 from net.relay.config import RelayConfig
+from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
+
+if TYPE_CHECKING:
+    from net.reach import RoomAnnouncer
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -41,7 +48,11 @@ def run_relay(args: argparse.Namespace) -> int:
     except (PasswordSourceError, ValueError) as exc:
         _error(str(exc))
         return EXIT_USAGE
-    config = RelayConfig(host=args.bind, port=args.port, max_members=args.max_members)
+    config = RelayConfig(
+        host=tuple(args.bind or ()) or ALL_INTERFACES,
+        port=args.port,
+        max_members=args.max_members,
+    )
     names_file = bindings_path(args.room_file) if args.room_file is not None else None
     if names_file is not None:
         try:
@@ -52,7 +63,9 @@ def run_relay(args: argparse.Namespace) -> int:
     _log_to_stdout()
     _raise_file_limit(config)
     try:
-        return asyncio.run(_serve(secret, config, names_file))
+        return asyncio.run(
+            _serve(secret, config, names_file, announce=getattr(args, "announce", None))
+        )
     except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
         return EXIT_OK
 
@@ -91,22 +104,59 @@ def _relay_secret(args: argparse.Namespace) -> RoomSecret:
     return RoomSecret.from_password(password)
 
 
-async def _serve(secret: RoomSecret, config: RelayConfig, names_file: Path | None) -> int:
+async def _serve(
+    secret: RoomSecret,
+    config: RelayConfig,
+    names_file: Path | None,
+    *,
+    announce: str | None = None,
+) -> int:
+    """Serve until a signal; ``announce`` (a label, "" for the default one) also announces
+    the room on the local network with mDNS/DNS-SD while it runs."""
     relay = Relay(secret, config, names_file=names_file)
     stop = asyncio.Event()
     _on_signals(stop)  # before the listening line: whoever reads it may signal at once
     try:
-        port = await relay.start()
+        await relay.start()
     except OSError as exc:
-        _error(f"cannot listen on {config.host}:{config.port}: {_os_error(exc)}")
+        hosts = (config.host,) if isinstance(config.host, str) else config.host
+        addresses = tuple((host, config.port) for host in hosts if host != ALL_INTERFACES)
+        where = _listening(addresses or (("::", config.port),), config.host)
+        _error(f"cannot listen on {where}: {_bind_error(exc)}")
         return EXIT_FAILED
-    _say(f"SocketChat relay listening on {config.host}:{port}")
+    _say(f"SocketChat relay listening on {_listening(relay.addresses, config.host)}")
+    announcer = None if announce is None else await _announce(announce, relay.port)
     try:
         await stop.wait()
         logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")
     finally:
+        if announcer is not None:
+            await asyncio.to_thread(announcer.close)
         await relay.stop()
     return EXIT_OK
+
+
+async def _announce(label: str, port: int) -> RoomAnnouncer | None:
+    """Announce the relay on the local network; a failure is said and serving goes on."""
+    from net.reach import RoomAnnouncer
+
+    announcer = RoomAnnouncer(label or f"SocketChat relay on {socket.gethostname()}", port)
+    try:
+        await asyncio.to_thread(announcer.start)
+    except (OSError, ImportError) as exc:
+        _error(f"cannot announce the room on the local network: {exc}")
+        return None
+    _say(f"Announced on the local network as {announcer.name!r} (mDNS/DNS-SD)")
+    return announcer
+
+
+def _listening(addresses: tuple[tuple[str, int], ...], host: str | tuple[str, ...]) -> str:
+    """``127.0.0.1:7777``; ``127.0.0.1:7777 and [::1]:7777``; ``[::]:7777 (all addresses,
+    IPv4 and IPv6)`` for the dual-stack default."""
+    text = " and ".join(f"{format_host(address)}:{port}" for address, port in addresses)
+    if host in (ALL_INTERFACES, ()):
+        text += f" ({describe_hosts(ALL_INTERFACES)})"
+    return text
 
 
 def _on_signals(stop: asyncio.Event) -> None:
@@ -159,6 +209,11 @@ def _log_to_stdout() -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def _bind_error(exc: OSError) -> str:
+    # socket.create_server adds "(while attempting to bind on address ...)": said already.
+    return os.strerror(exc.errno) if exc.errno else _os_error(exc)
 
 
 def _os_error(exc: OSError) -> str:

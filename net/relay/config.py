@@ -6,13 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from net.proto import MAX_MESSAGE_BYTES
+from net.relay.listen import ALL_INTERFACES
 
 
 @dataclass(frozen=True)
 class RelayConfig:
     """Everything tunable about a relay. The defaults are the product's; tests shrink them."""
 
-    host: str = "0.0.0.0"  # noqa: S104 - a relay is meant to be reached from other machines
+    # "": every interface, IPv4 and IPv6 (dual stack); else one address or name, or a tuple of
+    # them (see net.relay.listen). A relay is meant to be reached from other machines.
+    host: str | tuple[str, ...] = ALL_INTERFACES
     port: int = 7777  # 0 picks a free port (see Relay.start's result)
     backlog: int = 512
     handshake_timeout: float = 10.0  # from accept to WELCOME
@@ -51,3 +54,8 @@ class RelayConfig:
     login_global_burst: int = 30
     login_global_refill: float = 60.0
     clock: Callable[[], float] | None = None  # monotonic seconds; None: the loop's clock
+    # Called on the relay's loop with each new connection's peer address (IPv4-mapped IPv6
+    # unwrapped to IPv4) before anything is read or sent; False closes it unheard. Must be
+    # quick and must not block: "this network only" rooms pass their local-network rule here,
+    # and the app watches for a first connection from outside (net.reach).
+    accept_peer: Callable[[str], bool] | None = None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -79,11 +80,29 @@ class RelayHost(Protocol):
     def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
         """The member is gone (or going)."""
 
+    def not_accepted(self, member: MemberConnection) -> None:
+        """``config.accept_peer`` turned the connection away (log it, once per source)."""
+
+
+def peer_host(peer: object) -> str:
+    """The address part of a socket's peer address, an IPv4-mapped IPv6 address (what a
+    dual-stack socket reports for an IPv4 peer) unwrapped to plain IPv4; "" if there is none."""
+    if not (isinstance(peer, tuple) and len(peer) >= 2):
+        return ""
+    host = str(peer[0])
+    if host.startswith("::ffff:") and "." in host:
+        with contextlib.suppress(ValueError):
+            mapped = ipaddress.IPv6Address(host).ipv4_mapped
+            if mapped is not None:
+                return str(mapped)
+    return host
+
 
 def format_peer(peer: object) -> str:
     """``127.0.0.1:60528`` or ``[::1]:60528`` from a socket's peer address."""
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        host, port = str(peer[0]), peer[1]
+    host = peer_host(peer)
+    if host and isinstance(peer, tuple):
+        port = peer[1]
         return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return str(peer or "unknown peer")
 
@@ -136,13 +155,22 @@ class MemberConnection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
+        host = peer_host(peer)
         self.peer = format_peer(peer)
-        self.source = source_key(str(peer[0])) if isinstance(peer, tuple) else self.peer
+        self.source = source_key(host) if host else self.peer
         relay = self.relay
         self.last_seen = relay.now()
         self.transport.set_write_buffer_limits(high=relay.config.write_buffer_limit)
         if not relay.register(self):
             self.refuse(Reason.ROOM_CLOSING, "The room is closing.")
+            return
+        accept_peer = relay.config.accept_peer
+        if accept_peer is not None and not accept_peer(host):
+            # Not one of the peers this room serves ("this network only"): closed unheard,
+            # before a byte is read or sent. No protocol reason fits, and an unauthenticated
+            # refusal text is never shown anyway.
+            relay.not_accepted(self)
+            self.close()
             return
         decision = relay.admission.connect(self, source=self.source, peer=self.peer)
         if isinstance(decision, Refuse):

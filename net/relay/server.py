@@ -37,6 +37,7 @@ from net.proto import DEFAULT_ROOM, JoinRejected, LocalProtocolError, MemberInfo
 from net.relay.admission import Admission
 from net.relay.bindings import load_bindings, save_bindings
 from net.relay.config import RelayConfig
+from net.relay.listen import describe_hosts, open_listeners
 from net.relay.member import MemberConnection
 from net.relay.roomfile import RoomSecret
 
@@ -51,6 +52,7 @@ _LEFT_WORDS = {
     Reason.PROTOCOL_ERROR: "protocol error",
     Reason.ROOM_CLOSING: "room closing",
 }
+_NOT_ACCEPTED_LOG_LIMIT = 1024  # sources remembered for de-duplicating "refused" lines
 _MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
 
 
@@ -107,33 +109,57 @@ class Relay:
             global_refill=config.login_global_refill,
         )
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._servers: list[asyncio.base_events.Server] = []
         self._connections: set[MemberConnection] = set()
         self._flush_handle: asyncio.Handle | None = None
         self._flush_soon = False  # the scheduled flush is for chat: at the end of this iteration
         self._all_gone: asyncio.Event | None = None
+        self._not_accepted_logged: dict[str, None] = {}  # sources logged, oldest first
         self._closed: asyncio.Event | None = None
         self.port = 0
+        # Where the relay listens once started: (address, port) of each socket.
+        self.addresses: tuple[tuple[str, int], ...] = ()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> int:
-        """Listen; return the port (useful with ``port=0``). OSError if the port is taken."""
+        """Listen; return the port (useful with ``port=0``). OSError if the port is taken.
+
+        Every socket of :func:`net.relay.listen.open_listeners` (one dual-stack socket by
+        default) gets its own asyncio server, all feeding this one room.
+        """
         loop = self._loop = asyncio.get_running_loop()
         self._all_gone, self._closed = asyncio.Event(), asyncio.Event()
-        self._server = await loop.create_server(
-            lambda: MemberConnection(self),
-            self.config.host,
-            self.config.port,
-            backlog=self.config.backlog,
+        sockets = open_listeners(self.config.host, self.config.port, self.config.backlog)
+        try:
+            for sock in sockets:
+                server = await loop.create_server(
+                    lambda: MemberConnection(self), sock=sock, backlog=self.config.backlog
+                )
+                self._servers.append(server)
+        except BaseException:
+            for server in self._servers:
+                server.close()
+            for sock in sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+            self._servers = []
+            raise
+        self.addresses = tuple(
+            (str(sock.getsockname()[0]), int(sock.getsockname()[1])) for sock in sockets
         )
-        self.port = self._server.sockets[0].getsockname()[1]
-        logger.info("room %s open on port %d", self.secret.room_id.hex()[:8], self.port)
+        self.port = self.addresses[0][1]
+        logger.info(
+            "room %s open on port %d (%s)",
+            self.secret.room_id.hex()[:8],
+            self.port,
+            describe_hosts(self.config.host),
+        )
         return self.port
 
     async def serve_forever(self) -> None:
         """Start if needed and serve until :meth:`stop` is called (from another task)."""
-        if self._server is None:
+        if not self._servers:
             await self.start()
         if self._closed is not None:
             await self._closed.wait()
@@ -141,9 +167,10 @@ class Relay:
     async def stop(self) -> None:
         """Close the room: GOODBYE ROOM_CLOSING to every member, close every connection and
         wait (at most ``close_timeout``) until all are gone. Idempotent."""
-        if self._server is None or self._closed is None or self._closed.is_set():
+        if not self._servers or self._closed is None or self._closed.is_set():
             return
-        self._server.close()
+        for server in self._servers:
+            server.close()
         for member in list(self._connections):
             member.end(Reason.ROOM_CLOSING, "The room was closed by its host.", announce=False)
         if self._connections and self._all_gone is not None:
@@ -151,7 +178,8 @@ class Relay:
                 await asyncio.wait_for(self._all_gone.wait(), self.config.close_timeout)
         for member in list(self._connections):
             member.abort()
-        await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
         logger.info("room %s closed", self.secret.room_id.hex()[:8])
         self._closed.set()
 
@@ -249,6 +277,17 @@ class Relay:
                 _LEFT_WORDS.get(code, code.name.lower()),
             )
             self.schedule_flush(presence_only=True)
+
+    def not_accepted(self, member: MemberConnection) -> None:
+        """``accept_peer`` turned ``member`` away: one log line per source address (or IPv6
+        /64), so a scan of the port cannot flood the log."""
+        logged = self._not_accepted_logged
+        if member.source in logged:
+            return
+        if len(logged) >= _NOT_ACCEPTED_LOG_LIMIT:
+            del logged[next(iter(logged))]
+        logged[member.source] = None
+        logger.info("refused %s: not from a network this room accepts", member.peer)
 
     def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
         if member.name is None:

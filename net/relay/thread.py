@@ -31,7 +31,8 @@ _START_TIMEOUT = 30.0
 class RelayThread:
     """Runs one :class:`net.relay.Relay` in a daemon thread. Start once, stop once.
 
-    ``host`` and ``port`` override the config's, as a convenience for "Host a room".
+    ``host`` and ``port`` override the config's, as a convenience for "Host a room" (``host``
+    as in :attr:`RelayConfig.host`: ``""`` for every address, IPv4 and IPv6).
     """
 
     def __init__(
@@ -39,7 +40,7 @@ class RelayThread:
         secret: RoomSecret,
         config: RelayConfig | None = None,
         *,
-        host: str | None = None,
+        host: str | tuple[str, ...] | None = None,
         port: int | None = None,
     ) -> None:
         config = config or RelayConfig()

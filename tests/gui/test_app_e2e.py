@@ -39,6 +39,32 @@ from tests.gui.apptest import (
 from tests.gui.conftest import CHEAP, ROOM_ID, TIMEOUT, member, pump_until
 from tests.net.relay.support import ManualClock
 
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_join_over_ipv6_typed_with_brackets_and_port_in_the_host_field(make_app, keys):
+    relay = RelayThread(RoomSecret.from_room_keys(keys), RelayConfig(host="::1", port=0))
+    port = relay.start()
+    try:
+        app = make_app()
+        log_in(app, 1, "alice", host=f"[::1]:{port}")  # the Port field's 1 is not used
+        assert app.login.vars["host"].get() == "::1"
+        assert app.login.vars["port"].get() == str(port)
+        pump_until(app.root, lambda: app.chat is not None, what="the chat window")
+        assert app.root.title() == f"SocketChat — alice in [::1]:{port}"
+        assert relay.stats().members == ("alice",)
+    finally:
+        relay.stop()
+
+
 # -- join, chat, presence, relay lost and back ------------------------------------------
 
 
@@ -320,10 +346,9 @@ def test_failures_the_local_relay_cannot_produce_go_the_same_way(make_app, root,
 
 def test_validation_messages_in_the_window(make_app, root):
     app = make_app()
-    # "host:7777" would be split into the two fields; a port that is not a number is not.
-    log_in(app, 99999, "bad\tname", host="host:http", password="")
+    log_in(app, 99999, "bad\tname", host="2001:db8::g", password="")
     errors = {name: var.get() for name, var in app.login.error_vars.items()}
-    assert "Port field" in errors["host"]
+    assert "not a valid IPv6 address" in errors["host"]
     assert "from 1 to 65535" in errors["port"]
     assert "Please enter the room password" in errors["password"]
     assert "control character" in errors["username"]

@@ -15,7 +15,8 @@ import pytest
 from gui.app import App
 from gui.chat import ChatWindow
 from gui.dialogs import ConfirmDialog
-from gui.host import HostDialog, InvitePanel
+from gui.host import HostDialog
+from gui.invite import InvitePanel
 from gui.login import LoginView
 from gui.notify import DesktopNotifications
 from gui.screen import Area, fit, place_within

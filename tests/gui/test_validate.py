@@ -6,21 +6,35 @@ import pytest
 
 from gui.host import validate_host_request
 from gui.login import LoginRequest, validate_login
-from gui.validate import check_host, check_password, check_port, check_username
+from gui.validate import (
+    check_address,
+    check_password,
+    check_port,
+    check_username,
+    format_address,
+)
 
 
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("example.org", "example.org"),
-        ("  192.168.1.20 ", "192.168.1.20"),
-        ("::1", "::1"),
-        ("[fe80::1]", "fe80::1"),
-        ("bücher.example", "bücher.example"),
+        ("example.org", ("example.org", None)),
+        ("  192.168.1.20 ", ("192.168.1.20", None)),
+        ("::1", ("::1", None)),
+        ("2001:db8::1", ("2001:db8::1", None)),
+        ("[2001:db8::1]", ("2001:db8::1", None)),
+        ("[2001:db8::1]:7777", ("2001:db8::1", 7777)),
+        ("[fe80::1]", ("fe80::1", None)),
+        ("fe80::1%eth0", ("fe80::1%eth0", None)),
+        ("[fe80::1%eth0]:8000", ("fe80::1%eth0", 8000)),
+        ("::ffff:192.0.2.1", ("::ffff:192.0.2.1", None)),
+        ("example.org:7777", ("example.org", 7777)),
+        ("192.168.1.20:7000", ("192.168.1.20", 7000)),
+        ("bücher.example", ("bücher.example", None)),
     ],
 )
 def test_good_hosts(text, expected):
-    assert check_host(text) == (expected, None)
+    assert check_address(text) == (*expected, None)
 
 
 @pytest.mark.parametrize(
@@ -28,16 +42,35 @@ def test_good_hosts(text, expected):
     [
         ("", "Please enter the host"),
         ("my host", "cannot contain spaces"),
-        ("example.org:7777", "Port field"),
+        ("example.org:77x7", "whole number from 1 to 65535"),
+        ("example.org:", "Please enter the port"),
+        (":7777", "before the colon"),
+        ("2001:db8::g", "not a valid IPv6 address"),
+        ("[2001:db8::1", "not a valid IPv6 address"),
+        ("[2001:db8::1]7777", "not a valid IPv6 address"),
+        ("[example.org]:7777", "not a valid IPv6 address"),
+        ("[2001:db8::1]:0", "whole number from 1 to 65535"),
+        ("fe80::1%", "not a valid IPv6 address"),
         ("http://example.org", "without http://"),
         ("exam\u200bple.org", "invisible character"),
         ("a" * 254, "too long"),
     ],
 )
 def test_bad_hosts_say_what_is_wrong(text, words):
-    value, message = check_host(text)
-    assert value is None
-    assert words in message
+    host, port, message = check_address(text)
+    assert host is None and port is None
+    assert message is not None and words in message
+
+
+def test_addresses_are_shown_with_brackets_around_ipv6():
+    assert format_address("2001:db8::1", 7777) == "[2001:db8::1]:7777"
+    assert format_address("example.org", 7777) == "example.org:7777"
+
+
+def test_a_port_in_the_host_field_wins_over_the_port_field():
+    request, errors = validate_login("[2001:db8::1]:7000", "not a port", "hunter22", "alice")
+    assert errors == {}
+    assert request == LoginRequest("2001:db8::1", 7000, "hunter22", "alice")
 
 
 @pytest.mark.parametrize("text, expected", [("7777", 7777), (" 1 ", 1), ("65535", 65535)])

@@ -256,7 +256,8 @@ def test_a_second_relay_with_the_same_secret_is_the_same_room_to_the_records(
 ):
     path = tmp_path / "trust.json"
     first = relays()
-    bob, _ = clients(first.port, "bob", keys=room_keys)
+    bob, bob_events = clients(first.port, "bob", keys=room_keys)
+    bob_events.wait_for(is_(ce.Joined))  # first: the member lists below have bob first
     alice, alice_events = clients(first.port, "alice", password=PASSWORD, trust=TrustStore(path))
     alice_events.wait_for(is_(ce.Joined, members=("bob", "alice")))
     alice.close()
