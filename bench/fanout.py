@@ -138,6 +138,7 @@ def open_room(
             concurrency=1,
             deadline=deadline,
             on_joined=joined,
+            memo_names=frozenset(names),
         )
         join_many(
             loop,
@@ -212,8 +213,16 @@ def _plain_frame(sender: int) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def _seal(proto: ClientProtocol, sender: int, number: int, batch: int = 1) -> bytes:
-    now_ms = int(time.time() * 1000)
+# The capacity rows' messages carry one timestamp for the whole run, so that a sender's
+# message n is the same signed message in every row (signed once: see MemoIdentity).
+_RUN_MS = int(time.time() * 1000)
+
+
+def _seal(
+    proto: ClientProtocol, sender: int, number: int, batch: int = 1, now_ms: int | None = None
+) -> bytes:
+    """The real client signs, seals and frames ``batch`` messages: one CHAT frame's bytes."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms) for k in range(batch)]
     proto.send_messages(messages)
     return proto.data_to_send()
@@ -231,6 +240,10 @@ class Measured:
     frames: int
     relay_wait: float = 0.0  # runnable, waiting for its CPU (taken by other work)
     loadgen_wait: float = 0.0
+    # SocketChat capacity rows: messages sent in the whole row (warm-up and drain included),
+    # and the Ed25519 checks the relay made meanwhile (it should make none: it never verifies).
+    messages: int = 0
+    relay_verifies: int | None = None
 
     @property
     def relay_busy(self) -> float:
@@ -278,7 +291,7 @@ def capacity(
     units: list[bytes] = []  # baselines and ngIRCd: one message's bytes, repeated
     if room.protocols:
         frames = [
-            [_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
+            [_seal(proto, s, n, batch, _RUN_MS) for n in range(0, messages_per_sender, batch)]
             for s, proto in enumerate(room.protocols)
         ]
     elif room.kind == "ngircd":
@@ -287,6 +300,7 @@ def capacity(
         units = [_plain_frame(s) for s in range(len(room.senders))]
     used = [0] * len(room.senders)
     loop = room.loop
+    verifies = _verifies(room)
     start = time.perf_counter()
     warm_end, end = start + warmup, start + warmup + seconds
     first = last = None
@@ -330,7 +344,20 @@ def capacity(
             member.inflight += (len(frames[s]) - used[s]) * batch
             member.send(b"".join(frames[s][used[s] :]))
     _settle(room)
-    return _measured(first, last, [])
+    measured = _measured(first, last, [])
+    if frames:
+        measured.messages = sum(map(len, frames)) * batch
+        after = _verifies(room)
+        if verifies is not None and after is not None:
+            measured.relay_verifies = after - verifies
+    return measured
+
+
+def _verifies(room: Room) -> int | None:
+    """The Ed25519 checks the SocketChat relay process has made so far (None elsewhere)."""
+    if room.kind != "socketchat" or not isinstance(room.relay, RelayProcess):
+        return None
+    return int(room.relay.stats()["verifies"])
 
 
 def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) -> Measured:

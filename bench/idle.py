@@ -28,6 +28,7 @@ from bench.loadgen import (
     connect,
     drain,
     join_many,
+    prepare_identities,
 )
 from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
@@ -105,6 +106,10 @@ def run(
                 kept.append(Member(loop, connect(relay.port), counters, None))
         drain(loop, 0.3, deadline)
 
+    if kind == "socketchat":
+        prepare_identities(
+            [f"{p}{i}" for p, n in (("w", WARMUP_MEMBERS), ("m", members)) for i in range(n)]
+        )
     try:
         add(WARMUP_MEMBERS, "w")
         before = relay.stats()

@@ -3,13 +3,15 @@
 Members are deliberately light so that one load-generator core can drive hundreds or thousands
 of them: a non-blocking socket, a receive buffer and a few counters, all in one selector loop
 (no thread or task per member). SocketChat members join with the real
-:class:`net.proto.ClientProtocol` (keys derived once per run and reused), then read
+:class:`net.proto.ClientProtocol` (protocol v2: keys derived once per run and reused; each name
+has its own identity, generated once per run by :func:`identity_for`), then read
 broadcasts with :class:`BroadcastCheck`: the first member to receive a broadcast opens it with
 the real :class:`crypto.transport.BroadcastOpener` and decodes its items; every other member
 compares its copy byte for byte with that verified frame (equal bytes authenticate equally) and
 checks its sequence number increases. A sample of the chat envelopes inside (every
-``sample_every``-th) is opened end to end with the message key. The relay does all its real
-work; only the receivers' repeated opening of identical bytes is skipped.
+``sample_every``-th) is opened end to end with the message key and its signature verified.
+The relay does all its real work; only the receivers' repeated opening of identical bytes is
+skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto.envelope import MessageHeader, open_message
+from crypto.envelope import open_message
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from crypto.transport import BroadcastOpener
 from net import proto
@@ -43,6 +46,56 @@ PLAIN_FRAME = 4 + 1 + 1 + 8 + 100
 
 class BenchError(RuntimeError):
     """Something went wrong in a benchmark (a crash, a refusal, a deadline)."""
+
+
+class MemoIdentity(Identity):
+    """An identity whose signatures are remembered (Ed25519 is deterministic, RFC 8032: the
+    same bytes always get the same signature, so a remembered one is exactly what signing
+    again would give). A sender's capacity rows send the same messages (same ids, counters,
+    timestamp) row after row; each is signed once per run, so the rows measure the relay,
+    not the load generator's signing. The latency rows send new messages: signed for real."""
+
+    __slots__ = ("_memo",)
+
+    _MEMO_LIMIT = 200_000
+    _memo: dict[tuple[bytes, str], bytes]
+
+    def __init__(self, base: Identity) -> None:
+        super().__init__(signing_key=base._signing_key, dh_key=base._dh_key)
+        object.__setattr__(self, "_memo", {})
+
+    def sign(self, message: bytes, *, context: str) -> bytes:
+        memo = self._memo
+        key = (bytes(message), context)
+        signature = memo.get(key)
+        if signature is None:
+            if len(memo) >= self._MEMO_LIMIT:
+                memo.clear()
+            signature = memo[key] = super().sign(message, context=context)
+        return signature
+
+
+_IDENTITIES: dict[str, Identity] = {}
+
+
+def identity_for(name: str, *, memo: bool = False) -> Identity:
+    """The identity of the simulated member ``name``: generated on first use, then the same
+    for the whole run (one device per name, as the relay binds a name to its first identity).
+    ``memo``: a :class:`MemoIdentity` (the senders)."""
+    identity = _IDENTITIES.get(name)
+    if identity is None or (memo and not isinstance(identity, MemoIdentity)):
+        identity = Identity.generate() if identity is None else identity
+        if memo:
+            identity = MemoIdentity(identity)
+        _IDENTITIES[name] = identity
+    return identity
+
+
+def prepare_identities(names: list[str]) -> None:
+    """Generate the identities of ``names`` now, before a timed part (a real client loads its
+    identity from disk; generating one is not part of joining)."""
+    for name in names:
+        identity_for(name)
 
 
 # The CPUs this process may use, read once at import (before pin_loadgen() narrows them): the
@@ -263,14 +316,10 @@ class BroadcastCheck:
         return seq, info
 
     def _open_end_to_end(self, item: ChatItem) -> None:
-        header = MessageHeader(
-            room_id=self._keys.room_id,
-            sender=item.sender,
-            message_id=item.message_id,
-            timestamp_ms=item.timestamp_ms,
-            content_type=item.content_type,
+        # Decrypts and verifies the sender's signature (AuthenticationError otherwise).
+        open_message(
+            self._keys.message, item.envelope, room_id=self._keys.room_id, sender=item.sender
         )
-        open_message(self._keys.message, header, item.sealed)
 
 
 class Member:
@@ -417,13 +466,16 @@ class Joiner:
         derive: Callable[[bytes], RoomKeys] | None = None,
         *,
         wait_connect: bool = True,
+        memo_names: frozenset[str] = frozenset(),
     ) -> None:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
         self.started = time.perf_counter()
         self.finished = 0.0
         self.welcome: proto.Welcomed | None = None
         self.error = ""
-        self.proto = ClientProtocol(username=name, keys=keys)
+        self.proto = ClientProtocol(
+            username=name, identity=identity_for(name, memo=name in memo_names), keys=keys
+        )
         self.sock = connect(port, wait=wait_connect)
         self.proto.initiate()
         self._out = bytearray()
@@ -468,6 +520,7 @@ class Joiner:
                 event,
                 (
                     proto.Refused,
+                    proto.RelayKeyMismatch,
                     proto.AuthenticationFailed,
                     proto.ProtocolViolation,
                     proto.KeysRequired,
@@ -521,6 +574,7 @@ def join_many(
     keep: bool = True,
     on_joined: Callable[[Joiner], None] | None = None,
     wait_connect: bool = True,
+    memo_names: frozenset[str] = frozenset(),
 ) -> list[Joiner]:
     """Join ``names`` with at most ``concurrency`` handshakes in flight; return the joiners.
 
@@ -547,7 +601,15 @@ def join_many(
     def start_more() -> None:
         while pending and active[0] < concurrency:
             active[0] += 1
-            Joiner(loop, port, pending.pop(), keys, finished, wait_connect=wait_connect)
+            Joiner(
+                loop,
+                port,
+                pending.pop(),
+                keys,
+                finished,
+                wait_connect=wait_connect,
+                memo_names=memo_names,
+            )
 
     start_more()
     loop.run_until(lambda: len(done) == len(names), deadline, f"joining {len(names)} members")

@@ -5,7 +5,11 @@ KIND is ``socketchat`` (the real :class:`net.relay.Relay`, given a room file wit
 127.0.0.1 (``--port 0``: a free port), prints the port on one line, then answers each line on
 stdin with one JSON line of its own resource use, read from inside the process::
 
-    {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>}
+    {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>, "verifies": <n>}
+
+``verifies`` counts the Ed25519 signature checks the process has made (pycryptodome's
+``EdDSASigScheme.verify``, wrapped here with a counter): a SocketChat relay checks one per JOIN
+(the proof of the joiner's identity key) and never one per message, which the fan-out rows show.
 
 It exits when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
 FILE on exit (for ``python -m bench --profile``).
@@ -21,6 +25,7 @@ import resource
 import socket
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from bench.baselines import PlainRelay, serve_select
 
@@ -42,8 +47,25 @@ def usage() -> dict[str, float]:
     return {"cpu": ru.ru_utime + ru.ru_stime, "rss": rss}
 
 
+_VERIFIES = [0]
+
+
+def _count_verifies() -> None:
+    """Count every Ed25519 verification made in this process (see the module docstring)."""
+    from Crypto.Signature import eddsa
+
+    original = eddsa.EdDSASigScheme.verify
+
+    def verify(self: eddsa.EdDSASigScheme, msg_or_hash: Any, signature: bytes) -> None:
+        _VERIFIES[0] += 1
+        original(self, msg_or_hash, signature)
+
+    eddsa.EdDSASigScheme.verify = verify  # type: ignore[method-assign]
+
+
 def _answer(connections: int) -> None:
-    sys.stdout.write(json.dumps({**usage(), "connections": connections}) + "\n")
+    answer = {**usage(), "connections": connections, "verifies": _VERIFIES[0]}
+    sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 
 
@@ -141,6 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", help="write cProfile stats here on exit")
     args = parser.parse_args(argv)
     _raise_nofile()
+    _count_verifies()
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
         profiler.enable()
