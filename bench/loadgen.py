@@ -121,8 +121,11 @@ class RelayProcess:
 
     def __init__(self, kind: str, room: str | None = None, profile: str | None = None) -> None:
         args = [sys.executable, "-m", "bench.relay_server", "--kind", kind, "--port", "0"]
+        self.log: Path | None = None
         if room:
             args += ["--room", room]
+            self.log = Path(room).with_name(f"relay-{os.getpid()}-{time.monotonic_ns()}.log")
+            args += ["--log", str(self.log)]
         if profile:
             args += ["--profile", profile]
         self.kind = kind
@@ -152,6 +155,18 @@ class RelayProcess:
         """The relay's CPU seconds and run-queue wait, read from ``/proc`` (no round trip)."""
         cpu, wait = proc_times(self.proc.pid)
         return (cpu, wait) if cpu else (self.stats()["cpu"], 0.0)
+
+    def why_closed(self) -> str:
+        """The relay's last log line about closing a connection ("" if none): why it dropped
+        a member."""
+        if self.log is None:
+            return ""
+        try:
+            lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        closing = [line for line in lines if "closing" in line or "disconnected" in line]
+        return closing[-1] if closing else ""
 
     def close(self) -> None:
         with contextlib.suppress(OSError):

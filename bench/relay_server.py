@@ -21,9 +21,11 @@ import argparse
 import asyncio
 import cProfile
 import json
+import logging
 import resource
 import socket
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -161,10 +163,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--room", help="room file (socketchat only)")
     parser.add_argument("--profile", help="write cProfile stats here on exit")
+    parser.add_argument("--log", help="append the relay's log (INFO and up) to this file")
     args = parser.parse_args(argv)
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.INFO, format="%(message)s")
     _raise_nofile()
     _count_verifies()
-    profiler = cProfile.Profile() if args.profile else None
+    # On-CPU time, not wall time: on this shared machine a profile in wall time also counts the
+    # moments the relay was runnable but another process had its core.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     if profiler is not None:
         profiler.enable()
     try:
