@@ -38,6 +38,9 @@ UNICAST_TYPES = frozenset(
         FrameType.GOODBYE,
     }
 )
+# Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call
+# on every frame of the relay's hot path); a byte not in it is an unknown type.
+_FRAME_TYPES = {int(frame_type): frame_type for frame_type in FrameType}
 #: What the peer is told when it breaks the protocol: fixed text, no internals.
 PROTOCOL_ERROR_TEXT = "protocol error"
 
@@ -112,6 +115,8 @@ class Connection(Generic[_S]):
 
         Call after every ``receive_*`` and every ``send_*`` method.
         """
+        if not self._outgoing:
+            return b""
         data = bytes(self._outgoing)
         self._outgoing.clear()
         return data
@@ -192,10 +197,9 @@ class Connection(Generic[_S]):
     # -- dispatch --------------------------------------------------------------------------
 
     def _dispatch(self, body: bytes) -> None:
-        try:
-            frame_type = FrameType(body[0])
-        except ValueError:
-            raise RemoteProtocolError(f"unknown frame type 0x{body[0]:02x}") from None
+        frame_type = _FRAME_TYPES.get(body[0])
+        if frame_type is None:
+            raise RemoteProtocolError(f"unknown frame type 0x{body[0]:02x}")
         if frame_type not in self._RECEIVE.get(self._state, frozenset()):
             raise RemoteProtocolError(f"unexpected {frame_type.name} in state {self._state.name}")
         payload = body[1:]

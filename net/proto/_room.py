@@ -27,7 +27,7 @@ broadcast the joiner receives from then on is news to it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -114,6 +114,9 @@ class Room(Generic[M]):
         self._broadcast_key = broadcast_key if broadcast_key is not None else new_broadcast_key()
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
+        # The same members by their exact name: submit() finds a sender without computing its
+        # username_key (NFC + case fold) for every CHAT frame.
+        self._by_name: dict[str, _Member[M]] = {}
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
@@ -213,7 +216,9 @@ class Room(Generic[M]):
         self._bound_names.setdefault(key, info.name)
         self._pending.append(encode_item(JoinedItem(member=info)))
         data = self.flush()
-        self._members[key] = _Member(info, handle, chat_item_prefix(info.name))
+        member = _Member(info, handle, chat_item_prefix(info.name))
+        self._members[key] = member
+        self._by_name[info.name] = member
         self._infos = None
         self._member_bytes += info.encoded_size()
         return data
@@ -229,6 +234,7 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
+        del self._by_name[member.info.name]
         self._infos = None
         self._member_bytes -= member.info.encoded_size()
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
@@ -273,13 +279,13 @@ class Room(Generic[M]):
         The envelopes are copied into their items here, so views into a receive buffer are
         fine. Unknown ``name`` is a driver bug (:class:`LocalProtocolError`).
         """
-        member = self._members.get(username_key(name))
+        member = self._by_name.get(name) or self._members.get(username_key(name))
         if member is None:
             raise LocalProtocolError(f"{name!r} is not a member")
         prefix = member.chat_prefix
-        before = len(self._pending)
-        self._pending.extend(encode_chat_item(prefix, envelope) for envelope in envelopes)
-        return len(self._pending) - before
+        items = [encode_chat_item(prefix, envelope) for envelope in envelopes]
+        self._pending += items
+        return len(items)
 
     def queue(self, item: bytes) -> None:
         """Queue one encoded item (:func:`encode_item`) for the next broadcast."""
@@ -299,11 +305,13 @@ class Room(Generic[M]):
         for group in self._split(items):
             frames.append(encode_broadcast(self._sealer, group))
             self.broadcasts_sealed += 1
-            self._remember(item for item in group if item[0] == 1)
-        return b"".join(frames)
+            self._remember([item for item in group if item[0] == 1])
+        return frames[0] if len(frames) == 1 else b"".join(frames)
 
-    def _split(self, items: Sequence[bytes]) -> list[list[bytes]]:
+    def _split(self, items: list[bytes]) -> list[list[bytes]]:
         budget = self._frame_cap - _BROADCAST_OVERHEAD
+        if len(items) <= _MAX_ITEMS_PER_BROADCAST and sum(map(len, items)) <= budget:
+            return [items]  # the usual case: it all fits one frame (no step per item)
         groups: list[list[bytes]] = [[]]
         size = 0
         for item in items:
@@ -323,9 +331,14 @@ class Room(Generic[M]):
         """The kept chat items (encoded), oldest first (sealed: the relay cannot read them)."""
         return tuple(self._history)
 
-    def _remember(self, items: Iterable[bytes]) -> None:
-        if self.history_limit == 0:
+    def _remember(self, items: list[bytes]) -> None:
+        limit = self.history_limit
+        if limit == 0:
             return
+        # Only the newest `limit` items can be kept (the loop below would drop the others
+        # again at once): a busy flush of hundreds of items costs `limit` steps, not hundreds.
+        if len(items) > limit:
+            items = items[-limit:]
         for item in items:
             self._history.append(item)
             self._history_bytes += len(item)
