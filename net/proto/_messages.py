@@ -348,6 +348,14 @@ def encode_chat_item(prefix: bytes, envelope: bytes | memoryview) -> bytes:
     return b"".join((prefix, len(envelope).to_bytes(4, "big"), envelope))
 
 
+def encode_chat_items(prefix: bytes, envelopes: Iterable[bytes | memoryview]) -> list[bytes]:
+    """:func:`encode_chat_item` for each of ``envelopes`` (one pass: a CHAT frame can carry
+    hundreds, and the relay builds an item for each)."""
+    return [
+        b"".join((prefix, len(envelope).to_bytes(4, "big"), envelope)) for envelope in envelopes
+    ]
+
+
 def encode_item(item: BroadcastItem) -> bytes:
     """One broadcast item, kind byte included."""
     if isinstance(item, ChatItem):

@@ -317,7 +317,11 @@ class RelayProtocol(Connection[RelayState]):
 
     def _on_chat(self, payload: bytes) -> None:
         envelopes = decode_chat(payload)
-        for envelope in envelopes:
+        sizes = list(map(len, envelopes))
+        if min(sizes) >= MIN_SIZE and max(sizes) <= self._max_envelope:  # the usual case
+            self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
+            return
+        for envelope in envelopes:  # which rule broke first decides the outcome
             if len(envelope) < MIN_SIZE:
                 raise RemoteProtocolError("envelope shorter than its fixed fields")
             if len(envelope) > self._max_envelope:

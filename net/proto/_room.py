@@ -41,7 +41,7 @@ from net.proto._messages import (
     MemberInfo,
     WelcomeArgs,
     chat_item_prefix,
-    encode_chat_item,
+    encode_chat_items,
     encode_item,
 )
 from net.proto._names import confusable_with, username_key, validate_username
@@ -282,8 +282,7 @@ class Room(Generic[M]):
         member = self._by_name.get(name) or self._members.get(username_key(name))
         if member is None:
             raise LocalProtocolError(f"{name!r} is not a member")
-        prefix = member.chat_prefix
-        items = [encode_chat_item(prefix, envelope) for envelope in envelopes]
+        items = encode_chat_items(member.chat_prefix, envelopes)
         self._pending += items
         return len(items)
 
