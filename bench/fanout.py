@@ -12,9 +12,10 @@ message counts N - 1 (see :mod:`bench.irc`).
   ``PRIVMSG`` lines), so the load generator only writes and counts bytes while the relay is
   measured. Reports deliveries/s and relay CPU µs per delivery.
 * :func:`latency` — the senders together send ``LOAD / receivers`` messages per second on a
-  fixed schedule (5,000 deliveries/s whatever N), sealing each message as they send it; reports
-  p50 and p99 from "send" (before sealing) to "parsed by the receiving member", for every
-  delivery.
+  fixed schedule (5,000 deliveries/s whatever N), signing and sealing each message as they send
+  it; reports p50 and p99 from "send" (before signing) to "opened and verified by the receiving
+  member", for every delivery (SocketChat: each message's signature is verified once and that
+  cost counted for every receiver, see :class:`bench.loadgen.BroadcastCheck`).
 """
 
 from __future__ import annotations
@@ -387,6 +388,9 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
     warm_end, end = start + warmup, start + warmup + seconds
     due = [start + interval * s / len(room.senders) for s in range(len(room.senders))]
     numbers = [10**6] * len(room.senders)
+    clock = room.check.clock if room.check is not None else time.perf_counter
+    if room.check is not None:
+        room.check.verify_every_message = True  # as every receiver does, signatures included
     first = None
     while True:
         now = time.perf_counter()
@@ -402,7 +406,7 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
                 due[s] += interval
                 if room.protocols:
                     number = numbers[s] = numbers[s] + 1
-                    room.sent[_message_id(s, number)] = time.perf_counter()
+                    room.sent[_message_id(s, number)] = clock()
                     data = _seal(room.protocols[s], s, number)
                 elif room.kind == "ngircd":
                     data = irc.stamped(time.perf_counter())
@@ -417,6 +421,8 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
     samples = counters.latencies[:]
     counters.latencies.clear()
     _settle(room)
+    if room.check is not None:
+        room.check.verify_every_message = False
     return _measured(first, last, samples)
 
 

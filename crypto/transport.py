@@ -94,6 +94,8 @@ def _open(key: bytes, counter: int, frame_type: int, sealed: bytes) -> bytes:
 class FrameSealer:
     """Seals the frames one side sends on one connection, in order."""
 
+    __slots__ = ("_counter", "_key")  # one per connection: an idle relay holds thousands
+
     def __init__(self, key: bytes) -> None:
         self._key = _check_key(key)
         self._counter = 0
@@ -109,6 +111,8 @@ class FrameSealer:
 
 class FrameOpener:
     """Opens the frames the peer sends on one connection; the first failure is final."""
+
+    __slots__ = ("_counter", "_failed", "_key")
 
     def __init__(self, key: bytes) -> None:
         self._key = _check_key(key)
@@ -134,6 +138,8 @@ class FrameOpener:
 class BroadcastSealer:
     """The relay's side of the room broadcast key: one seal per broadcast, whatever the size."""
 
+    __slots__ = ("_key", "_next_seq")
+
     def __init__(self, key: bytes, *, next_seq: int = 1) -> None:
         self._key = _check_key(key)
         if not 0 <= next_seq <= _MAX_COUNTER:
@@ -157,6 +163,8 @@ class BroadcastSealer:
 
 class BroadcastOpener:
     """A member's side: accepts only strictly increasing sequence numbers."""
+
+    __slots__ = ("_failed", "_key", "_next_seq")
 
     def __init__(self, key: bytes, *, next_seq: int) -> None:
         self._key = _check_key(key)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from crypto.errors import AuthenticationError
 from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer
@@ -56,6 +56,10 @@ class Connection(Generic[_S]):
     _CLOSED: _S
     _FAILED: _S
     _ENCRYPTED_STATES: frozenset[_S]
+    #: Frame type -> handler, one table per class (a subclass sets it, or fills the instance's
+    #: ``_handlers`` with bound methods instead).
+    _HANDLERS: ClassVar[Mapping[FrameType, Callable[[Any, bytes], None]]] = {}
+    _handlers: dict[FrameType, Callable[[bytes], None]]
 
     def __init__(self, initial_state: _S, *, send_cap: int) -> None:
         self._state = initial_state
@@ -66,7 +70,6 @@ class Connection(Generic[_S]):
         self._sealer: FrameSealer | None = None
         self._opener: FrameOpener | None = None
         self._eof = False
-        self._handlers: dict[FrameType, Callable[[bytes], None]] = {}
 
     # -- the sans-I/O interface ------------------------------------------------------------
 
@@ -212,7 +215,11 @@ class Connection(Generic[_S]):
                 raise RemoteProtocolError(
                     f"{frame_type.name} frame failed authentication"
                 ) from None
-        self._handlers[frame_type](payload)
+        handler = self._HANDLERS.get(frame_type)
+        if handler is not None:
+            handler(self, payload)
+        else:
+            self._handlers[frame_type](payload)
 
     def _on_ping(self, payload: bytes) -> None:
         token = decode_token(payload)
