@@ -322,13 +322,14 @@ def run_idle(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tup
     for size in plan.idle_sizes:
         for kind in ("socketchat", "plain", "select", PEER):
             if kind == PEER and peer_skip:
-                rows.append(_skip_row(size, kind, peer_skip, 6))
+                rows.append(_skip_row(size, kind, peer_skip, 7))
                 continue
             try:
                 res = idle.run(kind, size, keys, tmp)
             except BenchError as exc:
-                rows.append([str(size), kind, "-", "-", "-", f"failed: {exc}"])
+                rows.append([str(size), kind, "-", "-", "-", "-", f"failed: {exc}"])
                 continue
+            live = res.live_per_connection
             results[(size, kind)] = res
             rows.append(
                 [
@@ -337,6 +338,7 @@ def run_idle(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tup
                     f"{res.rss_before / 2**20:.1f}",
                     f"{res.rss_after / 2**20:.1f}",
                     f"{res.per_connection / 1024:.2f}",
+                    "-" if live is None else f"{live / 1024:.2f}",
                     f"{res.join_seconds:.1f}",
                 ]
             )
@@ -344,8 +346,21 @@ def run_idle(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tup
                 f"  idle {size:>5} {kind:<12} {res.per_connection / 1024:6.2f} KiB/conn", flush=True
             )
     return "### 3. Idle members: relay memory per joined connection\n\n" + report.table(
-        ["members", "relay", "RSS before MiB", "RSS after MiB", "KiB/connection", "joining took s"],
+        [
+            "members",
+            "relay",
+            "RSS before MiB",
+            "RSS after MiB",
+            "KiB/connection",
+            "live KiB/connection",
+            "joining took s",
+        ],
         rows,
+    ) + (
+        "\n\nKiB/connection: RSS growth per member. Live: the same once the relay returned its"
+        " C heap's free memory to the system (glibc malloc_trim, asked for by the benchmark), so"
+        " that the high-water mark of what joining needed for a while (WELCOMEs listing every"
+        " member with its keys, broadcast write buffers) is not counted as held per member."
     ), results
 
 
@@ -534,11 +549,15 @@ def targets(
     big = max(plan.idle_sizes)
     if (big, "socketchat") in idle_res:
         kib = idle_res[(big, "socketchat")].per_connection / 1024
+        live = idle_res[(big, "socketchat")].live_per_connection
+        also = f" (live {live / 1024:.2f} KiB)" if live is not None else ""
         rows.append(
             [
                 f"idle at {big}: ≤ 4 KiB/connection",
-                f"{kib:.2f} KiB",
-                "met" if kib <= 4 else "missed",
+                f"{kib:.2f} KiB{also}",
+                "met"
+                if kib <= 4
+                else ("met live, missed in RSS" if live is not None and live <= 4096 else "missed"),
             ]
         )
     sc = join_res.get("socketchat")

@@ -127,7 +127,7 @@ def open_room(
                 key = joiner.broadcast_key()
                 holder.append(BroadcastCheck(keys, key, names, sent))
             index = names.get(joiner.name, -1)
-            member = Member(loop, joiner.take_socket(), counters, holder[0], index)
+            member = Member(loop, joiner.take_socket(), counters, holder[0], index, joiner.leftover)
             everyone.append(member)
             if index >= 0:
                 senders.append(member)

@@ -217,7 +217,7 @@ def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
     def joined(joiner: Joiner) -> None:  # members read what they are sent (every JOINED)
         if not holder:
             holder.append(BroadcastCheck(keys, joiner.broadcast_key(), {}, {}))
-        kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
+        kept.append(Member(loop, joiner.take_socket(), counters, holder[0], -1, joiner.leftover))
 
     def irc_joined(joiner: irc.IrcJoiner) -> None:
         kept.append(irc.IrcMember(loop, joiner.take_socket(), counters, -1, bytes(joiner.buf)))

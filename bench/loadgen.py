@@ -141,11 +141,12 @@ class RelayProcess:
             raise BenchError(f"{kind} relay did not start (said {line!r})")
         self.port = int(line)
 
-    def stats(self) -> dict[str, float]:
+    def stats(self, command: str = "stats") -> dict[str, float]:
         """The relay's own CPU seconds so far, RSS bytes and connection count; and ``wait``,
-        its seconds spent runnable but waiting for a CPU (see :func:`run_queue_seconds`)."""
+        its seconds spent runnable but waiting for a CPU (see :func:`run_queue_seconds`).
+        ``command="trim"``: RSS once the relay returned its free heap memory to the system."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("stats\n")
+        self.proc.stdin.write(f"{command}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -383,10 +384,11 @@ class Member:
         counters: Counters,
         check: BroadcastCheck | None,
         index: int = -1,
+        initial: bytes = b"",
     ) -> None:
         self.loop, self.sock, self.counters, self.check = loop, sock, counters, check
         self.index = index  # sender number, -1 for a pure receiver
-        self.buf = bytearray()
+        self.buf = bytearray(initial)  # what the joiner read of the next frame
         self.out = bytearray()
         self.inflight = 0
         self.last_seq = 0
@@ -507,6 +509,7 @@ class Joiner:
         self.finished = 0.0
         self.welcome: proto.Welcomed | None = None
         self.error = ""
+        self.leftover = b""  # the start of a frame read after WELCOME (see _on_event)
         self.proto = ClientProtocol(
             username=name, identity=identity_for(name, memo=name in memo_names), keys=keys
         )
@@ -566,8 +569,13 @@ class Joiner:
                 return
         self._write(self.proto.data_to_send())
         if self.welcome is not None:
-            if self.proto._reader.mid_frame:
-                return self._fail("data after WELCOME before the member could be handed over")
+            # A broadcast can follow the WELCOME in the same read, cut by the read's end: the
+            # member that takes the socket over must start from those bytes.
+            reader = self.proto._reader
+            length = reader._length
+            self.leftover = bytes(reader._buf)
+            if length is not None:
+                self.leftover = length.to_bytes(4, "big") + self.leftover
             self.finished = time.perf_counter()
             self.on_done(self)
 

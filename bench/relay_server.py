@@ -11,7 +11,8 @@ stdin with one JSON line of its own resource use, read from inside the process::
 ``EdDSASigScheme.verify``, wrapped here with a counter): a SocketChat relay checks one per JOIN
 (the proof of the joiner's identity key) and never one per message, which the fan-out rows show.
 
-It exits when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
+The line ``trim`` first returns the C heap's free memory to the system (see ``_trim``). It exits
+when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
 FILE on exit (for ``python -m bench --profile``).
 """
 
@@ -65,7 +66,23 @@ def _count_verifies() -> None:
     eddsa.EdDSASigScheme.verify = verify  # type: ignore[method-assign]
 
 
-def _answer(connections: int) -> None:
+def _trim() -> None:
+    """Give the C heap's free memory back to the system (glibc ``malloc_trim``), so that RSS
+    counts what is live, not the high-water mark of buffers freed since (a join storm's
+    WELCOMEs and write buffers). Nothing where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        libc = ctypes.CDLL(name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+
+
+def _answer(connections: int, command: str = "stats") -> None:
+    if command.strip() == "trim":
+        _trim()
     answer = {**usage(), "connections": connections, "verifies": _VERIFIES[0]}
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
@@ -125,7 +142,7 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
             loop.remove_reader(sys.stdin.fileno())
             done.set_result(None)
         else:
-            _answer(count())
+            _answer(count(), line)
 
     loop.add_reader(sys.stdin.fileno(), on_stdin)
     print(bound, flush=True)
@@ -150,7 +167,7 @@ def _serve_select(port: int) -> None:
         import os
 
         connections[0] = max(0, len(os.listdir("/proc/self/fd")) - 5)
-        _answer(connections[0])
+        _answer(connections[0], line)
         return True
 
     serve_select(listener, on_command, sys.stdin.fileno())

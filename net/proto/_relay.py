@@ -203,6 +203,7 @@ class RelayProtocol(Connection[RelayState]):
             next_seq=welcome.next_seq,
             max_message_bytes=welcome.max_message_bytes,
             history=tuple(welcome.history),
+            member_entries=welcome.member_entries,
         )
         self._send_sealed(_T.WELCOME, message.encode())
         self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD

@@ -43,6 +43,7 @@ from net.proto._messages import (
     chat_item_prefix,
     encode_chat_items,
     encode_item,
+    encode_members,
 )
 from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
@@ -123,6 +124,10 @@ class Room(Generic[M]):
         self._skeletons: dict[str, str] = {}  # name -> name_skeleton(name), see _lookalike
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
         self._member_bytes = 0  # sum of the members' encoded entries: WELCOME sizing
+        # The members' WELCOME entries, encoded, in join order: a join appends one (a copy),
+        # a departure drops the lot, rebuilt at the next welcome. A join storm into a room of
+        # thousands otherwise encoded every member's entry, field by field, for every joiner.
+        self._entries: bytes | None = b""
         self._pending: list[bytes] = []
         self._history: deque[bytes] = deque()
         self._history_bytes = 0
@@ -240,6 +245,8 @@ class Room(Generic[M]):
         self._by_name[info.name] = member
         self._infos = None
         self._member_bytes += info.encoded_size()
+        if self._entries is not None:
+            self._entries += encode_members((info,))
         return data
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
@@ -255,6 +262,7 @@ class Room(Generic[M]):
         del self._members[key]
         del self._by_name[member.info.name]
         self._infos = None
+        self._entries = None
         self._member_bytes -= member.info.encoded_size()
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
         return True
@@ -273,7 +281,13 @@ class Room(Generic[M]):
             next_seq=self._sealer.next_seq,
             history=tuple(self._newest_history(self._frame_cap - used)),
             max_message_bytes=self.max_message_bytes,
+            member_entries=self._member_entries(),
         )
+
+    def _member_entries(self) -> bytes:
+        if self._entries is None:
+            self._entries = encode_members(self.member_infos)
+        return self._entries
 
     # -- broadcasts ------------------------------------------------------------------------
 
