@@ -27,7 +27,7 @@ broadcast the joiner receives from then on is news to it.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -41,10 +41,11 @@ from net.proto._messages import (
     MemberInfo,
     WelcomeArgs,
     chat_item_prefix,
-    encode_chat_item,
+    encode_chat_items,
     encode_item,
+    encode_members,
 )
-from net.proto._names import confusable_with, username_key, validate_username
+from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
 
 DEFAULT_MAX_MEMBERS = 200
@@ -53,6 +54,7 @@ DEFAULT_HISTORY = 100
 # Bytes a BROADCAST frame body spends besides its items: type, seq, item count, AEAD tag.
 _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
 _MAX_ITEMS_PER_BROADCAST = 0xFFFF
+_MAX_SKELETONS = 100_000  # names whose skeleton a room remembers (members and bound names)
 # Bytes a WELCOME frame body spends besides the member entries and the history items: type,
 # member count, broadcast key, next seq, max message bytes, history count, AEAD tag.
 _WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 4 + 2 + 16
@@ -114,10 +116,18 @@ class Room(Generic[M]):
         self._broadcast_key = broadcast_key if broadcast_key is not None else new_broadcast_key()
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
+        # The same members by their exact name: submit() finds a sender without computing its
+        # username_key (NFC + case fold) for every CHAT frame.
+        self._by_name: dict[str, _Member[M]] = {}
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
+        self._skeletons: dict[str, str] = {}  # name -> name_skeleton(name), see _lookalike
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
         self._member_bytes = 0  # sum of the members' encoded entries: WELCOME sizing
+        # The members' WELCOME entries, encoded, in join order: a join appends one (a copy),
+        # a departure drops the lot, rebuilt at the next welcome. A join storm into a room of
+        # thousands otherwise encoded every member's entry, field by field, for every joiner.
+        self._entries: bytes | None = b""
         self._pending: list[bytes] = []
         self._history: deque[bytes] = deque()
         self._history_bytes = 0
@@ -196,7 +206,7 @@ class Room(Generic[M]):
             for bound_key, bound_to in self._bindings.items()
             if bound_key != key and bound_to != signing_key
         ]
-        lookalike = confusable_with(name, others)
+        lookalike = self._lookalike(name, others)
         if lookalike is not None:
             raise JoinRejected(
                 Reason.NAME_LOOKALIKE,
@@ -208,6 +218,23 @@ class Room(Generic[M]):
         if present is None and len(self._members) >= self.max_members:
             raise JoinRejected(Reason.ROOM_FULL, f"The room is full ({self.max_members} members).")
         return name
+
+    def _lookalike(self, name: str, others: list[str]) -> str | None:
+        """``confusable_with(name, others)`` (:mod:`net.proto._names`), the same test in the
+        same order, with each name's skeleton remembered by the room: ``name_skeleton``'s own
+        cache holds 1,024 names, so a room of thousands recomputed every skeleton on every
+        JOIN (a room of 5,000 spent minutes of CPU joining)."""
+        key, looks = username_key(name), name_skeleton(name)
+        skeletons = self._skeletons
+        for other in others:
+            other_looks = skeletons.get(other)
+            if other_looks is None:
+                if len(skeletons) >= _MAX_SKELETONS:
+                    skeletons.clear()
+                other_looks = skeletons[other] = name_skeleton(other)
+            if other_looks == looks or username_key(other) == key:
+                return other
+        return None
 
     def join(self, info: MemberInfo, handle: M) -> bytes | None:
         """Add a member checked by :meth:`check_join`; return the broadcast for the others.
@@ -226,9 +253,13 @@ class Room(Generic[M]):
         self._bound_names.setdefault(key, info.name)
         self._pending.append(encode_item(JoinedItem(member=info)))
         data = self.flush()
-        self._members[key] = _Member(info, handle, chat_item_prefix(info.name))
+        member = _Member(info, handle, chat_item_prefix(info.name))
+        self._members[key] = member
+        self._by_name[info.name] = member
         self._infos = None
         self._member_bytes += info.encoded_size()
+        if self._entries is not None:
+            self._entries += encode_members((info,))
         return data
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
@@ -242,7 +273,9 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
+        del self._by_name[member.info.name]
         self._infos = None
+        self._entries = None
         self._member_bytes -= member.info.encoded_size()
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
         return True
@@ -261,7 +294,13 @@ class Room(Generic[M]):
             next_seq=self._sealer.next_seq,
             history=tuple(self._newest_history(self._frame_cap - used)),
             max_message_bytes=self.max_message_bytes,
+            member_entries=self._member_entries(),
         )
+
+    def _member_entries(self) -> bytes:
+        if self._entries is None:
+            self._entries = encode_members(self.member_infos)
+        return self._entries
 
     # -- broadcasts ------------------------------------------------------------------------
 
@@ -286,13 +325,12 @@ class Room(Generic[M]):
         The envelopes are copied into their items here, so views into a receive buffer are
         fine. Unknown ``name`` is a driver bug (:class:`LocalProtocolError`).
         """
-        member = self._members.get(username_key(name))
+        member = self._by_name.get(name) or self._members.get(username_key(name))
         if member is None:
             raise LocalProtocolError(f"{name!r} is not a member")
-        prefix = member.chat_prefix
-        before = len(self._pending)
-        self._pending.extend(encode_chat_item(prefix, envelope) for envelope in envelopes)
-        return len(self._pending) - before
+        items = encode_chat_items(member.chat_prefix, envelopes)
+        self._pending += items
+        return len(items)
 
     def queue(self, item: bytes) -> None:
         """Queue one encoded item (:func:`encode_item`) for the next broadcast."""
@@ -312,11 +350,13 @@ class Room(Generic[M]):
         for group in self._split(items):
             frames.append(encode_broadcast(self._sealer, group))
             self.broadcasts_sealed += 1
-            self._remember(item for item in group if item[0] == 1)
-        return b"".join(frames)
+            self._remember([item for item in group if item[0] == 1])
+        return frames[0] if len(frames) == 1 else b"".join(frames)
 
-    def _split(self, items: Sequence[bytes]) -> list[list[bytes]]:
+    def _split(self, items: list[bytes]) -> list[list[bytes]]:
         budget = self._frame_cap - _BROADCAST_OVERHEAD
+        if len(items) <= _MAX_ITEMS_PER_BROADCAST and sum(map(len, items)) <= budget:
+            return [items]  # the usual case: it all fits one frame (no step per item)
         groups: list[list[bytes]] = [[]]
         size = 0
         for item in items:
@@ -336,9 +376,14 @@ class Room(Generic[M]):
         """The kept chat items (encoded), oldest first (sealed: the relay cannot read them)."""
         return tuple(self._history)
 
-    def _remember(self, items: Iterable[bytes]) -> None:
-        if self.history_limit == 0:
+    def _remember(self, items: list[bytes]) -> None:
+        limit = self.history_limit
+        if limit == 0:
             return
+        # Only the newest `limit` items can be kept (the loop below would drop the others
+        # again at once): a busy flush of hundreds of items costs `limit` steps, not hundreds.
+        if len(items) > limit:
+            items = items[-limit:]
         for item in items:
             self._history.append(item)
             self._history_bytes += len(item)
