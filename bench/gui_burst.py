@@ -96,7 +96,9 @@ def measure_app(root: tk.Tk) -> tuple[float, float, float]:
     _room, alice, frames = build_burst()
     client = alice.client
     members = tuple(
-        ce.Member(name=info.name, signing_key=info.signing_key, trust=Trust.KNOWN)
+        ce.Member(
+            name=info.name, signing_key=info.signing_key, dh_key=info.dh_key, trust=Trust.KNOWN
+        )
         for info in client.members.values()
     )
     chat = ChatWindow(
