@@ -12,9 +12,10 @@ message counts N - 1 (see :mod:`bench.irc`).
   ``PRIVMSG`` lines), so the load generator only writes and counts bytes while the relay is
   measured. Reports deliveries/s and relay CPU µs per delivery.
 * :func:`latency` — the senders together send ``LOAD / receivers`` messages per second on a
-  fixed schedule (5,000 deliveries/s whatever N), sealing each message as they send it; reports
-  p50 and p99 from "send" (before sealing) to "parsed by the receiving member", for every
-  delivery.
+  fixed schedule (5,000 deliveries/s whatever N), signing and sealing each message as they send
+  it; reports p50 and p99 from "send" (before signing) to "opened and verified by the receiving
+  member", for every delivery (SocketChat: each message's signature is verified once and that
+  cost counted for every receiver, see :class:`bench.loadgen.BroadcastCheck`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class Room:
     sent: dict[bytes, float]
     check: BroadcastCheck | None
     kind: str = "socketchat"
-    members: list[Member] | None = None  # every member (ngIRCd: to notice a dropped one)
+    members: list[Member] | None = None  # every member (to notice one the relay dropped)
     receivers: int = 0  # members that receive each message (N, or N - 1 without an echo)
 
     def check_members(self) -> None:
@@ -84,6 +85,8 @@ class Room:
         for member in self.members or ():
             if member.closed:
                 why = getattr(member, "error", "") or "closed"
+                if isinstance(self.relay, RelayProcess) and self.relay.why_closed():
+                    why = f"{why}; relay log: {self.relay.why_closed()}"
                 raise BenchError(f"{self.kind} dropped a member: {why}")
 
     def close(self) -> None:
@@ -117,13 +120,15 @@ def open_room(
             return Room(relay, loop, counters, senders, protocols, sent, None, kind, None, members)
         names = {f"s{i}": i for i in range(SENDERS)}
         holder: list[BroadcastCheck] = []
+        everyone: list[Member] = []
 
         def joined(joiner: Joiner) -> None:
             if not holder:  # the broadcast key, as the real client holds it after WELCOME
                 key = joiner.broadcast_key()
                 holder.append(BroadcastCheck(keys, key, names, sent))
             index = names.get(joiner.name, -1)
-            member = Member(loop, joiner.take_socket(), counters, holder[0], index)
+            member = Member(loop, joiner.take_socket(), counters, holder[0], index, joiner.leftover)
+            everyone.append(member)
             if index >= 0:
                 senders.append(member)
                 protocols.append(joiner.proto)
@@ -138,6 +143,7 @@ def open_room(
             concurrency=1,
             deadline=deadline,
             on_joined=joined,
+            memo_names=frozenset(names),
         )
         join_many(
             loop,
@@ -152,7 +158,9 @@ def open_room(
         order = sorted(range(SENDERS), key=lambda k: senders[k].index)
         senders[:] = [senders[k] for k in order]
         protocols[:] = [protocols[k] for k in order]
-        return Room(relay, loop, counters, senders, protocols, sent, holder[0], kind, None, members)
+        return Room(
+            relay, loop, counters, senders, protocols, sent, holder[0], kind, everyone, members
+        )
     except BaseException:
         loop.close()
         relay.close()
@@ -212,8 +220,16 @@ def _plain_frame(sender: int) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
-def _seal(proto: ClientProtocol, sender: int, number: int, batch: int = 1) -> bytes:
-    now_ms = int(time.time() * 1000)
+# The capacity rows' messages carry one timestamp for the whole run, so that a sender's
+# message n is the same signed message in every row (signed once: see MemoIdentity).
+_RUN_MS = int(time.time() * 1000)
+
+
+def _seal(
+    proto: ClientProtocol, sender: int, number: int, batch: int = 1, now_ms: int | None = None
+) -> bytes:
+    """The real client signs, seals and frames ``batch`` messages: one CHAT frame's bytes."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms) for k in range(batch)]
     proto.send_messages(messages)
     return proto.data_to_send()
@@ -231,6 +247,10 @@ class Measured:
     frames: int
     relay_wait: float = 0.0  # runnable, waiting for its CPU (taken by other work)
     loadgen_wait: float = 0.0
+    # SocketChat capacity rows: messages sent in the whole row (warm-up and drain included),
+    # and the Ed25519 checks the relay made meanwhile (it should make none: it never verifies).
+    messages: int = 0
+    relay_verifies: int | None = None
 
     @property
     def relay_busy(self) -> float:
@@ -278,7 +298,7 @@ def capacity(
     units: list[bytes] = []  # baselines and ngIRCd: one message's bytes, repeated
     if room.protocols:
         frames = [
-            [_seal(proto, s, n, batch) for n in range(0, messages_per_sender, batch)]
+            [_seal(proto, s, n, batch, _RUN_MS) for n in range(0, messages_per_sender, batch)]
             for s, proto in enumerate(room.protocols)
         ]
     elif room.kind == "ngircd":
@@ -287,6 +307,7 @@ def capacity(
         units = [_plain_frame(s) for s in range(len(room.senders))]
     used = [0] * len(room.senders)
     loop = room.loop
+    verifies = _verifies(room)
     start = time.perf_counter()
     warm_end, end = start + warmup, start + warmup + seconds
     first = last = None
@@ -325,12 +346,36 @@ def capacity(
             member.send(data)
         loop.run_once(0.01)
         room.check_members()
-    for s, member in enumerate(room.senders):  # sealed frames must all go: nonces are a counter
-        if frames and used[s] < len(frames[s]):
-            member.inflight += (len(frames[s]) - used[s]) * batch
-            member.send(b"".join(frames[s][used[s] :]))
+    # The sealed frames that are left must all go (the transport's nonces are a counter), but
+    # within the window as before: all at once, they were megabytes per member that the load
+    # generator could not read before the relay's 1 MiB bound dropped a member as too slow.
+    drain_end = time.perf_counter() + 60
+    while frames and any(used[s] < len(frames[s]) for s in range(len(frames))):
+        if time.perf_counter() > drain_end:
+            raise BenchError("the sealed frames left after the window did not drain in 60 s")
+        for s, member in enumerate(room.senders):
+            whole = min((window - member.inflight) // batch, len(frames[s]) - used[s])
+            if whole > 0:
+                member.inflight += whole * batch
+                member.send(b"".join(frames[s][used[s] : used[s] + whole]))
+                used[s] += whole
+        loop.run_once(0.01)
+        room.check_members()
     _settle(room)
-    return _measured(first, last, [])
+    measured = _measured(first, last, [])
+    if frames:
+        measured.messages = sum(map(len, frames)) * batch
+        after = _verifies(room)
+        if verifies is not None and after is not None:
+            measured.relay_verifies = after - verifies
+    return measured
+
+
+def _verifies(room: Room) -> int | None:
+    """The Ed25519 checks the SocketChat relay process has made so far (None elsewhere)."""
+    if room.kind != "socketchat" or not isinstance(room.relay, RelayProcess):
+        return None
+    return int(room.relay.stats()["verifies"])
 
 
 def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) -> Measured:
@@ -343,6 +388,9 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
     warm_end, end = start + warmup, start + warmup + seconds
     due = [start + interval * s / len(room.senders) for s in range(len(room.senders))]
     numbers = [10**6] * len(room.senders)
+    clock = room.check.clock if room.check is not None else time.perf_counter
+    if room.check is not None:
+        room.check.verify_every_message = True  # as every receiver does, signatures included
     first = None
     while True:
         now = time.perf_counter()
@@ -358,7 +406,7 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
                 due[s] += interval
                 if room.protocols:
                     number = numbers[s] = numbers[s] + 1
-                    room.sent[_message_id(s, number)] = time.perf_counter()
+                    room.sent[_message_id(s, number)] = clock()
                     data = _seal(room.protocols[s], s, number)
                 elif room.kind == "ngircd":
                     data = irc.stamped(time.perf_counter())
@@ -373,6 +421,8 @@ def latency(room: Room, *, members: int, seconds: float, warmup: float = 0.3) ->
     samples = counters.latencies[:]
     counters.latencies.clear()
     _settle(room)
+    if room.check is not None:
+        room.check.verify_every_message = False
     return _measured(first, last, samples)
 
 

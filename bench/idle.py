@@ -28,6 +28,7 @@ from bench.loadgen import (
     connect,
     drain,
     join_many,
+    prepare_identities,
 )
 from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
@@ -44,10 +45,19 @@ class IdleResult:
     rss_before: int
     rss_after: int
     join_seconds: float
+    trimmed_before: int = 0  # RSS once the C heap's free memory went back (SocketChat, baselines)
+    trimmed_after: int = 0
 
     @property
     def per_connection(self) -> float:
         return (self.rss_after - self.rss_before) / self.members
+
+    @property
+    def live_per_connection(self) -> float | None:
+        """Per connection, counting live memory only (after ``malloc_trim``); None if unknown."""
+        if not self.trimmed_after:
+            return None
+        return (self.trimmed_after - self.trimmed_before) / self.members
 
 
 def raise_nofile(needed: int) -> None:
@@ -82,7 +92,7 @@ def run(
         if not holder:
             key = joiner.broadcast_key()
             holder.append(BroadcastCheck(keys, key, {}, {}))
-        kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
+        kept.append(Member(loop, joiner.take_socket(), counters, holder[0], -1, joiner.leftover))
 
     def irc_joined(joiner: irc.IrcJoiner) -> None:
         kept.append(irc.IrcMember(loop, joiner.take_socket(), counters, -1, bytes(joiner.buf)))
@@ -105,18 +115,31 @@ def run(
                 kept.append(Member(loop, connect(relay.port), counters, None))
         drain(loop, 0.3, deadline)
 
+    if kind == "socketchat":
+        prepare_identities(
+            [f"{p}{i}" for p, n in (("w", WARMUP_MEMBERS), ("m", members)) for i in range(n)]
+        )
     try:
         add(WARMUP_MEMBERS, "w")
         before = relay.stats()
+        trimmed = relay.stats("trim") if isinstance(relay, RelayProcess) else before
         started = time.perf_counter()
         add(members, "m")
         elapsed = time.perf_counter() - started
         after = relay.stats()
+        trimmed_after = relay.stats("trim") if isinstance(relay, RelayProcess) else after
         if after["connections"] < members + WARMUP_MEMBERS:
             raise BenchError(f"only {after['connections']} connections held")
         if any(member.closed for member in kept):
             raise BenchError("the relay dropped idle members")
-        return IdleResult(members, int(before["rss"]), int(after["rss"]), elapsed)
+        return IdleResult(
+            members,
+            int(before["rss"]),
+            int(after["rss"]),
+            elapsed,
+            int(trimmed["rss"]) if trimmed is not before else 0,
+            int(trimmed_after["rss"]) if trimmed_after is not after else 0,
+        )
     finally:
         for member in kept:
             member.close()

@@ -43,6 +43,7 @@ from bench.loadgen import (
     connect,
     cpu_seconds,
     join_many,
+    prepare_identities,
     run_queue_seconds,
 )
 from bench.ngircd import NgircdProcess
@@ -96,10 +97,12 @@ def run(kind: str, count: int, keys: RoomKeys, tmp: str, *, timed: int = 30) -> 
     relay = _start(kind, keys, tmp)
     loop = Loop()
     deadline = time.perf_counter() + 60 + count * 0.1
+    names = [f"j{i}" for i in range(count)]
+    if kind == "socketchat":
+        prepare_identities(names + [f"t{i}" for i in range(timed)])
     try:
         before, own_before = relay.stats(), cpu_seconds()
         started = time.perf_counter()
-        names = [f"j{i}" for i in range(count)]
         _join(kind, loop, relay.port, names, keys, concurrency=8, deadline=deadline, keep=False)
         elapsed = time.perf_counter() - started
         after, own_after = relay.stats(), cpu_seconds()
@@ -214,16 +217,18 @@ def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
     def joined(joiner: Joiner) -> None:  # members read what they are sent (every JOINED)
         if not holder:
             holder.append(BroadcastCheck(keys, joiner.broadcast_key(), {}, {}))
-        kept.append(Member(loop, joiner.take_socket(), counters, holder[0]))
+        kept.append(Member(loop, joiner.take_socket(), counters, holder[0], -1, joiner.leftover))
 
     def irc_joined(joiner: irc.IrcJoiner) -> None:
         kept.append(irc.IrcMember(loop, joiner.take_socket(), counters, -1, bytes(joiner.buf)))
 
+    names = [f"m{i}" for i in range(count)]
+    if kind == "socketchat":
+        prepare_identities(names)
     try:
         before, own, own_wait = relay.times(), cpu_seconds(), run_queue_seconds()
         overflows = listen_overflows()
         started = time.perf_counter()
-        names = [f"m{i}" for i in range(count)]
         on_joined = irc_joined if kind == "ngircd" else joined
         reconnects = _storm_join(kind, loop, relay.port, names, keys, deadline, on_joined)
         elapsed = time.perf_counter() - started

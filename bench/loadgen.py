@@ -3,13 +3,16 @@
 Members are deliberately light so that one load-generator core can drive hundreds or thousands
 of them: a non-blocking socket, a receive buffer and a few counters, all in one selector loop
 (no thread or task per member). SocketChat members join with the real
-:class:`net.proto.ClientProtocol` (keys derived once per run and reused), then read
+:class:`net.proto.ClientProtocol` (protocol v2: keys derived once per run and reused; each name
+has its own identity, generated once per run by :func:`identity_for`), then read
 broadcasts with :class:`BroadcastCheck`: the first member to receive a broadcast opens it with
 the real :class:`crypto.transport.BroadcastOpener` and decodes its items; every other member
 compares its copy byte for byte with that verified frame (equal bytes authenticate equally) and
 checks its sequence number increases. A sample of the chat envelopes inside (every
-``sample_every``-th) is opened end to end with the message key. The relay does all its real
-work; only the receivers' repeated opening of identical bytes is skipped.
+``sample_every``-th; every one in the latency rows, see ``BroadcastCheck.verify_every_message``)
+is opened end to end with the message key and its signature verified.
+The relay does all its real work; only the receivers' repeated opening of identical bytes is
+skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto.envelope import MessageHeader, open_message
+from crypto.envelope import open_message
+from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from crypto.transport import BroadcastOpener
 from net import proto
@@ -43,6 +47,56 @@ PLAIN_FRAME = 4 + 1 + 1 + 8 + 100
 
 class BenchError(RuntimeError):
     """Something went wrong in a benchmark (a crash, a refusal, a deadline)."""
+
+
+class MemoIdentity(Identity):
+    """An identity whose signatures are remembered (Ed25519 is deterministic, RFC 8032: the
+    same bytes always get the same signature, so a remembered one is exactly what signing
+    again would give). A sender's capacity rows send the same messages (same ids, counters,
+    timestamp) row after row; each is signed once per run, so the rows measure the relay,
+    not the load generator's signing. The latency rows send new messages: signed for real."""
+
+    __slots__ = ("_memo",)
+
+    _MEMO_LIMIT = 200_000
+    _memo: dict[tuple[bytes, str], bytes]
+
+    def __init__(self, base: Identity) -> None:
+        super().__init__(signing_key=base._signing_key, dh_key=base._dh_key)
+        object.__setattr__(self, "_memo", {})
+
+    def sign(self, message: bytes, *, context: str) -> bytes:
+        memo = self._memo
+        key = (bytes(message), context)
+        signature = memo.get(key)
+        if signature is None:
+            if len(memo) >= self._MEMO_LIMIT:
+                memo.clear()
+            signature = memo[key] = super().sign(message, context=context)
+        return signature
+
+
+_IDENTITIES: dict[str, Identity] = {}
+
+
+def identity_for(name: str, *, memo: bool = False) -> Identity:
+    """The identity of the simulated member ``name``: generated on first use, then the same
+    for the whole run (one device per name, as the relay binds a name to its first identity).
+    ``memo``: a :class:`MemoIdentity` (the senders)."""
+    identity = _IDENTITIES.get(name)
+    if identity is None or (memo and not isinstance(identity, MemoIdentity)):
+        identity = Identity.generate() if identity is None else identity
+        if memo:
+            identity = MemoIdentity(identity)
+        _IDENTITIES[name] = identity
+    return identity
+
+
+def prepare_identities(names: list[str]) -> None:
+    """Generate the identities of ``names`` now, before a timed part (a real client loads its
+    identity from disk; generating one is not part of joining)."""
+    for name in names:
+        identity_for(name)
 
 
 # The CPUs this process may use, read once at import (before pin_loadgen() narrows them): the
@@ -68,8 +122,11 @@ class RelayProcess:
 
     def __init__(self, kind: str, room: str | None = None, profile: str | None = None) -> None:
         args = [sys.executable, "-m", "bench.relay_server", "--kind", kind, "--port", "0"]
+        self.log: Path | None = None
         if room:
             args += ["--room", room]
+            self.log = Path(room).with_name(f"relay-{os.getpid()}-{time.monotonic_ns()}.log")
+            args += ["--log", str(self.log)]
         if profile:
             args += ["--profile", profile]
         self.kind = kind
@@ -84,11 +141,12 @@ class RelayProcess:
             raise BenchError(f"{kind} relay did not start (said {line!r})")
         self.port = int(line)
 
-    def stats(self) -> dict[str, float]:
+    def stats(self, command: str = "stats") -> dict[str, float]:
         """The relay's own CPU seconds so far, RSS bytes and connection count; and ``wait``,
-        its seconds spent runnable but waiting for a CPU (see :func:`run_queue_seconds`)."""
+        its seconds spent runnable but waiting for a CPU (see :func:`run_queue_seconds`).
+        ``command="trim"``: RSS once the relay returned its free heap memory to the system."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write("stats\n")
+        self.proc.stdin.write(f"{command}\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
@@ -99,6 +157,18 @@ class RelayProcess:
         """The relay's CPU seconds and run-queue wait, read from ``/proc`` (no round trip)."""
         cpu, wait = proc_times(self.proc.pid)
         return (cpu, wait) if cpu else (self.stats()["cpu"], 0.0)
+
+    def why_closed(self) -> str:
+        """The relay's last log line about closing a connection ("" if none): why it dropped
+        a member."""
+        if self.log is None:
+            return ""
+        try:
+            lines = self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        closing = [line for line in lines if "closing" in line or "disconnected" in line]
+        return closing[-1] if closing else ""
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -227,6 +297,17 @@ class BroadcastCheck:
         self._frames: dict[int, FrameInfo] = {}
         self._order: list[int] = []
         self.opened = 0
+        # Latency rows: every message is opened and its signature verified, as every receiver
+        # does before it can show it. That happens once here, for all receivers: its cost is
+        # added to each delivery's latency (the receiver's own verification, its messages one
+        # after another within a frame), and taken off the load generator's clock (clock()),
+        # so that a receiver read after the one that verified does not wait for it as well.
+        self.verify_every_message = False
+        self.verify_seconds = 0.0
+
+    def clock(self) -> float:
+        """``perf_counter()`` less the time spent verifying for every receiver (see above)."""
+        return time.perf_counter() - self.verify_seconds
 
     def info(self, body: bytes) -> tuple[int, FrameInfo]:
         seq = int.from_bytes(body[1:9], "big")
@@ -240,17 +321,24 @@ class BroadcastCheck:
         chats = 0
         per_sender: dict[int, int] = {}
         sent: list[float] = []
+        waited = 0.0  # a receiver's verifications so far in this frame
         for item in decode_items(payload):
             if isinstance(item, ChatItem):
                 chats += 1
                 index = self._senders.get(item.sender, -1)
                 per_sender[index] = per_sender.get(index, 0) + 1
                 t = self._sent.pop(item.message_id, None)
-                if t is not None:
-                    sent.append(t)
                 self._chats_seen += 1
-                if self._chats_seen % self._sample_every == 0:
+                if self.verify_every_message:
+                    started = time.perf_counter()
                     self._open_end_to_end(item)
+                    spent = time.perf_counter() - started
+                    self.verify_seconds += spent
+                    waited += spent
+                elif self._chats_seen % self._sample_every == 0:
+                    self._open_end_to_end(item)
+                if t is not None:
+                    sent.append(t - waited)  # as if sent earlier: adds the verifications
             elif not isinstance(item, JoinedItem):
                 pass
         info = FrameInfo(body, chats, per_sender, sent)
@@ -263,14 +351,10 @@ class BroadcastCheck:
         return seq, info
 
     def _open_end_to_end(self, item: ChatItem) -> None:
-        header = MessageHeader(
-            room_id=self._keys.room_id,
-            sender=item.sender,
-            message_id=item.message_id,
-            timestamp_ms=item.timestamp_ms,
-            content_type=item.content_type,
+        # Decrypts and verifies the sender's signature (AuthenticationError otherwise).
+        open_message(
+            self._keys.message, item.envelope, room_id=self._keys.room_id, sender=item.sender
         )
-        open_message(self._keys.message, header, item.sealed)
 
 
 class Member:
@@ -300,10 +384,11 @@ class Member:
         counters: Counters,
         check: BroadcastCheck | None,
         index: int = -1,
+        initial: bytes = b"",
     ) -> None:
         self.loop, self.sock, self.counters, self.check = loop, sock, counters, check
         self.index = index  # sender number, -1 for a pure receiver
-        self.buf = bytearray()
+        self.buf = bytearray(initial)  # what the joiner read of the next frame
         self.out = bytearray()
         self.inflight = 0
         self.last_seq = 0
@@ -350,7 +435,7 @@ class Member:
 
     def _handle(self, bodies: list[bytes]) -> None:
         counters = self.counters
-        now = time.perf_counter()
+        now = time.perf_counter() if self.check is None else self.check.clock()
         latencies = counters.latencies if counters.measuring else None
         if self.check is None:
             mine = 0
@@ -417,13 +502,17 @@ class Joiner:
         derive: Callable[[bytes], RoomKeys] | None = None,
         *,
         wait_connect: bool = True,
+        memo_names: frozenset[str] = frozenset(),
     ) -> None:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
         self.started = time.perf_counter()
         self.finished = 0.0
         self.welcome: proto.Welcomed | None = None
         self.error = ""
-        self.proto = ClientProtocol(username=name, keys=keys)
+        self.leftover = b""  # the start of a frame read after WELCOME (see _on_event)
+        self.proto = ClientProtocol(
+            username=name, identity=identity_for(name, memo=name in memo_names), keys=keys
+        )
         self.sock = connect(port, wait=wait_connect)
         self.proto.initiate()
         self._out = bytearray()
@@ -468,6 +557,7 @@ class Joiner:
                 event,
                 (
                     proto.Refused,
+                    proto.RelayKeyMismatch,
                     proto.AuthenticationFailed,
                     proto.ProtocolViolation,
                     proto.KeysRequired,
@@ -479,8 +569,13 @@ class Joiner:
                 return
         self._write(self.proto.data_to_send())
         if self.welcome is not None:
-            if self.proto._reader.mid_frame:
-                return self._fail("data after WELCOME before the member could be handed over")
+            # A broadcast can follow the WELCOME in the same read, cut by the read's end: the
+            # member that takes the socket over must start from those bytes.
+            reader = self.proto._reader
+            length = reader._length
+            self.leftover = bytes(reader._buf)
+            if length is not None:
+                self.leftover = length.to_bytes(4, "big") + self.leftover
             self.finished = time.perf_counter()
             self.on_done(self)
 
@@ -521,6 +616,7 @@ def join_many(
     keep: bool = True,
     on_joined: Callable[[Joiner], None] | None = None,
     wait_connect: bool = True,
+    memo_names: frozenset[str] = frozenset(),
 ) -> list[Joiner]:
     """Join ``names`` with at most ``concurrency`` handshakes in flight; return the joiners.
 
@@ -547,7 +643,15 @@ def join_many(
     def start_more() -> None:
         while pending and active[0] < concurrency:
             active[0] += 1
-            Joiner(loop, port, pending.pop(), keys, finished, wait_connect=wait_connect)
+            Joiner(
+                loop,
+                port,
+                pending.pop(),
+                keys,
+                finished,
+                wait_connect=wait_connect,
+                memo_names=memo_names,
+            )
 
     start_more()
     loop.run_until(lambda: len(done) == len(names), deadline, f"joining {len(names)} members")

@@ -5,9 +5,14 @@ KIND is ``socketchat`` (the real :class:`net.relay.Relay`, given a room file wit
 127.0.0.1 (``--port 0``: a free port), prints the port on one line, then answers each line on
 stdin with one JSON line of its own resource use, read from inside the process::
 
-    {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>}
+    {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>, "verifies": <n>}
 
-It exits when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
+``verifies`` counts the Ed25519 signature checks the process has made (pycryptodome's
+``EdDSASigScheme.verify``, wrapped here with a counter): a SocketChat relay checks one per JOIN
+(the proof of the joiner's identity key) and never one per message, which the fan-out rows show.
+
+The line ``trim`` first returns the C heap's free memory to the system (see ``_trim``). It exits
+when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
 FILE on exit (for ``python -m bench --profile``).
 """
 
@@ -17,10 +22,13 @@ import argparse
 import asyncio
 import cProfile
 import json
+import logging
 import resource
 import socket
 import sys
+import time
 from collections.abc import Callable
+from typing import Any
 
 from bench.baselines import PlainRelay, serve_select
 
@@ -42,8 +50,41 @@ def usage() -> dict[str, float]:
     return {"cpu": ru.ru_utime + ru.ru_stime, "rss": rss}
 
 
-def _answer(connections: int) -> None:
-    sys.stdout.write(json.dumps({**usage(), "connections": connections}) + "\n")
+_VERIFIES = [0]
+
+
+def _count_verifies() -> None:
+    """Count every Ed25519 verification made in this process (see the module docstring)."""
+    from Crypto.Signature import eddsa
+
+    original = eddsa.EdDSASigScheme.verify
+
+    def verify(self: eddsa.EdDSASigScheme, msg_or_hash: Any, signature: bytes) -> None:
+        _VERIFIES[0] += 1
+        original(self, msg_or_hash, signature)
+
+    eddsa.EdDSASigScheme.verify = verify  # type: ignore[method-assign]
+
+
+def _trim() -> None:
+    """Give the C heap's free memory back to the system (glibc ``malloc_trim``), so that RSS
+    counts what is live, not the high-water mark of buffers freed since (a join storm's
+    WELCOMEs and write buffers). Nothing where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name:
+        libc = ctypes.CDLL(name)
+        if hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+
+
+def _answer(connections: int, command: str = "stats") -> None:
+    if command.strip() == "trim":
+        _trim()
+    answer = {**usage(), "connections": connections, "verifies": _VERIFIES[0]}
+    sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 
 
@@ -101,7 +142,7 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
             loop.remove_reader(sys.stdin.fileno())
             done.set_result(None)
         else:
-            _answer(count())
+            _answer(count(), line)
 
     loop.add_reader(sys.stdin.fileno(), on_stdin)
     print(bound, flush=True)
@@ -126,7 +167,7 @@ def _serve_select(port: int) -> None:
         import os
 
         connections[0] = max(0, len(os.listdir("/proc/self/fd")) - 5)
-        _answer(connections[0])
+        _answer(connections[0], line)
         return True
 
     serve_select(listener, on_command, sys.stdin.fileno())
@@ -139,9 +180,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--room", help="room file (socketchat only)")
     parser.add_argument("--profile", help="write cProfile stats here on exit")
+    parser.add_argument("--log", help="append the relay's log (INFO and up) to this file")
     args = parser.parse_args(argv)
+    if args.log:
+        logging.basicConfig(filename=args.log, level=logging.INFO, format="%(message)s")
     _raise_nofile()
-    profiler = cProfile.Profile() if args.profile else None
+    _count_verifies()
+    # On-CPU time, not wall time: on this shared machine a profile in wall time also counts the
+    # moments the relay was runnable but another process had its core.
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
     if profiler is not None:
         profiler.enable()
     try:

@@ -54,8 +54,14 @@ def new_broadcast_key() -> bytes:
     return get_random_bytes(BROADCAST_KEY_SIZE)
 
 
+_NONCE_PREFIX = b"\x00\x00\x00\x00"
+# The AAD of each frame type, built once: a frame is sealed or opened per message on the relay's
+# hot path, where every avoidable call shows (docs/BENCHMARKS.md, "Profiles").
+_AAD = tuple(bytes((frame_type,)) for frame_type in range(256))
+
+
 def _nonce(counter: int) -> bytes:
-    return b"\x00\x00\x00\x00" + struct.pack(">Q", counter)
+    return _NONCE_PREFIX + counter.to_bytes(SEQ_SIZE, "big")
 
 
 def _check_key(key: bytes) -> bytes:
@@ -64,18 +70,31 @@ def _check_key(key: bytes) -> bytes:
     return bytes(key)
 
 
+def _aad(frame_type: int) -> bytes:
+    # As bytes((frame_type,)) did: ValueError outside 0..255, TypeError for a non-int.
+    if not isinstance(frame_type, int):
+        raise TypeError(f"frame type must be an int, not {type(frame_type).__name__}")
+    if not 0 <= frame_type <= 0xFF:
+        raise ValueError("frame type must be in range(0, 256)")
+    return _AAD[frame_type]
+
+
+# The key and nonce are checked once (the key when the sealer or opener is made, the nonce is
+# always 12 bytes here), so these call the AEAD core directly rather than aead.seal/open, which
+# check both again for every frame.
 def _seal(key: bytes, counter: int, frame_type: int, payload: bytes) -> bytes:
-    # bytes((frame_type,)) raises ValueError outside 0..255 and TypeError for a non-int.
-    return aead.seal(key, nonce=_nonce(counter), plaintext=payload, aad=bytes((frame_type,)))
+    return aead._seal(key, _nonce(counter), payload, _aad(frame_type))
 
 
 def _open(key: bytes, counter: int, frame_type: int, sealed: bytes) -> bytes:
     # AuthenticationError for a short, altered, replayed or misplaced frame alike.
-    return aead.open(key, nonce=_nonce(counter), sealed=sealed, aad=bytes((frame_type,)))
+    return aead._open(key, _nonce(counter), sealed, _aad(frame_type))
 
 
 class FrameSealer:
     """Seals the frames one side sends on one connection, in order."""
+
+    __slots__ = ("_counter", "_key")  # one per connection: an idle relay holds thousands
 
     def __init__(self, key: bytes) -> None:
         self._key = _check_key(key)
@@ -92,6 +111,8 @@ class FrameSealer:
 
 class FrameOpener:
     """Opens the frames the peer sends on one connection; the first failure is final."""
+
+    __slots__ = ("_counter", "_failed", "_key")
 
     def __init__(self, key: bytes) -> None:
         self._key = _check_key(key)
@@ -117,6 +138,8 @@ class FrameOpener:
 class BroadcastSealer:
     """The relay's side of the room broadcast key: one seal per broadcast, whatever the size."""
 
+    __slots__ = ("_key", "_next_seq")
+
     def __init__(self, key: bytes, *, next_seq: int = 1) -> None:
         self._key = _check_key(key)
         if not 0 <= next_seq <= _MAX_COUNTER:
@@ -140,6 +163,8 @@ class BroadcastSealer:
 
 class BroadcastOpener:
     """A member's side: accepts only strictly increasing sequence numbers."""
+
+    __slots__ = ("_failed", "_key", "_next_seq")
 
     def __init__(self, key: bytes, *, next_seq: int) -> None:
         self._key = _check_key(key)

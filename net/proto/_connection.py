@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from crypto.errors import AuthenticationError
 from crypto.transport import TAG_SIZE, FrameOpener, FrameSealer
@@ -38,6 +38,9 @@ UNICAST_TYPES = frozenset(
         FrameType.GOODBYE,
     }
 )
+# Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call
+# on every frame of the relay's hot path); a byte not in it is an unknown type.
+_FRAME_TYPES = {int(frame_type): frame_type for frame_type in FrameType}
 #: What the peer is told when it breaks the protocol: fixed text, no internals.
 PROTOCOL_ERROR_TEXT = "protocol error"
 
@@ -53,6 +56,10 @@ class Connection(Generic[_S]):
     _CLOSED: _S
     _FAILED: _S
     _ENCRYPTED_STATES: frozenset[_S]
+    #: Frame type -> handler, one table per class (a subclass sets it, or fills the instance's
+    #: ``_handlers`` with bound methods instead).
+    _HANDLERS: ClassVar[Mapping[FrameType, Callable[[Any, bytes], None]]] = {}
+    _handlers: dict[FrameType, Callable[[bytes], None]]
 
     def __init__(self, initial_state: _S, *, send_cap: int) -> None:
         self._state = initial_state
@@ -63,7 +70,6 @@ class Connection(Generic[_S]):
         self._sealer: FrameSealer | None = None
         self._opener: FrameOpener | None = None
         self._eof = False
-        self._handlers: dict[FrameType, Callable[[bytes], None]] = {}
 
     # -- the sans-I/O interface ------------------------------------------------------------
 
@@ -112,6 +118,8 @@ class Connection(Generic[_S]):
 
         Call after every ``receive_*`` and every ``send_*`` method.
         """
+        if not self._outgoing:
+            return b""
         data = bytes(self._outgoing)
         self._outgoing.clear()
         return data
@@ -192,10 +200,9 @@ class Connection(Generic[_S]):
     # -- dispatch --------------------------------------------------------------------------
 
     def _dispatch(self, body: bytes) -> None:
-        try:
-            frame_type = FrameType(body[0])
-        except ValueError:
-            raise RemoteProtocolError(f"unknown frame type 0x{body[0]:02x}") from None
+        frame_type = _FRAME_TYPES.get(body[0])
+        if frame_type is None:
+            raise RemoteProtocolError(f"unknown frame type 0x{body[0]:02x}")
         if frame_type not in self._RECEIVE.get(self._state, frozenset()):
             raise RemoteProtocolError(f"unexpected {frame_type.name} in state {self._state.name}")
         payload = body[1:]
@@ -208,7 +215,11 @@ class Connection(Generic[_S]):
                 raise RemoteProtocolError(
                     f"{frame_type.name} frame failed authentication"
                 ) from None
-        self._handlers[frame_type](payload)
+        handler = self._HANDLERS.get(frame_type)
+        if handler is not None:
+            handler(self, payload)
+        else:
+            self._handlers[frame_type](payload)
 
     def _on_ping(self, payload: bytes) -> None:
         token = decode_token(payload)

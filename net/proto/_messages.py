@@ -244,6 +244,14 @@ class MemberInfo:
         return 1 + len(self.name.encode("utf-8")) + 2 * KEY_SIZE + 1
 
 
+def encode_members(members: Iterable[MemberInfo]) -> bytes:
+    """The member entries of a WELCOME, as :meth:`MemberInfo.write` writes them one by one."""
+    w = Writer()
+    for member in members:
+        member.write(w)
+    return w.getvalue()
+
+
 # -- encrypted unicast ----------------------------------------------------------------------
 
 
@@ -382,6 +390,14 @@ def encode_joined_item(entry: bytes) -> bytes:
     return bytes((_KIND_JOINED,)) + entry
 
 
+def encode_chat_items(prefix: bytes, envelopes: Iterable[bytes | memoryview]) -> list[bytes]:
+    """:func:`encode_chat_item` for each of ``envelopes`` (one pass: a CHAT frame can carry
+    hundreds, and the relay builds an item for each)."""
+    return [
+        b"".join((prefix, len(envelope).to_bytes(4, "big"), envelope)) for envelope in envelopes
+    ]
+
+
 def encode_item(item: BroadcastItem) -> bytes:
     """One broadcast item, kind byte included."""
     if isinstance(item, ChatItem):
@@ -438,14 +454,14 @@ class Welcome:
     next_seq: int
     max_message_bytes: int
     history: tuple[bytes, ...]
-    #: The member entries already encoded, in order (a relay keeps them ready): used instead of
-    #: encoding ``members`` again when given.
-    encoded_members: bytes = b""
+    #: ``members`` already encoded (:func:`encode_members`), if the sender keeps them so: a
+    #: WELCOME to a room of thousands then costs a copy, not a Writer call per field.
+    member_entries: bytes | None = None
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
-        if self.encoded_members:
-            w.raw(self.encoded_members)
+        if self.member_entries is not None:
+            w.raw(self.member_entries)
         else:
             for member in self.members:
                 member.write(w)
@@ -487,7 +503,9 @@ class Welcome:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WelcomeArgs:
-    """What the relay tells one joiner (``Room.welcome`` → ``RelayProtocol.accept_join``)."""
+    """What the relay tells one joiner (``Room.welcome`` → ``RelayProtocol.accept_join``).
+
+    ``member_entries``, when given, must be :func:`encode_members` of ``members``."""
 
     name: str
     members: tuple[MemberInfo, ...]
@@ -495,8 +513,7 @@ class WelcomeArgs:
     next_seq: int
     history: tuple[bytes, ...]
     max_message_bytes: int
-    #: ``members`` encoded, as the room keeps them (empty: encode them now).
-    encoded_members: bytes = b""
+    member_entries: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

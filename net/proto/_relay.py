@@ -7,8 +7,9 @@ which frames are accepted in which state; anything else from the client is a vio
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from Crypto.Random import get_random_bytes
 
@@ -132,16 +133,6 @@ class RelayProtocol(Connection[RelayState]):
         self._pake: Spake2 | None = None
         self._transcript = b""
         self._max_envelope = 0
-        self._handlers = {
-            _T.CLIENT_HELLO: self._on_client_hello,
-            _T.CLIENT_OPEN: self._on_client_open,
-            _T.CLIENT_PAKE: self._on_client_pake,
-            _T.JOIN: self._on_join,
-            _T.CHAT: self._on_chat,
-            _T.PING: self._on_ping,
-            _T.PONG: self._on_pong,
-            _T.GOODBYE: self._on_goodbye,
-        }
 
     @property
     def room_id(self) -> bytes:
@@ -188,6 +179,9 @@ class RelayProtocol(Connection[RelayState]):
         # The aad covers our share and signature, so it is known only now; SPAKE2 needs it
         # for the confirmations, which come later.
         pake.set_aad(pake_aad(self._hello_body, self._open_body, body))
+        # Only the signature and the aad needed the two bodies: an idle member keeps nothing
+        # of its handshake (docs/BENCHMARKS.md, memory per idle member).
+        self._hello_body = self._open_body = b""
         payload = body[1:]
         self._room = room
         self._pake = pake
@@ -210,7 +204,7 @@ class RelayProtocol(Connection[RelayState]):
             next_seq=welcome.next_seq,
             max_message_bytes=welcome.max_message_bytes,
             history=tuple(welcome.history),
-            encoded_members=welcome.encoded_members,
+            member_entries=welcome.member_entries,
         )
         self._send_sealed(_T.WELCOME, message.encode())
         self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD
@@ -322,11 +316,16 @@ class RelayProtocol(Connection[RelayState]):
         self._emit(
             ev.JoinRequested(username=join.name, signing_key=join.signing_key, dh_key=join.dh_key)
         )
+        self._transcript = b""  # the JOIN proof was its only use
         self._state = RelayState.JOIN_PENDING
 
     def _on_chat(self, payload: bytes) -> None:
         envelopes = decode_chat(payload)
-        for envelope in envelopes:
+        sizes = list(map(len, envelopes))
+        if min(sizes) >= MIN_SIZE and max(sizes) <= self._max_envelope:  # the usual case
+            self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
+            return
+        for envelope in envelopes:  # which rule broke first decides the outcome
             if len(envelope) < MIN_SIZE:
                 raise RemoteProtocolError("envelope shorter than its fixed fields")
             if len(envelope) > self._max_envelope:
@@ -337,6 +336,18 @@ class RelayProtocol(Connection[RelayState]):
                 )
                 return
         self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
+
+    # One table for the class, not a dict of bound methods per connection (about 1 KB each).
+    _HANDLERS: ClassVar[Mapping[FrameType, Callable[[Any, bytes], None]]] = {
+        _T.CLIENT_HELLO: _on_client_hello,
+        _T.CLIENT_OPEN: _on_client_open,
+        _T.CLIENT_PAKE: _on_client_pake,
+        _T.JOIN: _on_join,
+        _T.CHAT: _on_chat,
+        _T.PING: Connection._on_ping,
+        _T.PONG: Connection._on_pong,
+        _T.GOODBYE: Connection._on_goodbye,
+    }
 
 
 def encode_broadcast(sealer: BroadcastSealer, items: Sequence[bytes]) -> bytes:

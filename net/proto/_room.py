@@ -30,7 +30,7 @@ take such items as no news (PROTOCOL.md, section 3.3).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -43,7 +43,7 @@ from net.proto._messages import (
     MemberInfo,
     WelcomeArgs,
     chat_item_prefix,
-    encode_chat_item,
+    encode_chat_items,
     encode_item,
     encode_joined_item,
 )
@@ -121,16 +121,22 @@ class Room(Generic[M]):
         self._sealer = BroadcastSealer(self._broadcast_key)
         self._members: dict[str, _Member[M]] = {}
         self._by_identity: dict[bytes, str] = {}  # signing key -> name key, of each member
+        # The same members by their exact name: submit() finds a sender without computing its
+        # username_key (NFC + case fold) for every CHAT frame.
+        self._by_name: dict[str, _Member[M]] = {}
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
         self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
-        self._entries: bytes | None = None  # the members' entries joined, None after a change
+        # The members' WELCOME entries, encoded, in join order: a join appends one (a copy),
+        # a departure drops the lot, rebuilt at the next welcome. A join storm into a room of
+        # thousands otherwise encoded every member's entry, field by field, for every joiner.
+        self._entries: bytes | None = b""
         self._member_bytes = 0  # sum of the members' encoded entries: WELCOME sizing
-        # Look-alike checks in O(1) per join, not one skeleton per member per join: each name
-        # skeleton held in the room, with the name it came from and the identity holding it.
-        self._looks: dict[str, tuple[str, bytes]] = {}
-        for key, holder in self._bindings.items():
-            self._looks.setdefault(name_skeleton(key), (key, holder))
+        # Look-alike checks in O(1) per join, not one skeleton per member per join: the
+        # skeleton of each name bound in the room -> that name's key (see _bindings).
+        self._looks: dict[str, str] = {}
+        for key in self._bindings:
+            self._looks.setdefault(name_skeleton(key), key)
         self._pending: list[bytes] = []
         self._history: deque[bytes] = deque()
         self._history_bytes = 0
@@ -198,10 +204,11 @@ class Room(Generic[M]):
                 f"The name {name!r} belongs to another member of this room. Choose another name.",
             )
         held = self._looks.get(name_skeleton(name))
-        if held is not None and held[1] != signing_key:
+        if held is not None and self._bindings.get(held) != signing_key:
             raise JoinRejected(
                 Reason.NAME_LOOKALIKE,
-                f"The name {name!r} looks too much like {held[0]!r}, the name of another "
+                f"The name {name!r} looks too much like "
+                f"{self._bound_names.get(held, held)!r}, the name of another "
                 "member of this room. Choose a name that looks different.",
             )
         # An identity already in the room takes no new place: its old connection is replaced.
@@ -228,15 +235,18 @@ class Room(Generic[M]):
             self._bindings[key] = bytes(info.signing_key)
             self.bindings_changed = True
         self._bound_names.setdefault(key, info.name)
-        for seen in (info.name, key):
-            self._looks.setdefault(name_skeleton(seen), (info.name, bytes(info.signing_key)))
+        for seen in (info.name, key):  # one skeleton, unless folding the case changed it
+            self._looks.setdefault(name_skeleton(seen), key)
         entry = info.encode()
         self._pending.append(encode_joined_item(entry))
-        self._members[key] = _Member(info, handle, chat_item_prefix(info.name), entry)
+        member = _Member(info, handle, chat_item_prefix(info.name), entry)
+        self._members[key] = member
+        self._by_name[info.name] = member
         self._by_identity[bytes(info.signing_key)] = key
         self._infos = None
-        self._entries = None
         self._member_bytes += len(entry)
+        if self._entries is not None:
+            self._entries += entry
 
     def leave(self, name: str, code: Reason, *, handle: M | None = None) -> bool:
         """Remove ``name`` and queue a LEFT item; False (nothing queued) if not a member.
@@ -249,6 +259,7 @@ class Room(Generic[M]):
         if member is None or (handle is not None and member.handle is not handle):
             return False
         del self._members[key]
+        del self._by_name[member.info.name]
         if self._by_identity.get(member.info.signing_key) == key:
             del self._by_identity[member.info.signing_key]
         self._infos = None
@@ -264,17 +275,20 @@ class Room(Generic[M]):
         fits the client's frame cap next to the member list.
         """
         used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8")) + self._member_bytes
-        if self._entries is None:
-            self._entries = b"".join(member.entry for member in self._members.values())
         return WelcomeArgs(
             name=name,
             members=self.member_infos,
-            encoded_members=self._entries,
             broadcast_key=self._broadcast_key,
             next_seq=self._sealer.next_seq,
             history=tuple(self._newest_history(self._frame_cap - used)),
             max_message_bytes=self.max_message_bytes,
+            member_entries=self._member_entries(),
         )
+
+    def _member_entries(self) -> bytes:
+        if self._entries is None:
+            self._entries = b"".join(member.entry for member in self._members.values())
+        return self._entries
 
     # -- broadcasts ------------------------------------------------------------------------
 
@@ -299,13 +313,12 @@ class Room(Generic[M]):
         The envelopes are copied into their items here, so views into a receive buffer are
         fine. Unknown ``name`` is a driver bug (:class:`LocalProtocolError`).
         """
-        member = self._members.get(username_key(name))
+        member = self._by_name.get(name) or self._members.get(username_key(name))
         if member is None:
             raise LocalProtocolError(f"{name!r} is not a member")
-        prefix = member.chat_prefix
-        before = len(self._pending)
-        self._pending.extend(encode_chat_item(prefix, envelope) for envelope in envelopes)
-        return len(self._pending) - before
+        items = encode_chat_items(member.chat_prefix, envelopes)
+        self._pending += items
+        return len(items)
 
     def queue(self, item: bytes) -> None:
         """Queue one encoded item (:func:`encode_item`) for the next broadcast."""
@@ -325,11 +338,13 @@ class Room(Generic[M]):
         for group in self._split(items):
             frames.append(encode_broadcast(self._sealer, group))
             self.broadcasts_sealed += 1
-            self._remember(item for item in group if item[0] == 1)
-        return b"".join(frames)
+            self._remember([item for item in group if item[0] == 1])
+        return frames[0] if len(frames) == 1 else b"".join(frames)
 
-    def _split(self, items: Sequence[bytes]) -> list[list[bytes]]:
+    def _split(self, items: list[bytes]) -> list[list[bytes]]:
         budget = self._frame_cap - _BROADCAST_OVERHEAD
+        if len(items) <= _MAX_ITEMS_PER_BROADCAST and sum(map(len, items)) <= budget:
+            return [items]  # the usual case: it all fits one frame (no step per item)
         groups: list[list[bytes]] = [[]]
         size = 0
         for item in items:
@@ -349,9 +364,14 @@ class Room(Generic[M]):
         """The kept chat items (encoded), oldest first (sealed: the relay cannot read them)."""
         return tuple(self._history)
 
-    def _remember(self, items: Iterable[bytes]) -> None:
-        if self.history_limit == 0:
+    def _remember(self, items: list[bytes]) -> None:
+        limit = self.history_limit
+        if limit == 0:
             return
+        # Only the newest `limit` items can be kept (the loop below would drop the others
+        # again at once): a busy flush of hundreds of items costs `limit` steps, not hundreds.
+        if len(items) > limit:
+            items = items[-limit:]
         for item in items:
             self._history.append(item)
             self._history_bytes += len(item)
