@@ -61,6 +61,7 @@ QUICK = Plan((10, 50), 0.3, 0.3, {10: 2_000, 50: 2_000}, (200,), 30, 5, 30, (10,
 BATCH = 16  # messages per CHAT frame from a busy SocketChat sender (the outbox flush)
 BIG_BATCH = 200  # the batched rows compared with ngIRCd
 PEER = "ngircd"
+PEER_ONE_ADDRESS = "ngircd, one address"  # the storm again, every client from 127.0.0.1
 FAILED: list[str] = []  # rows of our own relay or a baseline that failed (exit status 1)
 _NOTE_PEER = (
     "ngIRCd does not echo a message to its sender: there a message counts N - 1 deliveries, "
@@ -415,20 +416,21 @@ def run_joins(
 
 def run_storm(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tuple[str, dict]:
     rows, results = [], {}
-    for kind in ("socketchat", PEER):
+    for label in ("socketchat", PEER, PEER_ONE_ADDRESS):
+        kind = PEER if label == PEER_ONE_ADDRESS else label
         if kind == PEER and peer_skip:
-            rows.append(_skip_row(None, kind, peer_skip, 9))
+            rows.append(_skip_row(None, label, peer_skip, 11))
             continue
         try:
-            res = joins.storm(kind, plan.storm, keys, tmp)
+            res = joins.storm(kind, plan.storm, keys, tmp, one_address=label == PEER_ONE_ADDRESS)
         except BenchError as exc:
-            rows.append(_skip_row(None, kind, f"failed: {exc}", 9))
-            print(f"  storm {kind:<12} failed: {exc}", flush=True)
+            rows.append(_skip_row(None, label, f"failed: {exc}", 11))
+            print(f"  storm {label:<12} failed: {exc}", flush=True)
             continue
-        results[kind] = res
+        results[label] = res
         rows.append(
             [
-                kind,
+                label,
                 f"{res.members:,}",
                 f"{res.seconds:.2f}",
                 f"{res.relay_cpu / res.members * 1e3:.3f}",
@@ -439,13 +441,15 @@ def run_storm(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tu
                 ),
                 f"{res.overflows:,}",
                 f"{res.reconnects:,}",
+                f"{res.queued:,}" if kind == "socketchat" else "-",
+                f"{res.broadcasts / res.members:.1f}" if kind == "socketchat" else "-",
                 _saturated(
                     (res.relay_cpu + res.relay_wait) / res.seconds,
                     (res.loadgen_cpu + res.loadgen_wait) / res.seconds,
                 ),
             ]
         )
-        print(f"  storm {kind:<12} {res.members} in after {res.seconds:.2f} s", flush=True)
+        print(f"  storm {label:<12} {res.members} in after {res.seconds:.2f} s", flush=True)
     return f"### 5. Join storm: {plan.storm:,} clients connecting at once\n\n" + report.table(
         [
             "relay",
@@ -456,13 +460,21 @@ def run_storm(plan: Plan, keys: RoomKeys, tmp: str, peer_skip: str | None) -> tu
             "loadgen CPU",
             "connects dropped (listen queue full)",
             "reconnects",
+            "told to wait (QUEUED)",
+            "presence broadcasts per member",
             "saturated",
         ],
         rows,
     ) + (
-        "\n\nEvery client starts its connect at once and stays. A connect dropped on a full"
-        " listen queue is retried by the kernel after 1 s, then 3 s, 7 s... (SocketChat's backlog"
-        " is 512; ngIRCd's is 10, compiled in). The drop count is machine-wide."
+        "\n\nEvery client starts its connect at once, from a loopback address of its own"
+        " (127.1.x.y, as the members of a restarted room come from many addresses), and stays."
+        " The SocketChat relay keeps its default admission limits: 64 handshakes at once, the"
+        " rest told to wait in line (QUEUED), the per-address shares and the login throttle;"
+        " only the member cap is raised to fit. A connect dropped on a full listen queue is"
+        " retried by the kernel after 1 s, then 3 s, 7 s... (SocketChat's backlog is 512;"
+        " ngIRCd's is 10, compiled in). The drop count is machine-wide. Presence broadcasts:"
+        " the frames each SocketChat member received while the others joined, on average (joins"
+        " and leaves are sealed together at most every 50 ms)."
     ), results
 
 
@@ -641,16 +653,19 @@ def against_peer(fan: dict, idle_res: dict, storm_res: dict, plan: Plan) -> str:
             rows.append(
                 [f"paced p99 ms, {size} members", f"{a:.2f}", f"{b:.2f}", _ratio(a, b), "-", "-"]
             )
-    ours, theirs = storm_res.get("socketchat"), storm_res.get(PEER)
-    if ours and theirs:
+    ours = storm_res.get("socketchat")
+    peers = [r for r in (storm_res.get(PEER), storm_res.get(PEER_ONE_ADDRESS)) if r]
+    if ours and peers:
+        theirs = min(peers, key=lambda r: r.seconds)  # ngIRCd at its best in this run
+        met = ours.members == plan.storm and ours.seconds <= 2 * theirs.seconds
         rows.append(
             [
-                f"join storm of {plan.storm:,}: s until all are in",
+                f"join storm of {plan.storm:,}: s until all are in (ngIRCd: its faster row)",
                 f"{ours.seconds:.2f}",
                 f"{theirs.seconds:.2f}",
                 _ratio(ours.seconds, theirs.seconds),
-                "-",
-                "-",
+                "≤ 2",
+                "met" if met else "missed",
             ]
         )
     big = max(plan.idle_sizes)

@@ -26,6 +26,7 @@ from bench.loadgen import (
     Member,
     RelayProcess,
     connect,
+    cpu_seconds,
     drain,
     join_many,
     prepare_identities,
@@ -47,6 +48,8 @@ class IdleResult:
     join_seconds: float
     trimmed_before: int = 0  # RSS once the C heap's free memory went back (SocketChat, baselines)
     trimmed_after: int = 0
+    relay_cpu: float = 0.0  # the relay's CPU seconds while the N members joined
+    loadgen_cpu: float = 0.0  # and this process's (the joining clients)
 
     @property
     def per_connection(self) -> float:
@@ -123,9 +126,10 @@ def run(
         add(WARMUP_MEMBERS, "w")
         before = relay.stats()
         trimmed = relay.stats("trim") if isinstance(relay, RelayProcess) else before
-        started = time.perf_counter()
+        started, own = time.perf_counter(), cpu_seconds()
         add(members, "m")
         elapsed = time.perf_counter() - started
+        own = cpu_seconds() - own
         after = relay.stats()
         trimmed_after = relay.stats("trim") if isinstance(relay, RelayProcess) else after
         if after["connections"] < members + WARMUP_MEMBERS:
@@ -139,6 +143,8 @@ def run(
             elapsed,
             int(trimmed["rss"]) if trimmed is not before else 0,
             int(trimmed_after["rss"]) if trimmed_after is not after else 0,
+            after["cpu"] - before["cpu"],
+            own,
         )
     finally:
         for member in kept:

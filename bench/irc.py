@@ -53,6 +53,7 @@ class IrcJoiner:
         *,
         oper: bool = False,
         wait_connect: bool = True,
+        source: str | None = None,
     ) -> None:
         self.loop, self.nick, self.on_done, self.oper = loop, nick, on_done, oper
         self.started = time.perf_counter()
@@ -61,7 +62,7 @@ class IrcJoiner:
         self.flood_exempt = False
         self.buf = bytearray()
         self._out = bytearray()
-        self.sock = connect(port, wait=wait_connect)
+        self.sock = connect(port, wait=wait_connect, source=source)
         loop.register(self.sock, self._on_event)
         self._write(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
 

@@ -45,6 +45,7 @@ from bench.loadgen import (
     join_many,
     prepare_identities,
     run_queue_seconds,
+    storm_source,
 )
 from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
@@ -72,13 +73,13 @@ class JoinResult:
         return self.relay_cpu / self.joins
 
 
-def _start(kind: str, keys: RoomKeys, tmp: str) -> RelayProcess | NgircdProcess:
+def _start(kind: str, keys: RoomKeys, tmp: str, limits: str = "") -> RelayProcess | NgircdProcess:
     if kind == "ngircd":
         return NgircdProcess(tmp)
     room_file = str(Path(tmp) / "room.json")
     if kind == "socketchat" and not Path(room_file).exists():
         RoomSecret.from_room_keys(keys).save(room_file)
-    return RelayProcess(kind, room_file if kind == "socketchat" else None)
+    return RelayProcess(kind, room_file if kind == "socketchat" else None, limits=limits)
 
 
 def _join(kind: str, loop: Loop, port: int, names: list[str], keys: RoomKeys, **kw: object) -> None:
@@ -147,6 +148,8 @@ class StormResult:
     loadgen_wait: float
     overflows: int  # connection attempts dropped on a full listen queue (machine-wide)
     reconnects: int  # clients that had to connect again (reset or closed before they were in)
+    queued: int = 0  # clients the relay told to wait in line (QUEUED) before letting them in
+    broadcasts: int = 0  # broadcast frames the members received meanwhile, all together
 
 
 def listen_overflows() -> int:
@@ -170,16 +173,20 @@ def _storm_join(
     keys: RoomKeys,
     deadline: float,
     on_joined: Callable[[Any], None],
+    one_address: bool = False,
 ) -> int:
     """Start every join at once; reconnect a failed one; return how many reconnected."""
     attempts = dict.fromkeys(names, 0)
+    sources = {
+        name: None if one_address else storm_source(index) for index, name in enumerate(names)
+    }
     done = [0]
 
     def start(name: str) -> None:
         if kind == "ngircd":
-            irc.IrcJoiner(loop, port, name, finished, wait_connect=False)
+            irc.IrcJoiner(loop, port, name, finished, wait_connect=False, source=sources[name])
         else:
-            Joiner(loop, port, name, keys, finished, wait_connect=False)
+            Joiner(loop, port, name, keys, finished, wait_connect=False, source=sources[name])
 
     def finished(joiner: Any) -> None:
         name = joiner.nick if kind == "ngircd" else joiner.name
@@ -206,9 +213,18 @@ def _storm_join(
     return sum(attempts.values())
 
 
-def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
-    """``count`` clients connect at once and stay; time until every one of them is in."""
-    relay = _start(kind, keys, tmp)
+def storm(
+    kind: str, count: int, keys: RoomKeys, tmp: str, *, one_address: bool = False
+) -> StormResult:
+    """``count`` clients connect at once and stay; time until every one of them is in.
+
+    Each client comes from an address of its own (:func:`storm_source`), as the members of a
+    restarted room do, and the SocketChat relay keeps its default admission limits (64
+    handshakes at once, the queue, the per-address shares, the login throttle): only its
+    member cap is lifted. ``one_address``: every client from 127.0.0.1 instead (for ngIRCd,
+    whose small listen queue fares differently then)."""
+    relay = _start(kind, keys, tmp, limits="default")
+    queued = [0]
     loop, counters = Loop(), Counters()
     deadline = time.perf_counter() + 30 + count * 0.1
     kept: list[Member] = []
@@ -217,6 +233,7 @@ def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
     def joined(joiner: Joiner) -> None:  # members read what they are sent (every JOINED)
         if not holder:
             holder.append(BroadcastCheck(keys, joiner.broadcast_key(), {}, {}))
+        queued[0] += joiner.queued > 0
         kept.append(Member(loop, joiner.take_socket(), counters, holder[0], -1, joiner.leftover))
 
     def irc_joined(joiner: irc.IrcJoiner) -> None:
@@ -230,9 +247,12 @@ def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
         overflows = listen_overflows()
         started = time.perf_counter()
         on_joined = irc_joined if kind == "ngircd" else joined
-        reconnects = _storm_join(kind, loop, relay.port, names, keys, deadline, on_joined)
+        reconnects = _storm_join(
+            kind, loop, relay.port, names, keys, deadline, on_joined, one_address
+        )
         elapsed = time.perf_counter() - started
         after = relay.times()
+        broadcasts = counters.frames if kind == "socketchat" else 0
         return StormResult(
             kind,
             count,
@@ -243,6 +263,8 @@ def storm(kind: str, count: int, keys: RoomKeys, tmp: str) -> StormResult:
             run_queue_seconds() - own_wait,
             listen_overflows() - overflows,
             reconnects,
+            queued[0],
+            broadcasts,
         )
     finally:
         for member in kept:

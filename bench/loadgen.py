@@ -120,8 +120,12 @@ def pin_loadgen() -> None:
 class RelayProcess:
     """``python -m bench.relay_server`` in a child process; ask it for its CPU and RSS."""
 
-    def __init__(self, kind: str, room: str | None = None, profile: str | None = None) -> None:
+    def __init__(
+        self, kind: str, room: str | None = None, profile: str | None = None, limits: str = ""
+    ) -> None:
         args = [sys.executable, "-m", "bench.relay_server", "--kind", kind, "--port", "0"]
+        if limits:
+            args += ["--limits", limits]
         self.log: Path | None = None
         if room:
             args += ["--room", room]
@@ -225,21 +229,35 @@ class Loop:
         self.sel.close()
 
 
-def connect(port: int, *, wait: bool = True) -> socket.socket:
+def connect(port: int, *, wait: bool = True, source: str | None = None) -> socket.socket:
     """A TCP_NODELAY connection to the relay on 127.0.0.1, non-blocking once connected.
 
     Without ``wait`` the connect is only started (a join storm opens every connection at once):
     sends fail with BlockingIOError until it completes, and the socket turns writable then.
+    ``source``: the loopback address to connect from (see :func:`storm_source`).
     """
-    if wait:
+    if wait and source is None:
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     else:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        sock.connect_ex(("127.0.0.1", port))  # EINPROGRESS, or done already on loopback
+        if source is not None:
+            sock.bind((source, 0))
+        sock.setblocking(not wait)
+        if wait:
+            sock.settimeout(10)
+            sock.connect(("127.0.0.1", port))
+        else:
+            sock.connect_ex(("127.0.0.1", port))  # EINPROGRESS, or done already on loopback
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock
+
+
+def storm_source(index: int) -> str:
+    """A loopback address of its own for client ``index`` of a storm (127.1.0.1, 127.1.0.2 …):
+    the members of a restarted room come from many addresses, and the relay's per-address
+    limits must see them so. Linux routes all of 127.0.0.0/8 to the loopback interface."""
+    return f"127.1.{index // 250}.{1 + index % 250}"
 
 
 def split_frames(buf: bytearray) -> list[bytes]:
@@ -503,8 +521,10 @@ class Joiner:
         *,
         wait_connect: bool = True,
         memo_names: frozenset[str] = frozenset(),
+        source: str | None = None,
     ) -> None:
         self.loop, self.name, self.on_done, self.derive = loop, name, on_done, derive
+        self.queued = 0  # QUEUED frames received: the relay kept our place in line
         self.started = time.perf_counter()
         self.finished = 0.0
         self.welcome: proto.Welcomed | None = None
@@ -513,7 +533,7 @@ class Joiner:
         self.proto = ClientProtocol(
             username=name, identity=identity_for(name, memo=name in memo_names), keys=keys
         )
-        self.sock = connect(port, wait=wait_connect)
+        self.sock = connect(port, wait=wait_connect, source=source)
         self.proto.initiate()
         self._out = bytearray()
         loop.register(self.sock, self._on_event)
@@ -553,6 +573,8 @@ class Joiner:
                 self.proto.provide_keys(self.derive(event.room_id))
             elif isinstance(event, proto.Welcomed):
                 self.welcome = event
+            elif isinstance(event, proto.Queued):
+                self.queued += 1
             elif isinstance(
                 event,
                 (

@@ -7,6 +7,11 @@ stdin with one JSON line of its own resource use, read from inside the process::
 
     {"cpu": <user+system seconds>, "rss": <VmRSS bytes>, "connections": <n>, "verifies": <n>}
 
+With ``--limits default`` the relay keeps the product's admission limits (handshake slots, the
+queue, silent connections, the login throttle), lifting only the member cap; the join storm
+uses it, with every client on an address of its own. Otherwise the per-address limits are
+lifted, since every simulated member comes from 127.0.0.1.
+
 ``verifies`` counts the Ed25519 signature checks the process has made (pycryptodome's
 ``EdDSASigScheme.verify``, wrapped here with a counter): a SocketChat relay checks one per JOIN
 (the proof of the joiner's identity key) and never one per message, which the fan-out rows show.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import json
 import logging
 import resource
@@ -94,7 +100,7 @@ def _raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
+async def _serve_asyncio(kind: str, room: str | None, port: int, limits: str = "lifted") -> None:
     loop = asyncio.get_running_loop()
     count: Callable[[], int]
     if kind == "socketchat":
@@ -111,16 +117,18 @@ async def _serve_asyncio(kind: str, room: str | None, port: int) -> None:
             idle_timeout=7200.0,
             message_rate=1e9,
             message_burst=1e9,
+        )
+        if limits == "lifted":
             # Every simulated member comes from 127.0.0.1: lift the per-address caps (the
             # handshake cap, connections not yet heard from, and the PAKEs in flight, which
-            # follow the free login failures). The join storm has every handshake in flight at
-            # once, and all must get in: lift the total handshake cap too (ngIRCd's connection
-            # limits are lifted alike).
-            max_handshakes=4096,
-            max_handshakes_per_source=4096,
-            max_silent_per_source=4096,
-            login_free_failures=4096,
-        )
+            # follow the free login failures).
+            config = dataclasses.replace(
+                config,
+                max_handshakes_per_source=4096,
+                max_silent_per_source=4096,
+                max_queued_per_source=4096,
+                login_free_failures=4096,
+            )
         relay = Relay(RoomSecret.load(room), config)
         bound = await relay.start()
 
@@ -181,6 +189,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--room", help="room file (socketchat only)")
     parser.add_argument("--profile", help="write cProfile stats here on exit")
     parser.add_argument("--log", help="append the relay's log (INFO and up) to this file")
+    parser.add_argument(
+        "--limits",
+        choices=("lifted", "default"),
+        default="lifted",
+        help="socketchat: lift the per-address admission limits (default), or keep them all",
+    )
     args = parser.parse_args(argv)
     if args.log:
         logging.basicConfig(filename=args.log, level=logging.INFO, format="%(message)s")
@@ -195,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.kind == "select":
             _serve_select(args.port)
         else:
-            asyncio.run(_serve_asyncio(args.kind, args.room, args.port))
+            asyncio.run(_serve_asyncio(args.kind, args.room, args.port, args.limits))
     finally:
         if profiler is not None:
             profiler.disable()

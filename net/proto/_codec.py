@@ -12,8 +12,6 @@ input, never something the peer caused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from net.proto._errors import DecodeError, LocalProtocolError
 
 _U8_MAX = 0xFF
@@ -79,25 +77,28 @@ class Reader:
     def str16(self, what: str = "str16") -> str:
         return self._text(self.u16(what), what)
 
-    def str8s(self, count: int, what: str = "str8") -> tuple[str, ...]:
-        """``count`` consecutive str8 fields (a member list), in one pass without a method
-        call per field: a WELCOME to a room of thousands lists thousands of names."""
+    def str8_records(self, count: int, size: int, what: str) -> list[tuple[str, bytes]]:
+        """``count`` records of a str8 followed by ``size`` fixed bytes (a member list: name,
+        then keys and flags), read in one pass without a method call per field: a WELCOME to
+        a room of thousands lists thousands of members. Checks as :meth:`str8` and
+        :meth:`raw` do, before any slice."""
         data, pos, end = self._data, self._pos, len(self._data)
-        texts = []
+        records = []
         for _ in range(count):
             if pos >= end:
                 raise DecodeError(f"truncated {what}")
-            size = data[pos]
-            pos += 1
-            if size > end - pos:
+            length = data[pos]
+            text_end = pos + 1 + length
+            if text_end + size > end:
                 raise DecodeError(f"truncated {what}")
             try:
-                texts.append(str(data[pos : pos + size], "utf-8", "strict"))
+                text = str(data[pos + 1 : text_end], "utf-8", "strict")
             except UnicodeDecodeError:
                 raise DecodeError(f"invalid UTF-8 in {what}") from None
-            pos += size
+            pos = text_end + size
+            records.append((text, bytes(data[text_end:pos])))
         self._pos = pos
-        return tuple(texts)
+        return records
 
     def finish(self) -> None:
         """Call after the last field: leftover bytes mean the peer and we disagree on layout."""
@@ -147,20 +148,6 @@ class Writer:
         encoded = text.encode("utf-8")
         self.u8(len(encoded), f"UTF-8 length of {what}")
         self._buf += encoded
-        return self
-
-    def str8s(self, texts: Iterable[str], what: str = "str8") -> Writer:
-        """Consecutive str8 fields, as :meth:`str8` one by one would write them (one pass)."""
-        parts = []
-        for text in texts:
-            encoded = text.encode("utf-8")
-            if len(encoded) > _U8_MAX:
-                raise LocalProtocolError(
-                    f"UTF-8 length of {what} {len(encoded)} does not fit in 8 bits"
-                )
-            parts.append(_LENGTH_BYTES[len(encoded)])
-            parts.append(encoded)
-        self._buf += b"".join(parts)
         return self
 
     def str16(self, text: str, what: str = "str16") -> Writer:

@@ -33,6 +33,7 @@ BROADCAST_KEY_SIZE = 32
 #: host, port and password does not know the room id yet).
 DEFAULT_ROOM = bytes(ROOM_ID_SIZE)
 
+_MEMBER_FIXED = 2 * KEY_SIZE + 1  # a member entry after its name: signing key, dh key, flags
 _KIND_CHAT = 1
 _KIND_JOINED = 2
 _KIND_LEFT = 3
@@ -238,6 +239,14 @@ class MemberInfo:
             signing_key=r.raw(KEY_SIZE, "signing key"),
             dh_key=r.raw(KEY_SIZE, "dh key"),
             flags=r.u8("member flags"),
+        )
+
+    @classmethod
+    def read_many(cls, r: Reader, count: int) -> tuple[MemberInfo, ...]:
+        """``count`` entries, as :meth:`read` one by one would read them (a WELCOME's list)."""
+        return tuple(
+            cls(name=name, signing_key=rest[:KEY_SIZE], dh_key=rest[KEY_SIZE:-1], flags=rest[-1])
+            for name, rest in r.str8_records(count, _MEMBER_FIXED, "member")
         )
 
     def encoded_size(self) -> int:
@@ -479,7 +488,7 @@ class Welcome:
         """The welcome and its history decoded into chat items."""
         r = Reader(payload)
         your_name = r.str8("your name")
-        members = tuple(MemberInfo.read(r) for _ in range(r.u16("member count")))
+        members = MemberInfo.read_many(r, r.u16("member count"))
         broadcast_key = r.raw(BROADCAST_KEY_SIZE, "broadcast key")
         next_seq = r.u64("next seq")
         max_message_bytes = r.u32("max message bytes")

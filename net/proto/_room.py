@@ -126,7 +126,9 @@ class Room(Generic[M]):
         self._by_name: dict[str, _Member[M]] = {}
         self._bindings: dict[str, bytes] = dict(bindings or {})
         self._bound_names: dict[str, str] = {}  # name key -> the name as first bound
-        self._infos: tuple[MemberInfo, ...] | None = None  # cache, None after a change
+        # The members' infos again, in join order: a WELCOME copies them in one C call.
+        self._infos: dict[str, MemberInfo] = {}
+        self._info_tuple: tuple[MemberInfo, ...] | None = None  # cache, None after a change
         # The members' WELCOME entries, encoded, in join order: a join appends one (a copy),
         # a departure drops the lot, rebuilt at the next welcome. A join storm into a room of
         # thousands otherwise encoded every member's entry, field by field, for every joiner.
@@ -156,9 +158,9 @@ class Room(Generic[M]):
     @property
     def member_infos(self) -> tuple[MemberInfo, ...]:
         """Members with their identity keys, in the order they joined."""
-        if self._infos is None:
-            self._infos = tuple(member.info for member in self._members.values())
-        return self._infos
+        if self._info_tuple is None:
+            self._info_tuple = tuple(self._infos.values())
+        return self._info_tuple
 
     @property
     def bindings(self) -> dict[str, bytes]:
@@ -243,7 +245,8 @@ class Room(Generic[M]):
         self._members[key] = member
         self._by_name[info.name] = member
         self._by_identity[bytes(info.signing_key)] = key
-        self._infos = None
+        self._infos[key] = info
+        self._info_tuple = None
         self._member_bytes += len(entry)
         if self._entries is not None:
             self._entries += entry
@@ -262,7 +265,8 @@ class Room(Generic[M]):
         del self._by_name[member.info.name]
         if self._by_identity.get(member.info.signing_key) == key:
             del self._by_identity[member.info.signing_key]
-        self._infos = None
+        del self._infos[key]
+        self._info_tuple = None
         self._entries = None
         self._member_bytes -= len(member.entry)
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))

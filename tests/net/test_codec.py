@@ -359,32 +359,29 @@ def test_welcome_decode_failures() -> None:
         welcome(history=(joined,)).encode()
 
 
-# -- bulk str8 lists (WELCOME member lists) ---------------------------------------------------
+# -- str8 records (WELCOME member lists) -----------------------------------------------------
 
 
-def test_str8s_writes_what_str8_one_by_one_writes_and_reads_back() -> None:
+def test_str8_records_reads_what_str8_and_raw_one_by_one_read() -> None:
     names = ["alice", "Ünïcødé", "", "x" * 255, "🦊"]
-    one_by_one = Writer()
-    for name in names:
-        one_by_one.str8(name)
-    assert Writer().str8s(names).getvalue() == one_by_one.getvalue()
-    reader = Reader(one_by_one.getvalue())
-    assert reader.str8s(len(names)) == tuple(names)
+    w = Writer()
+    for n, name in enumerate(names):
+        w.str8(name).raw(bytes([n]) * 3, 3)
+    reader = Reader(w.getvalue() + b"tail")
+    assert reader.str8_records(len(names), 3, "member") == [
+        (name, bytes([n]) * 3) for n, name in enumerate(names)
+    ]
+    assert reader.raw(4) == b"tail"
     reader.finish()
+    assert Reader(b"").str8_records(0, 65, "member") == []
 
 
-def test_str8s_refuses_a_name_too_long_and_reads_zero_names() -> None:
-    with pytest.raises(LocalProtocolError, match="8 bits"):
-        Writer().str8s(["ok", "x" * 256])
-    assert Reader(b"").str8s(0) == ()
-
-
-@pytest.mark.parametrize("data", [b"", b"\x03ab", b"\x02ab\x05"])
-def test_str8s_truncation_is_a_decode_error(data: bytes) -> None:
+@pytest.mark.parametrize("data", [b"", b"\x03ab", b"\x02abXYZ\x05", b"\x01aXY", b"\x01aXYZ\x01bXY"])
+def test_str8_records_truncation_is_a_decode_error(data: bytes) -> None:
     with pytest.raises(DecodeError, match="truncated member"):
-        Reader(data).str8s(2, "member")
+        Reader(data).str8_records(2, 3, "member")
 
 
-def test_str8s_rejects_invalid_utf8() -> None:
+def test_str8_records_rejects_invalid_utf8() -> None:
     with pytest.raises(DecodeError, match="invalid UTF-8 in member"):
-        Reader(b"\x01a\x02\xc3\x28").str8s(2, "member")
+        Reader(b"\x01aXYZ\x02\xc3\x28XYZ").str8_records(2, 3, "member")
