@@ -78,7 +78,9 @@ def ed25519_small_order(encoding: bytes) -> bool:
     return encoding in ED25519_SMALL_ORDER
 
 
-@functools.lru_cache(maxsize=4096)
+# 1,024 keys: each cached key object holds about 1 KiB, and a relay of thousands of members
+# needs each key once (its JOIN proof); a client needs those of the members who talk.
+@functools.lru_cache(maxsize=1024)
 def ed25519_public_key(encoding: bytes) -> EccKey:
     """Decode a peer's Ed25519 public key, refusing anything an honest key generator cannot
     produce; raises ``ValueError``.
