@@ -66,8 +66,11 @@ def test_relay_and_two_terminal_clients_exchange_a_message(
     env = dict(clean_env, LC_ALL="C", LANG="C")
     started: list[Proc] = []
 
-    def start(*args: str) -> Proc:
-        proc = Proc([str(binary), *args], env=env, cwd=tmp_path)
+    def start(*args: str, device: str = "") -> Proc:
+        # Each member on a device of its own: one install is one identity, and the relay
+        # lists an identity once (a second connection of it replaces the first).
+        own = {"SOCKETCHAT_DATA_DIR": str(tmp_path / device)} if device else {}
+        proc = Proc([str(binary), *args], env={**env, **own}, cwd=tmp_path)
         started.append(proc)
         return proc
 
@@ -77,9 +80,9 @@ def test_relay_and_two_terminal_clients_exchange_a_message(
         )
         port = relay.wait_line(r"SocketChat relay listening on 127\.0\.0\.1:(\d+)").group(1)
         chat = ("chat", "127.0.0.1", port)
-        alice = start(*chat, "alice", "--password-file", str(password_file))
+        alice = start(*chat, "alice", "--password-file", str(password_file), device="alice")
         alice.wait_line(r"^\* joined the room at 127\.0\.0\.1:\d+ as alice ")
-        bob = start(*chat, "bob", "--password-file", str(password_file))
+        bob = start(*chat, "bob", "--password-file", str(password_file), device="bob")
         bob.wait_line(r"^\* joined the room at 127\.0\.0\.1:\d+ as bob ")
         alice.wait_line(r"^\* bob joined")
 
