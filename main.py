@@ -48,12 +48,51 @@ def _port(text: str) -> int:
     return port
 
 
+class _ChatPlace(argparse.Action):
+    """HOST PORT USERNAME, or USERNAME alone (with an invite): checked as argparse checks
+    types, so that a bad port is a usage error before any password is asked for."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if len(values) not in (1, 3):
+            raise argparse.ArgumentError(
+                self, "give HOST PORT USERNAME, or --invite-file FILE and USERNAME"
+            )
+        if len(values) == 3:
+            try:
+                values[1] = str(_port(values[1]))
+            except argparse.ArgumentTypeError as exc:
+                raise argparse.ArgumentError(self, str(exc)) from None
+        setattr(namespace, self.dest, list(values))
+
+
 def _configure_chat(parser: argparse.ArgumentParser) -> None:
     # Arguments are declared here, not in net/, so that building the parser stays stdlib-only.
-    parser.add_argument("host", help="the room's host name or address")
-    parser.add_argument("port", type=_port, help="the room's port (usually 7777)")
-    parser.add_argument("username", help="your name in the room (1-32 characters)")
-    _add_password_file(parser)
+    parser.usage = (
+        "%(prog)s HOST PORT USERNAME [options]\n"
+        "       %(prog)s --invite-file FILE USERNAME [options]"
+    )
+    parser.add_argument(
+        "where",
+        nargs="+",
+        action=_ChatPlace,
+        metavar="HOST PORT USERNAME",
+        help="the room's host and port (usually 7777), and your name in the room (1-32 "
+        "characters); with an invite, only your name",
+    )
+    source = parser.add_mutually_exclusive_group()
+    _add_password_file(source)
+    source.add_argument(
+        "--invite-file",
+        metavar="FILE",
+        help="join with the invite in FILE (host, port, room, relay key and passphrase in "
+        "one); an invite also works wherever the password is asked for",
+    )
     parser.add_argument(
         "--forget-relay-key",
         action="store_true",
@@ -94,6 +133,20 @@ def _member_cap(text: str) -> int:
     if not 1 <= value <= 65535:  # a WELCOME lists at most 65535 members (u16 count)
         raise argparse.ArgumentTypeError("must be between 1 and 65535")
     return value
+
+
+def _invite_place(text: str) -> tuple[str, int]:
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.removeprefix(":") or "7777"
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    else:
+        host, port = text, "7777"  # a name, IPv4, or a bare IPv6 address
+    if not host:
+        raise argparse.ArgumentTypeError("give the relay's host name or address")
+    return host, _port(port)
 
 
 def _listen_port(text: str) -> int:
@@ -156,6 +209,13 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
     )
     create.add_argument("--out", metavar="FILE", required=True, help="the room file to write")
     create.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    create.add_argument(
+        "--invite-for",
+        metavar="HOST[:PORT]",
+        type=_invite_place,
+        help="also write FILE.invite: the invite friends join with, for the relay at HOST "
+        "(port 7777 unless given; [IPv6]:PORT for IPv6). It holds the password",
+    )
     _add_password_file(create)
 
 

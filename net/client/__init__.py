@@ -40,14 +40,21 @@ from net.client.events import (
     Queued,
     RateLimited,
 )
+from net.client.invite import pin_invite
 from net.client.storage import data_dir, load_identity, open_trust
 from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
     DEFAULT_ROOM,
     MAX_MESSAGE_BYTES,
+    Invite,
+    InviteError,
+    InvitePart,
     PendingMessage,
     confusable_with,
+    format_invite,
+    looks_like_invite,
     name_skeleton,
+    parse_invite,
     validate_username,
 )
 
@@ -64,6 +71,9 @@ __all__ = [
     "Failed",
     "ForgedMessage",
     "IdentityChanged",
+    "Invite",
+    "InviteError",
+    "InvitePart",
     "Joined",
     "Member",
     "MemberJoined",
@@ -77,9 +87,13 @@ __all__ = [
     "TrustStore",
     "confusable_with",
     "data_dir",
+    "format_invite",
     "load_identity",
+    "looks_like_invite",
     "name_skeleton",
     "open_trust",
+    "parse_invite",
+    "pin_invite",
     "relay_address",
     "validate_username",
 ]

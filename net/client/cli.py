@@ -1,5 +1,10 @@
 """``python main.py chat HOST PORT USERNAME`` — the terminal client.
 
+Or ``python main.py chat --invite-file FILE USERNAME``: an invite (``net.client.invite``)
+carries host, port, room id, relay key and passphrase, and works wherever the password is
+asked for (the file, ``$SOCKETCHAT_PASSWORD``, the prompt); with one, HOST and PORT may be left
+out. The relay key it carries is expected from the first connection on.
+
 Works on a terminal and with pipes: each line of standard input is sent as a message; every
 event is printed as one flushed line on standard output; end of input leaves the room once
 everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
@@ -30,11 +35,13 @@ from typing import TextIO
 
 from crypto.identity import Identity
 from net.client import events as ce
-from net.client import storage
+from net.client import storage, texts
 from net.client.client import ChatClient
+from net.client.invite import pin_invite
 from net.client.termtext import clean, collapse_spaces, wrap
 from net.client.trust import Trust, TrustStore
 from net.passwords import PasswordSourceError, read_password
+from net.proto import DEFAULT_ROOM, Invite, InviteError, looks_like_invite, parse_invite
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -45,11 +52,31 @@ JOIN_TIMEOUT = 120.0  # at end of input, how long to wait for the first join
 
 def run(args: argparse.Namespace) -> int:
     """Entry point for ``main.py chat``."""
+    where = list(args.where)
+    if len(where) not in (1, 3):
+        return _usage("give HOST PORT USERNAME, or --invite-file FILE and USERNAME")
+    invite_file = getattr(args, "invite_file", None)
     try:
-        password = read_password(password_file=args.password_file)
+        secret = read_password(password_file=invite_file or args.password_file)
     except PasswordSourceError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
+        return _usage(str(exc))
+    invite: Invite | None = None
+    if looks_like_invite(secret) or invite_file is not None:
+        try:
+            invite = parse_invite(secret)
+        except InviteError as exc:
+            return _usage(texts.invite_problem(exc))
+    if invite is not None:
+        host, port, password, room_id = invite.host, invite.port, invite.passphrase, invite.room_id
+    elif len(where) == 3:
+        host, password, room_id = where[0], secret, DEFAULT_ROOM
+        typed_port = _port(where[1])
+        if typed_port is None:
+            return _usage(f"{where[1]!r} is not a port number from 1 to 65535")
+        port = typed_port
+    else:
+        return _usage("without an invite, give HOST PORT USERNAME")
+    username = where[-1]
     try:
         identity = storage.load_identity()
     except (OSError, ValueError) as exc:
@@ -59,31 +86,47 @@ def run(args: argparse.Namespace) -> int:
     trust = storage.open_trust()
     try:
         session = TerminalChat(
-            host=args.host,
-            port=args.port,
-            username=args.username,
+            host=host,
+            port=port,
+            username=username,
             password=password,
             printer=printer,
             identity=identity,
             trust=trust,
+            room_id=room_id,
+            invited=invite is not None,
         )
     except ValueError as exc:  # a bad username or password, before any connection
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
+        return _usage(str(exc))
     if getattr(args, "forget_relay_key", False):
         # The person knows the room at this address was recreated: whatever relay answers
         # next is trusted on first use again (and pinned once joined).
-        where = f"{args.host}:{args.port}"
-        if trust.forget_relays_at(args.host, args.port):
-            printer.line(f"* forgot the relay key remembered for {clean(where)}")
+        at = f"{host}:{port}"
+        if trust.forget_relays_at(host, port):
+            printer.line(f"* forgot the relay key remembered for {clean(at)}")
         else:
-            printer.line(f"* no relay key was remembered for {clean(where)}")
+            printer.line(f"* no relay key was remembered for {clean(at)}")
+    if invite is not None:
+        pin_invite(trust, invite)  # after any forgetting: the invite's key is the one to expect
+        if len(where) == 3 and (where[0], where[1]) != (host, str(port)):
+            printer.line(f"* the invite is for a room at {clean(host)}:{port}; joining that")
     try:
         return session.run(sys.stdin)
     except KeyboardInterrupt:
         session.client.close()
         printer.line("* left the room")
         return EXIT_OK
+
+
+def _usage(text: str) -> int:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+    return EXIT_USAGE
+
+
+def _port(text: str) -> int | None:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        return None
+    return int(text)
 
 
 class _Printer:
@@ -160,9 +203,12 @@ class TerminalChat:
         printer: _Printer,
         identity: Identity,
         trust: TrustStore | None = None,
+        room_id: bytes = DEFAULT_ROOM,
+        invited: bool = False,
         client_factory: Callable[..., ChatClient] = ChatClient,
     ) -> None:
         self._printer = printer
+        self._invited = invited  # the relay key came in an invite: a mismatch is said so
         self._where = f"{host}:{port}"
         self._failed: ce.Failed | None = None
         self._done = threading.Event()
@@ -174,6 +220,7 @@ class TerminalChat:
             password=password,
             identity=identity,
             trust=trust,
+            room_id=room_id,
             on_event=self._on_event,
         )
 
@@ -240,8 +287,11 @@ class TerminalChat:
             self._joined.set()
         if isinstance(event, ce.Failed):
             # Said before _done is set: once it is, run() returns and the process may exit.
-            print(f"error: {clean(event.message)}", file=sys.stderr, flush=True)
-            if event.kind is ce.ErrorKind.RELAY_CHANGED:
+            message = event.message
+            if event.kind is ce.ErrorKind.RELAY_CHANGED and self._invited:
+                message = texts.not_the_invited_relay(self._where)
+            print(f"error: {clean(message)}", file=sys.stderr, flush=True)
+            if event.kind is ce.ErrorKind.RELAY_CHANGED and not self._invited:
                 print(
                     f"If you know the room at {self._where} was recreated, run the same command "
                     "with --forget-relay-key.",

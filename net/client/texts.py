@@ -9,7 +9,7 @@ Text that came from the relay is passed through only where the relay had authent
 
 from __future__ import annotations
 
-from net.proto import AuthFailure, Reason
+from net.proto import AuthFailure, InviteError, InvitePart, Reason
 
 # -- connecting ------------------------------------------------------------------------------
 
@@ -53,6 +53,14 @@ def relay_changed(where: str) -> str:
         f"This is not the room's relay you joined before: {where} proved a different key. "
         "Nothing that depends on the password was sent. If the host made a new room there, "
         "you can choose to trust the new relay; otherwise someone may be impersonating it."
+    )
+
+
+def not_the_invited_relay(where: str) -> str:
+    return (
+        f"This is not the relay your invite names: {where} proved a different key. Nothing that "
+        "depends on the password was sent. Someone may be impersonating the room, or it was "
+        "made again since: ask the person who sent the invite for a new one."
     )
 
 
@@ -171,3 +179,29 @@ def message_too_long(size: int, limit: int) -> str:
 
 def room_limit_smaller(limit: int) -> str:
     return f"this room accepts messages of at most {limit:,} bytes"
+
+
+# -- invites ---------------------------------------------------------------------------------
+
+_INVITE_PROBLEMS = {
+    InvitePart.NOT_AN_INVITE: "This is not a SocketChat invite (it starts with socketchat://).",
+    InvitePart.VERSION: "This invite was made by a newer SocketChat; update this one to use it.",
+    InvitePart.LAYOUT: "This invite is incomplete or has parts added: copy it again, whole.",
+    InvitePart.HOST: "The invite's host is wrong",
+    InvitePart.PORT: "The invite's port is wrong",
+    InvitePart.ROOM: "The invite's room id is damaged",
+    InvitePart.RELAY_KEY: "The invite's relay key is damaged",
+    InvitePart.PASSPHRASE: "The invite's passphrase is wrong",
+    InvitePart.CHECK: (
+        "The invite was changed or not copied whole (its check does not match): "
+        "copy it again from the person who sent it."
+    ),
+}
+
+
+def invite_problem(error: InviteError) -> str:
+    """One sentence saying which part of an invite is wrong, and what to do."""
+    text = _INVITE_PROBLEMS[error.part]
+    if text.endswith("."):
+        return text
+    return f"{text} ({error}): copy the invite again from the person who sent it."

@@ -67,6 +67,14 @@ from net.proto._frames import (
     FrameType,
     Reason,
 )
+from net.proto._invite import (
+    Invite,
+    InviteError,
+    InvitePart,
+    format_invite,
+    looks_like_invite,
+    parse_invite,
+)
 from net.proto._messages import (
     DEFAULT_ROOM,
     MESSAGE_ID_SIZE,
@@ -116,6 +124,9 @@ __all__ = [
     "FrameType",
     "GoodbyeReceived",
     "HandshakeComplete",
+    "Invite",
+    "InviteError",
+    "InvitePart",
     "JoinRejected",
     "JoinRequested",
     "JoinedItem",
@@ -153,7 +164,10 @@ __all__ = [
     "confusable_with",
     "encode_broadcast",
     "encode_item",
+    "format_invite",
+    "looks_like_invite",
     "name_skeleton",
+    "parse_invite",
     "reconnect_delay",
     "source_key",
     "username_key",

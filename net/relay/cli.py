@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from net.passwords import PasswordSourceError, read_password
+from net.proto import Invite, InviteError, format_invite
 from net.relay.bindings import bindings_path, load_bindings
 from net.relay.config import RelayConfig
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
-from net.relay.roomfile import RoomSecret
+from net.relay.roomfile import RoomSecret, write_private_file
 from net.relay.server import Relay
 
 if TYPE_CHECKING:
@@ -73,6 +74,13 @@ def run_relay(args: argparse.Namespace) -> int:
 def run_room_create(args: argparse.Namespace) -> int:
     """Entry point for ``main.py room create --out FILE``."""
     path = Path(args.out)
+    if args.invite_for is not None:  # checked before the password is asked for
+        try:
+            host, port = args.invite_for
+            format_invite(Invite(host, port, bytes(16), bytes(32), "x"))
+        except InviteError as exc:
+            _error(f"--invite-for: {exc}")
+            return EXIT_USAGE
     if path.exists() and not args.force:
         _error(f"{path} already exists; choose another name or add --force to replace it.")
         return EXIT_USAGE
@@ -91,6 +99,22 @@ def run_room_create(args: argparse.Namespace) -> int:
     _say(f"Room file written to {path} (room {secret.room_id.hex()[:8]}).")
     _say(f"Start a relay for it with:  main.py relay --room-file {path}")
     _say("Keep the file private: whoever has it can host the room and try to guess the password.")
+    if args.invite_for is not None:
+        host, port = args.invite_for
+        invite = Invite(host, port, secret.room_id, secret.relay_key, password)
+        invite_path = path.with_name(path.name + ".invite")
+        try:
+            write_private_file(
+                invite_path, (format_invite(invite) + "\n").encode("utf-8"), overwrite=True
+            )
+        except OSError as exc:
+            _error(f"cannot write {invite_path}: {_os_error(exc)}")
+            return EXIT_FAILED
+        _say(
+            f"Invite for {host}:{port} written to {invite_path}: it holds the password, so send "
+            "it only by a way you trust. Friends join with it in the app (Paste invite) or with "
+            "main.py chat --invite-file FILE NAME."
+        )
     return EXIT_OK
 
 

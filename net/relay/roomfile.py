@@ -150,17 +150,7 @@ class RoomSecret:
             "relay_key": self._relay_identity.to_secret().hex(),
         }
         data = (json.dumps(document, indent=2) + "\n").encode("ascii")
-        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
-        flags |= getattr(os, "O_BINARY", 0)
-        fd = os.open(os.fspath(path), flags, 0o600)
-        try:
-            if overwrite and hasattr(os, "fchmod"):
-                os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
+        write_private_file(path, data, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RoomSecret:
@@ -213,3 +203,19 @@ def _hex_field(document: dict[str, object], field: str, size: int, name: str) ->
             f"The {field!r} entry in {name} must be {size} bytes ({2 * size} hex digits)."
         )
     return data
+
+
+def write_private_file(path: str | os.PathLike[str], data: bytes, *, overwrite: bool) -> None:
+    """Write ``data`` to ``path`` readable by its owner only (mode 0600 from the start, so
+    never world-readable, not even for a moment). ``FileExistsError`` unless ``overwrite``."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    flags |= getattr(os, "O_BINARY", 0)
+    fd = os.open(os.fspath(path), flags, 0o600)
+    try:
+        if overwrite and hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file keeps its old mode otherwise
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

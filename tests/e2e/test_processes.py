@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from net.relay.roomfile import RoomSecret
 from tests.procs import Proc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -297,3 +298,131 @@ def test_a_member_back_with_another_key_is_announced_and_marked(
     alice.wait_line(r"^\d\d:\d\d \[key changed!\] bob: it's me, new laptop")
     assert impostor.end_input() == 0
     assert alice.end_input() == 0
+
+
+# -- invites ---------------------------------------------------------------------------------
+
+
+def _create_room_with_invite(env, password_file: Path, room_file: Path, port: int) -> Path:
+    create = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "room",
+            "create",
+            "--out",
+            str(room_file),
+            "--password-file",
+            str(password_file),
+            "--invite-for",
+            f"127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert create.returncode == 0, create.stderr
+    invite = room_file.with_name(room_file.name + ".invite")
+    assert stat.S_IMODE(invite.stat().st_mode) == 0o600  # it holds the password
+    assert PASSWORD not in create.stdout + create.stderr
+    return invite
+
+
+def test_an_invite_joins_without_host_port_or_password_and_names_its_relay(
+    procs, env, password_file, tmp_path
+):
+    port = _free_port()
+    office = tmp_path / "office.room"
+    invite = _create_room_with_invite(env, password_file, office, port)
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(office))
+    # From a file: the command line holds the file's name, never the invite.
+    alice = _main(_device(env, "alice"), "chat", "--invite-file", str(invite), "alice")
+    procs.append(alice)
+    _joined(alice, port, "alice")
+    assert not any(part in " ".join(alice.popen.args) for part in ("socketchat://", PASSWORD))
+    # Where a password is taken, an invite is taken too (here the environment variable).
+    bob_env = {**_device(env, "bob"), "SOCKETCHAT_PASSWORD": invite.read_text().strip()}
+    bob = _main(bob_env, "chat", "bob")
+    procs.append(bob)
+    _joined(bob, port, "bob")
+    alice.say("hello through an invite")
+    bob.wait_line(r"^\d\d:\d\d alice: hello through an invite$")
+    assert bob.end_input() == 0
+    assert alice.end_input() == 0
+
+    # Someone else answers on that port for the same room, with the room file's keys but
+    # another relay key (a copied room file): the invite's key is expected from the first
+    # connection on, so even a member who never joined before stops before the password.
+    for proc in procs:
+        if proc.popen.args[2] == "relay":
+            proc.popen.send_signal(signal.SIGTERM)
+            assert proc.popen.wait(timeout=TIMEOUT) == 0
+    genuine = RoomSecret.load(office)
+    impostor = tmp_path / "impostor.room"
+    RoomSecret(room_id=genuine.room_id, access=genuine.access).save(impostor)
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(impostor))
+    carol = _main(_device(env, "carol"), "chat", "--invite-file", str(invite), "carol")
+    procs.append(carol)
+    assert carol.popen.wait(timeout=TIMEOUT) == 1
+    err = carol.popen.stderr.read()
+    assert f"error: This is not the relay your invite names: 127.0.0.1:{port}" in err
+    assert "--forget-relay-key" not in err  # forgetting pins cannot help: the invite names it
+    assert not any("deriving" in line for line in carol.all_output())
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("not an invite at all", "This is not a SocketChat invite"),
+        ("socketchat://127.0.0.1:7777/v1/a/b/c#pw", "The invite's room id is damaged"),
+    ],
+)
+def test_a_bad_invite_file_is_a_usage_error_that_names_the_part(env, tmp_path, content, words):
+    path = tmp_path / "bad.invite"
+    path.write_text(content + "\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "chat", "--invite-file", str(path), "alice"],
+        capture_output=True,
+        text=True,
+        env=_device(env, "alice"),
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert words in result.stderr
+    assert result.stdout == ""
+
+
+def test_a_changed_invite_is_caught_before_anything_is_sent(env, password_file, tmp_path):
+    invite = _create_room_with_invite(env, password_file, tmp_path / "r.room", _free_port())
+    invite.write_text(invite.read_text().strip()[:-1] + "\n", encoding="utf-8")  # cut short
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "chat", "--invite-file", str(invite), "alice"],
+        capture_output=True,
+        text=True,
+        env=_device(env, "alice"),
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "changed or not copied whole" in result.stderr
+    assert "connecting" not in result.stdout
+
+
+def test_a_name_alone_without_an_invite_is_a_usage_error(env, password_file):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "chat", "alice"],
+        capture_output=True,
+        text=True,
+        env={**_device(env, "alice"), "SOCKETCHAT_PASSWORD": PASSWORD},
+        cwd=ROOT,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "without an invite, give HOST PORT USERNAME" in result.stderr

@@ -19,11 +19,12 @@ from hypothesis import strategies as st
 import main
 from crypto.identity import Identity
 from crypto.kdf import derive_room_keys
-from net.client import ChatClient, Trust, TrustStore, cli, termtext, texts
+from net.client import ChatClient, Invite, Trust, TrustStore, cli, format_invite, termtext, texts
 from net.client import events as ce
 from net.client.cli import TerminalChat, _Printer, clean
 from net.client.termtext import CONTINUATION
 from net.client.trust import relay_address
+from net.passwords import read_password
 from net.proto import DEFAULT_ROOM
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
@@ -720,3 +721,43 @@ def test_a_stream_that_is_not_a_terminal_gets_one_line_per_event():
     out = io.StringIO()  # isatty() is False: the default must be the pipe layout
     _Printer(out, columns=lambda: 40).line("x" * 100)
     assert out.getvalue() == "x" * 100 + "\n"
+
+
+# -- invites -----------------------------------------------------------------------------------
+
+
+def test_an_invite_at_the_password_prompt_gives_host_port_room_and_relay_key(
+    tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("SOCKETCHAT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("SOCKETCHAT_PASSWORD", raising=False)
+    room, key = bytes(range(16)), Identity.generate().signing_public
+    invite = format_invite(Invite("chat.example.org", 7001, room, key, PASSWORD))
+    monkeypatch.setattr(
+        cli,
+        "read_password",
+        lambda *, password_file: read_password(
+            password_file=password_file, is_tty=True, prompt=lambda _text: invite
+        ),
+    )
+    seen = []
+
+    class Recording(TerminalChat):  # the command up to the connection, not the connection
+        def run(self, lines):
+            client = self.client
+            seen.append((client.host, client.port, client.ask_room, client.expected_relay_key()))
+            return 0
+
+    monkeypatch.setattr(cli, "TerminalChat", Recording)
+    # HOST and PORT typed too, but for another place: the invite's room is the one joined.
+    arguments = main.build_parser().parse_args(["chat", "other.example.org", "7777", "alice"])
+    assert cli.run(arguments) == 0
+    assert seen == [("chat.example.org", 7001, room, key)]
+    out = capsys.readouterr().out
+    assert "* the invite is for a room at chat.example.org:7001; joining that" in out
+    assert PASSWORD not in out
+    # The invite's key is remembered for that room, replacing any older pin there.
+    assert (
+        TrustStore(tmp_path / "trust.json").relay_key(relay_address("chat.example.org", 7001, room))
+        == key
+    )
