@@ -40,6 +40,7 @@ from gui.errors import (
     failure_action,
     failure_text,
     host_error_text,
+    not_the_invited_relay,
     trust_relay_question,
 )
 from gui.host import HostDialog, HostRequest
@@ -424,11 +425,14 @@ class App:
         if self.invite is not None and self.invite.winfo_exists():
             self.invite.lift()
             return
+        secret = self.relay.relay.secret
         self.invite = InvitePanel(
             self.root,
             addresses=self._invite_addresses(),
             port=self.relay.port or self.hosting.port,
             password=self.hosting.password,
+            room_id=secret.room_id,
+            relay_key=secret.relay_key,
             state=self.reach,
         )
 
@@ -447,7 +451,18 @@ class App:
         self.hosting = None
         if self.login is not None:
             self.login.show_progress(f"Connecting to {format_address(request.host, request.port)}…")
-        self._start_client(request.host, request.port, request.username, password=request.password)
+        if request.relay_key:  # from an invite: expect its relay from the first connection on
+            invite = ce.Invite(
+                request.host, request.port, request.room_id, request.relay_key, request.password
+            )
+            ce.pin_invite(self.trust, invite)
+        self._start_client(
+            request.host,
+            request.port,
+            request.username,
+            password=request.password,
+            room_id=request.room_id,
+        )
 
     def connect_again(self) -> None:
         """ "Connect again" after a login was interrupted: the same request, started by the
@@ -643,6 +658,9 @@ class App:
             )
             label = failure_action(event.kind)
             action: tuple[str, Callable[[], None]] | None = None
+            if event.kind is ErrorKind.RELAY_CHANGED and request is not None and request.relay_key:
+                # The invite named the relay: trusting another one would overrule it.
+                text, label = not_the_invited_relay(request.host, request.port), None
             if label is not None and request is not None and not hosted:
                 if event.kind is ErrorKind.RELAY_CHANGED:
                     action = (TRUST_NEW_RELAY, self.trust_new_relay)

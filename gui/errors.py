@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 
 from gui.validate import format_address
-from net.client import ErrorKind
+from net.client import ErrorKind, InviteError, InvitePart
 
 # kind -> (what happened, what to do)
 _FAILURES: dict[ErrorKind, tuple[str, str]] = {
@@ -167,3 +167,36 @@ def host_error_text(error: BaseException, port: int) -> str:
             )
         return f"Could not open port {port}: {error.strerror or error}."
     return f"Could not start the room: {error}"
+
+
+_INVITE_PARTS = {
+    InvitePart.NOT_AN_INVITE: "it is not a SocketChat invite (those start with socketchat://).",
+    InvitePart.VERSION: "it was made by a newer SocketChat. Update this one to use it.",
+    InvitePart.LAYOUT: "parts of it are missing or extra. Copy the whole invite again.",
+    InvitePart.HOST: "its host is wrong",
+    InvitePart.PORT: "its port is wrong",
+    InvitePart.ROOM: "its room id is damaged",
+    InvitePart.RELAY_KEY: "its relay key is damaged",
+    InvitePart.PASSPHRASE: "its passphrase is wrong",
+    InvitePart.CHECK: (
+        "it was changed or not copied whole (its check does not match). Copy it again from "
+        "the person who sent it."
+    ),
+}
+
+
+def invite_problem_text(error: InviteError) -> str:
+    """What is wrong with a pasted invite, for the line under Paste invite."""
+    text = _INVITE_PARTS[error.part]
+    if text.endswith("."):
+        return text
+    return f"{text} ({error}). Copy it again from the person who sent it."
+
+
+def not_the_invited_relay(host: str, port: int) -> str:
+    return (
+        f"This is not the relay your invite names: {format_address(host, port)} proved a "
+        "different key. Nothing that depends on the password was sent. Someone may be "
+        "impersonating the room, or it was made again since: ask the person who sent the "
+        "invite for a new one."
+    )

@@ -1,6 +1,11 @@
 """The invite panel: what friends need to join a hosted room, and whether they can reach it.
 
-Each value has a Copy button. For a room hosted "for everyone" the panel also shows the
+First the invite: one string (``net.client.format_invite``) with the address, the port, the
+room's id and relay key, and the passphrase; a friend pastes it into the login window (Paste
+invite) or gives it to ``main.py chat``, and even a first connection is then protected against
+a fake relay. When the router gave the room a public address, a second invite carries that one
+(the first carries this network's address). Below, each value on its own, for typing by hand;
+each has a Copy button. For a room hosted "for everyone" the panel also shows the
 router's answer (the public address and port once a mapping exists, or what to do when no
 router answered) and the reachability verdict, which :meth:`InvitePanel.refresh` updates as
 events arrive (the app calls it on the Tk thread). The sentences come from ``gui/reach.py``.
@@ -15,6 +20,7 @@ from tkinter import ttk
 from gui.reach import ReachState, announce_text, reachability, router_text
 from gui.theme import current_palette
 from gui.validate import format_address
+from net.client import Invite, InviteError, format_invite
 from net.reach import Reach, Scope
 
 _WRAP = 470
@@ -30,6 +36,8 @@ class InvitePanel(tk.Toplevel):
         addresses: Sequence[str],
         port: int,
         password: str,
+        room_id: bytes,
+        relay_key: bytes,
         state: ReachState | None = None,
     ) -> None:
         super().__init__(parent)
@@ -41,6 +49,8 @@ class InvitePanel(tk.Toplevel):
         self.addresses = list(addresses)
         self.port = port
         self.password = password
+        self.room_id = room_id
+        self.relay_key = relay_key
         self.reach = state
         self._vars: list[tk.StringVar] = []
         self.public = tk.StringVar(self, "")
@@ -48,6 +58,8 @@ class InvitePanel(tk.Toplevel):
         self.verdict = tk.StringVar(self, "")
         self.verdict_detail = tk.StringVar(self, "")
         self.announce = tk.StringVar(self, "")
+        self.local_invite = tk.StringVar(self, self._invite(self._local_host(), port))
+        self.public_invite = tk.StringVar(self, "")
         frame = ttk.Frame(self, padding=(22, 18, 22, 16))
         frame.grid(sticky="nsew")
         frame.columnconfigure(1, weight=1)
@@ -56,14 +68,35 @@ class InvitePanel(tk.Toplevel):
         )
         ttk.Label(
             frame,
-            text="Send your friends the address, the port and the passphrase. "
-            "Send the passphrase by a way you trust (in person, or another "
-            "private chat).",
+            text="Send your friends the invite: it holds everything they need to join, the "
+            "passphrase too, so send it by a way you trust (in person, or another private "
+            "chat). They paste it into SocketChat's login window.",
             foreground=self.palette.muted,
             wraplength=_WRAP,
             justify="left",
         ).grid(row=1, column=0, columnspan=3, sticky="w", pady=(2, 12))
         row = 2
+        self.public_invite_row = None
+        everyone = state is not None and state.scope is Scope.EVERYONE
+        self._value_row(
+            frame,
+            row,
+            "Invite, this network" if everyone else "Invite",
+            self.local_invite,
+            wide=True,
+        )
+        row += 1
+        if everyone:
+            self.public_invite_row = self._value_row(
+                frame, row, "Invite, internet", self.public_invite, wide=True
+            )
+            row += 1
+        ttk.Label(
+            frame,
+            text="Or the same, value by value:",
+            foreground=self.palette.muted,
+        ).grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 2))
+        row += 1
         shown = self.addresses or ["127.0.0.1"]
         for index, address in enumerate(shown):
             label = "This network" if index == 0 else ""
@@ -97,7 +130,7 @@ class InvitePanel(tk.Toplevel):
         ).grid(row=row + 4, column=0, columnspan=3, sticky="w", pady=(8, 0))
         actions = ttk.Frame(frame)
         actions.grid(row=row + 5, column=0, columnspan=3, sticky="e", pady=(14, 0))
-        ttk.Button(actions, text="Copy all", command=self.copy_all).grid(
+        ttk.Button(actions, text="Copy invite", command=self.copy_invite).grid(
             row=0, column=0, padx=(0, 8)
         )
         ttk.Button(actions, text="Done", style="Accent.TButton", command=self.destroy).grid(
@@ -125,8 +158,13 @@ class InvitePanel(tk.Toplevel):
         if state.scope is Scope.EVERYONE:
             if state.public_address:
                 self.public.set(state.public_address)
+                self.public_invite.set(
+                    self._invite(state.public_address, state.public_port or self.port)
+                )
             else:
-                self.public.set("asking your router…" if self._asking(state) else "unknown")
+                waiting = "asking your router…" if self._asking(state) else "unknown"
+                self.public.set(waiting)
+                self.public_invite.set(waiting)
         verdict = reachability(state)
         if verdict is None:
             self.verdict.set("")
@@ -154,13 +192,15 @@ class InvitePanel(tk.Toplevel):
         )
         label.grid(row=row, column=0, columnspan=3, sticky="w", pady=pady)  # type: ignore[arg-type]
 
-    def _value_row(self, frame: ttk.Frame, row: int, label: str, var: tk.StringVar) -> ttk.Entry:
+    def _value_row(
+        self, frame: ttk.Frame, row: int, label: str, var: tk.StringVar, *, wide: bool = False
+    ) -> ttk.Entry:
         ttk.Label(frame, text=label).grid(row=row, column=0, sticky="w", padx=(0, 12), pady=3)
         self._vars.append(var)  # a collected StringVar unsets its Tcl variable: the entry empties
         entry = ttk.Entry(
             frame,
             textvariable=var,
-            width=max(22, min(72, len(var.get()) + 2)),
+            width=52 if wide else max(22, min(52, len(var.get()) + 2)),
             font="SocketChatMono",
         )
         entry.state(["readonly"])
@@ -176,17 +216,23 @@ class InvitePanel(tk.Toplevel):
         self.clipboard_append(value)
 
     def invite_text(self) -> str:
-        """Everything in one message, for Copy all."""
-        local = " or ".join(self.addresses or ["127.0.0.1"])
-        state = self.reach
-        if state is not None and state.public_address:
-            where = (
-                f"host {format_address(state.public_address, state.public_port)} from the "
-                f"internet, or {local} port {self.port} on my network"
-            )
-        else:
-            where = f"host {local}, port {self.port}"
-        return f"Join my SocketChat room: {where}, room password: {self.password}"
+        """The invite Copy invite copies: the internet one once the router gave the room a
+        public address, else this network's."""
+        public = self.public_invite.get()
+        if public.startswith("socketchat://"):
+            return public
+        return self.local_invite.get()
 
-    def copy_all(self) -> None:
+    def copy_invite(self) -> None:
         self.copy(self.invite_text())
+
+    def _local_host(self) -> str:
+        return (self.addresses or ["127.0.0.1"])[0]
+
+    def _invite(self, host: str, port: int) -> str:
+        """The invite for ``host``/``port``, or why there is none (a host no invite can carry,
+        say an IPv6 address with a zone)."""
+        try:
+            return format_invite(Invite(host, port, self.room_id, self.relay_key, self.password))
+        except InviteError as error:
+            return f"(no invite for {format_address(host, port)}: {error})"

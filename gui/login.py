@@ -12,15 +12,21 @@ The name is checked here with the room's own rules (``validate_username``: invis
 characters, mixed writing systems…) and the reason shown under the field before anything is
 sent. A failure can come with one button (:meth:`LoginView.show_failure`'s ``action``: "Trust
 the new relay and connect", "Connect again"). **Your safety code…** shows this device's code.
+
+**Paste invite** (and an invite found on the clipboard when the view opens) fills host, port
+and password from an invite (``net.client.parse_invite``) and keeps its room id and relay key
+for the request, as long as those three fields still say what the invite says.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tkinter as tk
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from tkinter import ttk
 
+from gui.errors import invite_problem_text
 from gui.safetext import display_name
 from gui.settings import Settings
 from gui.theme import current_palette
@@ -33,6 +39,14 @@ from gui.validate import (
     split_host_port,
 )
 from gui.widgets import message_label
+from net.client import (
+    DEFAULT_ROOM,
+    Invite,
+    InviteError,
+    InvitePart,
+    looks_like_invite,
+    parse_invite,
+)
 from net.reach import FoundRoom
 
 MAX_ROOMS_SHOWN = 8
@@ -45,12 +59,15 @@ def room_line(room: FoundRoom) -> str:
 
 @dataclass(frozen=True)
 class LoginRequest:
-    """What the person asked for: join ``host:port`` as ``username``."""
+    """What the person asked for: join ``host:port`` as ``username``; from an invite, also the
+    room to ask for and the relay key to expect (``b""``: whatever relay answers, pinned then)."""
 
     host: str
     port: int
     password: str = field(repr=False)  # never in a log line or a test failure
     username: str
+    room_id: bytes = DEFAULT_ROOM
+    relay_key: bytes = b""
 
 
 def validate_login(
@@ -130,10 +147,14 @@ class LoginView(ttk.Frame):
         self.error_vars = {name: tk.StringVar(self, "") for name in self.FIELDS}
         self.failure = tk.StringVar(self, "")
         self.progress_text = tk.StringVar(self, "")
+        self.invite: Invite | None = None
+        self.invite_status = tk.StringVar(self, "")
         self._build(logo)
         for name, var in self.vars.items():
             # Clear a field's complaint as soon as it is edited: the message was about old text.
             var.trace_add("write", lambda *_args, name=name: self.error_vars[name].set(""))
+            var.trace_add("write", lambda *_args: self._invite_still_applies())
+        self.after_idle(self._invite_from_clipboard)
 
     # -- layout -------------------------------------------------------------------------
 
@@ -181,13 +202,25 @@ class LoginView(ttk.Frame):
                 grid={"row": row + 1, "column": 1, "columnspan": 2, "sticky": "w"},
             )
             row += 2
-        hint = ttk.Label(
-            self,
-            text="Ask the person who hosts the room for the host, port and password.",
+        hint = ttk.Frame(self)
+        hint.grid(row=row, column=0, columnspan=3, sticky="ew", pady=(10, 0))
+        hint.columnconfigure(0, weight=1)
+        ttk.Label(
+            hint,
+            text="Ask the person who hosts the room for an invite, or for the host, port and "
+            "password.",
             foreground=palette.muted,
-            wraplength=400,
+            wraplength=330,
+        ).grid(row=0, column=0, sticky="w")
+        self.invite_button = ttk.Button(hint, text="Paste invite", command=self.paste_invite)
+        self.invite_button.grid(row=0, column=1, sticky="e", padx=(8, 0))
+        self.invite_label = message_label(
+            hint,
+            self.invite_status,
+            foreground=palette.good,
+            wraplength=420,
+            grid={"row": 1, "column": 0, "columnspan": 2, "sticky": "w", "pady": (4, 0)},
         )
-        hint.grid(row=row, column=0, columnspan=3, sticky="w", pady=(10, 0))
         row += 1  # the rooms list (if any) takes the hint's next row; the rest follows it
         if self._rooms_list:
             self._build_rooms(row)
@@ -297,6 +330,75 @@ class LoginView(ttk.Frame):
         self.failure.set("")
         self.entries["password"].focus_set()
 
+    # -- invites ------------------------------------------------------------------------
+
+    def paste_invite(self) -> bool:
+        """The Paste invite button: fill the fields from the invite on the clipboard."""
+        if self.busy:
+            return False
+        try:
+            text = self.clipboard_get()
+        except tk.TclError:  # nothing on the clipboard, or not text
+            text = ""
+        return self.use_invite(text)
+
+    def use_invite(self, text: str, *, found: bool = False) -> bool:
+        """Fill host, port and password from the invite ``text`` (pasted, or ``found`` on the
+        clipboard at start) and keep its room id and relay key; or say which part is wrong."""
+        palette = current_palette(self)
+        try:
+            invite = parse_invite(text)
+        except InviteError as error:
+            what = "The invite on your clipboard" if found else "That"
+            self.invite_label.configure(foreground=palette.warning)
+            if error.part is InvitePart.NOT_AN_INVITE and not found:
+                self.invite_status.set(
+                    "The clipboard holds no invite. Copy the whole invite (it starts with "
+                    "socketchat://), then Paste invite."
+                )
+            else:
+                self.invite_status.set(f"{what} cannot be used: {invite_problem_text(error)}")
+            return False
+        self.invite = None  # while the fields change
+        self.vars["host"].set(invite.host)
+        self.vars["port"].set(str(invite.port))
+        self.vars["password"].set(invite.passphrase)
+        self.invite = invite
+        self.failure.set("")
+        self.invite_label.configure(foreground=palette.good)
+        where = format_address(invite.host, invite.port)
+        self.invite_status.set(
+            f"{'Filled in from the invite on your clipboard' if found else 'Invite pasted'}: "
+            f"the room at {where}. Its relay is checked before your password is used."
+        )
+        self.focus_first_empty()
+        if self.vars["username"].get():
+            self.connect_button.focus_set()
+        return True
+
+    def _invite_from_clipboard(self) -> None:
+        """At start: an invite on the clipboard fills the fields (nothing else is read)."""
+        if self.busy or self.invite is not None:
+            return
+        try:
+            text = self.clipboard_get()
+        except tk.TclError:
+            return
+        if looks_like_invite(text):
+            self.use_invite(text, found=True)
+
+    def _invite_still_applies(self) -> None:
+        """Forget the invite's room and relay key once a field no longer says what it said."""
+        invite = self.invite
+        if invite is None:
+            return
+        fields = (self.vars["host"].get().strip(), self.vars["port"].get().strip())
+        if fields != (invite.host, str(invite.port)) or (
+            self.vars["password"].get() != invite.passphrase
+        ):
+            self.invite = None
+            self.invite_status.set("")
+
     def focus_first_empty(self) -> None:
         """Put the cursor where the person most likely types next."""
         for name in self.FIELDS:
@@ -324,6 +426,12 @@ class LoginView(ttk.Frame):
         """Validate the fields, show a message under each bad one, return the request or None."""
         self.split_host()
         request, errors = validate_login(*(self.vars[name].get() for name in self.FIELDS))
+        invite = self.invite
+        if request is not None and invite is not None:
+            # Still the invite's host, port and password (edits drop the invite): its room.
+            request = dataclasses.replace(
+                request, room_id=invite.room_id, relay_key=invite.relay_key
+            )
         for name in self.FIELDS:
             self.error_vars[name].set(errors.get(name, ""))
         if errors:
@@ -367,7 +475,12 @@ class LoginView(ttk.Frame):
         if not self.busy:
             self.busy = True
             self.clear_failure()
-            for widget in (*self.entries.values(), self.connect_button, self.host_button):
+            for widget in (
+                *self.entries.values(),
+                self.connect_button,
+                self.host_button,
+                self.invite_button,
+            ):
                 widget.state(["disabled"])
             self.progress_frame.grid()
             self.progressbar.start(15)
@@ -411,5 +524,10 @@ class LoginView(ttk.Frame):
         self.busy = False
         self.progressbar.stop()
         self.progress_frame.grid_remove()
-        for widget in (*self.entries.values(), self.connect_button, self.host_button):
+        for widget in (
+            *self.entries.values(),
+            self.connect_button,
+            self.host_button,
+            self.invite_button,
+        ):
             widget.state(["!disabled"])

@@ -61,9 +61,11 @@ from gui.theme import apply_theme  # noqa: E402
 from net.client import (  # noqa: E402
     DEFAULT_ROOM,
     ChatClient,
+    Invite,
     Member,
     PendingMessage,
     Trust,
+    format_invite,
     relay_address,
 )
 from net.client import events as ce  # noqa: E402
@@ -240,6 +242,17 @@ def main() -> None:
     pump(root, lambda: bool(login.rooms))
     settle(root)
     grab(root, "login.png")
+    # An invite pasted from a friend (documentation address, a sample room and relay key).
+    sample = Invite("203.0.113.45", 7777, bytes(range(16)), bytes(range(32)), PASSPHRASE)
+    root.clipboard_clear()
+    root.clipboard_append(format_invite(sample))
+    login.paste_invite()
+    settle(root)
+    grab(root, "login-invite.png")
+    root.clipboard_clear()
+    login.vars["host"].set("chat.example.org")
+    login.vars["port"].set("7777")
+    login.vars["password"].set("")
 
     port = free_port()
     app.open_host_dialog()

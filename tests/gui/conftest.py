@@ -44,6 +44,9 @@ def root() -> Iterator[tk.Tk]:
     except tk.TclError as error:
         pytest.skip(f"no display for Tk widgets ({error}); install Xvfb and pytest-xvfb")
     window.geometry("900x640+0+0")
+    # Tk keeps the clipboard for the whole process, past the root that filled it: an invite
+    # copied by one test would fill the next test's login window (invites are read at start).
+    window.clipboard_clear()
     yield window
     with contextlib.suppress(tk.TclError):  # the test (or the app's close) destroyed it already
         window.update_idletasks()  # pending theme work must not run on a destroyed root

@@ -163,7 +163,14 @@ def test_escape_closes_the_host_dialog_the_invite_panel_and_the_confirmation(roo
     press(root, "<Escape>")
     assert outcomes == [None] and not dialog.winfo_exists()
 
-    panel = InvitePanel(root, addresses=["192.0.2.1"], port=7777, password="pw")
+    panel = InvitePanel(
+        root,
+        addresses=["192.0.2.1"],
+        port=7777,
+        password="pw",
+        room_id=bytes(16),
+        relay_key=bytes(32),
+    )
     panel.focus_force()
     pump_until(root, lambda: root.focus_get() is not None)
     panel.event_generate("<Escape>")

@@ -260,7 +260,8 @@ def test_hosting_for_everyone_asks_the_router_and_the_panel_follows(make_app, ro
     mapper.on_event(PortMapped(lease))  # from the mapper's thread, through the pump
     pump_until(root, lambda: invite.public.get() == "203.0.113.45", what="the public address")
     assert invite.verdict.get() == "Could not check"
-    assert "203.0.113.45" in invite.invite_text()
+    assert invite.invite_text().startswith(f"socketchat://203.0.113.45:{port}/v1/")
+    assert invite.local_invite.get().startswith("socketchat://")
     pump_until(root, lambda: "Announced on this network" in invite.announce.get(), what="ann.")
 
     # The relay's OutsideWatcher is in place: a peer from outside flips the verdict.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -180,3 +181,16 @@ def test_a_changed_character_is_never_read_as_another_room(index: int, char: str
     # Only a change that keeps every field's meaning parses (host letter case, a percent-
     # encoding of the same character).
     assert invite == INVITE
+
+
+def test_the_protocol_documents_examples_are_what_the_code_writes() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text("utf-8")
+    section = doc.split("### 7.4 Invites", 1)[1].split("\n## ", 1)[0]
+    examples = [line for line in section.splitlines() if line.startswith("socketchat://")]
+    assert examples[0] == "socketchat://HOST:PORT/v1/ROOM/RELAYKEY/CHECK#PASSPHRASE"
+    examples = examples[1:]
+    assert examples == [
+        format_invite(Invite("chat.example.org", 7777, ROOM, KEY, PASSPHRASE)),
+        format_invite(Invite("2001:db8::1", 7777, ROOM, KEY, "correct horse battery staple")),
+    ]
+    assert [parse_invite(example).room_id for example in examples] == [ROOM, ROOM]
