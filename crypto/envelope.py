@@ -2,16 +2,19 @@
 
 An envelope is what a member hands the relay and what every other member receives unchanged::
 
-    envelope  = message_id (16) ‖ u32 epoch ‖ XChaCha20-Poly1305(epoch key, aad, plaintext)
-    plaintext = signing_key (32) ‖ u64 counter ‖ u64 timestamp_ms ‖ str8 content_type
-                ‖ bytes32 body ‖ signature (64)
-    aad       = "SocketChat v2 message" ‖ room_id (16) ‖ message_id (16) ‖ u32 epoch ‖ str8 sender
+    envelope  = message_id (16) ‖ signing_key (32) ‖ u32 epoch
+                ‖ XChaCha20-Poly1305(sender key of that epoch, aad, plaintext)
+    plaintext = u64 counter ‖ u64 timestamp_ms ‖ str8 content_type ‖ bytes32 body ‖ signature (64)
+    aad       = "SocketChat v2 message" ‖ room_id (16) ‖ message_id (16) ‖ signing_key (32)
+                ‖ u32 epoch ‖ str8 sender
     signature = Ed25519 over :func:`signed_bytes` (context "message")
 
-The relay can neither read nor alter an envelope. The AEAD binds it to its room, id, epoch and
-the sender the relay attests; the signature, made inside the encryption with the sender's
+The relay can neither read nor alter an envelope. The header names the message, its sender's
+identity key and the sender's epoch, so a receiver knows which key opens it (:mod:`crypto.epoch`)
+before it has the key. The AEAD binds it to its room, id, sender key, epoch and the sender the
+relay attests; the signature, made inside the encryption with the sender's
 long-term identity key, proves *which member* wrote it — something the shared room key alone
-cannot, since every member holds that key. Call :func:`seal_message` to send and
+cannot, since every member who may read it holds that key. Call :func:`seal_message` to send and
 :func:`open_message` on receipt; any failure raises :class:`AuthenticationError`.
 """
 
@@ -27,7 +30,7 @@ from crypto.identity import Identity, verify
 MESSAGE_ID_SIZE = 16
 KEY_SIZE = 32
 SIGNATURE_SIZE = 64
-_HEADER = struct.Struct(">16sI")  # message id, epoch
+_HEADER = struct.Struct(">16s32sI")  # message id, signing key, epoch
 _AAD_LABEL = b"SocketChat v2 message"
 _SIGNATURE_CONTEXT = "message"
 _MAX_U64 = 2**64 - 1
@@ -35,16 +38,7 @@ _MAX_U32 = 2**32 - 1
 #: Bytes an envelope adds to its body, at most (a content type of 255 bytes): the relay's size
 #: check allows ``max_message_bytes + MAX_OVERHEAD``.
 MAX_OVERHEAD = (
-    _HEADER.size
-    + aead.XNONCE_SIZE
-    + aead.TAG_SIZE
-    + KEY_SIZE
-    + 8
-    + 8
-    + 1
-    + 255
-    + 4
-    + SIGNATURE_SIZE
+    _HEADER.size + aead.XNONCE_SIZE + aead.TAG_SIZE + 8 + 8 + 1 + 255 + 4 + SIGNATURE_SIZE
 )
 #: The smallest possible envelope (empty content type and body): anything shorter is garbage.
 MIN_SIZE = MAX_OVERHEAD - 255
@@ -70,11 +64,17 @@ class OpenedMessage:
     body: bytes
 
 
-def message_aad(*, room_id: bytes, message_id: bytes, epoch: int, sender: str) -> bytes:
-    """The AEAD's associated data: binds the envelope to its room, id, epoch and sender."""
+def message_aad(
+    *, room_id: bytes, message_id: bytes, signing_key: bytes, epoch: int, sender: str
+) -> bytes:
+    """The AEAD's associated data: binds the envelope to its room, id, sender key, epoch and
+    attested sender."""
     if len(room_id) != 16 or len(message_id) != MESSAGE_ID_SIZE:
         raise ValueError("room_id and message_id must be 16 bytes")
-    return _AAD_LABEL + bytes(room_id) + _HEADER.pack(message_id, epoch) + _str8(sender, "sender")
+    if len(signing_key) != KEY_SIZE:
+        raise ValueError(f"signing_key must be {KEY_SIZE} bytes")
+    header = _HEADER.pack(message_id, signing_key, epoch)
+    return _AAD_LABEL + bytes(room_id) + header + _str8(sender, "sender")
 
 
 def signed_bytes(
@@ -93,7 +93,8 @@ def signed_bytes(
     return b"".join(
         (
             bytes(room_id),
-            _HEADER.pack(message_id, epoch),
+            bytes(message_id),
+            struct.pack(">I", epoch),
             _str8(sender, "sender"),
             bytes(signing_key),
             struct.pack(">QQ", counter, timestamp_ms),
@@ -145,7 +146,6 @@ def seal_message(
     signature = identity.sign(signed, context=_SIGNATURE_CONTEXT)
     plaintext = b"".join(
         (
-            signing_key,
             struct.pack(">QQ", counter, timestamp_ms),
             _str8(content_type, "content type"),
             struct.pack(">I", len(body)),
@@ -153,18 +153,29 @@ def seal_message(
             signature,
         )
     )
-    aad = message_aad(room_id=room_id, message_id=message_id, epoch=epoch, sender=sender)
+    aad = message_aad(
+        room_id=room_id, message_id=message_id, signing_key=signing_key, epoch=epoch, sender=sender
+    )
     sealed = aead.seal_random(key, plaintext, aad=aad, nonce=nonce)
-    return _HEADER.pack(message_id, epoch) + sealed
+    return _HEADER.pack(message_id, signing_key, epoch) + sealed
 
 
-def envelope_header(envelope: bytes) -> tuple[bytes, int]:
-    """(message_id, epoch) of an envelope, readable without any key. ``ValueError`` if it is
-    too short to be one."""
+@dataclass(frozen=True, slots=True)
+class EnvelopeHeader:
+    """What anyone can read of an envelope: its id, its sender's key and the sender's epoch."""
+
+    message_id: bytes
+    signing_key: bytes
+    epoch: int
+
+
+def envelope_header(envelope: bytes | memoryview) -> EnvelopeHeader:
+    """The header of an envelope, readable without any key. ``ValueError`` if it is too short
+    to be one."""
     if len(envelope) < MIN_SIZE:
         raise ValueError("envelope too short")
-    message_id, epoch = _HEADER.unpack_from(envelope)
-    return bytes(message_id), int(epoch)
+    message_id, signing_key, epoch = _HEADER.unpack_from(envelope)
+    return EnvelopeHeader(bytes(message_id), bytes(signing_key), int(epoch))
 
 
 def open_message(key: bytes, envelope: bytes, *, room_id: bytes, sender: str) -> OpenedMessage:
@@ -172,21 +183,24 @@ def open_message(key: bytes, envelope: bytes, *, room_id: bytes, sender: str) ->
 
     Raises :class:`AuthenticationError` if it does not open under ``key`` for that room and
     sender or is malformed inside, and its subclass :class:`SignatureError` if it opens but its
-    signature does not verify under the signing key it names. The caller must still check that
-    key is the one it knows for ``sender``.
+    signature does not verify under the signing key its header names. The caller must still
+    check that key is the one it knows for ``sender``.
     """
     envelope = bytes(envelope)
     try:
-        message_id, epoch = envelope_header(envelope)
+        header = envelope_header(envelope)
     except ValueError:
         raise AuthenticationError("envelope too short") from None
-    aad = message_aad(room_id=room_id, message_id=message_id, epoch=epoch, sender=sender)
+    message_id, signing_key, epoch = header.message_id, header.signing_key, header.epoch
+    aad = message_aad(
+        room_id=room_id, message_id=message_id, signing_key=signing_key, epoch=epoch, sender=sender
+    )
     plaintext = aead.open_random(key, envelope[_HEADER.size :], aad=aad)
     try:
         content = _parse_plaintext(plaintext)
     except (ValueError, struct.error, UnicodeDecodeError):
         raise AuthenticationError("envelope contents are malformed") from None
-    signing_key, counter, timestamp_ms, content_type, body, signature = content
+    counter, timestamp_ms, content_type, body, signature = content
     signed = signed_bytes(
         room_id=room_id,
         message_id=message_id,
@@ -213,13 +227,12 @@ def open_message(key: bytes, envelope: bytes, *, room_id: bytes, sender: str) ->
     )
 
 
-def _parse_plaintext(data: bytes) -> tuple[bytes, int, int, str, bytes, bytes]:
+def _parse_plaintext(data: bytes) -> tuple[int, int, str, bytes, bytes]:
     view = memoryview(data)
-    if len(view) < KEY_SIZE + 16 + 1:
+    if len(view) < 16 + 1:
         raise ValueError("truncated")
-    signing_key = bytes(view[:KEY_SIZE])
-    counter, timestamp_ms = struct.unpack_from(">QQ", view, KEY_SIZE)
-    pos = KEY_SIZE + 16
+    counter, timestamp_ms = struct.unpack_from(">QQ", view, 0)
+    pos = 16
     type_length = view[pos]
     pos += 1
     content_type = str(view[pos : pos + type_length], "utf-8", "strict")
@@ -232,4 +245,4 @@ def _parse_plaintext(data: bytes) -> tuple[bytes, int, int, str, bytes, bytes]:
         raise ValueError("lengths do not add up")
     body = bytes(view[pos : pos + body_length])
     signature = bytes(view[pos + body_length :])
-    return signing_key, counter, timestamp_ms, content_type, body, signature
+    return counter, timestamp_ms, content_type, body, signature

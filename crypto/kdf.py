@@ -73,17 +73,19 @@ def master_key(password: str | bytes, *, salt: bytes, n: int = SCRYPT_N) -> byte
 class RoomKeys:
     """The keys one member holds for one room. ``room_id`` is also the scrypt salt.
 
-    A relay must never be handed a RoomKeys: it gets ``access`` only.
+    A relay must never be handed a RoomKeys: it gets ``access`` only. ``member`` proves the
+    password to the other members (membership tags, the PSK of sender-key shares,
+    :mod:`crypto.epoch`); no message is ever sealed with a key from the password.
     """
 
     room_id: bytes
     access: bytes
-    message: bytes
+    member: bytes
 
     def __post_init__(self) -> None:
         if len(self.room_id) != SALT_SIZE:
             raise ValueError(f"room_id must be {SALT_SIZE} bytes")
-        if len(self.access) != KEY_SIZE or len(self.message) != KEY_SIZE:
+        if len(self.access) != KEY_SIZE or len(self.member) != KEY_SIZE:
             raise ValueError(f"keys must be {KEY_SIZE} bytes")
 
     @classmethod
@@ -92,7 +94,7 @@ class RoomKeys:
         return cls(
             room_id=bytes(room_id),
             access=derive(master, "access"),
-            message=derive(master, "message"),
+            member=derive(master, "member"),
         )
 
     def __repr__(self) -> str:

@@ -138,6 +138,15 @@ def forged_notice(claimed_sender: str, why: str) -> str:
     )
 
 
+def unproven_notice(name: str) -> str:
+    """The conversation's line for a listed member who did not prove the room password."""
+    return (
+        f"⚠ The relay lists {display_name(name)} as a member, but they did not prove they know "
+        "the room password: they receive nothing and their messages are refused. Whoever runs "
+        "the relay may be trying to listen in."
+    )
+
+
 class ChatWindow(ttk.Frame):
     """Grid this into the root once joined; feed it events with :meth:`handle`."""
 
@@ -384,6 +393,10 @@ class ChatWindow(ttk.Frame):
                 self._on_not_sent(event)
             case ce.ForgedMessage():
                 self._on_forged(event)
+            case ce.MessageLocked(sender=sender, message_id=message_id, from_history=old):
+                self.messages.add_locked(sender, message_id, from_history=old)
+            case ce.UnprovenMember(name=name):
+                self.messages.add_notice(unproven_notice(name), "warning")
             case ce.IdentityChanged():
                 self._on_identity_changed(event)
             case ce.MemberJoined():
@@ -456,6 +469,7 @@ class ChatWindow(ttk.Frame):
             self.messages.set_pending_note(event.message_id, f"not sent: {event.reason}")
 
     def _on_forged(self, event: ce.ForgedMessage) -> None:
+        self.messages.drop_locked(event.message_id)
         self.messages.add_notice(forged_notice(event.claimed_sender, event.why), "warning")
 
     def _on_identity_changed(self, event: ce.IdentityChanged) -> None:

@@ -47,6 +47,7 @@ FLASH_MS = 5000  # how long a small notice over the list stays
 BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far right of a header
 _TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
+_LOCKED_HISTORY = "lockedhistory"  # the tag of the one line counting locked earlier messages
 _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
 
 
@@ -218,6 +219,8 @@ class MessageList(ttk.Frame):
         self.unseen = 0  # messages added while scrolled up
         self._marker = False
         self.message_count = 0
+        self._locked: dict[bytes, str] = {}  # message id -> the tag of its placeholder line
+        self._insert_at = "end-1c"
 
     def _configure_tags(self, p: Palette) -> None:
         t = self.text
@@ -230,6 +233,9 @@ class MessageList(ttk.Frame):
         t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
+        t.tag_configure(
+            "locked", foreground=p.muted, font="SocketChatItalic", lmargin1=BODY_INDENT, spacing1=4
+        )
         # A sender whose key changed: the sign and the note in the warning colour, and a bar of
         # it in the body's indent (above the tint tags, which are lowered beneath everything).
         t.tag_configure("changedmark", foreground=p.warning, font="SocketChatBold")
@@ -342,16 +348,46 @@ class MessageList(ttk.Frame):
                 return False
             self._remember(message_id)
         self._prepare()
+        if message_id is not None and (where := self._unlock(message_id)) is not None:
+            # It was shown locked: it goes where its placeholder is.
+            saved, self._last_sender = self._last_sender, None
+            self._insert_at = where
+            try:
+                self._add_message_at(sender, text, timestamp_ms, own, sender_key, changed)
+            finally:
+                self._insert_at = "end-1c"
+                self._last_sender = saved
+                self._after_unlock(message_id)
+            return True
+        self._history_start(from_history)
+        if not from_history and self._follow is False:
+            self._mark_unseen()
+        self._add_message_at(
+            sender, text, timestamp_ms, own, sender_key, changed, message_id, pending
+        )
+        return True
+
+    def _history_start(self, from_history: bool) -> None:
         if from_history and not self._history_divider:
             self._history_divider = True
             self._insert("── earlier messages ──\n", ("divider",))
             self._last_sender = None
-        if not from_history and self._follow is False:
-            self._mark_unseen()
+
+    def _add_message_at(
+        self,
+        sender: str,
+        text: str,
+        timestamp_ms: int,
+        own: bool,
+        sender_key: bytes,
+        changed: bool,
+        message_id: bytes | None = None,
+        pending: str | None = None,
+    ) -> None:
         now = timestamp_ms / 1000
         who = (sender, bytes(sender_key))
         name_tag, tint_tag = self._colour_tags(sender_key or sender.encode("utf-8"), own)
-        start = self.text.index("end-1c")
+        start = self.text.index(self._insert_at)
         # One insert for the whole message: text and tags alternate, as Text.insert takes them.
         chunks: list[str | tuple[str, ...]] = []
         # A marked message always gets its own header: the warning is on every one of them.
@@ -387,7 +423,80 @@ class MessageList(ttk.Frame):
         # After a marked message the next one starts a new header, marked or not.
         self._last_sender, self._last_time = (None if changed else who), now
         self.message_count += 1
-        return True
+
+    # -- messages whose key has not come yet ----------------------------------------------
+
+    def add_locked(self, sender: str, message_id: bytes, *, from_history: bool) -> None:
+        """A message this device cannot open yet (its key has not come). Earlier messages
+        share one placeholder line with a count; a new one gets a line of its own. When it
+        arrives through :meth:`add_message` it takes the placeholder's place."""
+        if message_id in self._seen_set or message_id in self._locked:
+            return
+        self._prepare()
+        if from_history:
+            self._history_start(True)
+            self._locked[message_id] = _LOCKED_HISTORY
+            self._show_locked_count()
+        else:
+            tag = f"lock{message_id.hex()}"
+            self._locked[message_id] = tag
+            if self._follow is False:
+                self._mark_unseen()
+            tags = ("locked", "msgstart", tag)
+            chunks: list[str | tuple[str, ...]] = ["A message from ", tags]
+            _add_pieces(chunks, name_pieces(sender), tags)
+            chunks += [
+                " that this device cannot read yet: it appears here when its key arrives.\n",
+                tags,
+            ]
+            self._insert(*chunks)
+        self._last_sender = None
+
+    def drop_locked(self, message_id: bytes) -> None:
+        """A locked message turned out forged or unreadable: its placeholder goes (the
+        conversation says why elsewhere)."""
+        if message_id in self._locked:
+            self._after_unlock(message_id)
+
+    @property
+    def locked_count(self) -> int:
+        """Messages shown as placeholders, waiting for their keys."""
+        return len(self._locked)
+
+    def _show_locked_count(self) -> None:
+        count = sum(1 for tag in self._locked.values() if tag == _LOCKED_HISTORY)
+        ranges = self.text.tag_ranges(_LOCKED_HISTORY)
+        self.text.configure(state="normal")
+        try:
+            at = "end-1c"
+            if ranges:
+                at = str(ranges[0])
+                self.text.delete(ranges[0], ranges[1])
+            if count:
+                what = "1 earlier message" if count == 1 else f"{count} earlier messages"
+                line = f"{what}: readable once a member who was here comes online.\n"
+                self.text.insert(at, line, ("locked", "msgstart", _LOCKED_HISTORY))
+        finally:
+            self.text.configure(state="disabled")
+
+    def _unlock(self, message_id: bytes) -> str | None:
+        tag = self._locked.get(message_id)
+        if tag is None:
+            return None
+        ranges = self.text.tag_ranges(tag)
+        return str(ranges[0]) if ranges else "end-1c"
+
+    def _after_unlock(self, message_id: bytes) -> None:
+        tag = self._locked.pop(message_id)
+        if tag == _LOCKED_HISTORY:
+            self._show_locked_count()
+            return
+        ranges = self.text.tag_ranges(tag)
+        if ranges:
+            self.text.configure(state="normal")
+            self.text.delete(ranges[0], ranges[1])
+            self.text.configure(state="disabled")
+        self.text.tag_delete(tag)
 
     def mark_delivered(self, message_id: bytes) -> bool:
         """Turn a pending own message into a delivered one; False if it is not pending here."""
@@ -748,10 +857,10 @@ class MessageList(ttk.Frame):
             self._follow = self.at_end()
 
     def _insert(self, *chunks: str | tuple[str, ...]) -> None:
-        """Insert ``text, tags, text, tags…`` at the end."""
+        """Insert ``text, tags, text, tags…`` at the end (or where a placeholder was)."""
         self.text.configure(state="normal")
         # Tk's insert takes alternating text and tag arguments; typeshed only models one pair.
-        self.text.insert("end-1c", *chunks)  # type: ignore[arg-type]
+        self.text.insert(self._insert_at, *chunks)  # type: ignore[arg-type]
         self.text.configure(state="disabled")
 
     def _remember(self, message_id: bytes) -> None:

@@ -4,8 +4,10 @@
     python tools/make_vectors.py --check    # exit 1 if the file differs from a fresh build
 
 The vectors come from one real session with every random input fixed (tests/net/
-vector_builder.py); tests/net/test_vectors.py checks them independently. Run this after a
-deliberate protocol change, and update the hex excerpts in docs/PROTOCOL.md to match.
+vector_builder.py: Alice joins and sends, Bob joins and receives her sender key in a share, Bob
+leaves and Alice sends under a fresh epoch); tests/net/test_vectors.py checks them
+independently. Run this after a deliberate protocol change, and update the excerpts in
+docs/PROTOCOL.md section 9 to match (the test checks that every value shown there is in the file).
 """
 
 from __future__ import annotations

@@ -141,9 +141,9 @@ def member(name: str, trust: Trust = Trust.KNOWN, who: Identity | None = None) -
     return Member(name=name, signing_key=who.signing_public, dh_key=who.dh_public, trust=trust)
 
 
-def joined_event(members: tuple[Member, ...]) -> ce.Joined:
+def joined_event(members: tuple[Member, ...], your_name: str = "alice") -> ce.Joined:
     return ce.Joined(
-        your_name="alice",
+        your_name=your_name,
         members=members,
         reconnected=False,
         max_message_bytes=4000,
@@ -395,13 +395,14 @@ def _conversation_window(
     focused: bool = True,
     notify: DesktopNotifications | None = None,
     members: tuple[Member, ...] | None = None,
+    username: str = "alice",
 ) -> ChatWindow:
     palette = apply_theme(root)
     chat = ChatWindow(
         root,
         room="chat.example.org:7777",
         room_title="Project room",
-        username="alice",
+        username=username,
         members=members or tuple(member(name) for name in ("alice", "bob", "carol")),
         identity=identity("alice").public,
         send=lambda text: PendingMessage(text=text, message_id=bytes(16), timestamp_ms=0),
@@ -521,7 +522,7 @@ def _trust_window(root: tk.Tk) -> ChatWindow:
         member("carol", Trust.VERIFIED),
         member("dave"),
     )
-    chat = _conversation_window(root, members=members)
+    chat = _conversation_window(root, members=members, username="dave")
     _feed(chat, TRUST_CONVERSATION)
     return chat
 
@@ -662,6 +663,61 @@ def login_pictures(folder: Path | None = None) -> None:
         relay.stop()
 
 
+def locked_history(folder: Path | None = None) -> None:
+    """A newcomer's view: earlier messages locked until a member who holds their keys comes
+    online (``locked-history.png``), then filled in where they belong (``history-filled.png``),
+    fed as client events."""
+    out = folder or OUT
+    root = tk.Tk(className="socketchat")
+    root.geometry("760x560+0+0")
+    members = tuple(member(name) for name in ("dave", "carol"))
+    chat = _conversation_window(root, members=members, username="dave")
+    now_ms = int(time.time() * 1000)
+    earlier = [
+        ("alice", "Minutes from today are in the shared folder."),
+        ("bob", "Thanks! I added the budget numbers."),
+        ("alice", "Next meeting Thursday at 10."),
+    ]
+    chat.handle(joined_event(members, "dave"))
+    for number, (sender, _text) in enumerate(earlier):
+        chat.handle(
+            ce.MessageLocked(
+                sender=sender, message_id=number.to_bytes(16, "big"), from_history=True
+            )
+        )
+    chat.handle(
+        ce.MessageReceived(
+            sender="carol",
+            text="Welcome, Dave! Alice will be online in a minute.",
+            message_id=(99).to_bytes(16, "big"),
+            timestamp_ms=now_ms,
+            from_history=False,
+            own=False,
+            sender_key=identity("carol").signing_public,
+        )
+    )
+    chat.flush()
+    settle(root)
+    grab(root, "locked-history.png", out / "locked-history.png")
+    for number, (sender, text) in enumerate(earlier):  # alice is back and hands out the keys
+        chat.handle(
+            ce.MessageReceived(
+                sender=sender,
+                text=text,
+                message_id=number.to_bytes(16, "big"),
+                timestamp_ms=now_ms - 3_600_000 + number * 60_000,
+                from_history=True,
+                own=False,
+                sender_key=identity(sender).signing_public,
+            )
+        )
+    chat.flush()
+    settle(root)
+    grab(root, "history-filled.png", out / "history-filled.png")
+    root.destroy()
+    gc.collect()
+
+
 def trust(folder: Path | None = None) -> None:
     out = folder or OUT
     safety_code_picture(out / "safety-code.png")
@@ -679,9 +735,12 @@ if __name__ == "__main__":
         link(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["notification"]:
         notification(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["locked-history"]:
+        locked_history(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     else:
         main()
         hostile_text()
         link()
         notification()
         trust()
+        locked_history()

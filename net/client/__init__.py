@@ -35,10 +35,12 @@ from net.client.events import (
     Member,
     MemberJoined,
     MemberLeft,
+    MessageLocked,
     MessageNotSent,
     MessageReceived,
     Queued,
     RateLimited,
+    UnprovenMember,
 )
 from net.client.invite import pin_invite
 from net.client.storage import data_dir, load_identity, open_trust
@@ -78,6 +80,7 @@ __all__ = [
     "Member",
     "MemberJoined",
     "MemberLeft",
+    "MessageLocked",
     "MessageNotSent",
     "MessageReceived",
     "PendingMessage",
@@ -85,6 +88,7 @@ __all__ = [
     "RateLimited",
     "Trust",
     "TrustStore",
+    "UnprovenMember",
     "confusable_with",
     "data_dir",
     "format_invite",

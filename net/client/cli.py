@@ -336,6 +336,20 @@ class TerminalChat:
                 f"! a message claiming to be from {clean(event.claimed_sender)} failed "
                 f"verification ({event.why}) and was dropped"
             )
+        if isinstance(event, ce.MessageLocked):
+            if event.from_history:
+                return (
+                    f"* an earlier message from {clean(event.sender)} is locked: it shows once "
+                    "a member who was here comes online"
+                )
+            return (
+                f"* a message from {clean(event.sender)} is locked: it shows when its key arrives"
+            )
+        if isinstance(event, ce.UnprovenMember):
+            return (
+                f"! the relay lists {clean(event.name)} as a member, but they did not prove "
+                "they know the room password: they get nothing and their messages are refused"
+            )
         if isinstance(event, ce.RateLimited):
             return f"* slow down: {clean(event.text)}"
         if isinstance(event, ce.Disconnected):

@@ -51,6 +51,7 @@ HANDSHAKE_TIMEOUT = 15.0  # excludes key derivation, which happens before we ans
 PING_AFTER = 25.0  # seconds of silence from the relay before we ping it
 DEAD_AFTER = 60.0  # seconds of silence before the connection counts as lost
 _FIRST_JOIN_TRIES = 5  # attempts before a transient refusal (relay busy) becomes a failure
+_KEYRING_STORE_EVERY = 2.0  # seconds between stores of accepted counters (epochs: at once)
 
 
 class ChatClient:
@@ -107,8 +108,6 @@ class ChatClient:
         self.room_id = b""
         #: Current member list, own entry included (empty until joined).
         self.members: tuple[ce.Member, ...] = ()
-        #: The counter for the next message this device signs (never goes back in a session).
-        self.next_counter = 1
         self._warned: set[tuple[str, bytes]] = set()
         #: The largest message text (UTF-8 bytes) the room accepts; the room's own limit once
         #: joined (it arrives in the welcome), the protocol's default before.
@@ -118,6 +117,9 @@ class ChatClient:
         self.ping_after = ping_after
         self.dead_after = dead_after
         self.seen_ids = RecentIds()
+        self._keyring: proto.Keyring | None = None
+        self._keyring_room = b""
+        self._keyring_stored = 0.0
         self.log = log
         self._on_event = on_event
         # Kept (normalised) only to re-derive if the relay's room id changes; never logged.
@@ -237,6 +239,26 @@ class ChatClient:
     def outbox_confirm(self, message_id: bytes) -> None:
         with self._lock:
             self._outbox.confirm(message_id)
+
+    def keyring_for(self, room_id: bytes) -> proto.Keyring:
+        """The sender keys of ``room_id`` on this device, kept across reconnects (a new one,
+        with what the trust file stored, when the room changes)."""
+        if self._keyring is None or room_id != self._keyring_room:
+            state = None if room_id == proto.DEFAULT_ROOM else self.trust.keyring_state(room_id)
+            self._keyring = proto.Keyring(self.identity, state=state)
+            self._keyring_room = bytes(room_id)
+        return self._keyring
+
+    def store_keyring(self, keyring: proto.Keyring, *, now: bool = False) -> None:
+        """Store the keyring's state: at once when it took a new epoch (or ``now``), else at
+        most every few seconds (accepted counters)."""
+        room = self._keyring_room
+        if keyring is not self._keyring or room == proto.DEFAULT_ROOM or not keyring.changed:
+            return
+        due = self.clock() - self._keyring_stored >= _KEYRING_STORE_EVERY
+        if keyring.must_store or now or due:
+            self.trust.save_keyring_state(room, keyring.state())
+            self._keyring_stored = self.clock()
 
     def expected_relay_key(self) -> bytes | None:
         """The relay key pinned for where the next connection goes, or None."""

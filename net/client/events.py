@@ -120,6 +120,27 @@ class ForgedMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageLocked:
+    """A message from ``sender`` whose key has not reached this device yet. Show a placeholder
+    where it belongs (``from_history``: an earlier message; it becomes readable once a member
+    who holds its key is online). The same ``message_id`` comes as :class:`MessageReceived`
+    when the key arrives, by itself; nothing to do meanwhile."""
+
+    sender: str
+    message_id: bytes
+    from_history: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnprovenMember:
+    """The relay lists ``name`` as a member, but it did not prove it knows the room password:
+    it receives no keys and its messages are refused. Warn loudly: whoever runs the relay is
+    trying to listen in."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberJoined:
     """``member`` entered; ``members`` is the new list."""
 
@@ -189,6 +210,8 @@ ClientEvent = (
     | MessageReceived
     | MessageNotSent
     | ForgedMessage
+    | MessageLocked
+    | UnprovenMember
     | IdentityChanged
     | MemberJoined
     | MemberLeft

@@ -68,7 +68,7 @@ class Session:
             room_id=client.ask_room,
             expected_relay_key=client.expected_relay_key(),
             seen_ids=client.seen_ids,
-            next_counter=client.next_counter,
+            keyring=client.keyring_for(client.ask_room),
         )
         self.out = bytearray()
         self.joined = False
@@ -86,7 +86,7 @@ class Session:
         try:
             outcome = self._run()
         finally:
-            self.client.next_counter = self.proto.next_counter
+            self.client.store_keyring(self.proto.keyring, now=True)
         if isinstance(outcome, Lost) and self.proto.password_at_stake:
             # Our key confirmation went out and the relay's never came: whoever answered may
             # have learnt whether one password guess was right. Retrying by ourselves would
@@ -184,6 +184,8 @@ class Session:
                 )
         if fits:
             self.proto.send_messages(fits)
+            # Before a byte of it leaves: an epoch reused after a crash would be refused.
+            client.store_keyring(self.proto.keyring)
 
     def _say_goodbye(self) -> None:
         if self.proto.state in (ClientState.JOINED, ClientState.AWAIT_WELCOME):
@@ -224,6 +226,8 @@ class Session:
     def _on(self, event: proto.Event) -> Lost | Final | None:
         client = self.client
         match event:
+            case proto.RelayIdentified(room_id=room_id):
+                self.proto.keyring = client.keyring_for(room_id)
             case proto.RelayKeyMismatch():
                 return Final(ErrorKind.RELAY_CHANGED, texts.relay_changed(self.where))
             case proto.KeysRequired(room_id=room_id):
@@ -247,6 +251,13 @@ class Session:
                 client.emit(
                     ce.ForgedMessage(claimed_sender=sender, message_id=message_id, why=why.value)
                 )
+            case proto.ChatLocked(sender=sender, message_id=message_id, from_history=old):
+                client.emit(
+                    ce.MessageLocked(sender=sender, message_id=message_id, from_history=old)
+                )
+            case proto.MemberUnproven(member=member):
+                client.log.warning("the relay lists a member who did not prove the password")
+                client.emit(ce.UnprovenMember(name=member.name))
             case proto.MemberArrived(member=member):
                 client.member_arrived(member)
             case proto.MemberDeparted(name=name, code=code):
@@ -281,6 +292,12 @@ class Session:
         for item in event.history:
             if isinstance(item, proto.ChatOpened):
                 self._on_message(item)
+            elif isinstance(item, proto.ChatLocked):
+                self.client.emit(
+                    ce.MessageLocked(
+                        sender=item.sender, message_id=item.message_id, from_history=True
+                    )
+                )
             else:
                 self.client.emit(
                     ce.ForgedMessage(

@@ -70,6 +70,7 @@ class TrustStore:
         self._lock = threading.Lock()
         self._relays: dict[str, str] = {}
         self._rooms: dict[str, dict[str, dict[str, Any]]] = {}
+        self._keyrings: dict[str, Any] = {}
         if path is not None:
             self._load(path)
 
@@ -174,6 +175,22 @@ class TrustStore:
             }
             self._save()
 
+    # -- sender-key state (crypto.epoch, net.proto.Keyring) ---------------------------------
+
+    def keyring_state(self, room_id: bytes) -> dict[str, object] | None:
+        """What this device's keyring for ``room_id`` stored last (no keys: the next epoch it
+        may use and the last counters it accepted), or None."""
+        with self._lock:
+            state = self._keyrings.get(room_id.hex())
+        return state if isinstance(state, dict) else None
+
+    def save_keyring_state(self, room_id: bytes, state: dict[str, object]) -> None:
+        """Store it now: a device that reused an epoch after a crash would see its own
+        messages refused as replays, and one that forgot counters would accept replays."""
+        with self._lock:
+            self._keyrings[room_id.hex()] = state
+            self._save()
+
     # -- the file ----------------------------------------------------------------------------
 
     def _load(self, path: Path) -> None:
@@ -202,6 +219,8 @@ class TrustStore:
             return
         self._relays = {str(k): str(v) for k, v in relays.items()}
         self._rooms = rooms
+        keyrings = document.get("keyrings", {})
+        self._keyrings = keyrings if isinstance(keyrings, dict) else {}
 
     def _save(self) -> None:
         path = self._path
@@ -212,6 +231,7 @@ class TrustStore:
             "version": _VERSION,
             "relays": self._relays,
             "rooms": self._rooms,
+            "keyrings": self._keyrings,
         }
         data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
         try:

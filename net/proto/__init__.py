@@ -22,6 +22,7 @@ What lives where:
 * ``_messages`` — payload encodings; ``_events`` — what the core reports;
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
+* ``_keyring`` — one device's sender keys for a room, and what it accepted (replays);
 * ``_names`` (with its data in ``_names_data``), ``_replay``, ``_ratelimit``, ``_outbox`` —
   username rules and look-alike names, replay protection, rate limits and the client's
   outbox, all with the clock passed in.
@@ -29,13 +30,14 @@ What lives where:
 
 from __future__ import annotations
 
-from net.proto._client import PASSWORD_EPOCH, ClientProtocol, ClientState
+from net.proto._client import ClientProtocol, ClientState
 from net.proto._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from net.proto._events import (
     Authenticated,
     AuthenticationFailed,
     AuthFailure,
     ChatForged,
+    ChatLocked,
     ChatOpened,
     ConnectionClosed,
     Event,
@@ -44,8 +46,10 @@ from net.proto._events import (
     HandshakeComplete,
     JoinRequested,
     KeysRequired,
+    KeysWanted,
     MemberArrived,
     MemberDeparted,
+    MemberUnproven,
     MessagesSubmitted,
     NoticeReceived,
     PingReceived,
@@ -56,6 +60,7 @@ from net.proto._events import (
     RelayIdentified,
     RelayKeyMismatch,
     RoomRequested,
+    SharesSubmitted,
     Welcomed,
 )
 from net.proto._frames import (
@@ -75,6 +80,7 @@ from net.proto._invite import (
     looks_like_invite,
     parse_invite,
 )
+from net.proto._keyring import Keyring
 from net.proto._messages import (
     DEFAULT_ROOM,
     MESSAGE_ID_SIZE,
@@ -84,8 +90,10 @@ from net.proto._messages import (
     LeftItem,
     MemberInfo,
     PendingMessage,
+    WantedItem,
     WelcomeArgs,
     encode_item,
+    encode_wanted_item,
 )
 from net.proto._names import (
     confusable_with,
@@ -94,7 +102,7 @@ from net.proto._names import (
     validate_username,
 )
 from net.proto._outbox import Outbox, OutboxFull, reconnect_delay
-from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
+from net.proto._ratelimit import LoginLimiter, ShareBudget, TokenBucket, source_key
 from net.proto._relay import RelayCredentials, RelayProtocol, RelayState, encode_broadcast
 from net.proto._replay import RecentIds
 from net.proto._room import JoinRejected, Room
@@ -106,7 +114,6 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_RELAY_FRAME",
     "MESSAGE_ID_SIZE",
-    "PASSWORD_EPOCH",
     "PROTOCOL_VERSION",
     "ROOM_ID_SIZE",
     "AuthFailure",
@@ -114,6 +121,7 @@ __all__ = [
     "AuthenticationFailed",
     "ChatForged",
     "ChatItem",
+    "ChatLocked",
     "ChatOpened",
     "ClientProtocol",
     "ClientState",
@@ -130,13 +138,16 @@ __all__ = [
     "JoinRejected",
     "JoinRequested",
     "JoinedItem",
+    "Keyring",
     "KeysRequired",
+    "KeysWanted",
     "LeftItem",
     "LocalProtocolError",
     "LoginLimiter",
     "MemberArrived",
     "MemberDeparted",
     "MemberInfo",
+    "MemberUnproven",
     "MessagesSubmitted",
     "NoticeReceived",
     "Outbox",
@@ -158,12 +169,16 @@ __all__ = [
     "RemoteProtocolError",
     "Room",
     "RoomRequested",
+    "ShareBudget",
+    "SharesSubmitted",
     "TokenBucket",
+    "WantedItem",
     "WelcomeArgs",
     "Welcomed",
     "confusable_with",
     "encode_broadcast",
     "encode_item",
+    "encode_wanted_item",
     "format_invite",
     "looks_like_invite",
     "name_skeleton",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from Crypto.Random import get_random_bytes
 
+from crypto import epoch as sender_keys
 from crypto.aead import XNONCE_SIZE
 from crypto.envelope import MAX_OVERHEAD, envelope_header, open_message, seal_message
 from crypto.errors import AuthenticationError, SignatureError
@@ -27,6 +28,7 @@ from net.proto import _events as ev
 from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 from net.proto._frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
+from net.proto._keyring import Keyring, Recipient
 from net.proto._messages import (
     CONFIRMATION_SIZE,
     DEFAULT_ROOM,
@@ -44,11 +46,15 @@ from net.proto._messages import (
     Queued,
     Refusal,
     RelayHello,
+    WantedItem,
     Welcome,
     decode_code_text,
     decode_fixed,
     decode_items,
+    decode_share,
     encode_chat,
+    encode_shares,
+    encode_wanted,
 )
 from net.proto._names import validate_username
 from net.proto._replay import RecentIds
@@ -63,12 +69,12 @@ from net.proto._transcript import (
 )
 
 _T = FrameType
-#: Epoch 0: messages sealed under the key derived from the room password.
-PASSWORD_EPOCH = 0
 # What a CHAT frame body spends besides the envelopes: type byte, transport tag, u16 count;
 # and each envelope its u32 length.
 _CHAT_FRAME_OVERHEAD = 1 + 16 + 2
 _PER_MESSAGE = 4
+# Shares per SHARES frame: each is a recipient key and a share (32 + 180 bytes).
+_SHARES_PER_FRAME = (MAX_CLIENT_FRAME - 1 - 16 - 2) // (32 + sender_keys.SHARE_SIZE)
 
 
 class ClientState(enum.Enum):
@@ -89,7 +95,9 @@ CLIENT_RECEIVE = {
     ClientState.AWAIT_KEYS: frozenset({_T.REFUSED}),
     ClientState.AWAIT_RELAY_CONFIRM: frozenset({_T.RELAY_CONFIRM, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_WELCOME: frozenset({_T.WELCOME, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
-    ClientState.JOINED: frozenset({_T.BROADCAST, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
+    ClientState.JOINED: frozenset(
+        {_T.BROADCAST, _T.SHARE, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}
+    ),
 }
 
 
@@ -100,7 +108,9 @@ class ClientProtocol(Connection[ClientState]):
     :class:`~net.proto.RelayKeyMismatch`, which ends the attempt) comes first; on
     :class:`~net.proto.KeysRequired`, derive the room keys off the I/O thread and call
     :meth:`provide_keys`. After :class:`~net.proto.Welcomed`, send with :meth:`send_messages`.
-    Give every attempt the same ``seen_ids`` so that a reconnect never shows a message twice.
+    Give every attempt the same ``seen_ids`` and ``keyring`` so that a reconnect never shows a
+    message twice and keeps the sender keys; store ``keyring.state()`` whenever
+    ``keyring.changed``, *before* writing out what :meth:`send_messages` queued.
 
     ``room_id`` is the room to ask for (``DEFAULT_ROOM`` when only host and port are known);
     ``expected_relay_key`` the relay key pinned for it or given by an invite.
@@ -120,7 +130,7 @@ class ClientProtocol(Connection[ClientState]):
         room_id: bytes = DEFAULT_ROOM,
         expected_relay_key: bytes | None = None,
         seen_ids: RecentIds | None = None,
-        next_counter: int = 1,
+        keyring: Keyring | None = None,
         random_bytes: Callable[[int], bytes] = get_random_bytes,
         random_scalar: Callable[[], int] | None = None,
     ) -> None:
@@ -134,10 +144,12 @@ class ClientProtocol(Connection[ClientState]):
         self.max_message_bytes = 0
         #: The relay's long-term key once RELAY_HELLO proved it (pin it after joining).
         self.relay_key = b""
-        #: Members by name, with the keys the relay lists (own entry included).
+        #: Members by name, with the keys the relay lists (own entry included), whose
+        #: membership tags proved the room password; the relay's others are not members.
         self.members: dict[str, MemberInfo] = {}
-        #: The counter the next message gets (strictly increasing per sender and epoch).
-        self.next_counter = next_counter
+        self.keyring = keyring if keyring is not None else Keyring(identity)
+        self._by_key: dict[bytes, MemberInfo] = {}
+        self._asked: set[tuple[bytes, int]] = set()  # keys asked for on this connection
         self._keys = keys
         self._requested_room = bytes(room_id)
         self._expected_relay_key = expected_relay_key
@@ -161,6 +173,7 @@ class ClientProtocol(Connection[ClientState]):
             _T.AUTH_FAILED: self._on_auth_failed,
             _T.WELCOME: self._on_welcome,
             _T.BROADCAST: self._on_broadcast,
+            _T.SHARE: self._on_share,
             _T.NOTICE: self._on_notice,
             _T.PING: self._on_ping,
             _T.PONG: self._on_pong,
@@ -229,6 +242,8 @@ class ClientProtocol(Connection[ClientState]):
         if keys is None:  # unreachable: JOINED implies a finished PAKE with keys
             raise LocalProtocolError("no room keys")
         pending = [m if isinstance(m, PendingMessage) else PendingMessage(*m) for m in messages]
+        if not pending:
+            return
         checked = []
         for message in pending:  # validate everything before sealing anything
             try:
@@ -248,23 +263,31 @@ class ClientProtocol(Connection[ClientState]):
             if not 0 <= message.timestamp_ms < 2**64:
                 raise LocalProtocolError("timestamp out of range")
             checked.append((message, data))
+        epoch, message_key, counter, shares = self.keyring.prepare_send(
+            room_id=self._room_id,
+            member_key=keys.member,
+            recipients=[Recipient(m.signing_key, m.dh_key) for m in self.members.values()],
+            count=len(checked),
+            now_ms=max(message.timestamp_ms for message, _ in checked),
+        )
+        self._send_shares(shares)
         batch: list[bytes] = []
         size = _CHAT_FRAME_OVERHEAD
         for message, data in checked:
             envelope = seal_message(
-                keys.message,
+                message_key,
                 identity=self.identity,
                 room_id=self._room_id,
                 sender=self.username,
                 message_id=bytes(message.message_id),
-                epoch=PASSWORD_EPOCH,
-                counter=self.next_counter,
+                epoch=epoch,
+                counter=counter,
                 timestamp_ms=message.timestamp_ms,
                 content_type=message.content_type,
                 body=data,
                 nonce=self._random_bytes(XNONCE_SIZE),
             )
-            self.next_counter += 1
+            counter += 1
             if batch and size + _PER_MESSAGE + len(envelope) > MAX_CLIENT_FRAME:
                 self._send_sealed(_T.CHAT, encode_chat(batch))
                 batch, size = [], _CHAT_FRAME_OVERHEAD
@@ -272,6 +295,10 @@ class ClientProtocol(Connection[ClientState]):
             size += _PER_MESSAGE + len(envelope)
         if batch:
             self._send_sealed(_T.CHAT, encode_chat(batch))
+
+    def _send_shares(self, shares: list[tuple[bytes, bytes]]) -> None:
+        for start in range(0, len(shares), _SHARES_PER_FRAME):
+            self._send_sealed(_T.SHARES, encode_shares(shares[start : start + _SHARES_PER_FRAME]))
 
     def message_limit(self, content_type: str = "text/plain") -> int:
         """The largest message (UTF-8 bytes) that may be sent now: the room's limit, or what
@@ -391,8 +418,14 @@ class ClientProtocol(Connection[ClientState]):
             ),
             context=JOIN_CONTEXT,
         )
+        keys = self._keys
+        if keys is None:  # unreachable: the PAKE that got us here needed the keys
+            raise LocalProtocolError("no room keys")
+        tag = sender_keys.membership_tag(
+            keys.member, room_id=self._room_id, signing_key=signing_key, dh_key=dh_key
+        )
         return Join(
-            name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof
+            name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof, tag=tag
         ).encode()
 
     def _on_auth_failed(self, payload: bytes) -> None:
@@ -412,15 +445,18 @@ class ClientProtocol(Connection[ClientState]):
         welcome, history_items = Welcome.decode(payload)
         if welcome.your_name != self.username:
             raise RemoteProtocolError("relay welcomed us under another name")
-        members = {member.name: member for member in welcome.members}
-        own = members.get(self.username)
+        own = next((m for m in welcome.members if m.name == self.username), None)
         if (
             own is None
             or own.signing_key != self.identity.signing_public
             or own.dh_key != self.identity.dh_public
+            or not self._proven(own)
         ):
             raise RemoteProtocolError("relay lists us without our identity")
-        self.members = members
+        proven = tuple(m for m in welcome.members if self._proven(m))
+        self.members = {member.name: member for member in proven}
+        self._by_key = {member.signing_key: member for member in proven}
+        self.keyring.members_now(self._by_key)
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         self.max_message_bytes = welcome.max_message_bytes
         history = tuple(
@@ -432,11 +468,32 @@ class ClientProtocol(Connection[ClientState]):
         self._emit(
             ev.Welcomed(
                 your_name=welcome.your_name,
-                members=welcome.members,
+                members=proven,
                 history=history,
                 max_message_bytes=welcome.max_message_bytes,
             )
         )
+        for member in welcome.members:
+            if member.signing_key not in self._by_key:
+                self._emit(ev.MemberUnproven(member=member))
+        self._ask_for_keys()
+
+    def _proven(self, member: MemberInfo) -> bool:
+        """True if ``member``'s tag proves the room password (a relay cannot make one)."""
+        keys = self._keys
+        if keys is None:  # unreachable: JOINED implies a finished PAKE with keys
+            return False
+        try:
+            sender_keys.check_membership(
+                keys.member,
+                member.tag,
+                room_id=self._room_id,
+                signing_key=member.signing_key,
+                dh_key=member.dh_key,
+            )
+        except (AuthenticationError, ValueError):
+            return False
+        return True
 
     def _on_broadcast(self, sealed: bytes) -> None:
         if self._broadcast is None:  # unreachable: BROADCAST is accepted only when JOINED
@@ -445,32 +502,123 @@ class ClientProtocol(Connection[ClientState]):
             payload = self._broadcast.open(_T.BROADCAST, sealed)
         except AuthenticationError:
             raise RemoteProtocolError("BROADCAST failed authentication or was replayed") from None
+        ask = again = False
         for item in decode_items(payload):
             if isinstance(item, ChatItem):
                 event = self._open_chat(item, from_history=False)
                 if event is not None:
+                    ask = ask or isinstance(event, ev.ChatLocked)
                     self._emit(event)
             # Presence items are flushed together after a short wait, so one that was queued
             # before our WELCOME may repeat what its member list told us: our own JOINED, a
             # JOINED of a member listed as it is, the LEFT of one never listed. No news.
             elif isinstance(item, JoinedItem):
-                if self.members.get(item.member.name) != item.member:
-                    self.members[item.member.name] = item.member
-                    self._emit(ev.MemberArrived(member=item.member))
-            elif self.members.pop(item.name, None) is not None:
+                member = item.member
+                if self.members.get(member.name) == member:
+                    continue
+                if not self._proven(member):
+                    self._emit(ev.MemberUnproven(member=member))
+                    continue
+                self._drop(member.name)
+                self.members[member.name] = member
+                self._by_key[member.signing_key] = member
+                self.keyring.member_joined(member.signing_key)
+                again = True
+                self._emit(ev.MemberArrived(member=member))
+            elif isinstance(item, WantedItem):
+                self._answer(item)
+            elif self._drop(item.name):
                 self._emit(ev.MemberDeparted(name=item.name, code=item.code))
+        if ask or again:  # a key did not come with its message, or a newcomer may hold one
+            self._ask_for_keys(again=again)
+
+    def _drop(self, name: str) -> bool:
+        member = self.members.pop(name, None)
+        if member is None:
+            return False
+        self._by_key.pop(member.signing_key, None)
+        self.keyring.member_left(member.signing_key)
+        return True
+
+    # -- sender keys -----------------------------------------------------------------------
+
+    def _ask_for_keys(self, *, again: bool = False) -> None:
+        """Ask the members present for the keys held messages wait for (WANT): each once per
+        connection, or ``again`` when members arrived (one of them may hold it)."""
+        waiting = self.keyring.waiting_for()
+        if again:
+            self._asked.clear()
+        wanted = [key_id for key_id in waiting if key_id not in self._asked][-64:]
+        if wanted:
+            self._asked.update(wanted)
+            self._send_sealed(_T.WANT, encode_wanted(wanted))
+
+    def _answer(self, item: WantedItem) -> None:
+        requester = self._by_key.get(item.requester)
+        keys = self._keys
+        if requester is None or keys is None or item.requester == self.identity.signing_public:
+            return  # only proven members get keys
+        given = self.keyring.answer(item.requester, item.wanted, present=set(self._by_key))
+        shares = []
+        for (owner, epoch), key in given:
+            try:
+                blob = sender_keys.seal_share(
+                    key,
+                    distributor=self.identity,
+                    owner=owner,
+                    epoch=epoch,
+                    recipient_signing=requester.signing_key,
+                    recipient_dh=requester.dh_key,
+                    room_id=self._room_id,
+                    member_key=keys.member,
+                )
+            except AuthenticationError:
+                return  # a member key no device has: nothing for it
+            shares.append((requester.signing_key, blob))
+        self._send_shares(shares)
+
+    def _on_share(self, payload: bytes) -> None:
+        distributor, blob = decode_share(payload)
+        keys = self._keys
+        if keys is None or distributor not in self._by_key:
+            return  # keys come from proven members only
+        try:
+            opened = sender_keys.open_share(
+                self.identity,
+                blob,
+                distributor=distributor,
+                room_id=self._room_id,
+                member_key=keys.member,
+            )
+        except AuthenticationError:
+            return  # not ours, altered, or from someone without the password: ignored
+        from_owner = distributor == opened.owner
+        if not from_owner and (
+            opened.owner in self._by_key or not self.keyring.waiting(opened.owner, opened.epoch)
+        ):
+            return  # others pass on only keys we wait for, of members who are away
+        if not self.keyring.remember(
+            opened.owner, opened.epoch, opened.sender_key, from_owner=from_owner
+        ):
+            return
+        for held in self.keyring.release(opened.owner):
+            assert isinstance(held, tuple)
+            item, from_history = held
+            event = self._open_chat(item, from_history=from_history)
+            if event is not None and not isinstance(event, ev.ChatLocked):
+                self._emit(event)
 
     def _open_chat(
         self, item: ChatItem, *, from_history: bool
-    ) -> ev.ChatOpened | ev.ChatForged | None:
+    ) -> ev.ChatOpened | ev.ChatForged | ev.ChatLocked | None:
         """Open and verify one relayed message as sent by the attested sender; None if seen."""
         try:
-            message_id, epoch = envelope_header(item.envelope)
+            header = envelope_header(item.envelope)
         except ValueError:
             raise RemoteProtocolError("relay forwarded a runt envelope") from None
+        message_id, owner, epoch = header.message_id, header.signing_key, header.epoch
         if message_id in self.seen_ids:
-            return None  # replay protection: a duplicate is dropped without a word
-        keys = self._keys
+            return None  # a duplicate is dropped without a word
 
         def forged(why: ev.Forgery) -> ev.ChatForged:
             # Not our connection's fault (another member or the relay): report, do not fail.
@@ -478,25 +626,50 @@ class ClientProtocol(Connection[ClientState]):
                 sender=item.sender, message_id=message_id, from_history=from_history, why=why
             )
 
-        if keys is None or epoch != PASSWORD_EPOCH:
+        member = self.members.get(item.sender)
+        if member is not None and member.signing_key != owner:
+            return forged(ev.Forgery.WRONG_KEY)
+        if member is None and not from_history:
+            return forged(ev.Forgery.NOT_A_MEMBER)
+        if epoch == 0:
             return forged(ev.Forgery.UNREADABLE)
-        try:
-            opened = open_message(
-                keys.message, item.envelope, room_id=self._room_id, sender=item.sender
+        found = self.keyring.sender_key(owner, epoch, room_id=self._room_id)
+        if found is None:
+            self.keyring.hold(message_id, (owner, epoch), (item, from_history))
+            return ev.ChatLocked(
+                sender=item.sender, message_id=message_id, from_history=from_history
             )
+        sender_key, proven = found
+        key = sender_keys.message_key(
+            sender_key, room_id=self._room_id, signing_key=owner, epoch=epoch
+        )
+        try:
+            opened = open_message(key, item.envelope, room_id=self._room_id, sender=item.sender)
         except SignatureError:
             return forged(ev.Forgery.BAD_SIGNATURE)
         except AuthenticationError:
-            return forged(ev.Forgery.UNREADABLE)
-        member = self.members.get(item.sender)
-        if member is not None and member.signing_key != opened.signing_key:
-            return forged(ev.Forgery.WRONG_KEY)
+            if proven:
+                return forged(ev.Forgery.UNREADABLE)
+            # A ratchet step that is not it (a fresh key, not here yet), or a key another member
+            # passed on that is wrong: wait for the right one.
+            self.keyring.forget(owner, epoch)
+            self.keyring.hold(message_id, (owner, epoch), (item, from_history))
+            return ev.ChatLocked(
+                sender=item.sender, message_id=message_id, from_history=from_history
+            )
+        if not proven:
+            self.keyring.confirm(owner, epoch, sender_key)
         text = ""
         if opened.content_type == "text/plain":
             try:
                 text = opened.body.decode("utf-8")
             except UnicodeDecodeError:
                 return forged(ev.Forgery.UNREADABLE)
+        if from_history:
+            self.keyring.fresh_live(owner, epoch, opened.counter)  # noted; history is history
+        elif not self.keyring.fresh_live(owner, epoch, opened.counter):
+            return forged(ev.Forgery.REPLAYED)
+        self.keyring.seen(owner, epoch)
         self.seen_ids.add(message_id)
         return ev.ChatOpened(
             sender=item.sender,

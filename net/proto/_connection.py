@@ -36,6 +36,9 @@ UNICAST_TYPES = frozenset(
         FrameType.PONG,
         FrameType.NOTICE,
         FrameType.GOODBYE,
+        FrameType.SHARES,
+        FrameType.SHARE,
+        FrameType.WANT,
     }
 )
 # Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call

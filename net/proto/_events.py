@@ -28,13 +28,17 @@ class AuthFailure(enum.Enum):
 class Forgery(enum.Enum):
     """Why a chat item was not shown as a message."""
 
-    #: It does not open under the room's key for that room, id and attested sender: moved,
+    #: It does not open under its sender's key for that room, id and attested sender: moved,
     #: tampered with, or sealed by someone without the key.
-    UNREADABLE = "does not open under the room key"
+    UNREADABLE = "does not open under its sender's key"
     #: It opens, but the sender's signature does not verify.
     BAD_SIGNATURE = "signature does not verify"
     #: Signed by another identity key than the member list gives for its sender.
     WRONG_KEY = "signed by another key than the sender's"
+    #: Sent live by someone who is not a proven member of the room now.
+    NOT_A_MEMBER = "not from a member of the room"
+    #: A genuine message this device already accepted, sent again as if new (a replay).
+    REPLAYED = "an old message sent again as new"
 
 
 # -- client side ------------------------------------------------------------------------------
@@ -96,7 +100,7 @@ class Welcomed:
 
     your_name: str
     members: tuple[MemberInfo, ...]
-    history: tuple[ChatOpened | ChatForged, ...]
+    history: tuple[ChatOpened | ChatForged | ChatLocked, ...]
     max_message_bytes: int
 
 
@@ -132,6 +136,27 @@ class ChatForged:
     message_id: bytes
     from_history: bool
     why: Forgery
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatLocked:
+    """Client: a message whose sender key has not reached this device yet. Show a placeholder
+    (``from_history``: "earlier messages, readable once a member who was here comes online");
+    the same ``message_id`` arrives as :class:`ChatOpened` (or :class:`ChatForged`) when the
+    key comes, by itself."""
+
+    sender: str
+    message_id: bytes
+    from_history: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemberUnproven:
+    """Client: the relay lists ``member``, but its membership tag does not prove the room
+    password. It is not treated as a member: it receives no keys and its messages are refused.
+    Tell the person: the relay (or whoever runs it) is trying to listen in."""
+
+    member: MemberInfo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,6 +207,24 @@ class JoinRequested:
     username: str
     signing_key: bytes
     dh_key: bytes
+    tag: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SharesSubmitted:
+    """Relay: a joined member hands out sender key shares. Pass each ``share`` to the joined
+    member whose signing key is ``recipient`` with ``send_share`` (a recipient not in the room
+    is skipped: it left meanwhile). The relay cannot open them."""
+
+    shares: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeysWanted:
+    """Relay: a joined member asks the others for sender keys. Broadcast
+    :func:`~net.proto.encode_wanted_item` of the member's signing key and ``payload``."""
+
+    payload: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,7 +311,9 @@ Event = (
     | Welcomed
     | ChatOpened
     | ChatForged
+    | ChatLocked
     | MemberArrived
+    | MemberUnproven
     | MemberDeparted
     | NoticeReceived
     | RoomRequested
@@ -282,4 +327,6 @@ Event = (
     | PongReceived
     | ProtocolViolation
     | ConnectionClosed
+    | SharesSubmitted
+    | KeysWanted
 )

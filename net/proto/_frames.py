@@ -47,6 +47,9 @@ class FrameType(enum.IntEnum):
     PONG = 0x14
     NOTICE = 0x15
     GOODBYE = 0x16
+    SHARES = 0x17  # sender keys sealed to members, for the relay to hand out
+    SHARE = 0x18  # one sender key share, as handed out
+    WANT = 0x19  # sender keys a member asks the others for
     # Encrypted under the room's broadcast key, sealed once for every member.
     BROADCAST = 0x20
 

@@ -29,14 +29,21 @@ SIGNATURE_SIZE = 64
 SHARE_SIZE = 65
 CONFIRMATION_SIZE = 32
 BROADCAST_KEY_SIZE = 32
+#: A membership tag (crypto.epoch): proof to the other members that a member knows the password.
+TAG_SIZE = 32
+#: A sender key share as the relay forwards it, opaque to it (crypto.epoch.SHARE_SIZE).
+SHARE_BLOB_SIZE = 180
+#: Sender keys one WANT frame may ask for.
+MAX_WANTED = 64
 #: The room id that asks the relay for the room it serves by default (a joiner who typed only
 #: host, port and password does not know the room id yet).
 DEFAULT_ROOM = bytes(ROOM_ID_SIZE)
 
-_MEMBER_FIXED = 2 * KEY_SIZE + 1  # a member entry after its name: signing key, dh key, flags
+_MEMBER_FIXED = 2 * KEY_SIZE + TAG_SIZE + 1  # after the name: signing, dh key, tag, flags
 _KIND_CHAT = 1
 _KIND_JOINED = 2
 _KIND_LEFT = 3
+_KIND_WANTED = 4
 _CHAT_ITEM_KIND = bytes((_KIND_CHAT,))
 
 
@@ -214,17 +221,20 @@ class MemberInfo:
     """A member as the relay lists it: the name and the identity keys it proved it holds.
 
     ``signing_key`` is the Ed25519 key every message of this member is signed with;
-    ``dh_key`` the X25519 key others seal to it. ``flags`` are reserved (0).
+    ``dh_key`` the X25519 key others seal to it; ``tag`` its membership tag, which only the
+    other members can check (the relay passes it on). ``flags`` are reserved (0).
     """
 
     name: str
     signing_key: bytes
     dh_key: bytes
+    tag: bytes = bytes(TAG_SIZE)
     flags: int = 0
 
     def write(self, w: Writer) -> None:
         w.str8(self.name, "member name").raw(self.signing_key, KEY_SIZE, "signing key")
-        w.raw(self.dh_key, KEY_SIZE, "dh key").u8(self.flags, "member flags")
+        w.raw(self.dh_key, KEY_SIZE, "dh key").raw(self.tag, TAG_SIZE, "membership tag")
+        w.u8(self.flags, "member flags")
 
     def encode(self) -> bytes:
         """This entry as WELCOME and JOINED carry it (a relay caches it per member)."""
@@ -238,6 +248,7 @@ class MemberInfo:
             name=r.str8("member name"),
             signing_key=r.raw(KEY_SIZE, "signing key"),
             dh_key=r.raw(KEY_SIZE, "dh key"),
+            tag=r.raw(TAG_SIZE, "membership tag"),
             flags=r.u8("member flags"),
         )
 
@@ -245,12 +256,18 @@ class MemberInfo:
     def read_many(cls, r: Reader, count: int) -> tuple[MemberInfo, ...]:
         """``count`` entries, as :meth:`read` one by one would read them (a WELCOME's list)."""
         return tuple(
-            cls(name=name, signing_key=rest[:KEY_SIZE], dh_key=rest[KEY_SIZE:-1], flags=rest[-1])
+            cls(
+                name=name,
+                signing_key=rest[:KEY_SIZE],
+                dh_key=rest[KEY_SIZE : 2 * KEY_SIZE],
+                tag=rest[2 * KEY_SIZE : -1],
+                flags=rest[-1],
+            )
             for name, rest in r.str8_records(count, _MEMBER_FIXED, "member")
         )
 
     def encoded_size(self) -> int:
-        return 1 + len(self.name.encode("utf-8")) + 2 * KEY_SIZE + 1
+        return 1 + len(self.name.encode("utf-8")) + _MEMBER_FIXED
 
 
 def encode_members(members: Iterable[MemberInfo]) -> bytes:
@@ -290,18 +307,21 @@ def decode_token(payload: bytes) -> int:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Join:
-    """JOIN: the name to join as, the device's identity keys, and a signature proving the
-    client holds the signing key, bound to this connection (:func:`join_signed_bytes`)."""
+    """JOIN: the name to join as, the device's identity keys, a signature proving the client
+    holds the signing key, bound to this connection (:func:`join_signed_bytes`), and the
+    membership tag the relay lists for the other members to check."""
 
     name: str
     signing_key: bytes
     dh_key: bytes
     proof: bytes
+    tag: bytes
 
     def encode(self) -> bytes:
         w = Writer().str8(self.name, "name").raw(self.signing_key, KEY_SIZE, "signing key")
         w.raw(self.dh_key, KEY_SIZE, "dh key")
-        return w.raw(self.proof, SIGNATURE_SIZE, "proof").getvalue()
+        w.raw(self.proof, SIGNATURE_SIZE, "proof")
+        return w.raw(self.tag, TAG_SIZE, "membership tag").getvalue()
 
     @classmethod
     def decode(cls, payload: bytes) -> Join:
@@ -311,9 +331,64 @@ class Join:
             signing_key=r.raw(KEY_SIZE, "signing key"),
             dh_key=r.raw(KEY_SIZE, "dh key"),
             proof=r.raw(SIGNATURE_SIZE, "proof"),
+            tag=r.raw(TAG_SIZE, "membership tag"),
         )
         r.finish()
         return join
+
+
+# -- sender keys: SHARES, SHARE, WANT --------------------------------------------------------
+
+
+def encode_shares(shares: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """SHARES payload (C→R): u16 count · count × (recipient signing key · share blob)."""
+    w = Writer().u16(len(shares), "share count")
+    for recipient, blob in shares:
+        w.raw(recipient, KEY_SIZE, "recipient").raw(blob, SHARE_BLOB_SIZE, "share")
+    return w.getvalue()
+
+
+def decode_shares(payload: bytes) -> list[tuple[bytes, bytes]]:
+    """The (recipient, share) pairs of a SHARES payload; at least one."""
+    r = Reader(payload)
+    count = r.u16("share count")
+    if count == 0:
+        raise DecodeError("empty shares frame")
+    shares = [(r.raw(KEY_SIZE, "recipient"), r.raw(SHARE_BLOB_SIZE, "share")) for _ in range(count)]
+    r.finish()
+    return shares
+
+
+def encode_share(distributor: bytes, blob: bytes) -> bytes:
+    """SHARE payload (R→C): the distributor's signing key (attested by the relay) · share."""
+    return Writer().raw(distributor, KEY_SIZE, "distributor").raw(blob, SHARE_BLOB_SIZE).getvalue()
+
+
+def decode_share(payload: bytes) -> tuple[bytes, bytes]:
+    r = Reader(payload)
+    share = r.raw(KEY_SIZE, "distributor"), r.raw(SHARE_BLOB_SIZE, "share")
+    r.finish()
+    return share
+
+
+def encode_wanted(wanted: Sequence[tuple[bytes, int]]) -> bytes:
+    """WANT payload (C→R): u16 count (1..64) · count × (owner signing key · u32 epoch)."""
+    if not 1 <= len(wanted) <= MAX_WANTED:
+        raise LocalProtocolError(f"a WANT frame asks for 1 to {MAX_WANTED} keys")
+    w = Writer().u16(len(wanted), "wanted count")
+    for owner, epoch in wanted:
+        w.raw(owner, KEY_SIZE, "owner").u32(epoch, "epoch")
+    return w.getvalue()
+
+
+def decode_wanted(payload: bytes) -> tuple[tuple[bytes, int], ...]:
+    r = Reader(payload)
+    count = r.u16("wanted count")
+    if not 1 <= count <= MAX_WANTED:
+        raise DecodeError("a WANT frame asks for 1 to 64 keys")
+    wanted = tuple((r.raw(KEY_SIZE, "owner"), r.u32("epoch")) for _ in range(count))
+    r.finish()
+    return wanted
 
 
 def encode_chat(envelopes: Sequence[bytes]) -> bytes:
@@ -380,7 +455,16 @@ class LeftItem:
     code: Reason | int
 
 
-BroadcastItem = ChatItem | JoinedItem | LeftItem
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WantedItem:
+    """The member with signing key ``requester`` (attested by the relay) asks for these
+    sender keys: (owner signing key, epoch) pairs it holds messages for but cannot open."""
+
+    requester: bytes
+    wanted: tuple[tuple[bytes, int], ...]
+
+
+BroadcastItem = ChatItem | JoinedItem | LeftItem | WantedItem
 
 
 def chat_item_prefix(sender: str) -> bytes:
@@ -397,6 +481,11 @@ def encode_chat_item(prefix: bytes, envelope: bytes | memoryview) -> bytes:
 def encode_joined_item(entry: bytes) -> bytes:
     """One JOINED item from a member's entry as cached by the relay (:meth:`MemberInfo.encode`)."""
     return bytes((_KIND_JOINED,)) + entry
+
+
+def encode_wanted_item(requester: bytes, want_payload: bytes) -> bytes:
+    """One WANTED item from the requester's key and its WANT payload as sent (validated)."""
+    return bytes((_KIND_WANTED,)) + bytes(requester) + bytes(want_payload)
 
 
 def encode_chat_items(prefix: bytes, envelopes: Iterable[bytes | memoryview]) -> list[bytes]:
@@ -417,6 +506,8 @@ def encode_item(item: BroadcastItem) -> bytes:
         item.member.write(w)
     elif isinstance(item, LeftItem):
         w.u8(_KIND_LEFT).str8(item.name, "name").u8(int(item.code), "code")
+    elif isinstance(item, WantedItem):
+        return encode_wanted_item(item.requester, encode_wanted(item.wanted))
     else:
         raise LocalProtocolError(f"not a broadcast item: {item!r}")
     return w.getvalue()
@@ -430,6 +521,13 @@ def _read_item(r: Reader) -> BroadcastItem:
         return JoinedItem(member=MemberInfo.read(r))
     if kind == _KIND_LEFT:
         return LeftItem(name=r.str8("name"), code=reason(r.u8("code")))
+    if kind == _KIND_WANTED:
+        requester = r.raw(KEY_SIZE, "requester")
+        count = r.u16("wanted count")
+        if not 1 <= count <= MAX_WANTED:
+            raise DecodeError("a WANTED item asks for 1 to 64 keys")
+        wanted = tuple((r.raw(KEY_SIZE, "owner"), r.u32("epoch")) for _ in range(count))
+        return WantedItem(requester=requester, wanted=wanted)
     raise DecodeError(f"unknown broadcast item kind {kind}")
 
 

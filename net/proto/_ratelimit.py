@@ -4,6 +4,7 @@
   with exponential backoff, and relay-wide, within a budget. The relay asks it *before* running
   any PAKE work, so a password guesser costs the relay almost nothing once it is throttled.
 * :class:`TokenBucket` — a member's chat message rate.
+* :class:`ShareBudget` — the sender key shares a member may hand out, sized by the room.
 """
 
 from __future__ import annotations
@@ -178,3 +179,47 @@ class TokenBucket:
         if self._tokens >= 0:
             return 0.0
         return -self._tokens / self._rate
+
+
+class ShareBudget:
+    """The sender key shares (SHARES) one member may hand out: a token bucket whose size
+    follows the room, ``max(minimum, per_member × members)`` shares with ``members`` the room's
+    current size, and which refills in ``refill`` seconds from empty.
+
+    Sized so that an honest member can hand a new sender key to every member of a full room
+    a few times in a row (a leave, then another, then answers to WANTED) without waiting,
+    while a flood of shares costs its sender that room's worth every ``refill`` seconds at
+    most. Starts full.
+    """
+
+    __slots__ = ("_minimum", "_per_member", "_refill", "_tokens", "_updated")
+
+    def __init__(
+        self, *, minimum: int = 64, per_member: int = 4, refill: float = 30.0, now: float
+    ) -> None:
+        if minimum < 1 or per_member < 0 or refill <= 0:
+            raise LocalProtocolError("minimum must be >= 1, per_member >= 0 and refill > 0")
+        self._minimum = minimum
+        self._per_member = per_member
+        self._refill = refill
+        self._tokens: float | None = None  # full, whatever the room's size turns out to be
+        self._updated = now
+
+    def capacity(self, members: int) -> int:
+        """The most shares that can go out at once in a room of ``members``."""
+        return max(self._minimum, self._per_member * members)
+
+    def take(self, count: int, *, members: int, now: float) -> float:
+        """Spend ``count`` shares in a room of ``members``. Returns 0.0 if they were
+        available, else how many seconds until the debt is repaid (spent anyway, as
+        :meth:`TokenBucket.take`: the caller should pause)."""
+        capacity = self.capacity(members)
+        rate = capacity / self._refill
+        elapsed = max(0.0, now - self._updated)
+        self._updated = now
+        tokens = capacity if self._tokens is None else self._tokens + elapsed * rate
+        tokens = min(float(capacity), tokens) - count
+        self._tokens = tokens
+        if tokens >= 0:
+            return 0.0
+        return -tokens / rate

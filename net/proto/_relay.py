@@ -42,8 +42,11 @@ from net.proto._messages import (
     Welcome,
     WelcomeArgs,
     decode_chat,
+    decode_shares,
+    decode_wanted,
     encode_code_text,
     encode_items,
+    encode_share,
 )
 from net.proto._transcript import (
     JOIN_CONTEXT,
@@ -90,7 +93,7 @@ RELAY_RECEIVE = {
     RelayState.AWAIT_CLIENT_PAKE: frozenset({_T.CLIENT_PAKE}),
     RelayState.AWAIT_JOIN: frozenset({_T.JOIN, _T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOIN_PENDING: frozenset({_T.PING, _T.PONG, _T.GOODBYE}),
-    RelayState.JOINED: frozenset({_T.CHAT, _T.PING, _T.PONG, _T.GOODBYE}),
+    RelayState.JOINED: frozenset({_T.CHAT, _T.SHARES, _T.WANT, _T.PING, _T.PONG, _T.GOODBYE}),
 }
 _PLAINTEXT_STATES = (
     RelayState.AWAIT_CLIENT_HELLO,
@@ -314,7 +317,9 @@ class RelayProtocol(Connection[RelayState]):
         except (ValueError, AuthenticationError):
             raise RemoteProtocolError("JOIN without a valid proof of its identity keys") from None
         self._emit(
-            ev.JoinRequested(username=join.name, signing_key=join.signing_key, dh_key=join.dh_key)
+            ev.JoinRequested(
+                username=join.name, signing_key=join.signing_key, dh_key=join.dh_key, tag=join.tag
+            )
         )
         self._transcript = b""  # the JOIN proof was its only use
         self._state = RelayState.JOIN_PENDING
@@ -337,6 +342,21 @@ class RelayProtocol(Connection[RelayState]):
                 return
         self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
 
+    def send_share(self, distributor: bytes, share: bytes) -> bool:
+        """Hand this member one sender key share from ``distributor`` (SHARE). Only a joined
+        member gets it; otherwise returns False and queues nothing."""
+        if self._state is not RelayState.JOINED:
+            return False
+        self._send_sealed(_T.SHARE, encode_share(distributor, share))
+        return True
+
+    def _on_shares(self, payload: bytes) -> None:
+        self._emit(ev.SharesSubmitted(shares=tuple(decode_shares(payload))))
+
+    def _on_want(self, payload: bytes) -> None:
+        decode_wanted(payload)  # validated here; forwarded as sent
+        self._emit(ev.KeysWanted(payload=bytes(payload)))
+
     # One table for the class, not a dict of bound methods per connection (about 1 KB each).
     _HANDLERS: ClassVar[Mapping[FrameType, Callable[[Any, bytes], None]]] = {
         _T.CLIENT_HELLO: _on_client_hello,
@@ -344,6 +364,8 @@ class RelayProtocol(Connection[RelayState]):
         _T.CLIENT_PAKE: _on_client_pake,
         _T.JOIN: _on_join,
         _T.CHAT: _on_chat,
+        _T.SHARES: _on_shares,
+        _T.WANT: _on_want,
         _T.PING: Connection._on_ping,
         _T.PONG: Connection._on_pong,
         _T.GOODBYE: Connection._on_goodbye,

@@ -8,7 +8,8 @@ The asyncio driver (:mod:`net.relay`) owns the sockets; this module decides *wha
   as long as the room exists (:attr:`Room.bindings`), so nobody else can take it, not even while
   its owner is away; and a name that *looks like* a present or bound name (UTS #39 skeleton) is
   refused;
-* **pending items** (chat messages, joins, leaves) waiting for the next :meth:`Room.flush`,
+* **pending items** (chat messages, joins, leaves, requests for sender keys) waiting for the
+  next :meth:`Room.flush`,
   which seals everything pending into one broadcast (more only above the client's frame cap)
   with the room's random broadcast key, for the driver to write to every member;
 * **history**: the last chat items, kept as the exact bytes they were broadcast as (sealed end
@@ -46,6 +47,7 @@ from net.proto._messages import (
     encode_chat_items,
     encode_item,
     encode_joined_item,
+    encode_wanted_item,
 )
 from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
@@ -94,11 +96,13 @@ class Room(Generic[M]):
         room.join(member_info, conn)                     # queues its JOINED item
         protocol.accept_join(room.welcome(name))
 
-    and for chat: :meth:`submit`. Then :meth:`flush` (once per loop iteration, or a moment
-    later when only presence is pending) and write the returned bytes to every handle, the
-    members who joined since the last flush included. ``bindings`` (name key → signing key)
-    restores the names held by identities from an earlier run; save :attr:`bindings` when it
-    changes.
+    and for chat: :meth:`submit`; for a WANT: :meth:`want`. Then :meth:`flush` (once per loop
+    iteration, or a moment later when only presence is pending) and write the returned bytes
+    to every handle, the members who joined since the last flush included. Sender key shares
+    are unicast, not broadcast: the driver hands each to the member :meth:`handle_of_identity`
+    finds, attested with the sender's :meth:`signing_key_of`. ``bindings`` (name key →
+    signing key) restores the names held by identities from an earlier run; save
+    :attr:`bindings` when it changes.
     """
 
     def __init__(
@@ -175,6 +179,11 @@ class Room(Generic[M]):
         """The handle of the member called ``name`` (ignoring case), or None."""
         member = self._members.get(username_key(name))
         return None if member is None else member.handle
+
+    def signing_key_of(self, name: str) -> bytes | None:
+        """The signing key the member called ``name`` joined with, or None if not a member."""
+        member = self._by_name.get(name) or self._members.get(username_key(name))
+        return None if member is None else member.info.signing_key
 
     def handle_of_identity(self, signing_key: bytes) -> M | None:
         """The handle of the member that joined with ``signing_key`` (under any name), or None.
@@ -323,6 +332,16 @@ class Room(Generic[M]):
         items = encode_chat_items(member.chat_prefix, envelopes)
         self._pending += items
         return len(items)
+
+    def want(self, name: str, payload: bytes) -> None:
+        """Queue a WANTED item: member ``name`` asks the others for the sender keys listed in
+        ``payload`` (a WANT payload, checked by the protocol core), attested with the signing
+        key it joined with. Like a JOINED or LEFT item it goes out with the next flush and is
+        never kept in the history. Unknown ``name`` is a driver bug (LocalProtocolError)."""
+        signing_key = self.signing_key_of(name)
+        if signing_key is None:
+            raise LocalProtocolError(f"{name!r} is not a member")
+        self._pending.append(encode_wanted_item(signing_key, payload))
 
     def queue(self, item: bytes) -> None:
         """Queue one encoded item (:func:`encode_item`) for the next broadcast."""

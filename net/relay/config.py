@@ -41,6 +41,12 @@ class RelayConfig:
     write_buffer_limit: int = 1024 * 1024  # bytes queued for one member before SLOW_READER
     message_rate: float = 5.0  # messages per second per member, on average
     message_burst: float = 20.0
+    # Sender key shares (SHARES) per member: bursts of share_burst_per_member per member of the
+    # room (at least share_burst_min), earned back in share_refill seconds; past it, as for
+    # messages, a NOTICE and a pause in reading (see member.py).
+    share_burst_per_member: int = 4
+    share_burst_min: int = 64
+    share_refill: float = 30.0
     max_message_bytes: int = MAX_MESSAGE_BYTES
     history: int = 100
     # Joins and leaves wait this long for more of them before they are broadcast (chat does

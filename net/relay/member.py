@@ -2,9 +2,9 @@
 
 :class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
-calls on its :class:`RelayHost` (join, submit, left); it owns the connection's timers
-(pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause) and the polite
-ways to end it.
+calls on its :class:`RelayHost` (join, submit, hand_out, want, left); it owns the connection's
+timers (pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause), its rate
+limits (messages, sender key shares) and the polite ways to end it.
 Slotted and task-free: at thousands of idle members, what one connection costs is what the
 relay costs.
 
@@ -28,6 +28,7 @@ from net.proto import (
     Reason,
     RelayProtocol,
     RelayState,
+    ShareBudget,
     TokenBucket,
     source_key,
 )
@@ -77,6 +78,15 @@ class RelayHost(Protocol):
     def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
         """A joined member's envelopes, to attest and broadcast."""
 
+    def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
+        """A joined member's sender key shares, each to hand to the member it names."""
+
+    def want(self, member: MemberConnection, payload: bytes) -> None:
+        """A joined member asks the others for sender keys (a WANT payload), to broadcast."""
+
+    def member_count(self) -> int:
+        """How many members the room has now (the share budget follows it)."""
+
     def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
         """The member is gone (or going)."""
 
@@ -121,6 +131,7 @@ class MemberConnection(asyncio.Protocol):
         "protocol",
         "queued",
         "relay",
+        "shares",
         "source",
         "throttled",
         "timer",
@@ -141,6 +152,7 @@ class MemberConnection(asyncio.Protocol):
         self.pinged = False
         self.last_seen = 0.0
         self.bucket: TokenBucket | None = None
+        self.shares: ShareBudget | None = None  # made with the first SHARES frame
         self.timer: asyncio.TimerHandle | None = None
 
     # -- asyncio callbacks -----------------------------------------------------------------
@@ -289,6 +301,12 @@ class MemberConnection(asyncio.Protocol):
                 case proto.MessagesSubmitted(envelopes=envelopes):
                     relay.submit(self, envelopes)
                     self._count(len(envelopes))
+                case proto.SharesSubmitted(shares=shares):
+                    relay.hand_out(self, shares)
+                    self._count_shares(len(shares))
+                case proto.KeysWanted(payload=payload):
+                    relay.want(self, payload)
+                    self._count(1)  # a broadcast item for everyone, as a message is
                 case proto.RoomRequested(room_id=room_id):
                     relay.select_room(self, room_id)
                 case proto.JoinRequested():
@@ -330,21 +348,53 @@ class MemberConnection(asyncio.Protocol):
         )
         self.timer = relay.call_later(relay.config.idle_ping, self._idle_check)
 
+    # Sender key shares and WANTs are limited as messages are, and for the same reasons. The
+    # frame in hand is served (each share becomes one SHARE for one member: one in, one out,
+    # never amplified); past the budget the member gets one NOTICE and its socket is not read
+    # until the budget refills, so a flood is slowed by TCP backpressure and never buffered
+    # here. Dropping shares instead would leave honest members unable to read a sender that
+    # re-keyed, with nobody told; the pause loses nothing. What one read can push at one
+    # recipient before the pause is bounded as for chat: a frame (64 KiB) holds 309 shares
+    # at most, and asyncio reads 256 KiB at a time, so some 1,240 shares, about 290 KB once
+    # sealed, under the write buffer limit; a recipient who does not read what it is handed
+    # is dropped (SLOW_READER, by pause_writing) as for broadcasts.
+
     def _count(self, messages: int) -> None:
-        """Charge the rate limit; past it, warn once and stop reading until it refills."""
+        """Charge the message rate limit; past it, warn once and stop reading until it
+        refills."""
         if self.bucket is None or self.transport is None:
             return
-        wait = self.bucket.take(messages, self.relay.now())
+        self._throttle(self.bucket.take(messages, self.relay.now()))
+
+    def _count_shares(self, shares: int) -> None:
+        """Charge the share budget (sized by the room now); past it, as :meth:`_count`."""
+        if self.bucket is None or self.transport is None:  # not joined: nothing was handed out
+            return
+        relay, config = self.relay, self.relay.config
+        if self.shares is None:
+            self.shares = ShareBudget(
+                minimum=config.share_burst_min,
+                per_member=config.share_burst_per_member,
+                refill=config.share_refill,
+                now=relay.now(),
+            )
+        self._throttle(self.shares.take(shares, members=relay.member_count(), now=relay.now()))
+
+    def _throttle(self, wait: float) -> None:
         if wait > 0 and not self.throttled and self.protocol.state is RelayState.JOINED:
             self.throttled = True
             self.protocol.send_notice(Reason.RATE_LIMITED, "You are sending too fast; slow down.")
-            self.transport.pause_reading()
+            if self.transport is not None:
+                self.transport.pause_reading()
             self.relay.call_later(wait, self._unthrottle)
 
     def _unthrottle(self) -> None:
         if self.transport is None or self.transport.is_closing() or self.bucket is None:
             return
-        wait = self.bucket.take(0, self.relay.now())
+        relay = self.relay
+        wait = self.bucket.take(0, relay.now())
+        if self.shares is not None:
+            wait = max(wait, self.shares.take(0, members=relay.member_count(), now=relay.now()))
         if wait > 0:  # more arrived in the same read than the first estimate covered
             self.relay.call_later(wait, self._unthrottle)
             return

@@ -16,7 +16,11 @@ this module does the I/O, timers and limits:
 * broadcasts coalesced per loop iteration: one seal, the same bytes to every member; a member
   whose write buffer passes the limit is disconnected (SLOW_READER), never buffered without end;
 * a per-member message rate: past it the member gets a NOTICE and its socket stops being read
-  until the bucket refills (nothing is dropped; TCP backpressure slows the sender).
+  until the bucket refills (nothing is dropped; TCP backpressure slows the sender); a WANT
+  counts as a message;
+* sender key shares handed on one for one, never amplified, each sealed to its recipient
+  alone; a share budget per member, sized by the room, limits them as the message rate does
+  (see member.py), and a joiner's shares wait for the broadcast that announces it.
 
 Use :class:`Relay` inside a running event loop, or :class:`net.relay.RelayThread` to run one in
 a background thread (the app's "Host a room", tests).
@@ -117,6 +121,12 @@ class Relay:
         self._connections: set[MemberConnection] = set()
         self._flush_handle: asyncio.Handle | None = None
         self._flush_soon = False  # the scheduled flush is for chat: at the end of this iteration
+        # Members whose JOINED item has not been broadcast yet, with the shares they handed out
+        # meanwhile: (distributor's signing key, shares). The next flush writes them after the
+        # broadcast, so that nobody is handed a share by a member it has not heard of.
+        self._unannounced: dict[
+            MemberConnection, list[tuple[bytes, Sequence[tuple[bytes, bytes]]]]
+        ] = {}
         self._all_gone: asyncio.Event | None = None
         self._not_accepted_logged: dict[str, None] = {}  # sources logged, oldest first
         self._closed: asyncio.Event | None = None
@@ -252,8 +262,11 @@ class Relay:
             # The same identity again (a reconnect the relay has not noticed yet): the proof
             # in its JOIN shows it is the same member, so the new connection wins at once.
             old.end(Reason.REPLACED, "You joined this room again from another connection.")
-        info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
+        info = MemberInfo(
+            name=name, signing_key=request.signing_key, dh_key=request.dh_key, tag=request.tag
+        )
         self.room.join(info, member)  # its JOINED item goes out with the next flush
+        self._unannounced[member] = []
         self.schedule_flush(presence_only=True)
         welcome = self.room.welcome(name)
         try:
@@ -299,6 +312,50 @@ class Relay:
         self.room.submit(member.name, envelopes)
         self.schedule_flush()
 
+    def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
+        """SharesSubmitted: hand each share to the member whose signing key it names, as a
+        SHARE attested to come from ``member``'s signing key; one share in, one out.
+
+        A recipient not in the room (it left meanwhile, or never was) is skipped, and so is a
+        share addressed to its sender. Shares from a member whose JOINED item is still waiting
+        for its broadcast wait for it too (see :meth:`_flush`).
+        """
+        if member.name is None:
+            return
+        distributor = self.room.signing_key_of(member.name)
+        if distributor is None:
+            return
+        held = self._unannounced.get(member)
+        if held is not None:
+            held.append((distributor, shares))
+        else:
+            self._deliver(distributor, shares)
+
+    def _deliver(self, distributor: bytes, shares: Sequence[tuple[bytes, bytes]]) -> None:
+        """Seal each share for its recipient (per-connection keys: one seal per share), then
+        one write per recipient. A recipient whose unread bytes pass the write buffer limit is
+        dropped by its pause_writing (SLOW_READER), as for any write."""
+        reached: dict[MemberConnection, None] = {}
+        for recipient, share in shares:
+            if recipient == distributor:
+                continue  # nothing to hand oneself
+            target = self.room.handle_of_identity(recipient)
+            if target is not None and target.protocol.send_share(distributor, share):
+                reached[target] = None
+        for target in reached:
+            target.flush()
+
+    def want(self, member: MemberConnection, payload: bytes) -> None:
+        """KeysWanted: broadcast a WANTED item, attested with ``member``'s signing key. It
+        is presence-like: coalesced with joins and leaves, never kept in the history."""
+        if member.name is None:
+            return
+        self.room.want(member.name, payload)
+        self.schedule_flush(presence_only=True)
+
+    def member_count(self) -> int:
+        return len(self.room)
+
     def schedule_flush(self, *, presence_only: bool = False) -> None:
         """Seal what is pending at the end of this loop iteration, so that whatever else
         arrives in the same iteration shares the one seal; or, for joins and leaves only
@@ -324,19 +381,23 @@ class Relay:
     def _flush(self) -> None:
         """Seal what is pending and write it, one write per member: the same bytes for all,
         those who joined since the last flush included (their WELCOME's next_seq is this
-        broadcast's)."""
+        broadcast's). Then the shares that waited for this broadcast to announce their
+        distributors."""
         self._flush_handle = None
+        held, self._unannounced = self._unannounced, {}
         data = self.room.flush()
-        if not data:
-            return
-        limit = self.config.write_buffer_limit
-        slow = []
-        for member in self.room.handles():
-            transport = member.transport
-            if transport is None or transport.is_closing():
-                continue
-            transport.write(data)  # the same bytes object for everyone: sealed once
-            if transport.get_write_buffer_size() > limit:
-                slow.append(member)
-        for member in slow:
-            member.end(Reason.SLOW_READER, "You were not reading fast enough.")
+        if data:
+            limit = self.config.write_buffer_limit
+            slow = []
+            for member in self.room.handles():
+                transport = member.transport
+                if transport is None or transport.is_closing():
+                    continue
+                transport.write(data)  # the same bytes object for everyone: sealed once
+                if transport.get_write_buffer_size() > limit:
+                    slow.append(member)
+            for member in slow:
+                member.end(Reason.SLOW_READER, "You were not reading fast enough.")
+        for batches in held.values():
+            for distributor, shares in batches:
+                self._deliver(distributor, shares)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from crypto.envelope import (
     MAX_OVERHEAD,
     MIN_SIZE,
+    EnvelopeHeader,
     envelope_header,
     message_aad,
     open_message,
@@ -110,7 +111,7 @@ def test_round_trip_carries_every_signed_field():
         TEXT,
     )
     assert opened.signing_key == ALICE.signing_public
-    assert envelope_header(seal()) == (MESSAGE_ID, 0)
+    assert envelope_header(seal()) == EnvelopeHeader(MESSAGE_ID, ALICE.signing_public, 0)
 
 
 @settings(max_examples=40, deadline=None)
@@ -203,8 +204,9 @@ def test_signature_covers_every_field():
 
 
 def test_aad_is_unambiguous():
-    a = message_aad(room_id=ROOM, message_id=MESSAGE_ID, epoch=0, sender="ab")
-    b = message_aad(room_id=ROOM, message_id=MESSAGE_ID, epoch=0, sender="a")
+    key = ALICE.signing_public
+    a = message_aad(room_id=ROOM, message_id=MESSAGE_ID, signing_key=key, epoch=0, sender="ab")
+    b = message_aad(room_id=ROOM, message_id=MESSAGE_ID, signing_key=key, epoch=0, sender="a")
     assert a != b and not a.startswith(b + b"b")
 
 
@@ -213,8 +215,7 @@ def test_aad_is_unambiguous():
 
 def _plaintext(signing_key: bytes, *, signature: bytes | None = None) -> bytes:
     body_fields = (
-        signing_key
-        + struct.pack(">QQ", FIELDS["counter"], FIELDS["timestamp_ms"])
+        struct.pack(">QQ", FIELDS["counter"], FIELDS["timestamp_ms"])
         + bytes([10])
         + b"text/plain"
         + struct.pack(">I", len(TEXT))
@@ -237,13 +238,9 @@ def _plaintext(signing_key: bytes, *, signature: bytes | None = None) -> bytes:
 
 
 def _envelope(plaintext: bytes, nonce: bytes = bytes(range(24))) -> bytes:
-    aad = b"SocketChat v2 message" + ROOM + MESSAGE_ID + struct.pack(">I", 0) + b"\x05alice"
-    return (
-        MESSAGE_ID
-        + struct.pack(">I", 0)
-        + nonce
-        + xchacha20_poly1305_seal(KEY, nonce, plaintext, aad)
-    )
+    header = MESSAGE_ID + ALICE.signing_public + struct.pack(">I", 0)
+    aad = b"SocketChat v2 message" + ROOM + header + b"\x05alice"
+    return header + nonce + xchacha20_poly1305_seal(KEY, nonce, plaintext, aad)
 
 
 def test_layout_matches_the_reference_built_here():

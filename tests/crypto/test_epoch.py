@@ -1,4 +1,5 @@
-"""crypto.epoch: epoch keys sealed to members (HPKE PSK mode), message keys, membership tags."""
+"""crypto.epoch: sender keys sealed to members (HPKE PSK mode, signed), the ratchet, message
+keys, membership tags."""
 
 from __future__ import annotations
 
@@ -12,87 +13,133 @@ from ._reference import flip, hkdf_sha256
 
 ROOM = bytes(range(16))
 MEMBER_KEY = bytes(range(32, 64))
-ALICE, BOB, GHOST = Identity.generate(), Identity.generate(), Identity.generate()
+ALICE, BOB, CAROL, GHOST = (Identity.generate() for _ in range(4))
 
 
-def share(to: Identity, key: bytes, *, epoch_number: int = 3, member_key: bytes = MEMBER_KEY):
+def share(
+    to: Identity,
+    key: bytes,
+    *,
+    number: int = 3,
+    member_key: bytes = MEMBER_KEY,
+    owner: Identity = ALICE,
+    by: Identity = ALICE,
+):
     return epoch.seal_share(
         key,
+        distributor=by,
+        owner=owner.signing_public,
+        epoch=number,
         recipient_signing=to.signing_public,
         recipient_dh=to.dh_public,
         room_id=ROOM,
-        epoch=epoch_number,
         member_key=member_key,
     )
 
 
+def opened(to: Identity, blob: bytes, *, by: Identity = ALICE, member_key: bytes = MEMBER_KEY):
+    return epoch.open_share(
+        to, blob, distributor=by.signing_public, room_id=ROOM, member_key=member_key
+    )
+
+
 def test_a_member_opens_its_share():
-    key = epoch.new_epoch_key()
-    sealed = share(ALICE, key)
-    assert len(sealed) == epoch.SEALED_SHARE_SIZE
-    assert epoch.open_share(ALICE, sealed, room_id=ROOM, epoch=3, member_key=MEMBER_KEY) == key
+    key = epoch.new_sender_key()
+    blob = share(BOB, key)
+    assert len(blob) == epoch.SHARE_SIZE
+    assert opened(BOB, blob) == epoch.OpenedShare(ALICE.signing_public, 3, key)
 
 
-def test_new_epoch_keys_differ():
-    assert len({epoch.new_epoch_key() for _ in range(50)}) == 50
+def test_a_forwarded_share_names_its_owner_and_is_signed_by_its_distributor():
+    key = epoch.new_sender_key()
+    blob = share(BOB, key, owner=ALICE, by=CAROL)
+    assert opened(BOB, blob, by=CAROL) == epoch.OpenedShare(ALICE.signing_public, 3, key)
+    with pytest.raises(AuthenticationError):  # the relay attests the wrong distributor
+        opened(BOB, blob, by=ALICE)
+
+
+def test_new_sender_keys_differ():
+    assert len({epoch.new_sender_key() for _ in range(50)}) == 50
 
 
 def test_another_member_cannot_open_it():
-    sealed = share(ALICE, epoch.new_epoch_key())
+    blob = share(BOB, epoch.new_sender_key())
     with pytest.raises(AuthenticationError):
-        epoch.open_share(BOB, sealed, room_id=ROOM, epoch=3, member_key=MEMBER_KEY)
+        opened(CAROL, blob)
 
 
 def test_a_ghost_without_the_password_gets_nothing_it_can_open():
-    # The relay adds a "member" with its own keys; a distributor seals the epoch key to it.
-    sealed = share(GHOST, epoch.new_epoch_key())
+    # The relay adds a "member" with its own keys; a distributor seals a sender key to it.
+    blob = share(GHOST, epoch.new_sender_key())
     for guess in (bytes(32), bytes(range(1, 33))):
         with pytest.raises(AuthenticationError):
-            epoch.open_share(GHOST, sealed, room_id=ROOM, epoch=3, member_key=guess)
+            opened(GHOST, blob, member_key=guess)
 
 
-def test_a_share_is_bound_to_its_room_and_epoch_and_every_byte():
-    sealed = share(ALICE, epoch.new_epoch_key())
-    for kwargs in ({"room_id": bytes(16), "epoch": 3}, {"room_id": ROOM, "epoch": 4}):
+def test_a_distributor_without_the_password_cannot_hand_out_keys():
+    blob = share(BOB, epoch.new_sender_key(), member_key=bytes(32), by=GHOST, owner=GHOST)
+    with pytest.raises(AuthenticationError):
+        opened(BOB, blob, by=GHOST)
+
+
+def test_every_byte_of_a_share_counts():
+    blob = share(BOB, epoch.new_sender_key())
+    for index in range(len(blob)):
         with pytest.raises(AuthenticationError):
-            epoch.open_share(ALICE, sealed, member_key=MEMBER_KEY, **kwargs)
-    for index in range(len(sealed)):
+            opened(BOB, flip(blob, index))
+    for cut in (blob[:-1], blob + b"\0", b""):
         with pytest.raises(AuthenticationError):
-            epoch.open_share(
-                ALICE, flip(sealed, index), room_id=ROOM, epoch=3, member_key=MEMBER_KEY
-            )
+            opened(BOB, cut)
 
 
-def test_a_share_sealed_for_alice_cannot_be_relabelled_for_bob():
-    # The aad is the recipient's signing key: moving Alice's share into Bob's slot fails even
-    # if Bob's dh key were swapped in.
-    sealed = epoch.seal_share(
-        epoch.new_epoch_key(),
-        recipient_signing=BOB.signing_public,
-        recipient_dh=ALICE.dh_public,
-        room_id=ROOM,
+def test_a_share_is_bound_to_its_room():
+    blob = share(BOB, epoch.new_sender_key())
+    with pytest.raises(AuthenticationError):
+        epoch.open_share(
+            BOB, blob, distributor=ALICE.signing_public, room_id=bytes(16), member_key=MEMBER_KEY
+        )
+
+
+def test_a_share_sealed_for_bob_cannot_be_relabelled_for_carol():
+    # The aad holds the recipient's signing key: moving Bob's share into Carol's slot fails
+    # even if Carol's dh key was the one sealed to.
+    blob = epoch.seal_share(
+        epoch.new_sender_key(),
+        distributor=ALICE,
+        owner=ALICE.signing_public,
         epoch=3,
+        recipient_signing=BOB.signing_public,
+        recipient_dh=CAROL.dh_public,
+        room_id=ROOM,
         member_key=MEMBER_KEY,
     )
     with pytest.raises(AuthenticationError):
-        epoch.open_share(ALICE, sealed, room_id=ROOM, epoch=3, member_key=MEMBER_KEY)
+        opened(CAROL, blob)
 
 
 @pytest.mark.parametrize("number", [0, 2**32])
 def test_epoch_numbers_start_at_one(number):
     with pytest.raises(ValueError):
-        epoch.message_key(bytes(32), room_id=ROOM, epoch=number)
+        epoch.message_key(bytes(32), room_id=ROOM, signing_key=ALICE.signing_public, epoch=number)
 
 
-def test_message_key_known_answer():
-    key = bytes(range(32))
-    info = b"SocketChat v2|messages|" + ROOM + (7).to_bytes(4, "big")
-    assert epoch.message_key(key, room_id=ROOM, epoch=7) == hkdf_sha256(
-        key, salt=b"", info=info, length=32
+def test_message_key_and_ratchet_known_answers():
+    key, signer = bytes(range(32)), ALICE.signing_public
+    context = ROOM + signer + (7).to_bytes(4, "big")
+    assert epoch.message_key(key, room_id=ROOM, signing_key=signer, epoch=7) == hkdf_sha256(
+        key, salt=b"", info=b"SocketChat v2|messages|" + context, length=32
     )
-    assert epoch.message_key(key, room_id=ROOM, epoch=8) != epoch.message_key(
-        key, room_id=ROOM, epoch=7
+    following = ROOM + signer + (8).to_bytes(4, "big")
+    assert epoch.next_sender_key(key, room_id=ROOM, signing_key=signer, epoch=7) == hkdf_sha256(
+        key, salt=b"", info=b"SocketChat v2|next sender key|" + following, length=32
     )
+    keys = {
+        epoch.message_key(key, room_id=ROOM, signing_key=signer, epoch=8),
+        epoch.message_key(key, room_id=ROOM, signing_key=signer, epoch=7),
+        epoch.message_key(key, room_id=ROOM, signing_key=BOB.signing_public, epoch=7),
+        epoch.next_sender_key(key, room_id=ROOM, signing_key=signer, epoch=7),
+    }
+    assert len(keys) == 4
 
 
 def test_membership_tags():

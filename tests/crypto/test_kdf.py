@@ -96,9 +96,9 @@ def test_derive_room_keys_bad_room_id():
 @pytest.mark.parametrize(
     "fields",
     [
-        {"room_id": bytes(15), "access": KEY, "message": KEY},
-        {"room_id": SALT, "access": KEY[:31], "message": KEY},
-        {"room_id": SALT, "access": KEY, "message": KEY + b"x"},
+        {"room_id": bytes(15), "access": KEY, "member": KEY},
+        {"room_id": SALT, "access": KEY[:31], "member": KEY},
+        {"room_id": SALT, "access": KEY, "member": KEY + b"x"},
     ],
 )
 def test_room_keys_validates_lengths(fields):
@@ -109,7 +109,7 @@ def test_room_keys_validates_lengths(fields):
 def test_room_keys_is_frozen():
     keys = RoomKeys.from_master(KEY, room_id=SALT)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        keys.message = bytes(32)
+        keys.member = bytes(32)
 
 
 # --------------------------------------------------------------------------- properties
@@ -203,9 +203,9 @@ def test_room_keys_from_master():
     keys = RoomKeys.from_master(master, room_id=SALT)
     assert keys.room_id == SALT
     assert keys.access == derive(master, "access")
-    assert keys.message == derive(master, "message")
-    assert keys.access != keys.message
-    assert master not in (keys.access, keys.message)
+    assert keys.member == derive(master, "member")
+    assert keys.access != keys.member
+    assert master not in (keys.access, keys.member)
     assert derive_room_keys("hunter2", room_id=SALT, n=CHEAP_N) == keys
 
 
@@ -215,7 +215,7 @@ def test_room_keys_differ_between_rooms_and_passwords():
     c = derive_room_keys("hunter3", room_id=SALT, n=CHEAP_N)
     for x, y in [(a, b), (a, c), (b, c)]:
         assert x.access != y.access
-        assert x.message != y.message
+        assert x.member != y.member
 
 
 def _leaks(text: str, secret: bytes) -> bool:
@@ -236,10 +236,10 @@ def test_room_keys_repr_and_str_hide_keys():
     keys = derive_room_keys("hunter2", room_id=SALT, n=CHEAP_N)
     for text in (repr(keys), str(keys), f"{keys}", f"{keys!r}", repr([keys]), repr({"k": keys})):
         assert not _leaks(text, keys.access), text
-        assert not _leaks(text, keys.message), text
+        assert not _leaks(text, keys.member), text
         assert "hunter2" not in text
     # A key made of printable bytes must not show up raw either.
-    printable = RoomKeys(room_id=SALT, access=b"A" * 16 + b"ccess-key-secret", message=b"M" * 32)
+    printable = RoomKeys(room_id=SALT, access=b"A" * 16 + b"ccess-key-secret", member=b"M" * 32)
     for text in (repr(printable), str(printable)):
         assert "ccess-key-secret" not in text
         assert "MMMMMMMM" not in text
@@ -338,8 +338,8 @@ def test_full_cost_room_keys_known_answer(full_cost_room_keys):
     assert keys.access == ref.hkdf_sha256(
         FULL_COST_MASTER, salt=b"", info=b"SocketChat v2|access|", length=32
     )
-    assert keys.message == ref.hkdf_sha256(
-        FULL_COST_MASTER, salt=b"", info=b"SocketChat v2|message|", length=32
+    assert keys.member == ref.hkdf_sha256(
+        FULL_COST_MASTER, salt=b"", info=b"SocketChat v2|member|", length=32
     )
     assert unicodedata.normalize("NFKC", FULL_COST_PASSWORD) != FULL_COST_PASSWORD
 

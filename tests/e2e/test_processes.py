@@ -21,7 +21,16 @@ from pathlib import Path
 
 import pytest
 
+from crypto.envelope import envelope_header, open_message
+from crypto.epoch import message_key
+from crypto.errors import AuthenticationError
+from crypto.kdf import derive, derive_room_keys, master_key
+from crypto.transport import BroadcastOpener
+from net.proto import ChatItem, ChatLocked, ChatOpened, FrameType
+from net.proto._messages import RelayHello, decode_items
 from net.relay.roomfile import RoomSecret
+from tests.net.proxy import RecordingProxy
+from tests.net.wire import WireClient
 from tests.procs import Proc
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -426,3 +435,74 @@ def test_a_name_alone_without_an_invite_is_a_usage_error(env, password_file):
     )
     assert result.returncode == 2
     assert "without an invite, give HOST PORT USERNAME" in result.stderr
+
+
+def test_a_password_learned_later_opens_no_recorded_message(procs, env, password_file, monkeypatch):
+    # Alice and Bob talk; an attacker on Bob's path records everything. Once they are gone,
+    # the attacker learns the password and joins the still-running relay: it gets the room's
+    # broadcast key, so it opens the recorded broadcasts — but not one message inside them.
+    _, port = _start_relay(procs, env, "--port", "0", "--password-file", str(password_file))
+    proxy = RecordingProxy(("127.0.0.1", port))
+    try:
+        alice = _start_chat(procs, env, port, "alice", password_file)
+        bob = _joined(_launch_chat(procs, env, proxy.port, "bob", password_file), proxy.port, "bob")
+        alice.wait_line(r"^\* bob joined ")
+        alice.say("the launch code is 4711")
+        bob.wait_line(r"alice: the launch code is 4711$")
+        bob.say("noted, burn after reading")
+        alice.wait_line(r"bob: noted, burn after reading$")
+        assert bob.end_input() == 0
+        assert alice.end_input() == 0
+        _, recorded = proxy.captured()
+    finally:
+        proxy.close()
+
+    frames = _split_frames(recorded)
+    hello = RelayHello.decode(next(f for f in frames if f[0] == FrameType.RELAY_HELLO)[1:])
+    keys = derive_room_keys(PASSWORD, room_id=hello.room_id)  # the password, learned later
+    broadcast_keys: list[bytes] = []
+
+    class _Keeping(BroadcastOpener):  # the attacker's client keeps the room's broadcast key
+        def __init__(self, key: bytes, *, next_seq: int) -> None:
+            broadcast_keys.append(key)
+            super().__init__(key, next_seq=next_seq)
+
+    monkeypatch.setattr("net.proto._client.BroadcastOpener", _Keeping)
+    with WireClient(port, "mallory", keys, room_id=hello.room_id) as mallory:
+        welcome = mallory.join()
+        (broadcast_key,) = broadcast_keys
+        opener = BroadcastOpener(broadcast_key, next_seq=0)
+        items = [
+            item
+            for body in frames
+            if body[0] == FrameType.BROADCAST
+            for item in decode_items(opener.open(FrameType.BROADCAST, body[1:]))
+        ]
+        envelopes = [item.envelope for item in items if isinstance(item, ChatItem)]
+        assert len(envelopes) == 2  # the broadcast layer is open to it: it has both envelopes
+        master = master_key(PASSWORD, salt=hello.room_id)
+        guesses = [master, keys.access, keys.member, derive(master, "message")]
+        for envelope, sender in zip(envelopes, ("alice", "bob"), strict=True):
+            header = envelope_header(envelope)
+            for guess in guesses:
+                for key in (
+                    guess,
+                    message_key(
+                        guess, room_id=hello.room_id, signing_key=header.signing_key, epoch=1
+                    ),
+                ):
+                    with pytest.raises(AuthenticationError):
+                        open_message(key, envelope, room_id=hello.room_id, sender=sender)
+        # The relay's history holds them too: locked, and nobody present can hand out a key.
+        assert [type(m) for m in welcome.history] == [ChatLocked, ChatLocked]
+        with pytest.raises(AssertionError, match="timed out"):
+            mallory.wait_for(lambda e: isinstance(e, ChatOpened), timeout=2.0)
+
+
+def _split_frames(data: bytes) -> list[bytes]:
+    bodies, pos = [], 0
+    while pos + 4 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        bodies.append(data[pos + 4 : pos + 4 + length])
+        pos += 4 + length
+    return bodies

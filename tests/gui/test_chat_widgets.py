@@ -351,3 +351,60 @@ def test_an_event_type_the_window_does_not_handle_is_a_bug_not_a_silent_drop(cha
     with pytest.raises(AssertionError, match="unreachable"):
         feed(chat, Future())
     assert text_of(chat.messages.text) == before
+
+
+# -- messages whose key has not come yet -------------------------------------------------
+
+
+def test_locked_history_is_one_counted_line_that_fills_in_where_it_was(chat):
+    first, second, third = next(_ids), next(_ids), next(_ids)
+    feed(
+        chat,
+        joined("alice", "bob"),
+        *(
+            ce.MessageLocked(sender="carol", message_id=m, from_history=True)
+            for m in (first, second, third)
+        ),
+        ce.MessageLocked(sender="carol", message_id=second, from_history=True),  # told again
+        received("bob", "live after the history"),
+    )
+    content = text_of(chat.messages.text)
+    assert "3 earlier messages: readable once a member who was here comes online." in content
+    assert chat.messages.locked_count == 3
+    feed(chat, received("carol", "the first", history=True, message_id=first))
+    feed(chat, received("carol", "the second", history=True, message_id=second))
+    content = text_of(chat.messages.text)
+    assert "1 earlier message: readable once" in content
+    # In place: before the live message that came after them, in the order they opened.
+    assert content.index("the first") < content.index("the second") < content.index("live after")
+    feed(chat, ce.ForgedMessage(claimed_sender="carol", message_id=third, why="forged"))
+    content = text_of(chat.messages.text)
+    assert "readable once" not in content and chat.messages.locked_count == 0
+    assert "failed verification" in content  # said once, its content never shown
+
+
+def test_a_locked_live_message_has_its_own_line_and_takes_its_place(chat):
+    waiting = next(_ids)
+    feed(
+        chat,
+        joined("alice", "bob"),
+        ce.MessageLocked(sender="b\u202eob", message_id=waiting, from_history=False),
+        received("bob", "a later one"),
+    )
+    content = text_of(chat.messages.text)
+    assert "cannot read yet: it appears here when its key arrives" in content
+    assert "\u202e" not in content  # the name is shown as hostile text, with a marker
+    feed(chat, received("bob", "the one that waited", message_id=waiting))
+    content = text_of(chat.messages.text)
+    assert "cannot read yet" not in content
+    assert content.index("the one that waited") < content.index("a later one")
+    assert not chat.messages.add_message("bob", "again", NOW_MS, message_id=waiting)
+
+
+def test_a_member_who_did_not_prove_the_password_is_a_loud_warning(chat):
+    feed(chat, joined("alice", "bob"), ce.UnprovenMember(name="eve\u200b"))
+    content = text_of(chat.messages.text)
+    assert "did not prove they know the room password" in content
+    assert "\u200b" not in content
+    ranges = chat.messages.text.tag_ranges("warning")
+    assert ranges and "did not prove" in chat.messages.text.get(ranges[-2], ranges[-1])

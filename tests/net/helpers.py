@@ -3,8 +3,10 @@
 :class:`Pair` shuttles ``data_to_send()`` between one client core and one relay core until
 both are quiet, answering the relay's RoomRequested as the relay driver does. :class:`Room`
 drives the product's :class:`net.proto.Room` for several such pairs, as the asyncio relay does
-for its sockets. Every random input is fixed: identities come from labels, nonces from
-:class:`CountingRandom`, SPAKE2 scalars from :func:`fixed_scalar`.
+for its sockets: it also hands out sender key shares (SHARES → one SHARE per recipient) and
+broadcasts requests for keys (WANT → a WANTED item). Every random input is fixed: identities
+come from labels, nonces and sender keys from :class:`CountingRandom`, SPAKE2 scalars from
+:func:`fixed_scalar`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import functools
 import hashlib
 import itertools
 from collections.abc import Callable
+from typing import NamedTuple
 
+from crypto import epoch as sender_keys
 from crypto.identity import Identity
-from crypto.kdf import RoomKeys
+from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.spake2 import Spake2Secret
 from net import proto
-from net.proto import DEFAULT_ROOM, ClientProtocol, RelayCredentials, RelayProtocol
+from net.proto import DEFAULT_ROOM, ClientProtocol, Keyring, RelayCredentials, RelayProtocol
 from net.proto._frames import FrameReader, FrameType, Reason, encode_frame
 from net.proto._messages import BroadcastItem, MemberInfo, RelayHello, encode_item
 from net.proto._replay import RecentIds
@@ -62,6 +66,60 @@ def identity(label: str) -> Identity:
 RELAY_IDENTITY = identity("relay")
 
 
+@functools.cache
+def cheap_room_keys() -> RoomKeys:
+    """The test room's keys (the ``room_keys`` fixture's: scrypt with n=2**10, tests only)."""
+    return derive_room_keys(PASSWORD, room_id=ROOM_ID, n=2**10)
+
+
+def member_info(
+    name: str,
+    *,
+    device: Identity | None = None,
+    keys: RoomKeys | None = None,
+    tag: bytes | None = None,
+) -> MemberInfo:
+    """``name``'s entry in a member list, as the relay lists it: the identity ``device`` (else
+    the one called ``name``) with the membership tag its client sends in JOIN for ``keys``
+    (default: the test room's), unless ``tag`` says otherwise (a tag a relay made up)."""
+    device = device or identity(name)
+    if tag is None:
+        keys = keys or cheap_room_keys()
+        tag = sender_keys.membership_tag(
+            keys.member,
+            room_id=keys.room_id,
+            signing_key=device.signing_public,
+            dh_key=device.dh_public,
+        )
+    return MemberInfo(
+        name=name, signing_key=device.signing_public, dh_key=device.dh_public, tag=tag
+    )
+
+
+def seal_share_to(
+    recipient: Identity,
+    sender_key: bytes,
+    *,
+    owner: Identity,
+    epoch: int,
+    distributor: Identity | None = None,
+    keys: RoomKeys | None = None,
+) -> bytes:
+    """A share of ``owner``'s sender key of ``epoch``, sealed to ``recipient`` and signed by
+    ``distributor`` (default: the owner), as a member's client makes it (crypto.epoch)."""
+    keys = keys or cheap_room_keys()
+    return sender_keys.seal_share(
+        sender_key,
+        distributor=distributor or owner,
+        owner=owner.signing_public,
+        epoch=epoch,
+        recipient_signing=recipient.signing_public,
+        recipient_dh=recipient.dh_public,
+        room_id=keys.room_id,
+        member_key=keys.member,
+    )
+
+
 def credentials(
     secret: Spake2Secret, *, room_id: bytes = ROOM_ID, relay_identity: Identity | None = None
 ) -> RelayCredentials:
@@ -80,20 +138,27 @@ def make_client(
     device: Identity | None = None,
     room_id: bytes = DEFAULT_ROOM,
     expected_relay_key: bytes | None = None,
-    next_counter: int = 1,
+    keyring: Keyring | None = None,
     label: bytes | None = None,
 ) -> ClientProtocol:
-    """A client core whose identity (``device``, else the one named ``name``), nonces and
-    SPAKE2 scalar are fixed; ``label`` seeds its nonces (default: the name)."""
+    """A client core whose identity (``device``, else the one named ``name``), nonces, sender
+    keys and SPAKE2 scalar are fixed; ``label`` seeds its nonces (default: the name).
+    ``keyring`` is the device's (give every connection of one device the same one); by
+    default a new one, whose sender keys come from the label too."""
+    device = device or identity(name)
+    label = label if label is not None else name.encode()
+    if keyring is None:
+        new_key = CountingRandom(label + b" sender keys")
+        keyring = Keyring(device, new_key=lambda: new_key(sender_keys.SENDER_KEY_SIZE))
     return ClientProtocol(
         username=name,
-        identity=device or identity(name),
+        identity=device,
         keys=keys,
         room_id=room_id,
         expected_relay_key=expected_relay_key,
         seen_ids=seen_ids,
-        next_counter=next_counter,
-        random_bytes=CountingRandom(label if label is not None else name.encode()),
+        keyring=keyring,
+        random_bytes=CountingRandom(label),
         random_scalar=fixed_scalar(scalar),
     )
 
@@ -220,6 +285,24 @@ class Pair:
         self.shuttle()
 
 
+class Addressed(NamedTuple):
+    """One share a member handed out (a pair of a SHARES frame), as the relay saw it."""
+
+    sender: str  # the member that sent the SHARES frame (the distributor)
+    distributor: bytes  # its signing key, as the relay attests it in SHARE
+    recipient: bytes  # the signing key the share is addressed to
+    blob: bytes  # the share, opaque to the relay
+
+    @property
+    def owner(self) -> bytes:
+        """Whose sender key it carries (the share's first field, in the clear)."""
+        return self.blob[:32]
+
+    @property
+    def epoch(self) -> int:
+        return int.from_bytes(self.blob[32:36], "big")
+
+
 class Room:
     """An in-memory relay driver for several members, built on the product's own room.
 
@@ -228,7 +311,14 @@ class Room:
     from the relay; what it adds is what the asyncio driver does with sockets, done with
     :class:`Pair` instead: rooms are selected, join requests are checked and answered (the same
     identity joining again replaces its old connection), submitted messages and goodbyes go to
-    the room, and each :meth:`flush` is written to every joined member's relay core.
+    the room, sender key shares go to their recipients (SHARE, attested with the distributor's
+    signing key; a recipient that is not a joined member, or the sender itself, is skipped), a
+    WANT becomes a WANTED item, and each :meth:`flush` is written to every joined member's
+    relay core.
+
+    Every share a member addressed is kept in :attr:`addressed`, delivered or not. With
+    :attr:`hold_shares` set, shares are kept in :attr:`held` instead of being delivered, until
+    :meth:`release_shares` (a relay that is slow to hand them on).
     """
 
     def __init__(self, secret: Spake2Secret, *, history_limit: int = 100) -> None:
@@ -239,7 +329,11 @@ class Room:
             max_message_bytes=MAX_MESSAGE_BYTES,
         )
         self.broadcasts: list[bytes] = []  # every flushed broadcast, in order
+        self.addressed: list[Addressed] = []  # every share a member handed out, in order
+        self.hold_shares = False
+        self.held: list[Addressed] = []
         self._connections = 0
+        self._handed_out = False
 
     @property
     def pairs(self) -> dict[str, Pair]:
@@ -248,7 +342,8 @@ class Room:
 
     def connect(self, client: ClientProtocol) -> Pair:
         """Handshake and join ``client`` as the relay does (see ``net.relay.server.Relay.join``):
-        the others learn of the joiner first, then the joiner gets its WELCOME."""
+        the others learn of the joiner first, then the joiner gets its WELCOME. The relay
+        core's events of the join are acted on and forgotten; the client's are kept."""
         relay = make_relay(0x3333 + self._connections, label=b"relay %d" % self._connections)
         pair = Pair(client, relay, credentials=self.credentials)
         self._connections += 1
@@ -269,12 +364,17 @@ class Room:
             with contextlib.suppress(proto.LocalProtocolError):  # unless it already ended
                 old.relay.send_goodbye(Reason.REPLACED, "You joined this room again.")
             old.shuttle()
-        info = MemberInfo(name=name, signing_key=request.signing_key, dh_key=request.dh_key)
+        info = MemberInfo(
+            name=name, signing_key=request.signing_key, dh_key=request.dh_key, tag=request.tag
+        )
         self.room.join(info, pair)
         pair.relay.accept_join(self.room.welcome(name))
         pair.shuttle()
         self.flush()  # as the relay does a moment later: the JOINED item, to everyone
         pair.shuttle()  # the joiner's copy, no news to it
+        # What the joiner sent once welcomed (WANT, if its history waits for keys) reaches the
+        # room; it goes out with the next flush (pump).
+        self._dispatch(name, pair)
         return pair
 
     def disconnect(self, name: str) -> None:
@@ -300,21 +400,64 @@ class Room:
         return data
 
     def pump(self) -> None:
-        """Deliver everything pending; relay submitted messages to the whole room."""
+        """Deliver everything pending: submitted messages to the whole room (one broadcast per
+        round), shares to their recipients, requests for keys to everyone."""
         for _ in range(20):
+            self._handed_out = False
             for name, pair in list(self.pairs.items()):
                 pair.shuttle()
-                for event in pair.relay_events:
-                    if isinstance(event, proto.MessagesSubmitted):
-                        self.room.submit(name, event.envelopes)
-                    elif isinstance(event, proto.GoodbyeReceived):
-                        self.room.leave(name, Reason.LEAVING, handle=pair)
-                    elif isinstance(event, proto.ProtocolViolation):
-                        self.room.leave(name, Reason.PROTOCOL_ERROR, handle=pair)
-                pair.relay_events.clear()
-            if not self.flush():
+                self._dispatch(name, pair)
+            # A share handed to a member shuttled earlier this round still waits in its relay
+            # core: go round again, as a flushed broadcast does.
+            if not self.flush() and not self._handed_out:
                 return
         raise AssertionError("the room never went quiet")
+
+    def _dispatch(self, name: str, pair: Pair) -> None:
+        """Act on what ``name``'s relay core reported, as the relay driver does; forget it."""
+        for event in pair.relay_events:
+            if isinstance(event, proto.MessagesSubmitted):
+                self.room.submit(name, event.envelopes)
+            elif isinstance(event, proto.SharesSubmitted):
+                self._hand_out(name, event.shares)
+            elif isinstance(event, proto.KeysWanted):
+                self.room.want(name, event.payload)
+            elif isinstance(event, proto.GoodbyeReceived):
+                self.room.leave(name, Reason.LEAVING, handle=pair)
+            elif isinstance(event, proto.ProtocolViolation):
+                self.room.leave(name, Reason.PROTOCOL_ERROR, handle=pair)
+        pair.relay_events.clear()
+
+    def _hand_out(self, name: str, shares: tuple[tuple[bytes, bytes], ...]) -> None:
+        """SharesSubmitted from ``name``: each share to the member it names (as the relay)."""
+        distributor = self.room.signing_key_of(name)
+        if distributor is None:  # explicit: a driver bug, not a test outcome
+            raise AssertionError(f"shares from {name!r}, who is not a member")
+        for recipient, blob in shares:
+            addressed = Addressed(name, distributor, bytes(recipient), bytes(blob))
+            self.addressed.append(addressed)
+            if self.hold_shares:
+                self.held.append(addressed)
+            else:
+                self._deliver(addressed)
+
+    def _deliver(self, addressed: Addressed) -> None:
+        target = self.room.handle_of_identity(addressed.recipient)
+        if target is None or addressed.recipient == addressed.distributor:
+            return  # left meanwhile, or its own: skipped without a word
+        if target.relay.send_share(addressed.distributor, addressed.blob):
+            self._handed_out = True
+
+    def release_shares(self) -> None:
+        """Deliver the shares held back (:attr:`hold_shares`), then everything pending."""
+        held, self.held = self.held, []
+        for addressed in held:
+            self._deliver(addressed)
+        self.pump()
+
+    def shares_to(self, recipient: bytes) -> list[Addressed]:
+        """Every share addressed to the identity ``recipient`` so far."""
+        return [a for a in self.addressed if a.recipient == recipient]
 
     def _write(self, pairs: list[Pair], data: bytes) -> None:
         self.broadcasts.append(data)

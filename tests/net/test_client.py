@@ -342,7 +342,7 @@ def test_wire_carries_no_plaintext_password_or_name(relay, clients, room_keys):
         PASSWORD.encode(),
         b"alice-wire",
         b"bob",
-        room_keys.message,
+        room_keys.member,
         room_keys.access,
         # Who is in the room is not on the wire either: identity keys travel encrypted.
         alice.identity.signing_public,

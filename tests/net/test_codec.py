@@ -10,6 +10,8 @@ from net.proto._codec import Reader, Writer
 from net.proto._errors import DecodeError, LocalProtocolError
 from net.proto._frames import Reason
 from net.proto._messages import (
+    MAX_WANTED,
+    SHARE_BLOB_SIZE,
     ChatItem,
     ClientHello,
     ClientOpen,
@@ -20,19 +22,27 @@ from net.proto._messages import (
     MemberInfo,
     Refusal,
     RelayHello,
+    WantedItem,
     Welcome,
     chat_item_prefix,
     decode_chat,
     decode_code_text,
     decode_fixed,
     decode_items,
+    decode_share,
+    decode_shares,
     decode_token,
+    decode_wanted,
     encode_chat,
     encode_chat_item,
     encode_code_text,
     encode_item,
     encode_items,
+    encode_share,
+    encode_shares,
     encode_token,
+    encode_wanted,
+    encode_wanted_item,
 )
 
 MID = bytes(range(16))
@@ -233,18 +243,19 @@ def test_small_payload_codecs_round_trip_and_fail() -> None:
 
 
 def test_join_round_trip_and_layout() -> None:
-    join = Join(name="Zoë", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 64)
-    assert join.encode() == b"\x04Zo\xc3\xab" + KEY_A + KEY_B + b"p" * 64
+    join = Join(name="Zoë", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 64, tag=b"t" * 32)
+    assert join.encode() == b"\x04Zo\xc3\xab" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32
     assert Join.decode(join.encode()) == join
 
 
 @pytest.mark.parametrize(
     "payload",
     [
-        b"\x01a" + KEY_A + KEY_B + b"p" * 63,  # short proof
-        b"\x01a" + KEY_A + KEY_B + b"p" * 65,  # trailing
-        b"\x02a" + KEY_A + KEY_B + b"p" * 64,  # the name takes a key byte: proof short
-        b"\x01\xff" + KEY_A + KEY_B + b"p" * 64,  # bad UTF-8
+        b"\x01a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 31,  # short tag
+        b"\x01a" + KEY_A + KEY_B + b"p" * 64,  # no tag (a version 1 JOIN)
+        b"\x01a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 33,  # trailing
+        b"\x02a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32,  # the name takes a key byte
+        b"\x01\xff" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32,  # bad UTF-8
         b"\x01a",
     ],
 )
@@ -255,9 +266,101 @@ def test_join_decode_failures(payload: bytes) -> None:
 
 def test_join_refuses_keys_of_the_wrong_size() -> None:
     with pytest.raises(LocalProtocolError):
-        Join(name="a", signing_key=KEY_A[:31], dh_key=KEY_B, proof=b"p" * 64).encode()
+        Join(name="a", signing_key=KEY_A[:31], dh_key=KEY_B, proof=b"p" * 64, tag=KEY_A).encode()
     with pytest.raises(LocalProtocolError):
-        Join(name="a", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 63).encode()
+        Join(name="a", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 63, tag=KEY_A).encode()
+    with pytest.raises(LocalProtocolError):
+        Join(name="a", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 64, tag=KEY_A[:31]).encode()
+
+
+# -- sender keys: SHARES, SHARE, WANT (PROTOCOL.md 3.2) ----------------------------------------
+
+BLOB_1, BLOB_2 = b"1" * SHARE_BLOB_SIZE, bytes(range(SHARE_BLOB_SIZE))
+
+
+def test_share_blob_size_is_the_crypto_share_size() -> None:
+    from crypto.epoch import SHARE_SIZE
+
+    # owner (32) · u32 epoch · HPKE enc (32) · sealed key (32) · tag (16) · signature (64)
+    assert SHARE_BLOB_SIZE == SHARE_SIZE == 32 + 4 + 32 + 32 + 16 + 64 == 180
+
+
+def test_shares_layout_and_round_trip() -> None:
+    encoded = encode_shares([(KEY_A, BLOB_1), (KEY_B, BLOB_2)])
+    assert encoded == b"\x00\x02" + KEY_A + BLOB_1 + KEY_B + BLOB_2
+    assert len(encoded) == 2 + 2 * (32 + 180)
+    assert decode_shares(encoded) == [(KEY_A, BLOB_1), (KEY_B, BLOB_2)]
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b"\x00\x00", "empty"),
+        (b"\x00\x00" + KEY_A + BLOB_1, "empty"),  # none announced, one there
+        (b"\x00\x02" + KEY_A + BLOB_1, "truncated"),  # more announced than there
+        (b"\xff\xff" + KEY_A + BLOB_1, "truncated"),
+        (b"\x00\x01" + KEY_A + BLOB_1 + b"\x00", "trailing"),
+        (b"\x00\x01" + KEY_A + BLOB_1[:-1], "truncated"),  # a share one byte short
+        (b"\x00", "truncated"),
+        (b"", "truncated"),
+    ],
+)
+def test_shares_decode_failures(payload: bytes, words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
+        decode_shares(payload)
+
+
+def test_shares_refuse_fields_of_the_wrong_size() -> None:
+    with pytest.raises(LocalProtocolError):
+        encode_shares([(KEY_A[:31], BLOB_1)])
+    with pytest.raises(LocalProtocolError):
+        encode_shares([(KEY_A, BLOB_1 + b"x")])
+
+
+def test_share_layout_and_round_trip() -> None:
+    encoded = encode_share(KEY_A, BLOB_2)
+    assert encoded == KEY_A + BLOB_2 and len(encoded) == 212
+    assert decode_share(encoded) == (KEY_A, BLOB_2)
+    for bad in (encoded[:-1], encoded + b"\x00", KEY_A, b""):
+        with pytest.raises(DecodeError):
+            decode_share(bad)
+    with pytest.raises(LocalProtocolError):
+        encode_share(KEY_A, BLOB_2[:-1])
+
+
+def test_want_layout_and_round_trip() -> None:
+    encoded = encode_wanted([(KEY_A, 1), (KEY_B, 2**32 - 1)])
+    assert encoded == b"\x00\x02" + KEY_A + b"\x00\x00\x00\x01" + KEY_B + b"\xff\xff\xff\xff"
+    assert len(encoded) == 2 + 2 * 36
+    assert decode_wanted(encoded) == ((KEY_A, 1), (KEY_B, 2**32 - 1))
+    most = encode_wanted([(KEY_A, n) for n in range(MAX_WANTED)])
+    assert MAX_WANTED == 64 and len(most) == 2 + 64 * 36
+    assert len(decode_wanted(most)) == 64
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b"\x00\x00", "1 to 64"),  # asks for nothing
+        (b"\x00\x41" + (KEY_A + bytes(4)) * 65, "1 to 64"),  # 65: one too many
+        (b"\xff\xff", "1 to 64"),
+        (b"\x00\x02" + KEY_A + bytes(4), "truncated"),
+        (b"\x00\x01" + KEY_A + bytes(4) + b"\x00", "trailing"),
+        (b"\x00\x01" + KEY_A + bytes(3), "truncated"),
+        (b"", "truncated"),
+    ],
+)
+def test_want_decode_failures(payload: bytes, words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
+        decode_wanted(payload)
+
+
+def test_want_refuses_empty_or_oversized_requests() -> None:
+    for wanted in ([], [(KEY_A, 1)] * (MAX_WANTED + 1)):
+        with pytest.raises(LocalProtocolError, match="1 to 64"):
+            encode_wanted(wanted)
+    with pytest.raises(LocalProtocolError):
+        encode_wanted([(KEY_A, 2**32)])
 
 
 def test_chat_round_trip_and_failures() -> None:
@@ -302,9 +405,52 @@ def test_chat_item_layout_and_the_relays_fast_path() -> None:
 
 
 def test_member_layout_and_size() -> None:
-    encoded = encode_item(JoinedItem(member=member("Zoë", flags=0)))
-    assert encoded == b"\x02\x04Zo\xc3\xab" + KEY_A + KEY_B + b"\x00"
-    assert member("Zoë").encoded_size() == len(encoded) - 1
+    zoe = MemberInfo(name="Zoë", signing_key=KEY_A, dh_key=KEY_B, tag=b"t" * 32, flags=0)
+    encoded = encode_item(JoinedItem(member=zoe))
+    assert encoded == b"\x02\x04Zo\xc3\xab" + KEY_A + KEY_B + b"t" * 32 + b"\x00"
+    assert zoe.encoded_size() == len(encoded) - 1
+    assert decode_items(encode_items([encoded])) == (JoinedItem(member=zoe),)
+
+
+def test_member_decode_failures() -> None:
+    entry = member("Zoë").encode()
+    assert len(entry) == 1 + 4 + 32 + 32 + 32 + 1
+    for bad in (
+        entry[:-1],  # no flags
+        entry[:-33],  # no tag (a version 1 member record)
+        b"\x05Zo\xc3\xab" + entry[5:],  # the name takes a key byte: the rest is short
+    ):
+        with pytest.raises(DecodeError, match="truncated"):
+            decode_items(b"\x00\x01\x02" + bad)
+    with pytest.raises(DecodeError, match="trailing"):
+        decode_items(b"\x00\x01\x02" + entry + b"\x00")
+    with pytest.raises(LocalProtocolError):
+        MemberInfo(name="x", signing_key=KEY_A, dh_key=KEY_B, tag=KEY_A[:31]).encode()
+
+
+def test_wanted_item_layout_and_round_trip() -> None:
+    want = encode_wanted([(KEY_B, 3)])
+    encoded = encode_wanted_item(KEY_A, want)
+    # kind 4 · requester (32) · the WANT payload as sent
+    assert encoded == b"\x04" + KEY_A + b"\x00\x01" + KEY_B + b"\x00\x00\x00\x03"
+    item = WantedItem(requester=KEY_A, wanted=((KEY_B, 3),))
+    assert encode_item(item) == encoded
+    assert decode_items(encode_items([encoded, encode_item(chat_item())])) == (item, chat_item())
+
+
+@pytest.mark.parametrize(
+    ("item", "words"),
+    [
+        (b"\x04" + KEY_A + b"\x00\x00", "1 to 64"),
+        (b"\x04" + KEY_A + b"\x00\x41" + (KEY_B + bytes(4)) * 65, "1 to 64"),
+        (b"\x04" + KEY_A + b"\x00\x02" + KEY_B + bytes(4), "truncated"),
+        (b"\x04" + KEY_A[:31], "truncated"),
+        (b"\x04" + KEY_A + b"\x00\x01" + KEY_B + bytes(4) + b"\x00", "trailing"),
+    ],
+)
+def test_wanted_item_failures(item: bytes, words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
+        decode_items(b"\x00\x01" + item)
 
 
 def test_broadcast_item_failures() -> None:

@@ -130,6 +130,9 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "PONG": 0x14,
         "NOTICE": 0x15,
         "GOODBYE": 0x16,
+        "SHARES": 0x17,
+        "SHARE": 0x18,
+        "WANT": 0x19,
         "BROADCAST": 0x20,
     }
     assert [r.value for r in Reason] == list(range(1, 19))

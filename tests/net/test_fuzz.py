@@ -12,12 +12,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crypto.envelope import seal_message
+from crypto.epoch import message_key
 from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.spake2 import Spake2Secret
 from net import proto
-from net.proto import ClientProtocol, RelayProtocol
+from net.proto import ClientProtocol, FrameType, RelayProtocol
 from net.proto._frames import MAX_CLIENT_FRAME, MAX_HANDSHAKE_FRAME, MAX_RELAY_FRAME, Reason
-from net.proto._messages import ChatItem, JoinedItem, MemberInfo, encode_item
+from net.proto._messages import (
+    ChatItem,
+    JoinedItem,
+    MemberInfo,
+    encode_item,
+    encode_wanted,
+    encode_wanted_item,
+)
 from tests.net.helpers import (
     BROADCAST_KEY,
     PASSWORD,
@@ -27,9 +35,14 @@ from tests.net.helpers import (
     identity,
     make_client,
     make_relay,
+    member_info,
+    seal_share_to,
 )
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Bob's sender key of epoch 1 in the recorded session (bob is not a client there: the test
+#: seals his messages and his share to alice).
+BOBS_KEY = bytes(range(7, 39))
 
 
 @functools.cache
@@ -39,22 +52,25 @@ def _keys() -> tuple[RoomKeys, Spake2Secret]:
 
 
 def _member(name: str) -> MemberInfo:
-    device = identity(name)
-    return MemberInfo(name=name, signing_key=device.signing_public, dh_key=device.dh_public)
+    return member_info(name, keys=_keys()[0])
 
 
-def _bobs_message(text: bytes, message_id: bytes) -> bytes:
+def _bobs_message(text: bytes, message_id: bytes, counter: int = 1, epoch: int = 1) -> bytes:
+    """Bob's message under his key of ``epoch`` (epoch 1: BOBS_KEY; any other: a key alice
+    never receives, so the message stays locked)."""
+    bob = identity("bob").signing_public
+    key = BOBS_KEY if epoch == 1 else bytes(range(100, 132))
     return encode_item(
         ChatItem(
             sender="bob",
             envelope=seal_message(
-                _keys()[0].message,
+                message_key(key, room_id=ROOM_ID, signing_key=bob, epoch=epoch),
                 identity=identity("bob"),
                 room_id=ROOM_ID,
                 sender="bob",
                 message_id=message_id,
-                epoch=0,
-                counter=1,
+                epoch=epoch,
+                counter=counter,
                 timestamp_ms=1,
                 content_type="text/plain",
                 body=text,
@@ -83,39 +99,81 @@ def _answer(relay: RelayProtocol, events: list[proto.Event], room: proto.Room[ob
             except proto.JoinRejected as rejected:
                 relay.reject_join(rejected.code, rejected.text)
                 continue
-            info = MemberInfo(name=name, signing_key=event.signing_key, dh_key=event.dh_key)
+            info = MemberInfo(
+                name=name, signing_key=event.signing_key, dh_key=event.dh_key, tag=event.tag
+            )
             room.join(info, relay)
             relay.accept_join(room.welcome(name))
+        elif isinstance(event, proto.KeysWanted):
+            room.want(_name_of(relay, room), event.payload)
+        elif isinstance(event, proto.SharesSubmitted):
+            distributor = room.signing_key_of(_name_of(relay, room))
+            assert distributor is not None
+            for recipient, share in event.shares:
+                target = room.handle_of_identity(recipient)
+                if isinstance(target, RelayProtocol) and target is not relay:
+                    target.send_share(distributor, share)
+
+
+def _name_of(relay: RelayProtocol, room: proto.Room[object]) -> str:
+    (name,) = [n for n, h in zip(room.members, room.handles(), strict=True) if h is relay]
+    return name
 
 
 @functools.cache
 def recorded_session() -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     """(the client's chunks, the relay's chunks) in one deterministic session that reaches
-    every frame type and broadcast item kind, forged and history messages included."""
+    every frame type and broadcast item kind, forged, locked and history messages included:
+    alice joins a room whose history holds a message of bob's, who is away; she asks for his
+    key (WANT), bob arrives and hands it over (SHARE), she sends (SHARES, CHAT), answers bob's
+    request for her key (WANTED, SHARES) and leaves."""
     keys, secret = _keys()
+    alice, bob = identity("alice"), identity("bob")
     pair = Pair(make_client(keys=keys), make_relay(), credentials=credentials(secret))
     room = _room()
     pair.handshake()
     _answer(pair.relay, pair.relay_events, room)
+    pair.shuttle()  # WELCOME (bob's message locked), then alice's WANT
+    _answer(pair.relay, pair.relay_events, room)
+    pair.relay_events.clear()
+    room.queue(encode_item(JoinedItem(member=_member("bob"))))
+    flushed = room.flush()  # alice's JOINED and WANTED, bob's JOINED: she asks bob again
+    assert flushed is not None
+    pair.relay.send_raw(flushed)
     pair.shuttle()
+    pair.relay.send_share(
+        bob.signing_public, seal_share_to(alice, BOBS_KEY, owner=bob, epoch=1, keys=keys)
+    )
     pair.client.send_messages([("hello", bytes(16), 1), ("again", bytes(range(16)), 2)])
     pair.client.send_ping(3)
     pair.relay.send_ping(4)
     pair.relay.send_notice(Reason.RATE_LIMITED, "slow down")
     pair.shuttle()
     submitted = [e for e in pair.relay_events if isinstance(e, proto.MessagesSubmitted)]
-    room.queue(encode_item(JoinedItem(member=_member("bob"))))
     room.submit("alice", submitted[0].envelopes)
-    room.queue(_bobs_message(b"live", b"L" * 16))
-    room.queue(_bobs_message(b"forged", b"F" * 16)[:-1] + b"\x00")  # unreadable
+    room.queue(_bobs_message(b"live", b"L" * 16, counter=2))
+    room.queue(_bobs_message(b"forged", b"F" * 16, counter=3)[:-1] + b"\x00")  # unreadable
+    room.queue(_bobs_message(b"locked", b"K" * 16, epoch=9))  # a key that never comes
+    wanted = encode_wanted([(alice.signing_public, 1)])
+    room.queue(encode_wanted_item(bob.signing_public, wanted))  # alice answers with SHARES
     room.leave("alice", Reason.LEAVING)  # a LEFT item (for alice herself: still decodable)
     flushed = room.flush()
     assert flushed is not None
     pair.relay.send_raw(flushed)
     pair.shuttle()
     kinds = {type(e) for e in pair.client_events}
-    if not {proto.ChatOpened, proto.ChatForged, proto.MemberArrived, proto.MemberDeparted} <= kinds:
+    wanted_kinds = {
+        proto.ChatOpened,
+        proto.ChatForged,
+        proto.ChatLocked,
+        proto.MemberArrived,
+        proto.MemberDeparted,
+    }
+    sent = set(pair.sent_by_client())
+    if not wanted_kinds <= kinds or not {FrameType.SHARES, FrameType.WANT} <= sent:
         raise AssertionError(f"the recorded session fell short: {pair.client_events}")
+    if FrameType.SHARE not in pair.sent_by_relay():
+        raise AssertionError("the recorded session has no SHARE")
     pair.client.send_goodbye(Reason.LEAVING, "bye")
     pair.shuttle()
     return tuple(pair.to_relay_log), tuple(pair.to_client_log)
@@ -198,7 +256,16 @@ def test_the_whole_session_fed_one_byte_at_a_time() -> None:
         _fresh_relay(), to_relay, list(range(len(to_relay))), MAX_CLIENT_FRAME, room=_room()
     )
     kinds = {type(e) for e in client_events}
-    assert {proto.Welcomed, proto.ChatOpened, proto.ChatForged, proto.MemberDeparted} <= kinds
+    assert {
+        proto.Welcomed,
+        proto.ChatOpened,
+        proto.ChatForged,
+        proto.ChatLocked,
+        proto.MemberArrived,
+        proto.MemberDeparted,
+    } <= kinds
+    relay_kinds = {type(e) for e in relay_events}
+    assert {proto.MessagesSubmitted, proto.SharesSubmitted, proto.KeysWanted} <= relay_kinds
     assert not any(isinstance(e, proto.ProtocolViolation) for e in client_events + relay_events)
     assert proto.GoodbyeReceived(code=Reason.LEAVING, text="bye") in relay_events
 

@@ -5,11 +5,13 @@ early, and the JOIN proof that binds a member's identity to the connection."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from crypto.epoch import membership_tag
 from crypto.identity import Identity, signed_bytes
 from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
@@ -93,6 +95,14 @@ def opened(client: ClientProtocol) -> bytes:
     return client.data_to_send()
 
 
+def tag_of(device: Identity, keys: RoomKeys) -> bytes:
+    """The membership tag ``device``'s JOIN carries in the test room (the relay passes it on
+    unchecked: only members hold the key it is made with)."""
+    return membership_tag(
+        keys.member, room_id=ROOM_ID, signing_key=device.signing_public, dh_key=device.dh_public
+    )
+
+
 def no_password_work_sent(pair: Pair) -> bool:
     """The client sent its hello and open, and nothing after them."""
     return pair.sent_by_client() == [FrameType.CLIENT_HELLO, FrameType.CLIENT_OPEN]
@@ -136,7 +146,10 @@ def test_full_handshake(room_keys: RoomKeys, creds: RelayCredentials) -> None:
     alice = identity("alice")
     assert relay.events_received() == [
         proto.JoinRequested(
-            username="alice", signing_key=alice.signing_public, dh_key=alice.dh_public
+            username="alice",
+            signing_key=alice.signing_public,
+            dh_key=alice.dh_public,
+            tag=tag_of(alice, room_keys),
         )
     ]
     assert relay.state is RelayState.JOIN_PENDING
@@ -178,7 +191,10 @@ def test_the_handshake_works_fed_one_byte_at_a_time(
         proto.RoomRequested(room_id=DEFAULT_ROOM),
         proto.Authenticated(),
         proto.JoinRequested(
-            username="alice", signing_key=alice.signing_public, dh_key=alice.dh_public
+            username="alice",
+            signing_key=alice.signing_public,
+            dh_key=alice.dh_public,
+            tag=tag_of(alice, room_keys),
         ),
     ]
 
@@ -941,7 +957,7 @@ def _mixed_order_join(client: ForgingClient) -> Join:
 
     key = eddsa.import_public_key(mixed)
     eddsa.new(key, "rfc8032").verify(signed_bytes(signed, context=JOIN_CONTEXT), proof)
-    return Join(name="alice", signing_key=mixed, dh_key=dh, proof=proof)
+    return Join(name="alice", signing_key=mixed, dh_key=dh, proof=proof, tag=bytes(32))
 
 
 def _join(**fields: Any) -> Callable[[ForgingClient], Join]:
@@ -954,6 +970,7 @@ def _join(**fields: Any) -> Callable[[ForgingClient], Join]:
             "signing_key": alice.signing_public,
             "dh_key": alice.dh_public,
             "proof": proof_for(client),
+            "tag": bytes(32),  # any tag: the relay cannot check one
         }
         for key, value in fields.items():
             values[key] = value(client) if callable(value) else value
@@ -1029,6 +1046,7 @@ def test_a_valid_join_proof_as_the_document_spells_it(
     # proof = Sign(signing key, "join", H(TT) ‖ room_id ‖ str8 name ‖ signing_key ‖ dh_key),
     # written out here from PROTOCOL.md 4.3 rather than with the product's helper.
     bob = identity("bob")
+    tag = bytes(range(32))  # whatever the tag, the relay passes it on as sent
 
     def by_hand(client: ForgingClient) -> Join:
         name = "Zoë"
@@ -1042,14 +1060,42 @@ def test_a_valid_join_proof_as_the_document_spells_it(
             + bob.dh_public
         )
         proof = ref.ed_sign(bob.to_secret()[:32], b"SocketChat v2 signature|join|" + message)
-        return Join(name=name, signing_key=bob.signing_public, dh_key=bob.dh_public, proof=proof)
+        return Join(
+            name=name,
+            signing_key=bob.signing_public,
+            dh_key=bob.dh_public,
+            proof=proof,
+            tag=tag,
+        )
 
     pair = Pair(forging_client(room_keys, by_hand), make_relay(), credentials=creds)
     pair.handshake()
     assert pair.relay_events[-1] == proto.JoinRequested(
-        username="Zoë", signing_key=bob.signing_public, dh_key=bob.dh_public
+        username="Zoë", signing_key=bob.signing_public, dh_key=bob.dh_public, tag=tag
     )
     assert pair.relay.state is RelayState.JOIN_PENDING
+
+
+def test_the_join_carries_the_membership_tag_the_document_spells_out(
+    room_keys: RoomKeys, wrong_keys: RoomKeys, creds: RelayCredentials
+) -> None:
+    # tag = HMAC-SHA256(derive(member, "membership", ""),
+    #                   "SocketChat v2 member|" ‖ room_id ‖ signing_key ‖ dh_key)   (5.2)
+    client = forging_client(room_keys)
+    pair = Pair(client, make_relay(), credentials=creds)
+    pair.handshake()
+    alice = identity("alice")
+    key = ref.hkdf_sha256(room_keys.member, salt=b"", info=b"SocketChat v2|membership|", length=32)
+    tag = hmac.new(
+        key, b"SocketChat v2 member|" + ROOM_ID + alice.signing_public + alice.dh_public, "sha256"
+    ).digest()
+    assert client.sent_join is not None and client.sent_join.tag == tag == tag_of(alice, room_keys)
+    assert pair.relay_events[-1] == proto.JoinRequested(
+        username="alice", signing_key=alice.signing_public, dh_key=alice.dh_public, tag=tag
+    )
+    # Only the password makes it: another one, another tag (the relay, which holds only the
+    # access key, can make none).
+    assert tag_of(alice, wrong_keys) != tag
 
 
 # -- misuse ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import pytest
 
 from net.proto import LocalProtocolError
-from net.proto._ratelimit import LoginLimiter, TokenBucket, source_key
+from net.proto._ratelimit import LoginLimiter, ShareBudget, TokenBucket, source_key
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,31 @@ def test_token_bucket_allows_burst_then_asks_to_wait():
 def test_token_bucket_rejects_nonsense():
     with pytest.raises(LocalProtocolError):
         TokenBucket(rate=0, burst=1, now=0.0)
+
+
+def test_share_budget_follows_the_room_size():
+    budget = ShareBudget(minimum=64, per_member=4, refill=30.0, now=0.0)
+    assert budget.capacity(3) == 64  # small rooms get the minimum
+    assert budget.capacity(200) == 800
+    # A full room of 200: a new key to the 199 others, four times in a row, for free.
+    for _ in range(4):
+        assert budget.take(199, members=200, now=0.0) == 0.0
+    # The fifth is 796 + 199 - 800 = 195 shares over: paid back at 800 per 30 s.
+    assert budget.take(199, members=200, now=0.0) == pytest.approx(195 / (800 / 30))
+    assert budget.take(0, members=200, now=30.0) == 0.0  # refilled (and capped) by then
+
+
+def test_share_budget_starts_full_and_never_holds_more_than_the_room_allows_now():
+    budget = ShareBudget(minimum=8, per_member=2, refill=10.0, now=0.0)
+    assert budget.take(20, members=10, now=5.0) == 0.0  # full at 20, however late it is used
+    assert budget.take(1, members=10, now=5.0) == pytest.approx(1 / 2.0)
+    # The room shrank to 2 members while time passed: the capacity is the minimum again.
+    assert budget.take(0, members=2, now=1000.0) == 0.0
+    assert budget.take(9, members=2, now=1000.0) == pytest.approx(1 / 0.8)
+
+
+def test_share_budget_rejects_nonsense():
+    with pytest.raises(LocalProtocolError):
+        ShareBudget(minimum=0, now=0.0)
+    with pytest.raises(LocalProtocolError):
+        ShareBudget(refill=0, now=0.0)

@@ -8,6 +8,8 @@ broadcast sealed after its WELCOME, in order, and nothing sealed before it.
 
 from __future__ import annotations
 
+import os
+
 from crypto.identity import Identity
 from crypto.kdf import derive_room_keys
 from crypto.transport import BroadcastOpener
@@ -59,6 +61,7 @@ class _Member:
             username=name,
             signing_key=self.identity.signing_public,
             dh_key=self.identity.dh_public,
+            tag=os.urandom(32),  # the relay cannot check it: it lists what it was given
         )
         self.ended: list[Reason] = []
 
@@ -68,6 +71,7 @@ class _Member:
             name=self.request.username,
             signing_key=self.identity.signing_public,
             dh_key=self.identity.dh_public,
+            tag=self.request.tag,
         )
 
     def joined(self, name: str) -> None:

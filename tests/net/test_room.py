@@ -19,9 +19,11 @@ from net.proto._messages import (
     ChatItem,
     JoinedItem,
     LeftItem,
+    WantedItem,
     Welcome,
     decode_items,
     encode_item,
+    encode_wanted,
 )
 from net.proto._relay import encode_broadcast
 from net.proto._room import JoinRejected, Room
@@ -33,8 +35,9 @@ ALICE, BOB, CAROL, DAVE = (Identity.from_secret(bytes([n]) * 64) for n in range(
 
 
 def envelope(n: int, size: int = 177) -> bytes:
-    """An opaque envelope: message id ``n``, epoch 0, filler (the room never looks inside)."""
-    return n.to_bytes(16, "big") + bytes(4) + bytes([n % 256]) * (size - 20)
+    """An opaque envelope: message id ``n``, then filler where the signing key, epoch and
+    ciphertext would be (the room never looks inside; 177 bytes is the smallest there is)."""
+    return n.to_bytes(16, "big") + bytes([n % 256]) * (size - 16)
 
 
 def info(name: str, identity: Identity = ALICE) -> MemberInfo:
@@ -317,6 +320,41 @@ def test_joins_and_leaves_between_flushes_share_one_broadcast(room) -> None:
             LeftItem(name="bob", code=Reason.LEAVING),
         ]
     ]
+
+
+def test_a_want_is_broadcast_attested_with_the_members_key_and_kept_out_of_history(room) -> None:
+    add(room, "Zoë", ALICE)
+    add(room, "bob", BOB)
+    room.flush()
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    payload = encode_wanted([(BOB.signing_public, 2), (CAROL.signing_public, 5)])
+    room.want("zoë", payload)  # any case, as for chat
+    room.submit("bob", [envelope(1)])
+    data = room.flush()
+    assert data is not None
+    assert open_all(data, opener) == [
+        [
+            WantedItem(
+                requester=ALICE.signing_public,
+                wanted=((BOB.signing_public, 2), (CAROL.signing_public, 5)),
+            ),
+            ChatItem(sender="bob", envelope=envelope(1)),
+        ]
+    ]
+    assert history_ids(room) == [1]  # the message only: a request is not worth replaying
+    assert room.welcome("bob").history == room.history
+    with pytest.raises(LocalProtocolError):
+        room.want("carol", payload)  # not a member: a driver bug
+
+
+def test_members_signing_keys_by_name(room) -> None:
+    add(room, "Zoë", ALICE)
+    assert room.signing_key_of("Zoë") == ALICE.signing_public
+    assert room.signing_key_of("ZOË") == ALICE.signing_public
+    assert room.signing_key_of("bob") is None
+    assert room.handle_of_identity(ALICE.signing_public) == "conn-Zoë"
+    room.leave("zoë", Reason.LEAVING)
+    assert room.signing_key_of("Zoë") is None
 
 
 def test_history_is_added_at_flush_in_broadcast_order(room) -> None:

@@ -35,7 +35,7 @@ def test_from_password_keeps_only_the_room_id_access_key_and_relay_identity(room
     assert secret.room_id == ROOM_ID
     assert secret.access == room_keys.access
     held = [getattr(secret, slot) for slot in RoomSecret.__slots__]
-    assert room_keys.message not in held
+    assert room_keys.member not in held
     assert PASSWORD not in held and PASSWORD.encode() not in held
     assert isinstance(secret.spake2, Spake2Secret)
     assert secret.spake2.w == Spake2Secret.from_access_key(room_keys.access).w
@@ -109,7 +109,7 @@ def test_the_file_holds_neither_password_nor_message_key(tmp_path, room_keys) ->
     path = tmp_path / "room.json"
     RoomSecret.from_password(PASSWORD, room_id=ROOM_ID, n=N).save(path)
     text = path.read_text()
-    assert room_keys.message.hex() not in text
+    assert room_keys.member.hex() not in text
     assert PASSWORD not in text
 
 

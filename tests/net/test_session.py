@@ -1,40 +1,48 @@
 """After the handshake: join, welcome, chat through seal-once broadcasts, presence, pings,
-notices, goodbyes, sending limits, counters, and every way a relayed message can be forged,
-moved, replayed or reordered (docs/PROTOCOL.md 3.2, 3.3 and 5)."""
+notices, goodbyes, sending limits, counters, sender keys (shares, held messages, requests for
+keys, membership tags) and every way a relayed message can be forged, moved, replayed or
+reordered (docs/PROTOCOL.md 3.2, 3.3, 5 and 8)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import struct
 from typing import Any
 
 import pytest
 
 from crypto import aead
-from crypto.envelope import MIN_SIZE, message_aad, seal_message
+from crypto.envelope import MIN_SIZE, envelope_header, message_aad, open_message, seal_message
+from crypto.epoch import message_key, next_sender_key
+from crypto.errors import AuthenticationError
 from crypto.identity import Identity
-from crypto.kdf import RoomKeys, derive_room_keys
+from crypto.kdf import RoomKeys
 from crypto.spake2 import Spake2Secret
-from crypto.transport import BroadcastSealer
+from crypto.transport import BroadcastOpener, BroadcastSealer
 from net import proto
-from net.proto import ClientState, RelayState, WelcomeArgs, encode_broadcast
+from net.proto import ClientState, Keyring, RelayState, WelcomeArgs, encode_broadcast
 from net.proto._errors import LocalProtocolError
 from net.proto._frames import MAX_CLIENT_FRAME, FrameType, Reason
 from net.proto._messages import (
+    BroadcastItem,
     ChatItem,
     JoinedItem,
     LeftItem,
     MemberInfo,
     PendingMessage,
+    decode_items,
     encode_chat,
     encode_item,
+    encode_wanted,
+    encode_wanted_item,
 )
 from net.proto._replay import RecentIds
+from tests.crypto import _reference as ref
 from tests.crypto._reference import xchacha20_poly1305_seal
 from tests.net.helpers import (
     BROADCAST_KEY,
     MAX_MESSAGE_BYTES,
-    PASSWORD,
     ROOM_ID,
     Pair,
     Room,
@@ -42,18 +50,22 @@ from tests.net.helpers import (
     identity,
     make_client,
     make_relay,
+    member_info,
+    seal_share_to,
     split_frames,
 )
 
 OTHER_ROOM = bytes(16)
 MID = b"M" * 16
 MAX_ENVELOPE = MAX_MESSAGE_BYTES + 432  # PROTOCOL.md 5: the relay's upper bound
+HEADER = 16 + 32 + 4  # PROTOCOL.md 5.1: message_id, signing_key, u32 epoch (in the clear)
+EPOCH = 1  # a member's first sender key
 
 
 def member(name: str) -> MemberInfo:
-    """``name``'s entry in a member list: the test identity of that name."""
-    device = identity(name)
-    return MemberInfo(name=name, signing_key=device.signing_public, dh_key=device.dh_public)
+    """``name``'s entry in a member list: the test identity of that name, with the membership
+    tag its client sends (it knows the room password)."""
+    return member_info(name)
 
 
 def messages(events) -> list[proto.ChatOpened]:
@@ -86,6 +98,43 @@ def bob(room: Room, room_keys: RoomKeys, alice: Pair) -> Pair:
     return pair
 
 
+def send(pair: Pair, *texts: str, timestamp_ms: int = 1) -> list[bytes]:
+    """``pair``'s member sends ``texts`` in one batch; returns their message ids."""
+    ids = [pair.client.new_message_id() for _ in texts]
+    pair.client.send_messages(
+        [(text, message_id, timestamp_ms) for text, message_id in zip(texts, ids, strict=True)]
+    )
+    return ids
+
+
+def said(events) -> list[tuple[str, str]]:
+    """(sender, text) of each message shown."""
+    return [(m.sender, m.text) for m in messages(events)]
+
+
+def locked(sender: str, message_id: bytes, *, history: bool = False) -> proto.ChatLocked:
+    return proto.ChatLocked(sender=sender, message_id=message_id, from_history=history)
+
+
+def broadcast_items(data: bytes) -> list[BroadcastItem]:
+    """The items of broadcast frames, opened as any member would (the seq check aside)."""
+    opener = BroadcastOpener(BROADCAST_KEY, next_seq=0)
+    return [
+        item
+        for body in split_frames(data)
+        for item in decode_items(opener.open(FrameType.BROADCAST, body[1:]))
+    ]
+
+
+def chat_item(room: Room, message_id: bytes) -> ChatItem:
+    """The CHAT item with ``message_id`` as the room broadcast it."""
+    for data in reversed(room.broadcasts):
+        for item in broadcast_items(data):
+            if isinstance(item, ChatItem) and item.message_id == message_id:
+                return item
+    raise AssertionError(f"no message {message_id!r} was broadcast")
+
+
 def joined_pair(room_keys: RoomKeys, relay_secret: Spake2Secret, **changes: Any) -> Pair:
     """alice alone, welcomed by hand (no Room) with ``changes`` to an honest WELCOME."""
     pair = Pair(make_client(keys=room_keys), make_relay(), credentials=credentials(relay_secret))
@@ -110,36 +159,56 @@ def test_welcome_lists_members_with_their_keys_and_history(room, room_keys, alic
     alice.client.send_messages([("first", alice.client.new_message_id(), 1)])
     alice.client.send_messages([PendingMessage("second", alice.client.new_message_id(), 2)])
     room.pump()
-    assert [m.text for m in messages(alice.take()[0])] == ["first", "second"]  # own echoes
+    first, second = messages(alice.take()[0])  # own echoes
+    assert (first.text, second.text) == ("first", "second")
     bob = room.connect(make_client("bob", room_keys))
     welcome = welcomed(bob)
     assert welcome.your_name == "bob"
     assert welcome.members == (member("alice"), member("bob"))  # in join order, joiner last
     assert bob.client.members == {"alice": member("alice"), "bob": member("bob")}
     assert welcome.max_message_bytes == MAX_MESSAGE_BYTES == bob.client.max_message_bytes
-    opened = messages(welcome.history)
-    assert len(opened) == len(welcome.history)  # nothing forged
-    assert [(m.sender, m.text, m.counter, m.from_history) for m in opened] == [
-        ("alice", "first", 1, True),
-        ("alice", "second", 2, True),
-    ]
-    assert all(m.signing_key == identity("alice").signing_public for m in opened)
+    # Alice's key was made before bob was here: her messages wait for it, as placeholders,
+    # and bob asks the room for it (WANT) right after the WELCOME.
+    assert welcome.history == (
+        locked("alice", first.message_id, history=True),
+        locked("alice", second.message_id, history=True),
+    )
+    assert bob.sent_by_client()[-2:] == [FrameType.JOIN, FrameType.WANT]
     assert bob.client.state is ClientState.JOINED and bob.relay.state is RelayState.JOINED
+    bob.take()
     room.pump()
+    # Alice sees bob arrive, answers his request with her key, and the history opens.
     assert alice.take()[0] == [proto.MemberArrived(member=member("bob"))]
     assert alice.client.members["bob"] == member("bob")
+    ((owner, epoch),) = {(a.owner, a.epoch) for a in room.shares_to(member("bob").signing_key)}
+    assert (owner, epoch) == (member("alice").signing_key, EPOCH)
+    opened = messages(bob.take()[0])
+    assert [(m.sender, m.text, m.epoch, m.counter, m.from_history) for m in opened] == [
+        ("alice", "first", EPOCH, 1, True),
+        ("alice", "second", EPOCH, 2, True),
+    ]
+    assert [m.message_id for m in opened] == [first.message_id, second.message_id]
+    assert all(m.signing_key == identity("alice").signing_public for m in opened)
 
 
 def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
     ids = [alice.client.new_message_id() for _ in range(3)]
     alice.client.send_messages([(f"hello {i}", ids[i], 100 + i) for i in range(3)])
-    chat_frames = split_frames(alice.client.data_to_send())
-    assert [body[0] for body in chat_frames] == [FrameType.CHAT]  # three messages, one frame
-    alice.relay.receive_data(b"".join(len(b).to_bytes(4, "big") + b for b in chat_frames))
-    (submitted,) = alice.relay.events_received()
-    assert isinstance(submitted, proto.MessagesSubmitted) and len(submitted.envelopes) == 3
+    bodies = split_frames(alice.client.data_to_send())
+    # Bob has no key of alice's yet: its share goes first, then the three messages, one frame.
+    assert [body[0] for body in bodies] == [FrameType.SHARES, FrameType.CHAT]
+    alice.relay.receive_data(b"".join(len(b).to_bytes(4, "big") + b for b in bodies))
+    shared, submitted = alice.relay.events_received()
+    assert isinstance(shared, proto.SharesSubmitted) and isinstance(
+        submitted, proto.MessagesSubmitted
+    )
+    ((recipient, share),) = shared.shares
+    assert recipient == identity("bob").signing_public and len(submitted.envelopes) == 3
+    assert bob.relay.send_share(identity("alice").signing_public, share)  # what the relay does
+    bob.shuttle()
+    assert bob.take()[0] == []  # a key alone is no news
     sealed = room.room.broadcasts_sealed
-    room.room.submit("alice", submitted.envelopes)  # what the relay does with them
+    room.room.submit("alice", submitted.envelopes)
     frame = room.flush()
     assert room.room.broadcasts_sealed == sealed + 1  # three messages, one seal
     # The very same bytes go to every member.
@@ -155,7 +224,7 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
                 message_id=ids[i],
                 timestamp_ms=100 + i,
                 content_type="text/plain",
-                epoch=0,
+                epoch=EPOCH,
                 counter=i + 1,
                 from_history=False,
             )
@@ -179,9 +248,9 @@ def test_same_text_never_gives_the_same_envelope(alice) -> None:
     alice.relay.receive_data(len(body).to_bytes(4, "big") + body)
     (submitted,) = alice.relay.events_received()
     first, second = submitted.envelopes
-    assert first[:20] == second[:20]  # same id and epoch ...
-    assert bytes(first[20:44]) != bytes(second[20:44])  # ... fresh nonces
-    assert bytes(first[44:]) != bytes(second[44:])
+    assert first[:HEADER] == second[:HEADER]  # same id, signing key and epoch ...
+    assert bytes(first[HEADER : HEADER + 24]) != bytes(second[HEADER : HEADER + 24])  # ... nonces
+    assert bytes(first[HEADER + 24 :]) != bytes(second[HEADER + 24 :])
 
 
 def test_presence_join_and_leave(room, alice, bob) -> None:
@@ -277,7 +346,11 @@ def test_a_name_held_by_another_identity_is_refused(room, room_keys, alice) -> N
             "alice",
             (MemberInfo(name="alice", signing_key=member("bob").signing_key, dh_key=bytes(32)),),
         ),
+        # Listed with our keys, but without the tag our JOIN carried (PROTOCOL.md 5.2).
+        ("alice", (dataclasses.replace(member("alice"), tag=bytes(32)),)),
+        ("alice", (dataclasses.replace(member("alice"), tag=member("bob").tag),)),
     ],
+    ids=["renamed", "not listed", "other keys", "no tag", "another member's tag"],
 )
 def test_relay_must_not_rename_us_or_swap_our_keys(
     room_keys, relay_secret, your_name: str, members: tuple[MemberInfo, ...]
@@ -299,11 +372,37 @@ def test_send_raw_only_reaches_joined_members(room_keys, relay_secret, room) -> 
 # -- sending limits ------------------------------------------------------------------------
 
 
+def sent_envelopes(pair: Pair) -> list[bytes]:
+    """What ``pair``'s client queued, through its relay core: the envelopes it submitted."""
+    pair.relay.receive_data(pair.client.data_to_send())
+    return [
+        bytes(envelope)
+        for event in pair.relay.events_received()
+        if isinstance(event, proto.MessagesSubmitted)
+        for envelope in event.envelopes
+    ]
+
+
+def own_counters(pair: Pair, envelopes: list[bytes]) -> list[tuple[int, int]]:
+    """(epoch, counter) of each of ``pair``'s own envelopes, opened with its own sender key."""
+    out = []
+    for envelope in envelopes:
+        header = envelope_header(envelope)
+        found = pair.client.keyring.sender_key(header.signing_key, header.epoch, room_id=ROOM_ID)
+        assert found is not None and found[1]  # its own key, held
+        key = message_key(
+            found[0], room_id=ROOM_ID, signing_key=header.signing_key, epoch=header.epoch
+        )
+        opened = open_message(key, envelope, room_id=ROOM_ID, sender=pair.client.username)
+        out.append((opened.epoch, opened.counter))
+    return out
+
+
 def test_max_message_bytes_is_enforced_on_send(alice) -> None:
     client = alice.client
     client.send_messages([("é" * (MAX_MESSAGE_BYTES // 2), client.new_message_id(), 1)])
-    client.data_to_send()
-    counter = client.next_counter
+    assert own_counters(alice, sent_envelopes(alice)) == [(EPOCH, 1)]
+    stored = client.keyring.state()
     with pytest.raises(LocalProtocolError, match="at most 4000"):
         client.send_messages(
             [
@@ -317,9 +416,16 @@ def test_max_message_bytes_is_enforced_on_send(alice) -> None:
     with pytest.raises(LocalProtocolError):
         client.send_messages([("bad time", bytes(16), -1)])
     assert client.data_to_send() == b""
-    assert client.next_counter == counter  # no counter spent on a refused batch
-    client.send_messages([])
-    assert client.data_to_send() == b""
+    # No counter and no epoch spent on a refused batch.
+    assert not client.keyring.changed and client.keyring.state() == stored
+    client.send_messages([("next", client.new_message_id(), 2)])
+    assert own_counters(alice, sent_envelopes(alice)) == [(EPOCH, 2)]
+
+
+def test_an_empty_batch_sends_nothing(alice) -> None:
+    alice.client.send_messages([])
+    assert alice.client.data_to_send() == b""
+    assert alice.client.keyring.own_epoch == 0  # no key made for nothing
 
 
 @pytest.mark.parametrize(
@@ -332,15 +438,27 @@ def test_max_message_bytes_is_enforced_on_send(alice) -> None:
     ids=["long content type", "unencodable text", "unencodable content type"],
 )
 def test_a_message_that_cannot_be_encoded_is_refused_before_anything_is_sealed(
-    alice, bad: PendingMessage
+    alice, bob, bad: PendingMessage
 ) -> None:
-    # The core's error policy: local misuse is LocalProtocolError, and nothing is spent.
+    # The core's error policy: local misuse is LocalProtocolError, and nothing is spent:
+    # no key is made or shared, no epoch or counter used.
     client = alice.client
-    counter = client.next_counter
+    stored = client.keyring.state()
     with pytest.raises(LocalProtocolError):
         client.send_messages([("fine", client.new_message_id(), 1), bad])
     assert client.data_to_send() == b""
-    assert client.next_counter == counter
+    assert client.keyring.own_epoch == 0 and client.keyring.state() == stored
+    client.send_messages([("fine", client.new_message_id(), 1)])
+    bodies = split_frames(client.data_to_send())
+    assert [body[0] for body in bodies] == [FrameType.SHARES, FrameType.CHAT]
+    alice.relay.receive_data(b"".join(len(b).to_bytes(4, "big") + b for b in bodies))
+    envelopes = [
+        bytes(e)
+        for event in alice.relay.events_received()
+        if isinstance(event, proto.MessagesSubmitted)
+        for e in event.envelopes
+    ]
+    assert own_counters(alice, envelopes) == [(EPOCH, 1)]
 
 
 def test_message_limit_respects_the_frame_cap(room_keys, relay_secret) -> None:
@@ -439,18 +557,36 @@ def test_counters_increase_strictly_across_calls_and_connections(room, room_keys
     big = [("y" * MAX_MESSAGE_BYTES, client.new_message_id(), 3) for _ in range(20)]
     client.send_messages(big)  # more than one CHAT frame
     room.pump()
-    first = [m.counter for m in messages(bob.take()[0])]
-    assert first == list(range(1, 24))
-    assert client.next_counter == 24
-    # A new connection (a reconnect) carries on from where the old one stopped.
+    first = [(m.epoch, m.counter) for m in messages(bob.take()[0])]
+    assert first == [(EPOCH, n) for n in range(1, 24)]
+    # A new connection (a reconnect) of the same device carries on where the old one stopped:
+    # the keyring outlives connections, and bob still holds the key.
     room.disconnect("alice")
     again = room.connect(
-        make_client("alice", room_keys, next_counter=client.next_counter, label=b"alice again")
+        make_client("alice", room_keys, keyring=client.keyring, label=b"alice again")
     )
     again.client.send_messages([("after", again.client.new_message_id(), 9)])
     again.client.send_messages([("later", again.client.new_message_id(), 10)])
     room.pump()
-    assert [m.counter for m in messages(bob.take()[0])] == [24, 25]
+    assert [(m.epoch, m.counter) for m in messages(bob.take()[0])] == [(EPOCH, 24), (EPOCH, 25)]
+    assert [a.recipient for a in room.addressed] == [identity("bob").signing_public]  # once
+    # A restart keeps only what the device stored: the next epoch it may use. The key is new
+    # and so is its epoch, never one used before; its counters start again from 1.
+    stored = client.keyring.state()
+    room.disconnect("alice")
+    restarted = room.connect(
+        make_client(
+            "alice",
+            room_keys,
+            keyring=Keyring(identity("alice"), state=stored),
+            label=b"alice restarted",
+        )
+    )
+    restarted.client.send_messages([("restarted", restarted.client.new_message_id(), 11)])
+    room.pump()
+    assert [(m.text, m.epoch, m.counter) for m in messages(bob.take()[0])] == [
+        ("restarted", EPOCH + 1, 1)
+    ]
 
 
 # -- forged, moved, foreign and replayed messages --------------------------------------------
@@ -459,6 +595,65 @@ def test_counters_increase_strictly_across_calls_and_connections(room, room_keys
 def _str8(text: str) -> bytes:
     data = text.encode()
     return bytes([len(data)]) + data
+
+
+def sender_key(name: str, epoch: int = EPOCH, *, variant: bytes = b"") -> bytes:
+    """A sender key the test makes for ``name``'s ``epoch`` (``variant``: another such key).
+    Its client never made it: a member holds it only if a share gave it (:func:`give_key`)."""
+    return hashlib.sha256(b"test sender key|%s|%d|%s" % (name.encode(), epoch, variant)).digest()
+
+
+def msg_key(
+    name: str, epoch: int = EPOCH, *, key: bytes | None = None, room_id: bytes = ROOM_ID
+) -> bytes:
+    """The message key of ``name``'s test sender key of ``epoch`` (or of ``key``)."""
+    return message_key(
+        key if key is not None else sender_key(name, epoch),
+        room_id=room_id,
+        signing_key=identity(name).signing_public,
+        epoch=epoch,
+    )
+
+
+def give_key(
+    pair: Pair,
+    owner: str,
+    epoch: int = EPOCH,
+    *,
+    key: bytes | None = None,
+    distributor: str | None = None,
+) -> list[proto.Event]:
+    """Hand ``pair``'s member ``owner``'s test sender key of ``epoch`` through a real share:
+    sealed to it and signed by ``distributor`` (default: the owner), delivered by the relay as
+    SHARE attested from the distributor. Returns (and takes) the client's events it caused:
+    the held messages it opens."""
+    by = identity(distributor or owner)
+    share = seal_share_to(
+        identity(pair.client.username),
+        key if key is not None else sender_key(owner, epoch),
+        owner=identity(owner),
+        epoch=epoch,
+        distributor=by,
+    )
+    assert pair.relay.send_share(by.signing_public, share)
+    before = len(pair.client_events)
+    pair.shuttle()
+    caused, pair.client_events[before:] = pair.client_events[before:], []
+    return caused
+
+
+@pytest.fixture
+def bobs_key(alice: Pair, bob: Pair) -> bytes:
+    """Bob's (test) sender key of epoch 1, which bob shared with alice."""
+    assert give_key(alice, "bob") == []  # nothing was waiting for it
+    return sender_key("bob")
+
+
+def spelled_message_key(key: bytes, *, signing_key: bytes, epoch: int) -> bytes:
+    """message_key = derive(sender_key, "messages", room_id ‖ signing_key ‖ u32 epoch), written
+    out from PROTOCOL.md 4.1 and 5.1 with the reference HKDF."""
+    info = b"SocketChat v2|messages|" + ROOM_ID + signing_key + struct.pack(">I", epoch)
+    return ref.hkdf_sha256(key, salt=b"", info=info, length=32)
 
 
 def spelled_envelope(
@@ -471,22 +666,24 @@ def spelled_envelope(
     room_id: bytes = ROOM_ID,
     signed_room: bytes | None = None,
     message_id: bytes = MID,
-    epoch: int = 0,
+    epoch: int = EPOCH,
     counter: int = 1,
     timestamp_ms: int = 5,
     content_type: str = "text/plain",
     body: bytes = b"hi",
     nonce: bytes = bytes(24),
 ) -> bytes:
-    """An envelope written out from PROTOCOL.md 5 (reference XChaCha20-Poly1305), with every
-    field the AEAD and the signature cover under the test's control: ``sender`` goes into the
-    aad, ``signed_sender`` / ``signed_room`` into the signature (default: the same), and the
-    plaintext names ``signing_key`` (default: the signer's)."""
+    """An envelope written out from PROTOCOL.md 5.1 (reference XChaCha20-Poly1305) under the
+    message key ``key``, with every field the AEAD and the signature cover under the test's
+    control: ``sender`` goes into the aad, ``signed_sender`` / ``signed_room`` into the
+    signature (default: the same), and the header (hence aad and signature) names
+    ``signing_key`` (default: the signer's)."""
     signing_key = signing_key or signer.signing_public
-    header = message_id + struct.pack(">I", epoch)
+    header = message_id + signing_key + struct.pack(">I", epoch)
     signed = (
         (signed_room or room_id)
-        + header
+        + message_id
+        + struct.pack(">I", epoch)
         + _str8(signed_sender or sender)
         + signing_key
         + struct.pack(">QQ", counter, timestamp_ms)
@@ -496,8 +693,7 @@ def spelled_envelope(
     )
     signature = signer.sign(signed, context="message")
     plaintext = (
-        signing_key
-        + struct.pack(">QQ", counter, timestamp_ms)
+        struct.pack(">QQ", counter, timestamp_ms)
         + _str8(content_type)
         + struct.pack(">I", len(body))
         + body
@@ -507,16 +703,19 @@ def spelled_envelope(
     return header + nonce + xchacha20_poly1305_seal(key, nonce, plaintext, aad)
 
 
-def genuine(keys: RoomKeys, name: str, **fields) -> bytes:
-    """``name``'s own message as its client would seal it."""
+def genuine(name: str, *, key: bytes | None = None, **fields) -> bytes:
+    """``name``'s own message as its client would seal it, under the message key ``key``
+    (default: that of ``name``'s test sender key for the envelope's epoch and room)."""
+    epoch = fields.pop("epoch", EPOCH)
+    room_id = fields.pop("room_id", ROOM_ID)
     return seal_message(
-        keys.message,
+        key if key is not None else msg_key(name, epoch, room_id=room_id),
         identity=identity(name),
-        room_id=fields.pop("room_id", ROOM_ID),
+        room_id=room_id,
         sender=name,
         message_id=fields.pop("message_id", MID),
-        epoch=fields.pop("epoch", 0),
-        counter=1,
+        epoch=epoch,
+        counter=fields.pop("counter", 1),
         timestamp_ms=5,
         content_type="text/plain",
         body=fields.pop("body", b"hi"),
@@ -534,14 +733,46 @@ def forged(sender: str, why: proto.Forgery, *, message_id: bytes = MID, history:
     return proto.ChatForged(sender=sender, message_id=message_id, from_history=history, why=why)
 
 
-def test_the_spelled_out_envelope_is_what_clients_send(room_keys) -> None:
-    assert spelled_envelope(room_keys.message, signer=identity("bob"), sender="bob") == genuine(
-        room_keys, "bob"
-    )
+def test_the_spelled_out_envelope_is_what_clients_send() -> None:
+    bob_key = identity("bob").signing_public
+    key = spelled_message_key(sender_key("bob"), signing_key=bob_key, epoch=EPOCH)
+    assert key == msg_key("bob")
+    assert spelled_envelope(key, signer=identity("bob"), sender="bob") == genuine("bob")
 
 
-def test_a_genuine_message_opens(room, room_keys, alice, bob) -> None:
-    assert deliver(room, alice, [ChatItem(sender="bob", envelope=genuine(room_keys, "bob"))]) == [
+def test_the_spelled_out_envelope_is_what_a_client_core_sends(room, alice, bob) -> None:
+    # The real thing: alice's client seals with its own sender key; the spelled envelope under
+    # the key bob received in alice's share is byte for byte the same.
+    (message_id,) = send(alice, "spelled")
+    alice.shuttle()
+    shared, submitted = alice.relay_events
+    assert isinstance(shared, proto.SharesSubmitted)
+    assert isinstance(submitted, proto.MessagesSubmitted)
+    ((_, share),) = shared.shares
+    envelopes = [bytes(envelope) for envelope in submitted.envelopes]
+    got = bob.client.keyring.sender_key(identity("alice").signing_public, EPOCH, room_id=ROOM_ID)
+    assert got is None  # not before the share
+    assert bob.relay.send_share(identity("alice").signing_public, share)
+    bob.shuttle()
+    got = bob.client.keyring.sender_key(identity("alice").signing_public, EPOCH, room_id=ROOM_ID)
+    assert got is not None and got[1]
+    key = spelled_message_key(got[0], signing_key=identity("alice").signing_public, epoch=EPOCH)
+    (nonce,) = [envelope[HEADER : HEADER + 24] for envelope in envelopes]
+    assert envelopes == [
+        spelled_envelope(
+            key,
+            signer=identity("alice"),
+            sender="alice",
+            message_id=message_id,
+            timestamp_ms=1,
+            body=b"spelled",
+            nonce=nonce,
+        )
+    ]
+
+
+def test_a_genuine_message_opens(room, alice, bobs_key) -> None:
+    assert deliver(room, alice, [ChatItem(sender="bob", envelope=genuine("bob"))]) == [
         proto.ChatOpened(
             sender="bob",
             signing_key=identity("bob").signing_public,
@@ -549,19 +780,38 @@ def test_a_genuine_message_opens(room, room_keys, alice, bob) -> None:
             message_id=MID,
             timestamp_ms=5,
             content_type="text/plain",
-            epoch=0,
+            epoch=EPOCH,
             counter=1,
             from_history=False,
         )
     ]
 
 
-def test_a_member_signing_in_another_members_name(room, room_keys, alice, bob) -> None:
-    # Mallory holds the room key: the AEAD opens for sender "bob". Her own signature verifies
-    # too, but under her key, not the one the member list gives for bob.
+def test_a_key_the_ratchet_reaches_opens_without_a_share(room, alice, bobs_key) -> None:
+    # Bob moved on by the ratchet (members only arrived): alice follows it from the key she
+    # holds (PROTOCOL.md 5.3), and keeps the step she confirmed.
+    bob_pub = identity("bob").signing_public
+    third = next_sender_key(
+        next_sender_key(bobs_key, room_id=ROOM_ID, signing_key=bob_pub, epoch=1),
+        room_id=ROOM_ID,
+        signing_key=bob_pub,
+        epoch=2,
+    )
+    item = ChatItem(
+        sender="bob", envelope=genuine("bob", key=msg_key("bob", 3, key=third), epoch=3)
+    )
+    (event,) = deliver(room, alice, [item])
+    assert isinstance(event, proto.ChatOpened) and (event.epoch, event.text) == (3, "hi")
+    assert alice.client.keyring.sender_key(bob_pub, 3, room_id=ROOM_ID) == (third, True)
+
+
+def test_a_member_signing_in_another_members_name(room, alice, bob) -> None:
+    # Mallory knows the password and seals under her own sender key; the relay attests her
+    # message as bob's. Her signature verifies, but under her key, not the one the member list
+    # gives for bob: refused before any key is looked for.
     item = ChatItem(
         sender="bob",
-        envelope=spelled_envelope(room_keys.message, signer=identity("mallory"), sender="bob"),
+        envelope=spelled_envelope(msg_key("mallory"), signer=identity("mallory"), sender="bob"),
     )
     assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.WRONG_KEY)]
     assert not alice.client.close_expected()  # another member's forgery does not kill us
@@ -572,17 +822,21 @@ def test_a_member_signing_in_another_members_name(room, room_keys, alice, bob) -
     "case",
     ["signature by another key", "flipped signature", "signed for another sender", "other room"],
 )
-def test_a_signature_that_does_not_verify(room, room_keys, alice, bob, case: str) -> None:
-    key, bob_id = room_keys.message, identity("bob")
+def test_a_signature_that_does_not_verify(room, alice, bobs_key, case: str) -> None:
+    # Whoever made these holds bob's sender key (every member does): the AEAD opens, and only
+    # bob's signature tells his messages from theirs.
+    key, bob_id = msg_key("bob"), identity("bob")
     if case == "signature by another key":  # names bob's key, signed by mallory
         envelope = spelled_envelope(
             key, signer=identity("mallory"), sender="bob", signing_key=bob_id.signing_public
         )
     elif case == "flipped signature":
         signed = spelled_envelope(key, signer=bob_id, sender="bob")
-        plaintext = aead.open_random(key, signed[20:], aad=_aad("bob"))
+        plaintext = aead.open_random(key, signed[HEADER:], aad=_aad("bob"))
         plaintext = plaintext[:-1] + bytes([plaintext[-1] ^ 1])
-        envelope = signed[:20] + aead.seal_random(key, plaintext, aad=_aad("bob"), nonce=bytes(24))
+        envelope = signed[:HEADER] + aead.seal_random(
+            key, plaintext, aad=_aad("bob"), nonce=bytes(24)
+        )
     elif case == "signed for another sender":  # carol's signed message, sealed as bob's
         envelope = spelled_envelope(key, signer=bob_id, sender="bob", signed_sender="carol")
     else:
@@ -592,37 +846,53 @@ def test_a_signature_that_does_not_verify(room, room_keys, alice, bob, case: str
     assert not alice.client.close_expected()
 
 
-def _aad(sender: str, room_id: bytes = ROOM_ID, message_id: bytes = MID, epoch: int = 0) -> bytes:
-    return message_aad(room_id=room_id, message_id=message_id, epoch=epoch, sender=sender)
+def _aad(
+    sender: str,
+    *,
+    name: str = "bob",
+    room_id: bytes = ROOM_ID,
+    message_id: bytes = MID,
+    epoch: int = EPOCH,
+) -> bytes:
+    """The aad of an envelope whose header names ``name``'s signing key."""
+    return message_aad(
+        room_id=room_id,
+        message_id=message_id,
+        signing_key=identity(name).signing_public,
+        epoch=epoch,
+        sender=sender,
+    )
 
 
-def _moved(keys: RoomKeys, case: str) -> ChatItem:
-    env = genuine(keys, "bob")
-    if case == "another room (its key)":
-        other_keys = derive_room_keys(PASSWORD, room_id=OTHER_ROOM, n=2**10)
-        return ChatItem(sender="bob", envelope=genuine(other_keys, "bob", room_id=OTHER_ROOM))
+def _moved(case: str) -> ChatItem:
+    env = genuine("bob")
+    if case == "another room (its key)":  # bob's message in another room, under its key there
+        other = msg_key("bob", key=sender_key("bob", variant=b"other room"), room_id=OTHER_ROOM)
+        return ChatItem(sender="bob", envelope=genuine("bob", key=other, room_id=OTHER_ROOM))
     if case == "another room (same key)":
-        return ChatItem(sender="bob", envelope=genuine(keys, "bob", room_id=OTHER_ROOM))
+        return ChatItem(
+            sender="bob", envelope=genuine("bob", key=msg_key("bob"), room_id=OTHER_ROOM)
+        )
     if case == "another id":
         return ChatItem(sender="bob", envelope=b"N" * 16 + env[16:])
-    if case == "another epoch":  # sealed as epoch 5, relabelled epoch 0
-        sealed = genuine(keys, "bob", epoch=5)
-        return ChatItem(sender="bob", envelope=sealed[:16] + bytes(4) + sealed[20:])
-    if case == "attested for another sender":
-        return ChatItem(sender="alice", envelope=env)
+    if case == "another epoch":  # sealed with this epoch's key as epoch 5, relabelled
+        sealed = genuine("bob", key=msg_key("bob"), epoch=5)
+        return ChatItem(sender="bob", envelope=sealed[:48] + struct.pack(">I", EPOCH) + sealed[52:])
+    if case == "epoch 0":  # no sender key has epoch 0 (it was version 2's password key)
+        return ChatItem(sender="bob", envelope=genuine("bob", key=msg_key("bob"), epoch=0))
     if case == "tampered":
         return ChatItem(sender="bob", envelope=env[:-1] + bytes([env[-1] ^ 1]))
-    if case == "another key":
-        other = derive_room_keys("not the password", room_id=ROOM_ID, n=2**10)
-        return ChatItem(sender="bob", envelope=genuine(other, "bob"))
+    if case == "another key":  # bob's epoch, but not the key bob shared
+        never_shared = msg_key("bob", key=sender_key("bob", variant=b"never shared"))
+        return ChatItem(sender="bob", envelope=genuine("bob", key=never_shared))
     if case == "malformed inside":  # opens, but the lengths inside do not add up
         return ChatItem(
             sender="bob",
-            envelope=env[:20]
-            + aead.seal_random(keys.message, b"\x00" * 200, aad=_aad("bob"), nonce=bytes(24)),
+            envelope=env[:HEADER]
+            + aead.seal_random(msg_key("bob"), b"\x00" * 200, aad=_aad("bob"), nonce=bytes(24)),
         )
     assert case == "text that is not UTF-8"
-    return ChatItem(sender="bob", envelope=genuine(keys, "bob", body=b"\xff\xfe"))
+    return ChatItem(sender="bob", envelope=genuine("bob", body=b"\xff\xfe"))
 
 
 MOVED = [
@@ -630,7 +900,7 @@ MOVED = [
     "another room (same key)",
     "another id",
     "another epoch",
-    "attested for another sender",
+    "epoch 0",
     "tampered",
     "another key",
     "malformed inside",
@@ -639,8 +909,8 @@ MOVED = [
 
 
 @pytest.mark.parametrize("case", MOVED)
-def test_a_moved_or_unreadable_message(room, room_keys, alice, bob, case: str) -> None:
-    item = _moved(room_keys, case)
+def test_a_moved_or_unreadable_message(room, alice, bobs_key, case: str) -> None:
+    item = _moved(case)
     message_id = bytes(item.envelope[:16])
     assert deliver(room, alice, [item]) == [
         forged(item.sender, proto.Forgery.UNREADABLE, message_id=message_id)
@@ -649,52 +919,94 @@ def test_a_moved_or_unreadable_message(room, room_keys, alice, bob, case: str) -
     assert message_id not in alice.client.seen_ids
 
 
-@pytest.mark.parametrize("epoch", [1, 7, 2**32 - 1])
-def test_an_unknown_epoch_is_unreadable_not_a_crash(room, room_keys, alice, epoch: int) -> None:
-    item = ChatItem(sender="bob", envelope=genuine(room_keys, "bob", epoch=epoch))
-    assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.UNREADABLE)]
+def test_a_message_attested_for_another_sender(room, alice, bobs_key) -> None:
+    # Live: to a listed member with another key (alice herself), or to a name not listed.
+    for sender, why in (("alice", proto.Forgery.WRONG_KEY), ("zed", proto.Forgery.NOT_A_MEMBER)):
+        item = ChatItem(sender=sender, envelope=genuine("bob"))
+        assert deliver(room, alice, [item]) == [forged(sender, why)]
+    assert MID not in alice.client.seen_ids
+
+
+def test_a_history_message_attested_for_another_name_is_unreadable(room, room_keys, bob):
+    # In history a sender need not be listed (it may have left), so the name is checked by the
+    # AEAD: bob's envelope attested as "zed"'s does not open, once bob's key is there.
+    room.seal(ChatItem(sender="zed", envelope=genuine("bob")))
+    carol = room.connect(make_client("carol", room_keys))
+    assert welcomed(carol).history == (locked("zed", MID, history=True),)
+    assert give_key(carol, "bob") == [
+        forged("zed", proto.Forgery.UNREADABLE, message_id=MID, history=True)
+    ]
+    assert MID not in carol.client.seen_ids
+
+
+@pytest.mark.parametrize("epoch", [2, 7, 64, 65, 2**32 - 1])
+def test_a_message_under_an_epoch_without_a_key_is_held_not_a_crash(
+    room, alice, bobs_key, epoch: int
+) -> None:
+    # Alice holds bob's epoch 1: epochs up to 65 are in reach of the ratchet, but these were
+    # fresh keys (not its steps), so the computed key does not open them: held, like the last.
+    envelope = genuine("bob", key=msg_key("bob", epoch), epoch=epoch)
+    item = ChatItem(sender="bob", envelope=envelope)
+    assert deliver(room, alice, [item]) == [locked("bob", MID)]
     assert alice.client.state is ClientState.JOINED
+    assert MID not in alice.client.seen_ids
+    # Its key arrives, and it opens by itself.
+    (opened,) = give_key(alice, "bob", epoch)
+    assert isinstance(opened, proto.ChatOpened) and (opened.epoch, opened.message_id) == (
+        epoch,
+        MID,
+    )
 
 
 def test_a_host_controlled_relay_cannot_make_a_message_anothers(room, room_keys, alice, bob):
-    # The host runs the relay and is a member: it holds the room key and its own identity. It
-    # takes bob's genuine message and tries to show it to alice as carol's (a member too).
+    # The host runs the relay and is a member: it knows the password, holds its own identity
+    # and, like every member, the sender keys of bob and carol. It takes bob's genuine message
+    # and tries to show it to alice as carol's (a member too).
     carol = room.connect(make_client("carol", room_keys))
     room.pump()
     alice.take()
     carol.take()
-    key, original = room_keys.message, genuine(room_keys, "bob", body=b"pay the bill")
-    plaintext = aead.open_random(key, original[20:], aad=_aad("bob"))  # the host can read it
+    for owner in ("bob", "carol"):
+        assert give_key(alice, owner) == []
+    carol_pub = identity("carol").signing_public
+    original = genuine("bob", body=b"pay the bill")
+    plaintext = aead.open_random(msg_key("bob"), original[HEADER:], aad=_aad("bob"))  # readable
+    carols_header = MID + carol_pub + struct.pack(">I", EPOCH)
     attempts = {
-        # The very bytes, attested for carol.
+        # The very bytes, attested for carol: the header names bob's key.
         "re-attested": ChatItem(sender="carol", envelope=original),
-        # Re-sealed for carol with bob's signed plaintext: the signature names bob.
+        # The header relabelled as carol's, the rest as it was.
+        "relabelled": ChatItem(sender="carol", envelope=carols_header + original[HEADER:]),
+        # Re-sealed under carol's key with bob's signed plaintext: the signature names bob.
         "re-sealed": ChatItem(
             sender="carol",
-            envelope=original[:20]
-            + aead.seal_random(key, plaintext, aad=_aad("carol"), nonce=bytes(24)),
+            envelope=carols_header
+            + aead.seal_random(
+                msg_key("carol"), plaintext, aad=_aad("carol", name="carol"), nonce=bytes(24)
+            ),
         ),
         # Re-signed by the host as carol.
         "re-signed": ChatItem(
             sender="carol",
             envelope=spelled_envelope(
-                key, signer=identity("host"), sender="carol", body=b"pay the bill"
+                msg_key("host"), signer=identity("host"), sender="carol", body=b"pay the bill"
             ),
         ),
-        # Re-signed by the host, naming carol's key.
+        # Re-signed by the host, naming carol's key, under carol's sender key.
         "re-signed naming carol's key": ChatItem(
             sender="carol",
             envelope=spelled_envelope(
-                key,
+                msg_key("carol"),
                 signer=identity("host"),
                 sender="carol",
-                signing_key=identity("carol").signing_public,
+                signing_key=carol_pub,
                 body=b"pay the bill",
             ),
         ),
     }
     events = deliver(room, alice, list(attempts.values()))
     assert [e.why for e in events] == [
+        proto.Forgery.WRONG_KEY,
         proto.Forgery.UNREADABLE,
         proto.Forgery.BAD_SIGNATURE,
         proto.Forgery.WRONG_KEY,
@@ -709,13 +1021,19 @@ def test_a_host_controlled_relay_cannot_make_a_message_anothers(room, room_keys,
     )
 
 
-def test_a_sender_who_is_not_listed_opens_under_its_own_key(room, room_keys, alice) -> None:
-    # A member who has left (history, or a message that crossed its LEFT): the core checks
-    # the signature; the driver compares the key with what the device remembers for the name.
-    item = ChatItem(sender="dave", envelope=genuine(room_keys, "dave"))
-    (event,) = deliver(room, alice, [item])
-    assert isinstance(event, proto.ChatOpened)
-    assert event.signing_key == identity("dave").signing_public
+def test_a_live_message_from_someone_not_listed_is_refused(room, alice, bob) -> None:
+    # Dave is not (or no longer) a member. His own share is ignored (he is not listed), a key
+    # of his passed on by bob is ignored too (nothing waits for it), and a live message of his
+    # is refused: only members speak in the room now.
+    assert give_key(alice, "dave") == []
+    dave_pub = identity("dave").signing_public
+    assert alice.client.keyring.sender_key(dave_pub, EPOCH, room_id=ROOM_ID) is None
+    item = ChatItem(sender="dave", envelope=genuine("dave"))
+    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER)]
+    assert give_key(alice, "dave", distributor="bob") == []
+    assert alice.client.keyring.sender_key(dave_pub, EPOCH, room_id=ROOM_ID) is None
+    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER)]
+    assert MID not in alice.client.seen_ids
 
 
 def test_a_runt_envelope_from_the_relay_is_a_violation(room, alice) -> None:
@@ -724,14 +1042,17 @@ def test_a_runt_envelope_from_the_relay_is_a_violation(room, alice) -> None:
     assert isinstance(event, proto.ProtocolViolation)
 
 
-def test_duplicate_message_id_is_dropped(room, room_keys, alice, bob) -> None:
-    item = ChatItem(sender="bob", envelope=genuine(room_keys, "bob"))
+def test_duplicate_message_id_is_dropped(room, alice, bobs_key) -> None:
+    item = ChatItem(sender="bob", envelope=genuine("bob"))
     # Twice in one broadcast: shown once. Again in a later broadcast: not shown at all.
     events = deliver(room, alice, [item, item])
     assert [(m.sender, m.message_id) for m in messages(events)] == [("bob", MID)]
     assert len(events) == 1
     assert deliver(room, alice, [item]) == []
     assert MID in alice.client.seen_ids
+    # Nor under another envelope with the same id (a resend after a reconnect, or a copy).
+    again = ChatItem(sender="bob", envelope=genuine("bob", counter=2, body=b"hi again"))
+    assert deliver(room, alice, [again]) == []
 
 
 def test_seen_ids_survive_a_reconnect(room, room_keys, alice) -> None:
@@ -739,57 +1060,397 @@ def test_seen_ids_survive_a_reconnect(room, room_keys, alice) -> None:
     room.pump()
     seen = RecentIds()
     bob = room.connect(make_client("bob", room_keys, seen_ids=seen))
-    welcome = welcomed(bob)
-    assert [m.text for m in messages(welcome.history)] == ["before"]
-    assert len(welcome.history) == 1
+    assert [type(e) for e in welcomed(bob).history] == [proto.ChatLocked]
+    room.pump()  # bob asked for alice's key; she answers and the history opens
+    assert said(bob.take()[0]) == [("alice", "before")]
     # Bob reconnects; the history he already saw is not shown again.
     room.disconnect("bob")
-    again = room.connect(make_client("bob", room_keys, seen_ids=seen, label=b"bob again"))
+    again = room.connect(
+        make_client("bob", room_keys, seen_ids=seen, keyring=bob.client.keyring, label=b"again")
+    )
     assert welcomed(again).history == ()
+    room.pump()
+    assert messages(again.take()[0]) == []
 
 
 def test_history_is_verified_like_live_messages(room, room_keys, alice, bob) -> None:
-    key = room_keys.message
+    # Sent while nobody of these was connected, with keys that members hand on by shares.
+    mallory, bob_pub = identity("mallory"), identity("bob").signing_public
     room.seal(
-        ChatItem(sender="alice", envelope=genuine(room_keys, "alice", message_id=b"1" * 16)),
-        ChatItem(
+        ChatItem(sender="alice", envelope=genuine("alice", message_id=b"1" * 16)),
+        ChatItem(  # signed by mallory, under her own key: not bob's
             sender="bob",
             envelope=spelled_envelope(
-                key, signer=identity("mallory"), sender="bob", message_id=b"2" * 16
+                msg_key("mallory"), signer=mallory, sender="bob", message_id=b"2" * 16
             ),
         ),
-        ChatItem(sender="alice", envelope=genuine(room_keys, "bob", message_id=b"3" * 16)),
-        ChatItem(
+        ChatItem(sender="alice", envelope=genuine("bob", message_id=b"3" * 16)),
+        ChatItem(  # names bob's key, signed by mallory, sealed with bob's
             sender="bob",
             envelope=spelled_envelope(
-                key,
-                signer=identity("mallory"),
-                signing_key=identity("bob").signing_public,
+                msg_key("bob"),
+                signer=mallory,
+                signing_key=bob_pub,
                 sender="bob",
                 message_id=b"4" * 16,
             ),
         ),
-        ChatItem(sender="bob", envelope=genuine(room_keys, "bob", message_id=b"5" * 16)),
+        ChatItem(sender="bob", envelope=genuine("bob", message_id=b"5" * 16)),
+        ChatItem(sender="bob", envelope=genuine("bob", message_id=b"6" * 16)[:-1] + b"\x00"),
+        ChatItem(sender="dave", envelope=genuine("dave", message_id=b"7" * 16)),  # has left
     )
     carol = room.connect(make_client("carol", room_keys))
-    history = welcomed(carol).history
-    assert [type(e).__name__ for e in history] == [
-        "ChatOpened",
-        "ChatForged",
-        "ChatForged",
-        "ChatForged",
-        "ChatOpened",
-    ]
-    assert history[1:4] == (
+    # What the member list decides at once; the rest waits for its key.
+    assert welcomed(carol).history == (
+        locked("alice", b"1" * 16, history=True),
         forged("bob", proto.Forgery.WRONG_KEY, message_id=b"2" * 16, history=True),
-        forged("alice", proto.Forgery.UNREADABLE, message_id=b"3" * 16, history=True),
-        forged("bob", proto.Forgery.BAD_SIGNATURE, message_id=b"4" * 16, history=True),
+        forged("alice", proto.Forgery.WRONG_KEY, message_id=b"3" * 16, history=True),
+        locked("bob", b"4" * 16, history=True),
+        locked("bob", b"5" * 16, history=True),
+        locked("bob", b"6" * 16, history=True),
+        locked("dave", b"7" * 16, history=True),
     )
-    assert [(m.sender, m.from_history) for m in messages(history)] == [
-        ("alice", True),
-        ("bob", True),
+    assert carol.client.keyring.waiting_for() == [
+        (identity(name).signing_public, EPOCH) for name in ("alice", "bob", "dave")
     ]
+    # The keys come (alice's and bob's from their owners, dave's passed on by bob): each held
+    # message is then checked exactly as a live one.
+    assert said(give_key(carol, "alice")) == [("alice", "hi")]
+    events = give_key(carol, "bob")
+    assert events[0] == forged(
+        "bob", proto.Forgery.BAD_SIGNATURE, message_id=b"4" * 16, history=True
+    )
+    assert isinstance(events[1], proto.ChatOpened) and events[1].message_id == b"5" * 16
+    assert events[2] == forged("bob", proto.Forgery.UNREADABLE, message_id=b"6" * 16, history=True)
+    assert len(events) == 3
+    (dave,) = give_key(carol, "dave", distributor="bob")
+    # A sender who is not listed (it left) opens under its own key: the core checks the
+    # signature; the driver compares the key with what the device remembers for the name.
+    assert isinstance(dave, proto.ChatOpened) and dave.from_history
+    assert (dave.sender, dave.signing_key) == ("dave", identity("dave").signing_public)
+    assert all(m.from_history for m in messages(events))
+    assert carol.client.keyring.pending_count == 0
+    assert not any(n * 16 in carol.client.seen_ids for n in (b"2", b"3", b"4", b"6"))
     assert carol.client.state is ClientState.JOINED
+
+
+# -- sender keys: shares, held messages, requests for keys, membership tags --------------------
+
+
+def test_a_message_reaches_a_member_after_its_share_in_one_pump(room, alice, bob) -> None:
+    (first,) = send(alice, "hello bob")
+    room.pump()
+    # Alice sealed her new key to bob (SHARES) before the message (CHAT), on one connection;
+    # the relay handed the share on (SHARE) before it broadcast the message.
+    assert alice.sent_by_client()[-2:] == [FrameType.SHARES, FrameType.CHAT]
+    assert bob.sent_by_relay()[-2:] == [FrameType.SHARE, FrameType.BROADCAST]
+    (share,) = room.addressed
+    assert (share.sender, share.recipient) == ("alice", identity("bob").signing_public)
+    assert (share.owner, share.epoch) == (identity("alice").signing_public, EPOCH)
+    # Bob never saw a placeholder: the key was there when the message came.
+    events = bob.take()[0]
+    assert [type(e) for e in events] == [proto.ChatOpened]
+    assert (events[0].message_id, events[0].text) == (first, "hello bob")
+    # The next message needs no share: bob holds the key.
+    send(alice, "again")
+    room.pump()
+    assert alice.sent_by_client()[-1] == FrameType.CHAT
+    assert len(room.addressed) == 1
+    assert said(bob.take()[0]) == [("alice", "again")]
+
+
+def test_a_held_message_opens_by_itself_when_its_share_comes_late(room, alice, bob) -> None:
+    room.hold_shares = True  # a relay slow to hand shares on
+    (message_id,) = send(alice, "wait for it")
+    room.pump()
+    assert bob.take()[0] == [locked("alice", message_id)]
+    assert bob.client.keyring.waiting_for() == [(identity("alice").signing_public, EPOCH)]
+    room.hold_shares = False
+    room.release_shares()
+    (opened,) = bob.take()[0]
+    assert isinstance(opened, proto.ChatOpened)
+    assert (opened.message_id, opened.text, opened.from_history) == (
+        message_id,
+        "wait for it",
+        False,
+    )
+    assert bob.client.keyring.pending_count == 0 and message_id in bob.client.seen_ids
+
+
+@pytest.mark.parametrize("tag", ["made up", "bob's, copied"])
+def test_a_relay_in_the_middle_gets_no_key_and_cannot_speak(
+    room, room_keys, alice, bob, tag: str
+) -> None:
+    # The relay (this harness) lists a member of its own: its own keys, and a tag it made up
+    # or copied from another member's JOIN. Without the password it cannot make a valid one.
+    ghost = identity("ghost")
+    made = hashlib.sha256(b"a tag without the password").digest()
+    ghost_info = member_info("ghost", tag=made if tag == "made up" else member("bob").tag)
+    never_joined = Pair(make_client("ghost", room_keys), make_relay(label=b"ghost"))
+    room.room.join(ghost_info, never_joined)  # listed by the relay; nobody is behind it
+    room.pump()
+    for pair in (alice, bob):
+        assert pair.take()[0] == [proto.MemberUnproven(member=ghost_info)]
+        assert "ghost" not in pair.client.members
+    carol = room.connect(make_client("carol", room_keys))
+    assert "ghost" in [m.name for m in room.room.member_infos]
+    assert [m.name for m in welcomed(carol).members] == ["alice", "bob", "carol"]
+    assert proto.MemberUnproven(member=ghost_info) in carol.client_events
+    room.pump()
+    carol.take()
+    # Members send: their keys go to each other, never to the ghost.
+    for pair in (alice, bob, carol):
+        send(pair, f"from {pair.client.username}")
+    room.pump()
+    assert {a.recipient for a in room.addressed} == {
+        identity(name).signing_public for name in ("alice", "bob", "carol")
+    }
+    assert ghost.signing_public not in {a.recipient for a in room.addressed}
+    for pair in (alice, bob, carol):
+        assert len(messages(pair.take()[0])) == 3
+    # The ghost asks for keys: nobody answers.
+    before = len(room.addressed)
+    wanted = encode_wanted([(identity("alice").signing_public, EPOCH)])
+    room.room.queue(encode_wanted_item(ghost.signing_public, wanted))
+    room.pump()
+    assert len(room.addressed) == before
+    # It hands out a key of its own and speaks: the share is ignored, the message refused.
+    ghost_message = ChatItem(sender="ghost", envelope=genuine("ghost"))
+    for pair in (alice, bob, carol):
+        assert give_key(pair, "ghost") == []
+        assert pair.client.keyring.sender_key(ghost.signing_public, EPOCH, room_id=ROOM_ID) is None
+        assert deliver(room, pair, [ghost_message]) == [forged("ghost", proto.Forgery.NOT_A_MEMBER)]
+    # In a newcomer's history its messages never open either: nobody holds its key to hand on.
+    dave = room.connect(make_client("dave", room_keys))
+    history = welcomed(dave).history
+    assert {e for e in history if e.sender == "ghost"} == {locked("ghost", MID, history=True)}
+    assert proto.MemberUnproven(member=ghost_info) in dave.client_events
+    room.pump()  # the members' own history opens: they hand dave their keys
+    assert give_key(dave, "ghost") == []
+    assert sorted(m.sender for m in messages(dave.take()[0])) == ["alice", "bob", "carol"]
+    assert dave.client.keyring.waiting_for() == [(ghost.signing_public, EPOCH)]
+
+
+def test_a_departed_member_gets_no_share_of_the_next_epoch(room, room_keys, alice, bob) -> None:
+    carol = room.connect(make_client("carol", room_keys))
+    room.pump()
+    (before,) = send(alice, "all three of us")
+    room.pump()
+    assert said(bob.take()[0]) == [("alice", "all three of us")]
+    alice_pub = identity("alice").signing_public
+    assert {a.recipient for a in room.addressed} == {
+        identity(name).signing_public for name in ("bob", "carol")
+    }
+    held = carol.client.keyring.sender_key(alice_pub, EPOCH, room_id=ROOM_ID)
+    assert held is not None and held[1]
+    old_key = held[0]
+    carol.client.send_goodbye(Reason.LEAVING, "bye")
+    room.pump()
+    assert proto.MemberDeparted(name="carol", code=Reason.LEAVING) in alice.take()[0]
+    assert bob.take()[0] == [proto.MemberDeparted(name="carol", code=Reason.LEAVING)]
+    shared = len(room.addressed)
+    (after,) = send(alice, "just the two of us")
+    room.pump()
+    # A fresh key, under the next epoch, sealed to bob alone.
+    (share,) = room.addressed[shared:]
+    assert share.recipient == identity("bob").signing_public
+    assert (share.owner, share.epoch) == (alice_pub, EPOCH + 1)
+    (heard,) = messages(bob.take()[0])
+    assert (heard.message_id, heard.epoch) == (after, EPOCH + 1)
+    # Carol's old key opened what she was there for, and opens nothing after it: neither as
+    # it is nor by following the ratchet (it is a fresh key, not a step).
+    old, new = chat_item(room, before), chat_item(room, after)
+    assert (
+        open_message(
+            message_key(old_key, room_id=ROOM_ID, signing_key=alice_pub, epoch=EPOCH),
+            old.envelope,
+            room_id=ROOM_ID,
+            sender="alice",
+        ).body
+        == b"all three of us"
+    )
+    ratchet = carol.client.keyring.sender_key(alice_pub, EPOCH + 1, room_id=ROOM_ID)
+    assert ratchet == (
+        next_sender_key(old_key, room_id=ROOM_ID, signing_key=alice_pub, epoch=1),
+        False,
+    )
+    for key, epoch in ((old_key, EPOCH), (old_key, EPOCH + 1), (ratchet[0], EPOCH + 1)):
+        with pytest.raises(AuthenticationError):
+            open_message(
+                message_key(key, room_id=ROOM_ID, signing_key=alice_pub, epoch=epoch),
+                new.envelope,
+                room_id=ROOM_ID,
+                sender="alice",
+            )
+
+
+@pytest.mark.parametrize("restart", [True, False], ids=["restarted", "ids forgotten"])
+def test_a_message_replayed_as_new_is_refused(relay_secret, room_keys, restart: bool) -> None:
+    # No history here: what a member learns of a message is only what arrives live.
+    room = Room(relay_secret, history_limit=0)
+    alice = room.connect(make_client("alice", room_keys))
+    bob = room.connect(make_client("bob", room_keys))
+    room.pump()
+    (message_id,) = send(alice, "pay carol 10 euros")
+    room.pump()
+    assert said(bob.take()[0]) == [("alice", "pay carol 10 euros")]
+    original = chat_item(room, message_id)
+    if restart:
+        # Bob's device restarts: no seen ids, no keys; only what its keyring stored.
+        keyring = Keyring(identity("bob"), state=bob.client.keyring.state())
+        room.disconnect("bob")
+        bob = room.connect(make_client("bob", room_keys, keyring=keyring, label=b"bob restarted"))
+        room.pump()
+        bob.take()
+    else:
+        bob.client.seen_ids = RecentIds()  # the same device, its seen ids forgotten
+    alice_pub = identity("alice").signing_public
+    assert bob.client.keyring.already_accepted(alice_pub, EPOCH, 1)
+    # The relay sends alice's genuine message again, as new: a fresh broadcast, same envelope.
+    events = deliver(room, bob, [original])
+    if restart:  # the restart lost alice's key: held until a share brings it ...
+        assert events == [locked("alice", message_id)]
+        room.connect(make_client("carol", room_keys))
+        room.pump()  # ... bob asks once carol arrives, and alice answers
+        events = bob.take()[0]
+        latest = room.shares_to(identity("bob").signing_public)[-1]
+        assert (latest.sender, latest.owner, latest.epoch) == ("alice", alice_pub, EPOCH)
+    assert [e for e in events if isinstance(e, proto.ChatForged | proto.ChatOpened)] == [
+        forged("alice", proto.Forgery.REPLAYED, message_id=message_id)
+    ]
+    assert message_id not in bob.client.seen_ids
+
+
+def test_a_newcomer_gets_a_departed_members_key_from_one_who_saw_its_message(
+    room, room_keys, alice, bob
+) -> None:
+    (message_id,) = send(bob, "for whoever comes")
+    room.pump()
+    assert said(alice.take()[0]) == [("bob", "for whoever comes")]
+    bob.client.send_goodbye(Reason.LEAVING, "bye")
+    room.pump()
+    alice.take()
+    carol = room.connect(make_client("carol", room_keys))
+    # Bob has left: his message is history, waiting for his key; carol asks for it.
+    assert welcomed(carol).history == (locked("bob", message_id, history=True),)
+    bob_pub = identity("bob").signing_public
+    assert carol.client.keyring.waiting_for() == [(bob_pub, EPOCH)]
+    assert carol.sent_by_client()[-1] == FrameType.WANT
+    room.pump()
+    # Alice saw that message and bob is away: she passes bob's key on, sealed to carol.
+    (share,) = room.shares_to(identity("carol").signing_public)
+    assert (share.sender, share.owner, share.epoch) == ("alice", bob_pub, EPOCH)
+    (opened,) = messages(carol.take()[0])
+    assert (opened.sender, opened.signing_key, opened.text) == ("bob", bob_pub, "for whoever comes")
+    assert opened.from_history and opened.message_id == message_id
+
+
+def test_an_owner_present_answers_for_its_own_key(room, room_keys, alice, bob) -> None:
+    (message_id,) = send(bob, "bob is still here")
+    room.pump()
+    carol = room.connect(make_client("carol", room_keys))
+    assert welcomed(carol).history == (locked("bob", message_id, history=True),)
+    room.pump()
+    # Bob answers for his key himself; alice, who holds it too, leaves it to him.
+    assert [(a.sender, a.owner) for a in room.shares_to(identity("carol").signing_public)] == [
+        ("bob", identity("bob").signing_public)
+    ]
+    assert said(carol.take()[0]) == [("bob", "bob is still here")]
+
+
+def test_a_message_queued_before_a_join_opens_for_the_joiner(room, room_keys, alice) -> None:
+    # PROTOCOL.md 3.3: chat items queued before a joiner was added reach it only in the
+    # broadcast after its WELCOME. Alice's first key went to nobody (she was alone), so the
+    # newcomer holds the message locked and must be able to get the key for it.
+    (message_id,) = send(alice, "just before bob")
+    alice.shuttle()
+    (submitted,) = alice.relay_events
+    assert isinstance(submitted, proto.MessagesSubmitted)
+    room.room.submit("alice", submitted.envelopes)  # queued, not flushed yet
+    alice.relay_events.clear()
+    bob = room.connect(make_client("bob", room_keys))
+    room.pump()
+    events = bob.take()[0]
+    assert welcomed_in(events).history == ()
+    assert locked("alice", message_id) in events  # held, as it must be at first ...
+    assert said(events) == [("alice", "just before bob")]  # ... then opened
+
+
+def test_a_member_cannot_plant_a_false_key_for_another(room, room_keys, alice, bob) -> None:
+    # Carol knows the password, so her shares verify and open. She hands alice a key of her
+    # own making for bob's first epochs before bob ever sends (a member may pass on another's
+    # key, for history). Bob's own share must still count: his messages are his to key.
+    carol = room.connect(make_client("carol", room_keys))
+    room.pump()
+    alice.take()
+    for epoch in (EPOCH, EPOCH + 1):
+        assert give_key(alice, "bob", epoch, key=bytes(32), distributor="carol") == []
+    send(bob, "hello alice")
+    room.pump()
+    assert said(carol.take()[0]) == [("bob", "hello alice")]
+    events = alice.take()[0]
+    assert said(events) == [("bob", "hello alice")], events
+
+
+def welcomed_in(events) -> proto.Welcomed:
+    (event,) = [e for e in events if isinstance(e, proto.Welcomed)]
+    return event
+
+
+def _share_cases(wrong_keys: RoomKeys) -> dict[str, tuple[bytes, bytes]]:
+    alice, bob = identity("alice"), identity("bob")
+    good = seal_share_to(alice, sender_key("bob"), owner=bob, epoch=EPOCH)
+    return {
+        # (the distributor the relay attests, the share)
+        "from someone not listed": (
+            identity("dave").signing_public,
+            seal_share_to(
+                alice, sender_key("bob"), owner=bob, epoch=EPOCH, distributor=identity("dave")
+            ),
+        ),
+        "attested from another member": (identity("carol").signing_public, good),
+        "sealed to another member": (
+            bob.signing_public,
+            seal_share_to(identity("carol"), sender_key("bob"), owner=bob, epoch=EPOCH),
+        ),
+        "altered": (bob.signing_public, good[:40] + bytes([good[40] ^ 1]) + good[41:]),
+        "relabelled epoch": (bob.signing_public, good[:32] + struct.pack(">I", 2) + good[36:]),
+        "sealed without the password": (
+            bob.signing_public,
+            seal_share_to(alice, sender_key("bob"), owner=bob, epoch=EPOCH, keys=wrong_keys),
+        ),
+    }
+
+
+SHARE_CASES = [
+    "from someone not listed",
+    "attested from another member",
+    "sealed to another member",
+    "altered",
+    "relabelled epoch",
+    "sealed without the password",
+]
+
+
+@pytest.mark.parametrize("case", SHARE_CASES)
+def test_a_share_that_does_not_hold_is_ignored(
+    room, room_keys, wrong_keys, alice, bob, case: str
+) -> None:
+    room.connect(make_client("carol", room_keys))  # a member too: a distributor alice knows
+    room.pump()
+    alice.take()
+    item = ChatItem(sender="bob", envelope=genuine("bob"))
+    assert deliver(room, alice, [item]) == [locked("bob", MID)]
+    distributor, share = _share_cases(wrong_keys)[case]
+    assert alice.relay.send_share(distributor, share)
+    alice.shuttle()
+    assert alice.take()[0] == []  # ignored: nothing opens, and the connection goes on
+    assert alice.client.state is ClientState.JOINED
+    assert (
+        alice.client.keyring.sender_key(identity("bob").signing_public, EPOCH, room_id=ROOM_ID)
+        is None
+    )
+    assert said(give_key(alice, "bob")) == [("bob", "hi")]  # the genuine share still opens it
 
 
 # -- broadcasts: replayed, reordered, tampered ---------------------------------------------------
@@ -799,7 +1460,7 @@ def test_presence_the_welcome_already_told_is_no_news(room, alice, bob) -> None:
     # Presence is flushed a moment after a join, so a broadcast may repeat what a joiner's
     # WELCOME listed (PROTOCOL.md 3.3): its own JOINED, a member listed as it is, the LEFT of
     # someone it never saw. Only what changes its list is an event.
-    other = MemberInfo(name="bob", signing_key=identity("x").signing_public, dh_key=bytes(32))
+    other = member_info("bob", device=identity("x"))
     frame = room.seal(
         JoinedItem(member=member("alice")),  # ourselves, as listed
         JoinedItem(member=member("bob")),  # listed, same keys

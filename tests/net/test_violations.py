@@ -11,12 +11,16 @@ from net import proto
 from net.proto import DEFAULT_ROOM, ClientProtocol, ClientState, RelayProtocol, RelayState
 from net.proto._frames import FrameType, Reason
 from net.proto._messages import (
+    SHARE_BLOB_SIZE,
     ClientHello,
     ClientOpen,
     Refusal,
     Welcome,
     decode_code_text,
     encode_code_text,
+    encode_share,
+    encode_shares,
+    encode_wanted,
 )
 from tests.net.helpers import (
     Pair,
@@ -372,6 +376,61 @@ def test_chat_before_the_welcome_is_a_violation(
     pair.client._send_sealed(FrameType.CHAT, b"\x00\x01\x00\x00\x00\x00")
     pair.shuttle()
     assert "unexpected CHAT in state JOIN_PENDING" in only_violation(pair.take()[1]).reason
+
+
+def test_a_share_before_the_welcome_is_a_violation(
+    room_keys: RoomKeys, relay_secret: Spake2Secret
+) -> None:
+    pair = Pair(make_client(keys=room_keys), make_relay(), credentials=credentials(relay_secret))
+    pair.handshake()
+    pair.take()
+    assert pair.relay.send_share(bytes(32), bytes(SHARE_BLOB_SIZE)) is False  # not joined yet
+    pair.relay._send_sealed(FrameType.SHARE, encode_share(bytes(32), bytes(SHARE_BLOB_SIZE)))
+    pair.shuttle()
+    client_events, relay_events = pair.take()
+    assert "unexpected SHARE in state AWAIT_WELCOME" in only_violation(client_events).reason
+    assert relay_events == [
+        proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (bytes(32 + SHARE_BLOB_SIZE - 1), "truncated"),
+        (bytes(32 + SHARE_BLOB_SIZE + 1), "trailing"),
+        (b"", "truncated"),
+    ],
+)
+def test_a_malformed_share_is_a_violation(alice: Pair, payload: bytes, words: str) -> None:
+    alice.relay._send_sealed(FrameType.SHARE, payload)
+    alice.shuttle()
+    assert words in only_violation(alice.take()[0]).reason
+    assert alice.client.state is ClientState.FAILED
+
+
+def test_a_well_formed_share_that_does_not_open_is_not_a_violation(alice: Pair) -> None:
+    # Another member (or the relay) may be at fault, not the connection: ignored.
+    alice.relay._send_sealed(FrameType.SHARE, encode_share(bytes(32), bytes(SHARE_BLOB_SIZE)))
+    alice.shuttle()
+    assert alice.take()[0] == []
+    assert alice.client.state is ClientState.JOINED
+
+
+@pytest.mark.parametrize(
+    ("frame_type", "payload"),
+    [
+        (FrameType.SHARES, encode_shares([(bytes(32), bytes(SHARE_BLOB_SIZE))])),
+        (FrameType.WANT, encode_wanted([(bytes(32), 1)])),
+        (FrameType.CHAT, b"\x00\x01\x00\x00\x00\x00"),
+    ],
+)
+def test_client_frames_sent_to_a_client_are_violations(
+    alice: Pair, frame_type: FrameType, payload: bytes
+) -> None:
+    alice.relay._send_sealed(frame_type, payload)
+    alice.shuttle()
+    assert f"unexpected {frame_type.name}" in only_violation(alice.take()[0]).reason
 
 
 @pytest.mark.parametrize(

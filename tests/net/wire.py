@@ -9,15 +9,18 @@ same identity is the same member to the relay) and runs the version 2 handshake.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import time
+import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
+from crypto.epoch import membership_tag
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from net import proto
-from net.proto import DEFAULT_ROOM, ClientProtocol
+from net.proto import DEFAULT_ROOM, ClientProtocol, Keyring
 from net.proto._frames import FrameType, Reason
 from net.proto._messages import PendingMessage, encode_chat
 
@@ -26,7 +29,15 @@ _E = TypeVar("_E", bound=proto.Event)
 
 
 class WireClient:
-    """One member (or would-be member) connected to a relay on 127.0.0.1."""
+    """One member (or would-be member) connected to a relay on 127.0.0.1.
+
+    A real client reads all the time and answers what needs an answer (a PING, a request for
+    its sender key). So while a test waits on one client, every other live client that
+    ``serves`` reads what has come for it and answers too; a client that must not read (a slow
+    reader) is made with ``serves=False``.
+    """
+
+    _live: ClassVar[weakref.WeakSet[WireClient]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -41,11 +52,16 @@ class WireClient:
         host: str = "127.0.0.1",
         source: str | None = None,
         rcvbuf: int | None = None,
+        keyring: Keyring | None = None,
+        serves: bool | None = None,
     ) -> None:
         # ``source``: the local address to connect from (127.0.0.2, 127.0.0.3 … are loopback
         # too on Linux), to look like another machine to the relay's per-address limits.
         # ``rcvbuf``: a small receive buffer, set before connecting: the window offered in the
         # TCP handshake follows it, so the relay soon has to hold what this client leaves unread.
+        # ``keyring``: the device's sender keys and replay state (net.proto.Keyring), to carry
+        # one device across connections or to restore it from ``Keyring.state()``; a new one
+        # by default.
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf is not None:
@@ -56,13 +72,16 @@ class WireClient:
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.identity = identity if identity is not None else Identity.generate()
+        self.keys = keys
         self.proto = ClientProtocol(
             username=name,
             identity=self.identity,
             keys=keys,
             room_id=room_id,
             expected_relay_key=expected_relay_key,
+            keyring=keyring,
         )
+        self.serves = rcvbuf is None if serves is None else serves
         self.events: list[proto.Event] = []
         self._returned: set[int] = set()  # indexes of events wait_for already returned
         self.closed = False
@@ -70,6 +89,7 @@ class WireClient:
         if start:
             self.proto.initiate()
             self.flush()
+        WireClient._live.add(self)
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -79,10 +99,29 @@ class WireClient:
             self.sock.sendall(data)
 
     def _read_once(self, deadline: float) -> None:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        self.sock.settimeout(remaining)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            others = {c.sock: c for c in list(WireClient._live) if c is not self and c._can_serve()}
+            ready, _, _ = select.select([self.sock, *others], [], [], remaining)
+            for sock in ready:
+                if sock is not self.sock:
+                    others[sock]._serve()
+            if self.sock in ready:
+                break
+        self._receive()
+
+    def _can_serve(self) -> bool:
+        return self.serves and not self.closed and self.sock.fileno() >= 0
+
+    def _serve(self) -> None:
+        """Read what came for this client while a test waits on another, and answer it."""
+        with contextlib.suppress(OSError):
+            self._receive()
+
+    def _receive(self) -> None:
+        self.sock.settimeout(TIMEOUT)
         try:
             data = self.sock.recv(65536)
         except (ConnectionResetError, BrokenPipeError):
@@ -138,6 +177,19 @@ class WireClient:
     def signing_key(self) -> bytes:
         """This member's public signing key, as the relay lists it."""
         return self.identity.signing_public
+
+    @property
+    def tag(self) -> bytes:
+        """The membership tag this client's JOIN carries (crypto.epoch), for the room of its
+        keys: the relay lists it, unable to check it."""
+        if self.keys is None:
+            raise AssertionError("a client without room keys sends no JOIN")
+        return membership_tag(
+            self.keys.member,
+            room_id=self.keys.room_id,
+            signing_key=self.identity.signing_public,
+            dh_key=self.identity.dh_public,
+        )
 
     def join(self) -> proto.Welcomed:
         welcomed = self.wait_for(

@@ -8,6 +8,9 @@ to the low-water mark; ``close()`` waits for the buffer to drain, ``abort()`` do
 reads only when the test says so (:meth:`MemoryTransport.take`), so a member that never reads
 is exactly that, whatever the kernel's socket buffers would have been.
 
+:class:`RawPeer` is the same with the bare client core of tests/net/raw_client.py, for frames
+the test writes itself (SHARES, WANT) and what the relay sends back, recorded as it came.
+
 Run inside the relay's event loop (``asyncio.run`` in the test); ``await asyncio.sleep(0)``
 lets the relay's scheduled work (coalesced broadcasts, timers) run.
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys
@@ -23,6 +27,7 @@ from net import proto
 from net.proto import DEFAULT_ROOM, ClientProtocol, ClientState
 from net.relay.member import MemberConnection
 from net.relay.server import Relay
+from tests.net.raw_client import RawClient
 
 _DEFAULT_HIGH = 64 * 1024  # asyncio's default high-water mark
 
@@ -201,3 +206,44 @@ class MemoryPeer:
         if not isinstance(event, proto.Welcomed):
             raise AssertionError(f"not welcomed: {event}; events: {self.events}")
         return event
+
+
+class RawPeer:
+    """One member through a :class:`MemoryTransport`, with :class:`RawClient` as its core:
+    ``client.send_*`` queues, :meth:`send` writes, :meth:`read` takes what the relay wrote.
+    ``kwargs`` go to :class:`RawClient` (``identity=``, ``tag=``, ``join=``)."""
+
+    def __init__(
+        self, relay: Relay, name: str, keys: RoomKeys, *, port: int = 50000, **kwargs: Any
+    ) -> None:
+        self.client = RawClient(name, keys, **kwargs)
+        self.connection = MemberConnection(relay)
+        self.transport = MemoryTransport(self.connection, peer=("127.0.0.1", port))
+        self.connection.connection_made(self.transport)
+
+    @property
+    def signing_key(self) -> bytes:
+        return self.client.signing_key
+
+    def send(self) -> None:
+        data = self.client.data_to_send()
+        if data:
+            self.transport.feed(data)
+
+    def read(self) -> None:
+        data = self.transport.take()
+        if data:
+            self.client.receive_data(data)
+
+    async def join(self, rounds: int = 50) -> None:
+        """Handshake and join; AssertionError unless welcomed within ``rounds`` iterations."""
+        self.client.initiate()
+        for _ in range(rounds):
+            self.send()
+            await asyncio.sleep(0)
+            self.read()
+            if self.client.welcome is not None:
+                return
+            if self.client.closed:
+                break
+        raise AssertionError(f"not welcomed: {self.client.received}")

@@ -36,6 +36,7 @@ def listed(client: WireClient, name: str | None = None) -> MemberInfo:
         name=name or client.proto.username,
         signing_key=client.identity.signing_public,
         dh_key=client.identity.dh_public,
+        tag=client.tag,  # as its JOIN carried it: the relay lists it unchanged
     )
 
 
@@ -133,16 +134,15 @@ def test_a_late_joiner_gets_the_history_once(relays) -> None:
     alice.hear("message 4")
     dave = relays.client("dave")
     welcome = dave.join()
-    assert all(isinstance(m, proto.ChatOpened) for m in welcome.history)
-    assert [m.text for m in welcome.history if isinstance(m, proto.ChatOpened)] == [
-        "message 2",
-        "message 3",
-        "message 4",
-    ]
+    # Alice's key has not reached dave: the history is locked until she answers his WANT.
+    assert [type(m) for m in welcome.history] == [proto.ChatLocked] * 3
     assert all(m.from_history for m in welcome.history)
+    for n in (2, 3, 4):
+        opened = dave.hear(f"message {n}")
+        assert opened.from_history
     alice.say("after")
     dave.hear("after")
-    assert texts(dave.events) == ["after"]  # history arrives in Welcomed only
+    assert texts(dave.events) == [f"message {n}" for n in (2, 3, 4)] + ["after"]
     assert relay.stats().history == 3
 
 
@@ -211,7 +211,7 @@ def test_log_lines_name_user_and_address_and_nothing_secret(
     for secret_text in (
         "top secret plaintext",
         room_keys.access.hex(),
-        room_keys.message.hex(),
+        room_keys.member.hex(),
         relay.relay.room.broadcast_key.hex(),
         relay_identity.to_secret().hex(),
         relay_identity.to_secret()[:32].hex(),  # the signing seed alone
@@ -328,7 +328,7 @@ def test_handshake_deadline(relays) -> None:
 def test_silent_members_are_pinged_then_reaped(relays) -> None:
     relays.start(idle_ping=0.2, idle_timeout=0.6)
     alice = relays.member("alice")
-    bob = relays.member("bob")  # bob never reads again, so never answers a ping
+    bob = relays.member("bob", serves=False)  # bob never reads again, never answers a ping
     left = alice.wait_for(lambda e: isinstance(e, proto.MemberDeparted), timeout=10)
     assert left == proto.MemberDeparted(name="bob", code=Reason.IDLE_TIMEOUT)
     bob_events = bob.wait_closed()

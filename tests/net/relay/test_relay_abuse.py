@@ -343,7 +343,8 @@ def test_handshakes_beyond_the_limit_wait_in_line_and_get_in(relays) -> None:
     alice.join()  # the freed slots go to those in line
     bob.join()
     stats = relay.stats()
-    assert (stats.handshakes, stats.queued, stats.members) == (0, 0, ("alice", "bob"))
+    # Both in; who finished first depends on which client read first (each answers as it can).
+    assert (stats.handshakes, stats.queued, set(stats.members)) == (0, 0, {"alice", "bob"})
 
 
 def test_a_connection_not_let_in_before_its_queue_deadline_is_refused_busy(relays) -> None:

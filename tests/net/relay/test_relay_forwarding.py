@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from crypto import epoch as epoch_keys
 from crypto import transport
 from crypto.envelope import MAX_OVERHEAD, MIN_SIZE, seal_message
 from crypto.identity import Identity
@@ -128,6 +129,13 @@ def test_envelopes_are_forwarded_byte_for_byte_whatever_they_hold(
     async def body(room: _Room) -> None:
         alice, bob = room.members["alice"], room.members["bob"]
 
+        # Alice's sender key of epoch 1, as her share would have handed it to bob.
+        alice_key = epoch_keys.new_sender_key()
+        bob.proto.keyring.remember(alice.identity.signing_public, 1, alice_key, from_owner=True)
+        alices = epoch_keys.message_key(
+            alice_key, room_id=room_keys.room_id, signing_key=alice.identity.signing_public, epoch=1
+        )
+
         def sealed(n: int, *, key: bytes, by: Identity, sender: str = "alice") -> bytes:
             return seal_message(
                 key,
@@ -135,7 +143,7 @@ def test_envelopes_are_forwarded_byte_for_byte_whatever_they_hold(
                 room_id=room_keys.room_id,
                 sender=sender,
                 message_id=n.to_bytes(16, "big"),
-                epoch=0,
+                epoch=1,
                 counter=n,
                 timestamp_ms=1000 + n,
                 content_type="text/plain",
@@ -143,10 +151,10 @@ def test_envelopes_are_forwarded_byte_for_byte_whatever_they_hold(
             )
 
         envelopes = [
-            sealed(1, key=room_keys.message, by=alice.identity),  # an honest message
-            sealed(2, key=room_keys.message, by=bob.identity),  # signed by someone else
-            sealed(3, key=room_keys.message, by=alice.identity, sender="carol"),  # other sender
-            sealed(4, key=bytes(32), by=alice.identity),  # sealed without the room key
+            sealed(1, key=alices, by=alice.identity),  # an honest message
+            sealed(2, key=alices, by=bob.identity),  # signed by someone else
+            sealed(3, key=alices, by=alice.identity, sender="carol"),  # sealed for another sender
+            sealed(4, key=bytes(32), by=alice.identity),  # sealed without alice's key
             opaque(5, MIN_SIZE),  # not an envelope at all, of the smallest size
             opaque(6, MAX_MESSAGE_BYTES + MAX_OVERHEAD),  # and of the largest
             (7).to_bytes(16, "big") + bytes(MIN_SIZE),  # zeros to the end: nothing to trim
@@ -171,9 +179,13 @@ def test_envelopes_are_forwarded_byte_for_byte_whatever_they_hold(
         bob.proto.receive_data(received["bob"])
         events = bob.proto.events_received()
         assert [type(e) for e in events] == [proto.ChatOpened] + [proto.ChatForged] * 6
+        # The opaque ones name keys no member has (their header is the filler): another key
+        # than alice's, the name the relay attests.
         assert [e.why for e in events if isinstance(e, proto.ChatForged)] == [
             proto.Forgery.WRONG_KEY,
-            *[proto.Forgery.UNREADABLE] * 5,
+            proto.Forgery.UNREADABLE,
+            proto.Forgery.UNREADABLE,
+            *[proto.Forgery.WRONG_KEY] * 3,
         ]
         # And the history keeps the same bytes for whoever joins later.
         assert room.relay.room.history[-len(envelopes) :] == tuple(

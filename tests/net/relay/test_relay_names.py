@@ -43,6 +43,7 @@ def listed(client: WireClient, name: str | None = None) -> MemberInfo:
         name=name or client.proto.username,
         signing_key=client.identity.signing_public,
         dh_key=client.identity.dh_public,
+        tag=client.tag,  # as its JOIN carried it: the relay lists it unchanged
     )
 
 
