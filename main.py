@@ -205,7 +205,9 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
         allow_abbrev=False,
         help="derive a room from a password on this machine and write a room file for a relay",
         description="Derive a room from a password on this machine and write a room file "
-        "(room id and access key, never the password) for `relay --room-file`.",
+        "(room id and access key, never the password) for `relay --room-file`. The room is "
+        "owned by this device's identity (the one the app and `chat` use): you can appoint "
+        "admins and remove members.",
     )
     create.add_argument("--out", metavar="FILE", required=True, help="the room file to write")
     create.add_argument("--force", action="store_true", help="replace FILE if it exists")

@@ -10,7 +10,9 @@ folder). An identity that cannot be loaded is reported (``gui/identity_problem.p
 replaced. The app wires the chat window's trust decisions to the client, offers the login's
 and the chat's buttons after a failure (Connect again, Reconnect, Trust the new relay and
 connect: the last only after a confirmation that explains the risk), and pins the relay key
-of a room it hosts, so that its own client expects exactly that relay.
+of a room it hosts, so that its own client expects exactly that relay. A room it hosts is owned
+by this device's identity; the chat window's owner and admin actions (make admin, remove) go to
+the client in that room (``_RoomActions``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,35 @@ class _RoomTrust:
             client.accept_key(name, key)
         else:
             self._app.trust.accept_key(self._room_id, name, key)
+
+
+class _RoomActions:
+    """What the owner and admins ask of the joined room ``room_id`` (make or unmake an admin,
+    remove a member): handed to the client while it is in that room. Each call returns at
+    once; ``ValueError`` (the client's words, or "not connected") is shown by the chat
+    window."""
+
+    def __init__(self, app: App, room_id: bytes) -> None:
+        self._app = app
+        self._room_id = room_id
+
+    def _client(self) -> ChatClient:
+        client = self._app.client
+        if client is None or client.room_id != self._room_id:
+            raise ValueError(NOT_IN_THE_ROOM)
+        return client
+
+    def make_admin(self, name: str) -> None:
+        self._client().make_admin(name)
+
+    def unmake_admin(self, name: str) -> None:
+        self._client().unmake_admin(name)
+
+    def remove_member(self, name: str) -> None:
+        self._client().remove_member(name)
+
+
+NOT_IN_THE_ROOM = "You are not in the room right now: reconnect first."
 
 
 class App:
@@ -393,6 +424,7 @@ class App:
             trust=_RoomTrust(self, event.room_id),
             on_reconnect=self.reconnect,
             on_trust_relay=self.trust_new_relay_from_chat,
+            actions=_RoomActions(self, event.room_id),
         )
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
@@ -599,6 +631,7 @@ class App:
             bind_host=plan.host if self.bind_host is None else self.bind_host,
             accept_peer=accept_peer,
             kdf_cost=self.kdf_cost,
+            owner=self.identity,  # the host owns the room: appoints admins, removes members
         )
 
     # -- events -------------------------------------------------------------------------

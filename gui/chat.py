@@ -23,6 +23,14 @@ are marked until then. What the person records goes to ``trust`` (the client's
 later events carry the trust the client saw when the member arrived. A final failure
 (``Failed``) shows the reason in a bar with **Reconnect** (``on_reconnect``), or, when the
 relay is not the one joined before, **Trust the new relay and connect** (``on_trust_relay``).
+
+Owners and admins (``gui/roles.py`` decides, this window shows): the member list has a column
+that says "owner" or "admin" beside those names (never inside the name's text, which another
+person wrote); each action is a line in the conversation; the member list's menu offers Make
+admin / Remove admin rights (the owner) and Remove from room… (the owner and admins, by the
+room's rules), which asks first in a small dialog. What the person decides goes to ``actions``
+(the client's ``make_admin`` / ``unmake_admin`` / ``remove_member``); a ``ValueError`` from it is
+shown as a notice. A member who was removed sees ``Failed(REMOVED)``, without Reconnect.
 """
 
 from __future__ import annotations
@@ -36,9 +44,21 @@ from tkinter import ttk
 from typing_extensions import assert_never
 
 from crypto.identity import PublicIdentity
-from gui.errors import TRUST_NEW_RELAY, failure_text
+from gui.dialogs import ConfirmDialog
+from gui.errors import TRUST_NEW_RELAY, failure_text, may_reconnect
 from gui.links import mentions
 from gui.messages import MessageList
+from gui.roles import (
+    ACTION_LABELS,
+    MemberAction,
+    RoomActions,
+    RoomRoles,
+    member_actions,
+    refusal_notice,
+    removal_question,
+    role_change_notice,
+    role_label,
+)
 from gui.safetext import body_pieces, display_name
 from gui.theme import PALETTE, Palette
 from gui.verify import (
@@ -50,7 +70,15 @@ from gui.verify import (
     verify_view,
 )
 from net import client as ce
-from net.client import MAX_MESSAGE_BYTES, ErrorKind, PendingMessage, Trust, name_skeleton
+from net.client import (
+    MAX_MESSAGE_BYTES,
+    ActionKind,
+    ErrorKind,
+    PendingMessage,
+    Role,
+    Trust,
+    name_skeleton,
+)
 
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
@@ -173,8 +201,14 @@ class ChatWindow(ttk.Frame):
         trust: TrustActions | None = None,
         on_reconnect: Callable[[], None] | None = None,
         on_trust_relay: Callable[[], None] | None = None,
+        actions: RoomActions | None = None,
     ) -> None:
         super().__init__(master)
+        self._actions = actions  # the owner's and admins' requests go there
+        self._owner: bytes | None = None  # the room's owner, once reported (it never changes)
+        self.roles = RoomRoles()  # the owner and admins, from the latest member list
+        self._member_focused = False
+        self._removed: set[str] = set()  # removals told, whose departure needs no second line
         self.identity = identity  # this device's: your safety code, and half of every pair code
         self._trust = trust
         self._on_reconnect = on_reconnect
@@ -186,7 +220,8 @@ class ChatWindow(ttk.Frame):
         self._banners: dict[str, _BannerRow] = {}
         self._told: set[tuple[str, bytes]] = set()  # key changes noted in the conversation
         self._rows: list[ce.Member] = []  # the member list's rows, in order
-        self.dialog: SafetyCodeDialog | VerifyDialog | None = None  # the one open (tests look)
+        # The one open (tests look): a safety code, Verify, or the removal confirmation.
+        self.dialog: SafetyCodeDialog | VerifyDialog | ConfirmDialog | None = None
         self.member_menu: tk.Menu | None = None
         self.failure: ce.Failed | None = None
         self.room = room
@@ -281,14 +316,25 @@ class ChatWindow(ttk.Frame):
         ttk.Label(side, textvariable=self.member_title, style="Header.TLabel").grid(
             row=0, column=0, sticky="w", pady=(0, 6)
         )
-        self.member_list = tk.Listbox(
+        # Names on the left, roles ("owner", "admin") in a column of their own on the right,
+        # so that no name can pass for a role. The box draws the focus ring around both.
+        self.member_box = tk.Frame(
             side,
+            highlightthickness=2,  # the focus ring, invisible until the list has the focus
+            highlightbackground=self._palette.background,
+            highlightcolor=self._palette.accent,
+            background=self._palette.background,
+        )
+        self.member_box.grid(row=1, column=0, sticky="nsew")
+        self.member_box.rowconfigure(0, weight=1)
+        self.member_box.columnconfigure(0, weight=1)
+        self.member_list = tk.Listbox(
+            self.member_box,
             width=20,
             activestyle="none",
             relief="flat",
             borderwidth=0,
-            highlightthickness=2,  # the focus ring, invisible until the list has the focus
-            highlightbackground=self._palette.background,
+            highlightthickness=0,
             background=self._palette.background,
             foreground=self._palette.text,
             selectbackground=self._palette.selection,
@@ -296,9 +342,36 @@ class ChatWindow(ttk.Frame):
             font="TkDefaultFont",
             # Reachable with Tab: Up/Down choose a member, Enter verifies, Menu opens its menu.
             takefocus=True,
-            highlightcolor=self._palette.accent,
+            # Selecting text in the conversation must not unselect the member.
+            exportselection=False,
+            yscrollcommand=self._names_scrolled,
         )
-        self.member_list.grid(row=1, column=0, sticky="nsew")
+        self.member_list.grid(row=0, column=0, sticky="nsew")
+        self.role_list = tk.Listbox(
+            self.member_box,
+            width=0,  # as wide as "owner"
+            activestyle="none",
+            relief="flat",
+            borderwidth=0,
+            highlightthickness=0,
+            background=self._palette.background,
+            foreground=self._palette.muted,
+            selectbackground=self._palette.selection,
+            selectforeground=self._palette.text,
+            font="TkDefaultFont",
+            takefocus=False,
+            exportselection=False,
+        )
+        self.role_list.grid(row=0, column=1, sticky="ns")
+        self.role_list.grid_remove()  # until someone has a role
+        for sequence in ("<Button-1>", "<B1-Motion>", "<ButtonRelease-1>"):
+            self.role_list.bind(sequence, self._on_role_click)
+        self.role_list.bind("<Double-Button-1>", self._on_role_double_click)
+        self.role_list.bind("<Button-3>", self._on_member_right_click)
+        for sequence in ("<Button-4>", "<Button-5>", "<MouseWheel>"):
+            self.role_list.bind(sequence, self._on_role_wheel)
+        self.member_list.bind("<FocusIn>", lambda _e: self._show_member_ring(True), add="+")
+        self.member_list.bind("<FocusOut>", lambda _e: self._show_member_ring(False), add="+")
         self.verify_button = ttk.Button(side, text="Verify…", command=self.verify_selected)
         self.verify_button.grid(row=2, column=0, sticky="ew", pady=(8, 0))
         self.verify_button.state(["disabled"])
@@ -397,6 +470,10 @@ class ChatWindow(ttk.Frame):
                 self.messages.add_locked(sender, message_id, from_history=old)
             case ce.UnprovenMember(name=name):
                 self.messages.add_notice(unproven_notice(name), "warning")
+            case ce.RoleChange():
+                self._on_role_change(event)
+            case ce.ActionNotTaken(reason=reason):
+                self.messages.add_notice(refusal_notice(reason), "warning")
             case ce.IdentityChanged():
                 self._on_identity_changed(event)
             case ce.MemberJoined():
@@ -500,7 +577,19 @@ class ChatWindow(ttk.Frame):
 
     def _on_member_left(self, event: ce.MemberLeft) -> None:
         self.set_members(tuple(event.members))
+        if event.name in self._removed:  # "… removed carol from the room." says it already
+            self._removed.discard(event.name)
+            return
         self.messages.add_notice(f"{display_name(event.name)} left the room.")
+
+    def _on_role_change(self, event: ce.RoleChange) -> None:
+        self.set_members(tuple(event.members))
+        notice = role_change_notice(event, self.username)
+        if notice is None:
+            return
+        if event.kind is ActionKind.REMOVE and self.member_named(event.target) is not None:
+            self._removed.add(event.target)  # its departure follows
+        self.messages.add_notice(notice)
 
     def _on_alone(self) -> None:
         self.messages.add_notice(
@@ -546,6 +635,9 @@ class ChatWindow(ttk.Frame):
             self.failure_button.configure(text=TRUST_NEW_RELAY, command=self._on_trust_relay)
             self.failure_button.grid()
             self.status.set("Disconnected: this is not the relay you joined before.")
+        elif not may_reconnect(event.kind):  # removed: joining again cannot work
+            self.failure_button.grid_remove()
+            self.status.set("Disconnected for good: this device cannot join the room again.")
         elif self._on_reconnect is not None:
             self.failure_button.configure(text="Reconnect", command=self.reconnect)
             self.failure_button.grid()
@@ -579,11 +671,22 @@ class ChatWindow(ttk.Frame):
         )
         self._rows = own[:1] + others
         alike = lookalikes(members)
+        roles = self.roles = RoomRoles.from_members(members, owner=self._owner)
+        self._owner = roles.owner
         self.member_list.delete(0, "end")
+        self.role_list.delete(0, "end")
+        for member in self._rows:
+            self.role_list.insert("end", role_label(member.role))
+        if any(member.role is not Role.MEMBER for member in self._rows):
+            self.role_list.grid()
+        else:
+            self.role_list.grid_remove()
         for index, member in enumerate(self._rows):
             if member.name == self.username:
                 self.member_list.insert("end", f"{display_name(member.name)} (you)")
                 self.member_list.itemconfigure(index, foreground=self._palette.accent)
+                if selected is not None and member.name == selected.name:
+                    self.member_list.selection_set(index)
                 continue
             trust = self.trust_of(member.name, member.signing_key, member.trust)
             sign = badge(trust)
@@ -630,9 +733,98 @@ class ChatWindow(ttk.Frame):
         return self._rows[chosen[0]]
 
     def _update_verify_button(self) -> None:
+        """After every change of the selection: the Verify… button, and the role column's
+        row highlighted with the name's."""
         member = self.selected_member()
         usable = member is not None and (member.name != self.username or self.identity)
         self.verify_button.state(["!disabled"] if usable else ["disabled"])
+        self.role_list.selection_clear(0, "end")
+        for index in self.member_list.curselection():
+            self.role_list.selection_set(index)
+
+    def _names_scrolled(self, first: float | str, _last: float | str) -> None:
+        self.role_list.yview_moveto(float(first))  # the roles stay beside their names
+
+    def _on_role_click(self, event: tk.Event) -> str:
+        # A click on a role selects that member, as a click on the name would.
+        index = self.member_list.nearest(event.y)
+        if 0 <= index < len(self._rows):
+            self.member_list.selection_clear(0, "end")
+            self.member_list.selection_set(index)
+            self.member_list.activate(index)
+            self._update_verify_button()
+        return "break"
+
+    def _on_role_double_click(self, _event: tk.Event) -> str:
+        self.verify_selected()
+        return "break"
+
+    def _on_role_wheel(self, event: tk.Event) -> str:
+        step = -1 if event.num == 4 or getattr(event, "delta", 0) > 0 else 1
+        self.member_list.yview_scroll(step, "units")
+        return "break"
+
+    def _show_member_ring(self, focused: bool) -> None:
+        self._member_focused = focused
+        colour = self._palette.accent if focused else self._palette.background
+        self.member_box.configure(highlightbackground=colour)
+
+    # -- owners and admins ----------------------------------------------------------------
+
+    def my_key(self) -> bytes | None:
+        """This device's signing key: the identity's, else our own entry's in the list."""
+        if self.identity is not None:
+            return self.identity.signing_public
+        own = self.member_named(self.username)
+        return own.signing_key if own is not None else None
+
+    def actions_for(self, member: ce.Member) -> list[MemberAction]:
+        """What the menu offers for ``member`` beyond Verify…: by the room's rules for our
+        role and theirs, and only while there is a room to ask (connected or reconnecting)."""
+        me = self.my_key()
+        if self._actions is None or me is None or self.closed_for_good:
+            return []
+        return member_actions(me, member, self.roles)
+
+    def make_admin(self, name: str) -> None:
+        """Make admin (the owner): ask the room; the outcome arrives as RoleChange."""
+        self._act(MemberAction.MAKE_ADMIN, name)
+
+    def unmake_admin(self, name: str) -> None:
+        """Remove admin rights (the owner)."""
+        self._act(MemberAction.UNMAKE_ADMIN, name)
+
+    def ask_remove(self, name: str) -> ConfirmDialog | None:
+        """Remove from room…: say what removal does, and remove only after Remove is pressed
+        (Cancel is the default button)."""
+        member = self.member_named(name)
+        if member is None or MemberAction.REMOVE not in self.actions_for(member):
+            return None
+        question = removal_question(name, member.role)
+        self._close_dialog()
+        self.dialog = ConfirmDialog(
+            self,
+            title=question.title,
+            heading=question.heading,
+            text=question.text,
+            confirm=question.confirm,
+            on_done=lambda yes: self._act(MemberAction.REMOVE, name) if yes else None,
+        )
+        return self.dialog
+
+    def _act(self, action: MemberAction, name: str) -> None:
+        if self._actions is None:
+            return
+        calls = {
+            MemberAction.MAKE_ADMIN: self._actions.make_admin,
+            MemberAction.UNMAKE_ADMIN: self._actions.unmake_admin,
+            MemberAction.REMOVE: self._actions.remove_member,
+        }
+        try:
+            calls[action](name)
+        except ValueError as error:
+            self.messages.add_notice(refusal_notice(str(error)), "warning")
+            self.messages.flush()
 
     def verify_selected(self) -> None:
         """The Verify… button (or a double-click): the Verify dialog for the selected member;
@@ -689,11 +881,21 @@ class ChatWindow(ttk.Frame):
         )
         if member.name == self.username:
             menu.add_command(label="Your safety code…", command=self.show_safety_code)
-        else:
-            name = member.name
-            menu.add_command(
-                label=f"Verify {display_name(name)}…", command=lambda: self.open_verify(name)
-            )
+            return menu
+        name = member.name
+        menu.add_command(
+            label=f"Verify {display_name(name)}…", command=lambda: self.open_verify(name)
+        )
+        actions = self.actions_for(member)
+        if actions:
+            menu.add_separator()
+        commands = {
+            MemberAction.MAKE_ADMIN: lambda: self.make_admin(name),
+            MemberAction.UNMAKE_ADMIN: lambda: self.unmake_admin(name),
+            MemberAction.REMOVE: lambda: self.ask_remove(name),
+        }
+        for action in actions:
+            menu.add_command(label=ACTION_LABELS[action], command=commands[action])
         return menu
 
     def open_member_menu(self, x: int, y: int) -> None:
@@ -970,11 +1172,21 @@ class ChatWindow(ttk.Frame):
             selectbackground=palette.selection,
             selectforeground=palette.text,
         )
-        self.member_list.configure(
+        self.member_box.configure(
             highlightcolor=palette.accent,
             highlightbackground=palette.background,
             background=palette.background,
+        )
+        self._show_member_ring(self._member_focused)
+        self.member_list.configure(
+            background=palette.background,
             foreground=palette.text,
+            selectbackground=palette.selection,
+            selectforeground=palette.text,
+        )
+        self.role_list.configure(
+            background=palette.background,
+            foreground=palette.muted,
             selectbackground=palette.selection,
             selectforeground=palette.text,
         )

@@ -4,13 +4,15 @@
 Tk dialog, and in dark mode a bright one): a ttk dialog laid out hidden, then shown, modal
 (``transient`` + ``grab_set``), like IDLE's ``query.Query``. The safe button (Cancel) is the
 default: it has the focus, Return presses the button that has the focus, Escape and the close
-box answer no. :func:`ask` shows one and waits for the answer.
+box answer no. :func:`ask` shows one and waits for the answer; a window that must not wait
+(the chat's "Remove from room…") passes ``on_done``, called with the answer.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tkinter as tk
+from collections.abc import Callable
 from tkinter import ttk
 
 from gui.theme import current_palette
@@ -28,8 +30,11 @@ class ConfirmDialog(tk.Toplevel):
         text: str,
         confirm: str,
         cancel: str = "Cancel",
+        on_done: Callable[[bool], None] | None = None,
     ) -> None:
         super().__init__(parent)
+        self._on_done = on_done
+        self.heading_text, self.body_text = heading, text  # what it asks (tests read them)
         self.withdraw()
         self.title(title)
         self.resizable(False, False)
@@ -85,9 +90,16 @@ class ConfirmDialog(tk.Toplevel):
         self.result = False
         self._finish()
 
+    def close(self) -> None:
+        """Close as Cancel does (the window closing, another dialog opening)."""
+        self.no()
+
     def _finish(self) -> None:
         self.grab_release()
         self.destroy()
+        if self._on_done is not None:
+            on_done, self._on_done = self._on_done, None
+            on_done(self.result)
 
 
 def ask(parent: tk.Misc, *, title: str, heading: str, text: str, confirm: str) -> bool:

@@ -103,6 +103,10 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
         "safety code for everyone who verified you: restore the file from a backup, or move it "
         "away to start again as a new device.",
     ),
+    ErrorKind.REMOVED: (
+        "You were removed from this room by its owner or an admin.",
+        "The room refuses this device from now on: it cannot join again.",
+    ),
 }
 
 #: The button offered next to a failure of these kinds (the app wires what it does).
@@ -139,6 +143,15 @@ def failure_text(
     if kind is ErrorKind.BAD_PASSWORD and message:
         happened = message
     return f"{happened} {todo}"
+
+
+#: Failures after which joining again from this device cannot work: no Reconnect.
+_FINAL = frozenset({ErrorKind.REMOVED})
+
+
+def may_reconnect(kind: ErrorKind) -> bool:
+    """Whether the chat window offers Reconnect after a failure of ``kind``."""
+    return kind not in _FINAL
 
 
 def failure_action(kind: ErrorKind) -> str | None:

@@ -3,7 +3,9 @@
 :func:`start_room_in_background` derives the room keys (scrypt: most of a second) and starts a
 :class:`net.relay.RelayThread` in a worker thread, then puts :class:`RoomStarted` or
 :class:`RoomFailed` on the pump. The app then connects its own client to 127.0.0.1 with the
-same keys: one code path for hosts and joiners, and scrypt runs once.
+same keys: one code path for hosts and joiners, and scrypt runs once. Given this device's
+identity as ``owner``, the room is *owned* by it (``net.relay.create_owned_room``: the room id
+comes from the owner's signed genesis), so the host can appoint admins and remove members.
 
 Nothing here touches Tk.
 """
@@ -17,8 +19,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crypto.identity import Identity
 from crypto.kdf import SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
-from net.relay import RelayConfig, RelayThread, RoomSecret
+from net.relay import RelayConfig, RelayThread, RoomSecret, create_owned_room
 
 
 @dataclass(frozen=True)
@@ -63,21 +66,26 @@ def start_room_in_background(
     bind_host: str | tuple[str, ...] = "",
     accept_peer: Callable[[str], bool] | None = None,
     kdf_cost: int | None = None,
+    owner: Identity | None = None,
 ) -> RoomStarter:
     """Start deriving keys and the relay in a worker; the outcome arrives through ``put``.
 
     ``put`` is the pump's thread-safe put. ``bind_host`` and ``accept_peer`` are the
     relay's ``RelayConfig.host`` and ``accept_peer`` (from ``net.reach.listen_plan``: ``""``
-    is every address, IPv4 and IPv6). ``kdf_cost`` is for tests only (a cheap scrypt).
+    is every address, IPv4 and IPv6). ``owner`` (this device's identity) owns the new room;
+    without it the room has no owner. ``kdf_cost`` is for tests only (a cheap scrypt).
     """
     cancelled = threading.Event()
 
     def run() -> None:
         try:
-            keys = derive_room_keys(
-                password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N
-            )
-            secret = RoomSecret.from_room_keys(keys)
+            if owner is not None:
+                keys, secret = create_owned_room(password, owner, n=kdf_cost or SCRYPT_N)
+            else:
+                keys = derive_room_keys(
+                    password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N
+                )
+                secret = RoomSecret.from_room_keys(keys)
             config = RelayConfig(host=bind_host, port=port, accept_peer=accept_peer)
             relay = RelayThread(secret, config)
             if cancelled.is_set():

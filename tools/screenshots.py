@@ -4,6 +4,7 @@
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py hostile-text [OUT.png]
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py link|notification
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py trust
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py roles [FOLDER]
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
@@ -31,10 +32,15 @@ Verify dialog for that member) and, from the real app
 against a real in-process relay, ``login-lookalike.png`` (the relay refused a look-alike name),
 ``login-name-check.png`` (the name refused in the window before connecting) and
 ``relay-changed.png`` (not the room's relay joined before, with the button that trusts it).
+
+``roles`` takes the owner's view of a room with an admin (``roles.png``: the member list's
+role column, the conversation's lines about actions, and the menu for a member) and the
+confirmation before removing a member (``remove-member.png``), fed as client events.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import socket
@@ -60,10 +66,12 @@ from gui.settings import Settings, save_settings  # noqa: E402
 from gui.theme import apply_theme  # noqa: E402
 from net.client import (  # noqa: E402
     DEFAULT_ROOM,
+    ActionKind,
     ChatClient,
     Invite,
     Member,
     PendingMessage,
+    Role,
     Trust,
     format_invite,
     relay_address,
@@ -389,6 +397,19 @@ def hostile_text(path: Path | None = None) -> None:
     gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
 
 
+class _NoActions:
+    """The pictures' room: asking it for an action does nothing."""
+
+    def make_admin(self, name: str) -> None:
+        pass
+
+    def unmake_admin(self, name: str) -> None:
+        pass
+
+    def remove_member(self, name: str) -> None:
+        pass
+
+
 def _conversation_window(
     root: tk.Tk,
     *,
@@ -396,6 +417,7 @@ def _conversation_window(
     notify: DesktopNotifications | None = None,
     members: tuple[Member, ...] | None = None,
     username: str = "alice",
+    actions: _NoActions | None = None,
 ) -> ChatWindow:
     palette = apply_theme(root)
     chat = ChatWindow(
@@ -410,6 +432,7 @@ def _conversation_window(
         is_focused=lambda: focused,
         notify=notify.show if notify else None,
         open_url=lambda _url: None,
+        actions=actions,
     )
     chat.grid(row=0, column=0, sticky="nsew")
     root.columnconfigure(0, weight=1)
@@ -718,6 +741,94 @@ def locked_history(folder: Path | None = None) -> None:
     gc.collect()
 
 
+def roles(folder: Path | None = None) -> None:
+    """alice owns the room and made bob an admin; bob removed frank. ``roles.png``: the member
+    list with its role column and the menu alice gets for carol; ``remove-member.png``: the
+    confirmation before alice removes erin."""
+    out = folder or OUT
+    root = tk.Tk(className="socketchat")
+    root.geometry("920x640+0+0")
+    names = ("alice", "bob", "carol", "dave", "erin", "frank")
+    plain = tuple(member(n, Trust.VERIFIED if n == "bob" else Trust.KNOWN) for n in names)
+
+    def with_roles(admins: tuple[str, ...], gone: tuple[str, ...] = ()) -> tuple[Member, ...]:
+        return tuple(
+            dataclasses.replace(
+                m,
+                role=Role.OWNER
+                if m.name == "alice"
+                else Role.ADMIN
+                if m.name in admins
+                else Role.MEMBER,
+            )
+            for m in plain
+            if m.name not in gone
+        )
+
+    chat = _conversation_window(root, members=plain, actions=_NoActions())
+    _feed(
+        chat,
+        [
+            ("alice", "Welcome everyone! Bob will help me keep the room tidy."),
+        ],
+    )
+    events: list[ce.ClientEvent] = [
+        ce.RoleChange(kind=None, actor="", target="", detail="", members=with_roles(())),
+        ce.RoleChange(
+            kind=ActionKind.MAKE_ADMIN,
+            actor="alice",
+            target="bob",
+            detail="",
+            members=with_roles(("bob",)),
+        ),
+    ]
+    for event in events:
+        chat.handle(event)
+    _feed(
+        chat,
+        [
+            ("bob", "Thanks! Slides for Thursday are in the shared folder."),
+            ("frank", "BUY CHEAP FOLLOWERS NOW!!! https://spam.example"),
+        ],
+        first_id=10,
+    )
+    after = with_roles(("bob",), gone=("frank",))
+    for event in (
+        ce.RoleChange(
+            kind=ActionKind.REMOVE,
+            actor="bob",
+            target="frank",
+            detail="",
+            members=with_roles(("bob",)),
+        ),
+        ce.MemberLeft(name="frank", members=after, reason="was removed from the room"),
+    ):
+        chat.handle(event)
+    _feed(chat, [("carol", "Much better. I'll add the budget page tonight.")], first_id=20)
+    settle(root)
+    index = [m.name for m in chat._rows].index("carol")
+    chat.member_list.selection_set(index)
+    chat.member_list.event_generate("<<ListboxSelect>>")
+    settle(root, 0.2)
+    menu = chat.member_menu = chat.build_member_menu()
+    assert menu is not None
+    box = chat.member_list.bbox(index) or (0, 0, 0, 0)
+    x = chat.member_list.winfo_rootx() + box[0] + 30
+    y = chat.member_list.winfo_rooty() + box[1] + box[3]
+    menu.post(x, y)
+    _grab_with_dialog(root, "roles.png", out / "roles.png")
+    menu.unpost()
+    erin = [m.name for m in chat._rows].index("erin")
+    chat.member_list.selection_clear(0, "end")
+    chat.member_list.selection_set(erin)
+    chat.member_list.event_generate("<<ListboxSelect>>")
+    settle(root, 0.2)
+    chat.ask_remove("erin")
+    _grab_with_dialog(root, "remove-member.png", out / "remove-member.png")
+    root.destroy()
+    gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
+
+
 def trust(folder: Path | None = None) -> None:
     out = folder or OUT
     safety_code_picture(out / "safety-code.png")
@@ -737,6 +848,8 @@ if __name__ == "__main__":
         notification(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["locked-history"]:
         locked_history(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["roles"]:
+        roles(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     else:
         main()
         hostile_text()
@@ -744,3 +857,4 @@ if __name__ == "__main__":
         notification()
         trust()
         locked_history()
+        roles()

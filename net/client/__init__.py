@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from net.client.client import ChatClient
 from net.client.events import (
+    ActionNotTaken,
     AloneInRoom,
     ClientEvent,
     Connecting,
@@ -40,6 +41,7 @@ from net.client.events import (
     MessageReceived,
     Queued,
     RateLimited,
+    RoleChange,
     UnprovenMember,
 )
 from net.client.invite import pin_invite
@@ -48,13 +50,16 @@ from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
     DEFAULT_ROOM,
     MAX_MESSAGE_BYTES,
+    ActionKind,
     Invite,
     InviteError,
     InvitePart,
     PendingMessage,
+    Role,
     confusable_with,
     format_invite,
     looks_like_invite,
+    may_act,
     name_skeleton,
     parse_invite,
     validate_username,
@@ -63,6 +68,8 @@ from net.proto import (
 __all__ = [
     "DEFAULT_ROOM",
     "MAX_MESSAGE_BYTES",
+    "ActionKind",
+    "ActionNotTaken",
     "AloneInRoom",
     "ChatClient",
     "ClientEvent",
@@ -86,6 +93,8 @@ __all__ = [
     "PendingMessage",
     "Queued",
     "RateLimited",
+    "Role",
+    "RoleChange",
     "Trust",
     "TrustStore",
     "UnprovenMember",
@@ -94,6 +103,7 @@ __all__ = [
     "format_invite",
     "load_identity",
     "looks_like_invite",
+    "may_act",
     "name_skeleton",
     "open_trust",
     "parse_invite",

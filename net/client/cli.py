@@ -5,7 +5,9 @@ carries host, port, room id, relay key and passphrase, and works wherever the pa
 asked for (the file, ``$SOCKETCHAT_PASSWORD``, the prompt); with one, HOST and PORT may be left
 out. The relay key it carries is expected from the first connection on.
 
-Works on a terminal and with pipes: each line of standard input is sent as a message; every
+Works on a terminal and with pipes: each line of standard input is sent as a message (a line
+starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
+NAME``, for the room's owner and admins; ``//`` sends a message that starts with ``/``); every
 event is printed as one flushed line on standard output; end of input leaves the room once
 everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
 joined (or was lost for good), 2 for a usage error.
@@ -41,7 +43,15 @@ from net.client.invite import pin_invite
 from net.client.termtext import clean, collapse_spaces, wrap
 from net.client.trust import Trust, TrustStore
 from net.passwords import PasswordSourceError, read_password
-from net.proto import DEFAULT_ROOM, Invite, InviteError, looks_like_invite, parse_invite
+from net.proto import (
+    DEFAULT_ROOM,
+    ActionKind,
+    Invite,
+    InviteError,
+    Role,
+    looks_like_invite,
+    parse_invite,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -262,12 +272,35 @@ class TerminalChat:
                 text = raw.rstrip("\r\n")
                 if not text.strip():
                     continue
+                if text.startswith("/") and not text.startswith("//"):
+                    self._command(text)
+                    continue
+                if text.startswith("//"):
+                    text = text[1:]  # "//text" sends "/text" (IRC's way to start with a slash)
                 try:
                     self.client.send(text)
                 except ValueError as exc:
                     self._printer.line(f"! not sent: {exc}")
         finally:
             end_of_input.set()
+
+    def _command(self, line: str) -> None:
+        """IRC's room commands: /op NAME, /deop NAME, /kick NAME, /release NAME."""
+        word, _, name = line[1:].partition(" ")
+        actions = {
+            "op": self.client.make_admin,
+            "deop": self.client.unmake_admin,
+            "kick": self.client.remove_member,
+            "release": self.client.release_name,
+        }
+        action = actions.get(word.lower())
+        if action is None or not name.strip():
+            self._printer.line(f"! {_COMMANDS_HELP}")
+            return
+        try:
+            action(name.strip())
+        except ValueError as exc:
+            self._printer.line(f"! {clean(str(exc))}")
 
     def _drain(self) -> None:
         deadline = time.monotonic() + DRAIN_TIMEOUT
@@ -345,6 +378,10 @@ class TerminalChat:
             return (
                 f"* a message from {clean(event.sender)} is locked: it shows when its key arrives"
             )
+        if isinstance(event, ce.RoleChange):
+            return _describe_role_change(event)
+        if isinstance(event, ce.ActionNotTaken):
+            return f"! {clean(event.reason)}"
         if isinstance(event, ce.UnprovenMember):
             return (
                 f"! the relay lists {clean(event.name)} as a member, but they did not prove "
@@ -361,3 +398,32 @@ class TerminalChat:
         if isinstance(event, ce.Connecting):
             return f"* connecting to {self._where}" if event.attempt == 1 else None
         return None  # Failed goes to stderr
+
+
+_COMMANDS_HELP = (
+    "commands: /op NAME (make admin), /deop NAME, /kick NAME (remove from the room), "
+    "/release NAME (free a name); start a message with // to send it with one /"
+)
+
+
+def _describe_role_change(event: ce.RoleChange) -> str | None:
+    actor, target = clean(event.actor), clean(event.target)
+    match event.kind:
+        case None:
+            roles = [
+                f"{clean(m.name)} ({m.role.value})"
+                for m in event.members
+                if m.role is not Role.MEMBER
+            ]
+            return f"* roles: {', '.join(roles)}" if roles else None
+        case ActionKind.MAKE_ADMIN:
+            return f"* {actor} made {target} an admin"
+        case ActionKind.UNMAKE_ADMIN:
+            return f"* {actor} took admin rights from {target}"
+        case ActionKind.REMOVE:
+            return f"* {actor} removed {target} from the room"
+        case ActionKind.RELEASE_NAME:
+            return f"* {actor} released the name {clean(event.detail)}"
+        case ActionKind.CHANGE_PASSWORD:
+            return f"* {actor} changed the room password"
+    return None

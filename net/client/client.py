@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from Crypto.Random import get_random_bytes
 
@@ -117,6 +118,11 @@ class ChatClient:
         self.ping_after = ping_after
         self.dead_after = dead_after
         self.seen_ids = RecentIds()
+        #: The room's owner and admins (signing keys) as its checked actions give them; None
+        #: and empty in a room without an owner (or before joining).
+        self.owner: bytes | None = None
+        self.admins: frozenset[bytes] = frozenset()
+        self._actions: list[tuple[proto.ActionKind, bytes, str]] = []
         self._keyring: proto.Keyring | None = None
         self._keyring_room = b""
         self._keyring_stored = 0.0
@@ -175,6 +181,91 @@ class ChatClient:
             self._outbox.add(message)
         self.wake()
         return message
+
+    # -- owners and admins ------------------------------------------------------------------
+
+    def role_of(self, key: bytes) -> proto.Role:
+        if key == self.owner:
+            return proto.Role.OWNER
+        return proto.Role.ADMIN if key in self.admins else proto.Role.MEMBER
+
+    @property
+    def my_role(self) -> proto.Role:
+        return self.role_of(self.identity.signing_public)
+
+    def make_admin(self, name: str) -> None:
+        """The owner appoints member ``name`` admin (any thread). ``ValueError`` with words
+        for the person if that is not possible; else the outcome arrives as RoleChange (or
+        ActionNotTaken)."""
+        self._act(proto.ActionKind.MAKE_ADMIN, name)
+
+    def unmake_admin(self, name: str) -> None:
+        """The owner takes admin rights back from ``name``."""
+        self._act(proto.ActionKind.UNMAKE_ADMIN, name)
+
+    def remove_member(self, name: str) -> None:
+        """Remove member ``name``: the relay disconnects it and refuses its identity from now
+        on; everyone moves to new sender keys without it."""
+        self._act(proto.ActionKind.REMOVE, name)
+
+    def release_name(self, name: str) -> None:
+        """Let another identity take ``name`` (held by one that no longer comes)."""
+        try:
+            checked = validate_username(name)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        self._queue_action(proto.ActionKind.RELEASE_NAME, bytes(32), checked)
+
+    def _act(self, kind: proto.ActionKind, name: str) -> None:
+        member = next((m for m in self.members if m.name == name), None)
+        if member is None:
+            raise ValueError(texts.not_a_member(name))
+        self._queue_action(kind, member.signing_key, "")
+
+    def _queue_action(self, kind: proto.ActionKind, target: bytes, detail: str) -> None:
+        if self.owner is None:
+            raise ValueError(texts.NO_OWNER)
+        me = self.identity.signing_public
+        if not proto.may_act(me, kind, target, owner=self.owner, admins=self.admins):
+            raise ValueError(texts.NOT_ALLOWED)
+        with self._lock:
+            if self._stopping:
+                raise ValueError(texts.CHAT_CLOSED)
+            self._actions.append((kind, target, detail))
+        self.wake()
+
+    def actions_take(self) -> list[tuple[proto.ActionKind, bytes, str]]:
+        """For the session: the actions asked for since the last call."""
+        with self._lock:
+            actions, self._actions = self._actions, []
+        return actions
+
+    def roles_changed(self, event: proto.RolesChanged) -> None:
+        """The session saw the room's roles (after joining) or an action: tell the app."""
+        names = {m.signing_key: m.name for m in self.members}
+        self.owner, self.admins = event.owner, event.admins
+        self.members = tuple(replace(m, role=self.role_of(m.signing_key)) for m in self.members)
+        action = event.action
+        if action is None:
+            self.emit(
+                ce.RoleChange(kind=None, actor="", target="", detail="", members=self.members)
+            )
+            return
+
+        def who(key: bytes) -> str:
+            return names.get(key) or f"a member ({key[:4].hex()})"
+
+        self.emit(
+            ce.RoleChange(
+                kind=action.kind,
+                actor=who(action.actor),
+                target=who(action.target)
+                if action.kind is not proto.ActionKind.RELEASE_NAME
+                else "",
+                detail=action.detail,
+                members=self.members,
+            )
+        )
 
     def pending(self) -> tuple[PendingMessage, ...]:
         """Messages written but not yet confirmed by the relay, oldest first."""
@@ -292,6 +383,7 @@ class ChatClient:
             signing_key=info.signing_key,
             trust=self.observe(info.name, info.signing_key),
             dh_key=info.dh_key,
+            role=self.role_of(info.signing_key),
         )
 
     def observe(self, name: str, key: bytes) -> Trust:

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from net.client.trust import Trust
+from net.proto import ActionKind, Role
 
 
 class ErrorKind(enum.Enum):
@@ -36,6 +37,7 @@ class ErrorKind(enum.Enum):
     NO_SUCH_ROOM = "no such room"
     IDENTITY_UNAVAILABLE = "identity unavailable"
     REPLACED = "joined again elsewhere"
+    REMOVED = "removed from the room"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,6 +50,7 @@ class Member:
     signing_key: bytes
     dh_key: bytes
     trust: Trust
+    role: Role = Role.MEMBER
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +135,28 @@ class MessageLocked:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RoleChange:
+    """An owner or admin acted in the room (checked: signed by someone allowed to). ``actor``
+    and ``target`` are names where this device knows them (else a short key fingerprint);
+    ``members`` is the list with the roles it now gives. After joining, a ``RoleChange`` with
+    ``kind`` None just gives the roles."""
+
+    kind: ActionKind | None
+    actor: str
+    target: str
+    detail: str
+    members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionNotTaken:
+    """A room action we asked for was not taken (another action came first, or it is not
+    allowed any more); ``reason`` says why in words. Nothing changed."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UnprovenMember:
     """The relay lists ``name`` as a member, but it did not prove it knows the room password:
     it receives no keys and its messages are refused. Warn loudly: whoever runs the relay is
@@ -212,6 +237,8 @@ ClientEvent = (
     | ForgedMessage
     | MessageLocked
     | UnprovenMember
+    | RoleChange
+    | ActionNotTaken
     | IdentityChanged
     | MemberJoined
     | MemberLeft

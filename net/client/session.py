@@ -167,6 +167,11 @@ class Session:
         if not self.joined:
             return
         client = self.client
+        for kind, target, detail in client.actions_take():
+            try:
+                self.proto.take_action(kind, target, detail)
+            except proto.ActionRefused as exc:
+                client.emit(ce.ActionNotTaken(reason=texts.action_refused(str(exc))))
         messages = client.outbox_take_unsent()
         if not messages:
             return
@@ -265,6 +270,10 @@ class Session:
             case proto.NoticeReceived(code=code, text=text):
                 if code == Reason.RATE_LIMITED:
                     client.emit(ce.RateLimited(text=text or "Slow down."))
+                elif code == Reason.ACTION_REFUSED:
+                    client.emit(ce.ActionNotTaken(reason=texts.action_refused(text)))
+            case proto.RolesChanged():
+                client.roles_changed(event)
             case proto.PongReceived():
                 self.ping_token = 0
             case proto.AuthenticationFailed(cause=cause):
@@ -368,6 +377,8 @@ class Session:
                 return Final(ErrorKind.NAME_LOOKALIKE, texts.name_refused(event.text))
             case Reason.REPLACED:
                 return Final(ErrorKind.REPLACED, texts.REPLACED)
+            case Reason.REMOVED:
+                return Final(ErrorKind.REMOVED, texts.REMOVED)
             case Reason.ROOM_FULL:
                 return Lost(texts.ROOM_FULL, kind=ErrorKind.ROOM_FULL)
             case _:

@@ -153,6 +153,7 @@ _LEFT_REASONS = {
     Reason.ROOM_CLOSING: "the room is closing",
     Reason.RATE_LIMITED: "sent too fast",
     Reason.MESSAGE_TOO_LARGE: "sent a message that was too large",
+    Reason.REMOVED: "was removed from the room",
 }
 
 
@@ -161,6 +162,30 @@ def left_reason(code: Reason | int) -> str:
     if isinstance(code, Reason):
         return _LEFT_REASONS.get(code, "left")
     return "left"
+
+
+REMOVED = (
+    "You were removed from this room by its owner or an admin. You cannot join it again with "
+    "this device."
+)
+
+
+NO_OWNER = (
+    "This room has no owner, so nobody can appoint admins or remove members. A room made with "
+    "Host a room or `room create` has one: the person who made it."
+)
+NOT_ALLOWED = (
+    "Only the room's owner can do that (owners appoint admins; admins remove members who are "
+    "not admins)."
+)
+
+
+def not_a_member(name: str) -> str:
+    return f"{name!r} is not in the room now."
+
+
+def action_refused(reason: str) -> str:
+    return f"That did not happen: {reason}."
 
 
 # -- sending ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ What lives where:
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
 * ``_keyring`` — one device's sender keys for a room, and what it accepted (replays);
+* ``_authority`` — the room's owner, admins and their signed actions;
 * ``_names`` (with its data in ``_names_data``), ``_replay``, ``_ratelimit``, ``_outbox`` —
   username rules and look-alike names, replay protection, rate limits and the client's
   outbox, all with the clock passed in.
@@ -30,9 +31,11 @@ What lives where:
 
 from __future__ import annotations
 
+from net.proto._authority import Action, ActionKind, ActionRefused, Authority, Role, may_act
 from net.proto._client import ClientProtocol, ClientState
 from net.proto._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from net.proto._events import (
+    ActionSubmitted,
     Authenticated,
     AuthenticationFailed,
     AuthFailure,
@@ -59,6 +62,7 @@ from net.proto._events import (
     Refused,
     RelayIdentified,
     RelayKeyMismatch,
+    RolesChanged,
     RoomRequested,
     SharesSubmitted,
     Welcomed,
@@ -83,8 +87,10 @@ from net.proto._invite import (
 from net.proto._keyring import Keyring
 from net.proto._messages import (
     DEFAULT_ROOM,
+    GENESIS_SIZE,
     MESSAGE_ID_SIZE,
     ROOM_ID_SIZE,
+    ActionItem,
     ChatItem,
     JoinedItem,
     LeftItem,
@@ -109,6 +115,7 @@ from net.proto._room import JoinRejected, Room
 
 __all__ = [
     "DEFAULT_ROOM",
+    "GENESIS_SIZE",
     "MAX_CLIENT_FRAME",
     "MAX_HANDSHAKE_FRAME",
     "MAX_MESSAGE_BYTES",
@@ -116,9 +123,15 @@ __all__ = [
     "MESSAGE_ID_SIZE",
     "PROTOCOL_VERSION",
     "ROOM_ID_SIZE",
+    "Action",
+    "ActionItem",
+    "ActionKind",
+    "ActionRefused",
+    "ActionSubmitted",
     "AuthFailure",
     "Authenticated",
     "AuthenticationFailed",
+    "Authority",
     "ChatForged",
     "ChatItem",
     "ChatLocked",
@@ -167,6 +180,8 @@ __all__ = [
     "RelayProtocol",
     "RelayState",
     "RemoteProtocolError",
+    "Role",
+    "RolesChanged",
     "Room",
     "RoomRequested",
     "ShareBudget",
@@ -181,6 +196,7 @@ __all__ = [
     "encode_wanted_item",
     "format_invite",
     "looks_like_invite",
+    "may_act",
     "name_skeleton",
     "parse_invite",
     "reconnect_delay",

@@ -20,11 +20,13 @@ from crypto import epoch as sender_keys
 from crypto.aead import XNONCE_SIZE
 from crypto.envelope import MAX_OVERHEAD, envelope_header, open_message, seal_message
 from crypto.errors import AuthenticationError, SignatureError
+from crypto.genesis import Genesis
 from crypto.identity import Identity, verify
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
 from crypto.transport import BroadcastOpener, FrameOpener, FrameSealer
 from net.proto import _events as ev
+from net.proto._authority import Action, ActionKind, ActionRefused, Authority
 from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
 from net.proto._frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
@@ -35,6 +37,7 @@ from net.proto._messages import (
     MESSAGE_ID_SIZE,
     NONCE_SIZE,
     ROOM_ID_SIZE,
+    ActionItem,
     ChatItem,
     ClientHello,
     ClientOpen,
@@ -150,6 +153,8 @@ class ClientProtocol(Connection[ClientState]):
         self.keyring = keyring if keyring is not None else Keyring(identity)
         self._by_key: dict[bytes, MemberInfo] = {}
         self._asked: set[tuple[bytes, int]] = set()  # keys asked for on this connection
+        #: The room's owner, admins and actions, checked (None: a room without an owner).
+        self.authority: Authority | None = None
         self._keys = keys
         self._requested_room = bytes(room_id)
         self._expected_relay_key = expected_relay_key
@@ -453,6 +458,7 @@ class ClientProtocol(Connection[ClientState]):
             or not self._proven(own)
         ):
             raise RemoteProtocolError("relay lists us without our identity")
+        self.authority = self._check_authority(welcome.genesis, welcome.actions)
         proven = tuple(m for m in welcome.members if self._proven(m))
         self.members = {member.name: member for member in proven}
         self._by_key = {member.signing_key: member for member in proven}
@@ -476,7 +482,47 @@ class ClientProtocol(Connection[ClientState]):
         for member in welcome.members:
             if member.signing_key not in self._by_key:
                 self._emit(ev.MemberUnproven(member=member))
+        self._emit_roles(None)
         self._ask_for_keys()
+
+    def _check_authority(self, genesis: bytes, actions: tuple[bytes, ...]) -> Authority | None:
+        if not genesis:
+            if actions:
+                raise RemoteProtocolError("room actions without an owner")
+            return None
+        try:
+            parsed = Genesis.decode(genesis)
+            parsed.check(self._room_id)
+        except (ValueError, AuthenticationError):
+            raise RemoteProtocolError("the room's genesis does not match its id") from None
+        authority = Authority(parsed)
+        try:
+            authority.apply_all(Action.decode(action) for action in actions)
+        except ActionRefused as exc:
+            raise RemoteProtocolError(f"the relay's room actions break the rules: {exc}") from None
+        return authority
+
+    def _emit_roles(self, action: Action | None) -> None:
+        authority = self.authority
+        if authority is None:
+            self._emit(ev.RolesChanged(owner=None, admins=frozenset(), action=None))
+            return
+        self._emit(
+            ev.RolesChanged(
+                owner=authority.owner, admins=frozenset(authority.admins), action=action
+            )
+        )
+
+    def take_action(self, kind: ActionKind, target: bytes = bytes(32), detail: str = "") -> None:
+        """Sign our next room action and send it (ACT). Only after Welcomed. It takes effect
+        when the relay passes it back (RolesChanged with it); NOTICE(ACTION_REFUSED) if another
+        action came first or it breaks the rules. :class:`ActionRefused` (nothing sent) if we
+        may not take it, or the room has no owner."""
+        self._require(ClientState.JOINED)
+        if self.authority is None:
+            raise ActionRefused("this room has no owner, so nobody can take actions in it")
+        action = self.authority.sign(self.identity, kind, target, detail)
+        self._send_sealed(_T.ACT, action.encode())
 
     def _proven(self, member: MemberInfo) -> bool:
         """True if ``member``'s tag proves the room password (a relay cannot make one)."""
@@ -527,10 +573,24 @@ class ClientProtocol(Connection[ClientState]):
                 self._emit(ev.MemberArrived(member=member))
             elif isinstance(item, WantedItem):
                 self._answer(item)
+            elif isinstance(item, ActionItem):
+                self._on_action(item.action)
             elif self._drop(item.name):
                 self._emit(ev.MemberDeparted(name=item.name, code=item.code))
         if ask or again:  # a key did not come with its message, or a newcomer may hold one
             self._ask_for_keys(again=again)
+
+    def _on_action(self, encoded: bytes) -> None:
+        if self.authority is None:
+            raise RemoteProtocolError("a room action in a room without an owner")
+        try:
+            action = Action.decode(encoded)
+            self.authority.apply(action)
+        except ActionRefused as exc:
+            raise RemoteProtocolError(
+                f"the relay passed on an action that breaks the rules: {exc}"
+            ) from None
+        self._emit_roles(action)
 
     def _drop(self, name: str) -> bool:
         member = self.members.pop(name, None)

@@ -65,6 +65,10 @@ class Reader:
         """A u32 length and that many bytes; the length is checked before anything is copied."""
         return self.raw(self.u32(what), what)
 
+    def bytes16(self, what: str = "bytes16") -> bytes:
+        """A u16 length and that many bytes."""
+        return self.raw(self.u16(what), what)
+
     def _text(self, size: int, what: str) -> str:
         try:
             return str(self._take(size, what), "utf-8", "strict")
@@ -141,6 +145,11 @@ class Writer:
 
     def bytes32(self, data: bytes, what: str = "bytes32") -> Writer:
         self.u32(len(data), f"length of {what}")
+        self._buf += data
+        return self
+
+    def bytes16(self, data: bytes, what: str = "bytes16") -> Writer:
+        self.u16(len(data), f"length of {what}")
         self._buf += data
         return self
 

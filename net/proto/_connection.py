@@ -39,6 +39,7 @@ UNICAST_TYPES = frozenset(
         FrameType.SHARES,
         FrameType.SHARE,
         FrameType.WANT,
+        FrameType.ACT,
     }
 )
 # Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call

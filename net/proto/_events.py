@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from net.proto._authority import Action
 from net.proto._frames import Reason
 from net.proto._messages import MemberInfo
 
@@ -151,6 +152,17 @@ class ChatLocked:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class RolesChanged:
+    """Client: who is owner and admin in this room, after WELCOME (``action`` None) and after
+    each action the relay passes on (checked against the owner's genesis and every action
+    before it: a relay cannot forge one). ``owner`` is None in a room without an owner."""
+
+    owner: bytes | None
+    admins: frozenset[bytes]
+    action: Action | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberUnproven:
     """Client: the relay lists ``member``, but its membership tag does not prove the room
     password. It is not treated as a member: it receives no keys and its messages are refused.
@@ -217,6 +229,15 @@ class SharesSubmitted:
     is skipped: it left meanwhile). The relay cannot open them."""
 
     shares: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionSubmitted:
+    """Relay: a joined member submitted a room action (its encoding, unchecked). Pass it to
+    ``Room.act``: on ActionRefused send NOTICE(ACTION_REFUSED) with the reason; on a removal,
+    close the removed member's connection with GOODBYE(REMOVED)."""
+
+    action: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,4 +350,6 @@ Event = (
     | ConnectionClosed
     | SharesSubmitted
     | KeysWanted
+    | ActionSubmitted
+    | RolesChanged
 )

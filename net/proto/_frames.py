@@ -50,6 +50,7 @@ class FrameType(enum.IntEnum):
     SHARES = 0x17  # sender keys sealed to members, for the relay to hand out
     SHARE = 0x18  # one sender key share, as handed out
     WANT = 0x19  # sender keys a member asks the others for
+    ACT = 0x1A  # a signed room action (owners and admins: net.proto._authority)
     # Encrypted under the room's broadcast key, sealed once for every member.
     BROADCAST = 0x20
 
@@ -75,6 +76,8 @@ class Reason(enum.IntEnum):
     NAME_LOOKALIKE = 16  # the name looks like a member's (UTS #39 skeleton)
     NO_SUCH_ROOM = 17  # the relay does not serve the room the client asked for
     REPLACED = 18  # the same identity joined again on another connection
+    REMOVED = 19  # an owner or admin removed this identity from the room
+    ACTION_REFUSED = 20  # NOTICE: a room action that does not follow the rules (or came late)
 
 
 def reason(code: int) -> Reason | int:

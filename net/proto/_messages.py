@@ -44,6 +44,9 @@ _KIND_CHAT = 1
 _KIND_JOINED = 2
 _KIND_LEFT = 3
 _KIND_WANTED = 4
+_KIND_ACTION = 5
+#: The genesis of a room with an owner (crypto.genesis.SIZE); an owner-less room sends none.
+GENESIS_SIZE = 113
 _CHAT_ITEM_KIND = bytes((_KIND_CHAT,))
 
 
@@ -464,7 +467,15 @@ class WantedItem:
     wanted: tuple[tuple[bytes, int], ...]
 
 
-BroadcastItem = ChatItem | JoinedItem | LeftItem | WantedItem
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActionItem:
+    """A room action (owners and admins, net.proto._authority) the relay checked and passes
+    on; ``action`` is its encoding, exactly as its actor signed it."""
+
+    action: bytes
+
+
+BroadcastItem = ChatItem | JoinedItem | LeftItem | WantedItem | ActionItem
 
 
 def chat_item_prefix(sender: str) -> bytes:
@@ -508,6 +519,8 @@ def encode_item(item: BroadcastItem) -> bytes:
         w.u8(_KIND_LEFT).str8(item.name, "name").u8(int(item.code), "code")
     elif isinstance(item, WantedItem):
         return encode_wanted_item(item.requester, encode_wanted(item.wanted))
+    elif isinstance(item, ActionItem):
+        w.u8(_KIND_ACTION).bytes16(item.action, "action")
     else:
         raise LocalProtocolError(f"not a broadcast item: {item!r}")
     return w.getvalue()
@@ -521,6 +534,8 @@ def _read_item(r: Reader) -> BroadcastItem:
         return JoinedItem(member=MemberInfo.read(r))
     if kind == _KIND_LEFT:
         return LeftItem(name=r.str8("name"), code=reason(r.u8("code")))
+    if kind == _KIND_ACTION:
+        return ActionItem(action=r.bytes16("action"))
     if kind == _KIND_WANTED:
         requester = r.raw(KEY_SIZE, "requester")
         count = r.u16("wanted count")
@@ -564,6 +579,10 @@ class Welcome:
     #: ``members`` already encoded (:func:`encode_members`), if the sender keeps them so: a
     #: WELCOME to a room of thousands then costs a copy, not a Writer call per field.
     member_entries: bytes | None = None
+    #: The room's genesis (crypto.genesis; empty for a room without an owner) and its actions
+    #: in order, each as its actor signed it.
+    genesis: bytes = b""
+    actions: tuple[bytes, ...] = ()
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
@@ -579,6 +598,11 @@ class Welcome:
             if item[:1] != _CHAT_ITEM_KIND:
                 raise LocalProtocolError("history holds chat items only")
             w.raw(item)
+        if len(self.genesis) not in (0, GENESIS_SIZE):
+            raise LocalProtocolError("a genesis is 113 bytes (or none)")
+        w.bytes16(self.genesis, "genesis").u16(len(self.actions), "action count")
+        for action in self.actions:
+            w.bytes16(action, "action")
         return w.getvalue()
 
     @classmethod
@@ -596,6 +620,10 @@ class Welcome:
             if not isinstance(item, ChatItem):
                 raise DecodeError("history holds a non-chat item")
             history.append(item)
+        genesis = r.bytes16("genesis")
+        if len(genesis) not in (0, GENESIS_SIZE):
+            raise DecodeError("a genesis is 113 bytes (or none)")
+        actions = tuple(r.bytes16("action") for _ in range(r.u16("action count")))
         r.finish()
         welcome = cls(
             your_name=your_name,
@@ -604,6 +632,8 @@ class Welcome:
             next_seq=next_seq,
             max_message_bytes=max_message_bytes,
             history=(),
+            genesis=genesis,
+            actions=actions,
         )
         return welcome, tuple(history)
 
@@ -621,6 +651,8 @@ class WelcomeArgs:
     history: tuple[bytes, ...]
     max_message_bytes: int
     member_entries: bytes | None = None
+    genesis: bytes = b""
+    actions: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

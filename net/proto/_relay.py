@@ -93,7 +93,9 @@ RELAY_RECEIVE = {
     RelayState.AWAIT_CLIENT_PAKE: frozenset({_T.CLIENT_PAKE}),
     RelayState.AWAIT_JOIN: frozenset({_T.JOIN, _T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOIN_PENDING: frozenset({_T.PING, _T.PONG, _T.GOODBYE}),
-    RelayState.JOINED: frozenset({_T.CHAT, _T.SHARES, _T.WANT, _T.PING, _T.PONG, _T.GOODBYE}),
+    RelayState.JOINED: frozenset(
+        {_T.CHAT, _T.SHARES, _T.WANT, _T.ACT, _T.PING, _T.PONG, _T.GOODBYE}
+    ),
 }
 _PLAINTEXT_STATES = (
     RelayState.AWAIT_CLIENT_HELLO,
@@ -208,6 +210,8 @@ class RelayProtocol(Connection[RelayState]):
             max_message_bytes=welcome.max_message_bytes,
             history=tuple(welcome.history),
             member_entries=welcome.member_entries,
+            genesis=welcome.genesis,
+            actions=welcome.actions,
         )
         self._send_sealed(_T.WELCOME, message.encode())
         self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD
@@ -353,6 +357,10 @@ class RelayProtocol(Connection[RelayState]):
     def _on_shares(self, payload: bytes) -> None:
         self._emit(ev.SharesSubmitted(shares=tuple(decode_shares(payload))))
 
+    def _on_act(self, payload: bytes) -> None:
+        # Checked by the room, which knows who may do what; malformed ones fail there too.
+        self._emit(ev.ActionSubmitted(action=bytes(payload)))
+
     def _on_want(self, payload: bytes) -> None:
         decode_wanted(payload)  # validated here; forwarded as sent
         self._emit(ev.KeysWanted(payload=bytes(payload)))
@@ -366,6 +374,7 @@ class RelayProtocol(Connection[RelayState]):
         _T.CHAT: _on_chat,
         _T.SHARES: _on_shares,
         _T.WANT: _on_want,
+        _T.ACT: _on_act,
         _T.PING: Connection._on_ping,
         _T.PONG: Connection._on_pong,
         _T.GOODBYE: Connection._on_goodbye,

@@ -36,10 +36,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from crypto.transport import BroadcastSealer, new_broadcast_key
+from net.proto._authority import Action, ActionKind, ActionRefused, Authority
 from net.proto._errors import LocalProtocolError
 from net.proto._frames import MAX_MESSAGE_BYTES, MAX_RELAY_FRAME, Reason
 from net.proto._messages import (
     BROADCAST_KEY_SIZE,
+    ActionItem,
     LeftItem,
     MemberInfo,
     WelcomeArgs,
@@ -59,8 +61,9 @@ DEFAULT_HISTORY = 100
 _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
 _MAX_ITEMS_PER_BROADCAST = 0xFFFF
 # Bytes a WELCOME frame body spends besides the member entries and the history items: type,
-# member count, broadcast key, next seq, max message bytes, history count, AEAD tag.
-_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 4 + 2 + 16
+# member count, broadcast key, next seq, max message bytes, history count, genesis length,
+# action count, AEAD tag.
+_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 4 + 2 + 2 + 2 + 16
 
 M = TypeVar("M")
 
@@ -114,6 +117,7 @@ class Room(Generic[M]):
         broadcast_key: bytes | None = None,
         frame_cap: int = MAX_RELAY_FRAME,
         bindings: Mapping[str, bytes] | None = None,
+        authority: Authority | None = None,
     ) -> None:
         if max_members < 1 or history_limit < 0 or max_message_bytes < 1:
             raise LocalProtocolError("max_members and max_message_bytes must be positive")
@@ -148,6 +152,14 @@ class Room(Generic[M]):
         self._history_bytes = 0
         self.broadcasts_sealed = 0  # for stats and tests: seals are the relay's main CPU cost
         self.bindings_changed = False  # set when a new name is bound; the driver saves and clears
+        #: The room's owner, admins and their actions (None: a room without an owner).
+        self.authority = authority
+        self.actions_changed = False  # set when an action was taken; the driver saves and clears
+        self._authority_bytes = 0  # the genesis and actions as a WELCOME carries them
+        if authority is not None:
+            self._authority_bytes = len(authority.genesis.encode()) + sum(
+                2 + len(action.encode()) for action in authority.actions
+            )
 
     # -- members ---------------------------------------------------------------------------
 
@@ -203,6 +215,10 @@ class Room(Generic[M]):
         another free one) while an old connection of it is still registered: the driver
         replaces that one (:meth:`handle_of_identity`).
         """
+        if self.authority is not None and bytes(signing_key) in self.authority.removed:
+            raise JoinRejected(
+                Reason.REMOVED, "You were removed from this room by its owner or an admin."
+            )
         try:
             name = validate_username(username)
         except (TypeError, ValueError) as exc:
@@ -287,8 +303,17 @@ class Room(Generic[M]):
         Call right after :meth:`join`. The history is the newest part of what is kept that
         fits the client's frame cap next to the member list.
         """
-        used = _WELCOME_OVERHEAD + 1 + len(name.encode("utf-8")) + self._member_bytes
+        used = (
+            _WELCOME_OVERHEAD
+            + 1
+            + len(name.encode("utf-8"))
+            + self._member_bytes
+            + self._authority_bytes
+        )
+        authority = self.authority
         return WelcomeArgs(
+            genesis=authority.genesis.encode() if authority is not None else b"",
+            actions=tuple(a.encode() for a in authority.actions) if authority is not None else (),
             name=name,
             members=self.member_infos,
             broadcast_key=self._broadcast_key,
@@ -342,6 +367,32 @@ class Room(Generic[M]):
         if signing_key is None:
             raise LocalProtocolError(f"{name!r} is not a member")
         self._pending.append(encode_wanted_item(signing_key, payload))
+
+    def act(self, action: Action) -> M | None:
+        """Take a room action (owners and admins) that a member submitted: check it against
+        the rules, apply it, and queue it for everyone (kept by the room, not in the history).
+
+        Raises :class:`~net.proto.ActionRefused` (nothing changes: tell the actor). For a
+        removal, returns the handle of the removed member if it is here: send it GOODBYE
+        (REMOVED), close it and :meth:`leave` it with REMOVED. A released name is free again.
+        The driver saves the room's actions when :attr:`actions_changed`.
+        """
+        if self.authority is None:
+            raise ActionRefused("this room has no owner, so nobody can take actions in it")
+        self.authority.apply(action)
+        encoded = action.encode()
+        self._authority_bytes += 2 + len(encoded)
+        self.actions_changed = True
+        self._pending.append(encode_item(ActionItem(action=encoded)))
+        if action.kind is ActionKind.RELEASE_NAME:
+            key = username_key(action.detail)
+            if self._bindings.pop(key, None) is not None:
+                self.bindings_changed = True
+                self._bound_names.pop(key, None)
+                self._looks = {s: k for s, k in self._looks.items() if k != key}
+        if action.kind is ActionKind.REMOVE:
+            return self.handle_of_identity(action.target)
+        return None
 
     def queue(self, item: bytes) -> None:
         """Queue one encoded item (:func:`encode_item`) for the next broadcast."""

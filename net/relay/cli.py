@@ -6,6 +6,11 @@ or a prompt — a new room id on every start) or a room file (``--room-file``, w
 ``room create`` on a member's machine: the relay never learns the password, and the room id
 and keys stay the same across restarts). Log lines go to standard output; no line ever holds a
 password, a key or a message (the relay has no plaintext to log).
+
+``room create`` makes the room *owned* by this device's identity (the one the app and
+``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;
+the relay keeps their signed actions in the room file. A room made on the fly from a password
+(``relay --password-file``) has no owner.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crypto.identity import Identity, safety_code
 from net.passwords import PasswordSourceError, read_password
 from net.proto import Invite, InviteError, format_invite
-from net.relay.bindings import bindings_path, load_bindings
+from net.relay.bindings import bindings_path
 from net.relay.config import RelayConfig
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret, write_private_file
@@ -54,19 +60,19 @@ def run_relay(args: argparse.Namespace) -> int:
         port=args.port,
         max_members=args.max_members,
     )
-    names_file = bindings_path(args.room_file) if args.room_file is not None else None
-    if names_file is not None:
-        try:
-            load_bindings(names_file)  # a damaged file stops the relay here, in plain words
-        except (OSError, ValueError) as exc:
-            _error(str(exc))
-            return EXIT_FAILED
+    room_file = Path(args.room_file) if args.room_file is not None else None
+    names_file = bindings_path(room_file) if room_file is not None else None
+    try:
+        # A damaged names file, or a saved room action that does not apply, stops the relay
+        # here, in plain words.
+        relay = Relay(secret, config, names_file=names_file, room_file=room_file)
+    except (OSError, ValueError) as exc:
+        _error(str(exc))
+        return EXIT_FAILED
     _log_to_stdout()
     _raise_file_limit(config)
     try:
-        return asyncio.run(
-            _serve(secret, config, names_file, announce=getattr(args, "announce", None))
-        )
+        return asyncio.run(_serve(relay, announce=getattr(args, "announce", None)))
     except KeyboardInterrupt:  # Ctrl-C before the handler was installed, or on Windows
         return EXIT_OK
 
@@ -85,18 +91,31 @@ def run_room_create(args: argparse.Namespace) -> int:
         _error(f"{path} already exists; choose another name or add --force to replace it.")
         return EXIT_USAGE
     try:
+        owner = _device_identity()
+    except (OSError, ValueError) as exc:
+        _error(f"cannot load this device's identity (the room's owner): {exc}")
+        return EXIT_FAILED
+    try:
         password = read_password(password_file=args.password_file, confirm=True)
     except PasswordSourceError as exc:
         _error(str(exc))
         return EXIT_USAGE
     _say("Deriving the room keys (scrypt, about a second)...")
-    secret = RoomSecret.from_password(password)
+    try:
+        secret = RoomSecret.create_owned(password, owner)
+    except ValueError as exc:  # the password breaks the rules
+        _error(str(exc))
+        return EXIT_USAGE
     try:
         secret.save(path, overwrite=args.force)
     except OSError as exc:
         _error(f"cannot write {path}: {_os_error(exc)}")
         return EXIT_FAILED
     _say(f"Room file written to {path} (room {secret.room_id.hex()[:8]}).")
+    _say(
+        f"You (safety code {safety_code(owner.public)}) own this room: you can appoint "
+        "admins and remove members."
+    )
     _say(f"Start a relay for it with:  main.py relay --room-file {path}")
     _say("Keep the file private: whoever has it can host the room and try to guess the password.")
     if args.invite_for is not None:
@@ -118,6 +137,14 @@ def run_room_create(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _device_identity() -> Identity:
+    """This device's identity, as the app and ``main.py chat`` use it (created on first use
+    in the per-user data folder, or ``$SOCKETCHAT_DATA_DIR``)."""
+    from net.client.storage import load_identity  # the relay itself needs no client code
+
+    return load_identity()
+
+
 def _relay_secret(args: argparse.Namespace) -> RoomSecret:
     if args.room_file is not None:
         return RoomSecret.load(args.room_file)
@@ -125,19 +152,14 @@ def _relay_secret(args: argparse.Namespace) -> RoomSecret:
     _say("Deriving the room keys (scrypt, about a second)...")
     # A new room id on every start: members' apps derive the keys again when they reconnect.
     # `room create` + `--room-file` keeps one room id (and spares the relay the password).
+    # Nobody owns a room made so: there is no owner's identity on a server to make it with.
     return RoomSecret.from_password(password)
 
 
-async def _serve(
-    secret: RoomSecret,
-    config: RelayConfig,
-    names_file: Path | None,
-    *,
-    announce: str | None = None,
-) -> int:
+async def _serve(relay: Relay, *, announce: str | None = None) -> int:
     """Serve until a signal; ``announce`` (a label, "" for the default one) also announces
     the room on the local network with mDNS/DNS-SD while it runs."""
-    relay = Relay(secret, config, names_file=names_file)
+    config = relay.config
     stop = asyncio.Event()
     _on_signals(stop)  # before the listening line: whoever reads it may signal at once
     try:

@@ -2,7 +2,7 @@
 
 :class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
-calls on its :class:`RelayHost` (join, submit, hand_out, want, left); it owns the connection's
+calls on its :class:`RelayHost` (join, submit, hand_out, want, act, left); it owns the connection's
 timers (pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause), its rate
 limits (messages, sender key shares) and the polite ways to end it.
 Slotted and task-free: at thousands of idle members, what one connection costs is what the
@@ -83,6 +83,10 @@ class RelayHost(Protocol):
 
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """A joined member asks the others for sender keys (a WANT payload), to broadcast."""
+
+    def act(self, member: MemberConnection, encoded: bytes) -> None:
+        """A joined member submitted a room action (its encoding, unchecked): take it or tell
+        the member why not (NOTICE ACTION_REFUSED)."""
 
     def member_count(self) -> int:
         """How many members the room has now (the share budget follows it)."""
@@ -307,6 +311,9 @@ class MemberConnection(asyncio.Protocol):
                 case proto.KeysWanted(payload=payload):
                     relay.want(self, payload)
                     self._count(1)  # a broadcast item for everyone, as a message is
+                case proto.ActionSubmitted(action=action):
+                    relay.act(self, action)
+                    self._count(1)  # a signature check and a broadcast item, as a message
                 case proto.RoomRequested(room_id=room_id):
                     relay.select_room(self, room_id)
                 case proto.JoinRequested():

@@ -20,7 +20,11 @@ this module does the I/O, timers and limits:
   counts as a message;
 * sender key shares handed on one for one, never amplified, each sealed to its recipient
   alone; a share budget per member, sized by the room, limits them as the message rate does
-  (see member.py), and a joiner's shares wait for the broadcast that announces it.
+  (see member.py), and a joiner's shares wait for the broadcast that announces it;
+* room actions (a room with an owner: net.proto._authority) checked by the Room before they
+  are passed on, counted as messages; a refused one gets its actor a NOTICE, a removal closes
+  the removed member's connection (GOODBYE REMOVED), and the room file is rewritten with the
+  new action log.
 
 Use :class:`Relay` inside a running event loop, or :class:`net.relay.RelayThread` to run one in
 a background thread (the app's "Host a room", tests).
@@ -37,7 +41,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from net import proto
-from net.proto import DEFAULT_ROOM, JoinRejected, LocalProtocolError, MemberInfo, Reason, Room
+from net.proto import (
+    DEFAULT_ROOM,
+    Action,
+    ActionRefused,
+    Authority,
+    JoinRejected,
+    LocalProtocolError,
+    MemberInfo,
+    Reason,
+    Room,
+)
 from net.relay.admission import Admission
 from net.relay.bindings import load_bindings, save_bindings
 from net.relay.config import RelayConfig
@@ -55,6 +69,7 @@ _LEFT_WORDS = {
     Reason.SLOW_READER: "too slow reading, dropped",
     Reason.PROTOCOL_ERROR: "protocol error",
     Reason.ROOM_CLOSING: "room closing",
+    Reason.REMOVED: "removed from the room",
 }
 _NOT_ACCEPTED_LOG_LIMIT = 1024  # sources remembered for de-duplicating "refused" lines
 _MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
@@ -79,6 +94,19 @@ class RelayStats:
     throttled: int
 
 
+def _authority(secret: RoomSecret, room_file: Path | None) -> Authority | None:
+    """The room's owner, admins and removed members, from its genesis and saved actions;
+    ``ValueError`` naming the room file if an action does not apply."""
+    try:
+        return secret.authority()
+    except ValueError as exc:
+        where = f"The room file {room_file}" if room_file is not None else "The room"
+        raise ValueError(
+            f"{where} is damaged: {exc}. Restore it from a backup; the relay does not serve a "
+            "room whose owner's and admins' actions it cannot check."
+        ) from None
+
+
 class Relay:
     """Serves one room. ``await start()``, later ``await stop()``; or ``await serve_forever()``.
 
@@ -91,15 +119,25 @@ class Relay:
         config: RelayConfig | None = None,
         *,
         names_file: Path | None = None,
+        room_file: Path | None = None,
     ) -> None:
+        """``names_file``: where the name bindings are kept (read now, rewritten when a name
+        is bound). ``room_file``: where ``secret`` came from, rewritten with the room's actions
+        after each one (a room with an owner); without it the actions live in memory only.
+
+        ``ValueError`` in plain words if the names file is damaged or a saved action does not
+        apply (a damaged or tampered room file): the relay must not serve the room so.
+        """
         self.secret = secret
         self.config = config = config or RelayConfig()
         self._names_file = names_file
+        self._room_file = room_file
         self.room: Room[MemberConnection] = Room(
             max_members=config.max_members,
             history_limit=config.history,
             max_message_bytes=config.max_message_bytes,
             bindings=load_bindings(names_file) if names_file is not None else None,
+            authority=_authority(secret, room_file),
         )
         self.admission: Admission[MemberConnection] = Admission(
             clock=self.now,
@@ -272,13 +310,87 @@ class Relay:
         try:
             member.protocol.accept_join(welcome)
         except LocalProtocolError:  # defensive: Room already sized the history to fit
-            member.protocol.accept_join(dataclasses.replace(welcome, history=()))
+            try:
+                member.protocol.accept_join(dataclasses.replace(welcome, history=()))
+            except LocalProtocolError:
+                # The member list and the room's action log alone pass the frame cap: no
+                # welcome can be sent, so the member cannot be let in.
+                self._unannounced.pop(member, None)
+                self.room.leave(name, Reason.ROOM_FULL, handle=member)
+                logger.warning(
+                    "refused %s: the room's member list and action log no longer fit in a welcome",
+                    member.peer,
+                )
+                member.protocol.reject_join(
+                    Reason.ROOM_FULL,
+                    "The room cannot take another member: its member list and action log are "
+                    "too large.",
+                )
+                return
         member.joined(name)
         logger.info("user %s (%s) connected", name, member.peer)
+        self._save_bindings()
+
+    def _save_bindings(self) -> None:
         if self.room.bindings_changed:
             self.room.bindings_changed = False
             if self._names_file is not None:
                 save_bindings(self._names_file, self.room.bindings)
+
+    def act(self, member: MemberConnection, encoded: bytes) -> None:
+        """ActionSubmitted: check the action and take it (the Room applies the rules), pass
+        it on to everyone with the next broadcast, and keep it with the room.
+
+        A refused action changes nothing: its actor gets NOTICE(ACTION_REFUSED) with the
+        reason and stays. A removal closes the removed member's connection, if it is here,
+        with GOODBYE(REMOVED), and everyone gets LEFT(REMOVED) after the action itself.
+        """
+        name = member.name
+        if name is None:
+            return
+        try:
+            action = Action.decode(encoded)
+            if action.actor != self.room.signing_key_of(name):
+                raise ActionRefused("an action signed by another member than its sender")
+            removed = self.room.act(action)
+        except ActionRefused as refused:
+            logger.info("refused an action from %s (%s): %s", name, member.peer, refused)
+            with contextlib.suppress(LocalProtocolError):
+                member.protocol.send_notice(
+                    Reason.ACTION_REFUSED, f"Your action was refused: {refused}."
+                )
+            return
+        logger.info(
+            "user %s (%s) took room action %d: %s %s%s",
+            name,
+            member.peer,
+            action.seq,
+            action.kind.name.lower().replace("_", " "),
+            action.target.hex()[:8],
+            f" {action.detail!r}" if action.detail else "",
+        )
+        if removed is not None and removed is not member:
+            removed.end(Reason.REMOVED, "You were removed from the room.")
+        self.schedule_flush()
+        self._save_actions()
+        self._save_bindings()
+
+    def _save_actions(self) -> None:
+        """Keep the room's action log with its secret, and in its room file if it has one
+        (rewritten in one step; a failure is logged, and the next action tries again)."""
+        authority = self.room.authority
+        if not self.room.actions_changed or authority is None:
+            return
+        self.room.actions_changed = False
+        self.secret = self.secret.with_actions(action.encode() for action in authority.actions)
+        if self._room_file is None:
+            return
+        try:
+            self.secret.save(self._room_file, overwrite=True)
+        except OSError as exc:
+            logger.warning(
+                "cannot save the room's actions to %s: %s", self._room_file, exc.strerror or exc
+            )
 
     def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
         """A member is gone (or going): tell the others with the next broadcast (unless

@@ -2,10 +2,16 @@
 
 ::
 
+    keys, secret = create_owned_room(password, identity)  # scrypt; the host owns the room
     relay = RelayThread(secret, RelayConfig(port=7777))
     port = relay.start()   # returns once listening; OSError (e.g. EADDRINUSE) raised here
     ...                    # the host's own client connects to 127.0.0.1:port like anyone else
     relay.stop()           # members get GOODBYE ROOM_CLOSING; the thread is joined
+
+Who owns the room is settled before the relay exists: an owned room's id is derived from its
+owner's key, and the id is the scrypt salt, so the owner is chosen where the keys are derived
+(:func:`net.relay.create_owned_room`, or ``RoomSecret.from_room_keys(keys, genesis=…)``). A
+:class:`RoomSecret` without a genesis is a room without an owner.
 
 Nothing here touches Tk: the GUI calls start() and stop() from its own thread (start takes a
 few milliseconds; the slow part of hosting, scrypt, happens before, in RoomSecret).

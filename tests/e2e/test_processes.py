@@ -506,3 +506,37 @@ def _split_frames(data: bytes) -> list[bytes]:
         bodies.append(data[pos + 4 : pos + 4 + length])
         pos += 4 + length
     return bodies
+
+
+def test_the_rooms_owner_makes_an_admin_who_removes_a_member_for_good(
+    procs, env, password_file, tmp_path
+):
+    room_file = tmp_path / "owned.room"
+    _create_room(_device(env, "alice"), password_file, room_file)  # alice's device owns it
+    port = _free_port()
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(room_file))
+    alice = _start_chat(procs, env, port, "alice", password_file)
+    alice.wait_line(r"^\* roles: alice \(owner\)$")
+    bob = _start_chat(procs, env, port, "bob", password_file)
+    carol = _start_chat(procs, env, port, "carol", password_file)
+    alice.wait_line(r"^\* carol joined ")
+    carol.say("/kick bob")  # a member may not
+    carol.wait_line(r"^! Only the room's owner can do that")
+    alice.say("/op bob")
+    for chat in (alice, bob, carol):
+        chat.wait_line(r"^\* alice made bob an admin$")
+    bob.say("/kick carol")
+    alice.wait_line(r"^\* bob removed carol from the room$")
+    alice.wait_line(r"^\* carol was removed from the room \(members: alice, bob\)$")
+    assert carol.popen.wait(timeout=TIMEOUT) == 1
+    assert "You were removed from this room" in carol.popen.stderr.read()
+    # Carol's device is refused from now on, under any name.
+    again = _launch_chat(procs, env, port, "carol2", password_file, device="carol")
+    assert again.popen.wait(timeout=60) == 1
+    assert "You were removed from this room" in again.popen.stderr.read()
+    alice.say("still here")
+    bob.wait_line(r"alice: still here$")
+    assert alice.end_input() == 0 and bob.end_input() == 0
+    # The room file keeps the actions: the owner's genesis and both actions, for a restart.
+    saved = json.loads(room_file.read_text(encoding="utf-8"))
+    assert saved["genesis"] and len(saved["actions"]) == 2

@@ -47,6 +47,7 @@ EXPECTED = {
     ErrorKind.NO_SUCH_ROOM: ("does not host the room you asked for", "Ask the host"),
     ErrorKind.REPLACED: ("joined this room again as 'alice'", "connect again here"),
     ErrorKind.IDENTITY_UNAVAILABLE: ("identity file cannot be read", "will not make a new"),
+    ErrorKind.REMOVED: ("removed from this room by its owner or an admin", "cannot join again"),
 }
 
 

@@ -321,12 +321,20 @@ class Room:
     :meth:`release_shares` (a relay that is slow to hand them on).
     """
 
-    def __init__(self, secret: Spake2Secret, *, history_limit: int = 100) -> None:
-        self.credentials = credentials(secret)
+    def __init__(
+        self,
+        secret: Spake2Secret,
+        *,
+        history_limit: int = 100,
+        room_id: bytes = ROOM_ID,
+        authority: proto.Authority | None = None,
+    ) -> None:
+        self.credentials = credentials(secret, room_id=room_id)
         self.room: proto.Room[Pair] = proto.Room(
             broadcast_key=BROADCAST_KEY,
             history_limit=history_limit,
             max_message_bytes=MAX_MESSAGE_BYTES,
+            authority=authority,
         )
         self.broadcasts: list[bytes] = []  # every flushed broadcast, in order
         self.addressed: list[Addressed] = []  # every share a member handed out, in order
@@ -422,11 +430,27 @@ class Room:
                 self._hand_out(name, event.shares)
             elif isinstance(event, proto.KeysWanted):
                 self.room.want(name, event.payload)
+            elif isinstance(event, proto.ActionSubmitted):
+                self._act(pair, event.action)
             elif isinstance(event, proto.GoodbyeReceived):
                 self.room.leave(name, Reason.LEAVING, handle=pair)
             elif isinstance(event, proto.ProtocolViolation):
                 self.room.leave(name, Reason.PROTOCOL_ERROR, handle=pair)
         pair.relay_events.clear()
+
+    def _act(self, pair: Pair, encoded: bytes) -> None:
+        """ActionSubmitted: the room checks and applies it, as the relay driver does."""
+        try:
+            removed = self.room.act(proto.Action.decode(encoded))
+        except proto.ActionRefused as refused:
+            pair.relay.send_notice(Reason.ACTION_REFUSED, str(refused))
+            return
+        if removed is not None:
+            removed.relay.send_goodbye(Reason.REMOVED, "You were removed from the room.")
+            removed.shuttle()
+            for name, handle in self.pairs.items():
+                if handle is removed:
+                    self.room.leave(name, Reason.REMOVED, handle=removed)
 
     def _hand_out(self, name: str, shares: tuple[tuple[bytes, bytes], ...]) -> None:
         """SharesSubmitted from ``name``: each share to the member it names (as the relay)."""

@@ -25,7 +25,7 @@ from net.client.cli import TerminalChat, _Printer, clean
 from net.client.termtext import CONTINUATION
 from net.client.trust import relay_address
 from net.passwords import read_password
-from net.proto import DEFAULT_ROOM
+from net.proto import DEFAULT_ROOM, ActionKind, Role
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.net.client_support import CHEAP, ClientFactory, is_
@@ -73,6 +73,8 @@ class _FakeClient:
         self._on_event = on_event
         self._events = events
         self.members = ()
+        self.sent = []
+        self.acted = []
 
     def start(self):
         threading.Thread(
@@ -80,7 +82,21 @@ class _FakeClient:
         ).start()
 
     def send(self, text):
+        self.sent.append(text)
         return b"\0" * 16
+
+    def _record(self, what):
+        def act(name):
+            if name == "nobody":
+                raise ValueError("'nobody' is not in the room now.")
+            self.acted.append((what, name))
+
+        return act
+
+    def __getattr__(self, name):
+        if name in ("make_admin", "unmake_admin", "remove_member", "release_name"):
+            return self._record(name)
+        raise AttributeError(name)
 
     def pending(self):
         return ()
@@ -138,6 +154,54 @@ def test_any_claimed_timestamp_prints(timestamp_ms):
         )
     )
     assert out.getvalue().endswith("bob: hi\n")
+
+
+# -- room commands ---------------------------------------------------------------------------
+
+
+def test_slash_commands_act_and_double_slash_sends_a_slash():
+    chat, out = _chat(
+        [
+            ce.Joined(
+                your_name="alice",
+                members=(),
+                reconnected=False,
+                max_message_bytes=4000,
+                room_id=bytes(16),
+            )
+        ]
+    )
+    lines = "/op bob\n/deop bob\n/kick carol\n/release dave\n//shrug\n/kick nobody\n/dance\n"
+    assert chat.run(io.StringIO(lines)) == 0
+    client = chat.client
+    assert client.acted == [
+        ("make_admin", "bob"),
+        ("unmake_admin", "bob"),
+        ("remove_member", "carol"),
+        ("release_name", "dave"),
+    ]
+    assert client.sent == ["/shrug"]
+    text = out.getvalue()
+    assert "! 'nobody' is not in the room now." in text
+    assert "! commands: /op NAME" in text  # an unknown command is not sent as a message
+
+
+def test_role_changes_read_as_sentences_with_hostile_names_escaped():
+    bob = ce.Member(
+        name="bob", signing_key=b"\1" * 32, dh_key=b"\2" * 32, trust=Trust.KNOWN, role=Role.ADMIN
+    )
+    owner = ce.Member(
+        name="alice", signing_key=b"\3" * 32, dh_key=b"\4" * 32, trust=Trust.KNOWN, role=Role.OWNER
+    )
+    change = ce.RoleChange(kind=None, actor="", target="", detail="", members=(owner, bob))
+    assert _said(change) == "* roles: alice (owner), bob (admin)\n"
+    removal = ce.RoleChange(
+        kind=ActionKind.REMOVE, actor="alice", target="car\x1bol", detail="", members=(owner,)
+    )
+    assert _said(removal) == "* alice removed car\\x1bol from the room\n"
+    assert _said(ce.ActionNotTaken(reason="That did not happen: late.")) == (
+        "! That did not happen: late.\n"
+    )
 
 
 # -- identities and relay keys -------------------------------------------------------------

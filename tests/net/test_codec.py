@@ -499,8 +499,14 @@ def test_welcome_decode_failures() -> None:
     # A history entry that is not a chat item.
     no_history = welcome(history=()).encode()
     joined = encode_item(JoinedItem(member=member("x")))
+    # The history count sits before the (empty) genesis and action count: 2 + 2 + 2 bytes.
     with pytest.raises(DecodeError, match="non-chat"):
-        Welcome.decode(no_history[:-2] + b"\x00\x01" + joined)
+        Welcome.decode(no_history[:-6] + b"\x00\x01" + joined + no_history[-4:])
+    # A genesis of the wrong size; an action count with no actions after it.
+    with pytest.raises(DecodeError, match="genesis"):
+        Welcome.decode(no_history[:-4] + b"\x00\x01\xff" + no_history[-2:])
+    with pytest.raises(DecodeError):
+        Welcome.decode(no_history[:-2] + b"\x00\x01")
     with pytest.raises(LocalProtocolError):
         welcome(history=(joined,)).encode()
 

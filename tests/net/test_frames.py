@@ -133,7 +133,8 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "SHARES": 0x17,
         "SHARE": 0x18,
         "WANT": 0x19,
+        "ACT": 0x1A,
         "BROADCAST": 0x20,
     }
-    assert [r.value for r in Reason] == list(range(1, 19))
+    assert [r.value for r in Reason] == list(range(1, 21))
     assert (Reason.NAME_LOOKALIKE, Reason.NO_SUCH_ROOM, Reason.REPLACED) == (16, 17, 18)

@@ -1,5 +1,5 @@
 """net.proto.Room: names bound to identities, look-alike names, joins and leaves, seal-once
-broadcasts, history and its trimming.
+broadcasts, history and its trimming, and the actions of a room with an owner.
 
 No I/O: members are plain strings standing in for connections, identities are fixed keys, and
 broadcasts are opened with a BroadcastOpener exactly as a client would. Envelopes are opaque
@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import pytest
 
+from crypto.genesis import Genesis
 from crypto.identity import Identity
 from crypto.transport import BroadcastOpener, BroadcastSealer
-from net.proto import LocalProtocolError, MemberInfo
+from net.proto import Action, ActionKind, ActionRefused, Authority, LocalProtocolError, MemberInfo
 from net.proto._frames import MAX_RELAY_FRAME, FrameType, Reason
 from net.proto._messages import (
+    ActionItem,
     BroadcastItem,
     ChatItem,
     JoinedItem,
     LeftItem,
     WantedItem,
     Welcome,
+    WelcomeArgs,
     decode_items,
     encode_item,
     encode_wanted,
@@ -467,3 +470,196 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
     assert decoded.members == (info("alice", ALICE), info("bob", CAROL), info("Ünïcødé", DAVE))
     # The running byte count equals what the member list encodes to.
     assert room._member_bytes == sum(m.encoded_size() for m in room.member_infos)
+
+
+# -- actions (a room with an owner: net.proto._authority) ----------------------------------
+
+#: Alice owns the room; the nonce is fixed so the genesis is the same in every run.
+GENESIS = Genesis.create(ALICE, nonce=bytes(16))
+
+
+def owned_room(*actions: Action, history_limit: int = 100) -> Room[str]:
+    authority = Authority(GENESIS)
+    authority.apply_all(actions)
+    return Room(broadcast_key=KEY, authority=authority, history_limit=history_limit)
+
+
+def sign(
+    room: Room[str], actor: Identity, kind: ActionKind, target: bytes = bytes(32), detail: str = ""
+) -> Action:
+    assert room.authority is not None
+    return room.authority.sign(actor, kind, target, detail)
+
+
+def flushed_items(room: Room[str]) -> list[BroadcastItem]:
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    data = room.flush()
+    assert data is not None
+    (items,) = open_all(data, opener)
+    return items
+
+
+def test_an_action_is_applied_queued_for_everyone_and_kept_out_of_the_history() -> None:
+    room = owned_room()
+    add(room, "alice", ALICE)
+    add(room, "bob", BOB)
+    room.flush()
+    action = sign(room, ALICE, ActionKind.MAKE_ADMIN, BOB.signing_public)
+    assert room.act(action) is None  # nobody to disconnect
+    assert room.actions_changed
+    assert room.authority is not None and room.authority.admins == {BOB.signing_public}
+    assert flushed_items(room) == [
+        ActionItem(action=action.encode())
+    ]  # exactly as its actor signed it
+    assert room.history == ()
+
+
+def test_a_removal_returns_the_removed_members_handle_and_bars_its_identity() -> None:
+    room = owned_room()
+    add(room, "alice", ALICE)
+    add(room, "carol", CAROL)
+    room.flush()
+    removal = sign(room, ALICE, ActionKind.REMOVE, CAROL.signing_public)
+    handle = room.act(removal)
+    assert handle == "conn-carol"
+    # The driver closes it and leaves it with REMOVED: the LEFT goes after the action.
+    assert room.leave("carol", Reason.REMOVED, handle=handle)
+    assert flushed_items(room) == [
+        ActionItem(action=removal.encode()),
+        LeftItem(name="carol", code=Reason.REMOVED),
+    ]
+    # Refused from now on, under its name or any other; other identities are not.
+    for asked in ("carol", "carol2", "Someone Else"):
+        assert rejected(room, asked, CAROL).code is Reason.REMOVED
+    assert room.check_join("dave", DAVE.signing_public) == "dave"
+
+
+def test_removing_an_identity_that_is_not_here_returns_none() -> None:
+    room = owned_room()
+    add(room, "alice", ALICE)
+    assert room.act(sign(room, ALICE, ActionKind.REMOVE, DAVE.signing_public)) is None
+    assert rejected(room, "dave", DAVE).code is Reason.REMOVED
+
+
+def test_an_admin_removes_a_member_whoever_joins_under_which_name() -> None:
+    made_admin = Authority(GENESIS).sign(ALICE, ActionKind.MAKE_ADMIN, BOB.signing_public)
+    room = owned_room(made_admin)
+    add(room, "bob", BOB)
+    add(room, "Carol", CAROL)
+    assert room.act(sign(room, BOB, ActionKind.REMOVE, CAROL.signing_public)) == "conn-Carol"
+
+
+def test_a_refused_action_changes_nothing() -> None:
+    room = owned_room()
+    add(room, "alice", ALICE)
+    add(room, "bob", BOB)
+    room.flush()
+    assert room.authority is not None
+    # Bob is no admin: he may not remove alice, nor anybody; a forged signature fails too.
+    forged = Action(
+        seq=1,
+        kind=ActionKind.MAKE_ADMIN,
+        actor=ALICE.signing_public,
+        target=BOB.signing_public,
+        detail="",
+        signature=bytes(64),
+    )
+    late = sign(room, ALICE, ActionKind.MAKE_ADMIN, BOB.signing_public)
+    room.act(late)
+    room.flush()
+    room.actions_changed = False
+    not_admin = Authority(GENESIS).sign(ALICE, ActionKind.MAKE_ADMIN, CAROL.signing_public)
+    for bad in (forged, not_admin, late):  # late: seq 1 again, after seq 1 was taken
+        with pytest.raises(ActionRefused):
+            room.act(bad)
+    assert not room.actions_changed
+    assert not room.pending
+    assert room.authority.admins == {BOB.signing_public}
+    assert len(room.authority.actions) == 1
+
+
+def test_a_room_without_an_owner_refuses_every_action(room) -> None:
+    add(room, "alice", ALICE)
+    room.flush()
+    action = Authority(GENESIS).sign(ALICE, ActionKind.MAKE_ADMIN, BOB.signing_public)
+    with pytest.raises(ActionRefused, match="no owner"):
+        room.act(action)
+    assert not room.pending and not room.actions_changed
+
+
+def test_a_released_name_is_free_for_another_identity() -> None:
+    room = owned_room()
+    add(room, "alice", ALICE)
+    add(room, "carol", CAROL)
+    room.leave("carol", Reason.LEAVING)
+    assert rejected(room, "Carol", DAVE).code is Reason.NAME_TAKEN
+    assert rejected(room, "caro1", DAVE).code is Reason.NAME_LOOKALIKE
+    room.bindings_changed = False
+    room.act(sign(room, ALICE, ActionKind.RELEASE_NAME, detail="Carol"))
+    assert room.bindings_changed  # the driver saves the names file
+    assert "carol" not in room.bindings
+    assert room.check_join("carol", DAVE.signing_public) == "carol"
+    assert room.check_join("caro1", DAVE.signing_public) == "caro1"
+
+
+def test_the_welcome_carries_the_genesis_and_every_action() -> None:
+    first = Authority(GENESIS).sign(ALICE, ActionKind.MAKE_ADMIN, BOB.signing_public)
+    room = owned_room(first)
+    add(room, "alice", ALICE)
+    second = sign(room, ALICE, ActionKind.REMOVE, CAROL.signing_public, detail="spam")
+    room.act(second)
+    add(room, "dave", DAVE)
+    welcome = room.welcome("dave")
+    assert welcome.genesis == GENESIS.encode()
+    assert welcome.actions == (first.encode(), second.encode())
+    decoded, _ = Welcome.decode(_encode(welcome))
+    assert decoded.genesis == GENESIS.encode()
+    assert decoded.actions == (first.encode(), second.encode())
+    # A room without an owner sends an empty genesis and no actions.
+    plain: Room[str] = Room(broadcast_key=KEY)
+    plain.join(info("alice", ALICE), "a")
+    assert (plain.welcome("alice").genesis, plain.welcome("alice").actions) == (b"", ())
+
+
+def _encode(welcome: WelcomeArgs) -> bytes:
+    return Welcome(
+        your_name=welcome.name,
+        members=welcome.members,
+        broadcast_key=welcome.broadcast_key,
+        next_seq=welcome.next_seq,
+        max_message_bytes=welcome.max_message_bytes,
+        history=tuple(welcome.history),
+        genesis=welcome.genesis,
+        actions=welcome.actions,
+    ).encode()
+
+
+def _many_actions(count: int) -> list[Action]:
+    """``count`` actions with the longest detail there is (128 bytes): the owner releasing
+    names, one after the other."""
+    authority = Authority(GENESIS)
+    for n in range(count):
+        authority.apply(authority.sign(ALICE, ActionKind.RELEASE_NAME, detail=f"{n:04d}" * 32))
+    return authority.actions
+
+
+def test_the_welcome_size_accounting_counts_the_actions_and_fits_the_frame_cap() -> None:
+    actions = _many_actions(600)  # about 160 KB of actions
+    room = owned_room(*actions[:400], history_limit=100)
+    names = [f"member number {n:03d} with a long name"[:32] for n in range(200)]
+    for n, name in enumerate(names):
+        member = MemberInfo(name=name, signing_key=bytes([n]) * 32, dh_key=bytes(32))
+        room.join(member, f"c{n}")
+    for action in actions[400:]:  # taken while the room runs, counted as they come
+        room.act(action)
+    for n in range(100):
+        room.submit(names[0], [envelope(n, size=30_000)])
+        room.flush()
+    welcome = room.welcome(names[199])
+    assert len(welcome.actions) == 600
+    frame_size = 1 + len(_encode(welcome)) + 16  # type, body, AEAD tag
+    assert frame_size <= MAX_RELAY_FRAME
+    # ...and the history fills what is left: one more item would not have fitted.
+    assert MAX_RELAY_FRAME - frame_size < 30_000 + 64
+    ids = chat_ids(welcome.history)
+    assert ids[-1] == 99 and ids == sorted(ids)

@@ -1,5 +1,6 @@
 """net.relay.roomfile: what a relay keeps (room id, access key and its relay identity; never
-the password or the message key), room files (version 2), checks."""
+the password or the message key; the genesis and actions of a room with an owner), room files
+(version 2, with or without an owner), checks."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import sys
 import pytest
 
 from crypto.errors import PasswordError
+from crypto.genesis import Genesis
 from crypto.identity import Identity
 from crypto.kdf import derive_room_keys
 from crypto.spake2 import Spake2Secret
-from net.relay.roomfile import RoomSecret
-from tests.net.helpers import PASSWORD, ROOM_ID
+from net.proto import ActionKind, Authority
+from net.relay import create_owned_room
+from net.relay.roomfile import MAX_FILE_BYTES, RoomSecret
+from tests.net.helpers import PASSWORD, ROOM_ID, identity
 
 N = 2**10  # test-only scrypt cost
 
@@ -191,8 +195,9 @@ def test_a_version_1_room_file_is_refused_with_what_to_do(tmp_path, document) ->
         ),
         (json.dumps({**GOOD, "relay_key": "22" * 32}).encode(), "64 bytes (128 hex digits)"),
         (json.dumps({**GOOD, "relay_key": "xy" * 64}).encode(), "not hexadecimal"),
-        (b" " * 5000, "too large"),
+        (b" " * (MAX_FILE_BYTES + 1), "too large"),
     ],
+    ids=lambda value: "huge" if isinstance(value, bytes) and len(value) > 1000 else None,
 )
 def test_bad_files_say_what_is_wrong(tmp_path, content, words) -> None:
     path = tmp_path / "room.json"
@@ -210,3 +215,225 @@ def test_a_loaded_room_serves_the_same_keys(tmp_path) -> None:
     path = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(path)
     assert RoomSecret.load(path).access == keys.access
+
+
+# -- rooms with an owner ---------------------------------------------------------------------
+
+OWNER = identity("alice")
+
+
+@pytest.fixture(scope="module")
+def owned() -> RoomSecret:
+    return RoomSecret.create_owned(PASSWORD, OWNER, n=N)
+
+
+def signed_actions(secret: RoomSecret, *steps: tuple[Identity, ActionKind, Identity]) -> list:
+    """Actions signed in order on ``secret``'s room, each (actor, kind, target)."""
+    genesis = secret.genesis
+    assert genesis is not None
+    authority = Authority(genesis)
+    actions = []
+    for actor, kind, target in steps:
+        action = authority.sign(actor, kind, target.signing_public)
+        authority.apply(action)
+        actions.append(action)
+    return actions
+
+
+def test_an_owned_room_gets_its_id_from_its_owner(owned) -> None:
+    genesis = owned.genesis
+    assert genesis is not None
+    assert owned.room_id == genesis.room_id
+    assert owned.owner_key == OWNER.signing_public
+    assert owned.actions == ()
+    # The room id is the scrypt salt, as for any room.
+    assert owned.access == derive_room_keys(PASSWORD, room_id=owned.room_id, n=N).access
+    authority = owned.authority()
+    assert authority is not None and authority.owner == OWNER.signing_public
+    # A new room each time, even for the same owner and password.
+    assert RoomSecret.create_owned(PASSWORD, OWNER, n=N).room_id != owned.room_id
+    assert "owner=" + OWNER.signing_public.hex()[:8] in repr(owned)
+
+
+def test_from_password_takes_an_owner() -> None:
+    secret = RoomSecret.from_password(PASSWORD, owner=OWNER, n=N)
+    assert secret.owner_key == OWNER.signing_public
+    assert secret.genesis is not None and secret.room_id == secret.genesis.room_id
+    with pytest.raises(ValueError, match="comes from its owner"):
+        RoomSecret.from_password(PASSWORD, room_id=ROOM_ID, owner=OWNER, n=N)
+
+
+def test_create_owned_room_gives_the_hosts_keys_too() -> None:
+    keys, secret = create_owned_room(PASSWORD, OWNER, n=N)
+    assert keys.room_id == secret.room_id and keys.access == secret.access
+    assert secret.owner_key == OWNER.signing_public
+    assert keys.member not in [getattr(secret, slot) for slot in RoomSecret.__slots__]
+
+
+def test_a_room_without_an_owner_has_no_authority(secret) -> None:
+    assert secret.genesis is None and secret.owner_key is None
+    assert secret.actions == () and secret.authority() is None
+    with pytest.raises(ValueError, match="owner"):
+        secret.with_actions([b"anything"])
+
+
+def test_a_genesis_for_another_room_is_refused(room_keys) -> None:
+    genesis = Genesis.create(OWNER)
+    with pytest.raises(ValueError, match="not for this room"):
+        RoomSecret.from_room_keys(room_keys, genesis=genesis)
+    with pytest.raises(ValueError, match="owner"):
+        RoomSecret(room_id=ROOM_ID, access=bytes(32), actions=[b"x"])
+
+
+def test_an_owned_room_file_round_trips_with_its_actions(tmp_path, owned) -> None:
+    bob, carol = identity("bob"), identity("carol")
+    actions = signed_actions(
+        owned, (OWNER, ActionKind.MAKE_ADMIN, bob), (bob, ActionKind.REMOVE, carol)
+    )
+    secret = owned.with_actions(action.encode() for action in actions)
+    assert secret.relay_key == owned.relay_key and secret.credentials is owned.credentials
+    assert secret != owned  # another action log
+    path = tmp_path / "room.json"
+    secret.save(path)
+    document = json.loads(path.read_text())
+    assert list(document) == [
+        "format",
+        "version",
+        "room_id",
+        "access",
+        "relay_key",
+        "genesis",
+        "actions",
+    ]
+    genesis = secret.genesis
+    assert genesis is not None
+    assert document["genesis"] == genesis.encode().hex()
+    assert document["actions"] == [action.encode().hex() for action in actions]
+    loaded = RoomSecret.load(path)
+    assert loaded == secret
+    authority = loaded.authority()
+    assert authority is not None
+    assert authority.admins == {bob.signing_public}
+    assert authority.removed == {carol.signing_public}
+
+
+def test_an_owned_room_without_actions_yet_loads(tmp_path, owned) -> None:
+    path = tmp_path / "room.json"
+    owned.save(path)
+    assert json.loads(path.read_text())["actions"] == []
+    assert RoomSecret.load(path) == owned
+    document = json.loads(path.read_text())
+    del document["actions"]  # "actions" may be left out too
+    path.write_text(json.dumps(document))
+    assert RoomSecret.load(path) == owned
+
+
+def test_an_old_room_file_is_a_room_without_an_owner(tmp_path) -> None:
+    path = tmp_path / "room.json"
+    path.write_text(json.dumps(GOOD))
+    loaded = RoomSecret.load(path)
+    assert loaded.genesis is None and loaded.actions == () and loaded.authority() is None
+    loaded.save(tmp_path / "again.json")  # and it is saved as it was: no owner entries
+    assert json.loads((tmp_path / "again.json").read_text()) == GOOD
+
+
+def _owned_document(tmp_path, secret: RoomSecret) -> dict:
+    path = tmp_path / "source.json"
+    secret.save(path)
+    return json.loads(path.read_text())
+
+
+def test_an_owned_room_file_whose_id_is_not_its_owners_is_refused(tmp_path, owned) -> None:
+    document = {**_owned_document(tmp_path, owned), "room_id": ROOM_ID.hex()}
+    path = tmp_path / "room.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError) as info:
+        RoomSecret.load(path)
+    message = str(info.value)
+    assert str(path) in message and "not for this room" in message
+    assert owned.room_id.hex() in message and ROOM_ID.hex() in message
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: {**d, "genesis": d["genesis"][:-2]}, "113 bytes (226 hex digits)"),
+        (lambda d: {**d, "genesis": "zz" * 113}, "not hexadecimal"),
+        (lambda d: {**d, "genesis": 7}, "no 'genesis'"),
+        # A changed settings byte: the same room id, a signature that no longer verifies.
+        (lambda d: {**d, "genesis": d["genesis"][:96] + "00" + d["genesis"][98:]}, "not signed"),
+        (lambda d: {**d, "actions": "00"}, "not a list"),
+        (lambda d: {**d, "actions": [1]}, "not a list"),
+        (lambda d: {**d, "actions": ["zz"]}, "Action 1"),
+        (lambda d: {**d, "actions": ["00" * 20]}, "Action 1"),
+        (
+            lambda d: {k: v for k, v in d.items() if k != "genesis"},
+            "room actions but no 'genesis'",
+        ),
+    ],
+    ids=[
+        "genesis-short",
+        "genesis-hex",
+        "genesis-type",
+        "genesis-forged",
+        "actions-str",
+        "actions-int",
+        "action-hex",
+        "action-short",
+        "actions-without-genesis",
+    ],
+)
+def test_bad_owner_entries_say_what_is_wrong(tmp_path, owned, change, words) -> None:
+    bob = identity("bob")
+    (action,) = signed_actions(owned, (OWNER, ActionKind.MAKE_ADMIN, bob))
+    document = _owned_document(tmp_path, owned.with_actions([action.encode()]))
+    path = tmp_path / "room.json"
+    path.write_text(json.dumps(change(document)))
+    with pytest.raises(ValueError) as info:
+        RoomSecret.load(path)
+    assert words in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_a_tampered_action_loads_but_its_authority_is_refused(tmp_path, owned) -> None:
+    bob = identity("bob")
+    (action,) = signed_actions(owned, (OWNER, ActionKind.MAKE_ADMIN, bob))
+    encoded = bytearray(action.encode())
+    encoded[10] ^= 1  # in the actor's key: well formed, but not what the owner signed
+    tampered = owned.with_actions([bytes(encoded)])
+    path = tmp_path / "room.json"
+    tampered.save(path)
+    loaded = RoomSecret.load(path)  # the form is right: the chain is the relay's to check
+    with pytest.raises(ValueError, match="action 1 of 1 is refused"):
+        loaded.authority()
+
+
+def test_the_relay_rewrites_the_file_in_one_step(tmp_path, owned) -> None:
+    path = tmp_path / "room.json"
+    owned.save(path)
+    if sys.platform != "win32":
+        path.chmod(0o644)
+    (action,) = signed_actions(owned, (OWNER, ActionKind.MAKE_ADMIN, identity("bob")))
+    before = path.stat().st_ino
+    owned.with_actions([action.encode()]).save(path, overwrite=True)
+    assert RoomSecret.load(path).actions == (action.encode(),)
+    assert path.stat().st_ino != before  # a new file renamed over the old, not rewritten
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["room.json"]  # no temporary left
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@posix_only
+def test_rewriting_through_a_symbolic_link_keeps_the_link(tmp_path, owned) -> None:
+    real = tmp_path / "real.json"
+    owned.save(real)
+    link = tmp_path / "room.json"
+    link.symlink_to(real)
+    owned.save(link, overwrite=True)
+    assert link.is_symlink() and RoomSecret.load(real) == owned
+
+
+def test_a_file_of_many_actions_is_not_too_large(tmp_path, owned) -> None:
+    # The longest action (a 255-byte detail) 4,096 times still fits the file size limit.
+    longest = (4 + 1 + 32 + 32 + 1 + 255 + 64) * 2
+    assert 4096 * (longest + 8) + 1024 < MAX_FILE_BYTES

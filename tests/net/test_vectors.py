@@ -443,6 +443,7 @@ def test_alice_welcome_chat_and_first_broadcast():
         + member_entry("alice")
         + broadcast_key
         + struct.pack(">QIH", 1, 4000, 0)
+        + struct.pack(">HH", 0, 0)  # no genesis (a room without an owner), no actions
     )
     assert body("alice", "WELCOME") == unicast(to_client, 0, 0x11, welcome)
     chat = struct.pack(">H", 1) + u32(len(envelope(0))) + envelope(0)
@@ -464,6 +465,7 @@ def test_bob_welcome_want_and_second_broadcast():
         + broadcast_key
         + struct.pack(">QIH", 2, 4000, 1)
         + chat_item(0)
+        + struct.pack(">HH", 0, 0)
     )
     assert body("bob", "WELCOME") == unicast(to_client, 0, 0x11, welcome)
     # Her message is locked for him: he asks for (alice, epoch 1).

@@ -57,15 +57,24 @@ class RelayFactory:
         self.port = 0
 
     def start(
-        self, *, secret: RoomSecret | None = None, names_file: Path | None = None, **overrides: Any
+        self,
+        *,
+        secret: RoomSecret | None = None,
+        names_file: Path | None = None,
+        room_file: Path | None = None,
+        **overrides: Any,
     ) -> RelayThread:
         """A relay for ``secret`` (the test's room unless given) with ``BASE`` and the
-        ``overrides``; ``names_file`` keeps its name bindings there, as ``main.py relay
-        --room-file`` does. Clients made from now on connect to it."""
+        ``overrides``; ``names_file`` keeps its name bindings there and ``room_file`` the
+        room's actions, as ``main.py relay --room-file`` does. Clients made from now on
+        connect to it."""
         config = dataclasses.replace(BASE, **overrides)
         relay = RelayThread(secret or self.secret, config)
-        if names_file is not None:  # RelayThread has no such option: "Host a room" needs none
-            relay.relay = Relay(secret or self.secret, config, names_file=names_file)
+        if names_file is not None or room_file is not None:
+            # RelayThread has no such options: "Host a room" needs none.
+            relay.relay = Relay(
+                secret or self.secret, config, names_file=names_file, room_file=room_file
+            )
         self.port = relay.start()
         self.relays.append(relay)
         return relay

@@ -20,10 +20,13 @@ from pathlib import Path
 
 import pytest
 
-from crypto.identity import Identity
+from crypto.identity import Identity, safety_code
 from crypto.kdf import derive_room_keys
 from net import proto
+from net.client.storage import load_identity
+from net.proto import ActionKind, Authority
 from net.proto._frames import Reason
+from net.relay import create_owned_room
 from net.relay.roomfile import RoomSecret
 from tests.net.wire import WireClient
 
@@ -36,9 +39,13 @@ posix_only = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals a
 pytestmark = pytest.mark.timeout(90)
 
 
-def env(**extra: str) -> dict[str, str]:
+def env(cwd: Path, **extra: str) -> dict[str, str]:
+    """The child's environment: no password from ours, and a device of its own in ``cwd``
+    (``room create`` makes the room owned by this device's identity, created on first use:
+    never in the real per-user folder)."""
     environ = {k: v for k, v in os.environ.items() if k != "SOCKETCHAT_PASSWORD"}
     environ["PYTHONUNBUFFERED"] = "1"
+    environ["SOCKETCHAT_DATA_DIR"] = str(cwd / "device")
     environ.update(extra)
     return environ
 
@@ -47,7 +54,7 @@ def run(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str]
     return subprocess.run(
         [sys.executable, str(MAIN), *args],
         cwd=cwd,
-        env=env(**extra),
+        env=env(cwd, **extra),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -61,7 +68,7 @@ def start(*args: str, cwd: Path, **extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(MAIN), *args],
         cwd=cwd,
-        env=env(**extra),
+        env=env(cwd, **extra),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -84,7 +91,7 @@ class RelayProcess:
         self.proc = subprocess.Popen(
             [sys.executable, str(MAIN), "relay", "--bind", "127.0.0.1", "--port", "0", *args],
             cwd=cwd,
-            env=env(**extra),
+            env=env(cwd, **extra),
             preexec_fn=limit_files if files is not None else None,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -172,6 +179,15 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
     assert result.returncode == 0, result.stderr
     assert f"Room file written to {out}" in result.stdout
     secret = RoomSecret.load(out)
+    # The room is owned by this device's identity (made on first use in its data folder).
+    owner = load_identity(tmp_path / "device")
+    assert secret.owner_key == owner.signing_public
+    assert secret.genesis is not None and secret.room_id == secret.genesis.room_id
+    assert (
+        f"You (safety code {safety_code(owner.public)}) own this room: you can appoint admins "
+        "and remove members." in result.stdout
+    )
+    assert json.loads(out.read_text())["actions"] == []
     if sys.platform != "win32":
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert PASSWORD not in out.read_text() and PASSWORD not in result.stdout
@@ -188,6 +204,18 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
     _, forced_stderr = forced.communicate(timeout=60)
     assert forced.returncode == 0, forced_stderr
     assert RoomSecret.load(out).room_id != secret.room_id
+
+
+def test_room_create_with_a_damaged_identity_says_so_before_asking_anything(tmp_path) -> None:
+    device = tmp_path / "device"
+    device.mkdir()
+    (device / "identity.json").write_text("{not an identity")
+    out = tmp_path / "r.json"
+    result = run("room", "create", "--out", str(out), cwd=tmp_path, SOCKETCHAT_PASSWORD=PASSWORD)
+    assert result.returncode == 1
+    assert "cannot load this device's identity (the room's owner)" in result.stderr
+    assert "Deriving" not in result.stdout and not out.exists()
+    assert (device / "identity.json").read_text() == "{not an identity"  # never replaced
 
 
 def test_room_create_without_a_password_source_says_how_to_give_one(tmp_path) -> None:
@@ -265,10 +293,11 @@ def test_relay_takes_the_password_from_a_file(spawn, tmp_path) -> None:
 def test_max_members_caps_the_room(spawn, room_file, room_keys) -> None:
     relay = spawn("--room-file", str(room_file), "--max-members", "1")
     port = relay.port()
-    with WireClient(port, "alice", room_keys) as alice, WireClient(port, "bob", room_keys) as bob:
-        alice.join()
-        goodbye = bob.wait_type(proto.GoodbyeReceived)
-        assert goodbye.code is Reason.ROOM_FULL
+    with WireClient(port, "alice", room_keys) as alice:
+        alice.join()  # first, before bob connects: which of two joins wins is a race
+        with WireClient(port, "bob", room_keys) as bob:
+            goodbye = bob.wait_type(proto.GoodbyeReceived)
+            assert goodbye.code is Reason.ROOM_FULL
     assert relay.stop() == 0
 
 
@@ -432,4 +461,67 @@ def test_a_version_1_room_file_is_refused_with_what_to_do(tmp_path) -> None:
     assert result.returncode == 2
     assert "SocketChat 1" in result.stderr
     assert "Make a new room file with `main.py room create`" in result.stderr
+    assert "listening" not in result.stdout
+
+
+# -- rooms with an owner -------------------------------------------------------------------------
+
+OWNER = Identity.generate()
+
+
+@pytest.fixture
+def owned_file(tmp_path) -> tuple[Path, object]:
+    """A room file of a room owned by OWNER (cheap keys), and the keys members join with."""
+    keys, secret = create_owned_room(PASSWORD, OWNER, n=2**10)
+    path = tmp_path / "owned.room"
+    secret.save(path)
+    return path, keys
+
+
+@posix_only
+def test_a_relay_keeps_the_rooms_actions_in_its_room_file(spawn, owned_file) -> None:
+    path, keys = owned_file
+    bob = Identity.generate()
+    relay = spawn("--room-file", str(path))
+    with WireClient(relay.port(), "alice", keys, identity=OWNER) as alice:
+        alice.join()
+        alice.proto.take_action(ActionKind.MAKE_ADMIN, bob.signing_public)
+        alice.flush()
+        alice.wait_for(lambda e: isinstance(e, proto.RolesChanged) and e.action is not None)
+        relay.wait_line(r"user alice \(127\.0\.0\.1:\d+\) took room action 1: make admin")
+    assert relay.stop() == 0
+    assert len(RoomSecret.load(path).actions) == 1
+    again = spawn("--room-file", str(path))
+    with WireClient(again.port(), "dave", keys) as dave:
+        dave.join()
+        roles = dave.wait_type(proto.RolesChanged)
+        assert roles.owner == OWNER.signing_public and roles.admins == {bob.signing_public}
+    assert again.stop() == 0
+
+
+def test_a_room_file_with_a_tampered_action_stops_the_relay(tmp_path, owned_file) -> None:
+    path, _ = owned_file
+    secret = RoomSecret.load(path)
+    assert secret.genesis is not None
+    action = Authority(secret.genesis).sign(OWNER, ActionKind.MAKE_ADMIN, bytes(range(32)))
+    encoded = bytearray(action.encode())
+    encoded[-1] ^= 1  # the signature
+    secret.with_actions([bytes(encoded)]).save(path, overwrite=True)
+    result = run(
+        "relay", "--bind", "127.0.0.1", "--port", "0", "--room-file", str(path), cwd=tmp_path
+    )
+    assert result.returncode == 1
+    assert f"The room file {path} is damaged: the room's action 1 of 1 is refused" in result.stderr
+    assert "Restore it from a backup" in result.stderr
+    assert "listening" not in result.stdout
+
+
+def test_an_owned_room_file_for_another_room_id_is_refused(tmp_path, owned_file) -> None:
+    path, _ = owned_file
+    document = json.loads(path.read_text())
+    document["room_id"] = "00" * 16
+    path.write_text(json.dumps(document))
+    result = run("relay", "--port", "0", "--room-file", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "not for this room" in result.stderr
     assert "listening" not in result.stdout

@@ -126,15 +126,24 @@ def json_example(after: str) -> dict[str, object]:
     return document
 
 
-def test_the_room_file_example_is_what_room_create_writes(tmp_path, room_keys) -> None:
+def test_the_room_file_example_is_what_room_create_writes(tmp_path) -> None:
     path = tmp_path / "office.room"
-    RoomSecret.from_room_keys(room_keys).save(path)
+    RoomSecret.create_owned("a password", Identity.generate(), n=2**10).save(path)
     written = json.loads(path.read_text())
     example = json_example("### Room files")
     assert list(example) == list(written)
     assert (example["format"], example["version"]) == (written["format"], written["version"])
-    for field in ("room_id", "access", "relay_key"):
+    for field in ("room_id", "access", "relay_key", "genesis"):
         assert f"<{len(written[field])} hex digits>" == example[field]
+    assert example["actions"] == written["actions"] == []  # a new room: no action yet
+
+
+def test_a_room_file_without_an_owner_is_the_example_without_its_last_two_entries(
+    tmp_path, room_keys
+) -> None:
+    path = tmp_path / "office.room"
+    RoomSecret.from_room_keys(room_keys).save(path)
+    assert list(json.loads(path.read_text())) == list(json_example("### Room files"))[:-2]
 
 
 def test_the_names_file_example_is_what_the_relay_writes(tmp_path) -> None:
