@@ -218,6 +218,13 @@ def _configure_room(parser: argparse.ArgumentParser) -> None:
         help="also write FILE.invite: the invite friends join with, for the relay at HOST "
         "(port 7777 unless given; [IPv6]:PORT for IPv6). It holds the password",
     )
+    create.add_argument(
+        "--no-history-for-newcomers",
+        dest="history_for_newcomers",
+        action="store_false",
+        help="new members see only what is sent after they join; without this they can read "
+        "the room's recent history. Chosen once: it cannot be changed later",
+    )
     _add_password_file(create)
 
 

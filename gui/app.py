@@ -141,6 +141,12 @@ class _RoomActions:
     def remove_member(self, name: str) -> None:
         self._client().remove_member(name)
 
+    def change_password(self, *, remove: str | None = None) -> str:
+        return self._client().change_password(remove=remove)
+
+    def release_name(self, name: str) -> None:
+        self._client().release_name(name)
+
 
 NOT_IN_THE_ROOM = "You are not in the room right now: reconnect first."
 
@@ -468,6 +474,16 @@ class App:
             state=self.reach,
         )
 
+    def _hosted_password_changed(self, password: str) -> None:
+        """We changed the password of the room we host: the invite carries the new one."""
+        if self.hosting is None:
+            return
+        self.hosting = dataclasses.replace(self.hosting, password=password)
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.destroy()
+            self.invite = None
+            self.show_invite()
+
     def _invite_addresses(self) -> list[str]:
         if self.hosting is not None and self.hosting.scope is Scope.COMPUTER:
             return []  # nobody else can join: the panel says "only this computer"
@@ -632,6 +648,7 @@ class App:
             accept_peer=accept_peer,
             kdf_cost=self.kdf_cost,
             owner=self.identity,  # the host owns the room: appoints admins, removes members
+            history_for_newcomers=request.history_for_newcomers,
         )
 
     # -- events -------------------------------------------------------------------------
@@ -655,6 +672,8 @@ class App:
         elif self.chat is not None:
             if isinstance(event, ce.Joined):
                 self._pin_default_room()
+            if isinstance(event, ce.PasswordChanged) and event.own and event.password:
+                self._hosted_password_changed(event.password)
             self.chat.handle(event)
         else:
             self._login_event(event)

@@ -30,7 +30,9 @@ person wrote); each action is a line in the conversation; the member list's menu
 admin / Remove admin rights (the owner) and Remove from room… (the owner and admins, by the
 room's rules), which asks first in a small dialog. What the person decides goes to ``actions``
 (the client's ``make_admin`` / ``unmake_admin`` / ``remove_member``); a ``ValueError`` from it is
-shown as a notice. A member who was removed sees ``Failed(REMOVED)``, without Reconnect.
+shown as a notice. A member who was removed sees ``Failed(REMOVED)``, without Reconnect. In a
+room with an owner the header also says the room's setting, chosen when it was created: "New
+members can read recent history" or "New members see only what is sent after they join".
 """
 
 from __future__ import annotations
@@ -54,7 +56,12 @@ from gui.roles import (
     RoomActions,
     RoomRoles,
     member_actions,
+    new_password_text,
+    password_changed_notice,
+    password_question,
     refusal_notice,
+    release_problem,
+    release_question,
     removal_question,
     role_change_notice,
     role_label,
@@ -86,6 +93,9 @@ SENDING = "sending…"
 WAITING = "waiting for the connection, will send after reconnecting"
 HINT = "Enter sends · Shift+Enter adds a line · ↑ in an empty box: your last message, sent as new"
 ENCRYPTED = "● End-to-end encrypted and signed: the relay cannot read or forge messages"
+#: The room's setting, chosen by its owner when it was created (rooms with an owner only).
+HISTORY_SHARED = "New members can read recent history"
+HISTORY_NOT_SHARED = "New members see only what is sent after they join"
 PREVIEW_CHARS = 120  # of a message, in its desktop notification
 
 Notify = Callable[[str, str], None]
@@ -222,6 +232,8 @@ class ChatWindow(ttk.Frame):
         self._rows: list[ce.Member] = []  # the member list's rows, in order
         # The one open (tests look): a safety code, Verify, or the removal confirmation.
         self.dialog: SafetyCodeDialog | VerifyDialog | ConfirmDialog | None = None
+        #: The room password this device set last (the app updates its invite with it).
+        self.new_password: str | None = None
         self.member_menu: tk.Menu | None = None
         self.failure: ce.Failed | None = None
         self.room = room
@@ -248,6 +260,8 @@ class ChatWindow(ttk.Frame):
         self._countdown_id: str | None = None
         self.status = tk.StringVar(self, "")
         self.encryption = tk.StringVar(self, "")
+        #: The room's history setting, under the encryption line ("" in a room without owner).
+        self.room_setting = tk.StringVar(self, "")
         self.member_title = tk.StringVar(self, "")
         self.limit_text = tk.StringVar(self, "")
         self._build(on_invite, view_menu)
@@ -275,6 +289,11 @@ class ChatWindow(ttk.Frame):
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
         # Under the buttons too: the whole width of the window is the label's.
         self.encryption_label.grid(row=1, column=0, columnspan=5, sticky="w")
+        self.setting_label = ttk.Label(
+            header, textvariable=self.room_setting, foreground=self._palette.muted
+        )
+        self.setting_label.grid(row=2, column=0, columnspan=5, sticky="w")
+        self.setting_label.grid_remove()  # shown for a room with an owner, once joined
         self.code_button: ttk.Button | None = None
         if self.identity is not None:
             self.code_button = ttk.Button(
@@ -466,14 +485,18 @@ class ChatWindow(ttk.Frame):
                 self._on_not_sent(event)
             case ce.ForgedMessage():
                 self._on_forged(event)
-            case ce.MessageLocked(sender=sender, message_id=message_id, from_history=old):
-                self.messages.add_locked(sender, message_id, from_history=old)
+            case ce.MessageLocked(
+                sender=sender, message_id=message_id, from_history=old, withheld=withheld
+            ):
+                self.messages.add_locked(sender, message_id, from_history=old, withheld=withheld)
             case ce.UnprovenMember(name=name):
                 self.messages.add_notice(unproven_notice(name), "warning")
             case ce.RoleChange():
                 self._on_role_change(event)
             case ce.ActionNotTaken(reason=reason):
                 self.messages.add_notice(refusal_notice(reason), "warning")
+            case ce.PasswordChanged():
+                self._on_password_changed(event)
             case ce.IdentityChanged():
                 self._on_identity_changed(event)
             case ce.MemberJoined():
@@ -505,6 +528,7 @@ class ChatWindow(ttk.Frame):
     def _on_joined(self, event: ce.Joined) -> None:
         self.messages.start_session()
         self.set_members(tuple(event.members))
+        self._show_room_setting(event.history_for_newcomers)
         self._set_connected(True)
         if self.closed_for_good:  # joined again after a final failure (Reconnect)
             self.closed_for_good = False
@@ -521,6 +545,15 @@ class ChatWindow(ttk.Frame):
             self.messages.add_notice(
                 f"You joined the room as {display_name(event.your_name)}.", "good"
             )
+
+    def _show_room_setting(self, history_for_newcomers: bool | None) -> None:
+        """The room's history setting in the header; nothing for a room without an owner."""
+        if history_for_newcomers is None:
+            self.room_setting.set("")
+            self.setting_label.grid_remove()
+            return
+        self.room_setting.set(HISTORY_SHARED if history_for_newcomers else HISTORY_NOT_SHARED)
+        self.setting_label.grid()
 
     def _on_message(self, event: ce.MessageReceived) -> None:
         if event.own and event.message_id in self.pending:
@@ -812,6 +845,86 @@ class ChatWindow(ttk.Frame):
         )
         return self.dialog
 
+    def ask_change_password(self, name: str | None = None) -> ConfirmDialog | None:
+        """Change room password… (on your own row), or with ``name`` Remove and change
+        password…: say what happens, and do it only after the button is pressed."""
+        if self._actions is None or self.closed_for_good:
+            return None
+        question = password_question(name)
+        self._close_dialog()
+        self.dialog = ConfirmDialog(
+            self,
+            title=question.title,
+            heading=question.heading,
+            text=question.text,
+            confirm=question.confirm,
+            on_done=lambda yes: self._change_password(name) if yes else None,
+        )
+        return self.dialog
+
+    def ask_release_name(self) -> ConfirmDialog | None:
+        """Release a name… (on your own row): which name, then release it."""
+        if self._actions is None or self.closed_for_good:
+            return None
+        question = release_question()
+        present = [m.name for m in self.members]
+        self._close_dialog()
+        dialog = ConfirmDialog(
+            self,
+            title=question.title,
+            heading=question.heading,
+            text=question.text,
+            confirm=question.confirm,
+            entry="Name",
+            check=lambda name: release_problem(name, present),
+        )
+        dialog._on_done = lambda yes: self._release(dialog.value.get()) if yes else None
+        self.dialog = dialog
+        return dialog
+
+    def _release(self, name: str) -> None:
+        if self._actions is None:
+            return
+        try:
+            self._actions.release_name(name)
+        except ValueError as error:
+            self.messages.add_notice(refusal_notice(str(error)), "warning")
+            self.messages.flush()
+
+    def _change_password(self, remove: str | None) -> None:
+        if self._actions is None:
+            return
+        try:
+            self._actions.change_password(remove=remove)
+        except ValueError as error:
+            self.messages.add_notice(refusal_notice(str(error)), "warning")
+            self.messages.flush()
+
+    def _on_password_changed(self, event: ce.PasswordChanged) -> None:
+        if event.own and event.password is not None:
+            self.new_password = event.password
+            self._close_dialog()
+            password = event.password
+            self.dialog = ConfirmDialog(
+                self,
+                title="Room password changed",
+                heading="The room password changed",
+                text=new_password_text(password),
+                confirm="Copy password",
+                cancel="Close",
+                on_done=lambda yes: self._copy(password) if yes else None,
+            )
+            self.messages.add_notice("You changed the room password.", "good")
+            return
+        notice = password_changed_notice(
+            event.by, self.username, switched=event.password is not None
+        )
+        self.messages.add_notice(notice, "notice" if event.password else "warning")
+
+    def _copy(self, text: str) -> None:
+        self.clipboard_clear()
+        self.clipboard_append(text)
+
     def _act(self, action: MemberAction, name: str) -> None:
         if self._actions is None:
             return
@@ -881,6 +994,18 @@ class ChatWindow(ttk.Frame):
         )
         if member.name == self.username:
             menu.add_command(label="Your safety code…", command=self.show_safety_code)
+            own = self.actions_for(member)
+            if own:
+                menu.add_separator()
+            if MemberAction.CHANGE_PASSWORD in own:
+                menu.add_command(
+                    label=ACTION_LABELS[MemberAction.CHANGE_PASSWORD],
+                    command=self.ask_change_password,
+                )
+            if MemberAction.RELEASE_NAME in own:
+                menu.add_command(
+                    label=ACTION_LABELS[MemberAction.RELEASE_NAME], command=self.ask_release_name
+                )
             return menu
         name = member.name
         menu.add_command(
@@ -893,6 +1018,8 @@ class ChatWindow(ttk.Frame):
             MemberAction.MAKE_ADMIN: lambda: self.make_admin(name),
             MemberAction.UNMAKE_ADMIN: lambda: self.unmake_admin(name),
             MemberAction.REMOVE: lambda: self.ask_remove(name),
+            MemberAction.REMOVE_AND_CHANGE_PASSWORD: lambda: self.ask_change_password(name),
+            MemberAction.CHANGE_PASSWORD: lambda: self.ask_change_password(),
         }
         for action in actions:
             menu.add_command(label=ACTION_LABELS[action], command=commands[action])
@@ -1200,6 +1327,7 @@ class ChatWindow(ttk.Frame):
         self.encryption_label.configure(
             foreground=palette.good if self.connected else palette.muted
         )
+        self.setting_label.configure(foreground=palette.muted)
 
     def _on_shift_return(self, _event: tk.Event) -> str:
         self.entry.insert("insert", "\n")

@@ -31,6 +31,8 @@ class ConfirmDialog(tk.Toplevel):
         confirm: str,
         cancel: str = "Cancel",
         on_done: Callable[[bool], None] | None = None,
+        entry: str | None = None,
+        check: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__(parent)
         self._on_done = on_done
@@ -47,13 +49,25 @@ class ConfirmDialog(tk.Toplevel):
         ttk.Label(frame, text=text, wraplength=380, justify="left").grid(
             row=1, column=0, sticky="w", pady=(6, 0)
         )
+        #: With ``entry`` (its label), the text typed there; ``check`` says what is wrong with
+        #: it (or None), and the dialog stays open until it is right or cancelled.
+        self.value = tk.StringVar(self)
+        self._check = check
+        self.problem = ttk.Label(frame, text="", foreground=palette.warning, wraplength=380)
+        if entry is not None:
+            row = ttk.Frame(frame)
+            row.grid(row=2, column=0, sticky="ew", pady=(10, 0))
+            ttk.Label(row, text=entry).grid(row=0, column=0, padx=(0, 8))
+            self.entry = ttk.Entry(row, textvariable=self.value, width=28)
+            self.entry.grid(row=0, column=1, sticky="ew")
+            self.problem.grid(row=3, column=0, sticky="w", pady=(4, 0))
         ttk.Label(
             frame,
             text="Enter presses the highlighted button; Esc cancels.",
             foreground=palette.muted,
-        ).grid(row=2, column=0, sticky="w", pady=(10, 0))
+        ).grid(row=4, column=0, sticky="w", pady=(10, 0))
         buttons = ttk.Frame(frame)
-        buttons.grid(row=3, column=0, sticky="e", pady=(16, 0))
+        buttons.grid(row=5, column=0, sticky="e", pady=(16, 0))
         self.confirm_button = ttk.Button(buttons, text=confirm, command=self.yes)
         self.confirm_button.grid(row=0, column=0, padx=(0, 8))
         self.cancel_button = ttk.Button(
@@ -71,7 +85,7 @@ class ConfirmDialog(tk.Toplevel):
         y = top.winfo_rooty() + max(0, (top.winfo_height() - self.winfo_reqheight()) // 3)
         self.geometry(f"+{x}+{y}")
         self.deiconify()
-        self.cancel_button.focus_set()
+        (self.entry if entry is not None else self.cancel_button).focus_set()
         with contextlib.suppress(tk.TclError):
             self.grab_set()  # fails while another grab (a menu) is active: usable, not modal
 
@@ -83,6 +97,11 @@ class ConfirmDialog(tk.Toplevel):
         return "break"
 
     def yes(self) -> None:
+        if self._check is not None:
+            problem = self._check(self.value.get())
+            if problem is not None:
+                self.problem.configure(text=problem)
+                return
         self.result = True
         self._finish()
 

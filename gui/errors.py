@@ -107,6 +107,10 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
         "You were removed from this room by its owner or an admin.",
         "The room refuses this device from now on: it cannot join again.",
     ),
+    ErrorKind.PASSWORD_CHANGED: (
+        "The room password was changed, and this device was not given the new one.",
+        "Ask the room's owner for it, then join again from the login window.",
+    ),
 }
 
 #: The button offered next to a failure of these kinds (the app wires what it does).
@@ -146,7 +150,7 @@ def failure_text(
 
 
 #: Failures after which joining again from this device cannot work: no Reconnect.
-_FINAL = frozenset({ErrorKind.REMOVED})
+_FINAL = frozenset({ErrorKind.REMOVED, ErrorKind.PASSWORD_CHANGED})
 
 
 def may_reconnect(kind: ErrorKind) -> bool:

@@ -4,9 +4,10 @@
 IDLE's ``query.Query``) but does not block: it calls ``on_done(request)`` or ``on_done(None)``.
 Validation is :func:`validate_host_request`, a plain function. Besides the port, passphrase
 and name it asks who can join (everyone, this network only, this computer only: see
-``net.reach.scope``), whether to ask the router to open the port, and whether to announce the
-room on the local network. After the room is running the app opens
-:class:`gui.invite.InvitePanel`.
+``net.reach.scope``), whether to ask the router to open the port, whether to announce the
+room on the local network, and whether new members can read the room's recent history (a
+setting of the room itself, signed into it when it is created: it cannot change later). After
+the room is running the app opens :class:`gui.invite.InvitePanel`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ from net.reach import SCOPE_TEXTS, Scope
 class HostRequest:
     """Start a room on ``port`` with ``password`` and join it as ``username``; who may reach
     it (``scope``), whether to ask the router to open the port (``map_port``, "everyone"
-    only) and whether to announce it on the local network (``announce``)."""
+    only), whether to announce it on the local network (``announce``) and whether new
+    members can read its recent history (``history_for_newcomers``: the room's own setting,
+    for good)."""
 
     port: int
     password: str = field(repr=False)  # never in a log line or a test failure
@@ -36,6 +39,7 @@ class HostRequest:
     scope: Scope = Scope.EVERYONE
     map_port: bool = True
     announce: bool = True
+    history_for_newcomers: bool = True
 
     @property
     def maps_port(self) -> bool:
@@ -54,6 +58,10 @@ ANNOUNCE_TEXT = (
     "Announce the room on this network",
     "Computers here list it under “Rooms on this network”: its name and port, no secret.",
 )
+HISTORY_TEXT = (
+    "New members can read recent history",
+    "Off: newcomers see only what is sent after they join. It cannot be changed later.",
+)
 
 
 def validate_host_request(
@@ -64,6 +72,7 @@ def validate_host_request(
     scope: Scope = Scope.EVERYONE,
     map_port: bool = True,
     announce: bool = True,
+    history_for_newcomers: bool = True,
 ) -> tuple[HostRequest | None, dict[str, str]]:
     """Check the dialog's fields; return the request, or ``None`` and a message per bad field."""
     errors: dict[str, str] = {}
@@ -88,6 +97,7 @@ def validate_host_request(
             scope=scope,
             map_port=map_port,
             announce=announce,
+            history_for_newcomers=history_for_newcomers,
         ),
         {},
     )
@@ -139,6 +149,7 @@ class HostDialog(tk.Toplevel):
         self.scope = tk.StringVar(self, (initial.scope if initial else Scope.EVERYONE).value)
         self.map_port = tk.BooleanVar(self, initial.map_port if initial else True)
         self.announce = tk.BooleanVar(self, initial.announce if initial else True)
+        self.history = tk.BooleanVar(self, initial.history_for_newcomers if initial else True)
         self.errors = {name: tk.StringVar(self, "") for name in ("port", "password", "username")}
         self.strength = tk.StringVar(self, "")
         self.general_error = tk.StringVar(self, error)
@@ -204,15 +215,16 @@ class HostDialog(tk.Toplevel):
         self.strength_label.grid(row=7, column=1, columnspan=2, sticky="w", pady=(4, 0))
         field(8, "username", "Your name", 32, "ew")
         self._build_reach(frame, row=10)
+        self._build_history(frame, row=12)
         message_label(
             frame,
             self.general_error,
             foreground=palette.warning,
             wraplength=440,
-            grid={"row": 12, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
+            grid={"row": 13, "column": 0, "columnspan": 3, "sticky": "w", "pady": (8, 0)},
         )
         actions = ttk.Frame(frame)
-        actions.grid(row=13, column=0, columnspan=3, sticky="e", pady=(14, 0))
+        actions.grid(row=14, column=0, columnspan=3, sticky="e", pady=(14, 0))
         ttk.Button(actions, text="Cancel", command=self.cancel).grid(row=0, column=0, padx=(0, 8))
         ttk.Button(
             actions,
@@ -253,6 +265,17 @@ class HostDialog(tk.Toplevel):
         self.announce_check.grid(row=2, column=0, sticky="w", pady=(4, 0))
         _explain(switches, ANNOUNCE_TEXT[1], row=3)
         self._scope_changed()
+
+    def _build_history(self, frame: ttk.Frame, *, row: int) -> None:
+        """The room's history setting: one switch and its explanation."""
+        ttk.Label(frame, text="History").grid(
+            row=row, column=0, sticky="nw", padx=(0, 12), pady=(12, 0)
+        )
+        box = ttk.Frame(frame)
+        box.grid(row=row, column=1, columnspan=2, sticky="w", pady=(12, 0))
+        self.history_check = ttk.Checkbutton(box, text=HISTORY_TEXT[0], variable=self.history)
+        self.history_check.grid(row=0, column=0, sticky="w")
+        _explain(box, HISTORY_TEXT[1], row=1)
 
     def _scope_changed(self) -> None:
         """Only "everyone" can use the router; "this computer only" has nobody to tell."""
@@ -311,6 +334,7 @@ class HostDialog(tk.Toplevel):
             scope=self.chosen_scope(),
             map_port=self.map_port.get(),
             announce=self.announce.get(),
+            history_for_newcomers=self.history.get(),
         )
         for name, var in self.errors.items():
             var.set(errors.get(name, ""))

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from crypto.genesis import RoomSettings
 from crypto.identity import Identity
 from crypto.kdf import SALT_SIZE, SCRYPT_N, RoomKeys, derive_room_keys
 from net.relay import RelayConfig, RelayThread, RoomSecret, create_owned_room
@@ -67,20 +68,29 @@ def start_room_in_background(
     accept_peer: Callable[[str], bool] | None = None,
     kdf_cost: int | None = None,
     owner: Identity | None = None,
+    history_for_newcomers: bool = True,
 ) -> RoomStarter:
     """Start deriving keys and the relay in a worker; the outcome arrives through ``put``.
 
     ``put`` is the pump's thread-safe put. ``bind_host`` and ``accept_peer`` are the
     relay's ``RelayConfig.host`` and ``accept_peer`` (from ``net.reach.listen_plan``: ``""``
     is every address, IPv4 and IPv6). ``owner`` (this device's identity) owns the new room;
-    without it the room has no owner. ``kdf_cost`` is for tests only (a cheap scrypt).
+    without it the room has no owner. ``history_for_newcomers`` is the owned room's setting
+    (signed into its genesis): False, new members see only what is sent after they join; a
+    room without an owner always shares its history. ``kdf_cost`` is for tests only (a cheap
+    scrypt).
     """
     cancelled = threading.Event()
 
     def run() -> None:
         try:
             if owner is not None:
-                keys, secret = create_owned_room(password, owner, n=kdf_cost or SCRYPT_N)
+                settings = RoomSettings.HISTORY_FOR_NEWCOMERS
+                if not history_for_newcomers:
+                    settings = RoomSettings(0)
+                keys, secret = create_owned_room(
+                    password, owner, settings=settings, n=kdf_cost or SCRYPT_N
+                )
             else:
                 keys = derive_room_keys(
                     password, room_id=secrets.token_bytes(SALT_SIZE), n=kdf_cost or SCRYPT_N

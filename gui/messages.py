@@ -48,6 +48,10 @@ BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far rig
 _TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
 _LOCKED_HISTORY = "lockedhistory"  # the tag of the one line counting locked earlier messages
+# ... and of the one counting earlier messages the room does not share with new members
+_WITHHELD_HISTORY = "withheldhistory"
+#: Why earlier messages stay locked in a room whose new members see only what is sent after.
+WITHHELD_TEXT = "messages from before you joined are not shared with new members in this room"
 _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
 
 
@@ -426,17 +430,22 @@ class MessageList(ttk.Frame):
 
     # -- messages whose key has not come yet ----------------------------------------------
 
-    def add_locked(self, sender: str, message_id: bytes, *, from_history: bool) -> None:
+    def add_locked(
+        self, sender: str, message_id: bytes, *, from_history: bool, withheld: bool = False
+    ) -> None:
         """A message this device cannot open yet (its key has not come). Earlier messages
         share one placeholder line with a count; a new one gets a line of its own. When it
-        arrives through :meth:`add_message` it takes the placeholder's place."""
+        arrives through :meth:`add_message` it takes the placeholder's place. ``withheld``
+        earlier messages (a room whose new members see only what is sent after they join)
+        have a counted line of their own that says their keys will not come."""
         if message_id in self._seen_set or message_id in self._locked:
             return
         self._prepare()
         if from_history:
             self._history_start(True)
-            self._locked[message_id] = _LOCKED_HISTORY
-            self._show_locked_count()
+            tag = _WITHHELD_HISTORY if withheld else _LOCKED_HISTORY
+            self._locked[message_id] = tag
+            self._show_locked_count(tag)
         else:
             tag = f"lock{message_id.hex()}"
             self._locked[message_id] = tag
@@ -460,12 +469,12 @@ class MessageList(ttk.Frame):
 
     @property
     def locked_count(self) -> int:
-        """Messages shown as placeholders, waiting for their keys."""
+        """Messages shown as placeholders: waiting for their keys, or withheld."""
         return len(self._locked)
 
-    def _show_locked_count(self) -> None:
-        count = sum(1 for tag in self._locked.values() if tag == _LOCKED_HISTORY)
-        ranges = self.text.tag_ranges(_LOCKED_HISTORY)
+    def _show_locked_count(self, tag: str) -> None:
+        count = sum(1 for each in self._locked.values() if each == tag)
+        ranges = self.text.tag_ranges(tag)
         self.text.configure(state="normal")
         try:
             at = "end-1c"
@@ -474,8 +483,10 @@ class MessageList(ttk.Frame):
                 self.text.delete(ranges[0], ranges[1])
             if count:
                 what = "1 earlier message" if count == 1 else f"{count} earlier messages"
-                line = f"{what}: readable once a member who was here comes online.\n"
-                self.text.insert(at, line, ("locked", "msgstart", _LOCKED_HISTORY))
+                why = "readable once a member who was here comes online"
+                if tag == _WITHHELD_HISTORY:
+                    why = WITHHELD_TEXT
+                self.text.insert(at, f"{what}: {why}.\n", ("locked", "msgstart", tag))
         finally:
             self.text.configure(state="disabled")
 
@@ -488,8 +499,8 @@ class MessageList(ttk.Frame):
 
     def _after_unlock(self, message_id: bytes) -> None:
         tag = self._locked.pop(message_id)
-        if tag == _LOCKED_HISTORY:
-            self._show_locked_count()
+        if tag in (_LOCKED_HISTORY, _WITHHELD_HISTORY):
+            self._show_locked_count(tag)
             return
         ranges = self.text.tag_ranges(tag)
         if ranges:

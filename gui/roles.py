@@ -20,7 +20,15 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gui.safetext import body_pieces, display_name
-from net.client import ActionKind, Member, Role, RoleChange, may_act
+from net.client import (
+    ActionKind,
+    Member,
+    Role,
+    RoleChange,
+    may_act,
+    username_key,
+    validate_username,
+)
 
 MAX_REASON_CHARS = 300  # of a refusal's words, in the conversation
 
@@ -38,6 +46,10 @@ class RoomActions(Protocol):
 
     def remove_member(self, name: str) -> None: ...
 
+    def change_password(self, *, remove: str | None = None) -> str: ...
+
+    def release_name(self, name: str) -> None: ...
+
 
 class MemberAction(enum.Enum):
     """What the member list's menu may offer for a member (besides Verify…)."""
@@ -45,6 +57,9 @@ class MemberAction(enum.Enum):
     MAKE_ADMIN = "make admin"
     UNMAKE_ADMIN = "unmake admin"
     REMOVE = "remove"
+    REMOVE_AND_CHANGE_PASSWORD = "remove and change password"  # noqa: S105 - a label
+    CHANGE_PASSWORD = "change password"  # noqa: S105 - a label (on one's own row)
+    RELEASE_NAME = "release a name"  # on one's own row: a name held by someone who left
 
 
 #: The menu's words for each action (the selected member is the one acted on).
@@ -52,6 +67,9 @@ ACTION_LABELS = {
     MemberAction.MAKE_ADMIN: "Make admin",
     MemberAction.UNMAKE_ADMIN: "Remove admin rights",
     MemberAction.REMOVE: "Remove from room…",
+    MemberAction.REMOVE_AND_CHANGE_PASSWORD: "Remove and change password…",
+    MemberAction.CHANGE_PASSWORD: "Change room password…",
+    MemberAction.RELEASE_NAME: "Release a name…",
 }
 
 _ROLE_LABELS = {Role.OWNER: "owner", Role.ADMIN: "admin"}
@@ -93,8 +111,13 @@ def member_actions(me: bytes, target: Member, roles: RoomRoles) -> list[MemberAc
     order: Make admin or Remove admin rights (the owner only), then Remove from room…
     Nothing for oneself, nothing in a room without an owner."""
     owner = roles.owner
-    if owner is None or target.signing_key == me:
+    if owner is None:
         return []
+    if target.signing_key == me:
+        allowed = may_act(
+            me, ActionKind.CHANGE_PASSWORD, bytes(32), owner=owner, admins=roles.admins
+        )
+        return [MemberAction.CHANGE_PASSWORD, MemberAction.RELEASE_NAME] if allowed else []
     key = target.signing_key
 
     def may(kind: ActionKind) -> bool:
@@ -107,7 +130,7 @@ def member_actions(me: bytes, target: Member, roles: RoomRoles) -> list[MemberAc
     elif may(ActionKind.MAKE_ADMIN):
         actions.append(MemberAction.MAKE_ADMIN)
     if may(ActionKind.REMOVE):
-        actions.append(MemberAction.REMOVE)
+        actions += [MemberAction.REMOVE, MemberAction.REMOVE_AND_CHANGE_PASSWORD]
     return actions
 
 
@@ -153,6 +176,76 @@ class Question:
     heading: str
     text: str
     confirm: str
+
+
+def password_question(name: str | None = None) -> Question:
+    """What "Change room password…" (or, with ``name``, "Remove and change password…") asks."""
+    if name is None:
+        heading, confirm, removed = "Change the room password?", "Change password", ""
+    else:
+        shown = display_name(name)
+        heading = f"Remove {shown} and change the room password?"
+        confirm = f"Remove {shown} and change"
+        removed = (
+            f"{shown} is disconnected and this room refuses their device from now on; "
+            f"{shown} does not get the new password, so the old one no longer lets anyone in. "
+        )
+    return Question(
+        title="Change the room password",
+        heading=heading,
+        text=(
+            f"{removed}A new passphrase is made and sent, end to end, to every member here: "
+            "their apps switch to it by themselves and everyone reconnects for a moment. "
+            "Members who are not here now need the new passphrase from you."
+        ),
+        confirm=confirm,
+    )
+
+
+def release_question() -> Question:
+    """What "Release a name…" asks: which name, and what releasing it does."""
+    return Question(
+        title="Release a name",
+        heading="Release a name?",
+        text=(
+            "A name belongs to the device that first joined with it, even while it is away. "
+            "Releasing it lets another device join under it; if its old holder comes back, it "
+            "must choose another name."
+        ),
+        confirm="Release",
+    )
+
+
+def release_problem(name: str, present: Iterable[str]) -> str | None:
+    """What is wrong with releasing ``name`` (None: nothing): it must be a valid name, and
+    not that of a member here now."""
+    try:
+        checked = validate_username(name)
+    except ValueError as error:
+        return str(error)
+    if any(username_key(checked) == username_key(other) for other in present):
+        shown = display_name(checked)
+        return f"{shown} is in the room now: only the name of someone away can be released."
+    return None
+
+
+def new_password_text(password: str) -> str:
+    """What the one who changed the password is shown, to pass it on."""
+    return (
+        f"The room's new password is:\n\n{password}\n\nThe members who were here switched to "
+        "it by themselves. Send it to those who were not, by a way you trust."
+    )
+
+
+def password_changed_notice(by: str, me: str, *, switched: bool) -> str:
+    """The conversation's line when someone else changed the password."""
+    who = "You" if by == me else display_name(by)
+    if switched:
+        return f"{who} changed the room password; this app switched to the new one."
+    return (
+        f"⚠ {who} changed the room password, and this device was not given the new one: ask "
+        "the room's owner for it."
+    )
 
 
 def removal_question(name: str, role: Role = Role.MEMBER) -> Question:

@@ -409,6 +409,12 @@ class _NoActions:
     def remove_member(self, name: str) -> None:
         pass
 
+    def change_password(self, *, remove: str | None = None) -> str:
+        return ""
+
+    def release_name(self, name: str) -> None:
+        pass
+
 
 def _conversation_window(
     root: tk.Tk,
@@ -825,6 +831,10 @@ def roles(folder: Path | None = None) -> None:
     settle(root, 0.2)
     chat.ask_remove("erin")
     _grab_with_dialog(root, "remove-member.png", out / "remove-member.png")
+    chat.ask_change_password("erin")
+    _grab_with_dialog(
+        root, "remove-and-change-password.png", out / "remove-and-change-password.png"
+    )
     root.destroy()
     gc.collect()  # here: Tk variables collected on a worker thread crash Tcl
 

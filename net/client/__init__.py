@@ -39,6 +39,7 @@ from net.client.events import (
     MessageLocked,
     MessageNotSent,
     MessageReceived,
+    PasswordChanged,
     Queued,
     RateLimited,
     RoleChange,
@@ -62,6 +63,7 @@ from net.proto import (
     may_act,
     name_skeleton,
     parse_invite,
+    username_key,
     validate_username,
 )
 
@@ -90,6 +92,7 @@ __all__ = [
     "MessageLocked",
     "MessageNotSent",
     "MessageReceived",
+    "PasswordChanged",
     "PendingMessage",
     "Queued",
     "RateLimited",
@@ -109,5 +112,6 @@ __all__ = [
     "parse_invite",
     "pin_invite",
     "relay_address",
+    "username_key",
     "validate_username",
 ]

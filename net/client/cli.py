@@ -7,7 +7,8 @@ out. The relay key it carries is expected from the first connection on.
 
 Works on a terminal and with pipes: each line of standard input is sent as a message (a line
 starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
-NAME``, for the room's owner and admins; ``//`` sends a message that starts with ``/``); every
+NAME``, ``/rotate [NAME]`` (a new room password, removing NAME first), for the room's owner and
+admins; ``//`` sends a message that starts with ``/``); every
 event is printed as one flushed line on standard output; end of input leaves the room once
 everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
 joined (or was lost for good), 2 for a usage error.
@@ -287,6 +288,12 @@ class TerminalChat:
     def _command(self, line: str) -> None:
         """IRC's room commands: /op NAME, /deop NAME, /kick NAME, /release NAME."""
         word, _, name = line[1:].partition(" ")
+        if word.lower() == "rotate":  # IRC has none; the name follows /kick's style
+            try:
+                self.client.change_password(remove=name.strip() or None)
+            except ValueError as exc:
+                self._printer.line(f"! {clean(str(exc))}")
+            return
         actions = {
             "op": self.client.make_admin,
             "deop": self.client.unmake_admin,
@@ -317,6 +324,8 @@ class TerminalChat:
         if line is not None:
             self._printer.line(line)
         if isinstance(event, ce.Joined):
+            if not event.reconnected and event.history_for_newcomers is not None:
+                self._printer.line(_history_setting(event.history_for_newcomers))
             self._joined.set()
         if isinstance(event, ce.Failed):
             # Said before _done is set: once it is, run() returns and the process may exit.
@@ -370,6 +379,11 @@ class TerminalChat:
                 f"verification ({event.why}) and was dropped"
             )
         if isinstance(event, ce.MessageLocked):
+            if event.withheld:
+                return (
+                    f"* an earlier message from {clean(event.sender)} stays locked: messages "
+                    "from before you joined are not shared with new members in this room"
+                )
             if event.from_history:
                 return (
                     f"* an earlier message from {clean(event.sender)} is locked: it shows once "
@@ -382,6 +396,15 @@ class TerminalChat:
             return _describe_role_change(event)
         if isinstance(event, ce.ActionNotTaken):
             return f"! {clean(event.reason)}"
+        if isinstance(event, ce.PasswordChanged):
+            if event.own and event.password is not None:
+                return (
+                    f"* you changed the room password; the new one is: {event.password} "
+                    "(members here switched to it; send it to those who were not)"
+                )
+            if event.password is not None:
+                return f"* {clean(event.by)} changed the room password; switched to the new one"
+            return f"! {clean(event.by)} changed the room password and did not give it to you"
         if isinstance(event, ce.UnprovenMember):
             return (
                 f"! the relay lists {clean(event.name)} as a member, but they did not prove "
@@ -402,8 +425,16 @@ class TerminalChat:
 
 _COMMANDS_HELP = (
     "commands: /op NAME (make admin), /deop NAME, /kick NAME (remove from the room), "
-    "/release NAME (free a name); start a message with // to send it with one /"
+    "/rotate [NAME] (change the room password, removing NAME first), /release NAME (free a "
+    "name); start a message with // to send it with one /"
 )
+
+
+def _history_setting(history_for_newcomers: bool) -> str:
+    """The room's setting, said once after joining a room with an owner."""
+    if history_for_newcomers:
+        return "* in this room, new members can read recent history"
+    return "* in this room, new members see only what is sent after they join"
 
 
 def _describe_role_change(event: ce.RoleChange) -> str | None:

@@ -27,6 +27,7 @@ from Crypto.Random import get_random_bytes
 
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys, derive_room_keys
+from crypto.passphrase import generate_passphrase
 from crypto.password import normalize_password
 from net import proto
 from net.client import events as ce
@@ -123,6 +124,9 @@ class ChatClient:
         self.owner: bytes | None = None
         self.admins: frozenset[bytes] = frozenset()
         self._actions: list[tuple[proto.ActionKind, bytes, str]] = []
+        # A password change asked for and not yet handed to the session: (new password, the
+        # key of a member to remove first, or None).
+        self._password_change: tuple[str, bytes | None] | None = None
         self._keyring: proto.Keyring | None = None
         self._keyring_room = b""
         self._keyring_stored = 0.0
@@ -207,6 +211,64 @@ class ChatClient:
         """Remove member ``name``: the relay disconnects it and refuses its identity from now
         on; everyone moves to new sender keys without it."""
         self._act(proto.ActionKind.REMOVE, name)
+
+    def change_password(self, *, remove: str | None = None) -> str:
+        """Change the room password to a new generated passphrase, removing member ``remove``
+        first if given ("Remove and change password"), and return the passphrase (any
+        thread). The other members' apps switch to it by themselves (it reaches them sealed
+        to their identity keys); everyone joins again with it. ``ValueError`` with words for
+        the person if not possible; the outcome arrives as PasswordChanged (or ActionNotTaken).
+        """
+        if self.owner is None:
+            raise ValueError(texts.NO_OWNER)
+        me = self.identity.signing_public
+        target = None
+        if remove is not None:
+            member = next((m for m in self.members if m.name == remove), None)
+            if member is None:
+                raise ValueError(texts.not_a_member(remove))
+            target = member.signing_key
+            if not proto.may_act(
+                me, proto.ActionKind.REMOVE, target, owner=self.owner, admins=self.admins
+            ):
+                raise ValueError(texts.NOT_ALLOWED)
+        if not proto.may_act(
+            me, proto.ActionKind.CHANGE_PASSWORD, bytes(32), owner=self.owner, admins=self.admins
+        ):
+            raise ValueError(texts.NOT_ALLOWED)
+        password = generate_passphrase()
+        with self._lock:
+            if self._stopping:
+                raise ValueError(texts.CHAT_CLOSED)
+            self._password_change = (password, target)
+        self.wake()
+        return password
+
+    def password_change_take(self) -> tuple[str, bytes | None] | None:
+        """For the session: the password change asked for, if any."""
+        with self._lock:
+            change, self._password_change = self._password_change, None
+        return change
+
+    def new_keys(self, password: str) -> RoomKeys:
+        """The keys of ``password`` for the joined room (scrypt: on the worker thread)."""
+        kwargs = {} if self._kdf_cost is None else {"n": self._kdf_cost}
+        return derive_room_keys(password, room_id=self.room_id, **kwargs)
+
+    def password_changed(self, event: proto.PasswordChanged) -> None:
+        """The room's password changed (the session saw the action): switch to the new one
+        if it reached us, and tell the application."""
+        names = {m.signing_key: m.name for m in self.members}
+        if event.password is not None:
+            self._password = normalize_password(event.password)
+            self.keys = None  # derived again when the relay asks, for the same room
+        self.emit(
+            ce.PasswordChanged(
+                by=names.get(event.actor, "an admin"),
+                password=event.password,
+                own=event.actor == self.identity.signing_public,
+            )
+        )
 
     def release_name(self, name: str) -> None:
         """Let another identity take ``name`` (held by one that no longer comes)."""
@@ -373,6 +435,7 @@ class ChatClient:
                 reconnected=reconnected,
                 max_message_bytes=event.max_message_bytes,
                 room_id=room_id,
+                history_for_newcomers=event.history_for_newcomers,
             )
         )
 

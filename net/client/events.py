@@ -38,6 +38,7 @@ class ErrorKind(enum.Enum):
     IDENTITY_UNAVAILABLE = "identity unavailable"
     REPLACED = "joined again elsewhere"
     REMOVED = "removed from the room"
+    PASSWORD_CHANGED = "the room password changed"  # noqa: S105 - a label, not a password
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,7 +79,10 @@ class Joined:
     """We are in the room. History follows as ``MessageReceived(from_history=True)``.
 
     ``max_message_bytes`` is the room's own limit on a message's UTF-8 text: check it before
-    calling ``send`` (which checks it too).
+    calling ``send`` (which checks it too). ``history_for_newcomers`` is the room's setting,
+    chosen by its owner when it was created: True, new members can read recent history;
+    False, they see only what is sent after they join. None: the room has no owner, and no
+    setting (its new members read recent history).
     """
 
     your_name: str
@@ -86,6 +90,7 @@ class Joined:
     reconnected: bool
     max_message_bytes: int
     room_id: bytes
+    history_for_newcomers: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,11 +132,16 @@ class MessageLocked:
     """A message from ``sender`` whose key has not reached this device yet. Show a placeholder
     where it belongs (``from_history``: an earlier message; it becomes readable once a member
     who holds its key is online). The same ``message_id`` comes as :class:`MessageReceived`
-    when the key arrives, by itself; nothing to do meanwhile."""
+    when the key arrives, by itself; nothing to do meanwhile.
+
+    ``withheld``: an earlier message in a room whose new members see only what is sent after
+    they join. Its key will not come: say "messages from before you joined are not shared with
+    new members in this room", not that it becomes readable."""
 
     sender: str
     message_id: bytes
     from_history: bool
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,6 +156,17 @@ class RoleChange:
     target: str
     detail: str
     members: tuple[Member, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PasswordChanged:
+    """``by`` changed the room password. ``password`` is the new one when it reached this
+    device (the app switched to it by itself: everyone is reconnecting with it), else None
+    (ask the owner for it). ``own``: we changed it; show the new password to share it."""
+
+    by: str
+    password: str | None
+    own: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,6 +260,7 @@ ClientEvent = (
     | UnprovenMember
     | RoleChange
     | ActionNotTaken
+    | PasswordChanged
     | IdentityChanged
     | MemberJoined
     | MemberLeft

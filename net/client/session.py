@@ -72,6 +72,7 @@ class Session:
         )
         self.out = bytearray()
         self.joined = False
+        self.new_password = False  # the room's new password reached us on this connection
         self.ping_token = 0
         self.now = client.clock()
         self.last_heard = self.now
@@ -167,6 +168,13 @@ class Session:
         if not self.joined:
             return
         client = self.client
+        change = client.password_change_take()
+        if change is not None:
+            password, remove = change
+            try:
+                self.proto.change_password(password, client.new_keys(password), remove=remove)
+            except proto.ActionRefused as exc:
+                client.emit(ce.ActionNotTaken(reason=texts.action_refused(str(exc))))
         for kind, target, detail in client.actions_take():
             try:
                 self.proto.take_action(kind, target, detail)
@@ -256,10 +264,8 @@ class Session:
                 client.emit(
                     ce.ForgedMessage(claimed_sender=sender, message_id=message_id, why=why.value)
                 )
-            case proto.ChatLocked(sender=sender, message_id=message_id, from_history=old):
-                client.emit(
-                    ce.MessageLocked(sender=sender, message_id=message_id, from_history=old)
-                )
+            case proto.ChatLocked():
+                client.emit(_locked(event))
             case proto.MemberUnproven(member=member):
                 client.log.warning("the relay lists a member who did not prove the password")
                 client.emit(ce.UnprovenMember(name=member.name))
@@ -274,6 +280,9 @@ class Session:
                     client.emit(ce.ActionNotTaken(reason=texts.action_refused(text)))
             case proto.RolesChanged():
                 client.roles_changed(event)
+            case proto.PasswordChanged():
+                self.new_password = event.password is not None
+                client.password_changed(event)
             case proto.PongReceived():
                 self.ping_token = 0
             case proto.AuthenticationFailed(cause=cause):
@@ -302,11 +311,7 @@ class Session:
             if isinstance(item, proto.ChatOpened):
                 self._on_message(item)
             elif isinstance(item, proto.ChatLocked):
-                self.client.emit(
-                    ce.MessageLocked(
-                        sender=item.sender, message_id=item.message_id, from_history=True
-                    )
-                )
+                self.client.emit(_locked(item))
             else:
                 self.client.emit(
                     ce.ForgedMessage(
@@ -379,7 +384,20 @@ class Session:
                 return Final(ErrorKind.REPLACED, texts.REPLACED)
             case Reason.REMOVED:
                 return Final(ErrorKind.REMOVED, texts.REMOVED)
+            case Reason.PASSWORD_CHANGED:
+                if self.new_password:
+                    return Lost(texts.PASSWORD_SWITCHED)
+                return Final(ErrorKind.PASSWORD_CHANGED, texts.PASSWORD_CHANGED)
             case Reason.ROOM_FULL:
                 return Lost(texts.ROOM_FULL, kind=ErrorKind.ROOM_FULL)
             case _:
                 return Lost(texts.relay_closed(event.text, event.code))
+
+
+def _locked(event: proto.ChatLocked) -> ce.MessageLocked:
+    return ce.MessageLocked(
+        sender=event.sender,
+        message_id=event.message_id,
+        from_history=event.from_history,
+        withheld=event.withheld,
+    )

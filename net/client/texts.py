@@ -170,6 +170,12 @@ REMOVED = (
 )
 
 
+# Words about a password, not passwords (S105).
+PASSWORD_SWITCHED = "The room password changed; reconnecting with the new one."  # noqa: S105
+PASSWORD_CHANGED = (
+    "The room password was changed and this device was not given the new one. Ask the room's "  # noqa: S105
+    "owner for it, then join again."
+)
 NO_OWNER = (
     "This room has no owner, so nobody can appoint admins or remove members. A room made with "
     "Host a room or `room create` has one: the person who made it."

@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable
 from Crypto.Random import get_random_bytes
 
 from crypto import epoch as sender_keys
+from crypto import password_share
 from crypto.aead import XNONCE_SIZE
 from crypto.envelope import MAX_OVERHEAD, envelope_header, open_message, seal_message
 from crypto.errors import AuthenticationError, SignatureError
-from crypto.genesis import Genesis
+from crypto.genesis import Genesis, RoomSettings
 from crypto.identity import Identity, verify
 from crypto.kdf import RoomKeys
 from crypto.spake2 import Role, Spake2, Spake2Secret, identities
@@ -54,9 +55,12 @@ from net.proto._messages import (
     decode_code_text,
     decode_fixed,
     decode_items,
+    decode_secret,
     decode_share,
     encode_chat,
+    encode_secrets,
     encode_shares,
+    encode_verifier,
     encode_wanted,
 )
 from net.proto._names import validate_username
@@ -99,7 +103,7 @@ CLIENT_RECEIVE = {
     ClientState.AWAIT_RELAY_CONFIRM: frozenset({_T.RELAY_CONFIRM, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_WELCOME: frozenset({_T.WELCOME, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
     ClientState.JOINED: frozenset(
-        {_T.BROADCAST, _T.SHARE, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}
+        {_T.BROADCAST, _T.SHARE, _T.SECRET, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}
     ),
 }
 
@@ -155,6 +159,9 @@ class ClientProtocol(Connection[ClientState]):
         self._asked: set[tuple[bytes, int]] = set()  # keys asked for on this connection
         #: The room's owner, admins and actions, checked (None: a room without an owner).
         self.authority: Authority | None = None
+        # New passwords handed to us, by (distributor, action seq), until the action comes; and
+        # the one we set ourselves.
+        self._new_passwords: dict[tuple[bytes, int], str] = {}
         self._keys = keys
         self._requested_room = bytes(room_id)
         self._expected_relay_key = expected_relay_key
@@ -179,6 +186,7 @@ class ClientProtocol(Connection[ClientState]):
             _T.WELCOME: self._on_welcome,
             _T.BROADCAST: self._on_broadcast,
             _T.SHARE: self._on_share,
+            _T.SECRET: self._on_secret,
             _T.NOTICE: self._on_notice,
             _T.PING: self._on_ping,
             _T.PONG: self._on_pong,
@@ -459,6 +467,10 @@ class ClientProtocol(Connection[ClientState]):
         ):
             raise RemoteProtocolError("relay lists us without our identity")
         self.authority = self._check_authority(welcome.genesis, welcome.actions)
+        # The room's setting, signed by its owner; a room without an owner shares history.
+        settings = None if self.authority is None else self.authority.genesis.settings
+        history_for_newcomers = settings is None or RoomSettings.HISTORY_FOR_NEWCOMERS in settings
+        self.keyring.history_for_newcomers = history_for_newcomers
         proven = tuple(m for m in welcome.members if self._proven(m))
         self.members = {member.name: member for member in proven}
         self._by_key = {member.signing_key: member for member in proven}
@@ -477,6 +489,7 @@ class ClientProtocol(Connection[ClientState]):
                 members=proven,
                 history=history,
                 max_message_bytes=welcome.max_message_bytes,
+                history_for_newcomers=None if settings is None else history_for_newcomers,
             )
         )
         for member in welcome.members:
@@ -580,6 +593,71 @@ class ClientProtocol(Connection[ClientState]):
         if ask or again:  # a key did not come with its message, or a newcomer may hold one
             self._ask_for_keys(again=again)
 
+    def change_password(
+        self, password: str, new_keys: RoomKeys, *, remove: bytes | None = None
+    ) -> None:
+        """Change the room password to ``password`` (whose keys for this room, derived off the
+        I/O thread, are ``new_keys``), first removing the member whose key is ``remove`` if
+        given. Seals the password to every other proven member (SECRETS), gives the relay its
+        new verifier (VERIFIER), then sends the action(s) (ACT). When the action comes back:
+        PasswordChanged; the relay then closes every connection. :class:`ActionRefused`
+        (nothing sent) if we may not."""
+        self._require(ClientState.JOINED)
+        keys, authority = self._keys, self.authority
+        if authority is None or keys is None:
+            raise ActionRefused("this room has no owner, so nobody can take actions in it")
+        if new_keys.room_id != self._room_id:
+            raise LocalProtocolError("the new keys are for another room")
+        plan = Authority(authority.genesis)
+        plan.apply_all(authority.actions)
+        actions = []
+        if remove is not None:
+            actions.append(plan.sign(self.identity, ActionKind.REMOVE, remove))
+            plan.apply(actions[-1])
+        change = plan.sign(self.identity, ActionKind.CHANGE_PASSWORD)
+        actions.append(change)
+        secrets = []
+        for member in self._by_key.values():
+            if member.signing_key in (self.identity.signing_public, remove):
+                continue
+            try:
+                blob = password_share.seal_password(
+                    password,
+                    distributor=self.identity,
+                    recipient_signing=member.signing_key,
+                    recipient_dh=member.dh_key,
+                    room_id=self._room_id,
+                    seq=change.seq,
+                    member_key=keys.member,
+                )
+            except AuthenticationError:
+                continue  # a key no device has: it gets nothing
+            secrets.append((member.signing_key, blob))
+        self._new_passwords[(self.identity.signing_public, change.seq)] = password
+        for start in range(0, len(secrets), 100):
+            self._send_sealed(_T.SECRETS, encode_secrets(secrets[start : start + 100]))
+        self._send_sealed(_T.VERIFIER, encode_verifier(change.seq, new_keys.access))
+        for action in actions:
+            self._send_sealed(_T.ACT, action.encode())
+
+    def _on_secret(self, payload: bytes) -> None:
+        distributor, blob = decode_secret(payload)
+        keys = self._keys
+        if keys is None or distributor not in self._by_key:
+            return  # from proven members only
+        try:
+            seq, password = password_share.open_password(
+                self.identity,
+                blob,
+                distributor=distributor,
+                room_id=self._room_id,
+                member_key=keys.member,
+            )
+        except AuthenticationError:
+            return  # not ours, altered, or from someone without the password: ignored
+        if len(self._new_passwords) < 16:
+            self._new_passwords[(distributor, seq)] = password
+
     def _on_action(self, encoded: bytes) -> None:
         if self.authority is None:
             raise RemoteProtocolError("a room action in a room without an owner")
@@ -591,6 +669,9 @@ class ClientProtocol(Connection[ClientState]):
                 f"the relay passed on an action that breaks the rules: {exc}"
             ) from None
         self._emit_roles(action)
+        if action.kind is ActionKind.CHANGE_PASSWORD:
+            password = self._new_passwords.pop((action.actor, action.seq), None)
+            self._emit(ev.PasswordChanged(password=password, actor=action.actor))
 
     def _drop(self, name: str) -> bool:
         member = self.members.pop(name, None)
@@ -695,10 +776,7 @@ class ClientProtocol(Connection[ClientState]):
             return forged(ev.Forgery.UNREADABLE)
         found = self.keyring.sender_key(owner, epoch, room_id=self._room_id)
         if found is None:
-            self.keyring.hold(message_id, (owner, epoch), (item, from_history))
-            return ev.ChatLocked(
-                sender=item.sender, message_id=message_id, from_history=from_history
-            )
+            return self._hold(item, message_id, (owner, epoch), from_history=from_history)
         sender_key, proven = found
         key = sender_keys.message_key(
             sender_key, room_id=self._room_id, signing_key=owner, epoch=epoch
@@ -713,10 +791,7 @@ class ClientProtocol(Connection[ClientState]):
             # A ratchet step that is not it (a fresh key, not here yet), or a key another member
             # passed on that is wrong: wait for the right one.
             self.keyring.forget(owner, epoch)
-            self.keyring.hold(message_id, (owner, epoch), (item, from_history))
-            return ev.ChatLocked(
-                sender=item.sender, message_id=message_id, from_history=from_history
-            )
+            return self._hold(item, message_id, (owner, epoch), from_history=from_history)
         if not proven:
             self.keyring.confirm(owner, epoch, sender_key)
         text = ""
@@ -741,6 +816,18 @@ class ClientProtocol(Connection[ClientState]):
             epoch=opened.epoch,
             counter=opened.counter,
             from_history=from_history,
+        )
+
+    def _hold(
+        self, item: ChatItem, message_id: bytes, key_id: tuple[bytes, int], *, from_history: bool
+    ) -> ev.ChatLocked:
+        """Keep a message until its key comes (or for good, if the room keeps it from us)."""
+        self.keyring.hold(message_id, key_id, (item, from_history), from_history=from_history)
+        return ev.ChatLocked(
+            sender=item.sender,
+            message_id=message_id,
+            from_history=from_history,
+            withheld=self.keyring.withheld(from_history=from_history),
         )
 
     def _on_notice(self, payload: bytes) -> None:

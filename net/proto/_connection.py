@@ -40,6 +40,9 @@ UNICAST_TYPES = frozenset(
         FrameType.SHARE,
         FrameType.WANT,
         FrameType.ACT,
+        FrameType.SECRETS,
+        FrameType.SECRET,
+        FrameType.VERIFIER,
     }
 )
 # Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call

@@ -97,12 +97,15 @@ class HandshakeComplete:
 class Welcomed:
     """Client: we are in the room. ``members`` as the relay lists them (with their identity
     keys), ``history`` oldest first. ``max_message_bytes`` is the largest UTF-8 text
-    ``send_messages`` accepts."""
+    ``send_messages`` accepts. ``history_for_newcomers`` is the room's setting, signed by its
+    owner: True if new members can read recent history, False if they see only what is sent
+    after they join; None in a room without an owner (whose newcomers read recent history)."""
 
     your_name: str
     members: tuple[MemberInfo, ...]
     history: tuple[ChatOpened | ChatForged | ChatLocked, ...]
     max_message_bytes: int
+    history_for_newcomers: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,11 +147,16 @@ class ChatLocked:
     """Client: a message whose sender key has not reached this device yet. Show a placeholder
     (``from_history``: "earlier messages, readable once a member who was here comes online");
     the same ``message_id`` arrives as :class:`ChatOpened` (or :class:`ChatForged`) when the
-    key comes, by itself."""
+    key comes, by itself.
+
+    ``withheld``: an earlier message in a room whose new members see only what is sent after
+    they join, so its key will not come (nobody is asked for it). Say so instead: "messages
+    from before you joined are not shared with new members in this room"."""
 
     sender: str
     message_id: bytes
     from_history: bool
+    withheld: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -160,6 +168,16 @@ class RolesChanged:
     owner: bytes | None
     admins: frozenset[bytes]
     action: Action | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PasswordChanged:
+    """Client: the action that changes the room password was taken (checked). ``password`` is
+    the new one if it reached us (sealed by whoever changed it), else None. The relay then
+    closes every connection (GOODBYE PASSWORD_CHANGED): join again with the new password."""
+
+    password: str | None
+    actor: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +256,23 @@ class ActionSubmitted:
     close the removed member's connection with GOODBYE(REMOVED)."""
 
     action: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SecretsSubmitted:
+    """Relay: a member hands each other member a new room password, sealed (SECRETS). Pass
+    each to the joined member whose signing key is ``recipient`` with ``send_secret``."""
+
+    secrets: tuple[tuple[bytes, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifierSubmitted:
+    """Relay: the verifier (access key) of a new room password, for the CHANGE_PASSWORD
+    action numbered ``seq`` that this member sends next. Keep it for that action only."""
+
+    seq: int
+    access: bytes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -352,4 +387,7 @@ Event = (
     | KeysWanted
     | ActionSubmitted
     | RolesChanged
+    | SecretsSubmitted
+    | VerifierSubmitted
+    | PasswordChanged
 )

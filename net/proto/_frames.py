@@ -51,6 +51,9 @@ class FrameType(enum.IntEnum):
     SHARE = 0x18  # one sender key share, as handed out
     WANT = 0x19  # sender keys a member asks the others for
     ACT = 0x1A  # a signed room action (owners and admins: net.proto._authority)
+    SECRETS = 0x1B  # a new room password sealed to each member, for the relay to hand out
+    SECRET = 0x1C  # one of them, as handed out
+    VERIFIER = 0x1D  # the relay's new verifier, sent before the action that changes the password
     # Encrypted under the room's broadcast key, sealed once for every member.
     BROADCAST = 0x20
 
@@ -78,6 +81,7 @@ class Reason(enum.IntEnum):
     REPLACED = 18  # the same identity joined again on another connection
     REMOVED = 19  # an owner or admin removed this identity from the room
     ACTION_REFUSED = 20  # NOTICE: a room action that does not follow the rules (or came late)
+    PASSWORD_CHANGED = 21  # GOODBYE to everyone: join again with the new password
 
 
 def reason(code: int) -> Reason | int:

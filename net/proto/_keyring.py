@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from crypto import epoch as sk
+from crypto.errors import AuthenticationError
 from crypto.identity import Identity
 
 #: A sender moves to a new random key after this many messages under one key...
@@ -62,7 +63,8 @@ class Keyring:
 
     ``state`` is what :meth:`state` returned last time (or None on first use);
     ``history_for_newcomers`` the room's setting: without it, a member hands a newcomer no
-    key for anything sent before it arrived.
+    key for anything sent before it arrived, and asks nobody for the keys of earlier messages.
+    :class:`~net.proto.ClientProtocol` sets it from the room's genesis on every WELCOME.
     """
 
     def __init__(
@@ -88,7 +90,8 @@ class Keyring:
         # What each present member was already given: a repeated WANT gets nothing again, so
         # a member cannot make the others seal shares for it over and over.
         self._given: dict[bytes, set[KeyId]] = {}
-        self._pending: OrderedDict[bytes, tuple[KeyId, object]] = OrderedDict()
+        # message id -> (the key it waits for, the message, whether it is an earlier one)
+        self._pending: OrderedDict[bytes, tuple[KeyId, object, bool]] = OrderedDict()
         #: True when :meth:`state` has something new to store (counters: store it soon).
         self.changed = False
         #: True when a new epoch was taken: store :meth:`state` before anything sealed under
@@ -137,20 +140,21 @@ class Keyring:
             own.someone_left = True
 
     def member_joined(self, signing_key: bytes) -> None:
-        """A member arrived: it may have keys from the epochs after this one only (without
-        history for newcomers)."""
-        self._joined_at[signing_key] = self._own.epoch if self._own is not None else 0
+        """A member arrived: it may have keys from the epochs after every one this device
+        took so far only (without history for newcomers)."""
+        self._joined_at[signing_key] = self._next_epoch - 1
 
     def members_now(self, present: Iterable[bytes]) -> None:
         """After (re)joining: the room as the relay lists it. Anyone our key reached who is
-        not in it left while we were away."""
+        not in it left while we were away; anyone we did not know arrived while we were away,
+        so (without history for newcomers) it gets none of the epochs we took before."""
         present = set(present)
         own = self._own
         if own is not None and not own.holders <= present:
             own.holders &= present
             own.someone_left = True
         for key in present:
-            self._joined_at.setdefault(key, 0)
+            self._joined_at.setdefault(key, self._next_epoch - 1)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -194,16 +198,19 @@ class Keyring:
         for r in recipients:
             if r.signing_key in own.holders:
                 continue
-            blob = sk.seal_share(
-                own.key,
-                distributor=self.identity,
-                owner=me,
-                epoch=own.epoch,
-                recipient_signing=r.signing_key,
-                recipient_dh=r.dh_key,
-                room_id=room_id,
-                member_key=member_key,
-            )
+            try:
+                blob = sk.seal_share(
+                    own.key,
+                    distributor=self.identity,
+                    owner=me,
+                    epoch=own.epoch,
+                    recipient_signing=r.signing_key,
+                    recipient_dh=r.dh_key,
+                    room_id=room_id,
+                    member_key=member_key,
+                )
+            except AuthenticationError:
+                continue  # a key no device has (low order): it gets nothing, the rest go on
             shares.append((r.signing_key, blob))
             own.holders.add(r.signing_key)
         own.sent += count
@@ -275,7 +282,7 @@ class Keyring:
 
     def waiting(self, owner: bytes, epoch: int) -> bool:
         """True if a held message waits for this key."""
-        return any(key_id == (owner, epoch) for key_id, _ in self._pending.values())
+        return any(key_id == (owner, epoch) for key_id, _, _ in self._pending.values())
 
     def seen(self, owner: bytes, epoch: int) -> None:
         """A message under this key was shown: keep the key while it is among the recent."""
@@ -313,15 +320,32 @@ class Keyring:
 
     # -- messages waiting for a key --------------------------------------------------------
 
-    def hold(self, message_id: bytes, key_id: KeyId, item: object) -> None:
-        """Keep a message whose key has not come yet (bounded; the oldest goes first)."""
-        self._pending[message_id] = (key_id, item)
+    def hold(
+        self, message_id: bytes, key_id: KeyId, item: object, *, from_history: bool = False
+    ) -> None:
+        """Keep a message whose key has not come yet (bounded; the oldest goes first).
+        ``from_history``: it came with the room's history, sent before we (re)joined."""
+        self._pending[message_id] = (key_id, item, from_history)
         while len(self._pending) > MAX_PENDING:
             self._pending.popitem(last=False)
 
     def waiting_for(self) -> list[KeyId]:
-        """The keys messages are waiting for, oldest first, each once."""
-        return list(dict.fromkeys(key_id for key_id, _ in self._pending.values()))
+        """The keys to ask the members for (WANT): those held messages wait for, oldest
+        first, each once. Without history for newcomers, not those only earlier messages
+        wait for: no member hands anyone a key from before it (re)joined, so asking is
+        pointless (such a message stays locked; see :meth:`withheld`)."""
+        return list(
+            dict.fromkeys(
+                key_id
+                for key_id, _, from_history in self._pending.values()
+                if self.history_for_newcomers or not from_history
+            )
+        )
+
+    def withheld(self, *, from_history: bool) -> bool:
+        """True if a message held now will stay locked: an earlier one (``from_history``) in a
+        room without history for newcomers, whose key no member will hand us."""
+        return from_history and not self.history_for_newcomers
 
     @property
     def pending_count(self) -> int:
@@ -331,7 +355,7 @@ class Keyring:
         """Take out every held message of ``owner`` (call after a key of theirs arrived, and
         try each again: those still without a key are held again)."""
         released = []
-        for message_id, (key_id, item) in list(self._pending.items()):
+        for message_id, (key_id, item, _) in list(self._pending.items()):
             if key_id[0] == owner:
                 del self._pending[message_id]
                 released.append(item)
@@ -344,7 +368,8 @@ class Keyring:
     ) -> list[tuple[KeyId, bytes]]:
         """The keys we hand ``requester`` (a member whose tag verified) of those it asks for:
         our own; and, with history for newcomers, others' keys for the recent messages when
-        their owner is not here to answer. Without it, only our keys from after it arrived."""
+        their owner is not here to answer. Without it, only our keys of epochs we took after
+        it arrived (this time: a member who left and came back is a newcomer again)."""
         me = self.identity.signing_public
         recent = set(self._recent)
         joined_at = self._joined_at.get(requester, 0)

@@ -374,6 +374,61 @@ def decode_share(payload: bytes) -> tuple[bytes, bytes]:
     return share
 
 
+#: The longest sealed secret a SECRETS pair carries (crypto.password_share.MAX_SIZE).
+MAX_SECRET = 512
+
+
+def encode_secrets(secrets: Sequence[tuple[bytes, bytes]]) -> bytes:
+    """SECRETS payload (C→R): u16 count · count × (recipient signing key · bytes16 secret)."""
+    w = Writer().u16(len(secrets), "secret count")
+    for recipient, blob in secrets:
+        if len(blob) > MAX_SECRET:
+            raise LocalProtocolError("a secret over 512 bytes")
+        w.raw(recipient, KEY_SIZE, "recipient").bytes16(blob, "secret")
+    return w.getvalue()
+
+
+def decode_secrets(payload: bytes) -> list[tuple[bytes, bytes]]:
+    r = Reader(payload)
+    count = r.u16("secret count")
+    if count == 0:
+        raise DecodeError("empty secrets frame")
+    secrets = []
+    for _ in range(count):
+        recipient, blob = r.raw(KEY_SIZE, "recipient"), r.bytes16("secret")
+        if len(blob) > MAX_SECRET:
+            raise DecodeError("a secret over 512 bytes")
+        secrets.append((recipient, blob))
+    r.finish()
+    return secrets
+
+
+def encode_secret(distributor: bytes, blob: bytes) -> bytes:
+    """SECRET payload (R→C): the distributor's signing key (attested) · bytes16 secret."""
+    return Writer().raw(distributor, KEY_SIZE, "distributor").bytes16(blob, "secret").getvalue()
+
+
+def decode_secret(payload: bytes) -> tuple[bytes, bytes]:
+    r = Reader(payload)
+    secret = r.raw(KEY_SIZE, "distributor"), r.bytes16("secret")
+    r.finish()
+    if len(secret[1]) > MAX_SECRET:
+        raise DecodeError("a secret over 512 bytes")
+    return secret
+
+
+def encode_verifier(seq: int, access: bytes) -> bytes:
+    """VERIFIER payload (C→R): u32 seq of the CHANGE_PASSWORD action · access key (32)."""
+    return Writer().u32(seq, "seq").raw(access, KEY_SIZE, "access").getvalue()
+
+
+def decode_verifier(payload: bytes) -> tuple[int, bytes]:
+    r = Reader(payload)
+    verifier = r.u32("seq"), r.raw(KEY_SIZE, "access")
+    r.finish()
+    return verifier
+
+
 def encode_wanted(wanted: Sequence[tuple[bytes, int]]) -> bytes:
     """WANT payload (C→R): u16 count (1..64) · count × (owner signing key · u32 epoch)."""
     if not 1 <= len(wanted) <= MAX_WANTED:

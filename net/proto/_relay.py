@@ -42,10 +42,13 @@ from net.proto._messages import (
     Welcome,
     WelcomeArgs,
     decode_chat,
+    decode_secrets,
     decode_shares,
+    decode_verifier,
     decode_wanted,
     encode_code_text,
     encode_items,
+    encode_secret,
     encode_share,
 )
 from net.proto._transcript import (
@@ -94,7 +97,17 @@ RELAY_RECEIVE = {
     RelayState.AWAIT_JOIN: frozenset({_T.JOIN, _T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOIN_PENDING: frozenset({_T.PING, _T.PONG, _T.GOODBYE}),
     RelayState.JOINED: frozenset(
-        {_T.CHAT, _T.SHARES, _T.WANT, _T.ACT, _T.PING, _T.PONG, _T.GOODBYE}
+        {
+            _T.CHAT,
+            _T.SHARES,
+            _T.WANT,
+            _T.ACT,
+            _T.SECRETS,
+            _T.VERIFIER,
+            _T.PING,
+            _T.PONG,
+            _T.GOODBYE,
+        }
     ),
 }
 _PLAINTEXT_STATES = (
@@ -357,6 +370,21 @@ class RelayProtocol(Connection[RelayState]):
     def _on_shares(self, payload: bytes) -> None:
         self._emit(ev.SharesSubmitted(shares=tuple(decode_shares(payload))))
 
+    def send_secret(self, distributor: bytes, secret: bytes) -> bool:
+        """Hand this member one sealed secret from ``distributor`` (SECRET); False (nothing
+        queued) unless it is joined."""
+        if self._state is not RelayState.JOINED:
+            return False
+        self._send_sealed(_T.SECRET, encode_secret(distributor, secret))
+        return True
+
+    def _on_secrets(self, payload: bytes) -> None:
+        self._emit(ev.SecretsSubmitted(secrets=tuple(decode_secrets(payload))))
+
+    def _on_verifier(self, payload: bytes) -> None:
+        seq, access = decode_verifier(payload)
+        self._emit(ev.VerifierSubmitted(seq=seq, access=access))
+
     def _on_act(self, payload: bytes) -> None:
         # Checked by the room, which knows who may do what; malformed ones fail there too.
         self._emit(ev.ActionSubmitted(action=bytes(payload)))
@@ -375,6 +403,8 @@ class RelayProtocol(Connection[RelayState]):
         _T.SHARES: _on_shares,
         _T.WANT: _on_want,
         _T.ACT: _on_act,
+        _T.SECRETS: _on_secrets,
+        _T.VERIFIER: _on_verifier,
         _T.PING: Connection._on_ping,
         _T.PONG: Connection._on_pong,
         _T.GOODBYE: Connection._on_goodbye,

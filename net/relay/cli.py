@@ -9,8 +9,10 @@ password, a key or a message (the relay has no plaintext to log).
 
 ``room create`` makes the room *owned* by this device's identity (the one the app and
 ``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;
-the relay keeps their signed actions in the room file. A room made on the fly from a password
-(``relay --password-file``) has no owner.
+the relay keeps their signed actions in the room file. The owner also chooses, once, whether
+new members can read the room's recent history (the default) or see only what is sent after
+they join (``--no-history-for-newcomers``): the choice is signed into the room's genesis. A
+room made on the fly from a password (``relay --password-file``) has no owner.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from crypto.genesis import RoomSettings
 from crypto.identity import Identity, safety_code
 from net.passwords import PasswordSourceError, read_password
 from net.proto import Invite, InviteError, format_invite
@@ -101,8 +104,10 @@ def run_room_create(args: argparse.Namespace) -> int:
         _error(str(exc))
         return EXIT_USAGE
     _say("Deriving the room keys (scrypt, about a second)...")
+    history = getattr(args, "history_for_newcomers", True)
+    settings = RoomSettings.HISTORY_FOR_NEWCOMERS if history else RoomSettings(0)
     try:
-        secret = RoomSecret.create_owned(password, owner)
+        secret = RoomSecret.create_owned(password, owner, settings=settings)
     except ValueError as exc:  # the password breaks the rules
         _error(str(exc))
         return EXIT_USAGE
@@ -116,6 +121,10 @@ def run_room_create(args: argparse.Namespace) -> int:
         f"You (safety code {safety_code(owner.public)}) own this room: you can appoint "
         "admins and remove members."
     )
+    if history:
+        _say("New members can read the room's recent history (a member present shares it).")
+    else:
+        _say("New members see only what is sent after they join (--no-history-for-newcomers).")
     _say(f"Start a relay for it with:  main.py relay --room-file {path}")
     _say("Keep the file private: whoever has it can host the room and try to guess the password.")
     if args.invite_for is not None:

@@ -81,6 +81,11 @@ class RelayHost(Protocol):
     def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
         """A joined member's sender key shares, each to hand to the member it names."""
 
+    def hand_out_secrets(
+        self, member: MemberConnection, secrets: Sequence[tuple[bytes, bytes]]
+    ) -> None:
+        """SecretsSubmitted: each to the member it names."""
+
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """A joined member asks the others for sender keys (a WANT payload), to broadcast."""
 
@@ -131,6 +136,7 @@ class MemberConnection(asyncio.Protocol):
         "last_seen",
         "name",
         "peer",
+        "pending_verifier",
         "pinged",
         "protocol",
         "queued",
@@ -149,6 +155,8 @@ class MemberConnection(asyncio.Protocol):
         self.peer = "unknown peer"
         self.source = ""
         self.name: str | None = None
+        #: (action seq, access key) of a password change this member announced (VERIFIER).
+        self.pending_verifier: tuple[int, bytes] | None = None
         self.dropping = False  # a slow-reader drop is scheduled
         self.held: bytearray | None = None  # bytes waiting for a turn (reading paused)
         self.queued = False  # waiting for a handshake slot (its timer is the queue deadline)
@@ -311,6 +319,12 @@ class MemberConnection(asyncio.Protocol):
                 case proto.KeysWanted(payload=payload):
                     relay.want(self, payload)
                     self._count(1)  # a broadcast item for everyone, as a message is
+                case proto.SecretsSubmitted(secrets=secrets):
+                    relay.hand_out_secrets(self, secrets)
+                    self._count_shares(len(secrets))
+                case proto.VerifierSubmitted(seq=seq, access=access):
+                    self.pending_verifier = (seq, access)  # for its CHANGE_PASSWORD action only
+                    self._count(1)
                 case proto.ActionSubmitted(action=action):
                     relay.act(self, action)
                     self._count(1)  # a signature check and a broadcast item, as a message

@@ -177,6 +177,17 @@ class RoomSecret:
         other._actions = actions
         return other
 
+    def with_access(self, access: bytes) -> RoomSecret:
+        """This room with a new password's access key (CHANGE_PASSWORD): the same id, owner,
+        actions and relay identity; new handshakes must prove the new password."""
+        return RoomSecret(
+            room_id=self._room_id,
+            access=access,
+            relay_identity=self._relay_identity,
+            genesis=self._genesis,
+            actions=self._actions,
+        )
+
     # -- accessors -------------------------------------------------------------------------
 
     @property

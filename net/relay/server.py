@@ -44,6 +44,7 @@ from net import proto
 from net.proto import (
     DEFAULT_ROOM,
     Action,
+    ActionKind,
     ActionRefused,
     Authority,
     JoinRejected,
@@ -352,6 +353,11 @@ class Relay:
             action = Action.decode(encoded)
             if action.actor != self.room.signing_key_of(name):
                 raise ActionRefused("an action signed by another member than its sender")
+            verifier = None
+            if action.kind is ActionKind.CHANGE_PASSWORD:
+                verifier = member.pending_verifier
+                if verifier is None or verifier[0] != action.seq:
+                    raise ActionRefused("a password change without the new verifier")
             removed = self.room.act(action)
         except ActionRefused as refused:
             logger.info("refused an action from %s (%s): %s", name, member.peer, refused)
@@ -371,9 +377,47 @@ class Relay:
         )
         if removed is not None and removed is not member:
             removed.end(Reason.REMOVED, "You were removed from the room.")
+        if verifier is not None:
+            self._change_password(verifier[1])
+            return
         self.schedule_flush()
         self._save_actions()
         self._save_bindings()
+
+    def _change_password(self, access: bytes) -> None:
+        """CHANGE_PASSWORD was taken: from now on handshakes prove the new password. The action
+        goes out to everyone now, then every connection is closed (GOODBYE PASSWORD_CHANGED):
+        members come back with the new password, and their new membership tags."""
+        self.secret = self.secret.with_access(access)
+        self.room.actions_changed = True
+        self._save_actions()
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+        logger.info("the room password changed: every member joins again")
+        for connection in list(self._connections):
+            connection.end(
+                Reason.PASSWORD_CHANGED,
+                "The room password changed: join again with the new one.",
+                announce=False,
+            )
+
+    def hand_out_secrets(
+        self, member: MemberConnection, secrets: Sequence[tuple[bytes, bytes]]
+    ) -> None:
+        """SecretsSubmitted: each sealed secret to the member it names, as a SECRET attested to
+        come from ``member``'s signing key (as :meth:`hand_out` does for shares)."""
+        if member.name is None:
+            return
+        distributor = self.room.signing_key_of(member.name)
+        if distributor is None:
+            return
+        for recipient, blob in secrets:
+            target = self.room.handle_of_identity(recipient)
+            if target is None or target is member:
+                continue
+            if target.protocol.send_secret(distributor, blob):
+                target.flush()
 
     def _save_actions(self) -> None:
         """Keep the room's action log with its secret, and in its room file if it has one

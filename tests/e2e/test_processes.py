@@ -540,3 +540,31 @@ def test_the_rooms_owner_makes_an_admin_who_removes_a_member_for_good(
     # The room file keeps the actions: the owner's genesis and both actions, for a restart.
     saved = json.loads(room_file.read_text(encoding="utf-8"))
     assert saved["genesis"] and len(saved["actions"]) == 2
+
+
+def test_rotate_gives_the_members_who_stay_a_new_password_and_locks_out_the_old_one(
+    procs, env, password_file, tmp_path
+):
+    room_file = tmp_path / "rotated.room"
+    _create_room(_device(env, "alice"), password_file, room_file)
+    port = _free_port()
+    _start_relay(procs, env, "--port", str(port), "--room-file", str(room_file))
+    alice = _start_chat(procs, env, port, "alice", password_file)
+    bob = _start_chat(procs, env, port, "bob", password_file)
+    carol = _start_chat(procs, env, port, "carol", password_file)
+    alice.wait_line(r"^\* carol joined ")
+    alice.say("/rotate carol")  # remove carol and change the password
+    new = alice.wait_line(r"^\* you changed the room password; the new one is: (\S+) ").group(1)
+    bob.wait_line(r"^\* alice changed the room password; switched to the new one$")
+    assert carol.popen.wait(timeout=TIMEOUT) == 1
+    bob.wait_line(r"^\* reconnected to the room", timeout=60)
+    alice.wait_line(r"^\* reconnected to the room", timeout=60)
+    alice.say("after the change")
+    bob.wait_line(r"alice: after the change$")
+    # The old password no longer gets anyone in, from any device; the new one does.
+    stranger = _launch_chat(procs, env, port, "mallory", password_file)
+    assert stranger.popen.wait(timeout=60) == 1
+    new_file = tmp_path / "new-password"
+    new_file.write_text(new + "\n", encoding="utf-8")
+    _start_chat(procs, env, port, "dave", new_file)
+    assert alice.end_input() == 0 and bob.end_input() == 0

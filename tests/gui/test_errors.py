@@ -48,6 +48,7 @@ EXPECTED = {
     ErrorKind.REPLACED: ("joined this room again as 'alice'", "connect again here"),
     ErrorKind.IDENTITY_UNAVAILABLE: ("identity file cannot be read", "will not make a new"),
     ErrorKind.REMOVED: ("removed from this room by its owner or an admin", "cannot join again"),
+    ErrorKind.PASSWORD_CHANGED: ("was not given the new one", "Ask the room's owner for it"),
 }
 
 

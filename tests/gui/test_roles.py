@@ -23,6 +23,7 @@ from gui.roles import (
     RoomRoles,
     member_actions,
     refusal_notice,
+    release_problem,
     removal_question,
     role_change_notice,
     role_label,
@@ -82,18 +83,31 @@ def test_the_owner_appoints_and_removes_anyone_but_itself():
     assert member_actions(me, by_name("carol"), ROLES) == [
         MemberAction.MAKE_ADMIN,
         MemberAction.REMOVE,
+        MemberAction.REMOVE_AND_CHANGE_PASSWORD,
     ]
     assert member_actions(me, by_name("bob"), ROLES) == [
         MemberAction.UNMAKE_ADMIN,
         MemberAction.REMOVE,
+        MemberAction.REMOVE_AND_CHANGE_PASSWORD,
     ]
-    assert member_actions(me, by_name("alice"), ROLES) == []
+    # On its own row: the room's password.
+    assert member_actions(me, by_name("alice"), ROLES) == [
+        MemberAction.CHANGE_PASSWORD,
+        MemberAction.RELEASE_NAME,
+    ]
 
 
 def test_an_admin_removes_members_only():
     me = key("bob")
-    assert member_actions(me, by_name("carol"), ROLES) == [MemberAction.REMOVE]
+    assert member_actions(me, by_name("carol"), ROLES) == [
+        MemberAction.REMOVE,
+        MemberAction.REMOVE_AND_CHANGE_PASSWORD,
+    ]
     assert member_actions(me, by_name("alice"), ROLES) == []
+    assert member_actions(me, by_name("bob"), ROLES) == [
+        MemberAction.CHANGE_PASSWORD,
+        MemberAction.RELEASE_NAME,
+    ]
     other_admin = RoomRoles(owner=key("alice"), admins=frozenset({key("bob"), key("carol")}))
     assert member_actions(me, by_name("carol"), other_admin) == []
 
@@ -198,6 +212,13 @@ class Recorded:
     def remove_member(self, name: str) -> None:
         self._call("remove", name)
 
+    def change_password(self, *, remove: str | None = None) -> str:
+        self._call("change password", remove or "")
+        return "the-new-passphrase"
+
+    def release_name(self, name: str) -> None:
+        self._call("release name", name)
+
 
 def window_for(root, username: str, *, members=ROOM, actions: Recorded | None = None):
     apply_theme(root)
@@ -272,7 +293,7 @@ def invoke(chat: ChatWindow, name: str, label: str) -> None:
     chat.update()
 
 
-MAKE, UNMAKE, REMOVE = (ACTION_LABELS[a] for a in MemberAction)
+MAKE, UNMAKE, REMOVE, REMOVE_AND_CHANGE, CHANGE, RELEASE = (ACTION_LABELS[a] for a in MemberAction)
 
 
 def test_the_member_list_shows_roles_in_a_column_of_their_own(root):
@@ -308,9 +329,9 @@ def test_no_role_column_in_a_room_without_an_owner(root):
 
 def test_the_owner_sees_make_admin_and_remove(root):
     chat = window_for(root, "alice")
-    assert menu_labels(chat, "carol") == ["Verify carol…", MAKE, REMOVE]
-    assert menu_labels(chat, "bob") == ["Verify bob…", UNMAKE, REMOVE]
-    assert menu_labels(chat, "alice") == ["Your safety code…"]
+    assert menu_labels(chat, "carol") == ["Verify carol…", MAKE, REMOVE, REMOVE_AND_CHANGE]
+    assert menu_labels(chat, "bob") == ["Verify bob…", UNMAKE, REMOVE, REMOVE_AND_CHANGE]
+    assert menu_labels(chat, "alice") == ["Your safety code…", CHANGE, RELEASE]
     invoke(chat, "carol", MAKE)
     invoke(chat, "bob", UNMAKE)
     assert asked(chat).calls == [("make admin", "carol"), ("unmake admin", "bob")]
@@ -318,12 +339,12 @@ def test_the_owner_sees_make_admin_and_remove(root):
 
 def test_an_admin_sees_remove_for_members_only(root):
     chat = window_for(root, "bob")
-    assert menu_labels(chat, "carol") == ["Verify carol…", REMOVE]
+    assert menu_labels(chat, "carol") == ["Verify carol…", REMOVE, REMOVE_AND_CHANGE]
     assert menu_labels(chat, "alice") == ["Verify alice…"]
     two_admins = (*ROOM[:2], person("carol", Role.ADMIN), ROOM[3])
     feed(chat, change(ActionKind.MAKE_ADMIN, "alice", "carol", members=two_admins))
     assert menu_labels(chat, "carol") == ["Verify carol…"]
-    assert menu_labels(chat, "dave") == ["Verify dave…", REMOVE]
+    assert menu_labels(chat, "dave") == ["Verify dave…", REMOVE, REMOVE_AND_CHANGE]
 
 
 def test_a_member_sees_neither(root):
@@ -333,7 +354,7 @@ def test_a_member_sees_neither(root):
     # Made an admin: Remove appears for members.
     promoted = (*ROOM[:2], person("carol", Role.ADMIN), ROOM[3])
     feed(chat, change(ActionKind.MAKE_ADMIN, "alice", "carol", members=promoted))
-    assert menu_labels(chat, "dave") == ["Verify dave…", REMOVE]
+    assert menu_labels(chat, "dave") == ["Verify dave…", REMOVE, REMOVE_AND_CHANGE]
     assert "alice made you an admin." in text_of(chat.messages.text)
 
 
@@ -341,7 +362,7 @@ def test_the_owner_keeps_its_rights_while_away_from_the_list(root):
     chat = window_for(root, "bob")
     without_alice = ROOM[1:]
     feed(chat, ce.MemberLeft(name="alice", members=without_alice, reason="left the room"))
-    assert menu_labels(chat, "carol") == ["Verify carol…", REMOVE]
+    assert menu_labels(chat, "carol") == ["Verify carol…", REMOVE, REMOVE_AND_CHANGE]
 
 
 def test_removal_asks_first_and_cancel_is_the_default(root):
@@ -445,5 +466,72 @@ def test_the_role_actions_are_reachable_from_the_keyboard(root, sequence):
     root.update()
     menu = chat.member_menu
     assert menu is not None
-    assert [label for _i, label in commands(menu)] == ["Verify carol…", MAKE, REMOVE]
+    assert [label for _i, label in commands(menu)] == [
+        "Verify carol…",
+        MAKE,
+        REMOVE,
+        REMOVE_AND_CHANGE,
+    ]
     menu.unpost()
+
+
+# -- changing the password ----------------------------------------------------------------------
+
+
+def test_remove_and_change_password_asks_first_then_asks_the_room(root):
+    recorded = Recorded()
+    chat = window_for(root, "alice", actions=recorded)
+    invoke(chat, "carol", REMOVE_AND_CHANGE)
+    dialog = chat.dialog
+    assert dialog is not None and "does not get the new password" in dialog.body_text
+    assert recorded.calls == []  # nothing before the button
+    dialog.confirm_button.invoke()
+    chat.update()
+    assert recorded.calls == [("change password", "carol")]
+    invoke(chat, "alice", CHANGE)
+    chat.dialog.confirm_button.invoke()
+    chat.update()
+    assert recorded.calls[-1] == ("change password", "")
+
+
+def test_the_new_password_is_shown_to_whoever_changed_it_and_the_others_are_told(root):
+    chat = window_for(root, "alice")
+    chat.handle(ce.PasswordChanged(by="alice", password="cactus-ripple", own=True))
+    chat.update()
+    assert chat.dialog is not None and "cactus-ripple" in chat.dialog.body_text
+    chat.dialog.confirm_button.invoke()  # Copy password
+    chat.update()
+    assert root.clipboard_get() == "cactus-ripple"
+    other = window_for(root, "bob")
+    other.handle(ce.PasswordChanged(by="alice", password="cactus-ripple", own=False))
+    other.handle(ce.PasswordChanged(by="m\u202eallory", password=None, own=False))
+    other.messages.flush()
+    content = other.messages.text.get("1.0", "end")
+    assert "alice changed the room password; this app switched to the new one." in content
+    assert "was not given the new one" in content
+    assert "cactus-ripple" not in content  # never written into the conversation
+    assert "\u202e" not in content
+
+
+def test_release_a_name_asks_which_and_refuses_a_present_or_invalid_one(root):
+    recorded = Recorded()
+    chat = window_for(root, "alice", actions=recorded)
+    assert menu_labels(chat, "alice") == ["Your safety code…", CHANGE, RELEASE]
+    dialog = chat.ask_release_name()
+    assert dialog is not None
+    dialog.value.set("bob")  # here now
+    dialog.confirm_button.invoke()
+    assert "is in the room now" in str(dialog.problem.cget("text"))
+    dialog.value.set("a\u202eb")  # not a valid name
+    dialog.confirm_button.invoke()
+    assert recorded.calls == [] and dialog.winfo_exists()
+    dialog.value.set("frank")
+    dialog.confirm_button.invoke()
+    chat.update()
+    assert recorded.calls == [("release name", "frank")]
+
+
+def test_release_problem_is_a_plain_function():
+    assert release_problem("frank", ["alice", "Bob"]) is None
+    assert release_problem("BOB", ["alice", "Bob"]) is not None
+    assert release_problem("", []) is not None

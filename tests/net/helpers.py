@@ -339,6 +339,7 @@ class Room:
         self.broadcasts: list[bytes] = []  # every flushed broadcast, in order
         self.addressed: list[Addressed] = []  # every share a member handed out, in order
         self.hold_shares = False
+        self.verifiers: dict[str, tuple[int, bytes]] = {}  # VERIFIER by member, as the relay
         self.held: list[Addressed] = []
         self._connections = 0
         self._handed_out = False
@@ -430,6 +431,10 @@ class Room:
                 self._hand_out(name, event.shares)
             elif isinstance(event, proto.KeysWanted):
                 self.room.want(name, event.payload)
+            elif isinstance(event, proto.SecretsSubmitted):
+                self._hand_out_secrets(name, event.secrets)
+            elif isinstance(event, proto.VerifierSubmitted):
+                self.verifiers[name] = (event.seq, event.access)
             elif isinstance(event, proto.ActionSubmitted):
                 self._act(pair, event.action)
             elif isinstance(event, proto.GoodbyeReceived):
@@ -438,12 +443,42 @@ class Room:
                 self.room.leave(name, Reason.PROTOCOL_ERROR, handle=pair)
         pair.relay_events.clear()
 
+    def _hand_out_secrets(self, name: str, secrets: tuple[tuple[bytes, bytes], ...]) -> None:
+        distributor = self.room.signing_key_of(name)
+        for recipient, blob in secrets:
+            target = self.room.handle_of_identity(recipient)
+            if (
+                distributor is not None
+                and target is not None
+                and target.relay.send_secret(distributor, blob)
+            ):
+                target.shuttle()
+
     def _act(self, pair: Pair, encoded: bytes) -> None:
-        """ActionSubmitted: the room checks and applies it, as the relay driver does."""
+        """ActionSubmitted: the room checks and applies it, as the relay driver does; a
+        password change swaps the verifier and closes every connection (PASSWORD_CHANGED)."""
+        name = next((n for n, p in self.pairs.items() if p is pair), "")
         try:
-            removed = self.room.act(proto.Action.decode(encoded))
+            action = proto.Action.decode(encoded)
+            verifier = None
+            if action.kind is proto.ActionKind.CHANGE_PASSWORD:
+                verifier = self.verifiers.get(name)
+                if verifier is None or verifier[0] != action.seq:
+                    raise proto.ActionRefused("a password change without the new verifier")
+            removed = self.room.act(action)
         except proto.ActionRefused as refused:
             pair.relay.send_notice(Reason.ACTION_REFUSED, str(refused))
+            pair.shuttle()
+            return
+        if verifier is not None:
+            self.credentials = credentials(
+                Spake2Secret.from_access_key(verifier[1]), room_id=self.credentials.room_id
+            )
+            self.flush()
+            for member, handle in list(self.pairs.items()):
+                handle.relay.send_goodbye(Reason.PASSWORD_CHANGED, "The room password changed.")
+                handle.shuttle()
+                self.room.leave(member, Reason.PASSWORD_CHANGED, handle=handle)
             return
         if removed is not None:
             removed.relay.send_goodbye(Reason.REMOVED, "You were removed from the room.")

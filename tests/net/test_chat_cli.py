@@ -825,3 +825,40 @@ def test_an_invite_at_the_password_prompt_gives_host_port_room_and_relay_key(
         TrustStore(tmp_path / "trust.json").relay_key(relay_address("chat.example.org", 7001, room))
         == key
     )
+
+
+# -- the room's history setting ----------------------------------------------------------------
+
+
+def _joined_event(*, history: bool | None, reconnected: bool = False) -> ce.Joined:
+    return ce.Joined(
+        your_name="bob",
+        members=(),
+        reconnected=reconnected,
+        max_message_bytes=4000,
+        room_id=bytes(16),
+        history_for_newcomers=history,
+    )
+
+
+def test_the_rooms_history_setting_is_said_once_after_joining():
+    off = _said(_joined_event(history=False)).splitlines()
+    assert off[0].startswith("* joined the room")
+    assert off[1:] == ["* in this room, new members see only what is sent after they join"]
+    on = _said(_joined_event(history=True)).splitlines()
+    assert on[1:] == ["* in this room, new members can read recent history"]
+    # A room without an owner has no setting; a reconnect does not say it again.
+    assert len(_said(_joined_event(history=None)).splitlines()) == 1
+    assert len(_said(_joined_event(history=False, reconnected=True)).splitlines()) == 1
+
+
+def test_an_earlier_message_the_room_does_not_share_says_so_instead_of_waiting():
+    withheld = ce.MessageLocked(
+        sender="al\x1bice", message_id=b"\1" * 16, from_history=True, withheld=True
+    )
+    assert _said(withheld) == (
+        "* an earlier message from al\\x1bice stays locked: messages from before you joined "
+        "are not shared with new members in this room\n"
+    )
+    waiting = ce.MessageLocked(sender="alice", message_id=b"\2" * 16, from_history=True)
+    assert "once a member who was here comes online" in _said(waiting)

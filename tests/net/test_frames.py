@@ -134,7 +134,10 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "SHARE": 0x18,
         "WANT": 0x19,
         "ACT": 0x1A,
+        "SECRETS": 0x1B,
+        "SECRET": 0x1C,
+        "VERIFIER": 0x1D,
         "BROADCAST": 0x20,
     }
-    assert [r.value for r in Reason] == list(range(1, 21))
+    assert [r.value for r in Reason] == list(range(1, 22))
     assert (Reason.NAME_LOOKALIKE, Reason.NO_SUCH_ROOM, Reason.REPLACED) == (16, 17, 18)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from crypto import epoch as sk
-from crypto.errors import AuthenticationError
 from crypto.identity import Identity
 from net.proto import Keyring
 from net.proto._keyring import MAX_AGE_MS, MAX_MESSAGES, MAX_PENDING, RECENT, Recipient
@@ -195,16 +194,16 @@ def test_held_messages_are_bounded_and_released_by_owner():
     assert ring.waiting_for() == [(CAROL.signing_public, 2)]
 
 
-def test_a_share_to_a_low_order_key_is_refused():
+def test_a_member_with_a_low_order_key_gets_nothing_and_stops_nobody():
     ring = Keyring(ALICE)
-    with pytest.raises(AuthenticationError):
-        ring.prepare_send(
-            room_id=ROOM,
-            member_key=MEMBER_KEY,
-            recipients=[Recipient(BOB.signing_public, bytes(32))],
-            count=1,
-            now_ms=0,
-        )
+    _, _, _, shares = ring.prepare_send(
+        room_id=ROOM,
+        member_key=MEMBER_KEY,
+        recipients=[Recipient(BOB.signing_public, bytes(32)), *who(CAROL)],
+        count=1,
+        now_ms=0,
+    )
+    assert [recipient for recipient, _ in shares] == [CAROL.signing_public]
 
 
 def test_a_key_passed_on_by_another_member_is_a_candidate_until_it_opens_something():

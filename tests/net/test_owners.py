@@ -11,7 +11,7 @@ from crypto.spake2 import Spake2Secret
 from net import proto
 from net.proto import ActionKind, ActionRefused, Authority
 from net.proto._frames import Reason
-from tests.net.helpers import Pair, Room, identity, make_client
+from tests.net.helpers import Pair, Room, identity, make_client, make_relay
 
 PASSWORD = "the owners' room"
 
@@ -142,3 +142,61 @@ def test_a_room_without_an_owner_has_no_roles_and_refuses_actions(room_keys, rel
     assert roles(pair)[0] == proto.RolesChanged(owner=None, admins=frozenset(), action=None)
     with pytest.raises(ActionRefused):
         pair.client.take_action(ActionKind.REMOVE, b"\1" * 32)
+
+
+def test_remove_and_change_password_reaches_those_who_stay_and_locks_out_the_old_one(
+    room, keys, genesis
+):
+    alice, bob, carol = (join(room, keys, n) for n in ("alice", "bob", "carol"))
+    for pair in (alice, bob, carol):
+        pair.take()
+    new_keys = derive_room_keys("a brand new passphrase", room_id=genesis.room_id, n=2**10)
+    alice.client.change_password(
+        "a brand new passphrase", new_keys, remove=identity("carol").signing_public
+    )
+    room.pump()
+    # Bob: the new password came sealed to him, then the relay closed everyone's connection.
+    changed = [e for e in bob.client_events if isinstance(e, proto.PasswordChanged)]
+    assert changed == [
+        proto.PasswordChanged(
+            password="a brand new passphrase", actor=identity("alice").signing_public
+        )
+    ]
+    assert isinstance(bob.client_events[-1], proto.GoodbyeReceived)
+    assert bob.client_events[-1].code is Reason.PASSWORD_CHANGED
+    own = [e for e in alice.client_events if isinstance(e, proto.PasswordChanged)]
+    assert [e.password for e in own] == ["a brand new passphrase"]
+    # Carol was removed first and never got it (not even sealed: nothing was addressed to her).
+    assert not [e for e in carol.client_events if isinstance(e, proto.PasswordChanged)]
+    assert any(
+        isinstance(e, proto.GoodbyeReceived) and e.code is Reason.REMOVED
+        for e in carol.client_events
+    )
+    # The old password no longer works, whatever the identity; the new one does.
+    mallory = Pair(
+        make_client("mallory", keys, room_id=keys.room_id),
+        make_relay(0x4444, label=b"relay after the change"),
+        credentials=room.credentials,
+    )
+    mallory.handshake()
+    assert any(isinstance(e, proto.AuthenticationFailed) for e in mallory.client_events)
+    back = join(room, new_keys, "bob")
+    again = join(room, new_keys, "alice")
+    assert "bob" in again.client.members  # bob's new tag proves the new password to alice
+    assert not [e for e in again.client_events if isinstance(e, proto.MemberUnproven)]
+    assert back.client.authority is not None
+    assert [a.kind for a in back.client.authority.actions] == [
+        ActionKind.REMOVE,
+        ActionKind.CHANGE_PASSWORD,
+    ]
+
+
+def test_a_password_change_without_its_verifier_is_refused(room, keys):
+    alice = join(room, keys, "alice")
+    alice.take()
+    change = alice.client.authority.sign(identity("alice"), ActionKind.CHANGE_PASSWORD)
+    alice.client._send_sealed(proto.FrameType.ACT, change.encode())
+    room.pump()
+    notices = [e for e in alice.client_events if isinstance(e, proto.NoticeReceived)]
+    assert [n.code for n in notices] == [Reason.ACTION_REFUSED]
+    assert alice.client.state is proto.ClientState.JOINED

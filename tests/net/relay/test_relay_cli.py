@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from crypto.genesis import RoomSettings
 from crypto.identity import Identity, safety_code
 from crypto.kdf import derive_room_keys
 from net import proto
@@ -187,6 +188,9 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
         f"You (safety code {safety_code(owner.public)}) own this room: you can appoint admins "
         "and remove members." in result.stdout
     )
+    # New members can read recent history unless --no-history-for-newcomers says otherwise.
+    assert secret.genesis.settings == RoomSettings.HISTORY_FOR_NEWCOMERS
+    assert "New members can read the room's recent history" in result.stdout
     assert json.loads(out.read_text())["actions"] == []
     if sys.platform != "win32":
         assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -204,6 +208,34 @@ def test_room_create_writes_a_private_room_file_for_the_password(tmp_path) -> No
     _, forced_stderr = forced.communicate(timeout=60)
     assert forced.returncode == 0, forced_stderr
     assert RoomSecret.load(out).room_id != secret.room_id
+
+
+@pytest.mark.slow
+def test_room_create_without_history_for_newcomers_signs_it_into_the_room(tmp_path) -> None:
+    out = tmp_path / "room.json"
+    result = run(
+        "room",
+        "create",
+        "--out",
+        str(out),
+        "--no-history-for-newcomers",
+        cwd=tmp_path,
+        SOCKETCHAT_PASSWORD=PASSWORD,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "New members see only what is sent after they join" in result.stdout
+    secret = RoomSecret.load(out)  # checks the owner's signature over the setting
+    assert secret.genesis is not None
+    assert secret.genesis.settings == RoomSettings(0)
+    assert secret.genesis.owner_key == load_identity(tmp_path / "device").signing_public
+
+
+def test_room_create_help_explains_the_history_setting(tmp_path) -> None:
+    result = run("room", "create", "--help", cwd=tmp_path)
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "--no-history-for-newcomers" in text
+    assert "new members see only what is sent after they join" in text
 
 
 def test_room_create_with_a_damaged_identity_says_so_before_asking_anything(tmp_path) -> None:
