@@ -80,6 +80,9 @@ _T = FrameType
 # and each envelope its u32 length.
 _CHAT_FRAME_OVERHEAD = 1 + 16 + 2
 _PER_MESSAGE = 4
+# Broadcasts after a WANT before arrivals make us ask everyone again (the owner of a key we
+# wait for coming back makes us ask at once).
+_ASK_AGAIN_AFTER = 20
 # Shares per SHARES frame: each is a recipient key and a share (32 + 180 bytes).
 _SHARES_PER_FRAME = (MAX_CLIENT_FRAME - 1 - 16 - 2) // (32 + sender_keys.SHARE_SIZE)
 
@@ -157,6 +160,7 @@ class ClientProtocol(Connection[ClientState]):
         self.keyring = keyring if keyring is not None else Keyring(identity)
         self._by_key: dict[bytes, MemberInfo] = {}
         self._asked: set[tuple[bytes, int]] = set()  # keys asked for on this connection
+        self._since_asked = 0  # broadcasts received since our last WANT
         #: The room's owner, admins and actions, checked (None: a room without an owner).
         self.authority: Authority | None = None
         # New passwords handed to us, by (distributor, action seq), until the action comes; and
@@ -562,6 +566,7 @@ class ClientProtocol(Connection[ClientState]):
         except AuthenticationError:
             raise RemoteProtocolError("BROADCAST failed authentication or was replayed") from None
         ask = again = False
+        self._since_asked += 1
         for item in decode_items(payload):
             if isinstance(item, ChatItem):
                 event = self._open_chat(item, from_history=False)
@@ -582,7 +587,12 @@ class ClientProtocol(Connection[ClientState]):
                 self.members[member.name] = member
                 self._by_key[member.signing_key] = member
                 self.keyring.member_joined(member.signing_key)
-                again = True
+                # Ask everyone again when the owner of a key we wait for is back, or (anyone
+                # else who arrived may have seen those messages) now and then: not once per
+                # presence broadcast, which in a join storm would run into the rate limit.
+                owners = {owner for owner, _ in self.keyring.waiting_for()}
+                if member.signing_key in owners or self._since_asked >= _ASK_AGAIN_AFTER:
+                    again = True
                 self._emit(ev.MemberArrived(member=member))
             elif isinstance(item, WantedItem):
                 self._answer(item)
@@ -692,6 +702,7 @@ class ClientProtocol(Connection[ClientState]):
         wanted = [key_id for key_id in waiting if key_id not in self._asked][-64:]
         if wanted:
             self._asked.update(wanted)
+            self._since_asked = 0
             self._send_sealed(_T.WANT, encode_wanted(wanted))
 
     def _answer(self, item: WantedItem) -> None:
