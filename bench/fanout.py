@@ -11,6 +11,13 @@ message counts N - 1 (see :mod:`bench.irc`).
   the real client, ``ClientProtocol.send_messages``; the baselines' frames and ngIRCd's
   ``PRIVMSG`` lines), so the load generator only writes and counts bytes while the relay is
   measured. Reports deliveries/s and relay CPU µs per delivery.
+  With sender keys, a SocketChat sender's first message carries its key to every other member
+  (a SHARES frame before the CHAT frame): :func:`open_room` has each sender send one message
+  once the room is full, before any row, so those shares are never in a measured window. What
+  is in the windows is the product's steady state: every 500 messages a sender moves to a new
+  key and seals it to every member again (``send_messages`` puts those SHARES frames among the
+  prebuilt ones), which the relay hands on one by one; the rows count the SHARE frames the
+  members received (:attr:`Measured.shares`).
 * :func:`latency` — the senders together send ``LOAD / receivers`` messages per second on a
   fixed schedule (5,000 deliveries/s whatever N), signing and sealing each message as they send
   it; reports p50 and p99 from "send" (before signing) to "opened and verified by the receiving
@@ -60,6 +67,8 @@ WINDOW = {
     "ngircd": 1024,
 }
 TEXT = "x" * 100
+#: The number of each sender's first message, sent by open_room (its key's shares go with it).
+FIRST_MESSAGE = 2**40
 LOAD = 5000.0  # deliveries per second in the latency scenario
 _IN_FLIGHT_DELIVERIES = 50_000  # per sender: caps WINDOW in big rooms
 _SETUP_TIMEOUT = 120.0
@@ -97,7 +106,15 @@ class Room:
 def open_room(
     kind: str, members: int, keys: RoomKeys, tmp: str, profile: str | None = None
 ) -> Room:
-    """Start a ``kind`` relay and join ``members`` members (the first 5 are the senders)."""
+    """Start a ``kind`` relay and join ``members`` members (the first 5 are the senders).
+
+    SocketChat: the senders join first, one at a time, then the receivers; the first receiver
+    is the observer (see :mod:`bench.loadgen`). The senders' clients follow the room while it
+    fills, so each knows every member; then each sends one message, whose SHARES frame hands
+    its sender key to every other member, and the room is ready once every echo is back and
+    the observer holds every sender's key. From then on only the observer's client reads
+    (the SHARE frames of new keys); the senders' clients only seal.
+    """
     if kind == "ngircd":
         return _open_irc_room(members, tmp)
     room_file = None
@@ -119,6 +136,7 @@ def open_room(
                     senders.append(member)
             return Room(relay, loop, counters, senders, protocols, sent, None, kind, None, members)
         names = {f"s{i}": i for i in range(SENDERS)}
+        observer = f"r{SENDERS}"
         holder: list[BroadcastCheck] = []
         everyone: list[Member] = []
 
@@ -127,11 +145,23 @@ def open_room(
                 key = joiner.broadcast_key()
                 holder.append(BroadcastCheck(keys, key, names, sent))
             index = names.get(joiner.name, -1)
-            member = Member(loop, joiner.take_socket(), counters, holder[0], index, joiner.leftover)
+            keep = index >= 0 or joiner.name == observer
+            member = Member(
+                loop,
+                joiner.take_socket(),
+                counters,
+                holder[0],
+                index,
+                joiner.leftover,
+                proto=joiner.proto if keep else None,
+            )
             everyone.append(member)
             if index >= 0:
+                member.follow = True  # until the first message: learn every member
                 senders.append(member)
                 protocols.append(joiner.proto)
+            if joiner.name == observer:
+                holder[0].keys_from = joiner.proto
 
         wanted = list(names) + [f"r{i}" for i in range(SENDERS, members)]
         # Senders first and one at a time, so index i is sender i; then the rest, 16 at a time.
@@ -158,13 +188,53 @@ def open_room(
         order = sorted(range(SENDERS), key=lambda k: senders[k].index)
         senders[:] = [senders[k] for k in order]
         protocols[:] = [protocols[k] for k in order]
-        return Room(
+        room = Room(
             relay, loop, counters, senders, protocols, sent, holder[0], kind, everyone, members
         )
+        _first_messages(room, members, deadline)
+        return room
     except BaseException:
         loop.close()
         relay.close()
         raise
+
+
+def _first_messages(room: Room, members: int, deadline: float) -> None:
+    """Each sender's first message, once its client knows all ``members``: its key goes to
+    every other member (SHARES, then the CHAT frame). Returns when every echo is back and the
+    observer's client holds every sender's key; the senders' clients then stop reading (from
+    here on they only seal)."""
+    loop, check = room.loop, room.check
+    assert check is not None and check.keys_from is not None
+    observer = check.keys_from
+
+    def everyone_known() -> bool:
+        room.check_members()
+        return all(len(p.members) == members for p in room.protocols)
+
+    loop.run_until(everyone_known, deadline, "the senders hearing of every member")
+    for s, (member, client) in enumerate(zip(room.senders, room.protocols, strict=True)):
+        member.inflight += 1
+        member.send(_seal(client, s, FIRST_MESSAGE, 1, _RUN_MS))
+
+    def keys_shared() -> bool:
+        room.check_members()
+        if any(m.inflight > 0 for m in room.senders):
+            return False
+        return all(
+            observer.keyring.sender_key(p.identity.signing_public, p.keyring.own_epoch,
+                                        room_id=observer.room_id) is not None
+            for p in room.protocols
+        )  # fmt: skip
+
+    loop.run_until(keys_shared, deadline, "the senders' first messages and their shares")
+    for member in room.senders:
+        # Done: from here the senders only seal. Their clients open nothing more (a receiver's
+        # work the load generator would otherwise do for them mid-window; the observer's
+        # client goes on opening the new keys' shares that the sampled messages need).
+        member.follow = False
+        member.proto = None
+    drain(loop, 0.05, deadline)
 
 
 def _open_irc_room(members: int, tmp: str) -> Room:
@@ -228,7 +298,8 @@ _RUN_MS = int(time.time() * 1000)
 def _seal(
     proto: ClientProtocol, sender: int, number: int, batch: int = 1, now_ms: int | None = None
 ) -> bytes:
-    """The real client signs, seals and frames ``batch`` messages: one CHAT frame's bytes."""
+    """The real client signs, seals and frames ``batch`` messages: one CHAT frame's bytes,
+    after a SHARES frame when the sender moves to a new key (its first message; every 500)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     messages = [PendingMessage(TEXT, _message_id(sender, number + k), now_ms) for k in range(batch)]
     proto.send_messages(messages)
@@ -251,6 +322,7 @@ class Measured:
     # and the Ed25519 checks the relay made meanwhile (it should make none: it never verifies).
     messages: int = 0
     relay_verifies: int | None = None
+    shares: int = 0  # SHARE frames the members received in the window (new sender keys)
 
     @property
     def relay_busy(self) -> float:
@@ -437,12 +509,15 @@ def _snapshot(room: Room, now: float) -> tuple[float, ...]:
         counters.frames,
         relay_wait,
         run_queue_seconds(),
+        counters.shares,
     )
 
 
 def _measured(first: tuple[float, ...], last: tuple[float, ...], samples: list[float]) -> Measured:
     d = [b - a for a, b in zip(first, last, strict=True)]
-    return Measured(d[0], int(d[1]), d[2], d[3], samples, int(d[4]), d[5], d[6])
+    measured = Measured(d[0], int(d[1]), d[2], d[3], samples, int(d[4]), d[5], d[6])
+    measured.shares = int(d[7])
+    return measured
 
 
 def _settle(room: Room) -> None:
@@ -454,6 +529,8 @@ def _settle(room: Room) -> None:
         room.loop.run_once(0.02)
         room.check_members()
     drain(room.loop, 0.05, time.perf_counter() + 2)
+    if room.check is not None:
+        room.check.finish()  # every sampled message opened, its key having come
 
 
 def percentile(samples: list[float], q: float) -> float:

@@ -63,7 +63,9 @@ def build_burst() -> tuple[MemoryRoom, MemoryMember, list[bytes]]:
     """A v2 room in memory (:mod:`bench.corepair`): bob, carol and dave, then alice; and the
     broadcast frames that carry ``BURST`` messages to alice, each signed and sealed by its
     sender's own client core, attested by the room and sealed once under the broadcast key:
-    the bytes alice's socket would receive. Built before the clock starts."""
+    the bytes alice's socket would receive. Built before the clock starts; so are the shares of
+    the three senders' keys, which reach alice (and are opened by her client) with each
+    sender's first message, as the relay hands them on before that message's broadcast."""
     from bench.corepair import MemoryRoom
     from crypto.kdf import RoomKeys
 

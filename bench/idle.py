@@ -30,6 +30,7 @@ from bench.loadgen import (
     drain,
     join_many,
     prepare_identities,
+    shared_membership_checks,
 )
 from bench.ngircd import NgircdProcess
 from crypto.kdf import RoomKeys
@@ -110,9 +111,16 @@ def run(
             )
         elif kind == "socketchat":
             names = [f"{prefix}{i}" for i in range(count)]
-            join_many(
-                loop, relay.port, names, keys, concurrency=32, deadline=deadline, on_joined=joined
-            )
+            with shared_membership_checks():  # one process plays every joiner: see loadgen
+                join_many(
+                    loop,
+                    relay.port,
+                    names,
+                    keys,
+                    concurrency=32,
+                    deadline=deadline,
+                    on_joined=joined,
+                )
         else:
             for _ in range(count):
                 kept.append(Member(loop, connect(relay.port), counters, None))

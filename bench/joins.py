@@ -45,6 +45,7 @@ from bench.loadgen import (
     join_many,
     prepare_identities,
     run_queue_seconds,
+    shared_membership_checks,
     storm_source,
 )
 from bench.ngircd import NgircdProcess
@@ -247,9 +248,10 @@ def storm(
         overflows = listen_overflows()
         started = time.perf_counter()
         on_joined = irc_joined if kind == "ngircd" else joined
-        reconnects = _storm_join(
-            kind, loop, relay.port, names, keys, deadline, on_joined, one_address
-        )
+        with shared_membership_checks():  # one process plays every joiner: see loadgen
+            reconnects = _storm_join(
+                kind, loop, relay.port, names, keys, deadline, on_joined, one_address
+            )
         elapsed = time.perf_counter() - started
         after = relay.times()
         broadcasts = counters.frames if kind == "socketchat" else 0

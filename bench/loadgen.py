@@ -10,9 +10,19 @@ the real :class:`crypto.transport.BroadcastOpener` and decodes its items; every 
 compares its copy byte for byte with that verified frame (equal bytes authenticate equally) and
 checks its sequence number increases. A sample of the chat envelopes inside (every
 ``sample_every``-th; every one in the latency rows, see ``BroadcastCheck.verify_every_message``)
-is opened end to end with the message key and its signature verified.
-The relay does all its real work; only the receivers' repeated opening of identical bytes is
-skipped.
+is opened end to end with the message key of its sender's sender key and its signature
+verified.
+
+Sender keys reach the members as they do in the product: a sender's ``send_messages`` seals
+its key to every other member (SHARES, before the CHAT frame) and the relay hands each share to
+its recipient (SHARE). A member that keeps its ``ClientProtocol`` (:class:`Member`'s
+``proto``: in the fan-out rows one receiver, the *observer*, and the senders until their first
+message is out) feeds it every unicast frame, so it opens the shares addressed to it;
+:class:`BroadcastCheck` opens the sampled envelopes with the keys the observer's client
+received (``BroadcastCheck.keys_from``). The other members count the SHARE frames they get and
+skip them, as they skip a verified broadcast's repeated bytes.
+The relay does all its real work; only the receivers' repeated opening of identical bytes, and
+their opening of their own shares, is skipped.
 """
 
 from __future__ import annotations
@@ -26,11 +36,13 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crypto.envelope import open_message
+from crypto import epoch
+from crypto.envelope import envelope_header, open_message
+from crypto.epoch import message_key
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys
 from crypto.transport import BroadcastOpener
@@ -40,6 +52,7 @@ from net.proto._messages import ChatItem, JoinedItem, decode_items
 
 ROOT = Path(__file__).resolve().parent.parent
 _BROADCAST = FrameType.BROADCAST
+_SHARE = FrameType.SHARE
 _RECV = 1 << 18
 #: Baseline frames: length, 0x12, sender u8, send time f64, 100 bytes of text.
 PLAIN_FRAME = 4 + 1 + 1 + 8 + 100
@@ -97,6 +110,37 @@ def prepare_identities(names: list[str]) -> None:
     identity from disk; generating one is not part of joining)."""
     for name in names:
         identity_for(name)
+
+
+@contextlib.contextmanager
+def shared_membership_checks() -> Iterator[None]:
+    """While the load generator plays a room filling up: check each member's tag once.
+
+    A joining client checks the membership tag of every member its WELCOME lists (and of each
+    JOINED), so N clients joining one room check some N²/2 tags. On their own devices that is
+    each one's work, in parallel (about 57 µs a tag here: 0.3 s of CPU for one joiner of a
+    5,000-member room); in one load-generator process it is one core's, an hour for a
+    5,000-member fill. Equal bytes verify equally: a tag that verified for these keys is taken
+    as verified for the other clients the process plays, as a broadcast is opened once
+    (:class:`BroadcastCheck`). A tag that fails is checked again each time. The relay's work
+    is unchanged. Restores the real check on exit.
+    """
+    original = epoch.check_membership
+    verified: set[tuple[bytes, bytes, bytes, bytes, bytes]] = set()
+
+    def check(
+        member_key: bytes, tag: bytes, *, room_id: bytes, signing_key: bytes, dh_key: bytes
+    ) -> None:
+        key = (bytes(member_key), bytes(tag), bytes(room_id), bytes(signing_key), bytes(dh_key))
+        if key not in verified:
+            original(member_key, tag, room_id=room_id, signing_key=signing_key, dh_key=dh_key)
+            verified.add(key)
+
+    epoch.check_membership = check
+    try:
+        yield
+    finally:
+        epoch.check_membership = original
 
 
 # The CPUs this process may use, read once at import (before pin_loadgen() narrows them): the
@@ -291,6 +335,7 @@ class Counters:
 
     deliveries: int = 0
     frames: int = 0
+    shares: int = 0  # SHARE frames received (sender keys handed on by the relay)
     measuring: bool = False
     latencies: list[float] = field(default_factory=list)
 
@@ -322,6 +367,11 @@ class BroadcastCheck:
         # so that a receiver read after the one that verified does not wait for it as well.
         self.verify_every_message = False
         self.verify_seconds = 0.0
+        #: The client whose keyring holds the sender keys (the observer's: they reached it in
+        #: SHARE frames through the relay). A sampled envelope whose key it does not hold yet
+        #: (a new epoch's share still on its way) waits in ``_deferred`` until it does.
+        self.keys_from: ClientProtocol | None = None
+        self._deferred: list[ChatItem] = []
 
     def clock(self) -> float:
         """``perf_counter()`` less the time spent verifying for every receiver (see above)."""
@@ -369,10 +419,39 @@ class BroadcastCheck:
         return seq, info
 
     def _open_end_to_end(self, item: ChatItem) -> None:
-        # Decrypts and verifies the sender's signature (AuthenticationError otherwise).
-        open_message(
-            self._keys.message, item.envelope, room_id=self._keys.room_id, sender=item.sender
+        # Decrypts and verifies the sender's signature (AuthenticationError otherwise), with the
+        # message key of the sender key the header names, as a receiving client does.
+        header = envelope_header(item.envelope)
+        client = self.keys_from
+        if client is None:
+            raise BenchError("no member keeps the sender keys to open sampled messages with")
+        found = client.keyring.sender_key(
+            header.signing_key, header.epoch, room_id=self._keys.room_id
         )
+        if found is None or not found[1]:  # not here yet (a ratchet guess is not the key)
+            self._deferred.append(item)
+            if len(self._deferred) > 10_000:
+                raise BenchError("sampled messages wait for sender keys that never came")
+            return
+        key = message_key(
+            found[0], room_id=self._keys.room_id, signing_key=header.signing_key, epoch=header.epoch
+        )
+        open_message(key, item.envelope, room_id=self._keys.room_id, sender=item.sender)
+
+    def retry(self) -> None:
+        """Open the sampled messages that waited for their sender key (call when one came)."""
+        waiting, self._deferred = self._deferred, []
+        for item in waiting:
+            self._open_end_to_end(item)
+
+    def finish(self) -> None:
+        """BenchError if a sampled message is still waiting for its key (a share was lost)."""
+        self.retry()
+        if self._deferred:
+            raise BenchError(
+                f"{len(self._deferred)} sampled messages never got their sender key"
+                " (a SHARE did not reach the observer)"
+            )
 
 
 class Member:
@@ -380,6 +459,13 @@ class Member:
 
     ``check`` is a :class:`BroadcastCheck` for SocketChat members, None for the baselines
     (whose frames are ``0x12 | sender u8 | send time f64 | text``, one message each).
+
+    ``proto`` (SocketChat only): the member's own client, which keeps its connection's keys.
+    Every unicast frame (SHARE above all) is fed to it, framed again, so its keyring gets the
+    sender keys; with ``follow`` set, every broadcast too (its member list then follows the
+    room: a sender's does while the room fills, so that its first message's shares reach
+    everyone). Without ``proto`` a unicast frame is only counted (SHARE) and skipped. The
+    client's reader must hold nothing (the joiner's leftover bytes come as ``initial``).
     """
 
     __slots__ = (
@@ -387,11 +473,14 @@ class Member:
         "check",
         "closed",
         "counters",
+        "error",
+        "follow",
         "index",
         "inflight",
         "last_seq",
         "loop",
         "out",
+        "proto",
         "sock",
     )
 
@@ -403,6 +492,7 @@ class Member:
         check: BroadcastCheck | None,
         index: int = -1,
         initial: bytes = b"",
+        proto: ClientProtocol | None = None,
     ) -> None:
         self.loop, self.sock, self.counters, self.check = loop, sock, counters, check
         self.index = index  # sender number, -1 for a pure receiver
@@ -411,6 +501,9 @@ class Member:
         self.inflight = 0
         self.last_seq = 0
         self.closed = False
+        self.error = ""
+        self.proto = proto
+        self.follow = False
         loop.register(sock, self.on_event)
 
     def on_event(self, mask: int) -> None:
@@ -468,7 +561,15 @@ class Member:
             return
         for body in bodies:
             if body[0] != _BROADCAST:
-                continue  # unicast (PING, NOTICE): sealed for the member, not counted
+                # Unicast, sealed for this member: a SHARE is counted; the member's own client
+                # opens it if it has one (else skipped, like PING and NOTICE).
+                if body[0] == _SHARE:
+                    counters.shares += 1
+                if self.proto is not None:
+                    self.feed(body)
+                continue
+            if self.follow and self.proto is not None:
+                self.feed(body)
             seq, info = self.check.info(body)
             if seq <= self.last_seq:
                 raise BenchError("broadcast sequence did not increase")
@@ -479,6 +580,30 @@ class Member:
                 self.inflight -= info.per_sender.get(self.index, 0)
             if latencies is not None:
                 latencies.extend(now - t for t in info.sent)
+
+    def feed(self, body: bytes) -> list[proto.Event]:
+        """Hand one frame body to the member's client; return its events. What the client
+        answers is written at once while it ``follow``s the room (nothing is queued ahead of
+        it then); otherwise it must answer nothing, or it would pass sealed frames waiting to
+        go (the relay would refuse them out of order)."""
+        client = self.proto
+        if client is None:
+            return []
+        client.receive_data(len(body).to_bytes(4, "big") + body)
+        events = client.events_received()
+        for event in events:
+            if isinstance(event, (proto.ProtocolViolation, proto.GoodbyeReceived)):
+                self.error = f"{client.username}: {event}"
+                self.close()
+                return events
+        answer = client.data_to_send()
+        if answer:
+            if not self.follow:
+                raise BenchError(f"{client.username} had to answer {body[0]:#x} mid-window")
+            self.send(answer)
+        if body[0] == _SHARE and self.check is not None:
+            self.check.retry()
+        return events
 
     def send(self, data: bytes) -> None:
         """Queue ``data`` and write what the socket takes now."""
@@ -598,6 +723,7 @@ class Joiner:
             self.leftover = bytes(reader._buf)
             if length is not None:
                 self.leftover = length.to_bytes(4, "big") + self.leftover
+            reader.clear()  # the leftover is the new owner's: a client fed on starts clean
             self.finished = time.perf_counter()
             self.on_done(self)
 

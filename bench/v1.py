@@ -102,11 +102,12 @@ class V1Row:
     rate: float | None = None
 
 
-def extract(dest: Path) -> str | None:
-    """Put v1's tree in ``dest``; None on success, or why not ("skipped: ...")."""
+def extract(dest: Path, commit: str = V1_COMMIT) -> str | None:
+    """Put v1's tree (or ``commit``'s) in ``dest``; None on success, or why not
+    ("skipped: ...")."""
     try:
         found = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{V1_COMMIT}^{{commit}}"],
+            ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"],
             capture_output=True,
             timeout=30,
             check=False,
@@ -114,7 +115,7 @@ def extract(dest: Path) -> str | None:
         if found.returncode != 0:
             return SKIP_NO_HISTORY
         archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", "--format=tar", V1_COMMIT],
+            ["git", "-C", str(ROOT), "archive", "--format=tar", commit],
             capture_output=True,
             timeout=120,
             check=True,
