@@ -283,7 +283,7 @@ class ClientProtocol(Connection[ClientState]):
         epoch, message_key, counter, shares = self.keyring.prepare_send(
             room_id=self._room_id,
             member_key=keys.member,
-            recipients=[Recipient(m.signing_key, m.dh_key) for m in self.members.values()],
+            recipients=lambda: [Recipient(m.signing_key, m.dh_key) for m in self.members.values()],
             count=len(checked),
             now_ms=max(message.timestamp_ms for message, _ in checked),
         )
@@ -789,9 +789,7 @@ class ClientProtocol(Connection[ClientState]):
         if found is None:
             return self._hold(item, message_id, (owner, epoch), from_history=from_history)
         sender_key, proven = found
-        key = sender_keys.message_key(
-            sender_key, room_id=self._room_id, signing_key=owner, epoch=epoch
-        )
+        key = self.keyring.message_key(owner, epoch, sender_key, room_id=self._room_id)
         try:
             opened = open_message(key, item.envelope, room_id=self._room_id, sender=item.sender)
         except SignatureError:

@@ -81,6 +81,12 @@ class Keyring:
         self._own: _Own | None = None
         self._next_epoch = 1
         self._keys: OrderedDict[KeyId, bytes] = OrderedDict()
+        # The message key of each sender key in use, derived once (HKDF costs ~30 µs, and a
+        # busy room would pay it for every message sent and received).
+        self._message_keys: dict[KeyId, tuple[bytes, bytes]] = {}
+        # Whether anyone arrived or left since our last send: only then are the members
+        # checked against those our key reached (a scan of the whole room per message else).
+        self._roster_changed = True
         # Keys passed on by a member other than their owner, not yet proven by opening one of
         # the owner's messages: a member could hand out a false one to make them unreadable.
         self._tentative: set[KeyId] = set()
@@ -132,6 +138,7 @@ class Keyring:
     def member_left(self, signing_key: bytes) -> None:
         """A member left (or was removed, or dropped): our next message goes under a key it
         never had."""
+        self._roster_changed = True
         self._joined_at.pop(signing_key, None)
         self._given.pop(signing_key, None)
         own = self._own
@@ -142,12 +149,14 @@ class Keyring:
     def member_joined(self, signing_key: bytes) -> None:
         """A member arrived: it may have keys from the epochs after every one this device
         took so far only (without history for newcomers)."""
+        self._roster_changed = True
         self._joined_at[signing_key] = self._next_epoch - 1
 
     def members_now(self, present: Iterable[bytes]) -> None:
         """After (re)joining: the room as the relay lists it. Anyone our key reached who is
         not in it left while we were away; anyone we did not know arrived while we were away,
         so (without history for newcomers) it gets none of the epochs we took before."""
+        self._roster_changed = True
         present = set(present)
         own = self._own
         if own is not None and not own.holders <= present:
@@ -168,25 +177,30 @@ class Keyring:
         *,
         room_id: bytes,
         member_key: bytes,
-        recipients: Iterable[Recipient],
+        recipients: Callable[[], Iterable[Recipient]],
         count: int,
         now_ms: int,
     ) -> tuple[int, bytes, int, list[tuple[bytes, bytes]]]:
         """Before sealing ``count`` messages: move on if it is time, and seal our key to every
         present member that lacks it. Returns ``(epoch, message key, first counter, shares)``:
         seal the messages with counters from the first one up, and send the shares (SHARES)
-        before the messages."""
+        before the messages. ``recipients`` gives the proven members; it is called only when
+        the room changed since the last send or a new key must go to everyone."""
         me = self.identity.signing_public
-        recipients = [r for r in recipients if r.signing_key != me]
         own = self._own
-        if (
+        fresh = (
             own is None
             or own.someone_left
             or own.sent + count > MAX_MESSAGES
             or not 0 <= now_ms - own.created_ms < MAX_AGE_MS
-        ):
+        )
+        if not fresh and not self._roster_changed and own is not None:
+            return self._send_under(own, count, room_id)
+        self._roster_changed = False
+        listed = [r for r in recipients() if r.signing_key != me]
+        if fresh or own is None:
             own = self._fresh(now_ms)
-        elif any(r.signing_key not in own.holders for r in recipients):
+        elif any(r.signing_key not in own.holders for r in listed):
             # Only arrivals: one ratchet step; holders compute it, newcomers get only it.
             key = sk.next_sender_key(own.key, room_id=room_id, signing_key=me, epoch=own.epoch)
             own = _Own(
@@ -195,7 +209,7 @@ class Keyring:
             )  # fmt: skip
             self._own = own
         shares = []
-        for r in recipients:
+        for r in listed:
             if r.signing_key in own.holders:
                 continue
             try:
@@ -213,12 +227,30 @@ class Keyring:
                 continue  # a key no device has (low order): it gets nothing, the rest go on
             shares.append((r.signing_key, blob))
             own.holders.add(r.signing_key)
+        self._keys[(me, own.epoch)] = own.key
+        epoch, message_key, first_counter, _ = self._send_under(own, count, room_id)
+        return epoch, message_key, first_counter, shares
+
+    def _send_under(
+        self, own: _Own, count: int, room_id: bytes
+    ) -> tuple[int, bytes, int, list[tuple[bytes, bytes]]]:
         own.sent += count
         first_counter = own.next_counter
         own.next_counter += count
-        self._keys[(me, own.epoch)] = own.key
-        message_key = sk.message_key(own.key, room_id=room_id, signing_key=me, epoch=own.epoch)
-        return own.epoch, message_key, first_counter, shares
+        me = self.identity.signing_public
+        message_key = self.message_key(me, own.epoch, own.key, room_id=room_id)
+        return own.epoch, message_key, first_counter, []
+
+    def message_key(self, owner: bytes, epoch: int, sender_key: bytes, *, room_id: bytes) -> bytes:
+        """The message key of ``owner``'s ``sender_key`` of ``epoch`` (derived once, kept while
+        the sender key is)."""
+        cached = self._message_keys.get((owner, epoch))
+        if cached is not None and cached[0] == sender_key:
+            return cached[1]
+        key = sk.message_key(sender_key, room_id=room_id, signing_key=owner, epoch=epoch)
+        if self._keys.get((owner, epoch)) == sender_key:  # kept; a mere candidate is not
+            self._message_keys[(owner, epoch)] = (sender_key, key)
+        return key
 
     def _fresh(self, now_ms: int) -> _Own:
         self._own = _Own(epoch=self._take_epoch(), key=self._new_key(), created_ms=now_ms)
@@ -279,6 +311,7 @@ class Keyring:
         if (owner, epoch) in self._tentative:
             self._tentative.discard((owner, epoch))
             del self._keys[(owner, epoch)]
+            self._message_keys.pop((owner, epoch), None)
 
     def waiting(self, owner: bytes, epoch: int) -> bool:
         """True if a held message waits for this key."""
@@ -317,6 +350,7 @@ class Keyring:
             if key_id not in keep and newest[owner] != epoch:
                 del self._keys[key_id]
                 self._tentative.discard(key_id)
+                self._message_keys.pop(key_id, None)
 
     # -- messages waiting for a key --------------------------------------------------------
 

@@ -206,7 +206,11 @@ def test_a_room_without_an_owner_has_no_setting_and_shares_history(room_keys):
 def _send(ring: Keyring, *members: Identity) -> int:
     recipients = [Recipient(m.signing_public, m.dh_public) for m in members]
     return ring.prepare_send(
-        room_id=bytes(16), member_key=bytes(32), recipients=recipients, count=1, now_ms=0
+        room_id=bytes(16),
+        member_key=bytes(32),
+        recipients=lambda: recipients,
+        count=1,
+        now_ms=0,
     )[0]
 
 

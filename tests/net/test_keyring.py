@@ -20,7 +20,11 @@ def who(*identities: Identity) -> list[Recipient]:
 
 def send(ring: Keyring, *members: Identity, count: int = 1, now_ms: int = 0):
     return ring.prepare_send(
-        room_id=ROOM, member_key=MEMBER_KEY, recipients=who(*members), count=count, now_ms=now_ms
+        room_id=ROOM,
+        member_key=MEMBER_KEY,
+        recipients=lambda: who(*members),
+        count=count,
+        now_ms=now_ms,
     )
 
 
@@ -199,7 +203,7 @@ def test_a_member_with_a_low_order_key_gets_nothing_and_stops_nobody():
     _, _, _, shares = ring.prepare_send(
         room_id=ROOM,
         member_key=MEMBER_KEY,
-        recipients=[Recipient(BOB.signing_public, bytes(32)), *who(CAROL)],
+        recipients=lambda: [Recipient(BOB.signing_public, bytes(32)), *who(CAROL)],
         count=1,
         now_ms=0,
     )
@@ -244,3 +248,27 @@ def test_a_key_is_handed_to_a_member_once_until_it_leaves():
     assert ring.answer(BOB.signing_public, own, present=present) == []  # asked again: nothing
     ring.member_left(BOB.signing_public)
     assert len(ring.answer(BOB.signing_public, own, present=present)) == 1  # back: a new member
+
+
+def test_the_room_is_looked_at_only_when_it_changed_and_message_keys_are_derived_once():
+    ring = Keyring(ALICE)
+    looked = []
+
+    def room():
+        looked.append(1)
+        return who(BOB)
+
+    def go():
+        return ring.prepare_send(
+            room_id=ROOM, member_key=MEMBER_KEY, recipients=room, count=1, now_ms=0
+        )
+
+    first = go()
+    assert len(looked) == 1 and first[3]  # the first key goes to bob
+    second = go()
+    assert len(looked) == 1 and second[1] == first[1] and second[3] == []  # nothing changed
+    ring.member_joined(CAROL.signing_public)
+    go()
+    assert len(looked) == 2  # an arrival: the room is looked at again
+    key = ring._keys[(ALICE.signing_public, first[0])]
+    assert ring.message_key(ALICE.signing_public, first[0], key, room_id=ROOM) == first[1]
