@@ -584,7 +584,7 @@ def run_previous(plan: Plan, tmp: str, fan: dict) -> tuple[str, previous.Previou
             f" seals N − 1 of them every 500 messages, {amortized} µs per message"
             f" amortized (each receiver opens one per 500 of that sender's messages). A"
             f" message key is derived (HKDF) in {_us(crypto['message_key'])} µs; the client"
-            " derives one per send_messages call and one per message it opens."
+            " derives it once per sender key and keeps it with the key."
         )
     rounds = _client_rounds(plan)
     text += (
