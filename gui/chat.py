@@ -877,8 +877,9 @@ class ChatWindow(ttk.Frame):
             confirm=question.confirm,
             entry="Name",
             check=lambda name: release_problem(name, present),
+            # Called once the dialog is closed, long after ``dialog`` is bound.
+            on_done=lambda yes: self._release(dialog.value.get()) if yes else None,
         )
-        dialog._on_done = lambda yes: self._release(dialog.value.get()) if yes else None
         self.dialog = dialog
         return dialog
 

@@ -194,20 +194,32 @@ class Keyring:
             or own.sent + count > MAX_MESSAGES
             or not 0 <= now_ms - own.created_ms < MAX_AGE_MS
         )
-        if not fresh and not self._roster_changed and own is not None:
-            return self._send_under(own, count, room_id)
-        self._roster_changed = False
-        listed = [r for r in recipients() if r.signing_key != me]
-        if fresh or own is None:
-            own = self._fresh(now_ms)
-        elif any(r.signing_key not in own.holders for r in listed):
-            # Only arrivals: one ratchet step; holders compute it, newcomers get only it.
-            key = sk.next_sender_key(own.key, room_id=room_id, signing_key=me, epoch=own.epoch)
-            own = _Own(
-                epoch=self._take_epoch(), key=key, created_ms=own.created_ms,
-                sent=own.sent, holders=own.holders,
-            )  # fmt: skip
-            self._own = own
+        shares: list[tuple[bytes, bytes]] = []
+        if own is None or fresh or self._roster_changed:
+            self._roster_changed = False
+            listed = [r for r in recipients() if r.signing_key != me]
+            if own is None or fresh:
+                own = self._fresh(now_ms)
+            elif any(r.signing_key not in own.holders for r in listed):
+                # Only arrivals: one ratchet step; holders compute it, newcomers get only it.
+                key = sk.next_sender_key(own.key, room_id=room_id, signing_key=me, epoch=own.epoch)
+                own = _Own(
+                    epoch=self._take_epoch(), key=key, created_ms=own.created_ms,
+                    sent=own.sent, holders=own.holders,
+                )  # fmt: skip
+                self._own = own
+            shares = self._seal_to(own, listed, room_id=room_id, member_key=member_key)
+            self._keys[(me, own.epoch)] = own.key
+        own.sent += count
+        first_counter = own.next_counter
+        own.next_counter += count
+        message_key = self.message_key(me, own.epoch, own.key, room_id=room_id)
+        return own.epoch, message_key, first_counter, shares
+
+    def _seal_to(
+        self, own: _Own, listed: list[Recipient], *, room_id: bytes, member_key: bytes
+    ) -> list[tuple[bytes, bytes]]:
+        """Our key sealed to each listed member that lacks it (who then holds it)."""
         shares = []
         for r in listed:
             if r.signing_key in own.holders:
@@ -216,7 +228,7 @@ class Keyring:
                 blob = sk.seal_share(
                     own.key,
                     distributor=self.identity,
-                    owner=me,
+                    owner=self.identity.signing_public,
                     epoch=own.epoch,
                     recipient_signing=r.signing_key,
                     recipient_dh=r.dh_key,
@@ -227,19 +239,7 @@ class Keyring:
                 continue  # a key no device has (low order): it gets nothing, the rest go on
             shares.append((r.signing_key, blob))
             own.holders.add(r.signing_key)
-        self._keys[(me, own.epoch)] = own.key
-        epoch, message_key, first_counter, _ = self._send_under(own, count, room_id)
-        return epoch, message_key, first_counter, shares
-
-    def _send_under(
-        self, own: _Own, count: int, room_id: bytes
-    ) -> tuple[int, bytes, int, list[tuple[bytes, bytes]]]:
-        own.sent += count
-        first_counter = own.next_counter
-        own.next_counter += count
-        me = self.identity.signing_public
-        message_key = self.message_key(me, own.epoch, own.key, room_id=room_id)
-        return own.epoch, message_key, first_counter, []
+        return shares
 
     def message_key(self, owner: bytes, epoch: int, sender_key: bytes, *, room_id: bytes) -> bytes:
         """The message key of ``owner``'s ``sender_key`` of ``epoch`` (derived once, kept while

@@ -362,10 +362,7 @@ class RelayProtocol(Connection[RelayState]):
     def send_share(self, distributor: bytes, share: bytes) -> bool:
         """Hand this member one sender key share from ``distributor`` (SHARE). Only a joined
         member gets it; otherwise returns False and queues nothing."""
-        if self._state is not RelayState.JOINED:
-            return False
-        self._send_sealed(_T.SHARE, encode_share(distributor, share))
-        return True
+        return self._send_if_joined(_T.SHARE, encode_share(distributor, share))
 
     def _on_shares(self, payload: bytes) -> None:
         self._emit(ev.SharesSubmitted(shares=tuple(decode_shares(payload))))
@@ -373,9 +370,12 @@ class RelayProtocol(Connection[RelayState]):
     def send_secret(self, distributor: bytes, secret: bytes) -> bool:
         """Hand this member one sealed secret from ``distributor`` (SECRET); False (nothing
         queued) unless it is joined."""
+        return self._send_if_joined(_T.SECRET, encode_secret(distributor, secret))
+
+    def _send_if_joined(self, frame_type: FrameType, payload: bytes) -> bool:
         if self._state is not RelayState.JOINED:
             return False
-        self._send_sealed(_T.SECRET, encode_secret(distributor, secret))
+        self._send_sealed(frame_type, payload)
         return True
 
     def _on_secrets(self, payload: bytes) -> None:

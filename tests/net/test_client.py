@@ -18,7 +18,7 @@ import pytest
 from crypto.identity import Identity
 from crypto.kdf import RoomKeys, derive_room_keys
 from net import proto
-from net.client import ChatClient, Trust
+from net.client import ChatClient, Trust, TrustStore
 from net.client import events as ce
 from net.proto import ClientProtocol, Forgery, PendingMessage
 from net.proto._frames import FrameType
@@ -549,3 +549,37 @@ def test_a_message_over_the_rooms_smaller_limit_is_reported_not_lost(room_keys):
     finally:
         alice.close()
         relay.stop()
+
+
+def test_a_restarted_device_goes_on_with_new_epochs_and_remembers_what_it_accepted(
+    relay, clients, room_keys, tmp_path
+):
+    # The keyring's state (the next epoch this device may use, the last counter accepted from
+    # each sender) is kept in the trust file: a device that restarts never reuses an epoch
+    # (its messages would be refused as replays) and still refuses what it accepted before.
+    path = tmp_path / "trust.json"
+    alice_id = Identity.generate()
+    bob, bob_events = clients(relay.port, "bob", keys=room_keys)
+    bob_events.wait_for(_is(ce.Joined))
+    alice, alice_events = clients(
+        relay.port, "alice", keys=room_keys, identity=alice_id, trust=TrustStore(path)
+    )
+    alice_events.wait_for(_is(ce.Joined))
+    bob_events.wait_for(_is(ce.MemberJoined, name="alice"))
+    first = alice.send("before the restart")
+    bob_events.wait_for(_is(ce.MessageReceived, message_id=first.message_id))
+    sent_by_bob = bob.send("bob to alice")
+    alice_events.wait_for(_is(ce.MessageReceived, message_id=sent_by_bob.message_id))
+    alice.close()
+    saved = TrustStore(path).keyring_state(room_keys.room_id)
+    assert saved is not None and saved["next_epoch"] == 2
+    assert bob.identity.signing_public.hex() in saved["accepted"]
+
+    again, again_events = clients(
+        relay.port, "alice", keys=room_keys, identity=alice_id, trust=TrustStore(path)
+    )
+    again_events.wait_for(_is(ce.Joined))
+    second = again.send("after the restart")
+    bob_events.wait_for(_is(ce.MessageReceived, message_id=second.message_id))
+    assert not bob_events.of(ce.ForgedMessage)  # not refused as a replay
+    assert TrustStore(path).keyring_state(room_keys.room_id)["next_epoch"] == 3

@@ -10,6 +10,7 @@ from net.proto._codec import Reader, Writer
 from net.proto._errors import DecodeError, LocalProtocolError
 from net.proto._frames import Reason
 from net.proto._messages import (
+    MAX_SECRET,
     MAX_WANTED,
     SHARE_BLOB_SIZE,
     ChatItem,
@@ -29,18 +30,24 @@ from net.proto._messages import (
     decode_code_text,
     decode_fixed,
     decode_items,
+    decode_secret,
+    decode_secrets,
     decode_share,
     decode_shares,
     decode_token,
+    decode_verifier,
     decode_wanted,
     encode_chat,
     encode_chat_item,
     encode_code_text,
     encode_item,
     encode_items,
+    encode_secret,
+    encode_secrets,
     encode_share,
     encode_shares,
     encode_token,
+    encode_verifier,
     encode_wanted,
     encode_wanted_item,
 )
@@ -537,3 +544,38 @@ def test_str8_records_truncation_is_a_decode_error(data: bytes) -> None:
 def test_str8_records_rejects_invalid_utf8() -> None:
     with pytest.raises(DecodeError, match="invalid UTF-8 in member"):
         Reader(b"\x01aXYZ\x02\xc3\x28XYZ").str8_records(2, 3, "member")
+
+
+# -- SECRETS, SECRET, VERIFIER (a password change) ----------------------------------------------
+
+
+def test_secrets_layout_round_trip_and_limits() -> None:
+    secret = b"s" * 300
+    encoded = encode_secrets([(KEY_A, secret), (KEY_B, b"t")])
+    assert encoded == b"\x00\x02" + KEY_A + b"\x01\x2c" + secret + KEY_B + b"\x00\x01t"
+    assert decode_secrets(encoded) == [(KEY_A, secret), (KEY_B, b"t")]
+    for bad, words in [
+        (b"\x00\x00", "empty"),
+        (b"\x00\x01" + KEY_A + b"\x02\x01" + b"x" * 513, "over 512"),
+        (b"\x00\x01" + KEY_A + b"\x00\x02x", "truncated"),
+        (encoded + b"\x00", "trailing"),
+    ]:
+        with pytest.raises(DecodeError, match=words):
+            decode_secrets(bad)
+    with pytest.raises(LocalProtocolError):
+        encode_secrets([(KEY_A, b"x" * (MAX_SECRET + 1))])
+
+
+def test_secret_and_verifier_layouts() -> None:
+    assert encode_secret(KEY_A, b"abc") == KEY_A + b"\x00\x03abc"
+    assert decode_secret(KEY_A + b"\x00\x03abc") == (KEY_A, b"abc")
+    too_long = KEY_A + b"\x02\x01" + b"x" * 513
+    for bad in (KEY_A + b"\x00\x03ab", KEY_A + b"\x00\x03abcd", too_long, b""):
+        with pytest.raises(DecodeError):
+            decode_secret(bad)
+    verifier = encode_verifier(7, KEY_B)
+    assert verifier == b"\x00\x00\x00\x07" + KEY_B
+    assert decode_verifier(verifier) == (7, KEY_B)
+    for bad in (verifier[:-1], verifier + b"\x00"):
+        with pytest.raises(DecodeError):
+            decode_verifier(bad)

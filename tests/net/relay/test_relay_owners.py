@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from crypto.identity import Identity
-from crypto.kdf import RoomKeys
+from crypto.kdf import RoomKeys, derive_room_keys
 from net import proto
 from net.proto import Action, ActionKind, ActionRefused, Authority, FrameType, Reason, _authority
 from net.proto._authority import MAX_ACTIONS, MAX_DETAIL
+from net.proto._messages import encode_verifier
 from net.relay import Relay, RelayConfig, RoomSecret, create_owned_room
 from tests.net.relay.support import RelayFactory, wait_until
 from tests.net.wire import WireClient
@@ -377,5 +378,50 @@ def test_the_longest_action_log_still_fits_a_welcome(owned_room) -> None:
         factory.start()
         welcomed = factory.client("alice", identity=ALICE).join()
         assert welcomed.your_name == "alice"
+    finally:
+        factory.close()
+
+
+# -- changing the password ------------------------------------------------------------------------
+
+
+def test_a_password_change_needs_its_verifier_and_one_for_another_action_does_not_do(
+    owned,
+) -> None:
+    relay = owned.start()
+    alice = owned.member("alice", identity=ALICE)
+    authority = alice.proto.authority
+    assert authority is not None
+    change = authority.sign(ALICE, ActionKind.CHANGE_PASSWORD)
+    send_act(alice, change.encode())  # no VERIFIER came before it
+    assert "without the new verifier" in notice(alice).text
+    alice.proto._send_sealed(FrameType.VERIFIER, encode_verifier(change.seq + 1, bytes(32)))
+    send_act(alice, change.encode())  # a verifier for another action number
+    assert "without the new verifier" in notice(alice).text
+    assert relay_actions(relay) == []
+    assert alice.proto.state is proto.ClientState.JOINED  # told, not disconnected
+
+
+def test_a_password_change_swaps_the_verifier_in_the_room_file_and_closes_everyone(
+    owned_room, tmp_path
+) -> None:
+    keys, secret = owned_room
+    path = tmp_path / "room.json"
+    secret.save(path)
+    factory = RelayFactory(secret, keys)
+    try:
+        factory.start(room_file=path)
+        alice = factory.member("alice", identity=ALICE)
+        bob = factory.member("bob", identity=BOB)
+        alice.wait_for(lambda e: isinstance(e, proto.MemberArrived))  # she knows bob is here
+        new_keys = derive_room_keys("the next passphrase", room_id=keys.room_id, n=2**10)
+        alice.proto.change_password("the next passphrase", new_keys)
+        alice.flush()
+        changed = bob.wait_type(proto.PasswordChanged)
+        assert changed.password == "the next passphrase"
+        goodbye = bob.wait_type(proto.GoodbyeReceived)
+        assert goodbye.code is Reason.PASSWORD_CHANGED
+        assert RoomSecret.load(path).access == new_keys.access  # a restart keeps the new one
+        assert RoomSecret.load(path).access != keys.access
     finally:
         factory.close()
