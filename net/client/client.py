@@ -119,6 +119,9 @@ class ChatClient:
         self.ping_after = ping_after
         self.dead_after = dead_after
         self.seen_ids = RecentIds()
+        #: The newest stored position seen in this room (0: none yet): every connection
+        #: resumes after it, so a reconnect gets what was stored meanwhile, with no gap.
+        self.resume_after = 0
         #: The room's owner and admins (signing keys) as its checked actions give them; None
         #: and empty in a room without an owner (or before joining).
         self.owner: bytes | None = None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 _RECV_SIZE = 65536
 _TICK = 1.0  # longest select() wait: timers are checked at least this often
 _GOODBYE_TIMEOUT = 1.0  # seconds close() may spend handing our goodbye to the socket
+_PAGE = 500  # stored messages asked for per HISTORY request
 _MAX_QUEUE_WAIT = 60.0  # the longest a QUEUED frame may extend the handshake deadline (s)
 
 
@@ -69,10 +70,12 @@ class Session:
             expected_relay_key=client.expected_relay_key(),
             seen_ids=client.seen_ids,
             keyring=client.keyring_for(client.ask_room),
+            resume_after=client.resume_after,
         )
         self.out = bytearray()
         self.joined = False
         self.new_password = False  # the room's new password reached us on this connection
+        self.resumed_after = 0  # the position this connection resumed after (once joined)
         self.ping_token = 0
         self.now = client.clock()
         self.last_heard = self.now
@@ -88,6 +91,8 @@ class Session:
             outcome = self._run()
         finally:
             self.client.store_keyring(self.proto.keyring, now=True)
+            if self.joined:
+                self.client.resume_after = self.proto.last_position
         if isinstance(outcome, Lost) and self.proto.password_at_stake:
             # Our key confirmation went out and the relay's never came: whoever answered may
             # have learnt whether one password guess was right. Retrying by ourselves would
@@ -266,6 +271,11 @@ class Session:
                 )
             case proto.ChatLocked():
                 client.emit(_locked(event))
+            case proto.MessagesStored(message_ids=message_ids):
+                for message_id in message_ids:
+                    client.outbox_confirm(message_id)
+            case proto.HistoryPageReceived(first_position=first, count=count):
+                self._fill_gap(first if count else 0)
             case proto.MemberUnproven(member=member):
                 client.log.warning("the relay lists a member who did not prove the password")
                 client.emit(ce.UnprovenMember(name=member.name))
@@ -319,6 +329,15 @@ class Session:
                     )
                 )
         self.client.check_alone()
+        self.resumed_after = self.client.resume_after
+        if self.resumed_after:
+            self._fill_gap(event.history_start)
+
+    def _fill_gap(self, oldest: int) -> None:
+        """Ask for the stored messages between where we resumed and ``oldest``, the first one
+        received (0: the relay keeps nothing older), a page at a time."""
+        if oldest > self.resumed_after + 1:
+            self.proto.request_history(before=oldest, limit=_PAGE)
 
     def _on_message(self, event: proto.ChatOpened) -> None:
         client = self.client

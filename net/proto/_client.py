@@ -52,12 +52,15 @@ from net.proto._messages import (
     RelayHello,
     WantedItem,
     Welcome,
+    decode_ack,
     decode_code_text,
     decode_fixed,
+    decode_history_page,
     decode_items,
     decode_secret,
     decode_share,
     encode_chat,
+    encode_history_request,
     encode_secrets,
     encode_shares,
     encode_verifier,
@@ -106,7 +109,17 @@ CLIENT_RECEIVE = {
     ClientState.AWAIT_RELAY_CONFIRM: frozenset({_T.RELAY_CONFIRM, _T.REFUSED, _T.AUTH_FAILED}),
     ClientState.AWAIT_WELCOME: frozenset({_T.WELCOME, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}),
     ClientState.JOINED: frozenset(
-        {_T.BROADCAST, _T.SHARE, _T.SECRET, _T.PING, _T.PONG, _T.NOTICE, _T.GOODBYE}
+        {
+            _T.BROADCAST,
+            _T.SHARE,
+            _T.SECRET,
+            _T.ACK,
+            _T.HISTORY_PAGE,
+            _T.PING,
+            _T.PONG,
+            _T.NOTICE,
+            _T.GOODBYE,
+        }
     ),
 }
 
@@ -141,10 +154,13 @@ class ClientProtocol(Connection[ClientState]):
         expected_relay_key: bytes | None = None,
         seen_ids: RecentIds | None = None,
         keyring: Keyring | None = None,
+        resume_after: int = 0,
         random_bytes: Callable[[int], bytes] = get_random_bytes,
         random_scalar: Callable[[], int] | None = None,
     ) -> None:
         super().__init__(ClientState.IDLE, send_cap=MAX_CLIENT_FRAME)
+        if not 0 <= resume_after < 2**64:
+            raise LocalProtocolError("resume_after is a u64 position")
         if len(room_id) != ROOM_ID_SIZE:
             raise LocalProtocolError(f"room_id must be {ROOM_ID_SIZE} bytes")
         self.username = validate_username(username)
@@ -166,6 +182,11 @@ class ClientProtocol(Connection[ClientState]):
         # New passwords handed to us, by (distributor, action seq), until the action comes; and
         # the one we set ourselves.
         self._new_passwords: dict[tuple[bytes, int], str] = {}
+        #: The newest stored position this connection has seen (WELCOME history, broadcasts,
+        #: history pages), starting at ``resume_after``: keep it and resume after it next time.
+        self.last_position = resume_after
+        self._resume_after = resume_after
+        self._next_position = 0  # the position the next live chat item takes (from WELCOME)
         self._keys = keys
         self._requested_room = bytes(room_id)
         self._expected_relay_key = expected_relay_key
@@ -191,6 +212,8 @@ class ClientProtocol(Connection[ClientState]):
             _T.BROADCAST: self._on_broadcast,
             _T.SHARE: self._on_share,
             _T.SECRET: self._on_secret,
+            _T.ACK: self._on_ack,
+            _T.HISTORY_PAGE: self._on_history_page,
             _T.NOTICE: self._on_notice,
             _T.PING: self._on_ping,
             _T.PONG: self._on_pong,
@@ -442,7 +465,12 @@ class ClientProtocol(Connection[ClientState]):
             keys.member, room_id=self._room_id, signing_key=signing_key, dh_key=dh_key
         )
         return Join(
-            name=self.username, signing_key=signing_key, dh_key=dh_key, proof=proof, tag=tag
+            name=self.username,
+            signing_key=signing_key,
+            dh_key=dh_key,
+            proof=proof,
+            tag=tag,
+            resume_after=self._resume_after,
         ).encode()
 
     def _on_auth_failed(self, payload: bytes) -> None:
@@ -481,10 +509,15 @@ class ClientProtocol(Connection[ClientState]):
         self.keyring.members_now(self._by_key)
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         self.max_message_bytes = welcome.max_message_bytes
+        start = welcome.next_position - len(history_items)
+        self._next_position = welcome.next_position
+        if history_items:
+            self.last_position = max(self.last_position, welcome.next_position - 1)
         history = tuple(
             event
-            for item in history_items
-            if (event := self._open_chat(item, from_history=True)) is not None
+            for offset, item in enumerate(history_items)
+            if (event := self._open_chat(item, from_history=True, position=start + offset))
+            is not None
         )
         self._state = ClientState.JOINED
         self._emit(
@@ -494,6 +527,8 @@ class ClientProtocol(Connection[ClientState]):
                 history=history,
                 max_message_bytes=welcome.max_message_bytes,
                 history_for_newcomers=None if settings is None else history_for_newcomers,
+                history_start=start,
+                next_position=welcome.next_position,
             )
         )
         for member in welcome.members:
@@ -569,7 +604,10 @@ class ClientProtocol(Connection[ClientState]):
         self._since_asked += 1
         for item in decode_items(payload):
             if isinstance(item, ChatItem):
-                event = self._open_chat(item, from_history=False)
+                position = self._next_position
+                self._next_position += 1
+                self.last_position = max(self.last_position, position)
+                event = self._open_chat(item, from_history=False, position=position)
                 if event is not None:
                     ask = ask or isinstance(event, ev.ChatLocked)
                     self._emit(event)
@@ -755,13 +793,13 @@ class ClientProtocol(Connection[ClientState]):
             return
         for held in self.keyring.release(opened.owner):
             assert isinstance(held, tuple)
-            item, from_history = held
-            event = self._open_chat(item, from_history=from_history)
+            item, from_history, position = held
+            event = self._open_chat(item, from_history=from_history, position=position)
             if event is not None and not isinstance(event, ev.ChatLocked):
                 self._emit(event)
 
     def _open_chat(
-        self, item: ChatItem, *, from_history: bool
+        self, item: ChatItem, *, from_history: bool, position: int
     ) -> ev.ChatOpened | ev.ChatForged | ev.ChatLocked | None:
         """Open and verify one relayed message as sent by the attested sender; None if seen."""
         try:
@@ -775,7 +813,11 @@ class ClientProtocol(Connection[ClientState]):
         def forged(why: ev.Forgery) -> ev.ChatForged:
             # Not our connection's fault (another member or the relay): report, do not fail.
             return ev.ChatForged(
-                sender=item.sender, message_id=message_id, from_history=from_history, why=why
+                sender=item.sender,
+                message_id=message_id,
+                from_history=from_history,
+                why=why,
+                position=position,
             )
 
         member = self.members.get(item.sender)
@@ -787,7 +829,9 @@ class ClientProtocol(Connection[ClientState]):
             return forged(ev.Forgery.UNREADABLE)
         found = self.keyring.sender_key(owner, epoch, room_id=self._room_id)
         if found is None:
-            return self._hold(item, message_id, (owner, epoch), from_history=from_history)
+            return self._hold(
+                item, message_id, (owner, epoch), from_history=from_history, position=position
+            )
         sender_key, proven = found
         key = self.keyring.message_key(owner, epoch, sender_key, room_id=self._room_id)
         try:
@@ -800,7 +844,9 @@ class ClientProtocol(Connection[ClientState]):
             # A ratchet step that is not it (a fresh key, not here yet), or a key another member
             # passed on that is wrong: wait for the right one.
             self.keyring.forget(owner, epoch)
-            return self._hold(item, message_id, (owner, epoch), from_history=from_history)
+            return self._hold(
+                item, message_id, (owner, epoch), from_history=from_history, position=position
+            )
         if not proven:
             self.keyring.confirm(owner, epoch, sender_key)
         text = ""
@@ -825,19 +871,54 @@ class ClientProtocol(Connection[ClientState]):
             epoch=opened.epoch,
             counter=opened.counter,
             from_history=from_history,
+            position=position,
         )
 
     def _hold(
-        self, item: ChatItem, message_id: bytes, key_id: tuple[bytes, int], *, from_history: bool
+        self,
+        item: ChatItem,
+        message_id: bytes,
+        key_id: tuple[bytes, int],
+        *,
+        from_history: bool,
+        position: int,
     ) -> ev.ChatLocked:
         """Keep a message until its key comes (or for good, if the room keeps it from us)."""
-        self.keyring.hold(message_id, key_id, (item, from_history), from_history=from_history)
+        self.keyring.hold(
+            message_id, key_id, (item, from_history, position), from_history=from_history
+        )
         return ev.ChatLocked(
             sender=item.sender,
             message_id=message_id,
             from_history=from_history,
             withheld=self.keyring.withheld(from_history=from_history),
+            position=position,
         )
+
+    # -- what the room stores --------------------------------------------------------------
+
+    def request_history(self, *, before: int, limit: int = 500) -> None:
+        """Ask for up to ``limit`` (1–1000) stored messages older than position ``before``
+        (HISTORY). Only after Welcomed; the answer is history events, then
+        :class:`~net.proto.HistoryPageReceived`. Use it to close the gap between the
+        position you resumed after and the WELCOME's ``history_start``."""
+        self._require(ClientState.JOINED)
+        self._send_sealed(_T.HISTORY, encode_history_request(before, limit))
+
+    def _on_history_page(self, payload: bytes) -> None:
+        first, items = decode_history_page(payload)
+        ask = False
+        for offset, item in enumerate(items):
+            event = self._open_chat(item, from_history=True, position=first + offset)
+            if event is not None:
+                ask = ask or isinstance(event, ev.ChatLocked)
+                self._emit(event)
+        self._emit(ev.HistoryPageReceived(first_position=first, count=len(items)))
+        if ask:
+            self._ask_for_keys()
+
+    def _on_ack(self, payload: bytes) -> None:
+        self._emit(ev.MessagesStored(message_ids=decode_ack(payload)))
 
     def _on_notice(self, payload: bytes) -> None:
         code, text = decode_code_text(payload)

@@ -43,6 +43,9 @@ UNICAST_TYPES = frozenset(
         FrameType.SECRETS,
         FrameType.SECRET,
         FrameType.VERIFIER,
+        FrameType.ACK,
+        FrameType.HISTORY,
+        FrameType.HISTORY_PAGE,
     }
 )
 # Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call

@@ -106,6 +106,13 @@ class Welcomed:
     history: tuple[ChatOpened | ChatForged | ChatLocked, ...]
     max_message_bytes: int
     history_for_newcomers: bool | None = None
+    #: The position of the first history item (``next_position`` if there is none). If it is
+    #: above ``resume_after + 1`` the device missed stored messages that did not fit the
+    #: WELCOME: fetch them with ``request_history(before=history_start, …)`` until a
+    #: :class:`HistoryPageReceived` reaches ``resume_after`` (or comes back empty).
+    history_start: int = 1
+    #: The position the next stored message will take.
+    next_position: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -128,6 +135,8 @@ class ChatOpened:
     epoch: int
     counter: int
     from_history: bool
+    #: Where the relay stored it in the room's history (1, 2, …); 0 if not known.
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,6 +149,7 @@ class ChatForged:
     message_id: bytes
     from_history: bool
     why: Forgery
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +167,26 @@ class ChatLocked:
     message_id: bytes
     from_history: bool
     withheld: bool = False
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessagesStored:
+    """Client: the relay stored these messages of ours in the room's history (ACK). This is
+    the delivery promise: drop them from the outbox; until then, resend after a reconnect."""
+
+    message_ids: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryPageReceived:
+    """Client: the answer to ``request_history``: the items at positions ``first_position``
+    to ``first_position + count - 1`` came as history events just before this one. ``count``
+    0: the relay keeps nothing older (its retention removed it). Ask again with
+    ``before=first_position`` while there is a gap left."""
+
+    first_position: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -238,6 +268,18 @@ class JoinRequested:
     signing_key: bytes
     dh_key: bytes
     tag: bytes
+    #: The newest stored position the member holds (0: none): WELCOME history starts after it.
+    resume_after: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryRequested:
+    """Relay: a joined member asks for up to ``limit`` stored messages older than position
+    ``before``. Answer with ``send_history_page`` (newest that fit, oldest first); count it
+    against the member's message rate."""
+
+    before: int
+    limit: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -390,4 +432,7 @@ Event = (
     | SecretsSubmitted
     | VerifierSubmitted
     | PasswordChanged
+    | MessagesStored
+    | HistoryPageReceived
+    | HistoryRequested
 )

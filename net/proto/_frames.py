@@ -54,6 +54,9 @@ class FrameType(enum.IntEnum):
     SECRETS = 0x1B  # a new room password sealed to each member, for the relay to hand out
     SECRET = 0x1C  # one of them, as handed out
     VERIFIER = 0x1D  # the relay's new verifier, sent before the action that changes the password
+    ACK = 0x1E  # the relay stored these messages in the room's history (their sender only)
+    HISTORY = 0x1F  # a member asks for stored messages older than a position
+    HISTORY_PAGE = 0x21  # the relay's answer: consecutive stored messages, oldest first
     # Encrypted under the room's broadcast key, sealed once for every member.
     BROADCAST = 0x20
 
@@ -72,7 +75,7 @@ class Reason(enum.IntEnum):
     IDLE_TIMEOUT = 9
     HANDSHAKE_TIMEOUT = 10
     PROTOCOL_ERROR = 11
-    ROOM_CLOSING = 12
+    ROOM_CLOSING = 12  # the relay is shutting down (it may come back later)
     LEAVING = 13
     CONNECTION_LOST = 14
     MESSAGE_TOO_LARGE = 15
@@ -82,6 +85,8 @@ class Reason(enum.IntEnum):
     REMOVED = 19  # an owner or admin removed this identity from the room
     ACTION_REFUSED = 20  # NOTICE: a room action that does not follow the rules (or came late)
     PASSWORD_CHANGED = 21  # GOODBYE to everyone: join again with the new password
+    RELAY_RESTARTING = 22  # GOODBYE: the relay stops for a restart; reconnect by yourself
+    ROOM_CLOSED = 23  # GOODBYE: the room's host or operator closed it; no automatic reconnect
 
 
 def reason(code: int) -> Reason | int:

@@ -319,12 +319,15 @@ class Join:
     dh_key: bytes
     proof: bytes
     tag: bytes
+    #: The position of the newest stored message this device holds from the room (0: none).
+    resume_after: int = 0
 
     def encode(self) -> bytes:
         w = Writer().str8(self.name, "name").raw(self.signing_key, KEY_SIZE, "signing key")
         w.raw(self.dh_key, KEY_SIZE, "dh key")
         w.raw(self.proof, SIGNATURE_SIZE, "proof")
-        return w.raw(self.tag, TAG_SIZE, "membership tag").getvalue()
+        w.raw(self.tag, TAG_SIZE, "membership tag")
+        return w.u64(self.resume_after, "resume after").getvalue()
 
     @classmethod
     def decode(cls, payload: bytes) -> Join:
@@ -335,6 +338,7 @@ class Join:
             dh_key=r.raw(KEY_SIZE, "dh key"),
             proof=r.raw(SIGNATURE_SIZE, "proof"),
             tag=r.raw(TAG_SIZE, "membership tag"),
+            resume_after=r.u64("resume after"),
         )
         r.finish()
         return join
@@ -447,6 +451,75 @@ def decode_wanted(payload: bytes) -> tuple[tuple[bytes, int], ...]:
     wanted = tuple((r.raw(KEY_SIZE, "owner"), r.u32("epoch")) for _ in range(count))
     r.finish()
     return wanted
+
+
+# -- what the room stores: ACK, HISTORY, HISTORY_PAGE -----------------------------------------
+
+#: Most message ids one ACK frame carries, and most items a HISTORY request may ask for.
+MAX_ACKED = 1000
+MAX_PAGE_ITEMS = 1000
+
+
+def encode_ack(message_ids: Sequence[bytes]) -> bytes:
+    """ACK payload: u16 count (1–1000) + count × message_id (16)."""
+    if not 1 <= len(message_ids) <= MAX_ACKED:
+        raise LocalProtocolError("an ACK carries 1 to 1000 message ids")
+    w = Writer().u16(len(message_ids), "ack count")
+    for message_id in message_ids:
+        w.raw(message_id, MESSAGE_ID_SIZE, "message id")
+    return w.getvalue()
+
+
+def decode_ack(payload: bytes) -> tuple[bytes, ...]:
+    r = Reader(payload)
+    count = r.u16("ack count")
+    if not 1 <= count <= MAX_ACKED:
+        raise DecodeError("an ACK carries 1 to 1000 message ids")
+    ids = tuple(r.raw(MESSAGE_ID_SIZE, "message id") for _ in range(count))
+    r.finish()
+    return ids
+
+
+def encode_history_request(before: int, limit: int) -> bytes:
+    """HISTORY payload: u64 before (≥ 2) · u16 limit (1–1000)."""
+    if before < 2 or not 1 <= limit <= MAX_PAGE_ITEMS:
+        raise LocalProtocolError("HISTORY asks for 1 to 1000 items before a position ≥ 2")
+    return Writer().u64(before, "before").u16(limit, "limit").getvalue()
+
+
+def decode_history_request(payload: bytes) -> tuple[int, int]:
+    r = Reader(payload)
+    before, limit = r.u64("before"), r.u16("limit")
+    r.finish()
+    if before < 2 or not 1 <= limit <= MAX_PAGE_ITEMS:
+        raise DecodeError("HISTORY asks for 1 to 1000 items before a position ≥ 2")
+    return before, limit
+
+
+def encode_history_page(first_position: int, items: Sequence[bytes]) -> bytes:
+    """HISTORY_PAGE payload from encoded CHAT items (kind byte included), oldest first."""
+    w = Writer().u64(first_position, "first position").u16(len(items), "item count")
+    for item in items:
+        if item[:1] != _CHAT_ITEM_KIND:
+            raise LocalProtocolError("a history page holds chat items only")
+        w.raw(item)
+    return w.getvalue()
+
+
+def decode_history_page(payload: bytes) -> tuple[int, tuple[ChatItem, ...]]:
+    """``(first_position, items)``: the items hold positions first_position, +1, … in order."""
+    r = Reader(payload)
+    first = r.u64("first position")
+    items = []
+    for _ in range(r.u16("item count")):
+        item = _read_item(r)
+        if not isinstance(item, ChatItem):
+            raise DecodeError("a history page holds a non-chat item")
+        items.append(item)
+    r.finish()
+    if items and first == 0:
+        raise DecodeError("positions start at 1")
+    return first, tuple(items)
 
 
 def encode_chat(envelopes: Sequence[bytes]) -> bytes:
@@ -629,6 +702,9 @@ class Welcome:
     members: tuple[MemberInfo, ...]
     broadcast_key: bytes
     next_seq: int
+    #: The position the first chat item of broadcast ``next_seq`` takes; the history items
+    #: hold the positions just before it, in order.
+    next_position: int
     max_message_bytes: int
     history: tuple[bytes, ...]
     #: ``members`` already encoded (:func:`encode_members`), if the sender keeps them so: a
@@ -647,7 +723,10 @@ class Welcome:
             for member in self.members:
                 member.write(w)
         w.raw(self.broadcast_key, BROADCAST_KEY_SIZE, "broadcast key")
-        w.u64(self.next_seq, "next seq").u32(self.max_message_bytes, "max message bytes")
+        w.u64(self.next_seq, "next seq").u64(self.next_position, "next position")
+        w.u32(self.max_message_bytes, "max message bytes")
+        if len(self.history) >= self.next_position:
+            raise LocalProtocolError("history items hold positions below next_position (≥ 1)")
         w.u16(len(self.history), "history count")
         for item in self.history:
             if item[:1] != _CHAT_ITEM_KIND:
@@ -668,6 +747,7 @@ class Welcome:
         members = MemberInfo.read_many(r, r.u16("member count"))
         broadcast_key = r.raw(BROADCAST_KEY_SIZE, "broadcast key")
         next_seq = r.u64("next seq")
+        next_position = r.u64("next position")
         max_message_bytes = r.u32("max message bytes")
         history = []
         for _ in range(r.u16("history count")):
@@ -675,6 +755,8 @@ class Welcome:
             if not isinstance(item, ChatItem):
                 raise DecodeError("history holds a non-chat item")
             history.append(item)
+        if len(history) >= next_position:
+            raise DecodeError("history items hold positions below next_position (≥ 1)")
         genesis = r.bytes16("genesis")
         if len(genesis) not in (0, GENESIS_SIZE):
             raise DecodeError("a genesis is 113 bytes (or none)")
@@ -685,6 +767,7 @@ class Welcome:
             members=members,
             broadcast_key=broadcast_key,
             next_seq=next_seq,
+            next_position=next_position,
             max_message_bytes=max_message_bytes,
             history=(),
             genesis=genesis,
@@ -703,6 +786,7 @@ class WelcomeArgs:
     members: tuple[MemberInfo, ...]
     broadcast_key: bytes
     next_seq: int
+    next_position: int
     history: tuple[bytes, ...]
     max_message_bytes: int
     member_entries: bytes | None = None

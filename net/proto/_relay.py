@@ -30,6 +30,7 @@ from net.proto._frames import (
     encode_frame,
 )
 from net.proto._messages import (
+    MAX_ACKED,
     NONCE_SIZE,
     ROOM_ID_SIZE,
     ClientHello,
@@ -42,11 +43,14 @@ from net.proto._messages import (
     Welcome,
     WelcomeArgs,
     decode_chat,
+    decode_history_request,
     decode_secrets,
     decode_shares,
     decode_verifier,
     decode_wanted,
+    encode_ack,
     encode_code_text,
+    encode_history_page,
     encode_items,
     encode_secret,
     encode_share,
@@ -104,6 +108,7 @@ RELAY_RECEIVE = {
             _T.ACT,
             _T.SECRETS,
             _T.VERIFIER,
+            _T.HISTORY,
             _T.PING,
             _T.PONG,
             _T.GOODBYE,
@@ -220,6 +225,7 @@ class RelayProtocol(Connection[RelayState]):
             members=tuple(welcome.members),
             broadcast_key=bytes(welcome.broadcast_key),
             next_seq=welcome.next_seq,
+            next_position=welcome.next_position,
             max_message_bytes=welcome.max_message_bytes,
             history=tuple(welcome.history),
             member_entries=welcome.member_entries,
@@ -335,7 +341,11 @@ class RelayProtocol(Connection[RelayState]):
             raise RemoteProtocolError("JOIN without a valid proof of its identity keys") from None
         self._emit(
             ev.JoinRequested(
-                username=join.name, signing_key=join.signing_key, dh_key=join.dh_key, tag=join.tag
+                username=join.name,
+                signing_key=join.signing_key,
+                dh_key=join.dh_key,
+                tag=join.tag,
+                resume_after=join.resume_after,
             )
         )
         self._transcript = b""  # the JOIN proof was its only use
@@ -358,6 +368,26 @@ class RelayProtocol(Connection[RelayState]):
                 )
                 return
         self._emit(ev.MessagesSubmitted(envelopes=tuple(envelopes)))
+
+    def send_ack(self, message_ids: Sequence[bytes]) -> bool:
+        """Tell this member that its messages ``message_ids`` are stored in the room's history
+        (ACK, split by 1,000). Call only once they are committed: the member then forgets
+        them. False (nothing queued) unless it is joined."""
+        if self._state is not RelayState.JOINED:
+            return False
+        for start in range(0, len(message_ids), MAX_ACKED):
+            self._send_sealed(_T.ACK, encode_ack(message_ids[start : start + MAX_ACKED]))
+        return True
+
+    def send_history_page(self, first_position: int, items: Sequence[bytes]) -> bool:
+        """Answer HistoryRequested: ``items`` (encoded CHAT items, oldest first) hold the
+        positions ``first_position`` onward; none if nothing older is kept. They must fit
+        the client's frame cap. False (nothing queued) unless the member is joined."""
+        return self._send_if_joined(_T.HISTORY_PAGE, encode_history_page(first_position, items))
+
+    def _on_history(self, payload: bytes) -> None:
+        before, limit = decode_history_request(payload)
+        self._emit(ev.HistoryRequested(before=before, limit=limit))
 
     def send_share(self, distributor: bytes, share: bytes) -> bool:
         """Hand this member one sender key share from ``distributor`` (SHARE). Only a joined
@@ -405,6 +435,7 @@ class RelayProtocol(Connection[RelayState]):
         _T.ACT: _on_act,
         _T.SECRETS: _on_secrets,
         _T.VERIFIER: _on_verifier,
+        _T.HISTORY: _on_history,
         _T.PING: Connection._on_ping,
         _T.PONG: Connection._on_pong,
         _T.GOODBYE: Connection._on_goodbye,

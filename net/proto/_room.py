@@ -12,10 +12,14 @@ The asyncio driver (:mod:`net.relay`) owns the sockets; this module decides *wha
   next :meth:`Room.flush`,
   which seals everything pending into one broadcast (more only above the client's frame cap)
   with the room's random broadcast key, for the driver to write to every member;
-* **history**: the last chat items, kept as the exact bytes they were broadcast as (sealed end
-  to end: the relay cannot read them), added when a broadcast is *flushed* — so a member who
-  joins between a submission and its flush receives that message once, in the broadcast, never
-  also in the WELCOME history.
+* **history**: the chat items, kept as the exact bytes they were broadcast as (sealed end
+  to end: the relay cannot read them) in a :class:`~net.proto._history.HistoryStore` (memory,
+  or SQLite in the relay), each at its position. They are stored when a broadcast is
+  *flushed*, before it is sealed — so a member who joins between a submission and its flush
+  receives that message once, in the broadcast, never also in the WELCOME history; and a
+  message is stored before its sender can see it: only then does the sender get its ACK;
+* **duplicates**: an envelope whose message id is stored or pending already (a resend after a
+  lost ACK) is not queued again; its sender gets the ACK again.
 
 Items are kept encoded: a message costs the relay one prefix join when it is submitted, and the
 same bytes are reused for every broadcast, history and welcome (no re-encoding per member).
@@ -30,7 +34,6 @@ take such items as no news (PROTOCOL.md, section 3.3).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -39,8 +42,10 @@ from crypto.transport import BroadcastSealer, new_broadcast_key
 from net.proto._authority import Action, ActionKind, ActionRefused, Authority
 from net.proto._errors import LocalProtocolError
 from net.proto._frames import MAX_MESSAGE_BYTES, MAX_RELAY_FRAME, Reason
+from net.proto._history import HistoryStore, MemoryHistory
 from net.proto._messages import (
     BROADCAST_KEY_SIZE,
+    MESSAGE_ID_SIZE,
     ActionItem,
     LeftItem,
     MemberInfo,
@@ -61,11 +66,19 @@ DEFAULT_HISTORY = 100
 _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
 _MAX_ITEMS_PER_BROADCAST = 0xFFFF
 # Bytes a WELCOME frame body spends besides the member entries and the history items: type,
-# member count, broadcast key, next seq, max message bytes, history count, genesis length,
-# action count, AEAD tag.
-_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 4 + 2 + 2 + 2 + 16
+# member count, broadcast key, next seq, next position, max message bytes, history count,
+# genesis length, action count, AEAD tag.
+_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 8 + 4 + 2 + 2 + 2 + 16
+# Bytes a HISTORY_PAGE frame body spends besides its items: type, first position, count, tag.
+_PAGE_OVERHEAD = 1 + 8 + 2 + 16
 
 M = TypeVar("M")
+
+
+def _item_message_id(item: bytes) -> bytes:
+    """The message id of an encoded CHAT item: kind, str8 sender, u32 length, envelope."""
+    start = 2 + item[1] + 4
+    return item[start : start + MESSAGE_ID_SIZE]
 
 
 class JoinRejected(Exception):
@@ -118,7 +131,10 @@ class Room(Generic[M]):
         frame_cap: int = MAX_RELAY_FRAME,
         bindings: Mapping[str, bytes] | None = None,
         authority: Authority | None = None,
+        history: HistoryStore | None = None,
     ) -> None:
+        """``history_limit``: at most this many stored items go into a WELCOME (and the
+        in-memory store keeps this many when no ``history`` store is given)."""
         if max_members < 1 or history_limit < 0 or max_message_bytes < 1:
             raise LocalProtocolError("max_members and max_message_bytes must be positive")
         self.max_members = max_members
@@ -148,8 +164,13 @@ class Room(Generic[M]):
         for key in self._bindings:
             self._looks.setdefault(name_skeleton(key), key)
         self._pending: list[bytes] = []
-        self._history: deque[bytes] = deque()
-        self._history_bytes = 0
+        # Each submitted chat item's message id and sender, to acknowledge once stored.
+        self._pending_chat: list[tuple[bytes, M]] = []
+        self._pending_ids: set[bytes] = set()
+        self._acks: dict[int, tuple[M, list[bytes]]] = {}  # id(handle) -> stored ids to ACK
+        self._store: HistoryStore = (
+            history if history is not None else MemoryHistory(history_limit, max_bytes=frame_cap)
+        )
         self.broadcasts_sealed = 0  # for stats and tests: seals are the relay's main CPU cost
         self.bindings_changed = False  # set when a new name is bound; the driver saves and clears
         #: The room's owner, admins and their actions (None: a room without an owner).
@@ -297,11 +318,12 @@ class Room(Generic[M]):
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
         return True
 
-    def welcome(self, name: str) -> WelcomeArgs:
+    def welcome(self, name: str, *, resume_after: int = 0) -> WelcomeArgs:
         """What ``RelayProtocol.accept_join`` sends the member ``name``.
 
-        Call right after :meth:`join`. The history is the newest part of what is kept that
-        fits the client's frame cap next to the member list.
+        Call right after :meth:`join`. The history is the newest stored items after
+        ``resume_after`` (the JOIN's), at most ``history_limit`` of them and what fits the
+        client's frame cap next to the member list; the member asks for older ones itself.
         """
         used = (
             _WELCOME_OVERHEAD
@@ -318,7 +340,15 @@ class Room(Generic[M]):
             members=self.member_infos,
             broadcast_key=self._broadcast_key,
             next_seq=self._sealer.next_seq,
-            history=tuple(self._newest_history(self._frame_cap - used)),
+            next_position=self._store.next_position,
+            history=tuple(
+                self._store.page(
+                    after=resume_after,
+                    before=self._store.next_position,
+                    limit=self.history_limit,
+                    max_bytes=self._frame_cap - used,
+                )[1]
+            ),
             max_message_bytes=self.max_message_bytes,
             member_entries=self._member_entries(),
         )
@@ -345,8 +375,15 @@ class Room(Generic[M]):
         """True if :meth:`flush` has something to seal."""
         return bool(self._pending)
 
+    @property
+    def next_position(self) -> int:
+        """The position the next stored chat item takes."""
+        return self._store.next_position
+
     def submit(self, name: str, envelopes: Iterable[bytes | memoryview]) -> int:
-        """Attest ``envelopes`` as sent by member ``name`` and queue them; returns how many.
+        """Attest ``envelopes`` as sent by member ``name`` and queue them; returns how many
+        were queued. An envelope whose message id is stored or queued already is not queued
+        again: its sender gets the ACK (:meth:`take_acks`) once it is stored.
 
         The envelopes are copied into their items here, so views into a receive buffer are
         fine. Unknown ``name`` is a driver bug (:class:`LocalProtocolError`).
@@ -354,9 +391,42 @@ class Room(Generic[M]):
         member = self._by_name.get(name) or self._members.get(username_key(name))
         if member is None:
             raise LocalProtocolError(f"{name!r} is not a member")
-        items = encode_chat_items(member.chat_prefix, envelopes)
-        self._pending += items
-        return len(items)
+        fresh = []
+        handle = member.handle
+        pending_ids, store = self._pending_ids, self._store
+        for envelope in envelopes:
+            message_id = bytes(envelope[:MESSAGE_ID_SIZE])
+            if message_id in pending_ids or store.contains(message_id):
+                self._ack(handle, message_id)
+                continue
+            pending_ids.add(message_id)
+            self._pending_chat.append((message_id, handle))
+            fresh.append(envelope)
+        self._pending += encode_chat_items(member.chat_prefix, fresh)
+        return len(fresh)
+
+    def _ack(self, handle: M, message_id: bytes) -> None:
+        entry = self._acks.get(id(handle))
+        if entry is None:
+            self._acks[id(handle)] = (handle, [message_id])
+        else:
+            entry[1].append(message_id)
+
+    def take_acks(self) -> list[tuple[M, list[bytes]]]:
+        """The stored messages to acknowledge, by sender: ``(handle, message ids)``. Call
+        after each :meth:`flush` and send each handle ACK (``RelayProtocol.send_ack``); a
+        sender that left meanwhile is skipped by the protocol. Duplicates submitted since the
+        last call are included (they were stored before)."""
+        acks = list(self._acks.values())
+        self._acks = {}
+        return acks
+
+    def page(self, before: int, limit: int) -> tuple[int, list[bytes]]:
+        """Answer a HISTORY request: the newest stored items older than ``before``, at most
+        ``limit`` and what fits one HISTORY_PAGE; ``(first position, items)``."""
+        return self._store.page(
+            after=0, before=before, limit=limit, max_bytes=self._frame_cap - _PAGE_OVERHEAD
+        )
 
     def want(self, name: str, payload: bytes) -> None:
         """Queue a WANTED item: member ``name`` asks the others for the sender keys listed in
@@ -408,11 +478,20 @@ class Room(Generic[M]):
         if not self._pending:
             return None
         items, self._pending = self._pending, []
+        senders, self._pending_chat = self._pending_chat, []
+        self._pending_ids = set()
+        chat = [(_item_message_id(item), item) for item in items if item[0] == 1]
+        if chat:
+            # Stored before anything is sealed: a message is in the history before anyone,
+            # its sender included, can see it. If this raises (a full disk), nothing was sent
+            # and nothing is acknowledged: the senders resend after reconnecting.
+            self._store.append(chat)
+        for message_id, handle in senders:
+            self._ack(handle, message_id)
         frames = []
         for group in self._split(items):
             frames.append(encode_broadcast(self._sealer, group))
             self.broadcasts_sealed += 1
-            self._remember([item for item in group if item[0] == 1])
         return frames[0] if len(frames) == 1 else b"".join(frames)
 
     def _split(self, items: list[bytes]) -> list[list[bytes]]:
@@ -435,33 +514,13 @@ class Room(Generic[M]):
 
     @property
     def history(self) -> tuple[bytes, ...]:
-        """The kept chat items (encoded), oldest first (sealed: the relay cannot read them)."""
-        return tuple(self._history)
-
-    def _remember(self, items: list[bytes]) -> None:
-        limit = self.history_limit
-        if limit == 0:
-            return
-        # Only the newest `limit` items can be kept (the loop below would drop the others
-        # again at once): a busy flush of hundreds of items costs `limit` steps, not hundreds.
-        if len(items) > limit:
-            items = items[-limit:]
-        for item in items:
-            self._history.append(item)
-            self._history_bytes += len(item)
-        # Keep at most history_limit items, and no more bytes than one welcome could carry:
-        # older items could never be sent, so holding them would only cost memory.
-        while self._history and (
-            len(self._history) > self.history_limit or self._history_bytes > self._frame_cap
-        ):
-            self._history_bytes -= len(self._history.popleft())
-
-    def _newest_history(self, budget: int) -> list[bytes]:
-        chosen: list[bytes] = []
-        for item in reversed(self._history):
-            budget -= len(item)
-            if budget < 0:
-                break
-            chosen.append(item)
-        chosen.reverse()
-        return chosen
+        """The newest stored chat items a WELCOME without a resume point could carry (encoded,
+        oldest first; sealed: the relay cannot read them)."""
+        return tuple(
+            self._store.page(
+                after=0,
+                before=self._store.next_position,
+                limit=self.history_limit,
+                max_bytes=self._frame_cap,
+            )[1]
+        )

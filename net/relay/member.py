@@ -86,6 +86,10 @@ class RelayHost(Protocol):
     ) -> None:
         """SecretsSubmitted: each to the member it names."""
 
+    def history_page(self, member: MemberConnection, before: int, limit: int) -> None:
+        """HistoryRequested: send the member a page of stored messages."""
+        ...
+
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """A joined member asks the others for sender keys (a WANT payload), to broadcast."""
 
@@ -328,6 +332,9 @@ class MemberConnection(asyncio.Protocol):
                 case proto.ActionSubmitted(action=action):
                     relay.act(self, action)
                     self._count(1)  # a signature check and a broadcast item, as a message
+                case proto.HistoryRequested(before=before, limit=limit):
+                    relay.history_page(self, before, limit)
+                    self._count(1)  # a read and a seal of up to a frame, as a message
                 case proto.RoomRequested(room_id=room_id):
                     relay.select_room(self, room_id)
                 case proto.JoinRequested():

@@ -307,7 +307,7 @@ class Relay:
         self.room.join(info, member)  # its JOINED item goes out with the next flush
         self._unannounced[member] = []
         self.schedule_flush(presence_only=True)
-        welcome = self.room.welcome(name)
+        welcome = self.room.welcome(name, resume_after=request.resume_after)
         try:
             member.protocol.accept_join(welcome)
         except LocalProtocolError:  # defensive: Room already sized the history to fit
@@ -501,6 +501,11 @@ class Relay:
         for target in reached:
             target.flush()
 
+    def history_page(self, member: MemberConnection, before: int, limit: int) -> None:
+        """HistoryRequested: answer with the stored messages older than ``before``."""
+        first, items = self.room.page(before, limit)
+        member.protocol.send_history_page(first, items)
+
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """KeysWanted: broadcast a WANTED item, attested with ``member``'s signing key. It
         is presence-like: coalesced with joins and leaves, never kept in the history."""
@@ -554,6 +559,9 @@ class Relay:
                     slow.append(member)
             for member in slow:
                 member.end(Reason.SLOW_READER, "You were not reading fast enough.")
+        for sender, message_ids in self.room.take_acks():
+            if sender.protocol.send_ack(message_ids):
+                sender.flush()
         for batches in held.values():
             for distributor, shares in batches:
                 self._deliver(distributor, shares)

@@ -1126,6 +1126,7 @@ def test_local_errors_in_the_handshake(room_keys: RoomKeys, creds: RelayCredenti
                 members=(),
                 broadcast_key=bytes(32),
                 next_seq=1,
+                next_position=1000,
                 history=(),
                 max_message_bytes=10,
             )

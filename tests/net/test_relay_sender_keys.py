@@ -54,6 +54,7 @@ class _Link:
                             members=(),
                             broadcast_key=bytes(32),
                             next_seq=0,
+                            next_position=1000,
                             history=(),
                             max_message_bytes=4000,
                         )
@@ -147,6 +148,7 @@ def test_a_share_is_handed_to_a_joined_member_only(relay_secret, room_keys) -> N
             members=(),
             broadcast_key=bytes(32),
             next_seq=0,
+            next_position=1000,
             history=(),
             max_message_bytes=4000,
         )

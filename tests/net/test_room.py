@@ -421,6 +421,7 @@ def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
+        next_position=1000,
         max_message_bytes=welcome.max_message_bytes,
         history=tuple(welcome.history),
     ).encode()
@@ -463,6 +464,7 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
+        next_position=1000,
         max_message_bytes=welcome.max_message_bytes,
         history=(),
     ).encode()
@@ -627,6 +629,7 @@ def _encode(welcome: WelcomeArgs) -> bytes:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
+        next_position=1000,
         max_message_bytes=welcome.max_message_bytes,
         history=tuple(welcome.history),
         genesis=welcome.genesis,

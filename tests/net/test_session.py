@@ -144,6 +144,7 @@ def joined_pair(room_keys: RoomKeys, relay_secret: Spake2Secret, **changes: Any)
         members=(member("alice"),),
         broadcast_key=BROADCAST_KEY,
         next_seq=1,
+        next_position=1000,
         history=(),
         max_message_bytes=MAX_MESSAGE_BYTES,
     )
@@ -540,6 +541,7 @@ def test_welcome_too_large_is_refused(room_keys, relay_secret) -> None:
                 members=(member("alice"),),
                 broadcast_key=bytes(32),
                 next_seq=1,
+                next_position=1000,
                 history=tuple([item] * 20),
                 max_message_bytes=60_000,
             )

@@ -312,6 +312,7 @@ def test_frame_in_the_wrong_state_after_the_handshake(alice: Pair) -> None:
         members=(),
         broadcast_key=bytes(32),
         next_seq=1,
+        next_position=1000,
         max_message_bytes=5,
         history=(),
     )
