@@ -7,23 +7,26 @@ Public face (what the desktop app, the terminal client and tests use)::
     client = ChatClient(host=..., port=7777, username="alice", password=..., on_event=put)
     client.start()
     message = client.send("hello")      # PendingMessage: id and timestamp, as everyone sees them
-    client.close()
+    client.close()                      # what the relay never confirmed comes back as NotSent
 
 Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them). Behind this
 face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
 library says), ``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
-its identity and trust records), ``cli`` (``main.py chat``) and ``termtext`` (other members'
-text made safe for a terminal: escaped, and wrapped so it never passes for another member's
-line).
+its identity and trust records), ``keeper`` (the client's outbox and received messages in the
+device's archive, on a thread of its own), ``errors`` (what ``send`` raises), ``cli``
+(``main.py chat``) and ``termtext`` (other members' text made safe for a terminal: escaped,
+and wrapped so it never passes for another member's line).
 """
 
 from __future__ import annotations
 
 from net.client.client import ChatClient
+from net.client.errors import ChatError, ClientStopped
 from net.client.events import (
     ActionNotTaken,
     AloneInRoom,
+    ArchiveFailed,
     ClientEvent,
     Connecting,
     DerivingKeys,
@@ -39,6 +42,9 @@ from net.client.events import (
     MessageLocked,
     MessageNotSent,
     MessageReceived,
+    MessageStored,
+    NotSent,
+    OutboxRestored,
     PasswordChanged,
     Queued,
     RateLimited,
@@ -73,8 +79,11 @@ __all__ = [
     "ActionKind",
     "ActionNotTaken",
     "AloneInRoom",
+    "ArchiveFailed",
     "ChatClient",
+    "ChatError",
     "ClientEvent",
+    "ClientStopped",
     "Connecting",
     "DerivingKeys",
     "Disconnected",
@@ -92,6 +101,9 @@ __all__ = [
     "MessageLocked",
     "MessageNotSent",
     "MessageReceived",
+    "MessageStored",
+    "NotSent",
+    "OutboxRestored",
     "PasswordChanged",
     "PendingMessage",
     "Queued",

@@ -1,7 +1,8 @@
 """What :class:`net.client.ChatClient` tells its application.
 
-These are delivered to the ``on_event`` callback from the client's worker thread. A GUI must
-only ``queue.put`` them and handle them on its own thread. All are frozen dataclasses: safe to
+These are delivered to the ``on_event`` callback from the client's worker thread (only
+:class:`ArchiveFailed` may come from the client's archive thread). A GUI must only
+``queue.put`` them and handle them on its own thread. All are frozen dataclasses: safe to
 pass between threads and to compare in tests.
 """
 
@@ -11,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from net.client.trust import Trust
-from net.proto import ActionKind, Role
+from net.proto import ActionKind, PendingMessage, Role
 
 
 class ErrorKind(enum.Enum):
@@ -95,8 +96,11 @@ class Joined:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MessageReceived:
-    """A verified chat message. ``own`` marks the relay's echo of a message we sent: it is now
-    delivered (each message is reported once, whatever was resent after a reconnect)."""
+    """A verified chat message. ``own`` marks the relay's echo of a message we sent: the room
+    has stored it (each message is reported once, whatever was resent after a reconnect).
+
+    ``position`` is the relay's stored position of the message (1, 2, … per room; 0 if not
+    known): with an archive, the client has already recorded it there."""
 
     sender: str
     text: str
@@ -106,6 +110,55 @@ class MessageReceived:
     own: bool
     sender_key: bytes = b""
     trust: Trust = Trust.KNOWN  # CHANGED: mark the message until the new key is accepted
+    position: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageStored:
+    """The relay confirmed that it stored our message ``message_id`` (its ACK, or our echo,
+    whichever came first): it will reach every member, and it has left the outbox (and the
+    archive's). Mark it sent. Once per message. The echo, MessageReceived with ``own``, comes
+    right after this or later, or, if the connection dropped in between, not at all."""
+
+    message_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxRestored:
+    """Messages written on this device in an earlier run and never confirmed, loaded from the
+    archive's outbox (oldest first). Show them as sending: they go out after joining, with
+    their first ids and timestamps, and come back as MessageStored / MessageReceived (``own``)
+    like any other. Comes before anything they could be confused with: once per room, from
+    the worker thread, before the room's first Joined (or right after it, for a room whose id
+    only the relay's answer told)."""
+
+    messages: tuple[PendingMessage, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotSent:
+    """The client stopped for good (a final failure, or ``close()``) while these messages,
+    oldest first and as ``send`` returned them, were not confirmed by the relay: they may not
+    have reached anyone. Comes once, before :class:`Failed` (if any), and is the last word
+    about them: nothing more is sent, and ``send`` raises ``ClientStopped`` from now on.
+
+    ``kept``: they stay in this device's archive and go out (same ids: nobody gets one
+    twice) when a client for this room starts again; show them as "waiting". Not kept (no
+    archive, or the room never answered): they exist only here — offer Copy, or Retry (a new
+    client, sending the texts again). ``reason`` says why in words."""
+
+    messages: tuple[PendingMessage, ...]
+    reason: str
+    kept: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchiveFailed:
+    """This device's archive (local history and outbox) could not be opened or written
+    (``reason``, without contents): from now on this client keeps its outbox in memory only
+    and records nothing. Say so once; messages still go out."""
+
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -233,8 +286,9 @@ class RateLimited:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Disconnected:
-    """The connection was lost after we had joined; a reconnect follows in ``retry_in`` s.
-    Messages sent meanwhile wait in the outbox."""
+    """The connection was lost after we had joined (or the relay stops for a restart); a
+    reconnect follows in ``retry_in`` s, or at once after ``ChatClient.retry_now()``.
+    Messages sent meanwhile wait in the outbox. Connecting follows when the attempt starts."""
 
     reason: str
     retry_in: float
@@ -242,7 +296,10 @@ class Disconnected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Failed:
-    """The client stopped for good and will not retry. ``message`` says what to do."""
+    """The client stopped for good and will not retry. ``message`` says what to do. Messages
+    still waiting came just before, as :class:`NotSent`. To go on (Rejoin), make a new client
+    for the room: with the same archive it resumes where this one stopped and sends what was
+    kept."""
 
     kind: ErrorKind
     message: str
@@ -254,7 +311,11 @@ ClientEvent = (
     | Queued
     | Joined
     | MessageReceived
+    | MessageStored
     | MessageNotSent
+    | OutboxRestored
+    | NotSent
+    | ArchiveFailed
     | ForgedMessage
     | MessageLocked
     | UnprovenMember
