@@ -1,30 +1,29 @@
-"""The asyncio relay: one room, many members, driven by the sans-I/O protocol core.
+"""The asyncio relay: rooms, many members each, driven by the sans-I/O protocol core.
 
 Each accepted socket gets a :class:`net.relay.member.MemberConnection` (an
 ``asyncio.Protocol``, not streams: an idle connection then costs a transport, one protocol core
-and a few slots, no task, no stream buffers). The room's state lives in
-:class:`net.proto.Room`, who may log in and when in :class:`net.relay.admission.Admission`;
-this module does the I/O, timers and limits:
+and a few slots, no task, no stream buffers). Who may log in and when is decided relay-wide by
+:class:`net.relay.admission.Admission`; once a connection names its room (CLIENT_OPEN: the room
+id at byte offset 23 of its stream), that room's :class:`net.relay.rooms.ServedRoom` drives it
+(the room's state lives in :class:`net.proto.Room`). This module does the listening, timers
+and relay-wide limits:
 
 * TCP_NODELAY on every socket (chat is small messages; Nagle would add tens of ms);
-* login rate limits per source address and relay-wide *before* any PAKE work; a peer that
-  drops after receiving our PAKE share but before confirming counts as a failed guess, so
-  disconnecting cannot be used to learn a guess's result for free;
+* login rate limits per source address and relay-wide *before* any PAKE work, whatever the
+  room; a peer that drops after receiving our PAKE share but before confirming counts as a
+  failed guess, so disconnecting cannot be used to learn a guess's result for free;
 * a pre-hello deadline and bounds on connections that have sent nothing (they hold no
   handshake slot), a handshake deadline, an idle ping and reaping, a bound on concurrent
   handshakes;
-* broadcasts coalesced per loop iteration: one seal, the same bytes to every member; a member
-  whose write buffer passes the limit is disconnected (SLOW_READER), never buffered without end;
-* a per-member message rate: past it the member gets a NOTICE and its socket stops being read
-  until the bucket refills (nothing is dropped; TCP backpressure slows the sender); a WANT
-  counts as a message;
-* sender key shares handed on one for one, never amplified, each sealed to its recipient
-  alone; a share budget per member, sized by the room, limits them as the message rate does
-  (see member.py), and a joiner's shares wait for the broadcast that announces it;
-* room actions (a room with an owner: net.proto._authority) checked by the Room before they
-  are passed on, counted as messages; a refused one gets its actor a NOTICE, a removal closes
-  the removed member's connection (GOODBYE REMOVED), and the room file is rewritten with the
-  new action log.
+* which room a connection gets: the one it names, or for the all-zero id the only room
+  served (NO_SUCH_ROOM when there are several, or none: refused before any password work);
+* with ``rooms_dir`` (``main.py relay --rooms DIR``), every room file in a folder, looked at
+  again every couple of seconds: a new file is served without a restart, a removed one is
+  closed (GOODBYE ROOM_CLOSED to its members).
+
+What happens inside a room (broadcasts coalesced per loop iteration and stored before they
+are sealed, per-member message rates, sender key shares, room actions, history pages) is in
+``rooms.py`` and ``member.py``.
 
 Use :class:`Relay` inside a running event loop, or :class:`net.relay.RelayThread` to run one in
 a background thread (the app's "Host a room", tests).
@@ -34,55 +33,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from net import proto
-from net.proto import (
-    DEFAULT_ROOM,
-    Action,
-    ActionKind,
-    ActionRefused,
-    Authority,
-    JoinRejected,
-    LocalProtocolError,
-    MemberInfo,
-    Reason,
-    Room,
-)
+from net.proto import DEFAULT_ROOM, Reason, Room
+from net.proto._history import HistoryStore
+from net.relay import roomdir
 from net.relay.admission import Admission
-from net.relay.bindings import load_bindings, save_bindings
 from net.relay.config import RelayConfig
+from net.relay.history import HistoryOptions
 from net.relay.listen import describe_hosts, open_listeners
 from net.relay.member import MemberConnection
 from net.relay.roomfile import RoomSecret
+from net.relay.rooms import ServedRoom
 
 logger = logging.getLogger("socketchat.relay")
 
-# How a departure reads in the log ("user alice (…) disconnected (left the room)").
-_LEFT_WORDS = {
-    Reason.LEAVING: "left the room",
-    Reason.CONNECTION_LOST: "connection lost",
-    Reason.IDLE_TIMEOUT: "no sign of life, reaped",
-    Reason.SLOW_READER: "too slow reading, dropped",
-    Reason.PROTOCOL_ERROR: "protocol error",
-    Reason.ROOM_CLOSING: "room closing",
-    Reason.REMOVED: "removed from the room",
-}
 _NOT_ACCEPTED_LOG_LIMIT = 1024  # sources remembered for de-duplicating "refused" lines
 _MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
-#: How long presence waits per member in big rooms (0.5 s at 5,000); the minimum is the
-#: config's presence_delay. A write costs about 10 µs, so 100 µs of waiting per member keeps
-#: the presence writes near a tenth of the relay's time.
-_PRESENCE_WAIT_PER_MEMBER = 100e-6
+#: How often ``--rooms DIR`` is looked at again for added, changed and removed room files.
+ROOMS_POLL_INTERVAL = 2.0
 
 
 @dataclass(frozen=True)
 class RelayStats:
-    """A snapshot for tests and status lines."""
+    """A snapshot for tests and status lines (every room's counts added up)."""
 
     port: int
     members: tuple[str, ...]
@@ -93,53 +71,41 @@ class RelayStats:
     history: int
     broadcasts: int
     throttled: int
-
-
-def _authority(secret: RoomSecret, room_file: Path | None) -> Authority | None:
-    """The room's owner, admins and removed members, from its genesis and saved actions;
-    ``ValueError`` naming the room file if an action does not apply."""
-    try:
-        return secret.authority()
-    except ValueError as exc:
-        where = f"The room file {room_file}" if room_file is not None else "The room"
-        raise ValueError(
-            f"{where} is damaged: {exc}. Restore it from a backup; the relay does not serve a "
-            "room whose owner's and admins' actions it cannot check."
-        ) from None
+    rooms: int = 1
 
 
 class Relay:
-    """Serves one room. ``await start()``, later ``await stop()``; or ``await serve_forever()``.
+    """Serves one room, or every room file in a folder. ``await start()``, later
+    ``await stop()``; or ``await serve_forever()``.
 
     All methods run on the event loop's thread (use RelayThread from other threads).
     """
 
     def __init__(
         self,
-        secret: RoomSecret,
+        secret: RoomSecret | None,
         config: RelayConfig | None = None,
         *,
         names_file: Path | None = None,
         room_file: Path | None = None,
+        history: HistoryStore | None = None,
+        rooms_dir: Path | None = None,
+        history_options: HistoryOptions | None = None,
+        poll_interval: float = ROOMS_POLL_INTERVAL,
     ) -> None:
-        """``names_file``: where the name bindings are kept (read now, rewritten when a name
-        is bound). ``room_file``: where ``secret`` came from, rewritten with the room's actions
-        after each one (a room with an owner); without it the actions live in memory only.
+        """One room: ``secret``, with ``names_file`` (where the name bindings are kept: read
+        now, rewritten when a name is bound), ``room_file`` (where ``secret`` came from,
+        rewritten with the room's actions after each one; without it they live in memory
+        only) and ``history`` (its message store; in memory unless given).
 
-        ``ValueError`` in plain words if the names file is damaged or a saved action does not
-        apply (a damaged or tampered room file): the relay must not serve the room so.
+        Or every room file in ``rooms_dir`` (``secret`` None), each with its names file and
+        its SQLite history as ``history_options`` say, looked at again every
+        ``poll_interval`` seconds.
+
+        ``ValueError`` (or ``OSError``) in plain words if a names file, a history or a room
+        file is damaged, or a saved action does not apply: the relay must not serve it so.
         """
-        self.secret = secret
         self.config = config = config or RelayConfig()
-        self._names_file = names_file
-        self._room_file = room_file
-        self.room: Room[MemberConnection] = Room(
-            max_members=config.max_members,
-            history_limit=config.history,
-            max_message_bytes=config.max_message_bytes,
-            bindings=load_bindings(names_file) if names_file is not None else None,
-            authority=_authority(secret, room_file),
-        )
         self.admission: Admission[MemberConnection] = Admission(
             clock=self.now,
             max_handshakes=config.max_handshakes,
@@ -158,20 +124,74 @@ class Relay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._servers: list[asyncio.base_events.Server] = []
         self._connections: set[MemberConnection] = set()
-        self._flush_handle: asyncio.Handle | None = None
-        self._flush_soon = False  # the scheduled flush is for chat: at the end of this iteration
-        # Members whose JOINED item has not been broadcast yet, with the shares they handed out
-        # meanwhile: (distributor's signing key, shares). The next flush writes them after the
-        # broadcast, so that nobody is handed a share by a member it has not heard of.
-        self._unannounced: dict[
-            MemberConnection, list[tuple[bytes, Sequence[tuple[bytes, bytes]]]]
-        ] = {}
         self._all_gone: asyncio.Event | None = None
         self._not_accepted_logged: dict[str, None] = {}  # sources logged, oldest first
         self._closed: asyncio.Event | None = None
         self.port = 0
         # Where the relay listens once started: (address, port) of each socket.
         self.addresses: tuple[tuple[str, int], ...] = ()
+        self._rooms: dict[bytes, ServedRoom] = {}  # by room id
+        self._rooms_dir = rooms_dir
+        self._history_options = history_options or HistoryOptions()
+        self._poll_interval = poll_interval
+        self._poll_handle: asyncio.TimerHandle | None = None
+        # --rooms: each room file served, its signature and room id; and what was reported
+        # about files that could not be served (so each problem is logged once).
+        self._files: dict[Path, tuple[roomdir.Signature, bytes]] = {}
+        self._reported: dict[Path, roomdir.Signature] = {}
+        self._truncated_reported = False
+        if rooms_dir is None:
+            if secret is None:
+                raise ValueError("a relay serves a room (its secret) or a folder of rooms")
+            self._add_room(
+                ServedRoom(
+                    self,
+                    secret,
+                    config,
+                    names_file=names_file,
+                    room_file=room_file,
+                    history=history,
+                )
+            )
+        else:
+            if secret is not None:
+                raise ValueError("give the relay one room or a folder of rooms, not both")
+            self._load_folder()
+
+    # -- the rooms -------------------------------------------------------------------------
+
+    @property
+    def rooms(self) -> dict[bytes, ServedRoom]:
+        """The rooms served now, by room id (a copy)."""
+        return dict(self._rooms)
+
+    def _only(self) -> ServedRoom:
+        if len(self._rooms) != 1:
+            raise RuntimeError(f"this relay serves {len(self._rooms)} rooms, not one")
+        return next(iter(self._rooms.values()))
+
+    @property
+    def room(self) -> Room[MemberConnection]:
+        """The room's state, for a relay that serves one room."""
+        return self._only().room
+
+    @property
+    def secret(self) -> RoomSecret:
+        """The room's secret as it is now (actions, password changes), for a relay that
+        serves one room."""
+        return self._only().secret
+
+    @secret.setter
+    def secret(self, secret: RoomSecret) -> None:
+        self._only().secret = secret
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The running loop once started (the rooms schedule their flushes on it)."""
+        return self._loop
+
+    def _add_room(self, room: ServedRoom) -> None:
+        self._rooms[room.secret.room_id] = room
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -179,7 +199,7 @@ class Relay:
         """Listen; return the port (useful with ``port=0``). OSError if the port is taken.
 
         Every socket of :func:`net.relay.listen.open_listeners` (one dual-stack socket by
-        default) gets its own asyncio server, all feeding this one room.
+        default) gets its own asyncio server, all feeding the same rooms.
         """
         loop = self._loop = asyncio.get_running_loop()
         self._all_gone, self._closed = asyncio.Event(), asyncio.Event()
@@ -202,12 +222,18 @@ class Relay:
             (str(sock.getsockname()[0]), int(sock.getsockname()[1])) for sock in sockets
         )
         self.port = self.addresses[0][1]
-        logger.info(
-            "room %s open on port %d (%s)",
-            self.secret.room_id.hex()[:8],
-            self.port,
-            describe_hosts(self.config.host),
-        )
+        where = describe_hosts(self.config.host)
+        if self._rooms_dir is None:
+            logger.info("room %s open on port %d (%s)", self._only().short_id, self.port, where)
+        else:
+            logger.info(
+                "serving %d room(s) from %s on port %d (%s)",
+                len(self._rooms),
+                self._rooms_dir,
+                self.port,
+                where,
+            )
+            self._poll_handle = loop.call_later(self._poll_interval, self._poll)
         return self.port
 
     async def serve_forever(self) -> None:
@@ -233,24 +259,36 @@ class Relay:
             member.abort()
         for server in self._servers:
             await server.wait_closed()
-        logger.info("room %s closed", self.secret.room_id.hex()[:8])
+        self._rooms_closed()
         self._closed.set()
+
+    def _rooms_closed(self) -> None:
+        """The relay stopped: no more looking at the rooms folder; each room's history is
+        closed (everything in it was committed already)."""
+        if self._poll_handle is not None:
+            self._poll_handle.cancel()
+            self._poll_handle = None
+        for room in self._rooms.values():
+            room.close_history()
+            logger.info("%sroom %s closed", room.tag, room.short_id)
 
     def stats(self) -> RelayStats:
         """Counts for tests and status lines (call on the loop's thread)."""
+        rooms = self._rooms.values()
         return RelayStats(
             port=self.port,
-            members=self.room.members,
+            members=tuple(name for room in rooms for name in room.room.members),
             connections=len(self._connections),
             silent=self.admission.silent,
             handshakes=self.admission.handshakes,
             queued=self.admission.queued,
-            history=len(self.room.history),
-            broadcasts=self.room.broadcasts_sealed,
+            history=sum(len(room.room.history) for room in rooms),
+            broadcasts=sum(room.room.broadcasts_sealed for room in rooms),
             throttled=sum(1 for member in self._connections if member.throttled),
+            rooms=len(self._rooms),
         )
 
-    # -- called by MemberConnection ------------------------------------------------------
+    # -- called by MemberConnection before it has a room -----------------------------------
 
     def now(self) -> float:
         clock = self.config.clock
@@ -266,7 +304,7 @@ class Relay:
         return self._loop.call_later(max(delay, _MIN_TIMER), callback)
 
     def register(self, member: MemberConnection) -> bool:
-        """A new connection; False if the room is closing (refuse it). Admission is next."""
+        """A new connection; False if the relay is closing (refuse it). Admission is next."""
         self._connections.add(member)
         if self._all_gone is not None:
             self._all_gone.clear()  # stop() must wait for this one too
@@ -279,177 +317,18 @@ class Relay:
             self._all_gone.set()
 
     def select_room(self, member: MemberConnection, room_id: bytes) -> None:
-        """RoomRequested: this relay serves one room, asked for by its id or as the default."""
-        if room_id in (DEFAULT_ROOM, self.secret.room_id):
-            member.protocol.select_room(self.secret.credentials)
-        else:
+        """RoomRequested: hand the connection to the room it names; the all-zero id names
+        the only room served. Any other is refused (NO_SUCH_ROOM) before any password work."""
+        room = self._rooms.get(bytes(room_id))
+        if room is None and room_id == DEFAULT_ROOM and len(self._rooms) == 1:
+            room = next(iter(self._rooms.values()))
+        if room is None or room.closed:
             logger.info(
                 "refused %s: asked for room %s, not served here", member.peer, room_id.hex()[:8]
             )
             member.protocol.refuse(Reason.NO_SUCH_ROOM, "This relay does not host that room.")
-
-    def join(self, member: MemberConnection, request: proto.JoinRequested) -> None:
-        """JoinRequested: admit the member to the room or reject the name."""
-        try:
-            name = self.room.check_join(request.username, request.signing_key)
-        except JoinRejected as rejected:
-            logger.info("refused %s: %s", member.peer, rejected.text)
-            member.protocol.reject_join(rejected.code, rejected.text)
             return
-        old = self.room.handle_of_identity(request.signing_key)  # under any name
-        if old is not None and old is not member:
-            # The same identity again (a reconnect the relay has not noticed yet): the proof
-            # in its JOIN shows it is the same member, so the new connection wins at once.
-            old.end(Reason.REPLACED, "You joined this room again from another connection.")
-        info = MemberInfo(
-            name=name, signing_key=request.signing_key, dh_key=request.dh_key, tag=request.tag
-        )
-        self.room.join(info, member)  # its JOINED item goes out with the next flush
-        self._unannounced[member] = []
-        self.schedule_flush(presence_only=True)
-        welcome = self.room.welcome(name, resume_after=request.resume_after)
-        try:
-            member.protocol.accept_join(welcome)
-        except LocalProtocolError:  # defensive: Room already sized the history to fit
-            try:
-                member.protocol.accept_join(dataclasses.replace(welcome, history=()))
-            except LocalProtocolError:
-                # The member list and the room's action log alone pass the frame cap: no
-                # welcome can be sent, so the member cannot be let in.
-                self._unannounced.pop(member, None)
-                self.room.leave(name, Reason.ROOM_FULL, handle=member)
-                logger.warning(
-                    "refused %s: the room's member list and action log no longer fit in a welcome",
-                    member.peer,
-                )
-                member.protocol.reject_join(
-                    Reason.ROOM_FULL,
-                    "The room cannot take another member: its member list and action log are "
-                    "too large.",
-                )
-                return
-        member.joined(name)
-        logger.info("user %s (%s) connected", name, member.peer)
-        self._save_bindings()
-
-    def _save_bindings(self) -> None:
-        if self.room.bindings_changed:
-            self.room.bindings_changed = False
-            if self._names_file is not None:
-                save_bindings(self._names_file, self.room.bindings)
-
-    def act(self, member: MemberConnection, encoded: bytes) -> None:
-        """ActionSubmitted: check the action and take it (the Room applies the rules), pass
-        it on to everyone with the next broadcast, and keep it with the room.
-
-        A refused action changes nothing: its actor gets NOTICE(ACTION_REFUSED) with the
-        reason and stays. A removal closes the removed member's connection, if it is here,
-        with GOODBYE(REMOVED), and everyone gets LEFT(REMOVED) after the action itself.
-        """
-        name = member.name
-        if name is None:
-            return
-        try:
-            action = Action.decode(encoded)
-            if action.actor != self.room.signing_key_of(name):
-                raise ActionRefused("an action signed by another member than its sender")
-            verifier = None
-            if action.kind is ActionKind.CHANGE_PASSWORD:
-                verifier = member.pending_verifier
-                if verifier is None or verifier[0] != action.seq:
-                    raise ActionRefused("a password change without the new verifier")
-            removed = self.room.act(action)
-        except ActionRefused as refused:
-            logger.info("refused an action from %s (%s): %s", name, member.peer, refused)
-            with contextlib.suppress(LocalProtocolError):
-                member.protocol.send_notice(
-                    Reason.ACTION_REFUSED, f"Your action was refused: {refused}."
-                )
-            return
-        logger.info(
-            "user %s (%s) took room action %d: %s %s%s",
-            name,
-            member.peer,
-            action.seq,
-            action.kind.name.lower().replace("_", " "),
-            action.target.hex()[:8],
-            f" {action.detail!r}" if action.detail else "",
-        )
-        if removed is not None and removed is not member:
-            removed.end(Reason.REMOVED, "You were removed from the room.")
-        if verifier is not None:
-            self._change_password(verifier[1])
-            return
-        self.schedule_flush()
-        self._save_actions()
-        self._save_bindings()
-
-    def _change_password(self, access: bytes) -> None:
-        """CHANGE_PASSWORD was taken: from now on handshakes prove the new password. The action
-        goes out to everyone now, then every connection is closed (GOODBYE PASSWORD_CHANGED):
-        members come back with the new password, and their new membership tags."""
-        self.secret = self.secret.with_access(access)
-        self.room.actions_changed = True
-        self._save_actions()
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-        self._flush()
-        logger.info("the room password changed: every member joins again")
-        for connection in list(self._connections):
-            connection.end(
-                Reason.PASSWORD_CHANGED,
-                "The room password changed: join again with the new one.",
-                announce=False,
-            )
-
-    def hand_out_secrets(
-        self, member: MemberConnection, secrets: Sequence[tuple[bytes, bytes]]
-    ) -> None:
-        """SecretsSubmitted: each sealed secret to the member it names, as a SECRET attested to
-        come from ``member``'s signing key (as :meth:`hand_out` does for shares)."""
-        if member.name is None:
-            return
-        distributor = self.room.signing_key_of(member.name)
-        if distributor is None:
-            return
-        for recipient, blob in secrets:
-            target = self.room.handle_of_identity(recipient)
-            if target is None or target is member:
-                continue
-            if target.protocol.send_secret(distributor, blob):
-                target.flush()
-
-    def _save_actions(self) -> None:
-        """Keep the room's action log with its secret, and in its room file if it has one
-        (rewritten in one step; a failure is logged, and the next action tries again)."""
-        authority = self.room.authority
-        if not self.room.actions_changed or authority is None:
-            return
-        self.room.actions_changed = False
-        self.secret = self.secret.with_actions(action.encode() for action in authority.actions)
-        if self._room_file is None:
-            return
-        try:
-            self.secret.save(self._room_file, overwrite=True)
-        except OSError as exc:
-            logger.warning(
-                "cannot save the room's actions to %s: %s", self._room_file, exc.strerror or exc
-            )
-
-    def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
-        """A member is gone (or going): tell the others with the next broadcast (unless
-        ``announce`` is False: the room is closing and nobody is left to tell)."""
-        name, member.name = member.name, None
-        if name is None or not self.room.leave(name, code, handle=member):
-            return
-        if announce:
-            logger.info(
-                "user %s (%s) disconnected (%s)",
-                name,
-                member.peer,
-                _LEFT_WORDS.get(code, code.name.lower()),
-            )
-            self.schedule_flush(presence_only=True)
+        room.attach(member)
 
     def not_accepted(self, member: MemberConnection) -> None:
         """``accept_peer`` turned ``member`` away: one log line per source address (or IPv6
@@ -462,106 +341,187 @@ class Relay:
         logged[member.source] = None
         logger.info("refused %s: not from a network this room accepts", member.peer)
 
-    def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
-        if member.name is None:
-            return
-        self.room.submit(member.name, envelopes)
-        self.schedule_flush()
+    def _room_of(self, member: MemberConnection) -> ServedRoom | None:
+        """The room ``member`` asked for; for a relay of one room, that room (recording fakes
+        in tests call the relay directly, and have no ``relay`` of their own)."""
+        room = getattr(member, "relay", None)
+        if isinstance(room, ServedRoom):
+            return room
+        return next(iter(self._rooms.values())) if len(self._rooms) == 1 else None
 
-    def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
-        """SharesSubmitted: hand each share to the member whose signing key it names, as a
-        SHARE attested to come from ``member``'s signing key; one share in, one out.
-
-        A recipient not in the room (it left meanwhile, or never was) is skipped, and so is a
-        share addressed to its sender. Shares from a member whose JOINED item is still waiting
-        for its broadcast wait for it too (see :meth:`_flush`).
-        """
-        if member.name is None:
-            return
-        distributor = self.room.signing_key_of(member.name)
-        if distributor is None:
-            return
-        held = self._unannounced.get(member)
-        if held is not None:
-            held.append((distributor, shares))
-        else:
-            self._deliver(distributor, shares)
-
-    def _deliver(self, distributor: bytes, shares: Sequence[tuple[bytes, bytes]]) -> None:
-        """Seal each share for its recipient (per-connection keys: one seal per share), then
-        one write per recipient. A recipient whose unread bytes pass the write buffer limit is
-        dropped by its pause_writing (SLOW_READER), as for any write."""
-        reached: dict[MemberConnection, None] = {}
-        for recipient, share in shares:
-            if recipient == distributor:
-                continue  # nothing to hand oneself
-            target = self.room.handle_of_identity(recipient)
-            if target is not None and target.protocol.send_share(distributor, share):
-                reached[target] = None
-        for target in reached:
-            target.flush()
-
-    def history_page(self, member: MemberConnection, before: int, limit: int) -> None:
-        """HistoryRequested: answer with the stored messages older than ``before``."""
-        first, items = self.room.page(before, limit)
-        member.protocol.send_history_page(first, items)
-
-    def want(self, member: MemberConnection, payload: bytes) -> None:
-        """KeysWanted: broadcast a WANTED item, attested with ``member``'s signing key. It
-        is presence-like: coalesced with joins and leaves, never kept in the history."""
-        if member.name is None:
-            return
-        self.room.want(member.name, payload)
-        self.schedule_flush(presence_only=True)
+    def left(self, member: MemberConnection, code: Reason, *, announce: bool = True) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.left(member, code, announce=announce)
 
     def member_count(self) -> int:
-        return len(self.room)
+        return sum(len(room.room) for room in self._rooms.values())
 
-    def schedule_flush(self, *, presence_only: bool = False) -> None:
-        """Seal what is pending at the end of this loop iteration, so that whatever else
-        arrives in the same iteration shares the one seal; or, for joins and leaves only
-        (``presence_only``), ``presence_delay`` seconds later. In a join storm every member
-        gets one presence broadcast per delay instead of one per join, which keeps the
-        relay's work linear in the joiners rather than quadratic; chat never waits for it."""
-        loop = self._loop
-        if loop is None:
-            return
-        if self._flush_handle is not None:
-            if presence_only or self._flush_soon:
-                return
-            self._flush_handle.cancel()  # chat arrived: what was waiting goes with it, now
-        self._flush_soon = not presence_only
-        if presence_only and self.config.presence_delay > 0:
-            # A presence broadcast costs a write per member, so in a big room it waits longer:
-            # its writes then take about a tenth of the relay's time at most, whatever the size.
-            delay = max(self.config.presence_delay, len(self.room) * _PRESENCE_WAIT_PER_MEMBER)
-            self._flush_handle = loop.call_later(delay, self._flush)
-        else:
-            self._flush_handle = loop.call_soon(self._flush)
+    # A connection has a room before the core lets it join or send anything, and from then
+    # on calls its room directly (member.relay); these pass on a call that comes through the
+    # relay anyway (an event handled in the same batch as the room's choice).
+
+    def join(self, member: MemberConnection, request: proto.JoinRequested) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.join(member, request)
+
+    def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.submit(member, envelopes)
+
+    def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.hand_out(member, shares)
+
+    def hand_out_secrets(
+        self, member: MemberConnection, secrets: Sequence[tuple[bytes, bytes]]
+    ) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.hand_out_secrets(member, secrets)
+
+    def history_page(self, member: MemberConnection, before: int, limit: int) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.history_page(member, before, limit)
+
+    def want(self, member: MemberConnection, payload: bytes) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.want(member, payload)
+
+    def act(self, member: MemberConnection, encoded: bytes) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.act(member, encoded)
 
     def _flush(self) -> None:
-        """Seal what is pending and write it, one write per member: the same bytes for all,
-        those who joined since the last flush included (their WELCOME's next_seq is this
-        broadcast's). Then the shares that waited for this broadcast to announce their
-        distributors."""
-        self._flush_handle = None
-        held, self._unannounced = self._unannounced, {}
-        data = self.room.flush()
-        if data:
-            limit = self.config.write_buffer_limit
-            slow = []
-            for member in self.room.handles():
-                transport = member.transport
-                if transport is None or transport.is_closing():
-                    continue
-                transport.write(data)  # the same bytes object for everyone: sealed once
-                if transport.get_write_buffer_size() > limit:
-                    slow.append(member)
-            for member in slow:
-                member.end(Reason.SLOW_READER, "You were not reading fast enough.")
-        for sender, message_ids in self.room.take_acks():
-            if sender.protocol.send_ack(message_ids):
-                sender.flush()
-        for batches in held.values():
-            for distributor, shares in batches:
-                self._deliver(distributor, shares)
+        """Broadcast what the only room has pending now (tests that skip presence_delay)."""
+        self._only()._flush()
+
+    # -- --rooms DIR -----------------------------------------------------------------------
+
+    def _load_folder(self) -> None:
+        """The first look at the rooms folder: every room file must load, or the relay does
+        not start (``OSError``/``ValueError`` naming the file)."""
+        assert self._rooms_dir is not None
+        found = roomdir.scan(self._rooms_dir)
+        if found.truncated:
+            raise ValueError(
+                f"{self._rooms_dir} holds more than {roomdir.MAX_ENTRIES:,} entries; a relay "
+                "looks at no more (split the rooms over several folders and relays)."
+            )
+        for path, signature in sorted(found.files.items()):
+            try:
+                loaded = roomdir.load_room(path, self._history_options)
+            except OSError as exc:
+                raise OSError(exc.errno, f"cannot read {path}: {exc.strerror or exc}") from None
+            self._serve_loaded(loaded, signature)
+
+    def _serve_loaded(self, loaded: roomdir.LoadedRoom, signature: roomdir.Signature) -> None:
+        """Serve a room read from the folder; ``ValueError`` for a second file of a room
+        already served, or a damaged names file or action log (its history is closed)."""
+        room_id = loaded.secret.room_id
+        if room_id in self._rooms:
+            other = self._rooms[room_id].room_file
+            _close(loaded.history)
+            raise ValueError(f"{loaded.path} is the same room as {other}: serve it once.")
+        try:
+            room = ServedRoom(
+                self,
+                loaded.secret,
+                self.config,
+                names_file=loaded.names_file,
+                room_file=loaded.path,
+                history=loaded.history,
+                tag=f"room {room_id.hex()[:8]}: ",
+            )
+        except ValueError:
+            _close(loaded.history)
+            raise
+        self._add_room(room)
+        self._files[loaded.path] = (signature, room_id)
+
+    def _poll(self) -> None:
+        """Look at the rooms folder again: serve new room files, close removed ones. A file
+        that cannot be served is logged once (until it changes) and looked at again later."""
+        self._poll_handle = None
+        if self._closed is not None and self._closed.is_set():
+            return
+        try:
+            self._rescan()
+        finally:
+            if self._loop is not None and not (self._closed and self._closed.is_set()):
+                self._poll_handle = self._loop.call_later(self._poll_interval, self._poll)
+
+    def _rescan(self) -> None:
+        assert self._rooms_dir is not None
+        try:
+            found = roomdir.scan(self._rooms_dir)
+        except OSError as exc:
+            if self._rooms_dir not in self._reported:
+                self._reported[self._rooms_dir] = (0, 0, 0)
+                logger.error("cannot read the rooms folder %s: %s", self._rooms_dir, exc)
+            return
+        self._reported.pop(self._rooms_dir, None)
+        if found.truncated and not self._truncated_reported:
+            logger.warning(
+                "%s holds more than %d entries: rooms past them are not looked at",
+                self._rooms_dir,
+                roomdir.MAX_ENTRIES,
+            )
+        self._truncated_reported = found.truncated
+        for path in list(self._files):
+            if path not in found.files:
+                self._close_file(path, "its room file was removed")
+        for path, signature in sorted(found.files.items()):
+            served = self._files.get(path)
+            if served is not None and served[0] == signature:
+                continue
+            if self._reported.get(path) == signature:
+                continue  # the same problem as last time
+            self._look_at(path, signature, served)
+
+    def _look_at(
+        self,
+        path: Path,
+        signature: roomdir.Signature,
+        served: tuple[roomdir.Signature, bytes] | None,
+    ) -> None:
+        """A room file is new or changed: serve it (again, if it is now another room)."""
+        if served is not None:
+            try:
+                same = RoomSecret.load(path).room_id == served[1]
+            except (OSError, ValueError):
+                same = True  # being rewritten: keep serving what was read before
+            if same:  # rewritten by this relay (an action) or touched: the same room
+                self._files[path] = (signature, served[1])
+                return
+            self._close_file(path, "its room file now holds another room")
+        try:
+            loaded = roomdir.load_room(path, self._history_options)
+            self._serve_loaded(loaded, signature)
+        except (OSError, ValueError) as exc:
+            self._reported[path] = signature
+            logger.error("cannot serve %s: %s", path, exc)
+            return
+        self._reported.pop(path, None)
+        room = self._rooms[loaded.secret.room_id]
+        logger.info("%sopen (%s)", room.tag, path.name)
+
+    def _close_file(self, path: Path, why: str) -> None:
+        _, room_id = self._files.pop(path)
+        room = self._rooms.pop(room_id, None)
+        if room is None:
+            return
+        logger.info("%sclosed: %s", room.tag, why)
+        room.close(Reason.ROOM_CLOSED, "The room was closed by the relay's operator.")
+
+
+def _close(history: HistoryStore) -> None:
+    closer = getattr(history, "close", None)
+    if closer is not None:
+        closer()
