@@ -484,8 +484,13 @@ class Room(Generic[M]):
         if chat:
             # Stored before anything is sealed: a message is in the history before anyone,
             # its sender included, can see it. If this raises (a full disk), nothing was sent
-            # and nothing is acknowledged: the senders resend after reconnecting.
-            self._store.append(chat)
+            # and nothing is acknowledged: the senders resend after reconnecting. Joins,
+            # departures and actions were not sent either: they wait for the next flush.
+            try:
+                self._store.append(chat)
+            except BaseException:
+                self._pending = [item for item in items if item[0] != 1] + self._pending
+                raise
         for message_id, handle in senders:
             self._ack(handle, message_id)
         frames = []
