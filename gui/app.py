@@ -431,6 +431,8 @@ class App:
             on_reconnect=self.reconnect,
             on_trust_relay=self.trust_new_relay_from_chat,
             actions=_RoomActions(self, event.room_id),
+            on_retry_now=self.retry_now,
+            on_back=self.back_to_rooms,
         )
         self.chat.grid(row=0, column=0, sticky="nsew")
         self.root.minsize(640, 420)
@@ -533,8 +535,31 @@ class App:
         self.trust.forget_relay(relay_address(request.host, request.port, DEFAULT_ROOM))
         self.connect(request)
 
+    def retry_now(self) -> None:
+        """Retry now in the chat's connection banner: the client stops waiting and tries."""
+        if self.client is not None:
+            self.client.retry_now()
+
+    def back_to_rooms(self) -> None:
+        """Back to rooms in the chat's connection banner, after a final failure: the chat
+        goes and the login view comes back in the same window (the failed client is closed
+        in the background; a room hosted here is closed)."""
+        if self.chat is None or not self._may_close_hosted_room("Going back to your rooms"):
+            return
+        self._generation += 1  # whatever the old client still says is dropped
+        self._stop_client()
+        self._stop_relay()
+        self.hosting = None
+        if self.invite is not None and self.invite.winfo_exists():
+            self.invite.destroy()
+        self.invite = None
+        self.chat.destroy()
+        self.chat = None
+        self.root.title("SocketChat")
+        self.show_login()
+
     def reconnect(self) -> None:
-        """Reconnect in the chat window after a final failure: a new client with the same
+        """Rejoin in the chat window after a final failure: a new client with the same
         keys, identity and trust, asking for the room joined before."""
         old = self.client
         if old is None or self.chat is None:
@@ -802,20 +827,25 @@ class App:
 
     def request_close(self) -> None:
         """The window's close box: confirm if that closes a room for others, then quit."""
-        if self.relay is not None and self.chat is not None:
-            others = len(self.chat.members) - 1
-            detail = (
-                f"{others} other member{'s' if others != 1 else ''} will be disconnected."
-                if others > 0
-                else "Nobody else is in it right now."
-            )
-            if not self.confirm(
-                "Close the room?",
-                f"Closing this window closes the room for everyone. {detail}",
-                "Close the room",
-            ):
-                return
+        if not self._may_close_hosted_room("Closing this window"):
+            return
         self.close()
+
+    def _may_close_hosted_room(self, doing: str) -> bool:
+        """True unless a room hosted here has a chat open and the person keeps it open."""
+        if self.relay is None or self.chat is None:
+            return True
+        others = len(self.chat.members) - 1
+        detail = (
+            f"{others} other member{'s' if others != 1 else ''} will be disconnected."
+            if others > 0
+            else "Nobody else is in it right now."
+        )
+        return self.confirm(
+            "Close the room?",
+            f"{doing} closes the room for everyone. {detail}",
+            "Close the room",
+        )
 
     def close(self) -> None:
         """Stop everything and destroy the root. Safe from any state, safe to call twice."""

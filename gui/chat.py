@@ -46,10 +46,11 @@ from tkinter import ttk
 from typing_extensions import assert_never
 
 from crypto.identity import PublicIdentity
+from gui.connection import BACK_TO_ROOMS, REJOIN, Action, ConnectionBanner
 from gui.dialogs import ConfirmDialog
 from gui.errors import TRUST_NEW_RELAY, failure_text, may_reconnect
 from gui.links import mentions
-from gui.messages import MessageList
+from gui.messages import MessageList, format_time
 from gui.roles import (
     ACTION_LABELS,
     MemberAction,
@@ -68,6 +69,7 @@ from gui.roles import (
 )
 from gui.safetext import body_pieces, display_name
 from gui.theme import PALETTE, Palette
+from gui.unsent import UnsentMessages
 from gui.verify import (
     SafetyCodeDialog,
     TrustActions,
@@ -91,6 +93,8 @@ _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limi
 
 SENDING = "sending…"
 WAITING = "waiting for the connection, will send after reconnecting"
+#: A message handed back as not sent but kept on this device: the next client sends it.
+KEPT = "not sent yet: kept on this device, sent when you rejoin"
 HINT = "Enter sends · Shift+Enter adds a line · ↑ in an empty box: your last message, sent as new"
 ENCRYPTED = "● End-to-end encrypted and signed: the relay cannot read or forge messages"
 #: The room's setting, chosen by its owner when it was created (rooms with an owner only).
@@ -212,6 +216,8 @@ class ChatWindow(ttk.Frame):
         on_reconnect: Callable[[], None] | None = None,
         on_trust_relay: Callable[[], None] | None = None,
         actions: RoomActions | None = None,
+        on_retry_now: Callable[[], None] | None = None,
+        on_back: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(master)
         self._actions = actions  # the owner's and admins' requests go there
@@ -223,6 +229,14 @@ class ChatWindow(ttk.Frame):
         self._trust = trust
         self._on_reconnect = on_reconnect
         self._on_trust_relay = on_trust_relay
+        self._on_retry_now = on_retry_now
+        self._on_back = on_back
+        # The conversation's one line about the current loss of connection, updated in place
+        # when it is back: (its key, when it was lost, why). None while connected.
+        self._outage: tuple[str, str, str] | None = None
+        self._outages = 0
+        self._archive_told = False
+        self._alone_told = False  # "You are alone in the room" said, and nobody came since
         # What the person recorded in this window, by name: (key, trust). It outranks the trust
         # in later events, whose member lists keep what the client saw on arrival.
         self._decided: dict[str, tuple[bytes, Trust]] = {}
@@ -256,15 +270,13 @@ class ChatWindow(ttk.Frame):
         self.closed_for_good = False
         self.unread = 0
         self.pending: dict[bytes, str] = {}  # message id -> text, until the relay echoes it
-        self._retry_at: float | None = None
-        self._countdown_id: str | None = None
         self.status = tk.StringVar(self, "")
         self.encryption = tk.StringVar(self, "")
         #: The room's history setting, under the encryption line ("" in a room without owner).
         self.room_setting = tk.StringVar(self, "")
         self.member_title = tk.StringVar(self, "")
         self.limit_text = tk.StringVar(self, "")
-        self._build(on_invite, view_menu)
+        self._build(on_invite, view_menu, clock)
         self.set_members(members)
         self._set_connected(True)
         self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
@@ -276,9 +288,10 @@ class ChatWindow(ttk.Frame):
         self,
         on_invite: Callable[[], None] | None,
         view_menu: Callable[[tk.Misc], tk.Menu] | None,
+        clock: Callable[[], float],
     ) -> None:
         self.columnconfigure(0, weight=1)
-        self.rowconfigure(3, weight=1)
+        self.rowconfigure(4, weight=1)
 
         header = ttk.Frame(self, padding=(14, 10, 14, 8))
         header.grid(row=0, column=0, sticky="ew")
@@ -309,18 +322,24 @@ class ChatWindow(ttk.Frame):
             self.view_button = ttk.Menubutton(header, text="View")
             self.view_button.configure(menu=view_menu(self.view_button))
             self.view_button.grid(row=0, column=4, sticky="e", padx=(8, 0))
-        # Key changes and a final failure: one warning row each, until dealt with.
+        # How the connection stands (reconnecting, or stopped for good): one row, above all.
+        self.connection = ConnectionBanner(
+            self,
+            palette=self._palette,
+            on_retry_now=self._retry_now if self._on_retry_now is not None else None,
+            clock=clock,
+        )
+        self.connection.grid(row=1, column=0, sticky="ew")
+        self.connection.hide()
+        # Key changes: one warning row each, until dealt with.
         self.banner = tk.Frame(self, background=self._palette.warning_surface)
-        self.banner.grid(row=1, column=0, sticky="ew")
+        self.banner.grid(row=2, column=0, sticky="ew")
         self.banner.columnconfigure(0, weight=1)
         self.banner.grid_remove()
-        self.failure_row = _BannerRow(self.banner, self._palette)
-        self.failure_button = ttk.Button(self.failure_row, text="Reconnect")
-        self.failure_button.grid(row=0, column=1, sticky="e", padx=(8, 0))
-        ttk.Separator(self).grid(row=2, column=0, sticky="ew")
+        ttk.Separator(self).grid(row=3, column=0, sticky="ew")
 
         body = ttk.Frame(self)
-        body.grid(row=3, column=0, sticky="nsew")
+        body.grid(row=4, column=0, sticky="nsew")
         body.columnconfigure(0, weight=1)
         body.rowconfigure(0, weight=1)
         self.messages = MessageList(
@@ -328,6 +347,7 @@ class ChatWindow(ttk.Frame):
         )
         self.messages.mention_name = self.username
         self.messages.grid(row=0, column=0, sticky="nsew")
+        self.unsent = UnsentMessages(self.messages, retry=self.retry_message)
         side = ttk.Frame(body, padding=(12, 10, 12, 10))
         side.grid(row=0, column=1, sticky="ns")
         side.rowconfigure(1, weight=1)
@@ -403,9 +423,9 @@ class ChatWindow(ttk.Frame):
         self.member_list.bind("<Shift-F10>", self._on_member_menu_key)
         self.member_list.bind("<FocusIn>", self._on_member_focus, add="+")
 
-        ttk.Separator(self).grid(row=4, column=0, sticky="ew")
+        ttk.Separator(self).grid(row=5, column=0, sticky="ew")
         compose = ttk.Frame(self, padding=(14, 10, 14, 4))
-        compose.grid(row=5, column=0, sticky="ew")
+        compose.grid(row=6, column=0, sticky="ew")
         compose.columnconfigure(0, weight=1)
         self.entry = tk.Text(
             compose,
@@ -458,9 +478,14 @@ class ChatWindow(ttk.Frame):
         self.entry.bind("<Control-Home>", lambda _e: self._scroll(self.messages.scroll_to_top))
         self.entry.bind("<Control-End>", lambda _e: self._scroll(self.messages.scroll_to_end))
         self.entry.bind("<Up>", self._on_up)
+        # Ctrl+R: the connection banner's first button (Retry now, Rejoin…), from the
+        # places the keyboard usually is.
+        for widget in (self.entry, self.messages.text, self.member_list):
+            widget.bind("<Control-r>", self._on_banner_key)
+            widget.bind("<Control-R>", self._on_banner_key)
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
-        status.grid(row=6, column=0, sticky="ew")
+        status.grid(row=7, column=0, sticky="ew")
         status.columnconfigure(0, weight=1)
         self.status_label = ttk.Label(
             status, textvariable=self.status, foreground=self._palette.muted
@@ -481,8 +506,16 @@ class ChatWindow(ttk.Frame):
                 self._on_joined(event)
             case ce.MessageReceived():
                 self._on_message(event)
+            case ce.MessageStored(message_id=message_id):
+                self._on_stored(message_id)
             case ce.MessageNotSent():
                 self._on_not_sent(event)
+            case ce.OutboxRestored(messages=restored):
+                self._on_outbox_restored(restored)
+            case ce.NotSent():
+                self._on_handed_back(event)
+            case ce.ArchiveFailed(reason=reason):
+                self._on_archive_failed(reason)
             case ce.ForgedMessage():
                 self._on_forged(event)
             case ce.MessageLocked(
@@ -513,7 +546,7 @@ class ChatWindow(ttk.Frame):
                 self._on_connecting(event)
             case ce.Queued(position=position):
                 if not self.connected:
-                    self.status.set(f"Reconnecting: number {position} in line…")
+                    self.connection.queued(position)
             case ce.Failed():
                 self._on_failed(event)
             case ce.DerivingKeys():
@@ -526,19 +559,25 @@ class ChatWindow(ttk.Frame):
         self.messages.flush()
 
     def _on_joined(self, event: ce.Joined) -> None:
+        if len(event.members) > 1:
+            self._alone_told = False
         self.messages.start_session()
         self.set_members(tuple(event.members))
         self._show_room_setting(event.history_for_newcomers)
         self._set_connected(True)
-        if self.closed_for_good:  # joined again after a final failure (Reconnect)
+        if self.closed_for_good:  # joined again after a final failure (Rejoin)
             self.closed_for_good = False
             self.failure = None
             self.send_button.state(["!disabled"])
-            self.failure_row.grid_remove()
-            self._update_banner()
+            self.unsent.set_retry_enabled(True)
         self.max_message_bytes = event.max_message_bytes
+        outage, self._outage = self._outage, None
         if event.reconnected:
-            self.messages.add_notice("Reconnected to the room.", "good")
+            if outage is not None:
+                key, since, reason = outage
+                self.messages.replace_notice(
+                    key, f"Connection lost at {since} ({reason}); back at {self._now()}."
+                )
             for message_id in self.pending:
                 self.messages.set_pending_note(message_id, SENDING)
         else:
@@ -578,6 +617,67 @@ class ChatWindow(ttk.Frame):
         if self.pending.pop(event.message_id, None) is not None:
             self.messages.set_pending_note(event.message_id, f"not sent: {event.reason}")
 
+    def _on_stored(self, message_id: bytes) -> None:
+        """The relay stored our message: it is sent (its echo, if it comes, adds nothing)."""
+        if self.pending.pop(message_id, None) is not None:
+            self.messages.mark_delivered(message_id)
+        elif message_id in self.unsent.texts:  # kept, handed back, and sent by a new client
+            self.unsent.resolve(message_id, "")
+            self.messages.mark_delivered(message_id)
+
+    def _on_outbox_restored(self, restored: tuple[PendingMessage, ...]) -> None:
+        """Messages written in an earlier run (or before a Rejoin) and never confirmed: they
+        go out now, with their first ids; shown as sending where they are, else at the end."""
+        note = SENDING if self.connected else WAITING
+        for message in restored:
+            self.pending[message.message_id] = message.text
+            if self.messages.seen(message.message_id):
+                self.messages.set_pending_note(message.message_id, note, tag="pendnote")
+                continue
+            self._show_own(message, note)
+
+    def _on_handed_back(self, event: ce.NotSent) -> None:
+        """The client stopped for good with these unconfirmed: kept ones wait for the next
+        client (a note), the others are marked Not sent with Retry and Copy."""
+        for message in event.messages:
+            self.pending.pop(message.message_id, None)
+            if not self.messages.seen(message.message_id):
+                self._show_own(message, KEPT if event.kept else WAITING)
+            if event.kept:
+                self.messages.set_pending_note(message.message_id, KEPT, tag="pendnote")
+            else:
+                self.unsent.mark(message.message_id, message.text)
+        if not event.kept and event.messages:
+            self.unsent.set_retry_enabled(False)  # a Failed follows; Rejoin enables them
+
+    def _on_archive_failed(self, reason: str) -> None:
+        if self._archive_told:
+            return
+        self._archive_told = True
+        self.messages.add_notice(
+            f"This device cannot keep this room's history right now ({reason}). Messages "
+            "still go out, but nothing is kept here after you close the app.",
+            "warning",
+        )
+
+    def retry_message(self, message_id: bytes) -> bool:
+        """Retry on a message that was not sent: send its text again through the room's
+        current client (a new message, at the end); False if that is not possible now."""
+        text = self.unsent.texts.get(message_id)
+        if text is None or self.closed_for_good:
+            return False
+        try:
+            message = self._send(text)
+        except ValueError as error:
+            self._show_limit(str(error), error=True)
+            return False
+        self.unsent.resolve(message_id)
+        self.pending[message.message_id] = text
+        self._show_own(message, SENDING if self.connected else WAITING)
+        self.messages.follow_next()
+        self.messages.flush()
+        return True
+
     def _on_forged(self, event: ce.ForgedMessage) -> None:
         self.messages.drop_locked(event.message_id)
         self.messages.add_notice(forged_notice(event.claimed_sender, event.why), "warning")
@@ -598,6 +698,7 @@ class ChatWindow(ttk.Frame):
         )
 
     def _on_member_joined(self, event: ce.MemberJoined) -> None:
+        self._alone_told = False
         self.set_members(tuple(event.members))
         self.messages.add_notice(f"{display_name(event.name)} joined the room.")
         other = lookalikes(event.members).get(event.name)
@@ -625,6 +726,9 @@ class ChatWindow(ttk.Frame):
         self.messages.add_notice(notice)
 
     def _on_alone(self) -> None:
+        if self._alone_told:
+            return  # said already, and nobody came since (a reconnect says it again)
+        self._alone_told = True
         self.messages.add_notice(
             "You are alone in the room. Others can join with the host, port and room password."
         )
@@ -635,61 +739,79 @@ class ChatWindow(ttk.Frame):
         )
 
     def _on_disconnected(self, event: ce.Disconnected) -> None:
+        if self.closed_for_good:
+            return  # a late event from a client that has already stopped
         self._set_connected(False)
-        retry_in = max(0.0, float(event.retry_in))
-        reason = str(event.reason).rstrip(".")
-        self.messages.add_notice(
-            f"Disconnected from the room ({reason}). Reconnecting in {retry_in:.0f} s…", "warning"
-        )
+        if self._outage is None:  # one line per loss, however many attempts follow
+            self._outages += 1
+            key = f"outage{self._outages}"
+            reason = str(event.reason).rstrip(".")
+            self._outage = (key, self._now(), reason)
+            self.messages.add_notice(
+                f"Connection lost at {self._now()} ({reason}). What you write is sent once "
+                "it is back.",
+                "warning",
+                key=key,
+            )
         for message_id in self.pending:
             self.messages.set_pending_note(message_id, WAITING)
-        self._retry_at = self._clock() + retry_in
-        self._tick_countdown()
+        self.connection.waiting(event.retry_in)
 
-    def _on_connecting(self, event: ce.Connecting) -> None:
-        if not self.connected:
-            self._stop_countdown()
-            self.messages.add_notice(f"Reconnecting (attempt {event.attempt})…")
-            self.status.set(f"Reconnecting (attempt {event.attempt})…")
+    def _on_connecting(self, _event: ce.Connecting) -> None:
+        if not self.connected and not self.closed_for_good:
+            self.connection.connecting()
 
     def _on_failed(self, event: ce.Failed) -> None:
         self._set_connected(False)
-        self._stop_countdown()
         self.closed_for_good = True
         self.failure = event
+        self.unsent.set_retry_enabled(False)
         text = failure_text(event.kind, event.message, username=self.username)
-        self.messages.add_notice(f"Disconnected: {text}", "warning")
+        outage, self._outage = self._outage, None
+        if outage is None or not self.messages.replace_notice(
+            outage[0], f"Disconnected: {text}", "warning"
+        ):
+            self.messages.add_notice(f"Disconnected: {text}", "warning")
         for message_id in self.pending:
             self.messages.set_pending_note(message_id, "not sent: disconnected")
         self.pending.clear()
         self.send_button.state(["disabled"])
-        self.failure_row.label.configure(text=f"Disconnected: {text}")
+        actions: list[Action] = []
         if event.kind is ErrorKind.RELAY_CHANGED and self._on_trust_relay is not None:
-            self.failure_button.configure(text=TRUST_NEW_RELAY, command=self._on_trust_relay)
-            self.failure_button.grid()
+            actions.append((TRUST_NEW_RELAY, self._on_trust_relay))
             self.status.set("Disconnected: this is not the relay you joined before.")
         elif not may_reconnect(event.kind):  # removed: joining again cannot work
-            self.failure_button.grid_remove()
             self.status.set("Disconnected for good: this device cannot join the room again.")
         elif self._on_reconnect is not None:
-            self.failure_button.configure(text="Reconnect", command=self.reconnect)
-            self.failure_button.grid()
-            self.status.set("Disconnected. Press Reconnect to join the room again.")
+            actions.append((REJOIN, self.reconnect))
+            self.status.set("Disconnected. Rejoin when the room is back.")
         else:
-            self.failure_button.grid_remove()
-            self.status.set("Disconnected. Close the window and join again.")
-        self.failure_row.grid(row=0, column=0, sticky="ew")
-        self._update_banner()
+            self.status.set("Disconnected.")
+        if self._on_back is not None:
+            actions.append((BACK_TO_ROOMS, self._on_back))
+        self.connection.failed(f"Disconnected: {text}", actions)
 
     def reconnect(self) -> None:
-        """The Reconnect button after a final failure: the app starts a new client with the
-        same keys, identity and trust; its events arrive here as usual."""
+        """Rejoin after a final failure: the app starts a new client with the same settings,
+        keys, identity and trust; its events arrive here as usual (``Joined``, or another
+        ``Failed`` if the room is not back yet)."""
         if self._on_reconnect is None or not self.closed_for_good:
             return
-        self.failure_row.grid_remove()
-        self._update_banner()
-        self.status.set("Reconnecting…")
+        self.connection.connecting()
+        self.status.set("Rejoining…")
         self._on_reconnect()
+
+    def _retry_now(self) -> None:
+        """Retry now in the banner: the client stops waiting and tries at once."""
+        if self._on_retry_now is not None and not self.connected and not self.closed_for_good:
+            self._on_retry_now()
+
+    def _on_banner_key(self, _event: tk.Event) -> str:
+        self.connection.press_first()
+        return "break"
+
+    def _now(self) -> str:
+        return format_time(int(time.time() * 1000))
 
     # -- state --------------------------------------------------------------------------
 
@@ -1117,20 +1239,17 @@ class ChatWindow(ttk.Frame):
         self._update_banner()
 
     def _update_banner(self) -> None:
-        shown = bool(self._banners) or self.failure_row.winfo_manager() != ""
-        if shown:
+        if self._banners:
             self.banner.grid()
         else:
             self.banner.grid_remove()
 
     @property
     def banner_texts(self) -> list[str]:
-        """What the banner shows, top to bottom (for tests)."""
-        rows: list[_BannerRow] = []
-        if self.failure_row.winfo_manager():
-            rows.append(self.failure_row)
-        rows += list(self._banners.values())
-        return [str(row.label.cget("text")) for row in rows]
+        """What the banners show, top to bottom (for tests): the connection's, while it is
+        shown, then one row per key change."""
+        texts = [self.connection.text.get()] if self.connection.shown else []
+        return texts + [str(row.label.cget("text")) for row in self._banners.values()]
 
     def _close_dialog(self) -> None:
         if self.dialog is not None and self.dialog.winfo_exists():
@@ -1140,31 +1259,14 @@ class ChatWindow(ttk.Frame):
     def _set_connected(self, connected: bool) -> None:
         self.connected = connected
         if connected:
-            self._stop_countdown()
+            self.connection.hide()
             self.status.set(f"Connected as {display_name(self.username)}")
             self.encryption.set(ENCRYPTED)
             self.encryption_label.configure(foreground=self._palette.good)
         else:
             self.encryption.set("○ Not connected")
             self.encryption_label.configure(foreground=self._palette.muted)
-            self.status.set("Disconnected")
-
-    def _tick_countdown(self) -> None:
-        self._countdown_id = None
-        if self._retry_at is None or self.connected:
-            return
-        remaining = self._retry_at - self._clock()
-        if remaining > 0.5:
-            self.status.set(f"Disconnected. Reconnecting in {remaining:.0f} s…")
-            self._countdown_id = self.after(500, self._tick_countdown)
-        else:
-            self.status.set("Reconnecting…")
-
-    def _stop_countdown(self) -> None:
-        self._retry_at = None
-        if self._countdown_id is not None:
-            self.after_cancel(self._countdown_id)
-            self._countdown_id = None
+            self.status.set("Not connected")
 
     # -- unread count and sound ---------------------------------------------------------
 
@@ -1223,21 +1325,24 @@ class ChatWindow(ttk.Frame):
             return False
         self.pending[message.message_id] = text
         self.last_sent = text
-        # The id and timestamp the client gave it: the same the other members will see.
-        self.messages.add_message(
-            self.username,
-            text,
-            message.timestamp_ms,
-            own=True,
-            message_id=message.message_id,
-            pending=SENDING if self.connected else WAITING,
-            sender_key=self.identity.signing_public if self.identity is not None else b"",
-        )
+        self._show_own(message, SENDING if self.connected else WAITING)
         self.messages.follow_next()
         self.messages.flush()
         self.entry.delete("1.0", "end")
         self._update_limit()
         return True
+
+    def _show_own(self, message: PendingMessage, note: str) -> None:
+        # The id and timestamp the client gave it: the same the other members will see.
+        self.messages.add_message(
+            self.username,
+            message.text,
+            message.timestamp_ms,
+            own=True,
+            message_id=message.message_id,
+            pending=note,
+            sender_key=self.identity.signing_public if self.identity is not None else b"",
+        )
 
     def _on_return(self, _event: tk.Event) -> str:
         self.send_entry()
@@ -1320,7 +1425,8 @@ class ChatWindow(ttk.Frame):
         )
         self.set_members(self.members)
         self.banner.configure(background=palette.warning_surface)
-        for row in (self.failure_row, *self._banners.values()):
+        self.connection.apply_palette(palette)
+        for row in self._banners.values():
             row.recolour(palette)
         self.hint_label.configure(foreground=palette.muted)
         self.status_label.configure(foreground=palette.muted)
@@ -1357,6 +1463,5 @@ class ChatWindow(ttk.Frame):
         self.limit_label.configure(foreground=colour)
 
     def destroy(self) -> None:
-        self._stop_countdown()
         self._close_dialog()
         super().destroy()

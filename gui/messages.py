@@ -196,6 +196,9 @@ class MessageList(ttk.Frame):
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
         self.menu: tk.Menu | None = None  # the context menu while it is open (tests look)
+        #: Entries put first in the context menu for the spot at an index (the not-sent
+        #: messages' Retry sending and Copy message), as (label, command).
+        self.menu_extras: Callable[[str], list[tuple[str, Callable[[], None]]]] | None = None
         self._tooltip: tk.Toplevel | None = None
         self._tooltip_label: tk.Label | None = None
         self._pressed_link: tuple[str, str] | None = None
@@ -237,6 +240,7 @@ class MessageList(ttk.Frame):
         t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
+        t.tag_configure("notsent", foreground=p.warning, font="SocketChatItalic")
         t.tag_configure(
             "locked", foreground=p.muted, font="SocketChatItalic", lmargin1=BODY_INDENT, spacing1=4
         )
@@ -526,13 +530,16 @@ class MessageList(ttk.Frame):
             self.text.configure(state="disabled")
         return True
 
-    def set_pending_note(self, message_id: bytes, note: str) -> None:
-        """Change the note of a still-pending message (e.g. from "sending…" to "waiting…")."""
+    def set_pending_note(self, message_id: bytes, note: str, *, tag: str = "") -> None:
+        """Change the note of a still-pending message (e.g. from "sending…" to "waiting…");
+        ``tag`` gives it another look ("notsent": the warning colour, "pendnote": muted)."""
         key = message_id.hex()
         ranges = self.text.tag_ranges(f"note{key}")
         if not ranges:
             return
         tags = self.text.tag_names(ranges[0])
+        if tag:
+            tags = (*(t for t in tags if t not in ("pendnote", "notsent")), tag)
         self.text.configure(state="normal")
         try:
             self.text.delete(ranges[0], ranges[1])
@@ -540,17 +547,59 @@ class MessageList(ttk.Frame):
         finally:
             self.text.configure(state="disabled")
 
+    def note_end(self, message_id: bytes) -> str | None:
+        """Where the pending note of ``message_id`` ends (to put buttons after it), or None."""
+        ranges = self.text.tag_ranges(f"note{message_id.hex()}")
+        return str(ranges[1]) if ranges else None
+
+    def pending_id_at(self, index: str) -> bytes | None:
+        """The id of the pending (or not sent) own message under ``index``, or None."""
+        for tag in self.text.tag_names(index):
+            if tag.startswith("msg") and len(tag) == 3 + 32:
+                try:
+                    return bytes.fromhex(tag[3:])
+                except ValueError:
+                    return None
+        return None
+
     def seen(self, message_id: bytes) -> bool:
         """Whether ``message_id`` is already on screen (or was, before trimming)."""
         return message_id in self._seen_set
 
-    def add_notice(self, text: str, kind: str = "notice") -> None:
-        """A centred line for presence and connection news; ``kind``: notice, warning, good."""
+    def add_notice(self, text: str, kind: str = "notice", *, key: str = "") -> None:
+        """A centred line for presence and connection news; ``kind``: notice, warning, good.
+        With ``key``, :meth:`replace_notice` can later say something else in its place (one
+        line per connection loss, updated when the connection is back)."""
         self._prepare()
         if self._follow is False:
             self._mark_unseen()
-        self._insert(text + "\n", (kind, "msgstart"))
+        tags: tuple[str, ...] = (kind, "msgstart")
+        if key:
+            tag = f"notice{key}"
+            self.text.tag_delete(tag)  # a key names one line at a time
+            tags = (*tags, tag)
+        self._insert(text + "\n", tags)
         self._last_sender = None
+
+    def replace_notice(self, key: str, text: str, kind: str = "notice") -> bool:
+        """Say ``text`` instead of the notice added with ``key``, in place; False if it is not
+        on screen (never added, or trimmed away)."""
+        tag = f"notice{key}"
+        ranges = self.text.tag_ranges(tag)
+        if not ranges:
+            return False
+        start = str(ranges[0])
+        self.text.configure(state="normal")
+        try:
+            self.text.delete(start, f"{ranges[1]}-1c")  # the line's text; its newline stays
+            self.text.insert(start, text, (kind, "msgstart", tag))
+            for old in ("notice", "warning", "good"):
+                if old != kind:
+                    self.text.tag_remove(old, start, f"{start} lineend+1c")
+            self.text.tag_add(kind, start, f"{start} lineend+1c")
+        finally:
+            self.text.configure(state="disabled")
+        return True
 
     def start_session(self) -> None:
         """Call on every (re)join: the next history messages get their own divider."""
@@ -625,7 +674,7 @@ class MessageList(ttk.Frame):
                 active.add(value)
             elif key == "tagoff":
                 active.discard(value)
-            elif key == "text" and "body" in active and "pendnote" not in active:
+            elif key == "text" and "body" in active and not active & {"pendnote", "notsent"}:
                 parts.append(value)
         body = "".join(parts).rstrip("\n")
         return body or None
@@ -687,6 +736,11 @@ class MessageList(ttk.Frame):
             activeforeground=p.text,
             disabledforeground=p.muted,
         )
+        extras = self.menu_extras(index) if self.menu_extras is not None else []
+        for label, command in extras:
+            menu.add_command(label=label, command=command)
+        if extras:
+            menu.add_separator()
         url = self.link_at(index)
         if url is not None:
             menu.add_command(label="Copy link", command=lambda: self.copy_text(url))

@@ -42,6 +42,7 @@ class Palette:
     mention: str = "#fff1b8"  # behind "@you" in others' messages
     link: str = "#005fb8"
     warning_surface: str = "#fdecea"  # behind the key-change banner (warning text on it)
+    info_surface: str = "#e8f1fb"  # behind the connection banner while reconnecting (text on it)
     # Sender names get one of these colours, picked from the name, so a busy room stays
     # readable; the dark palette has lighter ones of the same hues.
     names: tuple[str, ...] = (
@@ -76,6 +77,7 @@ DARK = Palette(
     mention="#5c4a00",
     link="#6cb8ff",
     warning_surface="#3d2220",
+    info_surface="#1d2b3a",
     names=(
         "#c39bd3",
         "#f1948a",
@@ -121,6 +123,8 @@ def apply_theme(root: tk.Tk, *, dark: bool = False, zoom: int = 0) -> Palette:
     # foreground does not reach ttk labels (checked with sv-ttk 2.6.1 on Tk 8.6.13).
     style.configure("Title.TLabel", font="SocketChatTitle")
     style.configure("Header.TLabel", font="SocketChatHeader")
+    # Small buttons inside a line of the conversation (Retry and Copy of a message not sent).
+    style.configure("Inline.TButton", padding=(6, 0), font="SocketChatSmall")
     # sv-ttk colours the ttk root style and recolours plain Tk widgets (tk_setPalette, which
     # changes every colour still at Tk's default) when ttk announces a theme change, some time
     # later. Do it now, so the palette's colours given from here on are not taken for defaults

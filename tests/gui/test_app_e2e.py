@@ -20,6 +20,7 @@ import gui.app
 from crypto.identity import Identity
 from gui.app import App
 from gui.chat import SENDING, WAITING
+from gui.connection import LinkState
 from net.client import DEFAULT_ROOM, ChatClient, Invite, Trust, format_invite, relay_address
 from net.client import events as ce
 from net.client.events import ErrorKind
@@ -114,23 +115,25 @@ def test_join_chat_presence_disconnect_and_reconnect(
         process.wait(TIMEOUT)
         pump_until(
             app.root,
-            lambda: "Disconnected from the room" in chat_text(app),
-            what="the disconnect notice",
+            lambda: app.chat.connection.state is LinkState.WAITING,
+            what="the reconnect countdown",
         )
-        assert app.chat.status.get().startswith(("Disconnected", "Reconnecting"))
+        assert "Connection lost at" in chat_text(app)
+        assert app.chat.banner_texts[0].startswith("Reconnecting in ")
+        assert app.chat.status.get() == "Not connected"
         app.chat.entry.insert("1.0", "written while the relay was down")
         assert app.chat.send_entry()
         assert WAITING in chat_text(app)
 
         process, _ = start_relay_process(room_file, port)
-        assert "Reconnecting (attempt" not in chat_text(app)  # still waiting for its clock
+        assert app.chat.connection.state is LinkState.WAITING  # still waiting for its clock
         clock.advance(15.0)  # past any backoff (reconnect_delay's cap)
         app.client.wake()
-        pump_until(
-            app.root, lambda: "Reconnected to the room." in chat_text(app), what="the reconnect"
-        )
-        assert chat_text(app).count("Reconnecting (attempt") == 1
-        assert "Reconnecting (attempt 2)…" in chat_text(app)
+        pump_until(app.root, lambda: app.chat.connected, what="the reconnect")
+        assert not app.chat.connection.shown
+        assert chat_text(app).count("Connection lost at") == 1
+        assert "; back at" in chat_text(app)
+        assert "attempt" not in chat_text(app)
         pump_until(
             app.root,
             lambda: WAITING not in chat_text(app) and SENDING not in chat_text(app),

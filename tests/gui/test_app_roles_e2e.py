@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from crypto.identity import Identity
 from gui.chat import ChatWindow
+from gui.connection import BACK_TO_ROOMS
 from gui.dialogs import ConfirmDialog
 from gui.roles import ACTION_LABELS, MemberAction
 from net.client import ActionKind, ChatClient, Role
@@ -154,7 +155,7 @@ def test_an_app_that_is_removed_says_so_and_offers_no_reconnect(make_app, root):
         assert chat.banner_texts[0].startswith(
             "Disconnected: You were removed from this room by its owner or an admin."
         )
-        assert not chat.failure_button.winfo_ismapped()
+        assert list(chat.connection.buttons) == [BACK_TO_ROOMS]  # no Rejoin
         assert chat.send_button.instate(["disabled"])
     finally:
         owner.close()

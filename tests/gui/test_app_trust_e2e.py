@@ -12,6 +12,7 @@ import json
 
 from crypto.identity import Identity, pair_safety_code, safety_code
 from gui.chat import changed_banner_text
+from gui.connection import BACK_TO_ROOMS, REJOIN
 from gui.errors import CONNECT_AGAIN, TRUST_NEW_RELAY
 from gui.identity_problem import HEADING
 from gui.messages import CHANGED_MARK, key_colour
@@ -227,10 +228,10 @@ def test_reconnect_after_joining_from_elsewhere(make_app, root, relay, members, 
         chat = app.chat
         pump_until(root, lambda: chat.closed_for_good, what="the final failure")
         assert chat.banner_texts[0].startswith("Disconnected: You joined this room again as")
-        assert chat.failure_button.cget("text") == "Reconnect"
+        assert list(chat.connection.buttons) == [REJOIN, BACK_TO_ROOMS]
     finally:
         twin.close()
-    chat.failure_button.invoke()
+    chat.connection.buttons[REJOIN].invoke()
     pump_until(root, lambda: chat.connected, what="joined again")
     assert chat.banner_texts == [] and chat.send_button.instate(["!disabled"])
     chat.entry.insert("1.0", "back again")
@@ -249,24 +250,24 @@ def test_reconnect_to_a_relay_with_a_new_key_asks_before_trusting_it(make_app, r
         chat = app.chat
         first.stop()  # the room closes
         pump_until(root, lambda: chat.closed_for_good, what="the room closed")
-        assert chat.failure_button.cget("text") == "Reconnect"
+        assert list(chat.connection.buttons) == [REJOIN, BACK_TO_ROOMS]
 
         # The room comes back on the same port with a new relay key (a new room file).
         second = RelayThread(
             RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=port)
         )
         second.start()
-        chat.failure_button.invoke()
+        chat.connection.buttons[REJOIN].invoke()
         pump_until(
             root,
             lambda: chat.failure is not None and chat.failure.kind is ErrorKind.RELAY_CHANGED,
             what="the changed relay",
         )
-        assert chat.failure_button.cget("text") == TRUST_NEW_RELAY
+        assert list(chat.connection.buttons) == [TRUST_NEW_RELAY, BACK_TO_ROOMS]
         assert chat.banner_texts[0].startswith(
             "Disconnected: This is not the room's relay you joined before"
         )
-        chat.failure_button.invoke()
+        chat.connection.buttons[TRUST_NEW_RELAY].invoke()
         assert questions.asked and questions.asked[0][2] == TRUST_NEW_RELAY
         pump_until(root, lambda: chat.connected, what="joined the new relay")
         key = second.relay.secret.relay_key

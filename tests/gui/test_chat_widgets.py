@@ -256,32 +256,41 @@ def test_presence_members_and_notices(chat):
 
 
 def test_disconnect_countdown_pending_and_reconnect(chat):
+    before = text_of(chat.messages.text).count("\n")
     feed(chat, ce.Disconnected(reason="connection lost", retry_in=4.0))
     assert not chat.connected
-    assert chat.status.get() == "Disconnected. Reconnecting in 4 s…"
+    assert chat.connection.shown and chat.banner_texts == ["Reconnecting in 4 s…"]
+    assert list(chat.connection.buttons) == []  # no Retry now without a client to ask
+    assert chat.status.get() == "Not connected"
     assert chat.encryption.get() == "○ Not connected"
-    assert "Reconnecting in 4 s" in text_of(chat.messages.text)
+    assert "Connection lost at" in text_of(chat.messages.text)
 
     chat.clock["now"] += 2.2
-    chat._tick_countdown()
-    assert chat.status.get() == "Disconnected. Reconnecting in 2 s…"
+    chat.connection.tick()
+    assert chat.banner_texts == ["Reconnecting in 2 s…"]
 
     chat.entry.insert("1.0", "typed while offline")
     assert chat.send_entry()
     assert WAITING in text_of(chat.messages.text)
 
     feed(chat, ce.Connecting(attempt=2))
-    assert chat.status.get() == "Reconnecting (attempt 2)…"
+    assert chat.banner_texts == ["Connecting…"]
+    feed(chat, ce.Disconnected(reason="connection refused", retry_in=8.0))
+    feed(chat, ce.Connecting(attempt=3))
     feed(chat, ce.Queued(position=7))  # a relay just restarted: everyone is back at once
-    assert chat.status.get() == "Reconnecting: number 7 in line…"
+    assert chat.banner_texts == ["Reconnecting: number 7 in line…"]
     feed(
         chat,
         joined("alice", "bob", reconnected=True, max_message_bytes=100),
     )
-    assert chat.connected
+    assert chat.connected and not chat.connection.shown and chat.banner_texts == []
     assert chat.status.get() == "Connected as alice"
     content = text_of(chat.messages.text)
-    assert "Reconnected to the room." in content
+    # One line for the whole loss, however many attempts: updated once it is back.
+    assert content.count("Connection lost") == 1
+    assert "(connection lost); back at" in content
+    assert "attempt" not in content and "Reconnecting" not in content
+    assert content.count("\n") == before + 3  # that line, and the header and body typed
     assert SENDING in content and WAITING not in content
     message_id = chat.sender.sent[-1][0]
     feed(chat, received("alice", "typed while offline", own=True, message_id=message_id))
@@ -307,7 +316,9 @@ def test_a_message_the_room_refuses_is_marked_not_sent(chat):
 def test_final_failure_disables_sending(chat):
     feed(chat, ce.Failed(kind=ErrorKind.ROOM_CLOSED, message="The host closed the room."))
     assert "closed by its host" in text_of(chat.messages.text)
-    assert chat.status.get() == "Disconnected. Close the window and join again."
+    assert chat.status.get() == "Disconnected."
+    assert chat.banner_texts[0].startswith("Disconnected: The room was closed by its host.")
+    assert chat.connection.buttons == {}  # this window was given nothing to offer
     chat.entry.insert("1.0", "anyone?")
     assert not chat.send_entry()
 

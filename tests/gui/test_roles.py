@@ -15,6 +15,7 @@ import time
 import pytest
 
 from gui.chat import ChatWindow
+from gui.connection import REJOIN
 from gui.dialogs import ConfirmDialog
 from gui.errors import failure_text, may_reconnect
 from gui.roles import (
@@ -446,7 +447,7 @@ def test_being_removed_shows_the_failure_without_reconnect(root):
     assert "alice removed you from the room." in shown
     assert "Disconnected: You were removed from this room by its owner or an admin." in shown
     assert chat.banner_texts[0].startswith("Disconnected: You were removed from this room")
-    assert not chat.failure_button.winfo_ismapped()
+    assert REJOIN not in chat.connection.buttons
     assert "cannot join the room again" in chat.status.get()
     assert chat.send_button.instate(["disabled"])
     assert menu_labels(chat, "dave") == ["Verify dave…"]  # nothing left to ask the room

@@ -15,6 +15,7 @@ import pytest
 
 from crypto.identity import Identity, pair_safety_code, safety_code
 from gui.chat import ChatWindow, changed_banner_text, lookalikes
+from gui.connection import REJOIN
 from gui.errors import TRUST_NEW_RELAY
 from gui.messages import CHANGED_MARK, CHANGED_NOTE, key_colour
 from gui.theme import DARK, LIGHT, apply_theme
@@ -352,16 +353,17 @@ def test_a_final_failure_shows_the_reason_and_reconnect(window):
     feed(window, ce.Failed(kind=ErrorKind.REPLACED, message=""))
     texts = window.banner_texts
     assert len(texts) == 1 and texts[0].startswith("Disconnected: You joined this room again")
-    assert window.failure_button.cget("text") == "Reconnect"
-    assert window.status.get() == "Disconnected. Press Reconnect to join the room again."
+    assert list(window.connection.buttons) == [REJOIN]  # no Back to rooms was given
+    assert window.status.get() == "Disconnected. Rejoin when the room is back."
     assert "not sent: disconnected" in text_of(window.messages.text)
     assert not window.send_entry() and window.send_button.instate(["disabled"])
 
-    window.failure_button.invoke()
+    window.connection.buttons[REJOIN].invoke()
     assert window.actions == ["reconnect"]
-    assert window.banner_texts == [] and window.status.get() == "Reconnecting…"
+    assert window.banner_texts == ["Connecting…"] and window.status.get() == "Rejoining…"
     feed(window, ce.Connecting(attempt=1), joined("alice", "bob"))
     assert window.connected and not window.closed_for_good
+    assert window.banner_texts == []
     assert window.send_button.instate(["!disabled"])
     window.entry.insert("1.0", "back")
     assert window.send_entry()
@@ -372,8 +374,8 @@ def test_a_changed_relay_offers_to_trust_it(window):
     assert window.banner_texts[0].startswith(
         "Disconnected: This is not the room's relay you joined before"
     )
-    assert window.failure_button.cget("text") == TRUST_NEW_RELAY
-    window.failure_button.invoke()
+    assert list(window.connection.buttons) == [TRUST_NEW_RELAY]
+    window.connection.buttons[TRUST_NEW_RELAY].invoke()
     assert window.actions == ["trust relay"]
 
 
