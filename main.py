@@ -135,6 +135,19 @@ def _member_cap(text: str) -> int:
     return value
 
 
+def _bounded(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:,} and {high:,}")
+        return value
+
+    return parse
+
+
 def _invite_place(text: str) -> tuple[str, int]:
     text = text.strip()
     if text.startswith("["):
@@ -188,6 +201,39 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         "--room-file",
         metavar="FILE",
         help="serve the room in FILE (from `room create`): the relay never sees the password",
+    )
+    source.add_argument(
+        "--rooms",
+        metavar="DIR",
+        help="serve every room file (NAME.room) in DIR on one port; files added to or removed "
+        "from DIR are picked up within seconds, without a restart",
+    )
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="keep the rooms' message histories in DIR (default: next to each room file), and "
+        "the room of --password-file (default: the per-user data folder)",
+    )
+    parser.add_argument(
+        "--keep-messages",
+        type=_bounded(1, 1_000_000),
+        default=10_000,
+        metavar="N",
+        help="keep each room's newest N messages (default 10000)",
+    )
+    parser.add_argument(
+        "--keep-days",
+        type=_bounded(0, 36_500),
+        default=30,
+        metavar="D",
+        help="keep messages at most D days (default 30; 0: no age limit)",
+    )
+    parser.add_argument(
+        "--sync",
+        choices=("normal", "full"),
+        default="normal",
+        help="how each stored batch reaches the disk: normal (default; a power cut may lose "
+        "the last seconds acknowledged) or full (flushed before it is acknowledged: slower)",
     )
 
 

@@ -1,11 +1,14 @@
 """``python main.py relay`` and ``python main.py room create``: the headless relay's front end.
 
-``relay`` serves one room until Ctrl-C or SIGTERM (then tells every member the room is closing
-and exits 0). It needs either the room password (``--password-file``, ``$SOCKETCHAT_PASSWORD``
-or a prompt — a new room id on every start) or a room file (``--room-file``, written by
-``room create`` on a member's machine: the relay never learns the password, and the room id
-and keys stay the same across restarts). Log lines go to standard output; no line ever holds a
-password, a key or a message (the relay has no plaintext to log).
+``relay`` serves rooms until Ctrl-C or SIGTERM. It serves one room from the room password
+(``--password-file``, ``$SOCKETCHAT_PASSWORD`` or a prompt: the room is made on the first start
+and kept in the relay's data folder, ``password-room-PORT.room``), or one room file
+(``--room-file``, written by ``room create`` on a member's machine: the relay never learns the
+password), or every room file in a folder (``--rooms DIR``, on one port). Each room keeps its
+room id, relay key, names and message history (SQLite, ``net.relay.history``) across
+restarts; ``--data``, ``--keep-messages``, ``--keep-days`` and ``--sync`` say where and how
+long. Log lines go to standard output; no line ever holds a password, a key or a message (the
+relay has no plaintext to log).
 
 ``room create`` makes the room *owned* by this device's identity (the one the app and
 ``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;
@@ -30,10 +33,12 @@ from typing import TYPE_CHECKING
 
 from crypto.genesis import RoomSettings
 from crypto.identity import Identity, safety_code
+from crypto.kdf import derive_room_keys
 from net.passwords import PasswordSourceError, read_password
 from net.proto import Invite, InviteError, format_invite
 from net.relay.bindings import bindings_path
 from net.relay.config import RelayConfig
+from net.relay.history import HistoryOptions, Sync, open_history
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret, write_private_file
 from net.relay.server import Relay
@@ -48,30 +53,63 @@ EXIT_USAGE = 2
 
 def run_relay(args: argparse.Namespace) -> int:
     """Entry point for ``main.py relay``."""
-    try:
-        secret = _relay_secret(args)
-    except KeyboardInterrupt:  # Ctrl-C at the prompt or during scrypt: nothing to close yet
-        return EXIT_OK
-    except OSError as exc:
-        _error(f"cannot read the room file {args.room_file}: {_os_error(exc)}")
-        return EXIT_USAGE
-    except (PasswordSourceError, ValueError) as exc:
-        _error(str(exc))
-        return EXIT_USAGE
     config = RelayConfig(
         host=tuple(args.bind or ()) or ALL_INTERFACES,
         port=args.port,
         max_members=args.max_members,
     )
-    room_file = Path(args.room_file) if args.room_file is not None else None
-    names_file = bindings_path(room_file) if room_file is not None else None
+    data = Path(args.data) if getattr(args, "data", None) else None
+    options = HistoryOptions(
+        data_dir=data,
+        keep_messages=getattr(args, "keep_messages", 10_000),
+        keep_days=getattr(args, "keep_days", 30),
+        sync=Sync(getattr(args, "sync", "normal")),
+    )
+    rooms = getattr(args, "rooms", None)
+    if rooms is not None:
+        if not Path(rooms).is_dir():
+            _error(f"--rooms {rooms}: not a folder")
+            return EXIT_USAGE
+        try:
+            # Every room file must load, with its names and its history, or nothing starts.
+            relay = Relay(None, config, rooms_dir=Path(rooms), history_options=options)
+        except (OSError, ValueError) as exc:
+            _error(_os_error(exc) if isinstance(exc, OSError) else str(exc))
+            return EXIT_FAILED
+        return _run(relay, args, config)
     try:
-        # A damaged names file, or a saved room action that does not apply, stops the relay
-        # here, in plain words.
-        relay = Relay(secret, config, names_file=names_file, room_file=room_file)
-    except (OSError, ValueError) as exc:
+        secret, room_file = _relay_secret(args, data)
+    except KeyboardInterrupt:  # Ctrl-C at the prompt or during scrypt: nothing to close yet
+        return EXIT_OK
+    except OSError as exc:
+        if args.room_file is not None:
+            _error(f"cannot read the room file {args.room_file}: {_os_error(exc)}")
+        else:
+            where = getattr(exc, "filename", None) or "the relay's data folder"
+            _error(f"cannot keep the room in {where}: {_os_error(exc)}")
+        return EXIT_USAGE
+    except (PasswordSourceError, ValueError) as exc:
         _error(str(exc))
+        return EXIT_USAGE
+    names_file = bindings_path(room_file) if room_file is not None else None
+    history = None
+    try:
+        if room_file is not None:
+            if data is not None:
+                data.mkdir(mode=0o700, parents=True, exist_ok=True)
+            history = open_history(room_file, secret.room_id, options)
+        # A damaged names file or history, or a saved room action that does not apply, stops
+        # the relay here, in plain words.
+        relay = Relay(secret, config, names_file=names_file, room_file=room_file, history=history)
+    except (OSError, ValueError) as exc:
+        if history is not None:
+            history.close()
+        _error(_os_error(exc) if isinstance(exc, OSError) else str(exc))
         return EXIT_FAILED
+    return _run(relay, args, config)
+
+
+def _run(relay: Relay, args: argparse.Namespace, config: RelayConfig) -> int:
     _log_to_stdout()
     _raise_file_limit(config)
     try:
@@ -154,15 +192,57 @@ def _device_identity() -> Identity:
     return load_identity()
 
 
-def _relay_secret(args: argparse.Namespace) -> RoomSecret:
+def _relay_secret(args: argparse.Namespace, data: Path | None) -> tuple[RoomSecret, Path | None]:
+    """The room to serve and its room file: ``--room-file``, or the room kept for the
+    password (made on the first start: :func:`_password_room`)."""
     if args.room_file is not None:
-        return RoomSecret.load(args.room_file)
+        return RoomSecret.load(args.room_file), Path(args.room_file)
     password = read_password(password_file=args.password_file, confirm=True)
     _say("Deriving the room keys (scrypt, about a second)...")
-    # A new room id on every start: members' apps derive the keys again when they reconnect.
-    # `room create` + `--room-file` keeps one room id (and spares the relay the password).
-    # Nobody owns a room made so: there is no owner's identity on a server to make it with.
-    return RoomSecret.from_password(password)
+    if args.port == 0:
+        # A port picked anew on each start: nobody could find the room again, so it is not
+        # kept (a new room id and relay key each time, history in memory).
+        return RoomSecret.from_password(password), None
+    path = (data if data is not None else _default_data_dir()) / f"password-room-{args.port}.room"
+    return _password_room(password, path), path
+
+
+def _password_room(password: str, path: Path) -> RoomSecret:
+    """The room of ``relay --password-file`` on one port, kept in ``path`` so that it stays
+    the same room across restarts (room id, relay key, names, history).
+
+    Made on the first start (nobody owns it: there is no owner's identity on a server to make
+    it with). Later starts check the password against it: the same password keeps everything;
+    another one keeps the room id and relay key (members' pins still match) with the new
+    password's verifier, and says so. ``OSError`` if the folder or file cannot be written.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        secret = RoomSecret.load(path)
+    except FileNotFoundError:
+        secret = RoomSecret.from_password(password)
+        secret.save(path)
+        _say(f"New room {secret.room_id.hex()[:8]}, kept in {path} for the next starts.")
+        return secret
+    access = derive_room_keys(password, room_id=secret.room_id).access
+    if access != secret.access:
+        secret = secret.with_access(access)
+        secret.save(path, overwrite=True)
+        _say(
+            f"The password is not the one room {secret.room_id.hex()[:8]} had: it keeps its id "
+            "and relay key, and members need the new password."
+        )
+    else:
+        _say(f"Serving room {secret.room_id.hex()[:8]} again (kept in {path}).")
+    return secret
+
+
+def _default_data_dir() -> Path:
+    """Where a relay keeps what it makes itself, unless ``--data`` says: the per-user data
+    folder (``$SOCKETCHAT_DATA_DIR`` when set), under ``relay``."""
+    from net.client.storage import data_dir  # the folder only: no client code runs
+
+    return data_dir() / "relay"
 
 
 async def _serve(relay: Relay, *, announce: str | None = None) -> int:
