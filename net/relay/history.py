@@ -314,7 +314,8 @@ def _connect(path: Path, sync: Sync) -> sqlite3.Connection:
     try:
         # One thread uses it (the relay's loop), though not always the one that opened it.
         # The default isolation: an INSERT or DELETE opens a transaction, `with db:` ends it.
-        db = sqlite3.connect(path, check_same_thread=False)
+        # A short busy timeout: the only other holder can be another relay, which keeps it.
+        db = sqlite3.connect(path, timeout=0.2, check_same_thread=False)
     except sqlite3.Error as exc:
         raise _damaged(path, str(exc)) from None
     try:
