@@ -229,8 +229,9 @@ class App:
         self.login: LoginView | None = None
         self.problem: IdentityProblemView | None = None
         self.code_dialog: SafetyCodeDialog | None = None
-        # Key changes the client reports while joining, before the chat window exists.
-        self._early: list[ce.IdentityChanged] = []
+        # Key changes and messages kept from an earlier run that the client reports while
+        # joining, before the chat window exists.
+        self._early: list[ce.IdentityChanged | ce.OutboxRestored] = []
         self._closers: list[threading.Thread] = []
         self.closed = False
         root.title("SocketChat")
@@ -715,7 +716,7 @@ class App:
             asked = self.request
             where = "your room" if self.hosting else format_address(asked.host, asked.port)
             login.show_progress(f"Connecting to {where}…")
-        elif isinstance(event, ce.IdentityChanged):
+        elif isinstance(event, ce.IdentityChanged | ce.OutboxRestored):
             self._early.append(event)  # the chat window shows it once it exists
         elif isinstance(event, ce.Joined):
             self._remember()
@@ -826,10 +827,27 @@ class App:
     # -- closing ------------------------------------------------------------------------
 
     def request_close(self) -> None:
-        """The window's close box: confirm if that closes a room for others, then quit."""
+        """The window's close box: ask first if messages still wait to be sent, or if that
+        closes a room for others (the safe answer, Cancel, is the default); then quit."""
+        if not self._may_quit_with_waiting_messages():
+            return
         if not self._may_close_hosted_room("Closing this window"):
             return
         self.close()
+
+    def waiting_messages(self) -> int:
+        """Messages written here that the relay has not confirmed: in the client's outbox,
+        or handed back as not sent and not sent again."""
+        waiting = len(self.client.pending()) if self.client is not None else 0
+        if self.chat is not None:
+            waiting += len(self.chat.unsent.texts)
+        return waiting
+
+    def _may_quit_with_waiting_messages(self) -> bool:
+        waiting = self.waiting_messages()
+        if not waiting:
+            return True
+        return self.confirm("Quit SocketChat?", quit_question(waiting), "Quit anyway")
 
     def _may_close_hosted_room(self, doing: str) -> bool:
         """True unless a room hosted here has a chat open and the person keeps it open."""
@@ -946,6 +964,16 @@ def start() -> int:
     finally:
         app.close()
     return EXIT_OK
+
+
+def quit_question(waiting: int) -> str:
+    """What the close box asks while ``waiting`` messages have not reached the room."""
+    what = "1 message you wrote has" if waiting == 1 else f"{waiting} messages you wrote have"
+    them = "it" if waiting == 1 else "them"
+    return (
+        f"{what} not reached the room yet. If you quit now, {them} will not be sent: "
+        f"copy {them} first, or wait until the connection is back."
+    )
 
 
 def _queued_text(position: int) -> str:

@@ -578,12 +578,12 @@ class ChatWindow(ttk.Frame):
                 self.messages.replace_notice(
                     key, f"Connection lost at {since} ({reason}); back at {self._now()}."
                 )
-            for message_id in self.pending:
-                self.messages.set_pending_note(message_id, SENDING)
         else:
             self.messages.add_notice(
                 f"You joined the room as {display_name(event.your_name)}.", "good"
             )
+        for message_id in self.pending:  # waiting ones, and any kept from before: going out
+            self.messages.set_pending_note(message_id, SENDING, tag="pendnote")
 
     def _show_room_setting(self, history_for_newcomers: bool | None) -> None:
         """The room's history setting in the header; nothing for a room without an owner."""

@@ -11,6 +11,8 @@ import gui.app
 from gui.app import App
 from gui.chat import SENDING, WAITING
 from gui.connection import BACK_TO_ROOMS, CONNECTING, REJOIN, RETRY_NOW, LinkState
+from gui.dialogs import ConfirmDialog
+from gui.errors import TRUST_NEW_RELAY
 from net.client import ChatClient
 from net.client.events import ErrorKind
 from net.relay import RelayConfig, RelayThread, RoomSecret
@@ -146,3 +148,143 @@ def test_back_to_rooms_shows_the_login_in_the_same_window(make_app, keys):
     finally:
         relay.stop()
         other.stop()
+
+
+# -- what was not sent ------------------------------------------------------------------------
+
+
+class Questions:
+    """Stands in for the app's confirmation dialog: records each question, answers ``yes``."""
+
+    def __init__(self, yes: bool) -> None:
+        self.yes = yes
+        self.asked: list[tuple[str, str, str]] = []
+
+    def __call__(self, title: str, text: str, button: str) -> bool:
+        self.asked.append((title, text, button))
+        return self.yes
+
+
+def test_a_message_not_sent_is_retried_through_the_new_client(
+    make_app, members, keys, tmp_path, monkeypatch
+):
+    clock = ManualClock()
+    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
+    room_file = tmp_path / "room.json"
+    RoomSecret.from_room_keys(keys).save(room_file)
+    process, port = start_relay_process(room_file, 0)
+    replacement: RelayThread | None = None
+    try:
+        app = make_app(confirm=Questions(True))
+        _join(app, port)
+        chat = app.chat
+        assert chat is not None
+        process.kill()
+        process.wait(TIMEOUT)
+        pump_until(app.root, lambda: chat.connection.state is LinkState.WAITING, what="waiting")
+        chat.entry.insert("1.0", "this one never left")
+        assert chat.send_entry()
+        # The room comes back set up again (a new relay key): the client stops for good
+        # before sending anything, and hands the message back.
+        replacement = _relay(RoomSecret.from_room_keys(keys), port)
+        chat.connection.buttons[RETRY_NOW].invoke()
+        pump_until(app.root, lambda: chat.closed_for_good, what="the changed relay")
+        assert chat.failure is not None and chat.failure.kind is ErrorKind.RELAY_CHANGED
+        assert list(chat.unsent.texts.values()) == ["this one never left"]
+        assert "Not sent" in chat_text(app)
+        [message_id] = chat.unsent.texts
+        retry, _copy = chat.unsent.buttons(message_id)
+        assert retry.instate(["disabled"])
+
+        chat.connection.buttons[TRUST_NEW_RELAY].invoke()
+        pump_until(app.root, lambda: chat.connected, what="joined the new relay")
+        assert retry.instate(["!disabled"])
+        _bob, bob_events = members(port, "bob", keys)
+        pump_until(app.root, lambda: "bob joined the room." in chat_text(app), what="bob")
+        retry.invoke()
+        wait_for(lambda: "this one never left" in bob_events.texts(), "bob to read it")
+        pump_until(app.root, lambda: SENDING not in chat_text(app), what="sent")
+        assert chat.unsent.texts == {}
+        assert app.waiting_messages() == 0
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+        if replacement is not None:
+            replacement.stop()
+
+
+def test_quitting_with_nothing_waiting_asks_nothing(make_app, keys, tmp_path):
+    room_file = tmp_path / "room.json"
+    RoomSecret.from_room_keys(keys).save(room_file)
+    process, port = start_relay_process(room_file, 0)
+    try:
+        questions = Questions(False)
+        app = make_app(confirm=questions)
+        _join(app, port)
+        app.request_close()
+        assert questions.asked == [] and app.closed
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+
+
+def test_quitting_while_disconnected_with_a_message_waiting(make_app, keys, tmp_path):
+    room_file = tmp_path / "room.json"
+    RoomSecret.from_room_keys(keys).save(room_file)
+    process, port = start_relay_process(room_file, 0)
+    try:
+        questions = Questions(False)
+        app = make_app(confirm=questions)
+        _join(app, port)
+        chat = app.chat
+        assert chat is not None
+        process.kill()
+        process.wait(TIMEOUT)
+        pump_until(app.root, lambda: not chat.connected, what="the loss")
+        chat.entry.insert("1.0", "wait for me")
+        assert chat.send_entry()
+        assert app.waiting_messages() == 1
+        app.request_close()
+        assert not app.closed, "Cancel (the default) keeps the app open"
+        [(title, text, button)] = questions.asked
+        assert title == "Quit SocketChat?" and button == "Quit anyway"
+        assert text.startswith("1 message you wrote has not reached the room yet.")
+        questions.yes = True
+        app.request_close()
+        assert app.closed
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
+
+
+def test_the_quit_question_is_the_themed_dialog_with_cancel_as_default(make_app, keys, tmp_path):
+    room_file = tmp_path / "room.json"
+    RoomSecret.from_room_keys(keys).save(room_file)
+    process, port = start_relay_process(room_file, 0)
+    try:
+        app = make_app(confirm=None)  # the app's own dialog
+        _join(app, port)
+        chat = app.chat
+        assert chat is not None
+        process.kill()
+        process.wait(TIMEOUT)
+        pump_until(app.root, lambda: not chat.connected, what="the loss")
+        chat.entry.insert("1.0", "wait for me")
+        assert chat.send_entry()
+        seen: dict[str, object] = {}
+
+        def answer_with_enter() -> None:
+            dialog = next(w for w in app.root.winfo_children() if isinstance(w, ConfirmDialog))
+            seen["focus"] = dialog.focus_get()
+            seen["cancel"] = dialog.cancel_button
+            seen["heading"] = dialog.heading_text
+            dialog.event_generate("<Return>")
+
+        app.root.after(300, answer_with_enter)
+        app.request_close()  # waits for the dialog, as the close box does
+        assert seen["heading"] == "Quit SocketChat?"
+        assert seen["focus"] is seen["cancel"], "Cancel has the focus: Enter keeps the app"
+        assert not app.closed
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)
