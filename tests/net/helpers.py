@@ -310,11 +310,12 @@ class Room:
     :class:`net.proto.Room`'s (the object :mod:`net.relay` drives), so this double cannot drift
     from the relay; what it adds is what the asyncio driver does with sockets, done with
     :class:`Pair` instead: rooms are selected, join requests are checked and answered (the same
-    identity joining again replaces its old connection), submitted messages and goodbyes go to
-    the room, sender key shares go to their recipients (SHARE, attested with the distributor's
-    signing key; a recipient that is not a joined member, or the sender itself, is skipped), a
-    WANT becomes a WANTED item, and each :meth:`flush` is written to every joined member's
-    relay core.
+    identity joining again replaces its old connection; the WELCOME's history starts after the
+    JOIN's ``resume_after``), submitted messages and goodbyes go to the room, sender key
+    shares go to their recipients (SHARE, attested with the distributor's signing key; a
+    recipient that is not a joined member, or the sender itself, is skipped), a WANT becomes a
+    WANTED item, HISTORY is answered with a page, and each :meth:`flush` is written to every
+    joined member's relay core, followed by the ACKs of what it stored to their senders.
 
     Every share a member addressed is kept in :attr:`addressed`, delivered or not. With
     :attr:`hold_shares` set, shares are kept in :attr:`held` instead of being delivered, until
@@ -377,7 +378,7 @@ class Room:
             name=name, signing_key=request.signing_key, dh_key=request.dh_key, tag=request.tag
         )
         self.room.join(info, pair)
-        pair.relay.accept_join(self.room.welcome(name))
+        pair.relay.accept_join(self.room.welcome(name, resume_after=request.resume_after))
         pair.shuttle()
         self.flush()  # as the relay does a moment later: the JOINED item, to everyone
         pair.shuttle()  # the joiner's copy, no news to it
@@ -391,10 +392,15 @@ class Room:
         self.room.leave(name, Reason.CONNECTION_LOST, handle=self.pairs.get(name))
 
     def flush(self) -> bytes | None:
-        """Seal what the room has pending and write it to every member; return the bytes."""
+        """Seal what the room has pending and write it to every member, then ACK each sender
+        what was stored of its messages (as the relay does, after the broadcast); return the
+        broadcast's bytes."""
         data = self.room.flush()
         if data:
             self._write(self.room.handles(), data)
+        for sender, message_ids in self.room.take_acks():
+            if sender.relay.send_ack(message_ids):
+                self._handed_out = True  # a resend's ACK may come with no broadcast
         return data
 
     def seal(self, *items: BroadcastItem) -> bytes:
@@ -431,6 +437,10 @@ class Room:
                 self._hand_out(name, event.shares)
             elif isinstance(event, proto.KeysWanted):
                 self.room.want(name, event.payload)
+            elif isinstance(event, proto.HistoryRequested):
+                first, items = self.room.page(event.before, event.limit)
+                pair.relay.send_history_page(first, items)
+                self._handed_out = True  # the page waits in the relay core: go round again
             elif isinstance(event, proto.SecretsSubmitted):
                 self._hand_out_secrets(name, event.secrets)
             elif isinstance(event, proto.VerifierSubmitted):

@@ -40,11 +40,14 @@ from net.proto._messages import (
     Refusal,
     RelayHello,
     Welcome,
+    decode_ack,
     decode_code_text,
+    decode_history_page,
     decode_items,
     decode_share,
     encode_chat,
     encode_code_text,
+    encode_history_request,
     encode_shares,
     encode_wanted,
 )
@@ -79,8 +82,24 @@ class Goodbye:
     text: str
 
 
+@dataclass(frozen=True)
+class Ack:
+    """An ACK as received: the message ids the relay says it stored."""
+
+    message_ids: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A HISTORY_PAGE as received: its first position and its CHAT items, in order."""
+
+    first_position: int
+    items: tuple[ChatItem, ...]
+
+
 class RawClient:
-    """One would-be member. ``join`` False: stop after the handshake, without a JOIN."""
+    """One would-be member. ``join`` False: stop after the handshake, without a JOIN;
+    ``resume_after``: the position its JOIN says it holds (0: none)."""
 
     def __init__(
         self,
@@ -91,8 +110,10 @@ class RawClient:
         tag: bytes | None = None,
         room_id: bytes = DEFAULT_ROOM,
         join: bool = True,
+        resume_after: int = 0,
     ) -> None:
         self.name = name
+        self.resume_after = resume_after
         self.keys = keys
         self.identity = identity if identity is not None else Identity.generate()
         self.tag = tag if tag is not None else os.urandom(TAG_SIZE)
@@ -107,7 +128,7 @@ class RawClient:
         self._broadcasts: BroadcastOpener | None = None
         self._transcript = b""
         #: Everything the relay sent after the handshake, in order: Welcome, each broadcast
-        #: item, Share, Notice, Goodbye (and a Refusal or "AUTH_FAILED" before).
+        #: item, Share, Ack, Page, Notice, Goodbye (and a Refusal or "AUTH_FAILED" before).
         self.received: list[object] = []
         self.welcome: Welcome | None = None
         self.history: tuple[ChatItem, ...] = ()
@@ -128,6 +149,14 @@ class RawClient:
     def items(self) -> list[BroadcastItem]:
         """Broadcast items, in order (every kind; see net.proto.BroadcastItem)."""
         return [r for r in self.received if isinstance(r, BroadcastItem)]
+
+    @property
+    def acks(self) -> list[Ack]:
+        return [r for r in self.received if isinstance(r, Ack)]
+
+    @property
+    def pages(self) -> list[Page]:
+        return [r for r in self.received if isinstance(r, Page)]
 
     @property
     def notices(self) -> list[Notice]:
@@ -166,6 +195,9 @@ class RawClient:
 
     def send_chat(self, *envelopes: bytes) -> None:
         self.send_sealed(_T.CHAT, encode_chat(list(envelopes)))
+
+    def send_history(self, before: int, limit: int) -> None:
+        self.send_sealed(_T.HISTORY, encode_history_request(before, limit))
 
     def send_goodbye(self) -> None:
         self.send_sealed(_T.GOODBYE, encode_code_text(Reason.LEAVING, "bye"))
@@ -213,6 +245,10 @@ class RawClient:
         elif kind == _T.SHARE:
             distributor, blob = decode_share(payload)
             self.received.append(Share(distributor=distributor, blob=blob))
+        elif kind == _T.ACK:
+            self.received.append(Ack(decode_ack(payload)))
+        elif kind == _T.HISTORY_PAGE:
+            self.received.append(Page(*decode_history_page(payload)))
         elif kind == _T.NOTICE:
             self.received.append(Notice(*decode_code_text(payload)))
         elif kind == _T.GOODBYE:
@@ -275,4 +311,5 @@ class RawClient:
             dh_key=identity.dh_public,
             proof=proof,
             tag=self.tag,
+            resume_after=self.resume_after,
         ).encode()

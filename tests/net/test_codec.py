@@ -10,6 +10,8 @@ from net.proto._codec import Reader, Writer
 from net.proto._errors import DecodeError, LocalProtocolError
 from net.proto._frames import Reason
 from net.proto._messages import (
+    MAX_ACKED,
+    MAX_PAGE_ITEMS,
     MAX_SECRET,
     MAX_WANTED,
     SHARE_BLOB_SIZE,
@@ -26,9 +28,12 @@ from net.proto._messages import (
     WantedItem,
     Welcome,
     chat_item_prefix,
+    decode_ack,
     decode_chat,
     decode_code_text,
     decode_fixed,
+    decode_history_page,
+    decode_history_request,
     decode_items,
     decode_secret,
     decode_secrets,
@@ -37,9 +42,12 @@ from net.proto._messages import (
     decode_token,
     decode_verifier,
     decode_wanted,
+    encode_ack,
     encode_chat,
     encode_chat_item,
     encode_code_text,
+    encode_history_page,
+    encode_history_request,
     encode_item,
     encode_items,
     encode_secret,
@@ -251,23 +259,64 @@ def test_small_payload_codecs_round_trip_and_fail() -> None:
 
 def test_join_round_trip_and_layout() -> None:
     join = Join(name="Zoë", signing_key=KEY_A, dh_key=KEY_B, proof=b"p" * 64, tag=b"t" * 32)
-    assert join.encode() == b"\x04Zo\xc3\xab" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32
+    head = b"\x04Zo\xc3\xab" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32
+    # A device that holds nothing of the room resumes after 0 (PROTOCOL.md 3.5).
+    assert join.encode() == head + bytes(8)
     assert Join.decode(join.encode()) == join
+    resumed = Join(
+        name="Zoë",
+        signing_key=KEY_A,
+        dh_key=KEY_B,
+        proof=b"p" * 64,
+        tag=b"t" * 32,
+        resume_after=0x0102030405060708,
+    )
+    assert resumed.encode() == head + bytes(range(1, 9))  # u64, big-endian, last
+    assert Join.decode(resumed.encode()) == resumed
+    most = Join(
+        name="a",
+        signing_key=KEY_A,
+        dh_key=KEY_B,
+        proof=b"p" * 64,
+        tag=KEY_A,
+        resume_after=2**64 - 1,
+    )
+    assert Join.decode(most.encode()).resume_after == 2**64 - 1
+    with pytest.raises(LocalProtocolError):
+        Join(
+            name="a",
+            signing_key=KEY_A,
+            dh_key=KEY_B,
+            proof=b"p" * 64,
+            tag=KEY_A,
+            resume_after=2**64,
+        ).encode()
+
+
+_JOIN_HEAD = b"\x01a" + KEY_A + KEY_B + b"p" * 64
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "words"),
     [
-        b"\x01a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 31,  # short tag
-        b"\x01a" + KEY_A + KEY_B + b"p" * 64,  # no tag (a version 1 JOIN)
-        b"\x01a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 33,  # trailing
-        b"\x02a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32,  # the name takes a key byte
-        b"\x01\xff" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32,  # bad UTF-8
-        b"\x01a",
+        pytest.param(_JOIN_HEAD + b"t" * 31, "truncated membership tag", id="short tag"),
+        pytest.param(_JOIN_HEAD, "truncated membership tag", id="no tag (version 1)"),
+        pytest.param(_JOIN_HEAD + b"t" * 32, "truncated resume after", id="no resume_after"),
+        pytest.param(_JOIN_HEAD + b"t" * 32 + bytes(7), "truncated resume", id="short resume"),
+        pytest.param(_JOIN_HEAD + b"t" * 32 + bytes(9), "trailing", id="trailing"),
+        pytest.param(
+            b"\x02a" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32 + bytes(8),
+            "truncated resume after",
+            id="the name takes a key byte",
+        ),
+        pytest.param(
+            b"\x01\xff" + KEY_A + KEY_B + b"p" * 64 + b"t" * 32 + bytes(8), "UTF-8", id="bad UTF-8"
+        ),
+        pytest.param(b"\x01a", "truncated", id="name only"),
     ],
 )
-def test_join_decode_failures(payload: bytes) -> None:
-    with pytest.raises(DecodeError):
+def test_join_decode_failures(payload: bytes, words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
         Join.decode(payload)
 
 
@@ -481,6 +530,7 @@ def welcome(**changes: Any) -> Welcome:
         members=(member("alice"), member("bob", flags=0)),
         broadcast_key=b"k" * 32,
         next_seq=7,
+        next_position=12,
         max_message_bytes=4000,
         history=(encode_item(chat_item()), encode_item(chat_item("bob"))),
     )
@@ -516,6 +566,154 @@ def test_welcome_decode_failures() -> None:
         Welcome.decode(no_history[:-2] + b"\x00\x01")
     with pytest.raises(LocalProtocolError):
         welcome(history=(joined,)).encode()
+
+
+def test_welcome_layout_has_next_position_after_next_seq() -> None:
+    item = encode_item(chat_item())
+    encoded = welcome(members=(), next_seq=7, next_position=9, history=(item,)).encode()
+    assert encoded == (
+        b"\x05alice"
+        + b"\x00\x00"  # no members
+        + b"k" * 32
+        + (7).to_bytes(8, "big")  # next_seq
+        + (9).to_bytes(8, "big")  # next_position: the history item holds position 8
+        + (4000).to_bytes(4, "big")
+        + b"\x00\x01"
+        + item
+        + b"\x00\x00"  # no genesis
+        + b"\x00\x00"  # no actions
+    )
+    decoded, history = Welcome.decode(encoded)
+    assert (decoded.next_seq, decoded.next_position, history) == (7, 9, (chat_item(),))
+
+
+@pytest.mark.parametrize(
+    ("count", "next_position"),
+    [(0, 0), (1, 1), (2, 2), (2, 1)],
+    ids=["empty room at 0", "one item at 0", "two items at 0 and 1", "two items below 1"],
+)
+def test_welcome_with_history_reaching_below_position_1_is_refused(
+    count: int, next_position: int
+) -> None:
+    # History items hold next_position - count … next_position - 1, and positions start at 1.
+    history = tuple(encode_item(chat_item()) for _ in range(count))
+    with pytest.raises(LocalProtocolError, match="next_position"):
+        welcome(history=history, next_position=next_position).encode()
+    # The same bytes from a relay: the count field sits in the same place.
+    good = welcome(history=history, next_position=count + 1).encode()
+    offset = good.index((count + 1).to_bytes(8, "big") + (4000).to_bytes(4, "big"))
+    bad = good[:offset] + next_position.to_bytes(8, "big") + good[offset + 8 :]
+    with pytest.raises(DecodeError, match="next_position"):
+        Welcome.decode(bad)
+    decoded, _ = Welcome.decode(good)  # one more is fine
+    assert decoded.next_position == count + 1
+
+
+# -- stored messages: ACK, HISTORY, HISTORY_PAGE (PROTOCOL.md 3.2 and 3.5) ---------------------
+
+ID_1, ID_2 = bytes(range(16)), bytes(range(16, 32))
+
+
+def test_ack_layout_and_round_trip() -> None:
+    assert encode_ack([ID_1, ID_2]) == b"\x00\x02" + ID_1 + ID_2
+    assert decode_ack(b"\x00\x02" + ID_1 + ID_2) == (ID_1, ID_2)
+    most = [i.to_bytes(16, "big") for i in range(MAX_ACKED)]
+    assert MAX_ACKED == 1000
+    assert decode_ack(encode_ack(most)) == tuple(most)
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        pytest.param(b"\x00\x00", "1 to 1000", id="no ids"),
+        pytest.param(b"\x03\xe9" + ID_1 * 1001, "1 to 1000", id="1001 ids"),
+        pytest.param(b"\x00\x02" + ID_1, "truncated message id", id="one id short"),
+        pytest.param(b"\x00\x01" + ID_1[:15], "truncated message id", id="short id"),
+        pytest.param(b"\x00\x01" + ID_1 + b"\x00", "trailing", id="trailing"),
+        pytest.param(b"\x00", "truncated", id="half a count"),
+        pytest.param(b"", "truncated", id="empty"),
+    ],
+)
+def test_ack_decode_failures(payload: bytes, words: str) -> None:
+    with pytest.raises(DecodeError, match=words):
+        decode_ack(payload)
+
+
+def test_ack_refuses_to_encode_outside_its_limits() -> None:
+    with pytest.raises(LocalProtocolError, match="1 to 1000"):
+        encode_ack([])
+    with pytest.raises(LocalProtocolError, match="1 to 1000"):
+        encode_ack([ID_1] * (MAX_ACKED + 1))
+    with pytest.raises(LocalProtocolError, match="message id"):
+        encode_ack([ID_1[:15]])
+
+
+def test_history_request_layout_and_round_trip() -> None:
+    assert encode_history_request(2, 1) == (2).to_bytes(8, "big") + b"\x00\x01"
+    assert encode_history_request(2**64 - 1, 1000) == b"\xff" * 8 + b"\x03\xe8"
+    assert MAX_PAGE_ITEMS == 1000
+    for before, limit in [(2, 1), (501, 500), (2**64 - 1, 1000)]:
+        assert decode_history_request(encode_history_request(before, limit)) == (before, limit)
+
+
+@pytest.mark.parametrize(
+    ("before", "limit"),
+    [(0, 10), (1, 10), (2, 0), (2, 1001), (1, 0)],
+    ids=["before 0", "before 1 (nothing is older)", "limit 0", "limit 1001", "both"],
+)
+def test_history_request_outside_its_limits(before: int, limit: int) -> None:
+    with pytest.raises(LocalProtocolError, match="1 to 1000"):
+        encode_history_request(before, limit)
+    with pytest.raises(DecodeError, match="1 to 1000"):
+        decode_history_request(before.to_bytes(8, "big") + limit.to_bytes(2, "big"))
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        (5).to_bytes(8, "big"),
+        (5).to_bytes(8, "big") + b"\x00",
+        (5).to_bytes(8, "big") + bytes(3),
+    ],
+    ids=["empty", "no limit", "half a limit", "trailing"],
+)
+def test_history_request_decode_failures(payload: bytes) -> None:
+    with pytest.raises(DecodeError, match=r"truncated|trailing"):
+        decode_history_request(payload)
+
+
+def test_history_page_layout_and_round_trip() -> None:
+    first, second = encode_item(chat_item()), encode_item(chat_item("bob", ID_2 + b"t" * 180))
+    encoded = encode_history_page(41, [first, second])
+    assert encoded == (41).to_bytes(8, "big") + b"\x00\x02" + first + second
+    assert decode_history_page(encoded) == (41, (chat_item(), chat_item("bob", ID_2 + b"t" * 180)))
+    # Nothing older kept: count 0, whatever the position says (even 0).
+    assert encode_history_page(7, []) == (7).to_bytes(8, "big") + b"\x00\x00"
+    assert decode_history_page((7).to_bytes(8, "big") + b"\x00\x00") == (7, ())
+    assert decode_history_page(bytes(10)) == (0, ())
+
+
+def test_history_page_failures() -> None:
+    item = encode_item(chat_item())
+    page = encode_history_page(3, [item])
+    joined = encode_item(JoinedItem(member=member()))
+    wanted = encode_wanted_item(KEY_A, encode_wanted([(KEY_B, 1)]))
+    for bad, words in [
+        ((0).to_bytes(8, "big") + b"\x00\x01" + item, "positions start at 1"),
+        ((3).to_bytes(8, "big") + b"\x00\x01" + joined, "non-chat"),
+        ((3).to_bytes(8, "big") + b"\x00\x01" + wanted, "non-chat"),
+        ((3).to_bytes(8, "big") + b"\x00\x02" + item + joined, "non-chat"),
+        (page + b"\x00", "trailing"),
+        (page[:-1], "truncated"),
+        ((3).to_bytes(8, "big") + b"\x00\x02" + item, "truncated"),
+        ((3).to_bytes(8, "big") + b"\x00", "truncated"),
+        (b"\x00" * 7, "truncated"),
+    ]:
+        with pytest.raises(DecodeError, match=words):
+            decode_history_page(bad)
+    with pytest.raises(LocalProtocolError, match="chat items only"):
+        encode_history_page(3, [item, joined])
 
 
 # -- str8 records (WELCOME member lists) -----------------------------------------------------

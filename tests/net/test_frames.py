@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from net.proto import LocalProtocolError
@@ -137,7 +140,35 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "SECRETS": 0x1B,
         "SECRET": 0x1C,
         "VERIFIER": 0x1D,
+        "ACK": 0x1E,
+        "HISTORY": 0x1F,
         "BROADCAST": 0x20,
+        "HISTORY_PAGE": 0x21,
     }
-    assert [r.value for r in Reason] == list(range(1, 22))
+    assert [r.value for r in Reason] == list(range(1, 24))
+    assert (Reason.RELAY_RESTARTING, Reason.ROOM_CLOSED) == (22, 23)
     assert (Reason.NAME_LOOKALIKE, Reason.NO_SUCH_ROOM, Reason.REPLACED) == (16, 17, 18)
+
+
+def _section_3() -> str:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text("utf-8")
+    start = text.index("## 3. Frames")
+    return text[start : text.index("\n## 4.", start)]
+
+
+def test_the_documents_frame_and_reason_tables_list_exactly_these() -> None:
+    # PROTOCOL.md 3.1 and 3.2 tabulate every frame but BROADCAST, whose layout 3.3 spells out
+    # ("body = 0x20 ‖ …"); 3.4 tabulates every reason code. Neither side may have one more.
+    section = _section_3()
+    documented = {
+        name: int(code, 16)
+        for code, name in re.findall(r"^\| 0x([0-9A-F]{2}) \| ([A-Z_]+) \|", section, re.M)
+    }
+    assert "body = 0x20 ‖" in section
+    assert documented | {"BROADCAST": 0x20} == {t.name: t.value for t in FrameType}
+    reasons = section[section.index("### 3.4") :]
+    reasons = reasons[: reasons.index("\n### ")]
+    listed = {
+        name: int(code) for code, name in re.findall(r"^\| (\d+) \| ([A-Z_]+) \|", reasons, re.M)
+    }
+    assert listed == {r.name: r.value for r in Reason}

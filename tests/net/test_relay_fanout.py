@@ -42,6 +42,11 @@ class _Protocol:
     def __init__(self) -> None:
         self.welcome: WelcomeArgs | None = None
         self.rejected: tuple[Reason | int, str] | None = None
+        self.acks: list[list[bytes]] = []  # each send_ack's message ids
+
+    def send_ack(self, message_ids: list[bytes]) -> bool:
+        self.acks.append(list(message_ids))
+        return True
 
     def accept_join(self, welcome: WelcomeArgs) -> None:
         self.welcome = welcome
@@ -64,6 +69,7 @@ class _Member:
             tag=os.urandom(32),  # the relay cannot check it: it lists what it was given
         )
         self.ended: list[Reason] = []
+        self.unicast_flushes = 0
 
     @property
     def info(self) -> MemberInfo:
@@ -76,6 +82,10 @@ class _Member:
 
     def joined(self, name: str) -> None:
         self.name = name
+
+    def flush(self) -> None:
+        """What the protocol queued (an ACK) is written: a unicast write, not a broadcast."""
+        self.unicast_flushes += 1
 
     def end(self, code: Reason, text: str, *, announce: bool = True) -> None:
         self.ended.append(code)
@@ -123,6 +133,9 @@ def test_joins_and_chat_between_flushes_go_out_in_one_write_per_member_the_joine
     assert carol.protocol.welcome.members == (alice.info, bob.info, carol.info)
     # Alice's join (sealed with nobody else to get it), then one seal for everything else.
     assert relay.room.broadcasts_sealed == 2
+    # The message was stored before the seal: its sender alone is told (ACK), after it.
+    assert bob.protocol.acks == [[ENVELOPE[:16]]] and bob.unicast_flushes == 1
+    assert alice.protocol.acks == carol.protocol.acks == []
 
 
 def test_a_joiner_gets_the_broadcast_that_announces_it():

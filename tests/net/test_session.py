@@ -53,6 +53,7 @@ from tests.net.helpers import (
     member_info,
     seal_share_to,
     split_frames,
+    types_of,
 )
 
 OTHER_ROOM = bytes(16)
@@ -112,8 +113,13 @@ def said(events) -> list[tuple[str, str]]:
     return [(m.sender, m.text) for m in messages(events)]
 
 
-def locked(sender: str, message_id: bytes, *, history: bool = False) -> proto.ChatLocked:
-    return proto.ChatLocked(sender=sender, message_id=message_id, from_history=history)
+def locked(
+    sender: str, message_id: bytes, *, position: int, history: bool = False
+) -> proto.ChatLocked:
+    """A placeholder for a message the room stored at ``position`` (PROTOCOL.md 3.5)."""
+    return proto.ChatLocked(
+        sender=sender, message_id=message_id, from_history=history, position=position
+    )
 
 
 def broadcast_items(data: bytes) -> list[BroadcastItem]:
@@ -170,10 +176,13 @@ def test_welcome_lists_members_with_their_keys_and_history(room, room_keys, alic
     assert welcome.max_message_bytes == MAX_MESSAGE_BYTES == bob.client.max_message_bytes
     # Alice's key was made before bob was here: her messages wait for it, as placeholders,
     # and bob asks the room for it (WANT) right after the WELCOME.
+    # The room stored them at positions 1 and 2 (one flush, in order): what bob resumes after.
     assert welcome.history == (
-        locked("alice", first.message_id, history=True),
-        locked("alice", second.message_id, history=True),
+        locked("alice", first.message_id, history=True, position=1),
+        locked("alice", second.message_id, history=True, position=2),
     )
+    assert (welcome.history_start, welcome.next_position) == (1, 3)
+    assert bob.client.last_position == 2
     assert bob.sent_by_client()[-2:] == [FrameType.JOIN, FrameType.WANT]
     assert bob.client.state is ClientState.JOINED and bob.relay.state is RelayState.JOINED
     bob.take()
@@ -212,12 +221,18 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
     room.room.submit("alice", submitted.envelopes)
     frame = room.flush()
     assert room.room.broadcasts_sealed == sealed + 1  # three messages, one seal
-    # The very same bytes go to every member.
-    assert alice.relay.data_to_send() == frame == bob.relay.data_to_send()
+    # The very same bytes go to every member; then alice, their sender, gets one ACK for them
+    # (they were stored before the seal).
     assert frame is not None
-    for pair in (alice, bob):
-        pair.client.receive_data(frame)
-        assert messages(pair.client.events_received()) == [
+    assert bob.relay.data_to_send() == frame
+    to_alice = alice.relay.data_to_send()
+    assert to_alice[: len(frame)] == frame and types_of(to_alice[len(frame) :]) == [FrameType.ACK]
+    for pair, data in ((alice, to_alice), (bob, frame)):
+        pair.client.receive_data(data)
+        events = pair.client.events_received()
+        stored = [e for e in events if isinstance(e, proto.MessagesStored)]
+        assert stored == ([proto.MessagesStored(message_ids=tuple(ids))] if pair is alice else [])
+        assert messages(events) == [
             proto.ChatOpened(
                 sender="alice",
                 signing_key=identity("alice").signing_public,
@@ -228,6 +243,7 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
                 epoch=EPOCH,
                 counter=i + 1,
                 from_history=False,
+                position=i + 1,  # the room's first three stored messages
             )
             for i in range(3)
         ]
@@ -731,8 +747,17 @@ def deliver(room: Room, pair: Pair, items) -> list:
     return pair.client.events_received()
 
 
-def forged(sender: str, why: proto.Forgery, *, message_id: bytes = MID, history: bool = False):
-    return proto.ChatForged(sender=sender, message_id=message_id, from_history=history, why=why)
+def forged(
+    sender: str,
+    why: proto.Forgery,
+    *,
+    position: int,
+    message_id: bytes = MID,
+    history: bool = False,
+) -> proto.ChatForged:
+    return proto.ChatForged(
+        sender=sender, message_id=message_id, from_history=history, why=why, position=position
+    )
 
 
 def test_the_spelled_out_envelope_is_what_clients_send() -> None:
@@ -785,6 +810,7 @@ def test_a_genuine_message_opens(room, alice, bobs_key) -> None:
             epoch=EPOCH,
             counter=1,
             from_history=False,
+            position=1,
         )
     ]
 
@@ -815,7 +841,7 @@ def test_a_member_signing_in_another_members_name(room, alice, bob) -> None:
         sender="bob",
         envelope=spelled_envelope(msg_key("mallory"), signer=identity("mallory"), sender="bob"),
     )
-    assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.WRONG_KEY)]
+    assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.WRONG_KEY, position=1)]
     assert not alice.client.close_expected()  # another member's forgery does not kill us
     assert MID not in alice.client.seen_ids  # the genuine message with this id still shows
 
@@ -844,7 +870,7 @@ def test_a_signature_that_does_not_verify(room, alice, bobs_key, case: str) -> N
     else:
         envelope = spelled_envelope(key, signer=bob_id, sender="bob", signed_room=OTHER_ROOM)
     item = ChatItem(sender="bob", envelope=envelope)
-    assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.BAD_SIGNATURE)]
+    assert deliver(room, alice, [item]) == [forged("bob", proto.Forgery.BAD_SIGNATURE, position=1)]
     assert not alice.client.close_expected()
 
 
@@ -915,7 +941,7 @@ def test_a_moved_or_unreadable_message(room, alice, bobs_key, case: str) -> None
     item = _moved(case)
     message_id = bytes(item.envelope[:16])
     assert deliver(room, alice, [item]) == [
-        forged(item.sender, proto.Forgery.UNREADABLE, message_id=message_id)
+        forged(item.sender, proto.Forgery.UNREADABLE, message_id=message_id, position=1)
     ]
     assert not alice.client.close_expected()
     assert message_id not in alice.client.seen_ids
@@ -923,9 +949,12 @@ def test_a_moved_or_unreadable_message(room, alice, bobs_key, case: str) -> None
 
 def test_a_message_attested_for_another_sender(room, alice, bobs_key) -> None:
     # Live: to a listed member with another key (alice herself), or to a name not listed.
-    for sender, why in (("alice", proto.Forgery.WRONG_KEY), ("zed", proto.Forgery.NOT_A_MEMBER)):
+    # Each is stored (the relay cannot tell), at positions 1 and 2.
+    for position, (sender, why) in enumerate(
+        (("alice", proto.Forgery.WRONG_KEY), ("zed", proto.Forgery.NOT_A_MEMBER)), start=1
+    ):
         item = ChatItem(sender=sender, envelope=genuine("bob"))
-        assert deliver(room, alice, [item]) == [forged(sender, why)]
+        assert deliver(room, alice, [item]) == [forged(sender, why, position=position)]
     assert MID not in alice.client.seen_ids
 
 
@@ -934,9 +963,9 @@ def test_a_history_message_attested_for_another_name_is_unreadable(room, room_ke
     # AEAD: bob's envelope attested as "zed"'s does not open, once bob's key is there.
     room.seal(ChatItem(sender="zed", envelope=genuine("bob")))
     carol = room.connect(make_client("carol", room_keys))
-    assert welcomed(carol).history == (locked("zed", MID, history=True),)
+    assert welcomed(carol).history == (locked("zed", MID, history=True, position=1),)
     assert give_key(carol, "bob") == [
-        forged("zed", proto.Forgery.UNREADABLE, message_id=MID, history=True)
+        forged("zed", proto.Forgery.UNREADABLE, message_id=MID, history=True, position=1)
     ]
     assert MID not in carol.client.seen_ids
 
@@ -949,15 +978,13 @@ def test_a_message_under_an_epoch_without_a_key_is_held_not_a_crash(
     # fresh keys (not its steps), so the computed key does not open them: held, like the last.
     envelope = genuine("bob", key=msg_key("bob", epoch), epoch=epoch)
     item = ChatItem(sender="bob", envelope=envelope)
-    assert deliver(room, alice, [item]) == [locked("bob", MID)]
+    assert deliver(room, alice, [item]) == [locked("bob", MID, position=1)]
     assert alice.client.state is ClientState.JOINED
     assert MID not in alice.client.seen_ids
     # Its key arrives, and it opens by itself.
     (opened,) = give_key(alice, "bob", epoch)
-    assert isinstance(opened, proto.ChatOpened) and (opened.epoch, opened.message_id) == (
-        epoch,
-        MID,
-    )
+    assert isinstance(opened, proto.ChatOpened)
+    assert (opened.epoch, opened.message_id, opened.position) == (epoch, MID, 1)
 
 
 def test_a_host_controlled_relay_cannot_make_a_message_anothers(room, room_keys, alice, bob):
@@ -1031,10 +1058,10 @@ def test_a_live_message_from_someone_not_listed_is_refused(room, alice, bob) -> 
     dave_pub = identity("dave").signing_public
     assert alice.client.keyring.sender_key(dave_pub, EPOCH, room_id=ROOM_ID) is None
     item = ChatItem(sender="dave", envelope=genuine("dave"))
-    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER)]
+    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER, position=1)]
     assert give_key(alice, "dave", distributor="bob") == []
     assert alice.client.keyring.sender_key(dave_pub, EPOCH, room_id=ROOM_ID) is None
-    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER)]
+    assert deliver(room, alice, [item]) == [forged("dave", proto.Forgery.NOT_A_MEMBER, position=2)]
     assert MID not in alice.client.seen_ids
 
 
@@ -1103,14 +1130,15 @@ def test_history_is_verified_like_live_messages(room, room_keys, alice, bob) -> 
     )
     carol = room.connect(make_client("carol", room_keys))
     # What the member list decides at once; the rest waits for its key.
+    # Stored at positions 1 to 7, in the order sealed.
     assert welcomed(carol).history == (
-        locked("alice", b"1" * 16, history=True),
-        forged("bob", proto.Forgery.WRONG_KEY, message_id=b"2" * 16, history=True),
-        forged("alice", proto.Forgery.WRONG_KEY, message_id=b"3" * 16, history=True),
-        locked("bob", b"4" * 16, history=True),
-        locked("bob", b"5" * 16, history=True),
-        locked("bob", b"6" * 16, history=True),
-        locked("dave", b"7" * 16, history=True),
+        locked("alice", b"1" * 16, history=True, position=1),
+        forged("bob", proto.Forgery.WRONG_KEY, message_id=b"2" * 16, history=True, position=2),
+        forged("alice", proto.Forgery.WRONG_KEY, message_id=b"3" * 16, history=True, position=3),
+        locked("bob", b"4" * 16, history=True, position=4),
+        locked("bob", b"5" * 16, history=True, position=5),
+        locked("bob", b"6" * 16, history=True, position=6),
+        locked("dave", b"7" * 16, history=True, position=7),
     )
     assert carol.client.keyring.waiting_for() == [
         (identity(name).signing_public, EPOCH) for name in ("alice", "bob", "dave")
@@ -1119,16 +1147,20 @@ def test_history_is_verified_like_live_messages(room, room_keys, alice, bob) -> 
     # message is then checked exactly as a live one.
     assert said(give_key(carol, "alice")) == [("alice", "hi")]
     events = give_key(carol, "bob")
+    # Opened (or found forged) once the key came, each keeps the position it was held at.
     assert events[0] == forged(
-        "bob", proto.Forgery.BAD_SIGNATURE, message_id=b"4" * 16, history=True
+        "bob", proto.Forgery.BAD_SIGNATURE, message_id=b"4" * 16, history=True, position=4
     )
-    assert isinstance(events[1], proto.ChatOpened) and events[1].message_id == b"5" * 16
-    assert events[2] == forged("bob", proto.Forgery.UNREADABLE, message_id=b"6" * 16, history=True)
+    assert isinstance(events[1], proto.ChatOpened)
+    assert (events[1].message_id, events[1].position) == (b"5" * 16, 5)
+    assert events[2] == forged(
+        "bob", proto.Forgery.UNREADABLE, message_id=b"6" * 16, history=True, position=6
+    )
     assert len(events) == 3
     (dave,) = give_key(carol, "dave", distributor="bob")
     # A sender who is not listed (it left) opens under its own key: the core checks the
     # signature; the driver compares the key with what the device remembers for the name.
-    assert isinstance(dave, proto.ChatOpened) and dave.from_history
+    assert isinstance(dave, proto.ChatOpened) and dave.from_history and dave.position == 7
     assert (dave.sender, dave.signing_key) == ("dave", identity("dave").signing_public)
     assert all(m.from_history for m in messages(events))
     assert carol.client.keyring.pending_count == 0
@@ -1165,16 +1197,17 @@ def test_a_held_message_opens_by_itself_when_its_share_comes_late(room, alice, b
     room.hold_shares = True  # a relay slow to hand shares on
     (message_id,) = send(alice, "wait for it")
     room.pump()
-    assert bob.take()[0] == [locked("alice", message_id)]
+    assert bob.take()[0] == [locked("alice", message_id, position=1)]
     assert bob.client.keyring.waiting_for() == [(identity("alice").signing_public, EPOCH)]
     room.hold_shares = False
     room.release_shares()
     (opened,) = bob.take()[0]
     assert isinstance(opened, proto.ChatOpened)
-    assert (opened.message_id, opened.text, opened.from_history) == (
+    assert (opened.message_id, opened.text, opened.from_history, opened.position) == (
         message_id,
         "wait for it",
         False,
+        1,  # where it was held
     )
     assert bob.client.keyring.pending_count == 0 and message_id in bob.client.seen_ids
 
@@ -1218,14 +1251,20 @@ def test_a_relay_in_the_middle_gets_no_key_and_cannot_speak(
     assert len(room.addressed) == before
     # It hands out a key of its own and speaks: the share is ignored, the message refused.
     ghost_message = ChatItem(sender="ghost", envelope=genuine("ghost"))
+    # The room stores it three times (positions 4, 5, 6), each copy sealed for one member
+    # only: each member counts its copy as the next after the three messages it saw.
     for pair in (alice, bob, carol):
         assert give_key(pair, "ghost") == []
         assert pair.client.keyring.sender_key(ghost.signing_public, EPOCH, room_id=ROOM_ID) is None
-        assert deliver(room, pair, [ghost_message]) == [forged("ghost", proto.Forgery.NOT_A_MEMBER)]
+        assert deliver(room, pair, [ghost_message]) == [
+            forged("ghost", proto.Forgery.NOT_A_MEMBER, position=4)
+        ]
     # In a newcomer's history its messages never open either: nobody holds its key to hand on.
     dave = room.connect(make_client("dave", room_keys))
     history = welcomed(dave).history
-    assert {e for e in history if e.sender == "ghost"} == {locked("ghost", MID, history=True)}
+    assert [e for e in history if e.sender == "ghost"] == [
+        locked("ghost", MID, history=True, position=position) for position in (4, 5, 6)
+    ]
     assert proto.MemberUnproven(member=ghost_info) in dave.client_events
     room.pump()  # the members' own history opens: they hand dave their keys
     assert give_key(dave, "ghost") == []
@@ -1311,14 +1350,14 @@ def test_a_message_replayed_as_new_is_refused(relay_secret, room_keys, restart: 
     # The relay sends alice's genuine message again, as new: a fresh broadcast, same envelope.
     events = deliver(room, bob, [original])
     if restart:  # the restart lost alice's key: held until a share brings it ...
-        assert events == [locked("alice", message_id)]
+        assert events == [locked("alice", message_id, position=2)]  # stored again, after it
         room.connect(make_client("carol", room_keys))
         room.pump()  # ... bob asks once carol arrives, and alice answers
         events = bob.take()[0]
         latest = room.shares_to(identity("bob").signing_public)[-1]
         assert (latest.sender, latest.owner, latest.epoch) == ("alice", alice_pub, EPOCH)
     assert [e for e in events if isinstance(e, proto.ChatForged | proto.ChatOpened)] == [
-        forged("alice", proto.Forgery.REPLAYED, message_id=message_id)
+        forged("alice", proto.Forgery.REPLAYED, message_id=message_id, position=2)
     ]
     assert message_id not in bob.client.seen_ids
 
@@ -1334,7 +1373,7 @@ def test_a_newcomer_gets_a_departed_members_key_from_one_who_saw_its_message(
     alice.take()
     carol = room.connect(make_client("carol", room_keys))
     # Bob has left: his message is history, waiting for his key; carol asks for it.
-    assert welcomed(carol).history == (locked("bob", message_id, history=True),)
+    assert welcomed(carol).history == (locked("bob", message_id, history=True, position=1),)
     bob_pub = identity("bob").signing_public
     assert carol.client.keyring.waiting_for() == [(bob_pub, EPOCH)]
     assert carol.sent_by_client()[-1] == FrameType.WANT
@@ -1351,7 +1390,7 @@ def test_an_owner_present_answers_for_its_own_key(room, room_keys, alice, bob) -
     (message_id,) = send(bob, "bob is still here")
     room.pump()
     carol = room.connect(make_client("carol", room_keys))
-    assert welcomed(carol).history == (locked("bob", message_id, history=True),)
+    assert welcomed(carol).history == (locked("bob", message_id, history=True, position=1),)
     room.pump()
     # Bob answers for his key himself; alice, who holds it too, leaves it to him.
     assert [(a.sender, a.owner) for a in room.shares_to(identity("carol").signing_public)] == [
@@ -1373,8 +1412,10 @@ def test_a_message_queued_before_a_join_opens_for_the_joiner(room, room_keys, al
     bob = room.connect(make_client("bob", room_keys))
     room.pump()
     events = bob.take()[0]
-    assert welcomed_in(events).history == ()
-    assert locked("alice", message_id) in events  # held, as it must be at first ...
+    welcome = welcomed_in(events)
+    # Not stored yet when bob was welcomed: it takes the WELCOME's next position, live.
+    assert (welcome.history, welcome.next_position) == ((), 1)
+    assert locked("alice", message_id, position=1) in events  # held at first ...
     assert said(events) == [("alice", "just before bob")]  # ... then opened
 
 
@@ -1442,7 +1483,7 @@ def test_a_share_that_does_not_hold_is_ignored(
     room.pump()
     alice.take()
     item = ChatItem(sender="bob", envelope=genuine("bob"))
-    assert deliver(room, alice, [item]) == [locked("bob", MID)]
+    assert deliver(room, alice, [item]) == [locked("bob", MID, position=1)]
     distributor, share = _share_cases(wrong_keys)[case]
     assert alice.relay.send_share(distributor, share)
     alice.shuttle()

@@ -16,8 +16,9 @@ Two kinds of check:
 A last test checks that every value docs/PROTOCOL.md section 9 shows is in the file.
 
 The session (tests/net/vector_builder.py): Alice joins the empty room and sends a message
-(epoch 1); Bob joins, finds it locked, asks for the key (WANT), Alice answers with a share
-(SHARES → SHARE) and he opens it; Bob leaves and Alice sends again under a fresh epoch 2 key.
+(epoch 1), which the relay stores at position 1 and acknowledges (ACK); Bob joins, finds it
+locked, asks for the key (WANT), Alice answers with a share (SHARES → SHARE) and he opens it;
+Bob leaves and Alice sends again under a fresh epoch 2 key (position 2, ACK).
 """
 
 from __future__ import annotations
@@ -149,6 +150,10 @@ def envelope(index: int) -> bytes:
     return bytes.fromhex(VECTORS["messages"][index]["envelope"])
 
 
+def message_id(index: int) -> bytes:
+    return bytes.fromhex(INPUTS["messages"][index]["message_id"])
+
+
 def chat_item(index: int) -> bytes:
     """Alice's message ``index`` as a CHAT item (kind 1, attested sender, bytes32 envelope)."""
     data = envelope(index)
@@ -278,11 +283,13 @@ def test_join_frame_its_proof_and_tag(name):
     to_relay, _ = transport_keys(name)
     payload = open_unicast(to_relay, 0, 0x10, body(name, "JOIN"))
     head = str8(name) + SIGNING[name] + DH[name]
-    assert payload[: len(head)] == head and len(payload) == len(head) + 64 + 32
-    proof, tag = payload[len(head) : -32], payload[-32:]
+    assert payload[: len(head)] == head and len(payload) == len(head) + 64 + 32 + 8
+    proof, tag = payload[len(head) : -40], payload[-40:-8]
     transcript = bytes.fromhex(HANDSHAKE[name]["transcript_hash"])
     assert ed_verify(SIGNING[name], signed("join", transcript + ROOM_ID + head), proof)
     assert tag.hex() == KEYS[f"{name}_tag"]
+    # resume_after (section 3.5): neither device holds anything of the room yet.
+    assert payload[-8:] == bytes(8)
 
 
 # --------------------------------------------------------------------------- sender keys
@@ -436,34 +443,38 @@ def test_the_share_opens_for_bob_and_its_signature_verifies():
 def test_alice_welcome_chat_and_first_broadcast():
     to_relay, to_client = transport_keys("alice")
     broadcast_key = bytes.fromhex(INPUTS["broadcast_key"])
-    # Welcomed into the empty room: herself only, next_seq 1, 4000 bytes, no history.
+    # Welcomed into the empty room: herself only, next_seq 1, next_position 1 (nothing stored
+    # yet), 4000 bytes, no history.
     welcome = (
         str8("alice")
         + struct.pack(">H", 1)
         + member_entry("alice")
         + broadcast_key
-        + struct.pack(">QIH", 1, 4000, 0)
+        + struct.pack(">QQIH", 1, 1, 4000, 0)
         + struct.pack(">HH", 0, 0)  # no genesis (a room without an owner), no actions
     )
     assert body("alice", "WELCOME") == unicast(to_client, 0, 0x11, welcome)
     chat = struct.pack(">H", 1) + u32(len(envelope(0))) + envelope(0)
     assert body("alice", "CHAT") == unicast(to_relay, 1, 0x12, chat)
-    # Broadcast 1 carries her own JOINED item (it waited for the flush), then her message.
+    # Broadcast 1 carries her own JOINED item (it waited for the flush), then her message,
+    # stored at position 1 before the seal; then the relay acknowledges it to her alone.
     joined = b"\x02" + member_entry("alice")
     assert body("alice", "BROADCAST 1") == broadcast(1, [joined, chat_item(0)])
+    assert body("alice", "ACK") == unicast(to_client, 1, 0x1E, struct.pack(">H", 1) + message_id(0))
 
 
 def test_bob_welcome_want_and_second_broadcast():
     to_relay, to_client = transport_keys("bob")
     broadcast_key = bytes.fromhex(INPUTS["broadcast_key"])
-    # Both members in join order, next_seq 2, and Alice's message as history.
+    # Both members in join order, next_seq 2, next_position 2, and Alice's message as
+    # history: it holds position 1, the one just below.
     welcome = (
         str8("bob")
         + struct.pack(">H", 2)
         + member_entry("alice")
         + member_entry("bob")
         + broadcast_key
-        + struct.pack(">QIH", 2, 4000, 1)
+        + struct.pack(">QQIH", 2, 2, 4000, 1)
         + chat_item(0)
         + struct.pack(">HH", 0, 0)
     )
@@ -497,7 +508,10 @@ def test_departure_and_the_message_under_the_fresh_key():
     alice_to_relay, _ = transport_keys("alice")
     chat = struct.pack(">H", 1) + u32(len(envelope(1))) + envelope(1)
     assert body("alice", "CHAT 2") == unicast(alice_to_relay, 3, 0x12, chat)
-    assert body("alice", "BROADCAST 4") == broadcast(4, [chat_item(1)])
+    assert body("alice", "BROADCAST 4") == broadcast(4, [chat_item(1)])  # position 2
+    _, relay_to_alice = transport_keys("alice")
+    ack = struct.pack(">H", 1) + message_id(1)
+    assert body("alice", "ACK 2") == unicast(relay_to_alice, 2, 0x1E, ack)
 
 
 def test_every_frame_is_checked():
@@ -507,6 +521,7 @@ def test_every_frame_is_checked():
         *((name, frame) for name in CONNECTIONS for frame in ("RELAY_CONFIRM", "JOIN")),
         *(("alice", frame) for frame in ("WELCOME", "CHAT", "BROADCAST 1", "BROADCAST 2")),
         *(("alice", frame) for frame in ("SHARES", "BROADCAST 3", "CHAT 2", "BROADCAST 4")),
+        *(("alice", frame) for frame in ("ACK", "ACK 2")),
         *(("bob", frame) for frame in ("WELCOME", "WANT", "BROADCAST 2", "SHARE", "GOODBYE")),
     }
     assert set(FRAMES) == checked

@@ -5,12 +5,14 @@ RelayProtocol, Keyring and Room in memory, with a relay driver written out here)
 random input fixed:
 
 1. Alice joins the empty room (asking for the default room) and sends "Hello, room!" under
-   her first sender key (epoch 1);
+   her first sender key (epoch 1); the relay stores it (position 1), broadcasts it and
+   acknowledges it to her (ACK);
 2. Bob joins by the room's id; his WELCOME holds Alice's message, locked for him, so he asks
    for her key (WANT); the relay broadcasts the request (WANTED) with his JOINED item, Alice
    answers with a share of her epoch 1 key (SHARES), the relay hands it to Bob (SHARE) and
    Bob opens the message;
-3. Bob leaves (GOODBYE); the next message Alice sends goes under a fresh random key, epoch 2.
+3. Bob leaves (GOODBYE); the next message Alice sends goes under a fresh random key, epoch 2
+   (stored at position 2, acknowledged).
 
 It returns the inputs, the keys derived from them, the handshake values of both connections,
 the sender keys and message keys (with the ratchet step Alice would have taken had Bob only
@@ -205,7 +207,7 @@ class _Session:
                     tag=event.tag,
                 )
                 self.room.join(info, relay)  # its JOINED item waits for the next flush
-                relay.accept_join(self.room.welcome(username))
+                relay.accept_join(self.room.welcome(username, resume_after=event.resume_after))
             elif isinstance(event, proto.MessagesSubmitted):
                 self.room.submit(name, event.envelopes)
                 self.flush()
@@ -233,6 +235,8 @@ class _Session:
         if data is not None:
             for relay in self.room.handles():
                 relay.send_raw(data)
+        for sender, message_ids in self.room.take_acks():  # stored: after the broadcast
+            sender.send_ack(message_ids)
 
     def to_client(self, name: str) -> list[proto.Event]:
         client, relay = self.pairs[name]
@@ -444,10 +448,10 @@ def build() -> dict[str, Any]:
 
     return {
         "description": (
-            "SocketChat protocol v2: Alice joins an empty room and sends one message; Bob "
-            "joins, asks for her sender key and receives a share of it; Bob leaves and Alice "
-            "sends again under a fresh epoch. All values are lowercase hex unless noted; "
-            "frames include their 4-byte length."
+            "SocketChat protocol v2: Alice joins an empty room and sends one message, which "
+            "the relay stores and acknowledges; Bob joins, asks for her sender key and "
+            "receives a share of it; Bob leaves and Alice sends again under a fresh epoch. "
+            "All values are lowercase hex unless noted; frames include their 4-byte length."
         ),
         "inputs": {
             "password": PASSWORD,
@@ -542,8 +546,8 @@ def build() -> dict[str, Any]:
 #: The frames of the session, in wire order (the connection of each is in the file).
 _FRAME_NAMES = [
     *("CLIENT_HELLO", "CLIENT_OPEN", "RELAY_HELLO", "CLIENT_PAKE", "RELAY_CONFIRM", "JOIN"),
-    *("WELCOME", "CHAT", "BROADCAST 1"),
+    *("WELCOME", "CHAT", "BROADCAST 1", "ACK"),
     *("CLIENT_HELLO", "CLIENT_OPEN", "RELAY_HELLO", "CLIENT_PAKE", "RELAY_CONFIRM", "JOIN"),
     *("WELCOME", "WANT", "BROADCAST 2", "BROADCAST 2", "SHARES", "SHARE", "GOODBYE"),
-    *("BROADCAST 3", "CHAT 2", "BROADCAST 4"),
+    *("BROADCAST 3", "CHAT 2", "BROADCAST 4", "ACK 2"),
 ]

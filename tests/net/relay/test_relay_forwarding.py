@@ -27,7 +27,7 @@ from net.proto._frames import FrameType
 from net.proto._messages import BroadcastItem, ChatItem, decode_items, encode_chat
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
-from tests.net.helpers import split_frames
+from tests.net.helpers import split_frames, types_of
 from tests.net.relay.memory import MemoryPeer
 from tests.net.relay.support import BASE
 
@@ -167,13 +167,20 @@ def test_envelopes_are_forwarded_byte_for_byte_whatever_they_hold(
         ):
             sender.send()
             await room.settle()
-        # One seal for everyone, no per-member sealing, nothing opened or re-encoded.
+        # One seal for everyone, no per-member sealing, nothing opened or re-encoded; the one
+        # unicast seal is the ACK to alice alone (all seven ids are stored, whatever they hold).
         assert broadcast_seals.calls == 1
-        assert unicast_seals.calls == 0
+        assert unicast_seals.calls == 1
         assert room.relay.room.broadcasts_sealed == broadcasts_before + 1
         expected = [ChatItem(sender="alice", envelope=e) for e in envelopes]
         received = {name: peer.transport.take() for name, peer in room.members.items()}
-        assert len(set(received.values())) == 1  # the same bytes for every member
+        # The same bytes for every member; alice's ACK comes after them, in a frame of its own.
+        sent = received["bob"]
+        assert received["carol"] == sent == received["alice"][: len(sent)]
+        assert types_of(received["alice"][len(sent) :]) == [FrameType.ACK]
+        alice.proto.receive_data(received["alice"])
+        stored = [e for e in alice.proto.events_received() if isinstance(e, proto.MessagesStored)]
+        assert stored == [proto.MessagesStored(message_ids=tuple(e[:16] for e in envelopes))]
         assert broadcast_items(received["bob"], room.relay.room.broadcast_key) == expected
         # Judging them is the members' business: one message opens, the rest are flagged.
         bob.proto.receive_data(received["bob"])

@@ -25,7 +25,7 @@ from net.proto import ChatItem, JoinedItem, LeftItem, MemberInfo, Reason, Wanted
 from net.proto._messages import SHARE_BLOB_SIZE
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay
-from tests.net.raw_client import Notice, Share
+from tests.net.raw_client import Ack, Notice, Share
 from tests.net.relay.memory import RawPeer
 from tests.net.relay.support import BASE, ManualClock
 
@@ -282,7 +282,8 @@ def test_want_reaches_every_member_as_wanted_attested_and_never_enters_the_histo
         )
         chat = ChatItem(sender="alice", envelope=envelope)
         for name in ("alice", "bob", "carol"):  # bob's own copy too, as with chat
-            assert room.new(name) == [chat, wanted]
+            stored = [Ack((envelope[:16],))] if name == "alice" else []  # hers, once stored
+            assert room.new(name) == [chat, wanted, *stored]
         assert room.relay.room.history == (
             b"\x01\x05alice" + len(envelope).to_bytes(4, "big") + envelope,
         )
@@ -305,7 +306,8 @@ def test_wants_count_against_the_message_rate(secret, room_keys) -> None:
         await room.settle()
         received = room.new("bob")
         assert Notice(Reason.RATE_LIMITED, "You are sending too fast; slow down.") in received
-        assert len([i for i in received if isinstance(i, WantedItem)]) == 4  # served, then paused
+        # Charged before they are served: the burst's three, and the fourth waits its turn.
+        assert len([i for i in received if isinstance(i, WantedItem)]) == 3
         assert bob.connection.throttled
 
     _run(secret, room_keys, body, clock=clock, message_rate=1.0, message_burst=3.0)
@@ -367,8 +369,8 @@ def test_a_flood_of_shares_is_served_then_its_sender_paused_not_dropped(secret, 
         ]
         assert alice.connection.throttled
         assert room.relay.stats().throttled == 1
-        # Her socket is not read: what she sends now waits in her own buffers (TCP pushes
-        # back), the relay holds none of it.
+        # What she sends now waits its turn (the relay holds a little of it, then stops
+        # reading her socket: TCP pushes back).
         alice.client.send_shares([(bob.signing_key, blob(300))])
         alice.send()
         await room.settle()
