@@ -3,9 +3,10 @@
 One daemon worker thread owns the socket and drives the sans-I/O :class:`net.proto.ClientProtocol`
 (one :class:`~net.client.session.Session` per connection attempt): it connects, stretches the
 password (once per room), runs the handshake, joins, reads, writes, and reconnects with backoff
-after a loss. Callers on other threads only call :meth:`ChatClient.send` and
-:meth:`ChatClient.close`, which never block on the network: they queue work under a lock and
-wake the worker through a socket pair.
+after a loss. Callers on other threads only call :meth:`ChatClient.send`,
+:meth:`ChatClient.retry_now` and :meth:`ChatClient.close`, which never block on the network:
+they queue work under a lock and wake the worker through a socket pair. With an archive,
+``send`` waits for one local write (:mod:`net.client.keeper`), never for the network.
 
 Events (:mod:`net.client.events`) reach ``on_event`` from the worker thread, *outside* the
 lock, so a callback may call :meth:`ChatClient.send`. A GUI's callback must only ``queue.put``.
@@ -32,7 +33,10 @@ from crypto.password import normalize_password
 from net import proto
 from net.client import events as ce
 from net.client import texts
+from net.client.archive import Archive, StoredMessage
+from net.client.errors import CLIENT_CLOSED, LEFT_BEFORE_SENT, ClientStopped
 from net.client.events import ErrorKind
+from net.client.keeper import ArchiveKeeper
 from net.client.session import STOPPED, Final, Lost, Session
 from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
@@ -63,6 +67,32 @@ class ChatClient:
     Give either the room ``password`` (it is stretched once per room and the keys are kept in
     :attr:`keys`) or ``keys`` derived earlier for the same room.
 
+    What happens to a message (PROTOCOL.md 3.5). :meth:`send` gives it an id and puts it in
+    the outbox; it stays there until the relay confirms it stored it (its ACK, or the
+    message's echo: :class:`~net.client.MessageStored`). After every reconnect, everything
+    unconfirmed is sent again with the same ids, in the order written; the relay stores an id
+    once and receivers drop ids they have seen, so each message arrives once. Losses after
+    joining are retried by themselves with backoff (:class:`~net.client.Disconnected` with
+    ``retry_in``; :meth:`retry_now` skips the wait), and so is a relay stopping for a restart.
+
+    Failures are said. When the client stops for good (:class:`~net.client.Failed`, or
+    :meth:`close`), whatever is still unconfirmed is handed back once as
+    :class:`~net.client.NotSent` (before Failed), and from then on :meth:`send` raises
+    :class:`~net.client.ClientStopped` (``kind`` = the failure's, None after close): it never
+    takes a message it will not send. A stopped client cannot be restarted: make a new one.
+
+    ``archive`` opens this device's :class:`~net.client.archive.Archive` (for instance
+    ``functools.partial(Archive.open, path, Keychain.open().local_key())``); the client opens
+    its own connection to it on a thread of its own. With it, each message is written to the
+    archive's outbox before :meth:`send` returns and dropped there once confirmed; every
+    message opened in the room is recorded with its position; and the room is resumed after
+    the newest recorded position. So a new client for the same room (the next run, or a
+    Rejoin) sends what an earlier one left unconfirmed (:class:`~net.client.OutboxRestored`)
+    and fetches only what it missed. Messages are keyed by the room asked for (``room_id``)
+    when one is given; otherwise they wait in memory until the relay's welcome names the
+    room, and are written then. Without an archive (no keyring, or local history off),
+    everything stays in memory: what is unconfirmed at the end is only in NotSent.
+
     ``identity`` is this device's identity (``net.client.storage.load_identity``); every
     message is signed with it. ``trust`` holds the relay pins and what this device remembers
     about members (memory only if not given). ``room_id`` is the room to ask for: the relay's
@@ -92,6 +122,7 @@ class ChatClient:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         kdf_cost: int | None = None,
+        archive: Callable[[], Archive] | None = None,
     ) -> None:
         if password is None and keys is None:
             raise ValueError("give the room password or its derived keys")
@@ -142,8 +173,21 @@ class ChatClient:
         self._rng = rng or random.Random()  # jitter only; nothing secret
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # the outbox emptied, or we stopped
         self._outbox = Outbox()
         self._stopping = False
+        self._stopped: ClientStopped | None = None  # set once, when the worker ends
+        self._retry_now = False
+        self._keeper = (
+            None if archive is None else ArchiveKeeper(archive, on_failure=self._archive_failed)
+        )
+        # The room the archive keys this client's messages by: the one asked for, or (asked
+        # by address only) the one the relay's welcome names. None until known.
+        self._archive_room: bytes | None = None if room_id == DEFAULT_ROOM else bytes(room_id)
+        self._loaded_rooms: set[bytes] = set()
+        #: Ids of the newest messages the archive held when the room was loaded: already on
+        #: this device, so the relay's copies are not reported again.
+        self.archived_ids: frozenset[bytes] = frozenset()
         self._joined_once = False
         self._joined_recently = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -157,6 +201,8 @@ class ChatClient:
         """Start the worker thread; events follow through ``on_event``. Call once."""
         if self._thread is not None:
             raise RuntimeError("ChatClient.start() called twice")
+        if self._keeper is not None:
+            self._keeper.start()
         self._thread = threading.Thread(target=self._run, name="socketchat-client", daemon=True)
         self._thread.start()
 
@@ -164,9 +210,13 @@ class ChatClient:
         """Queue ``text`` for the room and return it as a :class:`PendingMessage` at once.
 
         The returned message carries the id and timestamp every member will see: show it with
-        those. If we are offline it waits in the outbox and goes out after reconnecting,
-        exactly once. Raises ``ValueError`` with a user-readable message for an empty or too
-        long text (see :attr:`max_message_bytes`).
+        those, as sending until :class:`~net.client.MessageStored` (or its echo) comes. If we
+        are offline it waits in the outbox and goes out after reconnecting, exactly once. With
+        an archive whose room is known, it is on disk when this returns.
+
+        Raises ``ValueError`` with a user-readable message for an empty or too long text (see
+        :attr:`max_message_bytes`) or a full outbox, and :class:`~net.client.ClientStopped`
+        once the client stopped for good or is closing: then nothing was queued.
         """
         if not text.strip():
             raise ValueError(texts.EMPTY_MESSAGE)
@@ -182,12 +232,29 @@ class ChatClient:
             message_id=get_random_bytes(MESSAGE_ID_SIZE),
             timestamp_ms=int(self._wall_clock() * 1000),
         )
+        kept = None
         with self._lock:
-            if self._stopping:
-                raise ValueError(texts.CHAT_CLOSED)
+            self._raise_if_stopped()
             self._outbox.add(message)
+            # Queued under the lock, so before any drop of it the worker can queue.
+            if self._keeper is not None and self._archive_room is not None:
+                kept = self._keeper.keep(self._archive_room, [message])
         self.wake()
+        if kept is not None:
+            self._keeper_settled(kept)
         return message
+
+    def _raise_if_stopped(self) -> None:
+        """Under the lock: refuse new work once close() was called or the worker ended."""
+        if self._stopped is not None:
+            raise self._stopped
+        if self._stopping:
+            raise ClientStopped(CLIENT_CLOSED, kind=None)
+
+    def _keeper_settled(self, kept: object) -> None:
+        keeper = self._keeper
+        if keeper is not None and not keeper.settled(kept):  # type: ignore[arg-type]
+            log.warning("a message could not be kept on disk; it waits in memory")
 
     # -- owners and admins ------------------------------------------------------------------
 
@@ -241,8 +308,7 @@ class ChatClient:
             raise ValueError(texts.NOT_ALLOWED)
         password = generate_passphrase()
         with self._lock:
-            if self._stopping:
-                raise ValueError(texts.CHAT_CLOSED)
+            self._raise_if_stopped()
             self._password_change = (password, target)
         self.wake()
         return password
@@ -294,8 +360,7 @@ class ChatClient:
         if not proto.may_act(me, kind, target, owner=self.owner, admins=self.admins):
             raise ValueError(texts.NOT_ALLOWED)
         with self._lock:
-            if self._stopping:
-                raise ValueError(texts.CHAT_CLOSED)
+            self._raise_if_stopped()
             self._actions.append((kind, target, detail))
         self.wake()
 
@@ -333,14 +398,46 @@ class ChatClient:
         )
 
     def pending(self) -> tuple[PendingMessage, ...]:
-        """Messages written but not yet confirmed by the relay, oldest first."""
+        """Messages written but not yet confirmed by the relay, oldest first (what a "quit
+        anyway?" question counts). Those kept from an earlier run are among them once
+        restored."""
         with self._lock:
             return self._outbox.pending()
 
+    def wait_sent(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds until the relay confirmed every message written so
+        far: True if it did, False on timeout or if the client stopped first (then NotSent
+        holds the rest). For a caller about to leave; never on a GUI's thread."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self._outbox):
+                remaining = deadline - time.monotonic()
+                if self._stopped is not None or remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+    def retry_now(self) -> None:
+        """End the wait before the next reconnect attempt at once (the app's "Retry now").
+        Does nothing while connected or connecting, or once stopped. Any thread."""
+        with self._lock:
+            self._retry_now = True
+        self.wake()
+
+    @property
+    def stopped(self) -> ClientStopped | None:
+        """Why the client stopped for good (what :meth:`send` raises now), or None."""
+        return self._stopped
+
     def close(self, timeout: float = 5.0) -> None:
-        """Leave the room (saying goodbye if connected) and stop. Safe to call twice."""
+        """Leave the room (saying goodbye if connected) and stop. Safe to call twice.
+
+        Messages still unconfirmed come back as :class:`~net.client.NotSent` (from the worker,
+        before it ends); with an archive they stay kept on disk for the next client."""
         with self._lock:
             self._stopping = True
+            if self._thread is None and self._stopped is None:  # never started: no worker
+                self._stopped = ClientStopped(CLIENT_CLOSED, kind=None)
         self.wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -391,10 +488,76 @@ class ChatClient:
     def outbox_discard(self, message_id: bytes) -> None:
         with self._lock:
             self._outbox.discard(message_id)
+            self._forget_kept(message_id)
+            self._changed.notify_all()
 
     def outbox_confirm(self, message_id: bytes) -> None:
+        """The relay stored ``message_id`` (ACK or echo): if it was ours and waiting, it
+        leaves the outbox (and the archive's), and the app hears MessageStored, once."""
         with self._lock:
-            self._outbox.confirm(message_id)
+            confirmed = self._outbox.confirm(message_id)
+            if confirmed:
+                self._forget_kept(message_id)
+                self._changed.notify_all()
+        if confirmed:
+            self.emit(ce.MessageStored(message_id=message_id))
+
+    def _forget_kept(self, message_id: bytes) -> None:
+        """Under the lock (so after the keep of the same message, in the keeper's order)."""
+        if self._keeper is not None and self._archive_room is not None:
+            self._keeper.drop(self._archive_room, message_id)
+
+    # -- the archive (worker thread) --------------------------------------------------------
+
+    def _archive_failed(self, reason: str) -> None:
+        self.emit(ce.ArchiveFailed(reason=reason))
+
+    def load_room(self, room_id: bytes) -> None:
+        """The room is known (asked for, or just welcomed): write what waited in memory to
+        its outbox, put what earlier runs left there first, and resume after its newest
+        recorded position. Once per room."""
+        keeper = self._keeper
+        if keeper is None or room_id in self._loaded_rooms or room_id == DEFAULT_ROOM:
+            return
+        self._loaded_rooms.add(room_id)
+        with self._lock:
+            fresh = self._archive_room is None
+            self._archive_room = room_id
+            waiting = self._outbox.pending() if fresh else ()
+            kept = keeper.keep(room_id, waiting) if waiting else None
+        if kept is not None:
+            self._keeper_settled(kept)
+        room = keeper.load(room_id)
+        if room is None:
+            return
+        with self._lock:
+            restored = self._outbox.restore(list(room.outgoing))
+            self.resume_after = max(self.resume_after, room.last_position)
+        for message_id in room.known_ids:
+            self.seen_ids.add(message_id)
+        self.archived_ids = room.known_ids
+        if restored:
+            self.emit(ce.OutboxRestored(messages=tuple(restored)))
+
+    def record(self, event: proto.ChatOpened) -> None:
+        """Record a message opened in the room (own echoes included) in the archive."""
+        keeper, room = self._keeper, self._archive_room
+        if keeper is None or room is None:
+            return
+        keeper.record(
+            StoredMessage(
+                room_id=room,
+                message_id=event.message_id,
+                position=event.position or None,
+                sender=event.sender,
+                signing_key=event.signing_key,
+                timestamp_ms=event.timestamp_ms,
+                text=event.text,
+                own=event.sender == self.username
+                and event.signing_key == self.identity.signing_public,
+                content_type=event.content_type,
+            )
+        )
 
     def keyring_for(self, room_id: bytes) -> proto.Keyring:
         """The sender keys of ``room_id`` on this device, kept across reconnects (a new one,
@@ -429,6 +592,7 @@ class ChatClient:
         for ask in {self._first_ask, room_id}:
             self.trust.pin_relay(relay_address(self.host, self.port, ask), relay_key)
         self.ask_room = room_id
+        self.load_room(room_id)  # asked by address: the archive learns the room only now
         self.members = tuple(self.weigh(info) for info in event.members)
         self.max_message_bytes = event.max_message_bytes
         self.emit(
@@ -507,42 +671,73 @@ class ChatClient:
     # -- worker thread -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        attempt = 0
-        failures = 0
+        failure: Final | None = None
         try:
-            while not self._stopping:
-                attempt += 1
-                outcome = self._attempt(attempt)
-                if outcome is STOPPED or self._stopping:
-                    return
-                if isinstance(outcome, Final):
-                    self.emit(ce.Failed(kind=outcome.kind, message=outcome.message))
-                    return
-                if not self._joined_once:
-                    if outcome.transient and attempt < _FIRST_JOIN_TRIES:
-                        delay = max(outcome.wait, reconnect_delay(attempt, rng=self._rng))
-                        self._sleep_until(self.clock() + delay)
-                        continue
-                    self.emit(ce.Failed(kind=outcome.kind, message=outcome.reason))
-                    return
-                # Count failed attempts since the last successful join: backoff restarts small.
-                failures = 1 if self._joined_recently else failures + 1
-                self._joined_recently = False
-                delay = max(outcome.wait, reconnect_delay(failures, rng=self._rng))
-                # The deadline is fixed before the event goes out: whoever sees Disconnected
-                # (a test that then moves the injected clock by retry_in) sees the wait started.
-                deadline = self.clock() + delay
-                self.emit(ce.Disconnected(reason=outcome.reason, retry_in=delay))
-                self._sleep_until(deadline)
+            if self._archive_room is not None:
+                self.load_room(self._archive_room)
+            failure = self._keep_connected()
         finally:
+            self._finish(failure)
             self._wake_r.close()
             self._wake_w.close()
 
+    def _finish(self, failure: Final | None) -> None:
+        """The worker ends: refuse new messages, hand back what waits, say why, once."""
+        with self._lock:
+            kind = None if failure is None else failure.kind
+            message = CLIENT_CLOSED if failure is None else failure.message
+            self._stopped = ClientStopped(message, kind=kind)
+            waiting = self._outbox.pending()
+            keeper = self._keeper
+            kept = keeper is not None and keeper.healthy and self._archive_room is not None
+            self._changed.notify_all()
+        if waiting:
+            reason = LEFT_BEFORE_SENT if failure is None else failure.message
+            self.emit(ce.NotSent(messages=waiting, reason=reason, kept=kept))
+        if failure is not None:
+            self.emit(ce.Failed(kind=failure.kind, message=failure.message))
+        if keeper is not None:
+            keeper.close()
+
+    def _keep_connected(self) -> Final | None:
+        """Connect, and reconnect after losses, until a final failure (returned) or close()
+        (None)."""
+        attempt = 0
+        failures = 0
+        while not self._stopping:
+            attempt += 1
+            outcome = self._attempt(attempt)
+            if outcome is STOPPED or self._stopping:
+                return None
+            if isinstance(outcome, Final):
+                return outcome
+            if not self._joined_once:
+                if outcome.transient and attempt < _FIRST_JOIN_TRIES:
+                    delay = max(outcome.wait, reconnect_delay(attempt, rng=self._rng))
+                    self._sleep_until(self.clock() + delay)
+                    continue
+                return Final(outcome.kind, outcome.reason)
+            # Count failed attempts since the last successful join: backoff restarts small.
+            failures = 1 if self._joined_recently else failures + 1
+            self._joined_recently = False
+            delay = max(outcome.wait, reconnect_delay(failures, rng=self._rng))
+            # The deadline is fixed before the event goes out: whoever sees Disconnected
+            # (a test that then moves the injected clock by retry_in) sees the wait started.
+            deadline = self.clock() + delay
+            self.emit(ce.Disconnected(reason=outcome.reason, retry_in=delay))
+            self._sleep_until(deadline)
+        return None
+
     def _sleep_until(self, deadline: float) -> None:
-        """Wait until :attr:`clock` reaches ``deadline``, or until close() wakes us."""
+        """Wait until :attr:`clock` reaches ``deadline``, or until close() or retry_now()
+        wakes us."""
         with selectors.DefaultSelector() as selector:
             selector.register(self._wake_r, selectors.EVENT_READ)
             while not self._stopping:
+                with self._lock:
+                    if self._retry_now:
+                        self._retry_now = False
+                        return
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     return
@@ -551,6 +746,15 @@ class ChatClient:
                     self.drain_wake()
 
     def _attempt(self, attempt: int) -> Lost | Final:
+        try:
+            return self._connect_and_run(attempt)
+        finally:
+            with self._lock:
+                # A press while connected or connecting does not skip the wait that follows:
+                # only one after Disconnected does.
+                self._retry_now = False
+
+    def _connect_and_run(self, attempt: int) -> Lost | Final:
         self.emit(ce.Connecting(attempt=attempt))
         sock_or_failure = self._connect()
         if not isinstance(sock_or_failure, socket.socket):

@@ -316,8 +316,19 @@ class Session:
 
     def _on_welcomed(self, event: proto.Welcomed) -> None:
         self.joined = True
-        self.client.joined(event, room_id=self.proto.room_id, relay_key=self.proto.relay_key)
+        client = self.client
+        client.joined(event, room_id=self.proto.room_id, relay_key=self.proto.relay_key)
+        resumed = client.resume_after  # the archive may have told it just now
+        started_over = event.next_position - 1 < resumed
+        if started_over:
+            # The relay's newest position is below ours: it started over (restarted without
+            # its history), so our positions mean nothing there now. Count from its own and
+            # fetch everything it kept; what we already have is dropped by id.
+            self.proto.last_position = event.next_position - 1
+            client.resume_after = resumed = 0
         for item in event.history:
+            if item.message_id in client.archived_ids:
+                continue  # on this device already (the archive learnt the room only now)
             if isinstance(item, proto.ChatOpened):
                 self._on_message(item)
             elif isinstance(item, proto.ChatLocked):
@@ -329,8 +340,8 @@ class Session:
                     )
                 )
         self.client.check_alone()
-        self.resumed_after = self.client.resume_after
-        if self.resumed_after:
+        self.resumed_after = resumed
+        if resumed or started_over:
             self._fill_gap(event.history_start)
 
     def _fill_gap(self, oldest: int) -> None:
@@ -346,6 +357,7 @@ class Session:
         )
         if own:
             client.outbox_confirm(event.message_id)
+        client.record(event)
         client.emit(
             ce.MessageReceived(
                 sender=event.sender,
@@ -356,6 +368,7 @@ class Session:
                 own=own,
                 sender_key=event.signing_key,
                 trust=client.observe(event.sender, event.signing_key),
+                position=event.position,
             )
         )
 
@@ -389,7 +402,11 @@ class Session:
 
     def _on_goodbye(self, event: proto.GoodbyeReceived) -> Lost | Final:
         match event.code:
-            case Reason.ROOM_CLOSING:
+            case Reason.RELAY_RESTARTING:
+                # Back in a moment: reconnect by ourselves (with the usual jitter), also
+                # before the first join; what waits in the outbox goes out then.
+                return Lost(texts.relay_closed(event.text, event.code), transient=True)
+            case Reason.ROOM_CLOSED | Reason.ROOM_CLOSING:
                 return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSED)
             case Reason.NAME_INVALID:
                 return Final(ErrorKind.NAME_INVALID, texts.name_refused(event.text))

@@ -1,8 +1,10 @@
 """The client's outbox and reconnect schedule (no I/O, no clocks: easy to test).
 
 A message stays in the :class:`Outbox` from the moment the user writes it until the relay
-echoes it back. After a reconnect every unconfirmed message is sent again with the *same* id,
-so receivers that already have it drop the copy: each message is delivered exactly once.
+confirms that it stored it: its ACK, or the message's echo in a BROADCAST, WELCOME or history
+page (PROTOCOL.md 3.5). After a reconnect every unconfirmed message is sent again with the
+*same* id, in the order written: the relay stores and forwards an id once, and receivers drop
+an id they have seen, so each message is delivered exactly once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ class OutboxFull(ValueError):
 
 
 class Outbox:
-    """Messages written but not yet confirmed by their echo, oldest first.
+    """Messages written but not yet confirmed by the relay (ACK or echo), oldest first.
 
     Not thread-safe: the client guards it with its lock.
     """
@@ -40,6 +42,19 @@ class Outbox:
         self._pending[message.message_id] = message
         self._unsent.append(message.message_id)
 
+    def restore(self, messages: list[PendingMessage]) -> list[PendingMessage]:
+        """Put messages kept from an earlier run (oldest first) *before* everything queued
+        now: they were written first. Ids already here are skipped; returns those added.
+        The capacity does not apply: nothing written may be dropped."""
+        added = [m for m in messages if m.message_id not in self._pending]
+        if not added:
+            return []
+        newer = list(self._pending.items())
+        self._pending = OrderedDict((m.message_id, m) for m in added)
+        self._pending.update(newer)
+        self._unsent = [m.message_id for m in added] + self._unsent
+        return added
+
     def take_unsent(self) -> list[PendingMessage]:
         """Everything not yet sent on the current connection, marked as sent."""
         taken = [self._pending[i] for i in self._unsent if i in self._pending]
@@ -51,7 +66,7 @@ class Outbox:
         self._unsent = list(self._pending)
 
     def confirm(self, message_id: bytes) -> bool:
-        """The relay echoed ``message_id``: it is delivered. True if it was ours and pending."""
+        """The relay stored ``message_id`` (ACK or echo). True if it was ours and pending."""
         return self._pending.pop(message_id, None) is not None
 
     def discard(self, message_id: bytes) -> None:
