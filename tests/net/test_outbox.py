@@ -50,6 +50,29 @@ def test_outbox_is_bounded():
         outbox.add(_message(3))
 
 
+def test_messages_kept_from_an_earlier_run_go_first_and_only_once():
+    outbox = Outbox(capacity=2)
+    outbox.add(_message(5))  # written in this run before the kept ones were loaded
+    restored = outbox.restore([_message(1), _message(2), _message(5)])
+    assert restored == [_message(1), _message(2)]  # 5 is already here: not twice
+    assert [m.text for m in outbox.pending()] == ["m1", "m2", "m5"]  # the capacity does not apply
+    assert [m.text for m in outbox.take_unsent()] == ["m1", "m2", "m5"]
+    assert outbox.restore([_message(1)]) == []
+    assert outbox.take_unsent() == []  # already sent on this connection
+    outbox.confirm(_message(1).message_id)
+    outbox.requeue_all()
+    assert [m.text for m in outbox.take_unsent()] == ["m2", "m5"]
+
+
+def test_a_discarded_message_is_never_sent_again():
+    outbox = Outbox()
+    outbox.add(_message(1))
+    outbox.discard(_message(1).message_id)
+    outbox.requeue_all()
+    assert outbox.take_unsent() == []
+    assert len(outbox) == 0
+
+
 def test_reconnect_delay_backs_off_with_jitter_and_a_cap():
     rng = random.Random(7)
     delays = [reconnect_delay(n, rng=rng) for n in range(1, 12)]
