@@ -108,7 +108,7 @@ class _FailingWrites:
 def test_a_write_that_fails_stops_the_keeper_and_is_said_without_message_text():
     failures: list[str] = []
     archive = _FailingWrites()
-    keeper = ArchiveKeeper(lambda: archive, on_failure=failures.append)  # type: ignore[arg-type,return-value]
+    keeper = ArchiveKeeper(lambda: archive, on_failure=failures.append)
     assert keeper.settled(keeper.keep(ROOM, [_message(1)]))
     assert not keeper.settled(keeper.keep(ROOM, [_message(2)]))
     assert not keeper.settled(keeper.keep(ROOM, [_message(3)]))  # no archive any more
