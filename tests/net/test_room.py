@@ -8,6 +8,8 @@ bytes here, as they are to the relay (it never opens one).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from crypto.genesis import Genesis
@@ -15,6 +17,7 @@ from crypto.identity import Identity
 from crypto.transport import BroadcastOpener, BroadcastSealer
 from net.proto import Action, ActionKind, ActionRefused, Authority, LocalProtocolError, MemberInfo
 from net.proto._frames import MAX_RELAY_FRAME, FrameType, Reason
+from net.proto._history import HistoryStore, MemoryHistory
 from net.proto._messages import (
     ActionItem,
     BroadcastItem,
@@ -421,7 +424,7 @@ def test_welcome_history_is_trimmed_to_fit_the_client_cap() -> None:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
-        next_position=1000,
+        next_position=welcome.next_position,
         max_message_bytes=welcome.max_message_bytes,
         history=tuple(welcome.history),
     ).encode()
@@ -464,7 +467,7 @@ def test_member_list_follows_joins_and_leaves_and_sizes_the_welcome() -> None:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
-        next_position=1000,
+        next_position=welcome.next_position,
         max_message_bytes=welcome.max_message_bytes,
         history=(),
     ).encode()
@@ -629,7 +632,7 @@ def _encode(welcome: WelcomeArgs) -> bytes:
         members=welcome.members,
         broadcast_key=welcome.broadcast_key,
         next_seq=welcome.next_seq,
-        next_position=1000,
+        next_position=welcome.next_position,
         max_message_bytes=welcome.max_message_bytes,
         history=tuple(welcome.history),
         genesis=welcome.genesis,
@@ -666,3 +669,264 @@ def test_the_welcome_size_accounting_counts_the_actions_and_fits_the_frame_cap()
     assert MAX_RELAY_FRAME - frame_size < 30_000 + 64
     ids = chat_ids(welcome.history)
     assert ids[-1] == 99 and ids == sorted(ids)
+
+
+# -- stored positions, acknowledgements, resends, pages (PROTOCOL.md 3.5) ----------------------
+
+
+def big_store(limit: int = 1000) -> MemoryHistory:
+    """A memory store that keeps ``limit`` items whatever their size (a relay's history)."""
+    return MemoryHistory(limit, max_bytes=10**9)
+
+
+def stored(store: HistoryStore) -> dict[int, int]:
+    """Every kept item of ``store``: position → message number (see :func:`envelope`)."""
+    first, items = store.page(after=0, before=store.next_position, limit=10**9, max_bytes=10**12)
+    return {first + offset: n for offset, n in enumerate(chat_ids(tuple(items)))}
+
+
+def test_positions_are_taken_in_flush_order_across_flushes_and_split_broadcasts() -> None:
+    store = big_store()
+    room: Room[str] = Room(broadcast_key=KEY, history=store)
+    add(room, "alice")
+    add(room, "bob", BOB)
+    room.flush()  # the joins: presence takes no position
+    assert room.next_position == store.next_position == 1
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    room.submit("alice", [envelope(1), envelope(2)])
+    room.submit("bob", [envelope(3)])
+    first = room.flush()
+    assert first is not None and room.next_position == 4
+    # Then one flush over the client's frame cap (three frames), with presence in between.
+    room.submit("bob", [envelope(n, size=60_000) for n in range(10, 40)])
+    add(room, "carol", CAROL)
+    room.want("alice", encode_wanted([(BOB.signing_public, 1)]))
+    room.submit("alice", [envelope(n, size=60_000) for n in range(40, 60)])
+    second = room.flush()
+    assert second is not None and len(split_frames(second)) == 3
+    assert room.next_position == 54
+    # A member counts the chat items of every frame in order, from its WELCOME's
+    # next_position (1 here): exactly the store's positions.
+    counted: dict[int, int] = {}
+    for group in open_all(first + second, opener):
+        for chat in group:
+            if isinstance(chat, ChatItem):
+                counted[len(counted) + 1] = int.from_bytes(chat.message_id, "big")
+    assert counted == stored(store) == dict(enumerate([1, 2, 3, *range(10, 60)], start=1))
+
+
+def test_a_flushed_message_is_acknowledged_to_its_sender_only_and_once() -> None:
+    room: Room[str] = Room(broadcast_key=KEY)
+    add(room, "alice")
+    add(room, "bob", BOB)
+    add(room, "carol", CAROL)
+    room.submit("alice", [envelope(1), envelope(2)])
+    room.submit("bob", [envelope(3)])
+    room.want("carol", encode_wanted([(ALICE.signing_public, 1)]))
+    assert room.take_acks() == []  # not stored yet: nothing to acknowledge
+    room.flush()
+    assert room.take_acks() == [
+        ("conn-alice", [(1).to_bytes(16, "big"), (2).to_bytes(16, "big")]),
+        ("conn-bob", [(3).to_bytes(16, "big")]),
+    ]
+    assert room.take_acks() == []  # taken once
+    add(room, "dave", DAVE)  # presence alone stores nothing and acknowledges nothing
+    room.leave("carol", Reason.LEAVING)
+    room.flush()
+    assert room.take_acks() == []
+
+
+def test_a_message_is_stored_before_its_broadcast_is_sealed() -> None:
+    room: Room[str]
+    sealed_at: list[int] = []  # how many broadcasts were sealed when each append came
+
+    class Watching(MemoryHistory):
+        def append(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+            sealed_at.append(room.broadcasts_sealed)
+            super().append(items)
+
+    store = Watching(100, max_bytes=10**6)
+    room = Room(broadcast_key=KEY, history=store)
+    add(room, "alice")
+    room.flush()
+    room.submit("alice", [envelope(1)])
+    room.flush()
+    assert sealed_at == [1]  # the join's broadcast only: this one came after the append
+    assert room.broadcasts_sealed == 2
+
+
+def test_a_flush_whose_messages_cannot_be_stored_sends_and_acknowledges_nothing() -> None:
+    class Disk(MemoryHistory):
+        full = True
+
+        def append(self, items: Sequence[tuple[bytes, bytes]]) -> None:
+            if self.full:
+                raise OSError(28, "No space left on device")
+            super().append(items)
+
+    disk = Disk(100, max_bytes=10**6)
+    room: Room[str] = Room(broadcast_key=KEY, history=disk)
+    add(room, "alice")
+    room.submit("alice", [envelope(1)])
+    add(room, "bob", BOB)
+    with pytest.raises(OSError):
+        room.flush()
+    assert room.broadcasts_sealed == 0 and room.take_acks() == []
+    assert room.next_position == 1
+    # The joins wait for the next flush; the message is gone (its sender resends it, and the
+    # resend is new to the room: it was never stored).
+    disk.full = False  # the disk has room again
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    data = room.flush()
+    assert data is not None
+    assert open_all(data, opener) == [
+        [JoinedItem(member=info("alice")), JoinedItem(member=info("bob", BOB))]
+    ]
+    assert room.submit("alice", [envelope(1)]) == 1
+
+
+def test_a_resend_of_a_stored_message_is_acknowledged_again_never_broadcast_again() -> None:
+    store = big_store()
+    room: Room[str] = Room(broadcast_key=KEY, history=store)
+    add(room, "alice")
+    add(room, "bob", BOB)
+    room.submit("alice", [envelope(1)])
+    room.flush()
+    room.take_acks()
+    sealed = room.broadcasts_sealed
+    # Alice's ACK was lost: she sends it again (same id, after a reconnect).
+    assert room.submit("alice", [envelope(1)]) == 0
+    assert not room.pending and room.flush() is None
+    assert room.broadcasts_sealed == sealed
+    assert room.take_acks() == [("conn-alice", [(1).to_bytes(16, "big")])]
+    # Bob's copy of the id (whatever its envelope says) is no news either; he is told it is
+    # stored, and nothing is broadcast. A new id in the same frame goes out as usual.
+    assert room.submit("bob", [envelope(1, size=300), envelope(2)]) == 1
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    data = room.flush()
+    assert data is not None
+    assert open_all(data, opener) == [[ChatItem(sender="bob", envelope=envelope(2))]]
+    assert room.take_acks() == [("conn-bob", [(1).to_bytes(16, "big"), (2).to_bytes(16, "big")])]
+    assert stored(store) == {1: 1, 2: 2}
+
+
+def test_an_id_already_pending_is_queued_once_and_acknowledged_to_each_who_sent_it() -> None:
+    room: Room[str] = Room(broadcast_key=KEY)
+    add(room, "alice")
+    add(room, "bob", BOB)
+    # Twice in one frame, again in the next frame before the flush, and from bob too.
+    assert room.submit("alice", [envelope(1), envelope(1)]) == 1
+    assert room.submit("alice", [envelope(1)]) == 0
+    assert room.submit("bob", [envelope(1, size=400), envelope(3)]) == 1
+    opener = BroadcastOpener(KEY, next_seq=room.next_seq)
+    data = room.flush()
+    assert data is not None
+    (items,) = open_all(data, opener)
+    chats = [i for i in items if isinstance(i, ChatItem)]
+    assert chats == [
+        ChatItem(sender="alice", envelope=envelope(1)),
+        ChatItem(sender="bob", envelope=envelope(3)),
+    ]
+    one, three = (1).to_bytes(16, "big"), (3).to_bytes(16, "big")
+    acks = dict(room.take_acks())
+    assert sorted(acks["conn-alice"]) == [one, one, one]  # one per copy she sent
+    assert sorted(acks["conn-bob"]) == [one, three]
+    assert room.next_position == 3
+    # Once flushed, the id is free of "pending" but stored: still not queued again.
+    assert room.submit("bob", [envelope(1)]) == 0
+
+
+def test_welcome_history_starts_after_the_joiners_resume_point() -> None:
+    room: Room[str] = Room(broadcast_key=KEY, history_limit=3, history=big_store())
+    add(room, "alice")
+    for n in range(1, 8):
+        room.submit("alice", [envelope(n)])
+        room.flush()
+    add(room, "bob", BOB)
+    # A newcomer: the newest history_limit items; they hold positions next - 3 … next - 1.
+    fresh = room.welcome("bob")
+    assert fresh.next_position == 8 and chat_ids(fresh.history) == [5, 6, 7]
+    # A device that holds up to 5: only 6 and 7; one that holds 7 or more: nothing.
+    assert chat_ids(room.welcome("bob", resume_after=5).history) == [6, 7]
+    assert chat_ids(room.welcome("bob", resume_after=6).history) == [7]
+    for holds in (7, 8, 2**64 - 1):
+        welcome = room.welcome("bob", resume_after=holds)
+        assert (welcome.history, welcome.next_position) == ((), 8)
+    # One that holds up to 2 missed 3 … 7: it gets the newest three (5 … 7) and pages back.
+    assert chat_ids(room.welcome("bob", resume_after=2).history) == [5, 6, 7]
+    # Messages queued but not flushed are no history: they reach the joiner live, at 8.
+    room.submit("alice", [envelope(8)])
+    late = room.welcome("bob", resume_after=6)
+    assert (chat_ids(late.history), late.next_position) == ([7], 8)
+    assert Welcome.decode(_encode(late))[0].next_position == 8
+
+
+def test_a_page_is_the_newest_kept_items_below_before_oldest_first() -> None:
+    room: Room[str] = Room(broadcast_key=KEY, history_limit=2, history=big_store(limit=6))
+    add(room, "alice")
+    for n in range(1, 11):  # positions 1 … 10; the store keeps 5 … 10
+        room.submit("alice", [envelope(n)])
+        room.flush()
+    assert room.next_position == 11
+
+    def page(before: int, limit: int = 1000) -> tuple[int, list[int]]:
+        first, items = room.page(before, limit)
+        return first, chat_ids(tuple(items))
+
+    assert page(9) == (5, [5, 6, 7, 8])
+    assert page(9, limit=2) == (7, [7, 8])  # the newest ones that fit the limit
+    assert page(11) == (5, [5, 6, 7, 8, 9, 10])
+    # Beyond what is stored: as if asked for below next_position.
+    assert page(50) == page(2**64 - 1) == page(11)
+    # At or below the oldest kept: nothing older is kept (count 0).
+    assert page(6) == (5, [5])
+    for before in (5, 4, 2):
+        assert page(before) == (before, [])
+
+
+def test_a_page_fits_one_frame() -> None:
+    # Items of 30 KB: a page holds what fits the frame cap, the newest of them, in order.
+    room: Room[str] = Room(broadcast_key=KEY, history_limit=5, history=big_store())
+    add(room, "alice")
+    for n in range(1, 101):
+        room.submit("alice", [envelope(n, size=30_000)])
+        room.flush()
+    first, items = room.page(101, 1000)
+    frame = 1 + 8 + 2 + sum(map(len, items)) + 16  # type, first position, count, items, tag
+    assert frame <= MAX_RELAY_FRAME < frame + len(items[0])  # one more would not fit
+    assert chat_ids(tuple(items)) == list(range(first, 101))
+    assert first > 60
+
+
+def test_memory_history_drops_the_oldest_but_positions_go_on() -> None:
+    store = MemoryHistory(3, max_bytes=10**6)
+    ids = [n.to_bytes(16, "big") for n in range(1, 8)]
+    store.append([(ids[0], b"\x01a"), (ids[1], b"\x01b")])
+    store.append([(i, b"\x01" + bytes([n])) for n, i in enumerate(ids[2:5], start=3)])
+    assert store.next_position == 6 and len(store) == 3
+    assert store.page(after=0, before=6, limit=10, max_bytes=100) == (
+        3,
+        [b"\x01\x03", b"\x01\x04", b"\x01\x05"],
+    )
+    assert not store.contains(ids[0]) and not store.contains(ids[1])  # dropped: not kept
+    assert store.contains(ids[4]) and store.contains(ids[4] + b"rest of an envelope")
+    # A burst of more than the limit: the newest stay, every one takes a position.
+    store.append([(n.to_bytes(16, "big"), bytes([1, n])) for n in range(10, 20)])
+    assert store.next_position == 16 and store.items == (b"\x01\x11", b"\x01\x12", b"\x01\x13")
+    # By bytes too: the oldest go first.
+    small = MemoryHistory(10, max_bytes=5)
+    small.append([(ids[0], b"\x01abc"), (ids[1], b"\x01de")])
+    assert small.items == (b"\x01de",) and small.next_position == 3
+    # Keeping nothing still counts (a room that keeps no history has positions).
+    none = MemoryHistory(0, max_bytes=10**6)
+    none.append([(ids[0], b"\x01a")])
+    assert (none.next_position, none.items, none.contains(ids[0])) == (2, (), False)
+    assert none.page(after=0, before=2, limit=10, max_bytes=100) == (2, [])
+    # A store that carries on from a position (a relay whose history restarts there).
+    later = MemoryHistory(5, max_bytes=10**6, next_position=41)
+    later.append([(ids[0], b"\x01a")])
+    assert later.page(after=0, before=100, limit=5, max_bytes=100) == (41, [b"\x01a"])
+    with pytest.raises(ValueError):
+        MemoryHistory(-1, max_bytes=10)
+    with pytest.raises(ValueError):
+        MemoryHistory(1, max_bytes=10, next_position=0)
