@@ -24,7 +24,8 @@ from crypto.kdf import RoomKeys, derive_room_keys
 from crypto.spake2 import Spake2Secret
 from net import proto
 from net.proto import DEFAULT_ROOM, ClientProtocol, Keyring, RelayCredentials, RelayProtocol
-from net.proto._frames import FrameReader, FrameType, Reason, encode_frame
+from net.proto._frames import MAX_RELAY_FRAME, FrameReader, FrameType, Reason, encode_frame
+from net.proto._history import HistoryStore
 from net.proto._messages import BroadcastItem, MemberInfo, RelayHello, encode_item
 from net.proto._replay import RecentIds
 from net.proto._transcript import RELAY_HELLO_CONTEXT, relay_hello_signed
@@ -140,11 +141,13 @@ def make_client(
     expected_relay_key: bytes | None = None,
     keyring: Keyring | None = None,
     label: bytes | None = None,
+    resume_after: int = 0,
 ) -> ClientProtocol:
     """A client core whose identity (``device``, else the one named ``name``), nonces, sender
     keys and SPAKE2 scalar are fixed; ``label`` seeds its nonces (default: the name).
     ``keyring`` is the device's (give every connection of one device the same one); by
-    default a new one, whose sender keys come from the label too."""
+    default a new one, whose sender keys come from the label too. ``resume_after``: the
+    newest stored position the device holds (its JOIN says so)."""
     device = device or identity(name)
     label = label if label is not None else name.encode()
     if keyring is None:
@@ -158,6 +161,7 @@ def make_client(
         expected_relay_key=expected_relay_key,
         seen_ids=seen_ids,
         keyring=keyring,
+        resume_after=resume_after,
         random_bytes=CountingRandom(label),
         random_scalar=fixed_scalar(scalar),
     )
@@ -329,13 +333,19 @@ class Room:
         history_limit: int = 100,
         room_id: bytes = ROOM_ID,
         authority: proto.Authority | None = None,
+        history: HistoryStore | None = None,
+        frame_cap: int = MAX_RELAY_FRAME,
     ) -> None:
+        """``history``: the room's message store (in memory, ``history_limit`` items, unless
+        given); ``frame_cap``: the largest frame it sends (broadcasts above it are split)."""
         self.credentials = credentials(secret, room_id=room_id)
         self.room: proto.Room[Pair] = proto.Room(
             broadcast_key=BROADCAST_KEY,
             history_limit=history_limit,
             max_message_bytes=MAX_MESSAGE_BYTES,
             authority=authority,
+            history=history,
+            frame_cap=frame_cap,
         )
         self.broadcasts: list[bytes] = []  # every flushed broadcast, in order
         self.addressed: list[Addressed] = []  # every share a member handed out, in order
