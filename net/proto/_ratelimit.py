@@ -3,7 +3,7 @@
 * :class:`LoginLimiter` — failed logins per source address (an IPv6 /64 counts as one source),
   with exponential backoff, and relay-wide, within a budget. The relay asks it *before* running
   any PAKE work, so a password guesser costs the relay almost nothing once it is throttled.
-* :class:`TokenBucket` — a member's chat message rate.
+* :class:`TokenBucket` — a member's message rate, charged per message before it is served.
 * :class:`ShareBudget` — the sender key shares a member may hand out, sized by the room.
 """
 
@@ -159,7 +159,15 @@ class LoginLimiter:
 
 
 class TokenBucket:
-    """Allows ``rate`` events per second on average, and bursts of up to ``burst``."""
+    """Allows ``rate`` events per second on average, and bursts of up to ``burst``.
+
+    Two ways to spend: :meth:`take_up_to` charges before serving (a member's messages: what
+    the bucket does not cover waits, so no more than ``burst`` pass at once, however they are
+    framed); :meth:`take` charges after serving and may run into debt (the caller pauses until
+    it is repaid).
+    """
+
+    __slots__ = ("_burst", "_rate", "_tokens", "_updated")
 
     def __init__(self, *, rate: float, burst: float, now: float) -> None:
         if rate <= 0 or burst < 1:
@@ -172,13 +180,31 @@ class TokenBucket:
     def take(self, count: int, now: float) -> float:
         """Spend ``count`` tokens. Returns 0.0 if they were available, else how many seconds
         until the debt is repaid (the tokens are spent anyway: the caller should pause)."""
-        elapsed = max(0.0, now - self._updated)
-        self._updated = now
-        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+        self._refill(now)
         self._tokens -= count
         if self._tokens >= 0:
             return 0.0
         return -self._tokens / self._rate
+
+    def take_up_to(self, count: int, now: float) -> int:
+        """Spend as many whole tokens as there are, ``count`` at most; return how many were
+        spent (0 while a debt from :meth:`take` is being repaid). Serve that many events now;
+        the rest wait for :meth:`wait`."""
+        self._refill(now)
+        granted = min(count, int(self._tokens)) if self._tokens >= 1 else 0
+        self._tokens -= granted
+        return granted
+
+    def wait(self, count: int, now: float) -> float:
+        """Seconds until ``count`` whole tokens are there (at most ``burst``); 0.0 if they are."""
+        self._refill(now)
+        missing = min(float(count), self._burst) - self._tokens
+        return max(0.0, missing / self._rate)
+
+    def _refill(self, now: float) -> None:
+        elapsed = max(0.0, now - self._updated)
+        self._updated = now
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
 
 
 class ShareBudget:

@@ -3,8 +3,16 @@
 :class:`MemberConnection` turns asyncio's callbacks into protocol-core calls, asks the relay's
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
 calls on its :class:`RelayHost` (join, submit, hand_out, want, act, left); it owns the connection's
-timers (pre-hello and handshake deadlines, idle ping and reaping, rate-limit pause), its rate
+timers (pre-hello and handshake deadlines, idle ping and reaping, rate-limit pacing), its rate
 limits (messages, sender key shares) and the polite ways to end it.
+
+A joined member's frames are served at its message rate, in the order sent: each message is
+charged before it is stored, and what the bucket does not cover waits in a
+:class:`~net.relay.backlog.Backlog` until it refills. A member over its rate is still read, up
+to a small bound of what waits, so that its GOODBYE or EOF is seen at once: it leaves now, and
+what waited is dropped unacknowledged (its client hands those messages back as not sent). Past
+the bound, reading pauses (TCP backpressure).
+
 Slotted and task-free: at thousands of idle members, what one connection costs is what the
 relay costs.
 
@@ -33,6 +41,7 @@ from net.proto import (
     source_key,
 )
 from net.relay.admission import Admission, Hold, PakeOutcome, Queue, Refuse, Wake
+from net.relay.backlog import Backlog, Entry, Envelopes
 from net.relay.config import RelayConfig
 from net.relay.roomfile import RoomSecret
 
@@ -48,6 +57,17 @@ _ENCRYPTED = (RelayState.AWAIT_JOIN, RelayState.JOIN_PENDING, RelayState.JOINED)
 # Bytes in these states may lead to PAKE work (our share is computed on CLIENT_OPEN): ask the
 # admission policy first.
 _BEFORE_PAKE = (RelayState.AWAIT_CLIENT_HELLO, RelayState.AWAIT_CLIENT_OPEN)
+# Events that end a member's turn whatever waits before them: what waits is dropped.
+_ENDINGS = (proto.GoodbyeReceived, proto.ConnectionClosed, proto.ProtocolViolation)
+# Events charged one message each before they are served (a decrypt, a seal or a broadcast
+# item each). PINGs are answered by the core itself; charging them still paces the reading.
+_ONE_MESSAGE = (
+    proto.KeysWanted,
+    proto.VerifierSubmitted,
+    proto.ActionSubmitted,
+    proto.HistoryRequested,
+    proto.PingReceived,
+)
 
 
 class RelayHost(Protocol):
@@ -76,7 +96,7 @@ class RelayHost(Protocol):
         """JoinRequested: accept or reject through ``member.protocol``."""
 
     def submit(self, member: MemberConnection, envelopes: Sequence[memoryview]) -> None:
-        """A joined member's envelopes, to attest and broadcast."""
+        """A joined member's envelopes, to attest and broadcast (already charged)."""
 
     def hand_out(self, member: MemberConnection, shares: Sequence[tuple[bytes, bytes]]) -> None:
         """A joined member's sender key shares, each to hand to the member it names."""
@@ -147,9 +167,9 @@ class MemberConnection(asyncio.Protocol):
         "relay",
         "shares",
         "source",
-        "throttled",
         "timer",
         "transport",
+        "waiting",
     )
 
     def __init__(self, relay: RelayHost) -> None:
@@ -164,7 +184,8 @@ class MemberConnection(asyncio.Protocol):
         self.dropping = False  # a slow-reader drop is scheduled
         self.held: bytearray | None = None  # bytes waiting for a turn (reading paused)
         self.queued = False  # waiting for a handshake slot (its timer is the queue deadline)
-        self.throttled = False
+        # Over its rate: what it sent since, not served yet, in order (None: not throttled).
+        self.waiting: Backlog | None = None
         self.pinged = False
         self.last_seen = 0.0
         self.bucket: TokenBucket | None = None
@@ -280,6 +301,7 @@ class MemberConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.held = None
+        self.waiting = None  # whatever waited was never acknowledged: its sender resends it
         self._leave_admission()
         self.relay.left(self, Reason.CONNECTION_LOST)
         self._cancel_timer()
@@ -311,53 +333,76 @@ class MemberConnection(asyncio.Protocol):
     # -- driving the protocol core ---------------------------------------------------------
 
     def _process(self) -> None:
-        relay = self.relay
+        """Serve what the core made of the bytes just read: in order, each event when the
+        member's rate allows; a member over it has the rest wait (see :meth:`_unthrottle`). Its
+        leaving is served at once, ahead of whatever waits."""
         for event in self.protocol.events_received():
-            match event:
-                case proto.MessagesSubmitted(envelopes=envelopes):
-                    relay.submit(self, envelopes)
-                    self._count(len(envelopes))
-                case proto.SharesSubmitted(shares=shares):
-                    relay.hand_out(self, shares)
-                    self._count_shares(len(shares))
-                case proto.KeysWanted(payload=payload):
-                    relay.want(self, payload)
-                    self._count(1)  # a broadcast item for everyone, as a message is
-                case proto.SecretsSubmitted(secrets=secrets):
-                    relay.hand_out_secrets(self, secrets)
-                    self._count_shares(len(secrets))
-                case proto.VerifierSubmitted(seq=seq, access=access):
-                    self.pending_verifier = (seq, access)  # for its CHANGE_PASSWORD action only
-                    self._count(1)
-                case proto.ActionSubmitted(action=action):
-                    relay.act(self, action)
-                    self._count(1)  # a signature check and a broadcast item, as a message
-                case proto.HistoryRequested(before=before, limit=limit):
-                    relay.history_page(self, before, limit)
-                    self._count(1)  # a read and a seal of up to a frame, as a message
-                case proto.RoomRequested(room_id=room_id):
-                    relay.select_room(self, room_id)
-                case proto.JoinRequested():
-                    relay.join(self, event)
-                case proto.Authenticated():
-                    self._pake_done(PakeOutcome.SUCCESS)
-                case proto.AuthenticationFailed(cause=cause):
-                    self._pake_done(PakeOutcome.FAILURE, cause.value)
-                case proto.PingReceived():
-                    self._count(1)  # each PING costs a decrypt and a sealed PONG: rate-limit it
-                case proto.GoodbyeReceived():
-                    relay.left(self, Reason.LEAVING)
-                case proto.ProtocolViolation(reason=reason):
-                    who = f" ({self.name})" if self.name else ""
-                    logger.info("closing %s%s: protocol error: %s", self.peer, who, reason)
-                    relay.left(self, Reason.PROTOCOL_ERROR)
-                case proto.Refused(text=text):
-                    logger.info("refused %s: %s", self.peer, text)
-                case _:
-                    pass  # pongs and EOF need nothing here: any frame counts as a sign of life
+            if isinstance(event, _ENDINGS):
+                self._drop_waiting()  # never served, never acknowledged: it is not sent
+                self._serve(event)
+            elif self.waiting is not None:
+                self._wait(event)
+            else:
+                rest = self._serve(event)
+                if rest is not None:
+                    self._throttle()
+                    self._wait(rest)
         self.flush()
         if self.protocol.close_expected():
             self.close()
+        elif self.waiting is not None:
+            self._pace_reading()
+
+    def _serve(self, event: Entry) -> Entry | None:
+        """Serve ``event`` if the member's rate allows it; return what must wait (the event,
+        or the messages of a CHAT frame the bucket did not cover), None if all was served."""
+        relay = self.relay
+        if isinstance(event, _ONE_MESSAGE) and not self._take(1):
+            return event
+        match event:
+            case proto.MessagesSubmitted(envelopes=envelopes):
+                taken = self._take(len(envelopes))
+                if taken:
+                    relay.submit(self, envelopes if taken == len(envelopes) else envelopes[:taken])
+                return None if taken == len(envelopes) else Envelopes(envelopes[taken:])
+            case Envelopes():
+                taken = self._take(len(event))
+                if taken:
+                    relay.submit(self, event.take(taken))
+                return event if len(event) else None
+            case proto.SharesSubmitted(shares=shares):
+                relay.hand_out(self, shares)
+                self._count_shares(len(shares))
+            case proto.SecretsSubmitted(secrets=secrets):
+                relay.hand_out_secrets(self, secrets)
+                self._count_shares(len(secrets))
+            case proto.KeysWanted(payload=payload):
+                relay.want(self, payload)  # a broadcast item for everyone, as a message is
+            case proto.VerifierSubmitted(seq=seq, access=access):
+                self.pending_verifier = (seq, access)  # for its CHANGE_PASSWORD action only
+            case proto.ActionSubmitted(action=action):
+                relay.act(self, action)  # a signature check and a broadcast item, as a message
+            case proto.HistoryRequested(before=before, limit=limit):
+                relay.history_page(self, before, limit)  # a read and a seal of up to a frame
+            case proto.RoomRequested(room_id=room_id):
+                relay.select_room(self, room_id)
+            case proto.JoinRequested():
+                relay.join(self, event)
+            case proto.Authenticated():
+                self._pake_done(PakeOutcome.SUCCESS)
+            case proto.AuthenticationFailed(cause=cause):
+                self._pake_done(PakeOutcome.FAILURE, cause.value)
+            case proto.GoodbyeReceived():
+                relay.left(self, Reason.LEAVING)
+            case proto.ProtocolViolation(reason=reason):
+                who = f" ({self.name})" if self.name else ""
+                logger.info("closing %s%s: protocol error: %s", self.peer, who, reason)
+                relay.left(self, Reason.PROTOCOL_ERROR)
+            case proto.Refused(text=text):
+                logger.info("refused %s: %s", self.peer, text)
+            case _:
+                pass  # pongs and EOF need nothing here: any frame counts as a sign of life
+        return None
 
     def flush(self) -> None:
         """Write what the protocol core queued."""
@@ -376,26 +421,35 @@ class MemberConnection(asyncio.Protocol):
         )
         self.timer = relay.call_later(relay.config.idle_ping, self._idle_check)
 
-    # Sender key shares and WANTs are limited as messages are, and for the same reasons. The
-    # frame in hand is served (each share becomes one SHARE for one member: one in, one out,
-    # never amplified); past the budget the member gets one NOTICE and its socket is not read
-    # until the budget refills, so a flood is slowed by TCP backpressure and never buffered
-    # here. Dropping shares instead would leave honest members unable to read a sender that
-    # re-keyed, with nobody told; the pause loses nothing. What one read can push at one
-    # recipient before the pause is bounded as for chat: a frame (64 KiB) holds 309 shares
-    # at most, and asyncio reads 256 KiB at a time, so some 1,240 shares, about 290 KB once
-    # sealed, under the write buffer limit; a recipient who does not read what it is handed
-    # is dropped (SLOW_READER, by pause_writing) as for broadcasts.
+    # -- the member's rate -----------------------------------------------------------------
+    #
+    # Messages (and the WANTs, actions, history requests and PINGs that cost as much) are
+    # charged before they are served: a CHAT frame of a thousand messages is served as far as
+    # the bucket allows, the rest waiting in order, so one frame can no longer push a room's
+    # history out, and every ACK names only what was stored. Sender key shares are served
+    # first and charged after (each becomes one SHARE for one member: one in, one out, never
+    # amplified); past the share budget what follows waits until it refills. Dropping instead
+    # would leave honest members unable to read a sender that re-keyed, with nobody told;
+    # waiting loses nothing. What one read can push at one recipient before the wait is
+    # bounded as before: a frame (64 KiB) holds 309 shares at most, and asyncio reads 256 KiB
+    # at a time, so some 1,240 shares, about 290 KB once sealed, under the write buffer limit;
+    # a recipient who does not read what it is handed is dropped (SLOW_READER) as for
+    # broadcasts.
 
-    def _count(self, messages: int) -> None:
-        """Charge the message rate limit; past it, warn once and stop reading until it
-        refills."""
-        if self.bucket is None or self.transport is None:
-            return
-        self._throttle(self.bucket.take(messages, self.relay.now()))
+    @property
+    def throttled(self) -> bool:
+        """Over its rate: what it sends waits its turn."""
+        return self.waiting is not None
+
+    def _take(self, messages: int) -> int:
+        """Charge up to ``messages`` to the member's rate; return how many it covers now (all
+        of them before the member has joined: nothing is limited then)."""
+        if self.bucket is None:
+            return messages
+        return self.bucket.take_up_to(messages, self.relay.now())
 
     def _count_shares(self, shares: int) -> None:
-        """Charge the share budget (sized by the room now); past it, as :meth:`_count`."""
+        """Charge the share budget (sized by the room now); past it, what follows waits."""
         if self.bucket is None or self.transport is None:  # not joined: nothing was handed out
             return
         relay, config = self.relay, self.relay.config
@@ -406,29 +460,74 @@ class MemberConnection(asyncio.Protocol):
                 refill=config.share_refill,
                 now=relay.now(),
             )
-        self._throttle(self.shares.take(shares, members=relay.member_count(), now=relay.now()))
+        if self.shares.take(shares, members=relay.member_count(), now=relay.now()) > 0:
+            self._throttle()
 
-    def _throttle(self, wait: float) -> None:
-        if wait > 0 and not self.throttled and self.protocol.state is RelayState.JOINED:
-            self.throttled = True
-            self.protocol.send_notice(Reason.RATE_LIMITED, "You are sending too fast; slow down.")
-            if self.transport is not None:
-                self.transport.pause_reading()
-            self.relay.call_later(wait, self._unthrottle)
+    def _share_wait(self) -> float:
+        """Seconds until the share budget is out of debt (0.0 if it is)."""
+        if self.shares is None:
+            return 0.0
+        relay = self.relay
+        return self.shares.take(0, members=relay.member_count(), now=relay.now())
+
+    def _throttle(self) -> None:
+        """The member went over its rate: tell it once, and from now on serve what it sends
+        in turn (:meth:`_unthrottle`)."""
+        if self.waiting is not None or self.protocol.state is not RelayState.JOINED:
+            return
+        self.waiting = Backlog()
+        self.protocol.send_notice(Reason.RATE_LIMITED, "You are sending too fast; slow down.")
+        self.relay.call_later(self._next_turn(), self._unthrottle)
+
+    def _wait(self, entry: Entry) -> None:
+        """Queue ``entry`` behind what waits (if the member is still being served)."""
+        if self.waiting is not None:
+            self.waiting.append(entry)
+
+    def _drop_waiting(self) -> None:
+        if self.waiting is not None:
+            self.waiting.clear()
+
+    def _next_turn(self) -> float:
+        """Seconds until the member's rate allows the next thing (a message, or the share
+        budget out of debt)."""
+        wait = self._share_wait()
+        if self.bucket is not None:
+            wait = max(wait, self.bucket.wait(1, self.relay.now()))
+        return wait
 
     def _unthrottle(self) -> None:
-        if self.transport is None or self.transport.is_closing() or self.bucket is None:
+        """The member's turn came again: serve what waited, in order, as far as its rate
+        allows; then wait again, or (all served) read it as usual."""
+        waiting = self.waiting
+        if self.transport is None or self.transport.is_closing() or waiting is None:
             return
-        relay = self.relay
-        wait = self.bucket.take(0, relay.now())
-        if self.shares is not None:
-            wait = max(wait, self.shares.take(0, members=relay.member_count(), now=relay.now()))
-        if wait > 0:  # more arrived in the same read than the first estimate covered
-            self.relay.call_later(wait, self._unthrottle)
+        while waiting and self._share_wait() <= 0:
+            rest = self._serve(waiting.popleft())
+            if rest is not None:
+                waiting.appendleft(rest)
+                break
+        self.flush()
+        if self.protocol.close_expected():  # what was served may have ended it
+            self.close()
             return
-        self.throttled = False
-        self.last_seen = self.relay.now()  # paused time is not silence
-        self.transport.resume_reading()
+        if waiting or self._share_wait() > 0:
+            self.relay.call_later(self._next_turn(), self._unthrottle)
+        else:
+            self.waiting = None
+            self.last_seen = self.relay.now()  # paused time is not silence
+        self._pace_reading()
+
+    def _pace_reading(self) -> None:
+        """Pause reading while too much waits (TCP backpressure); resume once it does not."""
+        transport = self.transport
+        if transport is None or transport.is_closing() or self.held is not None:
+            return
+        full = self.waiting is not None and self.waiting.full
+        if full and transport.is_reading():
+            transport.pause_reading()
+        elif not full and not transport.is_reading():
+            transport.resume_reading()
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -467,7 +566,7 @@ class MemberConnection(asyncio.Protocol):
             return
         config = self.relay.config
         silent = self.relay.now() - self.last_seen
-        if self.throttled:  # we stopped reading, so silence says nothing
+        if self.throttled:  # we may have stopped reading, so silence says nothing
             self.timer = self.relay.call_later(config.idle_ping, self._idle_check)
             return
         if silent >= config.idle_timeout:

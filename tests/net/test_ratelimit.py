@@ -98,6 +98,21 @@ def test_token_bucket_allows_burst_then_asks_to_wait():
     assert bucket.take(1, 2.0) == 0.0  # refilled 4 tokens, debt of 1 repaid
 
 
+def test_token_bucket_charged_before_grants_what_it_has_and_no_more():
+    bucket = TokenBucket(rate=5.0, burst=20, now=0.0)
+    assert bucket.take_up_to(1000, 0.0) == 20  # a frame of a thousand: the burst
+    assert bucket.take_up_to(1000, 0.0) == 0
+    assert bucket.wait(1, 0.0) == pytest.approx(0.2)
+    assert bucket.take_up_to(1000, 0.3) == 1  # whole tokens only: 1.5 there
+    assert bucket.wait(1, 0.3) == pytest.approx(0.1)
+    assert bucket.take_up_to(1000, 3600.0) == 20  # it fills to its burst, never past it
+    assert bucket.wait(50, 3600.0) == pytest.approx(4.0)  # asking for more waits for the burst
+    assert bucket.take_up_to(3, 3601.0) == 3
+    assert bucket.take(10, 3601.0) == pytest.approx(1.6)  # a debt (charged after) ...
+    assert bucket.take_up_to(1, 3602.0) == 0  # ... is repaid before anything else passes
+    assert bucket.wait(1, 3602.0) == pytest.approx(0.8)
+
+
 def test_token_bucket_rejects_nonsense():
     with pytest.raises(LocalProtocolError):
         TokenBucket(rate=0, burst=1, now=0.0)

@@ -350,19 +350,22 @@ def test_flooding_member_is_told_to_slow_down_and_paused_not_dropped(relays) -> 
     relay = relays.start(message_rate=10.0, message_burst=5.0, clock=clock)
     flooder = relays.member("flooder")
     listener = relays.member("listener")
+    flooder.wait_type(proto.MemberArrived)  # so that its first frame hands the listener its key
     for n in range(8):
         flooder.say(f"flood {n}")
     notice = flooder.wait_type(proto.NoticeReceived)
     assert notice.code is Reason.RATE_LIMITED
     assert "slow down" in notice.text
-    assert relay.stats().throttled == 1  # its socket is no longer read: TCP pushes back
+    assert relay.stats().throttled == 1  # what it sends now waits its turn
     for n in range(8, 12):
         flooder.say(f"flood {n}")
-    clock.advance(60.0)  # the bucket refills; the relay resumes reading
+    wait_until(lambda: relay.stats().history == 5, what="the burst")
+    # The bucket refills to its burst and no further, however long the wait: 5 at a time.
+    clock.advance(60.0)
+    wait_until(lambda: relay.stats().history == 10, what="the next burst")
+    clock.advance(60.0)
     listener.hear("flood 11")
     assert texts(listener.events) == [f"flood {n}" for n in range(12)]  # none lost, in order
-    # Depending on how the reads were split, the last burst may have overdrawn the bucket
-    # again (the clock is frozen): once time passes, the member is read normally.
     clock.advance(60.0)
     wait_until(lambda: relay.stats().throttled == 0)
 
