@@ -9,9 +9,18 @@ Works on a terminal and with pipes: each line of standard input is sent as a mes
 starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
 NAME``, ``/rotate [NAME]`` (a new room password, removing NAME first), for the room's owner and
 admins; ``//`` sends a message that starts with ``/``); every
-event is printed as one flushed line on standard output; end of input leaves the room once
-everything typed has been delivered. Exit status: 0 after leaving, 1 if the room could not be
-joined (or was lost for good), 2 for a usage error.
+event is printed as one flushed line on standard output. At the end of input the command waits
+until the relay has confirmed (stored) every message typed, at most :data:`DRAIN_TIMEOUT`
+seconds or until the room is lost for good, then leaves.
+
+Messages the relay never confirmed are never dropped silently: when the room is lost for good,
+or the wait at the end runs out, or Ctrl-C ends the command, they are printed on standard
+output, after a header line ``! N message(s) were not sent: WHY``, one per line as ``! unsent:
+TEXT`` (escaped like everyone's text), so a script can send them again.
+
+Exit status: 0 after leaving with everything typed confirmed; 1 if the room could not be joined
+(or was lost for good) with nothing left unsent; 2 for a usage error; 3 if any message typed
+was not confirmed by the relay (they were printed as above; this wins over 1).
 
 This device's identity and trust records live in ``storage.data_dir()`` (``$SOCKETCHAT_DATA_DIR``
 when set). A relay that proves another key than the one remembered for the address is refused
@@ -40,6 +49,7 @@ from crypto.identity import Identity
 from net.client import events as ce
 from net.client import storage, texts
 from net.client.client import ChatClient
+from net.client.errors import LEFT_BEFORE_SENT, ClientStopped
 from net.client.invite import pin_invite
 from net.client.termtext import clean, collapse_spaces, wrap
 from net.client.trust import Trust, TrustStore
@@ -49,6 +59,7 @@ from net.proto import (
     ActionKind,
     Invite,
     InviteError,
+    PendingMessage,
     Role,
     looks_like_invite,
     parse_invite,
@@ -57,7 +68,8 @@ from net.proto import (
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-DRAIN_TIMEOUT = 30.0  # at end of input, how long to wait for unsent messages
+EXIT_NOT_SENT = 3  # some message typed was never confirmed by the relay (printed as unsent)
+DRAIN_TIMEOUT = 10.0  # at end of input, how long to wait for the relay to confirm everything
 JOIN_TIMEOUT = 120.0  # at end of input, how long to wait for the first join
 
 
@@ -124,9 +136,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return session.run(sys.stdin)
     except KeyboardInterrupt:
-        session.client.close()
-        printer.line("* left the room")
-        return EXIT_OK
+        return session.leave()
 
 
 def _usage(text: str) -> int:
@@ -222,6 +232,9 @@ class TerminalChat:
         self._invited = invited  # the relay key came in an invite: a mismatch is said so
         self._where = f"{host}:{port}"
         self._failed: ce.Failed | None = None
+        self._unsent = 0  # messages typed and not confirmed (printed), or refused by send()
+        self._said_unsent = False
+        self._said_lock = threading.Lock()
         self._done = threading.Event()
         self._joined = threading.Event()
         self.client = client_factory(
@@ -257,11 +270,22 @@ class TerminalChat:
         while not (self._joined.is_set() or self._done.is_set()):
             if time.monotonic() > deadline:
                 print("error: the room could not be joined in time", file=sys.stderr, flush=True)
-                self.client.close()
-                return EXIT_FAILED
+                return self.leave() if self._unsent else EXIT_FAILED
             self._done.wait(0.1)
-        self._drain()
+        if not self._done.is_set():
+            # Returns early if the room is lost for good (then NotSent says what is left).
+            self.client.wait_sent(DRAIN_TIMEOUT)
+        return self.leave()
+
+    def leave(self) -> int:
+        """Leave the room (whatever is still unconfirmed is printed as unsent: the client
+        hands it back as it stops) and return the exit status."""
         self.client.close()
+        if self.client.is_alive():
+            # Its worker is stuck (a connect that does not answer): say what waits ourselves.
+            self._say_unsent(self.client.pending(), LEFT_BEFORE_SENT)
+        if self._unsent:
+            return EXIT_NOT_SENT
         if self._failed is not None:
             return EXIT_FAILED
         self._printer.line("* left the room")
@@ -280,10 +304,29 @@ class TerminalChat:
                     text = text[1:]  # "//text" sends "/text" (IRC's way to start with a slash)
                 try:
                     self.client.send(text)
-                except ValueError as exc:
-                    self._printer.line(f"! not sent: {exc}")
+                except ClientStopped as exc:
+                    self._unsent += 1
+                    self._printer.line(f"! not sent: {clean(str(exc))}")
+                    self._printer.line(f"! unsent: {clean(text)}")
+                except ValueError as exc:  # too long, empty: said, and the person goes on
+                    self._printer.line(f"! not sent: {clean(str(exc))}")
         finally:
             end_of_input.set()
+
+    def _say_unsent(self, messages: tuple[PendingMessage, ...], reason: str) -> None:
+        """Print the messages the relay never confirmed, once (from whichever thread first)."""
+        with self._said_lock:
+            if self._said_unsent or not messages:
+                return
+            self._said_unsent = True
+            self._unsent += len(messages)
+        count = len(messages)
+        self._printer.line(
+            f"! {count} message{'s' if count != 1 else ''} "
+            f"{'were' if count != 1 else 'was'} not sent: {clean(reason)}"
+        )
+        for message in messages:
+            self._printer.line(f"! unsent: {clean(message.text)}")
 
     def _command(self, line: str) -> None:
         """IRC's room commands: /op NAME, /deop NAME, /kick NAME, /release NAME."""
@@ -309,20 +352,13 @@ class TerminalChat:
         except ValueError as exc:
             self._printer.line(f"! {clean(str(exc))}")
 
-    def _drain(self) -> None:
-        deadline = time.monotonic() + DRAIN_TIMEOUT
-        while self.client.pending() and not self._done.is_set():
-            if time.monotonic() > deadline:
-                self._printer.line(
-                    f"! {len(self.client.pending())} message(s) could not be delivered"
-                )
-                return
-            self._done.wait(0.05)
-
     def _on_event(self, event: ce.ClientEvent) -> None:  # runs on the client's worker thread
         line = self._describe(event)
         if line is not None:
             self._printer.line(line)
+        if isinstance(event, ce.NotSent):
+            # Before Failed (and before close() returns): the exit status counts them.
+            self._say_unsent(event.messages, event.reason)
         if isinstance(event, ce.Joined):
             if not event.reconnected and event.history_for_newcomers is not None:
                 self._printer.line(_history_setting(event.history_for_newcomers))

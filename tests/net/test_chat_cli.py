@@ -101,6 +101,12 @@ class _FakeClient:
     def pending(self):
         return ()
 
+    def wait_sent(self, timeout):
+        return True
+
+    def is_alive(self):
+        return False
+
     def close(self):
         pass
 

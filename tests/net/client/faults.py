@@ -46,9 +46,11 @@ class FaultProxy:
         self._lose_up = False
         self._lose_down = False
         self._closed = False
-        #: Connections accepted and cut so far.
+        #: Connections accepted and cut so far; bytes lost each way.
         self.accepted = 0
         self.cuts = 0
+        self.lost_to_relay = 0
+        self.lost_to_clients = 0
         threading.Thread(target=self._accept, name="fault-proxy", daemon=True).start()
 
     def lose_to_relay(self, lose: bool = True) -> None:
@@ -117,6 +119,10 @@ class FaultProxy:
             while data := source.recv(65536):
                 with self._lock:
                     lost = self._lose_up if up else self._lose_down
+                    if lost and up:
+                        self.lost_to_relay += len(data)
+                    elif lost:
+                        self.lost_to_clients += len(data)
                 if not lost:
                     sink.sendall(data)
         except OSError:
