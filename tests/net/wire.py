@@ -54,6 +54,7 @@ class WireClient:
         rcvbuf: int | None = None,
         keyring: Keyring | None = None,
         serves: bool | None = None,
+        resume_after: int = 0,
     ) -> None:
         # ``source``: the local address to connect from (127.0.0.2, 127.0.0.3 … are loopback
         # too on Linux), to look like another machine to the relay's per-address limits.
@@ -61,7 +62,7 @@ class WireClient:
         # TCP handshake follows it, so the relay soon has to hold what this client leaves unread.
         # ``keyring``: the device's sender keys and replay state (net.proto.Keyring), to carry
         # one device across connections or to restore it from ``Keyring.state()``; a new one
-        # by default.
+        # by default. ``resume_after``: the newest stored position the device holds (JOIN).
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf is not None:
@@ -80,6 +81,7 @@ class WireClient:
             room_id=room_id,
             expected_relay_key=expected_relay_key,
             keyring=keyring,
+            resume_after=resume_after,
         )
         self.serves = rcvbuf is None if serves is None else serves
         self.events: list[proto.Event] = []

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto.kdf import RoomKeys
+from net.proto._history import HistoryStore
 from net.relay import Relay, RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
 from tests.net.wire import WireClient
@@ -62,18 +63,24 @@ class RelayFactory:
         secret: RoomSecret | None = None,
         names_file: Path | None = None,
         room_file: Path | None = None,
+        store: HistoryStore | None = None,
         **overrides: Any,
     ) -> RelayThread:
         """A relay for ``secret`` (the test's room unless given) with ``BASE`` and the
         ``overrides``; ``names_file`` keeps its name bindings there and ``room_file`` the
-        room's actions, as ``main.py relay --room-file`` does. Clients made from now on
-        connect to it."""
+        room's actions, as ``main.py relay --room-file`` does; ``store`` keeps its messages
+        (by default in memory, as many as the config's ``history``, which is also the most
+        a WELCOME carries). Clients made from now on connect to it."""
         config = dataclasses.replace(BASE, **overrides)
         relay = RelayThread(secret or self.secret, config)
-        if names_file is not None or room_file is not None:
+        if names_file is not None or room_file is not None or store is not None:
             # RelayThread has no such options: "Host a room" needs none.
             relay.relay = Relay(
-                secret or self.secret, config, names_file=names_file, room_file=room_file
+                secret or self.secret,
+                config,
+                names_file=names_file,
+                room_file=room_file,
+                history=store,
             )
         self.port = relay.start()
         self.relays.append(relay)
