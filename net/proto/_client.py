@@ -182,8 +182,10 @@ class ClientProtocol(Connection[ClientState]):
         # New passwords handed to us, by (distributor, action seq), until the action comes; and
         # the one we set ourselves.
         self._new_passwords: dict[tuple[bytes, int], str] = {}
-        #: The newest stored position this connection has seen (WELCOME history, broadcasts,
-        #: history pages), starting at ``resume_after``: keep it and resume after it next time.
+        #: The newest stored position this connection has seen in WELCOME history and
+        #: broadcasts, starting at ``resume_after``: keep it and resume after it next time.
+        #: History pages leave it alone: they fill in what is older than the WELCOME's
+        #: history, and what a page did not bring is asked for again next time.
         self.last_position = resume_after
         self._resume_after = resume_after
         self._next_position = 0  # the position the next live chat item takes (from WELCOME)

@@ -200,6 +200,27 @@ def test_welcome_history_holds_the_positions_below_next_position(
         assert pair.client.last_position == last
 
 
+def test_a_page_leaves_the_resume_point_alone(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    # A WELCOME with no room for history (a huge member list, say): the device resumed after
+    # 7, the room is at 9. The page brings 8 and 9, and the resume point stays at 7: had the
+    # connection been lost before the page, nothing would have been skipped next time.
+    pair = _welcomed_by_hand(relay_secret, room_keys, resume_after=7, next_position=10)
+    assert welcomed(pair.client_events).history_start == 10
+    pair.take()
+    pair.client.request_history(before=10, limit=100)
+    pair.shuttle()
+    assert pair.take()[1] == [proto.HistoryRequested(before=10, limit=100)]
+    items = [encode_item(ChatItem(sender="zed", envelope=bytes([n]) * 216)) for n in (8, 9)]
+    assert pair.relay.send_history_page(8, items)
+    pair.shuttle()
+    events = pair.take()[0]
+    assert [(e.position, e.from_history) for e in chats(events)] == [(8, True), (9, True)]
+    assert events[-1] == proto.HistoryPageReceived(first_position=8, count=2)
+    assert pair.client.last_position == 7
+
+
 def _welcomed_by_hand(
     relay_secret: Spake2Secret, room_keys: RoomKeys, *, resume_after: int = 0, **welcome: object
 ) -> Pair:
@@ -279,6 +300,19 @@ def test_a_malformed_ack_is_a_protocol_violation(alice: Pair, payload: bytes, wo
     assert relay_events == [
         proto.GoodbyeReceived(code=Reason.PROTOCOL_ERROR, text="protocol error")
     ]
+
+
+def test_an_ack_before_the_welcome_is_a_violation(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    pair = Pair(make_client(keys=room_keys), make_relay(), credentials=credentials(relay_secret))
+    pair.handshake()
+    pair.take()
+    pair.relay._send_sealed(FrameType.ACK, encode_ack([bytes(16)]))
+    pair.shuttle()
+    (violation,) = pair.take()[0]
+    assert isinstance(violation, proto.ProtocolViolation)
+    assert "unexpected ACK in state AWAIT_WELCOME" in violation.reason
 
 
 # -- history pages ---------------------------------------------------------------------------
