@@ -182,12 +182,15 @@ class ClientProtocol(Connection[ClientState]):
         # New passwords handed to us, by (distributor, action seq), until the action comes; and
         # the one we set ourselves.
         self._new_passwords: dict[tuple[bytes, int], str] = {}
-        #: The newest stored position this connection has seen in WELCOME history and
-        #: broadcasts, starting at ``resume_after``: keep it and resume after it next time.
-        #: History pages leave it alone: they fill in what is older than the WELCOME's
-        #: history, and what a page did not bring is asked for again next time.
+        #: Where to resume next time: the newest stored position such that everything from
+        #: ``resume_after`` up to it has reached this connection (or is gone from the relay).
+        #: While a gap below the WELCOME's history is open it stays at ``resume_after``, so a
+        #: connection lost before the pages came asks for the same gap again; it catches up
+        #: with the newest position when a page reaches the gap's bottom or comes back empty.
         self.last_position = resume_after
         self._resume_after = resume_after
+        self._newest = resume_after  # the newest position received
+        self._gap_above = 0  # while a gap is open: the lowest position received above it
         self._next_position = 0  # the position the next live chat item takes (from WELCOME)
         self._keys = keys
         self._requested_room = bytes(room_id)
@@ -513,8 +516,13 @@ class ClientProtocol(Connection[ClientState]):
         self.max_message_bytes = welcome.max_message_bytes
         start = welcome.next_position - len(history_items)
         self._next_position = welcome.next_position
-        if history_items:
-            self.last_position = max(self.last_position, welcome.next_position - 1)
+        self._newest = welcome.next_position - 1
+        if self._resume_after and start > self._resume_after + 1 <= self._newest:
+            self._gap_above = start  # missed more than one WELCOME holds: pages will come
+        else:
+            # Up to date, a newcomer, or a relay that started over (its newest position is
+            # below ours: our positions mean nothing there now): resume from its newest.
+            self.last_position = self._newest
         history = tuple(
             event
             for offset, item in enumerate(history_items)
@@ -608,7 +616,9 @@ class ClientProtocol(Connection[ClientState]):
             if isinstance(item, ChatItem):
                 position = self._next_position
                 self._next_position += 1
-                self.last_position = max(self.last_position, position)
+                self._newest = position
+                if not self._gap_above:
+                    self.last_position = position
                 event = self._open_chat(item, from_history=False, position=position)
                 if event is not None:
                     ask = ask or isinstance(event, ev.ChatLocked)
@@ -909,6 +919,11 @@ class ClientProtocol(Connection[ClientState]):
 
     def _on_history_page(self, payload: bytes) -> None:
         first, items = decode_history_page(payload)
+        if self._gap_above and items and first < self._gap_above:
+            self._gap_above = first
+        if self._gap_above and (not items or first <= self._resume_after + 1):
+            self._gap_above = 0  # the gap is closed (or what it held is gone for good)
+            self.last_position = self._newest
         ask = False
         for offset, item in enumerate(items):
             event = self._open_chat(item, from_history=True, position=first + offset)

@@ -200,25 +200,53 @@ def test_welcome_history_holds_the_positions_below_next_position(
         assert pair.client.last_position == last
 
 
-def test_a_page_leaves_the_resume_point_alone(
+def test_the_resume_point_waits_until_the_gap_is_filled(
     relay_secret: Spake2Secret, room_keys: RoomKeys
 ) -> None:
     # A WELCOME with no room for history (a huge member list, say): the device resumed after
-    # 7, the room is at 9. The page brings 8 and 9, and the resume point stays at 7: had the
-    # connection been lost before the page, nothing would have been skipped next time.
+    # 7, the room is at 9. Until a page brings 8 and 9 the resume point stays at 7, so a
+    # connection lost before the page asks for them again; once the gap is closed it moves on.
     pair = _welcomed_by_hand(relay_secret, room_keys, resume_after=7, next_position=10)
     assert welcomed(pair.client_events).history_start == 10
+    assert pair.client.last_position == 7
     pair.take()
     pair.client.request_history(before=10, limit=100)
     pair.shuttle()
     assert pair.take()[1] == [proto.HistoryRequested(before=10, limit=100)]
-    items = [encode_item(ChatItem(sender="zed", envelope=bytes([n]) * 216)) for n in (8, 9)]
-    assert pair.relay.send_history_page(8, items)
+    items = [encode_item(ChatItem(sender="zed", envelope=bytes([n]) * 216)) for n in (9,)]
+    assert pair.relay.send_history_page(9, items)  # a page that does not reach the bottom
+    pair.shuttle()
+    assert pair.take()[0][-1] == proto.HistoryPageReceived(first_position=9, count=1)
+    assert pair.client.last_position == 7
+    item = encode_item(ChatItem(sender="zed", envelope=bytes([8]) * 216))
+    assert pair.relay.send_history_page(8, [item])
     pair.shuttle()
     events = pair.take()[0]
-    assert [(e.position, e.from_history) for e in chats(events)] == [(8, True), (9, True)]
-    assert events[-1] == proto.HistoryPageReceived(first_position=8, count=2)
-    assert pair.client.last_position == 7
+    assert [(e.position, e.from_history) for e in chats(events)] == [(8, True)]
+    assert events[-1] == proto.HistoryPageReceived(first_position=8, count=1)
+    assert pair.client.last_position == 9
+
+
+def test_an_empty_page_closes_the_gap_for_good(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    # The relay's retention removed what the device missed: nothing older is stored, so the
+    # resume point moves on instead of asking for the same lost gap for ever.
+    pair = _welcomed_by_hand(relay_secret, room_keys, resume_after=3, next_position=50)
+    assert pair.client.last_position == 3
+    pair.client.request_history(before=50, limit=100)
+    pair.shuttle()
+    assert pair.relay.send_history_page(50, [])
+    pair.shuttle()
+    assert pair.take()[0][-1] == proto.HistoryPageReceived(first_position=50, count=0)
+    assert pair.client.last_position == 49
+
+
+def test_a_relay_that_started_over_is_resumed_from_its_own_newest(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    pair = _welcomed_by_hand(relay_secret, room_keys, resume_after=900, next_position=5)
+    assert pair.client.last_position == 4
 
 
 def _welcomed_by_hand(
