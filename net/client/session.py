@@ -10,6 +10,7 @@ handshake deadline and the relay's silence. It returns how the attempt ended: :c
 from __future__ import annotations
 
 import contextlib
+import random
 import selectors
 import socket
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ _TICK = 1.0  # longest select() wait: timers are checked at least this often
 _GOODBYE_TIMEOUT = 1.0  # seconds close() may spend handing our goodbye to the socket
 _PAGE = 500  # stored messages asked for per HISTORY request
 _MAX_QUEUE_WAIT = 60.0  # the longest a QUEUED frame may extend the handshake deadline (s)
+#: The first wait after GOODBYE RELAY_RESTARTING (seconds, drawn evenly between): soon, since
+#: the relay is coming back, and spread so that a room's members do not all knock at once.
+_RESTART_WAIT = (0.5, 1.5)
+_RESTART_JITTER = random.Random()  # jitter only; nothing secret
 
 
 @dataclass(frozen=True)
@@ -388,7 +393,9 @@ class Session:
             case Reason.BUSY:
                 return Lost(texts.BUSY, wait=wait, kind=ErrorKind.BUSY, transient=True)
             case Reason.ROOM_CLOSING:
-                return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSING)
+                # A relay that is stopping refuses newcomers; it usually comes back. (Never
+                # final: anyone on the path could write a REFUSED.)
+                return Lost(texts.RELAY_SHUTTING_DOWN, wait=wait, transient=True)
             case Reason.NO_SUCH_ROOM:
                 return Final(ErrorKind.NO_SUCH_ROOM, texts.no_such_room(self.where))
             case Reason.HANDSHAKE_TIMEOUT:
@@ -403,10 +410,16 @@ class Session:
     def _on_goodbye(self, event: proto.GoodbyeReceived) -> Lost | Final:
         match event.code:
             case Reason.RELAY_RESTARTING:
-                # Back in a moment: reconnect by ourselves (with the usual jitter), also
-                # before the first join; what waits in the outbox goes out then.
-                return Lost(texts.relay_closed(event.text, event.code), transient=True)
-            case Reason.ROOM_CLOSED | Reason.ROOM_CLOSING:
+                # Back in a moment: reconnect by ourselves, also before the first join, and
+                # not all at once (a jittered first wait); what waits in the outbox goes out
+                # then. Backoff as usual if it takes longer.
+                wait = _RESTART_JITTER.uniform(*_RESTART_WAIT)
+                return Lost(texts.RELAY_RESTARTING, wait=wait, transient=True)
+            case Reason.ROOM_CLOSING:
+                # Shutting down: a headless relay that stops usually comes back, so keep
+                # trying, with backoff; the outbox is kept meanwhile.
+                return Lost(texts.RELAY_SHUTTING_DOWN, transient=True)
+            case Reason.ROOM_CLOSED:
                 return Final(ErrorKind.ROOM_CLOSED, texts.HOST_CLOSED)
             case Reason.NAME_INVALID:
                 return Final(ErrorKind.NAME_INVALID, texts.name_refused(event.text))

@@ -113,7 +113,6 @@ INCOMPATIBLE_VERSION = (
 )
 ROOM_FULL = "The room is full. Try again later."
 BUSY = "The room is busy with other people joining; try again in a moment."
-HOST_CLOSING = "The host is closing the room."
 TOO_SLOW_TO_JOIN = "The connection was too slow to finish joining."
 
 
@@ -127,7 +126,11 @@ def refused_with_code(code: int) -> str:
 
 # -- goodbyes (GOODBYE, from the authenticated relay) ----------------------------------------
 
-HOST_CLOSED = "The host closed the room."
+HOST_CLOSED = "The host closed the room. You can rejoin once they host it again."
+# The relay is coming back (GOODBYE RELAY_RESTARTING) or may (ROOM_CLOSING, also refused while
+# it stops): the client reconnects by itself, with backoff, keeping what waits to be sent.
+RELAY_RESTARTING = "The relay is restarting; reconnecting."
+RELAY_SHUTTING_DOWN = "The relay shut down; trying again until it is back."
 
 
 def name_refused(relay_text: str) -> str:

@@ -8,7 +8,8 @@ password), or every room file in a folder (``--rooms DIR``, on one port). Each r
 room id, relay key, names and message history (SQLite, ``net.relay.history``) across
 restarts; ``--data``, ``--keep-messages``, ``--keep-days`` and ``--sync`` say where and how
 long. Log lines go to standard output; no line ever holds a password, a key or a message (the
-relay has no plaintext to log).
+relay has no plaintext to log). On SIGTERM members are told the relay restarts, on Ctrl-C
+that it shuts down; either way their clients reconnect by themselves, and it exits 0.
 
 ``room create`` makes the room *owned* by this device's identity (the one the app and
 ``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;
@@ -35,7 +36,7 @@ from crypto.genesis import RoomSettings
 from crypto.identity import Identity, safety_code
 from crypto.kdf import derive_room_keys
 from net.passwords import PasswordSourceError, read_password
-from net.proto import Invite, InviteError, format_invite
+from net.proto import Invite, InviteError, Reason, format_invite
 from net.relay.bindings import bindings_path
 from net.relay.config import RelayConfig
 from net.relay.history import HistoryOptions, Sync, open_history
@@ -251,8 +252,8 @@ async def _serve(relay: Relay, *, announce: str | None = None) -> int:
     """Serve until a signal; ``announce`` (a label, "" for the default one) also announces
     the room on the local network with mDNS/DNS-SD while it runs."""
     config = relay.config
-    stop = asyncio.Event()
-    _on_signals(stop)  # before the listening line: whoever reads it may signal at once
+    stopped: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    _on_signals(stopped)  # before the listening line: whoever reads it may signal at once
     try:
         await relay.start()
     except OSError as exc:
@@ -263,13 +264,17 @@ async def _serve(relay: Relay, *, announce: str | None = None) -> int:
         return EXIT_FAILED
     _say(f"SocketChat relay listening on {_listening(relay.addresses, config.host)}")
     announcer = None if announce is None else await _announce(announce, relay.port)
+    reason = Reason.ROOM_CLOSING
     try:
-        await stop.wait()
-        logging.getLogger("socketchat.relay").info("stopping: closing the room for its members")
+        signal_name = await stopped
+        reason = _SIGNAL_REASONS[signal_name]
+        logging.getLogger("socketchat.relay").info(
+            "stopping on %s: members are told %s", signal_name, _SIGNAL_WORDS[reason]
+        )
     finally:
         if announcer is not None:
             await asyncio.to_thread(announcer.close)
-        await relay.stop()
+        await relay.stop(reason)
     return EXIT_OK
 
 
@@ -296,18 +301,37 @@ def _listening(addresses: tuple[tuple[str, int], ...], host: str | tuple[str, ..
     return text
 
 
-def _on_signals(stop: asyncio.Event) -> None:
-    """Ctrl-C and SIGTERM set ``stop`` (the room is then closed politely)."""
+#: What members are told when a signal stops the relay (docs/RELAY.md, "Stopping and
+#: restarting"). SIGTERM is what a service manager sends, for a restart (an upgrade, a changed
+#: setting) as for a stop: members reconnect by themselves, soon, and keep retrying with
+#: backoff if it does not come back. Ctrl-C is a person ending a relay they run by hand, which
+#: comes back only if they start it again: members hear that it is shutting down, and retry
+#: with backoff all the same (a restarted relay serves the same rooms and history).
+_SIGNAL_REASONS = {"SIGTERM": Reason.RELAY_RESTARTING, "SIGINT": Reason.ROOM_CLOSING}
+_SIGNAL_WORDS = {
+    Reason.RELAY_RESTARTING: "the relay is restarting",
+    Reason.ROOM_CLOSING: "the relay is shutting down",
+}
+
+
+def _on_signals(stopped: asyncio.Future[str]) -> None:
+    """Ctrl-C and SIGTERM end ``stopped`` with the signal's name (the first one counts); the
+    rooms are then closed politely, their members told why (:data:`_SIGNAL_REASONS`)."""
     loop = asyncio.get_running_loop()
-    for name in ("SIGINT", "SIGTERM"):
+
+    def stop(name: str) -> None:
+        if not stopped.done():
+            stopped.set_result(name)
+
+    for name in _SIGNAL_REASONS:
         sig = getattr(signal, name, None)
         if sig is None:
             continue
         try:
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, stop, name)
         except (NotImplementedError, RuntimeError):  # Windows' event loops have no such hook
             with contextlib.suppress(ValueError, OSError):
-                signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+                signal.signal(sig, lambda *_, n=name: loop.call_soon_threadsafe(stop, n))
 
 
 def _raise_file_limit(config: RelayConfig) -> None:

@@ -56,6 +56,12 @@ _NOT_ACCEPTED_LOG_LIMIT = 1024  # sources remembered for de-duplicating "refused
 _MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
 #: How often ``--rooms DIR`` is looked at again for added, changed and removed room files.
 ROOMS_POLL_INTERVAL = 2.0
+#: The GOODBYE text of each way :meth:`Relay.stop` can end (clients word it from the code).
+_STOP_WORDS = {
+    Reason.RELAY_RESTARTING: "The relay is restarting.",
+    Reason.ROOM_CLOSING: "The relay is shutting down.",
+    Reason.ROOM_CLOSED: "The host closed the room.",
+}
 
 
 @dataclass(frozen=True)
@@ -243,15 +249,21 @@ class Relay:
         if self._closed is not None:
             await self._closed.wait()
 
-    async def stop(self) -> None:
-        """Close the room: GOODBYE ROOM_CLOSING to every member, close every connection and
-        wait (at most ``close_timeout``) until all are gone. Idempotent."""
+    async def stop(self, reason: Reason = Reason.ROOM_CLOSING) -> None:
+        """Stop serving: GOODBYE ``reason`` to every member, close every connection and wait
+        (at most ``close_timeout``) until all are gone. Idempotent.
+
+        ``reason`` tells the members' clients what to do: RELAY_RESTARTING (the headless
+        relay on a signal: reconnect soon), ROOM_CLOSING (shutting down: retry with backoff,
+        the default) or ROOM_CLOSED (the app's hosted room: the host closed it, no retry).
+        """
         if not self._servers or self._closed is None or self._closed.is_set():
             return
         for server in self._servers:
             server.close()
+        text = _STOP_WORDS.get(reason, "The relay stopped.")
         for member in list(self._connections):
-            member.end(Reason.ROOM_CLOSING, "The room was closed by its host.", announce=False)
+            member.end(reason, text, announce=False)
         if self._connections and self._all_gone is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._all_gone.wait(), self.config.close_timeout)

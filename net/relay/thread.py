@@ -6,7 +6,7 @@
     relay = RelayThread(secret, RelayConfig(port=7777))
     port = relay.start()   # returns once listening; OSError (e.g. EADDRINUSE) raised here
     ...                    # the host's own client connects to 127.0.0.1:port like anyone else
-    relay.stop()           # members get GOODBYE ROOM_CLOSING; the thread is joined
+    relay.stop()           # members get GOODBYE ROOM_CLOSED; the thread is joined
 
 Who owns the room is settled before the relay exists: an owned room's id is derived from its
 owner's key, and the id is the scrypt salt, so the owner is chosen where the keys are derived
@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from net.proto import Reason
 from net.relay.config import RelayConfig
 from net.relay.roomfile import RoomSecret
 from net.relay.server import Relay, RelayStats
@@ -75,15 +76,17 @@ class RelayThread:
             raise self._start_error
         return self.port
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the room (members are told ROOM_CLOSING) and join the thread. Idempotent."""
+    def stop(self, timeout: float = 10.0, *, reason: Reason = Reason.ROOM_CLOSED) -> None:
+        """Close the room and join the thread. Idempotent. Members are told ``reason``:
+        ROOM_CLOSED by default (the host closed its room: their apps offer Rejoin rather than
+        retry by themselves, since a hosted room comes back only when its host hosts it)."""
         if self._stopped:
             return
         self._stopped = True
         loop, thread = self._loop, self._thread
         if loop is None or thread is None or not thread.is_alive():
             return
-        future = asyncio.run_coroutine_threadsafe(self.relay.stop(), loop)
+        future = asyncio.run_coroutine_threadsafe(self.relay.stop(reason), loop)
         try:
             future.result(timeout)
         except concurrent.futures.TimeoutError:

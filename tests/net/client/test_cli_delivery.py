@@ -150,7 +150,10 @@ def test_a_room_closed_for_good_prints_what_was_not_sent_and_exits_3(chat, relay
     wait_until(lambda: proxy.lost_to_relay > 0, what="the message lost on the way")
     _goodbye_everyone(relay, Reason.ROOM_CLOSED, "The room was closed.")
     assert chat.popen.wait(timeout=30) == EXIT_NOT_SENT
-    chat.wait_line(r"^! 1 message was not sent: The host closed the room\.$")
+    chat.wait_line(
+        r"^! 1 message was not sent: The host closed the room\. You can rejoin once they host "
+        r"it again\.$"
+    )
     # The text as typed, escaped like anyone's: a script can send it again.
     assert _unsent(chat) == ["! unsent: \\x1b[31mnever confirmed"]
     assert chat.popen.stderr is not None

@@ -373,14 +373,14 @@ def test_flooding_member_is_told_to_slow_down_and_paused_not_dropped(relays) -> 
 # -- stopping -------------------------------------------------------------------------------
 
 
-def test_stop_tells_members_the_room_is_closing(relays) -> None:
-    relay = relays.start()
+def test_stop_tells_members_the_room_is_closed(relays) -> None:
+    relay = relays.start()  # a RelayThread, as the app's "Host a room" runs it
     alice = relays.member("alice")
     bob = relays.member("bob")
     relay.stop()
     for member in (alice, bob):
         events = member.wait_closed()
-        assert proto.GoodbyeReceived(code=Reason.ROOM_CLOSING, text=events[-2].text) in events
+        assert proto.GoodbyeReceived(code=Reason.ROOM_CLOSED, text=events[-2].text) in events
     relay.stop()  # idempotent
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", relays.port), timeout=5).close()

@@ -277,7 +277,8 @@ def test_relay_with_a_room_file_serves_the_room_and_closes_it_on_sigterm(
         assert relay.stop(signal.SIGTERM) == 0
         events = alice.wait_closed()
         assert any(
-            isinstance(e, proto.GoodbyeReceived) and e.code is Reason.ROOM_CLOSING for e in events
+            isinstance(e, proto.GoodbyeReceived) and e.code is Reason.RELAY_RESTARTING
+            for e in events
         )
     finally:
         alice.close()
