@@ -1,18 +1,26 @@
-"""The desktop app: one window that shows the login view, then the chat.
+"""The desktop app: one window with the room list, the login view and each room's chat.
 
-:func:`start` is what ``python main.py`` runs. :class:`App` owns the client, the hosted relay
-(if any) and the event pump, and routes every event: to the login view until the client has
-joined, then to the chat window. Closing the window from any state stops the client, the
-relay and any room being started, then destroys the root: no thread is left behind.
+:func:`start` is what ``python main.py`` runs. :class:`App` owns the event pump and the rooms
+(``gui/room.py``: each with its own client, its own relay when hosted here, its own chat
+window) and routes every event to the room whose client or start produced it: to the login
+view while a room started from it has not joined yet, then to the room's chat window. The
+room list (``gui/roomlist.py``) sits beside the conversation once there is a room; only the
+current room's chat window is shown; Ctrl+K jumps to a room by name. Closing the window from
+any state stops every client, relay and room being started, then destroys the root: no thread
+is left behind.
 
-At start it loads this device's identity and trust records (``data_dir``, else the user's data
-folder). An identity that cannot be loaded is reported (``gui/identity_problem.py``), never
-replaced. The app wires the chat window's trust decisions to the client, offers the login's
-and the chat's buttons after a failure (Connect again, Reconnect, Trust the new relay and
-connect: the last only after a confirmation that explains the risk), and pins the relay key
-of a room it hosts, so that its own client expects exactly that relay. A room it hosts is owned
-by this device's identity; the chat window's owner and admin actions (make admin, remove) go to
-the client in that room (``_RoomActions``).
+At start it loads this device's identity and trust records (``data_dir``, else the user's
+data folder). An identity that cannot be loaded is reported (``gui/identity_problem.py``),
+never replaced. Remembered rooms (``gui/saved.py``: their keys in the operating system's
+keyring, never a password) are listed at once from ``rooms.json`` and opened as the keyring
+gives their keys, one after the other, off the Tk thread; without a keyring the app says so
+(in the login view) and remembers nothing secret.
+
+The app wires each chat window's trust decisions and owner actions to that room's client,
+offers the login's and the chat's buttons after a failure (Connect again, Rejoin, Back to
+rooms, Trust the new relay and connect: the last only after a confirmation that explains the
+risk), and pins the relay key of a room it hosts, so that its own client expects exactly that
+relay. A room it hosts is owned by this device's identity.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
 import signal
 import sys
 import threading
@@ -46,13 +55,7 @@ from gui.errors import (
     trust_relay_question,
 )
 from gui.host import HostDialog, HostRequest
-from gui.hosting import (
-    RoomFailed,
-    RoomStarted,
-    RoomStarter,
-    lan_addresses,
-    start_room_in_background,
-)
+from gui.hosting import RoomFailed, RoomStarted, lan_addresses, start_room_in_background
 from gui.icon import set_app_icon
 from gui.identity_problem import IdentityProblemView, identity_problem_text
 from gui.invite import InvitePanel
@@ -60,95 +63,47 @@ from gui.login import LoginRequest, LoginView
 from gui.notify import DesktopNotifications
 from gui.pump import EventPump
 from gui.reach import ForRoom, OutsideSeen, ReachServices, ReachState, RoomsFound
+from gui.room import NOT_IN_THE_ROOM, Room, RoomActions, RoomTrust
+from gui.roomlist import JumpDialog, RoomList, RoomState
+from gui.saved import (
+    IndexEntry,
+    LocalKey,
+    MemoryEvent,
+    MemoryFailed,
+    MemoryOpened,
+    RoomMemory,
+    RoomsLoaded,
+    SavedRoom,
+    load_index,
+    save_index,
+)
 from gui.screen import place_within
-from gui.settings import THEMES, load_settings, room_key, save_settings
+from gui.settings import THEMES, config_dir, load_settings, room_key, save_settings
 from gui.system_theme import system_prefers_dark
 from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
 from gui.validate import format_address
 from gui.verify import SafetyCodeDialog
 from net import client as ce
 from net.client import DEFAULT_ROOM, ChatClient, ErrorKind, PendingMessage, relay_address
-from net.reach import (
-    OutsideWatcher,
-    Scope,
-    listen_plan,
-)
+from net.client.keychain import Keychain
+from net.reach import OutsideWatcher, Scope, listen_plan
 from net.relay import RelayThread
 
+__all__ = ["NOT_IN_THE_ROOM", "App", "quit_question", "start"]
+
 #: What reaches the Tk thread through the pump: an event tagged with the generation of the
-#: client or room start that produced it.
-AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound
+#: client or room start that produced it (0 for the app's own helpers).
+AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound | MemoryEvent
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
 _LOGIN_SIZE = (480, 320)
 _CHAT_SIZE = (920, 640)
+_LIST_WIDTH = 230  # the room list's share of the window, beside the conversation
+_OPEN_EVERY_MS = 40  # remembered rooms start one after the other, not all at once
 
 #: ``confirm(title, text, button)``: ask a yes/no question; True only for ``button``.
 Confirm: TypeAlias = Callable[[str, str, str], bool]
-
-
-class _RoomTrust:
-    """What the person decides about members of the joined room ``room_id``: recorded through
-    the client while it is in that room (it also forgets its warning for the key), else
-    straight in the trust store (after a final failure, or while a Reconnect is under way)."""
-
-    def __init__(self, app: App, room_id: bytes) -> None:
-        self._app = app
-        self._room_id = room_id
-
-    def _client(self) -> ChatClient | None:
-        client = self._app.client
-        return client if client is not None and client.room_id == self._room_id else None
-
-    def mark_verified(self, name: str, key: bytes) -> None:
-        client = self._client()
-        if client is not None:
-            client.mark_verified(name, key)
-        else:
-            self._app.trust.mark_verified(self._room_id, name, key)
-
-    def accept_key(self, name: str, key: bytes) -> None:
-        client = self._client()
-        if client is not None:
-            client.accept_key(name, key)
-        else:
-            self._app.trust.accept_key(self._room_id, name, key)
-
-
-class _RoomActions:
-    """What the owner and admins ask of the joined room ``room_id`` (make or unmake an admin,
-    remove a member): handed to the client while it is in that room. Each call returns at
-    once; ``ValueError`` (the client's words, or "not connected") is shown by the chat
-    window."""
-
-    def __init__(self, app: App, room_id: bytes) -> None:
-        self._app = app
-        self._room_id = room_id
-
-    def _client(self) -> ChatClient:
-        client = self._app.client
-        if client is None or client.room_id != self._room_id:
-            raise ValueError(NOT_IN_THE_ROOM)
-        return client
-
-    def make_admin(self, name: str) -> None:
-        self._client().make_admin(name)
-
-    def unmake_admin(self, name: str) -> None:
-        self._client().unmake_admin(name)
-
-    def remove_member(self, name: str) -> None:
-        self._client().remove_member(name)
-
-    def change_password(self, *, remove: str | None = None) -> str:
-        return self._client().change_password(remove=remove)
-
-    def release_name(self, name: str) -> None:
-        self._client().release_name(name)
-
-
-NOT_IN_THE_ROOM = "You are not in the room right now: reconnect first."
 
 
 class App:
@@ -163,7 +118,9 @@ class App:
     the listening addresses that the host dialog's choice implies (tests: 127.0.0.1).
     ``reach`` is what the app may do on the network around a hosted room (ask the router,
     announce, browse): :meth:`ReachServices.off` unless given, so a test's app never does it;
-    :func:`start` passes :meth:`ReachServices.real`.
+    :func:`start` passes :meth:`ReachServices.real`. ``keychain`` opens the keyring where
+    remembered rooms are kept (:meth:`Keychain.open` from :func:`start`); without it the app
+    remembers no room and does not offer to.
     """
 
     def __init__(
@@ -179,6 +136,7 @@ class App:
         system_dark: Callable[[], bool | None] = system_prefers_dark,
         is_focused: Callable[[], bool] | None = None,
         reach: ReachServices | None = None,
+        keychain: Callable[[], Keychain] | None = None,
     ) -> None:
         self.root = root
         # This device's identity (created on first start) and what it remembers about relays
@@ -204,51 +162,118 @@ class App:
         self._logo = self._load_logo()
         self.notifications = notifications or DesktopNotifications()
         self._is_focused = is_focused
-        self.muted = tk.BooleanVar(root, False)
-        self.muted.trace_add("write", self._muted_changed)
-        self.view_menu: tk.Menu | None = None
+        self.view_menus: dict[int, tk.Menu] = {}  # by room token
         self.kdf_cost = kdf_cost
         self.bind_host = bind_host
         self.confirm = confirm or self._ask_yes_no
         self.services = reach or ReachServices.off()
-        self.hosted: HostedServices | None = None  # the router and the announcement, hosting
-        self.reach: ReachState | None = None  # what is known about reaching the hosted room
         self.sound = tk.BooleanVar(root, self.settings.sound)
         self.pump = EventPump(root, self._dispatch, after_batch=self._after_batch)
         # "Rooms on this network" for the login view (browsing only with real services).
         self.finder = RoomFinder(root, self.services, self.pump.put, self._in_background)
-        self.client: ChatClient | None = None
-        self._generation = 0  # events from an older client or room start are ignored
-        self.request: LoginRequest | None = None
-        self.hosting: HostRequest | None = None
-        self.relay: RelayThread | None = None  # while hosting
-        self.starter: RoomStarter | None = None
+        self.rooms: list[Room] = []  # the room list, in order
+        self.current: Room | None = None  # the room shown; None: the login view
+        self.joining: Room | None = None  # started from the login view, not joined yet
+        self._tokens = itertools.count(1)
+        self._generation = 0  # the last one given out; events of older ones are dropped
+        self._by_generation: dict[int, Room] = {}
+        self._dirty: set[Room] = set()  # rooms whose conversation got events this batch
+        #: The login view's last request (Connect again, Trust the new relay and connect).
+        self.last_request: LoginRequest | None = None
         self.host_dialog: HostDialog | None = None
-        self.invite: InvitePanel | None = None
-        self.chat: ChatWindow | None = None
         self.login: LoginView | None = None
         self.problem: IdentityProblemView | None = None
         self.code_dialog: SafetyCodeDialog | None = None
-        # Key changes and messages kept from an earlier run that the client reports while
-        # joining, before the chat window exists.
-        self._early: list[ce.IdentityChanged | ce.OutboxRestored] = []
+        self.jump: JumpDialog | None = None
         self._closers: list[threading.Thread] = []
         self.closed = False
+        # Remembered rooms: the keyring on a thread of its own.
+        self.memory = RoomMemory(self.pump.put, keychain) if keychain is not None else None
+        self.memory_available: bool | None = None  # None: not asked yet (or no keychain)
+        self.memory_why = ""  # why nothing secret is remembered
         root.title("SocketChat")
         root.protocol("WM_DELETE_WINDOW", self.request_close)
-        root.columnconfigure(0, weight=1)
+        root.columnconfigure(1, weight=1)
         root.rowconfigure(0, weight=1)
+        self.room_list = RoomList(
+            root,
+            on_choose=self.choose_room,
+            on_new=self.show_login,
+            room_menu=self.room_menu,
+            on_enter=self._focus_conversation,
+            palette=self.palette,
+        )
         for sequence in ("<Control-plus>", "<Control-equal>", "<Control-KP_Add>"):
             root.bind(sequence, lambda _e: self.change_zoom(1))
         for sequence in ("<Control-minus>", "<Control-KP_Subtract>"):
             root.bind(sequence, lambda _e: self.change_zoom(-1))
         for sequence in ("<Control-Key-0>", "<Control-KP_0>", "<Control-KP_Insert>"):
             root.bind(sequence, lambda _e: self.change_zoom(None))
+        for sequence in ("<Control-k>", "<Control-K>"):
+            root.bind(sequence, lambda _e: self.open_jump())
+        root.bind("<FocusIn>", self._window_focused, add="+")
         if self.identity is None:
             self.show_identity_problem()
         else:
-            self.show_login()
+            self._list_remembered()
+            if self.rooms:
+                self.choose_room(self.rooms[0].token)
+            else:
+                self.show_login()
         self.pump.start()
+        if self.memory is not None and self.identity is not None:
+            self.memory.start()
+
+    # -- the current room ---------------------------------------------------------------------
+
+    @property
+    def chat(self) -> ChatWindow | None:
+        """The chat window shown (None while the login view is)."""
+        return self.current.chat if self.current is not None else None
+
+    def _focus_room(self) -> Room | None:
+        """The room the window is about: the current one, else the one being joined."""
+        return self.current if self.current is not None else self.joining
+
+    @property
+    def client(self) -> ChatClient | None:
+        room = self._focus_room()
+        return room.client if room is not None else None
+
+    @property
+    def relay(self) -> RelayThread | None:
+        room = self._focus_room()
+        return room.relay if room is not None else None
+
+    @property
+    def reach(self) -> ReachState | None:
+        room = self._focus_room()
+        return room.reach if room is not None else None
+
+    @property
+    def invite(self) -> InvitePanel | None:
+        room = self.current
+        return room.invite if room is not None else None
+
+    @property
+    def hosting(self) -> HostRequest | None:
+        room = self._focus_room()
+        return room.hosting if room is not None else None
+
+    @property
+    def request(self) -> LoginRequest | None:
+        room = self._focus_room()
+        if room is not None and room.request is not None:
+            return room.request
+        return self.last_request
+
+    @property
+    def view_menu(self) -> tk.Menu | None:
+        room = self.current
+        return self.view_menus.get(room.token) if room is not None else None
+
+    def room_of(self, token: int) -> Room | None:
+        return next((room for room in self.rooms if room.token == token), None)
 
     # -- look ---------------------------------------------------------------------------
 
@@ -268,18 +293,25 @@ class App:
             raise ValueError(f"unknown theme {theme!r}")
         self.theme.set(theme)
         self.palette = apply_theme(self.root, dark=self._dark(), zoom=self.zoom)
-        if self.chat is not None:
-            self.chat.apply_palette(self.palette)
-        if self.view_menu is not None:
-            self._colour_menu(self.view_menu)
+        for room in self.rooms:
+            if room.chat is not None:
+                room.chat.apply_palette(self.palette)
+        for menu in self.view_menus.values():
+            self._colour_menu(menu)
+        self.room_list.apply_palette(self.palette)
         if self.login is not None:  # its coloured labels were made with the old palette
-            self.login.destroy()
-            self.login = None
-            self.show_login()
-        if self.invite is not None and self.invite.winfo_exists():
-            self.invite.destroy()
-            self.invite = None
-            self.show_invite()
+            shown = self.current is None
+            busy = self.login.busy
+            if not busy:
+                self.login.destroy()
+                self.login = None
+                if shown:
+                    self.show_login()
+        for room in self.rooms:
+            if room.invite is not None and room.invite.winfo_exists():
+                room.invite.destroy()
+                room.invite = None
+                self.show_invite(room)
         self._save(theme=theme)
 
     def change_zoom(self, steps: int | None) -> str:
@@ -288,12 +320,13 @@ class App:
         if self.chat is not None:
             self.chat.messages.hold_pin()
         self.zoom = set_zoom(self.root, zoom)
-        if self.chat is not None:
-            self.chat.messages.update_wrap_width()
+        for room in self.rooms:
+            if room.chat is not None:
+                room.chat.messages.update_wrap_width()
         self._save(zoom=self.zoom)
         return "break"
 
-    def _build_view_menu(self, master: tk.Misc) -> tk.Menu:
+    def _build_view_menu(self, master: tk.Misc, room: Room) -> tk.Menu:
         menu = tk.Menu(master, tearoff=False)
         for value, label in (
             ("system", "Theme: follow the system"),
@@ -315,10 +348,14 @@ class App:
             label="Actual size", accelerator="Ctrl+0", command=lambda: self.change_zoom(None)
         )
         menu.add_separator()
-        menu.add_checkbutton(label="Mute this room", variable=self.muted)
+        menu.add_checkbutton(label="Mute this room", variable=room.muted)
         menu.add_checkbutton(label="Sound for new messages", variable=self.sound)
+        menu.add_separator()
+        menu.add_command(
+            label="Jump to a room…", accelerator="Ctrl+K", command=lambda: self.open_jump()
+        )
         self._colour_menu(menu)
-        self.view_menu = menu
+        self.view_menus[room.token] = menu
         return menu
 
     def _colour_menu(self, menu: tk.Menu) -> None:
@@ -332,18 +369,18 @@ class App:
             selectcolor=p.text,
         )
 
-    def _room_key(self) -> str | None:
-        request = self.request
-        if request is None:
-            return None
-        return room_key("your room" if self.hosting else request.host, request.port)
+    def _mute_key(self, room: Room) -> str:
+        return room_key("your room" if room.hosting else room.host, room.port)
 
-    def _muted_changed(self, *_args: object) -> None:
-        key = self._room_key()
-        if key is None or self.chat is None:
-            return
-        rooms = [room for room in self.settings.muted_rooms if room != key]
-        if self.muted.get():
+    def _watch_mute(self, room: Room) -> None:
+        """The room's Mute switch starts as remembered, and is remembered when changed."""
+        room.muted.set(self._mute_key(room) in self.settings.muted_rooms)
+        room.muted.trace_add("write", lambda *_: self._muted_changed(room))
+
+    def _muted_changed(self, room: Room) -> None:
+        key = self._mute_key(room)
+        rooms = [other for other in self.settings.muted_rooms if other != key]
+        if room.muted.get():
             rooms.append(key)
         self._save(muted_rooms=tuple(rooms[-200:]))
 
@@ -354,23 +391,60 @@ class App:
     # -- views --------------------------------------------------------------------------
 
     def show_login(self) -> None:
-        """Show the login view (first window, and again after leaving a room)."""
-        self.login = LoginView(
-            self.root,
-            self.settings,
-            on_connect=self.connect,
-            on_host=self.open_host_dialog,
-            on_cancel=self.cancel_connect,
-            logo=self._logo,
-            on_safety_code=self.show_safety_code,
-            rooms_list=self.finder.enabled,
-        )
-        self.login.grid(row=0, column=0, sticky="nsew")
+        """Show the login view: the first window, Join or host a room…, Back to rooms.
+        While a room started from it is still joining, the same view (with its progress)
+        comes back."""
+        if self.identity is None:
+            return
+        self._hide_current()
+        self.current = None
+        if self.login is None:
+            self.login = LoginView(
+                self.root,
+                self.settings,
+                on_connect=self.connect,
+                on_host=self.open_host_dialog,
+                on_cancel=self.cancel_connect,
+                logo=self._logo,
+                on_safety_code=self.show_safety_code,
+                rooms_list=self.finder.enabled,
+                remember=self.memory is not None,
+            )
+            if self.memory_available is False:
+                self.login.remember_unavailable(self.memory_why)
+        self.login.grid(row=0, column=1, sticky="nsew")
         self.finder.start_soon()
-        # The login view takes its natural size (it grows a little for error messages).
-        self.root.minsize(*_LOGIN_SIZE)
-        self.root.geometry("")
+        self.root.title("SocketChat")
+        self._layout()
         self.login.focus_first_empty()
+        self._refresh_rooms()
+
+    def _hide_current(self) -> None:
+        """Take the current view off the window (the room stays as it is)."""
+        if self.current is not None and self.current.chat is not None:
+            self.current.chat.grid_remove()
+        if self.login is not None:
+            if self.login.busy:
+                self.login.grid_remove()  # its attempt goes on; Join or host shows it again
+            else:
+                self.login.destroy()
+                self.login = None
+                self.finder.stop()
+
+    def _layout(self) -> None:
+        """The room list beside the view once there is a room; the window's size for it."""
+        listed = bool(self.rooms)
+        if listed:
+            self.room_list.grid(row=0, column=0, sticky="ns")
+        else:
+            self.room_list.grid_remove()
+        extra = _LIST_WIDTH if listed else 0
+        if self.current is None:
+            self.root.minsize(_LOGIN_SIZE[0] + extra, _LOGIN_SIZE[1])
+            if not listed:
+                self.root.geometry("")  # the login view's natural size
+        else:
+            self.root.minsize(640 + extra, 420)
 
     def show_identity_problem(self) -> None:
         """Instead of the login view: this device's identity cannot be loaded (and is not
@@ -382,7 +456,7 @@ class App:
         self.problem = IdentityProblemView(
             self.root, text=self.identity_problem, folder=folder, on_quit=self.close
         )
-        self.problem.grid(row=0, column=0, sticky="nsew")
+        self.problem.grid(row=0, column=1, sticky="nsew")
         self.root.title("SocketChat — cannot start")
         self.root.minsize(*_LOGIN_SIZE)
         self.problem.quit_button.focus_set()
@@ -397,55 +471,112 @@ class App:
         self.code_dialog = SafetyCodeDialog(self.root, self.identity.public)
         return self.code_dialog
 
-    def _show_chat(self, event: ce.Joined) -> None:
-        request = self.request
-        if request is None:  # cannot happen: connect() sets it before any client exists
+    def choose_room(self, token: int) -> None:
+        """Show the room ``token`` (a click in the room list, Ctrl+K, a remembered room at
+        start). A remembered room that is closed opens (or, without its keys, the login view
+        comes with its host, port and name filled in)."""
+        room = self.room_of(token)
+        if room is None or (room is self.current and room.chat is not None):
             return
-        room = format_address(request.host, request.port)
-        title = f"Room {room}"
-        if self.hosting is not None:
-            room = f"your room (port {request.port})"
-            title = f"Your room · port {request.port}"
-        if self.login is not None:
-            self.login.destroy()
-            self.login = None
-        self.finder.stop()
-        self.chat = None  # the mute switch's trace must not save while it is set below
-        self.muted.set(self._room_key() in self.settings.muted_rooms)
-        self.chat = ChatWindow(
+        if room.state is RoomState.CLOSED and not self._reopen(room):
+            return
+        self._hide_current()
+        self.current = room
+        if room.chat is None:
+            self._make_chat(room, None)
+        chat = room.chat
+        assert chat is not None
+        chat.grid(row=0, column=1, sticky="nsew")
+        chat.update_title()
+        self._layout()
+        place_within(self.root, (_CHAT_SIZE[0] + _LIST_WIDTH, _CHAT_SIZE[1]))
+        if self._window_has_focus():
+            chat.mark_read()
+        self._refresh_rooms()
+
+    def _focus_conversation(self, token: int) -> None:
+        """Enter in the room list: the keyboard goes to the room's compose box."""
+        self.choose_room(token)
+        room = self.room_of(token)
+        if room is not None and room.chat is not None:
+            room.chat.entry.focus_set()
+
+    def open_jump(self) -> str:
+        """Ctrl+K: a small box to jump to a room by typing part of its name."""
+        if not self.rooms:
+            return "break"
+        if self.jump is not None and self.jump.winfo_exists():
+            self.jump.lift()
+            return "break"
+        self.jump = JumpDialog(
             self.root,
-            room=room,
+            [room.row() for room in self.rooms],
+            on_jump=self._focus_conversation,
+            palette=self.palette,
+        )
+        return "break"
+
+    def _refresh_rooms(self) -> None:
+        """The room list says what the rooms are now (after any change of state or count)."""
+        current = self.current.token if self.current is not None else None
+        self.room_list.show([room.row() for room in self.rooms], current)
+
+    def _window_has_focus(self) -> bool:
+        if self._is_focused is not None:
+            return self._is_focused()
+        try:
+            return self.root.focus_displayof() is not None
+        except (KeyError, tk.TclError):
+            return False
+
+    def _window_focused(self, _event: tk.Event) -> None:
+        if self.chat is not None:
+            self.chat.mark_read()
+
+    # -- a room's chat window -------------------------------------------------------------------
+
+    def _make_chat(self, room: Room, event: ce.Joined | None) -> ChatWindow:
+        """The room's chat window, made the first time it is shown or joins (``event``);
+        events that came before are replayed to it."""
+        identity = self.identity
+        room_id = event.room_id if event is not None else room.room_id
+        title = f"Your room · port {room.port}" if room.hosting else f"Room {room.address}"
+        if room.entry is not None:
+            title = room.label
+        chat = ChatWindow(
+            self.root,
+            room=room.address,
             room_title=title,
-            username=event.your_name,
-            members=tuple(event.members),
-            send=self._send,
-            max_message_bytes=event.max_message_bytes,
+            username=event.your_name if event is not None else room.username,
+            members=tuple(event.members) if event is not None else (),
+            send=lambda text: self._send(room, text),
+            max_message_bytes=event.max_message_bytes if event is not None else 4000,
             palette=self.palette,
             sound=self.sound,
-            on_invite=self.show_invite if self.hosting else None,
+            on_invite=(lambda: self.show_invite(room)) if room.hosting else None,
             notify=self.notifications.show,
-            muted=self.muted,
-            view_menu=self._build_view_menu,
-            is_focused=self._is_focused,
-            identity=self.identity.public if self.identity is not None else None,
-            trust=_RoomTrust(self, event.room_id),
-            on_reconnect=self.reconnect,
-            on_trust_relay=self.trust_new_relay_from_chat,
-            actions=_RoomActions(self, event.room_id),
-            on_retry_now=self.retry_now,
-            on_back=self.back_to_rooms,
+            muted=room.muted,
+            view_menu=lambda master: self._build_view_menu(master, room),
+            is_focused=lambda: self.current is room and self._window_has_focus(),
+            identity=identity.public if identity is not None else None,
+            trust=RoomTrust(room, self.trust, room_id),
+            on_reconnect=lambda: self.rejoin(room),
+            on_trust_relay=lambda: self.trust_new_relay_from_chat(room),
+            actions=RoomActions(room, room_id),
+            on_retry_now=lambda: self.retry_now(room),
+            on_back=lambda: self.back_to_rooms(room),
+            shown=lambda: self.current is room,
+            on_unread=self._refresh_rooms,
+            joined=event is not None,
+            on_jump=self.open_jump,
         )
-        self.chat.grid(row=0, column=0, sticky="nsew")
-        self.root.minsize(640, 420)
-        # Never off-screen: a login window near the screen's edge would otherwise grow past it.
-        place_within(self.root, _CHAT_SIZE)
-        self.chat.entry.focus_set()
-        self.chat.handle(event)
-        early, self._early = self._early, []
-        for change in early:  # told while joining, before the window existed
-            self.chat.handle(change)
-        if self.hosting is not None:
-            self.show_invite()
+        room.chat = chat
+        if event is not None:
+            chat.handle(event)
+        for early in room.take_early():  # told before the window existed
+            chat.handle(early)
+        chat.flush()
+        return chat
 
     def open_host_dialog(self, initial: HostRequest | None = None, error: str = "") -> None:
         """The Host a room button: ask for port, passphrase and name."""
@@ -459,47 +590,50 @@ class App:
             self.root, on_done=self._host_chosen, username=username, initial=initial, error=error
         )
 
-    def show_invite(self) -> None:
-        """Open (or raise) the invite panel while hosting."""
-        if self.hosting is None or self.relay is None:
+    def show_invite(self, room: Room | None = None) -> None:
+        """Open (or raise) the invite panel of a room hosted here (the current one)."""
+        room = room or self.current
+        if room is None or room.hosting is None or room.relay is None:
             return
-        if self.invite is not None and self.invite.winfo_exists():
-            self.invite.lift()
+        if room.invite is not None and room.invite.winfo_exists():
+            room.invite.lift()
             return
-        secret = self.relay.relay.secret
-        self.invite = InvitePanel(
+        secret = room.relay.relay.secret
+        room.invite = InvitePanel(
             self.root,
-            addresses=self._invite_addresses(),
-            port=self.relay.port or self.hosting.port,
-            password=self.hosting.password,
+            addresses=self._invite_addresses(room),
+            port=room.relay.port or room.hosting.port,
+            password=room.hosting.password,
             room_id=secret.room_id,
             relay_key=secret.relay_key,
-            state=self.reach,
+            state=room.reach,
         )
 
-    def _hosted_password_changed(self, password: str) -> None:
-        """We changed the password of the room we host: the invite carries the new one."""
-        if self.hosting is None:
+    def _hosted_password_changed(self, room: Room, password: str) -> None:
+        """We changed the password of a room we host: its invite carries the new one."""
+        if room.hosting is None:
             return
-        self.hosting = dataclasses.replace(self.hosting, password=password)
-        if self.invite is not None and self.invite.winfo_exists():
-            self.invite.destroy()
-            self.invite = None
-            self.show_invite()
+        room.hosting = dataclasses.replace(room.hosting, password=password)
+        if room.invite is not None and room.invite.winfo_exists():
+            room.invite.destroy()
+            room.invite = None
+            self.show_invite(room)
 
-    def _invite_addresses(self) -> list[str]:
-        if self.hosting is not None and self.hosting.scope is Scope.COMPUTER:
+    def _invite_addresses(self, room: Room) -> list[str]:
+        if room.hosting is not None and room.hosting.scope is Scope.COMPUTER:
             return []  # nobody else can join: the panel says "only this computer"
         return lan_addresses()
 
-    # -- connecting ---------------------------------------------------------------------
+    # -- connecting from the login view ----------------------------------------------------------
 
     def connect(self, request: LoginRequest) -> None:
         """Join ``request``'s room: the client derives keys and connects in its thread."""
         if self.identity is None:
             return  # no identity: the problem view is shown instead of the login
-        self.request = request
-        self.hosting = None
+        self.last_request = request
+        room = self.joining = Room(next(self._tokens), self.root)
+        room.request = request
+        room.label = format_address(request.host, request.port)
         if self.login is not None:
             self.login.show_progress(f"Connecting to {format_address(request.host, request.port)}…")
         if request.relay_key:  # from an invite: expect its relay from the first connection on
@@ -508,6 +642,7 @@ class App:
             )
             ce.pin_invite(self.trust, invite)
         self._start_client(
+            room,
             request.host,
             request.port,
             request.username,
@@ -518,13 +653,14 @@ class App:
     def connect_again(self) -> None:
         """ "Connect again" after a login was interrupted: the same request, started by the
         person (the client never retries by itself once the password was at stake)."""
-        if self.request is not None and self.login is not None and not self.login.busy:
-            self.connect(self.request)
+        request = self.last_request
+        if request is not None and self.login is not None and not self.login.busy:
+            self.connect(request)
 
     def trust_new_relay(self) -> None:
         """ "Trust the new relay and connect" in the login view: after a confirmation, forget
         the relay key pinned for this address and connect; the new relay's key is pinned."""
-        request = self.request
+        request = self.last_request
         if request is None or self.login is None or self.login.busy:
             return
         if not self.confirm(
@@ -536,124 +672,31 @@ class App:
         self.trust.forget_relay(relay_address(request.host, request.port, DEFAULT_ROOM))
         self.connect(request)
 
-    def retry_now(self) -> None:
-        """Retry now in the chat's connection banner: the client stops waiting and tries."""
-        if self.client is not None:
-            self.client.retry_now()
-
-    def back_to_rooms(self) -> None:
-        """Back to rooms in the chat's connection banner, after a final failure: the chat
-        goes and the login view comes back in the same window (the failed client is closed
-        in the background; a room hosted here is closed)."""
-        if self.chat is None or not self._may_close_hosted_room("Going back to your rooms"):
-            return
-        self._generation += 1  # whatever the old client still says is dropped
-        self._stop_client()
-        self._stop_relay()
-        self.hosting = None
-        if self.invite is not None and self.invite.winfo_exists():
-            self.invite.destroy()
-        self.invite = None
-        self.chat.destroy()
-        self.chat = None
-        self.root.title("SocketChat")
-        self.show_login()
-
-    def reconnect(self) -> None:
-        """Rejoin in the chat window after a final failure: a new client with the same
-        keys, identity and trust, asking for the room joined before."""
-        old = self.client
-        if old is None or self.chat is None:
-            return
-        self._stop_client()
-        request = self.request
-        self._start_client(
-            old.host,
-            old.port,
-            old.username,
-            # The password too (when known), should the relay hold a new room by that name.
-            password=request.password if request is not None else None,
-            keys=old.keys,
-            room_id=old.ask_room,
-        )
-
-    def _pin_default_room(self) -> None:
-        """Joined again from the chat window (Reconnect asks for the room itself): the next
-        fresh login asks for the default room at this address, so it must expect the same
-        relay. Fills a missing pin only (one forgotten by "Trust the new relay")."""
-        client = self.client
-        if client is None or not client.room_id:
-            return
-        key = self.trust.relay_key(relay_address(client.host, client.port, client.room_id))
-        if key is not None:
-            self.trust.pin_relay(relay_address(client.host, client.port, DEFAULT_ROOM), key)
-
-    def trust_new_relay_from_chat(self) -> None:
-        """The chat's "Trust the new relay and connect" after RELAY_CHANGED on a reconnect."""
-        client = self.client
-        if client is None or self.chat is None:
-            return
-        if not self.confirm(
-            "Trust the new relay?", trust_relay_question(client.host, client.port), TRUST_NEW_RELAY
-        ):
-            return
-        for room in {client.ask_room, DEFAULT_ROOM}:
-            self.trust.forget_relay(relay_address(client.host, client.port, room))
-        self.chat.reconnect()
-
-    def _start_client(
-        self,
-        host: str,
-        port: int,
-        username: str,
-        *,
-        password: str | None = None,
-        keys: RoomKeys | None = None,
-        room_id: bytes = DEFAULT_ROOM,
-    ) -> None:
-        identity = self.identity
-        if identity is None:
-            return
-        self._generation += 1
-        self._early = []
-        generation = self._generation
-        put = self.pump.put
-        self.client = ChatClient(
-            host=host,
-            port=port,
-            username=username,
-            password=password,
-            keys=keys,
-            identity=identity,
-            trust=self.trust,
-            room_id=room_id,
-            on_event=lambda event: put((generation, event)),
-            kdf_cost=self.kdf_cost,
-        )
-        self.client.start()
-
     def cancel_connect(self) -> None:
         """Cancel while connecting or while the room is starting."""
-        self._generation += 1
-        self._stop_client()
-        if self.starter is not None:
-            starter, self.starter = self.starter, None
+        room, self.joining = self.joining, None
+        if room is None:
+            return
+        self._forget_generation(room)
+        self._stop_client(room)
+        if room.starter is not None:
+            starter, room.starter = room.starter, None
             starter.cancelled.set()  # the worker stops a relay that starts anyway
-        self._stop_relay()
-        self.hosting = None
+        self._stop_relay(room)
 
     def _host_chosen(self, request: HostRequest | None) -> None:
         self.host_dialog = None
         if request is None or self.login is None:
             return
-        self.hosting = request
-        self.request = LoginRequest("127.0.0.1", request.port, request.password, request.username)
+        room = self.joining = Room(next(self._tokens), self.root)
+        room.hosting = request
+        room.request = LoginRequest("127.0.0.1", request.port, request.password, request.username)
+        room.label = f"Your room · port {request.port}"
         self.login.show_progress(f"Starting your room on port {request.port}…")
-        self._generation += 1
-        generation = self._generation
+        generation = self._new_generation(room)
         put = self.pump.put
         addresses = lan_addresses() if request.scope is not Scope.COMPUTER else []
-        room = self.reach = ReachState(
+        reach = room.reach = ReachState(
             scope=request.scope,
             port=request.port,
             asked_router=request.maps_port and self.services.mapper is not None,
@@ -664,9 +707,9 @@ class App:
         if request.scope is Scope.EVERYONE:
             # Lets everyone in, and tells the invite panel when someone from outside came.
             accept_peer = OutsideWatcher(
-                lambda peer: put((0, ForRoom(room, OutsideSeen(peer, time.strftime("%H:%M")))))
+                lambda peer: put((0, ForRoom(reach, OutsideSeen(peer, time.strftime("%H:%M")))))
             )
-        self.starter = start_room_in_background(
+        room.starter = start_room_in_background(
             request.password,
             request.port,
             lambda event: put((generation, event)),
@@ -684,27 +727,54 @@ class App:
         if isinstance(event, RoomsFound):  # from the login view's browser: no generation
             self._rooms_found(event)
             return
-        if isinstance(event, ForRoom):  # the hosted room's services: dropped once it is closed
+        if isinstance(event, ForRoom):  # a hosted room's services: dropped once it is closed
             self._reach_event(event)
             return
-        if generation != self._generation:
+        if isinstance(event, MemoryOpened | RoomsLoaded | MemoryFailed | LocalKey):
+            self._memory_event(event)
+            return
+        room = self._by_generation.get(generation)
+        if room is None or room.generation != generation:
             if isinstance(event, RoomStarted):
                 event.relay.stop()  # a room nobody waits for any more
             return
         if isinstance(event, RoomStarted):
-            self._room_started(event)
+            self._room_started(room, event)
         elif isinstance(event, RoomFailed):
-            self._room_failed(event)
-        elif self.chat is not None:
-            if isinstance(event, ce.Joined):
-                self._pin_default_room()
-            if isinstance(event, ce.PasswordChanged) and event.own and event.password:
-                self._hosted_password_changed(event.password)
-            self.chat.handle(event)
+            self._room_failed(room, event)
+        elif room is self.joining:
+            self._login_event(room, event)
         else:
-            self._login_event(event)
+            self._room_event(room, event)
 
-    def _login_event(self, event: ce.ClientEvent) -> None:
+    def _room_event(self, room: Room, event: ce.ClientEvent) -> None:
+        """An event of a room in the list: its state for the list, then its chat window."""
+        before = room.state
+        if isinstance(event, ce.Joined):
+            room.state = RoomState.JOINED
+            room.room_id = event.room_id
+            self._pin_default_room(room)
+            self._keep_remembered_keys(room)
+        elif isinstance(event, ce.Disconnected):
+            room.state = RoomState.RECONNECTING
+        elif isinstance(event, ce.Failed):
+            room.state = RoomState.FAILED
+        elif isinstance(event, ce.Connecting) and room.state is RoomState.FAILED:
+            room.state = RoomState.CONNECTING  # a Rejoin
+        if isinstance(event, ce.PasswordChanged) and event.own and event.password:
+            self._hosted_password_changed(room, event.password)
+        if room.chat is None:
+            if isinstance(event, ce.Joined):
+                self._make_chat(room, event)
+            else:
+                room.keep_early(event)
+        else:
+            room.chat.handle(event)
+            self._dirty.add(room)
+        if room.state is not before:
+            self._refresh_rooms()
+
+    def _login_event(self, room: Room, event: ce.ClientEvent) -> None:
         login = self.login
         if login is None:
             return
@@ -712,76 +782,125 @@ class App:
             login.show_progress("Deriving the room key from the password…")
         elif isinstance(event, ce.Queued):
             login.show_progress(_queued_text(event.position))
-        elif isinstance(event, ce.Connecting) and self.request is not None:
-            asked = self.request
-            where = "your room" if self.hosting else format_address(asked.host, asked.port)
+        elif isinstance(event, ce.Connecting):
+            where = "your room" if room.hosting else room.address
             login.show_progress(f"Connecting to {where}…")
         elif isinstance(event, ce.IdentityChanged | ce.OutboxRestored):
-            self._early.append(event)  # the chat window shows it once it exists
+            room.keep_early(event)  # the chat window shows it once it exists
         elif isinstance(event, ce.Joined):
-            self._remember()
-            self._show_chat(event)
+            self._joined_from_login(room, event)
         elif isinstance(event, ce.Failed):
-            request = self.request
-            hosted = self.hosting is not None
-            self._stop_client()
-            self._stop_relay()
-            self.hosting = None
-            text = failure_text(
-                event.kind,
-                event.message,
-                host=request.host if request else "",
-                port=request.port if request else 0,
-                username=request.username if request else "",
-            )
-            label = failure_action(event.kind)
-            action: tuple[str, Callable[[], None]] | None = None
-            if event.kind is ErrorKind.RELAY_CHANGED and request is not None and request.relay_key:
-                # The invite named the relay: trusting another one would overrule it.
-                text, label = not_the_invited_relay(request.host, request.port), None
-            if label is not None and request is not None and not hosted:
-                if event.kind is ErrorKind.RELAY_CHANGED:
-                    action = (TRUST_NEW_RELAY, self.trust_new_relay)
-                elif label == CONNECT_AGAIN:
-                    action = (CONNECT_AGAIN, self.connect_again)
-            login.show_failure(text, action)
+            self._login_failed(room, event)
 
-    def _room_started(self, event: RoomStarted) -> None:
-        self.starter = None
-        self.relay = event.relay
-        hosting = self.hosting
-        if hosting is None or self.login is None:  # cancelled meanwhile: the room goes too
-            self._stop_relay()
+    def _login_failed(self, room: Room, event: ce.Failed) -> None:
+        login = self.login
+        assert login is not None
+        request = room.request
+        hosted = room.hosting is not None
+        self.joining = None
+        self._forget_generation(room)
+        self._stop_client(room)
+        self._stop_relay(room)
+        text = failure_text(
+            event.kind,
+            event.message,
+            host=request.host if request else "",
+            port=request.port if request else 0,
+            username=request.username if request else "",
+        )
+        label = failure_action(event.kind)
+        action: tuple[str, Callable[[], None]] | None = None
+        if event.kind is ErrorKind.RELAY_CHANGED and request is not None and request.relay_key:
+            # The invite named the relay: trusting another one would overrule it.
+            text, label = not_the_invited_relay(request.host, request.port), None
+        if label is not None and request is not None and not hosted:
+            if event.kind is ErrorKind.RELAY_CHANGED:
+                action = (TRUST_NEW_RELAY, self.trust_new_relay)
+            elif label == CONNECT_AGAIN:
+                action = (CONNECT_AGAIN, self.connect_again)
+        login.show_failure(text, action)
+
+    def _joined_from_login(self, room: Room, event: ce.Joined) -> None:
+        """The room started from the login view is in: it joins the list and is shown."""
+        self.joining = None
+        room.state = RoomState.JOINED
+        room.room_id = event.room_id
+        self._remember_login(room)
+        # A remembered room joined again by password (its keys were not here): one row.
+        for other in list(self.rooms):
+            if other.room_id == event.room_id and other.state is RoomState.CLOSED:
+                room.entry, room.label = other.entry, other.label
+                self.rooms.remove(other)
+        self._watch_mute(room)
+        self.rooms.append(room)
+        if self.login is not None:
+            self.login.destroy()
+            self.login = None
+        self.finder.stop()
+        self._make_chat(room, event)
+        if self.current is not None and self.current.chat is not None:
+            self.current.chat.grid_remove()
+        self.current = None
+        self.choose_room(room.token)
+        chat = room.chat
+        assert chat is not None
+        chat.entry.focus_set()
+        request = room.request
+        if request is not None and request.remember and room.hosting is None:
+            self.remember_room(room)
+        elif room.entry is not None:
+            self._keep_remembered_keys(room)
+        if room.hosting is not None:
+            self.show_invite(room)
+
+    def _room_started(self, room: Room, event: RoomStarted) -> None:
+        room.starter = None
+        room.relay = event.relay
+        hosting = room.hosting
+        if hosting is None or self.login is None or room is not self.joining:
+            self._stop_relay(room)  # cancelled meanwhile: the room goes too
             return
-        self.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
+        room.request = LoginRequest("127.0.0.1", event.port, hosting.password, hosting.username)
+        room.label = f"Your room · port {event.port}"
         if event.relay_key:
             # Our own client must expect this room's relay, not one hosted here before.
             address = relay_address("127.0.0.1", event.port, DEFAULT_ROOM)
             self.trust.forget_relay(address)
             self.trust.pin_relay(address, event.relay_key)
         self.login.show_progress("Joining your room…")
-        self._start_client("127.0.0.1", event.port, hosting.username, keys=event.keys)
-        if self.reach is not None:
-            self.hosted = HostedServices(
-                self.services, self.reach, self.pump.put, self._in_background
+        self._start_client(room, "127.0.0.1", event.port, hosting.username, keys=event.keys)
+        if room.reach is not None:
+            room.hosted = HostedServices(
+                self.services, room.reach, self.pump.put, self._in_background
             )
-            self.hosted.start(hosting, event.port)
+            room.hosted.start(hosting, event.port)
 
-    # -- around the hosted room: the router, the announcement, rooms found -------------------
+    def _room_failed(self, room: Room, event: RoomFailed) -> None:
+        room.starter = None
+        request = room.hosting
+        self.joining = None
+        self._forget_generation(room)
+        if self.login is None:
+            return
+        self.login.set_idle()
+        self.open_host_dialog(initial=request, error=host_error_text(event.error, event.port))
+
+    # -- around hosted rooms: the router, the announcement, rooms found ------------------------
 
     def _reach_event(self, item: ForRoom) -> None:
-        if item.room is not self.reach or self.reach is None:
-            return  # a room that is closed (or another one)
-        self.reach.apply(item.event)
-        if self.invite is not None and self.invite.winfo_exists():
-            self.invite.refresh(self.reach)
+        for room in [*self.rooms, *([self.joining] if self.joining else [])]:
+            if room.reach is not None and item.room is room.reach:
+                room.reach.apply(item.event)
+                if room.invite is not None and room.invite.winfo_exists():
+                    room.invite.refresh(room.reach)
+                return  # a room that is closed is no longer listed: dropped
 
-    def _stop_reach(self) -> None:
+    def _stop_reach(self, room: Room) -> None:
         """The hosted room is closing: the mapping and the announcement go too."""
-        hosted, self.hosted = self.hosted, None
+        hosted, room.hosted = room.hosted, None
         if hosted is not None:
             hosted.stop()
-        self.reach = None
+        room.reach = None
 
     def _rooms_found(self, event: RoomsFound) -> None:
         if self.login is None:
@@ -791,30 +910,23 @@ class App:
         else:
             self.login.show_rooms(event.rooms)
 
-    def _room_failed(self, event: RoomFailed) -> None:
-        self.starter = None
-        request = self.hosting
-        self.hosting = None
-        self.reach = None
-        if self.login is None:
-            return
-        self.login.set_idle()
-        self.open_host_dialog(initial=request, error=host_error_text(event.error, event.port))
-
     def _after_batch(self) -> None:
-        if self.chat is not None:
-            self.chat.flush()
+        dirty, self._dirty = self._dirty, set()
+        for room in dirty:
+            if room.chat is not None:
+                room.chat.flush()
 
-    def _send(self, text: str) -> PendingMessage:
-        if self.client is None:
+    def _send(self, room: Room, text: str) -> PendingMessage:
+        if room.client is None:
             raise ValueError("Not connected to a room.")
-        return self.client.send(text)
+        return room.client.send(text)
 
-    def _remember(self) -> None:
-        request = self.request
+    def _remember_login(self, room: Room) -> None:
+        """After a join from the login view: its host, port and name fill the next login."""
+        request = room.request
         if request is None:
             return
-        if self.hosting is not None:
+        if room.hosting is not None:
             self._save(username=request.username, sound=self.sound.get())
         else:
             self._save(
@@ -824,6 +936,309 @@ class App:
                 sound=self.sound.get(),
             )
 
+    # -- a room's life after joining -------------------------------------------------------------
+
+    def retry_now(self, room: Room) -> None:
+        """Retry now in a chat's connection banner: the client stops waiting and tries."""
+        if room.client is not None:
+            room.client.retry_now()
+
+    def rejoin(self, room: Room) -> None:
+        """Rejoin in a chat window after a final failure: a new client with the same
+        keys, identity and trust, asking for the room joined before."""
+        old = room.client
+        if old is None:
+            return
+        self._stop_client(room)
+        request = room.request
+        self._start_client(
+            room,
+            old.host,
+            old.port,
+            old.username,
+            # The password too (when known), should the relay hold a new room by that name.
+            password=request.password if request is not None else None,
+            keys=old.keys,
+            room_id=old.ask_room,
+        )
+
+    def back_to_rooms(self, room: Room) -> None:
+        """Back to rooms after a final failure: the room closes (a room hosted here closes
+        for everyone, after a question) and the login view comes back in the same window;
+        a remembered room stays in the list, closed, to open again later."""
+        if not self._may_close_hosted_room(room, "Going back to your rooms"):
+            return
+        self.close_room(room)
+        self.show_login()
+
+    def close_room(self, room: Room) -> None:
+        """Stop the room's client (and relay), drop its chat window; it leaves the list
+        unless it is remembered (then it stays, closed)."""
+        self._forget_generation(room)
+        self._stop_client(room)
+        self._stop_relay(room)
+        room.hosting = None
+        room.drop_chat()
+        self.view_menus.pop(room.token, None)
+        if self.current is room:
+            self.current = None
+        if room.remembered:
+            room.state = RoomState.CLOSED
+        elif room in self.rooms:
+            self.rooms.remove(room)
+        self._refresh_rooms()
+        self._layout()
+
+    def _reopen(self, room: Room) -> bool:
+        """A closed remembered room was chosen: open it with its keys (True), or, without
+        them, show the login view with its host, port and name (False)."""
+        if room.saved is not None and self.identity is not None:
+            self._open_saved(room)
+            return True
+        self.show_login()
+        if self.login is not None and not self.login.busy:
+            note = (
+                "Type the room password to open this room again: this device does not have "
+                "its keys."
+            )
+            if self.memory_available is False:
+                note = f"{self.memory_why} Type the room password to open this room again."
+            self.login.prefill(room.host, room.port, room.username, note)
+        return False
+
+    def _pin_default_room(self, room: Room) -> None:
+        """Joined with the room's id (a Rejoin, a remembered room): the next fresh login
+        asks for the default room at this address, so it must expect the same relay. Fills a
+        missing pin only (one forgotten by "Trust the new relay")."""
+        client = room.client
+        if client is None or not client.room_id:
+            return
+        key = self.trust.relay_key(relay_address(client.host, client.port, client.room_id))
+        if key is not None:
+            self.trust.pin_relay(relay_address(client.host, client.port, DEFAULT_ROOM), key)
+
+    def trust_new_relay_from_chat(self, room: Room) -> None:
+        """The chat's "Trust the new relay and connect" after RELAY_CHANGED on a reconnect."""
+        client = room.client
+        if client is None or room.chat is None:
+            return
+        if not self.confirm(
+            "Trust the new relay?", trust_relay_question(client.host, client.port), TRUST_NEW_RELAY
+        ):
+            return
+        for asked in {client.ask_room, DEFAULT_ROOM}:
+            self.trust.forget_relay(relay_address(client.host, client.port, asked))
+        room.chat.reconnect()
+
+    def _new_generation(self, room: Room) -> int:
+        self._forget_generation(room)
+        self._generation += 1
+        room.generation = self._generation
+        self._by_generation[room.generation] = room
+        return room.generation
+
+    def _forget_generation(self, room: Room) -> None:
+        """Whatever the room's current client or start still says is dropped from now on."""
+        self._by_generation.pop(room.generation, None)
+        room.generation = 0
+
+    def _start_client(
+        self,
+        room: Room,
+        host: str,
+        port: int,
+        username: str,
+        *,
+        password: str | None = None,
+        keys: RoomKeys | None = None,
+        room_id: bytes = DEFAULT_ROOM,
+    ) -> None:
+        identity = self.identity
+        if identity is None:
+            return
+        room.early = []
+        generation = self._new_generation(room)
+        put = self.pump.put
+        room.client = ChatClient(
+            host=host,
+            port=port,
+            username=username,
+            password=password,
+            keys=keys,
+            identity=identity,
+            trust=self.trust,
+            room_id=room_id,
+            on_event=lambda event: put((generation, event)),
+            kdf_cost=self.kdf_cost,
+        )
+        room.client.start()
+
+    # -- remembered rooms ---------------------------------------------------------------------
+
+    def _index_dir(self) -> Path:
+        return self.settings_dir if self.settings_dir is not None else config_dir()
+
+    def _list_remembered(self) -> None:
+        """At start: the remembered rooms join the list at once (their keys come later)."""
+        if self.memory is None:
+            return
+        for entry in load_index(self._index_dir()):
+            room = Room(next(self._tokens), self.root, label=entry.label)
+            room.entry = entry
+            room.room_id = entry.room_id
+            self._watch_mute(room)
+            self.rooms.append(room)
+
+    def _memory_event(self, event: MemoryEvent) -> None:
+        if isinstance(event, MemoryOpened):
+            self.memory_available = event.available
+            if not event.available:
+                self.memory_why = event.why
+                if self.login is not None:
+                    self.login.remember_unavailable(event.why)
+                for room in self.rooms:
+                    if room.entry is not None and room.client is None:
+                        room.state = RoomState.CLOSED
+                self._refresh_rooms()
+                return
+            waiting = [room.room_id for room in self.rooms if room.entry is not None]
+            if waiting and self.memory is not None:
+                self.memory.load(waiting)
+        elif isinstance(event, RoomsLoaded):
+            self._remembered_loaded(event)
+        elif isinstance(event, MemoryFailed):
+            self.memory_why = event.why
+
+    def _remembered_loaded(self, event: RoomsLoaded) -> None:
+        """The keyring gave the remembered rooms' keys: open them, one after the other."""
+        delay = 0
+        for room in self.rooms:
+            if room.room_id not in event.rooms or room.client is not None:
+                continue
+            saved = event.rooms[room.room_id]
+            if saved is None:
+                room.state = RoomState.CLOSED  # no keys here: the password opens it again
+                continue
+            room.saved = saved
+            self.root.after(delay, functools.partial(self._open_saved, room))
+            delay += _OPEN_EVERY_MS
+        self._refresh_rooms()
+
+    def _open_saved(self, room: Room) -> None:
+        """Open a remembered room with its keys (no password), asking for it by id."""
+        saved = room.saved
+        if saved is None or room.client is not None or room not in self.rooms or self.closed:
+            return
+        room.state = RoomState.CONNECTING
+        if room.chat is not None and room.chat.closed_for_good:
+            room.chat.connection.connecting()
+        self._start_client(
+            room, saved.host, saved.port, saved.username, keys=saved.keys, room_id=saved.room_id
+        )
+        self._refresh_rooms()
+
+    def remember_room(self, room: Room) -> bool:
+        """Remember ``room`` on this device: its keys to the keyring, its place in the list
+        to ``rooms.json``. Not for a room hosted here, nor before its keys are known."""
+        client = room.client
+        if (
+            self.memory is None
+            or self.memory_available is False
+            or room.hosting is not None
+            or client is None
+            or client.keys is None
+            or not room.room_id
+        ):
+            return False
+        label = room.label or room.address
+        saved = SavedRoom(room.host, room.port, room.username, label, client.keys)
+        self.memory.save(saved)
+        room.saved, room.entry, room.label = saved, saved.entry(), label
+        self._save_index()
+        self._refresh_rooms()
+        return True
+
+    def _keep_remembered_keys(self, room: Room) -> None:
+        """A remembered room joined: if its keys changed (a new password), keep the new."""
+        client = room.client
+        if room.entry is None or client is None or client.keys is None or self.memory is None:
+            return
+        if room.saved is not None and room.saved.keys == client.keys:
+            return
+        saved = SavedRoom(room.host, room.port, room.username, room.label, client.keys)
+        room.saved = saved
+        self.memory.save(saved)
+
+    def forget_room(self, room: Room) -> None:
+        """Forget ``room`` on this device (its keyring entry and its place in the list); an
+        open room stays open until it is closed."""
+        if room.entry is None:
+            return
+        if self.memory is not None:
+            self.memory.forget(room.entry.room_id)
+        room.entry = None
+        room.saved = None
+        self._save_index()
+        if room.state is RoomState.CLOSED:
+            self.rooms.remove(room)
+            if self.current is room:
+                self.current = None
+        self._refresh_rooms()
+        self._layout()
+
+    def _save_index(self) -> None:
+        entries: list[IndexEntry] = [room.entry for room in self.rooms if room.entry is not None]
+        save_index(entries, self._index_dir())
+
+    def room_menu(self, token: int) -> tk.Menu | None:
+        """The room list's menu for a room: Remember / Forget, Leave or Open."""
+        room = self.room_of(token)
+        if room is None:
+            return None
+        p = self.palette
+        menu = tk.Menu(
+            self.root,
+            tearoff=False,
+            background=p.surface,
+            foreground=p.text,
+            activebackground=p.selection,
+            activeforeground=p.text,
+            disabledforeground=p.muted,
+        )
+        if room.state is RoomState.CLOSED:
+            menu.add_command(label="Open", command=lambda: self.choose_room(token))
+        elif room.hosting is not None:
+            menu.add_command(label="Close your room…", command=lambda: self.leave_room(room))
+        else:
+            menu.add_command(label="Leave", command=lambda: self.leave_room(room))
+        if self.memory is not None and room.hosting is None:
+            menu.add_separator()
+            if room.entry is None:
+                usable = (
+                    self.memory_available is not False
+                    and room.client is not None
+                    and room.client.keys is not None
+                )
+                menu.add_command(
+                    label="Remember this room",
+                    command=lambda: self.remember_room(room),
+                    state="normal" if usable else "disabled",
+                )
+            else:
+                menu.add_command(
+                    label="Do not remember this room", command=lambda: self.forget_room(room)
+                )
+        return menu
+
+    def leave_room(self, room: Room) -> None:
+        """Leave a room from its menu (asking first if it is hosted here)."""
+        if not self._may_close_hosted_room(room, "Closing it"):
+            return
+        shown = self.current is room
+        self.close_room(room)
+        if shown:
+            self.show_login()
+
     # -- closing ------------------------------------------------------------------------
 
     def request_close(self) -> None:
@@ -831,16 +1246,20 @@ class App:
         closes a room for others (the safe answer, Cancel, is the default); then quit."""
         if not self._may_quit_with_waiting_messages():
             return
-        if not self._may_close_hosted_room("Closing this window"):
-            return
+        for room in self.rooms:
+            if not self._may_close_hosted_room(room, "Closing this window"):
+                return
         self.close()
 
     def waiting_messages(self) -> int:
-        """Messages written here that the relay has not confirmed: in the client's outbox,
-        or handed back as not sent and not sent again."""
-        waiting = len(self.client.pending()) if self.client is not None else 0
-        if self.chat is not None:
-            waiting += len(self.chat.unsent.texts)
+        """Messages written here that the relay has not confirmed, in every room: in the
+        clients' outboxes, or handed back as not sent and not sent again."""
+        waiting = 0
+        for room in self.rooms:
+            if room.client is not None:
+                waiting += len(room.client.pending())
+            if room.chat is not None:
+                waiting += len(room.chat.unsent.texts)
         return waiting
 
     def _may_quit_with_waiting_messages(self) -> bool:
@@ -849,11 +1268,11 @@ class App:
             return True
         return self.confirm("Quit SocketChat?", quit_question(waiting), "Quit anyway")
 
-    def _may_close_hosted_room(self, doing: str) -> bool:
-        """True unless a room hosted here has a chat open and the person keeps it open."""
-        if self.relay is None or self.chat is None:
+    def _may_close_hosted_room(self, room: Room, doing: str) -> bool:
+        """True unless ``room`` is hosted here, has a chat open, and the person keeps it."""
+        if room.relay is None or room.chat is None:
             return True
-        others = len(self.chat.members) - 1
+        others = len(room.chat.members) - 1
         detail = (
             f"{others} other member{'s' if others != 1 else ''} will be disconnected."
             if others > 0
@@ -873,39 +1292,47 @@ class App:
         self.pump.stop()
         with contextlib.suppress(tk.TclError):
             self.root.withdraw()  # the window disappears at once; the rest takes a moment
-        if self.chat is not None:
+        if self.rooms:
             self._save(sound=self.sound.get())
         self.notifications.close()
-        self._generation += 1
-        if self.starter is not None:
-            self.starter.cancel()  # joins the worker: whatever it produced is queued by now
-            self.starter = None
-        # A room that finished starting just before the cancel waits in the queue under the old
-        # generation: draining hands it to _dispatch, which stops it.
+        rooms = [*self.rooms, *([self.joining] if self.joining is not None else [])]
+        for room in rooms:
+            if room.starter is not None:
+                room.starter.cancel()  # joins the worker: what it produced is queued by now
+                room.starter = None
+        # A room that finished starting just before the cancel waits in the queue under its
+        # generation: forgetting the generations, then draining, hands it to _dispatch, which
+        # stops it.
+        for room in rooms:
+            self._forget_generation(room)
         self.pump.drain(limit=self.pump.pending() + 1)
-        client, self.client = self.client, None
-        if client is not None:
-            client.close()
+        for room in rooms:
+            client, room.client = room.client, None
+            if client is not None:
+                self._in_background(client.close)  # every room says goodbye at once
         self.finder.stop()
-        self._stop_relay()
         for thread in self._closers:
             thread.join(5.0)
+        for room in rooms:  # after the clients: the host's own goodbye reaches its relay
+            self._stop_relay(room)
+        if self.memory is not None:
+            self.memory.stop()
         with contextlib.suppress(tk.TclError):
             # Run pending idle work (ttk's <<ThemeChanged>> after a quick start) while the
             # root exists: left for later, it fails noisily on a destroyed interpreter.
             self.root.update_idletasks()
             self.root.destroy()
 
-    def _stop_client(self) -> None:
+    def _stop_client(self, room: Room) -> None:
         # close() joins the worker, which may be in the middle of scrypt: do it off the Tk
         # thread so Cancel answers at once; close() waits for these threads.
-        client, self.client = self.client, None
+        client, room.client = room.client, None
         if client is not None:
             self._in_background(client.close)
 
-    def _stop_relay(self) -> None:
-        self._stop_reach()
-        relay, self.relay = self.relay, None
+    def _stop_relay(self, room: Room) -> None:
+        self._stop_reach(room)
+        relay, room.relay = room.relay, None
         if relay is not None:
             relay.stop()
 
@@ -952,7 +1379,7 @@ def start() -> int:
         )
         return EXIT_NO_DISPLAY
     install_tk_handler(root)  # a failing callback: log file + dialog, not a lost traceback
-    app = App(root, reach=ReachServices.real())
+    app = App(root, reach=ReachServices.real(), keychain=Keychain.open)
     # SIGTERM (a logout, `kill`) closes like the window's close box, minus the question; the
     # pump's tick runs Python often enough for the handler to run promptly.
     with contextlib.suppress(ValueError, OSError):  # not the main thread / no such signal

@@ -218,8 +218,17 @@ class ChatWindow(ttk.Frame):
         actions: RoomActions | None = None,
         on_retry_now: Callable[[], None] | None = None,
         on_back: Callable[[], None] | None = None,
+        shown: Callable[[], bool] | None = None,
+        on_unread: Callable[[], None] | None = None,
+        joined: bool = True,
+        on_jump: Callable[[], object] | None = None,
     ) -> None:
         super().__init__(master)
+        # In a window of several rooms, the app says whether this one is the one shown (the
+        # title is its own then) and marks it read; alone, the window does both itself.
+        self._shown = shown
+        self._on_unread = on_unread
+        self._on_jump = on_jump
         self._actions = actions  # the owner's and admins' requests go there
         self._owner: bytes | None = None  # the room's owner, once reported (it never changes)
         self.roles = RoomRoles()  # the owner and admins, from the latest member list
@@ -278,8 +287,12 @@ class ChatWindow(ttk.Frame):
         self.limit_text = tk.StringVar(self, "")
         self._build(on_invite, view_menu, clock)
         self.set_members(members)
-        self._set_connected(True)
-        self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
+        self._set_connected(joined)
+        if not joined:  # opened before its client joined (a remembered room)
+            self.connection.connecting()
+            self.status.set("Connecting…")
+        if shown is None:
+            self.winfo_toplevel().bind("<FocusIn>", self._on_focus_in, add="+")
         self.update_title()
 
     # -- layout -------------------------------------------------------------------------
@@ -483,6 +496,10 @@ class ChatWindow(ttk.Frame):
         for widget in (self.entry, self.messages.text, self.member_list):
             widget.bind("<Control-r>", self._on_banner_key)
             widget.bind("<Control-R>", self._on_banner_key)
+            # Ctrl+K: jump to another room (before the text box's own Ctrl+K, which cuts
+            # to the end of the line).
+            widget.bind("<Control-k>", self._on_jump_key)
+            widget.bind("<Control-K>", self._on_jump_key)
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
         status.grid(row=7, column=0, sticky="ew")
@@ -805,6 +822,12 @@ class ChatWindow(ttk.Frame):
         """Retry now in the banner: the client stops waiting and tries at once."""
         if self._on_retry_now is not None and not self.connected and not self.closed_for_good:
             self._on_retry_now()
+
+    def _on_jump_key(self, _event: tk.Event) -> str | None:
+        if self._on_jump is None:
+            return None
+        self._on_jump()
+        return "break"
 
     def _on_banner_key(self, _event: tk.Event) -> str:
         self.connection.press_first()
@@ -1281,6 +1304,8 @@ class ChatWindow(ttk.Frame):
             return
         self.unread += 1
         self.update_title()
+        if self._on_unread is not None:
+            self._on_unread()
         mentioned = mentions(text, self.username)
         if self.muted.get() and not mentioned:
             return
@@ -1295,12 +1320,21 @@ class ChatWindow(ttk.Frame):
             self._notify_desktop(title, body)
 
     def _on_focus_in(self, _event: tk.Event) -> None:
+        self.mark_read()
+
+    def mark_read(self) -> None:
+        """The person is looking at this room now: nothing is unread."""
         if self.unread:
             self.unread = 0
             self.update_title()
+            if self._on_unread is not None:
+                self._on_unread()
 
     def update_title(self) -> None:
-        """Window title: the room, with the unread count in front while unfocused."""
+        """Window title: the room, with the unread count in front while unfocused (only
+        while this room is the one shown)."""
+        if self._shown is not None and not self._shown():
+            return
         title = f"SocketChat — {display_name(self.username)} in {self.room}"
         if self.unread:
             title = f"({self.unread}) {title}"

@@ -68,6 +68,9 @@ class LoginRequest:
     username: str
     room_id: bytes = DEFAULT_ROOM
     relay_key: bytes = b""
+    #: Remember the room on this device once joined (its keys in the keyring, not this
+    #: password): the app opens it again by itself next time.
+    remember: bool = False
 
 
 def validate_login(
@@ -127,6 +130,7 @@ class LoginView(ttk.Frame):
         logo: tk.PhotoImage | None = None,
         on_safety_code: Callable[[], object] | None = None,
         rooms_list: bool = False,
+        remember: bool = False,
     ) -> None:
         super().__init__(master, padding=(24, 20, 24, 16))
         self.rooms: tuple[FoundRoom, ...] = ()
@@ -149,6 +153,11 @@ class LoginView(ttk.Frame):
         self.progress_text = tk.StringVar(self, "")
         self.invite: Invite | None = None
         self.invite_status = tk.StringVar(self, "")
+        #: "Remember this room" (offered when the app can keep rooms in the keyring).
+        self._remember_offered = remember
+        self.remember = tk.BooleanVar(self, False)  # the person asks for it
+        self.remember_note = tk.StringVar(self, "")
+        self._remember_was = False  # its switch was disabled before progress locked it
         self._build(logo)
         for name, var in self.vars.items():
             # Clear a field's complaint as soon as it is edited: the message was about old text.
@@ -221,6 +230,20 @@ class LoginView(ttk.Frame):
             wraplength=420,
             grid={"row": 1, "column": 0, "columnspan": 2, "sticky": "w", "pady": (4, 0)},
         )
+        self.remember_button = ttk.Checkbutton(
+            hint,
+            text="Remember this room on this device (its keys, never the password)",
+            variable=self.remember,
+        )
+        self.remember_label = message_label(
+            hint,
+            self.remember_note,
+            foreground=palette.muted,
+            wraplength=420,
+            grid={"row": 3, "column": 0, "columnspan": 2, "sticky": "w", "pady": (2, 0)},
+        )
+        if self._remember_offered:
+            self.remember_button.grid(row=2, column=0, columnspan=2, sticky="w", pady=(8, 0))
         row += 1  # the rooms list (if any) takes the hint's next row; the rest follows it
         if self._rooms_list:
             self._build_rooms(row)
@@ -399,6 +422,24 @@ class LoginView(ttk.Frame):
             self.invite = None
             self.invite_status.set("")
 
+    def remember_unavailable(self, why: str) -> None:
+        """No keyring: Remember cannot be offered; ``why`` says so, plainly."""
+        self.remember.set(False)
+        self.remember_button.state(["disabled"])
+        self.remember_note.set(why)
+
+    def prefill(self, host: str, port: int, username: str, note: str = "") -> None:
+        """Fill host, port and name (a remembered room whose keys are not here): only the
+        password is left to type; ``note`` says why, where failures are said."""
+        self.vars["host"].set(host)
+        self.vars["port"].set(str(port))
+        self.vars["username"].set(username)
+        self.vars["password"].set("")
+        self.clear_failure()
+        if note:
+            self.failure.set(note)
+        self.focus_first_empty()
+
     def focus_first_empty(self) -> None:
         """Put the cursor where the person most likely types next."""
         for name in self.FIELDS:
@@ -432,6 +473,8 @@ class LoginView(ttk.Frame):
             request = dataclasses.replace(
                 request, room_id=invite.room_id, relay_key=invite.relay_key
             )
+        if request is not None and self._remember_offered and self.remember.get():
+            request = dataclasses.replace(request, remember=True)
         for name in self.FIELDS:
             self.error_vars[name].set(errors.get(name, ""))
         if errors:
@@ -482,6 +525,8 @@ class LoginView(ttk.Frame):
                 self.invite_button,
             ):
                 widget.state(["disabled"])
+            self._remember_was = self.remember_button.instate(["disabled"])
+            self.remember_button.state(["disabled"])
             self.progress_frame.grid()
             self.progressbar.start(15)
         self.progress_text.set(text)
@@ -531,3 +576,5 @@ class LoginView(ttk.Frame):
             self.invite_button,
         ):
             widget.state(["!disabled"])
+        if not self._remember_was:
+            self.remember_button.state(["!disabled"])

@@ -41,6 +41,24 @@ from tests.gui.conftest import CHEAP, ROOM_ID, TIMEOUT, member, pump_until
 from tests.net.relay.support import ManualClock
 
 
+class SilentClient:
+    """Stands in for ChatClient where a test hands the app events itself: it connects to
+    nothing; its ``on_event`` is the app's own."""
+
+    def __init__(self, **options: object) -> None:
+        self.on_event = options["on_event"]
+        self.keys = options.get("keys")
+
+    def start(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def pending(self) -> tuple[()]:
+        return ()
+
+
 def _has_ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
@@ -339,14 +357,19 @@ def test_a_busy_relay_shows_the_place_in_line_then_the_room(make_app, root, keys
         (ErrorKind.INCOMPATIBLE_VERSION, "same SocketChat version"),
     ],
 )
-def test_failures_the_local_relay_cannot_produce_go_the_same_way(make_app, root, kind, words):
+def test_failures_the_local_relay_cannot_produce_go_the_same_way(
+    make_app, root, kind, words, monkeypatch
+):
     # Timeouts and version mismatches are produced by the client's own tests; here the same
-    # Failed event goes through the app's pump like a real one.
+    # Failed event goes from a client's on_event through the app's pump like a real one.
+    made: list[SilentClient] = []
+    monkeypatch.setattr(
+        gui.app, "ChatClient", lambda **kw: made.append(SilentClient(**kw)) or made[-1]
+    )
     app = make_app()
     log_in(app, free_port(), "alice")
-    app.cancel_connect()
-    app.login.show_progress("Connecting…")
-    app.pump.put((app._generation, ce.Failed(kind=kind, message="")))
+    [client] = made
+    client.on_event(ce.Failed(kind=kind, message=""))
     pump_until(root, lambda: app.login.failure.get() != "", what="the failure")
     assert words in app.login.failure.get()
 

@@ -319,13 +319,14 @@ def test_an_unreadable_identity_folder_is_shown_too(make_app, root, tmp_path):
 def test_decisions_go_to_the_store_when_no_client_is_in_the_room(make_app, root, keys):
     # After a final failure and while a Reconnect is under way the client is not in the room
     # (a new one has no room yet): what the person decides still lands in the trust store.
-    from gui.app import _RoomTrust
+    from gui.room import Room, RoomTrust
 
     app = make_app()
     bob = Identity.generate().signing_public
     app.trust.observe(keys.room_id, "bob", Identity.generate().signing_public)
-    decisions = _RoomTrust(app, keys.room_id)
-    assert app.client is None
+    room = Room(1, root)
+    decisions = RoomTrust(room, app.trust, keys.room_id)
+    assert room.client is None
     decisions.accept_key("bob", bob)
     assert app.trust.status(keys.room_id, "bob", bob) is Trust.KNOWN
     decisions.mark_verified("bob", bob)
