@@ -29,6 +29,7 @@ from bench import (
     idle,
     joins,
     ngircd,
+    persisted,
     previous,
     profiles,
     report,
@@ -1054,6 +1055,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(text)
         epoch_text, epoch_res = run_epoch(plan, keys, tmp)
         previous_text, prev = run_previous(plan, tmp, fan)
+        sections.append(persisted.section(keys, tmp, quick=args.quick))
     text, gui = run_gui()
     sections.append(text)
     text, hist = run_history(plan, keys)

@@ -29,14 +29,19 @@ import cProfile
 import dataclasses
 import json
 import logging
+import os
 import resource
 import socket
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.baselines import PlainRelay, serve_select
+
+if TYPE_CHECKING:
+    from net.proto._history import HistoryStore
 
 # The benchmark's members send far faster than people type: lift the per-member message rate
 # limit (the operator's setting; everything else is the product's default or wider), and the
@@ -102,6 +107,18 @@ def _raise_nofile() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _history(room: str, room_id: bytes) -> HistoryStore | None:
+    """The room's history: in memory (None), or in SQLite next to the room file when
+    ``BENCH_RELAY_HISTORY`` is ``sqlite-normal`` or ``sqlite-full`` (bench.persisted)."""
+    mode = os.environ.get("BENCH_RELAY_HISTORY", "memory")
+    if mode == "memory":
+        return None
+    from net.relay.history import HistoryOptions, Sync, open_history
+
+    sync = Sync.FULL if mode == "sqlite-full" else Sync.NORMAL
+    return open_history(Path(room), room_id, HistoryOptions(sync=sync))
+
+
 async def _serve_asyncio(kind: str, room: str | None, port: int, limits: str = "lifted") -> None:
     loop = asyncio.get_running_loop()
     count: Callable[[], int]
@@ -132,7 +149,8 @@ async def _serve_asyncio(kind: str, room: str | None, port: int, limits: str = "
                 max_queued_per_source=4096,
                 login_free_failures=4096,
             )
-        relay = Relay(RoomSecret.load(room), config)
+        secret = RoomSecret.load(room)
+        relay = Relay(secret, config, history=_history(room, secret.room_id))
         bound = await relay.start()
 
         def count() -> int:
