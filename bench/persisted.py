@@ -8,8 +8,9 @@
   generator's members, default relay limits, every member from 127.0.0.1); the relay is
   stopped with SIGTERM and started again on the same room file and history, and the members
   join again, 16 handshakes at a time (the relay's limit per address). Reported: the restart
-  (SIGTERM to listening again) and from then until every member is back in the room. Clients wait 0.5–1.5 s of jitter before
-  their first reconnect on purpose (not counted). Target: under 5 s in all.
+  (SIGTERM to listening again) and from then until every member is back in the room. Clients
+  wait 0.5–1.5 s of jitter before their first reconnect on purpose (not counted). Target:
+  under 5 s in all.
 
 The fan-out rows use ``bench.relay_server``, which opens the room's SQLite history when
 ``BENCH_RELAY_HISTORY`` says so (``sqlite-normal``, ``sqlite-full``).
