@@ -54,6 +54,8 @@ from gui.errors import (
     not_the_invited_relay,
     trust_relay_question,
 )
+from gui.exporting import ExportDialog
+from gui.history import FILE_NAME, LocalHistory
 from gui.host import HostDialog, HostRequest
 from gui.hosting import RoomFailed, RoomStarted, lan_addresses, start_room_in_background
 from gui.icon import set_app_icon
@@ -65,6 +67,7 @@ from gui.pump import EventPump
 from gui.reach import ForRoom, OutsideSeen, ReachServices, ReachState, RoomsFound
 from gui.room import NOT_IN_THE_ROOM, Room, RoomActions, RoomTrust
 from gui.roomlist import JumpDialog, RoomList, RoomState
+from gui.safetext import display_name
 from gui.saved import (
     IndexEntry,
     LocalKey,
@@ -78,6 +81,7 @@ from gui.saved import (
     save_index,
 )
 from gui.screen import place_within
+from gui.search import Hit, SearchPanel
 from gui.settings import THEMES, config_dir, load_settings, room_key, save_settings
 from gui.system_theme import system_prefers_dark
 from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
@@ -85,7 +89,8 @@ from gui.validate import format_address
 from gui.verify import SafetyCodeDialog
 from net import client as ce
 from net.client import DEFAULT_ROOM, ChatClient, ErrorKind, PendingMessage, relay_address
-from net.client.keychain import Keychain
+from net.client.archive import Archive, ArchiveError  # not in net.client face yet
+from net.client.keychain import Keychain  # not in net.client's face yet
 from net.reach import OutsideWatcher, Scope, listen_plan
 from net.relay import RelayThread
 
@@ -191,6 +196,13 @@ class App:
         self.memory = RoomMemory(self.pump.put, keychain) if keychain is not None else None
         self.memory_available: bool | None = None  # None: not asked yet (or no keychain)
         self.memory_why = ""  # why nothing secret is remembered
+        # The local history (its key from the keyring): past conversations, search, export.
+        self.history: LocalHistory | None = None
+        self.history_problem = ""  # why there is none, once said
+        self._history_told = False
+        self.keep_history = tk.BooleanVar(root, self.settings.keep_history)
+        self.keep_history.trace_add("write", lambda *_: self._keep_history_changed())
+        self.search_panel: SearchPanel | None = None
         root.title("SocketChat")
         root.protocol("WM_DELETE_WINDOW", self.request_close)
         root.columnconfigure(1, weight=1)
@@ -350,10 +362,13 @@ class App:
         menu.add_separator()
         menu.add_checkbutton(label="Mute this room", variable=room.muted)
         menu.add_checkbutton(label="Sound for new messages", variable=self.sound)
+        if self.memory is not None:
+            menu.add_checkbutton(label="Keep history on this device", variable=self.keep_history)
         menu.add_separator()
         menu.add_command(
             label="Jump to a room…", accelerator="Ctrl+K", command=lambda: self.open_jump()
         )
+        menu.add_command(label="Search…", accelerator="Ctrl+F", command=lambda: self.open_search())
         self._colour_menu(menu)
         self.view_menus[room.token] = menu
         return menu
@@ -569,8 +584,12 @@ class App:
             on_unread=self._refresh_rooms,
             joined=event is not None,
             on_jump=self.open_jump,
+            on_search=self.open_search,
         )
         room.chat = chat
+        if self.history is not None and room_id:
+            chat.show_kept(self.history.latest(room_id))  # where the conversation left off
+        self._tell_history_problem(chat)
         if event is not None:
             chat.handle(event)
         for early in room.take_early():  # told before the window existed
@@ -763,6 +782,8 @@ class App:
             room.state = RoomState.CONNECTING  # a Rejoin
         if isinstance(event, ce.PasswordChanged) and event.own and event.password:
             self._hosted_password_changed(room, event.password)
+        if isinstance(event, ce.MessageReceived) and self.history is not None and room.room_id:
+            self.history.touched(room.room_id)  # its client records it: search looks again
         if room.chat is None:
             if isinstance(event, ce.Joined):
                 self._make_chat(room, event)
@@ -1070,6 +1091,7 @@ class App:
             room_id=room_id,
             on_event=lambda event: put((generation, event)),
             kdf_cost=self.kdf_cost,
+            archive=self._archive_opener(),
         )
         room.client.start()
 
@@ -1092,6 +1114,8 @@ class App:
     def _memory_event(self, event: MemoryEvent) -> None:
         if isinstance(event, MemoryOpened):
             self.memory_available = event.available
+            if event.available and self.keep_history.get() and self.memory is not None:
+                self.memory.local_key()  # asked first: the history opens before the rooms
             if not event.available:
                 self.memory_why = event.why
                 if self.login is not None:
@@ -1106,6 +1130,8 @@ class App:
                 self.memory.load(waiting)
         elif isinstance(event, RoomsLoaded):
             self._remembered_loaded(event)
+        elif isinstance(event, LocalKey):
+            self._open_history(event)
         elif isinstance(event, MemoryFailed):
             self.memory_why = event.why
 
@@ -1211,6 +1237,14 @@ class App:
             menu.add_command(label="Close your room…", command=lambda: self.leave_room(room))
         else:
             menu.add_command(label="Leave", command=lambda: self.leave_room(room))
+        menu.add_separator()
+        menu.add_command(
+            label="Export…",
+            command=lambda: self.export_room(room),
+            state="normal" if self.history is not None and room.room_id else "disabled",
+        )
+        if room.entry is not None or (self.history is not None and room.room_id):
+            menu.add_command(label="Forget this room…", command=lambda: self.ask_forget(room))
         if self.memory is not None and room.hosting is None:
             menu.add_separator()
             if room.entry is None:
@@ -1229,6 +1263,160 @@ class App:
                     label="Do not remember this room", command=lambda: self.forget_room(room)
                 )
         return menu
+
+    # -- local history: past conversations, search, export, forgetting ----------------------
+
+    def _history_path(self) -> Path:
+        return (self.data_dir if self.data_dir is not None else ce.data_dir()) / FILE_NAME
+
+    def _open_history(self, event: LocalKey) -> None:
+        """The keyring gave the history's key (or could not): open the file for reading."""
+        if event.key is None or self.closed or not self.keep_history.get():
+            return
+        try:
+            self.history = LocalHistory(self._history_path(), event.key)
+        except (ArchiveError, OSError, ValueError) as error:
+            self.history_problem = (
+                f"This device's history cannot be opened ({error}). Nothing is kept or shown "
+                "from it until that is sorted out."
+            )
+            if self.chat is not None:
+                self._tell_history_problem(self.chat)
+            return
+        for room in self.rooms:  # opened before the key came (the first room, at start)
+            if room.chat is not None and room.room_id:
+                room.chat.show_kept(self.history.latest(room.room_id))
+
+    def _tell_history_problem(self, chat: ChatWindow) -> None:
+        if self.history_problem and not self._history_told:
+            self._history_told = True
+            chat.messages.add_notice(self.history_problem, "warning")
+
+    def _archive_opener(self) -> Callable[[], Archive] | None:
+        """What a new client keeps its room's messages with (None: nothing is kept)."""
+        if self.history is None or not self.keep_history.get():
+            return None
+        return self.history.opener
+
+    def _keep_history_changed(self) -> None:
+        """View → Keep history on this device: rooms opened from now on follow it; turned
+        on, the keyring is asked for the history's key if it was not open."""
+        keep = self.keep_history.get()
+        self._save(keep_history=keep)
+        if keep and self.history is None and self.memory_available and self.memory is not None:
+            self.memory.local_key()
+
+    def open_search(self) -> str:
+        """Ctrl+F: the search panel over the current room's conversation."""
+        chat = self.chat
+        if chat is None:
+            return "break"
+        panel = self.search_panel
+        if panel is None or not panel.winfo_exists() or panel.master is not chat.messages:
+            if panel is not None and panel.winfo_exists():
+                panel.destroy()
+            unavailable = ""
+            if self.history is None:
+                unavailable = (
+                    self.history_problem
+                    or "This device keeps no history (View → Keep history on this device), "
+                    "so there is nothing to search."
+                )
+            panel = self.search_panel = SearchPanel(
+                chat.messages,
+                search=self._search,
+                on_choose=self._search_chosen,
+                on_close=lambda: self._search_closed(chat),
+                palette=self.palette,
+                unavailable=unavailable,
+            )
+        panel.show()
+        return "break"
+
+    def _search(self, query: str, all_rooms: bool) -> list[Hit]:
+        current = self.current
+        if self.history is None or current is None:
+            return []
+        if not all_rooms and not current.room_id:
+            return []
+        found = self.history.search(query, room_id=None if all_rooms else current.room_id)
+        rooms = {room.room_id: room for room in self.rooms if room.room_id}
+        hits = []
+        for message in found:
+            room = rooms.get(message.room_id)
+            if room is not None:  # a room forgotten from the list is not offered
+                hits.append(Hit(room.token, room.label, message))
+        return hits
+
+    def _search_chosen(self, hit: Hit) -> None:
+        """A match was chosen: its room comes, and the message lights up."""
+        room = self.room_of(hit.token)
+        if room is None:
+            return
+        if room is not self.current:
+            self.choose_room(room.token)
+        chat = room.chat
+        if chat is None:
+            return
+        if not chat.messages.show_message(hit.message.message_id):
+            chat.messages.flash(
+                "That message is older than what this conversation shows; it is in the "
+                "export (room menu → Export…)."
+            )
+
+    def _search_closed(self, chat: ChatWindow) -> None:
+        if chat.winfo_exists():
+            chat.entry.focus_set()
+
+    def export_room(self, room: Room) -> ExportDialog | None:
+        """Export… (the room's menu): what this device kept of the room, to a file."""
+        if self.history is None or not room.room_id:
+            return None
+        folder = Path.home()
+        with contextlib.suppress(Exception):
+            import platformdirs
+
+            folder = Path(platformdirs.user_documents_dir())
+        if not folder.is_dir():
+            folder = Path.home()
+
+        def exported(path: Path) -> None:
+            if room.chat is not None:
+                room.chat.messages.flash(f"Exported the room to {path}.")
+
+        return ExportDialog(
+            self.root,
+            label=room.label,
+            messages=self.history.everything(room.room_id),
+            folder=folder,
+            on_done=exported,
+        )
+
+    def ask_forget(self, room: Room) -> None:
+        """Forget this room… (the room's menu): after a question (Cancel is the default),
+        leave it and delete what this device kept of it, history and keys."""
+        if not self.confirm("Forget this room?", forget_question(room.label), "Forget this room"):
+            return
+        self.forget_everything(room)
+
+    def forget_everything(self, room: Room) -> None:
+        """Leave ``room`` and delete its local history and its keyring entry."""
+        room_id = room.room_id
+        client, room.client = room.client, None
+        if client is not None:
+            client.close()  # here, not in the background: its last records go first
+        if room.entry is not None:
+            self.forget_room(room)
+        shown = self.current is room
+        self.close_room(room)
+        if room in self.rooms:
+            self.rooms.remove(room)
+            self._refresh_rooms()
+            self._layout()
+        if self.history is not None and room_id:
+            self.history.forget(room_id)
+        if shown:
+            self.show_login()
 
     def leave_room(self, room: Room) -> None:
         """Leave a room from its menu (asking first if it is hosted here)."""
@@ -1317,6 +1505,9 @@ class App:
             self._stop_relay(room)
         if self.memory is not None:
             self.memory.stop()
+        if self.history is not None:
+            self.history.close()
+            self.history = None
         with contextlib.suppress(tk.TclError):
             # Run pending idle work (ttk's <<ThemeChanged>> after a quick start) while the
             # root exists: left for later, it fails noisily on a destroyed interpreter.
@@ -1400,6 +1591,15 @@ def quit_question(waiting: int) -> str:
     return (
         f"{what} not reached the room yet. If you quit now, {them} will not be sent: "
         f"copy {them} first, or wait until the connection is back."
+    )
+
+
+def forget_question(label: str) -> str:
+    """What Forget this room… asks."""
+    return (
+        f"This device leaves {display_name(label)} and deletes everything it kept of it: its "
+        "messages, anything still waiting to be sent, and its keys in the keyring. The other "
+        "members keep theirs. To come back you need the room password or an invite."
     )
 
 

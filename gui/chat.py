@@ -88,6 +88,7 @@ from net.client import (
     Trust,
     name_skeleton,
 )
+from net.client.archive import StoredMessage  # not in net.client's face yet
 
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
@@ -222,6 +223,7 @@ class ChatWindow(ttk.Frame):
         on_unread: Callable[[], None] | None = None,
         joined: bool = True,
         on_jump: Callable[[], object] | None = None,
+        on_search: Callable[[], object] | None = None,
     ) -> None:
         super().__init__(master)
         # In a window of several rooms, the app says whether this one is the one shown (the
@@ -229,6 +231,7 @@ class ChatWindow(ttk.Frame):
         self._shown = shown
         self._on_unread = on_unread
         self._on_jump = on_jump
+        self._on_search = on_search
         self._actions = actions  # the owner's and admins' requests go there
         self._owner: bytes | None = None  # the room's owner, once reported (it never changes)
         self.roles = RoomRoles()  # the owner and admins, from the latest member list
@@ -500,6 +503,9 @@ class ChatWindow(ttk.Frame):
             # to the end of the line).
             widget.bind("<Control-k>", self._on_jump_key)
             widget.bind("<Control-K>", self._on_jump_key)
+            # Ctrl+F: search what this device kept (before the text box's own Ctrl+F).
+            widget.bind("<Control-f>", self._on_search_key)
+            widget.bind("<Control-F>", self._on_search_key)
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
         status.grid(row=7, column=0, sticky="ew")
@@ -822,6 +828,28 @@ class ChatWindow(ttk.Frame):
         """Retry now in the banner: the client stops waiting and tries at once."""
         if self._on_retry_now is not None and not self.connected and not self.closed_for_good:
             self._on_retry_now()
+
+    def _on_search_key(self, _event: tk.Event) -> str | None:
+        if self._on_search is None:
+            return None
+        self._on_search()
+        return "break"
+
+    def show_kept(self, kept: Iterable[StoredMessage]) -> None:
+        """Messages this device kept of the room (its local history, oldest first), shown
+        where the room's earlier messages go; the relay's copies of them add nothing."""
+        mine = self.identity.signing_public if self.identity is not None else None
+        for message in kept:
+            self.messages.add_message(
+                message.sender,
+                message.text,
+                message.timestamp_ms,
+                own=message.own or (mine is not None and message.signing_key == mine),
+                from_history=True,
+                message_id=message.message_id,
+                sender_key=message.signing_key,
+            )
+        self.messages.flush()
 
     def _on_jump_key(self, _event: tk.Event) -> str | None:
         if self._on_jump is None:

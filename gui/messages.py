@@ -44,6 +44,7 @@ from gui.theme import PALETTE, Palette
 MAX_LINES = 5000
 MAX_LINE_CHARS = 90  # bodies wrap at about this many average characters on a wide window
 FLASH_MS = 5000  # how long a small notice over the list stays
+FOUND_MS = 4000  # how long a message chosen in the search results stays lit
 BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far right of a header
 _TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
@@ -192,6 +193,7 @@ class MessageList(ttk.Frame):
         )
         self.flash_label = ttk.Label(self, text="", padding=(10, 4), wraplength=520)
         self._flash_after: str | None = None
+        self._found_after: str | None = None
         self._pin_after: str | None = None
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
@@ -241,6 +243,7 @@ class MessageList(ttk.Frame):
         t.tag_configure("pending", foreground=p.pending)
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
         t.tag_configure("notsent", foreground=p.warning, font="SocketChatItalic")
+        t.tag_configure("found", background=p.mention)
         t.tag_configure(
             "locked", foreground=p.muted, font="SocketChatItalic", lmargin1=BODY_INDENT, spacing1=4
         )
@@ -362,6 +365,7 @@ class MessageList(ttk.Frame):
             self._insert_at = where
             try:
                 self._add_message_at(sender, text, timestamp_ms, own, sender_key, changed)
+                self._mark_message(message_id, where)
             finally:
                 self._insert_at = "end-1c"
                 self._last_sender = saved
@@ -370,10 +374,44 @@ class MessageList(ttk.Frame):
         self._history_start(from_history)
         if not from_history and self._follow is False:
             self._mark_unseen()
+        start = self.text.index(self._insert_at)
         self._add_message_at(
             sender, text, timestamp_ms, own, sender_key, changed, message_id, pending
         )
+        if message_id is not None:
+            self._mark_message(message_id, start)
         return True
+
+    def _mark_message(self, message_id: bytes, start: str) -> None:
+        # A mark where the message starts, so that a search result can show it: marks move
+        # with the text and cost little (the trim unsets those it cuts away).
+        mark = f"id{message_id.hex()}"
+        self.text.mark_set(mark, start)
+        self.text.mark_gravity(mark, "left")
+
+    def show_message(self, message_id: bytes) -> bool:
+        """Scroll to ``message_id`` and light it up for a moment (a search result was
+        chosen); False if it is not in the list (never shown, or cut away as old)."""
+        mark = f"id{message_id.hex()}"
+        try:
+            start = self.text.index(mark)
+        except tk.TclError:
+            return False
+        after = self.text.tag_nextrange("msgstart", f"{start} + 1 char")
+        end = after[0] if after else "end-1c"
+        self.text.tag_remove("found", "1.0", "end")
+        self.text.tag_add("found", start, end)
+        self.text.see(end)
+        self.text.see(start)
+        self._pinned = self.at_end()
+        if self._found_after is not None:
+            self.after_cancel(self._found_after)
+        self._found_after = self.after(FOUND_MS, self._unfind)
+        return True
+
+    def _unfind(self) -> None:
+        self._found_after = None
+        self.text.tag_remove("found", "1.0", "end")
 
     def _history_start(self, from_history: bool) -> None:
         if from_history and not self._history_divider:
@@ -968,10 +1006,10 @@ class MessageList(ttk.Frame):
 
     def destroy(self) -> None:
         # Timers left pending would fire on a destroyed widget (a zoom just before closing).
-        for pending in (self._pin_after, self._flash_after):
+        for pending in (self._pin_after, self._flash_after, self._found_after):
             if pending is not None:
                 self.after_cancel(pending)
-        self._pin_after = self._flash_after = None
+        self._pin_after = self._flash_after = self._found_after = None
         super().destroy()
 
     def _trim(self) -> None:
@@ -982,6 +1020,9 @@ class MessageList(ttk.Frame):
         # Cut at the start of a message, never in the middle of one.
         cut = self.text.tag_nextrange("msgstart", f"{excess + 1}.0")
         end = cut[0] if cut else f"{excess + 1}.0"
+        for _key, mark, _where in self.text.dump("1.0", end, mark=True):
+            if mark.startswith("id"):
+                self.text.mark_unset(mark)  # its message goes: a search cannot show it here
         self.text.configure(state="normal")
         self.text.delete("1.0", end)
         self.text.configure(state="disabled")

@@ -1,5 +1,6 @@
 """What the app remembers between runs: host, port, username, the sound switch, the theme
-(system, light or dark), the zoom of the conversation, and which rooms are muted.
+(system, light or dark), the zoom of the conversation, which rooms are muted, and whether this
+device keeps a local history of its rooms.
 
 Never the room password. Stored as JSON in the per-user config directory of each OS
 (``platformdirs.user_config_dir("SocketChat")``: ``~/.config/SocketChat`` on Linux,
@@ -33,6 +34,7 @@ class Settings:
     theme: str = "system"  # one of THEMES: follow the system, or force light or dark
     zoom: int = 0  # points added to the conversation's font size (gui.theme.clamp_zoom)
     muted_rooms: tuple[str, ...] = ()  # room keys ("host:port"), see room_key()
+    keep_history: bool = True  # rooms' messages kept on this device (gui/history.py)
 
 
 def room_key(host: str, port: int) -> str:
