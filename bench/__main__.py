@@ -33,6 +33,7 @@ from bench import (
     previous,
     profiles,
     report,
+    soak,
     v1,
 )
 from bench.loadgen import ROOT, BenchError, pin_loadgen
@@ -1022,7 +1023,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-ngircd", action="store_true", help="leave out the ngIRCd peer (and its install)"
     )
+    parser.add_argument(
+        "--soak",
+        nargs="?",
+        type=float,
+        const=soak.DEFAULT_MINUTES,
+        metavar="MINUTES",
+        help="run only the churn-and-faults soak (bench/soak.py), default 25 minutes",
+    )
     args = parser.parse_args(argv)
+    if args.soak is not None:
+        return soak.main(["--minutes", str(args.soak)])
     plan = QUICK if args.quick else FULL
     started = time.perf_counter()
     print(f"machine: {report.machine()}", flush=True)
