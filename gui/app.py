@@ -1078,6 +1078,7 @@ class App:
         if identity is None:
             return
         room.early = []
+        archive = self._archive_opener()
         generation = self._new_generation(room)
         put = self.pump.put
         room.client = ChatClient(
@@ -1091,8 +1092,9 @@ class App:
             room_id=room_id,
             on_event=lambda event: put((generation, event)),
             kdf_cost=self.kdf_cost,
-            archive=self._archive_opener(),
+            archive=archive,
         )
+        room.kept = archive is not None
         room.client.start()
 
     # -- remembered rooms ---------------------------------------------------------------------
@@ -1442,19 +1444,24 @@ class App:
     def waiting_messages(self) -> int:
         """Messages written here that the relay has not confirmed, in every room: in the
         clients' outboxes, or handed back as not sent and not sent again."""
-        waiting = 0
-        for room in self.rooms:
-            if room.client is not None:
-                waiting += len(room.client.pending())
-            if room.chat is not None:
-                waiting += len(room.chat.unsent.texts)
-        return waiting
+        return sum(self._waiting(room, kept=True) + self._waiting(room) for room in self.rooms)
+
+    def _waiting(self, room: Room, *, kept: bool = False) -> int:
+        """The room's unconfirmed messages that are kept on disk (``kept``: its client has
+        the archive, so the next one sends them) or only in memory (lost on quitting)."""
+        count = 0
+        if room.client is not None and room.kept == kept:
+            count += len(room.client.pending())
+        if room.chat is not None and not kept:
+            count += len(room.chat.unsent.texts)
+        return count
 
     def _may_quit_with_waiting_messages(self) -> bool:
-        waiting = self.waiting_messages()
-        if not waiting:
+        lost = sum(self._waiting(room) for room in self.rooms)
+        kept = sum(self._waiting(room, kept=True) for room in self.rooms)
+        if not lost and not kept:
             return True
-        return self.confirm("Quit SocketChat?", quit_question(waiting), "Quit anyway")
+        return self.confirm("Quit SocketChat?", quit_question(lost, kept), "Quit anyway")
 
     def _may_close_hosted_room(self, room: Room, doing: str) -> bool:
         """True unless ``room`` is hosted here, has a chat open, and the person keeps it."""
@@ -1584,12 +1591,21 @@ def start() -> int:
     return EXIT_OK
 
 
-def quit_question(waiting: int) -> str:
-    """What the close box asks while ``waiting`` messages have not reached the room."""
+def quit_question(lost: int, kept: int = 0) -> str:
+    """What the close box asks while messages have not reached their room: ``lost`` exist
+    only in this window, ``kept`` are on disk and go out the next time their room opens."""
+    waiting = lost + kept
     what = "1 message you wrote has" if waiting == 1 else f"{waiting} messages you wrote have"
-    them = "it" if waiting == 1 else "them"
+    if not lost:
+        them = "It stays" if kept == 1 else "They stay"
+        return (
+            f"{what} not reached the room yet. {them} on this device and "
+            f"{'is' if kept == 1 else 'are'} sent the next time you open the room."
+        )
+    them = "it" if lost == 1 else "them"
+    lost_part = f"{lost} of them" if kept else ("it" if lost == 1 else "they")
     return (
-        f"{what} not reached the room yet. If you quit now, {them} will not be sent: "
+        f"{what} not reached the room yet. If you quit now, {lost_part} will not be sent: "
         f"copy {them} first, or wait until the connection is back."
     )
 

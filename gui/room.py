@@ -67,6 +67,7 @@ class Room:
         self.entry: IndexEntry | None = None
         self.saved: SavedRoom | None = None
         self.client: ChatClient | None = None
+        self.kept = False  # the client keeps its outbox on disk (the local history)
         self.chat: ChatWindow | None = None
         self.early: list[ce.ClientEvent] = []
         self.room_id = b""  # once joined (or remembered)

@@ -23,8 +23,8 @@ from net.client.archive import Archive
 from net.client.export import ExportFormat
 from net.client.keychain import Keychain
 from net.relay import RelayConfig, RelayThread, RoomSecret
-from tests.gui.apptest import PASSWORD, chat_text, log_in, wait_for
-from tests.gui.conftest import CHEAP, pump_until
+from tests.gui.apptest import PASSWORD, chat_text, log_in, start_relay_process, wait_for
+from tests.gui.conftest import CHEAP, TIMEOUT, pump_until
 from tests.net.keychain_support import secret_service_fixture  # noqa: F401
 
 
@@ -225,3 +225,44 @@ def test_history_turned_off_keeps_nothing_new(apps, tmp_path, keys, members):
         app.close()
     finally:
         relay.stop()
+
+
+def test_a_message_typed_offline_is_sent_when_the_room_opens_next_time(
+    apps, tmp_path, keys, members
+):
+    room_file = tmp_path / "room.json"
+    RoomSecret.from_room_keys(keys).save(room_file)
+    process, port = start_relay_process(room_file, 0)
+    try:
+        app = apps.new()
+        pump_until(app.root, lambda: app.history is not None, what="the history's key")
+        _join(app, port)
+        chat = app.chat
+        process.kill()
+        process.wait(TIMEOUT)
+        pump_until(app.root, lambda: not chat.connected, what="the loss")
+        chat.entry.insert("1.0", "written on the train")
+        assert chat.send_entry()
+        answers: list[str] = []
+        app.confirm = lambda title, text, button: answers.append(text) or True
+        app.request_close()
+        assert app.closed
+        assert answers == [
+            "1 message you wrote has not reached the room yet. It stays on this device and is "
+            "sent the next time you open the room."
+        ]
+
+        process, _ = start_relay_process(room_file, port)
+        _bob, bob_events = members(port, "bob", keys)
+        app = apps.new()  # the remembered room opens by itself, and sends what was kept
+        pump_until(
+            app.root, lambda: "written on the train" in bob_events.texts(), what="bob reads it"
+        )
+        pump_until(app.root, lambda: app.chat is not None and app.chat.connected, what="in")
+        pump_until(app.root, lambda: "sending…" not in chat_text(app), what="sent")
+        assert chat_text(app).count("written on the train") == 1
+        assert bob_events.texts().count("written on the train") == 1
+        app.close()
+    finally:
+        process.kill()
+        process.wait(TIMEOUT)

@@ -173,8 +173,13 @@ def test_an_archive_failure_is_said_once(chat):
 
 
 @pytest.mark.parametrize(
-    ("waiting", "start"),
-    [(1, "1 message you wrote has not reached"), (3, "3 messages you wrote have not reached")],
+    ("lost", "kept", "words"),
+    [
+        (1, 0, "1 message you wrote has not reached the room yet. If you quit now, it will"),
+        (3, 0, "3 messages you wrote have not reached the room yet. If you quit now, they"),
+        (0, 2, "2 messages you wrote have not reached the room yet. They stay on this device"),
+        (1, 2, "3 messages you wrote have not reached the room yet. If you quit now, 1 of them"),
+    ],
 )
-def test_the_quit_question_counts(waiting, start):
-    assert quit_question(waiting).startswith(start)
+def test_the_quit_question_says_what_is_lost_and_what_is_kept(lost, kept, words):
+    assert quit_question(lost, kept).startswith(words)
