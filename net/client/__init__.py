@@ -16,11 +16,23 @@ library says), ``trust`` (relay pins, trust on first use), ``storage`` (where th
 its identity and trust records), ``keeper`` (the client's outbox and received messages in the
 device's archive, on a thread of its own), ``errors`` (what ``send`` raises), ``cli``
 (``main.py chat``) and ``termtext`` (other members' text made safe for a terminal: escaped,
-and wrapped so it never passes for another member's line).
+and wrapped so it never passes for another member's line). The device's local store is here too:
+``archive`` (history and outbox, one SQLite file), ``keychain`` (the OS keyring: loaded only
+when ``Keychain`` is first used) and ``export`` (a room to text, HTML or JSON).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from net.client.archive import (
+    MAX_LIMIT,
+    Archive,
+    ArchiveError,
+    ArchiveKeyError,
+    OutgoingMessage,
+    StoredMessage,
+)
 from net.client.client import ChatClient
 from net.client.errors import ChatError, ClientStopped
 from net.client.events import (
@@ -51,6 +63,7 @@ from net.client.events import (
     RoleChange,
     UnprovenMember,
 )
+from net.client.export import ExportFormat, export
 from net.client.invite import pin_invite
 from net.client.storage import data_dir, load_identity, open_trust
 from net.client.trust import Trust, TrustStore, relay_address
@@ -73,13 +86,31 @@ from net.proto import (
     validate_username,
 )
 
+if TYPE_CHECKING:
+    from net.client.keychain import Keychain, KeychainUnavailable
+
+
+def __getattr__(name: str) -> object:
+    # The keychain loads the keyring library (and its backends): only for those who use it,
+    # not for every `import net.client` (the terminal client never does).
+    if name in ("Keychain", "KeychainUnavailable"):
+        from net.client import keychain
+
+        return getattr(keychain, name)
+    raise AttributeError(f"module 'net.client' has no attribute {name!r}")
+
+
 __all__ = [
     "DEFAULT_ROOM",
+    "MAX_LIMIT",
     "MAX_MESSAGE_BYTES",
     "ActionKind",
     "ActionNotTaken",
     "AloneInRoom",
+    "Archive",
+    "ArchiveError",
     "ArchiveFailed",
+    "ArchiveKeyError",
     "ChatClient",
     "ChatError",
     "ClientEvent",
@@ -88,6 +119,7 @@ __all__ = [
     "DerivingKeys",
     "Disconnected",
     "ErrorKind",
+    "ExportFormat",
     "Failed",
     "ForgedMessage",
     "IdentityChanged",
@@ -95,6 +127,8 @@ __all__ = [
     "InviteError",
     "InvitePart",
     "Joined",
+    "Keychain",
+    "KeychainUnavailable",
     "Member",
     "MemberJoined",
     "MemberLeft",
@@ -104,17 +138,20 @@ __all__ = [
     "MessageStored",
     "NotSent",
     "OutboxRestored",
+    "OutgoingMessage",
     "PasswordChanged",
     "PendingMessage",
     "Queued",
     "RateLimited",
     "Role",
     "RoleChange",
+    "StoredMessage",
     "Trust",
     "TrustStore",
     "UnprovenMember",
     "confusable_with",
     "data_dir",
+    "export",
     "format_invite",
     "load_identity",
     "looks_like_invite",

@@ -327,9 +327,8 @@ class Session:
         started_over = event.next_position - 1 < resumed
         if started_over:
             # The relay's newest position is below ours: it started over (restarted without
-            # its history), so our positions mean nothing there now. Count from its own and
-            # fetch everything it kept; what we already have is dropped by id.
-            self.proto.last_position = event.next_position - 1
+            # its history), so our positions mean nothing there now (the core counts from its
+            # own). Fetch everything it kept; what we already have is dropped by id.
             client.resume_after = resumed = 0
         for item in event.history:
             if item.message_id in client.archived_ids:
