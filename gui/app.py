@@ -44,7 +44,7 @@ from gui import focusring
 from gui.around import HostedServices, RoomFinder
 from gui.chat import ChatWindow
 from gui.crash import install_tk_handler
-from gui.dialogs import ask
+from gui.dialogs import ConfirmDialog, ask
 from gui.errors import (
     CONNECT_AGAIN,
     TRUST_NEW_RELAY,
@@ -69,6 +69,7 @@ from gui.room import NOT_IN_THE_ROOM, Room, RoomActions, RoomTrust
 from gui.roomlist import JumpDialog, RoomList, RoomState
 from gui.safetext import display_name
 from gui.saved import (
+    MAX_LABEL_CHARS,
     IndexEntry,
     LocalKey,
     MemoryEvent,
@@ -1239,6 +1240,7 @@ class App:
             menu.add_command(label="Close your room…", command=lambda: self.leave_room(room))
         else:
             menu.add_command(label="Leave", command=lambda: self.leave_room(room))
+        menu.add_command(label="Rename…", command=lambda: self.ask_rename(room))
         menu.add_separator()
         menu.add_command(
             label="Export…",
@@ -1419,6 +1421,38 @@ class App:
             self.history.forget(room_id)
         if shown:
             self.show_login()
+
+    def ask_rename(self, room: Room) -> ConfirmDialog:
+        """Rename… (the room's menu): the room's label in the list and its header, on this
+        device only (remembered rooms keep it)."""
+        dialog = ConfirmDialog(
+            self.root,
+            title="Rename the room",
+            heading="Rename the room",
+            text="How this room is called in your room list, on this device only.",
+            confirm="Rename",
+            entry="Name",
+            check=label_problem,
+            on_done=lambda yes: self.rename_room(room, dialog.value.get()) if yes else None,
+        )
+        dialog.value.set(room.label)
+        dialog.entry.select_range(0, "end")
+        return dialog
+
+    def rename_room(self, room: Room, label: str) -> None:
+        label = " ".join(label.split())
+        if label_problem(label) is not None:
+            return
+        room.label = label
+        if room.chat is not None:
+            room.chat.set_room_title(label)
+        if room.entry is not None:
+            room.entry = dataclasses.replace(room.entry, label=label)
+            if room.saved is not None and self.memory is not None:
+                room.saved = dataclasses.replace(room.saved, label=label)
+                self.memory.save(room.saved)
+            self._save_index()
+        self._refresh_rooms()
 
     def leave_room(self, room: Room) -> None:
         """Leave a room from its menu (asking first if it is hosted here)."""
@@ -1608,6 +1642,18 @@ def quit_question(lost: int, kept: int = 0) -> str:
         f"{what} not reached the room yet. If you quit now, {lost_part} will not be sent: "
         f"copy {them} first, or wait until the connection is back."
     )
+
+
+def label_problem(label: str) -> str | None:
+    """What is wrong with a room's new name (None: nothing)."""
+    words = " ".join(label.split())
+    if not words:
+        return "Type a name."
+    if len(words) > MAX_LABEL_CHARS:
+        return f"At most {MAX_LABEL_CHARS} characters."
+    if any(not character.isprintable() for character in words):
+        return "Use visible characters only."
+    return None
 
 
 def forget_question(label: str) -> str:

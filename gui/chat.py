@@ -115,6 +115,15 @@ def notification_text(sender: str, text: str) -> tuple[str, str]:
     return display_name(sender), body
 
 
+def loss_reason(reason: str) -> str:
+    """The client's sentence about a lost connection, to follow "Connection lost at 14:02:"
+    (its first letter in lower case, no full stop, one line)."""
+    words = " ".join(str(reason).split()).rstrip(".")
+    if len(words) > 1 and words[0].isupper() and not words[1].isupper():
+        words = words[0].lower() + words[1:]
+    return words or "no reason given"
+
+
 def message_size_problem(text: str, limit: int) -> str | None:
     """Why ``text`` cannot be sent, in plain words, or None if it can."""
     if not text.strip():
@@ -312,9 +321,8 @@ class ChatWindow(ttk.Frame):
         header = ttk.Frame(self, padding=(14, 10, 14, 8))
         header.grid(row=0, column=0, sticky="ew")
         header.columnconfigure(1, weight=1)
-        ttk.Label(header, text=self.room_title, style="Header.TLabel").grid(
-            row=0, column=0, sticky="w"
-        )
+        self.title_label = ttk.Label(header, text=self.room_title, style="Header.TLabel")
+        self.title_label.grid(row=0, column=0, sticky="w")
         self.encryption_label = ttk.Label(header, textvariable=self.encryption)
         # Under the buttons too: the whole width of the window is the label's.
         self.encryption_label.grid(row=1, column=0, columnspan=5, sticky="w")
@@ -599,7 +607,7 @@ class ChatWindow(ttk.Frame):
             if outage is not None:
                 key, since, reason = outage
                 self.messages.replace_notice(
-                    key, f"Connection lost at {since} ({reason}); back at {self._now()}."
+                    key, f"Connection lost at {since}: {reason}. Back at {self._now()}."
                 )
         else:
             self.messages.add_notice(
@@ -768,10 +776,10 @@ class ChatWindow(ttk.Frame):
         if self._outage is None:  # one line per loss, however many attempts follow
             self._outages += 1
             key = f"outage{self._outages}"
-            reason = str(event.reason).rstrip(".")
+            reason = loss_reason(event.reason)
             self._outage = (key, self._now(), reason)
             self.messages.add_notice(
-                f"Connection lost at {self._now()} ({reason}). What you write is sent once "
+                f"Connection lost at {self._now()}: {reason}. What you write is sent once "
                 "it is back.",
                 "warning",
                 key=key,
@@ -828,6 +836,11 @@ class ChatWindow(ttk.Frame):
         """Retry now in the banner: the client stops waiting and tries at once."""
         if self._on_retry_now is not None and not self.connected and not self.closed_for_good:
             self._on_retry_now()
+
+    def set_room_title(self, title: str) -> None:
+        """The room was renamed (its label in the room list): the header follows."""
+        self.room_title = title
+        self.title_label.configure(text=display_name(title))
 
     def _on_search_key(self, _event: tk.Event) -> str | None:
         if self._on_search is None:

@@ -150,7 +150,7 @@ def test_join_chat_presence_disconnect_and_reconnect(
         pump_until(app.root, lambda: app.chat.connected, what="the reconnect")
         assert not app.chat.connection.shown
         assert chat_text(app).count("Connection lost at") == 1
-        assert "; back at" in chat_text(app)
+        assert ". Back at" in chat_text(app)
         assert "attempt" not in chat_text(app)
         pump_until(
             app.root,

@@ -15,6 +15,7 @@ from gui.dialogs import ConfirmDialog
 from gui.errors import TRUST_NEW_RELAY
 from net.client import ChatClient
 from net.client.events import ErrorKind
+from net.proto import Reason
 from net.relay import RelayConfig, RelayThread, RoomSecret
 from tests.gui.apptest import chat_text, log_in, start_relay_process, wait_for
 from tests.gui.conftest import TIMEOUT, pump_until
@@ -70,12 +71,40 @@ def test_the_banner_counts_down_and_retry_now_reconnects_at_once(
         shown = chat_text(app)
         # One line about the loss (now saying it is back) and the message: nothing else.
         assert shown.count("\n") == lines + 3
-        assert shown.count("Connection lost at") == 1 and "; back at" in shown
+        assert shown.count("Connection lost at") == 1 and ". Back at" in shown
         _bob, bob_events = members(port, "bob", keys)
         wait_for(lambda: "typed while it was away" in bob_events.texts(), "bob to read it")
     finally:
         process.kill()
         process.wait(TIMEOUT)
+
+
+def test_a_relay_restart_is_one_line_and_a_banner_then_nothing(make_app, keys):
+    secret = RoomSecret.from_room_keys(keys)
+    first = _relay(secret)
+    port = first.port
+    second: RelayThread | None = None
+    try:
+        app = make_app()
+        _join(app, port)
+        chat = app.chat
+        assert chat is not None
+        seen: list[str] = []
+        chat.connection.text.trace_add("write", lambda *_: seen.append(chat.connection.text.get()))
+        first.stop(reason=Reason.RELAY_RESTARTING)  # systemctl restart
+        pump_until(app.root, lambda: not chat.connected, what="the relay going")
+        second = _relay(secret, port)
+        pump_until(app.root, lambda: chat.connected, what="back by itself")
+        shown = chat_text(app)
+        assert shown.count("Connection lost at") == 1
+        assert "the relay is restarting" in shown and ". Back at" in shown
+        assert not chat.closed_for_good and chat.failure is None
+        assert seen and not any("0 s" in text for text in seen)
+        assert "Disconnected" not in shown and "attempt" not in shown
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
 
 
 def test_rejoin_after_the_room_closed_works_once_the_host_is_back(make_app, members, keys):

@@ -121,6 +121,15 @@ def test_two_rooms_joined_and_one_hosted_in_one_window(make_app, root, keys, sec
         root.update()
         assert root.focus_get() is room_c.chat.entry
 
+        # Rename… (the room's menu): the list and the header follow; Enter in the dialog.
+        dialog = app.ask_rename(room_b)
+        root.update()
+        assert dialog.value.get() == f"127.0.0.1:{second.port}"
+        dialog.value.set("  Book   club ")
+        dialog.yes()
+        assert room_b.label == "Book club" and _labels(app)[1] == "Book club"
+        assert room_b.chat.title_label.cget("text") == "Book club"
+
         # Sending goes through each room's own client.
         room_c.chat.entry.insert("1.0", "hosted hello")
         assert room_c.chat.send_entry()

@@ -288,7 +288,7 @@ def test_disconnect_countdown_pending_and_reconnect(chat):
     content = text_of(chat.messages.text)
     # One line for the whole loss, however many attempts: updated once it is back.
     assert content.count("Connection lost") == 1
-    assert "(connection lost); back at" in content
+    assert "Connection lost at" in content and ": connection lost. Back at" in content
     assert "attempt" not in content and "Reconnecting" not in content
     assert content.count("\n") == before + 3  # that line, and the header and body typed
     assert SENDING in content and WAITING not in content

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from gui.chat import ChatWindow
+from gui.chat import ChatWindow, loss_reason
 from gui.connection import (
     BACK_TO_ROOMS,
     CONNECTING,
@@ -48,6 +48,19 @@ def test_the_next_tick_comes_when_the_text_changes():
     assert next_tick_ms(6.2) == 205  # 6.2 s reads "7 s" until 6.0
     assert next_tick_ms(7.0) == 1005
     assert next_tick_ms(0.001) == 10  # never a busy loop
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("The relay is restarting; reconnecting.", "the relay is restarting; reconnecting"),
+        ("connection lost", "connection lost"),
+        ("TLS  handshake\nfailed.", "TLS handshake failed"),
+        ("", "no reason given"),
+    ],
+)
+def test_the_loss_line_reads_as_one_sentence(reason, said):
+    assert loss_reason(reason) == said
 
 
 def _luminance(colour: str) -> float:
@@ -215,7 +228,7 @@ def test_many_attempts_make_one_line_and_no_noise(root):
     assert chat.banner_texts == [] and not chat.connection.winfo_ismapped()
     shown = text_of(chat.messages.text)
     assert shown.count("\n") == lines_before + 1  # the same line, now saying it is back
-    assert "Connection lost at" in shown and "; back at" in shown
+    assert "Connection lost at" in shown and ". Back at" in shown
 
 
 def test_a_final_failure_takes_the_place_of_the_loss_line(root):

@@ -216,6 +216,15 @@ def test_matching_puts_names_that_start_with_it_first():
     assert matching(ROWS, "nothing") == []
 
 
+def test_what_a_room_may_be_called():
+    from gui.app import label_problem
+
+    assert label_problem("Book club") is None
+    assert label_problem("   ") == "Type a name."
+    assert label_problem("x" * 81) == "At most 80 characters."
+    assert label_problem("a\u200bb") == "Use visible characters only."
+
+
 def test_rows_are_marked_by_state_and_hostile_labels_are_made_safe():
     assert row_text(ROWS[0]) == "Book club"
     assert row_text(ROWS[2]) == "⚠ Family"
