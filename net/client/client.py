@@ -436,8 +436,11 @@ class ChatClient:
         before it ends); with an archive they stay kept on disk for the next client."""
         with self._lock:
             self._stopping = True
-            if self._thread is None and self._stopped is None:  # never started: no worker
+            never_started = self._thread is None and self._stopped is None
+            if never_started:  # no worker to hand anything back: what was kept stays kept
                 self._stopped = ClientStopped(CLIENT_CLOSED, kind=None)
+        if never_started and self._keeper is not None:
+            self._keeper.close()
         self.wake()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from crypto.identity import Identity
-from net.client import ChatClient
+from net.client import ChatClient, ClientStopped
 from net.client import events as ce
 from net.client.archive import Archive, ArchiveKeyError
 from net.proto import DEFAULT_ROOM, Reason
@@ -319,3 +319,36 @@ def test_a_relay_that_started_over_without_its_history_is_resumed_from_its_own_p
         proxy.close()
         first.stop()
         second.stop()
+
+
+def test_a_message_written_before_start_is_kept_even_if_the_client_never_starts(
+    relay, clients, room_keys, history, key
+):
+    room = room_keys.room_id
+    identity = Identity.generate()
+    first, first_events = clients(
+        relay.port,
+        "alice",
+        keys=room_keys,
+        identity=identity,
+        room_id=room,
+        archive=_opener(history, key),
+        start=False,
+    )
+    written = first.send("written, then the app quit at once")
+    first.close()  # never started: nothing to say, but the message is on disk
+    assert first_events.events == []
+    assert _outgoing(history, key, room) == [written.message_id]
+    with pytest.raises(ClientStopped):
+        first.send("after close")
+
+    _, events = clients(
+        relay.port,
+        "alice",
+        keys=room_keys,
+        identity=identity,
+        room_id=room,
+        archive=_opener(history, key),
+    )
+    assert events.wait_for(_is(ce.OutboxRestored)).messages == (written,)
+    events.wait_for(_is(ce.MessageStored, message_id=written.message_id))
