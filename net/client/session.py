@@ -2,8 +2,9 @@
 
 :class:`Session` drives a :class:`net.proto.ClientProtocol` over one non-blocking socket with a
 selector: it writes what the core queued, reads and feeds the core, turns core events into
-:mod:`net.client.events` for the application, flushes the outbox once joined, and watches the
-handshake deadline and the relay's silence. It returns how the attempt ended: :class:`Lost`
+:mod:`net.client.events` for the application, flushes the outbox once joined (confirming what
+the relay's ACKs and our echoes say it stored), has every opened message recorded in the
+archive when there is one, and watches the handshake deadline and the relay's silence. It returns how the attempt ended: :class:`Lost`
 (the client may reconnect) or :class:`Final` (it stops for good).
 """
 
