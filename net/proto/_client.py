@@ -136,7 +136,11 @@ class ClientProtocol(Connection[ClientState]):
     ``keyring.changed``, *before* writing out what :meth:`send_messages` queued.
 
     ``room_id`` is the room to ask for (``DEFAULT_ROOM`` when only host and port are known);
-    ``expected_relay_key`` the relay key pinned for it or given by an invite.
+    ``expected_relay_key`` the relay key pinned for it or given by an invite. ``resume_after``
+    is the room's resume point kept from the last connection (:attr:`last_position`), and
+    ``returning`` says this device was in the room before (so a resume point of 0 means "held
+    everything up to its first message", not "a newcomer"): the driver then fetches what one
+    WELCOME could not carry (:meth:`request_history`).
     """
 
     _RECEIVE = CLIENT_RECEIVE
@@ -155,6 +159,7 @@ class ClientProtocol(Connection[ClientState]):
         seen_ids: RecentIds | None = None,
         keyring: Keyring | None = None,
         resume_after: int = 0,
+        returning: bool = False,
         random_bytes: Callable[[int], bytes] = get_random_bytes,
         random_scalar: Callable[[], int] | None = None,
     ) -> None:
@@ -189,6 +194,9 @@ class ClientProtocol(Connection[ClientState]):
         #: with the newest position when a page reaches the gap's bottom or comes back empty.
         self.last_position = resume_after
         self._resume_after = resume_after
+        # Held everything up to resume_after, even if that is 0 (in the room before its first
+        # message): fill a gap below WELCOME's history. A newcomer does not.
+        self._returning = returning or resume_after > 0
         self._newest = resume_after  # the newest position received
         self._gap_above = 0  # while a gap is open: the lowest position received above it
         self._next_position = 0  # the position the next live chat item takes (from WELCOME)
@@ -517,7 +525,7 @@ class ClientProtocol(Connection[ClientState]):
         start = welcome.next_position - len(history_items)
         self._next_position = welcome.next_position
         self._newest = welcome.next_position - 1
-        if self._resume_after and start > self._resume_after + 1 <= self._newest:
+        if self._returning and start > self._resume_after + 1 <= self._newest:
             self._gap_above = start  # missed more than one WELCOME holds: pages will come
         else:
             # Up to date, a newcomer, or a relay that started over (its newest position is

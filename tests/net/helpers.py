@@ -142,6 +142,7 @@ def make_client(
     keyring: Keyring | None = None,
     label: bytes | None = None,
     resume_after: int = 0,
+    returning: bool = False,
 ) -> ClientProtocol:
     """A client core whose identity (``device``, else the one named ``name``), nonces, sender
     keys and SPAKE2 scalar are fixed; ``label`` seeds its nonces (default: the name).
@@ -162,6 +163,7 @@ def make_client(
         seen_ids=seen_ids,
         keyring=keyring,
         resume_after=resume_after,
+        returning=returning,
         random_bytes=CountingRandom(label),
         random_scalar=fixed_scalar(scalar),
     )

@@ -242,6 +242,17 @@ def test_an_empty_page_closes_the_gap_for_good(
     assert pair.client.last_position == 49
 
 
+def test_a_device_that_was_there_before_the_first_message_fills_the_gap(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    # Joined the room while it was empty (resume point 0), away for 300 messages: not a
+    # newcomer, so the resume point waits for the pages; a newcomer's moves on at once.
+    returning = _welcomed_by_hand(relay_secret, room_keys, returning=True, next_position=301)
+    assert returning.client.last_position == 0
+    newcomer = _welcomed_by_hand(relay_secret, room_keys, next_position=301)
+    assert newcomer.client.last_position == 300
+
+
 def test_a_relay_that_started_over_is_resumed_from_its_own_newest(
     relay_secret: Spake2Secret, room_keys: RoomKeys
 ) -> None:
@@ -250,11 +261,16 @@ def test_a_relay_that_started_over_is_resumed_from_its_own_newest(
 
 
 def _welcomed_by_hand(
-    relay_secret: Spake2Secret, room_keys: RoomKeys, *, resume_after: int = 0, **welcome: object
+    relay_secret: Spake2Secret,
+    room_keys: RoomKeys,
+    *,
+    resume_after: int = 0,
+    returning: bool = False,
+    **welcome: object,
 ) -> Pair:
     """alice alone, welcomed by a relay core driven by hand with ``welcome``'s fields."""
     pair = Pair(
-        make_client(keys=room_keys, resume_after=resume_after),
+        make_client(keys=room_keys, resume_after=resume_after, returning=returning),
         make_relay(),
         credentials=credentials(relay_secret),
     )
