@@ -1067,6 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
         epoch_text, epoch_res = run_epoch(plan, keys, tmp)
         previous_text, prev = run_previous(plan, tmp, fan)
         sections.append(persisted.section(keys, tmp, quick=args.quick))
+        sections.append(resume.section(keys, tmp, quick=args.quick))
     text, gui = run_gui()
     sections.append(text)
     text, hist = run_history(plan, keys)
