@@ -33,6 +33,7 @@ from bench import (
     previous,
     profiles,
     report,
+    resume,
     soak,
     v1,
 )
