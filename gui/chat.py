@@ -93,7 +93,7 @@ from net.client.archive import StoredMessage  # not in net.client's face yet
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 
 SENDING = "sending…"
-WAITING = "waiting for the connection, will send after reconnecting"
+WAITING = "waiting: sent once the connection is back"
 #: A message handed back as not sent but kept on this device: the next client sends it.
 KEPT = "not sent yet: kept on this device, sent when you rejoin"
 HINT = "Enter sends · Shift+Enter adds a line · ↑ in an empty box: your last message, sent as new"
@@ -779,8 +779,7 @@ class ChatWindow(ttk.Frame):
             reason = loss_reason(event.reason)
             self._outage = (key, self._now(), reason)
             self.messages.add_notice(
-                f"Connection lost at {self._now()}: {reason}. What you write is sent once "
-                "it is back.",
+                f"Connection lost at {self._now()}: {reason}.",
                 "warning",
                 key=key,
             )

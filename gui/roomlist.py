@@ -100,9 +100,8 @@ class RoomList(ttk.Frame):
         self.rowconfigure(2, weight=1)
         self.new_button = ttk.Button(self, text=JOIN_OR_HOST, command=on_new)
         self.new_button.grid(row=0, column=0, sticky="ew")
-        ttk.Label(self, text="Rooms  ·  Ctrl+K to jump", foreground=palette.muted).grid(
-            row=1, column=0, sticky="w", pady=(10, 4)
-        )
+        self.hint = ttk.Label(self, text="Rooms  ·  Ctrl+K to jump", foreground=palette.muted)
+        self.hint.grid(row=1, column=0, sticky="w", pady=(10, 4))
         # Two plain columns, no tree: rooms have no hierarchy, so no indent before the names.
         self.tree = ttk.Treeview(
             self, columns=("name", "unread"), show="", selectmode="browse", takefocus=True
@@ -120,12 +119,22 @@ class RoomList(ttk.Frame):
 
     def _colour(self) -> None:
         p = self._palette
+        # The current room stands out whether or not the list has the keyboard (ttk's own
+        # unfocused selection is a faint grey).
+        style = ttk.Style(self)
+        style.map(
+            "Rooms.Treeview",
+            background=[("selected", p.selection)],
+            foreground=[("selected", p.text)],
+        )
+        self.tree.configure(style="Rooms.Treeview")
         self.tree.tag_configure("unread", font="SocketChatBold")
         self.tree.tag_configure("failed", foreground=p.warning)
         self.tree.tag_configure("closed", foreground=p.muted)
 
     def apply_palette(self, palette: Palette) -> None:
         self._palette = palette
+        self.hint.configure(foreground=palette.muted)
         self._colour()
 
     def show(self, rows: Sequence[RoomRow], current: int | None) -> None:

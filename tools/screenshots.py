@@ -847,6 +847,15 @@ def trust(folder: Path | None = None) -> None:
     login_pictures(out)
 
 
+def rooms(folder: Path | None = None) -> None:
+    """The room list, the reconnect banner, a message not sent, search and export
+    (``tools/screenshots_rooms.py``)."""
+    from screenshots_rooms import rooms_pictures  # beside this file (the script's folder)
+
+    rooms_pictures(folder or OUT, sys.modules[__name__])
+    gc.collect()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["trust"]:
         trust(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
@@ -860,6 +869,8 @@ if __name__ == "__main__":
         locked_history(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["roles"]:
         roles(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["rooms"]:
+        rooms(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     else:
         main()
         hostile_text()
@@ -868,3 +879,4 @@ if __name__ == "__main__":
         trust()
         locked_history()
         roles()
+        rooms()
