@@ -89,9 +89,16 @@ from gui.theme import Palette, apply_theme, clamp_zoom, set_zoom
 from gui.validate import format_address
 from gui.verify import SafetyCodeDialog
 from net import client as ce
-from net.client import DEFAULT_ROOM, ChatClient, ErrorKind, PendingMessage, relay_address
-from net.client.archive import Archive, ArchiveError  # not in net.client face yet
-from net.client.keychain import Keychain  # not in net.client's face yet
+from net.client import (
+    DEFAULT_ROOM,
+    Archive,
+    ArchiveError,
+    ChatClient,
+    ErrorKind,
+    Keychain,
+    PendingMessage,
+    relay_address,
+)
 from net.reach import OutsideWatcher, Scope, listen_plan
 from net.relay import RelayThread
 

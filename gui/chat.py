@@ -85,10 +85,10 @@ from net.client import (
     ErrorKind,
     PendingMessage,
     Role,
+    StoredMessage,
     Trust,
     name_skeleton,
 )
-from net.client.archive import StoredMessage  # not in net.client's face yet
 
 _WARN_REMAINING = 400  # show the remaining-bytes counter this close to the limit
 

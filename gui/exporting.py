@@ -22,8 +22,8 @@ from tkinter import filedialog, ttk
 
 from gui.safetext import display_name
 from gui.theme import current_palette
-from net.client.archive import StoredMessage  # not in net.client's face yet
-from net.client.export import ExportFormat, export  # not in net.client's face yet
+from net import client as net_client  # its export(): not imported by name, a module has it
+from net.client import ExportFormat, StoredMessage
 
 FORMATS: tuple[tuple[ExportFormat, str, str], ...] = (
     (ExportFormat.TEXT, "Plain text (.txt)", ".txt"),
@@ -184,7 +184,9 @@ class ExportDialog(tk.Toplevel):
             return
         out = Path(self.path.get().strip()).expanduser()
         try:
-            export(self._messages, room_label=self._label, fmt=self.chosen_format, out=out)
+            net_client.export(
+                self._messages, room_label=self._label, fmt=self.chosen_format, out=out
+            )
         except OSError as error:
             self.problem.set(f"The file could not be written: {error.strerror or error}.")
             return

@@ -20,7 +20,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from net.client.archive import MAX_LIMIT, Archive, StoredMessage  # not in net.client yet
+from net.client import MAX_LIMIT, Archive, StoredMessage
 
 FILE_NAME = "history.sqlite3"
 SHOWN_ON_OPENING = 200  # the newest kept messages a room's chat window shows when it opens

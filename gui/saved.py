@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from crypto.kdf import KEY_SIZE, SALT_SIZE, RoomKeys
-from net.client import validate_username
-from net.client.keychain import Keychain, KeychainUnavailable
+from net.client import Keychain, KeychainUnavailable, validate_username
 
 INDEX_FILE = "rooms.json"
 MAX_ROOMS = 100  # remembered rooms; the index is cut there when read

@@ -24,7 +24,7 @@ from tkinter import ttk
 from gui.messages import format_time
 from gui.safetext import body_pieces, display_name
 from gui.theme import PALETTE, Palette
-from net.client.archive import StoredMessage  # not in net.client's face yet
+from net.client import StoredMessage
 
 SNIPPET_CHARS = 70
 DEBOUNCE_MS = 250

@@ -7,6 +7,7 @@ turns history off."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import stat
 import tkinter as tk
@@ -66,6 +67,8 @@ class Apps:
         for root in self.roots:
             with contextlib.suppress(tk.TclError):
                 root.destroy()
+        # Here, on the main thread: Tk variables collected on a worker thread raise.
+        gc.collect()
 
 
 @pytest.fixture
