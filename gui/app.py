@@ -1130,9 +1130,9 @@ class App:
                 self.memory_why = event.why
                 if self.login is not None:
                     self.login.remember_unavailable(event.why)
-                for room in self.rooms:
+                for room in list(self.rooms):
                     if room.entry is not None and room.client is None:
-                        room.state = RoomState.CLOSED
+                        self._cannot_open(room)
                 self._refresh_rooms()
                 return
             waiting = [room.room_id for room in self.rooms if room.entry is not None]
@@ -1153,12 +1153,22 @@ class App:
                 continue
             saved = event.rooms[room.room_id]
             if saved is None:
-                room.state = RoomState.CLOSED  # no keys here: the password opens it again
+                self._cannot_open(room)  # no keys here: the password opens it again
                 continue
             room.saved = saved
             self.root.after(delay, functools.partial(self._open_saved, room))
             delay += _OPEN_EVERY_MS
         self._refresh_rooms()
+
+    def _cannot_open(self, room: Room) -> None:
+        """A remembered room whose keys are not to be had: listed closed; if it is the one
+        shown (the first room, at start), the login view comes with it filled in."""
+        room.state = RoomState.CLOSED
+        shown = self.current is room
+        room.drop_chat()
+        if shown:
+            self.current = None
+            self._reopen(room)
 
     def _open_saved(self, room: Room) -> None:
         """Open a remembered room with its keys (no password), asking for it by id."""

@@ -248,3 +248,30 @@ def test_without_a_keyring_the_app_says_so_and_remembers_nothing(make_app, root,
         if menu.type(i) == "command" and menu.entrycget(i, "label") == "Remember this room"
     )
     assert menu.entrycget(remember, "state") == "disabled"
+
+
+def test_a_remembered_room_without_its_keys_asks_for_the_password(make_app, root, tmp_path, keys):
+    from gui.saved import SavedRoom, save_index
+
+    room = SavedRoom("chat.example.org", 7001, "alice", "Book club", keys)
+    save_index([room.entry()], tmp_path / "settings")
+
+    def no_keyring() -> Keychain:
+        raise KeychainUnavailable("no keyring service is running or installed")
+
+    app = make_app(keychain=no_keyring)
+    # Listed at once, from rooms.json; the window shows it while the keyring is asked.
+    assert _labels(app) == ["… Book club"] and app.current is app.rooms[0]
+    pump_until(root, lambda: app.memory_available is False, what="the keyring's answer")
+    root.update()
+    assert _labels(app) == ["○ Book club"] and app.rooms[0].state is RoomState.CLOSED
+    assert app.current is None and app.login is not None and app.rooms[0].chat is None
+    fields = app.login.vars
+    assert (fields["host"].get(), fields["port"].get(), fields["username"].get()) == (
+        "chat.example.org",
+        "7001",
+        "alice",
+    )
+    assert fields["password"].get() == ""
+    assert app.login.failure.get().startswith("No keyring is available on this computer (")
+    assert app.login.failure.get().endswith("Type the room password to open this room again.")
