@@ -392,9 +392,13 @@ class Session:
                 return Lost(texts.ROOM_FULL, wait=wait, kind=ErrorKind.ROOM_FULL)
             case Reason.BUSY:
                 return Lost(texts.BUSY, wait=wait, kind=ErrorKind.BUSY, transient=True)
-            case Reason.ROOM_CLOSING:
-                # A relay that is stopping refuses newcomers; it usually comes back. (Never
-                # final: anyone on the path could write a REFUSED.)
+            case Reason.RELAY_RESTARTING:
+                # A relay that stops refuses those still in the handshake with its reason.
+                wait = max(wait, _RESTART_JITTER.uniform(*_RESTART_WAIT))
+                return Lost(texts.RELAY_RESTARTING, wait=wait, transient=True)
+            case Reason.ROOM_CLOSING | Reason.ROOM_CLOSED:
+                # Stopping, or refusing newcomers while it stops; it usually comes back. Never
+                # final here: anyone on the path could write a REFUSED.
                 return Lost(texts.RELAY_SHUTTING_DOWN, wait=wait, transient=True)
             case Reason.NO_SUCH_ROOM:
                 return Final(ErrorKind.NO_SUCH_ROOM, texts.no_such_room(self.where))

@@ -194,22 +194,33 @@ def test_a_hosted_room_that_closes_is_final_with_words_for_a_host(
     wait_until(lambda: not alice.is_alive(), what="the client to stop")
 
 
-def test_a_refusal_while_the_relay_stops_is_retried_not_final(clients, room_keys) -> None:
-    # REFUSED comes before any key: anyone on the path could forge it, so ROOM_CLOSING there
-    # must never stop a client for good by itself. A listener that refuses every hello so.
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (Reason.ROOM_CLOSING, texts.RELAY_SHUTTING_DOWN),
+        (Reason.ROOM_CLOSED, texts.RELAY_SHUTTING_DOWN),
+        (Reason.RELAY_RESTARTING, texts.RELAY_RESTARTING),
+    ],
+)
+def test_a_refusal_while_the_relay_stops_is_retried_not_final(
+    clients, room_keys, code, words
+) -> None:
+    # A relay that stops refuses those still in the handshake with its reason; but REFUSED
+    # comes before any key, and anyone on the path could forge it, so it never stops a client
+    # for good by itself. A listener that refuses every hello so.
     with socket.create_server(("127.0.0.1", 0)) as server:
-        threading.Thread(target=_refuse_every_hello, args=(server,), daemon=True).start()
+        threading.Thread(target=_refuse_every_hello, args=(server, code), daemon=True).start()
         clock = ManualClock()
         client, events = clients(server.getsockname()[1], "alice", keys=room_keys, clock=clock)
         advance_until(clock, client, events, nth(ce.Connecting, 2), step=1.0)
         # Before a first join it tries a few times, then says why (not "the host closed it").
         failed = advance_until(clock, client, events, _is(ce.Failed), step=1.0)
-        assert failed.message == texts.RELAY_SHUTTING_DOWN
+        assert failed.message == words
         assert failed.kind is not ce.ErrorKind.ROOM_CLOSED
         assert len(events.of(ce.Connecting)) > 2
 
 
-def _refuse_every_hello(server: socket.socket) -> None:
+def _refuse_every_hello(server: socket.socket, code: Reason) -> None:
     while True:
         try:
             conn, _ = server.accept()
@@ -218,5 +229,5 @@ def _refuse_every_hello(server: socket.socket) -> None:
         with conn:
             conn.recv(4096)
             core = proto.RelayProtocol()
-            core.refuse(Reason.ROOM_CLOSING, "The room is closing.")
+            core.refuse(code, "The room is closing.")
             conn.sendall(core.data_to_send())
