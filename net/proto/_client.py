@@ -813,13 +813,21 @@ class ClientProtocol(Connection[ClientState]):
             return
         for held in self.keyring.release(opened.owner):
             assert isinstance(held, tuple)
-            item, from_history, position = held
-            event = self._open_chat(item, from_history=from_history, position=position)
+            item, from_history, position, floor = held
+            event = self._open_chat(
+                item, from_history=from_history, position=position, held=True, floor=floor
+            )
             if event is not None and not isinstance(event, ev.ChatLocked):
                 self._emit(event)
 
     def _open_chat(
-        self, item: ChatItem, *, from_history: bool, position: int
+        self,
+        item: ChatItem,
+        *,
+        from_history: bool,
+        position: int,
+        held: bool = False,
+        floor: tuple[int, int] | None = None,
     ) -> ev.ChatOpened | ev.ChatForged | ev.ChatLocked | None:
         """Open and verify one relayed message as sent by the attested sender; None if seen."""
         try:
@@ -877,6 +885,11 @@ class ClientProtocol(Connection[ClientState]):
                 return forged(ev.Forgery.UNREADABLE)
         if from_history:
             self.keyring.fresh_live(owner, epoch, opened.counter)  # noted; history is history
+        elif held:
+            # Held for its key while later messages of this sender opened: it is fresh if it
+            # came after what was accepted from the sender when it *arrived* (``floor``).
+            if not self.keyring.fresh_held(owner, epoch, opened.counter, floor):
+                return forged(ev.Forgery.REPLAYED)
         elif not self.keyring.fresh_live(owner, epoch, opened.counter):
             return forged(ev.Forgery.REPLAYED)
         self.keyring.seen(owner, epoch)
@@ -905,7 +918,10 @@ class ClientProtocol(Connection[ClientState]):
     ) -> ev.ChatLocked:
         """Keep a message until its key comes (or for good, if the room keeps it from us)."""
         self.keyring.hold(
-            message_id, key_id, (item, from_history, position), from_history=from_history
+            message_id,
+            key_id,
+            (item, from_history, position, self.keyring.accepted_from(key_id[0])),
+            from_history=from_history,
         )
         return ev.ChatLocked(
             sender=item.sender,

@@ -335,6 +335,26 @@ class Keyring:
         self.changed = True
         return True
 
+    def accepted_from(self, owner: bytes) -> tuple[int, int] | None:
+        """The last (epoch, counter) accepted live from ``owner``, or None: note it when a
+        live message is held for its key, and pass it to :meth:`fresh_held` when it opens."""
+        return self._accepted.get(owner)
+
+    def fresh_held(
+        self, owner: bytes, epoch: int, counter: int, floor: tuple[int, int] | None
+    ) -> bool:
+        """Like :meth:`fresh_live` for a live message that waited for its key: fresh if it
+        comes after ``floor``, what was accepted from ``owner`` when it arrived (later
+        messages may have opened meanwhile); recorded if it is the newest."""
+        if floor is not None and (epoch, counter) <= floor:
+            return False
+        last = self._accepted.get(owner)
+        if last is None or (epoch, counter) > last:
+            self._accepted[owner] = (epoch, counter)
+            self._accepted.move_to_end(owner)
+            self.changed = True
+        return True
+
     def already_accepted(self, owner: bytes, epoch: int, counter: int) -> bool:
         """True if a live message at or after this one was accepted from ``owner``."""
         last = self._accepted.get(owner)

@@ -272,3 +272,23 @@ def test_the_room_is_looked_at_only_when_it_changed_and_message_keys_are_derived
     assert len(looked) == 2  # an arrival: the room is looked at again
     key = ring._keys[(ALICE.signing_public, first[0])]
     assert ring.message_key(ALICE.signing_public, first[0], key, room_id=ROOM) == first[1]
+
+
+def test_a_message_held_for_its_key_is_judged_by_what_came_before_it():
+    # Bob's (2, 1) waited for its key while his (3, 1) and (3, 2) opened: it is no replay.
+    ring = Keyring(ALICE)
+    bob = BOB.signing_public
+    assert ring.fresh_live(bob, 1, 9)
+    floor = ring.accepted_from(bob)  # noted when (2, 1) was held
+    assert floor == (1, 9)
+    assert ring.fresh_live(bob, 3, 1) and ring.fresh_live(bob, 3, 2)
+    assert not ring.fresh_live(bob, 2, 1)  # judged as if it had just arrived: a replay
+    assert ring.fresh_held(bob, 2, 1, floor)
+    assert ring.accepted_from(bob) == (3, 2)  # the newest stays the mark
+    # A copy of something accepted before it arrived is still refused, held or not.
+    assert not ring.fresh_held(bob, 1, 9, floor)
+    assert not ring.fresh_held(bob, 1, 2, floor)
+    # Held from a sender nothing was accepted from: fresh, and now the mark.
+    carol = CAROL.signing_public
+    assert ring.fresh_held(carol, 4, 4, None)
+    assert ring.accepted_from(carol) == (4, 4)
