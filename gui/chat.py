@@ -115,10 +115,19 @@ def notification_text(sender: str, text: str) -> tuple[str, str]:
     return display_name(sender), body
 
 
+#: How the client's sentences about a loss go on to say what it does next ("The relay is
+#: restarting; reconnecting."): the banner says that, and once the connection is back the
+#: conversation's line would say it wrongly, so the line keeps only the cause.
+_NEXT_STEPS = ("reconnecting", "trying again")
+
+
 def loss_reason(reason: str) -> str:
     """The client's sentence about a lost connection, to follow "Connection lost at 14:02:"
-    (its first letter in lower case, no full stop, one line)."""
+    (the cause only, its first letter in lower case, no full stop, one line)."""
     words = " ".join(str(reason).split()).rstrip(".")
+    cause, _, then = words.rpartition("; ")
+    if cause and then.lower().startswith(_NEXT_STEPS):
+        words = cause
     if len(words) > 1 and words[0].isupper() and not words[1].isupper():
         words = words[0].lower() + words[1:]
     return words or "no reason given"

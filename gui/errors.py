@@ -69,9 +69,10 @@ _FAILURES: dict[ErrorKind, tuple[str, str]] = {
         "The room runs a SocketChat version that this app cannot talk to.",
         "Make sure you and the host use the same SocketChat version.",
     ),
+    # The words of the client's HOST_CLOSED: the chat window offers Rejoin beside them.
     ErrorKind.ROOM_CLOSED: (
-        "The room was closed by its host.",
-        "Ask the host to start it again.",
+        "The host closed the room.",
+        "You can rejoin once they host it again.",
     ),
     ErrorKind.PROTOCOL_ERROR: (
         "The room sent something this app did not understand, so it disconnected.",

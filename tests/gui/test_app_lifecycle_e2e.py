@@ -122,7 +122,7 @@ def test_rejoin_after_the_room_closed_works_once_the_host_is_back(make_app, memb
         assert chat.failure is not None and chat.failure.kind is ErrorKind.ROOM_CLOSED
         assert chat.connection.state is LinkState.FAILED
         assert list(chat.connection.buttons) == [REJOIN, BACK_TO_ROOMS]
-        assert chat.banner_texts[0].startswith("Disconnected: The room was closed by its host.")
+        assert chat.banner_texts[0].startswith("Disconnected: The host closed the room.")
         assert chat_text(app).count("Disconnected:") == 1
 
         # Rejoin while the host is still away: refused, and the banner offers it again.

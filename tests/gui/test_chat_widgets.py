@@ -315,9 +315,9 @@ def test_a_message_the_room_refuses_is_marked_not_sent(chat):
 
 def test_final_failure_disables_sending(chat):
     feed(chat, ce.Failed(kind=ErrorKind.ROOM_CLOSED, message="The host closed the room."))
-    assert "closed by its host" in text_of(chat.messages.text)
+    assert "The host closed the room" in text_of(chat.messages.text)
     assert chat.status.get() == "Disconnected."
-    assert chat.banner_texts[0].startswith("Disconnected: The room was closed by its host.")
+    assert chat.banner_texts[0].startswith("Disconnected: The host closed the room.")
     assert chat.connection.buttons == {}  # this window was given nothing to offer
     chat.entry.insert("1.0", "anyone?")
     assert not chat.send_entry()

@@ -20,7 +20,7 @@ from gui.connection import (
     next_tick_ms,
 )
 from gui.theme import DARK, LIGHT, Palette
-from net.client import PendingMessage
+from net.client import PendingMessage, texts
 from net.client import events as ce
 from net.client.events import ErrorKind
 from tests.gui.conftest import joined, members_of, pump_until, text_of
@@ -53,7 +53,10 @@ def test_the_next_tick_comes_when_the_text_changes():
 @pytest.mark.parametrize(
     ("reason", "said"),
     [
-        ("The relay is restarting; reconnecting.", "the relay is restarting; reconnecting"),
+        ("The relay is restarting; reconnecting.", "the relay is restarting"),
+        ("The relay shut down; trying again until it is back.", "the relay shut down"),
+        ("Lost; then found; reconnecting.", "lost; then found"),
+        ("Reconnecting failed; the relay is gone.", "reconnecting failed; the relay is gone"),
         ("connection lost", "connection lost"),
         ("TLS  handshake\nfailed.", "TLS handshake failed"),
         ("", "no reason given"),
@@ -61,6 +64,16 @@ def test_the_next_tick_comes_when_the_text_changes():
 )
 def test_the_loss_line_reads_as_one_sentence(reason, said):
     assert loss_reason(reason) == said
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [texts.RELAY_RESTARTING, texts.RELAY_SHUTTING_DOWN, texts.TAMPERED, texts.PASSWORD_SWITCHED],
+)
+def test_the_loss_line_says_why_not_what_the_client_does_next(reason):
+    # The banner counts down to the next attempt; "… Back at 14:03." follows the cause.
+    said = loss_reason(reason)
+    assert said and "reconnect" not in said and "trying again" not in said
 
 
 def _luminance(colour: str) -> float:
@@ -240,7 +253,7 @@ def test_a_final_failure_takes_the_place_of_the_loss_line(root):
     chat.handle(ce.Failed(kind=ErrorKind.ROOM_CLOSED, message=""))
     shown = text_of(chat.messages.text)
     assert shown.count("\n") == lines_before + 1
-    assert "Disconnected: The room was closed by its host." in shown
+    assert "Disconnected: The host closed the room." in shown
     assert "Connection lost" not in shown
     assert list(chat.connection.buttons) == [REJOIN, BACK_TO_ROOMS]
     chat.connection.buttons[BACK_TO_ROOMS].invoke()

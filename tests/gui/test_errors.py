@@ -14,6 +14,7 @@ from gui.errors import (
     host_error_text,
     trust_relay_question,
 )
+from net.client import texts
 from net.client.events import ErrorKind
 
 EXPECTED = {
@@ -34,7 +35,7 @@ EXPECTED = {
     ErrorKind.BUSY: ("busy with other people joining", "Wait a few seconds"),
     ErrorKind.TOO_MANY_ATTEMPTS: ("Too many failed attempts", "Wait"),
     ErrorKind.INCOMPATIBLE_VERSION: ("cannot talk to", "same SocketChat version"),
-    ErrorKind.ROOM_CLOSED: ("closed by its host", "start it again"),
+    ErrorKind.ROOM_CLOSED: ("The host closed the room", "rejoin once they host it again"),
     ErrorKind.PROTOCOL_ERROR: ("did not understand", "same SocketChat version"),
     ErrorKind.RELAY_CHANGED: (
         "This is not the room's relay you joined before",
@@ -110,3 +111,10 @@ def test_a_relays_own_words_are_never_shown_for_a_refused_name():
         ErrorKind.NAME_LOOKALIKE, "The relay refused the name: click evil.example", username="b0b"
     )
     assert "evil.example" not in text and "'b0b'" in text
+
+
+def test_a_closed_room_reads_as_the_client_words_it_beside_rejoin():
+    # The terminal client says HOST_CLOSED; the app offers Rejoin beside the same words, not
+    # "ask the host" (the person can rejoin by themselves once the room is back).
+    assert failure_text(ErrorKind.ROOM_CLOSED, "anything") == texts.HOST_CLOSED
+    assert "rejoin" in failure_text(ErrorKind.ROOM_CLOSED)

@@ -381,7 +381,7 @@ def test_a_changed_relay_offers_to_trust_it(window):
 
 def test_the_failure_row_and_key_changes_share_the_banner(window):
     feed(window, changed("dave"), ce.Failed(kind=ErrorKind.ROOM_CLOSED, message=""))
-    assert window.banner_texts[0].startswith("Disconnected: The room was closed by its host.")
+    assert window.banner_texts[0].startswith("Disconnected: The host closed the room.")
     assert window.banner_texts[1] == changed_banner_text("dave")
 
 
