@@ -76,6 +76,8 @@ class SoakResult:
     expected: int
     delivered: int
     unreadable: int  # reached the member, but its sender key never did (stayed locked)
+    unreadable_messages: int  # ...distinct messages
+    unreadable_at: int  # ...distinct members
     duplicates: int
     reorderings: int
     lost: list[str]
@@ -122,7 +124,8 @@ class SoakResult:
             f"soak: {self.seconds / 60:.1f} min, {self.sent} messages sent,"
             f" {self.acknowledged} acknowledged, {self.kept} from the process member",
             f"  delivered / expected: {self.delivered} / {self.expected}"
-            f" (arrived but stayed locked: {self.unreadable}; missing: {self.missing})",
+            f" (arrived but stayed locked: {self.unreadable}, {self.unreadable_messages}"
+            f" messages at {self.unreadable_at} members; missing: {self.missing})",
             f"  duplicates: {self.duplicates}, reorderings: {self.reorderings},"
             f" unexpected extra: {self.extra}",
             "  faults: "
@@ -331,6 +334,8 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
         expected=check.expected,
         delivered=check.delivered,
         unreadable=check.unreadable,
+        unreadable_messages=check.unreadable_messages,
+        unreadable_at=check.unreadable_at,
         duplicates=check.duplicates,
         reorderings=check.reorderings,
         lost=check.lost,

@@ -35,14 +35,17 @@ ROOT = Path(__file__).resolve().parents[1]
 PROCESS = "p0"  # the process member's name
 _REJOIN_AFTER = 1.0  # seconds before a failed member joins again (a person pressing Rejoin)
 _RESTART_AFTER = 2.0  # seconds before the killed process member is started again
-#: Failures a member is joined again after. Only ROOM_CLOSED is expected from the relay's
-#: SIGTERM; the others come from rejoining while the relay is down.
+#: Failures a member is joined again after, as a person would press Rejoin or Connect: a
+#: first join while the relay is down (REFUSED, TIMED_OUT, NETWORK, BUSY), a reset that lands
+#: between our key confirmation and the relay's (LOGIN_INTERRUPTED: by design the client never
+#: retries that alone, since the password was at stake), ROOM_CLOSED (not expected).
 _REJOINABLE = {
     ce.ErrorKind.ROOM_CLOSED,
     ce.ErrorKind.REFUSED,
     ce.ErrorKind.TIMED_OUT,
     ce.ErrorKind.NETWORK,
     ce.ErrorKind.BUSY,
+    ce.ErrorKind.LOGIN_INTERRUPTED,
 }
 
 
@@ -70,7 +73,9 @@ class Check:
     reorderings: int = 0
     extra: int = 0
     kept: int = 0  # of the expected messages, those the process member's archive kept
-    lost: list[str] = field(default_factory=list)  # missing or unreadable, the first 50
+    lost: list[str] = field(default_factory=list)  # missing or unreadable, a sample
+    unreadable_messages: int = 0  # distinct messages some member could not read
+    unreadable_at: int = 0  # distinct members with something they could not read
 
     @property
     def missing(self) -> int:
@@ -135,6 +140,9 @@ class Ledger:
             result.kept = len(self._kept)
             counts = {r: Counter(i for i, _ in got) for r, got in self._receipts.items()}
             stayed = {member: at for member, at in self._joined.items() if member not in self._left}
+            unreadable_ids: set[bytes] = set()
+            unreadable_at: set[str] = set()
+            sampled: Counter[str] = Counter()
             for message_id, sent in expected:
                 for member, joined_at in stayed.items():
                     if joined_at + self.margin > sent.at:
@@ -145,13 +153,19 @@ class Ledger:
                         continue
                     locked = (member, message_id) in self._locked
                     result.unreadable += locked
-                    if len(result.lost) < 50:
+                    if locked:
+                        unreadable_ids.add(message_id)
+                        unreadable_at.add(member)
+                    sampled[member] += 1
+                    if len(result.lost) < 50 and sampled[member] <= 3:
                         how = "locked" if locked else "missing"
                         acked = "acknowledged" if message_id in self._acked else "kept"
                         result.lost.append(
                             f"{sent.sender}#{sent.seq} ({message_id.hex()[:8]}, {acked}, {how})"
                             f" at {member}"
                         )
+            result.unreadable_messages = len(unreadable_ids)
+            result.unreadable_at = len(unreadable_at)
             for tally in counts.values():
                 result.duplicates += sum(n - 1 for n in tally.values() if n > 1)
                 result.extra += sum(1 for i in tally if i not in self._sent)
@@ -293,6 +307,8 @@ class _Member:
                 fleet.count("messages handed back (NotSent, kept)" if kept else "NotSent lost")
                 if not kept:
                     fleet.problem(f"{self.name}: {len(messages)} message(s) not kept")
+            case ce.RateLimited():
+                fleet.count("told to slow down (NOTICE RATE_LIMITED)")
             case ce.ArchiveFailed(reason=reason):
                 fleet.problem(f"{self.name}: archive failed: {reason}")
             case ce.Failed(kind=kind):
