@@ -520,7 +520,7 @@ def notification(path: Path | None = None) -> None:
         chat = _conversation_window(root, focused=False)
         _feed(chat, LINK_CONVERSATION[:3])
         settle(root)
-        chat._notify_desktop = notifications.show  # from here on: the earlier ones are read
+        chat.alerts.notify = notifications.show  # from here on: the earlier ones are read
         _feed(chat, [("carol", "@alice the build is green, shall we ship it?")], first_id=10)
         if not daemon.wait_for(1):
             raise TimeoutError("the notification did not reach the daemon")
@@ -812,7 +812,7 @@ def roles(folder: Path | None = None) -> None:
         chat.handle(event)
     _feed(chat, [("carol", "Much better. I'll add the budget page tonight.")], first_id=20)
     settle(root)
-    index = [m.name for m in chat._rows].index("carol")
+    index = [m.name for m in chat.rows].index("carol")
     chat.member_list.selection_set(index)
     chat.member_list.event_generate("<<ListboxSelect>>")
     settle(root, 0.2)
@@ -824,7 +824,7 @@ def roles(folder: Path | None = None) -> None:
     menu.post(x, y)
     _grab_with_dialog(root, "roles.png", out / "roles.png")
     menu.unpost()
-    erin = [m.name for m in chat._rows].index("erin")
+    erin = [m.name for m in chat.rows].index("erin")
     chat.member_list.selection_clear(0, "end")
     chat.member_list.selection_set(erin)
     chat.member_list.event_generate("<<ListboxSelect>>")

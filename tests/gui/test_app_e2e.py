@@ -19,7 +19,7 @@ import pytest
 import gui.app
 from crypto.identity import Identity
 from gui.app import App
-from gui.chat import SENDING, WAITING
+from gui.chat_text import SENDING, WAITING
 from gui.connection import LinkState
 from net.client import DEFAULT_ROOM, ChatClient, Invite, Trust, format_invite, relay_address
 from net.client import events as ce

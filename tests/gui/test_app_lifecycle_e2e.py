@@ -9,7 +9,7 @@ import functools
 
 import gui.app
 from gui.app import App
-from gui.chat import SENDING, WAITING
+from gui.chat_text import SENDING, WAITING
 from gui.connection import BACK_TO_ROOMS, CONNECTING, REJOIN, RETRY_NOW, LinkState
 from gui.dialogs import ConfirmDialog
 from gui.errors import TRUST_NEW_RELAY

@@ -23,7 +23,7 @@ from tests.gui.test_roles import commands
 
 def invoke(chat: ChatWindow, name: str, label: str) -> None:
     """Right-click menu of ``name`` in the member list: press ``label``."""
-    index = [m.name for m in chat._rows].index(name)
+    index = [m.name for m in chat.rows].index(name)
     chat.member_list.selection_clear(0, "end")
     chat.member_list.selection_set(index)
     chat.member_list.event_generate("<<ListboxSelect>>")
@@ -36,7 +36,7 @@ def invoke(chat: ChatWindow, name: str, label: str) -> None:
 
 
 def roles_shown(chat: ChatWindow) -> dict[str, str]:
-    names = [m.name for m in chat._rows]
+    names = [m.name for m in chat.rows]
     return dict(zip(names, chat.role_list.get(0, "end"), strict=True))
 
 
@@ -142,7 +142,7 @@ def test_an_app_that_is_removed_says_so_and_offers_no_reconnect(make_app, root):
         assert chat is not None
         pump_until(root, lambda: roles_shown(chat).get("olive") == "owner", what="the roles")
         # A member is offered nothing beyond Verify….
-        index = [m.name for m in chat._rows].index("olive")
+        index = [m.name for m in chat.rows].index("olive")
         chat.member_list.selection_set(index)
         menu = chat.build_member_menu()
         assert menu is not None and [label for _i, label in commands(menu)] == ["Verify olive…"]

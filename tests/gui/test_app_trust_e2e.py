@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from crypto.identity import Identity, pair_safety_code, safety_code
-from gui.chat import changed_banner_text
+from gui.chat_text import changed_banner_text
 from gui.connection import BACK_TO_ROOMS, REJOIN
 from gui.errors import CONNECT_AGAIN, TRUST_NEW_RELAY
 from gui.identity_problem import HEADING
@@ -37,7 +37,7 @@ def join(app, root, port: int, name: str = "alice") -> None:
 
 
 def select(chat, name: str) -> None:
-    index = [m.name for m in chat._rows].index(name)
+    index = [m.name for m in chat.rows].index(name)
     chat.member_list.selection_clear(0, "end")
     chat.member_list.selection_set(index)
     chat.member_list.event_generate("<<ListboxSelect>>")

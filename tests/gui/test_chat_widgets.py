@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from gui.chat import SENDING, WAITING, ChatWindow, message_size_problem
+from gui.chat import ChatWindow
+from gui.chat_text import SENDING, WAITING, message_size_problem
 from gui.messages import MessageList, format_time, key_colour
 from net.client import PendingMessage, Trust
 from net.client import events as ce

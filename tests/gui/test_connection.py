@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from gui.chat import ChatWindow, loss_reason
+from gui.chat import ChatWindow
+from gui.chat_text import loss_reason
 from gui.connection import (
     BACK_TO_ROOMS,
     CONNECTING,

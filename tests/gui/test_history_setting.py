@@ -8,7 +8,8 @@ import pytest
 
 from crypto.genesis import RoomSettings
 from crypto.identity import Identity
-from gui.chat import HISTORY_NOT_SHARED, HISTORY_SHARED, ChatWindow
+from gui.chat import ChatWindow
+from gui.chat_text import HISTORY_NOT_SHARED, HISTORY_SHARED
 from gui.host import HISTORY_TEXT, HostDialog, HostRequest, validate_host_request
 from gui.theme import apply_theme
 from net.client import ChatClient, PendingMessage

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from gui.chat import PREVIEW_CHARS, ChatWindow, notification_text
+from gui.chat import ChatWindow
+from gui.chat_text import PREVIEW_CHARS, notification_text
 from gui.notify import DesktopNotifications, plain_summary, summarise
 from net.client import PendingMessage
 from net.client import events as ce

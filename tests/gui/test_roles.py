@@ -245,8 +245,8 @@ def window_for(root, username: str, *, members=ROOM, actions: Recorded | None = 
 
 def asked(chat: ChatWindow) -> Recorded:
     """The recorder the window hands its requests to."""
-    assert isinstance(chat._actions, Recorded)
-    return chat._actions
+    assert isinstance(chat.commands.actions, Recorded)
+    return chat.commands.actions
 
 
 def commands(menu) -> list[tuple[int, str]]:
@@ -267,7 +267,7 @@ def feed(chat: ChatWindow, *events) -> None:
 
 
 def select(chat: ChatWindow, name: str) -> None:
-    index = [m.name for m in chat._rows].index(name)
+    index = [m.name for m in chat.rows].index(name)
     chat.member_list.selection_clear(0, "end")
     chat.member_list.selection_set(index)
     chat.member_list.event_generate("<<ListboxSelect>>")

@@ -14,7 +14,8 @@ import time
 import pytest
 
 from crypto.identity import Identity, pair_safety_code, safety_code
-from gui.chat import ChatWindow, changed_banner_text, lookalikes
+from gui.chat import ChatWindow
+from gui.chat_text import changed_banner_text, lookalikes
 from gui.connection import REJOIN
 from gui.errors import TRUST_NEW_RELAY
 from gui.messages import CHANGED_MARK, CHANGED_NOTE, key_colour
@@ -106,7 +107,7 @@ def row_colour(chat: ChatWindow, index: int) -> str:
 
 
 def select(chat: ChatWindow, name: str) -> None:
-    index = [m.name for m in chat._rows].index(name)
+    index = [m.name for m in chat.rows].index(name)
     chat.member_list.selection_clear(0, "end")
     chat.member_list.selection_set(index)
     chat.member_list.event_generate("<<ListboxSelect>>")

@@ -10,7 +10,8 @@ import itertools
 import pytest
 
 from gui.app import quit_question
-from gui.chat import KEPT, SENDING, WAITING, ChatWindow
+from gui.chat import ChatWindow
+from gui.chat_text import KEPT, SENDING, WAITING
 from gui.connection import REJOIN
 from gui.unsent import COPY, NOT_SENT, RETRY, RETRY_SENDING, SENT_AGAIN
 from net.client import ClientStopped, PendingMessage
