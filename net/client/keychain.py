@@ -11,7 +11,8 @@ Only the backends that keep secrets encrypted by the system count: keyring's "fa
 backends, and anything else (the plaintext and home-made encrypted files of ``keyrings.alt``,
 which a user may have configured) are refused, since a secret in a plain file is worse than
 none. Every backend error after opening is a :class:`KeychainUnavailable` too, so callers
-catch one exception type.
+catch one exception type; except that an item deleted (by another thread or process) while a
+call was at it is simply gone: ``get`` gives None, ``delete`` does nothing.
 
 Values are bytes, kept base64-encoded (keyring stores text). Nothing here logs a value.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import sys
 
 import keyring
 import keyring.backend
@@ -90,6 +92,20 @@ def _failure(error: Exception) -> KeychainUnavailable:
     return KeychainUnavailable(f"{detail}: {first_line}" if first_line else detail)
 
 
+def _vanished(error: Exception) -> bool:
+    """Whether ``error`` is the Secret Service saying that the item it had just found is gone:
+    another call (a ``delete``, from another thread or process) removed it between the lookup
+    and the read."""
+    # Loaded by the Secret Service backend itself; not loaded, it cannot have raised this.
+    exceptions = sys.modules.get("secretstorage.exceptions")
+    if exceptions is None:
+        return False
+    # Its subclass PromptDismissedException is the person refusing to unlock: not "gone".
+    return isinstance(error, exceptions.ItemNotFoundException) and not isinstance(
+        error, exceptions.PromptDismissedException
+    )
+
+
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not name or len(name) > MAX_NAME_CHARS:
         raise ValueError(f"a keychain name is 1 to {MAX_NAME_CHARS} characters")
@@ -138,7 +154,8 @@ class Keychain:
         return type(self._backend).__name__
 
     def get(self, name: str) -> bytes | None:
-        """The value stored under ``name``, or None if there is none.
+        """The value stored under ``name``, or None if there is none (also when a ``delete``
+        removed it while this call was reading it).
 
         A value that is not base64 (written by something else) raises
         :class:`KeychainUnavailable`: it is never taken for ours.
@@ -147,6 +164,8 @@ class Keychain:
         try:
             stored = self._backend.get_password(self._service, name)
         except Exception as error:  # backends raise their own types (D-Bus, OS, keyring errors)
+            if _vanished(error):
+                return None
             raise _failure(error) from error
         if stored is None:
             return None
@@ -165,14 +184,15 @@ class Keychain:
             raise _failure(error) from error
 
     def delete(self, name: str) -> None:
-        """Remove ``name``; nothing happens if it is not there."""
+        """Remove ``name``; nothing happens if it is not there (or goes while this runs)."""
         _check_name(name)
         try:
             self._backend.delete_password(self._service, name)
         except keyring.errors.PasswordDeleteError:
             pass  # what keyring raises for a missing entry, on every platform
         except Exception as error:
-            raise _failure(error) from error
+            if not _vanished(error):
+                raise _failure(error) from error
 
     def local_key(self) -> bytes:
         """The 32-byte key of this device's local history (:mod:`net.client.archive`).

@@ -1,6 +1,6 @@
-"""net.client.keychain against a real Secret Service (GNOME Keyring on a private bus), and the
-keyrings it must refuse: none at all, keyring's fail and null backends, an unknown backend, no
-D-Bus session, a locked collection."""
+"""net.client.keychain against a real Secret Service (GNOME Keyring on a private bus), an item
+deleted while it is being read, and the keyrings it must refuse: none at all, keyring's fail and
+null backends, an unknown backend, no D-Bus session, a locked collection."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import keyring.backends.null
 import keyring.backends.SecretService
 import keyring.core
 import pytest
+import secretstorage.exceptions
+import secretstorage.item
 from keyring.compat import properties
 
 from net.client.archive import Archive
@@ -141,6 +143,63 @@ def test_bad_names_are_value_errors(secret_service):
             chain.get(name)
     with pytest.raises(ValueError):
         Keychain.open("")
+
+
+# -- an item that goes while it is read --------------------------------------------------------
+
+
+def test_get_of_an_item_deleted_while_it_is_read_is_none(secret_service, monkeypatch):
+    chain = Keychain.open(SERVICE)
+    chain.set("token", b"value")
+    read = secretstorage.item.Item.get_secret
+    deleted: list[str] = []
+
+    def read_after_a_delete(item: secretstorage.item.Item) -> bytes:
+        # Another caller's delete, between this get's lookup and its read: the race's window,
+        # held open. The item goes from the service, not from a test double.
+        deleted.append(item.get_label())
+        item.delete()
+        return read(item)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(secretstorage.item.Item, "get_secret", read_after_a_delete)
+        assert chain.get("token") is None
+    assert deleted == [f"Password for 'token' on '{SERVICE}'"]  # the window was reached
+    assert chain.get("token") is None  # gone for good
+    chain.set("token", b"again")
+    assert chain.get("token") == b"again"
+
+
+def test_delete_of_an_item_deleted_meanwhile_is_fine(secret_service, monkeypatch):
+    chain = Keychain.open(SERVICE)
+    chain.set("token", b"value")
+    delete = secretstorage.item.Item.delete
+    calls: list[str] = []
+
+    def deleted_by_another_first(item: secretstorage.item.Item) -> None:
+        calls.append("other")
+        delete(item)  # another caller's delete, between this one's lookup and its delete
+        calls.append("ours")
+        delete(item)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(secretstorage.item.Item, "delete", deleted_by_another_first)
+        chain.delete("token")
+    assert calls == ["other", "ours"]
+    assert chain.get("token") is None
+
+
+def test_the_person_refusing_to_unlock_is_not_taken_for_a_missing_item(monkeypatch):
+    def refused(service: str, username: str) -> str | None:
+        # A subclass of ItemNotFoundException, which the Secret Service raises for it.
+        raise secretstorage.exceptions.PromptDismissedException("Prompt dismissed.")
+
+    backend = keyring.backends.SecretService.Keyring()  # an instance: no bus is asked
+    monkeypatch.setattr(backend, "get_password", refused)
+    with pytest.raises(KeychainUnavailable) as caught:
+        Keychain(backend, SERVICE).get("token")
+    assert_plain_reason(caught.value)
+    assert "PromptDismissedException" in caught.value.detail
 
 
 # -- no usable keyring --------------------------------------------------------------------------
