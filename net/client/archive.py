@@ -17,60 +17,111 @@ not open is *damaged*: it is skipped, never shown, and counted in :attr:`Archive
 A key that does not fit the file is found at once, by a check value sealed at creation
 (:class:`ArchiveKeyError`), rather than by every row failing.
 
+Order. :meth:`~Archive.latest`, :meth:`~Archive.before` and a room's :meth:`~Archive.search`
+results follow the room's order, in which a message the relay stored sits at its *position*
+(the relay's order, the same for every member), whatever its sender's clock says. A message
+without a position (ours, not confirmed yet) sits by its timestamp among them: right after the
+highest-positioned message whose timestamp is not later than its own (first if there is none),
+and among others placed there by timestamp. In SQL terms the sort key is ``(COALESCE(position,
+anchor), position IS NULL, timestamp if no position, row id)``, where ``anchor`` is that highest
+position; ``net/client/_archive_order.py`` computes it. When the message's position comes, it
+moves to it. Without any positions, the order is by timestamp, then by arrival.
+
 Search trade-off. The bodies are sealed, so SQLite cannot search them. The first
 :meth:`~Archive.search` in a room (or :meth:`~Archive.warm`) opens all of its rows once and keeps
 them, with case-folded copies of text and sender, in this process's memory; :meth:`~Archive.add`
 keeps that up to date. So while the app runs, the searched rooms' plaintext sits in this
-process's memory (about 0.9 KB per message: 86 MB for 100,000 messages of 70 characters), as
+process's memory (about 0.6 KB per message: 60 MB for 100,000 messages of 70 characters), as
 shown text does anyway; it is never written to disk, and :meth:`~Archive.close` and
 :meth:`~Archive.forget_room` drop it. A swap file or a core dump could still hold it; the
 alternative, an index on disk, would keep words of every message there for good. Opening
-100,000 messages takes about 3 s; a warm search through them all about 30 ms.
+100,000 messages takes about 3 s; a warm search through them all about 10 ms.
 
 The file is created readable by its owner only (mode 0600, and SQLite gives its ``-wal`` and
 ``-shm`` files the same mode), in WAL mode with ``synchronous=NORMAL`` (a crash may lose the
 last commits, never corrupt the file) and ``secure_delete`` on, so forgotten rooms are zeroed
 in the file. Use one :class:`Archive` from one thread: the one that opened it. Another thread
 or process may open its own (readers never wait for the writer in WAL mode); each one's search
-sees what was in the file when it warmed a room, and what it added itself since.
+sees what was in the file when it warmed a room, what it added itself since, and what
+:meth:`~Archive.refresh` (which reads only the rows added since) learnt from the others.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import heapq
 import itertools
+import operator
 import os
 import sqlite3
 import struct
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from crypto.aead import open_random, seal_random
 from crypto.errors import AuthenticationError
 from crypto.kdf import derive
+from net.client._archive_index import RoomIndex, fold
+from net.client._archive_order import (
+    ROWS_PER_QUERY,
+    SELECT_ROWS,
+    Row,
+    SortKey,
+    key_of,
+    marks,
+    newest_first,
+    room_pending_keys,
+)
+from net.client._archive_rows import (
+    BODY_VERSION,
+    LABEL,
+    MAX_LIMIT,
+    MAX_NAME_BYTES,
+    MAX_TEXT_BYTES,
+    MAX_TIMESTAMP_MS,
+    MAX_U64,
+    ROOM_ID_SIZE,
+    U64,
+    OutgoingMessage,
+    StoredMessage,
+    check_id,
+    check_int,
+    check_limit,
+    encode,
+    open_rows,
+    outbox_aad,
+    seal_message,
+    valid_position,
+)
 from net.proto import MESSAGE_ID_SIZE
 
-ROOM_ID_SIZE = 16
-MAX_TEXT_BYTES = 64 * 1024
-MAX_NAME_BYTES = 255  # also the bound of a signing key and a content type (one length byte)
-MAX_LIMIT = 1_000_000
-MAX_U64 = 2**64 - 1
-MAX_TIMESTAMP_MS = 2**63 - 1  # SQLite's INTEGER is a signed 64-bit number
+__all__ = [
+    "APPLICATION_ID",
+    "MAX_LIMIT",
+    "MAX_NAME_BYTES",
+    "MAX_TEXT_BYTES",
+    "MAX_TIMESTAMP_MS",
+    "MAX_U64",
+    "ROOM_ID_SIZE",
+    "SCHEMA_VERSION",
+    "Archive",
+    "ArchiveError",
+    "ArchiveKeyError",
+    "OutgoingMessage",
+    "StoredMessage",
+]
+
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x53434831  # "SCH1", so `file` and sqlite3 tools can tell what this file is
 
-_LABEL = b"SocketChat archive v1|"
-_BODY_VERSION = 1
 _CHECK_PLAINTEXT = b"SocketChat local history"
-# Positions are stored as 8 big-endian bytes: SQLite's INTEGER is signed, so cannot hold every
-# u64, and its max() compares blobs byte by byte, which for these is numeric order.
-_U64 = struct.Struct(">Q")
+_SELECT_POSITIONS = "SELECT message_id, position FROM messages"
+# Files made before messages were ordered by position had this index instead of the last one.
+_UPGRADE = (
+    "DROP INDEX IF EXISTS messages_by_time",
+    "CREATE INDEX IF NOT EXISTS messages_by_room ON messages (room)",
+)
 
 _SCHEMA = """
 CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
@@ -84,8 +135,8 @@ CREATE TABLE messages (
     body BLOB NOT NULL,
     UNIQUE (room, message_id)
 );
-CREATE INDEX messages_by_time ON messages (room, timestamp_ms, id);
 CREATE INDEX messages_by_position ON messages (room, position);
+CREATE INDEX messages_by_room ON messages (room);
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
     room BLOB NOT NULL,
@@ -106,189 +157,6 @@ class ArchiveKeyError(ArchiveError):
     another computer's file). Nothing in it can be read; never overwrite it silently."""
 
 
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    """One message as this device keeps it. ``position`` is the relay's (None until known);
-    ``own`` marks what this device sent. The repr shows ids only, never who said what."""
-
-    room_id: bytes
-    message_id: bytes
-    position: int | None
-    sender: str
-    signing_key: bytes
-    timestamp_ms: int
-    text: str
-    own: bool
-    content_type: str = "text/plain"
-
-    def __repr__(self) -> str:
-        return f"StoredMessage(room_id={self.room_id.hex()}, message_id={self.message_id.hex()})"
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    """A message written on this device and not yet confirmed by the relay."""
-
-    room_id: bytes
-    message_id: bytes
-    text: str
-    created_ms: int
-
-    def __repr__(self) -> str:
-        return f"OutgoingMessage(room_id={self.room_id.hex()}, message_id={self.message_id.hex()})"
-
-
-# -- input bounds -------------------------------------------------------------------------------
-
-
-def _check_id(value: object, what: str, size: int) -> bytes:
-    if not isinstance(value, bytes) or len(value) != size:
-        raise ValueError(f"{what} must be {size} bytes")
-    return value
-
-
-def _encode(value: object, what: str, limit: int) -> bytes:
-    if not isinstance(value, str):
-        raise ValueError(f"{what} must be a str")
-    try:
-        encoded = value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode") from None
-    if len(encoded) > limit:
-        raise ValueError(f"{what} is longer than {limit} bytes")
-    return encoded
-
-
-def _check_int(value: object, what: str, maximum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= maximum:
-        raise ValueError(f"{what} must be an integer from 0 to {maximum}")
-    return value
-
-
-def _check_limit(limit: object) -> int:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    return limit
-
-
-# -- sealing ------------------------------------------------------------------------------------
-
-
-def _message_aad(room: bytes, message_id: bytes, timestamp_ms: int, own: bool) -> bytes:
-    # Fixed-size fields only, so no two different rows can have the same AAD.
-    return b"".join(
-        (_LABEL, b"message|", room, message_id, _U64.pack(timestamp_ms), b"\x01" if own else b"\0")
-    )
-
-
-def _outbox_aad(room: bytes, message_id: bytes, created_ms: int) -> bytes:
-    return b"".join((_LABEL, b"outbox|", room, message_id, _U64.pack(created_ms)))
-
-
-def _pack_body(message: StoredMessage) -> bytes:
-    """Check every field of ``message`` and lay out the part that gets sealed."""
-    _check_id(message.room_id, "room_id", ROOM_ID_SIZE)
-    _check_id(message.message_id, "message_id", MESSAGE_ID_SIZE)
-    if message.position is not None:
-        _check_int(message.position, "position", MAX_U64)
-    _check_int(message.timestamp_ms, "timestamp_ms", MAX_TIMESTAMP_MS)
-    if not isinstance(message.own, bool):
-        raise ValueError("own must be a bool")
-    sender = _encode(message.sender, "sender", MAX_NAME_BYTES)
-    content_type = _encode(message.content_type, "content_type", MAX_NAME_BYTES)
-    key = message.signing_key
-    if not isinstance(key, bytes) or len(key) > MAX_NAME_BYTES:
-        raise ValueError(f"signing_key must be at most {MAX_NAME_BYTES} bytes")
-    text = _encode(message.text, "text", MAX_TEXT_BYTES)
-    return b"".join(
-        (
-            bytes((_BODY_VERSION, len(sender))),
-            sender,
-            bytes((len(key),)),
-            key,
-            bytes((len(content_type),)),
-            content_type,
-            text,
-        )
-    )
-
-
-def _unpack_body(body: bytes) -> tuple[str, bytes, str, str]:
-    """(sender, signing key, content type, text); ValueError if the layout is wrong."""
-    if not body or body[0] != _BODY_VERSION:
-        raise ValueError("unknown body version")
-    fields: list[bytes] = []
-    at = 1
-    for _ in range(3):
-        if at >= len(body) or at + 1 + body[at] > len(body):
-            raise ValueError("truncated body")
-        fields.append(body[at + 1 : at + 1 + body[at]])
-        at += 1 + body[at]
-    sender, key, content_type = fields
-    return sender.decode("utf-8"), key, content_type.decode("utf-8"), body[at:].decode("utf-8")
-
-
-def _decode_position(stored: object) -> int | None:
-    if stored is None:
-        return None
-    if not isinstance(stored, bytes) or len(stored) != _U64.size:
-        raise ValueError("bad position")
-    return int(_U64.unpack(stored)[0])
-
-
-def _fold(text: str) -> str:
-    """The form search compares: NFKC, case-folded, NFKC again (folding can denormalise)."""
-    if text.isascii():
-        return text.lower()  # the same result for ASCII, and most text is ASCII
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-
-
-# -- the search index ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Entry:
-    message: StoredMessage
-    sender: str  # folded
-    text: str  # folded
-
-
-@dataclass(slots=True)
-class _RoomIndex:
-    """One room's opened messages in (timestamp_ms, row id) order, for search."""
-
-    keys: list[tuple[int, int]] = field(default_factory=list)
-    entries: list[_Entry] = field(default_factory=list)
-    by_id: dict[bytes, _Entry] = field(default_factory=dict)
-    folded_senders: dict[str, str] = field(default_factory=dict)
-
-    def insert(self, row_id: int, message: StoredMessage) -> None:
-        sender = self.folded_senders.get(message.sender)
-        if sender is None:  # a room has few senders: fold (and keep) each name once
-            sender = self.folded_senders.setdefault(message.sender, _fold(message.sender))
-        entry = _Entry(message, sender, _fold(message.text))
-        key = (message.timestamp_ms, row_id)
-        if not self.keys or key > self.keys[-1]:
-            self.keys.append(key)  # the usual case: the newest message
-            self.entries.append(entry)
-        else:
-            at = bisect.bisect(self.keys, key)
-            self.keys.insert(at, key)
-            self.entries.insert(at, entry)
-        self.by_id[message.message_id] = entry
-
-    def matches(self, query: str, limit: int) -> Iterator[tuple[tuple[int, int], StoredMessage]]:
-        """Up to ``limit`` matches, newest first, with their sort keys."""
-        found = 0
-        for at in range(len(self.entries) - 1, -1, -1):
-            entry = self.entries[at]
-            if query in entry.text or query in entry.sender:
-                yield self.keys[at], entry.message
-                found += 1
-                if found == limit:
-                    return
-
-
 # -- the archive --------------------------------------------------------------------------------
 
 
@@ -299,7 +167,7 @@ class Archive:
         self._db = connection
         self._message_key = derive(key, "archive message")
         self._outbox_key = derive(key, "archive outbox")
-        self._indexes: dict[bytes, _RoomIndex] = {}
+        self._indexes: dict[bytes, RoomIndex] = {}
         self._damaged: set[tuple[str, int]] = set()  # (table, row id) of rows that did not open
 
     @classmethod
@@ -341,7 +209,7 @@ class Archive:
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
         check_key = derive(key, "archive check")
-        check_aad = _LABEL + b"check|"
+        check_aad = LABEL + b"check|"
         with self._transaction():
             (version,) = db.execute("PRAGMA user_version").fetchone()
             if version == 0:
@@ -366,6 +234,13 @@ class Archive:
             raise ArchiveKeyError("this history was made under another key") from None
         if plaintext != _CHECK_PLAINTEXT:
             raise ArchiveKeyError("this history was made under another key")
+        # Only now: a file opened with the wrong key is left as it was.
+        if not db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'messages_by_room'"
+        ).fetchone():
+            with self._transaction():
+                for statement in _UPGRADE:
+                    db.execute(statement)
 
     def close(self) -> None:
         """Close the file and drop every opened message from memory. Call once, at exit."""
@@ -402,12 +277,8 @@ class Archive:
         """
         rows = []
         for message in messages:
-            body = _pack_body(message)
-            aad = _message_aad(
-                message.room_id, message.message_id, message.timestamp_ms, message.own
-            )
-            position = None if message.position is None else _U64.pack(message.position)
-            sealed = seal_random(self._message_key, body, aad=aad)
+            sealed = seal_message(self._message_key, message)  # checks every field first
+            position = None if message.position is None else U64.pack(message.position)
             rows.append((message, position, sealed))
         added: list[tuple[int, StoredMessage]] = []
         filled: list[StoredMessage] = []
@@ -439,18 +310,19 @@ class Archive:
         for row_id, message in added:
             index = self._indexes.get(message.room_id)
             if index is not None:
-                index.insert(row_id, message)
+                index.extend([(row_id, message)])
         for message in filled:
             index = self._indexes.get(message.room_id)
-            entry = index.by_id.get(message.message_id) if index is not None else None
-            if entry is not None:
-                entry.message = replace(entry.message, position=message.position)
+            if index is not None and message.position is not None:
+                index.fill(message.message_id, message.position)
         return len(added)
 
     def latest(self, room_id: bytes, limit: int = 100) -> list[StoredMessage]:
         """The room's newest ``limit`` messages, oldest first: what to show on opening a room."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
-        return self._page(room_id, None, _check_limit(limit))
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_limit(limit)
+        with self._reading():
+            return self._page(room_id, None, limit, room_pending_keys(self._db, room_id))
 
     def before(self, room_id: bytes, message_id: bytes, limit: int = 100) -> list[StoredMessage]:
         """Up to ``limit`` messages older than ``message_id``, oldest first.
@@ -458,83 +330,42 @@ class Archive:
         The cursor is the oldest message on screen: pass its ``message_id`` as the person
         scrolls up, until this returns an empty list. An id not stored here gives ``[]``.
         """
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
-        _check_id(message_id, "message_id", MESSAGE_ID_SIZE)
-        row = self._db.execute(
-            "SELECT timestamp_ms, id FROM messages WHERE room = ? AND message_id = ?",
-            (room_id, message_id),
-        ).fetchone()
-        if row is None:
-            return []
-        return self._page(room_id, (row[0], row[1]), _check_limit(limit))
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(message_id, "message_id", MESSAGE_ID_SIZE)
+        check_limit(limit)
+        with self._reading():
+            pending = room_pending_keys(self._db, room_id)
+            below = key_of(self._db, room_id, message_id, pending)
+            if below is None:  # not here, or damaged (so never shown, never a cursor)
+                return []
+            return self._page(room_id, below, limit, pending)
 
     def _page(
-        self, room_id: bytes, cursor: tuple[int, int] | None, limit: int
+        self, room_id: bytes, below: SortKey | None, limit: int, pending: list[SortKey]
     ) -> list[StoredMessage]:
-        # Damaged rows are skipped, so read on past them until the page is full.
-        page: list[StoredMessage] = []
-        while len(page) < limit:
-            wanted = limit - len(page)
-            if cursor is None:
-                rows = self._db.execute(
-                    "SELECT id, room, message_id, position, timestamp_ms, own, body"
-                    " FROM messages WHERE room = ?"
-                    " ORDER BY timestamp_ms DESC, id DESC LIMIT ?",
-                    (room_id, wanted),
-                ).fetchall()
-            else:
-                rows = self._db.execute(
-                    "SELECT id, room, message_id, position, timestamp_ms, own, body"
-                    " FROM messages WHERE room = ? AND (timestamp_ms, id) < (?, ?)"
-                    " ORDER BY timestamp_ms DESC, id DESC LIMIT ?",
-                    (room_id, *cursor, wanted),
-                ).fetchall()
-            page.extend(message for _, message in self._open_rows(rows))
-            if len(rows) < wanted:
-                break
-            cursor = (rows[-1][4], rows[-1][0])
+        """The newest ``limit`` messages that open, older than ``below``, oldest first."""
+        rows = newest_first(
+            self._db, room_id, below=below, pending=pending, batch=limit, on_damaged=self._damage
+        )
+        # Damaged rows are skipped, so the rows are read on past them until the page is full.
+        opened = open_rows(self._message_key, rows, self._damage)
+        page = [message for _, message in itertools.islice(opened, limit)]
         page.reverse()
         return page
 
-    def _open_rows(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, StoredMessage]]:
-        """(row id, message) for each row that opens; the others are counted as damaged."""
-        # One object per distinct room id, sender, key and content type: a warmed room of
-        # 100,000 messages from a few senders keeps a few of each, not 100,000.
-        shared: dict[object, Any] = {}
-        for row_id, room, message_id, position, timestamp_ms, own, body in rows:
-            try:
-                aad = _message_aad(room, message_id, timestamp_ms, bool(own))
-                plain = open_random(self._message_key, body, aad=aad)
-                sender, key, content_type, text = _unpack_body(plain)
-                stored_position = _decode_position(position)
-            except (AuthenticationError, ValueError, TypeError, struct.error):
-                # Altered in the file (or by a bug): shown to nobody, counted once.
-                self._damaged.add(("messages", row_id))
-                continue
-            yield (
-                row_id,
-                StoredMessage(
-                    room_id=shared.setdefault(room, room),
-                    message_id=message_id,
-                    position=stored_position,
-                    sender=shared.setdefault(sender, sender),
-                    signing_key=shared.setdefault(key, key),
-                    timestamp_ms=timestamp_ms,
-                    text=text,
-                    own=bool(own),
-                    content_type=shared.setdefault(content_type, content_type),
-                ),
-            )
+    def _damage(self, row_id: int) -> None:
+        self._damaged.add(("messages", row_id))
 
     def last_position(self, room_id: bytes) -> int:
         """The newest relay position stored for the room (0 if none): where to resume from."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
-        (newest,) = self._db.execute(
-            "SELECT max(position) FROM messages"
-            " WHERE room = ? AND typeof(position) = 'blob' AND length(position) = 8",
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        newest = self._db.execute(
+            "SELECT position FROM messages WHERE room = ? AND position IS NOT NULL"
+            " AND typeof(position) = 'blob' AND length(position) = 8"
+            " ORDER BY position DESC LIMIT 1",
             (room_id,),
         ).fetchone()
-        return 0 if newest is None else int(_U64.unpack(newest)[0])
+        return 0 if newest is None else int(U64.unpack(newest[0])[0])
 
     def rooms(self) -> list[bytes]:
         """The ids of the rooms with stored messages."""
@@ -542,7 +373,7 @@ class Archive:
 
     def forget_room(self, room_id: bytes) -> None:
         """Delete the room's messages and outbox from the file (zeroed there) and from memory."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
         with self._transaction():
             self._db.execute("DELETE FROM messages WHERE room = ?", (room_id,))
             self._db.execute("DELETE FROM outbox WHERE room = ?", (room_id,))
@@ -556,22 +387,82 @@ class Archive:
         """Open all of the room's messages into memory for :meth:`search` (the first search
         does it anyway). It takes about 3 s per 100,000 messages on this thread, so call it
         where a pause is expected, such as when the person opens the search box."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
         self._index(room_id)
 
-    def _index(self, room_id: bytes) -> _RoomIndex:
+    def _index(self, room_id: bytes) -> RoomIndex:
         index = self._indexes.get(room_id)
         if index is None:
-            index = _RoomIndex()
-            rows = self._db.execute(
-                "SELECT id, room, message_id, position, timestamp_ms, own, body"
-                " FROM messages WHERE room = ? ORDER BY timestamp_ms, id",
-                (room_id,),
-            )
-            for row_id, message in self._open_rows(rows):
-                index.insert(row_id, message)
+            index = RoomIndex()
+            with self._reading():
+                # In the room's order, so the index mostly appends.
+                rows = self._db.execute(
+                    f"{SELECT_ROWS} WHERE room = ? ORDER BY position, id", (room_id,)
+                )
+                self._read(room_id, index, rows)
             self._indexes[room_id] = index
         return index
+
+    def refresh(self, room_id: bytes | None = None) -> int:
+        """Have the search index learn what other connections stored since it read the file:
+        call before searching when a client (which writes through its own connection) stored
+        messages. Returns how many messages it learnt.
+
+        Only rooms already opened for search (``room_id``, or all of them) are read: the new
+        rows alone (those with a row id above the newest it read), and the positions filled in
+        since for messages it holds without one. A room forgotten through another connection
+        is dropped from memory, to be opened again by the next search.
+        """
+        if room_id is not None:
+            check_id(room_id, "room_id", ROOM_ID_SIZE)
+        rooms = [room_id] if room_id is not None else list(self._indexes)
+        learnt = 0
+        with self._reading():
+            for room in rooms:
+                index = self._indexes.get(room)
+                if index is not None:
+                    learnt += self._refresh_room(room, index)
+        return learnt
+
+    def _refresh_room(self, room_id: bytes, index: RoomIndex) -> int:
+        if index.read_up_to:
+            # Row ids are max + 1: every row added since is above the newest one read, unless
+            # that row is gone, which only forgetting the room does.
+            row = self._db.execute(
+                "SELECT message_id FROM messages WHERE id = ? AND room = ?",
+                (index.read_up_to, room_id),
+            ).fetchone()
+            if row is None or row[0] != index.read_up_to_message:
+                del self._indexes[room_id]
+                return 0
+        pending = index.pending_rows
+        for start in range(0, len(pending), ROWS_PER_QUERY):
+            chunk = pending[start : start + ROWS_PER_QUERY]
+            for message_id, position in self._db.execute(
+                f"{_SELECT_POSITIONS} WHERE id IN ({marks(len(chunk))}) AND position IS NOT NULL",
+                chunk,
+            ):
+                stored_at = valid_position(position)
+                if stored_at is not None:
+                    index.fill(message_id, stored_at)
+        rows = self._db.execute(
+            f"{SELECT_ROWS} WHERE room = ? AND id > ?", (room_id, index.read_up_to)
+        )
+        return self._read(room_id, index, rows)
+
+    def _read(self, room_id: bytes, index: RoomIndex, rows: Iterable[Row]) -> int:
+        """Open the ``rows`` of the room that ``index`` does not hold yet into it; returns how
+        many. Call in :meth:`_reading`, which gave the query of ``rows`` its snapshot."""
+        newest = self._db.execute(
+            "SELECT id, message_id FROM messages WHERE room = ? ORDER BY id DESC LIMIT 1",
+            (room_id,),
+        ).fetchone()
+        # Rows this connection added are held already: not opened a second time.
+        fresh = (row for row in rows if row[2] not in index)
+        learnt = index.extend(open_rows(self._message_key, fresh, self._damage))
+        if newest is not None:
+            index.read_up_to, index.read_up_to_message = newest
+        return learnt
 
     def search(
         self, query: str, *, room_id: bytes | None = None, limit: int = 200
@@ -579,33 +470,37 @@ class Archive:
         """Messages whose text or sender contains ``query``, newest first, at most ``limit``.
 
         Case-insensitive and compatibility-normalised (NFKC), so "STRASSE" finds "straße" and
-        "ﬁle" finds "file". Searches one room, or all of them. An empty query finds nothing.
+        "ﬁle" finds "file". Searches one room, in its order (as :meth:`latest`), or all of them:
+        each room's finds in its order, the rooms' merged by timestamp. An empty query finds
+        nothing. It sees what the room held when first searched (or warmed), what this
+        connection added since, and what :meth:`refresh` learnt.
         """
-        needle = _fold(_encode(query, "query", MAX_TEXT_BYTES).decode("utf-8"))
-        _check_limit(limit)
+        needle = fold(encode(query, "query", MAX_TEXT_BYTES).decode("utf-8"))
+        check_limit(limit)
         if room_id is not None:
-            _check_id(room_id, "room_id", ROOM_ID_SIZE)
+            check_id(room_id, "room_id", ROOM_ID_SIZE)
         if not needle:
             return []
-        rooms = [room_id] if room_id is not None else self.rooms()
+        if room_id is not None:
+            return list(self._index(room_id).matches(needle, limit))
         found = heapq.merge(
-            *(self._index(room).matches(needle, limit) for room in rooms),
-            key=lambda match: match[0],
+            *(self._index(room).matches(needle, limit) for room in self.rooms()),
+            key=operator.attrgetter("timestamp_ms"),
             reverse=True,
         )
-        return [message for _, message in itertools.islice(found, limit)]
+        return list(itertools.islice(found, limit))
 
     # -- outbox ---------------------------------------------------------------------------------
 
     def queue_outgoing(self, room_id: bytes, message_id: bytes, text: str, created_ms: int) -> None:
         """Keep a message until the relay confirms it; call before sending it. A message id
         already queued in the room is left as it is."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
-        _check_id(message_id, "message_id", MESSAGE_ID_SIZE)
-        _check_int(created_ms, "created_ms", MAX_TIMESTAMP_MS)
-        body = bytes((_BODY_VERSION,)) + _encode(text, "text", MAX_TEXT_BYTES)
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(message_id, "message_id", MESSAGE_ID_SIZE)
+        check_int(created_ms, "created_ms", MAX_TIMESTAMP_MS)
+        body = bytes((BODY_VERSION,)) + encode(text, "text", MAX_TEXT_BYTES)
         sealed = seal_random(
-            self._outbox_key, body, aad=_outbox_aad(room_id, message_id, created_ms)
+            self._outbox_key, body, aad=outbox_aad(room_id, message_id, created_ms)
         )
         with self._transaction():
             self._db.execute(
@@ -616,8 +511,8 @@ class Archive:
 
     def drop_outgoing(self, room_id: bytes, message_id: bytes) -> None:
         """Forget a queued message: the relay confirmed it, or the room refused it for good."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
-        _check_id(message_id, "message_id", MESSAGE_ID_SIZE)
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(message_id, "message_id", MESSAGE_ID_SIZE)
         with self._transaction():
             self._db.execute(
                 "DELETE FROM outbox WHERE room = ? AND message_id = ?", (room_id, message_id)
@@ -625,7 +520,7 @@ class Archive:
 
     def outgoing(self, room_id: bytes) -> list[OutgoingMessage]:
         """The room's queued messages, oldest first: send them again after reconnecting."""
-        _check_id(room_id, "room_id", ROOM_ID_SIZE)
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
         rows = self._db.execute(
             "SELECT id, message_id, created_ms, body FROM outbox WHERE room = ?"
             " ORDER BY created_ms, id",
@@ -634,9 +529,9 @@ class Archive:
         queued = []
         for row_id, message_id, created_ms, body in rows:
             try:
-                aad = _outbox_aad(room_id, message_id, created_ms)
+                aad = outbox_aad(room_id, message_id, created_ms)
                 plain = open_random(self._outbox_key, body, aad=aad)
-                if not plain or plain[0] != _BODY_VERSION:
+                if not plain or plain[0] != BODY_VERSION:
                     raise ValueError("unknown body version")
                 text = plain[1:].decode("utf-8")
             except (AuthenticationError, ValueError, TypeError, struct.error):
@@ -646,6 +541,16 @@ class Archive:
         return queued
 
     # -- transactions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        # One snapshot for reads that take several statements: another connection's commit
+        # in between would show a message twice, or not at all.
+        self._db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self._db.execute("COMMIT")
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:

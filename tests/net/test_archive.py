@@ -88,7 +88,11 @@ def test_a_missing_position_is_filled_in_but_never_overwritten(archive):
     archive.add([msg(1), msg(2, position=5)])
     assert archive.last_position(ROOM_A) == 5
     assert archive.add([msg(1, position=9), msg(2, position=6)]) == 0
-    assert [m.position for m in archive.latest(ROOM_A)] == [9, 5]
+    # Stored now, the first message is shown where the relay put it: after the second.
+    assert [(m.message_id, m.position) for m in archive.latest(ROOM_A)] == [
+        (mid(2), 5),
+        (mid(1), 9),
+    ]
     assert archive.last_position(ROOM_A) == 9
 
 
@@ -478,3 +482,184 @@ def test_a_second_connection_reads_while_another_writes(path):
         blocker.close()
         writer.add([msg(2)])
         assert [m.message_id for m in reader.latest(ROOM_A)] == [mid(1), mid(2)]
+
+
+# -- order: the relay's positions, timestamps for what has none -------------------------------
+
+HOUR_MS = 3_600_000
+
+
+def ids(messages: list[StoredMessage]) -> list[int]:
+    return [int.from_bytes(m.message_id, "big") for m in messages]
+
+
+def all_by_paging(archive: Archive, room: bytes = ROOM_A, limit: int = 2) -> list[int]:
+    seen: list[int] = []
+    page = archive.latest(room, limit=limit)
+    while page:
+        seen[:0] = ids(page)
+        page = archive.before(room, page[0].message_id, limit=limit)
+    return seen
+
+
+def test_a_senders_wrong_clock_moves_no_stored_message(path):
+    with Archive.open(path, KEY) as archive:
+        archive.add(
+            [
+                msg(1, position=1),
+                msg(2, position=2),
+                msg(3, position=3, sender="mallory", timestamp_ms=BASE_MS + 3000 + HOUR_MS),
+                msg(4, position=4),
+                msg(5, position=5, sender="mallory", timestamp_ms=BASE_MS + 5000 - HOUR_MS),
+                msg(6, position=6),
+            ]
+        )
+        # Ours, not stored yet, written after the last one: last, though message 3 claims to
+        # be an hour later (the newest stored message not later than ours is 6).
+        archive.add([msg(7, own=True)])
+        order = [1, 2, 3, 4, 5, 6, 7]
+        assert ids(archive.latest(ROOM_A)) == order
+        assert all_by_paging(archive) == order
+        assert ids(archive.search("message")) == order[::-1]
+        archive.add([msg(7, position=7)])
+        assert ids(archive.latest(ROOM_A)) == order
+    with Archive.open(path, KEY) as archive:  # the same order read back from the file alone
+        assert ids(archive.latest(ROOM_A)) == order
+        assert ids(archive.search("message")) == order[::-1]
+
+
+def test_a_message_without_position_sits_by_its_timestamp_among_its_neighbours(archive):
+    archive.add([msg(n, position=n) for n in range(1, 6)])  # at BASE_MS + n seconds
+    archive.add(
+        [
+            msg(12, timestamp_ms=BASE_MS + 2500),  # after 2, before 3
+            msg(11, timestamp_ms=BASE_MS + 2100),  # also after 2: before 12, by timestamp
+            msg(10, timestamp_ms=BASE_MS + 500),  # older than every stored one: first
+            msg(13, timestamp_ms=BASE_MS + 9000),  # newer than all: last
+        ]
+    )
+    order = [10, 1, 2, 11, 12, 3, 4, 5, 13]
+    assert ids(archive.latest(ROOM_A)) == order
+    assert ids(archive.latest(ROOM_A, limit=4)) == order[-4:]
+    assert all_by_paging(archive) == order
+    assert all_by_paging(archive, limit=3) == order
+    assert ids(archive.search("message")) == order[::-1]
+    assert ids(archive.search("message", limit=3)) == order[::-1][:3]
+    # Its position comes: it moves to where the relay stored it (after 5), and 12, written
+    # after it, now sits after it.
+    archive.add([msg(11, position=6)])
+    order = [10, 1, 2, 3, 4, 5, 11, 12, 13]
+    assert ids(archive.latest(ROOM_A)) == order
+    assert all_by_paging(archive) == order
+    assert ids(archive.search("message")) == order[::-1]
+    # A message stored later but timed before a waiting one re-anchors it.
+    archive.add([msg(14, position=7, timestamp_ms=BASE_MS + 8000)])
+    assert ids(archive.latest(ROOM_A))[-4:] == [11, 12, 14, 13]
+
+
+def test_before_a_message_that_is_not_one_gives_nothing(path):
+    with Archive.open(path, KEY) as archive:
+        archive.add([msg(1, position=1), msg(2, position=2), msg(3, position=3)])
+    with raw(path) as db:
+        db.execute("UPDATE messages SET position = x'0102' WHERE message_id = ?", (mid(2),))
+    with Archive.open(path, KEY) as archive:
+        assert ids(archive.latest(ROOM_A)) == [1, 3]
+        assert archive.damaged == 1
+        assert archive.before(ROOM_A, mid(2)) == []  # damaged: never shown, so never a cursor
+        assert ids(archive.before(ROOM_A, mid(3))) == [1]
+
+
+def test_many_messages_without_position_page_and_fill(path):
+    count = 1_100  # more than one query's worth of ids
+    with Archive.open(path, KEY) as archive, Archive.open(path, KEY) as other:
+        archive.add([msg(n, position=n + 1) for n in range(0, count, 2)])
+        archive.add([msg(n) for n in range(1, count, 2)])
+        assert ids(archive.latest(ROOM_A, limit=2 * count)) == list(range(count))
+        assert all_by_paging(archive, limit=300) == list(range(count))
+        archive.warm(ROOM_A)
+        other.add([msg(n, position=n + 1) for n in range(1, count, 2)])
+        assert archive.refresh(ROOM_A) == 0  # nothing new: positions filled in
+        found = archive.search("message", limit=count)
+        assert ids(found) == list(range(count))[::-1]
+        assert [m.position for m in found] == list(range(count, 0, -1))
+
+
+def test_an_older_file_gets_the_new_index_when_opened_with_its_key(path):
+    with Archive.open(path, KEY) as archive:
+        archive.add([msg(1, position=1), msg(2)])
+    with raw(path) as db:  # as the first version made it
+        db.execute("DROP INDEX messages_by_room")
+        db.execute("CREATE INDEX messages_by_time ON messages (room, timestamp_ms, id)")
+
+    def indexes() -> set[str]:
+        with raw(path) as db:
+            return {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+
+    with pytest.raises(ArchiveKeyError):
+        Archive.open(path, OTHER_KEY)
+    assert "messages_by_time" in indexes()  # the wrong key changes nothing
+    with Archive.open(path, KEY) as archive:
+        assert ids(archive.latest(ROOM_A)) == [1, 2]
+    assert "messages_by_time" not in indexes()
+    assert "messages_by_room" in indexes()
+
+
+# -- refresh: what other connections stored -----------------------------------------------------
+
+
+def test_refresh_learns_only_what_other_connections_added(path):
+    with Archive.open(path, KEY) as reader, Archive.open(path, KEY) as writer:
+        writer.add([msg(1, text="needle one", position=1)])
+        assert ids(reader.search("needle", room_id=ROOM_A)) == [1]
+        writer.add([msg(2, text="needle two", position=2), msg(3, text="hay", position=3)])
+        writer.add([msg(1, room=ROOM_B, text="needle in B")])
+        reader.add([msg(4, text="needle four", position=4)])  # through its own connection
+        assert ids(reader.search("needle", room_id=ROOM_A)) == [4, 1]  # not learnt yet
+        # Room A's two new rows (its own one is held already); room B was never searched
+        # here, so it is not read now, and its first search reads it whole.
+        assert reader.refresh() == 2
+        assert ids(reader.search("needle", room_id=ROOM_A)) == [4, 2, 1]
+        assert reader.refresh(ROOM_A) == 0
+        assert reader.refresh(ROOM_B) == 0
+        assert [m.room_id for m in reader.search("needle in")] == [ROOM_B]
+        writer.add([msg(2, room=ROOM_B, text="needle again in B")])
+        assert reader.refresh(ROOM_B) == 1
+        assert reader.search("again")[0].room_id == ROOM_B
+        with pytest.raises(ValueError):
+            reader.refresh(b"short")
+
+
+def test_refresh_reads_only_the_rows_added_since(path):
+    with Archive.open(path, KEY) as reader, Archive.open(path, KEY) as writer:
+        writer.add([msg(1, position=1), msg(2, position=2)])
+        reader.warm(ROOM_A)
+        # Damage a row it holds already: reading it again would count it as damaged.
+        with raw(path) as db:
+            db.execute("UPDATE messages SET own = 1 WHERE message_id = ?", (mid(1),))
+        writer.add([msg(3, position=3)])
+        assert reader.refresh(ROOM_A) == 1
+        assert reader.damaged == 0
+        assert ids(reader.search("message")) == [3, 2, 1]
+
+
+def test_refresh_learns_positions_filled_in_elsewhere(path):
+    with Archive.open(path, KEY) as reader, Archive.open(path, KEY) as writer:
+        writer.add([msg(1, position=1), msg(3, timestamp_ms=BASE_MS), msg(2, position=2)])
+        assert ids(reader.search("message", room_id=ROOM_A)) == [2, 1, 3]  # 3 waits, first
+        writer.add([msg(3, position=3)])
+        assert reader.refresh(ROOM_A) == 0
+        found = reader.search("message", room_id=ROOM_A)
+        assert ids(found) == [3, 2, 1]
+        assert found[0].position == 3
+
+
+def test_refresh_after_the_room_was_forgotten_elsewhere(path):
+    with Archive.open(path, KEY) as reader, Archive.open(path, KEY) as writer:
+        writer.add([msg(n, text=f"old {n}", position=n) for n in (1, 2, 3)])
+        reader.warm(ROOM_A)
+        writer.forget_room(ROOM_A)
+        # The new rows take the forgotten ones' row ids again.
+        writer.add([msg(n, text=f"new {n}", position=n) for n in (7, 8, 9)])
+        assert reader.refresh(ROOM_A) == 0  # dropped from memory, read again when searched
+        assert reader.search("old") == []
+        assert ids(reader.search("new")) == [9, 8, 7]
