@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import gui.app
+import gui.app_rooms
 from crypto.kdf import derive_room_keys
 from gui.app import App
 from gui.history import FILE_NAME, LocalHistory
@@ -71,7 +71,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
     root = tk.Tk(className="socketchat")
     folder = shots.temp_dir("socketchat-shots-rooms-")
     clock = _ManualClock()
-    real_client = gui.app.ChatClient
+    real_client = gui.app_rooms.ChatClient
     app: Any = App(  # Any: the pictures reach into rooms that are there by now
         root,
         settings_dir=folder / "settings",
@@ -97,7 +97,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
             last = number == len(ROOMS) - 1
             # The last room's client waits on the pictures' clock (the banner below).
             maker: Any = functools.partial(real_client, clock=clock) if last else real_client
-            gui.app.ChatClient = maker  # type: ignore[misc]
+            gui.app_rooms.ChatClient = maker  # type: ignore[misc]
             if app.login is None:
                 app.show_login()
             fields = app.login.vars
@@ -125,7 +125,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
                 members.append(friend)
             wanted = len(friends) + 1
             shots.pump(root, lambda room=room, wanted=wanted: len(room.chat.members) == wanted)
-        gui.app.ChatClient = real_client  # type: ignore[misc]
+        gui.app_rooms.ChatClient = real_client  # type: ignore[misc]
 
         family, work, book = by_label["Family"], by_label["Work · standup"], by_label["Book club"]
         talk = {
@@ -180,7 +180,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
         )
         family.chat.handle(ce.Failed(kind=ce.ErrorKind.ROOM_CLOSED, message=""))
         family.state = RoomState.FAILED
-        app._refresh_rooms()
+        app.views.refresh_rooms()
         shots.settle(root, 0.3)
         shots.grab(root, "not-sent.png", out / "not-sent.png")
 
@@ -210,7 +210,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
         shots._grab_with_dialog(root, "export-dialog.png", out / "export-dialog.png")
         dialog.cancel()
     finally:
-        gui.app.ChatClient = real_client  # type: ignore[misc]
+        gui.app_rooms.ChatClient = real_client  # type: ignore[misc]
         for client in members:
             client.close()
         app.close()

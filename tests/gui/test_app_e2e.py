@@ -16,7 +16,7 @@ import socket
 
 import pytest
 
-import gui.app
+import gui.app_rooms
 from crypto.identity import Identity
 from gui.app import App
 from gui.chat_text import SENDING, WAITING
@@ -93,7 +93,7 @@ def test_join_chat_presence_disconnect_and_reconnect(
     # The app's client runs on a clock the test moves: it waits out its reconnect backoff
     # until the relay is back, then tries exactly once.
     clock = ManualClock()
-    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
+    monkeypatch.setattr(gui.app_rooms, "ChatClient", functools.partial(ChatClient, clock=clock))
     room_file = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(room_file)
     process, port = start_relay_process(room_file, 0)
@@ -364,7 +364,7 @@ def test_failures_the_local_relay_cannot_produce_go_the_same_way(
     # Failed event goes from a client's on_event through the app's pump like a real one.
     made: list[SilentClient] = []
     monkeypatch.setattr(
-        gui.app, "ChatClient", lambda **kw: made.append(SilentClient(**kw)) or made[-1]
+        gui.app_rooms, "ChatClient", lambda **kw: made.append(SilentClient(**kw)) or made[-1]
     )
     app = make_app()
     log_in(app, free_port(), "alice")

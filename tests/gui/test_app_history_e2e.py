@@ -211,7 +211,7 @@ def test_history_turned_off_keeps_nothing_new(apps, tmp_path, keys, members):
         bob, _ = members(relay.port, "bob", keys)
         bob.send("not for keeping")
         pump_until(app.root, lambda: "not for keeping" in chat_text(app), what="the line")
-        assert app.current.client is not None and app._archive_opener() is None
+        assert app.current.client is not None and app.history_actions.archive_opener() is None
         app.close()
         key = Keychain.open().local_key()
         assert _kept(tmp_path / "data" / FILE_NAME, key, keys.room_id) == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 
-import gui.app
+import gui.app_rooms
 from gui.app import App
 from gui.chat_text import SENDING, WAITING
 from gui.connection import BACK_TO_ROOMS, CONNECTING, REJOIN, RETRY_NOW, LinkState
@@ -39,7 +39,7 @@ def test_the_banner_counts_down_and_retry_now_reconnects_at_once(
     # The app's client waits on a clock that never moves by itself: only Retry now can end
     # its wait, so the reconnect below is Retry now's doing.
     clock = ManualClock()
-    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
+    monkeypatch.setattr(gui.app_rooms, "ChatClient", functools.partial(ChatClient, clock=clock))
     room_file = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(room_file)
     process, port = start_relay_process(room_file, 0)
@@ -198,7 +198,7 @@ def test_a_message_not_sent_is_retried_through_the_new_client(
     make_app, members, keys, tmp_path, monkeypatch
 ):
     clock = ManualClock()
-    monkeypatch.setattr(gui.app, "ChatClient", functools.partial(ChatClient, clock=clock))
+    monkeypatch.setattr(gui.app_rooms, "ChatClient", functools.partial(ChatClient, clock=clock))
     room_file = tmp_path / "room.json"
     RoomSecret.from_room_keys(keys).save(room_file)
     process, port = start_relay_process(room_file, 0)

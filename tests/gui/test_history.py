@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from gui.app import forget_question
+from gui.app_history import forget_question
 from gui.exporting import ExportDialog, export_problem, with_suffix
 from gui.messages import MessageList
 from gui.search import Hit, SearchPanel, hit_line

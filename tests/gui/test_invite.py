@@ -158,7 +158,7 @@ def test_an_invite_copied_in_the_host_app_joins_from_another_in_one_step(
     hosting = HostRequest(
         port=0, password="cactus-ripple-mammal-sprint", username="alice", scope=Scope.COMPUTER
     )
-    host._host_chosen(hosting)
+    host.hosting_flow.host_chosen(hosting)
     pump_until(root, lambda: host.chat is not None and host.invite is not None, what="hosting")
     secret = host.relay.relay.secret
     panel = host.invite

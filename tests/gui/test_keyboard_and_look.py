@@ -223,13 +223,12 @@ def make_app(root: tk.Tk, settings_dir, **options) -> App:
 
 def joined(app: App) -> ChatWindow:
     from gui.login import LoginRequest
-    from gui.room import Room
 
     # The room a login started, joined: the app's own path from the login view on.
-    room = Room(next(app._tokens), app.root)
+    room = app.new_room()
     room.request = LoginRequest("example.org", 7777, "pw", "alice")
     app.joining = room
-    app._joined_from_login(room, joined_event("alice", "bob"))
+    app.joining_flow.joined(room, joined_event("alice", "bob"))
     assert app.chat is not None
     app.root.update()
     return app.chat

@@ -217,7 +217,7 @@ def test_matching_puts_names_that_start_with_it_first():
 
 
 def test_what_a_room_may_be_called():
-    from gui.app import label_problem
+    from gui.app_room_menu import label_problem
 
     assert label_problem("Book club") is None
     assert label_problem("   ") == "Type a name."

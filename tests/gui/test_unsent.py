@@ -9,7 +9,7 @@ import itertools
 
 import pytest
 
-from gui.app import quit_question
+from gui.app_quit import quit_question
 from gui.chat import ChatWindow
 from gui.chat_text import KEPT, SENDING, WAITING
 from gui.connection import REJOIN
