@@ -56,8 +56,15 @@ class LocalHistory:
     def search(self, query: str, room_id: bytes | None = None) -> list[StoredMessage]:
         """Kept messages whose text or sender contains ``query``, newest first: in the room
         ``room_id``, or in all rooms."""
-        if self._touched if room_id is None else room_id in self._touched:
-            self._reopen()
+        # Clients write through their own connections: the search index learns their rows
+        # (only those added since it last looked, for the rooms it has loaded).
+        if room_id is None:
+            if self._touched:
+                self._archive.refresh()
+                self._touched.clear()
+        elif room_id in self._touched:
+            self._archive.refresh(room_id)
+            self._touched.discard(room_id)
         return self._archive.search(query, room_id=room_id)
 
     def forget(self, room_id: bytes) -> None:
@@ -67,8 +74,3 @@ class LocalHistory:
 
     def close(self) -> None:
         self._archive.close()
-
-    def _reopen(self) -> None:
-        self._archive.close()
-        self._archive = Archive.open(self.path, self._key)
-        self._touched.clear()

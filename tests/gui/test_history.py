@@ -13,9 +13,10 @@ import pytest
 
 from gui.app_history import forget_question
 from gui.exporting import ExportDialog, export_problem, with_suffix
+from gui.history import LocalHistory
 from gui.messages import MessageList
 from gui.search import Hit, SearchPanel, hit_line
-from net.client.archive import StoredMessage
+from net.client.archive import Archive, StoredMessage
 from net.client.export import ExportFormat
 from tests.gui.conftest import pump_until
 
@@ -208,3 +209,25 @@ def test_the_search_panel_says_why_it_cannot_search(conversation, root):
     assert panel.status.get() == "This device keeps no history."
     assert panel.entry.instate(["disabled"])
     panel.run()
+
+
+def test_a_search_finds_what_clients_recorded_through_their_own_connections(tmp_path):
+    key, path = bytes(range(32)), tmp_path / "history.sqlite3"
+    history = LocalHistory(path, key)
+    try:
+        with history.opener() as client_side:  # a client's own connection to the file
+            client_side.add([stored(1, "lunch at noon")])
+        assert [m.text for m in history.search("lunch", ROOM)] == ["lunch at noon"]
+        with Archive.open(path, key) as client_side:
+            client_side.add([stored(2, "lunch moved to one")])
+        history.touched(ROOM)  # what the app does when a client records messages
+        assert [m.text for m in history.search("lunch", ROOM)] == [
+            "lunch moved to one",
+            "lunch at noon",
+        ]
+        with Archive.open(path, key) as client_side:
+            client_side.add([stored(3, "lunch is off")])
+        history.touched(ROOM)
+        assert len(history.search("lunch")) == 3  # all rooms
+    finally:
+        history.close()
