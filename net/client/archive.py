@@ -356,8 +356,31 @@ class Archive:
     def _damage(self, row_id: int) -> None:
         self._damaged.add(("messages", row_id))
 
+    def resume_point(self, room_id: bytes) -> int | None:
+        """Where this device resumes the room: the newest position up to which it has every
+        stored message (``ClientProtocol.last_position``), or None if it was never in the room.
+        Not :meth:`last_position`: messages above a gap still being filled are kept too."""
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        row = self._db.execute(
+            "SELECT value FROM meta WHERE name = ?", (_resume_name(room_id),)
+        ).fetchone()
+        if row is None or not isinstance(row[0], bytes) or len(row[0]) != U64.size:
+            return None
+        return int(U64.unpack(row[0])[0])
+
+    def set_resume_point(self, room_id: bytes, position: int) -> None:
+        """Record where to resume the room (call when a connection to it ends)."""
+        check_id(room_id, "room_id", ROOM_ID_SIZE)
+        if not 0 <= position < 2**64:
+            raise ValueError("a position is a u64")
+        with self._transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                (_resume_name(room_id), U64.pack(position)),
+            )
+
     def last_position(self, room_id: bytes) -> int:
-        """The newest relay position stored for the room (0 if none): where to resume from."""
+        """The newest relay position stored for the room (0 if none)."""
         check_id(room_id, "room_id", ROOM_ID_SIZE)
         newest = self._db.execute(
             "SELECT position FROM messages WHERE room = ? AND position IS NOT NULL"
@@ -377,6 +400,7 @@ class Archive:
         with self._transaction():
             self._db.execute("DELETE FROM messages WHERE room = ?", (room_id,))
             self._db.execute("DELETE FROM outbox WHERE room = ?", (room_id,))
+            self._db.execute("DELETE FROM meta WHERE name = ?", (_resume_name(room_id),))
         # Copy the zeroed pages into the file now and empty the WAL, which held the rows too.
         self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._indexes.pop(room_id, None)
@@ -563,3 +587,7 @@ class Archive:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+
+def _resume_name(room_id: bytes) -> str:
+    return f"resume:{room_id.hex()}"

@@ -153,6 +153,10 @@ class ChatClient:
         #: The newest stored position seen in this room (0: none yet): every connection
         #: resumes after it, so a reconnect gets what was stored meanwhile, with no gap.
         self.resume_after = 0
+        #: True once this device has been in the room (this client joined it, or the archive
+        #: says an earlier run did): a resume point of 0 then means "everything up to its
+        #: first message", and gaps are filled, not skipped as a newcomer would.
+        self.returning = False
         #: The room's owner and admins (signing keys) as its checked actions give them; None
         #: and empty in a room without an owner (or before joining).
         self.owner: bytes | None = None
@@ -535,12 +539,23 @@ class ChatClient:
             return
         with self._lock:
             restored = self._outbox.restore(list(room.outgoing))
-            self.resume_after = max(self.resume_after, room.last_position)
+            if room.resume_point is not None and not self.returning:
+                self.resume_after = room.resume_point
+                self.returning = True
         for message_id in room.known_ids:
             self.seen_ids.add(message_id)
         self.archived_ids = room.known_ids
         if restored:
             self.emit(ce.OutboxRestored(messages=tuple(restored)))
+
+    def resumed(self, room_id: bytes, position: int) -> None:
+        """A connection to the room ends with this resume point (the core's
+        ``last_position``): the next connection, or the next run with an archive, resumes
+        after it."""
+        self.resume_after = position
+        self.returning = True
+        if self._keeper is not None and room_id:
+            self._keeper.resume_at(room_id, position)
 
     def record(self, event: proto.ChatOpened) -> None:
         """Record a message opened in the room (own echoes included) in the archive."""

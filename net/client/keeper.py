@@ -50,7 +50,10 @@ class KeptRoom:
     """What the archive holds for a room when a client opens it."""
 
     outgoing: tuple[PendingMessage, ...]  # the outbox of earlier runs, oldest first
-    last_position: int  # the newest relay position recorded (0: none)
+    #: Where to resume: the newest position up to which every stored message is here (None:
+    #: this device was never in the room, or recorded no resume point, so it is a newcomer
+    #: unless it holds messages of the room: then it resumes from 0 and fills the gap).
+    resume_point: int | None
     known_ids: frozenset[bytes]  # ids of the newest recorded messages
 
 
@@ -125,7 +128,10 @@ class ArchiveKeeper:
                 for m in archive.outgoing(room_id)
             )
             known = frozenset(m.message_id for m in archive.latest(room_id, KNOWN_IDS))
-            return KeptRoom(outgoing, archive.last_position(room_id), known)
+            point = archive.resume_point(room_id)
+            if point is None and known:
+                point = 0  # was here (a resume point not recorded: a crash): fetch it all again
+            return KeptRoom(outgoing, point, known)
 
         result = self._await(self.call(run, "read the room", wait=True))
         return result if isinstance(result, KeptRoom) else None
@@ -148,6 +154,12 @@ class ArchiveKeeper:
     def settled(self, future: Future[Any]) -> bool:
         """Wait (bounded) for a :meth:`keep`; True if the messages are on disk."""
         return self._await(future) is True
+
+    def resume_at(self, room_id: bytes, position: int) -> None:
+        """Record where the room resumes next time (when a connection to it ends)."""
+        self.call(
+            lambda archive: archive.set_resume_point(room_id, position), "record a resume point"
+        )
 
     def drop(self, room_id: bytes, message_id: bytes) -> None:
         """Forget a kept message (confirmed by the relay, or refused for good)."""

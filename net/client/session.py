@@ -4,8 +4,9 @@
 selector: it writes what the core queued, reads and feeds the core, turns core events into
 :mod:`net.client.events` for the application, flushes the outbox once joined (confirming what
 the relay's ACKs and our echoes say it stored), has every opened message recorded in the
-archive when there is one, and watches the handshake deadline and the relay's silence. It returns how the attempt ended: :class:`Lost`
-(the client may reconnect) or :class:`Final` (it stops for good).
+archive when there is one, and watches the handshake deadline and the relay's silence. It
+returns how the attempt ended: :class:`Lost` (the client may reconnect) or :class:`Final` (it
+stops for good).
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ class Session:
             seen_ids=client.seen_ids,
             keyring=client.keyring_for(client.ask_room),
             resume_after=client.resume_after,
+            returning=client.returning,
         )
+        self.proto_returning = client.returning
         self.out = bytearray()
         self.joined = False
         self.new_password = False  # the room's new password reached us on this connection
@@ -98,7 +101,7 @@ class Session:
         finally:
             self.client.store_keyring(self.proto.keyring, now=True)
             if self.joined:
-                self.client.resume_after = self.proto.last_position
+                self.client.resumed(self.proto.room_id, self.proto.last_position)
         if isinstance(outcome, Lost) and self.proto.password_at_stake:
             # Our key confirmation went out and the relay's never came: whoever answered may
             # have learnt whether one password guess was right. Retrying by ourselves would
@@ -346,7 +349,7 @@ class Session:
                 )
         self.client.check_alone()
         self.resumed_after = resumed
-        if resumed or started_over:
+        if self.proto_returning or started_over:
             self._fill_gap(event.history_start)
 
     def _fill_gap(self, oldest: int) -> None:

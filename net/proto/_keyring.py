@@ -162,6 +162,11 @@ class Keyring:
         if own is not None and not own.holders <= present:
             own.holders &= present
             own.someone_left = True
+        if own is not None:
+            # Shares sealed on the last connection may have died with it (sent, never handed
+            # on), while the messages they open are resent now: hand the key on again, as a
+            # ratchet step to everyone here, before the next message.
+            own.holders.clear()
         for key in present:
             self._joined_at.setdefault(key, self._next_epoch - 1)
 

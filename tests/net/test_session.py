@@ -577,8 +577,9 @@ def test_counters_increase_strictly_across_calls_and_connections(room, room_keys
     room.pump()
     first = [(m.epoch, m.counter) for m in messages(bob.take()[0])]
     assert first == [(EPOCH, n) for n in range(1, 24)]
-    # A new connection (a reconnect) of the same device carries on where the old one stopped:
-    # the keyring outlives connections, and bob still holds the key.
+    # A new connection (a reconnect) of the same device moves on one ratchet step and hands
+    # that key to everyone again (a share sealed on the old connection may have died with it):
+    # counters start again from 1 under the new epoch, and the key reaches bob once more.
     room.disconnect("alice")
     again = room.connect(
         make_client("alice", room_keys, keyring=client.keyring, label=b"alice again")
@@ -586,8 +587,12 @@ def test_counters_increase_strictly_across_calls_and_connections(room, room_keys
     again.client.send_messages([("after", again.client.new_message_id(), 9)])
     again.client.send_messages([("later", again.client.new_message_id(), 10)])
     room.pump()
-    assert [(m.epoch, m.counter) for m in messages(bob.take()[0])] == [(EPOCH, 24), (EPOCH, 25)]
-    assert [a.recipient for a in room.addressed] == [identity("bob").signing_public]  # once
+    assert [(m.epoch, m.counter) for m in messages(bob.take()[0])] == [
+        (EPOCH + 1, 1),
+        (EPOCH + 1, 2),
+    ]
+    bob_key = identity("bob").signing_public
+    assert [a.recipient for a in room.addressed] == [bob_key, bob_key]  # once per connection
     # A restart keeps only what the device stored: the next epoch it may use. The key is new
     # and so is its epoch, never one used before; its counters start again from 1.
     stored = client.keyring.state()
@@ -603,7 +608,7 @@ def test_counters_increase_strictly_across_calls_and_connections(room, room_keys
     restarted.client.send_messages([("restarted", restarted.client.new_message_id(), 11)])
     room.pump()
     assert [(m.text, m.epoch, m.counter) for m in messages(bob.take()[0])] == [
-        ("restarted", EPOCH + 1, 1)
+        ("restarted", EPOCH + 2, 1)
     ]
 
 

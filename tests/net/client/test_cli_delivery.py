@@ -129,12 +129,6 @@ def test_a_connection_cut_after_the_end_of_input_is_waited_out(chat, relay, prox
     assert _unsent(chat) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sender key shares sealed on the connection that dropped are not sealed again "
-    "after the reconnect (net/proto/_keyring.py Keyring.members_now keeps the holders), so "
-    "bob reads the messages only if alice is still there to answer his WANT",
-)
 def test_messages_resent_after_a_cut_are_readable_once_the_sender_has_left(chat, proxy, bob):
     _, bob_events = bob
     assert _cut_after_the_end_of_input(chat, proxy) == EXIT_OK

@@ -48,7 +48,10 @@ def test_keep_drop_and_record_land_on_disk_in_the_order_asked(tmp_path: Path):
     room = keeper.load(ROOM)
     assert room is not None
     assert room.outgoing == (_message(1), _message(2))  # oldest first, by when written
-    assert room.last_position == 3
+    assert room.resume_point == 0  # here before, no resume point recorded: fetch it all
+    keeper.resume_at(ROOM, 3)
+    room = keeper.load(ROOM)
+    assert room is not None and room.resume_point == 3
     assert room.known_ids == {_stored(n).message_id for n in range(1, 4)}
     keeper.close()
     assert failures == []
@@ -117,3 +120,14 @@ def test_a_write_that_fails_stops_the_keeper_and_is_said_without_message_text():
     assert archive.kept == [_message(1).message_id]
     assert archive.closed
     assert "m2" not in failures[0]
+
+
+def test_a_room_never_joined_on_this_device_has_no_resume_point(tmp_path: Path):
+    path, key = tmp_path / "h.sqlite3", os.urandom(32)
+    keeper = ArchiveKeeper(functools.partial(Archive.open, path, key), on_failure=print)
+    keeper.start()
+    try:
+        room = keeper.load(ROOM)
+        assert room is not None and room.resume_point is None  # a newcomer
+    finally:
+        keeper.close()

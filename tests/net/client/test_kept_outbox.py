@@ -159,6 +159,7 @@ def test_received_messages_are_recorded_with_positions_and_the_next_run_resumes_
         bob_events.wait_for(nth(ce.MemberLeft, len(seen) // 3))
     with Archive.open(history, key) as archive:
         assert archive.last_position(room) == 10  # 4, then 3 and 3 more
+        assert archive.resume_point(room) == 10  # every connection ended with all of it
         assert {m.text for m in archive.latest(room, 100)} == seen
 
 
