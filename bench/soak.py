@@ -62,7 +62,9 @@ class SoakConfig:
     relay_stops: tuple[float, ...] = (0.45, 0.9)  # SIGTERM
     member_kills: tuple[float, ...] = (0.3, 0.6)  # the process member, SIGKILL
     process_member: bool = True
-    settle: float = 60.0  # most seconds to wait at the end for everything to arrive
+    # Most seconds to wait at the end for everything to arrive: a member that was away catches
+    # up through history pages, which the relay charges against its message rate.
+    settle: float = 300.0
     sample_every: float = 5.0  # relay RSS
     margin: float = 1.0  # a receiver counts as present once joined this long before a send
     seed: int = 16
@@ -86,6 +88,9 @@ class SoakResult:
     counts: Counter[str]
     rss_slopes: list[tuple[float, float, int]]  # (MiB/hour, minutes fitted, samples)
     rss_last_mib: float
+    settled: bool  # everything arrived (or stayed locked) before the settle time ran out
+    harness_cpu: float  # this process (every in-process member): cores busy on average
+    relay_cpu: float  # the relay processes: cores busy on average
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -123,6 +128,7 @@ class SoakResult:
         lines = [
             f"soak: {self.seconds / 60:.1f} min, {self.sent} messages sent,"
             f" {self.acknowledged} acknowledged, {self.kept} from the process member",
+            f"  settled: {'yes' if self.settled else 'no (what is missing may only be late)'}",
             f"  delivered / expected: {self.delivered} / {self.expected}"
             f" (arrived but stayed locked: {self.unreadable}, {self.unreadable_messages}"
             f" messages at {self.unreadable_at} members; missing: {self.missing})",
@@ -135,6 +141,14 @@ class SoakResult:
             + f" (last {self.rss_last_mib:.1f} MiB; per relay life: "
             + ", ".join(f"{s:+.1f} over {m:.1f} min" for s, m, _ in self.rss_slopes)
             + ")",
+            f"  CPU: members (this process) {self.harness_cpu:.2f} cores, relay"
+            f" {self.relay_cpu:.2f} cores, on {os.cpu_count()} — "
+            + (
+                "the members' process was saturated: what is late or locked may be the "
+                "machine's doing"
+                if self.harness_cpu > 0.85
+                else "not saturated"
+            ),
         ]
         lines += [f"  lost: {item}" for item in self.lost[:10]]
         lines += [f"  problem: {item}" for item in self.problems[:10]]
@@ -187,6 +201,17 @@ class RelayProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
+
+    def cpu_seconds(self) -> float | None:
+        """The running relay's CPU time so far (user + system), from /proc."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text(encoding="ascii")
+        except OSError:
+            return None
+        fields = stat.rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss(self) -> int | None:
         """Resident memory in bytes, from /proc (None if not running or not Linux)."""
@@ -252,6 +277,9 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
     ledger = Ledger(margin=config.margin)
     counts: Counter[str] = Counter()
     samples: list[tuple[int, float, int]] = []  # (relay life, time, rss)
+    relay_cpu: dict[int, float] = {}  # relay life: CPU seconds (the last reading)
+    harness_cpu = 0.0
+    settled = False
     stop = threading.Event()
     fleet = Fleet(
         port=proxy.port,
@@ -266,6 +294,7 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
     try:
         fleet.start(config.members, config.process_member)
         started = time.monotonic()
+        cpu_started = time.process_time()
         log(f"soak: {config.members} members joined; running {config.seconds:.0f} s")
         plan = sorted(
             [(f, "relay SIGKILL") for f in config.relay_kills]
@@ -287,6 +316,7 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
                 if what == "member SIGKILL":
                     fleet.kill_process_member()
                 else:
+                    relay_cpu[relay.lives] = relay.cpu_seconds() or relay_cpu.get(relay.lives, 0)
                     relay.signal(signal.SIGKILL if what == "relay SIGKILL" else signal.SIGTERM)
                     samples.append((relay.lives, now, -1))
                     time.sleep(rng.uniform(0.2, 1.5))  # down a moment
@@ -307,11 +337,14 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
                 next_cut_all += config.cut_all_every
             if now >= next_sample:
                 rss = relay.rss()
+                relay_cpu[relay.lives] = relay.cpu_seconds() or relay_cpu.get(relay.lives, 0)
                 if rss is not None:
                     samples.append((relay.lives, now, rss))
                 next_sample += config.sample_every
             fleet.tick()
             stop.wait(0.005)
+        harness_cpu = (time.process_time() - cpu_started) / (time.monotonic() - started)
+        relay_cpu[relay.lives] = relay.cpu_seconds() or relay_cpu.get(relay.lives, 0)
         log(f"soak: settling (at most {config.settle:.0f} s)")
         settled = fleet.settle(config.settle)
         if not settled:
@@ -344,6 +377,9 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
         counts=counts + fleet.counts_extra(),
         rss_slopes=slopes,
         rss_last_mib=last / 2**20,
+        settled=settled,
+        harness_cpu=harness_cpu,
+        relay_cpu=sum(relay_cpu.values()) / config.seconds,
         problems=fleet.problems,
     )
 
@@ -355,11 +391,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=DEFAULT_MINUTES)
     parser.add_argument("--members", type=int, default=SoakConfig.members)
     parser.add_argument("--rate", type=float, default=SoakConfig.rate, help="messages/s in all")
+    parser.add_argument(
+        "--churn-every", type=float, default=SoakConfig.churn_every, help="s between departures"
+    )
+    parser.add_argument(
+        "--cut-every", type=float, default=SoakConfig.cut_one_every, help="s between resets"
+    )
+    parser.add_argument(
+        "--settle", type=float, default=SoakConfig.settle, help="most s to wait at the end"
+    )
     parser.add_argument("--seed", type=int, default=SoakConfig.seed)
     parser.add_argument("--json", action="store_true", help="also print the result as JSON")
     args = parser.parse_args(argv)
     config = SoakConfig(
-        seconds=args.minutes * 60, members=args.members, rate=args.rate, seed=args.seed
+        seconds=args.minutes * 60,
+        members=args.members,
+        rate=args.rate,
+        churn_every=args.churn_every,
+        cut_one_every=args.cut_every,
+        settle=args.settle,
+        seed=args.seed,
     )
     with tempfile.TemporaryDirectory(prefix="socketchat-soak-") as tmp:
         result = run(config, Path(tmp))
