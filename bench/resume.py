@@ -106,13 +106,19 @@ def resume_row(keys: RoomKeys, tmp: str, *, missed: int) -> list[str]:
         started = time.monotonic()
         back.client.start()
         newest: float | None = None
+        everything: float | None = None
         opened: set[bytes] = set()
         seen: set[bytes] = set()
         positions: list[int] = []
         deadline = started + _WAIT
-        while len(seen) < missed and time.monotonic() < deadline:
+        # Until every missed message is on the device and the newest 100 are open, or nothing
+        # has happened for a few seconds after that (the keys that can come have come).
+        quiet_until = deadline
+        while time.monotonic() < min(deadline, quiet_until):
             try:
-                event = back.events.get(timeout=max(0.01, deadline - time.monotonic()))
+                event = back.events.get(
+                    timeout=max(0.01, min(deadline, quiet_until) - time.monotonic())
+                )
             except queue.Empty:
                 break
             if isinstance(event, ce.Failed):
@@ -126,7 +132,10 @@ def resume_row(keys: RoomKeys, tmp: str, *, missed: int) -> list[str]:
                     newest = time.monotonic() - started
             elif isinstance(event, ce.MessageLocked):
                 seen.add(event.message_id)
-        everything = time.monotonic() - started
+            if everything is None and len(seen) >= missed:
+                everything = time.monotonic() - started
+            if everything is not None:
+                quiet_until = time.monotonic() + (0.0 if newest is not None else 5.0)
         back.client.close()
         sender.client.close()
     finally:
@@ -136,7 +145,7 @@ def resume_row(keys: RoomKeys, tmp: str, *, missed: int) -> list[str]:
     return [
         f"{missed:,}",
         "not reached" if newest is None else f"{newest:.2f}",
-        f"{everything:.2f}" if len(seen) >= missed else f"only {len(seen):,} in {everything:.0f}",
+        f"{everything:.2f}" if everything is not None else f"only {len(seen):,} in {_WAIT:.0f}",
         f"{len(opened):,}",
     ]
 

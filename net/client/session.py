@@ -349,7 +349,11 @@ class Session:
                 )
         self.client.check_alone()
         self.resumed_after = resumed
-        if self.proto_returning or started_over:
+        if client.returning and not self.proto_returning and not started_over:
+            # The room's id came with this answer, and with it what the archive knew: resume
+            # after its point now (the relay started from 0 and sent only the newest).
+            self.proto.returning_from(resumed)
+        if client.returning or started_over:
             self._fill_gap(event.history_start)
 
     def _fill_gap(self, oldest: int) -> None:

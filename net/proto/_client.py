@@ -199,6 +199,7 @@ class ClientProtocol(Connection[ClientState]):
         self._returning = returning or resume_after > 0
         self._newest = resume_after  # the newest position received
         self._gap_above = 0  # while a gap is open: the lowest position received above it
+        self._history_start = 0  # the first position WELCOME's history held
         self._next_position = 0  # the position the next live chat item takes (from WELCOME)
         self._keys = keys
         self._requested_room = bytes(room_id)
@@ -523,6 +524,7 @@ class ClientProtocol(Connection[ClientState]):
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         self.max_message_bytes = welcome.max_message_bytes
         start = welcome.next_position - len(history_items)
+        self._history_start = start
         self._next_position = welcome.next_position
         self._newest = welcome.next_position - 1
         if self._returning and start > self._resume_after + 1 <= self._newest:
@@ -932,6 +934,22 @@ class ClientProtocol(Connection[ClientState]):
         )
 
     # -- what the room stores --------------------------------------------------------------
+
+    def returning_from(self, resume_after: int) -> None:
+        """Right after Welcomed, if the device learnt only then that it was in this room
+        before (its archive is keyed by the room id, which the relay's answer told): resume
+        after ``resume_after`` as if the JOIN had said so. The WELCOME's history is newer than
+        that point; if it does not reach down to it, the resume point waits for the pages
+        (:meth:`request_history`) as it would have."""
+        self._require(ClientState.JOINED)
+        if self._returning or not 0 <= resume_after < self._next_position - 1:
+            return  # told already, or nothing missed (or a relay that started over)
+        self._returning = True
+        self._resume_after = resume_after
+        start = self._history_start
+        if start > resume_after + 1:
+            self._gap_above = start
+            self.last_position = resume_after
 
     def request_history(self, *, before: int, limit: int = 500) -> None:
         """Ask for up to ``limit`` (1–1000) stored messages older than position ``before``

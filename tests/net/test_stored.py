@@ -253,6 +253,22 @@ def test_a_device_that_was_there_before_the_first_message_fills_the_gap(
     assert newcomer.client.last_position == 300
 
 
+def test_a_device_that_learns_late_it_was_here_resumes_as_if_its_join_had_said_so(
+    relay_secret: Spake2Secret, room_keys: RoomKeys
+) -> None:
+    # Joined by address: the archive knew the room only once the relay named it. The WELCOME
+    # brought the newest messages after 0; the device held everything up to 40.
+    pair = _welcomed_by_hand(relay_secret, room_keys, next_position=301)
+    assert pair.client.last_position == 300
+    pair.client.returning_from(40)
+    assert pair.client.last_position == 40  # until the pages reach 41
+    assert pair.relay.send_history_page(41, [])  # retention removed them: the gap is closed
+    pair.shuttle()
+    assert pair.client.last_position == 300
+    pair.client.returning_from(10)  # told once: later calls change nothing
+    assert pair.client.last_position == 300
+
+
 def test_a_relay_that_started_over_is_resumed_from_its_own_newest(
     relay_secret: Spake2Secret, room_keys: RoomKeys
 ) -> None:
