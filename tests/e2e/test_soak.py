@@ -126,9 +126,9 @@ def test_every_acknowledged_message_reaches_every_member_once_in_order(soak):
     reason="a message can reach a member that never gets its sender key: a resend after a "
     "reconnect is sealed again under the sender's newest key while the relay keeps the copy "
     "that reached it first, and the sender's keyring deletes the older key (own keys are "
-    "pruned while messages sealed under them are unconfirmed); shares sealed on a connection "
-    "that dropped are not sealed again; a WANT is answered only with the sender's current or "
-    "recently seen keys (net/proto/_keyring.py). A few per thousand deliveries in this soak.",
+    "pruned while messages sealed under them are unconfirmed); a WANT is answered only with "
+    "the sender's current or recently seen keys (net/proto/_keyring.py). About one per "
+    "thousand deliveries in this soak.",
 )
 def test_every_message_that_arrived_could_be_read(soak):
     result, _ = soak
