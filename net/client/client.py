@@ -86,7 +86,7 @@ class ChatClient:
     its own connection to it on a thread of its own. With it, each message is written to the
     archive's outbox before :meth:`send` returns and dropped there once confirmed; every
     message opened in the room is recorded with its position; and the room is resumed after
-    the newest recorded position. So a new client for the same room (the next run, or a
+    the resume point recorded when the last connection to it ended. So a new client for the same room (the next run, or a
     Rejoin) sends what an earlier one left unconfirmed (:class:`~net.client.OutboxRestored`)
     and fetches only what it missed. Messages are keyed by the room asked for (``room_id``)
     when one is given; otherwise they wait in memory until the relay's welcome names the
@@ -521,8 +521,8 @@ class ChatClient:
 
     def load_room(self, room_id: bytes) -> None:
         """The room is known (asked for, or just welcomed): write what waited in memory to
-        its outbox, put what earlier runs left there first, and resume after its newest
-        recorded position. Once per room."""
+        its outbox, put what earlier runs left there first, and resume after its recorded
+        resume point (as a returning member). Once per room."""
         keeper = self._keeper
         if keeper is None or room_id in self._loaded_rooms or room_id == DEFAULT_ROOM:
             return

@@ -2,7 +2,7 @@
 
 With an archive (:mod:`net.client.archive`), the client keeps every message written in the
 archive's outbox until the relay confirms it, records every message it opens, and resumes a
-room after the newest position recorded there, so all three survive the process.
+room after the resume point recorded there, so all three survive the process.
 
 SQLite connections belong to the thread that opened them, and two of the client's threads
 must write: the application's (``send`` keeps a message on disk before it returns) and the
@@ -119,7 +119,7 @@ class ArchiveKeeper:
     # -- calls ------------------------------------------------------------------------------
 
     def load(self, room_id: bytes) -> KeptRoom | None:
-        """The room's outbox, newest position and newest ids (None if the archive failed).
+        """The room's outbox, resume point and newest ids (None if the archive failed).
         Blocks up to the keeper's wait."""
 
         def run(archive: Archive) -> KeptRoom:
