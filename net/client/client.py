@@ -86,12 +86,13 @@ class ChatClient:
     its own connection to it on a thread of its own. With it, each message is written to the
     archive's outbox before :meth:`send` returns and dropped there once confirmed; every
     message opened in the room is recorded with its position; and the room is resumed after
-    the resume point recorded when the last connection to it ended. So a new client for the same room (the next run, or a
-    Rejoin) sends what an earlier one left unconfirmed (:class:`~net.client.OutboxRestored`)
-    and fetches only what it missed. Messages are keyed by the room asked for (``room_id``)
-    when one is given; otherwise they wait in memory until the relay's welcome names the
-    room, and are written then. Without an archive (no keyring, or local history off),
-    everything stays in memory: what is unconfirmed at the end is only in NotSent.
+    the resume point recorded when the last connection to it ended. So a new client for the
+    same room (the next run, or a Rejoin) sends what an earlier one left unconfirmed
+    (:class:`~net.client.OutboxRestored`) and fetches only what it missed. Messages are
+    keyed by the room asked for (``room_id``) when one is given; otherwise they wait in
+    memory until the relay's welcome names the room, and are written then. Without an
+    archive (no keyring, or local history off), everything stays in memory: what is
+    unconfirmed at the end is only in NotSent.
 
     ``identity`` is this device's identity (``net.client.storage.load_identity``); every
     message is signed with it. ``trust`` holds the relay pins and what this device remembers
