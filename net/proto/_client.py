@@ -349,6 +349,10 @@ class ClientProtocol(Connection[ClientState]):
             size += _PER_MESSAGE + len(envelope)
         if batch:
             self._send_sealed(_T.CHAT, encode_chat(batch))
+        # Our messages count among the recent ones from the moment they are sealed, not when
+        # they come back: one whose echo is lost (a drop) may be in the room's history under
+        # this key, and we must still be able to hand the key to a member who asks for it.
+        self.keyring.seen(self.identity.signing_public, epoch, count=len(checked))
 
     def _send_shares(self, shares: list[tuple[bytes, bytes]]) -> None:
         for start in range(0, len(shares), _SHARES_PER_FRAME):
@@ -894,7 +898,8 @@ class ClientProtocol(Connection[ClientState]):
                 return forged(ev.Forgery.REPLAYED)
         elif not self.keyring.fresh_live(owner, epoch, opened.counter):
             return forged(ev.Forgery.REPLAYED)
-        self.keyring.seen(owner, epoch)
+        if owner != self.identity.signing_public:  # ours were counted when sealed
+            self.keyring.seen(owner, epoch)
         self.seen_ids.add(message_id)
         return ev.ChatOpened(
             sender=item.sender,

@@ -322,9 +322,10 @@ class Keyring:
         """True if a held message waits for this key."""
         return any(key_id == (owner, epoch) for key_id, _, _ in self._pending.values())
 
-    def seen(self, owner: bytes, epoch: int) -> None:
-        """A message under this key was shown: keep the key while it is among the recent."""
-        self._recent.append((owner, epoch))
+    def seen(self, owner: bytes, epoch: int, *, count: int = 1) -> None:
+        """``count`` messages under this key were shown (or, ours, sealed): keep the key while
+        one of them is among the recent."""
+        self._recent.extend([(owner, epoch)] * min(count, RECENT))
         self._prune()
 
     def fresh_live(self, owner: bytes, epoch: int, counter: int) -> bool:

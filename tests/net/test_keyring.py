@@ -292,3 +292,21 @@ def test_a_message_held_for_its_key_is_judged_by_what_came_before_it():
     carol = CAROL.signing_public
     assert ring.fresh_held(carol, 4, 4, None)
     assert ring.accepted_from(carol) == (4, 4)
+
+
+def test_our_own_sealed_messages_keep_our_older_key_among_the_recent():
+    # A message of ours whose echo never came may be in the room's history under an older
+    # epoch: the key stays while it is among the last RECENT messages, so we can hand it on.
+    ring = Keyring(ALICE)
+    me = ALICE.signing_public
+    send(ring, ALICE, BOB)
+    first = ring.own_epoch
+    ring.seen(me, first, count=3)  # what the client does when it seals three messages
+    ring.member_left(BOB.signing_public)
+    send(ring, ALICE, CAROL)
+    assert ring.own_epoch == first + 1
+    ring.seen(me, first + 1)
+    assert ring.answer(CAROL.signing_public, [(me, first)], present=set()) != []
+    assert ring.answer(BOB.signing_public, [(me, first)], present=set()) != []
+    ring.seen(CAROL.signing_public, 7, count=RECENT)  # a hundred messages later it goes
+    assert ring.answer(DAVE.signing_public, [(me, first)], present=set()) == []
