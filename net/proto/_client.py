@@ -929,6 +929,7 @@ class ClientProtocol(Connection[ClientState]):
             key_id,
             (item, from_history, position, self.keyring.accepted_from(key_id[0])),
             from_history=from_history,
+            rank=position,
         )
         return ev.ChatLocked(
             sender=item.sender,

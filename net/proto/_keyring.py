@@ -15,6 +15,7 @@ messages seen, or are their owner's newest; the rest are deleted.
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -97,7 +98,10 @@ class Keyring:
         # a member cannot make the others seal shares for it over and over.
         self._given: dict[bytes, set[KeyId]] = {}
         # message id -> (the key it waits for, the message, whether it is an earlier one)
-        self._pending: OrderedDict[bytes, tuple[KeyId, object, bool]] = OrderedDict()
+        # Held messages by id: (key id, item, from history, rank: the room position, newest
+        # highest); a heap of (rank, id) finds the oldest to let go when there are too many.
+        self._pending: dict[bytes, tuple[KeyId, object, bool, int]] = {}
+        self._pending_ranks: list[tuple[int, bytes]] = []
         #: True when :meth:`state` has something new to store (counters: store it soon).
         self.changed = False
         #: True when a new epoch was taken: store :meth:`state` before anything sealed under
@@ -320,7 +324,7 @@ class Keyring:
 
     def waiting(self, owner: bytes, epoch: int) -> bool:
         """True if a held message waits for this key."""
-        return any(key_id == (owner, epoch) for key_id, _, _ in self._pending.values())
+        return any(held[0] == (owner, epoch) for held in self._pending.values())
 
     def seen(self, owner: bytes, epoch: int, *, count: int = 1) -> None:
         """``count`` messages under this key were shown (or, ours, sealed): keep the key while
@@ -381,26 +385,39 @@ class Keyring:
     # -- messages waiting for a key --------------------------------------------------------
 
     def hold(
-        self, message_id: bytes, key_id: KeyId, item: object, *, from_history: bool = False
+        self,
+        message_id: bytes,
+        key_id: KeyId,
+        item: object,
+        *,
+        from_history: bool = False,
+        rank: int = 0,
     ) -> None:
-        """Keep a message whose key has not come yet (bounded; the oldest goes first).
-        ``from_history``: it came with the room's history, sent before we (re)joined."""
-        self._pending[message_id] = (key_id, item, from_history)
+        """Keep a message whose key has not come yet. ``from_history``: it came with the
+        room's history, sent before we (re)joined. ``rank``: its position in the room (newer
+        higher): past MAX_PENDING the lowest goes first, so a device paging back through
+        thousands of missed messages keeps the newest, not the last ones it fetched."""
+        self._pending[message_id] = (key_id, item, from_history, rank)
+        heapq.heappush(self._pending_ranks, (rank, message_id))
         while len(self._pending) > MAX_PENDING:
-            self._pending.popitem(last=False)
+            lowest, oldest = heapq.heappop(self._pending_ranks)
+            held = self._pending.get(oldest)
+            if held is not None and held[3] == lowest:
+                del self._pending[oldest]
+        if len(self._pending_ranks) > 4 * MAX_PENDING:  # entries of released messages
+            self._pending_ranks = [(held[3], i) for i, held in self._pending.items()]
+            heapq.heapify(self._pending_ranks)
 
     def waiting_for(self) -> list[KeyId]:
         """The keys to ask the members for (WANT): those held messages wait for, oldest
         first, each once. Without history for newcomers, not those only earlier messages
         wait for: no member hands anyone a key from before it (re)joined, so asking is
         pointless (such a message stays locked; see :meth:`withheld`)."""
-        return list(
-            dict.fromkeys(
-                key_id
-                for key_id, _, from_history in self._pending.values()
-                if self.history_for_newcomers or not from_history
-            )
-        )
+        newest: dict[KeyId, int] = {}
+        for key_id, _, from_history, rank in self._pending.values():
+            if self.history_for_newcomers or not from_history:
+                newest[key_id] = max(rank, newest.get(key_id, rank))
+        return sorted(newest, key=newest.__getitem__)  # the key of the newest message last
 
     def withheld(self, *, from_history: bool) -> bool:
         """True if a message held now will stay locked: an earlier one (``from_history``) in a
@@ -415,7 +432,7 @@ class Keyring:
         """Take out every held message of ``owner`` (call after a key of theirs arrived, and
         try each again: those still without a key are held again)."""
         released = []
-        for message_id, (key_id, item, _) in list(self._pending.items()):
+        for message_id, (key_id, item, _, _) in list(self._pending.items()):
             if key_id[0] == owner:
                 del self._pending[message_id]
                 released.append(item)

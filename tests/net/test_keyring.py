@@ -310,3 +310,21 @@ def test_our_own_sealed_messages_keep_our_older_key_among_the_recent():
     assert ring.answer(BOB.signing_public, [(me, first)], present=set()) != []
     ring.seen(CAROL.signing_public, 7, count=RECENT)  # a hundred messages later it goes
     assert ring.answer(DAVE.signing_public, [(me, first)], present=set()) == []
+
+
+def test_past_the_limit_the_oldest_held_messages_go_not_the_last_fetched():
+    # A device paging back through missed messages holds the newest first (WELCOME), then
+    # older and older pages: past MAX_PENDING the lowest positions go, and WANT asks for the
+    # keys of the newest messages last (the ones kept when it is cut to 64).
+    ring = Keyring(ALICE)
+    bob = BOB.signing_public
+    newest = range(MAX_PENDING + 100, MAX_PENDING + 200)
+    for position in [*newest, *range(MAX_PENDING + 100)]:  # WELCOME first, then pages
+        epoch = 2 if position >= MAX_PENDING + 100 else 1
+        ring.hold(position.to_bytes(16, "big"), (bob, epoch), position, rank=position)
+    assert ring.pending_count == MAX_PENDING
+    released = ring.release(bob)
+    assert sorted(released) == list(range(200, MAX_PENDING + 200))  # the newest kept
+    for position in (5, 900, 950):
+        ring.hold(position.to_bytes(16, "big"), (bob, 9 - position // 100), position, rank=position)
+    assert ring.waiting_for() == [(bob, 9), (bob, 0)]  # the newest message's key last
