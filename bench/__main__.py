@@ -34,6 +34,7 @@ from bench import (
     profiles,
     report,
     resume,
+    rooms_start,
     soak,
     v1,
 )
@@ -1069,6 +1070,7 @@ def main(argv: list[str] | None = None) -> int:
         previous_text, prev = run_previous(plan, tmp, fan)
         sections.append(persisted.section(keys, tmp, quick=args.quick))
         sections.append(resume.section(keys, tmp, quick=args.quick))
+        sections.append(rooms_start.section(quick=args.quick))
     text, gui = run_gui()
     sections.append(text)
     text, hist = run_history(plan, keys)
