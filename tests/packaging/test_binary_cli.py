@@ -231,4 +231,7 @@ def test_the_bundle_carries_the_data_files(binary):
     ):
         assert name in names, f"{name} is not in the bundle"
     assert not any(name.startswith(("_tcl_data/tzdata/", "_tk_data/demos/")) for name in names)
-    assert os.path.getsize(binary) < 20_000_000
+    # The budget was 20 MB until the app kept rooms and history in the OS keyring: on Linux
+    # the keyring library talks to the Secret Service through SecretStorage, which needs
+    # cryptography (its Rust module alone is 4.1 MB compressed; docs/INSTALL.md).
+    assert os.path.getsize(binary) < 24_000_000
