@@ -335,15 +335,7 @@ class Keyring:
     def fresh_live(self, owner: bytes, epoch: int, counter: int) -> bool:
         """True if a live message with this (epoch, counter) comes after everything accepted
         from ``owner``; record it. False means a replay (or a stale copy): refuse it."""
-        last = self._accepted.get(owner)
-        if last is not None and (epoch, counter) <= last:
-            return False
-        self._accepted[owner] = (epoch, counter)
-        self._accepted.move_to_end(owner)
-        while len(self._accepted) > MAX_SENDERS:
-            self._accepted.popitem(last=False)
-        self.changed = True
-        return True
+        return self.fresh_held(owner, epoch, counter, self._accepted.get(owner))
 
     def accepted_from(self, owner: bytes) -> tuple[int, int] | None:
         """The last (epoch, counter) accepted live from ``owner``, or None: note it when a
@@ -362,6 +354,8 @@ class Keyring:
         if last is None or (epoch, counter) > last:
             self._accepted[owner] = (epoch, counter)
             self._accepted.move_to_end(owner)
+            while len(self._accepted) > MAX_SENDERS:
+                self._accepted.popitem(last=False)
             self.changed = True
         return True
 

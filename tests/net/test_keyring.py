@@ -7,7 +7,14 @@ import pytest
 from crypto import epoch as sk
 from crypto.identity import Identity
 from net.proto import Keyring
-from net.proto._keyring import MAX_AGE_MS, MAX_MESSAGES, MAX_PENDING, RECENT, Recipient
+from net.proto._keyring import (
+    MAX_AGE_MS,
+    MAX_MESSAGES,
+    MAX_PENDING,
+    MAX_SENDERS,
+    RECENT,
+    Recipient,
+)
 
 ROOM = bytes(range(16))
 MEMBER_KEY = bytes(range(32, 64))
@@ -328,3 +335,13 @@ def test_past_the_limit_the_oldest_held_messages_go_not_the_last_fetched():
     for position in (5, 900, 950):
         ring.hold(position.to_bytes(16, "big"), (bob, 9 - position // 100), position, rank=position)
     assert ring.waiting_for() == [(bob, 9), (bob, 0)]  # the newest message's key last
+
+
+def test_the_senders_remembered_for_replays_are_bounded_held_messages_included():
+    ring = Keyring(ALICE)
+    for n in range(MAX_SENDERS):
+        assert ring.fresh_live(n.to_bytes(32, "big"), 1, 1)
+    for n in range(MAX_SENDERS, MAX_SENDERS + 10):  # then messages that waited for their keys
+        assert ring.fresh_held(n.to_bytes(32, "big"), 1, 1, None)
+    assert len(ring.state()["accepted"]) == MAX_SENDERS  # type: ignore[arg-type]
+    assert ring.accepted_from((0).to_bytes(32, "big")) is None  # the oldest went first
