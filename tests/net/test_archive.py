@@ -422,6 +422,8 @@ def test_forget_room_removes_everything_of_that_room(path):
         archive.add([msg(1, room=ROOM_B, text="kept")])
         archive.queue_outgoing(ROOM_A, mid(50), "unsent", BASE_MS)
         archive.queue_outgoing(ROOM_B, mid(51), "unsent in B", BASE_MS)
+        archive.set_resume_point(ROOM_A, 19)
+        archive.set_resume_point(ROOM_B, 1)
         archive.warm(ROOM_A)
         with raw(path) as db:
             sealed = [
@@ -433,6 +435,8 @@ def test_forget_room_removes_everything_of_that_room(path):
         assert archive.latest(ROOM_A) == []
         assert archive.outgoing(ROOM_A) == []
         assert archive.last_position(ROOM_A) == 0
+        assert archive.resume_point(ROOM_A) is None  # a newcomer there again
+        assert archive.resume_point(ROOM_B) == 1
         assert archive.search("gone") == []
         assert archive.rooms() == [ROOM_B]
         assert [m.text for m in archive.latest(ROOM_B)] == ["kept"]
@@ -440,6 +444,20 @@ def test_forget_room_removes_everything_of_that_room(path):
     # secure_delete and the checkpoint: not even the sealed bodies are left in the files.
     data = b"".join(p.read_bytes() for p in path.parent.iterdir())
     assert not any(body[:40] in data for body in sealed)
+
+
+def test_a_resume_point_is_kept_per_room_and_checked(archive):
+    assert archive.resume_point(ROOM_A) is None
+    archive.set_resume_point(ROOM_A, 0)  # in the room before its first message
+    assert archive.resume_point(ROOM_A) == 0
+    archive.set_resume_point(ROOM_A, 2**64 - 1)
+    assert archive.resume_point(ROOM_A) == 2**64 - 1
+    assert archive.resume_point(ROOM_B) is None
+    for bad in (-1, 2**64):
+        with pytest.raises(ValueError):
+            archive.set_resume_point(ROOM_A, bad)
+    with pytest.raises(ValueError):
+        archive.set_resume_point(b"short", 1)
 
 
 # -- the outbox ---------------------------------------------------------------------------------
