@@ -41,7 +41,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.soak_fleet import Fleet, Ledger, cutting_proxy
+from bench.faultproxy import FaultProxy
+from bench.soak_fleet import Fleet, Ledger
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "soak test password, not a secret"  # a throwaway room's
@@ -273,7 +274,7 @@ def run(config: SoakConfig, workdir: Path, log: Callable[[str], object] = print)
     _create_room(room_file, password_file, env)
     relay = RelayProcess(room_file, _free_port(), env)
     relay.start()
-    proxy = cutting_proxy(("127.0.0.1", relay.port))
+    proxy = FaultProxy(("127.0.0.1", relay.port))
     ledger = Ledger(margin=config.margin)
     counts: Counter[str] = Counter()
     samples: list[tuple[int, float, int]] = []  # (relay life, time, rss)

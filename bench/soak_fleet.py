@@ -4,7 +4,8 @@
 with its own identity, trust store and archive file, and one member as a process of its own
 (:mod:`bench.soak_member`). :class:`Ledger` writes down what was sent (and when), what was
 acknowledged, who was in the room from when, and what each member received at which position;
-:meth:`Ledger.check` says whether the promise held. :func:`cutting_proxy` resets connections.
+:meth:`Ledger.check` says whether the promise held. :class:`bench.faultproxy.FaultProxy`
+resets connections.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import itertools
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -179,84 +179,6 @@ class Ledger:
                     seqs = [seq for _, seq in sorted(set(pairs))]
                     result.reorderings += sum(1 for a, b in itertools.pairwise(seqs) if b < a)
             return result
-
-
-class _Proxy:
-    """Forwards 127.0.0.1:port to ``target``; resets connections when told."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._links: list[tuple[socket.socket, socket.socket]] = []
-        self._closed = False
-        threading.Thread(target=self._accept, name="soak-proxy", daemon=True).start()
-
-    def cut(self) -> int:
-        with self._lock:
-            links, self._links = self._links, []
-        for link in links:
-            _close(link)
-        return len(links)
-
-    def cut_one(self, rng: random.Random) -> bool:
-        with self._lock:
-            if not self._links:
-                return False
-            link = self._links.pop(rng.randrange(len(self._links)))
-        _close(link)
-        return True
-
-    def close(self) -> None:
-        self._closed = True
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        self.cut()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
-                continue
-            upstream.settimeout(None)
-            link = (client, upstream)
-            with self._lock:
-                self._links.append(link)
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(link, a, b), daemon=True).start()
-
-    def _pump(
-        self, link: tuple[socket.socket, socket.socket], a: socket.socket, b: socket.socket
-    ) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with self._lock:
-                if link in self._links:
-                    self._links.remove(link)
-            _close(link)
-
-
-def _close(link: tuple[socket.socket, socket.socket]) -> None:
-    for sock in link:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            sock.close()
-
-
-def cutting_proxy(target: tuple[str, int]) -> _Proxy:
-    return _Proxy(target)
 
 
 class _Member:

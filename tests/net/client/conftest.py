@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.faultproxy import FaultProxy
 from crypto.kdf import RoomKeys, derive_room_keys
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
-from tests.net.client.faults import FaultProxy
 from tests.net.client_support import CHEAP, ClientFactory
 from tests.net.helpers import PASSWORD
 

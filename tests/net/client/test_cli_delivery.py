@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.faultproxy import FaultProxy
 from crypto.kdf import RoomKeys, derive_room_keys
 from net.client import events as ce
 from net.client.cli import DRAIN_TIMEOUT, EXIT_NOT_SENT, EXIT_OK
 from net.proto import Reason
 from net.relay import RelayConfig, RelayThread
 from net.relay.roomfile import RoomSecret
-from tests.net.client.faults import FaultProxy
 from tests.net.client.test_delivery import _goodbye_everyone
 from tests.net.client_support import ClientFactory
 from tests.net.client_support import is_ as _is

@@ -14,12 +14,12 @@ import threading
 
 import pytest
 
+from bench.faultproxy import FaultProxy
 from net.client import ClientStopped
 from net.client import events as ce
 from net.client.errors import CLIENT_CLOSED, LEFT_BEFORE_SENT
 from net.proto import Reason
 from net.relay import RelayConfig, RelayThread
-from tests.net.client.faults import FaultProxy
 from tests.net.client_support import Recorder, nth
 from tests.net.client_support import is_ as _is
 from tests.net.relay.support import ManualClock, wait_until

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.faultproxy import FaultProxy
 from crypto.identity import Identity
 from net.client import ChatClient, ClientStopped
 from net.client import events as ce
 from net.client.archive import Archive, ArchiveKeyError
 from net.proto import DEFAULT_ROOM, Reason
 from net.relay import RelayConfig, RelayThread
-from tests.net.client.faults import FaultProxy
 from tests.net.client.test_delivery import _goodbye_everyone, _sync
 from tests.net.client_support import Recorder, nth
 from tests.net.client_support import is_ as _is

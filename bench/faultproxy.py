@@ -1,4 +1,5 @@
-"""A TCP proxy that breaks connections on purpose, for delivery tests and the soak.
+"""A TCP proxy that breaks connections on purpose, for the soak (bench/soak.py) and the
+client's delivery tests (tests/net/client).
 
 It stands between clients and a relay on 127.0.0.1 and loses what it is told to: everything
 the clients send (:meth:`FaultProxy.lose_to_relay`: a message that never reaches the relay),
