@@ -343,5 +343,5 @@ def test_the_senders_remembered_for_replays_are_bounded_held_messages_included()
         assert ring.fresh_live(n.to_bytes(32, "big"), 1, 1)
     for n in range(MAX_SENDERS, MAX_SENDERS + 10):  # then messages that waited for their keys
         assert ring.fresh_held(n.to_bytes(32, "big"), 1, 1, None)
-    assert len(ring.state()["accepted"]) == MAX_SENDERS  # type: ignore[arg-type]
+    assert len(ring.state()["accepted"]) == MAX_SENDERS
     assert ring.accepted_from((0).to_bytes(32, "big")) is None  # the oldest went first
