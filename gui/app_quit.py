@@ -76,6 +76,9 @@ class QuitFlow:
         app.wait_for_background()
         for room in rooms:  # after the clients: the host's own goodbye reaches its relay
             app.room_life.stop_relay(room)
+        # Stopping a hosted room removes its router mapping and announcement in the
+        # background: the process must not end before the router has been told.
+        app.wait_for_background()
         if app.memory is not None:
             app.memory.stop()
         if app.history is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -161,6 +162,8 @@ class FakeMapper:
         self.calls.append("start")
 
     def stop(self, timeout: float = 10.0) -> None:
+        # A real router takes a round trip to remove the mapping: closing must wait for it.
+        time.sleep(0.3)
         self.calls.append("stop")
 
 
