@@ -19,7 +19,8 @@ The modules behind this face are private (as in h11); import from here::
 What lives where:
 
 * ``_frames`` — framing, caps, frame types, reason codes; ``_codec`` — field readers/writers;
-* ``_messages`` — payload encodings; ``_events`` — what the core reports;
+* ``_messages`` — payload encodings; ``_events`` — what the core reports; ``_content`` —
+  the bodies of replies, file offers and private messages (inside the envelope);
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
 * ``_keyring`` — one device's sender keys for a room, and what it accepted (replays);
@@ -33,6 +34,22 @@ from __future__ import annotations
 
 from net.proto._authority import Action, ActionKind, ActionRefused, Authority, Role, may_act
 from net.proto._client import ClientProtocol, ClientState
+from net.proto._content import (
+    CHUNK_SIZE,
+    MAX_EXCERPT_BYTES,
+    SEALED_CHUNK_OVERHEAD,
+    ContentError,
+    ContentType,
+    FileOffer,
+    Reply,
+    chunk_count,
+    decode_file_offer,
+    decode_reply,
+    encode_file_offer,
+    encode_reply,
+    excerpt,
+    sealed_size,
+)
 from net.proto._errors import DecodeError, LocalProtocolError, ProtocolError, RemoteProtocolError
 from net.proto._events import (
     ActionSubmitted,
@@ -120,15 +137,18 @@ from net.proto._replay import RecentIds
 from net.proto._room import JoinRejected, Room
 
 __all__ = [
+    "CHUNK_SIZE",
     "DEFAULT_ROOM",
     "GENESIS_SIZE",
     "MAX_CLIENT_FRAME",
+    "MAX_EXCERPT_BYTES",
     "MAX_HANDSHAKE_FRAME",
     "MAX_MESSAGE_BYTES",
     "MAX_RELAY_FRAME",
     "MESSAGE_ID_SIZE",
     "PROTOCOL_VERSION",
     "ROOM_ID_SIZE",
+    "SEALED_CHUNK_OVERHEAD",
     "Action",
     "ActionItem",
     "ActionKind",
@@ -145,8 +165,11 @@ __all__ = [
     "ClientProtocol",
     "ClientState",
     "ConnectionClosed",
+    "ContentError",
+    "ContentType",
     "DecodeError",
     "Event",
+    "FileOffer",
     "Forgery",
     "FrameType",
     "GoodbyeReceived",
@@ -190,6 +213,7 @@ __all__ = [
     "RelayProtocol",
     "RelayState",
     "RemoteProtocolError",
+    "Reply",
     "Role",
     "RolesChanged",
     "Room",
@@ -202,16 +226,23 @@ __all__ = [
     "WantedItem",
     "WelcomeArgs",
     "Welcomed",
+    "chunk_count",
     "confusable_with",
+    "decode_file_offer",
+    "decode_reply",
     "encode_broadcast",
+    "encode_file_offer",
     "encode_item",
+    "encode_reply",
     "encode_wanted_item",
+    "excerpt",
     "format_invite",
     "looks_like_invite",
     "may_act",
     "name_skeleton",
     "parse_invite",
     "reconnect_delay",
+    "sealed_size",
     "source_key",
     "username_key",
     "validate_username",

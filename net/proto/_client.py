@@ -301,7 +301,7 @@ class ClientProtocol(Connection[ClientState]):
         checked = []
         for message in pending:  # validate everything before sealing anything
             try:
-                data = message.text.encode("utf-8")
+                data = message.wire_body()
                 type_size = len(message.content_type.encode("utf-8"))
             except UnicodeEncodeError:
                 raise LocalProtocolError("text or content type is not valid Unicode") from None
@@ -908,6 +908,7 @@ class ClientProtocol(Connection[ClientState]):
             message_id=message_id,
             timestamp_ms=opened.timestamp_ms,
             content_type=opened.content_type,
+            body=opened.body,
             epoch=opened.epoch,
             counter=opened.counter,
             from_history=from_history,

@@ -137,6 +137,9 @@ class ChatOpened:
     from_history: bool
     #: Where the relay stored it in the room's history (1, 2, …); 0 if not known.
     position: int = 0
+    #: The body as signed, for every content type (``text`` is set only for ``text/plain``):
+    #: replies, file offers and private boxes are read from it (``net.proto._content``).
+    body: bytes = b""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

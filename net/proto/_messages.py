@@ -803,3 +803,14 @@ class PendingMessage:
     message_id: bytes
     timestamp_ms: int
     content_type: str = "text/plain"
+    #: What is sealed for any other content type (a reply, a file offer, a private box: see
+    #: ``net.proto._content``); ``text`` is then only what a person reads of it (e.g. when it
+    #: could not be sent). For ``text/plain`` it is empty and ``text`` is sealed.
+    body: bytes = b""
+
+    def wire_body(self) -> bytes:
+        """The bytes sealed as the envelope's body. Raises UnicodeEncodeError for a text
+        with no UTF-8 form (lone surrogates)."""
+        if self.content_type == "text/plain":
+            return self.text.encode("utf-8")
+        return bytes(self.body)
