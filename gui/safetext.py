@@ -39,6 +39,7 @@ MAX_BLANK_LINES = 2  # a longer run of blank lines inside a body becomes this ma
 MAX_BLANK_RUN = 16  # a longer run of tabs or unusual spaces on one line is cut to this
 MAX_MARKS = 4  # combining marks kept after one base character
 MAX_MARKERS = 64  # markers shown in one body; further escaped characters are only counted
+MAX_LINES = 60  # lines shown of one body; the rest is counted (the export holds it all)
 
 ELLIPSIS = "…"
 EMPTY_BODY = "⟨empty message⟩"
@@ -152,10 +153,11 @@ def display_name(name: str) -> str:
 def body_pieces(text: str) -> list[Piece]:
     """A message body as pieces to insert: line breaks normalised to ``"\\n"``, blank lines at
     either end dropped, runs of more than ``MAX_BLANK_LINES`` blank lines cut to that many,
+    at most ``MAX_LINES`` lines (then a count of the lines left out),
     bidi and other control characters shown as markers, long invisible runs and piles of
     combining marks cut. Everything else in the body is kept, in order.
     """
-    if text.isascii() and not _ASCII_NEEDS_WORK.search(text):
+    if text.isascii() and not _ASCII_NEEDS_WORK.search(text) and text.count("\n") < MAX_LINES:
         return [(text, False)]
     lines = _LINE_BREAKS.sub("\n", text).split("\n")
     blank = [_BLANK_LINE.fullmatch(line) is not None for line in lines]
@@ -164,8 +166,15 @@ def body_pieces(text: str) -> list[Piece]:
     first = blank.index(False)
     end = len(lines) - blank[::-1].index(False)
     pieces = _Pieces()
-    run = 0
+    run = shown = 0
     for number in range(first, end):
+        if shown == MAX_LINES:
+            # Thousands of lines would fill screens and bury every later message; a reader
+            # who wants them exports the room.
+            hidden = sum(1 for line in range(number, end) if not blank[line])
+            pieces.add(f"\n⟨{hidden:,} more lines not shown: Export… the room to read them⟩", True)
+            break
+        shown += 1
         if blank[number]:
             run += 1
             if run <= MAX_BLANK_LINES:

@@ -199,3 +199,22 @@ def test_own_messages_are_indented_and_tinted_in_their_own_colour(messages):
     assert ranges(text, f"tint{accent}") == ranges(text, "body")
     assert f"name{accent}" in text.tag_names("1.0")
     assert x_of(text, "3.0") >= x_of(text, "1.0") + BODY_INDENT
+
+
+def test_a_ten_thousand_line_message_shows_sixty_lines_and_a_count(messages):
+    # A relay or member that ignores the size limit (the client receives frames up to 1 MiB):
+    # 10,000 lines must not bury every later message nor stall the Tk thread.
+    text = messages.text
+    mallory = identity_of("mallory").signing_public
+    body = "\n".join(f"line {n}" for n in range(10_000))
+    started = time.perf_counter()
+    messages.add_message("mallory", body, NOW_MS, sender_key=mallory)
+    messages.add_message("bob", "after it", NOW_MS, sender_key=identity_of("bob").signing_public)
+    messages.flush()
+    text.update()
+    assert time.perf_counter() - started < 2.0
+    shown = text.get("1.0", "end-1c")
+    assert "line 59\n" in shown and "line 60" not in shown
+    assert "⟨9,940 more lines not shown: Export… the room to read them⟩" in shown
+    assert shown.rstrip().endswith("after it")
+    assert int(text.index("end-1c").split(".")[0]) < 80

@@ -11,6 +11,7 @@ from gui.safetext import (
     ELLIPSIS,
     EMPTY_BODY,
     MAX_BLANK_RUN,
+    MAX_LINES,
     MAX_MARKERS,
     MAX_MARKS,
     MAX_NAME_CHARS,
@@ -150,3 +151,13 @@ def test_combining_marks_in_a_body_are_capped():
 def test_a_body_with_nothing_visible_says_so():
     for body in ("", "   ", "\n\n\n", "\u200b\u2800\n\u3000"):
         assert body_pieces(body) == [(EMPTY_BODY, True)]
+
+
+def test_a_body_of_thousands_of_lines_is_cut_with_a_count():
+    body = "x\n" * 9_999 + "x"
+    pieces = body_pieces(body)
+    shown = "".join(text for text, _marker in pieces)
+    assert shown.count("\n") == MAX_LINES  # MAX_LINES lines, then the count on its own line
+    assert pieces[-1] == ("\n⟨9,940 more lines not shown: Export… the room to read them⟩", True)
+    # Blank runs count as the lines they are shown as; a body under the cap is untouched.
+    assert body_pieces("a\n" * (MAX_LINES - 1) + "a") == [("a\n" * (MAX_LINES - 1) + "a", False)]
