@@ -470,6 +470,34 @@ class MessageList(ttk.Frame):
         self._last_sender, self._last_time = (None if changed else who), now
         self.message_count += 1
 
+    # -- a file message's card (the hook for gui/attachments.py, which draws it) -------------
+
+    def embed_in_message(self, message_id: bytes, widget: tk.Misc) -> bool:
+        """Show ``widget`` (a child of :attr:`text`: a file's card) as the body of the message
+        ``message_id``, in place of its text, on the same tint and indent; call right after
+        :meth:`add_message` showed it. False if it is not on screen."""
+        try:
+            start = self.text.index(f"id{message_id.hex()}")
+        except tk.TclError:
+            return False
+        after = self.text.tag_nextrange("msgstart", f"{start} + 1 char")
+        stop = self.text.index(f"{after[0] if after else 'end-1c'} - 1 char")  # its newline
+        if "body" in self.text.tag_names(start):  # no header: a body starts the message
+            where = start
+        else:
+            body = self.text.tag_nextrange("body", start, stop)
+            where = str(body[0]) if body else stop
+        tags = self.text.tag_names(stop)
+        self.text.configure(state="normal")
+        try:
+            self.text.delete(where, stop)
+            self.text.window_create(where, window=widget, padx=0, pady=4)
+            for tag in tags:  # an embedded window takes tags too: the body's indent and tint
+                self.text.tag_add(tag, where)
+        finally:
+            self.text.configure(state="disabled")
+        return True
+
     # -- messages whose key has not come yet ----------------------------------------------
 
     def add_locked(
