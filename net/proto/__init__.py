@@ -23,6 +23,8 @@ What lives where:
   the bodies of replies, file offers and private messages (inside the envelope);
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
+* ``_files`` — the file frames, their codes and limits, and the store interface;
+  ``_roomfiles`` — the rules of a room's files on the relay (limits, order, eviction);
 * ``_keyring`` — one device's sender keys for a room, and what it accepted (replays);
 * ``_authority`` — the room's owner, admins and their signed actions;
 * ``_names`` (with its data in ``_names_data``), ``_replay``, ``_ratelimit``, ``_outbox`` —
@@ -61,6 +63,12 @@ from net.proto._events import (
     ChatOpened,
     ConnectionClosed,
     Event,
+    FileChunkSubmitted,
+    FileDataReceived,
+    FileDropRequested,
+    FileOpenRequested,
+    FileRequested,
+    FileStateReceived,
     Forgery,
     GoodbyeReceived,
     HandshakeComplete,
@@ -89,6 +97,19 @@ from net.proto._events import (
     SharesSubmitted,
     VerifierSubmitted,
     Welcomed,
+)
+from net.proto._files import (
+    MAX_FILES,
+    MAX_GET_CHUNKS,
+    MAX_PUTS_AHEAD,
+    MAX_SEALED_CHUNK,
+    MAX_UPLOADS,
+    MIN_SEALED_CHUNK,
+    FileCode,
+    FileStore,
+    MemoryFiles,
+    StoredFile,
+    file_code,
 )
 from net.proto._frames import (
     MAX_CLIENT_FRAME,
@@ -135,6 +156,7 @@ from net.proto._ratelimit import LoginLimiter, ShareBudget, TokenBucket, source_
 from net.proto._relay import RelayCredentials, RelayProtocol, RelayState, encode_broadcast
 from net.proto._replay import RecentIds
 from net.proto._room import JoinRejected, Room
+from net.proto._roomfiles import DownloadQueue, FileRuleError, RoomFiles
 
 __all__ = [
     "CHUNK_SIZE",
@@ -142,10 +164,16 @@ __all__ = [
     "GENESIS_SIZE",
     "MAX_CLIENT_FRAME",
     "MAX_EXCERPT_BYTES",
+    "MAX_FILES",
+    "MAX_GET_CHUNKS",
     "MAX_HANDSHAKE_FRAME",
     "MAX_MESSAGE_BYTES",
+    "MAX_PUTS_AHEAD",
     "MAX_RELAY_FRAME",
+    "MAX_SEALED_CHUNK",
+    "MAX_UPLOADS",
     "MESSAGE_ID_SIZE",
+    "MIN_SEALED_CHUNK",
     "PROTOCOL_VERSION",
     "ROOM_ID_SIZE",
     "SEALED_CHUNK_OVERHEAD",
@@ -168,8 +196,18 @@ __all__ = [
     "ContentError",
     "ContentType",
     "DecodeError",
+    "DownloadQueue",
     "Event",
+    "FileChunkSubmitted",
+    "FileCode",
+    "FileDataReceived",
+    "FileDropRequested",
     "FileOffer",
+    "FileOpenRequested",
+    "FileRequested",
+    "FileRuleError",
+    "FileStateReceived",
+    "FileStore",
     "Forgery",
     "FrameType",
     "GoodbyeReceived",
@@ -192,6 +230,7 @@ __all__ = [
     "MemberDeparted",
     "MemberInfo",
     "MemberUnproven",
+    "MemoryFiles",
     "MessagesStored",
     "MessagesSubmitted",
     "NoticeReceived",
@@ -217,10 +256,12 @@ __all__ = [
     "Role",
     "RolesChanged",
     "Room",
+    "RoomFiles",
     "RoomRequested",
     "SecretsSubmitted",
     "ShareBudget",
     "SharesSubmitted",
+    "StoredFile",
     "TokenBucket",
     "VerifierSubmitted",
     "WantedItem",
@@ -236,6 +277,7 @@ __all__ = [
     "encode_reply",
     "encode_wanted_item",
     "excerpt",
+    "file_code",
     "format_invite",
     "looks_like_invite",
     "may_act",

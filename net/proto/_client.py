@@ -30,6 +30,14 @@ from net.proto import _events as ev
 from net.proto._authority import Action, ActionKind, ActionRefused, Authority
 from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
+from net.proto._files import (
+    decode_file_chunk,
+    decode_file_state,
+    encode_file_chunk,
+    encode_file_drop,
+    encode_file_get,
+    encode_file_open,
+)
 from net.proto._frames import MAX_CLIENT_FRAME, MAX_RELAY_FRAME, PROTOCOL_VERSION, FrameType
 from net.proto._keyring import Keyring, Recipient
 from net.proto._messages import (
@@ -115,6 +123,8 @@ CLIENT_RECEIVE = {
             _T.SECRET,
             _T.ACK,
             _T.HISTORY_PAGE,
+            _T.FILE_STATE,
+            _T.FILE_DATA,
             _T.PING,
             _T.PONG,
             _T.NOTICE,
@@ -173,6 +183,8 @@ class ClientProtocol(Connection[ClientState]):
         self.seen_ids = seen_ids if seen_ids is not None else RecentIds()
         #: Largest UTF-8 text send_messages() accepts; set by WELCOME.
         self.max_message_bytes = 0
+        #: The room's file limit (largest stored size of a file; 0: no files); set by WELCOME.
+        self.max_file_bytes = 0
         #: The relay's long-term key once RELAY_HELLO proved it (pin it after joining).
         self.relay_key = b""
         #: Members by name, with the keys the relay lists (own entry included), whose
@@ -228,6 +240,8 @@ class ClientProtocol(Connection[ClientState]):
             _T.SECRET: self._on_secret,
             _T.ACK: self._on_ack,
             _T.HISTORY_PAGE: self._on_history_page,
+            _T.FILE_STATE: self._on_file_state,
+            _T.FILE_DATA: self._on_file_data,
             _T.NOTICE: self._on_notice,
             _T.PING: self._on_ping,
             _T.PONG: self._on_pong,
@@ -527,6 +541,7 @@ class ClientProtocol(Connection[ClientState]):
         self.keyring.members_now(self._by_key)
         self._broadcast = BroadcastOpener(welcome.broadcast_key, next_seq=welcome.next_seq)
         self.max_message_bytes = welcome.max_message_bytes
+        self.max_file_bytes = welcome.max_file_bytes
         start = welcome.next_position - len(history_items)
         self._history_start = start
         self._next_position = welcome.next_position
@@ -553,6 +568,7 @@ class ClientProtocol(Connection[ClientState]):
                 history_for_newcomers=None if settings is None else history_for_newcomers,
                 history_start=start,
                 next_position=welcome.next_position,
+                max_file_bytes=welcome.max_file_bytes,
             )
         )
         for member in welcome.members:
@@ -982,6 +998,62 @@ class ClientProtocol(Connection[ClientState]):
         self._emit(ev.HistoryPageReceived(first_position=first, count=len(items)))
         if ask:
             self._ask_for_keys()
+
+    # -- files: sealed chunks through the relay (PROTOCOL.md 3.6) ----------------------------
+    #
+    # Only the frames: sealing chunks (crypto.filechunk), reading files, pacing (at most
+    # MAX_PUTS_AHEAD puts unanswered, MAX_GET_CHUNKS chunks asked for and not received) and
+    # resuming after a reconnect are the client library's.
+
+    def open_file(self, file_id: bytes, count: int, stored_size: int) -> None:
+        """Start (or, after a reconnect, resume) uploading a file of ``count`` sealed chunks,
+        ``stored_size`` bytes in all (``sealed_size(size)``): FILE_OPEN. The answer is
+        :class:`~net.proto.FileStateReceived`: OK with ``have`` (send chunks from ``have``
+        on; ``have == count``: complete already), or why not (TOO_LARGE, NO_SPACE, TOO_MANY,
+        NOT_YOURS, FILES_OFF). Only after Welcomed; :class:`LocalProtocolError` (nothing
+        sent) if ``stored_size`` cannot be ``count`` sealed chunks or a value does not fit."""
+        self._require(ClientState.JOINED)
+        self._send_sealed(_T.FILE_OPEN, encode_file_open(file_id, count, stored_size))
+
+    def put_file_chunk(self, file_id: bytes, index: int, sealed: bytes) -> None:
+        """Send chunk ``index`` of a file opened with :meth:`open_file`, as
+        ``crypto.filechunk.seal_chunk`` sealed it (41 to CHUNK_SIZE + 40 bytes): FILE_PUT.
+        Chunks go in index order from the ``have`` the relay answered; the relay answers each
+        stored one with FileStateReceived(OK, have). Keep at most ``MAX_PUTS_AHEAD`` (16)
+        unanswered. A chunk out of order, or more bytes than ``stored_size``, ends the
+        connection (PROTOCOL_ERROR). Only after Welcomed; :class:`LocalProtocolError` (nothing
+        sent) for a sealed chunk of the wrong length."""
+        self._require(ClientState.JOINED)
+        self._send_sealed(_T.FILE_PUT, encode_file_chunk(file_id, index, sealed))
+
+    def drop_file(self, file_id: bytes) -> None:
+        """Give up an upload (or take back a file not offered yet): the relay deletes what it
+        holds of it (FILE_DROP) and answers FileStateReceived(NOT_FOUND), or NOT_YOURS if
+        another identity uploaded it. Only after Welcomed."""
+        self._require(ClientState.JOINED)
+        self._send_sealed(_T.FILE_DROP, encode_file_drop(file_id))
+
+    def get_file_chunks(self, file_id: bytes, from_index: int, count: int) -> None:
+        """Ask for ``count`` (1–64) chunks of a file from ``from_index`` on (FILE_GET). The
+        relay sends :class:`~net.proto.FileDataReceived` for each one it holds, in order; if
+        it has none from ``from_index`` on, FileStateReceived instead (OK with ``have``:
+        not uploaded that far yet; NOT_FOUND: the file is gone). Keep at most
+        ``MAX_GET_CHUNKS`` (64) asked for and not received (the relay ends a connection that
+        asks for more); after a reconnect, ask again from the first chunk not received. Each
+        request counts against the member's message rate: ask for many at a time. Only after
+        Welcomed; :class:`LocalProtocolError` (nothing sent) for a count out of range."""
+        self._require(ClientState.JOINED)
+        self._send_sealed(_T.FILE_GET, encode_file_get(file_id, from_index, count))
+
+    def _on_file_state(self, payload: bytes) -> None:
+        state = decode_file_state(payload)
+        self._emit(ev.FileStateReceived(file_id=state.file_id, code=state.code, have=state.have))
+
+    def _on_file_data(self, payload: bytes) -> None:
+        chunk = decode_file_chunk(payload)
+        self._emit(
+            ev.FileDataReceived(file_id=chunk.file_id, index=chunk.index, sealed=chunk.sealed)
+        )
 
     def _on_ack(self, payload: bytes) -> None:
         self._emit(ev.MessagesStored(message_ids=decode_ack(payload)))

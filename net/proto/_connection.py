@@ -46,6 +46,12 @@ UNICAST_TYPES = frozenset(
         FrameType.ACK,
         FrameType.HISTORY,
         FrameType.HISTORY_PAGE,
+        FrameType.FILE_OPEN,
+        FrameType.FILE_STATE,
+        FrameType.FILE_PUT,
+        FrameType.FILE_DROP,
+        FrameType.FILE_GET,
+        FrameType.FILE_DATA,
     }
 )
 # Frame type by its byte, looked up once per received frame (FrameType(byte) costs an Enum call

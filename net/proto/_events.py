@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass
 
 from net.proto._authority import Action
+from net.proto._files import FileCode
 from net.proto._frames import Reason
 from net.proto._messages import MemberInfo
 
@@ -113,6 +114,9 @@ class Welcomed:
     history_start: int = 1
     #: The position the next stored message will take.
     next_position: int = 1
+    #: The room's file limit: the largest file (stored size: sealed chunks) the relay keeps,
+    #: and what all the room's files may take together; 0: the room keeps no files.
+    max_file_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,6 +249,34 @@ class NoticeReceived:
     text: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileStateReceived:
+    """Client: the relay's answer about ``file_id`` (FILE_STATE): to ``open_file``, to each
+    ``put_file_chunk`` that stored a chunk (or repeated one), to ``drop_file``, and to
+    ``get_file_chunks`` when no chunk is to come. ``code`` is a :class:`~net.proto.FileCode`
+    (a plain int for a code this version does not know: treat it as a failure); ``have`` is
+    the number of chunks stored, from index 0 on, when ``code`` is OK (0 otherwise).
+
+    Uploading: send FILE_PUT from ``have`` on; ``have == count`` means the file is complete:
+    send the offer now. Downloading: OK means "nothing from there on yet" (``have`` chunks
+    are stored); NOT_FOUND means the file is gone (never uploaded, dropped or evicted)."""
+
+    file_id: bytes
+    code: FileCode | int
+    have: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileDataReceived:
+    """Client: chunk ``index`` of ``file_id`` as the uploader sealed it (FILE_DATA), in
+    answer to ``get_file_chunks``, in index order. Open it with ``crypto.filechunk.open_chunk``
+    (the relay could have altered it: that fails) before writing it anywhere."""
+
+    file_id: bytes
+    index: int
+    sealed: bytes
+
+
 # -- relay side -------------------------------------------------------------------------------
 
 
@@ -283,6 +315,48 @@ class HistoryRequested:
 
     before: int
     limit: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileOpenRequested:
+    """Relay: a joined member starts (or resumes) uploading ``count`` sealed chunks,
+    ``stored_size`` bytes in all (the core checked that the two fit each other). Answer with
+    ``send_file_state`` as ``RoomFiles.open`` says; count it against the member's rate."""
+
+    file_id: bytes
+    count: int
+    stored_size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileChunkSubmitted:
+    """Relay: a joined member sends chunk ``index`` of ``file_id`` (``sealed``: its length
+    checked, 41 to CHUNK_SIZE + 40 bytes; opaque otherwise). Store it with ``RoomFiles.put``
+    and answer with ``send_file_state``; a broken rule ends the connection (PROTOCOL_ERROR).
+    Not counted against the rate: the storage limit and the read limits bound it."""
+
+    file_id: bytes
+    index: int
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileDropRequested:
+    """Relay: a joined member gives up uploading ``file_id`` (or takes it back): delete it
+    if it is that member's (``RoomFiles.drop``) and answer; count it against the rate."""
+
+    file_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileRequested:
+    """Relay: a joined member asks for ``count`` (1–64) chunks of ``file_id`` from
+    ``from_index`` on. ``RoomFiles.get`` says which to send (FILE_DATA each, as the member's
+    socket drains) or what to answer; count it against the rate."""
+
+    file_id: bytes
+    from_index: int
+    count: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -438,4 +512,10 @@ Event = (
     | MessagesStored
     | HistoryPageReceived
     | HistoryRequested
+    | FileStateReceived
+    | FileDataReceived
+    | FileOpenRequested
+    | FileChunkSubmitted
+    | FileDropRequested
+    | FileRequested
 )

@@ -57,6 +57,12 @@ class FrameType(enum.IntEnum):
     ACK = 0x1E  # the relay stored these messages in the room's history (their sender only)
     HISTORY = 0x1F  # a member asks for stored messages older than a position
     HISTORY_PAGE = 0x21  # the relay's answer: consecutive stored messages, oldest first
+    FILE_OPEN = 0x22  # a member starts (or resumes) uploading a file's sealed chunks
+    FILE_STATE = 0x23  # the relay's answer about a file: a code and the chunks it holds
+    FILE_PUT = 0x24  # one sealed chunk of a file being uploaded, in order
+    FILE_DROP = 0x25  # the uploader gives up: the relay deletes what it holds of the file
+    FILE_GET = 0x26  # a member asks for up to 64 chunks of a file
+    FILE_DATA = 0x27  # one sealed chunk, as asked for
     # Encrypted under the room's broadcast key, sealed once for every member.
     BROADCAST = 0x20
 

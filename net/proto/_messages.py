@@ -714,6 +714,8 @@ class Welcome:
     #: in order, each as its actor signed it.
     genesis: bytes = b""
     actions: tuple[bytes, ...] = ()
+    #: The room's file limit (PROTOCOL.md 3.6), the last field; 0: the room keeps no files.
+    max_file_bytes: int = 0
 
     def encode(self) -> bytes:
         w = Writer().str8(self.your_name, "your name").u16(len(self.members), "member count")
@@ -737,7 +739,7 @@ class Welcome:
         w.bytes16(self.genesis, "genesis").u16(len(self.actions), "action count")
         for action in self.actions:
             w.bytes16(action, "action")
-        return w.getvalue()
+        return w.u64(self.max_file_bytes, "max file bytes").getvalue()
 
     @classmethod
     def decode(cls, payload: bytes) -> tuple[Welcome, tuple[ChatItem, ...]]:
@@ -761,6 +763,7 @@ class Welcome:
         if len(genesis) not in (0, GENESIS_SIZE):
             raise DecodeError("a genesis is 113 bytes (or none)")
         actions = tuple(r.bytes16("action") for _ in range(r.u16("action count")))
+        max_file_bytes = r.u64("max file bytes")
         r.finish()
         welcome = cls(
             your_name=your_name,
@@ -772,6 +775,7 @@ class Welcome:
             history=(),
             genesis=genesis,
             actions=actions,
+            max_file_bytes=max_file_bytes,
         )
         return welcome, tuple(history)
 
@@ -792,6 +796,7 @@ class WelcomeArgs:
     member_entries: bytes | None = None
     genesis: bytes = b""
     actions: tuple[bytes, ...] = ()
+    max_file_bytes: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,15 @@ from crypto.transport import BroadcastSealer, FrameOpener, FrameSealer
 from net.proto import _events as ev
 from net.proto._connection import Connection
 from net.proto._errors import LocalProtocolError, RemoteProtocolError
+from net.proto._files import (
+    FileCode,
+    decode_file_chunk,
+    decode_file_drop,
+    decode_file_get,
+    decode_file_open,
+    encode_file_chunk,
+    encode_file_state,
+)
 from net.proto._frames import (
     MAX_CLIENT_FRAME,
     MAX_RELAY_FRAME,
@@ -109,6 +118,10 @@ RELAY_RECEIVE = {
             _T.SECRETS,
             _T.VERIFIER,
             _T.HISTORY,
+            _T.FILE_OPEN,
+            _T.FILE_PUT,
+            _T.FILE_DROP,
+            _T.FILE_GET,
             _T.PING,
             _T.PONG,
             _T.GOODBYE,
@@ -231,6 +244,7 @@ class RelayProtocol(Connection[RelayState]):
             member_entries=welcome.member_entries,
             genesis=welcome.genesis,
             actions=welcome.actions,
+            max_file_bytes=welcome.max_file_bytes,
         )
         self._send_sealed(_T.WELCOME, message.encode())
         self._max_envelope = welcome.max_message_bytes + MAX_OVERHEAD
@@ -389,6 +403,41 @@ class RelayProtocol(Connection[RelayState]):
         before, limit = decode_history_request(payload)
         self._emit(ev.HistoryRequested(before=before, limit=limit))
 
+    # -- files (PROTOCOL.md 3.6; the rules are net.proto._roomfiles.RoomFiles') -------------
+
+    def send_file_state(self, file_id: bytes, code: FileCode | int, have: int = 0) -> bool:
+        """Answer a file request with FILE_STATE (``have``: chunks stored, with OK). False
+        (nothing queued) unless the member is joined."""
+        return self._send_if_joined(_T.FILE_STATE, encode_file_state(file_id, code, have))
+
+    def send_file_data(self, file_id: bytes, index: int, sealed: bytes) -> bool:
+        """Send one chunk a FILE_GET asked for (FILE_DATA). Call as the member's socket
+        drains, one chunk at a time; False (nothing queued) unless the member is joined."""
+        return self._send_if_joined(_T.FILE_DATA, encode_file_chunk(file_id, index, sealed))
+
+    def _on_file_open(self, payload: bytes) -> None:
+        opened = decode_file_open(payload)
+        self._emit(
+            ev.FileOpenRequested(
+                file_id=opened.file_id, count=opened.count, stored_size=opened.stored_size
+            )
+        )
+
+    def _on_file_put(self, payload: bytes) -> None:
+        chunk = decode_file_chunk(payload)  # the sealed chunk's length is checked there
+        self._emit(
+            ev.FileChunkSubmitted(file_id=chunk.file_id, index=chunk.index, sealed=chunk.sealed)
+        )
+
+    def _on_file_drop(self, payload: bytes) -> None:
+        self._emit(ev.FileDropRequested(file_id=decode_file_drop(payload)))
+
+    def _on_file_get(self, payload: bytes) -> None:
+        get = decode_file_get(payload)
+        self._emit(
+            ev.FileRequested(file_id=get.file_id, from_index=get.from_index, count=get.count)
+        )
+
     def send_share(self, distributor: bytes, share: bytes) -> bool:
         """Hand this member one sender key share from ``distributor`` (SHARE). Only a joined
         member gets it; otherwise returns False and queues nothing."""
@@ -436,6 +485,10 @@ class RelayProtocol(Connection[RelayState]):
         _T.SECRETS: _on_secrets,
         _T.VERIFIER: _on_verifier,
         _T.HISTORY: _on_history,
+        _T.FILE_OPEN: _on_file_open,
+        _T.FILE_PUT: _on_file_put,
+        _T.FILE_DROP: _on_file_drop,
+        _T.FILE_GET: _on_file_get,
         _T.PING: Connection._on_ping,
         _T.PONG: Connection._on_pong,
         _T.GOODBYE: Connection._on_goodbye,

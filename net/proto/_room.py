@@ -58,6 +58,7 @@ from net.proto._messages import (
 )
 from net.proto._names import name_skeleton, username_key, validate_username
 from net.proto._relay import encode_broadcast
+from net.proto._roomfiles import RoomFiles
 
 DEFAULT_MAX_MEMBERS = 200
 DEFAULT_HISTORY = 100
@@ -67,8 +68,8 @@ _BROADCAST_OVERHEAD = 1 + 8 + 2 + 16
 _MAX_ITEMS_PER_BROADCAST = 0xFFFF
 # Bytes a WELCOME frame body spends besides the member entries and the history items: type,
 # member count, broadcast key, next seq, next position, max message bytes, history count,
-# genesis length, action count, AEAD tag.
-_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 8 + 4 + 2 + 2 + 2 + 16
+# genesis length, action count, max file bytes, AEAD tag.
+_WELCOME_OVERHEAD = 1 + 2 + BROADCAST_KEY_SIZE + 8 + 8 + 4 + 2 + 2 + 2 + 8 + 16
 # Bytes a HISTORY_PAGE frame body spends besides its items: type, first position, count, tag.
 _PAGE_OVERHEAD = 1 + 8 + 2 + 16
 
@@ -132,9 +133,11 @@ class Room(Generic[M]):
         bindings: Mapping[str, bytes] | None = None,
         authority: Authority | None = None,
         history: HistoryStore | None = None,
+        files: RoomFiles[M] | None = None,
     ) -> None:
         """``history_limit``: at most this many stored items go into a WELCOME (and the
-        in-memory store keeps this many when no ``history`` store is given)."""
+        in-memory store keeps this many when no ``history`` store is given). ``files``: the
+        room's files (PROTOCOL.md 3.6), which WELCOME announces; None: the room keeps none."""
         if max_members < 1 or history_limit < 0 or max_message_bytes < 1:
             raise LocalProtocolError("max_members and max_message_bytes must be positive")
         self.max_members = max_members
@@ -171,6 +174,8 @@ class Room(Generic[M]):
         self._store: HistoryStore = (
             history if history is not None else MemoryHistory(history_limit, max_bytes=frame_cap)
         )
+        #: The room's files and their rules; the driver answers file requests with them.
+        self.files: RoomFiles[M] = files if files is not None else RoomFiles(None, max_bytes=0)
         self.broadcasts_sealed = 0  # for stats and tests: seals are the relay's main CPU cost
         self.bindings_changed = False  # set when a new name is bound; the driver saves and clears
         #: The room's owner, admins and their actions (None: a room without an owner).
@@ -316,6 +321,7 @@ class Room(Generic[M]):
         self._entries = None
         self._member_bytes -= len(member.entry)
         self._pending.append(encode_item(LeftItem(name=member.info.name, code=code)))
+        self.files.release(member.handle)  # its uploads stay, to resume; evictable now
         return True
 
     def welcome(self, name: str, *, resume_after: int = 0) -> WelcomeArgs:
@@ -351,6 +357,7 @@ class Room(Generic[M]):
             ),
             max_message_bytes=self.max_message_bytes,
             member_entries=self._member_entries(),
+            max_file_bytes=self.files.max_bytes,
         )
 
     def _member_entries(self) -> bytes:

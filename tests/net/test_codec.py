@@ -556,21 +556,28 @@ def test_welcome_decode_failures() -> None:
     # A history entry that is not a chat item.
     no_history = welcome(history=()).encode()
     joined = encode_item(JoinedItem(member=member("x")))
-    # The history count sits before the (empty) genesis and action count: 2 + 2 + 2 bytes.
+    # The history count sits before the (empty) genesis and action count (2 + 2 + 2 bytes)
+    # and the trailing max_file_bytes (8).
+    body, files = no_history[:-8], no_history[-8:]
     with pytest.raises(DecodeError, match="non-chat"):
-        Welcome.decode(no_history[:-6] + b"\x00\x01" + joined + no_history[-4:])
+        Welcome.decode(body[:-6] + b"\x00\x01" + joined + body[-4:] + files)
     # A genesis of the wrong size; an action count with no actions after it.
     with pytest.raises(DecodeError, match="genesis"):
-        Welcome.decode(no_history[:-4] + b"\x00\x01\xff" + no_history[-2:])
+        Welcome.decode(body[:-4] + b"\x00\x01\xff" + body[-2:] + files)
     with pytest.raises(DecodeError):
-        Welcome.decode(no_history[:-2] + b"\x00\x01")
+        Welcome.decode(body[:-2] + b"\x00\x01" + files)
+    # Without the trailing max_file_bytes (a WELCOME of before files): refused.
+    with pytest.raises(DecodeError):
+        Welcome.decode(body)
     with pytest.raises(LocalProtocolError):
         welcome(history=(joined,)).encode()
 
 
 def test_welcome_layout_has_next_position_after_next_seq() -> None:
     item = encode_item(chat_item())
-    encoded = welcome(members=(), next_seq=7, next_position=9, history=(item,)).encode()
+    encoded = welcome(
+        members=(), next_seq=7, next_position=9, history=(item,), max_file_bytes=5 << 20
+    ).encode()
     assert encoded == (
         b"\x05alice"
         + b"\x00\x00"  # no members
@@ -582,9 +589,11 @@ def test_welcome_layout_has_next_position_after_next_seq() -> None:
         + item
         + b"\x00\x00"  # no genesis
         + b"\x00\x00"  # no actions
+        + (5 << 20).to_bytes(8, "big")  # max_file_bytes, the last field
     )
     decoded, history = Welcome.decode(encoded)
     assert (decoded.next_seq, decoded.next_position, history) == (7, 9, (chat_item(),))
+    assert decoded.max_file_bytes == 5 << 20
 
 
 @pytest.mark.parametrize(

@@ -144,6 +144,12 @@ def test_frame_types_and_reasons_are_the_documented_ones() -> None:
         "HISTORY": 0x1F,
         "BROADCAST": 0x20,
         "HISTORY_PAGE": 0x21,
+        "FILE_OPEN": 0x22,
+        "FILE_STATE": 0x23,
+        "FILE_PUT": 0x24,
+        "FILE_DROP": 0x25,
+        "FILE_GET": 0x26,
+        "FILE_DATA": 0x27,
     }
     assert [r.value for r in Reason] == list(range(1, 24))
     assert (Reason.RELAY_RESTARTING, Reason.ROOM_CLOSED) == (22, 23)

@@ -452,6 +452,7 @@ def test_alice_welcome_chat_and_first_broadcast():
         + broadcast_key
         + struct.pack(">QQIH", 1, 1, 4000, 0)
         + struct.pack(">HH", 0, 0)  # no genesis (a room without an owner), no actions
+        + struct.pack(">Q", 0)  # max_file_bytes 0: this room keeps no files
     )
     assert body("alice", "WELCOME") == unicast(to_client, 0, 0x11, welcome)
     chat = struct.pack(">H", 1) + u32(len(envelope(0))) + envelope(0)
@@ -477,6 +478,7 @@ def test_bob_welcome_want_and_second_broadcast():
         + struct.pack(">QQIH", 2, 2, 4000, 1)
         + chat_item(0)
         + struct.pack(">HH", 0, 0)
+        + struct.pack(">Q", 0)
     )
     assert body("bob", "WELCOME") == unicast(to_client, 0, 0x11, welcome)
     # Her message is locked for him: he asks for (alice, epoch 1).
