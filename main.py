@@ -229,6 +229,14 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         help="keep messages at most D days (default 30; 0: no age limit)",
     )
     parser.add_argument(
+        "--max-file-mb",
+        type=_bounded(0, 1_000_000),
+        default=100,
+        metavar="N",
+        help="the largest file members may send, in MiB, and what each room's files may take "
+        "together on disk (default 100; 0: no files)",
+    )
+    parser.add_argument(
         "--sync",
         choices=("normal", "full"),
         default="normal",

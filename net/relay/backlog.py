@@ -116,5 +116,7 @@ def _size(entry: Entry) -> int:
             return _ENTRY_COST + len(action)
         case proto.KeysWanted(payload=payload):
             return _ENTRY_COST + len(payload)
+        case proto.FileChunkSubmitted(sealed=sealed):
+            return _ENTRY_COST + len(sealed)
         case _:
             return _ENTRY_COST

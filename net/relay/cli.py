@@ -6,10 +6,12 @@ and kept in the relay's data folder, ``password-room-PORT.room``), or one room f
 (``--room-file``, written by ``room create`` on a member's machine: the relay never learns the
 password), or every room file in a folder (``--rooms DIR``, on one port). Each room keeps its
 room id, relay key, names and message history (SQLite, ``net.relay.history``) across
-restarts; ``--data``, ``--keep-messages``, ``--keep-days`` and ``--sync`` say where and how
-long. Log lines go to standard output; no line ever holds a password, a key or a message (the
-relay has no plaintext to log). On SIGTERM members are told the relay restarts, on Ctrl-C
-that it shuts down; either way their clients reconnect by themselves, and it exits 0.
+restarts, and the files members send (sealed chunks, in SQLite next to the history:
+``net.relay.files``; ``--max-file-mb`` caps them, 0 turns files off); ``--data``,
+``--keep-messages``, ``--keep-days`` and ``--sync`` say where and how long. Log lines go to
+standard output; no line ever holds a password, a key or a message (the relay has no plaintext
+to log). On SIGTERM members are told the relay restarts, on Ctrl-C that it shuts down; either
+way their clients reconnect by themselves, and it exits 0.
 
 ``room create`` makes the room *owned* by this device's identity (the one the app and
 ``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;
@@ -39,6 +41,7 @@ from net.passwords import PasswordSourceError, read_password
 from net.proto import Invite, InviteError, Reason, format_invite
 from net.relay.bindings import bindings_path
 from net.relay.config import RelayConfig
+from net.relay.files import open_files
 from net.relay.history import HistoryOptions, Sync, open_history
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
 from net.relay.roomfile import RoomSecret, write_private_file
@@ -58,6 +61,7 @@ def run_relay(args: argparse.Namespace) -> int:
         host=tuple(args.bind or ()) or ALL_INTERFACES,
         port=args.port,
         max_members=args.max_members,
+        max_file_bytes=getattr(args, "max_file_mb", 100) * 1024 * 1024,
     )
     data = Path(args.data) if getattr(args, "data", None) else None
     options = HistoryOptions(
@@ -95,18 +99,30 @@ def run_relay(args: argparse.Namespace) -> int:
         _error(str(exc))
         return EXIT_USAGE
     names_file = bindings_path(room_file) if room_file is not None else None
-    history = None
+    history = files = None
     try:
         if room_file is not None:
             if data is not None:
                 data.mkdir(mode=0o700, parents=True, exist_ok=True)
             history = open_history(room_file, secret.room_id, options)
-        # A damaged names file or history, or a saved room action that does not apply, stops
-        # the relay here, in plain words.
-        relay = Relay(secret, config, names_file=names_file, room_file=room_file, history=history)
+            if config.max_file_bytes:
+                files = open_files(room_file, secret.room_id, options)
+        # A damaged names file, history or files database, or a saved room action that does
+        # not apply, stops the relay here, in plain words.
+        relay = Relay(
+            secret,
+            config,
+            names_file=names_file,
+            room_file=room_file,
+            history=history,
+            files=files,
+            history_options=options,
+        )
     except (OSError, ValueError) as exc:
         if history is not None:
             history.close()
+        if files is not None:
+            files.close()
         _error(_os_error(exc) if isinstance(exc, OSError) else str(exc))
         return EXIT_FAILED
     return _run(relay, args, config)

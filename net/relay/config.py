@@ -48,6 +48,9 @@ class RelayConfig:
     share_burst_min: int = 64
     share_refill: float = 30.0
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    # The largest file a room keeps (its stored size: sealed chunks) and what all its files may
+    # take together, on disk (net.relay.files); 0 turns files off. PROTOCOL.md 3.6.
+    max_file_bytes: int = 100 * 1024 * 1024
     history: int = 100
     # Joins and leaves wait this long for more of them before they are broadcast (chat does
     # not wait): one presence broadcast per member per delay in a join storm, not one per join.

@@ -43,6 +43,7 @@ from net.proto import (
 from net.relay.admission import Admission, Hold, PakeOutcome, Queue, Refuse, Wake
 from net.relay.backlog import Backlog, Entry, Envelopes
 from net.relay.config import RelayConfig
+from net.relay.fileserve import FileEvent, FileSender
 from net.relay.roomfile import RoomSecret
 
 logger = logging.getLogger("socketchat.relay")
@@ -66,6 +67,9 @@ _ONE_MESSAGE = (
     proto.VerifierSubmitted,
     proto.ActionSubmitted,
     proto.HistoryRequested,
+    proto.FileOpenRequested,
+    proto.FileDropRequested,
+    proto.FileRequested,
     proto.PingReceived,
 )
 
@@ -109,6 +113,9 @@ class RelayHost(Protocol):
     def history_page(self, member: MemberConnection, before: int, limit: int) -> None:
         """HistoryRequested: send the member a page of stored messages."""
         ...
+
+    def file_request(self, member: MemberConnection, event: FileEvent) -> None:
+        """A joined member's file request (PROTOCOL.md 3.6): answer it, or send chunks."""
 
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """A joined member asks the others for sender keys (a WANT payload), to broadcast."""
@@ -155,6 +162,7 @@ class MemberConnection(asyncio.Protocol):
 
     __slots__ = (
         "bucket",
+        "downloads",
         "dropping",
         "held",
         "last_seen",
@@ -191,6 +199,9 @@ class MemberConnection(asyncio.Protocol):
         self.bucket: TokenBucket | None = None
         self.shares: ShareBudget | None = None  # made with the first SHARES frame
         self.timer: asyncio.TimerHandle | None = None
+        #: The chunks this member asked for, written as its socket drains (made on its first
+        #: FILE_GET; net.relay.fileserve).
+        self.downloads: FileSender | None = None
 
     # -- asyncio callbacks -----------------------------------------------------------------
 
@@ -312,13 +323,17 @@ class MemberConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         # The member's unread bytes passed write_buffer_limit, whatever wrote them (broadcasts,
         # but also PONGs and notices a member can provoke without reading): drop it rather than
-        # buffer without end. Scheduled, not done here: we are inside transport.write().
+        # buffer without end. Scheduled, not done here: we are inside transport.write(). While
+        # it downloads a file the mark is lower: then a pause means "wait for the drain".
+        if self.downloads is not None and self.downloads.hold():
+            return
         if not self.dropping:
             self.dropping = True
             self.relay.call_later(0, self._drop_slow_reader)
 
     def resume_writing(self) -> None:
-        pass
+        if self.downloads is not None:
+            self.downloads.resume()
 
     def _drop_slow_reader(self) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -384,6 +399,13 @@ class MemberConnection(asyncio.Protocol):
                 relay.act(self, action)  # a signature check and a broadcast item, as a message
             case proto.HistoryRequested(before=before, limit=limit):
                 relay.history_page(self, before, limit)  # a read and a seal of up to a frame
+            case (
+                proto.FileOpenRequested()
+                | proto.FileChunkSubmitted()  # not charged: storage and read limits bound it
+                | proto.FileDropRequested()
+                | proto.FileRequested()
+            ):
+                relay.file_request(self, event)  # net.relay.fileserve
             case proto.RoomRequested(room_id=room_id):
                 relay.select_room(self, room_id)
             case proto.JoinRequested():
@@ -409,6 +431,12 @@ class MemberConnection(asyncio.Protocol):
         data = self.protocol.data_to_send()
         if data and self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
+            if self.downloads is not None and self.downloads.paused:
+                # Paused at a download's window, asyncio says nothing more: the limit is ours.
+                limit = self.relay.config.write_buffer_limit
+                if self.transport.get_write_buffer_size() > limit and not self.dropping:
+                    self.dropping = True
+                    self.relay.call_later(0, self._drop_slow_reader)
 
     def joined(self, name: str) -> None:
         relay = self.relay

@@ -7,10 +7,10 @@ reads a file only when it is new or changed. The scan is bounded: it looks at no
 :data:`MAX_ENTRIES` entries of the folder, whatever else the folder holds.
 
 :func:`load_room` reads one room file with everything kept next to it: the names file
-(``FILE.names``), and the history (``FILE.history.sqlite3``, or in the data folder). A history
-that exists is opened (and checked) at once; a room that has none yet gets one when its first
-message is stored, so a relay behind a load balancer keeps history only for the rooms that
-reach it.
+(``FILE.names``), the history (``FILE.history.sqlite3``, or in the data folder) and the files
+(``FILE.files.sqlite3``, likewise). A history or files database that exists is opened (and
+checked) at once; a room that has none yet gets one when its first message is stored (its first
+file opened), so a relay behind a load balancer keeps them only for the rooms that reach it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from net.proto._history import HistoryStore
 from net.relay.bindings import bindings_path
+from net.relay.files import SqliteFiles, open_files
 from net.relay.history import DeferredHistory, HistoryOptions, history_path, open_history
 from net.relay.roomfile import RoomSecret
 
@@ -69,6 +70,7 @@ class LoadedRoom:
     secret: RoomSecret
     names_file: Path
     history: HistoryStore
+    files: SqliteFiles
 
 
 def load_room(path: Path, options: HistoryOptions) -> LoadedRoom:
@@ -84,4 +86,11 @@ def load_room(path: Path, options: HistoryOptions) -> LoadedRoom:
         history = open_history(path, secret.room_id, options)
     else:
         history = DeferredHistory(path, secret.room_id, options)
-    return LoadedRoom(path, secret, bindings_path(path), history)
+    try:
+        files = open_files(path, secret.room_id, options)  # made with the first file
+    except BaseException:
+        closer = getattr(history, "close", None)
+        if closer is not None:
+            closer()
+        raise
+    return LoadedRoom(path, secret, bindings_path(path), history, files)

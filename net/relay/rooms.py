@@ -39,11 +39,15 @@ from net.proto import (
     MemberInfo,
     Reason,
     Room,
+    RoomFiles,
 )
+from net.proto._files import FileStore
 from net.proto._history import HistoryStore
 from net.relay.admission import Admission
 from net.relay.bindings import load_bindings, save_bindings
 from net.relay.config import RelayConfig
+from net.relay.files import SqliteFiles
+from net.relay.fileserve import FileEvent, FileService
 from net.relay.member import MemberConnection
 from net.relay.roomfile import RoomSecret
 
@@ -119,9 +123,15 @@ class ServedRoom:
         names_file: Path | None = None,
         room_file: Path | None = None,
         history: HistoryStore | None = None,
+        files: FileStore | None = None,
+        file_max_age_ms: int = 0,
         tag: str = "",
     ) -> None:
-        """``ValueError`` in plain words if the names file is damaged or a saved action does
+        """``files``: where the room keeps files (a temporary database, made when the first
+        file comes, unless given; none when ``config.max_file_bytes`` is 0), for at most
+        ``file_max_age_ms`` (0: no age limit).
+
+        ``ValueError`` in plain words if the names file is damaged or a saved action does
         not apply (a damaged or tampered room file): the relay must not serve the room so."""
         self.relay = relay
         self.secret = secret
@@ -129,6 +139,9 @@ class ServedRoom:
         self.admission: Admission[MemberConnection] = relay.admission
         self.tag = tag
         self.history = history
+        if files is None and config.max_file_bytes:
+            files = SqliteFiles(None, room_id=secret.room_id)
+        self.file_store = files
         self._names_file = names_file
         self.room_file = room_file
         self.room: Room[MemberConnection] = Room(
@@ -138,7 +151,9 @@ class ServedRoom:
             bindings=load_bindings(names_file) if names_file is not None else None,
             authority=_authority(secret, room_file),
             history=history,
+            files=RoomFiles(files, max_bytes=config.max_file_bytes, max_age_ms=file_max_age_ms),
         )
+        self.file_service = FileService(self.room, tag=tag)
         self.connections: set[MemberConnection] = set()
         self.closed = False
         self._flush_handle: asyncio.Handle | None = None
@@ -182,10 +197,12 @@ class ServedRoom:
         self.close_history()
 
     def close_history(self) -> None:
-        """Close the history store, if it has anything to close (a file)."""
-        closer = getattr(self.history, "close", None)
-        if closer is not None:
-            closer()
+        """Close the history and file stores, if they have anything to close (a file; a
+        temporary files database is deleted)."""
+        for store in (self.history, self.file_store):
+            closer = getattr(store, "close", None)
+            if closer is not None:
+                closer()
 
     # -- RelayHost: what the room's connections call -----------------------------------------
 
@@ -426,6 +443,11 @@ class ServedRoom:
         """HistoryRequested: answer with the stored messages older than ``before``."""
         first, items = self.room.page(before, limit)
         member.protocol.send_history_page(first, items)
+
+    def file_request(self, member: MemberConnection, event: FileEvent) -> None:
+        """A file request (PROTOCOL.md 3.6): net.relay.fileserve answers it."""
+        if member.name is not None and not self.closed:
+            self.file_service.handle(member, event)
 
     def want(self, member: MemberConnection, payload: bytes) -> None:
         """KeysWanted: broadcast a WANTED item, attested with ``member``'s signing key. It

@@ -40,10 +40,12 @@ from pathlib import Path
 
 from net import proto
 from net.proto import DEFAULT_ROOM, Reason, Room
+from net.proto._files import FileStore
 from net.proto._history import HistoryStore
 from net.relay import roomdir
 from net.relay.admission import Admission
 from net.relay.config import RelayConfig
+from net.relay.fileserve import FileEvent
 from net.relay.history import HistoryOptions
 from net.relay.listen import describe_hosts, open_listeners
 from net.relay.member import MemberConnection
@@ -53,6 +55,7 @@ from net.relay.rooms import ServedRoom
 logger = logging.getLogger("socketchat.relay")
 
 _NOT_ACCEPTED_LOG_LIMIT = 1024  # sources remembered for de-duplicating "refused" lines
+_DAY_MS = 86_400_000
 _MIN_TIMER = 0.01  # never re-arm a timer sooner than this (a frozen test clock must not spin)
 #: How often ``--rooms DIR`` is looked at again for added, changed and removed room files.
 ROOMS_POLL_INTERVAL = 2.0
@@ -95,6 +98,7 @@ class Relay:
         names_file: Path | None = None,
         room_file: Path | None = None,
         history: HistoryStore | None = None,
+        files: FileStore | None = None,
         rooms_dir: Path | None = None,
         history_options: HistoryOptions | None = None,
         poll_interval: float = ROOMS_POLL_INTERVAL,
@@ -102,11 +106,13 @@ class Relay:
         """One room: ``secret``, with ``names_file`` (where the name bindings are kept: read
         now, rewritten when a name is bound), ``room_file`` (where ``secret`` came from,
         rewritten with the room's actions after each one; without it they live in memory
-        only) and ``history`` (its message store; in memory unless given).
+        only), ``history`` (its message store; in memory unless given) and ``files`` (where
+        it keeps files: ``net.relay.files``; a temporary database unless given).
 
-        Or every room file in ``rooms_dir`` (``secret`` None), each with its names file and
-        its SQLite history as ``history_options`` say, looked at again every
-        ``poll_interval`` seconds.
+        Or every room file in ``rooms_dir`` (``secret`` None), each with its names file, its
+        SQLite history and files as ``history_options`` say, looked at again every
+        ``poll_interval`` seconds. Files are kept no longer than ``history_options`` keeps
+        messages (``keep_days``).
 
         ``ValueError`` (or ``OSError``) in plain words if a names file, a history or a room
         file is damaged, or a saved action does not apply: the relay must not serve it so.
@@ -157,6 +163,8 @@ class Relay:
                     names_file=names_file,
                     room_file=room_file,
                     history=history,
+                    files=files,
+                    file_max_age_ms=self._history_options.keep_days * _DAY_MS,
                 )
             )
         else:
@@ -400,6 +408,11 @@ class Relay:
         if room is not None:
             room.history_page(member, before, limit)
 
+    def file_request(self, member: MemberConnection, event: FileEvent) -> None:
+        room = self._room_of(member)
+        if room is not None:
+            room.file_request(member, event)
+
     def want(self, member: MemberConnection, payload: bytes) -> None:
         room = self._room_of(member)
         if room is not None:
@@ -439,7 +452,7 @@ class Relay:
         room_id = loaded.secret.room_id
         if room_id in self._rooms:
             other = self._rooms[room_id].room_file
-            _close(loaded.history)
+            _close(loaded.history, loaded.files)
             raise ValueError(f"{loaded.path} is the same room as {other}: serve it once.")
         try:
             room = ServedRoom(
@@ -449,10 +462,12 @@ class Relay:
                 names_file=loaded.names_file,
                 room_file=loaded.path,
                 history=loaded.history,
+                files=loaded.files,
+                file_max_age_ms=self._history_options.keep_days * _DAY_MS,
                 tag=f"room {room_id.hex()[:8]}: ",
             )
         except ValueError:
-            _close(loaded.history)
+            _close(loaded.history, loaded.files)
             raise
         self._add_room(room)
         self._files[loaded.path] = (signature, room_id)
@@ -533,7 +548,8 @@ class Relay:
         room.close(Reason.ROOM_CLOSED, "The room was closed by the relay's operator.")
 
 
-def _close(history: HistoryStore) -> None:
-    closer = getattr(history, "close", None)
-    if closer is not None:
-        closer()
+def _close(*stores: HistoryStore | FileStore) -> None:
+    for store in stores:
+        closer = getattr(store, "close", None)
+        if closer is not None:
+            closer()
