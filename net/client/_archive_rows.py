@@ -4,6 +4,14 @@ out, sealed and opened.
 Private to :mod:`net.client.archive`, which re-exports :class:`StoredMessage` and
 :class:`OutgoingMessage` and whose module docstring says what is sealed and what is not.
 Nothing here touches the file.
+
+Versions of what is sealed (its first byte). A message row: 1 (text only) is
+``1 ‖ str8 sender ‖ str8 signing_key ‖ str8 content_type ‖ text``; 2, written since replies,
+file offers and private messages, is ``2 ‖ str8 sender ‖ str8 signing_key ‖ str8 content_type
+‖ str8 private_with ‖ str8 private_name ‖ u32 text length ‖ text ‖ body``. An outbox row: 1 is
+``1 ‖ text``; 2 is ``2 ‖ str8 content_type ‖ u32 text length ‖ text ‖ body`` (the body as
+sealed in the envelope: a reply's, or the private box, so a resend carries the same bytes).
+Both versions are read; only 2 is written (an older app counts such rows as damaged).
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from typing import Any
 
 from crypto.aead import open_random, seal_random
 from crypto.errors import AuthenticationError
-from net.proto import MESSAGE_ID_SIZE
+from net.client import events as ce
+from net.client.content import decode
+from net.proto import MESSAGE_ID_SIZE, ContentError, PendingMessage
 
 ROOM_ID_SIZE = 16
 MAX_TEXT_BYTES = 64 * 1024
@@ -25,7 +35,10 @@ MAX_U64 = 2**64 - 1
 MAX_TIMESTAMP_MS = 2**63 - 1  # SQLite's INTEGER is a signed 64-bit number
 
 LABEL = b"SocketChat archive v1|"
-BODY_VERSION = 1
+BODY_VERSION = 2  # what is written; 1 is read too (see the module docstring)
+_TEXT_ONLY = 1
+_TEXT_TYPE = "text/plain"
+_LENGTH = struct.Struct(">I")
 # Positions are stored as 8 big-endian bytes: SQLite's INTEGER is signed, so cannot hold every
 # u64, and it compares blobs byte by byte, which for these is numeric order.
 U64 = struct.Struct(">Q")
@@ -34,7 +47,14 @@ U64 = struct.Struct(">Q")
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
     """One message as this device keeps it. ``position`` is the relay's (None until known);
-    ``own`` marks what this device sent. The repr shows ids only, never who said what."""
+    ``own`` marks what this device sent. The repr shows ids only, never who said what.
+
+    ``content_type`` and ``body`` are those of what was shown: for a private message, the
+    content inside its box (``body`` empty for text, which ``text`` holds). ``text`` is the
+    readable text (a reply's own text, a file's name), what search looks through;
+    :attr:`content` reads the rest. ``private_with`` and ``private_name``: the other person
+    of a private message (as in ``MessageReceived``), None and empty otherwise. A file
+    offer's body holds the file's key: it stays sealed here, and exports leave it out."""
 
     room_id: bytes
     message_id: bytes
@@ -44,20 +64,34 @@ class StoredMessage:
     timestamp_ms: int
     text: str
     own: bool
-    content_type: str = "text/plain"
+    content_type: str = _TEXT_TYPE
+    body: bytes = b""
+    private_with: bytes | None = None
+    private_name: str = ""
 
     def __repr__(self) -> str:
         return f"StoredMessage(room_id={self.room_id.hex()}, message_id={self.message_id.hex()})"
 
+    @property
+    def content(self) -> ce.Content:
+        """What the message says, as ``MessageReceived.content`` said it."""
+        try:
+            return decode(self.content_type, self.body, self.text)[0]
+        except ContentError:  # it parsed when it arrived: a row altered since, or a bug
+            return ce.UnknownContent(content_type=self.content_type)
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """A message written on this device and not yet confirmed by the relay."""
+    """A message written on this device and not yet confirmed by the relay: its readable
+    ``text`` and, for any type but text, the ``body`` sealed (a reply's, a private box)."""
 
     room_id: bytes
     message_id: bytes
     text: str
     created_ms: int
+    content_type: str = _TEXT_TYPE
+    body: bytes = b""
 
     def __repr__(self) -> str:
         return f"OutgoingMessage(room_id={self.room_id.hex()}, message_id={self.message_id.hex()})"
@@ -110,6 +144,16 @@ def outbox_aad(room: bytes, message_id: bytes, created_ms: int) -> bytes:
     return b"".join((LABEL, b"outbox|", room, message_id, U64.pack(created_ms)))
 
 
+def _str8(data: bytes) -> bytes:
+    return bytes((len(data),)) + data
+
+
+def _bytes_field(value: object, what: str, limit: int) -> bytes:
+    if not isinstance(value, bytes) or len(value) > limit:
+        raise ValueError(f"{what} must be at most {limit} bytes")
+    return value
+
+
 def pack_body(message: StoredMessage) -> bytes:
     """Check every field of ``message`` and lay out the part that gets sealed."""
     check_id(message.room_id, "room_id", ROOM_ID_SIZE)
@@ -121,36 +165,105 @@ def pack_body(message: StoredMessage) -> bytes:
         raise ValueError("own must be a bool")
     sender = encode(message.sender, "sender", MAX_NAME_BYTES)
     content_type = encode(message.content_type, "content_type", MAX_NAME_BYTES)
-    key = message.signing_key
-    if not isinstance(key, bytes) or len(key) > MAX_NAME_BYTES:
-        raise ValueError(f"signing_key must be at most {MAX_NAME_BYTES} bytes")
+    key = _bytes_field(message.signing_key, "signing_key", MAX_NAME_BYTES)
+    peer = _bytes_field(message.private_with or b"", "private_with", MAX_NAME_BYTES)
+    if message.private_with is not None and not peer:
+        raise ValueError("private_with is a signing key, or None")
+    peer_name = encode(message.private_name, "private_name", MAX_NAME_BYTES)
     text = encode(message.text, "text", MAX_TEXT_BYTES)
+    body = _bytes_field(message.body, "body", MAX_TEXT_BYTES)
     return b"".join(
         (
-            bytes((BODY_VERSION, len(sender))),
-            sender,
-            bytes((len(key),)),
-            key,
-            bytes((len(content_type),)),
-            content_type,
+            bytes((BODY_VERSION,)),
+            _str8(sender),
+            _str8(key),
+            _str8(content_type),
+            _str8(peer),
+            _str8(peer_name),
+            _LENGTH.pack(len(text)),
             text,
+            body,
         )
     )
 
 
-def unpack_body(body: bytes) -> tuple[str, bytes, str, str]:
-    """(sender, signing key, content type, text); ValueError if the layout is wrong."""
-    if not body or body[0] != BODY_VERSION:
-        raise ValueError("unknown body version")
+@dataclass(frozen=True, slots=True)
+class Body:
+    """What a message row seals, as :func:`unpack_body` reads it."""
+
+    sender: str
+    signing_key: bytes
+    content_type: str
+    text: str
+    body: bytes = b""
+    private_with: bytes | None = None
+    private_name: str = ""
+
+
+def _fields(data: bytes, at: int, count: int) -> tuple[list[bytes], int]:
+    """``count`` str8 fields from ``data[at:]``, and where they end."""
     fields: list[bytes] = []
-    at = 1
-    for _ in range(3):
-        if at >= len(body) or at + 1 + body[at] > len(body):
+    for _ in range(count):
+        if at >= len(data) or at + 1 + data[at] > len(data):
             raise ValueError("truncated body")
-        fields.append(body[at + 1 : at + 1 + body[at]])
-        at += 1 + body[at]
-    sender, key, content_type = fields
-    return sender.decode("utf-8"), key, content_type.decode("utf-8"), body[at:].decode("utf-8")
+        fields.append(data[at + 1 : at + 1 + data[at]])
+        at += 1 + data[at]
+    return fields, at
+
+
+def _text_and_rest(data: bytes, at: int) -> tuple[str, bytes]:
+    if at + _LENGTH.size > len(data):
+        raise ValueError("truncated body")
+    (size,) = _LENGTH.unpack_from(data, at)
+    at += _LENGTH.size
+    if at + size > len(data):
+        raise ValueError("truncated body")
+    return data[at : at + size].decode("utf-8"), data[at + size :]
+
+
+def unpack_body(data: bytes) -> Body:
+    """Read a message row's sealed part (version 1 or 2); ValueError if the layout is wrong."""
+    version = data[0] if data else None
+    if version not in (_TEXT_ONLY, BODY_VERSION):
+        raise ValueError("unknown body version")
+    if version == _TEXT_ONLY:
+        (sender, key, content_type), at = _fields(data, 1, 3)
+        return Body(sender.decode("utf-8"), key, content_type.decode("utf-8"), data[at:].decode())
+    (sender, key, content_type, peer, peer_name), at = _fields(data, 1, 5)
+    text, body = _text_and_rest(data, at)
+    if peer and len(peer) != 32:
+        raise ValueError("bad private peer")
+    return Body(
+        sender=sender.decode("utf-8"),
+        signing_key=key,
+        content_type=content_type.decode("utf-8"),
+        text=text,
+        body=body,
+        private_with=peer or None,
+        private_name=peer_name.decode("utf-8"),
+    )
+
+
+def pack_outgoing(message: PendingMessage) -> bytes:
+    """Check ``message`` and lay out what an outbox row seals (version 2)."""
+    content_type = encode(message.content_type, "content_type", MAX_NAME_BYTES)
+    text = encode(message.text, "text", MAX_TEXT_BYTES)
+    body = _bytes_field(bytes(message.body), "body", MAX_TEXT_BYTES)
+    return b"".join(
+        (bytes((BODY_VERSION,)), _str8(content_type), _LENGTH.pack(len(text)), text, body)
+    )
+
+
+def unpack_outgoing(data: bytes) -> tuple[str, str, bytes]:
+    """(content type, text, body) of an outbox row (version 1 or 2); ValueError if wrong."""
+    version = data[0] if data else None
+    if version == _TEXT_ONLY:
+        return _TEXT_TYPE, data[1:].decode("utf-8"), b""
+    if version != BODY_VERSION:
+        raise ValueError("unknown body version")
+    (content_type,), at = _fields(data, 1, 1)
+    text, body = _text_and_rest(data, at)
+    return content_type.decode("utf-8"), text, body
 
 
 def decode_position(stored: object) -> int | None:
@@ -187,7 +300,7 @@ def open_rows(
         try:
             aad = message_aad(room, message_id, timestamp_ms, bool(own))
             plain = open_random(key, body, aad=aad)
-            sender, signing_key, content_type, text = unpack_body(plain)
+            sealed = unpack_body(plain)
             stored_position = decode_position(position)
         except (AuthenticationError, ValueError, TypeError, struct.error):
             # Altered in the file (or by a bug): shown to nobody.
@@ -199,11 +312,14 @@ def open_rows(
                 room_id=shared.setdefault(room, room),
                 message_id=message_id,
                 position=stored_position,
-                sender=shared.setdefault(sender, sender),
-                signing_key=shared.setdefault(signing_key, signing_key),
+                sender=shared.setdefault(sealed.sender, sealed.sender),
+                signing_key=shared.setdefault(sealed.signing_key, sealed.signing_key),
                 timestamp_ms=timestamp_ms,
-                text=text,
+                text=sealed.text,
                 own=bool(own),
-                content_type=shared.setdefault(content_type, content_type),
+                content_type=shared.setdefault(sealed.content_type, sealed.content_type),
+                body=sealed.body,
+                private_with=sealed.private_with,
+                private_name=sealed.private_name,
             ),
         )

@@ -7,12 +7,16 @@ a room with :meth:`~Archive.latest`, then :meth:`~Archive.before` as the person 
 resume from :meth:`~Archive.last_position`; keep unsent text with
 :meth:`~Archive.queue_outgoing` until the relay confirms it.
 
-What is sealed and what is not. Each row's sender name, sender signing key, content type and
-text are sealed together with XChaCha20-Poly1305 (:func:`crypto.aead.seal_random`) under a
-subkey of the local key; the authenticated data binds the row to its room id, message id,
-timestamp and own flag, so a row copied to another room or message, or re-dated, no longer
-opens. Left in the clear, because SQLite must sort and look them up: room ids, message ids,
-relay positions, timestamps, the own flag, and the sizes of the sealed bodies. A row that does
+What is sealed and what is not. Each row's sender name, sender signing key, content type,
+text, the body of a reply or file offer (a file's key among it), and for a private message the
+other person's key and name are sealed together with XChaCha20-Poly1305
+(:func:`crypto.aead.seal_random`) under a subkey of the local key; the authenticated data binds
+the row to its room id, message id, timestamp and own flag, so a row copied to another room or
+message, or re-dated, no longer opens. So is an outbox row's text and, for a reply or a private
+message, the body it is sent with (the private box itself, sealed once: a resend after a restart
+carries the same bytes). ``net/client/_archive_rows.py`` gives the layouts and their versions.
+Left in the clear, because SQLite must sort and look them up: room ids, message ids, relay
+positions, timestamps, the own flag, and the sizes of the sealed bodies. A row that does
 not open is *damaged*: it is skipped, never shown, and counted in :attr:`Archive.damaged`.
 A key that does not fit the file is found at once, by a check value sealed at creation
 (:class:`ArchiveKeyError`), rather than by every row failing.
@@ -74,7 +78,6 @@ from net.client._archive_order import (
     room_pending_keys,
 )
 from net.client._archive_rows import (
-    BODY_VERSION,
     LABEL,
     MAX_LIMIT,
     MAX_NAME_BYTES,
@@ -91,10 +94,12 @@ from net.client._archive_rows import (
     encode,
     open_rows,
     outbox_aad,
+    pack_outgoing,
     seal_message,
+    unpack_outgoing,
     valid_position,
 )
-from net.proto import MESSAGE_ID_SIZE
+from net.proto import MESSAGE_ID_SIZE, PendingMessage
 
 __all__ = [
     "APPLICATION_ID",
@@ -516,13 +521,32 @@ class Archive:
 
     # -- outbox ---------------------------------------------------------------------------------
 
-    def queue_outgoing(self, room_id: bytes, message_id: bytes, text: str, created_ms: int) -> None:
+    def queue_outgoing(
+        self,
+        room_id: bytes,
+        message_id: bytes,
+        text: str,
+        created_ms: int,
+        *,
+        content_type: str = "text/plain",
+        body: bytes = b"",
+    ) -> None:
         """Keep a message until the relay confirms it; call before sending it. A message id
-        already queued in the room is left as it is."""
+        already queued in the room is left as it is. For any ``content_type`` but text,
+        ``body`` is what is sealed in the envelope (a reply's body, a private box: a resend
+        must carry the same bytes) and ``text`` what the person reads of it."""
         check_id(room_id, "room_id", ROOM_ID_SIZE)
         check_id(message_id, "message_id", MESSAGE_ID_SIZE)
         check_int(created_ms, "created_ms", MAX_TIMESTAMP_MS)
-        body = bytes((BODY_VERSION,)) + encode(text, "text", MAX_TEXT_BYTES)
+        body = pack_outgoing(
+            PendingMessage(
+                text=text,
+                message_id=message_id,
+                timestamp_ms=created_ms,
+                content_type=content_type,
+                body=body,
+            )
+        )
         sealed = seal_random(
             self._outbox_key, body, aad=outbox_aad(room_id, message_id, created_ms)
         )
@@ -555,13 +579,13 @@ class Archive:
             try:
                 aad = outbox_aad(room_id, message_id, created_ms)
                 plain = open_random(self._outbox_key, body, aad=aad)
-                if not plain or plain[0] != BODY_VERSION:
-                    raise ValueError("unknown body version")
-                text = plain[1:].decode("utf-8")
+                content_type, text, sealed_body = unpack_outgoing(plain)
             except (AuthenticationError, ValueError, TypeError, struct.error):
                 self._damaged.add(("outbox", row_id))
                 continue
-            queued.append(OutgoingMessage(room_id, message_id, text, created_ms))
+            queued.append(
+                OutgoingMessage(room_id, message_id, text, created_ms, content_type, sealed_body)
+            )
         return queued
 
     # -- transactions ---------------------------------------------------------------------------

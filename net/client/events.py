@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 
 from net.client.trust import Trust
-from net.proto import ActionKind, PendingMessage, Role
+from net.proto import ActionKind, FileOffer, PendingMessage, Role
 
 
 class ErrorKind(enum.Enum):
@@ -95,12 +95,80 @@ class Joined:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyTo:
+    """The message a reply answers: give it to ``ChatClient.send(..., reply_to=)``, and read
+    it in :class:`ReplyContent`. ``sender`` and ``excerpt`` (the start of the quoted text, at
+    most 300 UTF-8 bytes: ``send`` cuts it) are the replier's claim, hostile like any text:
+    where this device holds ``message_id``, show its own copy (and jump to it)."""
+
+    message_id: bytes
+    sender: str
+    excerpt: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextContent:
+    """Plain text (``text/plain``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyContent:
+    """A text that answers ``reply_to`` (``application/vnd.socketchat.reply``)."""
+
+    reply_to: ReplyTo
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileContent:
+    """A file offered for download (``application/vnd.socketchat.file``): ``offer.name`` and
+    ``offer.media_type`` are the sender's words (``net.client.filenames`` makes them safe);
+    ``offer.file_key`` opens the file: never show, log or export it."""
+
+    offer: FileOffer
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnknownContent:
+    """A message of a type this version does not know (``content_type``, the sender's words):
+    show "a message this version cannot show", never its body."""
+
+    content_type: str
+
+
+Content = TextContent | ReplyContent | FileContent | UnknownContent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SentContent:
+    """What a message written on this device says (``ChatClient.content_of``): for showing
+    the messages of :class:`OutboxRestored`, :class:`NotSent` or a pending send as what they
+    are. ``private_with`` and ``private_name`` as in :class:`MessageReceived`."""
+
+    content: Content
+    private_with: bytes | None = None
+    private_name: str = ""
+
+
+_AS_TEXT = TextContent(text="")  # MessageReceived without content: its text (see there)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageReceived:
     """A verified chat message. ``own`` marks the relay's echo of a message we sent: the room
     has stored it (each message is reported once, whatever was resent after a reconnect).
 
     ``position`` is the relay's stored position of the message (1, 2, … per room; 0 if not
-    known): with an archive, the client has already recorded it there."""
+    known): with an archive, the client has already recorded it there.
+
+    ``content`` says what kind of message it is (text, reply, file offer, or a type this
+    version cannot show); ``text`` stays its readable text (a reply's own text, a file's name,
+    empty for an unknown type), so code that shows only text keeps working. ``private_with``
+    is set for a private message: the other person's signing key (the sender's, or the
+    recipient's for our own), ``private_name`` their name as this device knows it. Private
+    messages not meant for this device are never reported."""
 
     sender: str
     text: str
@@ -111,6 +179,13 @@ class MessageReceived:
     sender_key: bytes = b""
     trust: Trust = Trust.KNOWN  # CHANGED: mark the message until the new key is accepted
     position: int = 0
+    content: Content = _AS_TEXT  # left out: TextContent of ``text``
+    private_with: bytes | None = None
+    private_name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.content is _AS_TEXT:
+            object.__setattr__(self, "content", TextContent(text=self.text))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,11 @@ Every name and text came from another person and is hostile:
 * JSON is for programs, so it keeps every text exactly as it was (the JSON encoder escapes
   what JSON must); readers of that file must do their own neutralising.
 
+Beyond plain text: a reply is written with the quote it carries (the replier's claim of what
+it answers: "> bob: excerpt"), a private message says so and names the other person, a file
+offer gives the file's name and size — never the key that opens the file, which only the
+archive keeps — and a message of a type this version cannot show says its type.
+
 Times are local in text and HTML (``[2026-11-29 14:03]``), ISO 8601 UTC in JSON. A timestamp
 no calendar can show (a sender's clock is not trusted either) is written as unknown. The file
 is written whole or not at all (a temporary file in the same folder, then :func:`os.replace`)
@@ -36,6 +41,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 
+from net.client import events as ce
 from net.client.archive import StoredMessage
 from net.client.termtext import clean, collapse_spaces
 
@@ -66,6 +72,9 @@ _STYLE = (
     ".own .sender{color:#2a5db0}"
     ".text{white-space:pre-wrap;overflow-wrap:anywhere;margin:.1em 0 0 1.5em}"
     ".kind{color:#666;font-style:italic}"
+    ".private{color:#7a3e9d;font-size:.85em;margin-left:.5em}"
+    ".quote{border-left:3px solid #ccc;color:#555;margin:.2em 0 0 1.5em;padding-left:.5em;"
+    "white-space:pre-wrap;overflow-wrap:anywhere}"
 )
 # Only this exact style sheet may apply; no script, image, font, frame or form of any origin.
 _STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode("utf-8")).digest()).decode("ascii")
@@ -142,14 +151,48 @@ def _name(text: str) -> str:
 
 
 def _other_kind(message: StoredMessage) -> bool:
-    return not message.text and message.content_type != "text/plain"
+    return isinstance(message.content, ce.UnknownContent | ce.FileContent)
 
 
 def _lines(message: StoredMessage) -> list[str]:
     """The message's text as lines, each cleaned; a non-text message says what it was."""
-    if _other_kind(message):
+    content = message.content
+    if isinstance(content, ce.FileContent):
+        offer = content.offer
+        return [f"(file: {_name(offer.name)}, {_size(offer.size)})"]
+    if isinstance(content, ce.UnknownContent):
         return [f"({_name(message.content_type)} message)"]
     return [clean(line) for line in message.text.replace("\r\n", "\n").split("\n")]
+
+
+def _quote(message: StoredMessage) -> str | None:
+    """A reply's quote on one line, cleaned: "> bob: excerpt" (the replier's claim)."""
+    content = message.content
+    if not isinstance(content, ce.ReplyContent):
+        return None
+    quoted = content.reply_to
+    return f"> {_name(quoted.sender)}: {_name(quoted.excerpt)}"
+
+
+def _private(message: StoredMessage) -> str | None:
+    """ "private, to bob" (ours) or "private, to you" (theirs), or None for a room message."""
+    if message.private_with is None:
+        return None
+    if message.private_with == message.signing_key:  # they wrote to the exporting person
+        return "private, to you"
+    return f"private, to {_name(message.private_name)}"
+
+
+def _size(size: int) -> str:
+    """A file's size for people: "512 bytes", "1.5 MB" (decimal units, as file managers)."""
+    if size < 1000:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    value = size / 1000
+    for unit in ("kB", "MB", "GB"):
+        if value < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:,.1f} TB"
 
 
 def _count(messages: Sequence[StoredMessage]) -> str:
@@ -170,9 +213,15 @@ def _text(
         "",
     ]
     for message in messages:
-        first, *rest = _lines(message)
+        lines = _lines(message)
         stamp = _local(_utc(message.timestamp_ms), tz)
-        out.append(f"[{stamp}] {_name(message.sender)}: {first}")
+        private = _private(message)
+        who = _name(message.sender) + (f" ({private})" if private else "")
+        quote = _quote(message)
+        if quote is not None:  # the quote comes first, under the header, like the text
+            lines = ["", quote, *lines]
+        first, *rest = lines
+        out.append(f"[{stamp}] {who}:{' ' + first if first else ''}")
         out.extend(_INDENT + line for line in rest)
     return "\n".join(out) + "\n"
 
@@ -205,9 +254,13 @@ def _html(
         stamp = f'<time datetime="{iso}">{when}</time>' if iso else f"<time>{when}</time>"
         kind = ' class="kind"' if _other_kind(message) else ""
         body = "\n".join(html.escape(line) for line in _lines(message))
+        private = _private(message)
+        marker = f'<bdi class="private">({html.escape(private)})</bdi>' if private else ""
+        quote = _quote(message)
+        quoted = f'<div class="quote"><bdi>{html.escape(quote)}</bdi></div>' if quote else ""
         out.append(
             f'<li class="message{" own" if message.own else ""}">{stamp}'
-            f'<bdi class="sender">{html.escape(_name(message.sender))}</bdi>'
+            f'<bdi class="sender">{html.escape(_name(message.sender))}</bdi>{marker}{quoted}'
             f'<div class="text"><bdi{kind}>{body}</bdi></div></li>'
         )
     out += ["</ol>", "</body>", "</html>"]
@@ -229,11 +282,34 @@ def _json(messages: Sequence[StoredMessage], room_label: str, exported: datetime
                 "text": message.text,
                 "content_type": message.content_type,
                 "own": message.own,
+                **_json_content(message),
             }
             for message in messages
         ],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _json_content(message: StoredMessage) -> dict[str, object]:
+    """What JSON adds for replies, files and private messages (never a file's key)."""
+    extra: dict[str, object] = {}
+    content = message.content
+    if isinstance(content, ce.ReplyContent):
+        extra["reply_to"] = {
+            "id": content.reply_to.message_id.hex(),
+            "sender": content.reply_to.sender,
+            "excerpt": content.reply_to.excerpt,
+        }
+    elif isinstance(content, ce.FileContent):
+        offer = content.offer
+        extra["file"] = {"name": offer.name, "size": offer.size, "media_type": offer.media_type}
+    if message.private_with is not None:
+        extra["private"] = {
+            "with": message.private_with.hex(),
+            "name": message.private_name,
+            "to_you": message.private_with == message.signing_key,
+        }
+    return extra
 
 
 # -- writing --------------------------------------------------------------------------------

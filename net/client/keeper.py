@@ -124,7 +124,13 @@ class ArchiveKeeper:
 
         def run(archive: Archive) -> KeptRoom:
             outgoing = tuple(
-                PendingMessage(text=m.text, message_id=m.message_id, timestamp_ms=m.created_ms)
+                PendingMessage(
+                    text=m.text,
+                    message_id=m.message_id,
+                    timestamp_ms=m.created_ms,
+                    content_type=m.content_type,
+                    body=m.body,
+                )
                 for m in archive.outgoing(room_id)
             )
             known = frozenset(m.message_id for m in archive.latest(room_id, KNOWN_IDS))
@@ -143,7 +149,12 @@ class ArchiveKeeper:
         def run(archive: Archive) -> bool:
             for message in messages:
                 archive.queue_outgoing(
-                    room_id, message.message_id, message.text, message.timestamp_ms
+                    room_id,
+                    message.message_id,
+                    message.text,
+                    message.timestamp_ms,
+                    content_type=message.content_type,
+                    body=message.body,
                 )
             return True
 

@@ -198,7 +198,10 @@ class Session:
         if not messages:
             return
         limit = self.proto.message_limit()
-        fits = [m for m in messages if len(m.text.encode("utf-8")) <= limit]
+        # What is sealed counts: a reply's quote, a private box.
+        fits = [
+            m for m in messages if len(m.wire_body()) <= self.proto.message_limit(m.content_type)
+        ]
         for message in messages:
             if message not in fits:
                 # Only a relay with a smaller limit than ours can get here: say so, never
@@ -369,20 +372,7 @@ class Session:
         )
         if own:
             client.outbox_confirm(event.message_id)
-        client.record(event)
-        client.emit(
-            ce.MessageReceived(
-                sender=event.sender,
-                text=event.text,
-                message_id=event.message_id,
-                timestamp_ms=event.timestamp_ms,
-                from_history=event.from_history,
-                own=own,
-                sender_key=event.signing_key,
-                trust=client.observe(event.sender, event.signing_key),
-                position=event.position,
-            )
-        )
+        client.deliver(event, own=own)  # read (replies, files, private boxes), record, report
 
     def _on_refused(self, event: proto.Refused) -> Lost | Final:
         # REFUSED comes before any key exists: anyone on the path could write its text, so

@@ -215,6 +215,31 @@ def room_limit_smaller(limit: int) -> str:
     return f"this room accepts messages of at most {limit:,} bytes"
 
 
+def reply_too_long(size: int, limit: int) -> str:
+    return (
+        f"That reply is {size:,} bytes long; with its quote the limit is {max(limit, 0):,} "
+        "bytes (the quote and the replied message's id count too)."
+    )
+
+
+def private_too_long(size: int, limit: int) -> str:
+    return (
+        f"That private message is {size:,} bytes long; the limit is {max(limit, 0):,} bytes "
+        "(sealing it for two people takes some of the room's limit)."
+    )
+
+
+NOT_IN_ROOM_YET = "You are not in the room yet; wait until you have joined."
+PRIVATE_TO_SELF = "A private message goes to someone else."
+UNKNOWN_PEER = (
+    "That person is not in the room, and this device does not remember them from it: a "
+    "private message can go only to someone it knows."
+)
+BAD_PEER_KEY = "That person's keys cannot take a private message."
+#: ForgedMessage.why for a message whose content does not parse (never shown as a message).
+CONTENT_UNREADABLE = "its content does not parse"
+
+
 # -- invites ---------------------------------------------------------------------------------
 
 _INVITE_PROBLEMS = {

@@ -111,21 +111,31 @@ class TrustStore:
 
     # -- members -----------------------------------------------------------------------------
 
-    def observe(self, room_id: bytes, name: str, key: bytes) -> Trust:
+    def observe(self, room_id: bytes, name: str, key: bytes, dh_key: bytes | None = None) -> Trust:
         """Record that ``name`` in ``room_id`` presented ``key``; return how it is trusted.
 
         The first key seen for a name is remembered (NEW). Another key later is CHANGED: it is
-        noted as pending and stays CHANGED until :meth:`accept_key`.
+        noted as pending and stays CHANGED until :meth:`accept_key`. ``dh_key``, the member's
+        X25519 key as a member list proved it with ``key``, is remembered with the key it
+        belongs to (the remembered one only), so that a private message can reach the member
+        while it is away (:meth:`identity`).
         """
         with self._lock:
             members = self._rooms.setdefault(room_id.hex(), {})
             record = members.get(username_key(name))
             key_hex = bytes(key).hex()
+            dh_hex = None if dh_key is None else bytes(dh_key).hex()
             if record is None:
-                members[username_key(name)] = {"name": name, "key": key_hex, "verified": False}
+                record = {"name": name, "key": key_hex, "verified": False}
+                if dh_hex is not None:
+                    record["dh"] = dh_hex
+                members[username_key(name)] = record
                 self._save()
                 return Trust.NEW
             if record["key"] == key_hex:
+                if dh_hex is not None and record.get("dh") != dh_hex:
+                    record["dh"] = dh_hex
+                    self._save()
                 return Trust.VERIFIED if record.get("verified") else Trust.KNOWN
             if record.get("pending") != key_hex:
                 record["pending"] = key_hex
@@ -157,6 +167,20 @@ class TrustStore:
                 was_verified=bool(record.get("was_verified")),
             )
 
+    def identity(self, room_id: bytes, key: bytes) -> tuple[str, bytes] | None:
+        """The name and X25519 key remembered in ``room_id`` with the signing ``key`` (the
+        key remembered for that name, seen in a member list), or None."""
+        key_hex = bytes(key).hex()
+        with self._lock:
+            for record in self._rooms.get(room_id.hex(), {}).values():
+                dh_hex = record.get("dh")
+                if record.get("key") == key_hex and isinstance(dh_hex, str):
+                    try:
+                        return str(record["name"]), bytes.fromhex(dh_hex)
+                    except ValueError:  # a damaged record: as if not remembered
+                        return None
+        return None
+
     def mark_verified(self, room_id: bytes, name: str, key: bytes) -> None:
         """The person compared the safety code for ``name``'s ``key`` and it matched."""
         self._set(room_id, name, key, verified=True)
@@ -168,11 +192,11 @@ class TrustStore:
     def _set(self, room_id: bytes, name: str, key: bytes, *, verified: bool) -> None:
         with self._lock:
             members = self._rooms.setdefault(room_id.hex(), {})
-            members[username_key(name)] = {
-                "name": name,
-                "key": bytes(key).hex(),
-                "verified": verified,
-            }
+            before = members.get(username_key(name)) or {}
+            record = {"name": name, "key": bytes(key).hex(), "verified": verified}
+            if before.get("key") == record["key"] and "dh" in before:
+                record["dh"] = before["dh"]  # the X25519 key belongs to the same identity
+            members[username_key(name)] = record
             self._save()
 
     # -- sender-key state (crypto.epoch, net.proto.Keyring) ---------------------------------

@@ -99,7 +99,9 @@ class _FailingWrites:
         self.kept: list[bytes] = []
         self.closed = False
 
-    def queue_outgoing(self, room: bytes, message_id: bytes, text: str, created: int) -> None:
+    def queue_outgoing(
+        self, room: bytes, message_id: bytes, text: str, created: int, **content: object
+    ) -> None:
         if self.kept:
             raise OSError("disk full")
         self.kept.append(message_id)
