@@ -6,7 +6,9 @@ name skeleton (confusable_homoglyphs' ``confusables.json``, which build.spec mus
 creates a hidden Tk root, applies the Sun Valley theme (sv-ttk's Tcl files), puts the
 icon on the window (``assets/icon-*.png``; ``icon.ico`` must exist too) and reads the
 passphrase word list, loads the UPnP and mDNS libraries (miniupnpc, zeroconf, ifaddr: imported
-only when hosting or browsing, so a missing one would otherwise show up late), prints one line
+only when hosting or browsing, so a missing one would otherwise show up late), decodes a small
+PNG, JPEG, GIF and WebP made on the spot into Tk images (Pillow's plugins and libraries, which
+build.spec trims to those four), prints one line
 and exits: 0 when everything loaded, 1 if something did
 not (the line says what), 2 without a display. It opens no window, no socket and writes no
 file. The build's tests use it to prove that the data files are really inside the bundle.
@@ -63,6 +65,7 @@ def check(root: tk.Tk) -> tuple[list[str], list[str]]:
     if name_data is not None:
         problems.append(name_data)
     facts.extend(_network_libraries(problems))
+    facts.append(_pictures(root, problems))
     facts.append(f"frozen={bool(getattr(sys, 'frozen', False))}")
     return facts, problems
 
@@ -105,6 +108,30 @@ def _network_libraries(problems: list[str]) -> list[str]:
     except Exception as error:
         problems.append(f"zeroconf: {error}")
     return facts
+
+
+def _pictures(root: tk.Misc, problems: list[str]) -> str:
+    """Make a picture in each format previews accept, decode it as a received one, show it in
+    Tk: the plugins and their libraries (libjpeg, libwebp, zlib) are in the bundle."""
+    kind = "Pillow"
+    try:
+        import io
+
+        from PIL import Image
+
+        from gui.pictures import ALLOWED_FORMATS, decode_preview, photo_image
+
+        for kind in ALLOWED_FORMATS:
+            encoded = io.BytesIO()
+            Image.new("RGB", (48, 32), (200, 30, 30)).save(encoded, kind)
+            image = photo_image(decode_preview(encoded.getvalue(), max_side=24), root)
+            if (image.width(), image.height()) != (24, 16):
+                problems.append(f"{kind} preview is {image.width()}x{image.height()}, not 24x16")
+                return "pictures=FAILED"
+    except Exception as error:  # a missing plugin or library shows up here, whatever it is
+        problems.append(f"pictures: {kind}: {error!r}")
+        return "pictures=FAILED"
+    return "pictures=ok"
 
 
 def run() -> int:

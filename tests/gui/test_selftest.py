@@ -21,6 +21,7 @@ def test_selftest_loads_theme_icon_and_word_list_from_source(root, tmp_path):
     assert "theme=sun-valley-light" in facts
     assert "icons=6" in facts
     assert "skeleton=ok" in facts
+    assert "pictures=ok" in facts
 
 
 def test_selftest_through_main_py(root, tmp_path):
@@ -40,6 +41,7 @@ def test_selftest_through_main_py(root, tmp_path):
     assert result.stdout.startswith("selftest ok: theme=sun-valley-light icons=6 ")
     assert "frozen=False" in result.stdout
     assert "skeleton=ok" in result.stdout
+    assert "pictures=ok" in result.stdout
 
 
 def test_selftest_reports_a_missing_icon(root, monkeypatch, tmp_path):
@@ -92,3 +94,17 @@ def test_selftest_reports_missing_confusables_data(monkeypatch):
         _names.name_skeleton.cache_clear()
 
     assert problem == "confusables data: no confusables.json in the bundle"
+
+
+def test_selftest_reports_a_picture_format_that_cannot_be_decoded(root, monkeypatch):
+    # As in a bundle that left out the WebP plugin: Pillow has no decoder for it.
+    from PIL import Image
+
+    from gui import selftest
+
+    monkeypatch.delitem(Image.OPEN, "WEBP")
+
+    facts, problems = selftest.check(root)
+
+    assert "pictures=FAILED" in facts
+    assert any(problem.startswith("pictures: WEBP: ") for problem in problems), problems

@@ -233,5 +233,7 @@ def test_the_bundle_carries_the_data_files(binary):
     assert not any(name.startswith(("_tcl_data/tzdata/", "_tk_data/demos/")) for name in names)
     # The budget was 20 MB until the app kept rooms and history in the OS keyring: on Linux
     # the keyring library talks to the Secret Service through SecretStorage, which needs
-    # cryptography (its Rust module alone is 4.1 MB compressed; docs/INSTALL.md).
-    assert os.path.getsize(binary) < 24_000_000
+    # cryptography (its Rust module alone is 4.1 MB compressed; docs/INSTALL.md). It was 24 MB
+    # until received pictures got previews: Pillow, trimmed in build.spec to the formats and
+    # modules the app uses, added 2.3 MB (22.0 to 24.3 MB; 27.7 MB with all of Pillow).
+    assert os.path.getsize(binary) < 25_000_000

@@ -46,6 +46,7 @@ def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(
         )
         assert "frozen=True" in result.stdout
         assert "skeleton=ok" in result.stdout  # confusables.json is in the bundle
+        assert "pictures=ok" in result.stdout  # Pillow's PNG, JPEG, GIF and WebP decoders
 
 
 def _x_windows(title: str) -> list[str]:
