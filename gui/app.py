@@ -14,8 +14,9 @@ from the login view), ``app_hosting`` (hosting a room here, its invite, the netw
 it), ``app_rooms`` (a room's client, relay and chat window; Retry now, Rejoin, Back to
 rooms), ``app_room_menu`` (the room list's menu, Rename…), ``app_remembered`` (rooms kept in
 the keyring, opened by themselves), ``app_history`` (this device's history: search, export,
-forget), ``app_look`` (theme, zoom, View menu, mute) and ``app_quit`` (the quit question;
-closing everything, with no thread left behind). The methods at the end are what a person can
+forget), ``app_look`` (theme, zoom, View menu, mute), ``app_tray`` (the tray icon: the
+window hidden on close and brought back) and ``app_quit`` (the quit question; closing
+everything, with no thread left behind). The methods at the end are what a person can
 do in the window, each handed to the part that does it.
 """
 
@@ -42,6 +43,7 @@ from gui.app_quit import QuitFlow
 from gui.app_remembered import RememberedRooms
 from gui.app_room_menu import RoomMenu
 from gui.app_rooms import RoomLife
+from gui.app_tray import TrayFlow
 from gui.app_views import Views
 from gui.around import RoomFinder
 from gui.chat import ChatWindow
@@ -65,6 +67,7 @@ from gui.search import SearchPanel
 from gui.settings import load_settings, save_settings
 from gui.system_theme import system_prefers_dark
 from gui.theme import Palette, apply_theme, clamp_zoom
+from gui.tray import TRAY_EVENTS, TrayEvent
 from gui.verify import SafetyCodeDialog
 from net import client as ce
 from net.client import ChatClient, Keychain, PendingMessage
@@ -73,8 +76,11 @@ from net.relay import RelayThread
 __all__ = ["App", "start"]
 
 #: What reaches the Tk thread through the pump: an event tagged with the generation of the
-#: client or room start that produced it (0 for the app's own helpers).
-AppEvent: TypeAlias = ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound | MemoryEvent
+#: client or room start that produced it (0 for the app's own helpers; a tray icon's events
+#: with the icon's own number).
+AppEvent: TypeAlias = (
+    ce.ClientEvent | RoomStarted | RoomFailed | ForRoom | RoomsFound | MemoryEvent | TrayEvent
+)
 
 EXIT_OK = 0
 EXIT_NO_DISPLAY = 2
@@ -169,6 +175,7 @@ class App:
         self.history: LocalHistory | None = None
         self.history_problem = ""  # why there is none, once said
         self.keep_history = tk.BooleanVar(root, self.settings.keep_history)
+        self.keep_in_tray = tk.BooleanVar(root, self.settings.keep_in_tray)
         self.search_panel: SearchPanel | None = None
         # The app's parts (see the module's docstring).
         self.views = Views(self, is_focused)
@@ -179,6 +186,7 @@ class App:
         self.remembered = RememberedRooms(self)
         self.history_actions = HistoryActions(self)
         self.quit_flow = QuitFlow(self)
+        self.tray_flow = TrayFlow(self)  # the icon at once, if the setting is on
         root.title("SocketChat")
         root.protocol("WM_DELETE_WINDOW", self.request_close)
         root.columnconfigure(1, weight=1)
@@ -261,6 +269,9 @@ class App:
 
     def _dispatch(self, item: tuple[int, AppEvent]) -> None:
         generation, event = item
+        if isinstance(event, TRAY_EVENTS):  # tagged with its icon's number
+            self.tray_flow.tray_event(generation, event)
+            return
         if isinstance(event, RoomsFound):  # from the login view's browser: no generation
             self.joining_flow.rooms_found(event)
             return

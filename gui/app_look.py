@@ -3,8 +3,9 @@
 View → Theme follows the system (``gui/system_theme.py``, asked once, only while it is the
 choice), or is light or dark; every window follows at once. Ctrl+plus / Ctrl+minus / Ctrl+0
 zoom the whole app; the conversation keeps its place. A room's Mute switch starts as
-remembered for that room (by host and port) and is remembered when changed. Every choice goes
-to the settings file (``gui/settings.py``).
+remembered for that room (by host and port) and is remembered when changed. The View menu
+also holds the tray setting (``gui/app_tray.py``, which keeps its entry's words up to date).
+Every choice goes to the settings file (``gui/settings.py``).
 
 :class:`Look` works on the app (``gui/app.py``), on the Tk thread; the app keeps what the rest
 reads (``theme``, ``zoom``, ``palette``, ``view_menus``).
@@ -123,6 +124,7 @@ class Look:
         menu.add_checkbutton(label="Sound for new messages", variable=app.sound)
         if app.memory is not None:
             menu.add_checkbutton(label="Keep history on this device", variable=app.keep_history)
+        menu.add_checkbutton(label=app.tray_flow.setting_label(), variable=app.keep_in_tray)
         menu.add_separator()
         menu.add_command(
             label="Jump to a room…", accelerator="Ctrl+K", command=lambda: app.views.open_jump()

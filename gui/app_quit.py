@@ -1,6 +1,7 @@
 """Quitting the app: the question first, when it matters, then everything stops.
 
-The window's close box asks before it quits if messages written here have not reached their
+The window's close box (unless it only hides the window to the tray, ``gui/app_tray.py``) and
+the tray icon's Quit ask before quitting if messages written here have not reached their
 room (:func:`quit_question`: which stay on this device and go out the next time their room
 opens, which would be lost) or if quitting closes a room hosted here for everyone; Cancel, the
 safe answer, is the default. Then :meth:`QuitFlow.close` stops every room start, client, relay,
@@ -29,8 +30,15 @@ class QuitFlow:
         self._app = app
 
     def request_close(self) -> None:
-        """The window's close box: ask first if messages still wait to be sent, or if that
-        closes a room for others (the safe answer, Cancel, is the default); then quit."""
+        """The window's close box: with the tray setting on and the icon in a tray, the window
+        only hides (``gui/app_tray.py``); otherwise :meth:`request_quit`."""
+        if self._app.tray_flow.hide_window():
+            return
+        self.request_quit()
+
+    def request_quit(self) -> None:
+        """Quit: ask first if messages still wait to be sent, or if that closes a room for
+        others (the safe answer, Cancel, is the default); then close everything."""
         app = self._app
         if not self._may_quit_with_waiting_messages():
             return
@@ -38,6 +46,14 @@ class QuitFlow:
             if not app.room_life.may_close_hosted_room(room, "Closing this window"):
                 return
         self.close()
+
+    def asks_first(self) -> bool:
+        """Whether :meth:`request_quit` asks a question before it quits (the window must be
+        shown for it)."""
+        app = self._app
+        if self.waiting_messages():
+            return True
+        return any(app.room_life.closing_asks(room) for room in app.rooms)
 
     def waiting_messages(self) -> int:
         """Messages written here that the relay has not confirmed, in every room: in the
@@ -54,6 +70,7 @@ class QuitFlow:
         app.pump.stop()
         with contextlib.suppress(tk.TclError):
             app.root.withdraw()  # the window disappears at once; the rest takes a moment
+        app.tray_flow.stop()  # the icon too, and its threads
         if app.rooms:
             app.save_settings(sound=app.sound.get())
         app.notifications.close()

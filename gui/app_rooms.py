@@ -245,9 +245,13 @@ class RoomLife:
             app.login.prefill(room.host, room.port, room.username, note)
         return False
 
+    def closing_asks(self, room: Room) -> bool:
+        """Whether closing ``room`` asks first: it is hosted here and has a chat open."""
+        return room.relay is not None and room.chat is not None
+
     def may_close_hosted_room(self, room: Room, doing: str) -> bool:
         """True unless ``room`` is hosted here, has a chat open, and the person keeps it."""
-        if room.relay is None or room.chat is None:
+        if not self.closing_asks(room) or room.chat is None:
             return True
         others = len(room.chat.members) - 1
         detail = (

@@ -150,6 +150,7 @@ class Views:
         app = self._app
         current = app.current.token if app.current is not None else None
         app.room_list.show([room.row() for room in app.rooms], current)
+        app.tray_flow.update_title()  # the tray icon's tooltip counts unread messages too
 
     def layout(self) -> None:
         """The room list beside the view once there is a room; the window's size for it."""

@@ -1,6 +1,7 @@
 """What the app remembers between runs: host, port, username, the sound switch, the theme
-(system, light or dark), the zoom of the conversation, which rooms are muted, and whether this
-device keeps a local history of its rooms.
+(system, light or dark), the zoom of the conversation, which rooms are muted, whether this
+device keeps a local history of its rooms, and whether closing the window leaves the app
+running in the system tray.
 
 Never the room password. Stored as JSON in the per-user config directory of each OS
 (``platformdirs.user_config_dir("SocketChat")``: ``~/.config/SocketChat`` on Linux,
@@ -35,6 +36,7 @@ class Settings:
     zoom: int = 0  # points added to the conversation's font size (gui.theme.clamp_zoom)
     muted_rooms: tuple[str, ...] = ()  # room keys ("host:port"), see room_key()
     keep_history: bool = True  # rooms' messages kept on this device (gui/history.py)
+    keep_in_tray: bool = False  # the close box hides the window to the tray (gui/app_tray.py)
 
 
 def room_key(host: str, port: int) -> str:

@@ -1,0 +1,124 @@
+"""The tray icon on X11: pystray's XEmbed icon (its ``xorg`` backend), completed.
+
+pystray 0.19.5's X11 icon (the one it can use without PyGObject and GTK, and the one the
+packaged app carries) leaves three things undone, all fixed here in a subclass, against the
+pinned version (``requirements.txt``; ``tests/gui/test_tray.py`` clicks a real tray):
+
+* its window never asks for button events, so a click on the icon does nothing (pystray
+  issue 151): it asks for them here, and a left click runs the menu's default item;
+* it has no menu: a right click is handed to ``on_menu(x, y)``, and the app shows the same
+  items in a Tk menu there;
+* it paints the icon on black, stretched to the tray's slot: here it keeps its shape, centred,
+  and the tray's own background shows around it (the window's background is its parent's, and
+  only the icon's opaque pixels are painted).
+
+It also says whether a tray is there at all (:meth:`XEmbedIcon.tray_present`) and whether it has
+embedded the icon (:meth:`XEmbedIcon.docked`), which pystray does not; ``gui/tray.py`` uses
+both so that the window is never hidden behind an icon nobody can see.
+
+Import this only from the tray's thread, after ``import pystray`` worked: on Linux pystray
+opens the display when imported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import Xlib.error
+import Xlib.X
+from PIL import Image
+from pystray import _xorg
+
+_EVENTS = Xlib.X.ExposureMask | Xlib.X.StructureNotifyMask | Xlib.X.ButtonPressMask
+_LEFT, _RIGHT = 1, 3
+
+
+class XEmbedIcon(_xorg.Icon):
+    """pystray's X11 icon with clicks, a menu request and a clean image (see the module)."""
+
+    def __init__(self, *args: Any, on_menu: Callable[[int, int], None], **kwargs: Any) -> None:
+        self._on_menu = on_menu
+        self._painted: tuple[tuple[int, int], Any, Any, int, int] | None = None
+        super().__init__(*args, **kwargs)
+
+    def tray_present(self) -> bool:
+        """Whether a tray owns this screen's system tray selection (the XEmbed tray spec)."""
+        owner = self._display.get_selection_owner(self._net_system_tray_sx)
+        return bool(getattr(owner, "id", owner))
+
+    def docked(self) -> bool:
+        """Whether a tray has embedded the icon (its window is no longer the screen's child).
+        Any thread (pystray opens its display for threads)."""
+        tree = self._window.query_tree()
+        return bool(tree.parent.id != tree.root.id)
+
+    # -- pystray's hooks (called on its loop's thread) -----------------------------------------
+
+    def _create_window(self) -> Any:
+        window = super()._create_window()
+        window.change_attributes(event_mask=_EVENTS, background_pixmap=Xlib.X.ParentRelative)
+        return window
+
+    def _update_title(self) -> None:
+        # WM_NAME is a Latin-1 STRING: pystray's own would fail on any other character.
+        self._window.set_wm_name(self.title.encode("latin-1", "replace").decode("latin-1"))
+
+    def _on_button_press(self, event: Any) -> None:
+        if event.detail == _RIGHT:
+            self._on_menu(event.root_x, event.root_y)
+        elif event.detail == _LEFT:
+            super()._on_button_press(event)  # the menu's default item
+
+    def _draw(self) -> None:
+        try:
+            geometry = self._window.get_geometry()
+            size = (geometry.width, geometry.height)
+            if self._painted is None or self._painted[0] != size:
+                self._painted = self._prepare(size)
+            _, image, mask, x, y = self._painted
+            self._window.clear_area()  # the tray's background, then the icon's opaque pixels
+            self._gc.change(clip_mask=mask, clip_x_origin=x, clip_y_origin=y)
+            self._put_image(image, x, y, geometry.depth)
+            self._display.flush()
+        except Xlib.error.BadDrawable:
+            pass  # the window is gone: the icon is stopping
+
+    def _put_image(self, image: Any, x: int, y: int, depth: int) -> None:
+        if depth == 24:
+            self._window.put_pil_image(self._gc, x, y, image)
+        elif depth == 16:  # python-xlib draws only 24 bits; VNC and Xvfb often use 16
+            lsb = self._window.display.info.image_byte_order == Xlib.X.LSBFirst
+            width, height = image.size
+            data = _rgb565(image, little_endian=lsb)
+            self._window.put_image(self._gc, x, y, width, height, Xlib.X.ZPixmap, 16, 0, data)
+
+    def _prepare(self, size: tuple[int, int]) -> tuple[tuple[int, int], Any, Any, int, int]:
+        """The icon scaled to fit ``size`` (square, centred) and a mask of its opaque pixels."""
+        if self._painted is not None:
+            self._painted[2].free()
+        side = max(1, min(size))
+        scaled = self._icon.convert("RGBA").resize((side, side), Image.Resampling.LANCZOS)
+        opaque = scaled.getchannel("A").point(lambda alpha: 255 if alpha >= 128 else 0)
+        mask = self._window.create_pixmap(side, side, 1)
+        mask_gc = mask.create_gc(foreground=1, background=0)
+        mask.put_pil_image(mask_gc, 0, 0, opaque.convert("1"))
+        mask_gc.free()
+        x, y = (size[0] - side) // 2, (size[1] - side) // 2
+        return size, scaled.convert("RGB"), mask, x, y
+
+
+def _rgb565(image: Any, *, little_endian: bool) -> bytes:
+    """An RGB image as 16-bit pixels (5 bits red, 6 green, 5 blue), rows padded to 32 bits."""
+    width, height = image.size
+    order = "little" if little_endian else "big"
+    pad = b"\0\0" * (width % 2)
+    rows = []
+    pixels = list(image.getdata())
+    for row in range(height):
+        line = bytearray()
+        for red, green, blue in pixels[row * width : (row + 1) * width]:
+            value = (red >> 3) << 11 | (green >> 2) << 5 | blue >> 3
+            line += value.to_bytes(2, order)
+        rows.append(bytes(line) + pad)
+    return b"".join(rows)
