@@ -14,11 +14,13 @@ face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driv
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
 library says), ``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
 its identity and trust records), ``keeper`` (the client's outbox and received messages in the
-device's archive, on a thread of its own), ``errors`` (what ``send`` raises), ``cli``
-(``main.py chat``) and ``termtext`` (other members' text made safe for a terminal: escaped,
-and wrapped so it never passes for another member's line). The device's local store is here too:
-``archive`` (history and outbox, one SQLite file), ``keychain`` (the OS keyring: loaded only
-when ``Keychain`` is first used) and ``export`` (a room to text, HTML or JSON).
+device's archive, on a thread of its own), ``errors`` (what ``send`` raises), ``transfers``
+(files sent and saved: ``send_file``, ``download``), ``filenames`` (received names made safe to
+save), ``cli`` (``main.py chat``, with ``cli_files`` for its file commands) and ``termtext``
+(other members' text made safe for a terminal: escaped, and wrapped so it never passes for
+another member's line). The device's local store is here too: ``archive`` (history and outbox,
+one SQLite file), ``keychain`` (the OS keyring: loaded only when ``Keychain`` is first used)
+and ``export`` (a room to text, HTML or JSON).
 """
 
 from __future__ import annotations
@@ -61,6 +63,10 @@ from net.client.events import (
     Queued,
     RateLimited,
     RoleChange,
+    TransferError,
+    TransferFailed,
+    TransferFinished,
+    TransferProgress,
     UnprovenMember,
 )
 from net.client.export import ExportFormat, export
@@ -146,6 +152,10 @@ __all__ = [
     "Role",
     "RoleChange",
     "StoredMessage",
+    "TransferError",
+    "TransferFailed",
+    "TransferFinished",
+    "TransferProgress",
     "Trust",
     "TrustStore",
     "UnprovenMember",

@@ -8,9 +8,11 @@ out. The relay key it carries is expected from the first connection on.
 Works on a terminal and with pipes: each line of standard input is sent as a message (a line
 starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
 NAME``, ``/rotate [NAME]`` (a new room password, removing NAME first), for the room's owner and
-admins; ``//`` sends a message that starts with ``/``); every
+admins; ``/send PATH``, ``/files`` and ``/save ID [PATH]`` send and save files
+(``net.client.cli_files``); ``//`` sends a message that starts with ``/``); every
 event is printed as one flushed line on standard output. At the end of input the command waits
-until the relay has confirmed (stored) every message typed, at most :data:`DRAIN_TIMEOUT`
+for the files sent or saved with it, then until the relay has confirmed (stored) every message
+typed, at most :data:`DRAIN_TIMEOUT`
 seconds or until the room is lost for good, then leaves.
 
 Messages the relay never confirmed are never dropped silently: when the room is lost for good,
@@ -48,6 +50,7 @@ from typing import TextIO
 from crypto.identity import Identity
 from net.client import events as ce
 from net.client import storage, texts
+from net.client.cli_files import TerminalFiles
 from net.client.client import ChatClient
 from net.client.errors import LEFT_BEFORE_SENT, ClientStopped
 from net.client.invite import pin_invite
@@ -247,6 +250,7 @@ class TerminalChat:
             room_id=room_id,
             on_event=self._on_event,
         )
+        self._files = TerminalFiles(self.client, printer.line)  # /send, /files, /save
 
     def run(self, lines: TextIO) -> int:
         """Send each line of ``lines``; at its end wait for delivery, leave, return the status.
@@ -273,6 +277,7 @@ class TerminalChat:
                 return self.leave() if self._unsent else EXIT_FAILED
             self._done.wait(0.1)
         if not self._done.is_set():
+            self._files.wait_done(self._done)  # files sent or saved here, then their offers
             # Returns early if the room is lost for good (then NotSent says what is left).
             self.client.wait_sent(DRAIN_TIMEOUT)
         return self.leave()
@@ -331,6 +336,8 @@ class TerminalChat:
     def _command(self, line: str) -> None:
         """IRC's room commands: /op NAME, /deop NAME, /kick NAME, /release NAME."""
         word, _, name = line[1:].partition(" ")
+        if self._files.command(word, name):  # /send, /files, /save
+            return
         if word.lower() == "rotate":  # IRC has none; the name follows /kick's style
             try:
                 self.client.change_password(remove=name.strip() or None)
@@ -380,11 +387,18 @@ class TerminalChat:
             self._done.set()
 
     def _describe(self, event: ce.ClientEvent) -> str | None:
+        if isinstance(event, ce.TransferProgress | ce.TransferFinished | ce.TransferFailed):
+            return self._files.describe(event)
         members = ", ".join(clean(m.name) for m in self.client.members)
         if isinstance(event, ce.MessageReceived):
             earlier = "(earlier) " if event.from_history else ""
             you = " (you)" if event.own else ""
             changed = "[key changed!] " if event.trust is Trust.CHANGED else ""
+            if isinstance(event.content, ce.FileContent):
+                return (
+                    f"{earlier}{_clock(event.timestamp_ms)} {changed}{clean(event.sender)}{you} "
+                    f"{self._files.offered(event, event.content.offer)}"
+                )
             return (
                 f"{earlier}{_clock(event.timestamp_ms)} {changed}{clean(event.sender)}{you}: "
                 f"{clean(event.text)}"
@@ -462,7 +476,8 @@ class TerminalChat:
 _COMMANDS_HELP = (
     "commands: /op NAME (make admin), /deop NAME, /kick NAME (remove from the room), "
     "/rotate [NAME] (change the room password, removing NAME first), /release NAME (free a "
-    "name); start a message with // to send it with one /"
+    "name); start a message with // to send it with one /; "
+    "/send PATH (send a file), /files (files received), /save ID [PATH] (save one)"
 )
 
 

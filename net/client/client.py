@@ -41,6 +41,7 @@ from net.client.errors import CLIENT_CLOSED, LEFT_BEFORE_SENT, ClientStopped
 from net.client.events import ErrorKind
 from net.client.keeper import ArchiveKeeper
 from net.client.session import STOPPED, Final, Lost, Session
+from net.client.transfers import Transfers
 from net.client.trust import Trust, TrustStore, relay_address
 from net.proto import (
     DEFAULT_ROOM,
@@ -214,6 +215,8 @@ class ChatClient:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
+        #: Files sent and saved (net.client.transfers): see send_file and download.
+        self.transfers = Transfers(self)
 
     # -- API for the application (any thread) --------------------------------------------------
 
@@ -626,6 +629,8 @@ class ChatClient:
             pass
 
     def emit(self, event: ce.ClientEvent) -> None:
+        if isinstance(event, ce.MessageReceived) and isinstance(event.content, ce.FileContent):
+            self.transfers.note_offer(event.message_id, event.content.offer)  # for download()
         try:
             self._on_event(event)
         except Exception:
@@ -904,6 +909,7 @@ class ChatClient:
             keeper = self._keeper
             kept = keeper is not None and keeper.healthy and self._archive_room is not None
             self._changed.notify_all()
+        self.transfers.stop()  # each transfer under way: TransferFailed(STOPPED)
         if waiting:
             reason = LEFT_BEFORE_SENT if failure is None else failure.message
             self.emit(ce.NotSent(messages=waiting, reason=reason, kept=kept))
@@ -992,3 +998,92 @@ class ChatClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         return sock
+
+    # -- files (net.client.transfers) ---------------------------------------------------------
+
+    @property
+    def max_file_bytes(self) -> int | None:
+        """The room's file limit from its welcome: the most a file may take on the relay,
+        sealed (a file of ``n`` bytes takes ``net.proto.sealed_size(n)``, 40 bytes more per
+        64,000). 0: the room keeps no files; None until the room is first joined."""
+        return self.transfers.max_file_bytes
+
+    def send_file(self, path: Path, *, private_to: bytes | None = None) -> bytes:
+        """Send the file at ``path`` to the room (or, with ``private_to``, to that member only,
+        as :meth:`send_private` does a text) and return the transfer's id (16 bytes) at once.
+
+        The file is read a chunk at a time on the worker thread (never whole into memory),
+        hashed and sealed under a fresh key, and stored on the relay; a reconnect resumes it
+        where the relay got to. Then its offer (name, size, type, hash and key) goes out as a
+        message, through the outbox like any other. Events: TransferProgress, then
+        TransferFinished (its ``message_id`` is the offer's: MessageStored and the echo
+        follow as for a text) or TransferFailed. The file must not change meanwhile.
+
+        Raises ``ValueError`` with a user-readable message for a file that is missing,
+        unreadable, a folder or not a regular file, larger than the room keeps
+        (:attr:`max_file_bytes`), in a room that keeps no files or before the first join, or
+        for a ``private_to`` this device does not know (see :meth:`send_private`);
+        :class:`~net.client.ClientStopped` once the client stopped or is closing.
+        """
+        with self._lock:
+            self._raise_if_stopped()
+        if private_to is not None:
+            self._private_peer(self._sealing_room(), bytes(private_to))  # ValueError if unknown
+        return self.transfers.start_upload(Path(path), private_to=private_to)
+
+    def download(
+        self, message_id: bytes, dest: Path, *, offer: proto.FileOffer | None = None
+    ) -> bytes:
+        """Save the file offered in message ``message_id`` to ``dest`` and return the
+        transfer's id (16 bytes) at once.
+
+        The offer is the one this client reported in that MessageReceived
+        (``FileContent``); pass ``offer`` for one it did not (read from the archive after a
+        restart). ``dest`` is never overwritten and nothing is written through a link: it
+        must not exist (pick a free name: ``net.client.filenames.unique_path``), and its
+        folder must. The file is written to ``dest.name + ".part"`` beside it, each chunk
+        checked as it arrives, and renamed to ``dest`` only once the whole file's SHA-256
+        matches the offer's; any failure deletes the ``.part``. A reconnect resumes it. Events
+        as for :meth:`send_file` (``path`` is ``dest``).
+
+        Raises ``ValueError`` with a user-readable message for an unknown message, a file
+        already being saved, or a ``dest`` (or ``.part``) that exists or cannot be created;
+        :class:`~net.client.ClientStopped` once the client stopped or is closing.
+        """
+        with self._lock:
+            self._raise_if_stopped()
+        return self.transfers.start_download(bytes(message_id), Path(dest), offer)
+
+    def cancel_transfer(self, transfer_id: bytes) -> None:
+        """Stop a transfer (any thread): its TransferFailed(CANCELLED) is emitted before this
+        returns, and nothing more about it after. An upload's offer is never sent and the
+        relay drops what it holds of it; a download's ``.part`` is deleted. Nothing happens for
+        a transfer that already ended."""
+        self.transfers.cancel(bytes(transfer_id))
+
+    def now_ms(self) -> int:
+        """The wall clock in milliseconds, as message timestamps take it."""
+        return int(self._wall_clock() * 1000)
+
+    def queue_offer(self, message: PendingMessage, *, private_to: bytes | None) -> None:
+        """For the transfers (worker thread): an uploaded file's offer into the outbox, in a
+        private box for ``private_to`` if given. ``ValueError`` if the outbox is full or the
+        member is no longer known, :class:`~net.client.ClientStopped` when stopping."""
+        if private_to is not None:
+            room = self._sealing_room()
+            name, dh_key = self._private_peer(room, bytes(private_to))
+            try:
+                box = seal_private(
+                    sender=self.identity,
+                    recipient_signing=bytes(private_to),
+                    recipient_dh=dh_key,
+                    recipient_name=name,
+                    room_id=room,
+                    message_id=message.message_id,
+                    content_type=message.content_type,
+                    body=message.body,
+                )
+            except AuthenticationError:
+                raise ValueError(texts.BAD_PEER_KEY) from None
+            message = replace(message, content_type=ContentType.PRIVATE.value, body=box)
+        self._queue(message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 
 from net.client.trust import Trust
 from net.proto import ActionKind, FileOffer, PendingMessage, Role
@@ -380,6 +381,68 @@ class Failed:
     message: str
 
 
+# -- file transfers (net.client.transfers) ----------------------------------------------------
+
+
+class TransferError(enum.Enum):
+    """Why a file transfer ended without its file. ``TransferFailed.detail`` words it."""
+
+    CANCELLED = "cancelled"  # ChatClient.cancel_transfer
+    TOO_LARGE = "too large"  # over the room's file limit (ChatClient.max_file_bytes)
+    NO_SPACE = "no space"  # the room's file storage is taken by uploads in progress
+    FILES_OFF = "files off"  # the room keeps no files
+    GONE = "gone"  # the relay no longer holds the file (removed to make room, or expired)
+    CORRUPT = "corrupt"  # a chunk did not open, or the whole file's hash did not match
+    IO = "io"  # reading the file, or writing it here, failed (detail says what)
+    STOPPED = "stopped"  # the client stopped (close(), or the room was lost for good)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferProgress:
+    """A file transfer moved on: ``done_bytes`` of ``total_bytes`` (the file's size) are
+    stored on the relay (``upload``) or checked and written here (a download). At most about
+    ten a second per transfer; the last one before :class:`TransferFinished` may be short of
+    ``total_bytes``. ``message_id`` is the file offer's: for an upload, the id its message
+    will have (shown as sending once the file is stored); for a download, the offer's.
+    ``name`` is the local file's name (the one sent, or the one saved to)."""
+
+    transfer_id: bytes
+    message_id: bytes
+    name: str
+    done_bytes: int
+    total_bytes: int
+    upload: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferFinished:
+    """A transfer is done. Upload: the relay holds the whole file and its offer is in the
+    outbox as message ``message_id`` (it follows every message's path: MessageStored, its
+    echo, or NotSent); ``path`` is the file sent. Download: the file was checked (each chunk
+    and the whole file's SHA-256) and is at ``path`` now. The last event of the transfer."""
+
+    transfer_id: bytes
+    message_id: bytes
+    name: str
+    path: Path
+    upload: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferFailed:
+    """A transfer ended without its file: ``reason`` (decide on it), ``detail`` (words for
+    the person). Nothing is left behind: a download's ``.part`` file is deleted, and nothing
+    was written at its destination; an upload's offer was never sent. The last event of the
+    transfer."""
+
+    transfer_id: bytes
+    message_id: bytes
+    name: str
+    reason: TransferError
+    detail: str
+    upload: bool
+
+
 ClientEvent = (
     DerivingKeys
     | Connecting
@@ -404,4 +467,7 @@ ClientEvent = (
     | RateLimited
     | Disconnected
     | Failed
+    | TransferProgress
+    | TransferFinished
+    | TransferFailed
 )

@@ -112,6 +112,7 @@ class Session:
     def _run(self) -> Lost | Final:
         client = self.client
         client.outbox_requeue()
+        client.transfers.connection_started()
         self.proto.initiate()
         with selectors.DefaultSelector() as selector:
             selector.register(self.sock, selectors.EVENT_READ)
@@ -121,6 +122,8 @@ class Session:
                     self._say_goodbye()
                     return STOPPED
                 self._flush_outbox()
+                if self.joined:  # file chunks, behind the messages, as the socket drains
+                    client.transfers.pump(self.proto, len(self.out))
                 outcome: Lost | Final | None = self._write()
                 if outcome is not None:
                     return outcome
@@ -307,6 +310,10 @@ class Session:
                 client.password_changed(event)
             case proto.PongReceived():
                 self.ping_token = 0
+            case proto.FileStateReceived():
+                client.transfers.on_state(self.proto, event)
+            case proto.FileDataReceived():
+                client.transfers.on_data(self.proto, event)
             case proto.AuthenticationFailed(cause=cause):
                 return Final(ErrorKind.WRONG_PASSWORD, texts.auth_failed(cause))
             case proto.Refused():
@@ -330,6 +337,7 @@ class Session:
         self.joined = True
         client = self.client
         client.joined(event, room_id=self.proto.room_id, relay_key=self.proto.relay_key)
+        client.transfers.joined(event.max_file_bytes)
         resumed = client.resume_after  # the archive may have told it just now
         started_over = event.next_position - 1 < resumed
         if started_over:
