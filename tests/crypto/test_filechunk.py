@@ -29,7 +29,7 @@ def test_a_chunk_opens_only_in_its_place(change):
     args = dict(file_key=KEY, file_id=FID, index=2, count=5, sealed=sealed)
     args.update(change)
     with pytest.raises(AuthenticationError):
-        fc.open_chunk(**args)  # type: ignore[arg-type]
+        fc.open_chunk(**args)
 
 
 def test_tampered_and_truncated_chunks():
