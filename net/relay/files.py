@@ -176,7 +176,9 @@ class SqliteFiles:
                     (first, first + (1 << _INDEX_BITS) - 1),
                 )
                 self._db.execute("DELETE FROM files WHERE seq = ?", (record.opened,))
-            self._db.execute("PRAGMA incremental_vacuum").fetchall()  # the space back to the disk
+            # The space back to the file system. Run as a script: sqlite3's execute() steps a
+            # statement once, and this pragma frees one page per step.
+            self._db.executescript("PRAGMA incremental_vacuum;")
         except sqlite3.Error as exc:
             raise self._failed("delete a file from", exc) from exc
         del self._files[record.file_id]
@@ -213,9 +215,9 @@ class SqliteFiles:
         # A temporary database is gone with the process anyway: no flushing to the disk.
         sync = "OFF" if self.temporary else self._sync.name
         try:
-            db = _connect(self.path, sync)
+            db = _connect(self.path)
             try:
-                self._load(db)
+                self._load(db, sync)
             except BaseException:
                 db.close()
                 raise
@@ -227,32 +229,17 @@ class SqliteFiles:
         self._db = db
         return db
 
-    def _load(self, db: sqlite3.Connection) -> None:
+    def _load(self, db: sqlite3.Connection, sync: str) -> None:
+        """Make the tables of a new database, or check an existing one (read only until it
+        proves to be this room's: anything else is left exactly as it was); then switch it to
+        the write-ahead log and read the files it keeps."""
         where = self.path
         try:
             if db.execute("PRAGMA quick_check").fetchone() != ("ok",):
                 raise sqlite3.DatabaseError("the integrity check failed")
-            with db:
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS files (seq INTEGER PRIMARY KEY, "
-                    "file_id BLOB NOT NULL UNIQUE, uploader BLOB NOT NULL, "
-                    "count INTEGER NOT NULL, stored_size INTEGER NOT NULL, "
-                    "have INTEGER NOT NULL, total INTEGER NOT NULL, opened_ms INTEGER NOT NULL)"
-                )
-                db.execute(
-                    "CREATE TABLE IF NOT EXISTS chunks (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
-                )
-                db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value)")
-                for key, value in (("format", FORMAT), ("version", VERSION)):
-                    db.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", (key, value))
-                db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('room_id', ?)", (self._room_id.hex(),)
-                )
+            if db.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,):
+                _create(db, self._room_id)
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-            rows = db.execute(
-                "SELECT seq, file_id, uploader, count, stored_size, have, total, opened_ms "
-                "FROM files ORDER BY seq"
-            ).fetchall()
         except sqlite3.Error as exc:
             raise _damaged(where, str(exc)) from None
         if meta.get("format") != FORMAT or meta.get("version") != VERSION:
@@ -266,6 +253,17 @@ class SqliteFiles:
                 f"{self._room_id.hex()[:8]} (was the room file replaced?). Move it away to "
                 "start this room's files afresh, or put the right room file back."
             )
+        try:
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise sqlite3.DatabaseError(f"it cannot use a write-ahead log ({mode!r})")
+            db.execute(f"PRAGMA synchronous={sync}")
+            rows = db.execute(
+                "SELECT seq, file_id, uploader, count, stored_size, have, total, opened_ms "
+                "FROM files ORDER BY seq"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise _damaged(where, str(exc)) from None
         for seq, file_id, uploader, count, stored_size, have, total, opened_ms in rows:
             if not (
                 isinstance(file_id, bytes)
@@ -302,8 +300,8 @@ class SqliteFiles:
         return FilesWriteError(f"cannot {what} {self.path}: {exc}")
 
 
-def _connect(path: Path, sync: str) -> sqlite3.Connection:
-    """Open (or create, mode 0600) the database in WAL mode; :class:`FilesError`."""
+def _connect(path: Path) -> sqlite3.Connection:
+    """Open (or create, mode 0600) the database, held by this process alone; :class:`FilesError`."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600)
         try:
@@ -319,17 +317,30 @@ def _connect(path: Path, sync: str) -> sqlite3.Connection:
         raise _damaged(path, str(exc)) from None
     try:
         db.execute("PRAGMA locking_mode=EXCLUSIVE")  # one relay per file, as for the history
-        # Before the first table: freed pages go back to the file system (a deleted or evicted
-        # file gives its space back), at the next incremental_vacuum.
-        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise sqlite3.DatabaseError(f"it cannot use a write-ahead log ({mode!r})")
-        db.execute(f"PRAGMA synchronous={sync}")
     except sqlite3.Error as exc:
         db.close()
         raise _damaged(path, str(exc)) from None
     return db
+
+
+def _create(db: sqlite3.Connection, room_id: bytes) -> None:
+    """The tables of a new database, and what it is (format, version, room)."""
+    # Before the first table (and only then: it rewrites an existing file's header): freed
+    # pages go back to the file system at each incremental_vacuum, so a deleted or evicted
+    # file gives its space back.
+    db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    with db:
+        db.execute(
+            "CREATE TABLE files (seq INTEGER PRIMARY KEY, file_id BLOB NOT NULL UNIQUE, "
+            "uploader BLOB NOT NULL, count INTEGER NOT NULL, stored_size INTEGER NOT NULL, "
+            "have INTEGER NOT NULL, total INTEGER NOT NULL, opened_ms INTEGER NOT NULL)"
+        )
+        db.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+        db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value)")
+        db.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            (("format", FORMAT), ("version", VERSION), ("room_id", room_id.hex())),
+        )
 
 
 def _damaged(path: Path | None, detail: str) -> FilesError:
