@@ -39,6 +39,7 @@ BODY_VERSION = 2  # what is written; 1 is read too (see the module docstring)
 _TEXT_ONLY = 1
 _TEXT_TYPE = "text/plain"
 _LENGTH = struct.Struct(">I")
+_SIGNING_KEY_SIZE = 32  # a private message's other person
 # Positions are stored as 8 big-endian bytes: SQLite's INTEGER is signed, so cannot hold every
 # u64, and it compares blobs byte by byte, which for these is numeric order.
 U64 = struct.Struct(">Q")
@@ -166,9 +167,9 @@ def pack_body(message: StoredMessage) -> bytes:
     sender = encode(message.sender, "sender", MAX_NAME_BYTES)
     content_type = encode(message.content_type, "content_type", MAX_NAME_BYTES)
     key = _bytes_field(message.signing_key, "signing_key", MAX_NAME_BYTES)
-    peer = _bytes_field(message.private_with or b"", "private_with", MAX_NAME_BYTES)
-    if message.private_with is not None and not peer:
-        raise ValueError("private_with is a signing key, or None")
+    peer = message.private_with
+    if peer is not None and (not isinstance(peer, bytes) or len(peer) != _SIGNING_KEY_SIZE):
+        raise ValueError(f"private_with must be a {_SIGNING_KEY_SIZE}-byte key, or None")
     peer_name = encode(message.private_name, "private_name", MAX_NAME_BYTES)
     text = encode(message.text, "text", MAX_TEXT_BYTES)
     body = _bytes_field(message.body, "body", MAX_TEXT_BYTES)
@@ -178,7 +179,7 @@ def pack_body(message: StoredMessage) -> bytes:
             _str8(sender),
             _str8(key),
             _str8(content_type),
-            _str8(peer),
+            _str8(peer or b""),
             _str8(peer_name),
             _LENGTH.pack(len(text)),
             text,
@@ -231,7 +232,7 @@ def unpack_body(data: bytes) -> Body:
         return Body(sender.decode("utf-8"), key, content_type.decode("utf-8"), data[at:].decode())
     (sender, key, content_type, peer, peer_name), at = _fields(data, 1, 5)
     text, body = _text_and_rest(data, at)
-    if peer and len(peer) != 32:
+    if peer and len(peer) != _SIGNING_KEY_SIZE:
         raise ValueError("bad private peer")
     return Body(
         sender=sender.decode("utf-8"),

@@ -13,8 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from net import proto
+from net.client import events as ce
 from net.client.archive import StoredMessage
+from net.client.content import quoted, reply_body
 from net.client.export import ExportFormat, export, format_for_path
+
+encode_offer = proto.encode_file_offer
 
 ROOM = b"R" * 16
 NOW = datetime(2026, 11, 29, 14, 30, tzinfo=timezone.utc)
@@ -251,3 +256,84 @@ def test_lone_surrogates_do_not_break_the_export(tmp_path):
     broken = [msg(1, sender="a\ud800", text="b\udfff")]
     for fmt in ExportFormat:
         write(tmp_path, fmt, broken)
+
+
+# -- replies, files, private messages ---------------------------------------------------------
+
+OFFER = proto.FileOffer(
+    file_id=b"\x02" * 16,
+    file_key=bytes(range(32)),
+    size=1_536_000,
+    sha256=b"\x04" * 32,
+    name=f"{RLO}gpj.exe\n[2026-11-29 14:11] alice: x",
+    media_type="application/octet-stream",
+)
+# A quote of the 10,000-line message, cut as the sender cuts it (300 bytes).
+HOSTILE_QUOTE = quoted(
+    ce.ReplyTo(message_id=b"\x01" * 16, sender=f"eve{RLO}\n[2026-11-29 14:12] bob", excerpt=LONG)
+)
+KINDS = [
+    msg(
+        1,
+        text="fine by me\nsee you",
+        content_type=proto.ContentType.REPLY.value,
+        body=reply_body(HOSTILE_QUOTE, "fine by me\nsee you"),
+    ),
+    msg(2, text=OFFER.name, content_type=proto.ContentType.FILE.value, body=encode_offer(OFFER)),
+    msg(3, text="only for you", private_with=bytes([3]) * 32, private_name="ignored"),
+    msg(4, text="only for <b>", own=True, private_with=b"\x09" * 32, private_name=SCRIPT),
+]
+
+
+def test_text_writes_quotes_files_and_private_marks_on_lines_no_text_can_forge(tmp_path):
+    text = write(tmp_path, ExportFormat.TEXT, KINDS)
+    lines = text.splitlines()
+    headers = [line for line in lines if line.startswith("[")]
+    assert len(headers) == len(KINDS)
+    assert headers[0] == "[2026-11-29 14:04] alice:"  # the quote first, under the header
+    quote = lines[lines.index(headers[0]) + 1]
+    assert quote.startswith("    > eve\\u202e\\n[2026-11-29 14:12] bob: line 0\\nline 1\\n")
+    assert lines[lines.index(headers[0]) + 2 : lines.index(headers[0]) + 4] == [
+        "    fine by me",
+        "    see you",
+    ]
+    assert headers[1] == (
+        "[2026-11-29 14:05] alice: (file: \\u202egpj.exe\\n[2026-11-29 14:11] alice: x, 1.5 MB)"
+    )
+    assert headers[2] == "[2026-11-29 14:06] alice (private, to you): only for you"
+    assert headers[3] == f"[2026-11-29 14:07] alice (private, to {SCRIPT}): only for <b>"
+    assert OFFER.file_key.hex() not in text and RLO not in text
+
+
+def test_html_escapes_quotes_and_private_names_and_leaves_out_the_file_key(tmp_path):
+    page = write(tmp_path, ExportFormat.HTML, KINDS)
+    parsed = Collector()
+    parsed.feed(page)
+    assert "script" not in parsed.tags and "a" not in parsed.tags
+    assert '<div class="quote"><bdi>&gt; eve\\u202e\\n[2026-11-29 14:12] bob: line 0' in page
+    assert '<bdi class="private">(private, to you)</bdi>' in page
+    assert "(private, to &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;)" in page
+    assert "(file: \\u202egpj.exe" in page and "1.5 MB)" in page
+    assert OFFER.file_key.hex() not in page and RLO not in page
+
+
+def test_json_gives_the_quote_the_file_and_the_private_peer_but_never_the_key(tmp_path):
+    raw = write(tmp_path, ExportFormat.JSON, KINDS)
+    items = json.loads(raw)["messages"]
+    assert items[0]["reply_to"] == {
+        "id": "01" * 16,
+        "sender": HOSTILE_QUOTE.sender,
+        "excerpt": HOSTILE_QUOTE.excerpt,
+    }
+    assert LONG.startswith(HOSTILE_QUOTE.excerpt) and len(HOSTILE_QUOTE.excerpt) <= 300
+    assert items[1]["file"] == {
+        "name": OFFER.name,
+        "size": 1_536_000,
+        "media_type": "application/octet-stream",
+    }
+    assert items[2]["private"] == {"with": "03" * 32, "name": "ignored", "to_you": True}
+    assert items[3]["private"] == {"with": "09" * 32, "name": SCRIPT, "to_you": False}
+    assert "private" not in items[0] and "file" not in items[0] and "reply_to" not in items[1]
+    for form in (OFFER.file_key.hex(), OFFER.file_key.hex().upper(), "AAECAwQFBgcICQoLDA0ODx"):
+        assert form not in raw  # neither hex nor base64
+    assert "body" not in items[1]
