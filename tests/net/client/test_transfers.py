@@ -514,3 +514,26 @@ def test_progress_is_reported_at_most_ten_times_a_second(
     assert isinstance(_ended(events, transfer_id), ce.TransferFinished)
     progress = [e.done_bytes for e in events.of(ce.TransferProgress)]
     assert progress == [0, len(data)]  # the start, and the end (always said)
+
+
+def test_a_file_sent_privately_reaches_only_its_recipient(relay, clients, room_keys, tmp_path):
+    alice, alice_events, bob, bob_events = _room(clients, room_keys, relay.port, relay.port)
+    carol, carol_events = _member(clients, relay.port, "carol", room_keys)
+    alice_events.wait_for(_is(ce.MemberJoined, name="carol"))
+    path, data = _file(tmp_path, "for bob.txt", 3 * CHUNK_SIZE)
+    transfer_id = alice.send_file(path, private_to=bob.identity.signing_public)
+    done = _ended(alice_events, transfer_id)
+    assert isinstance(done, ce.TransferFinished), done
+    received = _offer(bob_events)
+    assert received.private_with == alice.identity.signing_public
+    assert received.content.offer.name == "for bob.txt"
+    own = _offer(alice_events)
+    assert own.private_with == bob.identity.signing_public and own.own
+    dest = tmp_path / "got.txt"
+    assert isinstance(_save(bob, bob_events, received.message_id, dest), ce.TransferFinished)
+    assert dest.read_bytes() == data
+    alice.send("after the private file")
+    carol_events.wait_for(_is(ce.MessageReceived, text="after the private file"))
+    assert [e.text for e in carol_events.of(ce.MessageReceived)] == ["after the private file"]
+    with pytest.raises(ValueError, match="not a file this device has seen"):
+        carol.download(received.message_id, tmp_path / "carol.txt")
