@@ -34,6 +34,8 @@ class ChatHeader(ttk.Frame):
     ) -> None:
         super().__init__(master, padding=(14, 10, 14, 8))
         self.columnconfigure(1, weight=1)
+        #: What the encryption line says while connected (a private conversation says more).
+        self.encrypted_text = ENCRYPTED
         self.encryption = tk.StringVar(self, "")
         #: The room's history setting, under the encryption line ("" in a room without owner).
         self.room_setting = tk.StringVar(self, "")
@@ -68,7 +70,7 @@ class ChatHeader(ttk.Frame):
     def show_connected(self, connected: bool, palette: Palette) -> None:
         """The encryption line: encrypted while connected, else not connected."""
         if connected:
-            self.encryption.set(ENCRYPTED)
+            self.encryption.set(self.encrypted_text)
             self.encryption_label.configure(foreground=palette.good)
         else:
             self.encryption.set(NOT_CONNECTED)
@@ -82,6 +84,18 @@ class ChatHeader(ttk.Frame):
             return
         self.room_setting.set(HISTORY_SHARED if history_for_newcomers else HISTORY_NOT_SHARED)
         self.setting_label.grid()
+
+    def show_peer(self, text: str, colour: str) -> None:
+        """A private conversation: the other person's state, where a room's setting goes."""
+        self.room_setting.set(text)
+        self.setting_label.configure(foreground=colour)
+        self.setting_label.grid()
+
+    def add_button(self, text: str, command: Callable[[], object]) -> ttk.Button:
+        """One more button on the right of the title (before the others)."""
+        button = ttk.Button(self, text=text, command=command)
+        button.grid(row=0, column=1, sticky="e", padx=(8, 0))
+        return button
 
     def apply_palette(self, palette: Palette, *, connected: bool) -> None:
         self.encryption_label.configure(foreground=palette.good if connected else palette.muted)

@@ -15,8 +15,11 @@ a member whose key changed and is not accepted yet gets a header of its own with
 and a warning-coloured bar beside its body.
 
 Links in bodies (``gui/links.py``) are underlined: hovering shows the exact target in a tooltip,
-a click opens an http(s) link in the browser and copies any other scheme instead, saying so.
-``@you`` in others' messages is highlighted. Right-click offers Copy link and Copy message.
+a click opens an http(s) link in the browser and copies any other scheme instead, saying so
+(``gui/link_hover.py``). ``@you`` in others' messages is highlighted. Right-click (or the menu
+keys) offers Copy link, Copy message and what other parts add (``gui/conversation_menu.py``).
+A reply has the quote of what it answers above its text, a click on which jumps there
+(``gui/quotes.py``).
 On a wide window, bodies wrap at a readable width (:data:`MAX_LINE_CHARS`), and a list that
 shows its newest message keeps showing it when the window is resized.
 
@@ -27,19 +30,21 @@ once per batch (the pump's ``after_batch``) to scroll and trim.
 from __future__ import annotations
 
 import hashlib
-import threading
 import time
 import tkinter as tk
-import webbrowser
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from gui.links import find_links, find_mentions, opens_in_browser
+from gui.conversation_menu import KEY_SPOT, ConversationMenu, MenuEntries
+from gui.link_hover import LinkHover, link_at, open_in_browser
+from gui.links import find_links, find_mentions
+from gui.quotes import Originals, Quote, configure_quote_tags, quote_chunks, quoted_id
 from gui.safetext import Piece, body_pieces, name_pieces
 from gui.theme import PALETTE, Palette
+from net.client import ReplyTo
 
 MAX_LINES = 5000
 MAX_LINE_CHARS = 90  # bodies wrap at about this many average characters on a wide window
@@ -54,6 +59,7 @@ _WITHHELD_HISTORY = "withheldhistory"
 #: Why earlier messages stay locked in a room whose new members see only what is sent after.
 WITHHELD_TEXT = "messages from before you joined are not shared with new members in this room"
 _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
+_NOT_THE_BODY = frozenset({"pendnote", "notsent", "quote"})  # in a body's lines, not its text
 
 
 def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
@@ -87,12 +93,6 @@ def key_colour(key: bytes, palette: Palette = PALETTE) -> str:
     whatever name the key's owner uses (a hash of the key picks one of the name colours)."""
     digest = hashlib.sha256(b"SocketChat name colour|" + bytes(key)).digest()
     return palette.names[int.from_bytes(digest[:4], "big") % len(palette.names)]
-
-
-def _open_in_browser(url: str) -> None:
-    # webbrowser may run a command and wait for it (a text-mode browser): never on the Tk
-    # thread. The thread touches no widget.
-    threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
 
 
 def body_spans(pieces: list[Piece], mention_name: str | None) -> list[tuple[str, bool, str | None]]:
@@ -154,8 +154,6 @@ class MessageList(ttk.Frame):
         self.max_lines = max_lines
         self._clock = clock
         self._palette = palette
-        self._open_url = open_url or _open_in_browser
-        self._on_hover = on_hover
         self.mention_name: str | None = None  # "@name" of this person is highlighted
         self.text = tk.Text(
             self,
@@ -197,26 +195,25 @@ class MessageList(ttk.Frame):
         self._pin_after: str | None = None
         self._coloured: set[str] = set()  # colours whose name and tint tags exist
         self._configure_tags(palette)
-        self.menu: tk.Menu | None = None  # the context menu while it is open (tests look)
         #: Entries put first in the context menu for the spot at an index (the not-sent
         #: messages' Retry sending and Copy message), as (label, command).
-        self.menu_extras: Callable[[str], list[tuple[str, Callable[[], None]]]] | None = None
-        self._tooltip: tk.Toplevel | None = None
-        self._tooltip_label: tk.Label | None = None
-        self._pressed_link: tuple[str, str] | None = None
+        self.menu_extras: MenuEntries | None = None
+        self.menus = ConversationMenu(self)  # the context menu; parts add to its sources
+        #: Messages shown here, for the quotes of replies to them (``gui/quotes.py``).
+        self.originals = Originals()
+        #: A click (or Enter) on a reply's quote: ``on_quote(id of the message it answers)``.
+        self.on_quote: Callable[[bytes], object] | None = None
         self._pinned = True  # showing the newest message: stays so through resizes
         self._holding_pin = False  # a zoom is being laid out: scrolling reports say nothing
-        self.text.bind("<Button-3>", self._show_menu)
-        self.text.bind("<Shift-F10>", self._show_menu_key)
-        self.text.bind("<Menu>", self._show_menu_key)
         self.text.bind("<Control-a>", self._on_select_all_key)
+        self.text.bind("<Return>", self._on_return)
+        self.text.bind("<KP_Enter>", self._on_return)
+        self.text.tag_bind("quote", "<ButtonRelease-1>", self._on_quote_click)
+        self.text.tag_bind("quote", "<Enter>", lambda _e: self.text.configure(cursor="hand2"))
+        self.text.tag_bind("quote", "<Leave>", lambda _e: self.text.configure(cursor="xterm"))
         self.text.bind("<Button-1>", lambda _e: self.text.focus_set(), add="+")
         self.text.bind("<Configure>", self._on_configure, add="+")
-        self.text.tag_bind("link", "<Enter>", self._on_link_enter)
-        self.text.tag_bind("link", "<Motion>", self._on_link_enter)
-        self.text.tag_bind("link", "<Leave>", self._on_link_leave)
-        self.text.tag_bind("link", "<ButtonPress-1>", self._on_link_press)
-        self.text.tag_bind("link", "<ButtonRelease-1>", self._on_link_release)
+        self.links = LinkHover(self, open_url=open_url or open_in_browser, on_hover=on_hover)
 
         self._last_sender: tuple[str, bytes] | None = None  # (name, key) of the last header
         self._last_time = 0.0
@@ -244,6 +241,10 @@ class MessageList(ttk.Frame):
         t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
         t.tag_configure("notsent", foreground=p.warning, font="SocketChatItalic")
         t.tag_configure("found", background=p.mention)
+        configure_quote_tags(t, p)
+        # The message the keyboard is on (``gui/conversation_menu.py``): a bar in the accent
+        # colour beside its body, over the tint's margin.
+        t.tag_configure(KEY_SPOT, lmargincolor=p.accent)
         t.tag_configure(
             "locked", foreground=p.muted, font="SocketChatItalic", lmargin1=BODY_INDENT, spacing1=4
         )
@@ -344,12 +345,14 @@ class MessageList(ttk.Frame):
         pending: str | None = None,
         sender_key: bytes = b"",
         changed: bool = False,
+        reply: ReplyTo | None = None,
     ) -> bool:
         """Show a chat message; ``pending`` is a note such as "waiting to send" (own only).
 
         ``sender_key`` is the identity key that signed it: it picks the colour (the name only
         where no key is known) and which messages share a header. ``changed`` marks a message
-        from a member whose key changed and is not accepted yet.
+        from a member whose key changed and is not accepted yet. A ``reply`` gets the quote
+        of what it answers above its text (``gui/quotes.py``).
 
         Returns False (and shows nothing) for a message id already on screen, which happens
         when history repeats after a reconnect.
@@ -358,13 +361,18 @@ class MessageList(ttk.Frame):
             if message_id in self._seen_set:
                 return False
             self._remember(message_id)
+        quote = self.originals.quote(reply) if reply is not None else None
+        if message_id is not None:
+            self.originals.add(message_id, sender, text)
         self._prepare()
         if message_id is not None and (where := self._unlock(message_id)) is not None:
             # It was shown locked: it goes where its placeholder is.
             saved, self._last_sender = self._last_sender, None
             self._insert_at = where
             try:
-                self._add_message_at(sender, text, timestamp_ms, own, sender_key, changed)
+                self._add_message_at(
+                    sender, text, timestamp_ms, own, sender_key, changed, quote=quote
+                )
                 self._mark_message(message_id, where)
             finally:
                 self._insert_at = "end-1c"
@@ -376,7 +384,7 @@ class MessageList(ttk.Frame):
             self._mark_unseen()
         start = self.text.index(self._insert_at)
         self._add_message_at(
-            sender, text, timestamp_ms, own, sender_key, changed, message_id, pending
+            sender, text, timestamp_ms, own, sender_key, changed, message_id, pending, quote
         )
         if message_id is not None:
             self._mark_message(message_id, start)
@@ -429,6 +437,7 @@ class MessageList(ttk.Frame):
         changed: bool,
         message_id: bytes | None = None,
         pending: str | None = None,
+        quote: Quote | None = None,
     ) -> None:
         now = timestamp_ms / 1000
         who = (sender, bytes(sender_key))
@@ -451,6 +460,8 @@ class MessageList(ttk.Frame):
             body_tags += ("changed",)
         if pending is not None:
             body_tags += ("pending",)
+        if quote is not None:
+            chunks += quote_chunks(quote, body_tags)
         mention = None if own else self.mention_name
         for piece, is_marker, kind in body_spans(body_pieces(text), mention):
             tags = body_tags
@@ -713,16 +724,16 @@ class MessageList(ttk.Frame):
 
     def link_at(self, index: str) -> str | None:
         """The link under ``index`` ("@x,y", "3.5"…), exactly as shown, or None."""
-        if "link" not in self.text.tag_names(index):
-            return None
-        found = self.text.tag_prevrange("link", f"{index} + 1 char")
-        if not found:
-            return None
-        url = self.text.get(found[0], found[1])
-        # The tag was put there by find_links; checking again costs nothing and means a link
-        # can only ever be what detection accepts.
-        links = find_links(url)
-        return url if len(links) == 1 and links[0].url == url else None
+        return link_at(self.text, index)
+
+    def activate_link(self, url: str) -> None:
+        """A click on a link: open http(s) in the browser, copy anything else and say so."""
+        self.links.activate(url)
+
+    @property
+    def tooltip_text(self) -> str:
+        """What the link tooltip shows now ("" when hidden)."""
+        return self.links.tooltip_text
 
     def message_at(self, index: str) -> str | None:
         """The body of the message under ``index`` as shown (pending notes left out), or None
@@ -734,13 +745,15 @@ class MessageList(ttk.Frame):
         after = self.text.tag_nextrange("msgstart", f"{index} + 1 char")
         stop = after[0] if after else "end-1c"
         parts: list[str] = []
-        active: set[str] = set()
+        # The dump tells only the tags that start inside it: a body that runs on from the
+        # message before (one header for both) is on already.
+        active: set[str] = set(self.text.tag_names(start))
         for key, value, _where in self.text.dump(start, stop, text=True, tag=True):
             if key == "tagon":
                 active.add(value)
             elif key == "tagoff":
                 active.discard(value)
-            elif key == "text" and "body" in active and not active & {"pendnote", "notsent"}:
+            elif key == "text" and "body" in active and not active & _NOT_THE_BODY:
                 parts.append(value)
         body = "".join(parts).rstrip("\n")
         return body or None
@@ -749,18 +762,6 @@ class MessageList(ttk.Frame):
         """Put ``text`` on the clipboard."""
         self.clipboard_clear()
         self.clipboard_append(text)
-
-    def activate_link(self, url: str) -> None:
-        """A click on a link: open http(s) in the browser, copy anything else and say so."""
-        if opens_in_browser(url):
-            self._open_url(url)
-            self.flash(f"Opening {_short(url)} in your browser…")
-        else:
-            self.copy_text(url)
-            self.flash(
-                f"Copied {_short(url)} to the clipboard: SocketChat opens only http and https "
-                "links in the browser."
-            )
 
     def flash(self, text: str) -> None:
         """A small notice over the top of the list that goes away by itself."""
@@ -775,144 +776,62 @@ class MessageList(ttk.Frame):
         self._flash_after = None
         self.flash_label.place_forget()
 
-    def _show_menu(self, event: tk.Event) -> str:
-        self.text.focus_set()
-        self.open_menu(f"@{event.x},{event.y}", event.x_root, event.y_root)
-        return "break"
-
-    def _show_menu_key(self, _event: tk.Event) -> str:
-        # The keyboard's menu key (or Shift+F10): the menu for what is at the insert mark,
-        # else for the last message.
-        index = "insert" if self.text.compare("insert", "<", "end-1c") else "end-2c"
-        bbox = self.text.bbox(index) or (10, 10, 0, 0)
-        x = self.text.winfo_rootx() + bbox[0]
-        y = self.text.winfo_rooty() + bbox[1] + bbox[3]
-        self.open_menu(index, x, y)
-        return "break"
-
-    def build_menu(self, index: str) -> tk.Menu:
-        """The context menu for the spot ``index``: Copy link, Copy message, Copy, Select all."""
-        p = self._palette
-        menu = tk.Menu(
-            self,
-            tearoff=False,
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-        )
-        extras = self.menu_extras(index) if self.menu_extras is not None else []
-        for label, command in extras:
-            menu.add_command(label=label, command=command)
-        if extras:
-            menu.add_separator()
-        url = self.link_at(index)
-        if url is not None:
-            menu.add_command(label="Copy link", command=lambda: self.copy_text(url))
-        body = self.message_at(index)
-        if body is not None:
-            menu.add_command(label="Copy message", command=lambda: self.copy_text(body))
-        if url is not None or body is not None:
-            menu.add_separator()
-        has_selection = bool(self.text.tag_ranges("sel"))
-        menu.add_command(
-            label="Copy",
-            command=self.copy_selection,
-            state="normal" if has_selection else "disabled",
-        )
-        menu.add_command(label="Select all", command=self.select_all)
-        return menu
-
-    def open_menu(self, index: str, x: int, y: int) -> None:
-        if self.menu is not None:
-            self.menu.destroy()
-        self.menu = self.build_menu(index)
-        try:
-            self.menu.tk_popup(x, y)
-        finally:
-            self.menu.grab_release()
-
-    # -- links: hover and click ---------------------------------------------------------
-
-    def _on_link_enter(self, event: tk.Event) -> None:
-        url = self.link_at(f"@{event.x},{event.y}")
-        self.text.configure(cursor="hand2" if url else "xterm")
-        if url is None:
-            self._hide_tooltip()
-            return
-        what = (
-            "Opens in your browser:"
-            if opens_in_browser(url)
-            else "Not a web link; a click copies it:"
-        )
-        self._show_tooltip(f"{what}\n{url}", event.x_root, event.y_root)
-        if self._on_hover is not None:
-            self._on_hover(url)
-
-    def _on_link_leave(self, _event: tk.Event) -> None:
-        self.text.configure(cursor="xterm")
-        self._hide_tooltip()
-        if self._on_hover is not None:
-            self._on_hover(None)
-
-    def _on_link_press(self, event: tk.Event) -> None:
-        index = f"@{event.x},{event.y}"
-        url = self.link_at(index)
-        found = self.text.tag_prevrange("link", f"{index} + 1 char")
-        self._pressed_link = (url, str(found[0])) if url and found else None
-
-    def _on_link_release(self, event: tk.Event) -> None:
-        pressed, self._pressed_link = self._pressed_link, None
-        if pressed is None or self.text.tag_ranges("sel"):
-            return  # a drag that selected text is not a click
-        index = f"@{event.x},{event.y}"
-        found = self.text.tag_prevrange("link", f"{index} + 1 char")
-        url = self.link_at(index)
-        if url is not None and found and (url, str(found[0])) == pressed:
-            self._hide_tooltip()
-            self.activate_link(url)
+    @property
+    def palette(self) -> Palette:
+        return self._palette
 
     @property
-    def tooltip_text(self) -> str:
-        """What the link tooltip shows now ("" when hidden)."""
-        if self._tooltip_label is None:
-            return ""
-        return str(self._tooltip_label.cget("text"))
+    def menu(self) -> tk.Menu | None:
+        """The context menu while it is open (tests look)."""
+        return self.menus.menu
 
-    def _show_tooltip(self, text: str, x: int, y: int) -> None:
-        if self._tooltip is None:
-            p = self._palette
-            self._tooltip = tk.Toplevel(self, background=p.border)
-            self._tooltip.wm_overrideredirect(True)
-            self._tooltip_label = tk.Label(
-                self._tooltip,
-                justify="left",
-                wraplength=560,
-                background=p.surface,
-                foreground=p.text,
-                font="SocketChatSmall",
-                padx=8,
-                pady=5,
-            )
-            self._tooltip_label.pack(padx=1, pady=1)
-        label = self._tooltip_label
-        if label is not None and label.cget("text") != text:
-            label.configure(text=text)
-        self._tooltip.wm_geometry(f"+{x + 14}+{y + 18}")
+    def build_menu(self, index: str) -> tk.Menu:
+        """The context menu for the spot ``index`` (``gui/conversation_menu.py``)."""
+        return self.menus.build(index)
 
-    def _hide_tooltip(self) -> None:
-        if self._tooltip is not None:
-            self._tooltip.destroy()
-            self._tooltip = None
-            self._tooltip_label = None
+    def open_menu(self, index: str, x: int, y: int) -> None:
+        self.menus.open(index, x, y)
+
+    # -- which message is where, and replies' quotes ------------------------------------
+
+    def message_id_at(self, index: str) -> bytes | None:
+        """The id of the message under ``index`` (None: a notice, a divider, a placeholder,
+        or a message shown without an id)."""
+        tags = self.text.tag_names(index)
+        if "body" not in tags and "header" not in tags:
+            return None
+        first = self.text.tag_prevrange("msgstart", f"{index} + 1 char")
+        start = first[0] if first else "1.0"
+        for _key, mark, _where in self.text.dump(start, f"{start} + 1 char", mark=True):
+            if mark.startswith("id") and len(mark) == 2 + 32:
+                return bytes.fromhex(mark[2:])
+        return None
+
+    def quoted_at(self, index: str) -> bytes | None:
+        """The id of the message the quote under ``index`` answers (None: not a quote)."""
+        return quoted_id(self.text.tag_names(index))
+
+    def _on_quote_click(self, event: tk.Event) -> None:
+        if self.text.tag_ranges("sel"):
+            return  # a drag that selected text is not a click
+        answered = self.quoted_at(f"@{event.x},{event.y}")
+        if answered is not None and self.on_quote is not None:
+            self.on_quote(answered)
+
+    def _on_return(self, _event: tk.Event) -> str | None:
+        """Enter in the conversation on a reply's quote (the insert mark there): jump."""
+        answered = self.quoted_at("insert")
+        if answered is None or self.on_quote is None:
+            return None
+        self.on_quote(answered)
+        return "break"
 
     # -- look ---------------------------------------------------------------------------
 
     def apply_palette(self, palette: Palette) -> None:
         """Recolour for a theme switch: the widget, every tag, the name colours."""
         self._palette = palette
-        self._hide_tooltip()
+        self.links.hide_tooltip()
         self.text.configure(
             background=palette.surface,
             foreground=palette.text,
@@ -1054,10 +973,6 @@ class MessageList(ttk.Frame):
         self.text.configure(state="normal")
         self.text.delete("1.0", end)
         self.text.configure(state="disabled")
-
-
-def _short(url: str, limit: int = 80) -> str:
-    return url if len(url) <= limit else url[: limit - 1] + "…"
 
 
 def _colour_index(colour: str) -> int | None:

@@ -7,6 +7,10 @@ its own client (:class:`net.client.ChatClient`), its own relay when it is hosted
 (made when the room is first shown or joins, so that twenty remembered rooms cost nothing at
 start) and its own mute switch. Only the current room's chat window is gridded.
 
+A room may have private conversations (``gui/app_private.py``): each has its own row under the
+room's in the list and its own chat window; :attr:`Room.view` says which of the room's
+conversations is shown while the room is current.
+
 Events reach a room through the pump tagged with the generation of the client (or room start)
 that produced them; a room forgets a generation when it starts another client (Rejoin), so an
 old client's late events are dropped. Events that come before the room's chat window exists
@@ -32,7 +36,7 @@ from gui.roomlist import RoomRow, RoomState
 from gui.saved import IndexEntry, SavedRoom
 from gui.validate import format_address
 from net import client as ce
-from net.client import ChatClient, TrustStore
+from net.client import ChatClient, Trust, TrustStore
 from net.relay import RelayThread
 
 #: What the room's chat window says in the conversation before it exists, at most: events
@@ -40,6 +44,23 @@ from net.relay import RelayThread
 MAX_EARLY = 500
 
 NOT_IN_THE_ROOM = "You are not in the room right now: reconnect first."
+
+
+class PrivateConversation:
+    """A private conversation in a room (``gui/app_private.py``): the other person's key and
+    name, its own token in the room list, its own chat window once made."""
+
+    def __init__(self, token: int, peer_key: bytes, name: str) -> None:
+        self.token = token
+        self.peer_key = peer_key
+        self.name = name
+        self.chat: ChatWindow | None = None
+
+    def row(self, room: Room) -> RoomRow:
+        unread = self.chat.unread if self.chat is not None else 0
+        return RoomRow(
+            self.token, self.name, room.state, unread, private=True, room_label=room.label
+        )
 
 
 class Room:
@@ -69,6 +90,10 @@ class Room:
         self.client: ChatClient | None = None
         self.kept = False  # the client keeps its outbox on disk (the local history)
         self.chat: ChatWindow | None = None
+        #: Its private conversations, by the other person's signing key, in the order opened;
+        #: ``view`` is the one shown while the room is current (None: the room's own).
+        self.privates: dict[bytes, PrivateConversation] = {}
+        self.view: PrivateConversation | None = None
         self.early: list[ce.ClientEvent] = []
         self.room_id = b""  # once joined (or remembered)
         self.muted = tk.BooleanVar(root, False)
@@ -114,6 +139,27 @@ class Room:
         unread = self.chat.unread if self.chat is not None else 0
         return RoomRow(self.token, self.label, self.state, unread)
 
+    def rows(self) -> list[RoomRow]:
+        """Its rows in the room list: its own, then its private conversations'."""
+        return [self.row(), *(private.row(self) for private in self.privates.values())]
+
+    @property
+    def shown_chat(self) -> ChatWindow | None:
+        """The chat window shown while the room is current: a private conversation's, or
+        the room's own."""
+        return self.view.chat if self.view is not None else self.chat
+
+    def chats(self) -> list[ChatWindow]:
+        """Every chat window of the room: its own, then its private conversations'."""
+        chats = [self.chat] if self.chat is not None else []
+        return chats + [p.chat for p in self.privates.values() if p.chat is not None]
+
+    def trust_recorded(self, name: str, key: bytes, trust: Trust) -> None:
+        """What the person decided about ``name``'s ``key`` in one of the room's windows:
+        the others show it too (the room's list, a private conversation's header)."""
+        for chat in self.chats():
+            chat.trust_decisions.recorded_elsewhere(name, key, trust)
+
     # -- events before the chat window exists -------------------------------------------------
 
     def keep_early(self, event: ce.ClientEvent) -> None:
@@ -125,13 +171,16 @@ class Room:
         return early
 
     def drop_chat(self) -> None:
-        """The chat window goes (the room closes, or leaves the list)."""
+        """The chat windows go (the room closes, or leaves the list), its private
+        conversations' too (a reopened room finds them again in the local history)."""
         if self.invite is not None and self.invite.winfo_exists():
             self.invite.destroy()
         self.invite = None
-        if self.chat is not None:
-            self.chat.destroy()
+        for chat in self.chats():
+            chat.destroy()
         self.chat = None
+        self.privates.clear()
+        self.view = None
 
 
 class RoomTrust:
@@ -154,6 +203,7 @@ class RoomTrust:
             client.mark_verified(name, key)
         else:
             self._store.mark_verified(self._room_id, name, key)
+        self._room.trust_recorded(name, key, Trust.VERIFIED)
 
     def accept_key(self, name: str, key: bytes) -> None:
         client = self._client()
@@ -161,6 +211,7 @@ class RoomTrust:
             client.accept_key(name, key)
         else:
             self._store.accept_key(self._room_id, name, key)
+        self._room.trust_recorded(name, key, Trust.KNOWN)
 
 
 class RoomActions:

@@ -2,12 +2,13 @@
 
 :class:`RoomList` shows every room of the window, one row each: its label, a mark for how its
 connection stands (… connecting, ⚠ disconnected for good, ○ remembered but not open) and, in a
-column of its own, the number of messages not read yet (bold row). The current room is the
-selected row. A click, or Up / Down with the keyboard, switches to a room; Enter moves the
-keyboard to its conversation; the Menu key, Shift+F10 or a right-click opens the room's menu
-(the app builds it: ``room_menu``). **Join or host a room…** above the list shows the login
-view. Labels come from the person (or from what they typed), and go through
-``safetext.display_name`` all the same.
+column of its own, the number of messages not read yet (bold row). Under a room, its private
+conversations have rows of their own, indented ("bob (private)"), with their own counts. The
+conversation shown is the selected row. A click, or Up / Down with the keyboard, switches to a
+room (or conversation); Enter moves the keyboard to its compose box; the Menu key, Shift+F10 or
+a right-click opens the room's menu (the app builds it: ``room_menu``). **Join or host a
+room…** above the list shows the login view. Labels come from the person (or from what they
+typed), and go through ``safetext.display_name`` all the same.
 
 :class:`JumpDialog` (Ctrl+K anywhere in the window) is a small box: type part of a room's name,
 Up / Down choose among the rooms that match (those starting with it first), Enter jumps, Esc
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from tkinter import ttk
 
+from gui.chat_private import private_title
 from gui.safetext import display_name
 from gui.theme import PALETTE, Palette
 
@@ -52,17 +54,33 @@ _MARKS = {
 
 @dataclass(frozen=True)
 class RoomRow:
-    """One row of the list."""
+    """One row of the list: a room, or (``private``) a private conversation in the room
+    called ``room_label``, whose ``label`` is the other person's name."""
 
     token: int
     label: str
     state: RoomState
     unread: int = 0
+    private: bool = False
+    room_label: str = ""
+
+
+PRIVATE_INDENT = "    "  # a private conversation's row sits under its room's
 
 
 def row_text(row: RoomRow) -> str:
-    """The row's label as shown: its mark, then the label made safe to show."""
+    """The row's label as shown: its mark, then the label made safe to show; a private
+    conversation's indented under its room, as "bob (private)"."""
+    if row.private:
+        return f"{PRIVATE_INDENT}{_MARKS[row.state]}{private_title(row.label)}"
     return f"{_MARKS[row.state]}{display_name(row.label)}"
+
+
+def jump_text(row: RoomRow) -> str:
+    """A row in Ctrl+K's list: a private conversation says which room it is in."""
+    if row.private:
+        return f"{private_title(row.label)} · {display_name(row.room_label)}"
+    return row_text(row)
 
 
 def matching(rows: Sequence[RoomRow], typed: str) -> list[RoomRow]:
@@ -286,7 +304,7 @@ class JumpDialog(tk.Toplevel):
         self.listbox.delete(0, "end")
         for row in self.shown:
             unread = f"  ({row.unread})" if row.unread else ""
-            self.listbox.insert("end", row_text(row) + unread)
+            self.listbox.insert("end", jump_text(row) + unread)
         if self.shown:
             self.listbox.selection_set(0)
 

@@ -225,6 +225,12 @@ class TrustDecisions:
         )
         self._resolve_change(name, key)
 
+    def recorded_elsewhere(self, name: str, key: bytes, trust: Trust) -> None:
+        """Another window of the room recorded ``trust`` for ``name``'s ``key`` (Verify in a
+        private conversation, say): this one shows it too, without a line of its own."""
+        self._decided[name] = (key, trust)
+        self._resolve_change(name, key)
+
     def _resolve_change(self, name: str, key: bytes) -> None:
         change = self.changed.get(name)
         if change is not None and change.new_key == key:
