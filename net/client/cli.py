@@ -8,7 +8,9 @@ out. The relay key it carries is expected from the first connection on.
 Works on a terminal and with pipes: each line of standard input is sent as a message (a line
 starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
 NAME``, ``/rotate [NAME]`` (a new room password, removing NAME first), for the room's owner and
-admins; ``/send PATH``, ``/files`` and ``/save ID [PATH]`` send and save files
+admins; ``/msg NAME TEXT`` sends TEXT to NAME only (a private message: NAME as the member list
+shows it, in double quotes if another member's name starts the same way); ``/send PATH``,
+``/files`` and ``/save ID [PATH]`` send and save files
 (``net.client.cli_files``); ``//`` sends a message that starts with ``/``); every
 event is printed as one flushed line on standard output. At the end of input the command waits
 for the files sent or saved with it, then until the relay has confirmed (stored) every message
@@ -18,7 +20,14 @@ seconds or until the room is lost for good, then leaves.
 Messages the relay never confirmed are never dropped silently: when the room is lost for good,
 or the wait at the end runs out, or Ctrl-C ends the command, they are printed on standard
 output, after a header line ``! N message(s) were not sent: WHY``, one per line as ``! unsent:
-TEXT`` (escaped like everyone's text), so a script can send them again.
+TEXT`` (escaped like everyone's text), so a script can send them again — a private one as
+``! unsent: /msg NAME TEXT``, so that sending it again keeps it private.
+
+A private message is printed as ``[private] 12:34 alice → you: TEXT`` (ours: ``you → bob``):
+the mark comes first, where no member's name can reach (a name could read "alice → you"), and
+a message from someone else never starts with it. A reply is printed after a line with its
+quote, ``> bob: START OF THE QUOTED TEXT`` — this device's copy of the quoted message when it
+has it, else the replier's claim — a line no message starts with.
 
 Exit status: 0 after leaving with everything typed confirmed; 1 if the room could not be joined
 (or was lost for good) with nothing left unsent; 2 for a usage error; 3 if any message typed
@@ -38,6 +47,7 @@ could pass for another member's message (``termtext``).
 from __future__ import annotations
 
 import argparse
+import collections
 import os
 import shutil
 import sys
@@ -60,6 +70,7 @@ from net.passwords import PasswordSourceError, read_password
 from net.proto import (
     DEFAULT_ROOM,
     ActionKind,
+    ContentType,
     Invite,
     InviteError,
     PendingMessage,
@@ -178,13 +189,20 @@ class _Printer:
         self._ambiguous_wide = _cjk_locale() if ambiguous_wide is None else ambiguous_wide
 
     def line(self, text: str) -> None:
-        # Cleaning again is a no-op for cleaned text and a safety net for any that was not.
-        text = collapse_spaces(clean(text))
-        if self._is_terminal:
-            lines = wrap(text, columns=self._columns(), ambiguous_wide=self._ambiguous_wide)
-            text = "\n".join(lines)
+        self.lines([text])
+
+    def lines(self, texts: list[str]) -> None:
+        """Several lines of one event, together (no other event's line between them)."""
+        shown = []
+        for text in texts:
+            # Cleaning again is a no-op for cleaned text and a safety net for any that was not.
+            text = collapse_spaces(clean(text))
+            if self._is_terminal:
+                cut = wrap(text, columns=self._columns(), ambiguous_wide=self._ambiguous_wide)
+                text = "\n".join(cut)
+            shown.append(text + "\n")
         with self._lock:
-            self._stream.write(text + "\n")
+            self._stream.write("".join(shown))
             self._stream.flush()
 
 
@@ -240,6 +258,8 @@ class TerminalChat:
         self._said_lock = threading.Lock()
         self._done = threading.Event()
         self._joined = threading.Event()
+        # Who said what lately (id → sender, text): a reply quotes from this copy when it can.
+        self._recent: collections.OrderedDict[bytes, tuple[str, str]] = collections.OrderedDict()
         self.client = client_factory(
             host=host,
             port=port,
@@ -307,16 +327,34 @@ class TerminalChat:
                     continue
                 if text.startswith("//"):
                     text = text[1:]  # "//text" sends "/text" (IRC's way to start with a slash)
-                try:
-                    self.client.send(text)
-                except ClientStopped as exc:
-                    self._unsent += 1
-                    self._printer.line(f"! not sent: {clean(str(exc))}")
-                    self._printer.line(f"! unsent: {clean(text)}")
-                except ValueError as exc:  # too long, empty: said, and the person goes on
-                    self._printer.line(f"! not sent: {clean(str(exc))}")
+                self._send(text)
         finally:
             end_of_input.set()
+
+    def _send(self, text: str, private: tuple[str, bytes] | None = None) -> None:
+        """Send ``text`` to the room, or to ``private`` = (name, signing key) only."""
+        try:
+            if private is None:
+                self.client.send(text)
+            else:
+                self.client.send_private(private[1], text)
+        except ClientStopped as exc:
+            self._unsent += 1
+            self._printer.line(f"! not sent: {clean(str(exc))}")
+            again = text if private is None else f"/msg {_msg_name(private[0])} {text}"
+            self._printer.line(f"! unsent: {clean(again)}")
+        except ValueError as exc:  # too long, empty, nobody: said, and the person goes on
+            self._printer.line(f"! not sent: {clean(str(exc))}")
+
+    def _private(self, rest: str) -> None:
+        """/msg NAME TEXT: TEXT to NAME only. NAME may hold spaces; if two members' names
+        could be meant, nothing is sent and the person is asked to quote it."""
+        found = _split_msg(rest, self.client.peer_named)
+        if isinstance(found, str):
+            self._printer.line(f"! {found}")
+            return
+        name, key, text = found
+        self._send(text, (name, key))
 
     def _say_unsent(self, messages: tuple[PendingMessage, ...], reason: str) -> None:
         """Print the messages the relay never confirmed, once (from whichever thread first)."""
@@ -331,12 +369,19 @@ class TerminalChat:
             f"{'were' if count != 1 else 'was'} not sent: {clean(reason)}"
         )
         for message in messages:
-            self._printer.line(f"! unsent: {clean(message.text)}")
+            text = message.text
+            if message.content_type == ContentType.PRIVATE:  # sent again, it stays private
+                sent = self.client.content_of(message)
+                text = f"/msg {_msg_name(sent.private_name)} {text}"
+            self._printer.line(f"! unsent: {clean(text)}")
 
     def _command(self, line: str) -> None:
         """IRC's room commands: /op NAME, /deop NAME, /kick NAME, /release NAME."""
         word, _, name = line[1:].partition(" ")
         if self._files.command(word, name):  # /send, /files, /save
+            return
+        if word.lower() == "msg":
+            self._private(name)
             return
         if word.lower() == "rotate":  # IRC has none; the name follows /kick's style
             try:
@@ -362,7 +407,10 @@ class TerminalChat:
     def _on_event(self, event: ce.ClientEvent) -> None:  # runs on the client's worker thread
         line = self._describe(event)
         if line is not None:
-            self._printer.line(line)
+            quote = self._quote(event)
+            self._printer.lines([line] if quote is None else [quote, line])
+        if isinstance(event, ce.MessageReceived):
+            self._remember(event)
         if isinstance(event, ce.NotSent):
             # Before Failed (and before close() returns): the exit status counts them.
             self._say_unsent(event.messages, event.reason)
@@ -394,15 +442,25 @@ class TerminalChat:
             earlier = "(earlier) " if event.from_history else ""
             you = " (you)" if event.own else ""
             changed = "[key changed!] " if event.trust is Trust.CHANGED else ""
+            who = f"{changed}{clean(event.sender)}{you}"
+            if event.private_with is not None:
+                # First on the line, where no name reaches: "alice → you" could be a name.
+                earlier = f"[private] {earlier}"
+                if event.own:
+                    who = f"{changed}you → {clean(event.private_name)}"
+                else:
+                    who = f"{changed}{clean(event.sender)} → you"
             if isinstance(event.content, ce.FileContent):
                 return (
-                    f"{earlier}{_clock(event.timestamp_ms)} {changed}{clean(event.sender)}{you} "
+                    f"{earlier}{_clock(event.timestamp_ms)} {who} "
                     f"{self._files.offered(event, event.content.offer)}"
                 )
-            return (
-                f"{earlier}{_clock(event.timestamp_ms)} {changed}{clean(event.sender)}{you}: "
-                f"{clean(event.text)}"
-            )
+            if isinstance(event.content, ce.UnknownContent):
+                return (
+                    f"{earlier}{_clock(event.timestamp_ms)} {who}: "
+                    f"[a message this version cannot show ({clean(event.content.content_type)})]"
+                )
+            return f"{earlier}{_clock(event.timestamp_ms)} {who}: {clean(event.text)}"
         if isinstance(event, ce.IdentityChanged):
             verified = " You had verified the old one." if event.was_verified else ""
             return (
@@ -472,11 +530,77 @@ class TerminalChat:
             return f"* connecting to {self._where}" if event.attempt == 1 else None
         return None  # Failed goes to stderr
 
+    def _remember(self, event: ce.MessageReceived) -> None:
+        """Keep the newest messages' sender and text, for the quotes of replies to them."""
+        self._recent[event.message_id] = (event.sender, event.text)
+        while len(self._recent) > _RECENT:
+            self._recent.popitem(last=False)
+
+    def _quote(self, event: ce.ClientEvent) -> str | None:
+        """The quote line above a reply: this device's copy of the replied message if it has
+        it, else what the replier claims it said."""
+        if not isinstance(event, ce.MessageReceived) or not isinstance(
+            event.content, ce.ReplyContent
+        ):
+            return None
+        replied = event.content.reply_to
+        sender, text = self._recent.get(replied.message_id, (replied.sender, replied.excerpt))
+        return f"> {clean(sender)}: {clean(_one_line(text))}"
+
+
+_RECENT = 1000  # messages whose sender and text are kept for quotes
+_QUOTE_CHARS = 60  # a quote shows at most this much of the replied text
+
+
+def _one_line(text: str) -> str:
+    """The start of ``text`` on one line, cut at :data:`_QUOTE_CHARS` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _QUOTE_CHARS else flat[: _QUOTE_CHARS - 1] + "…"
+
+
+def _msg_name(name: str) -> str:
+    """``name`` as /msg takes it back: in double quotes when it holds a space."""
+    return f'"{name}"' if " " in name else name
+
+
+def _split_msg(
+    rest: str, peer_named: Callable[[str], bytes | None]
+) -> tuple[str, bytes, str] | str:
+    """/msg's NAME and TEXT: (name, signing key, text), or a sentence saying why not.
+
+    ``"NAME WITH SPACES" TEXT``, or NAME TEXT where NAME is the one way of splitting the line
+    that names someone (names hold single spaces, so "bob smith hi" may mean "bob smith" or
+    "bob": if both are members, ask for quotes rather than guess who gets it)."""
+    rest = rest.strip()
+    if rest.startswith('"'):
+        name, closed, text = rest[1:].partition('"')
+        candidates = [(name, text.strip())] if closed else []
+    else:
+        candidates = [(rest[:at], rest[at + 1 :].strip()) for at, c in enumerate(rest) if c == " "]
+    if not rest or not any(text for _, text in candidates):
+        return "usage: /msg NAME TEXT (a private message to NAME only)"
+    found = []
+    for name, text in candidates:
+        key = peer_named(name) if text else None
+        if key is not None:
+            found.append((name, key, text))
+    if len(found) > 1:
+        names = " and ".join(f'"{clean(name)}"' for name, _, _ in found)
+        return f"/msg could mean {names}: put the name in double quotes; nothing was sent"
+    if not found:
+        first = candidates[0][0]
+        return (
+            f"nobody called '{clean(first)}' is in the room (or remembered from it); nothing "
+            "was sent"
+        )
+    return found[0]
+
 
 _COMMANDS_HELP = (
     "commands: /op NAME (make admin), /deop NAME, /kick NAME (remove from the room), "
     "/rotate [NAME] (change the room password, removing NAME first), /release NAME (free a "
-    "name); start a message with // to send it with one /; "
+    "name); /msg NAME TEXT (a private message to NAME only); start a message with // to send "
+    "it with one /; "
     "/send PATH (send a file), /files (files received), /save ID [PATH] (save one)"
 )
 
