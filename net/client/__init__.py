@@ -12,7 +12,8 @@ Public face (what the desktop app, the terminal client and tests use)::
 Events reach ``on_event`` on the worker thread (a GUI only ``queue.put``s them). Behind this
 face: ``client`` (:class:`ChatClient`), ``session`` (one connection attempt driving the
 protocol core), ``events`` (what the application is told), ``texts`` (every sentence the
-library says), ``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
+library says), ``content`` (what replies, file offers and private boxes say, both ways),
+``trust`` (relay pins, trust on first use), ``storage`` (where this device keeps
 its identity and trust records), ``keeper`` (the client's outbox and received messages in the
 device's archive, on a thread of its own), ``errors`` (what ``send`` raises), ``transfers``
 (files sent and saved: ``send_file``, ``download``), ``filenames`` (received names made safe to
@@ -68,6 +69,7 @@ from net.client.events import (
     ReplyContent,
     ReplyTo,
     RoleChange,
+    SentContent,
     TextContent,
     TransferError,
     TransferFailed,
@@ -163,6 +165,7 @@ __all__ = [
     "ReplyTo",
     "Role",
     "RoleChange",
+    "SentContent",
     "StoredMessage",
     "TextContent",
     "TransferError",
