@@ -16,6 +16,7 @@ ROOM = bytes(range(16))
 OTHER_ROOM = bytes(range(16, 32))
 ALICE = b"\x01" * 32
 MALLORY = b"\x02" * 32
+DH_A, DH_B = b"\x11" * 32, b"\x12" * 32
 
 
 def test_first_key_is_remembered_then_known():
@@ -135,3 +136,31 @@ def test_concurrent_observers_do_not_lose_records(tmp_path):
         reloaded.status(ROOM, f"member{i}", bytes([i % 256]) * 32) is Trust.KNOWN
         for i in range(200)
     )
+
+
+def test_a_members_x25519_key_is_remembered_with_its_signing_key_only(tmp_path):
+    store = TrustStore(tmp_path / "trust.json")
+    assert store.identity(ROOM, ALICE) is None
+    store.observe(ROOM, "alice", ALICE)  # seen as a sender: no X25519 key yet
+    assert store.identity(ROOM, ALICE) is None
+    store.observe(ROOM, "alice", ALICE, DH_A)  # seen in a member list
+    assert store.identity(ROOM, ALICE) == ("alice", DH_A)
+    store.observe(ROOM, "Alice", MALLORY, DH_B)  # another key behind the name: not taken
+    assert store.identity(ROOM, MALLORY) is None
+    assert store.identity(ROOM, ALICE) == ("alice", DH_A)
+    store.mark_verified(ROOM, "alice", ALICE)  # the same identity: its X25519 key stays
+    assert TrustStore(tmp_path / "trust.json").identity(ROOM, ALICE) == ("alice", DH_A)
+    assert store.identity(OTHER_ROOM, ALICE) is None  # per room
+    store.accept_key(ROOM, "alice", MALLORY)  # the new identity, until seen in a member list
+    assert store.identity(ROOM, ALICE) is None and store.identity(ROOM, MALLORY) is None
+    store.observe(ROOM, "alice", MALLORY, DH_B)
+    assert store.identity(ROOM, MALLORY) == ("alice", DH_B)
+
+
+def test_a_damaged_x25519_key_in_the_file_is_as_if_not_remembered(tmp_path):
+    path = tmp_path / "trust.json"
+    TrustStore(path).observe(ROOM, "alice", ALICE, DH_A)
+    document = json.loads(path.read_text())
+    document["rooms"][ROOM.hex()]["alice"]["dh"] = "not hex"
+    path.write_text(json.dumps(document))
+    assert TrustStore(path).identity(ROOM, ALICE) is None
