@@ -3,7 +3,8 @@
 One daemon worker thread owns the socket and drives the sans-I/O :class:`net.proto.ClientProtocol`
 (one :class:`~net.client.session.Session` per connection attempt): it connects, stretches the
 password (once per room), runs the handshake, joins, reads, writes, and reconnects with backoff
-after a loss. Callers on other threads only call :meth:`ChatClient.send`,
+after a loss. Callers on other threads only call :meth:`ChatClient.send` (and
+:meth:`ChatClient.send_private`, which seals its box on the caller's thread first),
 :meth:`ChatClient.retry_now` and :meth:`ChatClient.close`, which never block on the network:
 they queue work under a lock and wake the worker through a socket pair. With an archive,
 ``send`` waits for one local write (:mod:`net.client.keeper`), never for the network.
