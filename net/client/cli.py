@@ -9,7 +9,8 @@ Works on a terminal and with pipes: each line of standard input is sent as a mes
 starting with ``/`` is a command: ``/op NAME``, ``/deop NAME``, ``/kick NAME``, ``/release
 NAME``, ``/rotate [NAME]`` (a new room password, removing NAME first), for the room's owner and
 admins; ``/msg NAME TEXT`` sends TEXT to NAME only (a private message: NAME as the member list
-shows it, in double quotes if another member's name starts the same way); ``/send PATH``,
+shows it, in double quotes if another member's name starts the same way; never to a member whose
+safety code changed and was not accepted); ``/send PATH``,
 ``/files`` and ``/save ID [PATH]`` send and save files
 (``net.client.cli_files``); ``//`` sends a message that starts with ``/``); every
 event is printed as one flushed line on standard output. At the end of input the command waits
@@ -348,12 +349,19 @@ class TerminalChat:
 
     def _private(self, rest: str) -> None:
         """/msg NAME TEXT: TEXT to NAME only. NAME may hold spaces; if two members' names
-        could be meant, nothing is sent and the person is asked to quote it."""
+        could be meant, nothing is sent and the person is asked to quote it. Nothing is sent
+        to a member whose key changed and was not accepted: it may be someone else."""
         found = _split_msg(rest, self.client.peer_named)
         if isinstance(found, str):
             self._printer.line(f"! {found}")
             return
         name, key, text = found
+        if any(m.signing_key == key and m.trust is Trust.CHANGED for m in self.client.members):
+            self._printer.line(
+                f"! {clean(name)}'s safety code changed and the new one was not accepted: a "
+                "private message could reach someone else; nothing was sent"
+            )
+            return
         self._send(text, (name, key))
 
     def _say_unsent(self, messages: tuple[PendingMessage, ...], reason: str) -> None:

@@ -15,6 +15,7 @@ from datetime import datetime
 from net.client import events as ce
 from net.client.cli import TerminalChat, _Printer
 from net.client.errors import ClientStopped
+from net.client.trust import Trust
 from net.proto import ContentType, PendingMessage
 from tests.net.client_support import is_
 from tests.net.test_chat_cli import (  # noqa: F401 - fixtures
@@ -112,6 +113,20 @@ def test_a_name_with_spaces_is_found_and_two_possible_names_ask_for_quotes():
         '! /msg could mean "bob" and "bob smith": put the name in double quotes; nothing was sent'
     ]
     assert chat.client.private == [(BOB_SMITH, "hello"), (CAROL, "smith is here")]
+
+
+def test_msg_to_a_member_whose_key_changed_unaccepted_sends_nothing():
+    chat, out = _chat([_joined()])
+    chat.client.members = (
+        ce.Member(name="bob", signing_key=BOB, dh_key=b"\5" * 32, trust=Trust.CHANGED),
+        ce.Member(name="carol", signing_key=CAROL, dh_key=b"\6" * 32, trust=Trust.VERIFIED),
+    )
+    assert chat.run(io.StringIO("/msg bob the plan\n/msg carol the plan\n")) == 0
+    assert chat.client.private == [(CAROL, "the plan")]
+    assert (
+        "! bob's safety code changed and the new one was not accepted: a private message could "
+        "reach someone else; nothing was sent"
+    ) in out.getvalue().splitlines()
 
 
 def test_a_private_message_the_client_cannot_take_is_printed_to_be_sent_again_privately():
