@@ -25,6 +25,7 @@ from typing import Any
 from bench import (
     epoch_change,
     fanout,
+    files,
     history,
     idle,
     joins,
@@ -1071,6 +1072,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(persisted.section(keys, tmp, quick=args.quick))
         sections.append(resume.section(keys, tmp, quick=args.quick))
         sections.append(rooms_start.section(quick=args.quick))
+        sections.append(files.section(keys, tmp, quick=args.quick))
     text, gui = run_gui()
     sections.append(text)
     text, hist = run_history(plan, keys)

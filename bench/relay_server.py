@@ -16,8 +16,11 @@ lifted, since every simulated member comes from 127.0.0.1.
 ``EdDSASigScheme.verify``, wrapped here with a counter): a SocketChat relay checks one per JOIN
 (the proof of the joiner's identity key) and never one per message, which the fan-out rows show.
 
-The line ``trim`` first returns the C heap's free memory to the system (see ``_trim``). It exits
-when stdin closes. ``--profile FILE`` runs it under cProfile and writes the stats to
+The line ``trim`` first returns the C heap's free memory to the system (see ``_trim``). With
+``BENCH_RELAY_TRACEMALLOC=1`` the process traces Python's allocations from its start
+(``tracemalloc``, which slows it: for memory figures, not timings), each answer adds ``traced``
+and ``traced_peak`` (bytes), and the line ``reset-peak`` starts a new peak. It exits when stdin
+closes. ``--profile FILE`` runs it under cProfile and writes the stats to
 FILE on exit (for ``python -m bench --profile``).
 """
 
@@ -34,6 +37,7 @@ import resource
 import socket
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +101,10 @@ def _answer(connections: int, command: str = "stats") -> None:
     if command.strip() == "trim":
         _trim()
     answer = {**usage(), "connections": connections, "verifies": _VERIFIES[0]}
+    if tracemalloc.is_tracing():
+        answer["traced"], answer["traced_peak"] = tracemalloc.get_traced_memory()
+        if command.strip() == "reset-peak":
+            tracemalloc.reset_peak()
     sys.stdout.write(json.dumps(answer) + "\n")
     sys.stdout.flush()
 
@@ -221,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
         logging.basicConfig(filename=args.log, level=logging.INFO, format="%(message)s")
     _raise_nofile()
     _count_verifies()
+    if os.environ.get("BENCH_RELAY_TRACEMALLOC") == "1":
+        tracemalloc.start()
     # On-CPU time, not wall time: on this shared machine a profile in wall time also counts the
     # moments the relay was runnable but another process had its core.
     profiler = cProfile.Profile(time.process_time) if args.profile else None
