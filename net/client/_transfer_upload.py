@@ -25,6 +25,7 @@ from Crypto.Random import get_random_bytes
 
 from crypto.filechunk import FILE_ID_SIZE, FILE_KEY_SIZE, chunk_length, seal_chunk
 from net.client import _transfer_texts as texts
+from net.client.filenames import safe_name
 from net.proto import CHUNK_SIZE, FileOffer, chunk_count, sealed_size
 
 
@@ -170,7 +171,8 @@ class Upload:
     def offer(self) -> FileOffer:
         """The file offer, once the relay holds every chunk: the whole file was read and
         hashed by then (an empty file: now). Raises :class:`ChunkReadError` if the file
-        changed meanwhile."""
+        changed meanwhile. It names the file as :func:`~net.client.filenames.safe_name` makes
+        its name (the receiver does so again: a name is hostile there)."""
         while self._hashed < self.count:
             self._read(self._hashed)
         self._check_unchanged()
@@ -179,7 +181,7 @@ class Upload:
             file_key=self.file_key,
             size=self.size,
             sha256=self._hash.digest(),
-            name=self.name,
+            name=safe_name(self.name),
             media_type=self.media_type,
         )
 

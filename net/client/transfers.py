@@ -42,7 +42,7 @@ from net.client._transfer_download import Download, DownloadError
 from net.client._transfer_upload import ChunkReadError, Upload
 from net.client.errors import ClientStopped
 from net.client.events import TransferError
-from net.client.filenames import media_type_for, safe_name
+from net.client.filenames import media_type_for
 from net.proto import (
     MAX_GET_CHUNKS,
     MAX_PUTS_AHEAD,
@@ -302,15 +302,6 @@ class Transfers:
         except ChunkReadError as exc:
             self._fail(upload, TransferError.IO, str(exc))
             return
-        # The offer goes in a file's own name, made safe to keep (the receiver does it again).
-        offer = FileOffer(
-            file_id=offer.file_id,
-            file_key=offer.file_key,
-            size=offer.size,
-            sha256=offer.sha256,
-            name=safe_name(upload.name),
-            media_type=offer.media_type,
-        )
         message = PendingMessage(
             text=offer.name,
             message_id=upload.message_id,

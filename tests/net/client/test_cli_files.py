@@ -15,9 +15,8 @@ import threading
 import pytest
 
 from crypto.identity import Identity
-from net.client import ChatClient
+from net.client import ChatClient, _transfer_upload
 from net.client import events as ce
-from net.client import transfers as transfers_module
 from net.client.cli import TerminalChat, _Printer
 from tests.net.client_support import CHEAP
 from tests.net.client_support import is_ as _is
@@ -141,7 +140,7 @@ def test_a_hostile_name_is_shown_escaped_and_saved_inside_the_folder_never_over_
     # bob's client offers the file under a name that climbs out of the folder, hides its
     # extension behind a right-to-left override and is a shell script.
     hostile = "../../\u202etxt.sh"
-    monkeypatch.setattr(transfers_module, "safe_name", lambda name: hostile)
+    monkeypatch.setattr(_transfer_upload, "safe_name", lambda name: hostile)
     data = b"#!/bin/sh\necho pwned\n"
     (tmp_path / "script").write_bytes(data)
     sent = bob.send_file(tmp_path / "script")

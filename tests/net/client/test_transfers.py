@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -386,8 +387,8 @@ def test_a_tampered_chunk_fails_as_corrupt_and_leaves_no_file(
     alice, alice_events, bob, bob_events = _room(clients, room_keys, relay.port, relay.port)
     sealed = _transfer_upload.seal_chunk
 
-    def altered(**fields: object) -> bytes:
-        data = bytearray(sealed(**fields))  # type: ignore[arg-type]
+    def altered(**fields: Any) -> bytes:
+        data = bytearray(sealed(**fields))
         if fields["index"] == 5:
             data[100] ^= 1  # as a relay that flips a bit of what it stores would serve it
         return bytes(data)
