@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 PROGRESS_EVERY = 1.0  # seconds between two progress lines of one transfer
 STALL_TIMEOUT = 60.0  # at end of input, how long transfers may go without progress
+_MAX_EARLY = 64
 USAGE = "files: /send PATH (send a file), /files (the files received), /save ID [PATH]"
 
 
@@ -79,6 +80,8 @@ class TerminalFiles:
         self._lock = threading.Condition()
         self._received: dict[bytes, _Received] = {}  # by message id, in the order received
         self._running: dict[bytes, _Running] = {}  # by transfer id
+        # The last events of transfers that ended before their start call returned.
+        self._early: dict[bytes, ce.TransferFinished | ce.TransferFailed] = {}
         self._moved = clock()  # the last time a transfer started here moved on
 
     # -- commands (the input thread) ------------------------------------------------------
@@ -106,14 +109,12 @@ class TerminalFiles:
         except ValueError as exc:
             self._say(f"! not sent: {clean(str(exc))}")
             return
-        with self._lock:
-            self._running[transfer_id] = _Running(name=path.name, upload=True)
-            self._moved = self._clock()
         try:
             size = path.stat().st_size
         except OSError:  # gone already: the transfer fails and says so
             size = 0
         self._say(f"* sending {clean(path.name)} ({describe_size(size)})")
+        self._started(transfer_id, _Running(name=path.name, upload=True))
 
     def _list(self) -> None:
         with self._lock:
@@ -154,9 +155,20 @@ class TerminalFiles:
             return
         with self._lock:
             item.state = f"saving to {dest}"
-            self._running[transfer_id] = _Running(name=dest.name, upload=False, number=item.number)
-            self._moved = self._clock()
         self._say(f"* saving {clean(offer.name)} to {clean(str(dest))}")
+        self._started(transfer_id, _Running(name=dest.name, upload=False, number=item.number))
+
+    def _started(self, transfer_id: bytes, running: _Running) -> None:
+        """Follow a transfer just started here, or say how it ended if it was that quick (its
+        last event came before send_file or download returned)."""
+        with self._lock:
+            early = self._early.pop(transfer_id, None)
+            if early is None:
+                self._running[transfer_id] = running
+                self._moved = self._clock()
+                return
+        line = self._end_line(running, early)
+        self._say(line)
 
     def _destination(self, offer: FileOffer, where: str) -> Path:
         """Where ``/save`` puts ``offer``: a free name in the current folder or the folder
@@ -193,23 +205,21 @@ class TerminalFiles:
         """The line for a transfer event, or None (not one of ours, or too soon)."""
         if isinstance(event, ce.TransferProgress):
             return self._progress(event)
+        if isinstance(event, ce.TransferFinished | ce.TransferFailed):
+            running = self._ended(event)
+            return None if running is None else self._end_line(running, event)
+        return None
+
+    def _end_line(self, running: _Running, event: ce.TransferFinished | ce.TransferFailed) -> str:
         if isinstance(event, ce.TransferFinished):
-            running = self._ended(event.transfer_id)
-            if running is None:
-                return None
             if event.upload:
                 return f"* {clean(running.name)} is on the relay; offering it to the room"
             self._mark(running, f"saved to {event.path}")
             return f"* saved {clean(running.name)} to {clean(str(event.path))}"
-        if isinstance(event, ce.TransferFailed):
-            running = self._ended(event.transfer_id)
-            if running is None:
-                return None
-            verb = "sending" if event.upload else "saving"
-            if not event.upload:
-                self._mark(running, f"not saved: {event.detail}")
-            return f"! {verb} {clean(running.name)} failed: {clean(event.detail)}"
-        return None
+        verb = "sending" if event.upload else "saving"
+        if not event.upload:
+            self._mark(running, f"not saved: {event.detail}")
+        return f"! {verb} {clean(running.name)} failed: {clean(event.detail)}"
 
     def _progress(self, event: ce.TransferProgress) -> str | None:
         now = self._clock()
@@ -228,9 +238,15 @@ class TerminalFiles:
             f"of {describe_size(event.total_bytes)})"
         )
 
-    def _ended(self, transfer_id: bytes) -> _Running | None:
+    def _ended(self, event: ce.TransferFinished | ce.TransferFailed) -> _Running | None:
+        """The transfer's last event: stop following it. One not followed yet was started
+        here a moment ago: its start (``_started``) says how it ended."""
         with self._lock:
-            running = self._running.pop(transfer_id, None)
+            running = self._running.pop(event.transfer_id, None)
+            if running is None:
+                self._early[event.transfer_id] = event
+                while len(self._early) > _MAX_EARLY:
+                    del self._early[next(iter(self._early))]
             self._moved = self._clock()
             self._lock.notify_all()
         return running

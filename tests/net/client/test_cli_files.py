@@ -11,6 +11,8 @@ import io
 import os
 import re
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +20,7 @@ from crypto.identity import Identity
 from net.client import ChatClient, _transfer_upload
 from net.client import events as ce
 from net.client.cli import TerminalChat, _Printer
+from net.client.cli_files import TerminalFiles
 from tests.net.client_support import CHEAP
 from tests.net.client_support import is_ as _is
 from tests.net.helpers import PASSWORD
@@ -122,9 +125,24 @@ def test_input_that_ends_after_send_waits_for_the_upload_and_its_offer(
     bob_events.wait_for(_is(ce.Joined))
     alice.wait_line(r"^\* bob joined")  # so the offer is sealed for bob too
     (tmp_path / "last.bin").write_bytes(os.urandom(2_000_000))
+    (tmp_path / "empty.txt").write_bytes(b"")  # done before send_file has even returned
     alice.type(f"/send {tmp_path / 'last.bin'}")
-    assert alice.end() == [0]  # left only once the offer was stored
-    assert _offer(bob_events).content.offer.name == "last.bin"
+    alice.type(f"/send {tmp_path / 'empty.txt'}")
+    started = time.monotonic()
+    assert alice.end() == [0]  # left only once both offers were stored
+    assert time.monotonic() - started < 30  # not the minute a silent transfer is given
+    names = {_offer(bob_events).content.offer.name}
+    names.add(
+        bob_events.wait_for(
+            lambda e: (
+                isinstance(e, ce.MessageReceived)
+                and isinstance(e.content, ce.FileContent)
+                and e.content.offer.name not in names
+            )
+        ).content.offer.name
+    )
+    assert names == {"last.bin", "empty.txt"}
+    assert "* empty.txt is on the relay; offering it to the room" in alice.lines()
 
 
 def test_a_hostile_name_is_shown_escaped_and_saved_inside_the_folder_never_over_a_file(
@@ -170,3 +188,28 @@ def test_a_hostile_name_is_shown_escaped_and_saved_inside_the_folder_never_over_
     for path in (downloads / "txt.sh", downloads / "txt (2).sh", downloads / "sub" / "txt.sh"):
         assert path.read_bytes() == data
         assert not path.stat().st_mode & 0o111  # saved, never made executable or run
+
+
+def test_a_transfer_that_ends_before_its_start_returns_is_still_said_and_not_awaited(tmp_path):
+    said: list[str] = []
+    files: TerminalFiles
+
+    class Quick:
+        """send_file whose transfer's last event comes (from the worker) before it returns."""
+
+        def send_file(self, path: Path) -> bytes:
+            event = ce.TransferFinished(
+                transfer_id=b"t" * 16, message_id=b"m" * 16, name=path.name, path=path, upload=True
+            )
+            line = files.describe(event)
+            assert line is None  # not followed yet: its start will say it
+            return b"t" * 16
+
+    files = TerminalFiles(Quick(), said.append)
+    (tmp_path / "a.txt").write_bytes(b"x")
+    assert files.command("send", str(tmp_path / "a.txt"))
+    assert said == ["* sending a.txt (1 byte)", "* a.txt is on the relay; offering it to the room"]
+    stopped = threading.Event()
+    started = time.monotonic()
+    files.wait_done(stopped, stall=5)
+    assert time.monotonic() - started < 1  # nothing left to wait for
