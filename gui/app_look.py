@@ -18,6 +18,7 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gui.chat import ChatWindow
 from gui.room import Room
 from gui.settings import THEMES, room_key
 from gui.theme import apply_theme, set_zoom
@@ -134,6 +135,12 @@ class Look:
             accelerator="Ctrl+F",
             command=lambda: app.history_actions.open_search(),
         )
+        menu.add_separator()
+        menu.add_command(
+            label="Send a file…",
+            accelerator="Ctrl+O",
+            command=lambda: _choose_file(room.chat),
+        )
         self.colour_menu(menu)
         app.view_menus[room.token] = menu
         return menu
@@ -165,3 +172,9 @@ class Look:
         if room.muted.get():
             rooms.append(key)
         app.save_settings(muted_rooms=tuple(rooms[-200:]))
+
+
+def _choose_file(chat: ChatWindow | None) -> None:
+    """View → Send a file… of ``chat``."""
+    if chat is not None:
+        chat.file_sending.choose()

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from crypto.kdf import RoomKeys
+from gui.attachments import RoomFiles
 from gui.chat import ChatWindow
 from gui.errors import TRUST_NEW_RELAY, trust_relay_question
 from gui.room import Room, RoomActions, RoomTrust
@@ -74,6 +75,7 @@ class RoomLife:
             joined=event is not None,
             on_jump=app.views.open_jump,
             on_search=app.history_actions.open_search,
+            files=RoomFiles(lambda: room.client),
         )
         room.chat = chat
         app.history_actions.chat_made(chat, room_id)

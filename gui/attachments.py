@@ -24,10 +24,11 @@ Tk thread calls this. ``files`` is what the room's current client offers (:class
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from tkinter import filedialog
@@ -40,9 +41,8 @@ from gui.folders import show_in_folder
 from gui.picture_fetch import Decoded, PreviewDecoder, cache_folder, cached_path
 from gui.pictures import PREVIEW_SIDE, photo_image
 from gui.pump import EventPump
-from net.client import events as ce
-from net.client.filenames import is_executable, media_type_for, safe_name, unique_path
-from net.proto import FileOffer, sealed_size
+from net import client as ce
+from net.client import FileOffer, is_executable, media_type_for, safe_name, sealed_size, unique_path
 
 if TYPE_CHECKING:
     from gui.chat import ChatWindow
@@ -135,6 +135,8 @@ class Attachments:
         chat.messages.embed_in_message(transfer, row)
         chat.messages.follow_next()
         chat.messages.flush()
+        chat.messages.update_idletasks()  # the card laid out: the end is below it
+        chat.messages.scroll_to_end()
         if words.is_picture_type(media_type_for(path)) and size <= words.MAX_PREVIEW_BYTES:
             card.picture = path
             self._decoder.decode(transfer, path)
@@ -269,10 +271,13 @@ class Attachments:
     def _copied(self, outcome: tuple[_Card, Path, str]) -> None:
         card, dest, problem = outcome
         self._copies.stop()
-        if problem:
-            card.row.show_status(f"Could not write the file: {problem}", "warning")
-        else:
-            self._saved(card, dest)
+        if not card.row.winfo_exists():
+            return
+        with self._kept_in_view():
+            if problem:
+                card.row.show_status(f"Could not write the file: {problem}", "warning")
+            else:
+                self._saved(card, dest)
 
     def _saved(self, card: _Card, path: Path) -> None:
         card.saving_to = path
@@ -333,13 +338,11 @@ class Attachments:
         if card is None or not card.row.winfo_exists():
             return
         if decoded.preview is None:
-            card.row.show_no_picture(decoded.refused)
+            with self._kept_in_view():
+                card.row.show_no_picture(decoded.refused)
             return
-        following = self._chat.messages.at_end()
-        card.row.show_picture(photo_image(decoded.preview, card.row))
-        if following:  # the list showed its newest message: it still does, picture and all
-            self._chat.messages.update_idletasks()
-            self._chat.messages.scroll_to_end()
+        with self._kept_in_view():
+            card.row.show_picture(photo_image(decoded.preview, card.row))
         self._previews.append(card)
         if len(self._previews) > MAX_PREVIEWS:
             old = self._previews.pop(0)
@@ -348,11 +351,21 @@ class Attachments:
 
     # -- transfer events ---------------------------------------------------------------------
 
+    def has(self, transfer_id: bytes) -> bool:
+        """Whether ``transfer_id`` is a transfer of this window's (under way)."""
+        return transfer_id in self.transfers
+
     def handle(self, event: ce.TransferProgress | ce.TransferFinished | ce.TransferFailed) -> None:
         """A transfer event of this room's client (on the Tk thread, from the pump)."""
         card = self.transfers.get(event.transfer_id)
         if card is None:
             return  # another window's, or one this window no longer shows
+        with self._kept_in_view():
+            self._transfer_event(card, event)
+
+    def _transfer_event(
+        self, card: _Card, event: ce.TransferProgress | ce.TransferFinished | ce.TransferFailed
+    ) -> None:
         row = card.row
         match event:
             case ce.TransferProgress(done_bytes=done, total_bytes=total, upload=upload):
@@ -408,6 +421,16 @@ class Attachments:
         self._offer_save(card, gone=gone)
 
     # -- helpers ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _kept_in_view(self) -> Iterator[None]:
+        """A card changes its size: a list that showed its newest message still does."""
+        messages = self._chat.messages
+        following = messages.at_end()
+        yield
+        if following:
+            messages.update_idletasks()
+            messages.scroll_to_end()
 
     def _files(self) -> FileActions:
         if self.files is None:

@@ -38,6 +38,7 @@ from typing_extensions import assert_never
 
 from crypto.identity import PublicIdentity
 from gui.alerts import Alerts, Notify
+from gui.attachments import Attachments, FileActions
 from gui.chat_connection import ConnectionEvents
 from gui.chat_header import ChatHeader
 from gui.chat_members import MemberEvents
@@ -45,6 +46,7 @@ from gui.chat_text import SLOW_DOWN, archive_failed_notice, forged_notice, unpro
 from gui.compose import ComposeBox
 from gui.connection import ConnectionBanner
 from gui.dialogs import ConfirmDialog
+from gui.file_sending import FileSending
 from gui.member_commands import MemberCommands
 from gui.member_panel import MemberPanel
 from gui.messages import MessageList
@@ -92,6 +94,7 @@ class ChatWindow(ttk.Frame):
         joined: bool = True,
         on_jump: Callable[[], object] | None = None,
         on_search: Callable[[], object] | None = None,
+        files: FileActions | None = None,
     ) -> None:
         super().__init__(master)
         self._on_jump = on_jump
@@ -136,6 +139,9 @@ class ChatWindow(ttk.Frame):
             on_back=on_back,
         )
         self._build(on_invite, view_menu, clock)
+        # Files and pictures: their cards in the conversation, and the ways to send one.
+        self.attachments = Attachments(self, files)
+        self.file_sending = FileSending(self, self.attachments, private_to=self._private_to)
         self.trust_decisions = TrustDecisions(self, self.banner, trust)
         self.member_events.set_members(members)
         self.connection_events.set_connected(joined)
@@ -296,6 +302,8 @@ class ChatWindow(ttk.Frame):
                 self.connection_events.queued(position)
             case ce.Failed():
                 self.connection_events.failed(event)
+            case ce.TransferProgress() | ce.TransferFinished() | ce.TransferFailed():
+                self.attachments.handle(event)
             case ce.DerivingKeys():
                 pass  # only before the first join, which the login view shows
             case _:
@@ -306,6 +314,9 @@ class ChatWindow(ttk.Frame):
         self.messages.flush()
 
     def _on_message(self, event: ce.MessageReceived) -> None:
+        if isinstance(event.content, ce.FileContent):
+            self._on_file(event, event.content.offer)
+            return
         if event.own and self.own.echoed(event.message_id):
             return
         trust = self.trust_decisions.trust_of(event.sender, event.sender_key, event.trust)
@@ -321,6 +332,18 @@ class ChatWindow(ttk.Frame):
         )
         if shown and not event.own and not event.from_history:
             self.alerts.message(event.sender, event.text)
+
+    def _on_file(self, event: ce.MessageReceived, offer: ce.FileOffer) -> None:
+        """A file message: its card (``gui/attachments.py``) in place of a body."""
+        trust = self.trust_decisions.trust_of(event.sender, event.sender_key, event.trust)
+        changed = trust is Trust.CHANGED and not event.own
+        shown = self.attachments.received(event, offer, changed=changed)
+        if shown and not event.own and not event.from_history:
+            self.alerts.message(event.sender, event.text)
+
+    def _private_to(self) -> bytes | None:
+        """Whom a file sent from this window goes to alone (a private conversation)."""
+        return None  # every window is the room's own conversation
 
     def _on_archive_failed(self, reason: str) -> None:
         if not self._archive_told:
@@ -471,7 +494,10 @@ class ChatWindow(ttk.Frame):
         self.connection.apply_palette(palette)
         self.status_label.configure(foreground=palette.muted)
         self.header.apply_palette(palette, connected=self.connected)
+        self.attachments.apply_palette()
 
     def destroy(self) -> None:
         self.close_dialog()
+        self.attachments.stop()
+        self.file_sending.stop()
         super().destroy()

@@ -39,7 +39,7 @@ from gui.attachments import Attachments, size_problem
 from gui.dialogs import ConfirmDialog
 from gui.file_text import SEND_FILE, SEND_PICTURE
 from gui.pump import EventPump
-from net.client.filenames import describe_size
+from net.client import describe_size
 
 if TYPE_CHECKING:
     from gui.chat import ChatWindow

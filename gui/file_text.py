@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from net.client.events import TransferError
-from net.client.filenames import describe_size, is_executable, safe_name
-from net.proto import CHUNK_SIZE, SEALED_CHUNK_OVERHEAD, FileOffer, sealed_size
+from net.client import (
+    FileOffer,
+    TransferError,
+    describe_size,
+    is_executable,
+    safe_name,
+    sealed_size,
+)
 
 #: The pictures previewed in the conversation (their own file type decides: gui/pictures.py).
 PICTURE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -98,14 +103,14 @@ def progress_text(done: int, total: int, *, upload: bool) -> str:
 def largest_file(limit: int) -> int:
     """The largest file a room whose limit is ``limit`` bytes *as stored* takes (each 64,000
     bytes are stored with 40 more: ``net.proto.sealed_size``)."""
-    if limit <= 0:
-        return 0
-    largest = limit * CHUNK_SIZE // (CHUNK_SIZE + SEALED_CHUNK_OVERHEAD)
-    while sealed_size(largest + 1) <= limit:
-        largest += 1
-    while largest > 0 and sealed_size(largest) > limit:
-        largest -= 1
-    return largest
+    low, high = 0, max(0, limit)  # sealed_size grows with the size: search between
+    while low < high:
+        middle = (low + high + 1) // 2
+        if sealed_size(middle) <= limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def too_large_text(name: str, size: int, limit: int) -> str:

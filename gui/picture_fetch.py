@@ -27,7 +27,7 @@ from pathlib import Path
 
 from gui.pictures import PictureRefused, Preview, decode_preview
 from gui.pump import EventPump
-from net.client.storage import data_dir
+from net.client import data_dir
 
 MAX_CACHE_BYTES = 200_000_000  # received pictures kept on this device, at most
 MAX_WORKERS = 2  # decoding threads at once (each may hold a 160 MB picture while shrinking it)

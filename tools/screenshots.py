@@ -5,6 +5,7 @@
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py link|notification
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py trust
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py roles [FOLDER]
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py files [FOLDER] [--dark]
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
@@ -856,6 +857,14 @@ def rooms(folder: Path | None = None) -> None:
     gc.collect()
 
 
+def files(folder: Path | None = None, *, dark: bool = False) -> None:
+    """Files and pictures in a room (``tools/screenshots_files.py``)."""
+    from screenshots_files import files_pictures  # beside this file (the script's folder)
+
+    files_pictures(folder or OUT, sys.modules[__name__], dark=dark)
+    gc.collect()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["trust"]:
         trust(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
@@ -871,6 +880,9 @@ if __name__ == "__main__":
         roles(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["rooms"]:
         rooms(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+    elif sys.argv[1:2] == ["files"]:
+        arguments = [a for a in sys.argv[2:] if a != "--dark"]
+        files(Path(arguments[0]) if arguments else None, dark="--dark" in sys.argv)
     else:
         main()
         hostile_text()
@@ -880,3 +892,4 @@ if __name__ == "__main__":
         locked_history()
         roles()
         rooms()
+        files()

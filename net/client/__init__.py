@@ -79,6 +79,13 @@ from net.client.events import (
     UnprovenMember,
 )
 from net.client.export import ExportFormat, export
+from net.client.filenames import (
+    describe_size,
+    is_executable,
+    media_type_for,
+    safe_name,
+    unique_path,
+)
 from net.client.invite import pin_invite
 from net.client.storage import data_dir, load_identity, open_trust
 from net.client.trust import Trust, TrustStore, relay_address
@@ -86,6 +93,7 @@ from net.proto import (
     DEFAULT_ROOM,
     MAX_MESSAGE_BYTES,
     ActionKind,
+    FileOffer,
     Invite,
     InviteError,
     InvitePart,
@@ -97,6 +105,7 @@ from net.proto import (
     may_act,
     name_skeleton,
     parse_invite,
+    sealed_size,
     username_key,
     validate_username,
 )
@@ -139,6 +148,7 @@ __all__ = [
     "ExportFormat",
     "Failed",
     "FileContent",
+    "FileOffer",
     "ForgedMessage",
     "IdentityChanged",
     "Invite",
@@ -178,17 +188,23 @@ __all__ = [
     "UnprovenMember",
     "confusable_with",
     "data_dir",
+    "describe_size",
     "export",
     "format_invite",
+    "is_executable",
     "load_identity",
     "looks_like_invite",
     "may_act",
+    "media_type_for",
     "name_skeleton",
     "open_trust",
     "parse_invite",
     "pin_invite",
     "read_written",
     "relay_address",
+    "safe_name",
+    "sealed_size",
+    "unique_path",
     "username_key",
     "validate_username",
 ]
