@@ -244,6 +244,7 @@ def test_chat_goes_through_one_broadcast_sealed_once(room, alice, bob) -> None:
                 counter=i + 1,
                 from_history=False,
                 position=i + 1,  # the room's first three stored messages
+                body=f"hello {i}".encode(),
             )
             for i in range(3)
         ]
@@ -816,6 +817,7 @@ def test_a_genuine_message_opens(room, alice, bobs_key) -> None:
             counter=1,
             from_history=False,
             position=1,
+            body=b"hi",
         )
     ]
 
