@@ -168,8 +168,8 @@ class FileSender:
             transport.set_write_buffer_limits(high=WINDOW, low=WINDOW // 2)  # may pause at once
         written = 0
         while queue and not self.paused and written < BATCH:
-            if transport.is_closing():
-                return
+            if transport.is_closing() or member.dropping:
+                return  # closed, or being dropped as a slow reader: nothing more for it
             next_chunk = queue.peek()
             assert next_chunk is not None
             file_id, index = next_chunk
