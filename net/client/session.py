@@ -29,7 +29,7 @@ from net.proto import ClientProtocol, ClientState, Reason
 if TYPE_CHECKING:
     from net.client.client import ChatClient
 
-_RECV_SIZE = 65536
+_RECV_SIZE = 256 * 1024  # a file chunk is 64 KB: fewer turns of the loop per chunk received
 _TICK = 1.0  # longest select() wait: timers are checked at least this often
 _GOODBYE_TIMEOUT = 1.0  # seconds close() may spend handing our goodbye to the socket
 _PAGE = 500  # stored messages asked for per HISTORY request
