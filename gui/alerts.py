@@ -5,7 +5,8 @@ shown), a new message from someone else adds to the room's unread count, which t
 title shows in front ("(3) SocketChat — alice in …", only while this room is the one shown)
 and the room list beside it; unless the room is muted it rings the bell (Sound for new
 messages) and raises a desktop notification (``notify(title, body)``: the app's
-``gui/notify.py``); a message that mentions you (``@yourname``) always does. Looking at the
+``gui/notify.py``); a message that mentions you (``@yourname``) always does, and so does a
+private message ("bob (private)"), whatever the room's Mute switch says. Looking at the
 room again (:meth:`Alerts.mark_read`) clears the count.
 
 The chat window (``gui/chat.py``) owns one :class:`Alerts` and calls it on the Tk thread.
@@ -17,6 +18,7 @@ import tkinter as tk
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from gui.chat_private import private_notification_title
 from gui.chat_text import notification_text
 from gui.links import mentions
 from gui.safetext import display_name
@@ -61,12 +63,15 @@ class Alerts:
         if self._on_unread is not None:
             self._on_unread()
         mentioned = mentions(text, chat.username)
-        if chat.muted.get() and not mentioned:
-            return
+        private = chat.private is not None
+        if chat.muted.get() and not mentioned and not private:
+            return  # a mention and a private message are for you: they always notify
         if chat.sound.get():
             chat.bell()
         title, body = notification_text(sender, text)
-        if mentioned:
+        if private:
+            title = private_notification_title(sender)
+        elif mentioned:
             title = f"{title} mentioned you"
         self.notified.append((title, body))
         del self.notified[:-50]

@@ -14,7 +14,8 @@ from the login view), ``app_hosting`` (hosting a room here, its invite, the netw
 it), ``app_rooms`` (a room's client, relay and chat window; Retry now, Rejoin, Back to
 rooms), ``app_room_menu`` (the room list's menu, Rename…), ``app_remembered`` (rooms kept in
 the keyring, opened by themselves), ``app_history`` (this device's history: search, export,
-forget), ``app_look`` (theme, zoom, View menu, mute), ``app_tray`` (the tray icon: the
+forget), ``app_look`` (theme, zoom, View menu, mute), ``app_private`` (private
+conversations: their rows, windows and events), ``app_tray`` (the tray icon: the
 window hidden on close and brought back) and ``app_quit`` (the quit question; closing
 everything, with no thread left behind). The methods at the end are what a person can
 do in the window, each handed to the part that does it.
@@ -39,6 +40,7 @@ from gui.app_history import HistoryActions
 from gui.app_hosting import Hosting
 from gui.app_joining import Joining
 from gui.app_look import Look
+from gui.app_private import PrivateConversations
 from gui.app_quit import QuitFlow
 from gui.app_remembered import RememberedRooms
 from gui.app_room_menu import RoomMenu
@@ -70,7 +72,7 @@ from gui.theme import Palette, apply_theme, clamp_zoom
 from gui.tray import TRAY_EVENTS, TrayEvent
 from gui.verify import SafetyCodeDialog
 from net import client as ce
-from net.client import ChatClient, Keychain, PendingMessage
+from net.client import ChatClient, Keychain, PendingMessage, ReplyTo
 from net.relay import RelayThread
 
 __all__ = ["App", "start"]
@@ -157,7 +159,7 @@ class App:
         self._tokens = itertools.count(1)
         self._generation = 0  # the last one given out; events of older ones are dropped
         self._by_generation: dict[int, Room] = {}
-        self._dirty: set[Room] = set()  # rooms whose conversation got events this batch
+        self._dirty: set[ChatWindow] = set()  # conversations that got events this batch
         #: The login view's last request (Connect again, Trust the new relay and connect).
         self.last_request: LoginRequest | None = None
         self.host_dialog: HostDialog | None = None
@@ -182,6 +184,7 @@ class App:
         self.joining_flow = Joining(self)
         self.hosting_flow = Hosting(self)
         self.room_life = RoomLife(self)
+        self.privates = PrivateConversations(self)
         self.room_menus = RoomMenu(self)
         self.remembered = RememberedRooms(self)
         self.history_actions = HistoryActions(self)
@@ -218,8 +221,9 @@ class App:
 
     @property
     def chat(self) -> ChatWindow | None:
-        """The chat window shown (None while the login view is)."""
-        return self.current.chat if self.current is not None else None
+        """The chat window shown, the room's own or a private conversation's (None while the
+        login view is)."""
+        return self.current.shown_chat if self.current is not None else None
 
     def _focus_room(self) -> Room | None:
         """The room the window is about: the current one, else the one being joined."""
@@ -313,6 +317,13 @@ class App:
             self.hosting_flow.password_changed(room, event.password)
         if isinstance(event, ce.MessageReceived) and self.history is not None and room.room_id:
             self.history.touched(room.room_id)  # its client records it: search looks again
+        # Private messages go to their conversations, and the connection's news there too.
+        shown = self.privates.route(room, event)
+        if shown is None:
+            if room.state is not before:
+                self.views.refresh_rooms()
+            return
+        event = shown
         if room.chat is None:
             if isinstance(event, ce.Joined):
                 self.room_life.make_chat(room, event)
@@ -320,27 +331,36 @@ class App:
                 room.keep_early(event)
         else:
             room.chat.handle(event)
-            self._dirty.add(room)
+            self._dirty.add(room.chat)
         if room.state is not before:
             self.views.refresh_rooms()
 
     def _after_batch(self) -> None:
         dirty, self._dirty = self._dirty, set()
-        for room in dirty:
-            if room.chat is not None:
-                room.chat.flush()
+        for chat in dirty:
+            if chat.winfo_exists():
+                chat.flush()
 
-    def send_to(self, room: Room, text: str) -> PendingMessage:
-        """A chat window's ``send``: hand ``text`` to the room's client (thread-safe, at once)."""
+    def mark_dirty(self, chat: ChatWindow) -> None:
+        """``chat`` got events in this batch: scrolled and trimmed once, at its end."""
+        self._dirty.add(chat)
+
+    def send_to(self, room: Room, text: str, *, reply_to: ReplyTo | None = None) -> PendingMessage:
+        """A chat window's ``send`` (and ``send_reply``): hand ``text`` to the room's client
+        (thread-safe, at once)."""
         if room.client is None:
             raise ValueError("Not connected to a room.")
-        return room.client.send(text)
+        return room.client.send(text, reply_to=reply_to)
 
     # -- the app's own bookkeeping -------------------------------------------------------------
 
     def new_room(self, *, label: str = "") -> Room:
         """A room for the list (joined, hosted or remembered), not in it yet."""
-        return Room(next(self._tokens), self.root, label=label)
+        return Room(self.next_token(), self.root, label=label)
+
+    def next_token(self) -> int:
+        """A new row of the room list: a room's, or a private conversation's."""
+        return next(self._tokens)
 
     def new_generation(self, room: Room) -> int:
         """The tag of the room's next client or start; what older ones say is dropped."""

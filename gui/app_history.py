@@ -60,14 +60,17 @@ class HistoryActions:
             return
         for room in app.rooms:  # opened before the key came (the first room, at start)
             if room.chat is not None and room.room_id:
-                room.chat.show_kept(app.history.latest(room.room_id))
+                app.privates.show_kept(room, app.history.latest(room.room_id))
 
-    def chat_made(self, chat: ChatWindow, room_id: bytes) -> None:
-        """A room's chat window was made: it starts where its conversation left off."""
-        history = self._app.history
+    def chat_made(self, room: Room, room_id: bytes) -> None:
+        """A room's chat window was made: it starts where its conversation left off, and its
+        private conversations come back with theirs."""
+        app = self._app
+        history = app.history
         if history is not None and room_id:
-            chat.show_kept(history.latest(room_id))
-        self._tell_problem(chat)
+            app.privates.show_kept(room, history.latest(room_id))
+        if room.chat is not None:
+            self._tell_problem(room.chat)
 
     def archive_opener(self) -> Callable[[], Archive] | None:
         """What a new client keeps its room's messages with (None: nothing is kept)."""
@@ -128,9 +131,14 @@ class HistoryActions:
         room = app.room_of(hit.token)
         if room is None:
             return
-        if room is not app.current:
-            app.views.choose_room(room.token)
-        chat = room.chat
+        private_with = hit.message.private_with
+        if private_with is not None:  # a private message: its conversation comes
+            name = hit.message.sender if not hit.message.own else hit.message.private_name
+            token = app.privates.ensure(room, private_with, name).token
+        else:
+            token = room.token
+        app.views.choose_room(token)
+        chat = app.chat
         if chat is None:
             return
         if not chat.messages.show_message(hit.message.message_id):

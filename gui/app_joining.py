@@ -144,8 +144,8 @@ class Joining:
             app.login = None
         app.finder.stop()
         app.room_life.make_chat(room, event)
-        if app.current is not None and app.current.chat is not None:
-            app.current.chat.grid_remove()
+        if app.current is not None and app.current.shown_chat is not None:
+            app.current.shown_chat.grid_remove()
         app.current = None
         app.views.choose_room(room.token)
         chat = room.chat

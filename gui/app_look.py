@@ -64,8 +64,8 @@ class Look:
         app.theme.set(theme)
         app.palette = apply_theme(app.root, dark=self.dark(), zoom=app.zoom)
         for room in app.rooms:
-            if room.chat is not None:
-                room.chat.apply_palette(app.palette)
+            for chat in room.chats():  # the room's own and its private conversations
+                chat.apply_palette(app.palette)
         for menu in app.view_menus.values():
             self.colour_menu(menu)
         app.room_list.apply_palette(app.palette)
@@ -92,14 +92,21 @@ class Look:
             app.chat.messages.hold_pin()
         app.zoom = set_zoom(app.root, zoom)
         for room in app.rooms:
-            if room.chat is not None:
-                room.chat.messages.update_wrap_width()
+            for chat in room.chats():
+                chat.messages.update_wrap_width()
         app.save_settings(zoom=app.zoom)
         return "break"
 
-    def build_view_menu(self, master: tk.Misc, room: Room) -> tk.Menu:
-        """The View menu of ``room``'s chat window (its header's View button)."""
+    def build_view_menu(self, master: tk.Misc, room: Room, token: int | None = None) -> tk.Menu:
+        """The View menu of ``room``'s chat window (its header's View button), or of its
+        private conversation ``token``'s."""
         app = self._app
+
+        def chat() -> ChatWindow | None:
+            """The window whose menu this is (a file sent from it goes where it does)."""
+            found = app.privates.of(token) if token is not None else None
+            return found[1].chat if found is not None else room.chat
+
         menu = tk.Menu(master, tearoff=False)
         for value, label in (
             ("system", "Theme: follow the system"),
@@ -139,10 +146,10 @@ class Look:
         menu.add_command(
             label="Send a file…",
             accelerator="Ctrl+O",
-            command=lambda: _choose_file(room.chat),
+            command=lambda: _choose_file(chat()),
         )
         self.colour_menu(menu)
-        app.view_menus[room.token] = menu
+        app.view_menus[room.token if token is None else token] = menu
         return menu
 
     def colour_menu(self, menu: tk.Menu) -> None:

@@ -113,8 +113,8 @@ class QuitFlow:
         count = 0
         if room.client is not None and room.kept == kept:
             count += len(room.client.pending())
-        if room.chat is not None and not kept:
-            count += len(room.chat.unsent.texts)
+        if not kept:
+            count += sum(len(chat.unsent.texts) for chat in room.chats())
         return count
 
     def _may_quit_with_waiting_messages(self) -> bool:

@@ -33,8 +33,12 @@ class RoomMenu:
         self._app = app
 
     def room_menu(self, token: int) -> tk.Menu | None:
-        """The room list's menu for a room: Remember / Forget, Leave or Open."""
+        """The room list's menu for a room: Remember / Forget, Leave or Open (for a private
+        conversation's row: Open, Verify…)."""
         app = self._app
+        private = app.privates.of(token)
+        if private is not None:
+            return app.privates.menu(*private)
         room = app.room_of(token)
         if room is None:
             return None

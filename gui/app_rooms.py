@@ -55,6 +55,8 @@ class RoomLife:
             username=event.your_name if event is not None else room.username,
             members=tuple(event.members) if event is not None else (),
             send=lambda text: app.send_to(room, text),
+            send_reply=lambda text, reply: app.send_to(room, text, reply_to=reply),
+            on_message_privately=lambda member: app.privates.open(room, member),
             max_message_bytes=event.max_message_bytes if event is not None else 4000,
             palette=app.palette,
             sound=app.sound,
@@ -62,7 +64,7 @@ class RoomLife:
             notify=app.notifications.show,
             muted=room.muted,
             view_menu=lambda master: app.look.build_view_menu(master, room),
-            is_focused=lambda: app.current is room and app.views.window_has_focus(),
+            is_focused=lambda: self._shown(room) and app.views.window_has_focus(),
             identity=identity.public if identity is not None else None,
             trust=RoomTrust(room, app.trust, room_id),
             on_reconnect=lambda: self.rejoin(room),
@@ -70,7 +72,7 @@ class RoomLife:
             actions=RoomActions(room, room_id),
             on_retry_now=lambda: self.retry_now(room),
             on_back=lambda: self.back_to_rooms(room),
-            shown=lambda: app.current is room,
+            shown=lambda: self._shown(room),
             on_unread=app.views.refresh_rooms,
             joined=event is not None,
             on_jump=app.views.open_jump,
@@ -78,13 +80,17 @@ class RoomLife:
             files=RoomFiles(lambda: room.client),
         )
         room.chat = chat
-        app.history_actions.chat_made(chat, room_id)
+        app.history_actions.chat_made(room, room_id)
         if event is not None:
             chat.handle(event)
         for early in room.take_early():  # told before the window existed
             chat.handle(early)
         chat.flush()
         return chat
+
+    def _shown(self, room: Room) -> bool:
+        """Whether the room's own conversation is the one shown (not a private one)."""
+        return self._app.current is room and room.view is None
 
     # -- its client and relay ---------------------------------------------------------------------
 
@@ -208,6 +214,8 @@ class RoomLife:
         self.stop_client(room)
         self.stop_relay(room)
         room.hosting = None
+        for private in room.privates.values():
+            app.view_menus.pop(private.token, None)
         room.drop_chat()
         app.view_menus.pop(room.token, None)
         if app.current is room:

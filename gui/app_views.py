@@ -4,8 +4,10 @@ The window holds one view at a time in its right-hand column: the login view (th
 window, Join or host a room…, Back to rooms; the same view comes back with its progress while
 a room started from it is still joining), the current room's chat window, or, when this
 device's identity cannot be loaded, the view that says so (``gui/identity_problem.py``). The
-room list (``gui/roomlist.py``) sits on the left once there is a room; Ctrl+K jumps to a room
-by name. Choosing a closed remembered room opens it.
+room list (``gui/roomlist.py``) sits on the left once there is a room, each room's private
+conversations under it (a private conversation shown is its room's ``view``,
+``gui/app_private.py``); Ctrl+K jumps to a room or a private conversation by name. Choosing
+a closed remembered room opens it.
 
 :class:`Views` works on the app (``gui/app.py``), on the Tk thread: ``app.current`` is the room
 shown (None: the login view), ``app.login`` the login view while it exists.
@@ -100,19 +102,26 @@ class Views:
 
     def choose_room(self, token: int) -> None:
         """Show the room ``token`` (a click in the room list, Ctrl+K, a remembered room at
-        start). A remembered room that is closed opens (or, without its keys, the login view
-        comes with its host, port and name filled in)."""
+        start), or the private conversation ``token`` in its room. A remembered room that is
+        closed opens (or, without its keys, the login view comes with its host, port and name
+        filled in)."""
         app = self._app
-        room = app.room_of(token)
-        if room is None or (room is app.current and room.chat is not None):
+        found = app.privates.of(token)
+        room, view = found if found is not None else (app.room_of(token), None)
+        if room is None:
+            return
+        if room is app.current and room.view is view and room.shown_chat is not None:
             return
         if room.state is RoomState.CLOSED and not app.room_life.reopen(room):
             return
         self._hide_current()
         app.current = room
+        room.view = view
         if room.chat is None:
             app.room_life.make_chat(room, None)
-        chat = room.chat
+        if view is not None and view.chat is None:
+            app.privates.make_chat(room, view)
+        chat = room.shown_chat
         assert chat is not None
         chat.grid(row=0, column=1, sticky="nsew")
         chat.update_title()
@@ -123,11 +132,12 @@ class Views:
         self.refresh_rooms()
 
     def focus_conversation(self, token: int) -> None:
-        """Enter in the room list (or Ctrl+K): the keyboard goes to the room's compose box."""
+        """Enter in the room list (or Ctrl+K): the keyboard goes to the compose box of the
+        room (or private conversation) ``token``."""
         self.choose_room(token)
-        room = self._app.room_of(token)
-        if room is not None and room.chat is not None:
-            room.chat.entry.focus_set()
+        chat = self._app.chat
+        if chat is not None:
+            chat.entry.focus_set()
 
     def open_jump(self) -> str:
         """Ctrl+K: a small box to jump to a room by typing part of its name."""
@@ -139,7 +149,7 @@ class Views:
             return "break"
         app.jump = JumpDialog(
             app.root,
-            [room.row() for room in app.rooms],
+            [row for room in app.rooms for row in room.rows()],
             on_jump=self.focus_conversation,
             palette=app.palette,
         )
@@ -148,8 +158,11 @@ class Views:
     def refresh_rooms(self) -> None:
         """The room list says what the rooms are now (after any change of state or count)."""
         app = self._app
-        current = app.current.token if app.current is not None else None
-        app.room_list.show([room.row() for room in app.rooms], current)
+        room = app.current
+        current = None
+        if room is not None:
+            current = room.view.token if room.view is not None else room.token
+        app.room_list.show([row for room in app.rooms for row in room.rows()], current)
         app.tray_flow.update_title()  # the tray icon's tooltip counts unread messages too
 
     def layout(self) -> None:
@@ -184,8 +197,8 @@ class Views:
     def _hide_current(self) -> None:
         """Take the current view off the window (the room stays as it is)."""
         app = self._app
-        if app.current is not None and app.current.chat is not None:
-            app.current.chat.grid_remove()
+        if app.current is not None and app.current.shown_chat is not None:
+            app.current.shown_chat.grid_remove()
         if app.login is not None:
             if app.login.busy:
                 app.login.grid_remove()  # its attempt goes on; Join or host shows it again

@@ -42,6 +42,8 @@ from gui.attachments import Attachments, FileActions
 from gui.chat_connection import ConnectionEvents
 from gui.chat_header import ChatHeader
 from gui.chat_members import MemberEvents
+from gui.chat_private import PrivatePeer, PrivateView
+from gui.chat_replies import Replies, SendReply, answered
 from gui.chat_text import SLOW_DOWN, archive_failed_notice, forged_notice, unproven_notice
 from gui.compose import ComposeBox
 from gui.connection import ConnectionBanner
@@ -51,6 +53,7 @@ from gui.member_commands import MemberCommands
 from gui.member_panel import MemberPanel
 from gui.messages import MessageList
 from gui.own_messages import OwnMessages
+from gui.reply_bar import ReplyBar
 from gui.roles import RoomActions, RoomRoles, refusal_notice
 from gui.theme import PALETTE, Palette
 from gui.trust_decisions import KeyChangeBanners, TrustDecisions
@@ -95,10 +98,19 @@ class ChatWindow(ttk.Frame):
         on_jump: Callable[[], object] | None = None,
         on_search: Callable[[], object] | None = None,
         files: FileActions | None = None,
+        send_reply: SendReply | None = None,
+        on_message_privately: Callable[[ce.Member], object] | None = None,
+        private: PrivatePeer | None = None,
     ) -> None:
         super().__init__(master)
         self._on_jump = on_jump
         self._on_search = on_search
+        #: A private conversation's other person (None: the room's own conversation).
+        self.private = private
+        self.private_view: PrivateView | None = None
+        #: "Message privately" in a member's menu (None: not offered).
+        self.on_message_privately = on_message_privately
+        self.replies = Replies(self, send_reply)
         self.roles = RoomRoles()  # the owner and admins, from the latest member list
         self.identity = identity  # this device's: your safety code, and half of every pair code
         self._archive_told = False
@@ -145,6 +157,8 @@ class ChatWindow(ttk.Frame):
         self.trust_decisions = TrustDecisions(self, self.banner, trust)
         self.member_events.set_members(members)
         self.connection_events.set_connected(joined)
+        if private is not None:
+            self.private_view = PrivateView(self, private)
         if not joined:  # opened before its client joined (a remembered room)
             self.connection.connecting()
             self.status.set("Connecting…")
@@ -205,6 +219,12 @@ class ChatWindow(ttk.Frame):
         self.member_panel.grid(row=0, column=1, sticky="ns")
 
         ttk.Separator(self).grid(row=5, column=0, sticky="ew")
+        # "Replying to bob: …" above the compose box while a reply is being written.
+        self.reply_bar = ReplyBar(self, palette=self.palette)
+        self.reply_bar.grid(row=6, column=0, sticky="ew")
+        self.reply_bar.hide()
+        self.messages.menus.sources.append(self.replies.menu_entries)
+        self.messages.on_quote = self.replies.jump
         self.compose = ComposeBox(
             self,
             palette=self.palette,
@@ -212,7 +232,7 @@ class ChatWindow(ttk.Frame):
             on_send=self.send_entry,
             conversation=self.messages,
         )
-        self.compose.grid(row=6, column=0, sticky="ew")
+        self.compose.grid(row=7, column=0, sticky="ew")
         # The parts' widgets and values, by the names the app and the tests use.
         self.entry, self.send_button = self.compose.entry, self.compose.send_button
         self.hint_label, self.limit_text = self.compose.hint_label, self.compose.limit_text
@@ -236,9 +256,10 @@ class ChatWindow(ttk.Frame):
             # Ctrl+F: search what this device kept (before the text box's own Ctrl+F).
             widget.bind("<Control-f>", self._on_search_key)
             widget.bind("<Control-F>", self._on_search_key)
+        self.entry.bind("<Escape>", self.replies.on_escape)  # cancels the reply being written
 
         status = ttk.Frame(self, padding=(14, 2, 14, 8))
-        status.grid(row=7, column=0, sticky="ew")
+        status.grid(row=8, column=0, sticky="ew")
         status.columnconfigure(0, weight=1)
         self.status_label = ttk.Label(
             status, textvariable=self.status, foreground=self.palette.muted
@@ -329,6 +350,7 @@ class ChatWindow(ttk.Frame):
             message_id=event.message_id,
             sender_key=event.sender_key,
             changed=trust is Trust.CHANGED and not event.own,
+            reply=answered(event.content),
         )
         if shown and not event.own and not event.from_history:
             self.alerts.message(event.sender, event.text)
@@ -343,7 +365,7 @@ class ChatWindow(ttk.Frame):
 
     def _private_to(self) -> bytes | None:
         """Whom a file sent from this window goes to alone (a private conversation)."""
-        return None  # every window is the room's own conversation
+        return self.private.signing_key if self.private is not None else None
 
     def _on_archive_failed(self, reason: str) -> None:
         if not self._archive_told:
@@ -363,6 +385,7 @@ class ChatWindow(ttk.Frame):
                 from_history=True,
                 message_id=message.message_id,
                 sender_key=message.signing_key,
+                reply=answered(message.content),
             )
         self.messages.flush()
 
@@ -495,9 +518,13 @@ class ChatWindow(ttk.Frame):
         self.status_label.configure(foreground=palette.muted)
         self.header.apply_palette(palette, connected=self.connected)
         self.attachments.apply_palette()
+        self.reply_bar.apply_palette(palette)
+        if self.private_view is not None:
+            self.private_view.refresh()
 
     def destroy(self) -> None:
         self.close_dialog()
         self.attachments.stop()
         self.file_sending.stop()
+        self.replies.close()
         super().destroy()

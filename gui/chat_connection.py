@@ -76,7 +76,7 @@ class ConnectionEvents:
                 chat.messages.replace_notice(
                     key, f"Connection lost at {since}: {reason}. Back at {_now()}."
                 )
-        else:
+        elif chat.private is None:  # a private conversation is not the room's
             chat.messages.add_notice(
                 f"You joined the room as {display_name(event.your_name)}.", "good"
             )

@@ -66,6 +66,8 @@ class MemberEvents:
         )
         chat.member_title.set(f"Members ({len(members)})")
         self.selection_changed()
+        if chat.private_view is not None:
+            chat.private_view.refresh()  # the other person came, left, or is trusted anew
 
     def member_named(self, name: str) -> ce.Member | None:
         return next((m for m in self._chat.members if m.name == name), None)

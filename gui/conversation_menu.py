@@ -123,12 +123,21 @@ class ConversationMenu:
         return "break"
 
 
+def message_start(text: tk.Text, index: str) -> str:
+    """Where the message (or notice) under ``index`` starts in the list's ``text``: every
+    message starts a line, its first character tagged ``msgstart`` (a notice's whole line is,
+    so neighbouring ranges of the tag run together and cannot be used as they are)."""
+    line = int(text.index(index).split(".")[0])
+    while line > 1 and "msgstart" not in text.tag_names(f"{line}.0"):
+        line -= 1  # a shown body has at most a few dozen lines (``gui/safetext.py``)
+    return f"{line}.0"
+
+
 def message_range(text: tk.Text, index: str) -> tuple[str, str] | None:
     """Where the message (or notice) under ``index`` starts and ends in ``text``; None for
     the end of the list."""
     if text.compare(index, ">=", "end-1c"):
         return None
-    first = text.tag_prevrange("msgstart", f"{index} + 1 char")
-    start = str(first[0]) if first else "1.0"
-    after = text.tag_nextrange("msgstart", f"{index} + 1 char")
+    start = message_start(text, index)
+    after = text.tag_nextrange("msgstart", f"{start} + 1 line")
     return start, str(after[0]) if after else text.index("end-1c")

@@ -1,7 +1,8 @@
 """The member list's menu, and doing what it offers: Verify, and the owner's and admins' actions.
 
 A right-click on a member (or Menu / Shift+F10 on the selected one) opens the menu
-:meth:`MemberCommands.build_menu` makes: **Verify alice…**, then what the room's rules let you
+:meth:`MemberCommands.build_menu` makes: **Message privately** (a private conversation with
+them, ``gui/app_private.py``), **Verify alice…**, then what the room's rules let you
 do to that member (``gui/roles.py`` decides: Make admin / Remove admin rights for the owner,
 Remove from room… and Remove and change password… for the owner and admins); on your own row,
 **Your safety code…**, Change room password… and Release a name…. Each action that cannot be
@@ -40,6 +41,8 @@ from net import client as ce
 
 if TYPE_CHECKING:
     from gui.chat import ChatWindow
+
+MESSAGE_PRIVATELY = "Message privately"
 
 
 class MemberCommands:
@@ -100,6 +103,11 @@ class MemberCommands:
                 )
             return menu
         name = member.name
+        if chat.on_message_privately is not None and not chat.closed_for_good:
+            chosen = member
+            menu.add_command(
+                label=MESSAGE_PRIVATELY, command=lambda: self.message_privately(chosen)
+            )
         menu.add_command(
             label=f"Verify {display_name(name)}…", command=lambda: chat.open_verify(name)
         )
@@ -129,6 +137,13 @@ class MemberCommands:
             chat.member_menu.tk_popup(x, y)
         finally:
             chat.member_menu.grab_release()
+
+    def message_privately(self, member: ce.Member) -> None:
+        """Message privately: the app opens (or shows) the private conversation with
+        ``member``, end to end between the two of you."""
+        chat = self._chat
+        if chat.on_message_privately is not None and not chat.closed_for_good:
+            chat.on_message_privately(member)
 
     # -- the owner's and admins' actions ------------------------------------------------------
 

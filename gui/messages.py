@@ -38,7 +38,13 @@ from collections.abc import Callable, Iterable
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from gui.conversation_menu import KEY_SPOT, ConversationMenu, MenuEntries
+from gui.conversation_menu import (
+    KEY_SPOT,
+    ConversationMenu,
+    MenuEntries,
+    message_range,
+    message_start,
+)
 from gui.link_hover import LinkHover, link_at, open_in_browser
 from gui.links import find_links, find_mentions
 from gui.quotes import Originals, Quote, configure_quote_tags, quote_chunks, quoted_id
@@ -740,10 +746,10 @@ class MessageList(ttk.Frame):
         for a header-less spot (a notice, a divider)."""
         if "body" not in self.text.tag_names(index) and "header" not in self.text.tag_names(index):
             return None
-        first = self.text.tag_prevrange("msgstart", f"{index} + 1 char")
-        start = first[0] if first else "1.0"
-        after = self.text.tag_nextrange("msgstart", f"{index} + 1 char")
-        stop = after[0] if after else "end-1c"
+        found = message_range(self.text, index)
+        if found is None:
+            return None
+        start, stop = found
         parts: list[str] = []
         # The dump tells only the tags that start inside it: a body that runs on from the
         # message before (one header for both) is on already.
@@ -800,8 +806,7 @@ class MessageList(ttk.Frame):
         tags = self.text.tag_names(index)
         if "body" not in tags and "header" not in tags:
             return None
-        first = self.text.tag_prevrange("msgstart", f"{index} + 1 char")
-        start = first[0] if first else "1.0"
+        start = message_start(self.text, index)
         for _key, mark, _where in self.text.dump(start, f"{start} + 1 char", mark=True):
             if mark.startswith("id") and len(mark) == 2 + 32:
                 return bytes.fromhex(mark[2:])

@@ -1,7 +1,8 @@
 """Our own messages in a chat window, from the compose box until the relay stores them.
 
-``send`` (the client's thread-safe ``send``) returns at once with the message's id and
-timestamp, the ones every member will see; the message shows at once with a pending note —
+``send`` (the client's thread-safe ``send``; a reply being written goes with the chat
+window's ``send_reply``) returns at once with the message's id and timestamp, the ones every
+member will see; the message shows at once with a pending note —
 "sending…", or "waiting: sent once the connection is back" while disconnected — until the
 relay stores it (``MessageStored``, or our own echo), and :attr:`ChatWindow.pending` holds it
 until then. Messages written in an earlier run, or before a Rejoin, come back from the
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from gui.chat_text import KEPT, SENDING, WAITING, message_size_problem
 from net import client as ce
-from net.client import PendingMessage
+from net.client import PendingMessage, ReplyTo
 
 if TYPE_CHECKING:
     from gui.chat import ChatWindow
@@ -44,13 +45,19 @@ class OwnMessages:
             if text:
                 chat.compose.show_limit(problem, error=True)
             return False
+        reply = chat.reply_bar.reply
+        send_reply = chat.replies.send_reply
         try:
-            message = self._send(text)
+            if reply is not None and send_reply is not None:
+                message = send_reply(text, reply)
+            else:
+                message = self._send(text)
         except ValueError as error:
             chat.compose.show_limit(str(error), error=True)
             return False
         chat.pending[message.message_id] = text
-        self._show(message, SENDING if chat.connected else WAITING)
+        self._show(message, SENDING if chat.connected else WAITING, reply=reply)
+        chat.replies.sent()
         chat.messages.follow_next()
         chat.messages.flush()
         chat.compose.sent(text)
@@ -125,7 +132,7 @@ class OwnMessages:
         if not event.kept and event.messages:
             chat.unsent.set_retry_enabled(False)  # a Failed follows; Rejoin enables them
 
-    def _show(self, message: PendingMessage, note: str) -> None:
+    def _show(self, message: PendingMessage, note: str, *, reply: ReplyTo | None = None) -> None:
         # The id and timestamp the client gave it: the same the other members will see.
         chat = self._chat
         chat.messages.add_message(
@@ -136,4 +143,5 @@ class OwnMessages:
             message_id=message.message_id,
             pending=note,
             sender_key=chat.identity.signing_public if chat.identity is not None else b"",
+            reply=reply,
         )

@@ -141,11 +141,12 @@ def test_an_app_that_is_removed_says_so_and_offers_no_reconnect(make_app, root):
         chat = app.chat
         assert chat is not None
         pump_until(root, lambda: roles_shown(chat).get("olive") == "owner", what="the roles")
-        # A member is offered nothing beyond Verify….
+        # A member is offered nothing beyond a private conversation and Verify….
         index = [m.name for m in chat.rows].index("olive")
         chat.member_list.selection_set(index)
         menu = chat.build_member_menu()
-        assert menu is not None and [label for _i, label in commands(menu)] == ["Verify olive…"]
+        assert menu is not None
+        assert [label for _i, label in commands(menu)] == ["Message privately", "Verify olive…"]
         menu.destroy()
 
         wait_for(lambda: owner_events.has(ce.MemberJoined, name="alice"), "alice to arrive")
