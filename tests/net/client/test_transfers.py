@@ -538,3 +538,22 @@ def test_a_file_sent_privately_reaches_only_its_recipient(relay, clients, room_k
     assert [e.text for e in carol_events.of(ce.MessageReceived)] == ["after the private file"]
     with pytest.raises(ValueError, match="not a file this device has seen"):
         carol.download(received.message_id, tmp_path / "carol.txt")
+
+
+def test_a_file_the_relay_no_longer_holds_fails_as_gone(secret, clients, room_keys, tmp_path):
+    small = RelayThread(secret, RelayConfig(host="127.0.0.1", port=0, max_file_bytes=3 * MB))
+    small.port = small.start()
+    try:
+        alice, alice_events, bob, bob_events = _room(clients, room_keys, small.port, small.port)
+        first, _ = _file(tmp_path, "first.bin", 2 * MB)
+        second, _ = _file(tmp_path, "second.bin", 2 * MB)
+        _send(alice, alice_events, first)
+        old = _offer(bob_events, "first.bin")
+        _send(alice, alice_events, second)  # the room keeps 3 MB: the first file makes room
+        _offer(bob_events, "second.bin")
+        dest = tmp_path / "got.bin"
+        failed = _save(bob, bob_events, old.message_id, dest)
+        assert isinstance(failed, ce.TransferFailed) and failed.reason is TransferError.GONE
+        assert not dest.exists() and not (tmp_path / "got.bin.part").exists()
+    finally:
+        small.stop()
