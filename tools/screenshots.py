@@ -5,6 +5,7 @@
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py link|notification
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py trust
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py roles [FOLDER]
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py private [FOLDER] [--dark]
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py files [FOLDER] [--dark]
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
@@ -33,6 +34,10 @@ Verify dialog for that member) and, from the real app
 against a real in-process relay, ``login-lookalike.png`` (the relay refused a look-alike name),
 ``login-name-check.png`` (the name refused in the window before connecting) and
 ``relay-changed.png`` (not the room's relay joined before, with the button that trusts it).
+
+``private`` takes a private conversation (``private.png``) and replies with their quotes and
+the reply bar (``reply.png``), from the real app against real relays and members
+(``tools/screenshots_private.py``; ``--dark`` writes ``-dark`` variants for checking).
 
 ``roles`` takes the owner's view of a room with an admin (``roles.png``: the member list's
 role column, the conversation's lines about actions, and the menu for a member) and the
@@ -865,6 +870,14 @@ def files(folder: Path | None = None, *, dark: bool = False) -> None:
     gc.collect()
 
 
+def private(folder: Path | None = None, *, dark: bool = False) -> None:
+    """A private conversation and replies (``tools/screenshots_private.py``)."""
+    from screenshots_private import private_pictures  # beside this file (the script's folder)
+
+    private_pictures(folder or OUT, sys.modules[__name__], dark=dark)
+    gc.collect()
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["trust"]:
         trust(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
@@ -883,6 +896,9 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["files"]:
         arguments = [a for a in sys.argv[2:] if a != "--dark"]
         files(Path(arguments[0]) if arguments else None, dark="--dark" in sys.argv)
+    elif sys.argv[1:2] == ["private"]:
+        arguments = [a for a in sys.argv[2:] if a != "--dark"]
+        private(Path(arguments[0]) if arguments else None, dark="--dark" in sys.argv)
     else:
         main()
         hostile_text()
@@ -893,3 +909,4 @@ if __name__ == "__main__":
         roles()
         rooms()
         files()
+        private()
