@@ -180,13 +180,24 @@ def test_a_private_conversation_from_the_member_menu_reaches_only_that_member(
     root.update()
     assert app.chat is chat
 
+    # Verified from the private conversation: its header and the room's member list say so.
+    chat.mark_verified("bob", bob.identity.signing_public)
+    assert chat.private_view.state is PeerState.VERIFIED
+    assert "✓ You verified bob's safety code." in chat.room_setting.get()
+    assert "✓ bob" in room.chat.member_list.get(0, "end")
+
+    # Someone else arriving is the room's news, not this conversation's.
+    members(relay.port, "dave", keys)
+    pump_until(root, lambda: len(room.chat.members) == 4, what="dave")
+    assert "dave" in chat_text_of(room.chat) and "dave" not in text_of(chat.messages.text)
+
     # Bob leaves: the conversation stays readable; sending says what the library does.
     bob.close()
     pump_until(root, lambda: chat.private_view.state is PeerState.AWAY, what="bob gone")
     assert "bob is not in the room now." in chat.room_setting.get()
     assert "see you at 7" in text_of(chat.messages.text)
     assert "bob left the room." in text_of(chat.messages.text)
-    assert "carol" not in text_of(chat.messages.text)  # others' comings and goings stay out
+    assert "carol" not in text_of(chat.messages.text)
     chat.entry.insert("1.0", "for when you are back")
     assert chat.send_entry()  # bob is remembered: it waits in the room's history for him
 
@@ -391,6 +402,18 @@ def test_private_conversations_come_back_from_the_local_history(
             ["… bob (private)"],
             ["⚠ bob (private)"],
         )
+        # A search match in a private message opens its conversation, lit up there.
+        app.choose_room(app.current.token)
+        app.open_search()
+        panel = app.search_panel
+        panel.query.set("only for alice")
+        panel.run()
+        assert [hit.message.text for hit in panel.hits] == ["only for alice"]
+        panel.results.selection_set(0)
+        panel.choose()
+        assert app.chat is private.chat
+        lit = private.chat.messages.text.tag_ranges("found")
+        assert lit and "only for alice" in private.chat.messages.text.get(lit[0], lit[1])
         app.close()
     finally:
         process.kill()
