@@ -104,7 +104,8 @@ class TrayFlow:
         if self.icon is None:
             return
         app = self._app
-        title = tray_title(sum(room.chat.unread for room in app.rooms if room.chat is not None))
+        # Private conversations count too: each has its own count, apart from its room's.
+        title = tray_title(sum(chat.unread for room in app.rooms for chat in room.chats()))
         if title != self._title:
             self._title = title
             self.icon.set_title(title)
