@@ -64,7 +64,10 @@ PROGRESS_EVERY = 0.1  # seconds between two TransferProgress of one transfer (a 
 #: messages queue behind file chunks, so keep what sits in front of them short.
 MAX_BACKLOG = 512 * 1024
 MAX_OFFERS = 10_000  # file offers remembered for download(), the newest kept
-_ASK_AGAIN = MAX_GET_CHUNKS // 2  # ask for more once this few are left to come
+# Ask for more chunks once this few are left to come: a FILE_GET counts against the member's
+# message rate (5 a second, 20 at once, by default), so each asks for as many as it may (56 or
+# more); 8 chunks still coming cover the request's way to the relay on a fast link.
+_ASK_AGAIN = 8
 
 _FAILURES: dict[int, tuple[TransferError, str]] = {
     FileCode.NOT_FOUND: (TransferError.GONE, texts.GONE),
