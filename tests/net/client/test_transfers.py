@@ -557,3 +557,25 @@ def test_a_file_the_relay_no_longer_holds_fails_as_gone(secret, clients, room_ke
         assert not dest.exists() and not (tmp_path / "got.bin.part").exists()
     finally:
         small.stop()
+
+
+def test_a_relay_that_serves_an_altered_chunk_leaves_no_file(relay, clients, room_keys, tmp_path):
+    alice, alice_events, bob, bob_events = _room(clients, room_keys, relay.port, relay.port)
+    path, _ = _file(tmp_path, "contract.pdf", 12 * CHUNK_SIZE)
+    _send(alice, alice_events, path)
+    received = _offer(bob_events)
+    file_id = received.content.offer.file_id
+
+    def alter() -> None:  # on the relay's loop: flip a bit of chunk 7 where it is stored
+        (store,) = [r.file_store for r in relay.relay._rooms.values() if r.file_store]
+        stored = store.read(file_id, 7)
+        altered = bytearray(stored)
+        altered[500] ^= 0x40
+        store._db.execute("UPDATE chunks SET data = ? WHERE data = ?", (bytes(altered), stored))
+
+    relay.call(alter)
+    dest = tmp_path / "got.pdf"
+    failed = _save(bob, bob_events, received.message_id, dest)
+    assert isinstance(failed, ce.TransferFailed) and failed.reason is TransferError.CORRUPT
+    assert "altered" in failed.detail
+    assert not dest.exists() and not (tmp_path / "got.pdf.part").exists()
