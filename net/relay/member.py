@@ -69,9 +69,14 @@ _ONE_MESSAGE = (
     proto.HistoryRequested,
     proto.FileOpenRequested,
     proto.FileDropRequested,
-    proto.FileRequested,
     proto.PingReceived,
 )
+# FILE_GETs have a budget of their own: a download asks again every few MB, and charging that
+# to the message rate had a downloading member told to slow down. What a FILE_GET can make the
+# relay send is bounded anyway (64 chunks asked for and not sent: more is a protocol error);
+# the budget bounds only the lookups of ones that find nothing.
+_FILE_GET_RATE = 64.0
+_FILE_GET_BURST = 128.0
 
 
 class RelayHost(Protocol):
@@ -164,6 +169,7 @@ class MemberConnection(asyncio.Protocol):
         "bucket",
         "downloads",
         "dropping",
+        "file_gets",
         "held",
         "last_seen",
         "name",
@@ -197,6 +203,7 @@ class MemberConnection(asyncio.Protocol):
         self.pinged = False
         self.last_seen = 0.0
         self.bucket: TokenBucket | None = None
+        self.file_gets: TokenBucket | None = None
         self.shares: ShareBudget | None = None  # made with the first SHARES frame
         self.timer: asyncio.TimerHandle | None = None
         #: The chunks this member asked for, written as its socket drains (made on its first
@@ -374,6 +381,8 @@ class MemberConnection(asyncio.Protocol):
         relay = self.relay
         if isinstance(event, _ONE_MESSAGE) and not self._take(1):
             return event
+        if isinstance(event, proto.FileRequested) and not self._take_file_get():
+            return event
         match event:
             case proto.MessagesSubmitted(envelopes=envelopes):
                 taken = self._take(len(envelopes))
@@ -447,6 +456,7 @@ class MemberConnection(asyncio.Protocol):
         self.bucket = TokenBucket(
             rate=relay.config.message_rate, burst=relay.config.message_burst, now=now
         )
+        self.file_gets = TokenBucket(rate=_FILE_GET_RATE, burst=_FILE_GET_BURST, now=now)
         self.timer = relay.call_later(relay.config.idle_ping, self._idle_check)
 
     # -- the member's rate -----------------------------------------------------------------
@@ -475,6 +485,12 @@ class MemberConnection(asyncio.Protocol):
         if self.bucket is None:
             return messages
         return self.bucket.take_up_to(messages, self.relay.now())
+
+    def _take_file_get(self) -> bool:
+        """Charge one FILE_GET to its own budget; False if it must wait."""
+        if self.file_gets is None:
+            return True
+        return self.file_gets.take_up_to(1, self.relay.now()) == 1
 
     def _count_shares(self, shares: int) -> None:
         """Charge the share budget (sized by the room now); past it, what follows waits."""
@@ -517,11 +533,14 @@ class MemberConnection(asyncio.Protocol):
             self.waiting.clear()
 
     def _next_turn(self) -> float:
-        """Seconds until the member's rate allows the next thing (a message, or the share
-        budget out of debt)."""
+        """Seconds until the member's rate allows the next thing (a message, a FILE_GET, or
+        the share budget out of debt)."""
         wait = self._share_wait()
+        now = self.relay.now()
         if self.bucket is not None:
-            wait = max(wait, self.bucket.wait(1, self.relay.now()))
+            wait = max(wait, self.bucket.wait(1, now))
+        if self.file_gets is not None:  # at most 1/64 s: what waits may be a FILE_GET
+            wait = max(wait, self.file_gets.wait(1, now))
         return wait
 
     def _unthrottle(self) -> None:

@@ -261,11 +261,31 @@ def test_a_relay_without_files_says_so(relays: RelayFactory) -> None:
     assert relay.call(lambda: relay.relay.rooms[relay.relay.secret.room_id].file_store) is None
 
 
-def test_file_requests_count_against_the_rate(relays: RelayFactory) -> None:
+def test_file_opens_count_against_the_message_rate(relays: RelayFactory) -> None:
     relays.start(message_rate=0.001, message_burst=2)
     alice = relays.member("alice")
     for n in range(3):
-        alice.proto.get_file_chunks(file_id(f"n{n}"), 0, 1)
+        alice.proto.open_file(file_id(f"n{n}"), 1, 41)
+    alice.flush()
+    notice = alice.wait_type(proto.NoticeReceived)
+    assert notice.code == Reason.RATE_LIMITED
+
+
+def test_file_gets_have_a_budget_of_their_own(relays: RelayFactory) -> None:
+    # A download asks again every few MB: that must not spend the member's message rate (a
+    # downloading member was told to slow down). Lookups that find nothing are bounded by a
+    # budget of their own: 128 at once, then 64 a second.
+    relays.start(message_rate=0.001, message_burst=2)
+    alice = relays.member("alice")
+    for n in range(100):
+        alice.proto.get_file_chunks(file_id(f"g{n}"), 0, 1)
+    alice.flush()
+    for n in range(100):
+        assert state(alice, file_id(f"g{n}")).code == FileCode.NOT_FOUND
+    alice.say("still within the message rate")
+    alice.hear("still within the message rate")
+    for n in range(200):
+        alice.proto.get_file_chunks(file_id(f"h{n}"), 0, 1)
     alice.flush()
     notice = alice.wait_type(proto.NoticeReceived)
     assert notice.code == Reason.RATE_LIMITED
