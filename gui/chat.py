@@ -297,6 +297,8 @@ class ChatWindow(ttk.Frame):
                 sender=sender, message_id=message_id, from_history=old, withheld=withheld
             ):
                 self.messages.add_locked(sender, message_id, from_history=old, withheld=withheld)
+            case ce.MessageHidden(message_id=message_id):
+                self.messages.drop_locked(message_id)  # a private message between two others
             case ce.UnprovenMember(name=name):
                 self.messages.add_notice(unproven_notice(name), "warning")
             case ce.RoleChange():

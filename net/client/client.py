@@ -728,6 +728,8 @@ class ChatClient:
             )
             return
         if readable is content.NOT_FOR_US:
+            # A placeholder may stand for it (it was locked until its key came): let it go.
+            self.emit(ce.MessageHidden(message_id=event.message_id))
             return
         peer = readable.private_with
         name = ""

@@ -257,6 +257,15 @@ class ForgedMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MessageHidden:
+    """A message opened as a private message between two other members: nothing to show.
+    If it was announced as :class:`MessageLocked` (its key came later), remove that
+    placeholder; otherwise ignore this."""
+
+    message_id: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MessageLocked:
     """A message from ``sender`` whose key has not reached this device yet. Show a placeholder
     where it belongs (``from_history``: an earlier message; it becomes readable once a member
@@ -456,6 +465,7 @@ ClientEvent = (
     | ArchiveFailed
     | ForgedMessage
     | MessageLocked
+    | MessageHidden
     | UnprovenMember
     | RoleChange
     | ActionNotTaken

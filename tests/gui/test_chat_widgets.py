@@ -413,6 +413,24 @@ def test_a_locked_live_message_has_its_own_line_and_takes_its_place(chat):
     assert not chat.messages.add_message("bob", "again", NOW_MS, message_id=waiting)
 
 
+def test_a_locked_message_that_was_private_between_others_leaves_no_trace(chat):
+    waiting, unseen = next(_ids), next(_ids)
+    feed(
+        chat,
+        joined("alice", "bob"),
+        ce.MessageLocked(sender="bob", message_id=waiting, from_history=False),
+        received("bob", "a later one"),
+    )
+    assert chat.messages.locked_count == 1
+    before_unseen = text_of(chat.messages.text)
+    feed(chat, ce.MessageHidden(message_id=unseen))  # never announced: nothing changes
+    assert text_of(chat.messages.text) == before_unseen
+    feed(chat, ce.MessageHidden(message_id=waiting))  # its key came: bob wrote to carol
+    content = text_of(chat.messages.text)
+    assert "cannot read yet" not in content and chat.messages.locked_count == 0
+    assert "failed verification" not in content and "a later one" in content
+
+
 def test_a_member_who_did_not_prove_the_password_is_a_loud_warning(chat):
     feed(chat, joined("alice", "bob"), ce.UnprovenMember(name="eve\u200b"))
     content = text_of(chat.messages.text)
