@@ -130,12 +130,14 @@ class TrayFlow:
         return True
 
     def show_window(self) -> None:
-        """Show SocketChat: the window back, in front, with the focus."""
+        """Show SocketChat: the window back, in front, with the focus (as the window manager
+        gives it to a window shown again; Tk's ``focus -force`` was seen to crash Tk 8.6
+        under Xvfb after earlier roots of the same process were destroyed)."""
         root = self._app.root
         with contextlib.suppress(tk.TclError):
             root.deiconify()
             root.lift()
-            root.focus_force()
+            root.focus_set()
 
     def choose(self, action: TrayAction) -> None:
         """An item of the icon's menu (or a click on the icon: Show SocketChat)."""

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,7 @@ class TrayIcon:
         except Exception as error:
             raise _Unavailable(TrayProblem.NO_DISPLAY, repr(error)) from None
         if not icon.tray_present():
+            icon.discard()
             raise _Unavailable(TrayProblem.NO_TRAY)
         return icon
 
@@ -243,50 +244,48 @@ class TrayIcon:
 
     def _watch(self, icon: Any) -> None:
         icon.visible = True
-        docked = self._wait_until_docked(icon)
-        if self._stopping.is_set():
-            return
-        if not docked:
-            self._put(TrayGone(TrayProblem.NOT_TAKEN))
-            return
-        self._put(TrayShown())
-        while True:
-            try:
-                command = self._commands.get(timeout=self.poll_interval)
-            except queue.Empty:
-                command = None
-            if command is _STOP or self._stopping.is_set():
+        with _dock_check(icon) as is_docked:
+            docked = self._wait_until_docked(is_docked)
+            if self._stopping.is_set():
                 return
-            if isinstance(command, str) and command != icon.title:
+            if not docked:
+                self._put(TrayGone(TrayProblem.NOT_TAKEN))
+                return
+            self._put(TrayShown())
+            while True:
                 try:
-                    icon.title = command
-                except Exception:  # a tooltip is not worth the icon
-                    log.warning("tray icon tooltip not changed", exc_info=True)
-            now = _docked(icon)
-            if now != docked:
-                docked = now
-                self._put(TrayShown() if now else TrayGone(TrayProblem.LOST))
+                    command = self._commands.get(timeout=self.poll_interval)
+                except queue.Empty:
+                    command = None
+                if command is _STOP or self._stopping.is_set():
+                    return
+                if isinstance(command, str) and command != icon.title:
+                    try:
+                        icon.title = command
+                    except Exception:  # a tooltip is not worth the icon
+                        log.warning("tray icon tooltip not changed", exc_info=True)
+                now = is_docked()
+                if now != docked:
+                    docked = now
+                    self._put(TrayShown() if now else TrayGone(TrayProblem.LOST))
 
-    def _wait_until_docked(self, icon: Any) -> bool:
+    def _wait_until_docked(self, is_docked: Callable[[], bool]) -> bool:
         waited = 0.0
         step = 0.05
-        while not _docked(icon):
+        while not is_docked():
             if waited >= self.dock_timeout or self._stopping.wait(step):
                 return False
             waited += step
         return True
 
 
-def _docked(icon: Any) -> bool:
+def _dock_check(icon: Any) -> contextlib.AbstractContextManager[Callable[[], bool]]:
     """Whether the icon is in a tray: the X11 icon checks its window; elsewhere pystray's
     word (the notification area took it) is all there is."""
-    check = getattr(icon, "docked", None)
+    check = getattr(icon, "dock_check", None)
     if callable(check):
-        try:
-            return bool(check())
-        except Exception:
-            return False
-    return bool(icon.visible)
+        return cast("contextlib.AbstractContextManager[Callable[[], bool]]", check())
+    return contextlib.nullcontext(lambda: bool(icon.visible))
 
 
 def tray_title(unread: int) -> str:

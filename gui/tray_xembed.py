@@ -1,19 +1,21 @@
 """The tray icon on X11: pystray's XEmbed icon (its ``xorg`` backend), completed.
 
 pystray 0.19.5's X11 icon (the one it can use without PyGObject and GTK, and the one the
-packaged app carries) leaves three things undone, all fixed here in a subclass, against the
+packaged app carries) leaves four things undone, all fixed here in a subclass, against the
 pinned version (``requirements.txt``; ``tests/gui/test_tray.py`` clicks a real tray):
 
 * its window never asks for button events, so a click on the icon does nothing (pystray
   issue 151): it asks for them here, and a left click runs the menu's default item;
 * it has no menu: a right click is handed to ``on_menu(x, y)``, and the app shows the same
   items in a Tk menu there;
+* it asks the tray to dock the icon again on every show, which some trays (trayer) answer by
+  losing it: it asks once here, and again only when a new tray takes over;
 * it paints the icon on black, stretched to the tray's slot: here it keeps its shape, centred,
   and the tray's own background shows around it (the window's background is its parent's, and
   only the icon's opaque pixels are painted).
 
 It also says whether a tray is there at all (:meth:`XEmbedIcon.tray_present`) and whether it has
-embedded the icon (:meth:`XEmbedIcon.docked`), which pystray does not; ``gui/tray.py`` uses
+embedded the icon (:meth:`XEmbedIcon.dock_check`), which pystray does not; ``gui/tray.py`` uses
 both so that the window is never hidden behind an icon nobody can see.
 
 Import this only from the tray's thread, after ``import pystray`` worked: on Linux pystray
@@ -22,9 +24,11 @@ opens the display when imported.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import Xlib.display
 import Xlib.error
 import Xlib.X
 from PIL import Image
@@ -47,11 +51,48 @@ class XEmbedIcon(_xorg.Icon):
         owner = self._display.get_selection_owner(self._net_system_tray_sx)
         return bool(getattr(owner, "id", owner))
 
-    def docked(self) -> bool:
-        """Whether a tray has embedded the icon (its window is no longer the screen's child).
-        Any thread (pystray opens its display for threads)."""
-        tree = self._window.query_tree()
-        return bool(tree.parent.id != tree.root.id)
+    def stop(self) -> None:
+        """End the icon from any thread, at once. pystray's own stop hands the work to the
+        icon's loop and waits for it, forever if the loop has ended (a tray that died takes
+        the icon's window with it): here the window is destroyed over a connection of its
+        own, which ends the loop if it still runs (pystray stops at its window's end)."""
+        self._running = False  # nothing left for pystray's stop at collection either
+        with contextlib.suppress(Exception):
+            display = Xlib.display.Display(self._display.get_display_name())
+            try:
+                window = display.create_resource_object("window", self._window.id)
+                window.destroy(onerror=lambda *_: None)  # gone already: nothing to do
+                display.sync()
+            finally:
+                display.close()
+
+    def discard(self) -> None:
+        """An icon that will not run (no tray): its window goes now, its display connection
+        with the icon (pystray closes it when the icon is collected)."""
+        with contextlib.suppress(Exception):
+            self._window.destroy()
+            self._display.flush()
+
+    @contextlib.contextmanager
+    def dock_check(self) -> Iterator[Callable[[], bool]]:
+        """``docked()``: whether a tray has embedded the icon (its window is no longer the
+        screen's child). For the one thread that watches the icon: it asks over an X
+        connection of its own, since python-xlib's replies can go astray when two threads
+        wait on one connection."""
+        display = Xlib.display.Display(self._display.get_display_name())
+        window = display.create_resource_object("window", self._window.id)
+
+        def docked() -> bool:
+            try:
+                tree = window.query_tree()
+            except Xlib.error.XError:  # the window is gone
+                return False
+            return bool(tree.parent.id != tree.root.id)
+
+        try:
+            yield docked
+        finally:
+            display.close()
 
     # -- pystray's hooks (called on its loop's thread) -----------------------------------------
 
@@ -63,6 +104,14 @@ class XEmbedIcon(_xorg.Icon):
     def _update_title(self) -> None:
         # WM_NAME is a Latin-1 STRING: pystray's own would fail on any other character.
         self._window.set_wm_name(self.title.encode("latin-1", "replace").decode("latin-1"))
+
+    def _assert_docked(self) -> None:
+        # pystray asks to be docked on every show and every new image, even when it is in
+        # the tray already; a tray given a second request for the same icon may move it to a
+        # new slot and destroy the old one with the icon inside, which leaves it on the screen.
+        if not self._systray_manager:
+            self._dock_window()
+        assert self._systray_manager  # pystray's own check, and what it catches
 
     def _on_button_press(self, event: Any) -> None:
         if event.detail == _RIGHT:
@@ -113,11 +162,12 @@ def _rgb565(image: Any, *, little_endian: bool) -> bytes:
     width, height = image.size
     order = "little" if little_endian else "big"
     pad = b"\0\0" * (width % 2)
+    rgb = image.tobytes()
     rows = []
-    pixels = list(image.getdata())
     for row in range(height):
         line = bytearray()
-        for red, green, blue in pixels[row * width : (row + 1) * width]:
+        for start in range(row * width * 3, (row + 1) * width * 3, 3):
+            red, green, blue = rgb[start : start + 3]
             value = (red >> 3) << 11 | (green >> 2) << 5 | blue >> 3
             line += value.to_bytes(2, order)
         rows.append(bytes(line) + pad)
