@@ -211,7 +211,16 @@ class TrayFlow:
                     label=action.value, command=functools.partial(self.choose, action)
                 )
         app.look.colour_menu(self.menu)
-        self.menu.tk_popup(x, y)
+        # Beside the pointer, away from the screen's edge: a tray sits on a panel at an edge,
+        # and Tk would only push the menu back over the icon.
+        menu = self.menu
+        menu.update_idletasks()
+        width, height = menu.winfo_reqwidth(), menu.winfo_reqheight()
+        if x + width > menu.winfo_screenwidth():
+            x -= width
+        if y + height > menu.winfo_screenheight():
+            y -= height
+        menu.tk_popup(max(0, x), max(0, y))
 
     def _entry_of(self, menu: tk.Menu) -> int | None:
         last = menu.index("end")

@@ -7,6 +7,7 @@
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py roles [FOLDER]
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py private [FOLDER] [--dark]
     xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py files [FOLDER] [--dark]
+    xvfb-run -a -s "-screen 0 1280x900x24" python tools/screenshots.py tray [FOLDER]
 
 Drives the app in-process the way a person would: fills the login view, hosts a room, lets
 two friends (real clients on 127.0.0.1) join and talk, then grabs each window with
@@ -38,6 +39,9 @@ against a real in-process relay, ``login-lookalike.png`` (the relay refused a lo
 ``private`` takes a private conversation (``private.png``) and replies with their quotes and
 the reply bar (``reply.png``), from the real app against real relays and members
 (``tools/screenshots_private.py``; ``--dark`` writes ``-dark`` variants for checking).
+
+``tray`` takes the tray icon with its menu open, the window closed (``tray.png``), from the
+real app in a real room with a real XEmbed tray (``trayer``; ``tools/screenshots_tray.py``).
 
 ``roles`` takes the owner's view of a room with an admin (``roles.png``: the member list's
 role column, the conversation's lines about actions, and the menu for a member) and the
@@ -870,6 +874,14 @@ def files(folder: Path | None = None, *, dark: bool = False) -> None:
     gc.collect()
 
 
+def tray(folder: Path | None = None) -> None:
+    """The tray icon and its menu, the window closed (``tools/screenshots_tray.py``)."""
+    from screenshots_tray import tray_picture  # beside this file (the script's folder)
+
+    tray_picture(folder or OUT, sys.modules[__name__])
+    gc.collect()
+
+
 def private(folder: Path | None = None, *, dark: bool = False) -> None:
     """A private conversation and replies (``tools/screenshots_private.py``)."""
     from screenshots_private import private_pictures  # beside this file (the script's folder)
@@ -896,6 +908,8 @@ if __name__ == "__main__":
     elif sys.argv[1:2] == ["files"]:
         arguments = [a for a in sys.argv[2:] if a != "--dark"]
         files(Path(arguments[0]) if arguments else None, dark="--dark" in sys.argv)
+    elif sys.argv[1:2] == ["tray"]:
+        tray(Path(sys.argv[2]) if len(sys.argv) > 2 else None)
     elif sys.argv[1:2] == ["private"]:
         arguments = [a for a in sys.argv[2:] if a != "--dark"]
         private(Path(arguments[0]) if arguments else None, dark="--dark" in sys.argv)
@@ -910,3 +924,4 @@ if __name__ == "__main__":
         rooms()
         files()
         private()
+        tray()
