@@ -56,6 +56,7 @@ class TrayProblem(enum.Enum):
     """Why there is no icon in the tray; the value is what the View menu says."""
 
     NO_LIBRARY = "the tray library (pystray) is not installed"
+    NO_IMAGE = "the icon's picture cannot be read"
     NO_DISPLAY = "the display's tray cannot be reached"
     NOT_HERE = "not available on this system yet"
     NO_TRAY = "no system tray on this desktop"
@@ -198,7 +199,7 @@ class TrayIcon:
             with Image.open(self._image_path) as opened:
                 image = opened.convert("RGBA")
         except Exception as error:  # a missing icon file: no icon rather than a blank one
-            raise _Unavailable(TrayProblem.NO_LIBRARY, repr(error)) from None
+            raise _Unavailable(TrayProblem.NO_IMAGE, repr(error)) from None
         menu = pystray.Menu(
             *(
                 pystray.MenuItem(action.value, self._chosen(action), default=action is MENU[0])
@@ -207,8 +208,10 @@ class TrayIcon:
         )
         if sys.platform == "win32":
             return pystray.Icon(APP_NAME, image, self._title, menu)
-        from gui.tray_xembed import XEmbedIcon
-
+        try:
+            from gui.tray_xembed import XEmbedIcon
+        except ImportError as error:  # python-xlib missing while pystray is there
+            raise _Unavailable(TrayProblem.NO_LIBRARY, repr(error)) from None
         try:
             icon = XEmbedIcon(APP_NAME.lower(), image, self._title, menu, on_menu=self._menu_asked)
         except Exception as error:

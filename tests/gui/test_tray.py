@@ -12,6 +12,7 @@ where it is missing (CI installs trayer, xdotool, x11-utils and imagemagick).
 from __future__ import annotations
 
 import io
+import queue
 import re
 import shutil
 import subprocess
@@ -26,7 +27,7 @@ from gui.app import App
 from gui.app_tray import SETTING
 from gui.notify import DesktopNotifications
 from gui.settings import Settings, load_settings, save_settings
-from gui.tray import TrayAction, TrayProblem, tray_title
+from gui.tray import TrayAction, TrayGone, TrayIcon, TrayProblem, tray_title
 from tests.gui.apptest import app_threads, free_port, log_in, wait_for
 from tests.gui.conftest import TIMEOUT, pump_until
 from tests.gui.test_app_e2e import open_host_dialog
@@ -141,6 +142,23 @@ class TrayHost:
             self.process.wait(TIMEOUT)
             self.process = None
         wait_for(lambda: tray_owner() == 0, "the tray to be gone")
+
+
+@pytest.fixture(autouse=True)
+def _pointer_back() -> Iterator[None]:
+    """The pointer goes back where it was: the clicks here leave it on the tray, and with no
+    window manager the keyboard follows the pointer, so the next tests' windows would get no
+    key events."""
+    if shutil.which("xdotool") is None:
+        yield
+        return
+    where = subprocess.run(
+        ["xdotool", "getmouselocation", "--shell"], capture_output=True, text=True
+    ).stdout
+    place = dict(line.split("=", 1) for line in where.split() if "=" in line)
+    yield
+    if "X" in place and "Y" in place:
+        subprocess.run(["xdotool", "mousemove", place["X"], place["Y"]], check=False)
 
 
 @pytest.fixture
@@ -394,3 +412,13 @@ def test_without_pystray_the_setting_says_so_and_the_close_box_quits(
     )
     app.request_close()
     assert app.closed
+
+
+def test_an_icon_whose_picture_cannot_be_read_says_so_and_leaves_no_thread(root, tmp_path):
+    events: queue.SimpleQueue[object] = queue.SimpleQueue()
+    icon = TrayIcon(events.put, image=tmp_path / "missing.png")
+    icon.start()
+    gone = events.get(timeout=TIMEOUT)
+    assert isinstance(gone, TrayGone) and gone.problem is TrayProblem.NO_IMAGE
+    icon.stop()
+    assert not icon.alive and events.empty()
