@@ -12,9 +12,11 @@ where it is missing (CI installs trayer, xdotool, x11-utils and imagemagick).
 from __future__ import annotations
 
 import io
+import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -28,7 +30,7 @@ from gui.app_tray import SETTING
 from gui.notify import DesktopNotifications
 from gui.settings import Settings, load_settings, save_settings
 from gui.tray import TrayAction, TrayGone, TrayIcon, TrayProblem, tray_title
-from tests.gui.apptest import app_threads, free_port, log_in, wait_for
+from tests.gui.apptest import ROOT, app_threads, free_port, log_in, wait_for
 from tests.gui.conftest import TIMEOUT, pump_until
 from tests.gui.test_app_e2e import open_host_dialog
 
@@ -369,6 +371,38 @@ def test_the_icon_keeps_its_shape_on_the_trays_background(make_app, tray_host, t
     assert blue > 150 and red < 120, "the icon's blue"
     corner = image.getpixel((width - 1, top + side - 1))  # beside the bubble's tail: transparent
     assert corner != (0, 0, 0), "the tray's background shows where the icon is transparent"
+
+
+def test_the_app_process_with_its_icon_ends_on_sigterm_and_takes_the_icon_away(tray_host, tmp_path):
+    """``python main.py`` with the setting on: its icon is in the tray, and a logout's SIGTERM
+    ends the process all the same (the tray's threads never keep it alive)."""
+    config = tmp_path / "config"
+    save_settings(replace(Settings(), keep_in_tray=True), config / "SocketChat")
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path / "home"),
+        "XDG_CONFIG_HOME": str(config),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "DBUS_SESSION_BUS_ADDRESS": "disabled:",  # no keyring: nothing of this machine's
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: any(embedded(window) for window in icon_windows()), "the app's icon")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(TIMEOUT) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(TIMEOUT)
+    assert icon_windows() == []
+    assert process.stderr is not None and "Traceback" not in process.stderr.read()
 
 
 # -- without a tray, without pystray, or with the setting off ------------------------------------
