@@ -2,8 +2,8 @@
 
 :class:`TrayIcon` runs ``pystray`` on a thread of its own (``socketchat-tray``), since pystray
 runs an event loop of its own: on Linux its XEmbed icon (``gui/tray_xembed.py``: any tray that
-takes XEmbed icons, such as KDE Plasma's, Xfce's, MATE's, LXQt's, and GNOME's with the
-AppIndicator extension), on Windows the notification area. Nothing here touches Tk: what the
+takes XEmbed icons, such as KDE Plasma's, Xfce's, MATE's or LXQt's), on Windows the
+notification area. Nothing here touches Tk: what the
 icon has to say goes to ``put`` (the app's pump, ``gui/pump.py``) as the events below, and the
 Tk thread does the rest (``gui/app_tray.py``). The Tk thread only ever hands over a tooltip
 (:meth:`TrayIcon.set_title`) or asks it to stop (:meth:`TrayIcon.stop`), and never waits for
