@@ -66,6 +66,7 @@ def check(root: tk.Tk) -> tuple[list[str], list[str]]:
         problems.append(name_data)
     facts.extend(_network_libraries(problems))
     facts.append(_pictures(root, problems))
+    facts.append(_drop(root, problems))
     facts.append(f"frozen={bool(getattr(sys, 'frozen', False))}")
     return facts, problems
 
@@ -108,6 +109,22 @@ def _network_libraries(problems: list[str]) -> list[str]:
     except Exception as error:
         problems.append(f"zeroconf: {error}")
     return facts
+
+
+def _drop(root: tk.Misc, problems: list[str]) -> str:
+    """Load tkdnd (drag and drop of files onto the conversation) into ``root``: its shared
+    library for this platform is in the bundle and Tk accepts it."""
+    from gui.file_sending import enable_drop
+
+    target = tk.Frame(root)
+    try:
+        if not enable_drop([target], lambda _paths: None):
+            problems.append("drag and drop: tkdnd could not be loaded")
+            return "drop=FAILED"
+        version = target.tk.call("package", "present", "tkdnd")
+    finally:
+        target.destroy()
+    return f"drop=ok (tkdnd {version})"
 
 
 def _pictures(root: tk.Misc, problems: list[str]) -> str:

@@ -22,6 +22,7 @@ def test_selftest_loads_theme_icon_and_word_list_from_source(root, tmp_path):
     assert "icons=6" in facts
     assert "skeleton=ok" in facts
     assert "pictures=ok" in facts
+    assert any(fact.startswith("drop=ok (tkdnd ") for fact in facts)
 
 
 def test_selftest_through_main_py(root, tmp_path):

@@ -47,6 +47,7 @@ def test_selftest_loads_theme_icon_and_word_list_in_the_frozen_app(
         assert "frozen=True" in result.stdout
         assert "skeleton=ok" in result.stdout  # confusables.json is in the bundle
         assert "pictures=ok" in result.stdout  # Pillow's PNG, JPEG, GIF and WebP decoders
+        assert "drop=ok (tkdnd " in result.stdout  # drag and drop: tkinterdnd2's tkdnd
 
 
 def _x_windows(title: str) -> list[str]:
