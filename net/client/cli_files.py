@@ -228,6 +228,8 @@ class TerminalFiles:
             if running is None:
                 return None
             self._moved = now
+            if event.done_bytes in (0, event.total_bytes):
+                return None  # the start and the end have lines of their own
             if now - running.last_line < PROGRESS_EVERY:
                 return None
             running.last_line = now

@@ -213,3 +213,33 @@ def test_a_transfer_that_ends_before_its_start_returns_is_still_said_and_not_awa
     started = time.monotonic()
     files.wait_done(stopped, stall=5)
     assert time.monotonic() - started < 1  # nothing left to wait for
+
+
+def test_progress_lines_leave_out_the_start_and_the_end(tmp_path):
+    said: list[str] = []
+    transfer = b"t" * 16
+
+    class Slow:
+        def send_file(self, path: Path) -> bytes:
+            return transfer
+
+    now = [100.0]
+    files = TerminalFiles(Slow(), said.append, clock=lambda: now[0])
+    (tmp_path / "big.bin").write_bytes(b"x" * 10)
+    assert files.command("send", str(tmp_path / "big.bin"))
+
+    def progress(done: int) -> str | None:
+        now[0] += 5  # past the pace: only the amounts decide
+        event = ce.TransferProgress(
+            transfer_id=transfer,
+            message_id=b"m" * 16,
+            name="big.bin",
+            done_bytes=done,
+            total_bytes=10,
+            upload=True,
+        )
+        return files.describe(event)
+
+    assert progress(0) is None  # "sending big.bin (10 bytes)" said it
+    assert progress(5) == "* sending big.bin: 50% (5 bytes of 10 bytes)"
+    assert progress(10) is None  # "… is on the relay" says it
