@@ -17,6 +17,7 @@ import contextlib
 import tkinter as tk
 from typing import TYPE_CHECKING
 
+from gui.picture_fetch import clear_cache
 from gui.room import Room
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ class QuitFlow:
         if app.history is not None:
             app.history.close()
             app.history = None
+        # Received pictures are decrypted in their cache: they last one run (the clients,
+        # and with them every download into it, stopped above).
+        with contextlib.suppress(OSError):
+            clear_cache()
         with contextlib.suppress(tk.TclError):
             # Run pending idle work (ttk's <<ThemeChanged>> after a quick start) while the
             # root exists: left for later, it fails noisily on a destroyed interpreter.

@@ -6,7 +6,11 @@ A picture offered in a room (``gui/file_text.is_picture``: PNG, JPEG, GIF or Web
 (``<data>/pictures/<sha256>``), named after the SHA-256 its offer states: the client writes the
 file there only once every chunk opened and the whole file matched that hash, so a name in the
 cache always holds what it says, and the same picture offered twice is fetched once. The cache
-is kept under :data:`MAX_CACHE_BYTES` (the files used longest ago go first).
+is kept under :data:`MAX_CACHE_BYTES` (the files used longest ago go first), and it lasts one
+run of the app: it is emptied when the app first uses it and when the app quits
+(:func:`clear_cache`). Pictures are decrypted there, so they must not outlive the session the
+person saw them in: the local history (encrypted at rest, and optional) is what lasts, and
+its pictures are fetched again from the relay while it still holds them.
 
 :class:`PreviewDecoder` decodes a cached (or our own, sent) picture with ``gui/pictures.py`` in
 a short worker thread, at most :data:`MAX_WORKERS` at a time, and hands the outcome to the Tk
@@ -34,12 +38,31 @@ MAX_WORKERS = 2  # decoding threads at once (each may hold a 160 MB picture whil
 CACHE_FOLDER = "pictures"
 
 
+_cleared: set[Path] = set()  # cache folders emptied by this process (its first use of each)
+
+
 def cache_folder(base: Path | None = None) -> Path:
     """The folder received pictures are kept in (made if missing, readable by its owner
-    only: the pictures are end-to-end encrypted on the way)."""
+    only: the pictures are end-to-end encrypted on the way). The first call of this process
+    empties what an earlier run left (it crashed before :func:`clear_cache`)."""
     folder = (base if base is not None else data_dir()) / CACHE_FOLDER
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if folder not in _cleared:
+        _cleared.add(folder)
+        clear_cache(folder)
     return folder
+
+
+def clear_cache(folder: Path | None = None) -> None:
+    """Delete every picture in the cache (the app quits; or an earlier run's leftovers).
+    Call after the downloads into it stopped."""
+    folder = folder if folder is not None else data_dir() / CACHE_FOLDER
+    if not folder.is_dir():
+        return
+    for path in folder.iterdir():
+        if path.is_file() or path.is_symlink():
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def cached_path(folder: Path, sha256: bytes) -> Path:

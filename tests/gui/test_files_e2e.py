@@ -223,3 +223,27 @@ def test_a_file_over_the_rooms_limit_is_refused_before_sending(room, tmp_path):
 def test_failure_words_cover_every_reason():
     for reason in TransferError:
         assert words.failure_text(reason, upload=False) != "It did not work."
+
+
+def test_received_pictures_last_one_run_of_the_app(make_app, relay, keys, members, tmp_path):
+    # Pictures are decrypted in their cache: an earlier run's are gone when this run first
+    # uses it, and this run's when the app quits (the local history is what lasts).
+    from gui.picture_fetch import CACHE_FOLDER
+    from net.client import data_dir
+
+    cache = data_dir() / CACHE_FOLDER  # the tests' own data folder (SOCKETCHAT_DATA_DIR)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / ("ab" * 32)).write_bytes(b"a picture from an earlier run")
+    app = make_app()
+    log_in(app, relay.port, "alice")
+    pump_until(app.root, lambda: app.chat is not None, what="the chat window")
+    bob, _events = members(relay.port, "bob", keys)
+    pump_until(app.root, lambda: "bob joined the room." in chat_text(app), what="bob")
+    path = tmp_path / "sunset.png"
+    path.write_bytes(_png(300, 200))
+    card = _bob_sends(app, bob, path)
+    pump_until(app.root, lambda: card.row.photo is not None, what="the preview")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert sorted(p.name for p in cache.iterdir()) == [digest]  # the leftover went first
+    app.close()
+    assert list(cache.iterdir()) == []
