@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gui.messages import MessageList
 
-#: The tag of the message the keyboard is on (its look: ``gui/messages.py``).
+#: The tag of the message the keyboard is on (its look: ``gui/message_look.py``).
 KEY_SPOT = "keyspot"
 _MOVES = frozenset({"Up", "Down", "Prior", "Next", "Home", "End", "Left", "Right"})
 

@@ -23,124 +23,76 @@ A reply has the quote of what it answers above its text, a click on which jumps 
 On a wide window, bodies wrap at a readable width (:data:`MAX_LINE_CHARS`), and a list that
 shows its newest message keeps showing it when the window is resized.
 
+:class:`MessageList` adds messages, placeholders and notices in order (who shares a header, the
+history divider, repeats dropped) and is the face the chat window's parts call; the rest is in
+modules of its own: how a message looks (``gui/message_look.py``) and each sender's colour
+(``gui/sender_colours.py``); following new messages, the marker and the jump button
+(``gui/following.py``); placeholders of messages not readable yet (``gui/locked_messages.py``);
+our own messages' pending notes (``gui/pending_notes.py``); which message is where, a file's
+card in a message and trimming (``gui/message_spots.py``).
+
 Only the Tk thread calls it. Call the ``add_*`` methods for each event, then :meth:`flush`
 once per batch (the pump's ``after_batch``) to scroll and trim.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 import tkinter as tk
-import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from tkinter import font as tkfont
 from tkinter import ttk
 
-from gui.conversation_menu import (
-    KEY_SPOT,
-    ConversationMenu,
-    MenuEntries,
-    message_range,
-    message_start,
-)
+from gui.conversation_menu import ConversationMenu, MenuEntries
+from gui.following import Following
 from gui.link_hover import LinkHover, link_at, open_in_browser
-from gui.links import find_links, find_mentions
-from gui.quotes import Originals, Quote, configure_quote_tags, quote_chunks, quoted_id
-from gui.safetext import Piece, body_pieces, name_pieces
+from gui.locked_messages import LockedMessages
+from gui.message_look import (
+    BODY_INDENT,
+    CHANGED_MARK,
+    CHANGED_NOTE,
+    body_chunks,
+    configure_tags,
+    format_time,
+    header_chunks,
+    make_text,
+    recolour_text,
+)
+from gui.message_spots import (
+    embed_in_message,
+    light_up,
+    mark_message,
+    message_at,
+    message_id_at,
+    trim,
+)
+from gui.pending_notes import mark_delivered, note_end, pending_id_at, set_pending_note
+from gui.quotes import Originals, Quote, quote_chunks, quoted_id
+from gui.sender_colours import SenderColours, key_colour
 from gui.theme import PALETTE, Palette
 from net.client import ReplyTo
+
+# The names of this module, and those other modules import from here that moved out.
+__all__ = [
+    "BODY_INDENT",
+    "CHANGED_MARK",
+    "CHANGED_NOTE",
+    "FLASH_MS",
+    "FOUND_MS",
+    "MAX_LINES",
+    "MAX_LINE_CHARS",
+    "MessageList",
+    "format_time",
+    "key_colour",
+]
 
 MAX_LINES = 5000
 MAX_LINE_CHARS = 90  # bodies wrap at about this many average characters on a wide window
 FLASH_MS = 5000  # how long a small notice over the list stays
 FOUND_MS = 4000  # how long a message chosen in the search results stays lit
-BODY_INDENT = 14  # pixels; every body line, wrapped or not, starts this far right of a header
-_TINT = 0.12  # how much of the sender's colour goes into the tint behind their bodies
 _GROUP_SECONDS = 300  # consecutive messages from one sender within 5 min share a header
-_LOCKED_HISTORY = "lockedhistory"  # the tag of the one line counting locked earlier messages
-# ... and of the one counting earlier messages the room does not share with new members
-_WITHHELD_HISTORY = "withheldhistory"
-#: Why earlier messages stay locked in a room whose new members see only what is sent after.
-WITHHELD_TEXT = "messages from before you joined are not shared with new members in this room"
 _SEEN_IDS = 4096  # how many message ids are remembered to drop history repeats on reconnect
-_NOT_THE_BODY = frozenset({"pendnote", "notsent", "quote"})  # in a body's lines, not its text
-
-
-def format_time(timestamp_ms: int, *, now: float | None = None) -> str:
-    """Local time of a message: ``14:02`` today, ``3 Mar 14:02`` on another day.
-
-    The timestamp is the sender's claim, anything up to 2^64 - 1 ms; one the platform cannot
-    convert shows as ``--:--`` instead of failing.
-    """
-    try:
-        moment = time.localtime(timestamp_ms / 1000)
-    except (OverflowError, OSError, ValueError):
-        return "--:--"
-    today = time.localtime(time.time() if now is None else now)
-    if moment[:3] == today[:3]:
-        return time.strftime("%H:%M", moment)
-    return f"{moment.tm_mday} " + time.strftime("%b %H:%M", moment)
-
-
-CHANGED_MARK = "⚠ "  # before the name of a sender whose key changed and is not accepted
-CHANGED_NOTE = "  safety code changed — not accepted yet"
-
-
-def name_colour(name: str, palette: Palette = PALETTE) -> str:
-    """A stable colour for ``name`` (the same on every machine and every run). Only for text
-    without an identity key; senders are coloured by :func:`key_colour`."""
-    return palette.names[zlib.crc32(name.encode("utf-8")) % len(palette.names)]
-
-
-def key_colour(key: bytes, palette: Palette = PALETTE) -> str:
-    """A stable colour for the identity key ``key``: the same on every machine and every run,
-    whatever name the key's owner uses (a hash of the key picks one of the name colours)."""
-    digest = hashlib.sha256(b"SocketChat name colour|" + bytes(key)).digest()
-    return palette.names[int.from_bytes(digest[:4], "big") % len(palette.names)]
-
-
-def body_spans(pieces: list[Piece], mention_name: str | None) -> list[tuple[str, bool, str | None]]:
-    """Split a body's pieces where links and mentions start and end.
-
-    Returns ``(text, is_marker, kind)`` with kind ``"link"``, ``"mention"`` or None. Links and
-    mentions are found in the text as shown (markers included, so a link never runs through
-    one: see ``gui/links.py``).
-    """
-    shown = "".join(text for text, _ in pieces)
-    spans: list[tuple[int, int, str]] = []
-    if ":" in shown:
-        spans += [(link.start, link.end, "link") for link in find_links(shown)]
-    if mention_name and "@" in shown:
-        taken = [(start, end) for start, end, _ in spans]
-        for start, end in find_mentions(shown, mention_name):
-            if not any(start < t_end and t_start < end for t_start, t_end in taken):
-                spans.append((start, end, "mention"))
-    if not spans:
-        return [(text, is_marker, None) for text, is_marker in pieces]
-    spans.sort()
-    out: list[tuple[str, bool, str | None]] = []
-    offset = 0
-    for text, is_marker in pieces:
-        end_of_piece = offset + len(text)
-        if is_marker:
-            out.append((text, True, None))  # spans never cover markers (they are not ASCII)
-            offset = end_of_piece
-            continue
-        cursor = offset
-        for start, end, kind in spans:
-            if end <= cursor or start >= end_of_piece:
-                continue
-            if start > cursor:
-                out.append((shown[cursor:start], False, None))
-            stop = min(end, end_of_piece)
-            out.append((shown[max(start, cursor) : stop], False, kind))
-            cursor = stop
-        if cursor < end_of_piece:
-            out.append((shown[cursor:end_of_piece], False, None))
-        offset = end_of_piece
-    return out
 
 
 class MessageList(ttk.Frame):
@@ -161,33 +113,10 @@ class MessageList(ttk.Frame):
         self._clock = clock
         self._palette = palette
         self.mention_name: str | None = None  # "@name" of this person is highlighted
-        self.text = tk.Text(
-            self,
-            wrap="word",
-            state="disabled",
-            relief="flat",
-            borderwidth=0,
-            # The focus ring: invisible until the list has the keyboard focus (Tab to it).
-            highlightthickness=2,
-            highlightcolor=palette.accent,
-            highlightbackground=palette.surface,
-            padx=14,
-            pady=10,
-            cursor="xterm",
-            undo=False,
-            background=palette.surface,
-            foreground=palette.text,
-            font="SocketChatMessage",
-            selectbackground=palette.selection,
-            selectforeground=palette.text,
-            inactiveselectbackground=palette.selection,
-            spacing1=1,
-            spacing3=1,
-            exportselection=True,
-            takefocus=True,
-        )
+        self.text = make_text(self, palette)
         self.scrollbar = ttk.Scrollbar(self, orient="vertical", command=self.text.yview)
-        self.text.configure(yscrollcommand=self._on_scroll)
+        self._following = Following(self)  # showing the newest message, and keeping it shown
+        self.text.configure(yscrollcommand=self._following.on_scroll)
         self.text.grid(row=0, column=0, sticky="nsew")
         self.scrollbar.grid(row=0, column=1, sticky="ns")
         self.rowconfigure(0, weight=1)
@@ -198,9 +127,8 @@ class MessageList(ttk.Frame):
         self.flash_label = ttk.Label(self, text="", padding=(10, 4), wraplength=520)
         self._flash_after: str | None = None
         self._found_after: str | None = None
-        self._pin_after: str | None = None
-        self._coloured: set[str] = set()  # colours whose name and tint tags exist
-        self._configure_tags(palette)
+        self._colours = SenderColours(self)  # each sender's name and tint tags
+        configure_tags(self.text, palette)
         #: Entries put first in the context menu for the spot at an index (the not-sent
         #: messages' Retry sending and Copy message), as (label, command).
         self.menu_extras: MenuEntries | None = None
@@ -209,8 +137,6 @@ class MessageList(ttk.Frame):
         self.originals = Originals()
         #: A click (or Enter) on a reply's quote: ``on_quote(id of the message it answers)``.
         self.on_quote: Callable[[bytes], object] | None = None
-        self._pinned = True  # showing the newest message: stays so through resizes
-        self._holding_pin = False  # a zoom is being laid out: scrolling reports say nothing
         self.text.bind("<Control-a>", self._on_select_all_key)
         self.text.bind("<Return>", self._on_return)
         self.text.bind("<KP_Enter>", self._on_return)
@@ -226,116 +152,13 @@ class MessageList(ttk.Frame):
         self._seen: deque[bytes] = deque()
         self._seen_set: set[bytes] = set()
         self._history_divider = False
-        self._follow: bool | None = None  # decided once per batch, before the first insert
-        self._force_follow = False
-        self.unseen = 0  # messages added while scrolled up
-        self._marker = False
         self.message_count = 0
-        self._locked: dict[bytes, str] = {}  # message id -> the tag of its placeholder line
+        self._locked = LockedMessages(self)  # placeholders of messages not readable yet
         self._insert_at = "end-1c"
 
-    def _configure_tags(self, p: Palette) -> None:
-        t = self.text
-        t.tag_configure("header", spacing1=8, lmargin1=0, lmargin2=0)
-        t.tag_configure("sender", font="SocketChatBold")
-        t.tag_configure("time", foreground=p.muted, font="SocketChatSmall")
-        t.tag_configure("body", lmargin1=BODY_INDENT, lmargin2=BODY_INDENT, rmargin=8)
-        t.tag_configure("link", foreground=p.link, underline=True)
-        t.tag_configure("mention", background=p.mention, font="SocketChatBold")
-        t.tag_configure("escape", foreground=p.muted, font="SocketChatSmall")
-        t.tag_configure("pending", foreground=p.pending)
-        t.tag_configure("pendnote", foreground=p.pending, font="SocketChatItalic")
-        t.tag_configure("notsent", foreground=p.warning, font="SocketChatItalic")
-        t.tag_configure("found", background=p.mention)
-        configure_quote_tags(t, p)
-        # The message the keyboard is on (``gui/conversation_menu.py``): a bar in the accent
-        # colour beside its body, over the tint's margin.
-        t.tag_configure(KEY_SPOT, lmargincolor=p.accent)
-        t.tag_configure(
-            "locked", foreground=p.muted, font="SocketChatItalic", lmargin1=BODY_INDENT, spacing1=4
-        )
-        # A sender whose key changed: the sign and the note in the warning colour, and a bar of
-        # it in the body's indent (above the tint tags, which are lowered beneath everything).
-        t.tag_configure("changedmark", foreground=p.warning, font="SocketChatBold")
-        t.tag_configure("changednote", foreground=p.warning, font="SocketChatSmall")
-        t.tag_configure("changed", lmargincolor=p.warning)
-        t.tag_configure(
-            "notice",
-            foreground=p.notice,
-            font="SocketChatItalic",
-            justify="center",
-            spacing1=6,
-            spacing3=4,
-        )
-        t.tag_configure(
-            "warning",
-            foreground=p.warning,
-            font="SocketChatItalic",
-            justify="center",
-            spacing1=6,
-            spacing3=4,
-        )
-        t.tag_configure(
-            "good",
-            foreground=p.good,
-            font="SocketChatItalic",
-            justify="center",
-            spacing1=6,
-            spacing3=4,
-        )
-        t.tag_configure(
-            "divider",
-            foreground=p.divider,
-            font="SocketChatSmall",
-            justify="center",
-            spacing1=10,
-            spacing3=6,
-        )
-        t.tag_configure(
-            "newmarker",
-            foreground=p.warning,
-            font="SocketChatSmall",
-            justify="center",
-            spacing1=10,
-            spacing3=6,
-        )
-        t.tag_raise("sel")
-
     def sender_colour(self, key: bytes, *, own: bool, palette: Palette | None = None) -> str:
-        """The one place a sender's colour is chosen, from their identity ``key`` (never the
-        name); their name and their bodies' tint follow it. Your own messages are in the
-        accent colour."""
-        palette = palette or self._palette
-        return palette.accent if own else key_colour(key, palette)
-
-    def _colour_tags(self, key: bytes, own: bool) -> tuple[str, str]:
-        """The name tag and the body tint tag for a sender's colour, made on first use. Tags
-        are named after the light theme's colour, so a theme switch recolours the same tags."""
-        light = self.sender_colour(key, own=own, palette=PALETTE)
-        name_tag, tint_tag = f"name{light}", f"tint{light}"
-        if light not in self._coloured:
-            self._coloured.add(light)
-            colour = self.sender_colour(key, own=own)
-            tint = self._tint(colour)
-            self.text.tag_configure(name_tag, foreground=colour)
-            # The right margin (wide windows) stays the list's own colour: the tint ends where
-            # the text wraps.
-            self.text.tag_configure(
-                tint_tag, background=tint, lmargincolor=tint, rmargincolor=self._palette.surface
-            )
-            # Lowest priority: selection, markers and the pending grey are drawn over them.
-            self.text.tag_lower(tint_tag)
-            self.text.tag_lower(name_tag)
-        return name_tag, tint_tag
-
-    def _tint(self, colour: str) -> str:
-        red, green, blue = (value / 257 for value in self.winfo_rgb(colour))
-        back = [value / 257 for value in self.winfo_rgb(self._palette.surface)]
-        mixed = (
-            round(base + (value - base) * _TINT)
-            for value, base in zip((red, green, blue), back, strict=True)
-        )
-        return "#{:02x}{:02x}{:02x}".format(*mixed)
+        """A sender's colour (``gui/sender_colours.py``, the one place it is chosen)."""
+        return self._colours.colour(key, own=own, palette=palette)
 
     # -- adding -------------------------------------------------------------------------
 
@@ -370,8 +193,8 @@ class MessageList(ttk.Frame):
         quote = self.originals.quote(reply) if reply is not None else None
         if message_id is not None:
             self.originals.add(message_id, sender, text)
-        self._prepare()
-        if message_id is not None and (where := self._unlock(message_id)) is not None:
+        self._following.prepare()
+        if message_id is not None and (where := self._locked.where(message_id)) is not None:
             # It was shown locked: it goes where its placeholder is.
             saved, self._last_sender = self._last_sender, None
             self._insert_at = where
@@ -379,45 +202,29 @@ class MessageList(ttk.Frame):
                 self._add_message_at(
                     sender, text, timestamp_ms, own, sender_key, changed, quote=quote
                 )
-                self._mark_message(message_id, where)
+                mark_message(self.text, message_id, where)
             finally:
                 self._insert_at = "end-1c"
                 self._last_sender = saved
-                self._after_unlock(message_id)
+                self._locked.unlocked(message_id)
             return True
         self._history_start(from_history)
-        if not from_history and self._follow is False:
-            self._mark_unseen()
+        if not from_history:
+            self._following.arrived()
         start = self.text.index(self._insert_at)
         self._add_message_at(
             sender, text, timestamp_ms, own, sender_key, changed, message_id, pending, quote
         )
         if message_id is not None:
-            self._mark_message(message_id, start)
+            mark_message(self.text, message_id, start)
         return True
-
-    def _mark_message(self, message_id: bytes, start: str) -> None:
-        # A mark where the message starts, so that a search result can show it: marks move
-        # with the text and cost little (the trim unsets those it cuts away).
-        mark = f"id{message_id.hex()}"
-        self.text.mark_set(mark, start)
-        self.text.mark_gravity(mark, "left")
 
     def show_message(self, message_id: bytes) -> bool:
         """Scroll to ``message_id`` and light it up for a moment (a search result was
         chosen); False if it is not in the list (never shown, or cut away as old)."""
-        mark = f"id{message_id.hex()}"
-        try:
-            start = self.text.index(mark)
-        except tk.TclError:
+        if not light_up(self.text, message_id):
             return False
-        after = self.text.tag_nextrange("msgstart", f"{start} + 1 char")
-        end = after[0] if after else "end-1c"
-        self.text.tag_remove("found", "1.0", "end")
-        self.text.tag_add("found", start, end)
-        self.text.see(end)
-        self.text.see(start)
-        self._pinned = self.at_end()
+        self._following.moved()
         if self._found_after is not None:
             self.after_cancel(self._found_after)
         self._found_after = self.after(FOUND_MS, self._unfind)
@@ -447,20 +254,14 @@ class MessageList(ttk.Frame):
     ) -> None:
         now = timestamp_ms / 1000
         who = (sender, bytes(sender_key))
-        name_tag, tint_tag = self._colour_tags(sender_key or sender.encode("utf-8"), own)
+        name_tag, tint_tag = self._colours.tags(sender_key or sender.encode("utf-8"), own)
         start = self.text.index(self._insert_at)
         # One insert for the whole message: text and tags alternate, as Text.insert takes them.
         chunks: list[str | tuple[str, ...]] = []
         # A marked message always gets its own header: the warning is on every one of them.
         if changed or who != self._last_sender or now - self._last_time > _GROUP_SECONDS:
-            if changed:
-                chunks += [CHANGED_MARK, ("changedmark", "header")]
-            _add_pieces(chunks, name_pieces(sender), ("sender", name_tag, "header"))
             time_text = "  " + format_time(timestamp_ms, now=self._clock())
-            chunks += [time_text, ("time", "header")]
-            if changed:
-                chunks += [CHANGED_NOTE, ("changednote", "header")]
-            chunks += ["\n", ("time", "header")]
+            chunks += header_chunks(sender, name_tag, time_text, changed=changed)
         body_tags: tuple[str, ...] = ("body", tint_tag)
         if changed:
             body_tags += ("changed",)
@@ -468,14 +269,7 @@ class MessageList(ttk.Frame):
             body_tags += ("pending",)
         if quote is not None:
             chunks += quote_chunks(quote, body_tags)
-        mention = None if own else self.mention_name
-        for piece, is_marker, kind in body_spans(body_pieces(text), mention):
-            tags = body_tags
-            if is_marker:
-                tags = (*body_tags, "escape")
-            elif kind is not None:
-                tags = (*body_tags, kind)
-            chunks += [piece, tags]
+        chunks += body_chunks(text, body_tags, None if own else self.mention_name)
         if pending is not None and message_id is not None:
             chunks += [f"  {pending}", ("body", tint_tag, "pendnote", f"note{message_id.hex()}")]
         chunks += ["\n", body_tags]
@@ -491,29 +285,9 @@ class MessageList(ttk.Frame):
 
     def embed_in_message(self, message_id: bytes, widget: tk.Misc) -> bool:
         """Show ``widget`` (a child of :attr:`text`: a file's card) as the body of the message
-        ``message_id``, in place of its text, on the same tint and indent; call right after
+        ``message_id``, in place of its text (``gui/message_spots.py``); call right after
         :meth:`add_message` showed it. False if it is not on screen."""
-        try:
-            start = self.text.index(f"id{message_id.hex()}")
-        except tk.TclError:
-            return False
-        after = self.text.tag_nextrange("msgstart", f"{start} + 1 char")
-        stop = self.text.index(f"{after[0] if after else 'end-1c'} - 1 char")  # its newline
-        if "body" in self.text.tag_names(start):  # no header: a body starts the message
-            where = start
-        else:
-            body = self.text.tag_nextrange("body", start, stop)
-            where = str(body[0]) if body else stop
-        tags = self.text.tag_names(stop)
-        self.text.configure(state="normal")
-        try:
-            self.text.delete(where, stop)
-            self.text.window_create(where, window=widget, padx=0, pady=4)
-            for tag in tags:  # an embedded window takes tags too: the body's indent and tint
-                self.text.tag_add(tag, where)
-        finally:
-            self.text.configure(state="disabled")
-        return True
+        return embed_in_message(self.text, message_id, widget)
 
     # -- messages whose key has not come yet ----------------------------------------------
 
@@ -527,123 +301,45 @@ class MessageList(ttk.Frame):
         have a counted line of their own that says their keys will not come."""
         if message_id in self._seen_set or message_id in self._locked:
             return
-        self._prepare()
+        self._following.prepare()
         if from_history:
             self._history_start(True)
-            tag = _WITHHELD_HISTORY if withheld else _LOCKED_HISTORY
-            self._locked[message_id] = tag
-            self._show_locked_count(tag)
+            self._locked.add_earlier(message_id, withheld=withheld)
         else:
-            tag = f"lock{message_id.hex()}"
-            self._locked[message_id] = tag
-            if self._follow is False:
-                self._mark_unseen()
-            tags = ("locked", "msgstart", tag)
-            chunks: list[str | tuple[str, ...]] = ["A message from ", tags]
-            _add_pieces(chunks, name_pieces(sender), tags)
-            chunks += [
-                " that this device cannot read yet: it appears here when its key arrives.\n",
-                tags,
-            ]
-            self._insert(*chunks)
+            self._following.arrived()
+            self._insert(*self._locked.placeholder(sender, message_id))
         self._last_sender = None
 
     def drop_locked(self, message_id: bytes) -> None:
         """A locked message turned out forged or unreadable: its placeholder goes (the
         conversation says why elsewhere)."""
-        if message_id in self._locked:
-            self._after_unlock(message_id)
+        self._locked.drop(message_id)
 
     @property
     def locked_count(self) -> int:
         """Messages shown as placeholders: waiting for their keys, or withheld."""
         return len(self._locked)
 
-    def _show_locked_count(self, tag: str) -> None:
-        count = sum(1 for each in self._locked.values() if each == tag)
-        ranges = self.text.tag_ranges(tag)
-        self.text.configure(state="normal")
-        try:
-            at = "end-1c"
-            if ranges:
-                at = str(ranges[0])
-                self.text.delete(ranges[0], ranges[1])
-            if count:
-                what = "1 earlier message" if count == 1 else f"{count} earlier messages"
-                why = "readable once a member who was here comes online"
-                if tag == _WITHHELD_HISTORY:
-                    why = WITHHELD_TEXT
-                self.text.insert(at, f"{what}: {why}.\n", ("locked", "msgstart", tag))
-        finally:
-            self.text.configure(state="disabled")
-
-    def _unlock(self, message_id: bytes) -> str | None:
-        tag = self._locked.get(message_id)
-        if tag is None:
-            return None
-        ranges = self.text.tag_ranges(tag)
-        return str(ranges[0]) if ranges else "end-1c"
-
-    def _after_unlock(self, message_id: bytes) -> None:
-        tag = self._locked.pop(message_id)
-        if tag in (_LOCKED_HISTORY, _WITHHELD_HISTORY):
-            self._show_locked_count(tag)
-            return
-        ranges = self.text.tag_ranges(tag)
-        if ranges:
-            self.text.configure(state="normal")
-            self.text.delete(ranges[0], ranges[1])
-            self.text.configure(state="disabled")
-        self.text.tag_delete(tag)
+    # -- our own messages' state (gui/pending_notes.py) ---------------------------------
 
     def mark_delivered(self, message_id: bytes) -> bool:
         """Turn a pending own message into a delivered one; False if it is not pending here."""
-        key = message_id.hex()
-        ranges = self.text.tag_ranges(f"msg{key}")
-        if not ranges:
-            return False
-        self.text.configure(state="normal")
-        try:
-            self.text.tag_remove("pending", ranges[0], ranges[-1])
-            note = self.text.tag_ranges(f"note{key}")
-            if note:
-                self.text.delete(note[0], note[1])
-            self.text.tag_delete(f"msg{key}", f"note{key}")
-        finally:
-            self.text.configure(state="disabled")
-        return True
+        return mark_delivered(self.text, message_id)
 
     def set_pending_note(self, message_id: bytes, note: str, *, tag: str = "") -> None:
         """Change the note of a still-pending message (e.g. from "sending…" to "waiting…");
         ``tag`` gives it another look ("notsent": the warning colour, "pendnote": muted)."""
-        key = message_id.hex()
-        ranges = self.text.tag_ranges(f"note{key}")
-        if not ranges:
-            return
-        tags = self.text.tag_names(ranges[0])
-        if tag:
-            tags = (*(t for t in tags if t not in ("pendnote", "notsent")), tag)
-        self.text.configure(state="normal")
-        try:
-            self.text.delete(ranges[0], ranges[1])
-            self.text.insert(ranges[0], f"  {note}", tags)
-        finally:
-            self.text.configure(state="disabled")
+        set_pending_note(self.text, message_id, note, tag=tag)
 
     def note_end(self, message_id: bytes) -> str | None:
         """Where the pending note of ``message_id`` ends (to put buttons after it), or None."""
-        ranges = self.text.tag_ranges(f"note{message_id.hex()}")
-        return str(ranges[1]) if ranges else None
+        return note_end(self.text, message_id)
 
     def pending_id_at(self, index: str) -> bytes | None:
         """The id of the pending (or not sent) own message under ``index``, or None."""
-        for tag in self.text.tag_names(index):
-            if tag.startswith("msg") and len(tag) == 3 + 32:
-                try:
-                    return bytes.fromhex(tag[3:])
-                except ValueError:
-                    return None
-        return None
+        return pending_id_at(self.text, index)
+
+    # -- notices, and what was shown ----------------------------------------------------
 
     def seen(self, message_id: bytes) -> bool:
         """Whether ``message_id`` is already on screen (or was, before trimming)."""
@@ -653,9 +349,8 @@ class MessageList(ttk.Frame):
         """A centred line for presence and connection news; ``kind``: notice, warning, good.
         With ``key``, :meth:`replace_notice` can later say something else in its place (one
         line per connection loss, updated when the connection is back)."""
-        self._prepare()
-        if self._follow is False:
-            self._mark_unseen()
+        self._following.prepare()
+        self._following.arrived()
         tags: tuple[str, ...] = (kind, "msgstart")
         if key:
             tag = f"notice{key}"
@@ -684,6 +379,12 @@ class MessageList(ttk.Frame):
             self.text.configure(state="disabled")
         return True
 
+    def add_line(self, text: str, tags: tuple[str, ...]) -> None:
+        """A line at the end that is no message (the "new messages" marker of
+        ``gui/following.py``): the message after it starts with a header of its own."""
+        self._insert(text, tags)
+        self._last_sender = None
+
     def start_session(self) -> None:
         """Call on every (re)join: the next history messages get their own divider."""
         self._history_divider = False
@@ -691,29 +392,27 @@ class MessageList(ttk.Frame):
 
     def follow_next(self) -> None:
         """Scroll to the end after this batch whatever the position (after sending)."""
-        self._force_follow = True
+        self._following.follow_next()
 
     # -- per batch ----------------------------------------------------------------------
 
     def flush(self) -> None:
         """End of a batch: scroll to the end if following, trim old lines."""
-        self._trim()
-        if self._follow or self._force_follow:
-            self.text.see("end")
-            self._clear_unseen()
-        self._follow = None
-        self._force_follow = False
+        trim(self.text, self.max_lines)
+        self._following.end_batch()
 
     def at_end(self) -> bool:
         """Whether the last line is in view (the list is following new messages)."""
-        if self.text.winfo_height() <= 1:
-            return True  # not laid out yet (just built): nothing can have been scrolled
-        return self.text.yview()[1] >= 0.999
+        return self._following.at_end()
 
     def scroll_to_end(self) -> None:
         """The jump button: show the newest message and follow again."""
-        self.text.see("end")
-        self._clear_unseen()
+        self._following.scroll_to_end()
+
+    @property
+    def unseen(self) -> int:
+        """Messages added while scrolled up (the jump button shows)."""
+        return self._following.unseen
 
     # -- copying ------------------------------------------------------------------------
 
@@ -744,25 +443,7 @@ class MessageList(ttk.Frame):
     def message_at(self, index: str) -> str | None:
         """The body of the message under ``index`` as shown (pending notes left out), or None
         for a header-less spot (a notice, a divider)."""
-        if "body" not in self.text.tag_names(index) and "header" not in self.text.tag_names(index):
-            return None
-        found = message_range(self.text, index)
-        if found is None:
-            return None
-        start, stop = found
-        parts: list[str] = []
-        # The dump tells only the tags that start inside it: a body that runs on from the
-        # message before (one header for both) is on already.
-        active: set[str] = set(self.text.tag_names(start))
-        for key, value, _where in self.text.dump(start, stop, text=True, tag=True):
-            if key == "tagon":
-                active.add(value)
-            elif key == "tagoff":
-                active.discard(value)
-            elif key == "text" and "body" in active and not active & _NOT_THE_BODY:
-                parts.append(value)
-        body = "".join(parts).rstrip("\n")
-        return body or None
+        return message_at(self.text, index)
 
     def copy_text(self, text: str) -> None:
         """Put ``text`` on the clipboard."""
@@ -803,14 +484,7 @@ class MessageList(ttk.Frame):
     def message_id_at(self, index: str) -> bytes | None:
         """The id of the message under ``index`` (None: a notice, a divider, a placeholder,
         or a message shown without an id)."""
-        tags = self.text.tag_names(index)
-        if "body" not in tags and "header" not in tags:
-            return None
-        start = message_start(self.text, index)
-        for _key, mark, _where in self.text.dump(start, f"{start} + 1 char", mark=True):
-            if mark.startswith("id") and len(mark) == 2 + 32:
-                return bytes.fromhex(mark[2:])
-        return None
+        return message_id_at(self.text, index)
 
     def quoted_at(self, index: str) -> bytes | None:
         """The id of the message the quote under ``index`` answers (None: not a quote)."""
@@ -837,50 +511,23 @@ class MessageList(ttk.Frame):
         """Recolour for a theme switch: the widget, every tag, the name colours."""
         self._palette = palette
         self.links.hide_tooltip()
-        self.text.configure(
-            background=palette.surface,
-            foreground=palette.text,
-            selectbackground=palette.selection,
-            selectforeground=palette.text,
-            inactiveselectbackground=palette.selection,
-            insertbackground=palette.text,
-            highlightcolor=palette.accent,
-            highlightbackground=palette.surface,
-        )
-        self._configure_tags(palette)
-        # A sender's tags are named after their light colour; the same tag gets the dark one.
-        for colour in self._coloured:
-            index = _colour_index(colour)
-            shown = palette.names[index] if index is not None else palette.accent
-            tint = self._tint(shown)
-            self.text.tag_configure(f"name{colour}", foreground=shown)
-            self.text.tag_configure(
-                f"tint{colour}", background=tint, lmargincolor=tint, rmargincolor=palette.surface
-            )
+        recolour_text(self.text, palette)
+        configure_tags(self.text, palette)
+        self._colours.recolour(palette)
 
     def _on_configure(self, event: tk.Event) -> None:
         self.update_wrap_width(event.width)
-        if self._pinned or self._holding_pin:
-            # A resize keeps the top line where it was; the newest message would slide out of
-            # view (and the list would stop following). Show it again once laid out, whatever
-            # the relayout reports in between.
-            self.after_idle(self.text.see, "end")
+        self._following.resized()
 
     def hold_pin(self) -> None:
         """Call just before the fonts change (zoom): if the newest message is in view, it
         stays in view once the list is laid out again with the new fonts."""
-        if not (self._pinned or self.at_end()):
-            return
-        self._pinned = self._holding_pin = True
-        if self._pin_after is None:
-            self._pin_after = self.after(0, self._release_pin)
+        self._following.hold_pin()
 
-    def _release_pin(self) -> None:
-        self._pin_after = None
-        self.update_idletasks()  # the relayout with the new fonts
-        self.text.see("end")
-        self._holding_pin = False
-        self._pinned = True
+    @property
+    def _holding_pin(self) -> bool:
+        # A zoom is being laid out (``gui/following.py``): tests wait for its end.
+        return self._following.holding_pin
 
     def update_wrap_width(self, width: int | None = None) -> None:
         """Keep bodies at a readable width: a right margin grows with the window past
@@ -907,10 +554,6 @@ class MessageList(ttk.Frame):
 
     # -- internals ----------------------------------------------------------------------
 
-    def _prepare(self) -> None:
-        if self._follow is None:
-            self._follow = self.at_end()
-
     def _insert(self, *chunks: str | tuple[str, ...]) -> None:
         """Insert ``text, tags, text, tags…`` at the end (or where a placeholder was)."""
         self.text.configure(state="normal")
@@ -924,75 +567,11 @@ class MessageList(ttk.Frame):
         if len(self._seen) > _SEEN_IDS:
             self._seen_set.discard(self._seen.popleft())
 
-    def _mark_unseen(self) -> None:
-        if not self._marker:
-            for old in self._marker_ranges():
-                self.text.configure(state="normal")
-                self.text.delete(*old)
-                self.text.configure(state="disabled")
-            self._insert("── new messages ──\n", ("newmarker", "msgstart"))
-            self._marker = True
-            self._last_sender = None
-        self.unseen += 1
-        self.jump_button.place(relx=0.5, rely=1.0, y=-12, anchor="s")
-
-    def _marker_ranges(self) -> list[tuple[str, str]]:
-        ranges = self.text.tag_ranges("newmarker")
-        return [(str(ranges[i]), str(ranges[i + 1])) for i in range(0, len(ranges), 2)]
-
-    def _clear_unseen(self) -> None:
-        # The marker line stays where it was (it still shows where new messages began) until
-        # the next time new messages arrive while scrolled up.
-        self._marker = False
-        self.unseen = 0
-        self.jump_button.place_forget()
-
-    def _on_scroll(self, first: float | str, last: float | str) -> None:
-        # Tk passes the fractions as strings; typeshed says floats. Both work here.
-        self.scrollbar.set(first, last)
-        at_end = float(last) >= 0.999
-        if self.unseen and at_end:
-            self._clear_unseen()
-        if not self._holding_pin:
-            self._pinned = at_end
-
     def destroy(self) -> None:
         # Timers left pending would fire on a destroyed widget (a zoom just before closing).
-        for pending in (self._pin_after, self._flash_after, self._found_after):
+        self._following.cancel()
+        for pending in (self._flash_after, self._found_after):
             if pending is not None:
                 self.after_cancel(pending)
-        self._pin_after = self._flash_after = self._found_after = None
+        self._flash_after = self._found_after = None
         super().destroy()
-
-    def _trim(self) -> None:
-        lines = int(self.text.index("end-1c").split(".")[0])
-        excess = lines - self.max_lines
-        if excess <= 0:
-            return
-        # Cut at the start of a message, never in the middle of one.
-        cut = self.text.tag_nextrange("msgstart", f"{excess + 1}.0")
-        end = cut[0] if cut else f"{excess + 1}.0"
-        for _key, mark, _where in self.text.dump("1.0", end, mark=True):
-            if mark.startswith("id"):
-                self.text.mark_unset(mark)  # its message goes: a search cannot show it here
-        self.text.configure(state="normal")
-        self.text.delete("1.0", end)
-        self.text.configure(state="disabled")
-
-
-def _colour_index(colour: str) -> int | None:
-    """Which of the name colours ``colour`` is (tags are named after the light palette's)."""
-    from gui.theme import LIGHT
-
-    try:
-        return LIGHT.names.index(colour)
-    except ValueError:
-        return None
-
-
-def _add_pieces(
-    chunks: list[str | tuple[str, ...]], pieces: Iterable[Piece], tags: tuple[str, ...]
-) -> None:
-    """Append ``pieces`` to an insert's ``text, tags…`` list; markers also get ``escape``."""
-    for text, is_marker in pieces:
-        chunks += [text, (*tags, "escape") if is_marker else tags]
