@@ -23,6 +23,10 @@ What lives where:
   the bodies of replies, file offers and private messages (inside the envelope);
 * ``_connection`` — the shared skeleton and error policy; ``_client`` / ``_relay`` — the two
   state machines; ``_room`` — one room's members, history and broadcasts on the relay;
+* the client's parts: ``_client_base`` (states, accepted frames, shared fields),
+  ``_client_handshake``, ``_client_receive`` (opening chat items, sender keys, held messages,
+  history pages), ``_client_send``, ``_client_owner`` (room actions, password changes) and
+  ``_client_files``;
 * ``_files`` — the file frames, their codes and limits, and the store interface;
   ``_roomfiles`` — the rules of a room's files on the relay (limits, order, eviction);
 * ``_keyring`` — one device's sender keys for a room, and what it accepted (replays);
@@ -35,7 +39,8 @@ What lives where:
 from __future__ import annotations
 
 from net.proto._authority import Action, ActionKind, ActionRefused, Authority, Role, may_act
-from net.proto._client import ClientProtocol, ClientState
+from net.proto._client import ClientProtocol
+from net.proto._client_base import ClientState
 from net.proto._content import (
     CHUNK_SIZE,
     MAX_EXCERPT_BYTES,
