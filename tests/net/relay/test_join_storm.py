@@ -117,9 +117,14 @@ def test_hundreds_of_simultaneous_joins_all_get_in_with_the_default_limits(
 
         # Everyone got in, and the handshake slots overflowed into the queue, in order.
         assert all(j.welcomed is not None for j in joiners)
-        positions = [j.queued[0].position for j in joiners if j.queued]
+        positions = sorted(j.queued[0].position for j in joiners if j.queued)
         assert len(positions) >= STORM - defaults.max_handshakes
-        assert sorted(positions) == list(range(1, len(positions) + 1))
+        # Each was told its place in line when it queued: the line's length then. On a quiet
+        # machine every hello queues before a slot frees (1, 2, 3 …); under load a slot may
+        # free meanwhile and a later arrival is told a place an earlier one was told. Either
+        # way nobody is told a place further back than the number queued before it.
+        assert positions[0] == 1
+        assert all(position <= rank for rank, position in enumerate(positions, start=1))
         stats = relay.stats()
         assert (stats.handshakes, stats.queued) == (0, 0)
         assert len(stats.members) == STORM
