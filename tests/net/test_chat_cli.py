@@ -77,9 +77,10 @@ class _FakeClient:
         self.acted = []
 
     def start(self):
-        threading.Thread(
+        self._thread = threading.Thread(
             target=lambda: [self._on_event(e) for e in self._events], daemon=True
-        ).start()
+        )
+        self._thread.start()
 
     def send(self, text):
         self.sent.append(text)
@@ -108,7 +109,10 @@ class _FakeClient:
         return False
 
     def close(self):
-        pass
+        # As ChatClient.close: every event (a NotSent among them) is reported before it returns.
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(5)
 
 
 def _chat(events):
