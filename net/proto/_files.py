@@ -290,14 +290,16 @@ class FileStore(Protocol):
         ...
 
 
-class MemoryFiles:
-    """A :class:`FileStore` in memory: for tests of the rules (a relay keeps files on disk)."""
+class FileIndex:
+    """The part of a :class:`FileStore` every store keeps in memory: its files' records in
+    opening order and the bytes they take. A store adds where the chunks live: it calls
+    :meth:`_new_record` and :meth:`_keep` when a file is opened (or loaded), :meth:`_grown`
+    after a chunk, :meth:`_forget` when a file goes."""
 
     def __init__(self) -> None:
-        self._files: dict[bytes, StoredFile] = {}  # in opening order (dicts keep it)
-        self._chunks: dict[bytes, list[bytes]] = {}
-        self._opened = 0
+        self._files: dict[bytes, StoredFile] = {}  # by file id, in opening order
         self._used = 0
+        self._next_opened = 1
 
     def __len__(self) -> int:
         return len(self._files)
@@ -312,21 +314,54 @@ class MemoryFiles:
     def find(self, file_id: bytes) -> StoredFile | None:
         return self._files.get(bytes(file_id))
 
-    def create(
+    def _new_record(
         self, *, file_id: bytes, uploader: bytes, count: int, stored_size: int, opened_ms: int
     ) -> StoredFile:
-        self._opened += 1
-        record = StoredFile(
+        """The record of a file opened now (not kept yet: :meth:`_keep` it once stored)."""
+        return StoredFile(
             file_id=bytes(file_id),
             uploader=bytes(uploader),
             count=count,
             stored_size=stored_size,
-            opened=self._opened,
+            opened=self._next_opened,
             opened_ms=opened_ms,
         )
+
+    def _keep(self, record: StoredFile) -> None:
         self._files[record.file_id] = record
+        self._used += record.stored_size
+        self._next_opened = max(self._next_opened, record.opened + 1)
+
+    def _grown(self, record: StoredFile, sealed: int) -> StoredFile:
+        """``record`` with one more chunk of ``sealed`` bytes, kept."""
+        after = replace(record, have=record.have + 1, total=record.total + sealed)
+        self._files[record.file_id] = after
+        return after
+
+    def _forget(self, record: StoredFile) -> None:
+        del self._files[record.file_id]
+        self._used -= record.stored_size
+
+
+class MemoryFiles(FileIndex):
+    """A :class:`FileStore` in memory: for tests of the rules (a relay keeps files on disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: dict[bytes, list[bytes]] = {}
+
+    def create(
+        self, *, file_id: bytes, uploader: bytes, count: int, stored_size: int, opened_ms: int
+    ) -> StoredFile:
+        record = self._new_record(
+            file_id=file_id,
+            uploader=uploader,
+            count=count,
+            stored_size=stored_size,
+            opened_ms=opened_ms,
+        )
+        self._keep(record)
         self._chunks[record.file_id] = []
-        self._used += stored_size
         return record
 
     def append(self, file_id: bytes, index: int, sealed: bytes) -> StoredFile:
@@ -335,9 +370,7 @@ class MemoryFiles:
         if index != len(chunks):
             raise ValueError("chunks are appended in order")
         chunks.append(bytes(sealed))
-        record = replace(record, have=record.have + 1, total=record.total + len(sealed))
-        self._files[record.file_id] = record
-        return record
+        return self._grown(record, len(sealed))
 
     def read(self, file_id: bytes, index: int) -> bytes | None:
         chunks = self._chunks.get(bytes(file_id))
@@ -346,7 +379,7 @@ class MemoryFiles:
         return chunks[index]
 
     def delete(self, file_id: bytes) -> None:
-        record = self._files.pop(bytes(file_id), None)
+        record = self._files.get(bytes(file_id))
         if record is not None:
             del self._chunks[record.file_id]
-            self._used -= record.stored_size
+            self._forget(record)

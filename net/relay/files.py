@@ -34,11 +34,9 @@ import logging
 import os
 import sqlite3
 import tempfile
-from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
-from net.proto import StoredFile
+from net.proto import FileIndex, StoredFile
 from net.relay.history import HistoryOptions, Sync
 
 FORMAT = "socketchat-relay-files"
@@ -74,7 +72,7 @@ def _chunk_id(seq: int, index: int) -> int:
     return (seq << _INDEX_BITS) | index
 
 
-class SqliteFiles:
+class SqliteFiles(FileIndex):
     """One room's files in one SQLite database. Use from one thread (the relay's loop).
 
     ``path`` None: a temporary database (in the system's temporary folder), deleted by
@@ -83,41 +81,25 @@ class SqliteFiles:
     """
 
     def __init__(self, path: Path | None, *, room_id: bytes, sync: Sync = Sync.NORMAL) -> None:
+        super().__init__()
         self.path = path
         self.temporary = path is None
         self._room_id = room_id
         self._sync = sync
         self._db: sqlite3.Connection | None = None
-        self._files: dict[bytes, StoredFile] = {}  # by file id, in opening order
-        self._used = 0
-        self._next_seq = 1
         if path is not None and path.exists():
             self._open(lazily=False)
 
-    # -- FileStore -------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        return len(self._files)
-
-    @property
-    def used(self) -> int:
-        return self._used
-
-    def files(self) -> Iterator[StoredFile]:
-        return iter(list(self._files.values()))
-
-    def find(self, file_id: bytes) -> StoredFile | None:
-        return self._files.get(bytes(file_id))
+    # -- FileStore (the records in memory: FileIndex) -----------------------------------------
 
     def create(
         self, *, file_id: bytes, uploader: bytes, count: int, stored_size: int, opened_ms: int
     ) -> StoredFile:
-        record = StoredFile(
-            file_id=bytes(file_id),
-            uploader=bytes(uploader),
+        record = self._new_record(
+            file_id=file_id,
+            uploader=uploader,
             count=count,
             stored_size=stored_size,
-            opened=self._next_seq,
             opened_ms=opened_ms,
         )
         db = self._open()
@@ -126,9 +108,7 @@ class SqliteFiles:
             "INSERT INTO files VALUES (?, ?, ?, ?, ?, 0, 0, ?)",
             (record.opened, record.file_id, record.uploader, count, stored_size, opened_ms),
         )
-        self._next_seq += 1
-        self._files[record.file_id] = record
-        self._used += stored_size
+        self._keep(record)
         return record
 
     def append(self, file_id: bytes, index: int, sealed: bytes) -> StoredFile:
@@ -136,7 +116,6 @@ class SqliteFiles:
         if index != record.have:
             raise ValueError("chunks are appended in order")
         db = self._open()
-        after = replace(record, have=record.have + 1, total=record.total + len(sealed))
         try:
             with db:  # the chunk and the count that announces it, in one transaction
                 db.execute(
@@ -145,12 +124,11 @@ class SqliteFiles:
                 )
                 db.execute(
                     "UPDATE files SET have = ?, total = ? WHERE seq = ?",
-                    (after.have, after.total, record.opened),
+                    (record.have + 1, record.total + len(sealed), record.opened),
                 )
         except sqlite3.Error as exc:
             raise self._failed("store a chunk in", exc) from exc
-        self._files[record.file_id] = after
-        return after
+        return self._grown(record, len(sealed))
 
     def read(self, file_id: bytes, index: int) -> bytes | None:
         record = self._files.get(bytes(file_id))
@@ -181,8 +159,7 @@ class SqliteFiles:
             self._db.executescript("PRAGMA incremental_vacuum;")
         except sqlite3.Error as exc:
             raise self._failed("delete a file from", exc) from exc
-        del self._files[record.file_id]
-        self._used -= record.stored_size
+        self._forget(record)
 
     # -- opening and closing ---------------------------------------------------------------
 
@@ -283,9 +260,7 @@ class SqliteFiles:
                 opened=seq,
                 opened_ms=opened_ms,
             )
-            self._files[file_id] = record
-            self._used += stored_size
-            self._next_seq = seq + 1
+            self._keep(record)
 
     def _write(self, db: sqlite3.Connection, sql: str, values: tuple[object, ...]) -> None:
         try:
