@@ -181,6 +181,15 @@ def _configure_relay(parser: argparse.ArgumentParser) -> None:
         help="port to listen on (default 7777; 0 picks a free one)",
     )
     parser.add_argument(
+        "--trust-proxy",
+        metavar="ADDR[,ADDR...]",
+        action="append",
+        help="addresses or networks (127.0.0.1, 10.0.0.0/8) of proxies such as HAProxy that "
+        "start each connection with a PROXY protocol v2 header (send-proxy-v2) naming the "
+        "client: the client's address then counts for the per-address limits and the log. A "
+        "connection from them without one is closed; nobody else's header is read",
+    )
+    parser.add_argument(
         "--announce",
         metavar="LABEL",
         nargs="?",

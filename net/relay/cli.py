@@ -31,6 +31,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ from net.relay.config import RelayConfig
 from net.relay.files import open_files
 from net.relay.history import HistoryOptions, Sync, open_history
 from net.relay.listen import ALL_INTERFACES, describe_hosts, format_host
+from net.relay.proxyheader import Network, parse_trusted
 from net.relay.roomfile import RoomSecret, write_private_file
 from net.relay.server import Relay
 
@@ -57,11 +59,17 @@ EXIT_USAGE = 2
 
 def run_relay(args: argparse.Namespace) -> int:
     """Entry point for ``main.py relay``."""
+    try:
+        trust_proxy = _trusted_proxies(getattr(args, "trust_proxy", None) or ())
+    except ValueError as exc:
+        _error(f"--trust-proxy: {exc}")
+        return EXIT_USAGE
     config = RelayConfig(
         host=tuple(args.bind or ()) or ALL_INTERFACES,
         port=args.port,
         max_members=args.max_members,
         max_file_bytes=getattr(args, "max_file_mb", 100) * 1024 * 1024,
+        trust_proxy=trust_proxy,
     )
     data = Path(args.data) if getattr(args, "data", None) else None
     options = HistoryOptions(
@@ -128,8 +136,18 @@ def run_relay(args: argparse.Namespace) -> int:
     return _run(relay, args, config)
 
 
+def _trusted_proxies(values: Sequence[str]) -> tuple[Network, ...]:
+    """The networks of every ``--trust-proxy`` (each a comma-separated list)."""
+    return tuple(network for value in values for network in parse_trusted(value))
+
+
 def _run(relay: Relay, args: argparse.Namespace, config: RelayConfig) -> int:
     _log_to_stdout()
+    if config.trust_proxy:
+        logging.getLogger("socketchat.relay").info(
+            "trusting PROXY protocol v2 headers from %s only",
+            ", ".join(str(network) for network in config.trust_proxy),
+        )
     _raise_file_limit(config)
     try:
         return asyncio.run(_serve(relay, announce=getattr(args, "announce", None)))

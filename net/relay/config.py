@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from net.proto import MAX_MESSAGE_BYTES
 from net.relay.listen import ALL_INTERFACES
+from net.relay.proxyheader import Network
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,8 @@ class RelayConfig:
     # quick and must not block: "this network only" rooms pass their local-network rule here,
     # and the app watches for a first connection from outside (net.reach).
     accept_peer: Callable[[str], bool] | None = None
+    # Proxies (HAProxy with send-proxy-v2) whose connections start with a PROXY protocol v2
+    # header naming the client (net.relay.proxyheader): from these addresses a connection
+    # without one is closed unheard, and the client's address replaces the proxy's for every
+    # per-address limit, accept_peer and the log. Nobody else's header is read.
+    trust_proxy: tuple[Network, ...] = ()

@@ -44,6 +44,7 @@ from net.relay.admission import Admission, Hold, PakeOutcome, Queue, Refuse, Wak
 from net.relay.backlog import Backlog, Entry, Envelopes
 from net.relay.config import RelayConfig
 from net.relay.fileserve import FileEvent, FileSender
+from net.relay.proxyheader import BadHeader, NeedMore, is_trusted, parse_proxy_header
 from net.relay.roomfile import RoomSecret
 
 logger = logging.getLogger("socketchat.relay")
@@ -177,6 +178,7 @@ class MemberConnection(asyncio.Protocol):
         "pending_verifier",
         "pinged",
         "protocol",
+        "proxy_header",
         "queued",
         "relay",
         "shares",
@@ -197,6 +199,8 @@ class MemberConnection(asyncio.Protocol):
         self.pending_verifier: tuple[int, bytes] | None = None
         self.dropping = False  # a slow-reader drop is scheduled
         self.held: bytearray | None = None  # bytes waiting for a turn (reading paused)
+        #: From a trusted proxy: what came of its PROXY header so far (None: read, or none due).
+        self.proxy_header: bytearray | None = None
         self.queued = False  # waiting for a handshake slot (its timer is the queue deadline)
         # Over its rate: what it sent since, not served yet, in order (None: not throttled).
         self.waiting: Backlog | None = None
@@ -231,6 +235,18 @@ class MemberConnection(asyncio.Protocol):
         if not relay.register(self):
             self.refuse(Reason.ROOM_CLOSING, "The room is closing.")
             return
+        if is_trusted(host, relay.config.trust_proxy):
+            # A trusted proxy: who the client is comes first, in a PROXY header, and nothing
+            # (admission, accept_peer) looks at the connection before it (_read_proxy_header).
+            self.proxy_header = bytearray()
+            self.timer = relay.call_later(relay.config.pre_hello_timeout, self._header_late)
+            return
+        self._admit(host)
+
+    def _admit(self, host: str, elapsed: float = 0.0) -> bool:
+        """Ask ``accept_peer`` and admission about the peer ``host`` (``self.peer`` and
+        ``self.source`` name it), ``elapsed`` seconds after accept; False if it was closed."""
+        relay = self.relay
         accept_peer = relay.config.accept_peer
         if accept_peer is not None and not accept_peer(host):
             # Not one of the peers this room serves ("this network only"): closed unheard,
@@ -238,20 +254,59 @@ class MemberConnection(asyncio.Protocol):
             # refusal text is never shown anyway.
             relay.not_accepted(self)
             self.close()
-            return
+            return False
         decision = relay.admission.connect(self, source=self.source, peer=self.peer)
         if isinstance(decision, Refuse):
             self._refuse_as(decision)
-            return
+            return False
         if decision.drop is not None:  # an older connection that never spoke makes room
             victim, refusal = decision.drop
             victim._refuse_as(refusal)
         config = relay.config
         first = min(config.pre_hello_timeout, config.handshake_timeout)
-        self.timer = relay.call_later(first, self._hello_late)
+        self.timer = relay.call_later(first - elapsed, self._hello_late)
+        return True
+
+    def _read_proxy_header(self, data: bytes) -> None:
+        """Bytes from a trusted proxy before its PROXY header is complete: once it is, the
+        client's address replaces the proxy's, admission sees the connection for the first
+        time, and what followed the header is the client's first bytes. Anything else is
+        closed unheard: no header means a misconfigured proxy (or someone else on its
+        address), and letting it in would lump clients together or let one claim any address."""
+        assert self.proxy_header is not None
+        buffer = self.proxy_header
+        buffer += data
+        result = parse_proxy_header(buffer)
+        if isinstance(result, NeedMore):
+            return
+        if isinstance(result, BadHeader):
+            logger.info("closing %s: %s", self.peer, result.fault.value)
+            self.close()
+            return
+        rest = bytes(buffer[result.length :])
+        self.proxy_header = None
+        self._cancel_timer()
+        host = peer_host(self.transport.get_extra_info("peername") if self.transport else None)
+        if result.source is not None:
+            host, port = result.source
+            self.peer = format_peer((host, port))
+            self.source = source_key(host)
+        # The pre-hello deadline still counts from accept: the header is part of the silence.
+        if self._admit(host, elapsed=self.relay.now() - self.last_seen) and rest:
+            self.data_received(rest)
+
+    def _header_late(self) -> None:
+        self.timer = None
+        if self.transport is None or self.transport.is_closing():
+            return
+        logger.info("closing %s: no complete PROXY protocol header in time", self.peer)
+        self.close()
 
     def data_received(self, data: bytes) -> None:
         relay = self.relay
+        if self.proxy_header is not None:
+            self._read_proxy_header(data)  # last_seen stays the accept time meanwhile
+            return
         self.last_seen = relay.now()
         self.pinged = False
         if self.held is not None:  # still waiting for a turn
@@ -313,12 +368,15 @@ class MemberConnection(asyncio.Protocol):
         self.refuse(decision.code, decision.text, decision.retry_after_ms)
 
     def eof_received(self) -> bool:
+        if self.proxy_header is not None:  # nothing of the client's was read: nothing to say
+            return False
         self.protocol.receive_eof()
         self._process()
         return False  # let asyncio close the transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.held = None
+        self.proxy_header = None
         self.waiting = None  # whatever waited was never acknowledged: its sender resends it
         self._leave_admission()
         self.relay.left(self, Reason.CONNECTION_LOST)

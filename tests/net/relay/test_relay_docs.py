@@ -30,8 +30,9 @@ from tests.net.helpers import frame
 RELAY_DOC = Path(__file__).resolve().parents[3] / "docs" / "RELAY.md"
 SECTION = "## Limits and their defaults"
 #: Settings documented elsewhere (the command's options) or not a limit at all.
-# Where it listens, injected clocks and the "this network only" rule are not limits.
-NOT_LIMITS = frozenset({"host", "port", "clock", "accept_peer"})
+# Where it listens, injected clocks, the "this network only" rule and the trusted proxies
+# (--trust-proxy, documented with HAProxy) are not limits.
+NOT_LIMITS = frozenset({"host", "port", "clock", "accept_peer", "trust_proxy"})
 
 _UNITS = {"ms": 0.001, "s": 1, "min": 60, "KiB": 1024, "MiB": 1024 * 1024}
 _NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)(?:\s*(MiB|KiB|min|ms|s)\b)?")
