@@ -1,11 +1,13 @@
 """HAProxy in front of three relays, with the configuration shipped in docs/haproxy/.
 
 Real processes on 127.0.0.1: Debian's ``haproxy`` running docs/haproxy/socketchat.cfg as it is
-(only its ports replaced by the test's), and three ``main.py relay --rooms DIR`` processes, each
-with its own copy of the same room files and its own data folder. Members connect through
-HAProxy only. The relays' logs say which relay each member reached (``room 1af4c48e: user alice
-(…) connected``): the rooms spread over the relays, every member of a room reaches the same
-relay, and a restarted relay gets its rooms back (no room moves).
+(only its ports replaced by the test's), and three ``main.py relay --rooms DIR --trust-proxy
+127.0.0.1`` processes, each with its own copy of the same room files and its own data folder.
+Members connect through HAProxy only (``send-proxy-v2``: each relay logs the client's own
+address and port), and a connection straight to a relay without the header is closed. The
+relays' logs say which relay each member reached (``room 1af4c48e: user alice (…)
+connected``): the rooms spread over the relays, every member of a room reaches the same relay,
+and a restarted relay gets its rooms back (no room moves).
 
 Skipped when ``haproxy`` is not installed, except in CI (``CI=true``), where .ci/run installs
 it and its absence is a failure.
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from crypto.kdf import RoomKeys, derive_room_keys
+from net import proto
 from net.relay.roomfile import RoomSecret
 from tests.net.relay.test_relay_cli import LISTENING, RelayProcess
 from tests.net.wire import WireClient
@@ -66,10 +69,10 @@ def configure(front: int, relays: list[int]) -> str:
     everything else (inspect delay, balance, hash type, timeouts) as shipped."""
     text = CONFIG.read_text(encoding="utf-8")
     text, binds = re.subn(r"(?m)^(\s*)bind :7777$", rf"\1bind 127.0.0.1:{front}", text)
-    servers = re.findall(r"(?m)^\s*server relay\d 127\.0\.0\.1:\d+$", text)
+    servers = re.findall(r"(?m)^\s*server relay\d 127\.0\.0\.1:\d+ send-proxy-v2$", text)
     assert binds == 1 and len(servers) == len(relays) == 3, "the shipped file changed shape"
     for line, port in zip(servers, relays, strict=True):
-        text = text.replace(line, re.sub(r":\d+$", f":{port}", line))
+        text = text.replace(line, re.sub(r":\d+ ", f":{port} ", line))
     text = text.replace("log stdout format raw local0 info", "log stderr format raw local0 info")
     return text
 
@@ -139,6 +142,8 @@ class Cluster:
             str(base / "data"),
             "--port",
             str(self.relay_ports[index]),
+            "--trust-proxy",
+            "127.0.0.1",  # HAProxy, as the relays see it
             cwd=base,
         )
         relay.wait_line(LISTENING)
@@ -237,3 +242,30 @@ def test_rooms_spread_over_the_relays_and_stay_on_theirs(cluster: Cluster) -> No
         for index in range(3):
             history = cluster.tmp / f"relay{index}" / "data" / f"{room}.room.history.sqlite3"
             assert history.exists() == (index == relay), (room, index)
+
+
+def test_relays_see_each_clients_own_address_and_refuse_connections_without_a_header(
+    cluster: Cluster,
+) -> None:
+    # Through HAProxy (send-proxy-v2): the relay logs the client's own address and port, the
+    # ones of the client's socket, not those of HAProxy's connection to the relay.
+    alice = cluster.join("alice", "room0")
+    [index] = cluster.where("room0", "alice")
+    relay = cluster.relays[index]
+    assert relay is not None
+    host, port = alice.sock.getsockname()[:2]
+    short = cluster.rooms["room0"].room_id.hex()[:8]
+    [line] = [line for line in drain(relay) if f"room {short}: user alice (" in line]
+    assert f"user alice ({host}:{port}) connected" in line, line
+    # Straight to a relay from HAProxy's address (127.0.0.1, trusted), without a header: a
+    # client's hello is not one, so it is closed without a word, on every relay.
+    for relay_port in cluster.relay_ports:
+        keys = cluster.rooms["room0"]
+        direct = WireClient(relay_port, "mallory", keys, room_id=keys.room_id)
+        cluster.clients.append(direct)
+        events = direct.wait_closed()
+        assert not any(isinstance(event, proto.Welcomed | proto.Refused) for event in events)
+    # HAProxy still serves: a new member gets in as before.
+    bob = cluster.join("bob", "room0")
+    alice.say("still here")
+    bob.hear("still here")
