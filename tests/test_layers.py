@@ -1,7 +1,8 @@
 """The layer rules, read from the source with :mod:`ast` (imports inside functions count too).
 
 * ``net/proto/`` (the sans-I/O core), ``net/relay/admission.py`` (the relay's admission
-  policy) and ``net/reach/pmp_codec.py`` (NAT-PMP and PCP messages) import no socket,
+  policy), ``net/relay/proxyheader.py`` (the PROXY protocol header) and
+  ``net/reach/pmp_codec.py`` (NAT-PMP and PCP messages) import no socket,
   selector, event loop, thread, clock or process module: time comes in as an argument, bytes
   go out as return values.
 * ``gui/`` reaches ``net`` only through its public faces, ``net.client``, ``net.relay`` and
@@ -22,7 +23,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("net", "gui", "crypto")
 IO_MODULES = frozenset({"socket", "selectors", "asyncio", "threading", "time", "subprocess"})
-SANS_IO = ("net/proto", "net/relay/admission.py", "net/reach/pmp_codec.py")
+SANS_IO = (
+    "net/proto",
+    "net/relay/admission.py",
+    "net/relay/proxyheader.py",
+    "net/reach/pmp_codec.py",
+)
 NET_FACES = frozenset({"net.client", "net.relay", "net.reach"})
 
 

@@ -10,8 +10,10 @@ restarts, and the files members send (sealed chunks, in SQLite next to the histo
 ``net.relay.files``; ``--max-file-mb`` caps them, 0 turns files off); ``--data``,
 ``--keep-messages``, ``--keep-days`` and ``--sync`` say where and how long. Log lines go to
 standard output; no line ever holds a password, a key or a message (the relay has no plaintext
-to log). On SIGTERM members are told the relay restarts, on Ctrl-C that it shuts down; either
-way their clients reconnect by themselves, and it exits 0.
+to log). Behind HAProxy, ``--trust-proxy ADDR`` reads the client's address from the PROXY
+protocol v2 header HAProxy sends (``net.relay.proxyheader``). On SIGTERM members are told the
+relay restarts, on Ctrl-C that it shuts down; either way their clients reconnect by
+themselves, and it exits 0.
 
 ``room create`` makes the room *owned* by this device's identity (the one the app and
 ``main.py chat`` use: ``net.client.storage``), who can then appoint admins and remove members;

@@ -4,7 +4,9 @@
 :class:`~net.relay.admission.Admission` before any password work, and turns core events into
 calls on its :class:`RelayHost` (join, submit, hand_out, want, act, left); it owns the connection's
 timers (pre-hello and handshake deadlines, idle ping and reaping, rate-limit pacing), its rate
-limits (messages, sender key shares) and the polite ways to end it.
+limits (messages, sender key shares) and the polite ways to end it. A connection from a trusted
+proxy (``RelayConfig.trust_proxy``) first gives its PROXY v2 header (``net.relay.proxyheader``):
+the client's address it names becomes the connection's peer before admission sees it.
 
 A joined member's frames are served at its message rate, in the order sent: each message is
 charged before it is stored, and what the bucket does not cover waits in a
@@ -273,7 +275,8 @@ class MemberConnection(asyncio.Protocol):
         time, and what followed the header is the client's first bytes. Anything else is
         closed unheard: no header means a misconfigured proxy (or someone else on its
         address), and letting it in would lump clients together or let one claim any address."""
-        assert self.proxy_header is not None
+        if self.proxy_header is None or self.transport is None or self.transport.is_closing():
+            return  # refused already: what was in flight is not looked at again
         buffer = self.proxy_header
         buffer += data
         result = parse_proxy_header(buffer)
