@@ -264,7 +264,7 @@ class TrayIcon:
                     return
                 if isinstance(command, str) and command != icon.title:
                     try:
-                        icon.title = command
+                        _retitle(icon, command)
                     except Exception:  # a tooltip is not worth the icon
                         log.warning("tray icon tooltip not changed", exc_info=True)
                 now = is_docked()
@@ -280,6 +280,16 @@ class TrayIcon:
                 return False
             waited += step
         return True
+
+
+def _retitle(icon: Any, title: str) -> None:
+    """The X11 icon changes its tooltip over the watching thread's own connection; elsewhere
+    pystray's ``title`` does it."""
+    retitle = getattr(icon, "retitle", None)
+    if callable(retitle):
+        retitle(title)
+    else:
+        icon.title = title
 
 
 def _dock_check(icon: Any) -> contextlib.AbstractContextManager[Callable[[], bool]]:

@@ -44,6 +44,9 @@ class XEmbedIcon(_xorg.Icon):
     def __init__(self, *args: Any, on_menu: Callable[[int, int], None], **kwargs: Any) -> None:
         self._on_menu = on_menu
         self._painted: tuple[tuple[int, int], Any, Any, int, int] | None = None
+        # The watching thread's own connection and its view of the icon's window, while
+        # dock_check is open (see retitle).
+        self._watcher: tuple[Any, Any] | None = None
         super().__init__(*args, **kwargs)
 
     def tray_present(self) -> bool:
@@ -89,10 +92,27 @@ class XEmbedIcon(_xorg.Icon):
                 return False
             return bool(tree.parent.id != tree.root.id)
 
+        self._watcher = (display, window)
         try:
             yield docked
         finally:
+            self._watcher = None
             display.close()
+
+    def retitle(self, title: str) -> None:
+        """Change the tooltip, from the thread inside :meth:`dock_check`, over that thread's
+        own connection. pystray's ``title`` setter hands the change to its loop over the
+        icon's connection and waits for it; under load that hand-over was seen to leave the
+        old tooltip for good (a full test run: the unread count never reached the icon)."""
+        self._title = title  # what pystray's ``title`` reads
+        watcher = self._watcher
+        if watcher is None:  # not watched (never the case in gui/tray.py): pystray's way
+            self._update_title()
+            return
+        display, window = watcher
+        with contextlib.suppress(Xlib.error.XError):  # the window is gone: nothing to title
+            window.set_wm_name(_latin1(title))
+            display.flush()
 
     # -- pystray's hooks (called on its loop's thread) -----------------------------------------
 
@@ -102,8 +122,7 @@ class XEmbedIcon(_xorg.Icon):
         return window
 
     def _update_title(self) -> None:
-        # WM_NAME is a Latin-1 STRING: pystray's own would fail on any other character.
-        self._window.set_wm_name(self.title.encode("latin-1", "replace").decode("latin-1"))
+        self._window.set_wm_name(_latin1(self.title))
 
     def _assert_docked(self) -> None:
         # pystray asks to be docked on every show and every new image, even when it is in
@@ -172,3 +191,8 @@ def _rgb565(image: Any, *, little_endian: bool) -> bytes:
             line += value.to_bytes(2, order)
         rows.append(bytes(line) + pad)
     return b"".join(rows)
+
+
+def _latin1(title: str) -> str:
+    # WM_NAME is a Latin-1 STRING: pystray's own would fail on any other character.
+    return title.encode("latin-1", "replace").decode("latin-1")
