@@ -43,6 +43,7 @@ from pathlib import Path
 
 from net.client import events as ce
 from net.client.archive import StoredMessage
+from net.client.filenames import describe_size
 from net.client.termtext import clean, collapse_spaces
 
 
@@ -159,7 +160,7 @@ def _lines(message: StoredMessage) -> list[str]:
     content = message.content
     if isinstance(content, ce.FileContent):
         offer = content.offer
-        return [f"(file: {_name(offer.name)}, {_size(offer.size)})"]
+        return [f"(file: {_name(offer.name)}, {describe_size(offer.size)})"]
     if isinstance(content, ce.UnknownContent):
         return [f"({_name(message.content_type)} message)"]
     return [clean(line) for line in message.text.replace("\r\n", "\n").split("\n")]
@@ -181,18 +182,6 @@ def _private(message: StoredMessage) -> str | None:
     if message.private_with == message.signing_key:  # they wrote to the exporting person
         return "private, to you"
     return f"private, to {_name(message.private_name)}"
-
-
-def _size(size: int) -> str:
-    """A file's size for people: "512 bytes", "1.5 MB" (decimal units, as file managers)."""
-    if size < 1000:
-        return f"{size} byte{'' if size == 1 else 's'}"
-    value = size / 1000
-    for unit in ("kB", "MB", "GB"):
-        if value < 1000:
-            return f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:,.1f} TB"
 
 
 def _count(messages: Sequence[StoredMessage]) -> str:
