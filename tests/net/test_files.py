@@ -424,6 +424,19 @@ def test_uploads_in_progress_on_a_live_connection_are_not_evicted() -> None:
     assert kept(rules) == [OTHER, third]
 
 
+def test_resuming_an_upload_counts_against_the_four_in_progress() -> None:
+    rules, first, busy = files(max_bytes=100 * FULL), Conn("alice 1"), Conn("alice 2")
+    open_(rules, first)
+    put(rules, first, 0)
+    rules.release(first)  # the connection dropped, its upload stays
+    for n in range(MAX_UPLOADS):
+        assert open_(rules, busy, file_id=bytes([n + 1]) * 16, count=1, size=FULL).code == 0
+    assert open_(rules, busy) == FileState(file_id=FID, code=FileCode.TOO_MANY)
+    assert rules.uploads(busy) == MAX_UPLOADS
+    with pytest.raises(FileRuleError):  # not attached: its chunks are not this connection's
+        put(rules, busy, 1)
+
+
 def test_an_upload_resumes_on_a_new_connection() -> None:
     rules, first, again = files(), Conn("alice 1"), Conn("alice 2")
     open_(rules, first)
@@ -498,6 +511,22 @@ def test_a_store_that_cannot_write_answers_no_space() -> None:
     assert rules.get(file_id=FID, from_index=0, count=1) == FileState(
         file_id=FID, code=FileCode.OK, have=0
     )
+
+
+def test_a_drop_the_store_cannot_write_answers_no_space_and_keeps_the_upload() -> None:
+    store, alice = MemoryFiles(), Conn("alice")
+    rules = RoomFiles[Conn](store, max_bytes=10 * FULL)
+    open_(rules, alice)
+    put(rules, alice, 0)
+
+    def failing_delete(file_id: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    store.delete = failing_delete  # type: ignore[method-assign]
+    assert rules.drop(alice, ALICE, FID) == FileState(file_id=FID, code=FileCode.NO_SPACE)
+    assert kept(rules) == [FID]
+    assert rules.uploads(alice) == 1  # still this connection's upload: it goes on
+    assert put(rules, alice, 1).have == 2
 
 
 def test_bad_limits_are_refused() -> None:
