@@ -66,7 +66,8 @@ class FilesMixin(ClientBase):
         not uploaded that far yet; NOT_FOUND: the file is gone). Keep at most
         ``MAX_GET_CHUNKS`` (64) asked for and not received (the relay ends a connection that
         asks for more); after a reconnect, ask again from the first chunk not received. Each
-        request counts against the member's message rate: ask for many at a time. Only after
+        request counts against a FILE_GET budget of the relay's (not the message rate): ask
+        for many at a time. Only after
         Welcomed; :class:`LocalProtocolError` (nothing sent) for a count out of range."""
         self._require(ClientState.JOINED)
         self._send_sealed(_T.FILE_GET, encode_file_get(file_id, from_index, count))
