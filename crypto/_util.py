@@ -10,3 +10,12 @@ def as_bytes(value: object, name: str) -> bytes:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value)
     raise TypeError(f"{name} must be bytes, not {type(value).__name__}")
+
+
+def str8(text: str, what: str) -> bytes:
+    """``text`` as UTF-8 behind its length byte; ``ValueError`` past 255 bytes (``what``
+    names the field in the message)."""
+    data = text.encode("utf-8")
+    if len(data) > 255:
+        raise ValueError(f"{what} is longer than 255 bytes")
+    return bytes((len(data),)) + data

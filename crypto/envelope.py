@@ -24,6 +24,7 @@ import struct
 from dataclasses import dataclass
 
 from crypto import aead
+from crypto._util import str8
 from crypto.errors import AuthenticationError, SignatureError
 from crypto.identity import Identity, verify
 
@@ -42,13 +43,6 @@ MAX_OVERHEAD = (
 )
 #: The smallest possible envelope (empty content type and body): anything shorter is garbage.
 MIN_SIZE = MAX_OVERHEAD - 255
-
-
-def _str8(text: str, what: str) -> bytes:
-    data = text.encode("utf-8")
-    if len(data) > 255:
-        raise ValueError(f"{what} is longer than 255 bytes")
-    return bytes((len(data),)) + data
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,7 +68,7 @@ def message_aad(
     if len(signing_key) != KEY_SIZE:
         raise ValueError(f"signing_key must be {KEY_SIZE} bytes")
     header = _HEADER.pack(message_id, signing_key, epoch)
-    return _AAD_LABEL + bytes(room_id) + header + _str8(sender, "sender")
+    return _AAD_LABEL + bytes(room_id) + header + str8(sender, "sender")
 
 
 def signed_bytes(
@@ -95,10 +89,10 @@ def signed_bytes(
             bytes(room_id),
             bytes(message_id),
             struct.pack(">I", epoch),
-            _str8(sender, "sender"),
+            str8(sender, "sender"),
             bytes(signing_key),
             struct.pack(">QQ", counter, timestamp_ms),
-            _str8(content_type, "content type"),
+            str8(content_type, "content type"),
             struct.pack(">I", len(body)),
             bytes(body),
         )
@@ -147,7 +141,7 @@ def seal_message(
     plaintext = b"".join(
         (
             struct.pack(">QQ", counter, timestamp_ms),
-            _str8(content_type, "content type"),
+            str8(content_type, "content type"),
             struct.pack(">I", len(body)),
             body,
             signature,

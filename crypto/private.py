@@ -30,7 +30,7 @@ import secrets
 from dataclasses import dataclass
 
 from crypto import aead, hpke
-from crypto._util import as_bytes
+from crypto._util import as_bytes, str8
 from crypto.errors import AuthenticationError
 from crypto.identity import PUBLIC_KEY_SIZE, Identity
 
@@ -61,13 +61,6 @@ class PrivateContent:
     recipient_name: str
     content_type: str
     body: bytes
-
-
-def _str8(text: str, what: str) -> bytes:
-    data = text.encode("utf-8")
-    if len(data) > 255:
-        raise ValueError(f"{what} is longer than 255 bytes")
-    return bytes((len(data),)) + data
 
 
 def _check_ids(room_id: bytes, message_id: bytes, signing: bytes) -> None:
@@ -107,8 +100,8 @@ def seal_private(
     _check_ids(room_id, message_id, recipient_signing)
     inner = (
         recipient_signing
-        + _str8(recipient_name, "recipient name")
-        + _str8(content_type, "content type")
+        + str8(recipient_name, "recipient name")
+        + str8(content_type, "content type")
         + as_bytes(body, "body")
     )
     content_key = secrets.token_bytes(CONTENT_KEY_SIZE)
