@@ -53,6 +53,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import os
 import socket
 import subprocess
 import sys
@@ -61,12 +62,13 @@ import time
 import tkinter as tk
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crypto.identity import Identity  # noqa: E402
-from crypto.kdf import derive_room_keys  # noqa: E402
+from crypto.kdf import RoomKeys, derive_room_keys  # noqa: E402
 from gui.app import App  # noqa: E402
 from gui.chat import ChatWindow  # noqa: E402
 from gui.messages import format_time  # noqa: E402
@@ -171,6 +173,51 @@ def joined_event(members: tuple[Member, ...], your_name: str = "alice") -> ce.Jo
 
 def temp_dir(prefix: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+CHEAP = 2**10  # the pictures' rooms: a cheap scrypt, never the product's
+
+
+def picture_app(
+    root: tk.Tk, folder: Path, *, dark: bool = False, is_focused: Callable[[], bool] = lambda: True
+) -> Any:  # Any: the pictures reach into rooms that are there by now
+    """The real app for the pictures: settings and data under ``folder``, cheap rooms,
+    every question answered yes, notifications sent nowhere."""
+    return App(
+        root,
+        settings_dir=folder / "settings",
+        data_dir=folder / "data",
+        kdf_cost=CHEAP,
+        confirm=lambda *_: True,
+        system_dark=lambda: dark,
+        notifications=DesktopNotifications(sender=_quiet),
+        is_focused=is_focused,
+    )
+
+
+def picture_relay(password: str) -> tuple[RelayThread, RoomKeys]:
+    """A real relay on 127.0.0.1 (a free port, in ``relay.port``) for a new room with
+    ``password``; stop it when the pictures are taken."""
+    keys = derive_room_keys(password, room_id=os.urandom(16), n=CHEAP)
+    relay = RelayThread(RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0))
+    relay.port = relay.start()
+    return relay, keys
+
+
+def join_as_alice(app: Any, root: tk.Tk, port: int, password: str) -> Any:
+    """Join the room on ``port`` as alice through the login view, as a person would (opening
+    it first when the app is in a room already); the new room, once connected."""
+    if app.login is None:
+        app.show_login()
+    fields = app.login.vars
+    fields["host"].set("127.0.0.1")
+    fields["port"].set(str(port))
+    fields["password"].set(password)
+    fields["username"].set("alice")
+    before = len(app.rooms)
+    app.login.connect()
+    pump(root, lambda: len(app.rooms) > before and app.chat.connected)
+    return app.current
 
 
 class SampleRouter:

@@ -24,22 +24,12 @@ import tkinter as tk
 from pathlib import Path
 from tkinter import filedialog
 from types import ModuleType
-from typing import Any
 
 from PIL import Image, ImageDraw
 
-from crypto.kdf import derive_room_keys
-from gui.app import App
-from gui.notify import DesktopNotifications
 from net.client import ChatClient
-from net.relay import RelayConfig, RelayThread, RoomSecret
 
-CHEAP = 2**10  # the pictures' room: a cheap scrypt, never the product's
 PASSWORD = "files and pictures, for the screenshots only"  # noqa: S105
-
-
-async def _quiet(_title: str, _body: str) -> None:
-    return None
 
 
 def _photo(path: Path) -> None:
@@ -64,30 +54,13 @@ def _photo(path: Path) -> None:
 
 def files_pictures(out: Path, shots: ModuleType, *, dark: bool = False) -> None:
     """Take the pictures into ``out``; ``shots`` is tools/screenshots.py (its helpers)."""
-    folder = shots.temp_dir("socketchat-shots-files-")
-    keys = derive_room_keys(PASSWORD, room_id=os.urandom(16), n=CHEAP)
-    relay = RelayThread(RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0))
-    relay.port = relay.start()
+    relay, keys = shots.picture_relay(PASSWORD)
     root = tk.Tk(className="socketchat")
-    app: Any = App(
-        root,
-        settings_dir=folder / "settings",
-        data_dir=folder / "data",
-        kdf_cost=CHEAP,
-        confirm=lambda *_: True,
-        system_dark=lambda: dark,
-        notifications=DesktopNotifications(sender=_quiet),
-        is_focused=lambda: True,
-    )
+    folder = shots.temp_dir("socketchat-shots-files-")
+    app = shots.picture_app(root, folder, dark=dark)
     friends: dict[str, ChatClient] = {}
     try:
-        fields = app.login.vars
-        fields["host"].set("127.0.0.1")
-        fields["port"].set(str(relay.port))
-        fields["password"].set(PASSWORD)
-        fields["username"].set("alice")
-        app.login.connect()
-        shots.pump(root, lambda: app.chat is not None and app.chat.connected)
+        shots.join_as_alice(app, root, relay.port, PASSWORD)
         app.rename_room(app.current, "Hiking group")
         chat = app.chat
         chat.attachments._cache = folder / "pictures"
@@ -95,7 +68,7 @@ def files_pictures(out: Path, shots: ModuleType, *, dark: bool = False) -> None:
         for name in ("bob", "carol"):
             friends[name] = ChatClient(
                 host="127.0.0.1", port=relay.port, username=name, keys=keys,
-                identity=shots.identity(name), on_event=lambda _e: None, kdf_cost=CHEAP,
+                identity=shots.identity(name), on_event=lambda _e: None, kdf_cost=shots.CHEAP,
             )  # fmt: skip
             friends[name].start()
         shots.pump(root, lambda: len(chat.members) == 3)

@@ -18,20 +18,14 @@ Settings and identities go to temporary folders.
 
 from __future__ import annotations
 
-import os
 import threading
 import tkinter as tk
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from crypto.kdf import derive_room_keys
-from gui.app import App
-from gui.notify import DesktopNotifications
 from net.client import ChatClient, MessageReceived, ReplyTo
-from net.relay import RelayConfig, RelayThread, RoomSecret
-
-CHEAP = 2**10  # the pictures' rooms: a cheap scrypt, never the product's
+from net.relay import RelayThread
 
 
 class _Heard:
@@ -51,25 +45,16 @@ class _Heard:
             return next((m.message_id for m in self.messages if m.text == text), None)
 
 
-async def _quiet(_title: str, _body: str) -> None:
-    return None
-
-
 def private_pictures(out: Path, shots: ModuleType, *, dark: bool = False) -> None:
     """Take the pictures into ``out``; ``shots`` is tools/screenshots.py (its helpers)."""
     relays: list[RelayThread] = []
     friends: list[ChatClient] = []
     root = tk.Tk(className="socketchat")
-    folder = shots.temp_dir("socketchat-shots-private-")
     looking = [True]
-    app: Any = App(  # Any: the pictures reach into rooms that are there by now
+    app = shots.picture_app(
         root,
-        settings_dir=folder / "settings",
-        data_dir=folder / "data",
-        kdf_cost=CHEAP,
-        confirm=lambda *_: True,
-        system_dark=lambda: dark,
-        notifications=DesktopNotifications(sender=_quiet),
+        shots.temp_dir("socketchat-shots-private-"),
+        dark=dark,
         is_focused=lambda: looking[0],
     )
     try:
@@ -77,23 +62,9 @@ def private_pictures(out: Path, shots: ModuleType, *, dark: bool = False) -> Non
         heard: dict[tuple[str, str], _Heard] = {}
         for label, names in (("Book club", ("carol",)), ("Family", ("bob", "carol"))):
             password = f"{label} password, for the pictures only"
-            keys = derive_room_keys(password, room_id=os.urandom(16), n=CHEAP)
-            relay = RelayThread(
-                RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0)
-            )
-            relay.port = relay.start()
+            relay, keys = shots.picture_relay(password)
             relays.append(relay)
-            if app.login is None:
-                app.show_login()
-            fields = app.login.vars
-            fields["host"].set("127.0.0.1")
-            fields["port"].set(str(relay.port))
-            fields["password"].set(password)
-            fields["username"].set("alice")
-            before = len(app.rooms)
-            app.login.connect()
-            shots.pump(root, lambda before=before: len(app.rooms) > before and app.chat.connected)
-            room = app.current
+            room = shots.join_as_alice(app, root, relay.port, password)
             app.rename_room(room, label)
             rooms[label] = room
             for name in names:
@@ -105,7 +76,7 @@ def private_pictures(out: Path, shots: ModuleType, *, dark: bool = False) -> Non
                     keys=keys,
                     identity=shots.identity(name),
                     on_event=listener,
-                    kdf_cost=CHEAP,
+                    kdf_cost=shots.CHEAP,
                 )
                 friend.start()
                 friends.append(friend)

@@ -31,17 +31,13 @@ from types import ModuleType
 from typing import Any
 
 import gui.app_rooms
-from crypto.kdf import derive_room_keys
-from gui.app import App
 from gui.history import FILE_NAME, LocalHistory
-from gui.notify import DesktopNotifications
 from gui.roomlist import RoomState
 from net.client import ChatClient, PendingMessage
 from net.client import events as ce
 from net.proto import Reason
-from net.relay import RelayConfig, RelayThread, RoomSecret
+from net.relay import RelayThread
 
-CHEAP = 2**10  # the pictures' rooms: a cheap scrypt, never the product's
 ROOMS = (
     ("Book club", ("carol",)),
     ("Work · standup", ("bob", "carol")),
@@ -60,10 +56,6 @@ class _ManualClock:
         return self.now
 
 
-async def _quiet(_title: str, _body: str) -> None:
-    return None
-
-
 def rooms_pictures(out: Path, shots: ModuleType) -> None:
     """Take the pictures into ``out``; ``shots`` is tools/screenshots.py (its helpers)."""
     relays: list[RelayThread] = []
@@ -72,43 +64,20 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
     folder = shots.temp_dir("socketchat-shots-rooms-")
     clock = _ManualClock()
     real_client = gui.app_rooms.ChatClient
-    app: Any = App(  # Any: the pictures reach into rooms that are there by now
-        root,
-        settings_dir=folder / "settings",
-        data_dir=folder / "data",
-        kdf_cost=CHEAP,
-        confirm=lambda *_: True,
-        system_dark=lambda: False,
-        notifications=DesktopNotifications(sender=_quiet),
-        is_focused=lambda: True,
-    )
+    app = shots.picture_app(root, folder)
     # The local history, as the keyring's key would open it.
     app.history = LocalHistory(folder / "data" / FILE_NAME, os.urandom(32))
     try:
         by_label: dict[str, Any] = {}
         for number, (label, friends) in enumerate(ROOMS):
             password = f"{label} password, for the pictures only"
-            keys = derive_room_keys(password, room_id=os.urandom(16), n=CHEAP)
-            relay = RelayThread(
-                RoomSecret.from_room_keys(keys), RelayConfig(host="127.0.0.1", port=0)
-            )
-            relay.port = relay.start()
+            relay, keys = shots.picture_relay(password)
             relays.append(relay)
             last = number == len(ROOMS) - 1
             # The last room's client waits on the pictures' clock (the banner below).
             maker: Any = functools.partial(real_client, clock=clock) if last else real_client
             gui.app_rooms.ChatClient = maker  # type: ignore[misc]
-            if app.login is None:
-                app.show_login()
-            fields = app.login.vars
-            fields["host"].set("127.0.0.1")
-            fields["port"].set(str(relay.port))
-            fields["password"].set(password)
-            fields["username"].set("alice")
-            before = len(app.rooms)
-            app.login.connect()
-            shots.pump(root, lambda before=before: len(app.rooms) > before and app.chat.connected)
-            room = app.current
+            room = shots.join_as_alice(app, root, relay.port, password)
             app.rename_room(room, label)
             by_label[label] = room
             for name in friends:
@@ -119,7 +88,7 @@ def rooms_pictures(out: Path, shots: ModuleType) -> None:
                     keys=keys,
                     identity=shots.identity(name),
                     on_event=lambda _e: None,
-                    kdf_cost=CHEAP,
+                    kdf_cost=shots.CHEAP,
                 )
                 friend.start()
                 members.append(friend)
