@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from gui.chat import ChatWindow
 from gui.room import Room
 from gui.settings import THEMES, room_key
-from gui.theme import apply_theme, set_zoom
+from gui.theme import apply_theme, colour_menu, set_zoom
 
 if TYPE_CHECKING:
     from gui.app import App
@@ -153,15 +153,7 @@ class Look:
         return menu
 
     def colour_menu(self, menu: tk.Menu) -> None:
-        p = self._app.palette
-        menu.configure(
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-            selectcolor=p.text,
-        )
+        colour_menu(menu, self._app.palette)
 
     def watch_mute(self, room: Room) -> None:
         """The room's Mute switch starts as remembered, and is remembered when changed."""

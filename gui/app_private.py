@@ -29,6 +29,7 @@ from gui.chat import ChatWindow
 from gui.chat_private import PrivatePeer, not_in_room, private_title
 from gui.room import PrivateConversation, Room, RoomActions, RoomTrust
 from gui.safetext import display_name
+from gui.theme import themed_menu
 from net import client as ce
 from net.client import NOT_FOR_US, PendingMessage, ReplyTo, StoredMessage, read_written
 
@@ -261,16 +262,7 @@ class PrivateConversations:
     def menu(self, room: Room, private: PrivateConversation) -> tk.Menu:
         """The room list's menu on a private conversation: Open, Verify bob…"""
         app = self._app
-        p = app.palette
-        menu = tk.Menu(
-            app.root,
-            tearoff=False,
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-        )
+        menu = themed_menu(app.root, app.palette)
         menu.add_command(label="Open", command=lambda: app.views.focus_conversation(private.token))
         chat = private.chat
         view = chat.private_view if chat is not None else None

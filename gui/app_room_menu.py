@@ -21,6 +21,7 @@ from gui.dialogs import ConfirmDialog
 from gui.room import Room
 from gui.roomlist import RoomState
 from gui.saved import MAX_LABEL_CHARS
+from gui.theme import themed_menu
 
 if TYPE_CHECKING:
     from gui.app import App
@@ -42,16 +43,7 @@ class RoomMenu:
         room = app.room_of(token)
         if room is None:
             return None
-        p = app.palette
-        menu = tk.Menu(
-            app.root,
-            tearoff=False,
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-        )
+        menu = themed_menu(app.root, app.palette)
         if room.state is RoomState.CLOSED:
             menu.add_command(label="Open", command=lambda: app.views.choose_room(token))
         elif room.hosting is not None:

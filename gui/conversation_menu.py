@@ -17,6 +17,8 @@ import tkinter as tk
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from gui.theme import themed_menu
+
 if TYPE_CHECKING:
     from gui.messages import MessageList
 
@@ -49,16 +51,7 @@ class ConversationMenu:
     def build(self, index: str) -> tk.Menu:
         """The menu for the spot ``index``."""
         messages = self._messages
-        p = messages.palette
-        menu = tk.Menu(
-            messages,
-            tearoff=False,
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-        )
+        menu = themed_menu(messages, messages.palette)
         sources = [messages.menu_extras, *self.sources]
         extras = [entry for source in sources if source is not None for entry in source(index)]
         for label, command in extras:

@@ -37,6 +37,7 @@ from gui.roles import (
     removal_question,
 )
 from gui.safetext import display_name
+from gui.theme import themed_menu
 from net import client as ce
 
 if TYPE_CHECKING:
@@ -77,16 +78,7 @@ class MemberCommands:
         member = chat.selected_member()
         if member is None:
             return None
-        p = chat.palette
-        menu = tk.Menu(
-            chat,
-            tearoff=False,
-            background=p.surface,
-            foreground=p.text,
-            activebackground=p.selection,
-            activeforeground=p.text,
-            disabledforeground=p.muted,
-        )
+        menu = themed_menu(chat, chat.palette)
         if member.name == chat.username:
             menu.add_command(label="Your safety code…", command=chat.show_safety_code)
             own = self.actions_for(member)

@@ -148,6 +148,26 @@ def apply_theme(root: tk.Tk, *, dark: bool = False, zoom: int = 0) -> Palette:
     return palette
 
 
+def colour_menu(menu: tk.Menu, palette: Palette) -> None:
+    """Colour ``menu`` in ``palette`` (menus are not ttk widgets: the theme does not reach
+    them). Call again on a theme switch."""
+    menu.configure(
+        background=palette.surface,
+        foreground=palette.text,
+        activebackground=palette.selection,
+        activeforeground=palette.text,
+        disabledforeground=palette.muted,
+        selectcolor=palette.text,
+    )
+
+
+def themed_menu(parent: tk.Misc, palette: Palette) -> tk.Menu:
+    """A pop-up menu (no tear-off) in ``palette``'s colours."""
+    menu = tk.Menu(parent, tearoff=False)
+    colour_menu(menu, palette)
+    return menu
+
+
 def current_palette(widget: tk.Misc) -> Palette:
     """The palette :func:`apply_theme` last set on ``widget``'s root (light before that)."""
     palette = widget.nametowidget(".").__dict__.get("_socketchat_palette")
