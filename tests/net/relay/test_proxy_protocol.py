@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import socket
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,19 @@ def test_the_command_says_whom_it_trusts(tmp_path: Path) -> None:
         relay.wait_line(LISTENING)
     finally:
         relay.kill()
+
+
+def test_the_silence_before_a_hello_counts_from_accept_not_from_the_header(
+    relays: RelayFactory,
+) -> None:
+    # A header that comes late must not buy a connection a fresh pre-hello deadline: the
+    # header is part of the silence the deadline bounds.
+    relays.start(trust_proxy=TRUSTED, pre_hello_timeout=1.0, handshake_timeout=10.0)
+    with connect(relays.port) as sock:
+        accepted = time.monotonic()
+        time.sleep(0.7)
+        sock.sendall(v2("203.0.113.9", 40000))  # the header, and then nothing
+        said = read_to_eof(sock)  # the relay's "no hello in time", then it closes
+        closed = time.monotonic() - accepted
+    assert b"in time" in said
+    assert 0.9 <= closed < 1.5, closed  # a deadline restarted at the header ends at 1.7 s
