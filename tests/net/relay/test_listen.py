@@ -90,13 +90,20 @@ def test_several_addresses_share_the_port_the_system_picked() -> None:
 
 @needs_ipv6
 def test_an_explicit_ipv6_address_is_ipv6_only_and_brackets_are_accepted() -> None:
-    sockets = open_listeners("[::1]", 0, 16)
-    try:
-        (sock,) = sockets
-        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
-        assert not _accepts(socket.AF_INET, "127.0.0.1", sock.getsockname()[1])
-    finally:
-        _close_all(sockets)
+    # The IPv4 port of the same number is held here (bound, not listening), so that no other
+    # listener of a busy test run can answer on it: a connection there reaches the relay's
+    # socket or nothing.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        sockets = open_listeners("[::1]", port, 16)
+        try:
+            (sock,) = sockets
+            assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+            assert not _accepts(socket.AF_INET, "127.0.0.1", port)
+            assert _accepts(socket.AF_INET6, "::1", port)
+        finally:
+            _close_all(sockets)
 
 
 def test_one_ipv4_address_binds_only_it() -> None:
